@@ -1,0 +1,2 @@
+//! The `latch` binary.
+fn main() {}
