@@ -2,11 +2,12 @@
 //! iterates.
 
 use latch_policy::compile::{CPolicy, CompileError};
+use latch_policy::context::Context;
 use latch_policy::{Layer, PolicySet};
 
 use crate::account::{Account, ManagedPolicy, Role, Tags, Timestamp, User};
 use crate::document::PolicyDocument;
-use crate::org::{ControlPolicy, OrgNode};
+use crate::org::{ControlPolicy, NodeKind, OrgNode};
 use crate::snapshot::Snapshot;
 
 /// A user or a role.
@@ -367,6 +368,30 @@ impl<'a> Principal<'a> {
                 })
                 .collect(),
         )
+    }
+
+    /// The request context keys that come from the principal and its place in the
+    /// organization, for requests it makes: `aws:PrincipalTag/<key>` for each tag,
+    /// `aws:PrincipalOrgID` and `aws:PrincipalOrgPaths` (`o-id/r-root/ou-.../`) when the
+    /// organization and its id are known. The engine derives the rest from the ARN
+    /// (`latch_policy::Request::new`).
+    pub fn request_context(&self) -> Context {
+        let mut ctx = Context::default();
+        for (k, v) in self.tags() {
+            ctx.insert(&format!("aws:PrincipalTag/{k}"), vec![v.clone()], false);
+        }
+        if let Some(org) = &self.snapshot.organization {
+            if let (Some(id), Some(path)) = (&org.id, org.path_to(self.account_id())) {
+                ctx.insert("aws:PrincipalOrgID", vec![id.clone()], false);
+                let mut org_path = format!("{id}/");
+                for node in path.iter().filter(|n| n.kind != NodeKind::Account) {
+                    org_path.push_str(&node.id);
+                    org_path.push('/');
+                }
+                ctx.insert("aws:PrincipalOrgPaths", vec![org_path], true);
+            }
+        }
+        ctx
     }
 
     /// Identity policies, boundary, SCP and RCP chains and the management account in one
