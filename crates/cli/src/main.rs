@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod eval_cmd;
+mod example_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
 ///
@@ -20,12 +21,18 @@ struct Cli {
 enum Command {
     /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
+    /// Example organizations: generate synthetic snapshots for scale tests.
+    Example {
+        #[command(subcommand)]
+        cmd: example_cmd::ExampleCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval_cmd::run(&args),
+        Command::Example { cmd } => example_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
