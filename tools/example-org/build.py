@@ -42,6 +42,17 @@ ECR_POWER = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"
 
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 
+# Who signs in through Identity Center, per account (session names of the SSO roles).
+SSO_PEOPLE = {
+    MGMT: ["maria@acme.example", "tom@acme.example"],
+    SECURITY: ["sec-oncall@acme.example", "tom@acme.example"],
+    LOGS: ["sec-oncall@acme.example"],
+    PROD_APP: ["priya@acme.example", "sam@acme.example"],
+    PROD_DATA: ["lena@acme.example"],
+    DEV: ["carol@acme.example", "dave@acme.example", "priya@acme.example"],
+    SANDBOX: ["bob@acme.example", "dave@acme.example"],
+}
+
 
 def doc(*statements):
     return {"Version": "2012-10-17", "Statement": list(statements)}
@@ -258,12 +269,19 @@ def bucket_arn(name):
 def build():
     activity = {}
 
-    def uses(arn, actions, daily_calls, last_active_days_ago=0):
-        activity[arn] = {
+    def uses(arn, actions, daily_calls, last_active_days_ago=0, denied=(), regions=()):
+        entry = {
             "actions": sorted(actions),
             "daily_calls": daily_calls,
             "last_active_days_ago": last_active_days_ago,
         }
+        if denied:
+            entry["denied_actions"] = sorted(denied)
+        if "/AWSReservedSSO_" in arn:
+            entry["sessions"] = SSO_PEOPLE.get(arn.split(":")[4], ["ops@acme.example"])
+        if regions:
+            entry["regions"] = list(regions)
+        activity[arn] = entry
 
     accounts = {}
 
@@ -512,7 +530,8 @@ def build():
         allow(["iam:ListRoles"]),
     ))], tags={"team": "payments"})
     uses(f"arn:aws:iam::{DEV}:user/dev-carol", ["lambda:ListFunctions", "lambda:GetFunction",
-                                                "lambda:InvokeFunction", "logs:FilterLogEvents"], 35)
+                                                "lambda:InvokeFunction", "logs:FilterLogEvents"], 35,
+         denied=["iam:AttachUserPolicy"])
     v.role("lambda-admin-exec", "2022-09-09T10:00:00+00:00", trust_service("lambda.amazonaws.com"),
            attached=[ADMIN], last_used=LAST_MONTH, tags={"created-by": "hackathon-2022"})
     uses(f"arn:aws:iam::{DEV}:role/lambda-admin-exec", ["logs:PutLogEvents", "s3:ListAllMyBuckets"], 20, 26)
@@ -566,7 +585,8 @@ def build():
     uses(a, ["ec2:RunInstances", "ec2:DescribeInstances", "s3:CreateBucket", "iam:CreateRole"], 20)
     b.user("sandbox-bob", "2024-01-15T10:00:00+00:00", attached=[POWER], tags={"team": "research"})
     uses(f"arn:aws:iam::{SANDBOX}:user/sandbox-bob", ["ec2:RunInstances", "ec2:DescribeInstances",
-                                                      "sagemaker:CreateNotebookInstance", "sts:AssumeRole"], 25, 3)
+                                                      "sagemaker:CreateNotebookInstance", "sts:AssumeRole"], 25, 3,
+         denied=["iam:CreateRole"], regions=["us-east-1", "eu-west-1"])
     # (e) the first hop of the cross-account chain into prod.
     b.role("sandbox-automation", "2023-07-07T07:00:00+00:00", trust_aws(f"arn:aws:iam::{SANDBOX}:root"),
            inline=[("promote", doc(

@@ -181,6 +181,10 @@ const WORDS: &[&str] = &[
     "audit",
 ];
 
+const PEOPLE: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+];
+
 const OUS: &[(&str, &str)] = &[
     ("ou-gen0-security", "Security"),
     ("ou-gen0-prod0000", "Prod"),
@@ -364,13 +368,33 @@ impl Builder<'_> {
         }
         actions.sort();
         actions.dedup();
-        let daily_calls = 1 + self.rng.next() % 2000;
+        let daily_calls = 1 + u32::try_from(self.rng.next() % 2000).unwrap_or(0);
+        let denied_actions = if self.rng.chance(50) {
+            vec!["iam:CreateUser".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let sessions = if arn.contains(":role/aws-reserved/sso.amazonaws.com/") {
+            (0..1 + self.rng.below(3))
+                .map(|_| {
+                    let who = self.rng.pick(PEOPLE).copied().unwrap_or("person");
+                    format!("{who}@example.com")
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.activity.insert(
             arn.to_owned(),
             PrincipalActivity {
                 actions,
                 daily_calls,
                 last_active_days_ago: idle,
+                denied_actions,
+                sessions,
+                regions: Vec::new(),
             },
         );
     }

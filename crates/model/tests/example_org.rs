@@ -419,3 +419,25 @@ fn benign_principal_holds_only_what_it_needs() {
         Decision::Allow
     );
 }
+
+#[test]
+fn activity_plan_names_only_real_principals() {
+    let s = example();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/org");
+    let text = std::fs::read_to_string(dir.join("activity.json")).unwrap();
+    let plan = latch_model::activity::parse_activity_str(&text).unwrap();
+    for arn in plan.keys() {
+        assert!(
+            s.principal(arn).is_some(),
+            "{arn} in activity.json is not in the snapshot"
+        );
+    }
+    // The zombie is idle beyond a 90-day window; the break-glass user never acts.
+    let zombie = &plan[&format!("arn:aws:iam::{PROD_APP}:role/legacy-migration-admin")];
+    assert!(zombie.last_active_days_ago > 90);
+    assert_eq!(
+        plan[&format!("arn:aws:iam::{MGMT}:user/breakglass")].daily_calls,
+        0
+    );
+    assert_eq!(plan.len(), 37);
+}
