@@ -39,7 +39,9 @@ struct Entry {
 }
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("corpus")
 }
 
 /// Loads and validates the shape of every corpus file. Shape errors are collected in `errors`.
@@ -50,7 +52,11 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no corpus files in {}", corpus_dir().display());
+    assert!(
+        !files.is_empty(),
+        "no corpus files in {}",
+        corpus_dir().display()
+    );
 
     let mut entries = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -76,7 +82,9 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             {
-                errors.push(format!("{at}: `name` must be a non-empty kebab-case string"));
+                errors.push(format!(
+                    "{at}: `name` must be a non-empty kebab-case string"
+                ));
                 continue;
             }
             if let Some(other) = seen.insert(name.to_owned(), file.clone()) {
@@ -161,10 +169,16 @@ fn corpus_matches_aws_documented_behaviour() {
                 continue;
             }
         };
-        let got = result.get("decision").and_then(Value::as_str).unwrap_or("<none>");
+        let got = result
+            .get("decision")
+            .and_then(Value::as_str)
+            .unwrap_or("<none>");
         let got_by = result.get("decided_by").and_then(Value::as_str);
         let decision_ok = got == e.decision;
-        let layer_ok = e.decided_by.as_deref().is_none_or(|want| got_by == Some(want));
+        let layer_ok = e
+            .decided_by
+            .as_deref()
+            .is_none_or(|want| got_by == Some(want));
         if !(decision_ok && layer_ok) {
             let want = match &e.decided_by {
                 Some(l) => format!("{} by {l}", e.decision),
@@ -213,7 +227,11 @@ fn corpus_matches_aws_documented_behaviour() {
 fn corpus_is_large_enough_and_well_formed() {
     let mut errors = Vec::new();
     let entries = load(&mut errors);
-    assert!(errors.is_empty(), "malformed corpus entries:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "malformed corpus entries:\n{}",
+        errors.join("\n")
+    );
     assert!(
         entries.len() >= MIN_CASES,
         "corpus holds {} cases; at least {MIN_CASES} required",
