@@ -283,6 +283,11 @@ fn compile_statement(
             })
         }
     };
+    if s.effect == Effect::Allow && s.principal.as_ref().is_some_and(|p| p.negated) {
+        lints.push(format!(
+            "{path}: NotPrincipal with Allow is not supported by AWS (\"IAM JSON policy elements: NotPrincipal\"); this statement never matches"
+        ));
+    }
     if layer == Layer::Rcp && s.effect == Effect::Allow {
         lints.push(format!(
             "{path}: RCPs may only deny; an Allow adds nothing to the implicit RCPFullAWSAccess"
@@ -422,7 +427,11 @@ fn principal_match(
     // account — which is why AWS tells you to list the account too. A Deny with NotPrincipal
     // always applies to a caller with a permissions boundary ("Permissions boundaries for IAM
     // entities").
-    if effect == Effect::Deny && has_boundary {
+    if effect == Effect::Allow {
+        // Unsupported by AWS; never grants (see the compile lint).
+        return None;
+    }
+    if has_boundary {
         return Some(PrincipalMatch::Direct);
     }
     if p.any {
