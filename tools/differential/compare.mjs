@@ -1,0 +1,303 @@
+#!/usr/bin/env node
+// Compares Latch's decisions with iam-simulate's, line by line, and explains or reports every
+// disagreement. Exit status 0 only when every disagreement is a documented difference.
+//
+// Usage: node compare.mjs --cases C.jsonl --reference R.jsonl --latch L.jsonl
+//                         [--known known-differences.json] [--seed S] [--latch-bin PATH]
+//                         [--show N] [--report FILE.json]
+// With --latch-bin, the first disagreements are shrunk to minimal cases before printing.
+
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseLines, resourceAccountOf, principalFacts, simulateCase } from './simulate.mjs';
+
+const DECISIONS = new Set(['Allow', 'ExplicitDeny', 'ImplicitDeny']);
+const PREDICATE_KEYS = new Set([
+  'case_id', 'action', 'principal', 'has', 'lacks', 'service_in', 'service_not_in',
+  'cross_account', 'json_contains', 'iam_simulate', 'latch',
+]);
+
+// ---------------------------------------------------------------- known differences
+export function loadKnown(path) {
+  const doc = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(doc.differences)) throw new Error(`${path}: "differences" must be an array`);
+  doc.differences.forEach((d, i) => {
+    const where = `${path}: differences[${i}]`;
+    for (const f of ['id', 'explanation', 'citation']) {
+      if (typeof d[f] !== 'string' || !d[f]) throw new Error(`${where}.${f}: required string`);
+    }
+    if (!/^https:\/\/docs\.aws\.amazon\.com\//.test(d.citation)) {
+      throw new Error(`${where}.citation: must be an AWS documentation URL`);
+    }
+    if (typeof d.when !== 'object' || d.when === null) throw new Error(`${where}.when: required object`);
+    for (const k of Object.keys(d.when)) {
+      if (!PREDICATE_KEYS.has(k)) throw new Error(`${where}.when.${k}: unknown predicate`);
+    }
+    const fixes = ['iam_simulate_fix', 'latch_decision'].filter((k) => d[k] !== undefined);
+    if (fixes.length !== 1) {
+      throw new Error(`${where}: needs exactly one of "iam_simulate_fix" or "latch_decision"`);
+    }
+    if (d.latch_decision !== undefined && !DECISIONS.has(d.latch_decision)) {
+      throw new Error(`${where}.latch_decision: must be one of ${[...DECISIONS].join(', ')}`);
+    }
+    if (d.iam_simulate_fix !== undefined && !Array.isArray(d.iam_simulate_fix.drop)) {
+      throw new Error(`${where}.iam_simulate_fix.drop: must be an array of case fields`);
+    }
+  });
+  return doc.differences;
+}
+
+function service(c) {
+  return String(c.request?.action ?? '').split(':')[0].toLowerCase();
+}
+
+export function matches(when, ctx) {
+  const { c, id, ref, latch } = ctx;
+  const json = () => JSON.stringify(c);
+  for (const [k, v] of Object.entries(when)) {
+    let ok;
+    switch (k) {
+      case 'case_id': ok = new RegExp(v).test(id); break;
+      case 'action': ok = new RegExp(v, 'i').test(c.request.action); break;
+      case 'principal': ok = new RegExp(v).test(c.request.principal); break;
+      case 'has': ok = v.every((f) => c[f] !== undefined); break;
+      case 'lacks': ok = v.every((f) => c[f] === undefined); break;
+      case 'service_in': ok = v.includes(service(c)); break;
+      case 'service_not_in': ok = !v.includes(service(c)); break;
+      case 'cross_account': {
+        const pa = principalFacts(c.request.principal).account;
+        ok = (pa !== undefined && pa !== resourceAccountOf(c.request)) === v;
+        break;
+      }
+      case 'json_contains': ok = [v].flat().every((s) => json().includes(s)); break;
+      case 'iam_simulate': ok = ref.decision === v; break;
+      case 'latch': ok = latch.decision === v; break;
+      default: ok = false;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Returns {id} of the documented difference that explains this disagreement, or undefined. */
+export async function explain(known, ctx) {
+  for (const d of known) {
+    if (!matches(d.when, ctx)) continue;
+    if (d.latch_decision !== undefined) {
+      if (ctx.latch.decision === d.latch_decision) return d;
+      continue;
+    }
+    const fixed = { ...ctx.c };
+    for (const f of d.iam_simulate_fix.drop) delete fixed[f];
+    const r = await simulateCase(fixed);
+    if (r.decision !== undefined && r.decision === ctx.latch.decision) return d;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- shrinking
+function runLatch(bin, cases) {
+  const dir = mkdtempSync(join(tmpdir(), 'latch-diff-'));
+  try {
+    const file = join(dir, 'cases.jsonl');
+    writeFileSync(file, cases.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = spawnSync(bin, ['eval', '--cases', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const lines = parseLines(r.stdout ?? '');
+    return cases.map((_, i) => {
+      try {
+        return JSON.parse(lines[i]);
+      } catch {
+        return { error: `no output line ${i + 1} (exit ${r.status}): ${(r.stderr ?? '').slice(0, 200)}` };
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function asArray(x) {
+  return Array.isArray(x) ? x : [x];
+}
+
+/** All cases that are one step smaller than c. */
+function reductions(c) {
+  const out = [];
+  const clone = () => structuredClone(c);
+  for (const f of ['permission_boundary', 'session_policy', 'resource_policy', 'scps', 'rcps', 'management_account']) {
+    if (c[f] !== undefined) { const x = clone(); delete x[f]; out.push(x); }
+  }
+  for (const k of Object.keys(c.request.context ?? {})) {
+    const x = clone(); delete x.request.context[k];
+    if (Object.keys(x.request.context).length === 0) delete x.request.context;
+    out.push(x);
+  }
+  if (c.request.resource_account !== undefined) { const x = clone(); delete x.request.resource_account; out.push(x); }
+  // policies: [path to the policy inside the case]
+  const policies = [];
+  (c.identity_policies ?? []).forEach((_, i) => {
+    const x = clone(); x.identity_policies.splice(i, 1); out.push(x);
+    policies.push((y) => y.identity_policies[i]);
+  });
+  (c.scps ?? []).forEach((lvl, i) => {
+    if (c.scps.length > 1) { const x = clone(); x.scps.splice(i, 1); out.push(x); }
+    lvl.forEach((_, j) => {
+      const x = clone(); x.scps[i].splice(j, 1); out.push(x);
+      policies.push((y) => y.scps[i][j]);
+    });
+  });
+  (c.rcps ?? []).forEach((lvl, i) => {
+    if (c.rcps.length > 1) { const x = clone(); x.rcps.splice(i, 1); out.push(x); }
+    lvl.forEach((_, j) => {
+      const x = clone(); x.rcps[i].splice(j, 1); out.push(x);
+      policies.push((y) => y.rcps[i][j]);
+    });
+  });
+  for (const f of ['permission_boundary', 'session_policy', 'resource_policy']) {
+    if (c[f] !== undefined) policies.push((y) => y[f]);
+  }
+  for (const get of policies) {
+    const sts = asArray(get(c).Statement);
+    sts.forEach((st, s) => {
+      if (sts.length > 1) {
+        const x = clone(); const pol = get(x);
+        pol.Statement = asArray(pol.Statement).filter((_, k) => k !== s);
+        out.push(x);
+      }
+      for (const el of ['Action', 'NotAction', 'Resource', 'NotResource']) {
+        if (Array.isArray(st[el]) && st[el].length > 1) {
+          st[el].forEach((_, k) => {
+            const x = clone(); const y = asArray(get(x).Statement)[s];
+            y[el] = y[el].filter((__, m) => m !== k);
+            if (!Array.isArray(get(x).Statement)) get(x).Statement = y;
+            out.push(x);
+          });
+        }
+      }
+      for (const [op, keys] of Object.entries(st.Condition ?? {})) {
+        for (const key of Object.keys(keys)) {
+          const x = clone(); const y = asArray(get(x).Statement)[s];
+          delete y.Condition[op][key];
+          if (Object.keys(y.Condition[op]).length === 0) delete y.Condition[op];
+          if (Object.keys(y.Condition).length === 0) delete y.Condition;
+          out.push(x);
+        }
+      }
+      if (st.Sid !== undefined) {
+        const x = clone(); delete asArray(get(x).Statement)[s].Sid; out.push(x);
+      }
+    });
+  }
+  return out;
+}
+
+/** Greedy shrink: keep taking the first smaller case on which the two still disagree. */
+export async function shrink(c, latchBin, known) {
+  let cur = c;
+  for (let round = 0; round < 200; round++) {
+    const cands = reductions(cur);
+    if (cands.length === 0) break;
+    const latch = runLatch(latchBin, cands);
+    let next;
+    for (const [i, cand] of cands.entries()) {
+      const ref = await simulateCase(cand);
+      if (ref.decision === undefined || latch[i].decision === undefined) continue;
+      if (ref.decision === latch[i].decision) continue;
+      if (await explain(known, { c: cand, id: '', ref, latch: latch[i] })) continue;
+      next = { c: cand, ref, latch: latch[i] };
+      break;
+    }
+    if (!next) break;
+    cur = next.c;
+  }
+  const [latch] = runLatch(latchBin, [cur]);
+  return { c: cur, ref: await simulateCase(cur), latch };
+}
+
+// ---------------------------------------------------------------- main
+function parseArgs(argv) {
+  const a = { known: 'known-differences.json', seed: 'unknown', show: 5 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '').replace(/-/g, '_');
+    a[k] = argv[++i];
+  }
+  for (const req of ['cases', 'reference', 'latch']) {
+    if (!a[req]) throw new Error(`--${req} FILE is required`);
+  }
+  a.show = Number(a.show);
+  return a;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const known = loadKnown(args.known);
+  const cases = parseLines(readFileSync(args.cases, 'utf8')).map((l) => JSON.parse(l));
+  const ref = parseLines(readFileSync(args.reference, 'utf8')).map((l) => JSON.parse(l));
+  const latch = parseLines(readFileSync(args.latch, 'utf8')).map((l) => {
+    try { return JSON.parse(l); } catch { return { error: `unparsable output: ${l.slice(0, 200)}` }; }
+  });
+  const problems = [];
+  if (ref.length !== cases.length) problems.push(`iam-simulate printed ${ref.length} lines for ${cases.length} cases`);
+  if (latch.length !== cases.length) problems.push(`latch printed ${latch.length} lines for ${cases.length} cases`);
+
+  const tally = { Allow: 0, ExplicitDeny: 0, ImplicitDeny: 0 };
+  let agree = 0;
+  const documented = {};
+  const unexplained = [];
+  const refErrors = [];
+  for (let i = 0; i < cases.length; i++) {
+    const id = `${args.seed}#${i + 1}`;
+    const r = ref[i] ?? { error: 'missing' };
+    const l = latch[i] ?? { error: 'missing' };
+    if (r.decision) tally[r.decision]++;
+    if (r.decision !== undefined && r.decision === l.decision) { agree++; continue; }
+    const ctx = { c: cases[i], id, ref: r, latch: l };
+    const d = r.decision !== undefined && l.decision !== undefined ? await explain(known, ctx) : undefined;
+    if (d) { documented[d.id] = (documented[d.id] ?? 0) + 1; continue; }
+    if (r.decision === undefined) refErrors.push(ctx);
+    unexplained.push(ctx);
+  }
+
+  const nDoc = Object.values(documented).reduce((s, n) => s + n, 0);
+  console.log(`cases:                      ${cases.length}   (iam-simulate: Allow ${tally.Allow}, ExplicitDeny ${tally.ExplicitDeny}, ImplicitDeny ${tally.ImplicitDeny})`);
+  console.log(`agreements:                 ${agree}`);
+  console.log(`documented differences:     ${nDoc}${nDoc ? '   ' + JSON.stringify(documented) : ''}`);
+  console.log(`unexplained disagreements:  ${unexplained.length}${refErrors.length ? `   (of which iam-simulate rejected the case: ${refErrors.length})` : ''}`);
+  for (const p of problems) console.log(`PROBLEM: ${p}`);
+
+  // Classes of disagreement by (iam-simulate, latch) pair, to help triage.
+  if (unexplained.length) {
+    const classes = {};
+    for (const u of unexplained) {
+      const k = `iam-simulate ${u.ref.decision ?? 'error'} / latch ${u.latch.decision ?? 'error'}`;
+      classes[k] = (classes[k] ?? 0) + 1;
+    }
+    console.log('by pair:', JSON.stringify(classes));
+    const shown = [...unexplained].sort((a, b) => JSON.stringify(a.c).length - JSON.stringify(b.c).length).slice(0, args.show);
+    for (const u of shown) {
+      console.log(`\n--- ${u.id}: iam-simulate ${JSON.stringify(u.ref)} / latch ${JSON.stringify(u.latch.decision ? { decision: u.latch.decision, decided_by: u.latch.decided_by, reason: u.latch.reason } : u.latch)}`);
+      if (args.latch_bin && u.ref.decision && u.latch.decision) {
+        const m = await shrink(u.c, args.latch_bin, known);
+        console.log(`minimal (shrunk): iam-simulate ${m.ref.decision ?? JSON.stringify(m.ref)} / latch ${m.latch.decision ?? JSON.stringify(m.latch)}`);
+        console.log(JSON.stringify(m.c));
+        u.minimal = m.c;
+      } else {
+        console.log(JSON.stringify(u.c));
+      }
+    }
+  }
+  if (args.report) {
+    writeFileSync(args.report, JSON.stringify({
+      cases: cases.length, agreements: agree, documented, unexplained: unexplained.map((u) => ({
+        id: u.id, iam_simulate: u.ref, latch: u.latch, case: u.c, minimal: u.minimal,
+      })),
+    }, null, 1));
+  }
+  process.exitCode = unexplained.length || problems.length ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
