@@ -43,11 +43,55 @@ export function loadKnown(path) {
     if (d.latch_decision !== undefined && !DECISIONS.has(d.latch_decision)) {
       throw new Error(`${where}.latch_decision: must be one of ${[...DECISIONS].join(', ')}`);
     }
-    if (d.iam_simulate_fix !== undefined && !Array.isArray(d.iam_simulate_fix.drop)) {
-      throw new Error(`${where}.iam_simulate_fix.drop: must be an array of case fields`);
+    if (d.iam_simulate_fix !== undefined) {
+      const f = d.iam_simulate_fix;
+      for (const k of Object.keys(f)) {
+        if (k !== 'drop' && k !== 'transform') throw new Error(`${where}.iam_simulate_fix.${k}: unknown`);
+      }
+      if (f.drop !== undefined && !Array.isArray(f.drop)) {
+        throw new Error(`${where}.iam_simulate_fix.drop: must be an array of case fields`);
+      }
+      if (f.transform !== undefined && !TRANSFORMS[f.transform]) {
+        throw new Error(`${where}.iam_simulate_fix.transform: one of ${Object.keys(TRANSFORMS).join(', ')}`);
+      }
     }
   });
   return doc.differences;
+}
+
+// Named rewrites of a case that make iam-simulate model a documented AWS rule it lacks.
+const TRANSFORMS = {
+  // In a policy whose Version is not 2012-10-17, "${...}" is literal text. Rewrite such a
+  // policy as 2012-10-17 with every "$" escaped as "${$}", which is the same literal text.
+  literal_variables_outside_2012: (c) => {
+    const escape = (v) => {
+      if (typeof v === 'string') return v.replaceAll('$', '${$}');
+      if (Array.isArray(v)) return v.map(escape);
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, escape(x)]));
+      return v;
+    };
+    const fix = (p) => {
+      if (!p || typeof p !== 'object' || p.Version === '2012-10-17') return p;
+      const { Version, Id, Statement } = p;
+      const out = { Version: '2012-10-17', Statement: escapeStatements(Statement, escape) };
+      if (Id !== undefined) out.Id = Id;
+      void Version;
+      return out;
+    };
+    const x = { ...c };
+    if (x.identity_policies) x.identity_policies = x.identity_policies.map(fix);
+    for (const f of ['permission_boundary', 'session_policy', 'resource_policy']) if (x[f]) x[f] = fix(x[f]);
+    for (const f of ['scps', 'rcps']) if (x[f]) x[f] = x[f].map((lvl) => lvl.map(fix));
+    return x;
+  },
+};
+
+function escapeStatements(statement, escape) {
+  const one = (st) => Object.fromEntries(Object.entries(st).map(([k, v]) =>
+    [k, k === 'Effect' || k === 'Sid' ? v : k === 'Condition'
+      ? Object.fromEntries(Object.entries(v).map(([op, kv]) => [op, Object.fromEntries(Object.entries(kv).map(([ck, cv]) => [ck, escape(cv)]))]))
+      : escape(v)]));
+  return Array.isArray(statement) ? statement.map(one) : one(statement);
 }
 
 function service(c) {
@@ -90,8 +134,9 @@ export async function explain(known, ctx) {
       if (ctx.latch.decision === d.latch_decision) return d;
       continue;
     }
-    const fixed = { ...ctx.c };
-    for (const f of d.iam_simulate_fix.drop) delete fixed[f];
+    let fixed = structuredClone(ctx.c);
+    for (const f of d.iam_simulate_fix.drop ?? []) delete fixed[f];
+    if (d.iam_simulate_fix.transform) fixed = TRANSFORMS[d.iam_simulate_fix.transform](fixed);
     const r = await simulateCase(fixed);
     if (r.decision !== undefined && r.decision === ctx.latch.decision) return d;
   }

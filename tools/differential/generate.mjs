@@ -131,6 +131,7 @@ function makePrincipal(rng) {
     [6, () => ({ arn: `arn:aws:iam::${home}:role/${rng.pick(['Deployer', 'ReadOnly'])}`, kind: 'role', acct: home })],
     [8, () => ({ arn: `arn:aws:iam::${home}:root`, kind: 'root', acct: home })],
     [6, () => ({ arn: `arn:aws:sts::${home}:federated-user/${rng.pick(['dana', 'erin'])}`, kind: 'federated', acct: home })],
+    [2, () => ({ arn: `arn:aws:iam::${home}:role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway`, kind: 'role', acct: home })],
     [5, () => ({ arn: rng.pick(['lambda.amazonaws.com', 'cloudtrail.amazonaws.com']), kind: 'service', acct: undefined })],
     [3, () => ({ arn: 'anonymous', kind: 'anonymous', acct: undefined })],
   ])();
@@ -370,6 +371,7 @@ function resourcePatterns(rng, req, hit) {
       [1, () => (parts[3] ? [...parts.slice(0, 3), '*', ...parts.slice(4)].join(':') : r)],
       [1, () => (parts[4] ? [...parts.slice(0, 4), '*', ...parts.slice(5)].join(':') : `arn:aws:s3:::*`)],
       [2, () => usernameVariable(req) ?? r],
+      [1, () => (r.startsWith('arn:aws:s3:::') && r.includes('/team/') ? r.replace(/\/team\/[^/]+\//, "/team/${aws:PrincipalTag/team, 'platform'}/") : r)],
     ])();
   }
   return rng.wpick([
@@ -418,8 +420,9 @@ function statement(rng, req, ctx, p, effect, opts = {}) {
   return st;
 }
 
-function policy(rng, statements) {
-  const doc = { Version: '2012-10-17', Statement: statements.length === 1 && rng.chance(0.3) ? statements[0] : statements };
+function policy(rng, statements, only2012 = false) {
+  // 2008-10-17 now and then: policy variables are then literal text. (RCPs require 2012-10-17.)
+  const doc = { Version: !only2012 && rng.chance(0.05) ? '2008-10-17' : '2012-10-17', Statement: statements.length === 1 && rng.chance(0.3) ? statements[0] : statements };
   if (rng.chance(0.1)) doc.Id = `P${rng.int(0, 99)}`;
   return doc;
 }
@@ -488,7 +491,7 @@ function rcpLevel(rng, req, ctx, p) {
       Condition: { BoolIfExists: { 'aws:SecureTransport': 'false' } },
     });
   }
-  pols.push(policy(rng, sts));
+  pols.push(policy(rng, sts, true));
   return pols;
 }
 
@@ -577,6 +580,7 @@ export function makeCase(rng) {
     c.rcps = [];
     for (let i = 0; i < levels; i++) c.rcps.push(rng.chance(0.5) ? rcpLevel(rng, req, ctx, p) : []);
   }
+  if ((c.scps || c.rcps) && rng.chance(0.12)) c.management_account = rng.pick([A, B, '210987654321']);
   return c;
 }
 
