@@ -1,0 +1,447 @@
+//! Compiled policies: patterns pre-parsed, lower-cased and split once, so that evaluating a
+//! request does no parsing and (for policies without variables) no allocation.
+
+use crate::arn::{self, ArnPattern};
+use crate::condition::Condition;
+use crate::document::{Effect, Policy, PrincipalType, Principals, Statement};
+use crate::glob::{self, Piece};
+use crate::request::Request;
+use crate::template::Template;
+
+/// What role a policy plays; decides which elements it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// Service control policy.
+    Scp,
+    /// Resource control policy.
+    Rcp,
+    /// Identity-based policy (attached to a user, group or role, inline or managed).
+    Identity,
+    /// Permissions boundary.
+    PermissionBoundary,
+    /// Session policy.
+    SessionPolicy,
+    /// Resource-based policy (bucket policy, key policy, role trust policy, ...).
+    Resource,
+}
+
+impl Layer {
+    /// The name used in explanations and JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Scp => "scp",
+            Layer::Rcp => "rcp",
+            Layer::Identity => "identity",
+            Layer::PermissionBoundary => "permission_boundary",
+            Layer::SessionPolicy => "session_policy",
+            Layer::Resource => "resource",
+        }
+    }
+
+    fn takes_principal(self) -> bool {
+        matches!(self, Layer::Resource | Layer::Rcp)
+    }
+}
+
+/// A policy that cannot serve in its layer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct CompileError {
+    /// JSON path relative to the policy.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+enum ActionPat {
+    Any,
+    Service(String),
+    Exact(String),
+    Glob(Vec<Piece>),
+}
+
+#[derive(Debug, Clone)]
+struct ResourcePat {
+    template: Template,
+    fixed: Option<ArnPattern>,
+}
+
+/// A reference in the `AWS` part of a `Principal` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AwsRef {
+    Any,
+    Account(String),
+    User(String),
+    Role { account: String, name: String },
+    Session(String),
+    Other(String),
+}
+
+#[derive(Debug, Clone)]
+struct CPrincipals {
+    negated: bool,
+    any: bool,
+    aws: Vec<AwsRef>,
+    others: Vec<(PrincipalType, String)>,
+}
+
+/// How a resource-based policy's `Principal` matched the caller. The order matters: a
+/// stronger match wins when several entries match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PrincipalMatch {
+    /// The caller's account (id or root ARN): a delegation to the account, which its identity
+    /// policies must complete.
+    Account,
+    /// The caller's role by role ARN: capped by the session's boundary and session policy.
+    Role,
+    /// The caller itself: user ARN, session ARN, federated-user ARN, service, `*`.
+    Direct,
+}
+
+/// A compiled statement.
+#[derive(Debug, Clone)]
+pub struct CStatement {
+    /// Index in the policy.
+    pub index: usize,
+    /// `Sid`.
+    pub sid: Option<String>,
+    /// `Effect`.
+    pub effect: Effect,
+    actions_negated: bool,
+    actions: Vec<ActionPat>,
+    resources: Option<(bool, Vec<ResourcePat>)>,
+    principal: Option<CPrincipals>,
+    /// Conditions, all of which must hold.
+    pub conditions: Vec<Condition>,
+}
+
+/// A compiled policy.
+#[derive(Debug, Clone)]
+pub struct CPolicy {
+    /// `Id`, if any.
+    pub id: Option<String>,
+    /// Statements.
+    pub statements: Vec<CStatement>,
+    /// Findings from compilation that do not stop evaluation (e.g. a `Principal` element in an
+    /// identity policy, an `Allow` in an RCP).
+    pub lints: Vec<String>,
+}
+
+/// Does the statement apply to the request?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applies {
+    /// No.
+    No,
+    /// Yes; for resource policies, how the principal matched.
+    Yes(PrincipalMatch),
+    /// Action, resource and principal match, but a condition cannot be evaluated.
+    Unevaluable(PrincipalMatch, String),
+}
+
+fn compile_action(text: &str) -> ActionPat {
+    let lower = text.to_ascii_lowercase();
+    if lower == "*" {
+        return ActionPat::Any;
+    }
+    if let Some((svc, name)) = lower.split_once(':') {
+        if name == "*" && !svc.contains(['*', '?']) {
+            return ActionPat::Service(svc.to_owned());
+        }
+    }
+    let pieces = glob::pieces_of(&lower);
+    if glob::is_literal(&pieces) {
+        ActionPat::Exact(lower)
+    } else {
+        ActionPat::Glob(pieces)
+    }
+}
+
+fn compile_aws_ref(text: &str) -> AwsRef {
+    if text == "*" {
+        return AwsRef::Any;
+    }
+    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return AwsRef::Account(text.to_owned());
+    }
+    if let Some([_, _, service, _, account, resource]) = arn::split(text) {
+        match (service, resource) {
+            ("iam", "root") => return AwsRef::Account(account.to_owned()),
+            ("iam", r) if r.starts_with("user/") => return AwsRef::User(text.to_owned()),
+            ("iam", r) if r.starts_with("role/") => {
+                let name = r.rsplit('/').next().unwrap_or(r);
+                return AwsRef::Role {
+                    account: account.to_owned(),
+                    name: name.to_owned(),
+                };
+            }
+            ("sts", r) if r.starts_with("assumed-role/") || r.starts_with("federated-user/") => {
+                return AwsRef::Session(text.to_owned())
+            }
+            _ => {}
+        }
+    }
+    AwsRef::Other(text.to_owned())
+}
+
+fn compile_principals(p: &Principals) -> CPrincipals {
+    let mut aws = Vec::new();
+    let mut others = Vec::new();
+    let mut any = p.any;
+    for (kind, values) in &p.entries {
+        for v in values {
+            match kind {
+                PrincipalType::Aws => {
+                    let r = compile_aws_ref(v);
+                    if r == AwsRef::Any {
+                        any = true;
+                    }
+                    aws.push(r);
+                }
+                other => others.push((*other, v.clone())),
+            }
+        }
+    }
+    CPrincipals {
+        negated: p.negated,
+        any,
+        aws,
+        others,
+    }
+}
+
+impl CPolicy {
+    /// Compiles a policy for a layer.
+    pub fn compile(policy: &Policy, layer: Layer) -> Result<CPolicy, CompileError> {
+        let vars = policy.version.has_variables();
+        let mut lints = Vec::new();
+        if policy.version != crate::document::Version::V2012_10_17 {
+            lints.push(
+                "policy has no `\"Version\": \"2012-10-17\"`: policy variables are not substituted"
+                    .to_owned(),
+            );
+        }
+        let statements = policy
+            .statements
+            .iter()
+            .enumerate()
+            .map(|(i, s)| compile_statement(i, s, layer, vars, &mut lints))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CPolicy {
+            id: policy.id.clone(),
+            statements,
+            lints,
+        })
+    }
+}
+
+fn compile_statement(
+    index: usize,
+    s: &Statement,
+    layer: Layer,
+    vars: bool,
+    lints: &mut Vec<String>,
+) -> Result<CStatement, CompileError> {
+    let path = format!("Statement[{index}]");
+    let principal = match (&s.principal, layer.takes_principal()) {
+        (Some(p), true) => Some(compile_principals(p)),
+        (Some(_), false) => {
+            return Err(CompileError {
+                path: format!("{path}.Principal"),
+                reason: format!(
+                "a {} policy cannot name a principal (only resource-based policies and RCPs can)",
+                layer.name()
+            ),
+            })
+        }
+        (None, _) if layer == Layer::Resource => {
+            return Err(CompileError {
+                path,
+                reason: "a resource-based policy statement needs `Principal` or `NotPrincipal`"
+                    .into(),
+            })
+        }
+        (None, _) => None,
+    };
+    let resources = match &s.resource {
+        Some(m) => Some((
+            m.negated,
+            m.values
+                .iter()
+                .map(|v| {
+                    let template = Template::compile(v, true, vars);
+                    let fixed = template.fixed().map(|p| ArnPattern::new(p.to_vec()));
+                    ResourcePat { template, fixed }
+                })
+                .collect(),
+        )),
+        None if layer == Layer::Resource => None,
+        None => {
+            return Err(CompileError {
+                path,
+                reason: "missing `Resource` or `NotResource`".into(),
+            })
+        }
+    };
+    if layer == Layer::Rcp && s.effect == Effect::Allow {
+        lints.push(format!(
+            "{path}: RCPs may only deny; an Allow adds nothing to the implicit RCPFullAWSAccess"
+        ));
+    }
+    let conditions: Vec<Condition> = s
+        .conditions
+        .iter()
+        .map(|c| Condition::compile(c, vars))
+        .collect();
+    for c in conditions.iter().filter(|c| !c.is_valid()) {
+        lints.push(format!(
+            "{path}.Condition.{}.{}: cannot be evaluated ({})",
+            c.operator,
+            c.key,
+            if s.effect == Effect::Deny {
+                "this Deny is treated as matching: fail closed"
+            } else {
+                "this Allow never matches"
+            }
+        ));
+    }
+    Ok(CStatement {
+        index,
+        sid: s.sid.clone(),
+        effect: s.effect,
+        actions_negated: s.action.negated,
+        actions: s.action.values.iter().map(|a| compile_action(a)).collect(),
+        resources,
+        principal,
+        conditions,
+    })
+}
+
+impl CStatement {
+    fn action_matches(&self, req: &Request, action_lc: &str) -> bool {
+        let hit = self.actions.iter().any(|p| match p {
+            ActionPat::Any => true,
+            ActionPat::Service(s) => *s == req.service,
+            ActionPat::Exact(a) => a == action_lc,
+            ActionPat::Glob(g) => glob::matches(g, action_lc),
+        });
+        hit != self.actions_negated
+    }
+
+    fn resource_matches(&self, req: &Request) -> bool {
+        let Some((negated, pats)) = &self.resources else {
+            // A resource-based policy without Resource applies to the resource it is on.
+            return true;
+        };
+        let hit = pats.iter().any(|p| match &p.fixed {
+            Some(f) => f.matches(&req.resource),
+            None => match p.template.resolve(&req.context) {
+                Ok(pieces) => ArnPattern::new(pieces).matches(&req.resource),
+                Err(_) => false,
+            },
+        });
+        hit != *negated
+    }
+
+    /// Whether the statement applies to the request. `has_boundary`: the caller has a
+    /// permissions boundary (for the documented `NotPrincipal` rule).
+    pub fn applies(&self, req: &Request, action_lc: &str, has_boundary: bool) -> Applies {
+        if !self.action_matches(req, action_lc) || !self.resource_matches(req) {
+            return Applies::No;
+        }
+        let pm = match &self.principal {
+            None => PrincipalMatch::Direct,
+            Some(p) => match principal_match(p, req, has_boundary, self.effect) {
+                Some(m) => m,
+                None => return Applies::No,
+            },
+        };
+        let mut unevaluable = None;
+        for c in &self.conditions {
+            match c.evaluate(&req.context) {
+                crate::condition::Outcome::True => {}
+                crate::condition::Outcome::False => return Applies::No,
+                crate::condition::Outcome::Unevaluable(why) => {
+                    unevaluable.get_or_insert(format!("{}.{}: {why}", c.operator, c.key));
+                }
+            }
+        }
+        match unevaluable {
+            Some(why) => Applies::Unevaluable(pm, why),
+            None => Applies::Yes(pm),
+        }
+    }
+}
+
+/// The facets a caller presents to a `Principal` element: itself, its role, its account.
+fn aws_ref_match(r: &AwsRef, req: &Request) -> Option<PrincipalMatch> {
+    use crate::request::Caller;
+    match (r, &req.caller) {
+        (AwsRef::Any, Caller::Service(_)) => None,
+        (AwsRef::Any, _) => Some(PrincipalMatch::Direct),
+        (AwsRef::Account(a), c) => {
+            (c.account() == Some(a.as_str())).then_some(PrincipalMatch::Account)
+        }
+        (AwsRef::User(arn), Caller::User { .. }) => {
+            (*arn == req.principal).then_some(PrincipalMatch::Direct)
+        }
+        (
+            AwsRef::Role { account, name },
+            Caller::RoleSession {
+                account: a, role, ..
+            },
+        ) => (account == a && name == role).then_some(PrincipalMatch::Role),
+        (AwsRef::Session(arn), Caller::RoleSession { .. } | Caller::FederatedUser { .. }) => {
+            (*arn == req.principal).then_some(PrincipalMatch::Direct)
+        }
+        (AwsRef::Other(o), _) => (*o == req.principal).then_some(PrincipalMatch::Direct),
+        _ => None,
+    }
+}
+
+fn principal_match(
+    p: &CPrincipals,
+    req: &Request,
+    has_boundary: bool,
+    effect: Effect,
+) -> Option<PrincipalMatch> {
+    use crate::request::Caller;
+    let other_hit = p.others.iter().any(|(kind, v)| match (kind, &req.caller) {
+        (PrincipalType::Service, Caller::Service(s)) => s == v,
+        (PrincipalType::Service, _) => false,
+        (_, _) => *v == req.principal,
+    });
+    if !p.negated {
+        if p.any || other_hit {
+            return Some(PrincipalMatch::Direct);
+        }
+        return p.aws.iter().filter_map(|r| aws_ref_match(r, req)).max();
+    }
+    // NotPrincipal ("IAM JSON policy elements: NotPrincipal"): the statement applies unless
+    // every facet of the caller is listed — its own ARN, its role (for a session) and its
+    // account — which is why AWS tells you to list the account too. A Deny with NotPrincipal
+    // always applies to a caller with a permissions boundary ("Permissions boundaries for IAM
+    // entities").
+    if effect == Effect::Deny && has_boundary {
+        return Some(PrincipalMatch::Direct);
+    }
+    if p.any {
+        return None;
+    }
+    let listed = |want: PrincipalMatch| p.aws.iter().any(|r| aws_ref_match(r, req) == Some(want));
+    let all_listed = match &req.caller {
+        Caller::User { .. } | Caller::FederatedUser { .. } => {
+            listed(PrincipalMatch::Direct) && listed(PrincipalMatch::Account)
+        }
+        Caller::RoleSession { session, .. } => {
+            (session.is_none() || listed(PrincipalMatch::Direct))
+                && listed(PrincipalMatch::Role)
+                && listed(PrincipalMatch::Account)
+        }
+        Caller::Root { .. } => listed(PrincipalMatch::Account),
+        Caller::Service(_) | Caller::Anonymous | Caller::Other(_) => {
+            other_hit || listed(PrincipalMatch::Direct)
+        }
+    };
+    (!all_listed).then_some(PrincipalMatch::Direct)
+}

@@ -1,0 +1,505 @@
+//! Evaluation: combining every policy layer into one decision, as AWS documents it.
+//!
+//! Order ("Policy evaluation logic", "How AWS enforcement code logic evaluates requests",
+//! "Cross-account policy evaluation logic"):
+//! 1. an explicit Deny in any applicable policy decides (`ExplicitDeny`);
+//! 2. RCPs: every level holds the implicit `RCPFullAWSAccess`, so they only deny — and only for
+//!    services that support RCPs and resources outside the management account;
+//! 3. SCPs: every level from the root to the account must allow (a level allows when any of its
+//!    policies does); they do not govern the management account or service-linked roles;
+//! 4. resource-based and identity-based policies: within one account either may allow (with
+//!    the documented caps by permissions boundary and session policy, and the exceptions of
+//!    role trust and KMS key policies, which must allow); across accounts both must.
+
+use crate::compile::{Applies, CPolicy, CompileError, Layer, PrincipalMatch};
+use crate::document::{Effect, Policy};
+use crate::request::{Caller, Request};
+
+/// The final decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed.
+    Allow,
+    /// Denied by an explicit Deny statement.
+    ExplicitDeny,
+    /// Not allowed by some required layer.
+    ImplicitDeny,
+}
+
+impl Decision {
+    /// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Allow => "Allow",
+            Decision::ExplicitDeny => "ExplicitDeny",
+            Decision::ImplicitDeny => "ImplicitDeny",
+        }
+    }
+}
+
+/// Services whose resources RCPs govern ("Resource control policies (RCPs)": list of AWS
+/// services that support RCPs).
+pub const RCP_SERVICES: &[&str] = &[
+    "s3",
+    "sts",
+    "kms",
+    "sqs",
+    "secretsmanager",
+    "cognito-identity",
+    "logs",
+    "dynamodb",
+    "ecr",
+    "aoss",
+];
+
+/// The inputs of one evaluation, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// Identity-based policies of the caller.
+    pub identity: Vec<CPolicy>,
+    /// Permissions boundary, if any.
+    pub boundary: Option<CPolicy>,
+    /// Session policy, if any.
+    pub session: Option<CPolicy>,
+    /// Resource-based policy, if any.
+    pub resource: Option<CPolicy>,
+    /// SCPs per level (root, OUs, account); `None` when no SCPs apply.
+    pub scps: Option<Vec<Vec<CPolicy>>>,
+    /// RCPs per level; `None` outside an organization.
+    pub rcps: Option<Vec<Vec<CPolicy>>>,
+    /// The organization's management account.
+    pub management_account: Option<String>,
+}
+
+/// A statement that took part in the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched<'a> {
+    /// Its layer.
+    pub layer: Layer,
+    /// Level (SCPs/RCPs: 0 = root).
+    pub level: Option<usize>,
+    /// Index of the policy within its layer (or level).
+    pub policy: usize,
+    /// The policy's `Id`.
+    pub policy_id: Option<&'a str>,
+    /// Index of the statement within the policy.
+    pub statement: usize,
+    /// `Sid`.
+    pub sid: Option<&'a str>,
+    /// `Effect`.
+    pub effect: Effect,
+    /// Set when a condition could not be evaluated.
+    pub unevaluable: Option<String>,
+}
+
+/// A decision with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation<'a> {
+    /// The decision.
+    pub decision: Decision,
+    /// The layer that decided.
+    pub decided_by: Option<Layer>,
+    /// The SCP/RCP level that decided, when one did.
+    pub level: Option<usize>,
+    /// Why, in one sentence.
+    pub reason: &'static str,
+    /// The statements that matched (denies and allows), in evaluation order.
+    pub statements: Vec<Matched<'a>>,
+    /// Problems met on the way (e.g. a Deny counted as matching because a condition could not
+    /// be evaluated).
+    pub warnings: Vec<String>,
+}
+
+impl PolicySet {
+    /// Compiles identity policies etc. from parsed documents.
+    pub fn compile_layer(
+        policies: &[Policy],
+        layer: Layer,
+    ) -> Result<Vec<CPolicy>, (usize, CompileError)> {
+        policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| CPolicy::compile(p, layer).map_err(|e| (i, e)))
+            .collect()
+    }
+
+    /// Every compile-time lint, prefixed with its policy's place.
+    pub fn lints(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |place: String, p: &CPolicy| {
+            for l in &p.lints {
+                out.push(format!("{place}: {l}"));
+            }
+        };
+        for (i, p) in self.identity.iter().enumerate() {
+            add(format!("identity_policies[{i}]"), p);
+        }
+        if let Some(p) = &self.boundary {
+            add("permission_boundary".into(), p);
+        }
+        if let Some(p) = &self.session {
+            add("session_policy".into(), p);
+        }
+        if let Some(p) = &self.resource {
+            add("resource_policy".into(), p);
+        }
+        for (name, levels) in [("scps", &self.scps), ("rcps", &self.rcps)] {
+            for (l, level) in levels.iter().flatten().enumerate() {
+                for (i, p) in level.iter().enumerate() {
+                    add(format!("{name}[{l}][{i}]"), p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Evaluates a request.
+    pub fn evaluate<'a>(&'a self, req: &Request) -> Evaluation<'a> {
+        let mut st = State {
+            req,
+            has_boundary: self.boundary.is_some(),
+            statements: Vec::with_capacity(8),
+            warnings: Vec::new(),
+        };
+        let org_member =
+            |acct: Option<&str>| acct.is_some() && acct != self.management_account.as_deref();
+        let has_identity = matches!(
+            req.caller,
+            Caller::User { .. }
+                | Caller::RoleSession { .. }
+                | Caller::FederatedUser { .. }
+                | Caller::Root { .. }
+        );
+        let scps = self
+            .scps
+            .as_ref()
+            .filter(|_| has_identity && org_member(req.caller.account()) && !req.service_linked);
+        let rcps = self.rcps.as_ref().filter(|_| {
+            org_member(req.resource_account.as_deref())
+                && RCP_SERVICES.contains(&req.service.as_str())
+        });
+
+        // Evaluate every applicable layer once.
+        let scp_levels: Vec<Scan> = scps
+            .map(|levels| {
+                levels
+                    .iter()
+                    .enumerate()
+                    .map(|(l, ps)| st.scan(Layer::Scp, Some(l), ps))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rcp_levels: Vec<Scan> = rcps
+            .map(|levels| {
+                levels
+                    .iter()
+                    .enumerate()
+                    .map(|(l, ps)| st.scan(Layer::Rcp, Some(l), ps))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let none: &[CPolicy] = &[];
+        let identity = if has_identity {
+            st.scan(Layer::Identity, None, &self.identity)
+        } else {
+            Scan::default()
+        };
+        let boundary = match (&self.boundary, has_identity) {
+            (Some(b), true) => {
+                Some(st.scan(Layer::PermissionBoundary, None, std::slice::from_ref(b)))
+            }
+            _ => None,
+        };
+        let session = match (&self.session, has_identity) {
+            (Some(s), true) => Some(st.scan(Layer::SessionPolicy, None, std::slice::from_ref(s))),
+            _ => None,
+        };
+        let resource = match &self.resource {
+            Some(r) => st.scan(Layer::Resource, None, std::slice::from_ref(r)),
+            None => st.scan(Layer::Resource, None, none),
+        };
+
+        // 1. Explicit deny anywhere.
+        let deny_layer = scp_levels
+            .iter()
+            .find(|s| s.deny)
+            .map(|s| (Layer::Scp, s.level))
+            .or_else(|| {
+                rcp_levels
+                    .iter()
+                    .find(|s| s.deny)
+                    .map(|s| (Layer::Rcp, s.level))
+            })
+            .or_else(|| identity.deny.then_some((Layer::Identity, None)))
+            .or_else(|| {
+                boundary
+                    .as_ref()
+                    .filter(|b| b.deny)
+                    .map(|_| (Layer::PermissionBoundary, None))
+            })
+            .or_else(|| {
+                session
+                    .as_ref()
+                    .filter(|s| s.deny)
+                    .map(|_| (Layer::SessionPolicy, None))
+            })
+            .or_else(|| resource.deny.then_some((Layer::Resource, None)));
+        if let Some((layer, level)) = deny_layer {
+            return st.finish(
+                Decision::ExplicitDeny,
+                layer,
+                level,
+                "an explicit Deny statement applies to the request",
+            );
+        }
+
+        // 2. RCPs: RCPFullAWSAccess is implicit at every level, so nothing more to check.
+        // 3. SCPs: every level must allow.
+        if let Some(s) = scp_levels.iter().find(|s| s.allow.is_none()) {
+            return st.finish(
+                Decision::ImplicitDeny,
+                Layer::Scp,
+                s.level,
+                "no SCP at this level of the organization allows the action",
+            );
+        }
+
+        // 4. Identity and resource-based policies.
+        let boundary_ok = boundary.as_ref().is_none_or(|b| b.allow.is_some());
+        let session_ok = session.as_ref().is_none_or(|s| s.allow.is_some());
+        let is_root = matches!(req.caller, Caller::Root { .. });
+        let identity_allows = is_root || identity.allow.is_some();
+        let id_allowed = identity_allows && boundary_ok && session_ok;
+        let identity_fail = || {
+            if !identity_allows {
+                (
+                    Layer::Identity,
+                    "no identity-based policy allows the action",
+                )
+            } else if !boundary_ok {
+                (
+                    Layer::PermissionBoundary,
+                    "the permissions boundary does not allow the action",
+                )
+            } else {
+                (
+                    Layer::SessionPolicy,
+                    "the session policy does not allow the action",
+                )
+            }
+        };
+        let res_match = resource.allow;
+        // A grant naming the caller directly is not capped by boundary or session policy; one
+        // naming the caller's role (by role ARN) is; one naming the account is a delegation that
+        // the account's identity policies must complete.
+        let resource_grants = match res_match {
+            Some(PrincipalMatch::Direct) => true,
+            Some(PrincipalMatch::Role) => boundary_ok && session_ok,
+            Some(PrincipalMatch::Account) | None => false,
+        };
+        let must_have_resource_policy = is_trust_request(req) || is_kms_key_request(req);
+
+        if !has_identity {
+            // Anonymous callers and service principals have no identity policies: only a
+            // resource-based policy can allow.
+            return if resource_grants {
+                st.finish(
+                    Decision::Allow,
+                    Layer::Resource,
+                    None,
+                    "the resource-based policy allows this principal",
+                )
+            } else {
+                st.finish(
+                    Decision::ImplicitDeny,
+                    Layer::Resource,
+                    None,
+                    "no resource-based policy allows this principal",
+                )
+            };
+        }
+
+        if req.is_cross_account() {
+            if res_match.is_none() {
+                return st.finish(
+                    Decision::ImplicitDeny,
+                    Layer::Resource,
+                    None,
+                    "cross-account access needs the resource-based policy to allow the principal",
+                );
+            }
+            if !id_allowed {
+                let (layer, why) = identity_fail();
+                return st.finish(Decision::ImplicitDeny, layer, None, why);
+            }
+            return st.finish(
+                Decision::Allow,
+                Layer::Resource,
+                None,
+                "cross-account: both the resource-based policy and the principal's identity-based policies allow",
+            );
+        }
+
+        if must_have_resource_policy {
+            if resource_grants || (res_match == Some(PrincipalMatch::Account) && id_allowed) {
+                return st.finish(
+                    Decision::Allow,
+                    Layer::Resource,
+                    None,
+                    "the role trust policy or KMS key policy allows the principal",
+                );
+            }
+            if res_match == Some(PrincipalMatch::Account) {
+                let (layer, why) = identity_fail();
+                return st.finish(Decision::ImplicitDeny, layer, None, why);
+            }
+            return st.finish(
+                Decision::ImplicitDeny,
+                Layer::Resource,
+                None,
+                "role trust policies and KMS key policies must explicitly allow the principal",
+            );
+        }
+
+        if id_allowed {
+            let reason = if is_root && identity.allow.is_none() {
+                "the account root user has full access in its own account"
+            } else {
+                "an identity-based policy allows the action"
+            };
+            return st.finish(Decision::Allow, Layer::Identity, None, reason);
+        }
+        if resource_grants {
+            return st.finish(
+                Decision::Allow,
+                Layer::Resource,
+                None,
+                "the resource-based policy in the same account allows the principal",
+            );
+        }
+        if res_match == Some(PrincipalMatch::Role) {
+            let layer = if boundary_ok {
+                Layer::SessionPolicy
+            } else {
+                Layer::PermissionBoundary
+            };
+            return st.finish(
+                Decision::ImplicitDeny,
+                layer,
+                None,
+                "a resource-based grant to the role ARN is capped by the boundary and session policy",
+            );
+        }
+        let (layer, why) = identity_fail();
+        st.finish(Decision::ImplicitDeny, layer, None, why)
+    }
+}
+
+/// `sts:AssumeRole*` and friends on a role: the trust policy must allow.
+fn is_trust_request(req: &Request) -> bool {
+    req.service == "sts"
+        && matches!(
+            req.action_name.as_str(),
+            "assumerole"
+                | "assumerolewithsaml"
+                | "assumerolewithwebidentity"
+                | "tagsession"
+                | "setsourceidentity"
+                | "setcontext"
+        )
+        && crate::arn::split(&req.resource)
+            .is_some_and(|p| p[2] == "iam" && p[5].starts_with("role/"))
+}
+
+/// A KMS action on a key: the key policy must allow.
+fn is_kms_key_request(req: &Request) -> bool {
+    req.service == "kms"
+        && crate::arn::split(&req.resource)
+            .is_some_and(|p| p[2] == "kms" && p[5].starts_with("key/"))
+}
+
+#[derive(Debug, Default)]
+struct Scan {
+    level: Option<usize>,
+    deny: bool,
+    allow: Option<PrincipalMatch>,
+}
+
+struct State<'r, 'a> {
+    req: &'r Request,
+    has_boundary: bool,
+    statements: Vec<Matched<'a>>,
+    warnings: Vec<String>,
+}
+
+impl<'a> State<'_, 'a> {
+    fn scan(&mut self, layer: Layer, level: Option<usize>, policies: &'a [CPolicy]) -> Scan {
+        let mut out = Scan {
+            level,
+            ..Scan::default()
+        };
+        for (pi, p) in policies.iter().enumerate() {
+            for s in &p.statements {
+                let (pm, unevaluable) = match s.applies(
+                    self.req,
+                    &self.req.action_lc,
+                    self.has_boundary,
+                ) {
+                    Applies::No => continue,
+                    Applies::Yes(pm) => (pm, None),
+                    Applies::Unevaluable(pm, why) => {
+                        let verdict = match s.effect {
+                            Effect::Deny => "counted as matching (fail closed)",
+                            Effect::Allow => "not counted as allowing",
+                        };
+                        self.warnings.push(format!(
+                            "{} policy {pi} statement {}: condition cannot be evaluated ({why}); {verdict}",
+                            layer.name(),
+                            s.index
+                        ));
+                        if s.effect == Effect::Allow {
+                            continue;
+                        }
+                        (pm, Some(why))
+                    }
+                };
+                match s.effect {
+                    Effect::Deny => out.deny = true,
+                    Effect::Allow => out.allow = out.allow.max(Some(pm)),
+                }
+                self.statements.push(Matched {
+                    layer,
+                    level,
+                    policy: pi,
+                    policy_id: p.id.as_deref(),
+                    statement: s.index,
+                    sid: s.sid.as_deref(),
+                    effect: s.effect,
+                    unevaluable,
+                });
+            }
+        }
+        out
+    }
+
+    fn finish(
+        self,
+        decision: Decision,
+        layer: Layer,
+        level: Option<usize>,
+        reason: &'static str,
+    ) -> Evaluation<'a> {
+        let mut statements = self.statements;
+        if decision == Decision::ExplicitDeny {
+            statements.retain(|m| m.effect == Effect::Deny);
+        }
+        Evaluation {
+            decision,
+            decided_by: Some(layer),
+            level,
+            reason,
+            statements,
+            warnings: self.warnings,
+        }
+    }
+}

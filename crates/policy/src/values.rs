@@ -1,0 +1,219 @@
+//! Typed condition values: dates (ISO 8601 or epoch seconds) and IP addresses / CIDR blocks.
+
+use std::net::IpAddr;
+
+/// Parses an AWS date condition value into milliseconds since the Unix epoch.
+///
+/// "Condition operators: Date": values are ISO 8601 dates/times (`2020-01-01`,
+/// `2020-01-01T12:00:00Z`, with optional fractional seconds and `Z` or `±hh:mm` offset) or
+/// epoch (UNIX) time in seconds.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<i64>() {
+        return secs.checked_mul(1000);
+    }
+    if let Ok(f) = t.parse::<f64>() {
+        if f.is_finite() {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "epoch seconds fit in i64 millis"
+            )]
+            return Some((f * 1000.0).round() as i64);
+        }
+    }
+    let (date, time) = match t.split_once(['T', 't']) {
+        Some((d, rest)) => (d, Some(rest)),
+        None => (t, None),
+    };
+    let mut dp = date.split('-');
+    let year: i64 = num(dp.next()?, 4)?;
+    let month: i64 = num(dp.next()?, 2)?;
+    let day: i64 = num(dp.next()?, 2)?;
+    if dp.next().is_some()
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+    {
+        return None;
+    }
+    let mut millis = days_from_civil(year, month, day).checked_mul(86_400_000)?;
+    if let Some(time) = time {
+        // Split off the zone: `Z`, `+hh:mm`, `-hh:mm`, `+hhmm`; none means UTC.
+        let (clock, offset_ms) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+            (c, 0)
+        } else if let Some(pos) = time.rfind(['+', '-']) {
+            let (c, zone) = time.split_at(pos);
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let z = zone.get(1..)?.replace(':', "");
+            if z.len() != 4 && z.len() != 2 {
+                return None;
+            }
+            let hh: i64 = num(z.get(0..2)?, 2)?;
+            let mm: i64 = if z.len() == 4 {
+                num(z.get(2..4)?, 2)?
+            } else {
+                0
+            };
+            (c, sign * (hh * 3_600_000 + mm * 60_000))
+        } else {
+            (time, 0)
+        };
+        let mut cp = clock.split(':');
+        let h: i64 = num(cp.next()?, 2)?;
+        let m: i64 = match cp.next() {
+            Some(m) => num(m, 2)?,
+            None => 0,
+        };
+        let (s, frac_ms) = match cp.next() {
+            Some(sec) => {
+                let (whole, frac) = sec.split_once(['.', ',']).unwrap_or((sec, ""));
+                let s: i64 = num(whole, 2)?;
+                let frac_ms = if frac.is_empty() {
+                    0
+                } else {
+                    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+                        return None;
+                    }
+                    let mut digits: String = frac.chars().take(3).collect();
+                    while digits.len() < 3 {
+                        digits.push('0');
+                    }
+                    digits.parse::<i64>().ok()?
+                };
+                (s, frac_ms)
+            }
+            None => (0, 0),
+        };
+        if cp.next().is_some() || h > 24 || m > 59 || s > 60 {
+            return None;
+        }
+        millis += h * 3_600_000 + m * 60_000 + s * 1000 + frac_ms - offset_ms;
+    }
+    Some(millis)
+}
+
+fn num(text: &str, width: usize) -> Option<i64> {
+    (text.len() == width && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An IPv4 or IPv6 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    v6: bool,
+    bits: u128,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `203.0.113.0/24`, `2001:db8::/32` or a bare address (a /32 or /128).
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (text.trim(), None),
+        };
+        let ip: IpAddr = addr.parse().ok()?;
+        let (v6, bits, max) = to_bits(ip);
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return None;
+        }
+        Some(Cidr {
+            v6,
+            bits: mask(bits, prefix, max),
+            prefix,
+        })
+    }
+
+    /// Whether an address lies in this network (addresses of the other family never do).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (v6, bits, max) = to_bits(ip);
+        v6 == self.v6 && mask(bits, self.prefix, max) == self.bits
+    }
+}
+
+fn to_bits(ip: IpAddr) -> (bool, u128, u8) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(u32::from(a)), 32),
+        IpAddr::V6(a) => (true, u128::from(a), 128),
+    }
+}
+
+fn mask(bits: u128, prefix: u8, max: u8) -> u128 {
+    if prefix == 0 {
+        return 0;
+    }
+    let shift = u32::from(max - prefix);
+    (bits >> shift) << shift
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("1970-01-02T00:00:00Z"), Some(86_400_000));
+        assert_eq!(parse_date("2020-01-01T00:00:00Z"), Some(1_577_836_800_000));
+        assert_eq!(parse_date("1577836800"), Some(1_577_836_800_000));
+        assert_eq!(
+            parse_date("2020-01-01T01:00:00+01:00"),
+            Some(1_577_836_800_000)
+        );
+        assert_eq!(
+            parse_date("2020-01-01T00:00:00.5Z"),
+            Some(1_577_836_800_500)
+        );
+        assert_eq!(
+            parse_date("2019-12-31T19:00-05:00"),
+            Some(1_577_836_800_000)
+        );
+        assert_eq!(parse_date("2020-02-30"), None);
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_date("2024-02-29"), Some(1_709_164_800_000));
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("203.0.113.0/24").unwrap();
+        assert!(c.contains("203.0.113.77".parse().unwrap()));
+        assert!(!c.contains("203.0.114.1".parse().unwrap()));
+        let c6 = Cidr::parse("2001:DB8:1234:5678::/64").unwrap();
+        assert!(c6.contains("2001:db8:1234:5678::1".parse().unwrap()));
+        assert!(!c6.contains("203.0.113.77".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.1")
+            .unwrap()
+            .contains("10.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+    }
+}
