@@ -61,6 +61,77 @@ export function loadKnown(path) {
 
 // Named rewrites of a case that make iam-simulate model a documented AWS rule it lacks.
 const TRANSFORMS = {
+  // The account root user has full access without identity policies: give
+  // iam-simulate the equivalent identity policy (Allow * on *). Everything else is unchanged,
+  // so SCPs, explicit denies and KMS key policies still apply on both sides.
+  root_full_access: (c) => {
+    const f = principalFacts(c.request.principal);
+    if (f.kind !== 'root') return c;
+    const all = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+    return { ...c, identity_policies: [...(c.identity_policies ?? []), all] };
+  },
+  // Date values in epoch seconds, as ISO 8601 (same instant): policy values of Date*
+  // operators and the date context keys.
+  epoch_dates_as_iso: (c) => {
+    const iso = (v) => (typeof v === 'string' && /^\d+$/.test(v) ? new Date(Number(v) * 1000).toISOString().replace('.000Z', 'Z') : v);
+    const fixCond = (cond) => Object.fromEntries(Object.entries(cond).map(([op, kv]) => [op,
+      /^(ForAllValues:|ForAnyValue:)?Date/i.test(op)
+        ? Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, Array.isArray(v) ? v.map(iso) : iso(v)]))
+        : kv]));
+    const x = mapStatements(c, (st) => (st.Condition ? { ...st, Condition: fixCond(st.Condition) } : st));
+    if (x.request.context) {
+      const ctx = { ...x.request.context };
+      for (const k of Object.keys(ctx)) {
+        if (['aws:currenttime', 'aws:epochtime', 'aws:tokenissuetime'].includes(k.toLowerCase())) ctx[k] = iso(String(ctx[k]));
+      }
+      x.request = { ...x.request, context: ctx };
+    }
+    return x;
+  },
+  // NotPrincipal with Deny exempts a principal only when its account and its own ARN are
+  // listed (for a role session: the account, the role and the session). Rewrite such a
+  // statement for this request: Principal "*" when the principal is not exempt (or has a
+  // permissions boundary, which NotPrincipal+Deny always denies), else a principal that
+  // matches nobody.
+  not_principal_full_chain: (c) => {
+    const f = principalFacts(c.request.principal);
+    const exempt = (np) => {
+      const aws = [np?.AWS ?? []].flat();
+      const listed = (a) => aws.includes(a);
+      if (!f.account) return false;
+      const acct = listed(f.account) || listed(`arn:aws:iam::${f.account}:root`);
+      if (f.kind === 'root') return acct;
+      if (f.kind === 'session') return acct && listed(f.arn) && listed(c.request.principal);
+      return acct && listed(c.request.principal);
+    };
+    const rewrite = (st) => {
+      if (st.NotPrincipal === undefined || st.Effect !== 'Deny') return st;
+      const { NotPrincipal, ...rest } = st;
+      const applies = c.permission_boundary !== undefined || !exempt(NotPrincipal);
+      return { ...rest, Principal: applies ? '*' : { AWS: 'arn:aws:iam::000000000000:root' } };
+    };
+    if (!c.resource_policy) return c;
+    const st = c.resource_policy.Statement;
+    return { ...c, resource_policy: { ...c.resource_policy, Statement: Array.isArray(st) ? st.map(rewrite) : rewrite(st) } };
+  },
+  // A resource-policy Allow that names the role session (or federated user session) ARN
+  // itself is not capped by an implicit deny in the session policy. When the resource policy
+  // has such a statement (same account only), make the session policy non-capping for
+  // iam-simulate: keep its Deny statements, add Allow * on *. Otherwise leave the case as is.
+  session_arn_named_in_resource_policy: (c) => {
+    const p = c.request.principal;
+    const f = principalFacts(p);
+    if (!['session', 'federated'].includes(f.kind) || !c.session_policy || !c.resource_policy) return c;
+    if (f.account !== resourceAccountOf(c.request)) return c;
+    const sts = [c.resource_policy.Statement].flat();
+    const names = sts.some((st) => st.Effect === 'Allow' && st.Principal && [st.Principal.AWS ?? []].flat().includes(p));
+    if (!names) return c;
+    const denies = [c.session_policy.Statement].flat().filter((st) => st.Effect === 'Deny');
+    return {
+      ...c,
+      session_policy: { Version: '2012-10-17', Statement: [...denies, { Effect: 'Allow', Action: '*', Resource: '*' }] },
+    };
+  },
   // In a policy whose Version is not 2012-10-17, "${...}" is literal text. Rewrite such a
   // policy as 2012-10-17 with every "$" escaped as "${$}", which is the same literal text.
   literal_variables_outside_2012: (c) => {
@@ -85,6 +156,15 @@ const TRANSFORMS = {
     return x;
   },
 };
+
+function mapStatements(c, fn) {
+  const fix = (p) => (p && typeof p === 'object' ? { ...p, Statement: Array.isArray(p.Statement) ? p.Statement.map(fn) : fn(p.Statement) } : p);
+  const x = { ...c };
+  if (x.identity_policies) x.identity_policies = x.identity_policies.map(fix);
+  for (const f of ['permission_boundary', 'session_policy', 'resource_policy']) if (x[f]) x[f] = fix(x[f]);
+  for (const f of ['scps', 'rcps']) if (x[f]) x[f] = x[f].map((lvl) => lvl.map(fix));
+  return x;
+}
 
 function escapeStatements(statement, escape) {
   const one = (st) => Object.fromEntries(Object.entries(st).map(([k, v]) =>
@@ -171,7 +251,10 @@ function asArray(x) {
 function reductions(c) {
   const out = [];
   const clone = () => structuredClone(c);
+  // Every role has a trust policy and every KMS key a key policy: never shrink those away.
+  const rpRequired = /^sts:assumerole/i.test(c.request.action) || /^arn:aws[a-z-]*:kms:.*:key\//.test(c.request.resource);
   for (const f of ['permission_boundary', 'session_policy', 'resource_policy', 'scps', 'rcps', 'management_account']) {
+    if (f === 'resource_policy' && rpRequired) continue;
     if (c[f] !== undefined) { const x = clone(); delete x[f]; out.push(x); }
   }
   for (const k of Object.keys(c.request.context ?? {})) {

@@ -566,7 +566,9 @@ export function makeCase(rng) {
   // Every role has a trust policy and every KMS key a key policy; other resource kinds sometimes.
   const needsRp = kind === 'key' || action === 'sts:AssumeRole';
   const rpProb = p.kind === 'service' || p.kind === 'anonymous' || resAcct !== p.acct ? 0.85 : 0.45;
-  if (RESOURCE_POLICY_KINDS.has(kind) && (needsRp || rng.chance(rpProb))) {
+  // A role's only resource-based policy is its trust policy, which governs sts:AssumeRole alone.
+  const canHaveRp = RESOURCE_POLICY_KINDS.has(kind) && (kind !== 'role' || action === 'sts:AssumeRole');
+  if (canHaveRp && (needsRp || rng.chance(rpProb))) {
     c.resource_policy = resourcePolicy(rng, req, ctx, p);
   }
   if (iamPrincipal && rng.chance(0.75)) {
