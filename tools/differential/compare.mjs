@@ -121,16 +121,54 @@ const TRANSFORMS = {
   session_arn_named_in_resource_policy: (c) => {
     const p = c.request.principal;
     const f = principalFacts(p);
-    if (!['session', 'federated'].includes(f.kind) || !c.session_policy || !c.resource_policy) return c;
+    // A role ARN given as the caller stands for a session of that role (session name unknown):
+    // only a "*" principal names that session.
+    if (!['session', 'federated', 'role'].includes(f.kind) || !c.session_policy || !c.resource_policy) return c;
     if (f.account !== resourceAccountOf(c.request)) return c;
     const sts = [c.resource_policy.Statement].flat();
-    const names = sts.some((st) => st.Effect === 'Allow' && st.Principal && [st.Principal.AWS ?? []].flat().includes(p));
+    const names = sts.some((st) => st.Effect === 'Allow' && st.Principal && (st.Principal === '*' || [st.Principal.AWS ?? []].flat().some((x) => (x === p && f.kind !== 'role') || x === '*')));
     if (!names) return c;
     const denies = [c.session_policy.Statement].flat().filter((st) => st.Effect === 'Deny');
     return {
       ...c,
       session_policy: { Version: '2012-10-17', Statement: [...denies, { Effect: 'Allow', Action: '*', Resource: '*' }] },
     };
+  },
+  // A policy variable whose key has no value in the request is null: nothing equals or is like
+  // it. Latch applies that to Deny statements and never lets an Allow statement grant through
+  // such a variable (fail closed). iam-simulate is given the same: in Deny statements the
+  // variable becomes literal text no request value can equal; Allow statements holding it are
+  // dropped.
+  missing_variables_as_null: (c) => {
+    const ctx = Object.fromEntries(
+      Object.entries(c.request.context ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    const isUser = /^arn:[^:]+:iam::\d{12}:user\//.test(c.request.principal);
+    const missing = (key) => {
+      const k = key.trim().toLowerCase();
+      if (k === 'aws:username') return !isUser && ctx[k] === undefined;
+      return ctx[k] === undefined;
+    };
+    const VAR = /\$\{([^},]+)\}/g;
+    const hasMissing = (v) => JSON.stringify(v).match(VAR)?.some((m) => missing(m.slice(2, -1))) ?? false;
+    const literal = (v) => {
+      if (typeof v === 'string') return v.replace(VAR, (m, key) => (missing(key) ? `\${$}{${key}}` : m));
+      if (Array.isArray(v)) return v.map(literal);
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, literal(x)]));
+      return v;
+    };
+    const fix = (p) => {
+      if (!p || typeof p !== 'object' || p.Version !== '2012-10-17') return p;
+      const st = [p.Statement].flat()
+        .filter((s) => !(s.Effect === 'Allow' && hasMissing(s)))
+        .map((s) => (s.Effect === 'Deny' ? literal(s) : s));
+      return { ...p, Statement: st };
+    };
+    const out = { ...c };
+    for (const k of ['permission_boundary', 'session_policy', 'resource_policy']) if (out[k]) out[k] = fix(out[k]);
+    if (out.identity_policies) out.identity_policies = out.identity_policies.map(fix);
+    for (const k of ['scps', 'rcps']) if (out[k]) out[k] = out[k].map((level) => level.map(fix));
+    return out;
   },
   // In a policy whose Version is not 2012-10-17, "${...}" is literal text. Rewrite such a
   // policy as 2012-10-17 with every "$" escaped as "${$}", which is the same literal text.

@@ -453,6 +453,14 @@ impl<'a> State<'_, 'a> {
                 ) {
                     Applies::No => continue,
                     Applies::Yes(pm) => (pm, None),
+                    Applies::Unresolved(key) => {
+                        self.warnings.push(format!(
+                            "{} policy {pi} statement {}: policy variable `{key}` has no value in the request; this Allow does not grant (fail closed)",
+                            layer.name(),
+                            s.index
+                        ));
+                        continue;
+                    }
                     Applies::Unevaluable(pm, why) => {
                         let verdict = match s.effect {
                             Effect::Deny => "counted as matching (fail closed)",
