@@ -630,9 +630,22 @@ impl Catalog {
         let lowered = pattern.to_ascii_lowercase();
         let candidates = self.candidate_range(&lowered);
         let start = candidates.start;
-        self.lower
-            .get(candidates)
-            .unwrap_or_default()
+        let names = self.lower.get(candidates.clone()).unwrap_or_default();
+        // Fast path for the common `service:Prefix*`: within one service the
+        // lowercased full names are sorted, so the matches are one run.
+        if let Some(prefix) = lowered.strip_suffix('*') {
+            if candidates.len() < self.lower.len() && !pattern::has_wildcard(prefix) {
+                let lo = names.partition_point(|n| n.as_ref() < prefix);
+                let run = names
+                    .get(lo..)
+                    .unwrap_or_default()
+                    .partition_point(|n| n.starts_with(prefix));
+                return (start + lo..start + lo + run)
+                    .map(|i| ActionId(id_for(i)))
+                    .collect();
+            }
+        }
+        names
             .iter()
             .zip(start..)
             .filter(|(name, _)| pattern::glob_match(lowered.as_bytes(), name.as_bytes()))

@@ -353,3 +353,34 @@ fn sensitivity_spot_checks() {
         );
     }
 }
+
+#[test]
+fn prefix_fast_path_agrees_with_glob_matching() {
+    let c = Catalog::get();
+    // `?` forces the general matcher; `*` alone at the end takes the fast path.
+    for (fast, general) in [
+        ("iam:Put*", "iam:Pu?*"),
+        ("s3:GetObject*", "s3:GetObjec?*"),
+        ("ec2:Describe*", "ec2:Describ?*"),
+        ("kms:*", "kms:?*"),
+        ("lambda:Zzz*", "lambda:Zz?*"),
+    ] {
+        let a: Vec<_> = c.expand_ids(fast);
+        let b: Vec<_> = c.expand_ids(general);
+        assert_eq!(a, b, "{fast} vs {general}");
+    }
+    for a in c.actions().iter().step_by(97) {
+        let hits = c.expand_ids(&format!("{}*", a.full_name().to_ascii_uppercase()));
+        let brute: Vec<_> = c
+            .actions()
+            .iter()
+            .filter(|b| {
+                b.full_name()
+                    .to_ascii_lowercase()
+                    .starts_with(&a.full_name().to_ascii_lowercase())
+            })
+            .map(|b| b.id())
+            .collect();
+        assert_eq!(hits, brute, "{a}*");
+    }
+}
