@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog_cmd;
 mod eval_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
@@ -20,12 +21,17 @@ struct Cli {
 enum Command {
     /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
+    /// The offline catalog of AWS actions: stats, lookup, wildcard expansion, sensitivity.
+    Catalog {
+        #[command(subcommand)]
+        cmd: catalog_cmd::CatalogCommand,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
+        Command::Catalog { cmd } => catalog_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

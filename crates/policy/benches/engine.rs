@@ -8,8 +8,9 @@
 //! timed loop, as in `latch eval --repeat`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use latch_policy::case::Case;
+use std::hint::black_box;
 
 fn load(name: &str) -> Case {
     let path = format!("{}/benches/cases/{name}.json", env!("CARGO_MANIFEST_DIR"));
