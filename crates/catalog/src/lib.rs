@@ -773,6 +773,25 @@ impl Catalog {
     }
 }
 
+/// The policy validator's catalog checks: every `Action`/`NotAction` value that names no AWS
+/// action (a typo, a retired action, a wildcard matching nothing), as findings that name the
+/// statement, e.g. ``Statement[0].Action: `iam:PasRole` ...``.
+pub fn lint_policy(policy: &latch_policy::Policy) -> Vec<String> {
+    let catalog = Catalog::get();
+    let mut out = Vec::new();
+    for (i, st) in policy.statements.iter().enumerate() {
+        let element = if st.action.negated {
+            "NotAction"
+        } else {
+            "Action"
+        };
+        for finding in catalog.unknown_actions(st.action.values.iter().map(String::as_str)) {
+            out.push(format!("Statement[{i}].{element}: {finding}"));
+        }
+    }
+    out
+}
+
 /// [`Catalog::unknown_actions`] on the embedded catalog: the patterns among
 /// `patterns` that name no AWS action, for the policy validator to report.
 pub fn unknown_actions<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Vec<UnknownAction<'a>> {
@@ -888,6 +907,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod lint_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    #[test]
+    fn lint_names_statement_and_suggests() {
+        let p = latch_policy::Policy::from_json_str(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","iam:PasRole"],"Resource":"*"},{"Effect":"Deny","NotAction":"nosuch:Thing","Resource":"*"}]}"#,
+        )
+        .unwrap();
+        let findings = super::lint_policy(&p);
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert!(
+            findings[0].starts_with("Statement[0].Action: `iam:PasRole`"),
+            "{findings:?}"
+        );
+        assert!(findings[0].contains("iam:PassRole"), "{findings:?}");
+        assert!(
+            findings[1].starts_with("Statement[1].NotAction: `nosuch:Thing`"),
+            "{findings:?}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod catalog_cmd;
 mod eval_cmd;
+mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
 ///
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
+    /// Validate policy documents: syntax, elements allowed where they are used, unknown actions.
+    Validate(validate_cmd::ValidateArgs),
     /// The offline catalog of AWS actions: stats, lookup, wildcard expansion, sensitivity.
     Catalog {
         #[command(subcommand)]
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
+        Command::Validate(args) => validate_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
