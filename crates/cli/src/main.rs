@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
 ///
@@ -26,13 +28,21 @@ enum Command {
         #[command(subcommand)]
         cmd: example_cmd::ExampleCommand,
     },
+    /// Validate policy documents: syntax, elements allowed where they are used, unknown actions.
+    Validate(validate_cmd::ValidateArgs),
+    /// The offline catalog of AWS actions: stats, lookup, wildcard expansion, sensitivity.
+    Catalog {
+        #[command(subcommand)]
+        cmd: catalog_cmd::CatalogCommand,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
         Command::Example { cmd } => example_cmd::run(cmd),
+        Command::Catalog { cmd } => catalog_cmd::run(cmd),
+        Command::Validate(args) => validate_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,10 @@
+//! Analysis of an organization's permissions, built on the policy engine and the catalog.
+//!
+//! **Architecture invariant:** no IO, no clock. Inputs are parsed policy documents; outputs
+//! are data with explanations.
+
+pub mod actionset;
+pub mod effective;
+
+pub use actionset::ActionSet;
+pub use effective::{effective_permissions, EffectivePermissions, PrincipalPolicies};

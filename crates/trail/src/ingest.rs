@@ -1,0 +1,455 @@
+//! Parsing CloudTrail log files into an [`Aggregator`], fast and without IO.
+//!
+//! A log file is `{"Records": [ … ]}`. The parser walks the `Records` array one record at a
+//! time, reading only the fields in [`RawRecord`] (borrowed from the file's bytes) and
+//! resolving each record to small integers: an interned principal, an interned action, a
+//! time and an outcome. Strings are copied only the first time a principal or an
+//! `eventSource`/`eventName` pair is seen. Aggregation is a hash map keyed by
+//! `(principal, action)`; the sorted [`UsageTable`] is built once at the end.
+//!
+//! A file is applied whole or not at all: records are staged while the file is parsed and
+//! added to the aggregate only when the whole file has parsed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::mapping::{event_action, is_denied, EventAction};
+use crate::record::{actor, Actor, PrincipalKind, RawRecord};
+use crate::time::Timestamp;
+use crate::usage::{ActionUsage, Outcome, UsageTable};
+
+/// A half-open window of time `[since, until)`; `None` leaves a side open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Earliest instant included.
+    pub since: Option<Timestamp>,
+    /// First instant excluded.
+    pub until: Option<Timestamp>,
+}
+
+impl Window {
+    /// Every instant.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Whether `t` is inside the window.
+    #[must_use]
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// Why a log file could not be read. Names the record (0-based index in `Records`) when
+/// the problem is inside one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ParseError {
+    /// Index of the record in `Records`, when the error is inside one.
+    pub record: Option<usize>,
+    /// Line in the (decompressed) file, 1-based; 0 when unknown.
+    pub line: usize,
+    /// Column, 1-based; 0 when unknown.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(i) = self.record {
+            write!(f, "record {i}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if self.line > 0 {
+            write!(f, " (line {}, column {})", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts for one parsed file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Records in the file.
+    pub records: u64,
+    /// Records inside the window (the others are ignored).
+    pub in_window: u64,
+}
+
+#[derive(Debug)]
+enum ActionSlot {
+    Action(Box<str>),
+    SignIn,
+    Unmapped(Box<str>),
+}
+
+#[derive(Debug)]
+struct PrincipalSlot {
+    arn: Box<str>,
+    kind: PrincipalKind,
+    account: Box<str>,
+    /// For a person slot: the principal slot it belongs to, and the person's name.
+    person_of: Option<(u32, Box<str>)>,
+    persons: FxHashMap<Box<str>, u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Principal(u32),
+    AwsService,
+    Unattributed(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    target: Target,
+    action: u32,
+    at: i64,
+    outcome: Outcome,
+}
+
+/// Aggregates usage from any number of log files; turn it into a [`UsageTable`] at the end.
+///
+/// One aggregator per thread; merge the resulting tables.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    principals: Vec<PrincipalSlot>,
+    principal_index: FxHashMap<Box<str>, u32>,
+    actions: Vec<ActionSlot>,
+    action_index: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
+    kinds: Vec<Box<str>>,
+    cells: FxHashMap<(u32, u32), ActionUsage>,
+    aws_service: u64,
+    unattributed: FxHashMap<u32, u64>,
+    unmapped: FxHashMap<u32, u64>,
+    events: u64,
+    first_event: Option<i64>,
+    last_event: Option<i64>,
+    staged: Vec<Staged>,
+}
+
+impl Aggregator {
+    /// An empty aggregator.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Events added so far (inside the window).
+    #[must_use]
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Parses one log file's JSON (`{"Records": [...]}`) and adds its records inside
+    /// `window`. On error nothing of the file is added.
+    ///
+    /// # Errors
+    /// Malformed JSON, a missing `Records` array, a record without `eventTime`,
+    /// `eventSource` or `eventName`, or an `eventTime` that is not a time.
+    pub fn add_log(&mut self, json: &[u8], window: &Window) -> Result<FileStats, ParseError> {
+        let mut staged = std::mem::take(&mut self.staged);
+        staged.clear();
+        let mut index = 0usize;
+        let mut in_records = false;
+        let result = {
+            let mut de = serde_json::Deserializer::from_slice(json);
+            let seed = LogSeed {
+                index: &mut index,
+                in_records: &mut in_records,
+                on_record: &mut |r: RawRecord<'_>| self.stage(&r, window, &mut staged),
+            };
+            seed.deserialize(&mut de).and_then(|saw_records| {
+                de.end()?;
+                if saw_records {
+                    Ok(())
+                } else {
+                    Err(de::Error::custom("no `Records` array"))
+                }
+            })
+        };
+        if let Err(e) = result {
+            self.staged = staged;
+            return Err(ParseError {
+                record: in_records.then_some(index),
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e.to_string()),
+            });
+        }
+        let stats = FileStats {
+            records: index as u64,
+            in_window: staged.len() as u64,
+        };
+        self.commit(&staged);
+        self.staged = staged;
+        Ok(stats)
+    }
+
+    fn stage(
+        &mut self,
+        r: &RawRecord<'_>,
+        window: &Window,
+        staged: &mut Vec<Staged>,
+    ) -> Result<(), String> {
+        let at = Timestamp::parse(&r.event_time)
+            .ok_or_else(|| format!("`eventTime` `{}` is not an RFC 3339 time", r.event_time))?;
+        if !window.contains(at) {
+            return Ok(());
+        }
+        let action = self.intern_action(&r.event_source, &r.event_name);
+        let target = match actor(r.user_identity.as_ref()) {
+            Actor::Principal {
+                arn,
+                kind,
+                account,
+                session,
+            } => {
+                let pid = self.intern_principal(&arn, kind, &account);
+                match session {
+                    Some(s) => Target::Principal(self.intern_person(pid, s)),
+                    None => Target::Principal(pid),
+                }
+            }
+            Actor::AwsService => Target::AwsService,
+            Actor::Unattributed(k) => Target::Unattributed(self.intern_kind(k)),
+        };
+        let outcome = match r.error_code.as_deref() {
+            None | Some("") => Outcome::Success,
+            Some(c) if is_denied(c) => Outcome::Denied,
+            Some(_) => Outcome::Error,
+        };
+        staged.push(Staged {
+            target,
+            action,
+            at: at.0,
+            outcome,
+        });
+        Ok(())
+    }
+
+    fn commit(&mut self, staged: &[Staged]) {
+        for s in staged {
+            self.events += 1;
+            self.first_event = Some(self.first_event.map_or(s.at, |f| f.min(s.at)));
+            self.last_event = Some(self.last_event.map_or(s.at, |l| l.max(s.at)));
+            if let Some(ActionSlot::Unmapped(_)) = self.actions.get(s.action as usize) {
+                *self.unmapped.entry(s.action).or_default() += 1;
+                continue;
+            }
+            match s.target {
+                Target::Principal(pid) => {
+                    self.cells.entry((pid, s.action)).or_default().add(
+                        Timestamp(s.at),
+                        s.outcome,
+                        1,
+                    );
+                }
+                Target::AwsService => self.aws_service += 1,
+                Target::Unattributed(k) => *self.unattributed.entry(k).or_default() += 1,
+            }
+        }
+    }
+
+    fn intern_action(&mut self, source: &str, name: &str) -> u32 {
+        if let Some(id) = self.action_index.get(source).and_then(|m| m.get(name)) {
+            return *id;
+        }
+        let id = u32::try_from(self.actions.len()).unwrap_or(u32::MAX);
+        self.actions.push(match event_action(source, name) {
+            EventAction::Action { action, .. } => ActionSlot::Action(action.into()),
+            EventAction::NotAnAction => ActionSlot::SignIn,
+            EventAction::Unmapped => ActionSlot::Unmapped(source.into()),
+        });
+        self.action_index
+            .entry(source.into())
+            .or_default()
+            .insert(name.into(), id);
+        id
+    }
+
+    fn intern_principal(&mut self, arn: &str, kind: PrincipalKind, account: &str) -> u32 {
+        if let Some(id) = self.principal_index.get(arn) {
+            return *id;
+        }
+        let id = u32::try_from(self.principals.len()).unwrap_or(u32::MAX);
+        self.principals.push(PrincipalSlot {
+            arn: arn.into(),
+            kind,
+            account: account.into(),
+            person_of: None,
+            persons: FxHashMap::default(),
+        });
+        self.principal_index.insert(arn.into(), id);
+        id
+    }
+
+    fn intern_person(&mut self, pid: u32, person: &str) -> u32 {
+        let next = u32::try_from(self.principals.len()).unwrap_or(u32::MAX);
+        let Some(slot) = self.principals.get_mut(pid as usize) else {
+            return pid;
+        };
+        if let Some(id) = slot.persons.get(person) {
+            return *id;
+        }
+        slot.persons.insert(person.into(), next);
+        let new = PrincipalSlot {
+            arn: slot.arn.clone(),
+            kind: slot.kind,
+            account: slot.account.clone(),
+            person_of: Some((pid, person.into())),
+            persons: FxHashMap::default(),
+        };
+        self.principals.push(new);
+        next
+    }
+
+    fn intern_kind(&mut self, kind: &str) -> u32 {
+        if let Some(i) = self.kinds.iter().position(|k| &**k == kind) {
+            return u32::try_from(i).unwrap_or(u32::MAX);
+        }
+        self.kinds.push(kind.into());
+        u32::try_from(self.kinds.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The sorted, serialisable table of everything added.
+    #[must_use]
+    pub fn into_table(self) -> UsageTable {
+        let mut t = UsageTable::new();
+        if let (Some(f), Some(l)) = (self.first_event, self.last_event) {
+            t.note_events(self.events, Timestamp(f), Timestamp(l));
+        }
+        for ((pid, aid), u) in &self.cells {
+            let (Some(p), Some(a)) = (
+                self.principals.get(*pid as usize),
+                self.actions.get(*aid as usize),
+            ) else {
+                continue;
+            };
+            let action = match a {
+                ActionSlot::Action(name) => Some(&**name),
+                ActionSlot::SignIn => None,
+                ActionSlot::Unmapped(_) => continue,
+            };
+            let session = p.person_of.as_ref().map(|(_, s)| &**s);
+            t.add_aggregate(&p.arn, p.kind, &p.account, session, action, u);
+        }
+        t.other.aws_service = self.aws_service;
+        for (k, n) in &self.unattributed {
+            if let Some(kind) = self.kinds.get(*k as usize) {
+                *t.other.unattributed.entry(kind.to_string()).or_default() += n;
+            }
+        }
+        for (a, n) in &self.unmapped {
+            if let Some(ActionSlot::Unmapped(src)) = self.actions.get(*a as usize) {
+                *t.other.unmapped_sources.entry(src.to_string()).or_default() += n;
+            }
+        }
+        t
+    }
+}
+
+/// Parses one log file into a fresh table (convenience for single files and tests).
+///
+/// # Errors
+/// As [`Aggregator::add_log`].
+pub fn parse_log(json: &[u8], window: &Window) -> Result<UsageTable, ParseError> {
+    let mut a = Aggregator::new();
+    a.add_log(json, window)?;
+    Ok(a.into_table())
+}
+
+/// serde_json appends " at line L column C"; the position is reported separately.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg.get(..i).unwrap_or(msg).to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Walks `{"Records": [...]}` handing each record to `on_record`; returns whether a
+/// `Records` array was present.
+struct LogSeed<'s, F> {
+    index: &'s mut usize,
+    in_records: &'s mut bool,
+    on_record: &'s mut F,
+}
+
+impl<'de, F> DeserializeSeed<'de> for LogSeed<'_, F>
+where
+    F: FnMut(RawRecord<'de>) -> Result<(), String>,
+{
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for LogSeed<'_, F>
+where
+    F: FnMut(RawRecord<'de>) -> Result<(), String>,
+{
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CloudTrail log file: an object with a `Records` array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut saw = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" && !saw {
+                saw = true;
+                *self.in_records = true;
+                map.next_value_seed(RecordsSeed {
+                    index: &mut *self.index,
+                    on_record: &mut *self.on_record,
+                })?;
+                *self.in_records = false;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(saw)
+    }
+}
+
+struct RecordsSeed<'s, F> {
+    index: &'s mut usize,
+    on_record: &'s mut F,
+}
+
+impl<'de, F> DeserializeSeed<'de> for RecordsSeed<'_, F>
+where
+    F: FnMut(RawRecord<'de>) -> Result<(), String>,
+{
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for RecordsSeed<'_, F>
+where
+    F: FnMut(RawRecord<'de>) -> Result<(), String>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(r) = seq.next_element::<RawRecord<'de>>()? {
+            (self.on_record)(r).map_err(de::Error::custom)?;
+            *self.index += 1;
+        }
+        Ok(())
+    }
+}

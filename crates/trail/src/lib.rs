@@ -1,0 +1,29 @@
+//! Usage from CloudTrail: which principal used which IAM action, when, and how often —
+//! and which attempts were denied.
+//!
+//! - [`ingest`] parses log files (`{"Records": [...]}`) into an [`Aggregator`] and then a
+//!   [`UsageTable`]. Pure: bytes in, table out.
+//! - [`mapping`] is the one table from `eventSource`/`eventName`/`errorCode` to IAM actions
+//!   and denials; [`record`] says who the caller was (the role, not the session; the person
+//!   behind an Identity Center role as a separate dimension).
+//! - [`usage`] is the table itself: mergeable, serialisable, sorted.
+//! - [`generate`] synthesises realistic CloudTrail for a set of principals (seeded,
+//!   deterministic), for the example organization and scale tests.
+//! - [`fs`] is this crate's only IO: walking a `cloudtrail/` directory in the layout
+//!   CloudTrail writes, decompressing and parsing files in parallel, and writing generated
+//!   logs.
+//!
+//! The pure modules never read the clock: windows and end dates come in as arguments.
+
+pub mod fs;
+pub mod generate;
+pub mod ingest;
+pub mod mapping;
+pub mod record;
+pub mod time;
+pub mod usage;
+
+pub use ingest::{parse_log, Aggregator, FileStats, ParseError, Window};
+pub use record::PrincipalKind;
+pub use time::{Date, Timestamp};
+pub use usage::{ActionUsage, Outcome, PrincipalUsage, UsageTable};

@@ -1,0 +1,320 @@
+//! The few fields of a CloudTrail record that usage needs, borrowed from the file's bytes,
+//! and who the caller was.
+//!
+//! Strings are `Cow<str>`: borrowed from the input unless the JSON string holds an escape.
+//! Every other field of the record (request parameters, response elements, TLS details) is
+//! skipped by the parser without being built.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// One CloudTrail record, reduced to what usage needs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawRecord<'a> {
+    /// `eventTime`, `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(borrow)]
+    pub event_time: Cow<'a, str>,
+    /// `eventSource`, e.g. `s3.amazonaws.com`.
+    #[serde(borrow)]
+    pub event_source: Cow<'a, str>,
+    /// `eventName`, the API operation.
+    #[serde(borrow)]
+    pub event_name: Cow<'a, str>,
+    /// `awsRegion`.
+    #[serde(borrow, default)]
+    pub aws_region: Option<Cow<'a, str>>,
+    /// `errorCode`, present when the call failed.
+    #[serde(borrow, default)]
+    pub error_code: Option<Cow<'a, str>>,
+    /// `userIdentity`: who made the call.
+    #[serde(borrow, default)]
+    pub user_identity: Option<RawIdentity<'a>>,
+    /// `recipientAccountId`: the account that received the call.
+    #[serde(borrow, default)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    /// `sourceIPAddress` (an IP address, or a service name for calls made by a service).
+    #[serde(borrow, default, rename = "sourceIPAddress")]
+    pub source_ip_address: Option<Cow<'a, str>>,
+}
+
+/// The `userIdentity` element.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawIdentity<'a> {
+    /// `type`: `IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, `AWSService`, …
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    /// `arn` of the caller (for a role session, the `sts` assumed-role ARN).
+    #[serde(borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+    /// `accountId` of the caller.
+    #[serde(borrow, default)]
+    pub account_id: Option<Cow<'a, str>>,
+    /// `principalId`.
+    #[serde(borrow, default)]
+    pub principal_id: Option<Cow<'a, str>>,
+    /// `userName`.
+    #[serde(borrow, default)]
+    pub user_name: Option<Cow<'a, str>>,
+    /// `invokedBy`: the service that made the call on the caller's behalf.
+    #[serde(borrow, default)]
+    pub invoked_by: Option<Cow<'a, str>>,
+    /// `sessionContext`, for temporary credentials.
+    #[serde(borrow, default)]
+    pub session_context: Option<RawSessionContext<'a>>,
+}
+
+/// The `sessionContext` element.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawSessionContext<'a> {
+    /// `sessionIssuer`: the role (or user, for a federated user) that issued the session.
+    #[serde(borrow, default)]
+    pub session_issuer: Option<RawIssuer<'a>>,
+}
+
+/// The `sessionIssuer` element.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawIssuer<'a> {
+    /// `type`: `Role` or `IAMUser`.
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    /// `arn` of the role or user.
+    #[serde(borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+}
+
+/// What kind of IAM principal used a permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// The account's root user.
+    Root,
+    /// An IAM user (also the issuer of a federated-user session).
+    User,
+    /// An IAM role (sessions are folded into the role).
+    Role,
+    /// A role created by IAM Identity Center for a permission set (`AWSReservedSSO_*`);
+    /// the person is kept as the session dimension.
+    IdentityCenterRole,
+}
+
+/// Who made a call, for usage.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Actor<'r> {
+    /// An IAM principal whose permissions were used.
+    Principal {
+        /// The principal's ARN: the role (not the session), the user, or the root user.
+        arn: Cow<'r, str>,
+        /// Which kind of principal.
+        kind: PrincipalKind,
+        /// The principal's account.
+        account: Cow<'r, str>,
+        /// The person behind the session, for Identity Center roles (session name) and
+        /// federated users (federated user name).
+        session: Option<&'r str>,
+    },
+    /// A call made by an AWS service itself (`userIdentity.type` `AWSService`).
+    AwsService,
+    /// A caller that maps to no IAM principal of the organization (SAML/web-identity users
+    /// before they assume a role, Identity Center portal users, another account known only by
+    /// its number, a missing identity). The string is the identity type, or `none`.
+    Unattributed(&'r str),
+}
+
+/// Classifies the caller of a record.
+#[must_use]
+pub fn actor<'r>(id: Option<&'r RawIdentity<'_>>) -> Actor<'r> {
+    let Some(id) = id else {
+        return Actor::Unattributed("none");
+    };
+    let kind = id.kind.as_deref().unwrap_or("none");
+    let account = || -> Option<Cow<'r, str>> {
+        id.account_id
+            .as_deref()
+            .map(Cow::Borrowed)
+            .or_else(|| id.arn.as_deref().and_then(arn_account).map(Cow::Borrowed))
+    };
+    match kind {
+        "Root" => {
+            let Some(acct) = account() else {
+                return Actor::Unattributed(kind);
+            };
+            let arn = match id.arn.as_deref() {
+                Some(a) => Cow::Borrowed(a),
+                None => Cow::Owned(format!("arn:aws:iam::{acct}:root")),
+            };
+            Actor::Principal {
+                arn,
+                kind: PrincipalKind::Root,
+                account: acct,
+                session: None,
+            }
+        }
+        "IAMUser" => match (id.arn.as_deref(), account()) {
+            (Some(arn), Some(acct)) => Actor::Principal {
+                arn: Cow::Borrowed(arn),
+                kind: PrincipalKind::User,
+                account: acct,
+                session: None,
+            },
+            _ => Actor::Unattributed(kind),
+        },
+        "AssumedRole" => {
+            let session_arn = id.arn.as_deref();
+            let role = issuer_arn(id, "Role")
+                .map(Cow::Borrowed)
+                .or_else(|| session_arn.and_then(role_from_session_arn).map(Cow::Owned));
+            let (Some(role), Some(acct)) = (role, account()) else {
+                return Actor::Unattributed(kind);
+            };
+            let name = role.rsplit('/').next().unwrap_or_default();
+            if name.starts_with("AWSReservedSSO_") {
+                Actor::Principal {
+                    session: session_arn.and_then(session_name),
+                    arn: role,
+                    kind: PrincipalKind::IdentityCenterRole,
+                    account: acct,
+                }
+            } else {
+                Actor::Principal {
+                    arn: role,
+                    kind: PrincipalKind::Role,
+                    account: acct,
+                    session: None,
+                }
+            }
+        }
+        "FederatedUser" => {
+            let (Some(user), Some(acct)) = (issuer_arn(id, "IAMUser"), account()) else {
+                return Actor::Unattributed(kind);
+            };
+            Actor::Principal {
+                arn: Cow::Borrowed(user),
+                kind: PrincipalKind::User,
+                account: acct,
+                session: id.arn.as_deref().and_then(|a| a.rsplit('/').next()),
+            }
+        }
+        "AWSService" => Actor::AwsService,
+        _ => Actor::Unattributed(kind),
+    }
+}
+
+fn issuer_arn<'r>(id: &'r RawIdentity<'_>, want: &str) -> Option<&'r str> {
+    let issuer = id.session_context.as_ref()?.session_issuer.as_ref()?;
+    match issuer.kind.as_deref() {
+        Some(k) if k != want => None,
+        _ => issuer.arn.as_deref(),
+    }
+}
+
+/// `arn:aws:sts::123456789012:assumed-role/Name/session` → `arn:aws:iam::123456789012:role/Name`.
+/// The role's path is not in the session ARN; the session issuer (preferred) has it.
+fn role_from_session_arn(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, partition, _, _, acct, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let rest = resource.strip_prefix("assumed-role/")?;
+    let role = rest.split('/').next()?;
+    Some(format!("arn:{partition}:iam::{acct}:role/{role}"))
+}
+
+fn session_name(session_arn: &str) -> Option<&str> {
+    let resource = session_arn.splitn(6, ':').nth(5)?;
+    let rest = resource.strip_prefix("assumed-role/")?;
+    rest.split_once('/').map(|(_, s)| s)
+}
+
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn identity(json: &str) -> RawIdentity<'_> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn role_session_is_folded_into_the_role() {
+        let id = identity(
+            r#"{"type":"AssumedRole","principalId":"AROAEXAMPLE:build-42","arn":"arn:aws:sts::111122223333:assumed-role/deploy/build-42","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::111122223333:role/ci/deploy","accountId":"111122223333","userName":"deploy"}}}"#,
+        );
+        assert_eq!(
+            actor(Some(&id)),
+            Actor::Principal {
+                arn: Cow::Borrowed("arn:aws:iam::111122223333:role/ci/deploy"),
+                kind: PrincipalKind::Role,
+                account: Cow::Borrowed("111122223333"),
+                session: None
+            }
+        );
+    }
+
+    #[test]
+    fn role_without_issuer_is_derived_from_the_session_arn() {
+        let id = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/deploy/build-42","accountId":"111122223333"}"#,
+        );
+        let Actor::Principal { arn, .. } = actor(Some(&id)) else {
+            unreachable!()
+        };
+        assert_eq!(arn, "arn:aws:iam::111122223333:role/deploy");
+    }
+
+    #[test]
+    fn identity_center_keeps_the_person() {
+        let id = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123abcd/alice@example.com","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd"}}}"#,
+        );
+        let Actor::Principal { kind, session, .. } = actor(Some(&id)) else {
+            unreachable!()
+        };
+        assert_eq!(kind, PrincipalKind::IdentityCenterRole);
+        assert_eq!(session, Some("alice@example.com"));
+    }
+
+    #[test]
+    fn other_types() {
+        let root = identity(
+            r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#,
+        );
+        assert!(matches!(
+            actor(Some(&root)),
+            Actor::Principal {
+                kind: PrincipalKind::Root,
+                ..
+            }
+        ));
+        let svc = identity(r#"{"type":"AWSService","invokedBy":"cloudtrail.amazonaws.com"}"#);
+        assert_eq!(actor(Some(&svc)), Actor::AwsService);
+        let saml = identity(r#"{"type":"SAMLUser","principalId":"x","userName":"bob"}"#);
+        assert_eq!(actor(Some(&saml)), Actor::Unattributed("SAMLUser"));
+        assert_eq!(actor(None), Actor::Unattributed("none"));
+        let fed = identity(
+            r#"{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/broker"}}}"#,
+        );
+        assert_eq!(
+            actor(Some(&fed)),
+            Actor::Principal {
+                arn: Cow::Borrowed("arn:aws:iam::111122223333:user/broker"),
+                kind: PrincipalKind::User,
+                account: Cow::Borrowed("111122223333"),
+                session: Some("bob")
+            }
+        );
+    }
+}

@@ -1,0 +1,406 @@
+//! Reading CloudTrail: identity types, mapping exceptions, denials, gzip and plain files,
+//! windows, bad files, and the generator → disk → parser round trip.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use latch_trail::fs::{load_dir, write_generated, LoadOptions, OnBadFile, TrailError};
+use latch_trail::generate::{Activity, Options};
+use latch_trail::{parse_log, Date, PrincipalKind, Timestamp, UsageTable, Window};
+
+const A: &str = "111122223333";
+const DEPLOY: &str = "arn:aws:iam::111122223333:role/ci/deploy";
+const SSO: &str =
+    "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd";
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloudtrail")
+}
+
+fn fixture_file() -> PathBuf {
+    fixture_dir().join(
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/30/111122223333_CloudTrail_us-east-1_20260330T0915Z_fixture000000001.json",
+    )
+}
+
+fn fixture_table(window: Window) -> UsageTable {
+    parse_log(&std::fs::read(fixture_file()).unwrap(), &window).unwrap()
+}
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+#[test]
+fn every_identity_type_is_attributed_or_counted() {
+    let u = fixture_table(Window::all());
+    assert_eq!(u.events, 13);
+
+    let alice = u
+        .principal("arn:aws:iam::111122223333:user/people/alice")
+        .unwrap();
+    assert_eq!(alice.kind, PrincipalKind::User);
+    assert_eq!(alice.action("iam:ListUsers").unwrap().count, 1);
+
+    // Sessions build-1..5 and `old` are all the one role, with its path from the issuer.
+    let deploy = u.principal(DEPLOY).unwrap();
+    assert_eq!(deploy.kind, PrincipalKind::Role);
+    assert!(deploy.sessions.is_empty(), "role sessions are not people");
+    assert_eq!(
+        deploy
+            .actions
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        vec![
+            "ec2:DescribeInstances",
+            "ec2:RunInstances",
+            "lambda:UpdateFunctionCode",
+            "s3:GetObject",
+            "s3:ListAllMyBuckets",
+            "s3:ListBucket",
+        ]
+    );
+
+    let root = u.principal("arn:aws:iam::111122223333:root").unwrap();
+    assert_eq!(root.kind, PrincipalKind::Root);
+    assert_eq!(root.sign_ins, 1);
+    assert!(
+        root.actions.is_empty(),
+        "console sign-in is not an IAM action"
+    );
+    assert_eq!(root.last_activity, Some(t("2026-03-30T09:07:00Z")));
+
+    let sso = u.principal(SSO).unwrap();
+    assert_eq!(sso.kind, PrincipalKind::IdentityCenterRole);
+    assert_eq!(
+        sso.sessions.keys().map(String::as_str).collect::<Vec<_>>(),
+        vec!["alice@example.com", "bob@example.com"]
+    );
+    assert_eq!(
+        sso.sessions["alice@example.com"].actions["cloudwatch:PutMetricAlarm"].count,
+        1
+    );
+    assert_eq!(
+        sso.sessions["bob@example.com"].actions["iam:CreateUser"].denied,
+        1
+    );
+
+    let broker = u
+        .principal("arn:aws:iam::111122223333:user/broker")
+        .unwrap();
+    assert_eq!(broker.kind, PrincipalKind::User);
+    assert!(broker.sessions.contains_key("bob"));
+    assert_eq!(broker.action("sts:GetCallerIdentity").unwrap().count, 1);
+
+    assert_eq!(u.other.aws_service, 1);
+    assert_eq!(u.other.unattributed.get("SAMLUser"), Some(&1));
+    assert!(u.other.unmapped_sources.is_empty());
+}
+
+#[test]
+fn event_names_map_to_iam_actions() {
+    let u = fixture_table(Window::all());
+    // ListObjects needs s3:ListBucket; ListBuckets needs s3:ListAllMyBuckets.
+    assert!(u.last_used(DEPLOY, "s3:ListBucket").is_some());
+    assert!(u.last_used(DEPLOY, "s3:ListAllMyBuckets").is_some());
+    // Lambda's versioned event name.
+    assert!(u.last_used(DEPLOY, "lambda:UpdateFunctionCode").is_some());
+    // CloudWatch logs as `monitoring`.
+    assert!(u.last_used(SSO, "cloudwatch:PutMetricAlarm").is_some());
+    // An escaped event name is decoded.
+    assert!(u.last_used(DEPLOY, "ec2:DescribeInstances").is_some());
+    assert_eq!(
+        u.services_used(A).into_iter().collect::<Vec<_>>(),
+        vec!["cloudwatch", "ec2", "iam", "lambda", "s3", "sts"]
+    );
+}
+
+#[test]
+fn denied_attempts_are_counted_apart_from_use() {
+    let u = fixture_table(Window::all());
+    let run = u.action(DEPLOY, "ec2:RunInstances").unwrap();
+    assert_eq!((run.count, run.denied), (0, 1));
+    assert_eq!(run.last_seen, None, "a denied attempt is not use");
+    assert_eq!(run.last_denied, Some(t("2026-03-30T09:12:00Z")));
+    // An error that is not a denial is an authorised call.
+    let get = u.action(DEPLOY, "s3:GetObject").unwrap();
+    assert_eq!((get.count, get.errors, get.denied), (1, 1, 0));
+    let denied: Vec<(&str, &str)> = u.denied().map(|(p, a, _)| (p, a)).collect();
+    assert_eq!(
+        denied,
+        vec![(SSO, "iam:CreateUser"), (DEPLOY, "ec2:RunInstances")],
+        "sorted by ARN"
+    );
+    // Denied attempts still show the identity is alive.
+    assert_eq!(u.last_activity(DEPLOY), Some(t("2026-03-30T09:15:00Z")));
+}
+
+#[test]
+fn window_filters_events() {
+    let w = Window {
+        since: Some(t("2026-03-15T00:00:00Z")),
+        until: None,
+    };
+    let u = fixture_table(w);
+    assert_eq!(u.events, 12);
+    assert_eq!(u.last_used(DEPLOY, "s3:ListAllMyBuckets"), None);
+    let w = Window {
+        since: None,
+        until: Some(t("2026-03-30T09:06:00Z")),
+    };
+    let u = fixture_table(w);
+    assert_eq!(u.events, 3, "until is exclusive");
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn put(root: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn reads_gzip_and_plain_files_and_skips_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = std::fs::read(fixture_file()).unwrap();
+    let day = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/30";
+    put(dir.path(), &format!("{day}/a.json"), &json);
+    put(dir.path(), &format!("{day}/b.json.gz"), &gzip(&json));
+    // Digest files are not API calls, even though they are `.json.gz`.
+    put(
+        dir.path(),
+        "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/03/30/d.json.gz",
+        &gzip(b"{\"digestStartTime\":\"x\"}"),
+    );
+    let r = load_dir(dir.path(), &LoadOptions::default(), &|_| {}).unwrap();
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    assert_eq!((r.files_found, r.files_read), (2, 2));
+    assert_eq!(r.usage.events, 26);
+    assert_eq!(
+        r.usage.action(DEPLOY, "ec2:RunInstances").unwrap().denied,
+        2
+    );
+}
+
+#[test]
+fn day_folders_outside_the_window_are_not_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = std::fs::read(fixture_file()).unwrap();
+    put(
+        dir.path(),
+        "AWSLogs/1/CloudTrail/r/2026/03/30/a.json",
+        &json,
+    );
+    // Not valid JSON: it would be reported if it were opened.
+    put(
+        dir.path(),
+        "AWSLogs/1/CloudTrail/r/2026/01/01/old.json",
+        b"not json",
+    );
+    let opts = LoadOptions {
+        window: Window {
+            since: Some(t("2026-03-15T00:00:00Z")),
+            until: None,
+        },
+        ..LoadOptions::default()
+    };
+    let r = load_dir(dir.path(), &opts, &|_| {}).unwrap();
+    assert_eq!((r.files_found, r.files_pruned, r.files_read), (2, 1, 1));
+    assert!(r.skipped.is_empty());
+    assert_eq!(r.usage.events, 12);
+}
+
+#[test]
+fn bad_files_are_reported_by_name_and_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = std::fs::read(fixture_file()).unwrap();
+    let day = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/30";
+    put(dir.path(), &format!("{day}/good.json.gz"), &gzip(&json));
+    let gz = gzip(&json);
+    let truncated = put(
+        dir.path(),
+        &format!("{day}/truncated.json.gz"),
+        &gz[..gz.len() / 2],
+    );
+    let no_source = put(
+        dir.path(),
+        &format!("{day}/no-source.json"),
+        br#"{"Records":[{"eventTime":"2026-03-30T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"},{"eventTime":"2026-03-30T00:00:00Z","eventName":"GetObject"}]}"#,
+    );
+    let bad_time = put(
+        dir.path(),
+        &format!("{day}/bad-time.json"),
+        br#"{"Records":[{"eventTime":"yesterday","eventSource":"s3.amazonaws.com","eventName":"GetObject"}]}"#,
+    );
+    let not_a_log = put(
+        dir.path(),
+        &format!("{day}/not-a-log.json"),
+        br#"{"foo": 1}"#,
+    );
+
+    let progress = std::sync::Mutex::new(Vec::new());
+    let r = load_dir(dir.path(), &LoadOptions::default(), &|p| {
+        progress.lock().unwrap().push(p.files_done);
+    })
+    .unwrap();
+    // Only the good file counts; nothing of a bad file is half-applied.
+    assert_eq!(r.files_read, 1);
+    assert_eq!(r.usage, fixture_table(Window::all()));
+    let mut seen = progress.into_inner().unwrap();
+    seen.sort_unstable();
+    assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+
+    let skipped: Vec<(&Path, String)> = r
+        .skipped
+        .iter()
+        .map(|s| (s.path.as_path(), s.error.to_string()))
+        .collect();
+    assert_eq!(skipped.len(), 4, "{skipped:#?}");
+    let msg = |p: &Path| skipped.iter().find(|(q, _)| *q == p).unwrap().1.clone();
+    let m = msg(&no_source);
+    assert!(
+        m.contains("no-source.json") && m.contains("record 1") && m.contains("eventSource"),
+        "{m}"
+    );
+    let m = msg(&bad_time);
+    assert!(m.contains("record 0") && m.contains("`yesterday`"), "{m}");
+    let m = msg(&truncated);
+    assert!(m.contains("truncated.json.gz"), "{m}");
+    let m = msg(&not_a_log);
+    assert!(m.contains("no `Records` array"), "{m}");
+
+    // The caller may choose to stop at the first bad file instead.
+    let opts = LoadOptions {
+        on_bad_file: OnBadFile::Fail,
+        threads: 1,
+        ..LoadOptions::default()
+    };
+    match load_dir(dir.path(), &opts, &|_| {}) {
+        Err(TrailError::Parse { path, .. } | TrailError::Read { path, .. }) => {
+            assert!(skipped.iter().any(|(p, _)| *p == path));
+        }
+        other => panic!("expected a file error, got {other:?}"),
+    }
+}
+
+#[test]
+fn missing_directory_is_an_error() {
+    let e = load_dir(
+        Path::new("/nonexistent/latch/cloudtrail"),
+        &LoadOptions::default(),
+        &|_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("/nonexistent/latch/cloudtrail"),
+        "{e}"
+    );
+}
+
+fn activity() -> Activity {
+    serde_json::from_str(
+        r#"{
+        "arn:aws:iam::111122223333:role/ci-deploy": {"actions": ["s3:PutObject", "s3:ListBucket", "lambda:UpdateFunctionCode", "cloudwatch:PutMetricData", "ec2:RunInstances"], "daily_calls": 60, "last_active_days_ago": 0, "denied_actions": ["iam:CreateUser"], "regions": ["eu-west-1", "us-east-1"]},
+        "arn:aws:iam::111122223333:user/alice": {"actions": ["ec2:DescribeInstances"], "daily_calls": 8, "last_active_days_ago": 3, "denied_actions": ["ec2:TerminateInstances"]},
+        "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd": {"actions": ["iam:ListRoles", "sts:GetCallerIdentity", "iam:PassRole"], "daily_calls": 5, "last_active_days_ago": 1, "sessions": ["bob@example.com", "carol@example.com"]},
+        "arn:aws:iam::444455556666:root": {"actions": ["iam:CreateAccessKey"], "daily_calls": 1, "last_active_days_ago": 20}
+    }"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn generated_logs_on_disk_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        days: 30,
+        end_date: Date::parse("2026-03-31").unwrap(),
+        seed: 42,
+        max_records_per_file: 200,
+    };
+    let summary = write_generated(dir.path(), &activity(), &opts, 2, &|_, _| {}).unwrap();
+    assert!(summary.files > 30);
+    let one = load_dir(
+        &dir.path().join("cloudtrail"),
+        &LoadOptions {
+            threads: 1,
+            ..LoadOptions::default()
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert!(one.skipped.is_empty());
+    assert_eq!(one.files_read, summary.files);
+    assert_eq!(one.usage.events, summary.events);
+    assert_eq!(one.usage, summary.expected);
+    // Any number of threads gives the same bytes.
+    let four = load_dir(
+        &dir.path().join("cloudtrail"),
+        &LoadOptions {
+            threads: 4,
+            ..LoadOptions::default()
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::to_string(&one.usage).unwrap(),
+        serde_json::to_string(&four.usage).unwrap()
+    );
+    // The table survives JSON.
+    let back: UsageTable =
+        serde_json::from_str(&serde_json::to_string(&one.usage).unwrap()).unwrap();
+    assert_eq!(back, one.usage);
+    let root = one
+        .usage
+        .principal("arn:aws:iam::444455556666:root")
+        .unwrap();
+    assert_eq!(
+        root.last_activity.unwrap().date(),
+        Date::parse("2026-03-11").unwrap()
+    );
+}
+
+#[test]
+fn generation_is_deterministic_on_disk() {
+    let opts = Options {
+        days: 5,
+        end_date: Date::parse("2026-03-31").unwrap(),
+        seed: 1,
+        max_records_per_file: 0,
+    };
+    let read_all = |root: &Path| {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = latch_trail::fs::discover(root)
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                (
+                    f.path.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&f.path).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    write_generated(a.path(), &activity(), &opts, 1, &|_, _| {}).unwrap();
+    write_generated(b.path(), &activity(), &opts, 3, &|_, _| {}).unwrap();
+    let (fa, fb) = (read_all(a.path()), read_all(b.path()));
+    assert!(!fa.is_empty());
+    assert_eq!(fa, fb);
+}
