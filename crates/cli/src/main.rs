@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod catalog_cmd;
 mod eval_cmd;
+mod example_cmd;
 mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
@@ -29,6 +30,11 @@ enum Command {
         #[command(subcommand)]
         cmd: catalog_cmd::CatalogCommand,
     },
+    /// Example organizations: generate synthetic snapshots for scale tests.
+    Example {
+        #[command(subcommand)]
+        cmd: example_cmd::ExampleCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval_cmd::run(&args),
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
         Command::Validate(args) => validate_cmd::run(&args),
+        Command::Example { cmd } => example_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,7 @@ pub mod assemble;
 pub mod document;
 pub mod error;
 pub mod gaad;
+pub mod generate;
 mod json;
 pub mod load;
 pub mod managed;
