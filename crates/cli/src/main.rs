@@ -23,11 +23,6 @@ struct Cli {
 enum Command {
     /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
-    /// Example organizations: generate synthetic snapshots for scale tests.
-    Example {
-        #[command(subcommand)]
-        cmd: example_cmd::ExampleCommand,
-    },
     /// Validate policy documents: syntax, elements allowed where they are used, unknown actions.
     Validate(validate_cmd::ValidateArgs),
     /// The offline catalog of AWS actions: stats, lookup, wildcard expansion, sensitivity.
@@ -35,14 +30,19 @@ enum Command {
         #[command(subcommand)]
         cmd: catalog_cmd::CatalogCommand,
     },
+    /// Example organizations: generate synthetic snapshots for scale tests.
+    Example {
+        #[command(subcommand)]
+        cmd: example_cmd::ExampleCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
-        Command::Example { cmd } => example_cmd::run(cmd),
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
         Command::Validate(args) => validate_cmd::run(&args),
+        Command::Example { cmd } => example_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
