@@ -54,8 +54,10 @@ impl EffectivePermissions {
     }
 }
 
-#[derive(Debug)]
-struct LayerSets {
+/// What one policy does, over the whole catalog. Computed once per document and shared by every
+/// principal the document applies to.
+#[derive(Debug, Clone)]
+pub struct PolicyActions {
     allow_any: ActionSet,
     allow_unconditional: ActionSet,
     deny_always: ActionSet,
@@ -68,15 +70,16 @@ fn on_every_resource(s: &Statement) -> bool {
         .is_some_and(|r| !r.negated && r.values.iter().any(|v| v == "*"))
 }
 
-fn layer(policies: &[Policy]) -> LayerSets {
-    let mut out = LayerSets {
-        allow_any: ActionSet::empty(),
-        allow_unconditional: ActionSet::empty(),
-        deny_always: ActionSet::empty(),
-        deny_maybe: ActionSet::empty(),
-    };
-    for p in policies {
-        for s in &p.statements {
+impl PolicyActions {
+    /// Expands a policy's statements over the catalog.
+    pub fn of(policy: &Policy) -> PolicyActions {
+        let mut out = PolicyActions {
+            allow_any: ActionSet::empty(),
+            allow_unconditional: ActionSet::empty(),
+            deny_always: ActionSet::empty(),
+            deny_maybe: ActionSet::empty(),
+        };
+        for s in &policy.statements {
             let actions = ActionSet::from_patterns(
                 s.action.values.iter().map(String::as_str),
                 s.action.negated,
@@ -92,14 +95,36 @@ fn layer(policies: &[Policy]) -> LayerSets {
                 (Effect::Deny, false) => out.deny_maybe.union_with(&actions),
             }
         }
+        out
     }
-    out
+
+    fn union(policies: &[&PolicyActions]) -> PolicyActions {
+        let mut out = PolicyActions {
+            allow_any: ActionSet::empty(),
+            allow_unconditional: ActionSet::empty(),
+            deny_always: ActionSet::empty(),
+            deny_maybe: ActionSet::empty(),
+        };
+        for p in policies {
+            out.allow_any.union_with(&p.allow_any);
+            out.allow_unconditional.union_with(&p.allow_unconditional);
+            out.deny_always.union_with(&p.deny_always);
+            out.deny_maybe.union_with(&p.deny_maybe);
+        }
+        out
+    }
 }
 
-/// Computes a principal's effective permissions over the whole catalog.
-pub fn effective_permissions(p: &PrincipalPolicies) -> EffectivePermissions {
-    let identity = layer(&p.identity);
-    let (mut allowed, mut unconditional) = if p.is_root {
+/// Combines per-policy results: identity policies, boundary, SCP levels (root first; empty
+/// when SCPs do not apply).
+pub fn combine(
+    identity: &[&PolicyActions],
+    boundary: Option<&PolicyActions>,
+    scps: &[Vec<&PolicyActions>],
+    is_root: bool,
+) -> EffectivePermissions {
+    let identity = PolicyActions::union(identity);
+    let (mut allowed, mut unconditional) = if is_root {
         (ActionSet::all(), ActionSet::all())
     } else {
         (
@@ -109,17 +134,17 @@ pub fn effective_permissions(p: &PrincipalPolicies) -> EffectivePermissions {
     };
     let mut deny_always = identity.deny_always;
     let mut deny_maybe = identity.deny_maybe;
-    let mut restrict = |l: LayerSets| {
+    let mut restrict = |l: &PolicyActions| {
         allowed.intersect_with(&l.allow_any);
         unconditional.intersect_with(&l.allow_unconditional);
         deny_always.union_with(&l.deny_always);
         deny_maybe.union_with(&l.deny_maybe);
     };
-    if let Some(b) = &p.boundary {
-        restrict(layer(std::slice::from_ref(b)));
+    if let Some(b) = boundary {
+        restrict(b);
     }
-    for level in &p.scps {
-        restrict(layer(level));
+    for level in scps {
+        restrict(&PolicyActions::union(level));
     }
     allowed.subtract(&deny_always);
     unconditional.subtract(&deny_always);
@@ -128,4 +153,22 @@ pub fn effective_permissions(p: &PrincipalPolicies) -> EffectivePermissions {
         allowed,
         unconditional,
     }
+}
+
+/// Computes a principal's effective permissions over the whole catalog.
+pub fn effective_permissions(p: &PrincipalPolicies) -> EffectivePermissions {
+    let identity: Vec<PolicyActions> = p.identity.iter().map(PolicyActions::of).collect();
+    let boundary = p.boundary.as_ref().map(PolicyActions::of);
+    let scps: Vec<Vec<PolicyActions>> = p
+        .scps
+        .iter()
+        .map(|l| l.iter().map(PolicyActions::of).collect())
+        .collect();
+    let scp_refs: Vec<Vec<&PolicyActions>> = scps.iter().map(|l| l.iter().collect()).collect();
+    combine(
+        &identity.iter().collect::<Vec<_>>(),
+        boundary.as_ref(),
+        &scp_refs,
+        p.is_root,
+    )
 }

@@ -7,4 +7,6 @@ pub mod actionset;
 pub mod effective;
 
 pub use actionset::ActionSet;
-pub use effective::{effective_permissions, EffectivePermissions, PrincipalPolicies};
+pub use effective::{
+    combine, effective_permissions, EffectivePermissions, PolicyActions, PrincipalPolicies,
+};
