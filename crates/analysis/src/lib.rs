@@ -5,6 +5,7 @@
 
 pub mod actionset;
 pub mod effective;
+pub mod scan;
 
 pub use actionset::ActionSet;
 pub use effective::{

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod scan_cmd;
+mod scan_render;
 mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
@@ -21,6 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Scan an organization: standing privilege, zombies, external trust, unused services.
+    Scan(scan_cmd::ScanArgs),
     /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
     /// Validate policy documents: syntax, elements allowed where they are used, unknown actions.
@@ -40,6 +44,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
+        Command::Scan(args) => scan_cmd::run(&args),
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Example { cmd } => example_cmd::run(cmd),
