@@ -15,6 +15,8 @@ use latch_model::generate::{self, GenerateError, Params};
 pub enum ExampleCommand {
     /// Write a synthetic organization snapshot (deterministic for a given seed).
     Generate(GenerateArgs),
+    /// Realistic CloudTrail logs for an activity document.
+    Trail(crate::trail_cmd::ExampleTrailArgs),
 }
 
 /// Write a synthetic organization: organization.json, accounts/<id>/gaad.json and
@@ -47,6 +49,7 @@ pub struct GenerateArgs {
 pub fn run(cmd: ExampleCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ExampleCommand::Generate(args) => run_generate(&args),
+        ExampleCommand::Trail(args) => crate::trail_cmd::run_example(&args),
     }
 }
 

@@ -9,6 +9,7 @@ mod eval_cmd;
 mod example_cmd;
 mod scan_cmd;
 mod scan_render;
+mod trail_cmd;
 mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
@@ -34,7 +35,9 @@ enum Command {
         #[command(subcommand)]
         cmd: catalog_cmd::CatalogCommand,
     },
-    /// Example organizations: generate synthetic snapshots for scale tests.
+    /// Read CloudTrail logs: usage per principal and action, denied attempts.
+    Trail(trail_cmd::TrailArgs),
+    /// Example data: synthetic organizations and their CloudTrail.
     Example {
         #[command(subcommand)]
         cmd: example_cmd::ExampleCommand,
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
         Command::Scan(args) => scan_cmd::run(&args),
+        Command::Trail(args) => trail_cmd::run(&args),
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Example { cmd } => example_cmd::run(cmd),

@@ -1,6 +1,6 @@
 //! Parsing CloudTrail log files into an [`Aggregator`], fast and without IO.
 //!
-//! A log file is `{"Records": [ … ]}`. The parser walks the `Records` array one record at a
+//! A log file is `{"Records": [ … ]}`. The scanner (`scan`) walks the `Records` array one record at a
 //! time, reading only the fields in [`RawRecord`] (borrowed from the file's bytes) and
 //! resolving each record to small integers: an interned principal, an interned action, a
 //! time and an outcome. Strings are copied only the first time a principal or an
@@ -10,11 +10,9 @@
 //! A file is applied whole or not at all: records are staged while the file is parsed and
 //! added to the aggregate only when the whole file has parsed.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use rustc_hash::FxHashMap;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::mapping::{event_action, is_denied, EventAction};
 use crate::record::{actor, Actor, PrincipalKind, RawRecord};
@@ -154,35 +152,25 @@ impl Aggregator {
     pub fn add_log(&mut self, json: &[u8], window: &Window) -> Result<FileStats, ParseError> {
         let mut staged = std::mem::take(&mut self.staged);
         staged.clear();
-        let mut index = 0usize;
-        let mut in_records = false;
-        let result = {
-            let mut de = serde_json::Deserializer::from_slice(json);
-            let seed = LogSeed {
-                index: &mut index,
-                in_records: &mut in_records,
-                on_record: &mut |r: RawRecord<'_>| self.stage(&r, window, &mut staged),
-            };
-            seed.deserialize(&mut de).and_then(|saw_records| {
-                de.end()?;
-                if saw_records {
-                    Ok(())
-                } else {
-                    Err(de::Error::custom("no `Records` array"))
-                }
-            })
+        let mut index = None;
+        let result = crate::scan::for_each_record(json, &mut index, &mut |r| {
+            self.stage(&r, window, &mut staged)
+        });
+        let records = match result {
+            Ok(n) => n,
+            Err(e) => {
+                self.staged = staged;
+                let (line, column) = crate::scan::line_column(json, e.offset);
+                return Err(ParseError {
+                    record: index,
+                    line,
+                    column,
+                    message: e.message,
+                });
+            }
         };
-        if let Err(e) = result {
-            self.staged = staged;
-            return Err(ParseError {
-                record: in_records.then_some(index),
-                line: e.line(),
-                column: e.column(),
-                message: strip_position(&e.to_string()),
-            });
-        }
         let stats = FileStats {
-            records: index as u64,
+            records: records as u64,
             in_window: staged.len() as u64,
         };
         self.commit(&staged);
@@ -197,7 +185,7 @@ impl Aggregator {
         staged: &mut Vec<Staged>,
     ) -> Result<(), String> {
         let at = Timestamp::parse(&r.event_time)
-            .ok_or_else(|| format!("`eventTime` `{}` is not an RFC 3339 time", r.event_time))?;
+            .ok_or_else(|| format!("`eventTime` `{}` is not an RFC 3339 time", &*r.event_time))?;
         if !window.contains(at) {
             return Ok(());
         }
@@ -361,95 +349,4 @@ pub fn parse_log(json: &[u8], window: &Window) -> Result<UsageTable, ParseError>
     let mut a = Aggregator::new();
     a.add_log(json, window)?;
     Ok(a.into_table())
-}
-
-/// serde_json appends " at line L column C"; the position is reported separately.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg.get(..i).unwrap_or(msg).to_owned(),
-        None => msg.to_owned(),
-    }
-}
-
-/// Walks `{"Records": [...]}` handing each record to `on_record`; returns whether a
-/// `Records` array was present.
-struct LogSeed<'s, F> {
-    index: &'s mut usize,
-    in_records: &'s mut bool,
-    on_record: &'s mut F,
-}
-
-impl<'de, F> DeserializeSeed<'de> for LogSeed<'_, F>
-where
-    F: FnMut(RawRecord<'de>) -> Result<(), String>,
-{
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, F> Visitor<'de> for LogSeed<'_, F>
-where
-    F: FnMut(RawRecord<'de>) -> Result<(), String>,
-{
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a CloudTrail log file: an object with a `Records` array")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut saw = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "Records" && !saw {
-                saw = true;
-                *self.in_records = true;
-                map.next_value_seed(RecordsSeed {
-                    index: &mut *self.index,
-                    on_record: &mut *self.on_record,
-                })?;
-                *self.in_records = false;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(saw)
-    }
-}
-
-struct RecordsSeed<'s, F> {
-    index: &'s mut usize,
-    on_record: &'s mut F,
-}
-
-impl<'de, F> DeserializeSeed<'de> for RecordsSeed<'_, F>
-where
-    F: FnMut(RawRecord<'de>) -> Result<(), String>,
-{
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F> Visitor<'de> for RecordsSeed<'_, F>
-where
-    F: FnMut(RawRecord<'de>) -> Result<(), String>,
-{
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of CloudTrail records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(r) = seq.next_element::<RawRecord<'de>>()? {
-            (self.on_record)(r).map_err(de::Error::custom)?;
-            *self.index += 1;
-        }
-        Ok(())
-    }
 }

@@ -20,6 +20,7 @@ pub mod generate;
 pub mod ingest;
 pub mod mapping;
 pub mod record;
+mod scan;
 pub mod time;
 pub mod usage;
 

@@ -1,90 +1,87 @@
 //! The few fields of a CloudTrail record that usage needs, borrowed from the file's bytes,
 //! and who the caller was.
 //!
-//! Strings are `Cow<str>`: borrowed from the input unless the JSON string holds an escape.
+//! Strings are [`Str`]: borrowed from the input unless the JSON string holds an escape.
 //! Every other field of the record (request parameters, response elements, TLS details) is
-//! skipped by the parser without being built.
+//! skipped by the scanner (`scan`) without being decoded.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+/// A JSON string borrowed from the input when it has no escapes, owned otherwise.
+///
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Str<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Str<'_> {
+    fn default() -> Self {
+        Self(Cow::Borrowed(""))
+    }
+}
+
+impl std::fmt::Display for Str<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One CloudTrail record, reduced to what usage needs.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct RawRecord<'a> {
     /// `eventTime`, `YYYY-MM-DDTHH:MM:SSZ`.
-    #[serde(borrow)]
-    pub event_time: Cow<'a, str>,
+    pub event_time: Str<'a>,
     /// `eventSource`, e.g. `s3.amazonaws.com`.
-    #[serde(borrow)]
-    pub event_source: Cow<'a, str>,
+    pub event_source: Str<'a>,
     /// `eventName`, the API operation.
-    #[serde(borrow)]
-    pub event_name: Cow<'a, str>,
+    pub event_name: Str<'a>,
     /// `awsRegion`.
-    #[serde(borrow, default)]
-    pub aws_region: Option<Cow<'a, str>>,
+    pub aws_region: Option<Str<'a>>,
     /// `errorCode`, present when the call failed.
-    #[serde(borrow, default)]
-    pub error_code: Option<Cow<'a, str>>,
+    pub error_code: Option<Str<'a>>,
     /// `userIdentity`: who made the call.
-    #[serde(borrow, default)]
     pub user_identity: Option<RawIdentity<'a>>,
     /// `recipientAccountId`: the account that received the call.
-    #[serde(borrow, default)]
-    pub recipient_account_id: Option<Cow<'a, str>>,
+    pub recipient_account_id: Option<Str<'a>>,
     /// `sourceIPAddress` (an IP address, or a service name for calls made by a service).
-    #[serde(borrow, default, rename = "sourceIPAddress")]
-    pub source_ip_address: Option<Cow<'a, str>>,
+    pub source_ip_address: Option<Str<'a>>,
 }
 
 /// The `userIdentity` element.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct RawIdentity<'a> {
     /// `type`: `IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, `AWSService`, …
-    #[serde(borrow, default, rename = "type")]
-    pub kind: Option<Cow<'a, str>>,
+    pub kind: Option<Str<'a>>,
     /// `arn` of the caller (for a role session, the `sts` assumed-role ARN).
-    #[serde(borrow, default)]
-    pub arn: Option<Cow<'a, str>>,
+    pub arn: Option<Str<'a>>,
     /// `accountId` of the caller.
-    #[serde(borrow, default)]
-    pub account_id: Option<Cow<'a, str>>,
-    /// `principalId`.
-    #[serde(borrow, default)]
-    pub principal_id: Option<Cow<'a, str>>,
-    /// `userName`.
-    #[serde(borrow, default)]
-    pub user_name: Option<Cow<'a, str>>,
-    /// `invokedBy`: the service that made the call on the caller's behalf.
-    #[serde(borrow, default)]
-    pub invoked_by: Option<Cow<'a, str>>,
+    pub account_id: Option<Str<'a>>,
     /// `sessionContext`, for temporary credentials.
-    #[serde(borrow, default)]
     pub session_context: Option<RawSessionContext<'a>>,
 }
 
 /// The `sessionContext` element.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct RawSessionContext<'a> {
     /// `sessionIssuer`: the role (or user, for a federated user) that issued the session.
-    #[serde(borrow, default)]
     pub session_issuer: Option<RawIssuer<'a>>,
 }
 
 /// The `sessionIssuer` element.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct RawIssuer<'a> {
     /// `type`: `Role` or `IAMUser`.
-    #[serde(borrow, default, rename = "type")]
-    pub kind: Option<Cow<'a, str>>,
+    pub kind: Option<Str<'a>>,
     /// `arn` of the role or user.
-    #[serde(borrow, default)]
-    pub arn: Option<Cow<'a, str>>,
+    pub arn: Option<Str<'a>>,
 }
 
 /// What kind of IAM principal used a permission.
@@ -245,7 +242,17 @@ mod tests {
     use super::*;
 
     fn identity(json: &str) -> RawIdentity<'_> {
-        serde_json::from_str(json).unwrap()
+        let doc = format!(
+            r#"{{"Records":[{{"eventTime":"t","eventSource":"s","eventName":"n","userIdentity":{json}}}]}}"#
+        );
+        let doc: &'static str = Box::leak(doc.into_boxed_str());
+        let mut out = None;
+        crate::scan::for_each_record(doc.as_bytes(), &mut None, &mut |r| {
+            out = r.user_identity;
+            Ok(())
+        })
+        .unwrap();
+        out.unwrap()
     }
 
     #[test]
