@@ -114,6 +114,20 @@ pub struct UnusedServices {
     pub services: Vec<String>,
 }
 
+/// Services unused in every account of an OU (or the root): quarantine candidates for the
+/// whole OU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnusedServicesOu {
+    /// The OU or root id.
+    pub ou: String,
+    /// Its name.
+    pub name: String,
+    /// The accounts under it that were analysed.
+    pub accounts: Vec<String>,
+    /// Services allowed in each of those accounts and used in none of them.
+    pub services: Vec<String>,
+}
+
 /// The result of a scan.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
@@ -123,6 +137,8 @@ pub struct ScanReport {
     pub findings: Vec<Finding>,
     /// Unused services per account (empty when usage was not analysed).
     pub unused_services: Vec<UnusedServices>,
+    /// Unused services per OU and root (empty when usage was not analysed).
+    pub unused_services_by_ou: Vec<UnusedServicesOu>,
     /// Parts of the input that were not analysed, and why.
     pub not_analysed: Vec<String>,
     /// Whether CloudTrail usage was analysed.
@@ -407,6 +423,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         }
     }
 
+    let unused_services_by_ou = by_ou(snapshot, &unused_services);
     findings.sort_by(|a, b| {
         (a.severity, a.kind, std::cmp::Reverse(a.items.len()), &a.id).cmp(&(
             b.severity,
@@ -416,7 +433,13 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         ))
     });
     principals.sort_by(|a, b| a.arn.cmp(&b.arn));
-    let mut not_analysed = snapshot.not_analysed.clone();
+    let mut not_analysed: Vec<String> = snapshot
+        .not_analysed
+        .iter()
+        // CloudTrail read from elsewhere (`--cloudtrail`) makes the loader's note moot.
+        .filter(|n| usage.is_none() || !n.starts_with("cloudtrail/"))
+        .cloned()
+        .collect();
     if usage.is_none() {
         not_analysed.push(
             "usage: no CloudTrail was analysed, so standing privilege, unused services and user zombies are not reported".into(),
@@ -426,10 +449,53 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         principals,
         findings,
         unused_services,
+        unused_services_by_ou,
         not_analysed,
         usage_analysed: usage.is_some(),
         window_days: opts.window_days,
     }
+}
+
+/// Per OU (and root): the services unused in every analysed account beneath it.
+fn by_ou(snapshot: &Snapshot, per_account: &[UnusedServices]) -> Vec<UnusedServicesOu> {
+    let Some(org) = &snapshot.organization else {
+        return Vec::new();
+    };
+    let mut groups: BTreeMap<String, (String, Vec<&UnusedServices>)> = BTreeMap::new();
+    for u in per_account {
+        let Some(path) = org.path_to(&u.account) else {
+            continue;
+        };
+        for node in path
+            .iter()
+            .filter(|n| n.kind != latch_model::org::NodeKind::Account)
+        {
+            groups
+                .entry(node.id.clone())
+                .or_insert_with(|| (node.name.clone(), Vec::new()))
+                .1
+                .push(u);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(ou, (name, accounts))| {
+            let mut common: Option<BTreeSet<&String>> = None;
+            for a in &accounts {
+                let set: BTreeSet<&String> = a.services.iter().collect();
+                common = Some(match common {
+                    None => set,
+                    Some(c) => c.intersection(&set).copied().collect(),
+                });
+            }
+            UnusedServicesOu {
+                ou,
+                name,
+                accounts: accounts.iter().map(|a| a.account.clone()).collect(),
+                services: common.unwrap_or_default().into_iter().cloned().collect(),
+            }
+        })
+        .collect()
 }
 
 /// The IAM writes that let a principal give itself (or anyone) any permission; holding all of

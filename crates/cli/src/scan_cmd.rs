@@ -60,16 +60,74 @@ pub struct ScanArgs {
     /// data (last CloudTrail event or RoleLastUsed), so results are reproducible.
     #[arg(long)]
     as_of: Option<String>,
+    /// CloudTrail folder (the layout CloudTrail writes to S3). Default: SNAPSHOT/cloudtrail.
+    /// For the built-in example, whose 90 days of logs are generated from
+    /// examples/org/activity.json on first use into a cache folder.
+    #[arg(long)]
+    cloudtrail: Option<PathBuf>,
     /// Show the top N rows in tables.
     #[arg(long, default_value_t = 15)]
     top: usize,
 }
 
-fn load_usage(dir: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::fs::LoadReport>> {
-    let trail = dir.join("cloudtrail");
+/// The built-in example ships its activity plan (`activity.json`), not the 150 MB of logs it
+/// stands for: its 90 days of CloudTrail (ending the day before the snapshot, 2026-11-19) are
+/// generated once, deterministically, into a cache folder named after the plan's hash.
+fn example_trail(snapshot: &Path, quiet: bool) -> anyhow::Result<Option<PathBuf>> {
+    let activity_path = snapshot.join("activity.json");
+    let is_example = snapshot.ends_with("examples/org") && activity_path.is_file();
+    if !is_example || snapshot.join("cloudtrail").exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read(&activity_path)
+        .with_context(|| format!("cannot read `{}`", activity_path.display()))?;
+    // FNV-1a: a stable name for this version of the plan.
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let root = std::env::temp_dir().join(format!("latch-example-cloudtrail-{hash:016x}"));
+    if root.join("cloudtrail").is_dir() {
+        return Ok(Some(root.join("cloudtrail")));
+    }
+    let activity: latch_trail::generate::Activity = serde_json::from_slice(&text)
+        .with_context(|| format!("`{}` is not an activity document", activity_path.display()))?;
+    let end_date = latch_trail::Date::parse("2026-11-19").context("example end date")?;
+    let opts = latch_trail::generate::Options {
+        days: 90,
+        end_date,
+        seed: 1,
+        max_records_per_file: 5000,
+    };
+    let partial = root.with_extension("partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("cannot clear `{}`", partial.display()))?;
+    }
+    let tty = io::stderr().is_terminal() && !quiet;
+    if tty {
+        #[expect(
+            clippy::print_stderr,
+            reason = "tell people why the first run takes longer"
+        )]
+        {
+            eprintln!(
+                "generating the example's 90 days of CloudTrail (first run only) into {}",
+                root.display()
+            );
+        }
+    }
+    latch_trail::fs::write_generated(&partial, &activity, &opts, 0, &|_, _| {})
+        .context("cannot generate the example's CloudTrail")?;
+    std::fs::rename(&partial, &root)
+        .with_context(|| format!("cannot move the generated logs to `{}`", root.display()))?;
+    Ok(Some(root.join("cloudtrail")))
+}
+
+fn load_usage(trail: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::fs::LoadReport>> {
     if !trail.is_dir() {
         return Ok(None);
     }
+    let trail = trail.to_path_buf();
     let tty = io::stderr().is_terminal() && !quiet;
     let last_pct = AtomicU64::new(u64::MAX);
     let progress = |p: &Progress| {
@@ -123,7 +181,19 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let snapshot = latch_model::load::snapshot(&args.snapshot)
         .with_context(|| format!("cannot load the snapshot `{}`", args.snapshot.display()))?;
     let quiet = args.format != Format::Table && args.out.is_none();
-    let trail = load_usage(&args.snapshot, quiet)?;
+    let trail_dir = match &args.cloudtrail {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("--cloudtrail `{}` is not a directory", dir.display());
+            }
+            dir.clone()
+        }
+        None => match example_trail(&args.snapshot, quiet)? {
+            Some(dir) => dir,
+            None => args.snapshot.join("cloudtrail"),
+        },
+    };
+    let trail = load_usage(&trail_dir, quiet)?;
     let usage = trail.as_ref().map(|t| &t.usage);
 
     let newest_role_use = snapshot
