@@ -5,6 +5,8 @@
 
 pub mod actionset;
 pub mod effective;
+pub mod escalation;
 
 pub use actionset::ActionSet;
 pub use effective::{effective_permissions, EffectivePermissions, PrincipalPolicies};
+pub use escalation::{escalation_paths, EscalationPath, EscalationReport};
