@@ -5,9 +5,11 @@
 
 pub mod actionset;
 pub mod effective;
+pub mod escalation;
 pub mod scan;
 
 pub use actionset::ActionSet;
 pub use effective::{
     combine, effective_permissions, EffectivePermissions, PolicyActions, PrincipalPolicies,
 };
+pub use escalation::{escalation_paths, EscalationPath, EscalationReport};

@@ -1,0 +1,536 @@
+//! What every rule needs, computed once per snapshot: each principal's compiled policy set,
+//! request context and catalog-wide action set, and the engine checks built on them.
+//!
+//! ## Admin-equivalence
+//!
+//! A principal is **admin-equivalent** when the engine — with the principal's own request
+//! context, its SCP chain, boundary and identity policies — allows every probe of
+//! [`ADMIN_PROBES`] on *every* resource of that type in its own account (the request's
+//! resource is the literal wildcard ARN, e.g. `arn:aws:iam::ACCT:role/*`, which only a grant
+//! on all roles matches). Those probes are the IAM write actions that let a principal give
+//! itself or anyone any permission and use it (attach or put a policy on any role or user,
+//! rewrite any managed policy, rewrite any trust policy, create keys for any user, pass any
+//! role): whoever holds all of them is one API call away from `*` on `*` in its account,
+//! within what its SCPs and boundary permit. `AdministratorAccess` qualifies; `PowerUserAccess`
+//! (no IAM) and grants scoped to some roles do not.
+//!
+//! A principal that can raise *itself* to admin in one step (for example `iam:PutRolePolicy`
+//! on its own ARN only) is not admin-equivalent by this definition; it gets an edge to the
+//! [`Target::Admin`](super::Target::Admin) node, so its path (one step) is reported.
+//!
+//! ## Probes for resources that may not exist yet
+//!
+//! Rules check resource-level permissions with the engine on concrete ARNs. Two shapes:
+//! - [`Need::Chosen`]: the attacker creates and names the resource (a Lambda function, a
+//!   stack, an instance): some name must be allowed. Tried: a neutral name, and each resource
+//!   pattern the principal's own Allow statements name for that action, with its wildcards
+//!   filled in (so `function:ci-*` yields `function:ci-x`).
+//! - [`Need::Every`]: the resource exists but the snapshot has no inventory of it (functions,
+//!   instances, dev endpoints): the principal must hold the action on every such resource of
+//!   the account (the literal wildcard ARN), so a grant on `function:ci-*` does not count.
+//!
+//! Requests carry `aws:RequestedRegion` = [`GraphOptions::region`], since region guardrails in
+//! SCPs condition on it.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use latch_catalog::Catalog;
+use latch_model::{Principal, Snapshot};
+use latch_policy::compile::CPolicy;
+use latch_policy::context::Context;
+use latch_policy::document::Effect;
+use latch_policy::{Decision, Layer, Policy, PolicySet, Request};
+
+use crate::{effective_permissions, ActionSet, PrincipalPolicies};
+
+/// Settings of the graph construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphOptions {
+    /// The region of every probe request (`aws:RequestedRegion`, regional ARNs).
+    pub region: String,
+}
+
+impl Default for GraphOptions {
+    fn default() -> GraphOptions {
+        GraphOptions {
+            region: "us-east-1".to_owned(),
+        }
+    }
+}
+
+/// The probes that define admin-equivalence: action and resource ARN template (`{account}`
+/// is the principal's account). See the module documentation.
+pub const ADMIN_PROBES: &[(&str, &str)] = &[
+    ("iam:AttachRolePolicy", "arn:aws:iam::{account}:role/*"),
+    ("iam:PutRolePolicy", "arn:aws:iam::{account}:role/*"),
+    ("iam:AttachUserPolicy", "arn:aws:iam::{account}:user/*"),
+    ("iam:PutUserPolicy", "arn:aws:iam::{account}:user/*"),
+    ("iam:CreatePolicyVersion", "arn:aws:iam::{account}:policy/*"),
+    (
+        "iam:UpdateAssumeRolePolicy",
+        "arn:aws:iam::{account}:role/*",
+    ),
+    ("iam:CreateAccessKey", "arn:aws:iam::{account}:user/*"),
+    ("iam:PassRole", "arn:aws:iam::{account}:role/*"),
+];
+
+/// How a rule needs a resource (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The attacker creates and names it: some name must be allowed.
+    Chosen,
+    /// It exists but is not inventoried: every such resource of the account must be allowed.
+    Every,
+}
+
+/// The name used for attacker-chosen resources when no pattern of the principal suggests one.
+pub const PROBE_NAME: &str = "latch-escalation-probe";
+
+/// One principal, prepared for evaluation.
+#[derive(Debug)]
+pub struct Node<'a> {
+    /// The principal.
+    pub principal: Principal<'a>,
+    /// Actions allowed on some resource under some context (`effective_permissions`): a
+    /// request whose action is not here is never allowed by identity policies.
+    pub allowed: ActionSet,
+    /// The compiled trust policy (roles).
+    pub trust: Option<CPolicy>,
+    set: Mutex<PolicySet>,
+    context: Context,
+    identity: Vec<&'a Policy>,
+    labels: Vec<String>,
+}
+
+/// Precomputed state shared by the rules.
+#[derive(Debug)]
+pub struct GraphContext<'a> {
+    /// The snapshot.
+    pub snapshot: &'a Snapshot,
+    /// The options.
+    pub options: GraphOptions,
+    /// Every principal whose policies compiled, in snapshot order.
+    pub nodes: Vec<Node<'a>>,
+    /// Node index by ARN.
+    pub by_arn: BTreeMap<&'a str, usize>,
+    /// Node indices by account id.
+    pub by_account: BTreeMap<&'a str, Vec<usize>>,
+    /// Whether each node is admin-equivalent.
+    pub admin: Vec<bool>,
+    /// Principals left out, with why (their policies did not compile).
+    pub not_analysed: Vec<String>,
+    rcps: BTreeMap<&'a str, Option<Vec<Vec<CPolicy>>>>,
+}
+
+fn fill(template: &str, account: &str, region: &str, name: &str) -> String {
+    template
+        .replace("{account}", account)
+        .replace("{region}", region)
+        .replace("{name}", name)
+}
+
+fn principal_policies(p: &Principal<'_>) -> PrincipalPolicies {
+    let eff = p.effective_policies();
+    let scps_apply = !p.in_management_account() && !p.is_service_linked();
+    PrincipalPolicies {
+        identity: eff
+            .identity
+            .iter()
+            .map(|s| s.document.policy.clone())
+            .collect(),
+        boundary: eff.boundary.map(|b| b.document.policy.clone()),
+        scps: match (&eff.scps, scps_apply) {
+            (Some(levels), true) => levels
+                .iter()
+                .map(|l| {
+                    l.policies
+                        .iter()
+                        .map(|c| c.document.policy.clone())
+                        .collect()
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        is_root: false,
+    }
+}
+
+/// Fills the wildcards of a resource pattern with a letter, giving one concrete ARN it
+/// matches; `None` for patterns with policy variables.
+fn instantiate(pattern: &str) -> Option<String> {
+    if pattern.contains("${") {
+        return None;
+    }
+    Some(pattern.replace(['*', '?'], "x"))
+}
+
+impl<'a> GraphContext<'a> {
+    /// Prepares every principal of the snapshot.
+    pub fn new(snapshot: &'a Snapshot, options: GraphOptions) -> GraphContext<'a> {
+        let mut ctx = GraphContext {
+            snapshot,
+            options,
+            nodes: Vec::new(),
+            by_arn: BTreeMap::new(),
+            by_account: BTreeMap::new(),
+            admin: Vec::new(),
+            not_analysed: Vec::new(),
+            rcps: BTreeMap::new(),
+        };
+        for p in snapshot.principals() {
+            let eff = p.effective_policies();
+            let set = match eff.to_policy_set() {
+                Ok(set) => set,
+                Err(e) => {
+                    ctx.not_analysed.push(format!(
+                        "escalation: `{}` left out: its policy {e}",
+                        p.arn()
+                    ));
+                    continue;
+                }
+            };
+            let trust = match p.trust_policy() {
+                Some(doc) => match CPolicy::compile(&doc.policy, Layer::Resource) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        ctx.not_analysed.push(format!(
+                            "escalation: `{}` left out: its trust policy does not compile: {e}",
+                            p.arn()
+                        ));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            ctx.rcps
+                .entry(p.account_id())
+                .or_insert_with(|| set.rcps.clone());
+            let mut context = p.request_context();
+            context.insert(
+                "aws:RequestedRegion",
+                vec![ctx.options.region.clone()],
+                false,
+            );
+            let index = ctx.nodes.len();
+            ctx.by_arn.insert(p.arn(), index);
+            ctx.by_account
+                .entry(p.account_id())
+                .or_default()
+                .push(index);
+            ctx.nodes.push(Node {
+                principal: p,
+                allowed: effective_permissions(&principal_policies(&p)).allowed,
+                trust,
+                set: Mutex::new(set),
+                context,
+                identity: eff.identity.iter().map(|s| &s.document.policy).collect(),
+                labels: eff.identity.iter().map(|s| s.source.label()).collect(),
+            });
+        }
+        ctx.admin = (0..ctx.nodes.len()).map(|i| ctx.is_admin(i)).collect();
+        ctx
+    }
+
+    /// The node with this ARN.
+    pub fn node(&self, arn: &str) -> Option<usize> {
+        self.by_arn.get(arn).copied()
+    }
+
+    /// The principal of node `i`.
+    pub fn principal(&self, i: usize) -> Option<&Principal<'a>> {
+        self.nodes.get(i).map(|n| &n.principal)
+    }
+
+    /// The ARN of node `i` (empty when out of range).
+    pub fn arn(&self, i: usize) -> &'a str {
+        self.nodes.get(i).map_or("", |n| n.principal.arn())
+    }
+
+    /// The account of node `i` (empty when out of range).
+    pub fn account(&self, i: usize) -> &'a str {
+        self.nodes.get(i).map_or("", |n| n.principal.account_id())
+    }
+
+    /// Whether node `i` is a source of edges: every principal that is neither admin-equivalent
+    /// (an admin can already do what any technique would give it, so its edges are noise) nor
+    /// a service-linked role (only its AWS service can assume it, and its policy is AWS's).
+    pub fn is_source(&self, i: usize) -> bool {
+        self.nodes
+            .get(i)
+            .is_some_and(|n| !n.principal.is_service_linked() && !self.is_admin_node(i))
+    }
+
+    /// Whether node `i` is admin-equivalent.
+    pub fn is_admin_node(&self, i: usize) -> bool {
+        self.admin.get(i).copied().unwrap_or(false)
+    }
+
+    /// Whether the action is in node `i`'s catalog-wide allowed set (a cheap necessary
+    /// condition for any identity-policy grant). Actions unknown to the catalog are assumed
+    /// possible.
+    pub fn may(&self, i: usize, action: &str) -> bool {
+        let Some(node) = self.nodes.get(i) else {
+            return false;
+        };
+        match Catalog::get().resolve(action) {
+            Some(id) => node.allowed.contains(id),
+            None => true,
+        }
+    }
+
+    /// Whether every action is in node `i`'s allowed set.
+    pub fn may_all(&self, i: usize, actions: &[&str]) -> bool {
+        actions.iter().all(|a| self.may(i, a))
+    }
+
+    /// Evaluates with the engine whether node `i` may call `action` on `resource` (in
+    /// `resource_account`, or the ARN's account), with its own request context plus `extra`
+    /// keys, and `resource_policy` as the resource-based policy (for `sts:AssumeRole`, the
+    /// target role's trust policy). Cross-account, the RCPs of the resource's account apply.
+    pub fn can_with(
+        &self,
+        i: usize,
+        action: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+        resource_policy: Option<&CPolicy>,
+        extra: &[(&str, &str)],
+    ) -> bool {
+        self.evaluate(
+            i,
+            action,
+            resource,
+            resource_account,
+            resource_policy,
+            extra,
+        )
+        .is_some()
+    }
+
+    /// Like [`GraphContext::can_with`], but on `Allow` returns the policies whose Allow
+    /// statements matched (source labels such as `inline:NAME` or a managed policy's ARN, with
+    /// the `Sid` when there is one; `trust policy` for the resource policy).
+    pub fn evaluate(
+        &self,
+        i: usize,
+        action: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+        resource_policy: Option<&CPolicy>,
+        extra: &[(&str, &str)],
+    ) -> Option<Vec<String>> {
+        let node = self.nodes.get(i)?;
+        let mut context = node.context.clone();
+        for (k, v) in extra {
+            context.insert(k, vec![(*v).to_owned()], false);
+        }
+        let req = Request::new(
+            node.principal.arn(),
+            action,
+            resource,
+            resource_account,
+            context,
+        )
+        .ok()?;
+        let mut set = node.set.lock().ok()?;
+        let own_account = node.principal.account_id();
+        let other_rcps = req
+            .resource_account
+            .as_deref()
+            .filter(|a| *a != own_account)
+            .map(|a| self.rcps.get(a).cloned().flatten());
+        let saved_rcps = other_rcps.map(|r| std::mem::replace(&mut set.rcps, r));
+        set.resource = resource_policy.cloned();
+        let evaluation = set.evaluate(&req);
+        let labels = (evaluation.decision == Decision::Allow).then(|| {
+            let mut labels: Vec<String> = evaluation
+                .statements
+                .iter()
+                .filter(|m| m.effect == Effect::Allow)
+                .filter_map(|m| {
+                    let place = match m.layer {
+                        Layer::Identity => node.labels.get(m.policy).cloned()?,
+                        Layer::Resource => "trust policy".to_owned(),
+                        _ => return None,
+                    };
+                    Some(match m.sid {
+                        Some(sid) => format!("{place} (Sid {sid})"),
+                        None => place,
+                    })
+                })
+                .collect();
+            labels.dedup();
+            labels
+        });
+        drop(evaluation);
+        set.resource = None;
+        if let Some(r) = saved_rcps {
+            set.rcps = r;
+        }
+        labels
+    }
+
+    /// [`GraphContext::can_with`] without a resource policy, after the cheap
+    /// [`GraphContext::may`] pre-check.
+    pub fn can(&self, i: usize, action: &str, resource: &str, extra: &[(&str, &str)]) -> bool {
+        self.may(i, action) && self.can_with(i, action, resource, None, None, extra)
+    }
+
+    /// The first resource of the shape `template` in `account` (`{region}`, `{account}` and
+    /// `{name}` filled in, as [`Need`] says) on which node `i` may call `action`, with the
+    /// policies that allow it.
+    pub fn allowed_on(
+        &self,
+        i: usize,
+        action: &str,
+        template: &str,
+        account: &str,
+        need: Need,
+        extra: &[(&str, &str)],
+    ) -> Option<(String, Vec<String>)> {
+        if !self.may(i, action) {
+            return None;
+        }
+        let candidates = match need {
+            Need::Every => vec![fill(template, account, &self.options.region, "*")],
+            Need::Chosen => self.chosen_resources(i, action, template, account),
+        };
+        candidates.into_iter().find_map(|r| {
+            self.evaluate(i, action, &r, Some(account), None, extra)
+                .map(|labels| (r, labels))
+        })
+    }
+
+    /// Concrete ARNs of shape `template` the principal could name for `action`: the neutral
+    /// probe name and its own Allow patterns for the action, instantiated.
+    fn chosen_resources(
+        &self,
+        i: usize,
+        action: &str,
+        template: &str,
+        account: &str,
+    ) -> Vec<String> {
+        let region = &self.options.region;
+        let shape = fill(template, account, region, "*");
+        let mut out = vec![fill(template, account, region, PROBE_NAME)];
+        let Some(node) = self.nodes.get(i) else {
+            return out;
+        };
+        let action_lc = action.to_ascii_lowercase();
+        for policy in &node.identity {
+            for s in &policy.statements {
+                if s.effect != Effect::Allow || s.action.negated {
+                    continue;
+                }
+                let names_action =
+                    s.action.values.iter().any(|a| {
+                        latch_policy::glob::matches_str(&a.to_ascii_lowercase(), &action_lc)
+                    });
+                let Some(resources) = s.resource.as_ref().filter(|r| names_action && !r.negated)
+                else {
+                    continue;
+                };
+                for r in &resources.values {
+                    if let Some(arn) = instantiate(r) {
+                        if latch_policy::glob::matches_str(&shape, &arn) && !out.contains(&arn) {
+                            out.push(arn);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the role of node `role` trusts the service principal `service` (its trust
+    /// policy allows `sts:AssumeRole` by it).
+    pub fn trusts_service(&self, role: usize, service: &str) -> bool {
+        let Some(node) = self.nodes.get(role) else {
+            return false;
+        };
+        let Some(trust) = &node.trust else {
+            return false;
+        };
+        let arn = node.principal.arn();
+        let Ok(req) = Request::new(
+            service,
+            "sts:AssumeRole",
+            arn,
+            Some(node.principal.account_id()),
+            Context::default(),
+        ) else {
+            return false;
+        };
+        let set = PolicySet {
+            resource: Some(trust.clone()),
+            ..PolicySet::default()
+        };
+        set.evaluate(&req).decision == Decision::Allow
+    }
+
+    /// Whether node `src` may assume the role of node `role`: its identity side (policies,
+    /// boundary, SCPs) and the role's trust policy, same- or cross-account, as the engine
+    /// decides.
+    pub fn can_assume(&self, src: usize, role: usize) -> bool {
+        let Some(target) = self.nodes.get(role) else {
+            return false;
+        };
+        let Some(trust) = &target.trust else {
+            return false;
+        };
+        self.can_with(
+            src,
+            "sts:AssumeRole",
+            target.principal.arn(),
+            Some(target.principal.account_id()),
+            Some(trust),
+            &[],
+        )
+    }
+
+    /// Role nodes that trust `service`, in snapshot order.
+    pub fn roles_trusting(&self, service: &str) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.trusts_service(i, service))
+            .collect()
+    }
+
+    /// Node indices of one account.
+    pub fn in_account(&self, account: &str) -> &[usize] {
+        self.by_account.get(account).map_or(&[], Vec::as_slice)
+    }
+
+    fn is_admin(&self, i: usize) -> bool {
+        let account = self.account(i);
+        ADMIN_PROBES.iter().all(|(action, template)| {
+            let resource = fill(template, account, &self.options.region, "*");
+            self.can(i, action, &resource, &[])
+        })
+    }
+
+    /// Whether node `i` would be admin-equivalent with `extra` identity policies added (for
+    /// example an `Allow *` put on it by someone else): its boundary and SCPs still apply.
+    pub fn admin_with(&self, i: usize, extra: &[CPolicy]) -> bool {
+        let Some(node) = self.nodes.get(i) else {
+            return false;
+        };
+        let n = match node.set.lock() {
+            Ok(mut set) => {
+                let n = set.identity.len();
+                set.identity.extend(extra.iter().cloned());
+                n
+            }
+            Err(_) => return false,
+        };
+        let account = self.account(i);
+        let result = ADMIN_PROBES.iter().all(|(action, template)| {
+            let resource = fill(template, account, &self.options.region, "*");
+            self.can_with(i, action, &resource, None, None, &[])
+        });
+        if let Ok(mut set) = node.set.lock() {
+            set.identity.truncate(n);
+        }
+        result
+    }
+}

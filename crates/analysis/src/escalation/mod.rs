@@ -1,0 +1,416 @@
+//! The privilege-escalation graph: how an identity can climb to an admin-equivalent one.
+//!
+//! Nodes are the principals (users and roles) of a snapshot, plus one terminal node,
+//! [`Target::Admin`], for principals that can make *themselves* admin. Edges are known
+//! escalation techniques, one [`Rule`] per file of this module, each documented in fixed
+//! sections (what it finds, why it is bad, an example, how to fix it, references). Every check
+//! is a request to the policy engine over the principal's merged policy set (identity policies,
+//! boundary, SCPs, and for `sts:AssumeRole` the target's trust policy), so a technique whose
+//! permissions come from several policies — each harmless alone — is found.
+//!
+//! [`paths`] then searches, from every principal that is not admin-equivalent (the definition
+//! is in [`context`]), the shortest path (breadth-first) to every admin-equivalent principal
+//! or to `admin` that it can reach; a path ends at the first admin-equivalent node it meets.
+//! Output order is deterministic: the same snapshot gives the same paths in the same order.
+//!
+//! Start with [`escalation_paths`], which does it all and returns a serialisable
+//! [`EscalationReport`].
+
+pub mod context;
+
+mod assume_role;
+mod create_credentials;
+mod glue_dev_endpoint;
+mod instance_connect;
+mod modify_policy;
+mod pass_role;
+mod pass_role_cloudformation;
+mod pass_role_codebuild;
+mod pass_role_datapipeline;
+mod pass_role_ec2;
+mod pass_role_ecs;
+mod pass_role_glue;
+mod pass_role_lambda;
+mod pass_role_sagemaker;
+mod runs_as;
+mod ssm_command;
+mod update_code;
+mod update_trust;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use latch_model::Snapshot;
+use serde::{Serialize, Serializer};
+
+pub use context::{GraphContext, GraphOptions, Need, ADMIN_PROBES};
+
+/// A known escalation technique: the id of the rule that finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Technique {
+    /// `sts:AssumeRole` allowed by both the trust policy and the caller's permissions.
+    AssumeRole,
+    /// Update a trust policy, then assume the role.
+    UpdateTrust,
+    /// Create an access key or a console password for a user.
+    CreateCredentials,
+    /// Change the policies that apply to oneself (or to a principal one can act as).
+    ModifyPolicy,
+    /// `iam:PassRole` to a new Lambda function, then invoke it.
+    PassRoleLambda,
+    /// `iam:PassRole` to a new EC2 instance through an instance profile.
+    PassRoleEc2,
+    /// `iam:PassRole` to a Glue dev endpoint or job.
+    PassRoleGlue,
+    /// `iam:PassRole` to a CloudFormation stack.
+    PassRoleCloudFormation,
+    /// `iam:PassRole` to a CodeBuild project.
+    PassRoleCodeBuild,
+    /// `iam:PassRole` to a SageMaker notebook, training or processing job.
+    PassRoleSageMaker,
+    /// `iam:PassRole` to a Data Pipeline.
+    PassRoleDataPipeline,
+    /// `iam:PassRole` to an ECS task.
+    PassRoleEcs,
+    /// Update the code or configuration of a Lambda function that runs as a role.
+    UpdateCode,
+    /// Run commands through SSM on an instance whose profile holds a role.
+    SsmCommand,
+    /// Push an SSH key with EC2 Instance Connect to an instance whose profile holds a role.
+    InstanceConnect,
+    /// Update a Glue dev endpoint (its SSH key) that runs as a role.
+    GlueDevEndpoint,
+}
+
+impl Technique {
+    /// Every technique, in a fixed order.
+    pub const ALL: [Technique; 16] = [
+        Technique::AssumeRole,
+        Technique::UpdateTrust,
+        Technique::CreateCredentials,
+        Technique::ModifyPolicy,
+        Technique::PassRoleLambda,
+        Technique::PassRoleEc2,
+        Technique::PassRoleGlue,
+        Technique::PassRoleCloudFormation,
+        Technique::PassRoleCodeBuild,
+        Technique::PassRoleSageMaker,
+        Technique::PassRoleDataPipeline,
+        Technique::PassRoleEcs,
+        Technique::UpdateCode,
+        Technique::SsmCommand,
+        Technique::InstanceConnect,
+        Technique::GlueDevEndpoint,
+    ];
+
+    /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
+    pub fn id(self) -> &'static str {
+        match self {
+            Technique::AssumeRole => "assume-role",
+            Technique::UpdateTrust => "update-trust",
+            Technique::CreateCredentials => "create-credentials",
+            Technique::ModifyPolicy => "modify-policy",
+            Technique::PassRoleLambda => "pass-role-lambda",
+            Technique::PassRoleEc2 => "pass-role-ec2",
+            Technique::PassRoleGlue => "pass-role-glue",
+            Technique::PassRoleCloudFormation => "pass-role-cloudformation",
+            Technique::PassRoleCodeBuild => "pass-role-codebuild",
+            Technique::PassRoleSageMaker => "pass-role-sagemaker",
+            Technique::PassRoleDataPipeline => "pass-role-datapipeline",
+            Technique::PassRoleEcs => "pass-role-ecs",
+            Technique::UpdateCode => "update-code",
+            Technique::SsmCommand => "ssm-command",
+            Technique::InstanceConnect => "instance-connect",
+            Technique::GlueDevEndpoint => "glue-dev-endpoint",
+        }
+    }
+
+    /// The technique with this id.
+    pub fn from_id(id: &str) -> Option<Technique> {
+        Technique::ALL.into_iter().find(|t| t.id() == id)
+    }
+}
+
+impl std::fmt::Display for Technique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for Technique {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+/// Where an edge leads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// Another principal, by ARN: the source gains its permissions.
+    Principal(String),
+    /// Admin-equivalence itself: the source can make itself admin.
+    Admin,
+}
+
+impl Target {
+    /// The ARN, or `admin`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Target::Principal(arn) => arn,
+            Target::Admin => "admin",
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One escalation step that is possible now.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Edge {
+    /// The principal that acts.
+    pub from: String,
+    /// What it gains.
+    pub to: Target,
+    /// How.
+    pub technique: Technique,
+    /// The IAM actions the step needs.
+    pub actions: Vec<String>,
+    /// A human explanation naming the policies and resources involved.
+    pub detail: String,
+}
+
+/// One escalation technique.
+pub trait Rule: Sync {
+    /// The technique it finds.
+    fn id(&self) -> Technique;
+    /// Every edge of this technique in the snapshot.
+    fn edges(&self, ctx: &GraphContext<'_>) -> Vec<Edge>;
+}
+
+/// Every rule, in [`Technique::ALL`] order.
+pub fn rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(assume_role::AssumeRole),
+        Box::new(update_trust::UpdateTrust),
+        Box::new(create_credentials::CreateCredentials),
+        Box::new(modify_policy::ModifyPolicy),
+        Box::new(pass_role_lambda::PassRoleLambda),
+        Box::new(pass_role_ec2::PassRoleEc2),
+        Box::new(pass_role_glue::PassRoleGlue),
+        Box::new(pass_role_cloudformation::PassRoleCloudFormation),
+        Box::new(pass_role_codebuild::PassRoleCodeBuild),
+        Box::new(pass_role_sagemaker::PassRoleSageMaker),
+        Box::new(pass_role_datapipeline::PassRoleDataPipeline),
+        Box::new(pass_role_ecs::PassRoleEcs),
+        Box::new(update_code::UpdateCode),
+        Box::new(ssm_command::SsmCommand),
+        Box::new(instance_connect::InstanceConnect),
+        Box::new(glue_dev_endpoint::GlueDevEndpoint),
+    ]
+}
+
+/// The escalation graph of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Graph {
+    /// Every principal's ARN, in snapshot order.
+    pub nodes: Vec<String>,
+    /// Admin-equivalent principals' ARNs, sorted.
+    pub admins: Vec<String>,
+    /// Every edge, sorted by (from, to, technique, fewest actions); one per (from, to,
+    /// technique).
+    pub edges: Vec<Edge>,
+    /// What the graph could not cover, and why.
+    pub not_analysed: Vec<String>,
+}
+
+/// Builds the graph with the default options.
+pub fn build_graph(snapshot: &Snapshot) -> Graph {
+    build_graph_with(snapshot, GraphOptions::default())
+}
+
+/// Builds the graph: prepares every principal once, then runs every rule (in parallel
+/// threads).
+pub fn build_graph_with(snapshot: &Snapshot, options: GraphOptions) -> Graph {
+    let ctx = GraphContext::new(snapshot, options);
+    let rules = rules();
+    let mut edges: Vec<Edge> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rules
+            .iter()
+            .map(|rule| {
+                let ctx = &ctx;
+                scope.spawn(move || rule.edges(ctx))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    edges.retain(|e| e.to.as_str() != e.from);
+    edges.sort_by(|a, b| {
+        (
+            &a.from,
+            &a.to,
+            a.technique,
+            a.actions.len(),
+            &a.actions,
+            &a.detail,
+        )
+            .cmp(&(
+                &b.from,
+                &b.to,
+                b.technique,
+                b.actions.len(),
+                &b.actions,
+                &b.detail,
+            ))
+    });
+    edges.dedup_by(|a, b| a.from == b.from && a.to == b.to && a.technique == b.technique);
+    let mut admins: Vec<String> = (0..ctx.nodes.len())
+        .filter(|&i| ctx.is_admin_node(i))
+        .map(|i| ctx.arn(i).to_owned())
+        .collect();
+    admins.sort();
+    Graph {
+        nodes: (0..ctx.nodes.len())
+            .map(|i| ctx.arn(i).to_owned())
+            .collect(),
+        admins,
+        edges,
+        not_analysed: ctx.not_analysed,
+    }
+}
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// How.
+    pub technique: Technique,
+    /// The IAM actions the step needs.
+    pub actions: Vec<String>,
+    /// The principal acting.
+    pub from: String,
+    /// What it gains: an ARN or `admin`.
+    pub to: String,
+    /// Explanation.
+    pub detail: String,
+}
+
+/// A way from a non-admin principal to an admin-equivalent one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EscalationPath {
+    /// The starting principal.
+    pub from: String,
+    /// The admin-equivalent principal reached, or `admin`.
+    pub to: String,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// For every non-admin principal, the shortest path to every admin-equivalent principal (or
+/// `admin`) it can reach, stopping at the first admin-equivalent node on the way. Ties between
+/// equally short paths go to the edge that sorts first (target ARN, then technique). Sorted by
+/// start ARN, then length, then destination.
+pub fn paths(graph: &Graph) -> Vec<EscalationPath> {
+    let mut out_edges: BTreeMap<&str, Vec<&Edge>> = BTreeMap::new();
+    for e in &graph.edges {
+        out_edges.entry(e.from.as_str()).or_default().push(e);
+    }
+    let is_admin = |arn: &str| {
+        graph
+            .admins
+            .binary_search_by(|a| a.as_str().cmp(arn))
+            .is_ok()
+    };
+    let mut out = Vec::new();
+    for start in out_edges.keys().copied().filter(|s| !is_admin(s)) {
+        // Predecessor edge of each reached node ("admin" included).
+        let mut pred: BTreeMap<&str, &Edge> = BTreeMap::new();
+        let mut reached_admins: Vec<&str> = Vec::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            for e in out_edges.get(node).into_iter().flatten() {
+                let to = e.to.as_str();
+                if to == start || pred.contains_key(to) {
+                    continue;
+                }
+                pred.insert(to, e);
+                if to == "admin" || is_admin(to) {
+                    reached_admins.push(to);
+                } else {
+                    queue.push_back(to);
+                }
+            }
+        }
+        let mut found: Vec<EscalationPath> = reached_admins
+            .into_iter()
+            .map(|dest| {
+                let mut steps = Vec::new();
+                let mut at = dest;
+                while let Some(e) = pred.get(at) {
+                    steps.push(Step {
+                        technique: e.technique,
+                        actions: e.actions.clone(),
+                        from: e.from.clone(),
+                        to: e.to.as_str().to_owned(),
+                        detail: e.detail.clone(),
+                    });
+                    if e.from == start {
+                        break;
+                    }
+                    at = e.from.as_str();
+                }
+                steps.reverse();
+                EscalationPath {
+                    from: start.to_owned(),
+                    to: dest.to_owned(),
+                    steps,
+                }
+            })
+            .collect();
+        found.sort_by(|a, b| a.steps.len().cmp(&b.steps.len()).then(a.to.cmp(&b.to)));
+        out.extend(found);
+    }
+    out
+}
+
+/// Everything the escalation analysis found, ready to print as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EscalationReport {
+    /// Paths from non-admin principals to admin-equivalent ones.
+    pub paths: Vec<EscalationPath>,
+    /// Admin-equivalent principals (ARNs, sorted).
+    pub admins: Vec<String>,
+    /// Every edge of the graph.
+    pub edges: Vec<Edge>,
+    /// What could not be analysed, and why.
+    pub not_analysed: Vec<String>,
+}
+
+/// Builds the graph of a snapshot and finds every escalation path.
+pub fn escalation_paths(snapshot: &Snapshot) -> EscalationReport {
+    escalation_paths_with(snapshot, GraphOptions::default())
+}
+
+/// [`escalation_paths`] with options.
+pub fn escalation_paths_with(snapshot: &Snapshot, options: GraphOptions) -> EscalationReport {
+    let graph = build_graph_with(snapshot, options);
+    EscalationReport {
+        paths: paths(&graph),
+        admins: graph.admins,
+        edges: graph.edges,
+        not_analysed: graph.not_analysed,
+    }
+}
+
+/// `Allow *` on `*`: what an attacker puts on a principal whose policies it controls.
+pub(crate) fn allow_everything() -> Option<latch_policy::compile::CPolicy> {
+    let policy = latch_policy::Policy::from_json_str(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    )
+    .ok()?;
+    latch_policy::compile::CPolicy::compile(&policy, latch_policy::Layer::Identity).ok()
+}

@@ -1,0 +1,294 @@
+//! Rule `modify-policy`: change the permissions of oneself, or of a principal one can act as.
+//!
+//! ## What it finds
+//! A principal that may change the policies applying to a target principal of its account:
+//! - `iam:PutRolePolicy` / `iam:AttachRolePolicy` on the target role, or
+//!   `iam:PutUserPolicy` / `iam:AttachUserPolicy` on the target user;
+//! - `iam:CreatePolicyVersion` on a customer-managed policy attached to the target (directly
+//!   or through one of its groups) — a new default version replaces the document;
+//! - `iam:PutGroupPolicy` / `iam:AttachGroupPolicy` on a group the target user belongs to;
+//! - `iam:AddUserToGroup` putting the target user into a group whose policies make it admin;
+//!
+//! and whose change makes the target admin-equivalent (the engine re-checks the admin probes
+//! with an `Allow *` policy, or the group's policies, added: a boundary or SCP that caps the
+//! target stops the technique). The edge goes to `admin` when the target is the principal
+//! itself, or another principal it can act as in one step (assume the role, or create
+//! credentials for the user); both calls are listed in the edge's actions.
+//!
+//! `iam:SetDefaultPolicyVersion` alone is not reported: the snapshot keeps only default policy
+//! versions, so whether an older version grants more is unknown. Targets reached only through
+//! longer chains (modify a role one can reach in two hops) are not combined.
+//!
+//! ## Why it is bad
+//! Whoever writes a principal's policies decides its permissions: a principal that can write
+//! its own is an administrator in waiting.
+//!
+//! ## Example
+//! `data-pipeline-runner` may `iam:PutRolePolicy` on its own ARN (Sid `SelfTune`): it puts an
+//! inline `Allow *` on `*` on itself.
+//!
+//! ## How to fix
+//! Never grant policy-writing actions on a principal's own ARN, its groups or its managed
+//! policies; reserve `iam:Put*Policy`, `iam:Attach*Policy`, `iam:CreatePolicyVersion` and
+//! `iam:AddUserToGroup` for identity administrators, and use permissions boundaries for
+//! delegated administration.
+//!
+//! ## References
+//! - AWS IAM User Guide, "Permissions boundaries for IAM entities" (delegating permission
+//!   management safely) and "Versioning IAM policies".
+//! - Rhino Security Labs, "AWS IAM Privilege Escalation – Methods and Mitigation"
+//!   (`iam:CreatePolicyVersion`, `iam:Attach*Policy`, `iam:Put*Policy`, `iam:AddUserToGroup`).
+
+use std::collections::BTreeMap;
+
+use latch_model::{Account, Group};
+use latch_policy::compile::CPolicy;
+use latch_policy::Layer;
+
+use super::context::GraphContext;
+use super::create_credentials::credentials_for;
+use super::{allow_everything, Edge, Rule, Target, Technique};
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(super) struct ModifyPolicy;
+
+const ACTIONS: [&str; 9] = [
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:PutGroupPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:AddUserToGroup",
+    "iam:SetDefaultPolicyVersion",
+];
+
+/// How a source can change a target's permissions.
+struct Change {
+    action: &'static str,
+    /// What it changes, for the explanation.
+    what: String,
+    labels: Vec<String>,
+}
+
+fn group_policies(account: &Account, group: &Group) -> Vec<CPolicy> {
+    let inline = group.inline_policies.iter().map(|p| &p.document.policy);
+    let managed = group
+        .attached_policies
+        .iter()
+        .filter_map(|arn| account.managed_policy(arn))
+        .map(|m| &m.document.policy);
+    inline
+        .chain(managed)
+        .filter_map(|p| CPolicy::compile(p, Layer::Identity).ok())
+        .collect()
+}
+
+struct Search<'c, 'a> {
+    ctx: &'c GraphContext<'a>,
+    allow_all: Vec<CPolicy>,
+    /// Whether a target with `Allow *` added is admin-equivalent.
+    empowered: BTreeMap<usize, bool>,
+    /// Whether a user in a group is admin-equivalent: (user, group name).
+    joined: BTreeMap<(usize, String), bool>,
+}
+
+impl Search<'_, '_> {
+    fn empowered(&mut self, target: usize) -> bool {
+        let ctx = self.ctx;
+        let allow_all = &self.allow_all;
+        *self
+            .empowered
+            .entry(target)
+            .or_insert_with(|| ctx.admin_with(target, allow_all))
+    }
+
+    fn check(
+        &self,
+        src: usize,
+        action: &'static str,
+        resource: &str,
+        what: String,
+    ) -> Option<Change> {
+        if !self.ctx.may(src, action) {
+            return None;
+        }
+        self.ctx
+            .evaluate(src, action, resource, None, None, &[])
+            .map(|labels| Change {
+                action,
+                what,
+                labels,
+            })
+    }
+
+    /// The first way `src` can make `target` admin-equivalent.
+    fn change(&mut self, src: usize, target: usize) -> Option<Change> {
+        let ctx = self.ctx;
+        let principal = *ctx.principal(target)?;
+        let arn = principal.arn();
+        let direct = if principal.as_role().is_some() {
+            ["iam:PutRolePolicy", "iam:AttachRolePolicy"]
+        } else {
+            ["iam:PutUserPolicy", "iam:AttachUserPolicy"]
+        };
+        let mut found = direct
+            .into_iter()
+            .find_map(|a| self.check(src, a, arn, format!("put or attach a policy on `{arn}`")));
+        if found.is_none() {
+            found = principal
+                .identity_policies()
+                .iter()
+                .filter_map(|p| match p.source {
+                    latch_model::PolicySource::Managed { policy }
+                    | latch_model::PolicySource::GroupManaged { policy, .. }
+                        if !policy.is_aws_managed() =>
+                    {
+                        Some(policy)
+                    }
+                    _ => None,
+                })
+                .find_map(|policy| {
+                    self.check(
+                        src,
+                        "iam:CreatePolicyVersion",
+                        &policy.arn,
+                        format!(
+                            "create a new default version of `{}`, attached to `{arn}`",
+                            policy.arn
+                        ),
+                    )
+                });
+        }
+        if found.is_none() {
+            if let Some(user) = principal.as_user() {
+                found = user
+                    .groups
+                    .iter()
+                    .filter_map(|g| principal.account.groups.get(g))
+                    .find_map(|g| {
+                        ["iam:PutGroupPolicy", "iam:AttachGroupPolicy"]
+                            .into_iter()
+                            .find_map(|a| {
+                                self.check(
+                                    src,
+                                    a,
+                                    &g.arn,
+                                    format!(
+                                        "put or attach a policy on group `{}`, which `{arn}` is in",
+                                        g.arn
+                                    ),
+                                )
+                            })
+                    });
+            }
+        }
+        if let Some(change) = found {
+            return self.empowered(target).then_some(change);
+        }
+        let user = principal.as_user()?;
+        if !ctx.may(src, "iam:AddUserToGroup") {
+            return None;
+        }
+        for group in principal.account.groups.values() {
+            if user.groups.contains(&group.name) {
+                continue;
+            }
+            let Some(change) = self.check(
+                src,
+                "iam:AddUserToGroup",
+                &group.arn,
+                format!("add `{arn}` to group `{}`", group.arn),
+            ) else {
+                continue;
+            };
+            let key = (target, group.name.clone());
+            let admin = match self.joined.get(&key) {
+                Some(a) => *a,
+                None => {
+                    let a = ctx.admin_with(target, &group_policies(principal.account, group));
+                    self.joined.insert(key, a);
+                    a
+                }
+            };
+            if admin {
+                return Some(change);
+            }
+        }
+        None
+    }
+}
+
+impl Rule for ModifyPolicy {
+    fn id(&self) -> Technique {
+        Technique::ModifyPolicy
+    }
+
+    fn edges(&self, ctx: &GraphContext<'_>) -> Vec<Edge> {
+        let Some(allow_all) = allow_everything() else {
+            return Vec::new();
+        };
+        let mut search = Search {
+            ctx,
+            allow_all: vec![allow_all],
+            empowered: BTreeMap::new(),
+            joined: BTreeMap::new(),
+        };
+        let mut out = Vec::new();
+        for members in ctx.by_account.values() {
+            for &src in members {
+                if !ctx.is_source(src) || !ACTIONS.iter().any(|a| ctx.may(src, a)) {
+                    continue;
+                }
+                let src_arn = ctx.arn(src);
+                for &target in members {
+                    if target != src && ctx.is_admin_node(target) {
+                        continue;
+                    }
+                    // Acting as another principal: assume it, or create credentials for it.
+                    let act = if target == src {
+                        None
+                    } else if ctx.principal(target).is_some_and(|p| p.as_role().is_some()) {
+                        if !ctx.can_assume(src, target) {
+                            continue;
+                        }
+                        Some("sts:AssumeRole")
+                    } else {
+                        match credentials_for(ctx, src, target) {
+                            Some((action, _)) => Some(action),
+                            None => continue,
+                        }
+                    };
+                    let Some(change) = search.change(src, target) else {
+                        continue;
+                    };
+                    let mut actions = vec![change.action.to_owned()];
+                    let then = match act {
+                        Some(a) => {
+                            actions.push(a.to_owned());
+                            format!(", then act as `{}` ({a})", ctx.arn(target))
+                        }
+                        None => String::new(),
+                    };
+                    out.push(Edge {
+                        from: src_arn.to_owned(),
+                        to: Target::Admin,
+                        technique: Technique::ModifyPolicy,
+                        actions,
+                        detail: format!(
+                            "`{src_arn}` may {} ({}), making `{}` admin-equivalent{then}; \
+                             allowed by: {}",
+                            change.what,
+                            change.action,
+                            ctx.arn(target),
+                            change.labels.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,68 @@
+//! Rule `pass-role-ecs`: `iam:PassRole` into an ECS task.
+//!
+//! ## What it finds
+//! A principal that may `iam:PassRole` a role trusting `ecs-tasks.amazonaws.com` (passed to
+//! ECS tasks), register a task definition (`ecs:RegisterTaskDefinition`) and run it
+//! (`ecs:RunTask`, `ecs:StartTask` or `ecs:CreateService`).
+//!
+//! ## Why it is bad
+//! The task's containers run the caller's image and command with the task role's
+//! credentials.
+//!
+//! ## Example
+//! A deploy role may register task definitions, run tasks and pass `role/*`;
+//! `batch-admin-task` trusts ECS tasks and can write IAM: a task running the AWS CLI escalates
+//! the deployer.
+//!
+//! ## How to fix
+//! Scope `iam:PassRole` for ECS to the task roles of the services deployed; keep task roles
+//! narrow.
+//!
+//! ## References
+//! - Amazon ECS Developer Guide, "Amazon ECS task IAM role".
+//! - Bishop Fox, "IAM Vulnerable" (PassRole to ECS tasks).
+
+use super::context::{GraphContext, Need};
+use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::{Edge, Rule, Technique};
+
+const TASK_DEFINITION: &str = "arn:aws:ecs:{region}:{account}:task-definition/{name}:1";
+
+const SPEC: PassRoleSpec = PassRoleSpec {
+    technique: Technique::PassRoleEcs,
+    service: "ecs-tasks.amazonaws.com",
+    ways: &[
+        &[
+            ("ecs:RegisterTaskDefinition", TASK_DEFINITION, Need::Chosen),
+            ("ecs:RunTask", TASK_DEFINITION, Need::Chosen),
+        ],
+        &[
+            ("ecs:RegisterTaskDefinition", TASK_DEFINITION, Need::Chosen),
+            ("ecs:StartTask", TASK_DEFINITION, Need::Chosen),
+        ],
+        &[
+            ("ecs:RegisterTaskDefinition", TASK_DEFINITION, Need::Chosen),
+            (
+                "ecs:CreateService",
+                "arn:aws:ecs:{region}:{account}:service/default/{name}",
+                Need::Chosen,
+            ),
+        ],
+    ],
+    needs_instance_profile: false,
+    vehicle: "a new ECS task",
+};
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(super) struct PassRoleEcs;
+
+impl Rule for PassRoleEcs {
+    fn id(&self) -> Technique {
+        SPEC.technique
+    }
+
+    fn edges(&self, ctx: &GraphContext<'_>) -> Vec<Edge> {
+        pass_role_edges(ctx, &SPEC)
+    }
+}

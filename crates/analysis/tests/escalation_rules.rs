@@ -1,0 +1,738 @@
+//! Every escalation rule on small snapshots built in code: a positive fixture (the edge and the
+//! path are found, with the actions the step needs) and negative fixtures (one ingredient
+//! missing, so nothing is reported).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "escalation/fixture.rs"]
+mod fixture;
+
+use fixture::*;
+use latch_analysis::escalation::Technique;
+use serde_json::json;
+
+// ---------------------------------------------------------------------------------------------
+// assume-role
+
+#[test]
+fn assume_role_same_account_needs_trust_and_permission() {
+    let mut fx = Fx::new();
+    let admin = fx.admin_role(A, "admin", trust_aws(&root(A)));
+    let alice = fx.user(A, "alice", vec![allow(&["sts:AssumeRole"], &admin)]);
+    let bob = fx.user(A, "bob", vec![allow(&["s3:GetObject"], "*")]);
+    let r = fx.report();
+    assert!(has_edge(&r, &alice, &admin, Technique::AssumeRole));
+    let p = path(&r, &alice, &admin).unwrap();
+    assert_eq!(techniques(p), [Technique::AssumeRole]);
+    assert_eq!(p.steps[0].actions, ["sts:AssumeRole"]);
+    // Bob's account is trusted, but nothing in his policies allows sts:AssumeRole.
+    assert!(!has_edge(&r, &bob, &admin, Technique::AssumeRole));
+    assert!(path(&r, &bob, &admin).is_none());
+    assert_eq!(r.admins, [admin]);
+}
+
+#[test]
+fn assume_role_trust_naming_the_caller_needs_no_identity_permission() {
+    let mut fx = Fx::new();
+    let carol = user_arn(A, "carol");
+    let admin = fx.admin_role(A, "admin", trust_aws(&carol));
+    fx.user(A, "carol", vec![]);
+    let dave = fx.user(A, "dave", vec![allow(&["sts:AssumeRole"], "*")]);
+    let r = fx.report();
+    assert!(has_edge(&r, &carol, &admin, Technique::AssumeRole));
+    // Dave may call sts:AssumeRole everywhere, but the trust policy names only Carol.
+    assert!(!has_edge(&r, &dave, &admin, Technique::AssumeRole));
+}
+
+#[test]
+fn assume_role_cross_account_needs_both_sides() {
+    let mut fx = Fx::new();
+    let ci = role_arn(B, "ci");
+    let admin = fx.admin_role(A, "deploy-admin", trust_aws(&ci));
+    fx.role(
+        B,
+        "ci",
+        trust_service("codebuild.amazonaws.com"),
+        vec![allow(&["sts:AssumeRole"], &admin)],
+    );
+    // Same trust shape, but the caller's policies do not allow the call: cross-account both
+    // sides must allow.
+    let other = role_arn(B, "other");
+    let admin2 = fx.admin_role(A, "deploy-admin-2", trust_aws(&other));
+    fx.role(
+        B,
+        "other",
+        trust_service("codebuild.amazonaws.com"),
+        vec![allow(&["s3:*"], "*")],
+    );
+    let r = fx.report();
+    assert!(has_edge(&r, &ci, &admin, Technique::AssumeRole));
+    let e = r.edges.iter().find(|e| e.from == ci).unwrap();
+    assert!(e.detail.contains("cross-account"), "{}", e.detail);
+    assert!(!has_edge(&r, &other, &admin2, Technique::AssumeRole));
+}
+
+#[test]
+fn assume_role_condition_in_trust_is_evaluated() {
+    let mut fx = Fx::new();
+    let admin = fx.role(
+        A,
+        "admin",
+        json!({"Effect": "Allow", "Principal": {"AWS": root(A)}, "Action": "sts:AssumeRole",
+               "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}),
+        vec![allow(&["*"], "*")],
+    );
+    let u = fx.user(A, "u", vec![allow(&["sts:AssumeRole"], "*")]);
+    let r = fx.report();
+    // The graph's requests carry no MFA: the condition does not hold.
+    assert!(!has_edge(&r, &u, &admin, Technique::AssumeRole));
+}
+
+// ---------------------------------------------------------------------------------------------
+// update-trust
+
+#[test]
+fn update_trust_then_assume() {
+    let mut fx = Fx::new();
+    let admin = fx.admin_role(A, "admin", trust_service("ec2.amazonaws.com"));
+    let auto = fx.role(
+        A,
+        "automation",
+        trust_service("lambda.amazonaws.com"),
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], &admin)],
+    );
+    let blocked = fx.role(
+        A,
+        "blocked",
+        trust_service("lambda.amazonaws.com"),
+        vec![
+            allow(&["iam:UpdateAssumeRolePolicy"], &admin),
+            deny(&["sts:AssumeRole"], "*"),
+        ],
+    );
+    let other = fx.role(
+        A,
+        "other",
+        trust_service("lambda.amazonaws.com"),
+        vec![allow(
+            &["iam:UpdateAssumeRolePolicy"],
+            &role_arn(A, "something-else"),
+        )],
+    );
+    let r = fx.report();
+    assert!(has_edge(&r, &auto, &admin, Technique::UpdateTrust));
+    let p = path(&r, &auto, &admin).unwrap();
+    assert_eq!(
+        p.steps[0].actions,
+        ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"]
+    );
+    // An explicit deny of sts:AssumeRole survives the rewritten trust policy.
+    assert!(!has_edge(&r, &blocked, &admin, Technique::UpdateTrust));
+    assert!(!any_edge_from(&r, &other));
+}
+
+fn any_edge_from(r: &latch_analysis::EscalationReport, from: &str) -> bool {
+    r.edges.iter().any(|e| e.from == from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// create-credentials
+
+#[test]
+fn create_credentials_for_an_admin_user() {
+    let mut fx = Fx::new();
+    let ops = fx.user(A, "ops", vec![allow(&["*"], "*")]);
+    let ci = fx.role(
+        A,
+        "ci",
+        trust_service("codebuild.amazonaws.com"),
+        vec![allow(&["iam:CreateAccessKey"], &ops)],
+    );
+    let hd = fx.user(
+        A,
+        "helpdesk",
+        vec![allow(&["iam:UpdateLoginProfile"], &ops)],
+    );
+    let me = fx.user(
+        A,
+        "self-service",
+        vec![allow(
+            &["iam:CreateAccessKey", "iam:CreateLoginProfile"],
+            "arn:aws:iam::*:user/${aws:username}",
+        )],
+    );
+    let r = fx.report();
+    assert!(has_edge(&r, &ci, &ops, Technique::CreateCredentials));
+    assert_eq!(
+        path(&r, &ci, &ops).unwrap().steps[0].actions,
+        ["iam:CreateAccessKey"]
+    );
+    assert!(has_edge(&r, &hd, &ops, Technique::CreateCredentials));
+    assert_eq!(
+        path(&r, &hd, &ops).unwrap().steps[0].actions,
+        ["iam:UpdateLoginProfile"]
+    );
+    // Managing only one's own credentials is no escalation.
+    assert!(!any_edge_from(&r, &me));
+}
+
+// ---------------------------------------------------------------------------------------------
+// modify-policy
+
+#[test]
+fn modify_own_role_policy_reaches_admin() {
+    let mut fx = Fx::new();
+    let me = role_arn(A, "runner");
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["iam:PutRolePolicy"], &me)],
+    );
+    let r = fx.report();
+    assert!(has_edge(&r, &me, "admin", Technique::ModifyPolicy));
+    let p = path(&r, &me, "admin").unwrap();
+    assert_eq!(p.steps[0].actions, ["iam:PutRolePolicy"]);
+    assert!(
+        !r.admins.contains(&me),
+        "self-modification is one step from admin, not admin"
+    );
+}
+
+#[test]
+fn modify_policy_capped_by_boundary_is_not_escalation() {
+    let mut fx = Fx::new();
+    let me = role_arn(A, "runner");
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["iam:PutRolePolicy"], &me)],
+    );
+    fx.boundary(
+        A,
+        "runner",
+        vec![allow(&["iam:PutRolePolicy", "s3:*"], "*")],
+    );
+    let r = fx.report();
+    assert!(!any_edge(&r, Technique::ModifyPolicy));
+    assert!(r.paths.is_empty());
+}
+
+#[test]
+fn modify_policy_on_own_user_managed_policy_and_group() {
+    let mut fx = Fx::new();
+    let p = fx.managed(A, "tools", vec![allow(&["s3:GetObject"], "*")]);
+    let u1 = fx.user(A, "u1", vec![allow(&["iam:CreatePolicyVersion"], &p)]);
+    fx.attach(A, "u1", &p);
+    let g = fx.group(A, "team", vec![allow(&["s3:ListBucket"], "*")]);
+    let u2 = fx.user(A, "u2", vec![allow(&["iam:PutGroupPolicy"], &g)]);
+    fx.join(A, "u2", "team");
+    let u3 = fx.user(
+        A,
+        "u3",
+        vec![allow(&["iam:AttachUserPolicy"], &user_arn(A, "u3"))],
+    );
+    // CreatePolicyVersion on a policy that is not attached to u4 gives u4 nothing.
+    let u4 = fx.user(A, "u4", vec![allow(&["iam:CreatePolicyVersion"], &p)]);
+    let r = fx.report();
+    for (u, action) in [
+        (&u1, "iam:CreatePolicyVersion"),
+        (&u2, "iam:PutGroupPolicy"),
+        (&u3, "iam:AttachUserPolicy"),
+    ] {
+        let path = path(&r, u, "admin").unwrap_or_else(|| panic!("{u}: {:#?}", r.edges));
+        assert_eq!(path.steps[0].technique, Technique::ModifyPolicy);
+        assert_eq!(path.steps[0].actions, [action]);
+    }
+    assert!(path(&r, &u4, "admin").is_none());
+}
+
+#[test]
+fn add_user_to_admin_group() {
+    let mut fx = Fx::new();
+    let g = fx.group(A, "admins", vec![allow(&["*"], "*")]);
+    let ro = fx.group(A, "readers", vec![allow(&["s3:Get*"], "*")]);
+    let joiner = fx.user(A, "joiner", vec![allow(&["iam:AddUserToGroup"], &g)]);
+    let reader = fx.user(A, "reader", vec![allow(&["iam:AddUserToGroup"], &ro)]);
+    let r = fx.report();
+    let p = path(&r, &joiner, "admin").unwrap();
+    assert_eq!(p.steps[0].actions, ["iam:AddUserToGroup"]);
+    assert!(p.steps[0].detail.contains(&g), "{}", p.steps[0].detail);
+    assert!(!any_edge_from(&r, &reader));
+}
+
+#[test]
+fn modify_another_role_needs_a_way_to_act_as_it() {
+    let mut fx = Fx::new();
+    let worker = role_arn(A, "worker");
+    fx.role(
+        A,
+        "worker",
+        trust_aws(&root(A)),
+        vec![allow(&["s3:GetObject"], "*")],
+    );
+    let both = fx.user(
+        A,
+        "both",
+        vec![allow(&["iam:AttachRolePolicy", "sts:AssumeRole"], &worker)],
+    );
+    let only_modify = fx.user(
+        A,
+        "only-modify",
+        vec![allow(&["iam:AttachRolePolicy"], &worker)],
+    );
+    let r = fx.report();
+    let p = path(&r, &both, "admin").unwrap();
+    assert_eq!(
+        p.steps[0].actions,
+        ["iam:AttachRolePolicy", "sts:AssumeRole"]
+    );
+    assert!(path(&r, &only_modify, "admin").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// pass-role into services
+
+#[test]
+fn pass_role_lambda() {
+    let mut fx = Fx::new();
+    let exec = fx.admin_role(A, "exec", trust_service("lambda.amazonaws.com"));
+    let ec2 = fx.admin_role(A, "ec2-admin", trust_service("ec2.amazonaws.com"));
+    let dev = fx.user(
+        A,
+        "dev",
+        vec![
+            allow(&["iam:PassRole"], "arn:aws:iam::111111111111:role/*"),
+            allow(&["lambda:CreateFunction", "lambda:InvokeFunction"], "*"),
+        ],
+    );
+    let no_invoke = fx.user(
+        A,
+        "no-invoke",
+        vec![
+            allow(&["iam:PassRole"], "*"),
+            allow(&["lambda:CreateFunction"], "*"),
+        ],
+    );
+    let scoped = fx.user(
+        A,
+        "scoped",
+        vec![
+            allow(&["iam:PassRole"], &exec),
+            allow(
+                &["lambda:CreateFunction", "lambda:InvokeFunction"],
+                "arn:aws:lambda:us-east-1:111111111111:function:ci-*",
+            ),
+        ],
+    );
+    let r = fx.report();
+    let p = path(&r, &dev, &exec).unwrap();
+    assert_eq!(techniques(p), [Technique::PassRoleLambda]);
+    assert_eq!(
+        p.steps[0].actions,
+        [
+            "iam:PassRole",
+            "lambda:CreateFunction",
+            "lambda:InvokeFunction"
+        ]
+    );
+    // The EC2 role does not trust Lambda.
+    assert!(!has_edge(&r, &dev, &ec2, Technique::PassRoleLambda));
+    // Creating without a way to run it is not enough.
+    assert!(!has_edge(&r, &no_invoke, &exec, Technique::PassRoleLambda));
+    // A function name the attacker chooses within `ci-*` works.
+    assert!(has_edge(&r, &scoped, &exec, Technique::PassRoleLambda));
+}
+
+#[test]
+fn pass_role_ec2_with_passed_to_service_condition_and_instance_profile() {
+    let mut fx = Fx::new();
+    let fleet = fx.admin_role(A, "ec2-fleet", trust_service("ec2.amazonaws.com"));
+    fx.profile(A, "ec2-fleet");
+    let noprofile = fx.admin_role(A, "ec2-noprofile", trust_service("ec2.amazonaws.com"));
+    let pass = |svc: &str| {
+        json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+               "Condition": {"StringEquals": {"iam:PassedToService": svc}}})
+    };
+    let agent = fx.role(A, "agent", trust_aws(&root(A)), vec![]);
+    let p1 = fx.managed(A, "pass-ec2", vec![pass("ec2.amazonaws.com")]);
+    let p2 = fx.managed(A, "launch", vec![allow(&["ec2:RunInstances"], "*")]);
+    fx.attach(A, "agent", &p1);
+    fx.attach(A, "agent", &p2);
+    let wrong = fx.role(
+        A,
+        "wrong-service",
+        trust_aws(&root(A)),
+        vec![
+            pass("lambda.amazonaws.com"),
+            allow(&["ec2:RunInstances"], "*"),
+        ],
+    );
+    // Each of the two policies alone is harmless.
+    let half = fx.role(A, "half", trust_aws(&root(A)), vec![]);
+    fx.attach(A, "half", &p1);
+    let r = fx.report();
+    let p = path(&r, &agent, &fleet).unwrap();
+    assert_eq!(techniques(p), [Technique::PassRoleEc2]);
+    assert_eq!(p.steps[0].actions, ["iam:PassRole", "ec2:RunInstances"]);
+    assert!(p.steps[0].detail.contains("pass-ec2") && p.steps[0].detail.contains("launch"));
+    assert!(!has_edge(&r, &agent, &noprofile, Technique::PassRoleEc2));
+    assert!(!any_edge_from(&r, &wrong));
+    assert!(!any_edge_from(&r, &half));
+}
+
+/// A service's pass-role rule: `actions` (on `*`) make an edge to a role trusting `service`;
+/// dropping any one of them, or the trust, does not.
+fn pass_role_case(service: &str, actions: &[&str], technique: Technique) {
+    let mut fx = Fx::new();
+    let target = fx.admin_role(A, "svc-admin", trust_service(service));
+    let other = fx.admin_role(A, "other-admin", trust_service("states.amazonaws.com"));
+    let mut all = vec!["iam:PassRole"];
+    all.extend_from_slice(actions);
+    let full = fx.user(A, "full", vec![allow(&all, "*")]);
+    let mut partial = Vec::new();
+    for (i, _) in actions.iter().enumerate() {
+        let missing: Vec<&str> = all.iter().copied().filter(|a| *a != actions[i]).collect();
+        partial.push(fx.user(A, &format!("missing-{i}"), vec![allow(&missing, "*")]));
+    }
+    let no_pass = fx.user(A, "no-pass", vec![allow(actions, "*")]);
+    let r = fx.report();
+    let p = path(&r, &full, &target).unwrap_or_else(|| panic!("{technique}: {:#?}", r.edges));
+    assert_eq!(techniques(p), [technique]);
+    assert_eq!(p.steps[0].actions[0], "iam:PassRole");
+    assert!(!has_edge(&r, &full, &other, technique));
+    for u in partial.iter().chain([&no_pass]) {
+        assert!(
+            !has_edge(&r, u, &target, technique),
+            "{technique}: {u} should have no edge"
+        );
+    }
+}
+
+#[test]
+fn pass_role_glue() {
+    pass_role_case(
+        "glue.amazonaws.com",
+        &["glue:CreateDevEndpoint"],
+        Technique::PassRoleGlue,
+    );
+    pass_role_case(
+        "glue.amazonaws.com",
+        &["glue:CreateJob", "glue:StartJobRun"],
+        Technique::PassRoleGlue,
+    );
+}
+
+#[test]
+fn pass_role_cloudformation() {
+    pass_role_case(
+        "cloudformation.amazonaws.com",
+        &["cloudformation:CreateStack"],
+        Technique::PassRoleCloudFormation,
+    );
+}
+
+#[test]
+fn pass_role_codebuild() {
+    pass_role_case(
+        "codebuild.amazonaws.com",
+        &["codebuild:CreateProject", "codebuild:StartBuild"],
+        Technique::PassRoleCodeBuild,
+    );
+}
+
+#[test]
+fn pass_role_sagemaker() {
+    pass_role_case(
+        "sagemaker.amazonaws.com",
+        &[
+            "sagemaker:CreateNotebookInstance",
+            "sagemaker:CreatePresignedNotebookInstanceUrl",
+        ],
+        Technique::PassRoleSageMaker,
+    );
+    pass_role_case(
+        "sagemaker.amazonaws.com",
+        &["sagemaker:CreateTrainingJob"],
+        Technique::PassRoleSageMaker,
+    );
+}
+
+#[test]
+fn pass_role_datapipeline() {
+    pass_role_case(
+        "datapipeline.amazonaws.com",
+        &[
+            "datapipeline:CreatePipeline",
+            "datapipeline:PutPipelineDefinition",
+            "datapipeline:ActivatePipeline",
+        ],
+        Technique::PassRoleDataPipeline,
+    );
+}
+
+#[test]
+fn pass_role_ecs() {
+    pass_role_case(
+        "ecs-tasks.amazonaws.com",
+        &["ecs:RegisterTaskDefinition", "ecs:RunTask"],
+        Technique::PassRoleEcs,
+    );
+}
+
+#[test]
+fn scp_deny_blocks_pass_role() {
+    let mut fx = Fx::new();
+    let exec = fx.admin_role(A, "exec", trust_service("lambda.amazonaws.com"));
+    let dev = fx.user(
+        A,
+        "dev",
+        vec![allow(
+            &[
+                "iam:PassRole",
+                "lambda:CreateFunction",
+                "lambda:InvokeFunction",
+            ],
+            "*",
+        )],
+    );
+    fx.scp(deny(&["iam:PassRole"], &exec));
+    let r = fx.report();
+    assert!(
+        !has_edge(&r, &dev, &exec, Technique::PassRoleLambda),
+        "{:#?}",
+        r.edges
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// resources running as a role: update-code, ssm-command, instance-connect, glue-dev-endpoint
+
+#[test]
+fn update_code_of_functions() {
+    let mut fx = Fx::new();
+    let exec = fx.admin_role(A, "exec", trust_service("lambda.amazonaws.com"));
+    let dev = fx.user(A, "dev", vec![allow(&["lambda:UpdateFunctionCode"], "*")]);
+    let ci = fx.user(
+        A,
+        "ci",
+        vec![allow(
+            &["lambda:UpdateFunctionCode"],
+            "arn:aws:lambda:*:111111111111:function:ci-*",
+        )],
+    );
+    let r = fx.report();
+    let p = path(&r, &dev, &exec).unwrap();
+    assert_eq!(techniques(p), [Technique::UpdateCode]);
+    assert!(
+        p.steps[0].detail.contains("no inventory"),
+        "{}",
+        p.steps[0].detail
+    );
+    // Functions matching `ci-*` may run as anything or nothing: not counted.
+    assert!(!any_edge_from(&r, &ci));
+}
+
+#[test]
+fn ssm_command_to_instances_with_a_profile() {
+    let mut fx = Fx::new();
+    let app = fx.admin_role(A, "app", trust_service("ec2.amazonaws.com"));
+    fx.profile(A, "app");
+    let bare = fx.admin_role(A, "bare", trust_service("ec2.amazonaws.com"));
+    let support = fx.role(
+        A,
+        "support",
+        trust_aws(&root(A)),
+        vec![allow(&["ssm:SendCommand"], "*")],
+    );
+    let session = fx.user(
+        A,
+        "session",
+        vec![allow(
+            &["ssm:StartSession"],
+            "arn:aws:ec2:*:111111111111:instance/*",
+        )],
+    );
+    let tagged = fx.user(
+        A,
+        "tagged",
+        vec![
+            json!({"Effect": "Allow", "Action": "ssm:StartSession", "Resource": "*",
+                    "Condition": {"StringEquals": {"ssm:resourceTag/team": "web"}}}),
+        ],
+    );
+    let r = fx.report();
+    assert_eq!(
+        techniques(path(&r, &support, &app).unwrap()),
+        [Technique::SsmCommand]
+    );
+    assert_eq!(
+        path(&r, &session, &app).unwrap().steps[0].actions,
+        ["ssm:StartSession"]
+    );
+    assert!(!has_edge(&r, &support, &bare, Technique::SsmCommand));
+    assert!(!any_edge_from(&r, &tagged));
+}
+
+#[test]
+fn instance_connect() {
+    let mut fx = Fx::new();
+    let app = fx.admin_role(A, "app", trust_service("ec2.amazonaws.com"));
+    fx.profile(A, "app");
+    let op = fx.user(
+        A,
+        "op",
+        vec![allow(&["ec2-instance-connect:SendSSHPublicKey"], "*")],
+    );
+    let one = fx.user(
+        A,
+        "one",
+        vec![allow(
+            &["ec2-instance-connect:SendSSHPublicKey"],
+            "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0",
+        )],
+    );
+    let r = fx.report();
+    let p = path(&r, &op, &app).unwrap();
+    assert_eq!(techniques(p), [Technique::InstanceConnect]);
+    assert_eq!(
+        p.steps[0].actions,
+        ["ec2-instance-connect:SendSSHPublicKey"]
+    );
+    assert!(!any_edge_from(&r, &one));
+}
+
+#[test]
+fn glue_dev_endpoint() {
+    let mut fx = Fx::new();
+    let glue = fx.admin_role(A, "glue-admin", trust_service("glue.amazonaws.com"));
+    let not_glue = fx.admin_role(A, "lambda-admin", trust_service("lambda.amazonaws.com"));
+    let analyst = fx.user(A, "analyst", vec![allow(&["glue:UpdateDevEndpoint"], "*")]);
+    let r = fx.report();
+    assert_eq!(
+        techniques(path(&r, &analyst, &glue).unwrap()),
+        [Technique::GlueDevEndpoint]
+    );
+    assert!(!has_edge(
+        &r,
+        &analyst,
+        &not_glue,
+        Technique::GlueDevEndpoint
+    ));
+    let mut fx = Fx::new();
+    fx.admin_role(A, "glue-admin", trust_service("glue.amazonaws.com"));
+    let a2 = fx.user(A, "analyst", vec![allow(&["glue:GetDevEndpoint"], "*")]);
+    assert!(!any_edge_from(&fx.report(), &a2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the graph as a whole
+
+#[test]
+fn multi_hop_chain_and_shortest_path() {
+    let mut fx = Fx::new();
+    let exec = fx.admin_role(B, "exec", trust_service("lambda.amazonaws.com"));
+    let builder = role_arn(B, "builder");
+    fx.role(
+        B,
+        "builder",
+        trust_aws(&root(A)),
+        vec![allow(
+            &[
+                "iam:PassRole",
+                "lambda:CreateFunction",
+                "lambda:InvokeFunction",
+            ],
+            "*",
+        )],
+    );
+    let hop = role_arn(A, "hop");
+    fx.role(
+        A,
+        "hop",
+        trust_aws(&root(A)),
+        vec![allow(&["sts:AssumeRole"], &builder)],
+    );
+    let start = fx.user(A, "start", vec![allow(&["sts:AssumeRole"], &hop)]);
+    let r = fx.report();
+    let p = path(&r, &start, &exec).unwrap();
+    assert_eq!(
+        techniques(p),
+        [
+            Technique::AssumeRole,
+            Technique::AssumeRole,
+            Technique::PassRoleLambda
+        ]
+    );
+    assert_eq!(p.steps[0].from, start);
+    assert_eq!(p.steps[1].from, hop);
+    assert_eq!(p.steps[2].from, builder);
+    assert_eq!(p.steps[2].to, exec);
+    // Every intermediate principal has its own (shorter) path; paths are sorted by start.
+    assert_eq!(path(&r, &hop, &exec).unwrap().steps.len(), 2);
+    let starts: Vec<&str> = r.paths.iter().map(|p| p.from.as_str()).collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted);
+}
+
+#[test]
+fn cycles_do_not_loop_and_admins_are_not_starts() {
+    let mut fx = Fx::new();
+    let a = role_arn(A, "a");
+    let b = role_arn(A, "b");
+    fx.role(A, "a", trust_aws(&b), vec![allow(&["sts:AssumeRole"], &b)]);
+    fx.role(A, "b", trust_aws(&a), vec![allow(&["sts:AssumeRole"], &a)]);
+    let admin = fx.admin_role(A, "admin", trust_aws(&root(A)));
+    let r = fx.report();
+    assert!(has_edge(&r, &a, &b, Technique::AssumeRole));
+    assert!(has_edge(&r, &b, &a, Technique::AssumeRole));
+    assert!(r.paths.is_empty(), "{:#?}", r.paths);
+    assert!(
+        !r.edges.iter().any(|e| e.from == admin),
+        "admins are not sources"
+    );
+}
+
+#[test]
+fn output_is_deterministic_json() {
+    let build = || {
+        let mut fx = Fx::new();
+        let admin = fx.admin_role(A, "admin", trust_aws(&root(A)));
+        fx.admin_role(A, "exec", trust_service("lambda.amazonaws.com"));
+        for i in 0..5 {
+            fx.user(
+                A,
+                &format!("u{i}"),
+                vec![
+                    allow(&["sts:AssumeRole"], &admin),
+                    allow(&["iam:PassRole", "lambda:*"], "*"),
+                ],
+            );
+        }
+        serde_json::to_string(&fx.report()).unwrap()
+    };
+    let first = build();
+    assert_eq!(first, build());
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let p = &v["paths"][0];
+    assert!(p["from"].is_string() && p["to"].is_string());
+    assert!(p["steps"][0]["technique"].is_string());
+    assert!(p["steps"][0]["actions"].is_array());
+    assert!(v["admins"].is_array() && v["edges"].is_array());
+}
+
+#[test]
+fn technique_ids_round_trip() {
+    for t in Technique::ALL {
+        assert_eq!(Technique::from_id(t.id()), Some(t));
+    }
+    let rules = latch_analysis::escalation::rules();
+    let ids: Vec<Technique> = rules.iter().map(|r| r.id()).collect();
+    assert_eq!(ids, Technique::ALL);
+}
