@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use latch_policy::case::{evaluation_json, Case};
+use latch_policy::Policy;
 use serde_json::{json, Value};
 
 /// Evaluate one case (`--case`) or many (`--cases`, JSON Lines) and print decisions as JSON.
@@ -42,9 +43,52 @@ fn read_input(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
     Ok(Box::new(io::BufReader::new(f)))
 }
 
+/// Unknown actions in every policy of a case (the catalog half of the policy validator).
+fn catalog_lints(case: &Value) -> Vec<String> {
+    let mut places: Vec<(String, &Value)> = Vec::new();
+    for key in ["permission_boundary", "session_policy", "resource_policy"] {
+        if let Some(p) = case.get(key) {
+            places.push((key.to_owned(), p));
+        }
+    }
+    for (i, p) in case
+        .get("identity_policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        places.push((format!("identity_policies[{i}]"), p));
+    }
+    for key in ["scps", "rcps"] {
+        let levels = case
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for (l, level) in levels.enumerate() {
+            for (i, p) in level.as_array().into_iter().flatten().enumerate() {
+                places.push((format!("{key}[{l}][{i}]"), p));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (place, value) in places {
+        if let Ok(policy) = Policy::from_value(value, "") {
+            out.extend(
+                latch_catalog::lint_policy(&policy)
+                    .into_iter()
+                    .map(|f| format!("{place}.{f}")),
+            );
+        }
+    }
+    out
+}
+
 fn evaluate_value(v: &Value, repeat: u64) -> Result<Value, String> {
     let case = Case::from_value(v).map_err(|e| e.to_string())?;
-    let lints = case.policies.lints();
+    let mut lints = case.policies.lints();
+    lints.extend(catalog_lints(v));
     for _ in 1..repeat {
         std::hint::black_box(case.evaluate());
     }

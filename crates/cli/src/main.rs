@@ -4,8 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog_cmd;
 mod eval_cmd;
+mod example_cmd;
+mod scan_cmd;
+mod scan_render;
 mod trail_cmd;
+mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
 ///
@@ -19,34 +24,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Scan an organization: standing privilege, zombies, external trust, unused services.
+    Scan(scan_cmd::ScanArgs),
     /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
+    /// Validate policy documents: syntax, elements allowed where they are used, unknown actions.
+    Validate(validate_cmd::ValidateArgs),
+    /// The offline catalog of AWS actions: stats, lookup, wildcard expansion, sensitivity.
+    Catalog {
+        #[command(subcommand)]
+        cmd: catalog_cmd::CatalogCommand,
+    },
     /// Read CloudTrail logs: usage per principal and action, denied attempts.
     Trail(trail_cmd::TrailArgs),
-    /// Write example data.
-    Example(ExampleArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct ExampleArgs {
-    #[command(subcommand)]
-    command: ExampleCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum ExampleCommand {
-    /// Realistic CloudTrail logs for an activity document.
-    Trail(trail_cmd::ExampleTrailArgs),
+    /// Example organizations: synthetic snapshots for scale tests, CloudTrail for an activity plan.
+    Example {
+        #[command(subcommand)]
+        cmd: example_cmd::ExampleCommand,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match Cli::parse().command {
         Command::Eval(args) => eval_cmd::run(&args),
+        Command::Scan(args) => scan_cmd::run(&args),
+        Command::Catalog { cmd } => catalog_cmd::run(cmd),
+        Command::Validate(args) => validate_cmd::run(&args),
+        Command::Example { cmd } => example_cmd::run(cmd),
         Command::Trail(args) => trail_cmd::run(&args),
-        Command::Example(ExampleArgs {
-            command: ExampleCommand::Trail(args),
-        }) => trail_cmd::run_example(&args),
     };
     match result {
         Ok(code) => code,

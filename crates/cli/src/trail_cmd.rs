@@ -115,7 +115,7 @@ impl Bar {
         }
         *last = Some(Instant::now());
         let width = 30u64;
-        let filled = if total == 0 { width } else { done * width / total };
+        let filled = (done * width).checked_div(total).unwrap_or(width);
         let bar: String = (0..width)
             .map(|i| if i < filled { '#' } else { '-' })
             .collect();
@@ -136,11 +136,23 @@ pub fn run(args: &TrailArgs) -> anyhow::Result<ExitCode> {
 
 fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
     let window = Window {
-        since: args.since.as_deref().map(|s| parse_when(s, "--since")).transpose()?,
-        until: args.until.as_deref().map(|s| parse_when(s, "--until")).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_when(s, "--since"))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_when(s, "--until"))
+            .transpose()?,
     };
     let nested = args.dir.join("cloudtrail");
-    let dir = if nested.is_dir() { nested } else { args.dir.clone() };
+    let dir = if nested.is_dir() {
+        nested
+    } else {
+        args.dir.clone()
+    };
     if !dir.is_dir() {
         bail!("`{}` is not a directory", args.dir.display());
     }
@@ -170,7 +182,9 @@ fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
             let skipped: Vec<_> = report
                 .skipped
                 .iter()
-                .map(|s| json!({"path": s.path.display().to_string(), "error": s.error.to_string()}))
+                .map(
+                    |s| json!({"path": s.path.display().to_string(), "error": s.error.to_string()}),
+                )
                 .collect();
             let doc = json!({
                 "directory": dir.display().to_string(),
@@ -302,7 +316,8 @@ fn render_table(dir: &Path, r: &LoadReport, elapsed: Duration, top: usize) -> St
         let _ = writeln!(s, "  … {} more", principals.len() - top);
     }
 
-    let mut actions: std::collections::BTreeMap<&str, (u64, u64)> = std::collections::BTreeMap::new();
+    let mut actions: std::collections::BTreeMap<&str, (u64, u64)> =
+        std::collections::BTreeMap::new();
     for p in u.principals.values() {
         for (a, au) in &p.actions {
             let e = actions.entry(a).or_default();
@@ -319,8 +334,16 @@ fn render_table(dir: &Path, r: &LoadReport, elapsed: Duration, top: usize) -> St
     }
 
     let mut denied: Vec<_> = u.denied().collect();
-    denied.sort_by(|a, b| b.2.denied.cmp(&a.2.denied).then((a.0, a.1).cmp(&(b.0, b.1))));
-    let _ = writeln!(s, "\nDenied attempts ({} principal × action pairs)", denied.len());
+    denied.sort_by(|a, b| {
+        b.2.denied
+            .cmp(&a.2.denied)
+            .then((a.0, a.1).cmp(&(b.0, b.1)))
+    });
+    let _ = writeln!(
+        s,
+        "\nDenied attempts ({} principal × action pairs)",
+        denied.len()
+    );
     if !denied.is_empty() {
         let _ = writeln!(
             s,
@@ -392,9 +415,8 @@ pub struct ExampleTrailArgs {
 pub fn run_example(args: &ExampleTrailArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.activity)
         .with_context(|| format!("cannot read `{}`", args.activity.display()))?;
-    let activity: Activity = serde_json::from_str(&text).with_context(|| {
-        format!("`{}` is not an activity document", args.activity.display())
-    })?;
+    let activity: Activity = serde_json::from_str(&text)
+        .with_context(|| format!("`{}` is not an activity document", args.activity.display()))?;
     let end_date = match &args.end_date {
         Some(s) => Date::parse(s)
             .with_context(|| format!("--end-date `{s}` is not a date (`YYYY-MM-DD`)"))?,

@@ -2,7 +2,7 @@
 //! request does no parsing and (for policies without variables) no allocation.
 
 use crate::arn::{self, ArnPattern};
-use crate::condition::Condition;
+use crate::condition::{Condition, Outcome};
 use crate::document::{Effect, Policy, PrincipalType, Principals, Statement};
 use crate::glob::{self, Piece};
 use crate::request::Request;
@@ -95,7 +95,9 @@ pub enum PrincipalMatch {
     Account,
     /// The caller's role by role ARN: capped by the session's boundary and session policy.
     Role,
-    /// The caller itself: user ARN, session ARN, federated-user ARN, service, `*`.
+    /// The caller itself: user ARN, session ARN, federated-user ARN, service; and `*`, which
+    /// names every principal, the caller itself included (Latch's reading: AWS documents the
+    /// cap only for grants to a role ARN).
     Direct,
 }
 
@@ -137,6 +139,8 @@ pub enum Applies {
     Yes(PrincipalMatch),
     /// Action, resource and principal match, but a condition cannot be evaluated.
     Unevaluable(PrincipalMatch, String),
+    /// An Allow that would match only through a policy variable without a value: not granted.
+    Unresolved(String),
 }
 
 fn compile_action(text: &str) -> ActionPat {
@@ -283,6 +287,11 @@ fn compile_statement(
             })
         }
     };
+    if s.effect == Effect::Allow && s.principal.as_ref().is_some_and(|p| p.negated) {
+        lints.push(format!(
+            "{path}: NotPrincipal with Allow is not supported by AWS (\"IAM JSON policy elements: NotPrincipal\"); this statement never matches"
+        ));
+    }
     if layer == Layer::Rcp && s.effect == Effect::Allow {
         lints.push(format!(
             "{path}: RCPs may only deny; an Allow adds nothing to the implicit RCPFullAWSAccess"
@@ -328,7 +337,9 @@ impl CStatement {
         hit != self.actions_negated
     }
 
-    fn resource_matches(&self, req: &Request) -> bool {
+    /// Whether the resource element matches; records a policy variable without a value (a
+    /// pattern holding one matches nothing: "Policy variables with no value").
+    fn resource_matches(&self, req: &Request, unresolved: &mut Option<String>) -> bool {
         let Some((negated, pats)) = &self.resources else {
             // A resource-based policy without Resource applies to the resource it is on.
             return true;
@@ -337,7 +348,10 @@ impl CStatement {
             Some(f) => f.matches(&req.resource),
             None => match p.template.resolve(&req.context) {
                 Ok(pieces) => ArnPattern::new(pieces).matches(&req.resource),
-                Err(_) => false,
+                Err(u) => {
+                    unresolved.get_or_insert(u.key);
+                    false
+                }
             },
         });
         hit != *negated
@@ -346,7 +360,8 @@ impl CStatement {
     /// Whether the statement applies to the request. `has_boundary`: the caller has a
     /// permissions boundary (for the documented `NotPrincipal` rule).
     pub fn applies(&self, req: &Request, action_lc: &str, has_boundary: bool) -> Applies {
-        if !self.action_matches(req, action_lc) || !self.resource_matches(req) {
+        let mut unresolved = None;
+        if !self.action_matches(req, action_lc) || !self.resource_matches(req, &mut unresolved) {
             return Applies::No;
         }
         let pm = match &self.principal {
@@ -359,16 +374,24 @@ impl CStatement {
         let mut unevaluable = None;
         for c in &self.conditions {
             match c.evaluate(&req.context) {
-                crate::condition::Outcome::True => {}
-                crate::condition::Outcome::False => return Applies::No,
-                crate::condition::Outcome::Unevaluable(why) => {
+                Outcome::True => {}
+                Outcome::False | Outcome::Unresolved(false, _) => return Applies::No,
+                Outcome::Unresolved(true, key) => {
+                    unresolved.get_or_insert(key);
+                }
+                Outcome::Unevaluable(why) => {
                     unevaluable.get_or_insert(format!("{}.{}: {why}", c.operator, c.key));
                 }
             }
         }
-        match unevaluable {
-            Some(why) => Applies::Unevaluable(pm, why),
-            None => Applies::Yes(pm),
+        if let Some(why) = unevaluable {
+            return Applies::Unevaluable(pm, why);
+        }
+        match unresolved {
+            // Latch never grants on a variable without a value (fail closed); a Deny follows
+            // AWS's null rule, under which it matched.
+            Some(key) if self.effect == Effect::Allow => Applies::Unresolved(key),
+            _ => Applies::Yes(pm),
         }
     }
 }
@@ -422,7 +445,11 @@ fn principal_match(
     // account — which is why AWS tells you to list the account too. A Deny with NotPrincipal
     // always applies to a caller with a permissions boundary ("Permissions boundaries for IAM
     // entities").
-    if effect == Effect::Deny && has_boundary {
+    if effect == Effect::Allow {
+        // Unsupported by AWS; never grants (see the compile lint).
+        return None;
+    }
+    if has_boundary {
         return Some(PrincipalMatch::Direct);
     }
     if p.any {

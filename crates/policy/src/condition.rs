@@ -97,6 +97,10 @@ pub enum Outcome {
     False,
     /// The condition cannot be evaluated (unknown operator, unreadable value).
     Unevaluable(String),
+    /// A policy variable in the values has no value in the request. AWS treats such a value as
+    /// null, which nothing equals or is like ("Policy variables with no value"); the `bool` is
+    /// the outcome under that rule. Deny statements use it; Allow statements never grant on it.
+    Unresolved(bool, String),
 }
 
 /// A compiled condition entry.
@@ -303,31 +307,42 @@ impl Condition {
         if let Kind::Null { values: wanted } = &self.kind {
             return to_outcome(wanted.contains(&missing));
         }
+        let mut unresolved = None;
         let holds = match self.set {
             SetOp::Single => {
                 if missing {
                     self.if_exists || self.negated
                 } else {
-                    let any = values.iter().any(|v| self.positive(v, ctx));
+                    let any = values
+                        .iter()
+                        .any(|v| self.positive(v, ctx, &mut unresolved));
                     any != self.negated
                 }
             }
             SetOp::ForAll => {
-                missing || values.iter().all(|v| self.positive(v, ctx) != self.negated)
+                missing
+                    || values
+                        .iter()
+                        .all(|v| self.positive(v, ctx, &mut unresolved) != self.negated)
             }
             SetOp::ForAny => {
                 if missing {
                     self.if_exists
                 } else {
-                    values.iter().any(|v| self.positive(v, ctx) != self.negated)
+                    values
+                        .iter()
+                        .any(|v| self.positive(v, ctx, &mut unresolved) != self.negated)
                 }
             }
         };
-        to_outcome(holds)
+        match unresolved {
+            Some(key) => Outcome::Unresolved(holds, key),
+            None => to_outcome(holds),
+        }
     }
 
     /// Does one context value match any policy value (positive sense)?
-    fn positive(&self, v: &str, ctx: &Context) -> bool {
+    fn positive(&self, v: &str, ctx: &Context, unresolved: &mut Option<String>) -> bool {
         match &self.kind {
             Kind::Str {
                 ignore_case,
@@ -354,7 +369,10 @@ impl Condition {
                             glob::matches(&p, v)
                         }
                         Ok(p) => glob::matches(&p, v),
-                        Err(_) => false,
+                        Err(u) => {
+                            unresolved.get_or_insert(u.key);
+                            false
+                        }
                     },
                 })
             }
@@ -383,7 +401,10 @@ impl Condition {
                 arn::split(v).is_some()
                     && values.iter().any(|t| match t.resolve(ctx) {
                         Ok(p) => ArnPattern::new(p).matches(v),
-                        Err(_) => false,
+                        Err(u) => {
+                            unresolved.get_or_insert(u.key);
+                            false
+                        }
                     })
             }
             Kind::Null { .. } | Kind::Invalid { .. } => false,
@@ -538,7 +559,12 @@ mod tests {
         );
         assert_eq!(
             cond("StringLike", "s3:prefix", &["home/${aws:userid}/*"]).evaluate(&c),
-            Outcome::False
+            Outcome::Unresolved(false, "aws:userid".into())
+        );
+        // Nothing equals a variable without a value, so the negated operator holds.
+        assert_eq!(
+            cond("StringNotEquals", "s3:prefix", &["${aws:userid}"]).evaluate(&c),
+            Outcome::Unresolved(true, "aws:userid".into())
         );
     }
 }

@@ -266,7 +266,13 @@ impl PolicySet {
 
         // 4. Identity and resource-based policies.
         let boundary_ok = boundary.as_ref().is_none_or(|b| b.allow.is_some());
-        let session_ok = session.as_ref().is_none_or(|s| s.allow.is_some());
+        // Without a session policy only a role session keeps its permissions; a federated user
+        // session (GetFederationToken) then has none ("How AWS enforcement code logic evaluates
+        // requests": step Session policies; STS GetFederationToken).
+        let session_ok = match &session {
+            Some(s) => s.allow.is_some(),
+            None => !matches!(req.caller, Caller::FederatedUser { .. }),
+        };
         let is_root = matches!(req.caller, Caller::Root { .. });
         let identity_allows = is_root || identity.allow.is_some();
         let id_allowed = identity_allows && boundary_ok && session_ok;
@@ -447,6 +453,14 @@ impl<'a> State<'_, 'a> {
                 ) {
                     Applies::No => continue,
                     Applies::Yes(pm) => (pm, None),
+                    Applies::Unresolved(key) => {
+                        self.warnings.push(format!(
+                            "{} policy {pi} statement {}: policy variable `{key}` has no value in the request; this Allow does not grant (fail closed)",
+                            layer.name(),
+                            s.index
+                        ));
+                        continue;
+                    }
                     Applies::Unevaluable(pm, why) => {
                         let verdict = match s.effect {
                             Effect::Deny => "counted as matching (fail closed)",

@@ -6,7 +6,12 @@
 //!   (discover, decompress, parse, aggregate, merge) on every available core.
 //!
 //! Run: `cargo bench -p latch-trail --bench ingest`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 

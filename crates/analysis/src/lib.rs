@@ -1,0 +1,13 @@
+//! Analysis of an organization's permissions, built on the policy engine and the catalog.
+//!
+//! **Architecture invariant:** no IO, no clock. Inputs are parsed policy documents; outputs
+//! are data with explanations.
+
+pub mod actionset;
+pub mod effective;
+pub mod scan;
+
+pub use actionset::ActionSet;
+pub use effective::{
+    combine, effective_permissions, EffectivePermissions, PolicyActions, PrincipalPolicies,
+};

@@ -1,0 +1,553 @@
+//! `latch scan`'s analysis: for every principal of a snapshot, its effective sensitive
+//! permissions and whether it uses them; zombie identities; external and wildcard trust;
+//! unused services per account and OU. Ranked findings for people, data for machines.
+//!
+//! Pure: the snapshot and the usage table come in as values, "now" as an argument.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use latch_catalog::{Catalog, Category};
+use latch_model::{Principal, Snapshot};
+use latch_trail::UsageTable;
+use serde::Serialize;
+
+use crate::effective::{combine, EffectivePermissions, PolicyActions};
+use crate::ActionSet;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Knobs of a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// "Now", in milliseconds since the epoch (from the data or the caller; never the clock).
+    pub now_millis: i64,
+    /// The usage window: sensitive actions unused for this many days are standing privilege.
+    pub window_days: i64,
+    /// Identities idle for this many days are zombies.
+    pub zombie_days: i64,
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fix now.
+    Critical,
+    /// Fix soon.
+    High,
+    /// Worth fixing.
+    Medium,
+    /// For the record.
+    Low,
+}
+
+/// What kind of finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Sensitive actions held but not used in the window.
+    StandingPrivilege,
+    /// An identity with no activity for the zombie threshold.
+    ZombieIdentity,
+    /// A role trusting a principal outside the organization.
+    ExternalTrust,
+    /// A role trusting `*`.
+    WildcardTrust,
+    /// Services no one in an account used in the window.
+    UnusedServices,
+    /// Managed policies the snapshot could not resolve: permissions only partly known.
+    UnresolvedPolicies,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable id: `<kind>:<subject>`.
+    pub id: String,
+    /// Kind.
+    pub kind: FindingKind,
+    /// Severity.
+    pub severity: Severity,
+    /// The principal concerned, if any.
+    pub principal: Option<String>,
+    /// The account concerned.
+    pub account: String,
+    /// One sentence for people.
+    pub detail: String,
+    /// Actions or services the finding is about (sorted).
+    pub items: Vec<String>,
+}
+
+/// One principal's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrincipalReport {
+    /// ARN.
+    pub arn: String,
+    /// Account id.
+    pub account: String,
+    /// `user` or `role`.
+    pub kind: &'static str,
+    /// Effective sensitive actions (allowed on some resource under some context).
+    pub sensitive_actions: Vec<String>,
+    /// Of those, the ones used in the window (`None` when usage was not analysed).
+    pub used: Option<Vec<String>>,
+    /// Of those, the ones not used in the window (`None` when usage was not analysed).
+    pub unused: Option<Vec<String>>,
+    /// Number of actions allowed everywhere without conditions.
+    pub unconditional_actions: usize,
+    /// Number of actions allowed at all.
+    pub allowed_actions: usize,
+    /// Holds every privilege-escalation action unconditionally: admin-equivalent.
+    pub admin_equivalent: bool,
+    /// Last activity seen (CloudTrail or `RoleLastUsed`), RFC 3339.
+    pub last_activity: Option<String>,
+}
+
+/// Unused services of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnusedServices {
+    /// Account id.
+    pub account: String,
+    /// The OU path (ids from the root).
+    pub ou_path: Vec<String>,
+    /// Services someone in the account may use but no one used in the window.
+    pub services: Vec<String>,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// Per principal, sorted by ARN.
+    pub principals: Vec<PrincipalReport>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Unused services per account (empty when usage was not analysed).
+    pub unused_services: Vec<UnusedServices>,
+    /// Parts of the input that were not analysed, and why.
+    pub not_analysed: Vec<String>,
+    /// Whether CloudTrail usage was analysed.
+    pub usage_analysed: bool,
+    /// The window in days.
+    pub window_days: i64,
+}
+
+fn rfc3339(ms: i64) -> String {
+    latch_trail::Timestamp(ms.div_euclid(1000)).to_string()
+}
+
+/// A principal's policy stack, as keys into the per-document cache.
+struct Stack<'a> {
+    principal: Principal<'a>,
+    identity: Vec<usize>,
+    boundary: Option<usize>,
+    scps: Vec<Vec<usize>>,
+}
+
+/// Runs the analysis.
+pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) -> ScanReport {
+    let catalog = Catalog::get();
+    let window_start_s = (opts.now_millis - opts.window_days * DAY_MS).div_euclid(1000);
+    let mut sensitive = ActionSet::empty();
+    for a in catalog.sensitive_actions(None) {
+        sensitive.insert(a.id());
+    }
+
+    // Expand each policy document once, shared by every principal it applies to.
+    let mut cache: HashMap<usize, PolicyActions> = HashMap::new();
+    let mut actions_of = |doc: &latch_model::PolicyDocument| -> usize {
+        let key = std::ptr::from_ref(doc) as usize;
+        cache
+            .entry(key)
+            .or_insert_with(|| PolicyActions::of(&doc.policy));
+        key
+    };
+
+    let mut principals = Vec::new();
+    let mut findings = Vec::new();
+    let mut allowed_by_account: BTreeMap<String, ActionSet> = BTreeMap::new();
+    let mut plan: Vec<Stack<'_>> = Vec::new();
+    for p in snapshot.principals() {
+        let eff = p.effective_policies();
+        let identity: Vec<usize> = eff
+            .identity
+            .iter()
+            .map(|s| actions_of(s.document))
+            .collect();
+        let boundary = eff.boundary.map(|b| actions_of(&b.document));
+        let scps_apply = !p.is_service_linked() && !p.in_management_account();
+        let scps: Vec<Vec<usize>> = match (&eff.scps, scps_apply) {
+            (Some(levels), true) => levels
+                .iter()
+                .map(|l| l.policies.iter().map(|c| actions_of(&c.document)).collect())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !eff.unresolved.is_empty() {
+            findings.push(Finding {
+                id: format!("unresolved-policies:{}", p.arn()),
+                kind: FindingKind::UnresolvedPolicies,
+                severity: Severity::Low,
+                principal: Some(p.arn().to_owned()),
+                account: p.account_id().to_owned(),
+                detail: format!(
+                    "{} managed polic{} could not be resolved; permissions are only partly known",
+                    eff.unresolved.len(),
+                    if eff.unresolved.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
+                ),
+                items: eff.unresolved.iter().map(|s| (*s).to_owned()).collect(),
+            });
+        }
+        plan.push(Stack {
+            principal: p,
+            identity,
+            boundary,
+            scps,
+        });
+    }
+
+    for Stack {
+        principal: p,
+        identity,
+        boundary,
+        scps,
+    } in &plan
+    {
+        let get = |k: &usize| cache.get(k);
+        let ids: Vec<&PolicyActions> = identity.iter().filter_map(get).collect();
+        let levels: Vec<Vec<&PolicyActions>> = scps
+            .iter()
+            .map(|l| l.iter().filter_map(get).collect())
+            .collect();
+        let eff: EffectivePermissions =
+            combine(&ids, boundary.as_ref().and_then(get), &levels, false);
+        allowed_by_account
+            .entry(p.account_id().to_owned())
+            .or_insert_with(ActionSet::empty)
+            .union_with(&eff.allowed);
+
+        let mut held = eff.allowed.clone();
+        held.intersect_with(&sensitive);
+        let admin_equivalent = is_admin_equivalent(p, &eff);
+
+        let pu = usage.and_then(|u| u.principals.get(p.arn()));
+        let mut used_set = ActionSet::empty();
+        if let Some(pu) = pu {
+            for (name, au) in &pu.actions {
+                let recent = au
+                    .last_seen
+                    .is_some_and(|t| t.seconds() >= window_start_s && au.count > 0);
+                if recent {
+                    if let Some(id) = catalog.resolve(name) {
+                        used_set.insert(id);
+                    }
+                }
+            }
+        }
+        let role_last = p
+            .as_role()
+            .and_then(|r| r.last_used.as_ref())
+            .and_then(|l| l.date.as_ref())
+            .map(|t| t.epoch_millis);
+        let trail_last = pu.and_then(|u| u.last_activity).map(|t| t.seconds() * 1000);
+        let last_ms = role_last.max(trail_last);
+
+        let (used, unused) = if usage.is_some() {
+            let mut used = held.clone();
+            used.intersect_with(&used_set);
+            let mut unused = held.clone();
+            unused.subtract(&used_set);
+            (Some(used), Some(unused))
+        } else {
+            (None, None)
+        };
+
+        if let Some(unused) = &unused {
+            if !unused.is_empty() {
+                let names = unused.names();
+                let worst = names
+                    .iter()
+                    .flat_map(|n| catalog.sensitivity(n).iter().map(|c| c.category))
+                    .collect::<BTreeSet<_>>();
+                let severity = if admin_equivalent {
+                    Severity::Critical
+                } else if worst.contains(&Category::PrivilegeEscalation)
+                    || worst.contains(&Category::CredentialAccess)
+                {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+                findings.push(Finding {
+                    id: format!("standing-privilege:{}", p.arn()),
+                    kind: FindingKind::StandingPrivilege,
+                    severity,
+                    principal: Some(p.arn().to_owned()),
+                    account: p.account_id().to_owned(),
+                    detail: format!(
+                        "holds {} sensitive action{} it did not use in {} days{}",
+                        names.len(),
+                        if names.len() == 1 { "" } else { "s" },
+                        opts.window_days,
+                        if admin_equivalent {
+                            " (admin-equivalent)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    items: names.iter().map(|s| (*s).to_owned()).collect(),
+                });
+            }
+        }
+
+        // Zombies: no activity for the threshold, and old enough to have had some.
+        if !p.is_service_linked() {
+            let created = p.create_date().map(|t| t.epoch_millis);
+            let threshold = opts.now_millis - opts.zombie_days * DAY_MS;
+            let old_enough = created.is_none_or(|c| c <= threshold);
+            let knowable = p.as_role().is_some() || usage.is_some();
+            if knowable && old_enough && last_ms.is_none_or(|l| l < threshold) {
+                let idle = last_ms.map_or("never used".to_owned(), |l| {
+                    format!("idle for {} days", (opts.now_millis - l).div_euclid(DAY_MS))
+                });
+                findings.push(Finding {
+                    id: format!("zombie-identity:{}", p.arn()),
+                    kind: FindingKind::ZombieIdentity,
+                    severity: if admin_equivalent {
+                        Severity::Critical
+                    } else if !held.is_empty() {
+                        Severity::High
+                    } else {
+                        Severity::Low
+                    },
+                    principal: Some(p.arn().to_owned()),
+                    account: p.account_id().to_owned(),
+                    detail: format!(
+                        "{idle}{}; candidate for quarantine",
+                        if held.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" while holding {} sensitive actions", held.len())
+                        }
+                    ),
+                    items: Vec::new(),
+                });
+            }
+        }
+
+        if let Some(role) = p.as_role() {
+            trust_findings(snapshot, p, &role.trust_policy.policy, &mut findings);
+        }
+
+        principals.push(PrincipalReport {
+            arn: p.arn().to_owned(),
+            account: p.account_id().to_owned(),
+            kind: if p.as_user().is_some() {
+                "user"
+            } else {
+                "role"
+            },
+            sensitive_actions: held.names().iter().map(|s| (*s).to_owned()).collect(),
+            used: used.map(|s| s.names().iter().map(|x| (*x).to_owned()).collect()),
+            unused: unused.map(|s| s.names().iter().map(|x| (*x).to_owned()).collect()),
+            unconditional_actions: eff.unconditional.len(),
+            allowed_actions: eff.allowed.len(),
+            admin_equivalent,
+            last_activity: last_ms.map(rfc3339),
+        });
+    }
+
+    let mut unused_services = Vec::new();
+    if let Some(u) = usage {
+        for (account, allowed) in &allowed_by_account {
+            let services: BTreeSet<&str> = allowed
+                .ids()
+                .filter_map(|id| catalog.action_by_id(id))
+                .map(|a| a.service_prefix())
+                .collect();
+            let used = u.accounts.get(account);
+            let unused: Vec<String> = services
+                .into_iter()
+                .filter(|s| {
+                    used.and_then(|m| m.get(*s)).is_none_or(|su| {
+                        su.count == 0 || su.last_seen.is_none_or(|t| t.seconds() < window_start_s)
+                    })
+                })
+                .map(str::to_owned)
+                .collect();
+            let ou_path = snapshot
+                .organization
+                .as_ref()
+                .and_then(|o| o.path_to(account))
+                .map(|path| path.iter().map(|n| n.id.clone()).collect())
+                .unwrap_or_default();
+            if !unused.is_empty() {
+                findings.push(Finding {
+                    id: format!("unused-services:{account}"),
+                    kind: FindingKind::UnusedServices,
+                    severity: Severity::Low,
+                    principal: None,
+                    account: account.clone(),
+                    detail: format!(
+                        "{} services are allowed to someone in the account but unused in {} days (candidates for service quarantine)",
+                        unused.len(),
+                        opts.window_days
+                    ),
+                    items: unused.clone(),
+                });
+            }
+            unused_services.push(UnusedServices {
+                account: account.clone(),
+                ou_path,
+                services: unused,
+            });
+        }
+    }
+
+    findings.sort_by(|a, b| {
+        (a.severity, a.kind, std::cmp::Reverse(a.items.len()), &a.id).cmp(&(
+            b.severity,
+            b.kind,
+            std::cmp::Reverse(b.items.len()),
+            &b.id,
+        ))
+    });
+    principals.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let mut not_analysed = snapshot.not_analysed.clone();
+    if usage.is_none() {
+        not_analysed.push(
+            "usage: no CloudTrail was analysed, so standing privilege, unused services and user zombies are not reported".into(),
+        );
+    }
+    ScanReport {
+        principals,
+        findings,
+        unused_services,
+        not_analysed,
+        usage_analysed: usage.is_some(),
+        window_days: opts.window_days,
+    }
+}
+
+/// The IAM writes that let a principal give itself (or anyone) any permission; holding all of
+/// them on any role, user and policy of its account makes it admin-equivalent.
+const ADMIN_PROBES: &[(&str, &str)] = &[
+    ("iam:PutRolePolicy", "role/latch-probe"),
+    ("iam:AttachRolePolicy", "role/latch-probe"),
+    ("iam:UpdateAssumeRolePolicy", "role/latch-probe"),
+    ("iam:PassRole", "role/latch-probe"),
+    ("iam:CreateAccessKey", "user/latch-probe"),
+    ("iam:PutUserPolicy", "user/latch-probe"),
+    ("iam:CreatePolicyVersion", "policy/latch-probe"),
+];
+
+/// Admin-equivalent: the engine allows every IAM write of [`ADMIN_PROBES`] on an arbitrary
+/// role, user and policy of the principal's own account, with the principal's real request
+/// context (tags, organization), through identity policies, boundary and SCPs.
+fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
+    let catalog = Catalog::get();
+    let quick = ADMIN_PROBES.iter().all(|(a, _)| {
+        catalog
+            .resolve(a)
+            .is_some_and(|id| eff.allowed.contains(id))
+    });
+    if !quick {
+        return false;
+    }
+    let Ok(set) = p.effective_policies().to_policy_set() else {
+        return false;
+    };
+    let account = p.account_id();
+    ADMIN_PROBES.iter().all(|(action, res)| {
+        let resource = format!("arn:aws:iam::{account}:{res}");
+        latch_policy::Request::new(p.arn(), action, &resource, None, p.request_context())
+            .is_ok_and(|req| set.evaluate(&req).decision == latch_policy::Decision::Allow)
+    })
+}
+
+/// Trust-policy findings of one role: principals outside the organization, and `*`.
+fn trust_findings(
+    snapshot: &Snapshot,
+    p: &Principal<'_>,
+    trust: &latch_policy::Policy,
+    findings: &mut Vec<Finding>,
+) {
+    use latch_policy::document::{Effect, PrincipalType};
+    let mut external = BTreeSet::new();
+    let mut wildcard = false;
+    for st in &trust.statements {
+        let Some(pr) = &st.principal else { continue };
+        if st.effect != Effect::Allow || pr.negated {
+            continue;
+        }
+        if pr.any {
+            wildcard = true;
+        }
+        for (kind, values) in &pr.entries {
+            if *kind != PrincipalType::Aws {
+                continue;
+            }
+            for v in values {
+                if v == "*" {
+                    wildcard = true;
+                    continue;
+                }
+                let account = if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+                    Some(v.as_str())
+                } else {
+                    latch_policy::arn::account(v)
+                };
+                if let Some(a) = account {
+                    if !snapshot.is_internal_account(a) {
+                        external.insert(v.clone());
+                    }
+                }
+            }
+        }
+    }
+    let has_conditions = trust.statements.iter().any(|s| !s.conditions.is_empty());
+    if wildcard {
+        findings.push(Finding {
+            id: format!("wildcard-trust:{}", p.arn()),
+            kind: FindingKind::WildcardTrust,
+            severity: if has_conditions {
+                Severity::High
+            } else {
+                Severity::Critical
+            },
+            principal: Some(p.arn().to_owned()),
+            account: p.account_id().to_owned(),
+            detail: format!(
+                "the trust policy allows any AWS principal (`*`){}",
+                if has_conditions {
+                    ", restricted only by conditions"
+                } else {
+                    ""
+                }
+            ),
+            items: vec!["*".into()],
+        });
+    }
+    if !external.is_empty() {
+        findings.push(Finding {
+            id: format!("external-trust:{}", p.arn()),
+            kind: FindingKind::ExternalTrust,
+            severity: Severity::High,
+            principal: Some(p.arn().to_owned()),
+            account: p.account_id().to_owned(),
+            detail: format!(
+                "the trust policy lets {} principal(s) outside the organization assume this role{}",
+                external.len(),
+                if has_conditions {
+                    " (with conditions, e.g. sts:ExternalId)"
+                } else {
+                    ""
+                }
+            ),
+            items: external.into_iter().collect(),
+        });
+    }
+}

@@ -1,0 +1,80 @@
+//! `scan` on the built-in example organization (examples/org, see PLANTED.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use latch_analysis::scan::{scan, FindingKind, ScanOptions, Severity};
+
+fn example() -> latch_model::Snapshot {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/org");
+    latch_model::load::snapshot(&dir).unwrap()
+}
+
+/// The example snapshot was taken at 2026-11-20T00:00:00Z (PLANTED.md).
+fn opts() -> ScanOptions {
+    ScanOptions {
+        now_millis: latch_trail::Timestamp::parse("2026-11-20")
+            .unwrap()
+            .seconds()
+            * 1000,
+        window_days: 90,
+        zombie_days: 90,
+    }
+}
+
+#[test]
+fn zombies_external_trust_and_admins_without_usage() {
+    let snap = example();
+    let r = scan(&snap, None, opts());
+    assert!(!r.usage_analysed);
+    assert!(r.not_analysed.iter().any(|n| n.starts_with("usage:")));
+    let find = |kind: FindingKind, arn_end: &str| {
+        r.findings.iter().find(|f| {
+            f.kind == kind && f.principal.as_deref().is_some_and(|p| p.ends_with(arn_end))
+        })
+    };
+    // (h) the zombie admin role, idle 262 days.
+    let z = find(FindingKind::ZombieIdentity, ":role/legacy-migration-admin").expect("zombie (h)");
+    assert_eq!(z.severity, Severity::Critical);
+    assert!(z.detail.starts_with("idle for 262 days"), "{}", z.detail);
+    // (i) external trust to an account outside the organization.
+    let t =
+        find(FindingKind::ExternalTrust, ":role/ThirdPartyCSPMRole").expect("external trust (i)");
+    assert_eq!(t.items, vec!["arn:aws:iam::999988887777:root".to_owned()]);
+    // Without CloudTrail, no standing-privilege or user-zombie findings are invented.
+    assert!(r
+        .findings
+        .iter()
+        .all(|f| f.kind != FindingKind::StandingPrivilege));
+    assert!(find(FindingKind::ZombieIdentity, ":user/breakglass").is_none());
+    // Admin-equivalence through the engine, and a negative control.
+    let p = |end: &str| r.principals.iter().find(|p| p.arn.ends_with(end)).unwrap();
+    assert!(p(":user/ops-admin").admin_equivalent);
+    assert!(p(":role/lambda-admin-exec").admin_equivalent);
+    let m = p(":role/metrics-exporter");
+    assert!(!m.admin_equivalent);
+    assert!(
+        m.sensitive_actions.iter().all(|a| !a.starts_with("iam:")),
+        "{:?}",
+        m.sensitive_actions
+    );
+    // Service-linked roles are never zombies.
+    assert!(r.findings.iter().all(|f| !f
+        .principal
+        .as_deref()
+        .unwrap_or("")
+        .contains("/aws-service-role/")));
+    // Sorted: most severe first, deterministic.
+    assert!(r
+        .findings
+        .windows(2)
+        .all(|w| w[0].severity <= w[1].severity));
+    let again = scan(&snap, None, opts());
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        serde_json::to_string(&again).unwrap()
+    );
+}

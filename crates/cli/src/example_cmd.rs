@@ -1,0 +1,125 @@
+//! `latch example generate`: synthetic organizations for scale tests.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use latch_model::generate::{self, GenerateError, Params};
+
+/// Work with example organizations.
+#[derive(Debug, Subcommand)]
+pub enum ExampleCommand {
+    /// Write a synthetic organization snapshot (deterministic for a given seed).
+    Generate(GenerateArgs),
+    /// Write realistic CloudTrail logs for an activity document (deterministic for a seed).
+    Trail(crate::trail_cmd::ExampleTrailArgs),
+}
+
+/// Write a synthetic organization: organization.json, accounts/<id>/gaad.json and
+/// resource-policies.json, and activity.json (the usage plan CloudTrail is generated from).
+///
+/// Examples:
+///   latch example generate --accounts 100 --roles-per-account 200 --days 90 --out /tmp/big
+///   latch example generate --accounts 5 --roles-per-account 20 --seed 7 --out /tmp/small
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct GenerateArgs {
+    /// Accounts, including the management account.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    accounts: u32,
+    /// Roles per account (at least 4).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(4..=5_000))]
+    roles_per_account: u32,
+    /// Activity window in days; zombies are idle for longer.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    days: u32,
+    /// Seed of the pseudo-random choices: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory; must not exist or be empty.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs an `example` subcommand.
+pub fn run(cmd: ExampleCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ExampleCommand::Generate(args) => run_generate(&args),
+        ExampleCommand::Trail(args) => crate::trail_cmd::run_example(&args),
+    }
+}
+
+fn run_generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
+    if args.out.exists()
+        && fs::read_dir(&args.out)
+            .with_context(|| format!("cannot read `{}`", args.out.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "`{}` is not empty; choose a new directory so no old files mix in",
+            args.out.display()
+        );
+    }
+    let params = Params {
+        accounts: usize::try_from(args.accounts)?,
+        roles_per_account: usize::try_from(args.roles_per_account)?,
+        days: args.days,
+        seed: args.seed,
+    };
+    let started = Instant::now();
+    let total = params.accounts;
+    let every = (total / 20).max(1);
+    let mut bytes_written: u64 = 0;
+    let mut stderr = std::io::stderr();
+    let result = generate::generate(&params, |file| -> anyhow::Result<()> {
+        let path = args.out.join(&file.path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        fs::write(&path, &file.bytes)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        bytes_written += u64::try_from(file.bytes.len()).unwrap_or(0);
+        if let Some(i) = file.account_index {
+            let done = i + 1;
+            if file.path.ends_with("resource-policies.json") && (done % every == 0 || done == total)
+            {
+                // Progress is best effort: a closed stderr must not fail the generation.
+                let _ = writeln!(
+                    stderr,
+                    "generated {done}/{total} accounts ({:.1} MB, {:.1}s)",
+                    mb(bytes_written),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => {}
+        Err(GenerateError::Sink(e)) => return Err(e),
+        Err(e) => bail!("{e}"),
+    }
+    let _ = writeln!(
+        stderr,
+        "wrote a snapshot of {} accounts x {} roles to `{}` ({:.1} MB); CloudTrail for {} days \
+         is generated from its activity.json",
+        params.accounts,
+        params.roles_per_account,
+        args.out.display(),
+        mb(bytes_written),
+        params.days
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mb(bytes: u64) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "a progress figure")]
+    let b = bytes as f64;
+    b / 1_000_000.0
+}

@@ -1,0 +1,200 @@
+//! `latch scan`: inventory, real usage and analysis of an organization snapshot.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{bail, Context as _};
+use clap::{Args, ValueEnum};
+use latch_analysis::scan::{scan, ScanOptions};
+use latch_trail::fs::{load_dir, LoadOptions, OnBadFile, Progress};
+use latch_trail::{Timestamp, Window};
+use serde_json::json;
+
+use crate::scan_render;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Ranked summary tables for people.
+    Table,
+    /// The whole report for machines.
+    Json,
+    /// One self-contained HTML page with charts.
+    Html,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+/// Scan an organization snapshot: who holds which sensitive permissions, whether they use
+/// them, zombie identities, external trust, unused services.
+///
+/// The snapshot is a directory (docs/snapshot-format.md): accounts/<id>/gaad.json, an optional
+/// organization.json, optional resource policies, and an optional cloudtrail/ folder in the
+/// layout CloudTrail writes to S3. Missing optional parts are reported as "not analysed".
+///
+/// Examples:
+///   latch scan                                  # the built-in example organization
+///   latch scan --snapshot ./snap --format json > report.json
+///   latch scan --snapshot ./snap --format html --out report.html
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ScanArgs {
+    /// The snapshot directory.
+    #[arg(long, default_value = "examples/org")]
+    snapshot: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Usage window in days: sensitive actions unused this long are standing privilege.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    window_days: i64,
+    /// Identities idle this many days are zombies.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    zombie_days: i64,
+    /// "Now" for the analysis (YYYY-MM-DD or RFC 3339). Default: the newest activity in the
+    /// data (last CloudTrail event or RoleLastUsed), so results are reproducible.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Show the top N rows in tables.
+    #[arg(long, default_value_t = 15)]
+    top: usize,
+}
+
+fn load_usage(dir: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::fs::LoadReport>> {
+    let trail = dir.join("cloudtrail");
+    if !trail.is_dir() {
+        return Ok(None);
+    }
+    let tty = io::stderr().is_terminal() && !quiet;
+    let last_pct = AtomicU64::new(u64::MAX);
+    let progress = |p: &Progress| {
+        if !tty || p.files_total == 0 {
+            return;
+        }
+        let pct = p.files_done * 100 / p.files_total;
+        if last_pct.swap(pct, Ordering::Relaxed) != pct {
+            let filled = usize::try_from(pct / 4).unwrap_or(25);
+            #[expect(clippy::print_stderr, reason = "progress bar for people")]
+            {
+                eprint!(
+                    "\rreading CloudTrail [{:<25}] {pct:>3}%  {}/{} files",
+                    "#".repeat(filled),
+                    p.files_done,
+                    p.files_total
+                );
+            }
+        }
+    };
+    let opts = LoadOptions {
+        window: Window::default(),
+        threads: 0,
+        on_bad_file: OnBadFile::Skip,
+    };
+    let report = load_dir(&trail, &opts, &progress)
+        .with_context(|| format!("cannot read CloudTrail under `{}`", trail.display()))?;
+    if tty {
+        #[expect(clippy::print_stderr, reason = "end of the progress bar")]
+        {
+            eprintln!();
+        }
+    }
+    Ok(Some(report))
+}
+
+fn parse_as_of(s: &str) -> anyhow::Result<i64> {
+    Timestamp::parse(s)
+        .map(|t| t.seconds() * 1000)
+        .with_context(|| format!("--as-of `{s}`: expected YYYY-MM-DD or an RFC 3339 time"))
+}
+
+/// Runs `latch scan`.
+pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    if !args.snapshot.is_dir() {
+        bail!(
+            "snapshot directory `{}` does not exist (see docs/snapshot-format.md)",
+            args.snapshot.display()
+        );
+    }
+    let snapshot = latch_model::load::snapshot(&args.snapshot)
+        .with_context(|| format!("cannot load the snapshot `{}`", args.snapshot.display()))?;
+    let quiet = args.format != Format::Table && args.out.is_none();
+    let trail = load_usage(&args.snapshot, quiet)?;
+    let usage = trail.as_ref().map(|t| &t.usage);
+
+    let newest_role_use = snapshot
+        .principals()
+        .filter_map(|p| p.as_role())
+        .filter_map(|r| r.last_used.as_ref().and_then(|l| l.date.as_ref()))
+        .map(|t| t.epoch_millis)
+        .max();
+    let newest_event = usage.and_then(|u| u.last_event).map(|t| t.seconds() * 1000);
+    let (now_millis, now_source) = match &args.as_of {
+        Some(s) => (parse_as_of(s)?, "--as-of"),
+        None => match newest_event.max(newest_role_use) {
+            Some(ms) => (ms, "newest activity in the data"),
+            None => (
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+                "the clock (the data has no activity)",
+            ),
+        },
+    };
+    let report = scan(
+        &snapshot,
+        usage,
+        ScanOptions {
+            now_millis,
+            window_days: args.window_days,
+            zombie_days: args.zombie_days,
+        },
+    );
+    let mut buf: Vec<u8> = Vec::new();
+    let as_of = Timestamp(now_millis.div_euclid(1000)).to_string();
+    match args.format {
+        Format::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("as_of".into(), json!(as_of));
+                o.insert("as_of_source".into(), json!(now_source));
+                if let Some(t) = &trail {
+                    o.insert(
+                        "cloudtrail".into(),
+                        json!({"files_read": t.files_read, "records": t.records,
+                               "events": t.usage.events,
+                               "skipped": t.skipped.iter().map(|s| json!({"file": s.path.display().to_string(), "error": s.error.to_string()})).collect::<Vec<_>>()}),
+                    );
+                }
+            }
+            serde_json::to_writer_pretty(&mut buf, &v)?;
+            writeln!(buf)?;
+        }
+        Format::Table => scan_render::table(
+            &mut buf,
+            &report,
+            &snapshot,
+            &as_of,
+            now_source,
+            trail.as_ref(),
+            args.top,
+            color(args),
+        )?,
+        Format::Html => scan_render::html(&mut buf, &report, &as_of)?,
+        Format::Sarif => scan_render::sarif(&mut buf, &report)?,
+    }
+    match &args.out {
+        Some(path) => std::fs::write(path, &buf)
+            .with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => io::stdout().lock().write_all(&buf)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn color(args: &ScanArgs) -> bool {
+    args.out.is_none() && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}

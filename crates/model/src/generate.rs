@@ -1,0 +1,766 @@
+//! A deterministic generator of synthetic organizations for scale tests
+//! (`latch example generate`): organization.json, one GAAD per account, resource policies and
+//! an activity plan (activity.json) from which CloudTrail logs can be generated.
+//!
+//! The same parameters and seed give the same bytes. The mix is shaped like real estates:
+//! Identity Center roles, service roles for Lambda/ECS/EC2/Glue with narrow inline policies,
+//! CI roles trusting GitHub's OIDC provider, cross-account readers, customer-managed policies,
+//! a few users in groups — plus, at low rates, admin roles, zombies (idle longer than the
+//! window) and escalation primitives (PassRole into Lambda, PutRolePolicy on itself,
+//! UpdateAssumeRolePolicy on an admin role), so that analyses have something to find at scale.
+//! Pure: files are handed to a caller-supplied sink.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::account::{
+    Account, Group, InlinePolicy, InstanceProfile, ManagedPolicy, PolicyOrigin, ResourceKind,
+    ResourcePolicy, Role, RoleLastUsed, Tags, Timestamp, User,
+};
+use crate::activity::{ActivityPlan, PrincipalActivity};
+use crate::document::PolicyDocument;
+use crate::error::FormatError;
+use crate::gaad::{id_suffix, to_gaad, DocumentStyle};
+use crate::org::{ControlPolicy, NodeKind, OrgNode, Organization};
+use crate::orgfile::{well_known, FULL_AWS_ACCESS_ID};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    /// Accounts, including the management account (at least 1).
+    pub accounts: usize,
+    /// Roles per account (at least 4: the fixed Identity Center and org-access roles).
+    pub roles_per_account: usize,
+    /// The activity window in days; zombies are idle for longer than this.
+    pub days: u32,
+    /// Seed of the pseudo-random choices.
+    pub seed: u64,
+}
+
+/// One generated file: its path relative to the snapshot directory and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// e.g. `accounts/700000000001/gaad.json`.
+    pub path: String,
+    /// The content.
+    pub bytes: Vec<u8>,
+    /// Which account (0-based) the file belongs to, for progress reports.
+    pub account_index: Option<usize>,
+}
+
+/// Why generation stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError<E> {
+    /// Parameters out of range.
+    #[error("{0}")]
+    Params(String),
+    /// A generated document failed to parse: a bug in the generator.
+    #[error("generated an invalid document: {0}")]
+    Model(FormatError),
+    /// The sink failed (e.g. a write error).
+    #[error(transparent)]
+    Sink(E),
+}
+
+/// The snapshot time generated data is relative to.
+pub const SNAPSHOT_TIME: &str = "2026-11-20T00:00:00Z";
+const SNAPSHOT_EPOCH_SECS: i64 = 1_795_132_800;
+
+/// A small, fast, well-mixed PRNG (SplitMix64): deterministic across platforms.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64) -> Rng {
+        let mut r = Rng(seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        r.next();
+        r
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (`n` > 0).
+    fn below(&mut self, n: usize) -> usize {
+        let n64 = u64::try_from(n.max(1)).unwrap_or(u64::MAX);
+        usize::try_from(self.next() % n64).unwrap_or(0)
+    }
+    /// True with probability `per_mille / 1000`.
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.next() % 1000 < per_mille
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        items.get(self.below(items.len()))
+    }
+}
+
+const SERVICES: &[(&str, &[&str])] = &[
+    (
+        "s3",
+        &["GetObject", "PutObject", "ListBucket", "DeleteObject"],
+    ),
+    (
+        "dynamodb",
+        &["GetItem", "PutItem", "Query", "Scan", "UpdateItem"],
+    ),
+    (
+        "sqs",
+        &[
+            "SendMessage",
+            "ReceiveMessage",
+            "DeleteMessage",
+            "GetQueueAttributes",
+        ],
+    ),
+    ("sns", &["Publish", "ListTopics"]),
+    (
+        "logs",
+        &["CreateLogStream", "PutLogEvents", "FilterLogEvents"],
+    ),
+    ("cloudwatch", &["PutMetricData", "GetMetricData"]),
+    ("kms", &["Decrypt", "GenerateDataKey", "Encrypt"]),
+    ("secretsmanager", &["GetSecretValue", "DescribeSecret"]),
+    (
+        "ec2",
+        &[
+            "DescribeInstances",
+            "RunInstances",
+            "TerminateInstances",
+            "CreateTags",
+        ],
+    ),
+    (
+        "lambda",
+        &["InvokeFunction", "UpdateFunctionCode", "GetFunction"],
+    ),
+    (
+        "ecr",
+        &["GetAuthorizationToken", "BatchGetImage", "PutImage"],
+    ),
+    ("ecs", &["UpdateService", "DescribeServices", "RunTask"]),
+    ("glue", &["StartJobRun", "GetTable", "GetJobRun"]),
+    ("athena", &["StartQueryExecution", "GetQueryResults"]),
+    (
+        "ssm",
+        &[
+            "GetParameter",
+            "GetParameters",
+            "DescribeInstanceInformation",
+        ],
+    ),
+];
+
+const TRUSTED_SERVICES: &[(&str, &str)] = &[
+    ("lambda.amazonaws.com", "fn"),
+    ("ecs-tasks.amazonaws.com", "task"),
+    ("ec2.amazonaws.com", "instance"),
+    ("glue.amazonaws.com", "etl"),
+    ("codebuild.amazonaws.com", "build"),
+];
+
+const WORDS: &[&str] = &[
+    "orders",
+    "billing",
+    "search",
+    "checkout",
+    "catalog",
+    "ledger",
+    "ingest",
+    "reports",
+    "payments",
+    "identity",
+    "inventory",
+    "shipping",
+    "pricing",
+    "notify",
+    "analytics",
+    "audit",
+];
+
+const PEOPLE: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+];
+
+const OUS: &[(&str, &str)] = &[
+    ("ou-gen0-security", "Security"),
+    ("ou-gen0-prod0000", "Prod"),
+    ("ou-gen0-dev00000", "Dev"),
+    ("ou-gen0-sandbox0", "Sandbox"),
+];
+
+const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+const POWER: &str = "arn:aws:iam::aws:policy/PowerUserAccess";
+const READONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+const LAMBDA_BASIC: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+const SSM_CORE: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+
+/// The id of account `index` (0 = management).
+pub fn account_id(params: &Params, index: usize) -> String {
+    let base = 700_000_000_000_u64 + (params.seed % 1_000) * 100_000;
+    format!("{:012}", base + u64::try_from(index).unwrap_or(0))
+}
+
+fn doc(value: Value) -> Result<PolicyDocument, FormatError> {
+    PolicyDocument::from_json(value, "")
+}
+
+fn date(days_ago: u64) -> Option<Timestamp> {
+    let secs = SNAPSHOT_EPOCH_SECS - i64::try_from(days_ago).unwrap_or(0) * 86_400;
+    let millis = secs * 1000;
+    // ISO text computed from the epoch (civil-from-days).
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let text = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    );
+    Some(Timestamp {
+        epoch_millis: millis,
+        text,
+    })
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn control(id: &str, name: &str, value: Value) -> Result<ControlPolicy, FormatError> {
+    Ok(ControlPolicy {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        document: doc(value)?,
+    })
+}
+
+fn full_access() -> Result<ControlPolicy, FormatError> {
+    well_known(FULL_AWS_ACCESS_ID)
+        .ok_or_else(|| FormatError::new("$", "FullAWSAccess is not a well-known policy"))
+}
+
+fn rcp_defaults() -> Vec<ControlPolicy> {
+    well_known(crate::orgfile::RCP_FULL_AWS_ACCESS_ID)
+        .into_iter()
+        .collect()
+}
+
+/// The organization: management account under the root, the others spread round-robin over
+/// the Security, Prod, Dev and Sandbox OUs.
+pub fn organization(params: &Params) -> Result<Organization, FormatError> {
+    let account_node = |i: usize| -> Result<OrgNode, FormatError> {
+        let id = account_id(params, i);
+        Ok(OrgNode {
+            kind: NodeKind::Account,
+            name: if i == 0 {
+                "management".to_owned()
+            } else {
+                format!("workload-{i:04}")
+            },
+            id,
+            scps: vec![full_access()?],
+            rcps: rcp_defaults(),
+            children: Vec::new(),
+        })
+    };
+    let mut ous = Vec::new();
+    for (k, (id, name)) in OUS.iter().enumerate() {
+        let mut scps = vec![full_access()?];
+        if *name == "Sandbox" {
+            scps.push(control(
+                "p-gensandboxrg",
+                "SandboxRegionRestriction",
+                json!({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Deny",
+                    "NotAction": ["iam:*", "organizations:*", "sts:*", "support:*"],
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}}]}),
+            )?);
+        }
+        let mut children = Vec::new();
+        for i in (1..params.accounts).filter(|i| (i - 1) % OUS.len() == k) {
+            children.push(account_node(i)?);
+        }
+        ous.push(OrgNode {
+            kind: NodeKind::OrganizationalUnit,
+            id: (*id).to_owned(),
+            name: (*name).to_owned(),
+            scps,
+            rcps: rcp_defaults(),
+            children,
+        });
+    }
+    let mut root_children = vec![account_node(0)?];
+    root_children.extend(ous);
+    Ok(Organization {
+        id: Some(format!("o-gen{:07}", params.seed % 10_000_000)),
+        management_account_id: account_id(params, 0),
+        root: OrgNode {
+            kind: NodeKind::Root,
+            id: "r-gen0".to_owned(),
+            name: "Root".to_owned(),
+            scps: vec![
+                full_access()?,
+                control(
+                    "p-genleaveorg",
+                    "DenyLeaveOrganization",
+                    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+                           "Action": "organizations:LeaveOrganization", "Resource": "*"}]}),
+                )?,
+            ],
+            rcps: rcp_defaults(),
+            children: root_children,
+        },
+    })
+}
+
+struct Builder<'p> {
+    params: &'p Params,
+    id: String,
+    rng: Rng,
+    account: Account,
+    activity: ActivityPlan,
+}
+
+impl Builder<'_> {
+    fn arn(&self, kind: &str, name: &str) -> String {
+        format!("arn:aws:iam::{}:{kind}/{name}", self.id)
+    }
+
+    fn last_active(&mut self) -> (u32, Option<RoleLastUsed>) {
+        let window = u64::from(self.params.days.max(1));
+        let idle = if self.rng.chance(50) {
+            window + 1 + self.rng.next() % 300
+        } else if self.rng.chance(120) {
+            4 + self.rng.next() % window
+        } else {
+            self.rng.next() % 4
+        };
+        let last = RoleLastUsed {
+            date: date(idle),
+            region: Some("us-east-1".to_owned()),
+        };
+        (u32::try_from(idle).unwrap_or(u32::MAX), Some(last))
+    }
+
+    fn uses(&mut self, arn: &str, granted: &[String], idle: u32) {
+        let mut actions: Vec<String> = granted
+            .iter()
+            .filter(|_| self.rng.chance(700))
+            .cloned()
+            .collect();
+        if actions.is_empty() {
+            actions.extend(granted.first().cloned());
+        }
+        actions.sort();
+        actions.dedup();
+        let daily_calls = 1 + u32::try_from(self.rng.next() % 2000).unwrap_or(0);
+        let denied_actions = if self.rng.chance(50) {
+            vec!["iam:CreateUser".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let sessions = if arn.contains(":role/aws-reserved/sso.amazonaws.com/") {
+            (0..1 + self.rng.below(3))
+                .map(|_| {
+                    let who = self.rng.pick(PEOPLE).copied().unwrap_or("person");
+                    format!("{who}@example.com")
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.activity.insert(
+            arn.to_owned(),
+            PrincipalActivity {
+                actions,
+                daily_calls,
+                last_active_days_ago: idle,
+                denied_actions,
+                sessions,
+                regions: Vec::new(),
+            },
+        );
+    }
+
+    /// A few specific actions of 1–3 services, and the inline policy granting them.
+    fn app_policy(
+        &mut self,
+        resource_prefix: &str,
+    ) -> Result<(Vec<String>, PolicyDocument), FormatError> {
+        let mut granted = Vec::new();
+        let mut statements = Vec::new();
+        for _ in 0..1 + self.rng.below(3) {
+            let Some((service, actions)) = self.rng.pick(SERVICES) else {
+                continue;
+            };
+            let mut chosen: Vec<String> = actions
+                .iter()
+                .filter(|_| self.rng.chance(600))
+                .map(|a| format!("{service}:{a}"))
+                .collect();
+            if chosen.is_empty() {
+                chosen.extend(actions.first().map(|a| format!("{service}:{a}")));
+            }
+            let resource = match *service {
+                "s3" => format!("arn:aws:s3:::{resource_prefix}-{}/*", self.id),
+                "dynamodb" => format!(
+                    "arn:aws:dynamodb:us-east-1:{}:table/{resource_prefix}",
+                    self.id
+                ),
+                "sqs" => format!("arn:aws:sqs:us-east-1:{}:{resource_prefix}", self.id),
+                _ => "*".to_owned(),
+            };
+            statements.push(json!({"Effect": "Allow", "Action": chosen, "Resource": resource}));
+            granted.extend(chosen);
+        }
+        Ok((
+            granted,
+            doc(json!({"Version": "2012-10-17", "Statement": statements}))?,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn role(
+        &mut self,
+        name: String,
+        path: &str,
+        trust: Value,
+        attached: Vec<String>,
+        inline: Vec<InlinePolicy>,
+        last_used: Option<RoleLastUsed>,
+        profile: bool,
+    ) -> Result<String, FormatError> {
+        let arn = format!("arn:aws:iam::{}:role{path}{name}", self.id);
+        let mut tags = Tags::new();
+        if self.rng.chance(500) {
+            tags.insert(
+                "team".to_owned(),
+                self.rng.pick(WORDS).copied().unwrap_or("core").to_owned(),
+            );
+        }
+        let role = Role {
+            id: format!("AROA{}", id_suffix(&arn)),
+            create_date: date(400 + self.rng.next() % 1200),
+            trust_policy: doc(trust)?,
+            instance_profiles: if profile {
+                vec![InstanceProfile {
+                    name: name.clone(),
+                    arn: format!("arn:aws:iam::{}:instance-profile/{name}", self.id),
+                }]
+            } else {
+                Vec::new()
+            },
+            arn: arn.clone(),
+            name: name.clone(),
+            path: path.to_owned(),
+            tags,
+            inline_policies: inline,
+            attached_policies: attached,
+            permissions_boundary: None,
+            last_used,
+        };
+        self.account.roles.insert(name, role);
+        Ok(arn)
+    }
+
+    fn trust_service(service: &str) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+               "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+    }
+
+    fn trust_account(account: &str) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+               "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]})
+    }
+
+    fn build(mut self, index: usize) -> Result<(Account, ActivityPlan), FormatError> {
+        let mgmt = account_id(self.params, 0);
+        let id = self.id.clone();
+        // Fixed roles: org access and three Identity Center permission sets.
+        self.role(
+            "OrganizationAccountAccessRole".to_owned(),
+            "/",
+            Self::trust_account(&mgmt),
+            vec![ADMIN.to_owned()],
+            Vec::new(),
+            Some(RoleLastUsed::default()),
+            false,
+        )?;
+        for (set, policy, hex) in [
+            ("AdministratorAccess", ADMIN, "3f9a2b7c1d8e4f60"),
+            ("PowerUserAccess", POWER, "5e6f7a8b9c0d1e2f"),
+            ("ReadOnlyAccess", READONLY, "c2d4e6f8a0b1c3d5"),
+        ] {
+            let (idle, last) = self.last_active();
+            let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::{id}:saml-provider/AWSSSO_7a1c0e2b9d4f6a35_DO_NOT_DELETE")},
+                "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+                "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}]});
+            let arn = self.role(
+                format!("AWSReservedSSO_{set}_{hex}"),
+                "/aws-reserved/sso.amazonaws.com/",
+                trust,
+                vec![policy.to_owned()],
+                Vec::new(),
+                last,
+                false,
+            )?;
+            let pool: Vec<String> = SERVICES
+                .iter()
+                .flat_map(|(s, a)| a.iter().map(move |a| format!("{s}:{a}")))
+                .collect();
+            self.uses(&arn, &pool, idle);
+        }
+        // Customer-managed policies shared by some roles.
+        let mut managed = Vec::new();
+        for k in 0..3 {
+            let word = self.rng.pick(WORDS).copied().unwrap_or("app");
+            let (granted, document) = self.app_policy(word)?;
+            let name = format!("{word}-access-{k}");
+            let arn = self.arn("policy", &name);
+            self.account.managed_policies.insert(
+                arn.clone(),
+                ManagedPolicy {
+                    id: Some(format!("ANPA{}", id_suffix(&arn))),
+                    arn: arn.clone(),
+                    name,
+                    path: "/".to_owned(),
+                    default_version_id: "v1".to_owned(),
+                    document,
+                    origin: PolicyOrigin::Synthetic,
+                },
+            );
+            managed.push((arn, granted));
+        }
+        // The rest: a realistic mix.
+        for n in 4..self.params.roles_per_account {
+            let word = self.rng.pick(WORDS).copied().unwrap_or("app");
+            let (idle, last) = self.last_active();
+            let roll = self.rng.below(1000);
+            let (service, suffix) = self
+                .rng
+                .pick(TRUSTED_SERVICES)
+                .copied()
+                .unwrap_or(("lambda.amazonaws.com", "fn"));
+            let name = format!("{word}-{suffix}-{n:04}");
+            let (mut granted, document) = self.app_policy(word)?;
+            let mut inline = vec![InlinePolicy {
+                name: "app".to_owned(),
+                document,
+            }];
+            let mut attached = Vec::new();
+            let mut trust = Self::trust_service(service);
+            let mut profile = service == "ec2.amazonaws.com";
+            if profile {
+                attached.push(SSM_CORE.to_owned());
+            }
+            if service == "lambda.amazonaws.com" {
+                attached.push(LAMBDA_BASIC.to_owned());
+            }
+            match roll {
+                // Admin roles (some of them instance or Lambda roles: escalation targets).
+                0..=19 => {
+                    attached.push(ADMIN.to_owned());
+                    granted.extend(["iam:CreateRole", "ec2:RunInstances"].map(str::to_owned));
+                }
+                // PassRole into Lambda with create/invoke.
+                20..=29 => {
+                    inline.push(InlinePolicy {
+                        name: "deployer".to_owned(),
+                        document: doc(json!({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"},
+                            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": format!("arn:aws:iam::{id}:role/*")}]}))?,
+                    });
+                    granted.push("lambda:InvokeFunction".to_owned());
+                }
+                // PutRolePolicy on itself.
+                30..=34 => {
+                    let me = format!("arn:aws:iam::{id}:role/{name}");
+                    inline.push(InlinePolicy {
+                        name: "self-manage".to_owned(),
+                        document: doc(json!({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": ["iam:PutRolePolicy", "iam:GetRolePolicy"], "Resource": me}]}))?,
+                    });
+                }
+                // UpdateAssumeRolePolicy on the org access role (admin).
+                35..=39 => {
+                    inline.push(InlinePolicy {
+                        name: "trust-admin".to_owned(),
+                        document: doc(json!({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": "iam:UpdateAssumeRolePolicy",
+                             "Resource": format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole")}]}))?,
+                    });
+                }
+                // Cross-account readers trusted by another account of the organization.
+                40..=139 if self.params.accounts > 1 => {
+                    let other = 1 + self.rng.below(self.params.accounts - 1);
+                    trust = Self::trust_account(&account_id(self.params, other));
+                    profile = false;
+                    attached.retain(|a| a != SSM_CORE && a != LAMBDA_BASIC);
+                }
+                // A role trusting an account outside the organization.
+                140..=144 => {
+                    trust = Self::trust_account("999988887777");
+                    profile = false;
+                    attached.retain(|a| a != SSM_CORE && a != LAMBDA_BASIC);
+                }
+                // Customer-managed policies instead of inline.
+                145..=399 => {
+                    if let Some((arn, g)) = self.rng.pick(&managed).cloned() {
+                        attached.push(arn);
+                        granted.extend(g);
+                    }
+                }
+                _ => {}
+            }
+            let arn = self.role(name, "/", trust, attached, inline, last, profile)?;
+            self.uses(&arn, &granted, idle);
+        }
+        // Users: one per 20 roles, in a developers group.
+        let users = (self.params.roles_per_account / 20).max(1);
+        let group_arn = self.arn("group", "developers");
+        self.account.groups.insert(
+            "developers".to_owned(),
+            Group {
+                id: format!("AGPA{}", id_suffix(&group_arn)),
+                arn: group_arn,
+                name: "developers".to_owned(),
+                path: "/".to_owned(),
+                create_date: date(900),
+                inline_policies: Vec::new(),
+                attached_policies: vec![READONLY.to_owned()],
+            },
+        );
+        for u in 0..users {
+            let word = self.rng.pick(WORDS).copied().unwrap_or("dev");
+            let name = format!("{word}-user-{u:03}");
+            let arn = self.arn("user", &name);
+            let (granted, document) = self.app_policy(word)?;
+            let (idle, _) = self.last_active();
+            self.account.users.insert(
+                name.clone(),
+                User {
+                    id: format!("AIDA{}", id_suffix(&arn)),
+                    arn: arn.clone(),
+                    name,
+                    path: "/".to_owned(),
+                    create_date: date(500 + self.rng.next() % 900),
+                    tags: Tags::new(),
+                    inline_policies: vec![InlinePolicy {
+                        name: "work".to_owned(),
+                        document,
+                    }],
+                    attached_policies: Vec::new(),
+                    permissions_boundary: None,
+                    groups: vec!["developers".to_owned()],
+                },
+            );
+            self.uses(&arn, &granted, idle);
+        }
+        // One bucket policy per account, granting a reader role of the next account.
+        let next = account_id(self.params, (index + 1) % self.params.accounts.max(1));
+        let bucket = format!("arn:aws:s3:::gen-data-{id}");
+        self.account.resource_policies = Some(vec![ResourcePolicy {
+            resource_arn: bucket.clone(),
+            kind: ResourceKind::S3Bucket,
+            document: doc(json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{next}:root")},
+                "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [bucket.clone(), format!("{bucket}/*")]}]}))?,
+        }]);
+        Ok((self.account, self.activity))
+    }
+}
+
+/// The IAM contents of account `index` and the activity of its principals.
+pub fn account(params: &Params, index: usize) -> Result<(Account, ActivityPlan), FormatError> {
+    let id = account_id(params, index);
+    let builder = Builder {
+        params,
+        rng: Rng::new(params.seed, u64::try_from(index).unwrap_or(0) + 1),
+        account: Account {
+            id: id.clone(),
+            name: id.clone(),
+            ..Account::default()
+        },
+        id,
+        activity: ActivityPlan::new(),
+    };
+    builder.build(index)
+}
+
+fn to_bytes(value: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Generates a whole snapshot directory's files, handing each to `sink` in a fixed order:
+/// organization.json, then per account gaad.json and resource-policies.json, then
+/// activity.json.
+pub fn generate<E>(
+    params: &Params,
+    mut sink: impl FnMut(File) -> Result<(), E>,
+) -> Result<(), GenerateError<E>> {
+    if params.accounts == 0 {
+        return Err(GenerateError::Params(
+            "--accounts must be at least 1".to_owned(),
+        ));
+    }
+    if params.roles_per_account < 4 {
+        return Err(GenerateError::Params(
+            "--roles-per-account must be at least 4 (org access and three Identity Center roles)"
+                .to_owned(),
+        ));
+    }
+    let org = organization(params).map_err(GenerateError::Model)?;
+    sink(File {
+        path: "organization.json".to_owned(),
+        bytes: to_bytes(&crate::orgfile::to_value(&org)),
+        account_index: None,
+    })
+    .map_err(GenerateError::Sink)?;
+    let mut activity = BTreeMap::new();
+    for i in 0..params.accounts {
+        let (acct, plan) = account(params, i).map_err(GenerateError::Model)?;
+        activity.extend(plan);
+        let dir = format!("accounts/{}", acct.id);
+        sink(File {
+            path: format!("{dir}/gaad.json"),
+            bytes: to_bytes(&to_gaad(&acct, DocumentStyle::Object)),
+            account_index: Some(i),
+        })
+        .map_err(GenerateError::Sink)?;
+        sink(File {
+            path: format!("{dir}/resource-policies.json"),
+            bytes: to_bytes(&crate::resources::to_value(
+                acct.resource_policies.as_deref().unwrap_or_default(),
+            )),
+            account_index: Some(i),
+        })
+        .map_err(GenerateError::Sink)?;
+    }
+    sink(File {
+        path: "activity.json".to_owned(),
+        bytes: to_bytes(&crate::activity::to_value(&activity)),
+        account_index: None,
+    })
+    .map_err(GenerateError::Sink)?;
+    Ok(())
+}

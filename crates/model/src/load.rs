@@ -1,0 +1,162 @@
+//! Reading a snapshot directory from disk.
+//!
+//! **This module is the crate's only IO edge** (reading files; no network, no clock): the rest
+//! of `latch-model` is pure and works on text and JSON values. Layout
+//! (docs/snapshot-format.md):
+//!
+//! ```text
+//! DIR/organization.json                      optional
+//! DIR/accounts/<12-digit id>/gaad.json       required for each account folder
+//! DIR/accounts/<id>/resource-policies.json   optional
+//! DIR/cloudtrail/AWSLogs/...                 optional, read by latch-trail
+//! ```
+//!
+//! Errors name the file and, for bad content, the JSON path.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::assemble::{assemble, CloudTrail};
+use crate::error::FormatError;
+use crate::gaad::parse_gaad_str;
+use crate::orgfile::parse_organization_str;
+use crate::resources::parse_resource_policies_str;
+use crate::snapshot::Snapshot;
+
+/// File names inside a snapshot directory.
+pub const ORGANIZATION_FILE: &str = "organization.json";
+/// Folder of per-account data.
+pub const ACCOUNTS_DIR: &str = "accounts";
+/// GAAD file inside an account folder.
+pub const GAAD_FILE: &str = "gaad.json";
+/// Resource policies file inside an account folder.
+pub const RESOURCE_POLICIES_FILE: &str = "resource-policies.json";
+/// CloudTrail folder.
+pub const CLOUDTRAIL_DIR: &str = "cloudtrail";
+
+/// A snapshot that could not be loaded: which file, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read `{}`: {source}", file.display())]
+    Io {
+        /// The file or folder.
+        file: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file's content is wrong; `error.path` is the JSON path.
+    #[error("{}: {error}", file.display())]
+    Format {
+        /// The file.
+        file: PathBuf,
+        /// Where in it, and why.
+        error: FormatError,
+    },
+    /// The directory layout is wrong, or files contradict each other.
+    #[error("{}: {reason}", file.display())]
+    Layout {
+        /// The file or folder.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn read(file: &Path) -> Result<String, LoadError> {
+    fs::read_to_string(file).map_err(|source| LoadError::Io {
+        file: file.to_owned(),
+        source,
+    })
+}
+
+fn format_err(file: &Path) -> impl Fn(FormatError) -> LoadError + '_ {
+    move |error| LoadError::Format {
+        file: file.to_owned(),
+        error,
+    }
+}
+
+/// Loads the snapshot in `dir`.
+pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
+    if !dir.is_dir() {
+        return Err(LoadError::Layout {
+            file: dir.to_owned(),
+            reason: "not a snapshot directory (expected a folder holding accounts/<id>/gaad.json)"
+                .to_owned(),
+        });
+    }
+    let org_file = dir.join(ORGANIZATION_FILE);
+    let organization = if org_file.exists() {
+        Some(parse_organization_str(&read(&org_file)?).map_err(format_err(&org_file))?)
+    } else {
+        None
+    };
+    let accounts_dir = dir.join(ACCOUNTS_DIR);
+    if !accounts_dir.is_dir() {
+        return Err(LoadError::Layout {
+            file: accounts_dir,
+            reason: "missing: a snapshot holds accounts/<account-id>/gaad.json for each account"
+                .to_owned(),
+        });
+    }
+    let mut entries: Vec<(String, PathBuf)> = Vec::new();
+    let listing = fs::read_dir(&accounts_dir).map_err(|source| LoadError::Io {
+        file: accounts_dir.clone(),
+        source,
+    })?;
+    for entry in listing {
+        let entry = entry.map_err(|source| LoadError::Io {
+            file: accounts_dir.clone(),
+            source,
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if !path.is_dir() || name.len() != 12 || !name.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(LoadError::Layout {
+                file: path,
+                reason: "accounts/ holds only folders named by 12-digit account id".to_owned(),
+            });
+        }
+        entries.push((name, path));
+    }
+    entries.sort();
+    if entries.is_empty() {
+        return Err(LoadError::Layout {
+            file: accounts_dir,
+            reason: "no account folders (accounts/<account-id>/gaad.json)".to_owned(),
+        });
+    }
+    let mut accounts = Vec::with_capacity(entries.len());
+    for (id, path) in &entries {
+        let gaad_file = path.join(GAAD_FILE);
+        if !gaad_file.is_file() {
+            return Err(LoadError::Layout {
+                file: gaad_file,
+                reason: "missing: each account folder holds the output of `aws iam \
+                         get-account-authorization-details`"
+                    .to_owned(),
+            });
+        }
+        let mut account = parse_gaad_str(&read(&gaad_file)?, id).map_err(format_err(&gaad_file))?;
+        let rp_file = path.join(RESOURCE_POLICIES_FILE);
+        if rp_file.exists() {
+            account.resource_policies = Some(
+                parse_resource_policies_str(&read(&rp_file)?, id).map_err(format_err(&rp_file))?,
+            );
+        }
+        accounts.push(account);
+    }
+    let cloudtrail = if dir.join(CLOUDTRAIL_DIR).is_dir() {
+        CloudTrail::Present
+    } else {
+        CloudTrail::Absent
+    };
+    assemble(organization, accounts, cloudtrail).map_err(|e| LoadError::Layout {
+        file: accounts_dir.join(&e.account_id).join(GAAD_FILE),
+        reason: e.reason,
+    })
+}

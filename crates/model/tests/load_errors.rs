@@ -1,0 +1,259 @@
+//! The loader: bad input gets an error naming the file and JSON path; missing optional parts
+//! land in `not_analysed`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fs;
+use std::path::Path;
+
+use latch_model::document::percent_encode;
+use latch_model::load::{self, LoadError};
+use serde_json::{json, Value};
+
+const ACCT: &str = "123456789012";
+
+fn role(name: &str, attached: &[&str]) -> Value {
+    json!({
+        "Path": "/", "RoleName": name, "RoleId": format!("AROA{name}"),
+        "Arn": format!("arn:aws:iam::{ACCT}:role/{name}"),
+        "CreateDate": "2024-01-01T00:00:00Z",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "RolePolicyList": [], "InstanceProfileList": [],
+        "AttachedManagedPolicies": attached.iter().map(|a| json!({"PolicyArn": a, "PolicyName": "x"})).collect::<Vec<_>>(),
+        "Tags": [], "RoleLastUsed": {}
+    })
+}
+
+fn write(dir: &Path, rel: &str, v: &Value) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+}
+
+fn gaad_dir(gaad: &Value) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), &format!("accounts/{ACCT}/gaad.json"), gaad);
+    d
+}
+
+fn err(dir: &Path) -> String {
+    match load::snapshot(dir) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn minimal_snapshot_reports_every_missing_optional_part() {
+    let d = gaad_dir(&json!({"RoleDetailList": [role("app", &[
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "arn:aws:iam::aws:policy/AWSNotBundledPolicy",
+        "arn:aws:iam::123456789012:policy/missing-local",
+    ])]}));
+    let s = load::snapshot(d.path()).unwrap();
+    assert!(s.organization.is_none());
+    let text = s.not_analysed.join("\n");
+    assert_eq!(s.not_analysed.len(), 5, "{text}");
+    assert!(text.contains("organization.json: absent"), "{text}");
+    assert!(text.contains("AWSNotBundledPolicy"), "{text}");
+    assert!(text.contains("missing-local"), "{text}");
+    assert!(text.contains("no resource-policies.json"), "{text}");
+    assert!(text.contains("cloudtrail/: absent"), "{text}");
+    let p = s.principals().next().unwrap();
+    assert_eq!(
+        p.identity_policies().len(),
+        1,
+        "ReadOnlyAccess resolved from the bundle"
+    );
+    assert_eq!(p.unresolved_policies().len(), 2);
+    assert!(p.scp_chain().is_none());
+    assert!(s.is_internal_account(ACCT) && !s.is_internal_account("000000000000"));
+}
+
+#[test]
+fn unknown_field_names_file_and_path() {
+    let mut r = role("app", &[]);
+    r["RolePolicyLists"] = json!([]);
+    let d = gaad_dir(&json!({"RoleDetailList": [role("ok", &[]), r]}));
+    let e = err(d.path());
+    assert!(e.contains(&format!("accounts/{ACCT}/gaad.json")), "{e}");
+    assert!(
+        e.contains("RoleDetailList[1].RolePolicyLists: unknown field `RolePolicyLists`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn broken_json_names_file_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join(format!("accounts/{ACCT}/gaad.json"));
+    fs::create_dir_all(f.parent().unwrap()).unwrap();
+    fs::write(&f, "{\n  \"RoleDetailList\": [\n    {,\n  ]\n}\n").unwrap();
+    let e = load::snapshot(d.path()).unwrap_err();
+    match &e {
+        LoadError::Format { file, error } => {
+            assert_eq!(file, &f);
+            assert_eq!(error.path, "$");
+            assert!(error.reason.contains("line 3 column 6"), "{e}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn bad_policy_inside_a_document_names_the_statement() {
+    let mut r = role("app", &[]);
+    r["RolePolicyList"] = json!([{"PolicyName": "p", "PolicyDocument": percent_encode(
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": 7}]}).to_string())}]);
+    let d = gaad_dir(&json!({"RoleDetailList": [r]}));
+    let e = err(d.path());
+    assert!(
+        e.contains("RoleDetailList[0].RolePolicyList[0].PolicyDocument.Statement"),
+        "{e}"
+    );
+}
+
+#[test]
+fn paginated_gaad_merges_and_encoded_documents_decode() {
+    let mut encoded = role("b", &["arn:aws:iam::123456789012:policy/local"]);
+    encoded["AssumeRolePolicyDocument"] = json!(percent_encode(
+        &encoded["AssumeRolePolicyDocument"].to_string()
+    ));
+    let pages = json!([
+        {"RoleDetailList": [role("a", &[])], "IsTruncated": true, "Marker": "m1"},
+        {"RoleDetailList": [encoded], "Policies": [{
+            "Arn": "arn:aws:iam::123456789012:policy/local", "DefaultVersionId": "v2",
+            "PolicyVersionList": [
+                {"Document": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGetObject%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D",
+                 "VersionId": "v2", "IsDefaultVersion": true},
+                {"Document": {"Version": "2012-10-17", "Statement": []}, "VersionId": "v1", "IsDefaultVersion": false}
+            ]}], "IsTruncated": false}
+    ]);
+    let d = gaad_dir(&pages);
+    let s = load::snapshot(d.path()).unwrap();
+    let a = &s.accounts[ACCT];
+    assert_eq!(a.roles.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(a.roles["b"].trust_policy, a.roles["a"].trust_policy);
+    let local = a
+        .managed_policy("arn:aws:iam::123456789012:policy/local")
+        .unwrap();
+    assert_eq!(local.name, "local");
+    assert_eq!(
+        local.document.value["Statement"][0]["Action"],
+        "s3:GetObject"
+    );
+    // The same role on two pages is an error naming the second.
+    let d = gaad_dir(
+        &json!([{"RoleDetailList": [role("a", &[])]}, {"RoleDetailList": [role("a", &[])]}]),
+    );
+    let e = err(d.path());
+    assert!(
+        e.contains("$[1].RoleDetailList[0]: role `a` appears twice"),
+        "{e}"
+    );
+}
+
+#[test]
+fn arns_must_belong_to_the_folder_account() {
+    let mut r = role("app", &[]);
+    r["Arn"] = json!("arn:aws:iam::999999999999:role/app");
+    let d = gaad_dir(&json!({"RoleDetailList": [r]}));
+    let e = err(d.path());
+    assert!(e.contains("RoleDetailList[0].Arn"), "{e}");
+    assert!(e.contains("belongs to account `999999999999`"), "{e}");
+}
+
+fn org(children: Value) -> Value {
+    json!({"format": "latch.organization/v1", "management_account_id": ACCT,
+           "root": {"id": "r-abcd", "name": "Root", "scps": [{"id": "p-FullAWSAccess"}], "children": children}})
+}
+
+#[test]
+fn organization_errors_name_the_json_path() {
+    let d = gaad_dir(&json!({"RoleDetailList": [role("app", &[])]}));
+    let cases = [
+        (
+            org(json!([{"type": "account", "id": ACCT, "name": "m", "scps": []}])),
+            "root.children[0].scps: every root, OU and account has at least one SCP",
+        ),
+        (
+            org(
+                json!([{"type": "ou", "id": "ou-1", "scps": [{"id": "p-FullAWSAccess"}], "children": [
+                {"type": "account", "id": ACCT, "scps": [{"id": "p-custom", "name": "c"}]}]}]),
+            ),
+            "root.children[0].children[0].scps[0]: missing required field `document`",
+        ),
+        (
+            org(
+                json!([{"type": "account", "id": ACCT, "scps": [{"id": "p-FullAWSAccess"}], "ou": "x"}]),
+            ),
+            "root.children[0].ou: unknown field `ou`",
+        ),
+        (
+            org(json!([{"type": "folder", "id": ACCT, "scps": [{"id": "p-FullAWSAccess"}]}])),
+            "root.children[0].type: unknown node type `folder`",
+        ),
+        (
+            org(json!([])),
+            "management_account_id: account `123456789012` is not in the organization tree",
+        ),
+    ];
+    for (o, want) in cases {
+        write(d.path(), "organization.json", &o);
+        let e = err(d.path());
+        assert!(e.contains("organization.json: "), "{e}");
+        assert!(e.contains(want), "want `{want}` in `{e}`");
+    }
+    // A GAAD for an account outside the organization is an inconsistency, named by file.
+    let other = json!([{"type": "account", "id": ACCT, "scps": [{"id": "p-FullAWSAccess"}]}]);
+    write(d.path(), "organization.json", &org(other));
+    write(
+        d.path(),
+        "accounts/222222222222/gaad.json",
+        &json!({"RoleDetailList": []}),
+    );
+    let e = err(d.path());
+    assert!(
+        e.contains("accounts/222222222222/gaad.json: has IAM data but is not in organization.json"),
+        "{e}"
+    );
+}
+
+#[test]
+fn resource_policy_errors_and_layout_errors() {
+    let d = gaad_dir(&json!({"RoleDetailList": []}));
+    write(
+        d.path(),
+        &format!("accounts/{ACCT}/resource-policies.json"),
+        &json!({
+        "format": "latch.resource-policies/v1",
+        "policies": [{"resource_arn": "arn:aws:s3:::b", "kind": "kms-key", "document": {}}]}),
+    );
+    let e = err(d.path());
+    assert!(
+        e.contains(
+            "resource-policies.json: policies[0].resource_arn: `arn:aws:s3:::b` is not a kms ARN"
+        ),
+        "{e}"
+    );
+    write(
+        d.path(),
+        &format!("accounts/{ACCT}/resource-policies.json"),
+        &json!({
+        "format": "latch.resource-policies/v1",
+        "policies": [{"resource_arn": "arn:aws:s3:::b", "kind": "s3-bucket", "document": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}]}),
+    );
+    let s = load::snapshot(d.path()).unwrap();
+    assert_eq!(s.resource_policies().count(), 1);
+
+    fs::create_dir_all(d.path().join("accounts/prod")).unwrap();
+    assert!(err(d.path())
+        .contains("accounts/prod: accounts/ holds only folders named by 12-digit account id"));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(err(empty.path()).contains("accounts: missing"));
+}
