@@ -57,6 +57,8 @@ pub enum FindingKind {
     UnusedServices,
     /// Managed policies the snapshot could not resolve: permissions only partly known.
     UnresolvedPolicies,
+    /// A non-admin principal can make itself admin-equivalent.
+    EscalationPath,
 }
 
 /// One finding.
@@ -143,6 +145,8 @@ pub struct ScanReport {
     pub not_analysed: Vec<String>,
     /// Whether CloudTrail usage was analysed.
     pub usage_analysed: bool,
+    /// Privilege-escalation paths from non-admin principals to admin-equivalent ones.
+    pub escalation_paths: Vec<crate::EscalationPath>,
     /// The window in days.
     pub window_days: i64,
 }
@@ -167,6 +171,8 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     for a in catalog.sensitive_actions(None) {
         sensitive.insert(a.id());
     }
+    let unobservable =
+        ActionSet::from_patterns(latch_trail::mapping::NOT_OBSERVABLE.iter().copied(), false);
 
     // Expand each policy document once, shared by every principal it applies to.
     let mut cache: HashMap<usize, PolicyActions> = HashMap::new();
@@ -276,6 +282,9 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             used.intersect_with(&used_set);
             let mut unused = held.clone();
             unused.subtract(&used_set);
+            // CloudTrail never records these (checked inside other calls): no evidence of
+            // non-use, so they are not called unused.
+            unused.subtract(&unobservable);
             (Some(used), Some(unused))
         } else {
             (None, None)
@@ -424,6 +433,33 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     }
 
     let unused_services_by_ou = by_ou(snapshot, &unused_services);
+    let escalation = crate::escalation_paths(snapshot);
+    for path in &escalation.paths {
+        let techniques: Vec<String> = path.steps.iter().map(|s| s.technique.to_string()).collect();
+        findings.push(Finding {
+            id: format!("escalation-path:{}->{}", path.from, path.to),
+            kind: FindingKind::EscalationPath,
+            severity: Severity::Critical,
+            principal: Some(path.from.clone()),
+            account: latch_policy::arn::account(&path.from)
+                .unwrap_or_default()
+                .to_owned(),
+            detail: format!(
+                "can reach {} in {} step{}: {}",
+                path.to,
+                path.steps.len(),
+                if path.steps.len() == 1 { "" } else { "s" },
+                techniques.join(" → ")
+            ),
+            items: path
+                .steps
+                .iter()
+                .flat_map(|s| s.actions.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        });
+    }
     findings.sort_by(|a, b| {
         (a.severity, a.kind, std::cmp::Reverse(a.items.len()), &a.id).cmp(&(
             b.severity,
@@ -445,7 +481,14 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             "usage: no CloudTrail was analysed, so standing privilege, unused services and user zombies are not reported".into(),
         );
     }
+    not_analysed.extend(
+        escalation
+            .not_analysed
+            .iter()
+            .map(|n| format!("escalation: {n}")),
+    );
     ScanReport {
+        escalation_paths: escalation.paths,
         principals,
         findings,
         unused_services,

@@ -24,6 +24,7 @@ fn kind_name(k: FindingKind) -> &'static str {
         FindingKind::WildcardTrust => "wildcard-trust",
         FindingKind::UnusedServices => "unused-services",
         FindingKind::UnresolvedPolicies => "unresolved-policies",
+        FindingKind::EscalationPath => "escalation-path",
     }
 }
 
