@@ -512,6 +512,33 @@ impl<'a> GraphContext<'a> {
         extra: &[(&str, &str)],
     ) -> Option<Vec<String>> {
         let node = self.nodes.get(i)?;
+        let mut set = node.set.lock().ok()?;
+        self.evaluate_in(
+            node,
+            &mut set,
+            action,
+            resource,
+            resource_account,
+            resource_policy,
+            extra,
+        )
+    }
+
+    /// [`GraphContext::evaluate`] with the node's policy set already locked.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the request's parts, spelled out"
+    )]
+    fn evaluate_in(
+        &self,
+        node: &Node<'_>,
+        set: &mut PolicySet,
+        action: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+        resource_policy: Option<&CPolicy>,
+        extra: &[(&str, &str)],
+    ) -> Option<Vec<String>> {
         let mut context = node.context.clone();
         for (k, v) in extra {
             context.insert(k, vec![(*v).to_owned()], false);
@@ -524,7 +551,6 @@ impl<'a> GraphContext<'a> {
             context,
         )
         .ok()?;
-        let mut set = node.set.lock().ok()?;
         let own_account = node.principal.account_id();
         let other_rcps = req
             .resource_account
@@ -541,7 +567,11 @@ impl<'a> GraphContext<'a> {
                 .filter(|m| m.effect == Effect::Allow)
                 .filter_map(|m| {
                     let place = match m.layer {
-                        Layer::Identity => node.labels.get(m.policy).cloned()?,
+                        Layer::Identity => node
+                            .labels
+                            .get(m.policy)
+                            .cloned()
+                            .unwrap_or_else(|| "the added policy".to_owned()),
                         Layer::Resource => "trust policy".to_owned(),
                         _ => return None,
                     };
@@ -709,22 +739,20 @@ impl<'a> GraphContext<'a> {
         let Some(node) = self.nodes.get(i) else {
             return false;
         };
-        let n = match node.set.lock() {
-            Ok(mut set) => {
-                let n = set.identity.len();
-                set.identity.extend(extra.iter().cloned());
-                n
-            }
-            Err(_) => return false,
+        // The set stays locked while it holds the extra policies, so that no other rule
+        // (running in another thread) evaluates the principal in this hypothetical state.
+        let Ok(mut set) = node.set.lock() else {
+            return false;
         };
+        let n = set.identity.len();
+        set.identity.extend(extra.iter().cloned());
         let account = self.account(i);
         let result = ADMIN_PROBES.iter().all(|(action, template)| {
             let resource = fill(template, account, &self.options.region, "*");
-            self.can_with(i, action, &resource, None, None, &[])
+            self.evaluate_in(node, &mut set, action, &resource, None, None, &[])
+                .is_some()
         });
-        if let Ok(mut set) = node.set.lock() {
-            set.identity.truncate(n);
-        }
+        set.identity.truncate(n);
         result
     }
 }
