@@ -126,7 +126,7 @@ impl Rule for AssumeRole {
                     "sts:AssumeRole",
                     role_arn,
                     Some(role_account),
-                    node.trust.as_ref(),
+                    ctx.trust(role),
                     &[],
                 ) else {
                     continue;

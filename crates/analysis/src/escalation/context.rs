@@ -32,11 +32,14 @@
 //! Requests carry `aws:RequestedRegion` = [`GraphOptions::region`], since region guardrails in
 //! SCPs condition on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use latch_catalog::Catalog;
-use latch_model::{Principal, Snapshot};
+use latch_catalog::{ActionId, Catalog};
+use latch_model::{
+    EffectivePolicies, ManagedPolicy, OrgLevel, PolicyDocument, PolicySource, Principal, Snapshot,
+    SourcedPolicy,
+};
 use latch_policy::compile::CPolicy;
 use latch_policy::context::Context;
 use latch_policy::document::Effect;
@@ -92,11 +95,13 @@ pub const PROBE_NAME: &str = "latch-escalation-probe";
 pub struct Node<'a> {
     /// The principal.
     pub principal: Principal<'a>,
-    /// Actions allowed on some resource under some context (`effective_permissions`): a
-    /// request whose action is not here is never allowed by identity policies.
+    /// A superset of the actions allowed on some resource under some context (built from
+    /// `effective_permissions` of each document and of the guardrails): a request whose
+    /// action is not here is never allowed by identity policies.
     pub allowed: ActionSet,
-    /// The compiled trust policy (roles).
-    pub trust: Option<CPolicy>,
+    /// The compiled trust policy (roles), as the resource policy of an otherwise empty policy
+    /// set (for requests by service principals).
+    trust_set: Option<PolicySet>,
     set: Mutex<PolicySet>,
     context: Context,
     identity: Vec<&'a Policy>,
@@ -130,30 +135,237 @@ fn fill(template: &str, account: &str, region: &str, name: &str) -> String {
         .replace("{name}", name)
 }
 
-fn principal_policies(p: &Principal<'_>) -> PrincipalPolicies {
-    let eff = p.effective_policies();
-    let scps_apply = !p.in_management_account() && !p.is_service_linked();
-    PrincipalPolicies {
-        identity: eff
-            .identity
-            .iter()
-            .map(|s| s.document.policy.clone())
-            .collect(),
-        boundary: eff.boundary.map(|b| b.document.policy.clone()),
-        scps: match (&eff.scps, scps_apply) {
-            (Some(levels), true) => levels
-                .iter()
-                .map(|l| {
-                    l.policies
-                        .iter()
-                        .map(|c| c.document.policy.clone())
-                        .collect()
-                })
-                .collect(),
-            _ => Vec::new(),
-        },
-        is_root: false,
+/// Compiled policies and catalog-wide action sets shared between principals, so that an AWS
+/// managed policy or an SCP is compiled and expanded once, not once per principal. Keys name a
+/// document: managed policies by ARN and default version (AWS-managed ones are the same in
+/// every account), other documents (inline, SCP, RCP) by their address in the snapshot.
+#[derive(Debug, Default)]
+struct Cache {
+    compiled: HashMap<(Layer, String), CPolicy>,
+    doc_allowed: HashMap<String, ActionSet>,
+    guard_allowed: HashMap<Vec<String>, ActionSet>,
+}
+
+fn managed_key(policy: &ManagedPolicy) -> String {
+    format!(
+        "m:{}@{}:{:?}",
+        policy.arn, policy.default_version_id, policy.origin
+    )
+}
+
+fn source_key(p: &SourcedPolicy<'_>) -> String {
+    match p.source {
+        PolicySource::Managed { policy } | PolicySource::GroupManaged { policy, .. } => {
+            managed_key(policy)
+        }
+        PolicySource::Inline { .. } | PolicySource::GroupInline { .. } => {
+            format!("d:{:p}", p.document)
+        }
     }
+}
+
+impl Cache {
+    fn compile(
+        &mut self,
+        key: String,
+        doc: &PolicyDocument,
+        layer: Layer,
+        place: &dyn Fn() -> String,
+    ) -> Result<CPolicy, String> {
+        let entry = (layer, key);
+        if let Some(c) = self.compiled.get(&entry) {
+            return Ok(c.clone());
+        }
+        let c = CPolicy::compile(&doc.policy, layer).map_err(|e| format!("{}: {e}", place()))?;
+        self.compiled.insert(entry, c.clone());
+        Ok(c)
+    }
+
+    fn levels(
+        &mut self,
+        levels: Option<&Vec<OrgLevel<'_>>>,
+        layer: Layer,
+    ) -> Result<Option<Vec<Vec<CPolicy>>>, String> {
+        let Some(levels) = levels else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(levels.len());
+        for (i, level) in levels.iter().enumerate() {
+            let mut compiled = Vec::with_capacity(level.policies.len());
+            for cp in level.policies {
+                compiled.push(self.compile(
+                    format!("d:{:p}", &cp.document),
+                    &cp.document,
+                    layer,
+                    &|| format!("{}:{i}:{}", layer.name(), cp.id),
+                )?);
+            }
+            out.push(compiled);
+        }
+        Ok(Some(out))
+    }
+
+    /// The engine's policy set of a principal: what `EffectivePolicies::to_policy_set`
+    /// builds, from cached compilations.
+    fn policy_set(&mut self, eff: &EffectivePolicies<'_>) -> Result<PolicySet, String> {
+        let mut identity = Vec::with_capacity(eff.identity.len());
+        for p in &eff.identity {
+            identity.push(
+                self.compile(source_key(p), p.document, Layer::Identity, &|| {
+                    p.source.label()
+                })?,
+            );
+        }
+        let boundary = match eff.boundary {
+            Some(b) => Some(self.compile(
+                managed_key(b),
+                &b.document,
+                Layer::PermissionBoundary,
+                &|| format!("boundary:{}", b.arn),
+            )?),
+            None => None,
+        };
+        Ok(PolicySet {
+            identity,
+            boundary,
+            session: None,
+            resource: None,
+            scps: self.levels(eff.scps.as_ref(), Layer::Scp)?,
+            rcps: self.levels(eff.rcps.as_ref(), Layer::Rcp)?,
+            management_account: eff.management_account.map(str::to_owned),
+        })
+    }
+
+    /// A superset of `effective_permissions(..).allowed` of a principal, built from parts
+    /// cached across principals: the union over its identity policies of what each allows on
+    /// its own (minus its own Denies), intersected with what its boundary and SCP chain let
+    /// through (an `Allow *` identity under them, minus their Denies). Each document is
+    /// expanded over the catalog once. A superset is what a pre-check needs: an action outside
+    /// it is never allowed; one inside it is still decided by the engine.
+    fn allowed(&mut self, p: &Principal<'_>, eff: &EffectivePolicies<'_>) -> ActionSet {
+        let mut allowed = ActionSet::empty();
+        for s in &eff.identity {
+            let set = self.doc_allowed.entry(source_key(s)).or_insert_with(|| {
+                effective_permissions(&PrincipalPolicies {
+                    identity: vec![s.document.policy.clone()],
+                    ..PrincipalPolicies::default()
+                })
+                .allowed
+            });
+            allowed.union_with(set);
+        }
+        let scps_apply = !p.in_management_account() && !p.is_service_linked();
+        let scp_levels: &[OrgLevel<'_>] = match (&eff.scps, scps_apply) {
+            (Some(levels), true) => levels,
+            _ => &[],
+        };
+        let mut key = vec![eff
+            .boundary
+            .map_or_else(|| "no boundary".to_owned(), managed_key)];
+        for (i, level) in scp_levels.iter().enumerate() {
+            key.push(format!("level {i}"));
+            for cp in level.policies {
+                key.push(format!("{:p}", &cp.document));
+            }
+        }
+        let guard = self.guard_allowed.entry(key).or_insert_with(|| {
+            let everything = Policy::from_json_str(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            )
+            .ok();
+            effective_permissions(&PrincipalPolicies {
+                identity: everything.into_iter().collect(),
+                boundary: eff.boundary.map(|b| b.document.policy.clone()),
+                scps: scp_levels
+                    .iter()
+                    .map(|l| {
+                        l.policies
+                            .iter()
+                            .map(|c| c.document.policy.clone())
+                            .collect()
+                    })
+                    .collect(),
+                is_root: false,
+            })
+            .allowed
+        });
+        allowed.intersect_with(guard);
+        allowed
+    }
+}
+
+/// A principal prepared by one worker thread.
+struct Prepared<'a> {
+    node: Node<'a>,
+    rcps: Option<Vec<Vec<CPolicy>>>,
+}
+
+fn prepare<'a>(p: Principal<'a>, cache: &mut Cache, region: &str) -> Result<Prepared<'a>, String> {
+    let eff = p.effective_policies();
+    let set = cache
+        .policy_set(&eff)
+        .map_err(|e| format!("escalation: `{}` left out: its policy {e}", p.arn()))?;
+    let trust = match p.trust_policy() {
+        Some(doc) => Some(CPolicy::compile(&doc.policy, Layer::Resource).map_err(|e| {
+            format!(
+                "escalation: `{}` left out: its trust policy does not compile: {e}",
+                p.arn()
+            )
+        })?),
+        None => None,
+    };
+    let mut context = p.request_context();
+    context.insert("aws:RequestedRegion", vec![region.to_owned()], false);
+    let rcps = set.rcps.clone();
+    Ok(Prepared {
+        node: Node {
+            principal: p,
+            allowed: cache.allowed(&p, &eff),
+            trust_set: trust.map(|t| PolicySet {
+                resource: Some(t),
+                ..PolicySet::default()
+            }),
+            set: Mutex::new(set),
+            context,
+            identity: eff.identity.iter().map(|s| &s.document.policy).collect(),
+            labels: eff.identity.iter().map(|s| s.source.label()).collect(),
+        },
+        rcps,
+    })
+}
+
+/// Runs `f` over `items` split into one contiguous chunk per available core, keeping order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || f(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+thread_local! {
+    /// Action name to catalog id: rules ask about the same few dozen actions millions of times.
+    static RESOLVED: std::cell::RefCell<HashMap<String, Option<ActionId>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+fn resolve(action: &str) -> Option<ActionId> {
+    RESOLVED.with(|cache| {
+        if let Some(id) = cache.borrow().get(action) {
+            return *id;
+        }
+        let id = Catalog::get().resolve(action);
+        cache.borrow_mut().insert(action.to_owned(), id);
+        id
+    })
 }
 
 /// Fills the wildcards of a resource pattern with a letter, giving one concrete ARN it
@@ -178,57 +390,36 @@ impl<'a> GraphContext<'a> {
             not_analysed: Vec::new(),
             rcps: BTreeMap::new(),
         };
-        for p in snapshot.principals() {
-            let eff = p.effective_policies();
-            let set = match eff.to_policy_set() {
-                Ok(set) => set,
-                Err(e) => {
-                    ctx.not_analysed.push(format!(
-                        "escalation: `{}` left out: its policy {e}",
-                        p.arn()
-                    ));
+        let principals: Vec<Principal<'a>> = snapshot.principals().collect();
+        let region = ctx.options.region.clone();
+        let prepared = in_parallel(&principals, |part| {
+            let mut cache = Cache::default();
+            part.iter()
+                .map(|p| prepare(*p, &mut cache, &region))
+                .collect()
+        });
+        for result in prepared {
+            let prepared = match result {
+                Ok(p) => p,
+                Err(why) => {
+                    ctx.not_analysed.push(why);
                     continue;
                 }
             };
-            let trust = match p.trust_policy() {
-                Some(doc) => match CPolicy::compile(&doc.policy, Layer::Resource) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        ctx.not_analysed.push(format!(
-                            "escalation: `{}` left out: its trust policy does not compile: {e}",
-                            p.arn()
-                        ));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            ctx.rcps
-                .entry(p.account_id())
-                .or_insert_with(|| set.rcps.clone());
-            let mut context = p.request_context();
-            context.insert(
-                "aws:RequestedRegion",
-                vec![ctx.options.region.clone()],
-                false,
-            );
+            let p = prepared.node.principal;
+            ctx.rcps.entry(p.account_id()).or_insert(prepared.rcps);
             let index = ctx.nodes.len();
             ctx.by_arn.insert(p.arn(), index);
             ctx.by_account
                 .entry(p.account_id())
                 .or_default()
                 .push(index);
-            ctx.nodes.push(Node {
-                principal: p,
-                allowed: effective_permissions(&principal_policies(&p)).allowed,
-                trust,
-                set: Mutex::new(set),
-                context,
-                identity: eff.identity.iter().map(|s| &s.document.policy).collect(),
-                labels: eff.identity.iter().map(|s| s.source.label()).collect(),
-            });
+            ctx.nodes.push(prepared.node);
         }
-        ctx.admin = (0..ctx.nodes.len()).map(|i| ctx.is_admin(i)).collect();
+        let indices: Vec<usize> = (0..ctx.nodes.len()).collect();
+        ctx.admin = in_parallel(&indices, |part| {
+            part.iter().map(|&i| ctx.is_admin(i)).collect()
+        });
         ctx
     }
 
@@ -273,7 +464,7 @@ impl<'a> GraphContext<'a> {
         let Some(node) = self.nodes.get(i) else {
             return false;
         };
-        match Catalog::get().resolve(action) {
+        match resolve(action) {
             Some(id) => node.allowed.contains(id),
             None => true,
         }
@@ -321,6 +512,33 @@ impl<'a> GraphContext<'a> {
         extra: &[(&str, &str)],
     ) -> Option<Vec<String>> {
         let node = self.nodes.get(i)?;
+        let mut set = node.set.lock().ok()?;
+        self.evaluate_in(
+            node,
+            &mut set,
+            action,
+            resource,
+            resource_account,
+            resource_policy,
+            extra,
+        )
+    }
+
+    /// [`GraphContext::evaluate`] with the node's policy set already locked.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the request's parts, spelled out"
+    )]
+    fn evaluate_in(
+        &self,
+        node: &Node<'_>,
+        set: &mut PolicySet,
+        action: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+        resource_policy: Option<&CPolicy>,
+        extra: &[(&str, &str)],
+    ) -> Option<Vec<String>> {
         let mut context = node.context.clone();
         for (k, v) in extra {
             context.insert(k, vec![(*v).to_owned()], false);
@@ -333,7 +551,6 @@ impl<'a> GraphContext<'a> {
             context,
         )
         .ok()?;
-        let mut set = node.set.lock().ok()?;
         let own_account = node.principal.account_id();
         let other_rcps = req
             .resource_account
@@ -350,7 +567,11 @@ impl<'a> GraphContext<'a> {
                 .filter(|m| m.effect == Effect::Allow)
                 .filter_map(|m| {
                     let place = match m.layer {
-                        Layer::Identity => node.labels.get(m.policy).cloned()?,
+                        Layer::Identity => node
+                            .labels
+                            .get(m.policy)
+                            .cloned()
+                            .unwrap_or_else(|| "the added policy".to_owned()),
                         Layer::Resource => "trust policy".to_owned(),
                         _ => return None,
                     };
@@ -443,28 +664,31 @@ impl<'a> GraphContext<'a> {
         out
     }
 
+    /// The compiled trust policy of node `i` (roles).
+    pub fn trust(&self, i: usize) -> Option<&CPolicy> {
+        self.nodes
+            .get(i)
+            .and_then(|n| n.trust_set.as_ref())
+            .and_then(|s| s.resource.as_ref())
+    }
+
     /// Whether the role of node `role` trusts the service principal `service` (its trust
     /// policy allows `sts:AssumeRole` by it).
     pub fn trusts_service(&self, role: usize, service: &str) -> bool {
         let Some(node) = self.nodes.get(role) else {
             return false;
         };
-        let Some(trust) = &node.trust else {
+        let Some(set) = &node.trust_set else {
             return false;
         };
-        let arn = node.principal.arn();
         let Ok(req) = Request::new(
             service,
             "sts:AssumeRole",
-            arn,
+            node.principal.arn(),
             Some(node.principal.account_id()),
             Context::default(),
         ) else {
             return false;
-        };
-        let set = PolicySet {
-            resource: Some(trust.clone()),
-            ..PolicySet::default()
         };
         set.evaluate(&req).decision == Decision::Allow
     }
@@ -476,7 +700,7 @@ impl<'a> GraphContext<'a> {
         let Some(target) = self.nodes.get(role) else {
             return false;
         };
-        let Some(trust) = &target.trust else {
+        let Some(trust) = self.trust(role) else {
             return false;
         };
         self.can_with(
@@ -515,22 +739,20 @@ impl<'a> GraphContext<'a> {
         let Some(node) = self.nodes.get(i) else {
             return false;
         };
-        let n = match node.set.lock() {
-            Ok(mut set) => {
-                let n = set.identity.len();
-                set.identity.extend(extra.iter().cloned());
-                n
-            }
-            Err(_) => return false,
+        // The set stays locked while it holds the extra policies, so that no other rule
+        // (running in another thread) evaluates the principal in this hypothetical state.
+        let Ok(mut set) = node.set.lock() else {
+            return false;
         };
+        let n = set.identity.len();
+        set.identity.extend(extra.iter().cloned());
         let account = self.account(i);
         let result = ADMIN_PROBES.iter().all(|(action, template)| {
             let resource = fill(template, account, &self.options.region, "*");
-            self.can_with(i, action, &resource, None, None, &[])
+            self.evaluate_in(node, &mut set, action, &resource, None, None, &[])
+                .is_some()
         });
-        if let Ok(mut set) = node.set.lock() {
-            set.identity.truncate(n);
-        }
+        set.identity.truncate(n);
         result
     }
 }
