@@ -50,6 +50,9 @@ pub const GLOBAL_ACTIONS: &[&str] = &[
     "waf:*",
 ];
 
+/// The gate name of the service quarantine in exemptions.
+const SERVICES_GATE: &str = "services";
+
 /// An Identity Center grant that is active now (from the grant store): the person keeps the
 /// bundle through an `aws:userid` exemption on the role.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -478,6 +481,9 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     let mut planned_tags: BTreeMap<(String, String), TagAssignment> = BTreeMap::new();
     let mut standing: BTreeMap<(String, String, String, Option<String>), Acc> = BTreeMap::new();
     if let (Some(u), Some(w), Mode::Protect) = (usage, window, cfg.mode) {
+        let base_gates = gates.clone();
+        let base_service_gate = service_gate.clone();
+        let mut granted: BTreeMap<(String, Option<String>), BTreeSet<String>> = BTreeMap::new();
         for (arn, pu) in &u.principals {
             if !scope_accounts.contains(&pu.account) {
                 continue;
@@ -491,6 +497,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             if who.how == Mechanism::Tag && is_service_linked(arn) {
                 continue;
             }
+            let who0 = who.clone();
             let sets: Vec<(Option<&String>, &BTreeMap<String, ActionUsage>)> =
                 if pu.kind == UsageKind::IdentityCenterRole && !pu.sessions.is_empty() {
                     pu.sessions
@@ -508,26 +515,45 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     let Some(id) = catalog.resolve(name) else {
                         continue;
                     };
-                    let probe = probe_for(&who, session.map(String::as_str), Some(id));
+                    // What spares the call without any standing exemption (tags it already
+                    // carries, break-glass, permanent and Identity Center exemptions).
+                    let probe = probe_for(&who0, session.map(String::as_str), Some(id));
+                    let have = granted.entry((arn.clone(), session.cloned())).or_default();
                     // Permission layer.
                     if let Some(bundles) = action_bundles.get(&id) {
                         let spared = bundles
                             .iter()
-                            .any(|b| gates.get(b).is_some_and(|g| g.spares(&probe)));
+                            .any(|b| base_gates.get(b).is_some_and(|g| g.spares(&probe)));
                         if !spared {
-                            let chosen = bundles
-                                .iter()
-                                .min_by_key(|b| {
-                                    (
-                                        cfg.bundles.get(*b).map_or(usize::MAX, |x| x.actions.len()),
-                                        (*b).clone(),
-                                    )
-                                })
-                                .cloned()
-                                .unwrap_or_default();
+                            let chosen = match bundles.iter().find(|b| have.contains(*b)) {
+                                Some(b) => b.clone(),
+                                None => {
+                                    // The smallest bundle that holds the action: least privilege.
+                                    let b = bundles
+                                        .iter()
+                                        .min_by_key(|b| {
+                                            (
+                                                cfg.bundles
+                                                    .get(*b)
+                                                    .map_or(usize::MAX, |x| x.actions.len()),
+                                                (*b).clone(),
+                                            )
+                                        })
+                                        .cloned()
+                                        .unwrap_or_default();
+                                    let gate = gates.entry(b.clone()).or_default();
+                                    exempt(
+                                        &mut who,
+                                        session,
+                                        gate,
+                                        &format!("{GRANT_PREFIX}{b}"),
+                                        &mut planned_tags,
+                                    );
+                                    have.insert(b.clone());
+                                    b
+                                }
+                            };
                             let grant_key = format!("{GRANT_PREFIX}{chosen}");
-                            let gate = gates.entry(chosen.clone()).or_default();
-                            exempt(&mut who, session, gate, &grant_key, &mut planned_tags);
                             record(
                                 &mut standing,
                                 "permission",
@@ -550,9 +576,8 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                         || unused_per_account
                             .get(&pu.account)
                             .is_some_and(|s| s.contains(&service));
-                    if quarantined {
-                        let probe = probe_for(&who, session.map(String::as_str), Some(id));
-                        if !service_gate.spares(&probe) {
+                    if quarantined && !base_service_gate.spares(&probe) {
+                        if have.insert(SERVICES_GATE.to_owned()) {
                             exempt(
                                 &mut who,
                                 session,
@@ -560,17 +585,17 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                                 UNLOCK_SERVICES_TAG,
                                 &mut planned_tags,
                             );
-                            record(
-                                &mut standing,
-                                "service",
-                                "services",
-                                &who,
-                                session,
-                                name,
-                                au,
-                                UNLOCK_SERVICES_TAG,
-                            );
                         }
+                        record(
+                            &mut standing,
+                            "service",
+                            SERVICES_GATE,
+                            &who,
+                            session,
+                            name,
+                            au,
+                            UNLOCK_SERVICES_TAG,
+                        );
                     }
                 }
             }
