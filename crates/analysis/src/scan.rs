@@ -61,6 +61,45 @@ pub enum FindingKind {
     EscalationPath,
 }
 
+impl FindingKind {
+    /// Every kind, in report order.
+    pub const ALL: [FindingKind; 7] = [
+        FindingKind::EscalationPath,
+        FindingKind::StandingPrivilege,
+        FindingKind::ZombieIdentity,
+        FindingKind::ExternalTrust,
+        FindingKind::WildcardTrust,
+        FindingKind::UnusedServices,
+        FindingKind::UnresolvedPolicies,
+    ];
+
+    /// The kind's id, as in JSON and SARIF.
+    pub fn id(self) -> &'static str {
+        match self {
+            FindingKind::StandingPrivilege => "standing-privilege",
+            FindingKind::ZombieIdentity => "zombie-identity",
+            FindingKind::ExternalTrust => "external-trust",
+            FindingKind::WildcardTrust => "wildcard-trust",
+            FindingKind::UnusedServices => "unused-services",
+            FindingKind::UnresolvedPolicies => "unresolved-policies",
+            FindingKind::EscalationPath => "escalation-path",
+        }
+    }
+
+    /// One line describing the kind.
+    pub fn description(self) -> &'static str {
+        match self {
+            FindingKind::StandingPrivilege => "Sensitive permissions held but unused in the window",
+            FindingKind::ZombieIdentity => "Identity without activity for the zombie threshold",
+            FindingKind::ExternalTrust => "Role trusts a principal outside the organization",
+            FindingKind::WildcardTrust => "Role trusts any AWS principal",
+            FindingKind::UnusedServices => "Services unused in an account",
+            FindingKind::UnresolvedPolicies => "Managed policies that could not be resolved",
+            FindingKind::EscalationPath => "A non-admin principal can make itself admin-equivalent",
+        }
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

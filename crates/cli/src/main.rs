@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod plan_cmd;
 mod scan_cmd;
 mod scan_render;
 mod trail_cmd;
@@ -42,6 +43,10 @@ enum Command {
         #[command(subcommand)]
         cmd: example_cmd::ExampleCommand,
     },
+    /// Write a commented starter firewall configuration (latch.toml).
+    Init(plan_cmd::InitArgs),
+    /// Generate the firewall (SCPs, RCPs, tags) and replay observed usage against it.
+    Plan(plan_cmd::PlanArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Example { cmd } => example_cmd::run(cmd),
+        Command::Init(args) => plan_cmd::run_init(&args),
+        Command::Plan(args) => plan_cmd::run_plan(&args),
     };
     match result {
         Ok(code) => code,

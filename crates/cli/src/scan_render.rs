@@ -17,15 +17,7 @@ fn sev_name(s: Severity) -> &'static str {
 }
 
 fn kind_name(k: FindingKind) -> &'static str {
-    match k {
-        FindingKind::StandingPrivilege => "standing-privilege",
-        FindingKind::ZombieIdentity => "zombie-identity",
-        FindingKind::ExternalTrust => "external-trust",
-        FindingKind::WildcardTrust => "wildcard-trust",
-        FindingKind::UnusedServices => "unused-services",
-        FindingKind::UnresolvedPolicies => "unresolved-policies",
-        FindingKind::EscalationPath => "escalation-path",
-    }
+    k.id()
 }
 
 fn paint(color: bool, s: Severity, text: &str) -> String {
@@ -283,29 +275,9 @@ pub fn html(out: &mut Vec<u8>, r: &ScanReport, as_of: &str) -> std::io::Result<(
 
 /// SARIF 2.1.0: one rule per finding kind, one result per finding.
 pub fn sarif(out: &mut Vec<u8>, r: &ScanReport) -> std::io::Result<()> {
-    let kinds = [
-        (
-            FindingKind::StandingPrivilege,
-            "Sensitive permissions held but unused in the window",
-        ),
-        (
-            FindingKind::ZombieIdentity,
-            "Identity without activity for the zombie threshold",
-        ),
-        (
-            FindingKind::ExternalTrust,
-            "Role trusts a principal outside the organization",
-        ),
-        (FindingKind::WildcardTrust, "Role trusts any AWS principal"),
-        (FindingKind::UnusedServices, "Services unused in an account"),
-        (
-            FindingKind::UnresolvedPolicies,
-            "Managed policies that could not be resolved",
-        ),
-    ];
-    let rules: Vec<_> = kinds
+    let rules: Vec<_> = FindingKind::ALL
         .iter()
-        .map(|(k, d)| json!({"id": kind_name(*k), "name": kind_name(*k), "shortDescription": {"text": d}}))
+        .map(|k| json!({"id": k.id(), "name": k.id(), "shortDescription": {"text": k.description()}}))
         .collect();
     let results: Vec<_> = r
         .findings

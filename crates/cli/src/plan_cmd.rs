@@ -1,0 +1,375 @@
+//! `latch init` and `latch plan`: the firewall's configuration and its plan.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, ValueEnum};
+use latch_firewall::config::STARTER;
+use latch_firewall::plan::{must_break_nothing, Plan};
+use latch_firewall::{build, Config, PlanInput};
+use latch_trail::fs::{load_dir, LoadOptions};
+use latch_trail::{Date, UsageTable, Window};
+
+/// Write a commented starter configuration (every default shown, examples commented out).
+///
+/// Examples:
+///   latch init                       # writes ./latch.toml
+///   latch init --out prod/latch.toml
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(long, default_value = "latch.toml")]
+    out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Output format of `latch plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// A summary for people: layers, policies, tags, exemptions, the replay of usage.
+    Table,
+    /// plan.json (the `latch.plan/v1` contract, docs/plan-format.md).
+    Json,
+    /// `aws_organizations_policy` and `aws_organizations_policy_attachment` resources.
+    Terraform,
+}
+
+/// Generate the firewall — SCPs, RCPs and tags — and replay observed usage against it.
+///
+/// Reads the snapshot (and its `cloudtrail/`, or `--cloudtrail DIR`), generates the policies of
+/// every layer from `--config` (defaults without it: protect every sensitive category of the
+/// catalog, tamper protection on, no region or service quarantine), packs them within AWS's
+/// limits (5,120 characters, 5 per root/OU/account counting existing ones), and replays every
+/// call of the usage window with the engine to list what would become denied.
+///
+/// Exit status: 0 when the plan is made (and, in protect mode, breaks no observed call);
+/// 1 when a protect-mode plan would break observed calls; 2 on errors (including a firewall
+/// that does not fit, with what to drop).
+///
+/// Examples:
+///   latch plan --snapshot examples/org
+///   latch plan --snapshot examples/org --config latch.toml --out plan/
+///   latch plan --snapshot snap/ --cloudtrail /data/trail --as-of 2026-11-20 --format json
+///   latch plan --snapshot snap/ --format terraform > latch.tf
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct PlanArgs {
+    /// Snapshot directory (docs/snapshot-format.md).
+    #[arg(long)]
+    snapshot: PathBuf,
+    /// Configuration (docs/configuration.md); defaults without it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// CloudTrail directory; default `<snapshot>/cloudtrail` when it exists.
+    #[arg(long)]
+    cloudtrail: Option<PathBuf>,
+    /// Last day of the usage window, `YYYY-MM-DD`; default the day of the last CloudTrail event.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Write `plan.json` and `policies/<name>.json` (and `main.tf` with `--format terraform`)
+    /// into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    format: PlanFormat,
+}
+
+/// Runs `latch init`.
+pub fn run_init(args: &InitArgs) -> anyhow::Result<ExitCode> {
+    if args.out.exists() && !args.force {
+        bail!(
+            "`{}` exists; pass --force to overwrite it",
+            args.out.display()
+        );
+    }
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    fs::write(&args.out, STARTER)
+        .with_context(|| format!("cannot write `{}`", args.out.display()))?;
+    eprintln_line(&format!(
+        "wrote {} (every key optional; see docs/configuration.md)",
+        args.out.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eprintln_line(s: &str) {
+    let _ = writeln!(std::io::stderr(), "{s}");
+}
+
+fn load_usage(
+    dir: &Path,
+    as_of: Option<Date>,
+    window_days: u32,
+) -> anyhow::Result<Option<(UsageTable, Date)>> {
+    let window = match as_of {
+        Some(d) => {
+            let until = d.add_days(1).start();
+            Window {
+                since: Some(latch_trail::Timestamp(
+                    until.0 - i64::from(window_days) * 86_400,
+                )),
+                until: Some(until),
+            }
+        }
+        None => Window::all(),
+    };
+    let report = load_dir(
+        dir,
+        &LoadOptions {
+            window,
+            ..LoadOptions::default()
+        },
+        &|_| {},
+    )
+    .with_context(|| format!("cannot read CloudTrail under `{}`", dir.display()))?;
+    for s in &report.skipped {
+        eprintln_line(&format!(
+            "warning: skipped CloudTrail file `{}`: {}",
+            s.path.display(),
+            s.error
+        ));
+    }
+    let usage = report.usage;
+    let as_of = match (as_of, usage.last_event) {
+        (Some(d), _) => d,
+        (None, Some(t)) => t.date(),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some((usage, as_of)))
+}
+
+/// Runs `latch plan`.
+pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => {
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    let snapshot = latch_model::load::snapshot(&args.snapshot)
+        .with_context(|| format!("cannot load snapshot `{}`", args.snapshot.display()))?;
+    let as_of = match &args.as_of {
+        Some(s) => Some(
+            Date::parse(s)
+                .ok_or_else(|| anyhow::anyhow!("--as-of: `{s}` is not a date YYYY-MM-DD"))?,
+        ),
+        None => None,
+    };
+    let trail_dir = args
+        .cloudtrail
+        .clone()
+        .or_else(|| Some(args.snapshot.join("cloudtrail")).filter(|d| d.is_dir()));
+    let usage = match &trail_dir {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("--cloudtrail: `{}` is not a directory", dir.display());
+            }
+            load_usage(dir, as_of, config.usage.window_days)?
+        }
+        None => None,
+    };
+    let input = PlanInput {
+        snapshot: &snapshot,
+        config: &config,
+        usage: usage.as_ref().map(|(u, _)| u),
+        as_of: usage.as_ref().map(|(_, d)| *d),
+        active_grants: &[],
+    };
+    let region = config.regions.allowed.first().map(String::as_str);
+    let built = build(&input, region)?;
+    let plan = &built.plan;
+    if !plan.summary.cloudtrail {
+        eprintln_line("!!! NO CLOUDTRAIL DATA: no usage-based exemptions were made and nothing was replayed. This plan may break identities that use protected actions today. !!!");
+    }
+    let terraform = latch_firewall::terraform::render(plan);
+    if let Some(out) = &args.out {
+        write_out(
+            out,
+            plan,
+            (args.format == PlanFormat::Terraform).then_some(&terraform),
+        )?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        PlanFormat::Json => stdout.write_all(plan.to_json().as_bytes())?,
+        PlanFormat::Terraform => stdout.write_all(terraform.as_bytes())?,
+        PlanFormat::Table => stdout.write_all(table(plan).as_bytes())?,
+    }
+    stdout.flush()?;
+    let broken = plan.summary.simulation.calls_broken;
+    if broken > 0 && must_break_nothing(&plan.summary.mode) {
+        eprintln_line(&format!(
+            "error: the protect-mode plan would break {broken} observed calls (listed above)"
+        ));
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the plan directory: plan.json, policies/<name>.json (exact content), main.tf.
+fn write_out(out: &Path, plan: &Plan, terraform: Option<&String>) -> anyhow::Result<()> {
+    let policies = out.join("policies");
+    fs::create_dir_all(&policies)
+        .with_context(|| format!("cannot create `{}`", policies.display()))?;
+    // Remove policy files of an earlier plan so none is left behind.
+    for entry in
+        fs::read_dir(&policies).with_context(|| format!("cannot read `{}`", policies.display()))?
+    {
+        let path = entry?.path();
+        let stale = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("latch-") && n.ends_with(".json"));
+        if stale {
+            fs::remove_file(&path)
+                .with_context(|| format!("cannot remove `{}`", path.display()))?;
+        }
+    }
+    for p in &plan.policies {
+        let path = out.join(&p.file);
+        fs::write(&path, &p.content)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    let path = out.join("plan.json");
+    fs::write(&path, plan.to_json())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    if let Some(tf) = terraform {
+        let path = out.join("main.tf");
+        fs::write(&path, tf).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+fn table(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut o = String::new();
+    let window = match &s.window {
+        Some(w) => format!("CloudTrail {} to {}", w.since, w.until),
+        None => "NO CLOUDTRAIL".to_owned(),
+    };
+    let _ = writeln!(
+        o,
+        "Latch plan ({}): {} mode, {window}, {} accounts under {}",
+        plan.format,
+        s.mode,
+        s.accounts,
+        s.scope_targets.join(", ")
+    );
+    if !s.warnings.is_empty() {
+        let _ = writeln!(o, "\nWarnings");
+        for w in &s.warnings {
+            let _ = writeln!(o, "  ! {w}");
+        }
+    }
+    let _ = writeln!(o, "\nLayers");
+    for l in &s.layers {
+        let _ = writeln!(o, "  {:<11} {}", l.layer, l.line);
+    }
+    let _ = writeln!(
+        o,
+        "\nPolicies ({}, {} attachments, largest {} of 5120 characters)",
+        s.policies, s.attachments, s.largest_policy_chars
+    );
+    let _ = writeln!(o, "  {:<28} {:<4} {:>5}  TARGETS", "NAME", "TYPE", "CHARS");
+    for p in &plan.policies {
+        let kind = if p.kind == "RESOURCE_CONTROL_POLICY" {
+            "RCP"
+        } else {
+            "SCP"
+        };
+        let _ = writeln!(
+            o,
+            "  {:<28} {:<4} {:>5}  {}",
+            p.name,
+            kind,
+            p.content.chars().count(),
+            p.targets.join(", ")
+        );
+    }
+    let _ = writeln!(o, "\nTags to apply ({})", plan.tags.len());
+    for t in &plan.tags {
+        let _ = writeln!(o, "  {} {}={}", t.principal_arn, t.key, t.value);
+        let _ = writeln!(o, "      {}", t.reason);
+    }
+    let standing: Vec<_> = plan
+        .exemptions
+        .iter()
+        .filter(|e| e.kind != "control-plane")
+        .collect();
+    let _ = writeln!(o, "\nExemptions ({})", standing.len());
+    for e in standing {
+        let who = match &e.session {
+            Some(sess) => format!("{} [{sess}]", e.principal),
+            None => e.principal.clone(),
+        };
+        let _ = writeln!(
+            o,
+            "  {:<22} {who} — {} `{}` via {} {}",
+            e.kind, e.layer, e.gate, e.mechanism, e.value
+        );
+        let _ = writeln!(o, "      {}", e.reason);
+    }
+    if !s.untaggable_zombies.is_empty() {
+        let _ = writeln!(o, "\nZombies that cannot be tagged");
+        for z in &s.untaggable_zombies {
+            let _ = writeln!(o, "  {z}");
+        }
+    }
+    let sim = &s.simulation;
+    let _ = writeln!(o, "\nSimulation");
+    if sim.cloudtrail {
+        let _ = writeln!(
+            o,
+            "  {} observed (principal, action) pairs, {} calls replayed with the engine: {} calls would become denied{}",
+            sim.pairs_evaluated,
+            sim.calls_evaluated,
+            sim.calls_broken,
+            if sim.calls_broken == 0 && s.mode == "protect" {
+                " — none, as protect mode requires"
+            } else {
+                ""
+            }
+        );
+        if !sim.broken.is_empty() {
+            let _ = writeln!(
+                o,
+                "  {:<70} {:<36} {:>7}  {:<20}  DENIED BY",
+                "PRINCIPAL", "ACTION", "COUNT", "LAST SEEN"
+            );
+            for b in &sim.broken {
+                let who = match &b.session {
+                    Some(sess) => format!("{} [{sess}]", b.principal_arn),
+                    None => b.principal_arn.clone(),
+                };
+                let _ = writeln!(
+                    o,
+                    "  {who:<70} {:<36} {:>7}  {:<20}  {}",
+                    b.action,
+                    b.count,
+                    b.last_seen.map_or_else(String::new, |t| t.to_string()),
+                    b.denied_by
+                );
+            }
+        }
+        for p in &sim.unknown_principals {
+            let _ = writeln!(o, "  not in the snapshot, not replayed: {p}");
+        }
+    }
+    for n in &sim.notes {
+        let _ = writeln!(o, "  note: {n}");
+    }
+    o
+}

@@ -1,0 +1,1103 @@
+//! Generation: from the snapshot, the usage table and the configuration to the intent — the
+//! rules of every layer, the tags to put on identities and the exemptions, each with why.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use latch_catalog::{AccessLevel, ActionId, Catalog};
+use latch_model::{NodeKind, Principal, Snapshot};
+use latch_policy::glob;
+use latch_trail::{ActionUsage, Date, PrincipalKind as UsageKind, Timestamp, UsageTable};
+
+use crate::config::{Config, Mode, GRANT_PREFIX, QUARANTINE_TAG, UNLOCK_SERVICES_TAG};
+use crate::intent::{latch_key_patterns, Actions, Cond, LayerKind, PolicyKind, Probe, Rule};
+use crate::org::OrgShape;
+
+/// Actions exempt from the region restriction: services with a single global endpoint (whose
+/// calls AWS records in `us-east-1`) and a few global calls of regional services. Collected
+/// from AWS's documentation of global endpoints and its region-deny examples; patterns that
+/// the catalog does not know are skipped (a test checks that all are known).
+pub const GLOBAL_ACTIONS: &[&str] = &[
+    "a4b:*",
+    "account:*",
+    "aws-marketplace-management:*",
+    "aws-marketplace:*",
+    "aws-portal:*",
+    "billing:*",
+    "budgets:*",
+    "ce:*",
+    "chatbot:*",
+    "cloudfront:*",
+    "cur:*",
+    "directconnect:*",
+    "ec2:DescribeRegions",
+    "globalaccelerator:*",
+    "health:*",
+    "iam:*",
+    "importexport:*",
+    "networkmanager:*",
+    "organizations:*",
+    "pricing:*",
+    "route53:*",
+    "route53domains:*",
+    "s3:GetAccountPublicAccessBlock",
+    "s3:ListAllMyBuckets",
+    "s3:PutAccountPublicAccessBlock",
+    "shield:*",
+    "signin:*",
+    "sts:*",
+    "support:*",
+    "trustedadvisor:*",
+    "waf:*",
+];
+
+/// The gate name of the service quarantine in exemptions.
+const SERVICES_GATE: &str = "services";
+
+/// An Identity Center grant that is active now (from the grant store): the person keeps the
+/// bundle through an `aws:userid` exemption on the role.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IdentityCenterGrant {
+    /// The bundle granted.
+    pub bundle: String,
+    /// The Identity Center role's ARN.
+    pub role_arn: String,
+    /// The person (session name).
+    pub user: String,
+}
+
+/// Everything generation reads.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    /// The organization snapshot.
+    pub snapshot: &'a Snapshot,
+    /// The configuration.
+    pub config: &'a Config,
+    /// CloudTrail usage, when there is any.
+    pub usage: Option<&'a UsageTable>,
+    /// The last day (inclusive) of the usage window; needed with `usage`.
+    pub as_of: Option<Date>,
+    /// Identity Center grants active now, besides those in the configuration.
+    pub active_grants: &'a [IdentityCenterGrant],
+}
+
+/// A tag to put on an identity.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TagAssignment {
+    /// The user or role.
+    pub principal_arn: String,
+    /// `latch:…`.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// An exemption from a layer, with why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Exemption {
+    /// `standing` (protect mode), `identity-center-grant`, `permanent`, `break-glass` or
+    /// `control-plane`.
+    pub kind: String,
+    /// The layer (`permission`, `service`, …; `all` for the control plane).
+    pub layer: String,
+    /// The bundle name, `services`, or `*`.
+    pub gate: String,
+    /// The identity (ARN or ARN pattern).
+    pub principal: String,
+    /// The person, for Identity Center roles.
+    pub session: Option<String>,
+    /// `tag`, `userid` or `principal-arn`.
+    pub mechanism: String,
+    /// The tag key, the `aws:userid` pattern or the ARN pattern.
+    pub value: String,
+    /// The used actions that made it necessary (standing exemptions).
+    pub actions: Vec<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// The usage window, `[since, until)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageWindow {
+    /// First instant.
+    pub since: Timestamp,
+    /// First instant after.
+    pub until: Timestamp,
+    /// The last day included.
+    pub as_of: Date,
+}
+
+impl UsageWindow {
+    /// `days` days ending with `as_of` (inclusive).
+    pub fn ending(as_of: Date, days: u32) -> UsageWindow {
+        let until = as_of.add_days(1).start();
+        UsageWindow {
+            since: Timestamp(until.0 - i64::from(days) * 86_400),
+            until,
+            as_of,
+        }
+    }
+
+    /// Whether `t` lies in the window.
+    pub fn contains(&self, t: Option<Timestamp>) -> bool {
+        t.is_some_and(|t| t >= self.since && t < self.until)
+    }
+}
+
+/// The firewall's intent for one organization, before packing.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The organization tree.
+    pub org: OrgShape,
+    /// Where the firewall attaches (management account excluded).
+    pub scope_targets: Vec<String>,
+    /// The member accounts it governs.
+    pub scope_accounts: BTreeSet<String>,
+    /// Every Deny.
+    pub rules: Vec<Rule>,
+    /// Tags to put on identities (grant tags of standing exemptions, quarantine tags).
+    pub tags: Vec<TagAssignment>,
+    /// Every exemption, with why.
+    pub exemptions: Vec<Exemption>,
+    /// Zombie identities that cannot be tagged (Identity Center roles), with why.
+    pub untaggable_zombies: Vec<String>,
+    /// Things people must know (no CloudTrail, tamper protection off, …).
+    pub warnings: Vec<String>,
+    /// The usage window, when there was usage.
+    pub window: Option<UsageWindow>,
+    /// Protect or enforce.
+    pub mode: Mode,
+    /// Bundle name → its actions (for summaries).
+    pub bundle_actions: BTreeMap<String, BTreeSet<ActionId>>,
+}
+
+/// A generation error: a configuration key that does not fit the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    /// A key names something the snapshot does not have.
+    #[error("`{key}`: {reason}")]
+    Config {
+        /// The configuration key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Usage was given without the as-of date.
+    #[error("usage data needs an as-of date (the last day of the usage window)")]
+    NoAsOf,
+}
+
+/// An exemption scheme: who is spared by a bundle (or by the service quarantine).
+#[derive(Debug, Clone, Default)]
+struct Gate {
+    grant_tags: Vec<String>,
+    arns: BTreeSet<String>,
+    userids: BTreeSet<String>,
+}
+
+impl Gate {
+    fn spares(&self, p: &Probe) -> bool {
+        self.grant_tags
+            .iter()
+            .any(|t| p.tags.contains_key(&t.to_ascii_lowercase()))
+            || self
+                .arns
+                .iter()
+                .any(|a| glob::matches_str(a, &p.principal_arn))
+            || p.userid
+                .as_ref()
+                .is_some_and(|u| self.userids.iter().any(|pat| glob::matches_str(pat, u)))
+    }
+}
+
+/// How an identity can be exempted.
+#[derive(Debug, Clone)]
+struct Who {
+    arn: String,
+    userid_base: Option<String>,
+    tags: BTreeMap<String, String>,
+    how: Mechanism,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mechanism {
+    Tag,
+    UserId,
+    Arn,
+}
+
+#[derive(Debug, Default)]
+struct Acc {
+    actions: BTreeMap<String, (u64, Option<Timestamp>)>,
+    mechanism: &'static str,
+    value: String,
+}
+
+/// Builds the intent.
+pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
+    let catalog = Catalog::get();
+    let cfg = input.config;
+    let org = OrgShape::from_snapshot(input.snapshot);
+    let mut warnings = Vec::new();
+    let window = match (input.usage, input.as_of) {
+        (Some(_), Some(d)) => Some(UsageWindow::ending(d, cfg.usage.window_days)),
+        (Some(_), None) => return Err(GenerateError::NoAsOf),
+        (None, _) => None,
+    };
+    let usage = input.usage.filter(|_| window.is_some());
+    if usage.is_none() {
+        warnings.push(
+            "NO CLOUDTRAIL DATA: usage is unknown, so no usage-based exemptions were made, no zombies were found and no unused service was quarantined. In protect mode this plan may break identities that use protected actions today: add CloudTrail (snapshot `cloudtrail/` or `--cloudtrail DIR`) before enforcing.".to_owned(),
+        );
+    }
+    if org.synthesized {
+        warnings.push(format!(
+            "the snapshot has no organization.json: its accounts are planned directly under a root `{}` that holds only FullAWSAccess; the adapter must map it to the real root id",
+            org.root_id
+        ));
+    }
+    if !cfg.tamper_protection.enabled {
+        warnings.push("tamper protection is OFF: anyone who can tag a user or role, or pass session tags, can grant themselves any bundle".to_owned());
+    }
+
+    // Scope.
+    let mut targets: Vec<String> = Vec::new();
+    for (i, t) in cfg.scope.targets.iter().enumerate() {
+        let id = if t == "root" {
+            org.root_id.clone()
+        } else {
+            t.clone()
+        };
+        if org.node(&id).is_none() {
+            return Err(GenerateError::Config {
+                key: format!("scope.targets[{i}]"),
+                reason: format!("`{t}` is not a node of the organization (root, OU or account)"),
+            });
+        }
+        if org.is_management(&id) {
+            warnings.push(format!("`scope.targets[{i}]`: the management account `{id}` is not governed by SCPs or RCPs; skipped"));
+            continue;
+        }
+        targets.push(id);
+    }
+    targets.sort();
+    targets.dedup();
+    // Drop targets under another target: the ancestor's policies already apply there.
+    let all = targets.clone();
+    targets.retain(|t| {
+        let path = org.path_to(t);
+        !path.iter().any(|a| a != t && all.contains(a))
+    });
+    let scope_accounts: BTreeSet<String> = targets
+        .iter()
+        .flat_map(|t| org.accounts_under(t))
+        .filter(|a| !org.is_management(a))
+        .collect();
+
+    let cp = cfg.control_plane.role_arn.clone();
+    let mut base_arns: BTreeSet<String> = BTreeSet::new();
+    base_arns.insert(cp.clone());
+    base_arns.extend(cfg.control_plane.break_glass.iter().cloned());
+    base_arns.extend(cfg.exemptions.principals.iter().cloned());
+
+    let mut exemptions: BTreeSet<Exemption> = BTreeSet::new();
+    let fixed = |kind: &str, layer: &str, gate: &str, arn: &str, reason: &str| Exemption {
+        kind: kind.to_owned(),
+        layer: layer.to_owned(),
+        gate: gate.to_owned(),
+        principal: arn.to_owned(),
+        session: None,
+        mechanism: "principal-arn".to_owned(),
+        value: arn.to_owned(),
+        actions: Vec::new(),
+        reason: reason.to_owned(),
+    };
+    exemptions.insert(fixed(
+        "control-plane",
+        "all",
+        "*",
+        &cp,
+        "the Latch control plane sets grant tags and is spared by every layer",
+    ));
+    for bg in &cfg.control_plane.break_glass {
+        exemptions.insert(fixed(
+            "break-glass",
+            "permission, service, region, role",
+            "*",
+            bg,
+            "break-glass identity (control_plane.break_glass)",
+        ));
+    }
+    for p in &cfg.exemptions.principals {
+        exemptions.insert(fixed(
+            "permanent",
+            "permission, service, region",
+            "*",
+            p,
+            "permanent exemption (exemptions.principals)",
+        ));
+    }
+
+    // Gates.
+    let mut gates: BTreeMap<String, Gate> = BTreeMap::new();
+    let mut action_bundles: BTreeMap<ActionId, Vec<String>> = BTreeMap::new();
+    for b in cfg.bundles.values() {
+        let mut g = Gate {
+            grant_tags: vec![b.grant_tag()],
+            arns: base_arns.clone(),
+            userids: BTreeSet::new(),
+        };
+        for e in &b.exempt {
+            g.arns.insert(e.clone());
+            exemptions.insert(fixed(
+                "permanent",
+                "permission",
+                &b.name,
+                e,
+                &format!("permanent exemption (bundles.{}.exempt)", b.name),
+            ));
+        }
+        gates.insert(b.name.clone(), g);
+        for &a in &b.actions {
+            action_bundles.entry(a).or_default().push(b.name.clone());
+        }
+    }
+    let mut service_gate = Gate {
+        grant_tags: vec![UNLOCK_SERVICES_TAG.to_owned()],
+        arns: base_arns.clone(),
+        userids: BTreeSet::new(),
+    };
+
+    // Identity Center grants (configuration and active ones).
+    let mut ic_grants: Vec<(String, IdentityCenterGrant)> = Vec::new();
+    for (i, g) in cfg.identity_center_grants.iter().enumerate() {
+        let key = format!("identity_center_grants[{i}]");
+        let mut found = 0;
+        for p in input.snapshot.principals() {
+            let Some(role) = p.as_role() else { continue };
+            let Some(ps) = role.permission_set_name() else {
+                continue;
+            };
+            if !scope_accounts.contains(p.account_id())
+                || (!g.permission_set.is_empty() && ps != g.permission_set)
+                || (!g.accounts.is_empty() && !g.accounts.iter().any(|a| a == p.account_id()))
+            {
+                continue;
+            }
+            found += 1;
+            ic_grants.push((
+                key.clone(),
+                IdentityCenterGrant {
+                    bundle: g.bundle.clone(),
+                    role_arn: role.arn.clone(),
+                    user: g.user.clone(),
+                },
+            ));
+        }
+        if found == 0 {
+            return Err(GenerateError::Config {
+                key,
+                reason: format!(
+                    "no Identity Center role{} in the accounts in scope{}",
+                    if g.permission_set.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" of permission set `{}`", g.permission_set)
+                    },
+                    if g.accounts.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" among {}", g.accounts.join(", "))
+                    }
+                ),
+            });
+        }
+    }
+    for g in input.active_grants {
+        ic_grants.push(("active grant".to_owned(), g.clone()));
+    }
+    for (source, g) in &ic_grants {
+        let Some(p) = input.snapshot.principal(&g.role_arn) else {
+            return Err(GenerateError::Config {
+                key: source.clone(),
+                reason: format!("role `{}` is not in the snapshot", g.role_arn),
+            });
+        };
+        let Some(gate) = gates.get_mut(&g.bundle) else {
+            return Err(GenerateError::Config {
+                key: source.clone(),
+                reason: format!("`{}` is not a bundle", g.bundle),
+            });
+        };
+        let userid = format!("{}:{}", p.id(), g.user);
+        gate.userids.insert(userid.clone());
+        exemptions.insert(Exemption {
+            kind: "identity-center-grant".to_owned(),
+            layer: "permission".to_owned(),
+            gate: g.bundle.clone(),
+            principal: g.role_arn.clone(),
+            session: Some(g.user.clone()),
+            mechanism: "userid".to_owned(),
+            value: userid,
+            actions: Vec::new(),
+            reason: format!("Identity Center grant ({source}); the role cannot be tagged"),
+        });
+    }
+
+    // Services quarantined per account.
+    let explicit_services: BTreeSet<String> = cfg.services.quarantine.iter().cloned().collect();
+    let mut unused_per_account: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut kept_per_account: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if let (Some(days), Some(u), Some(w)) = (cfg.services.quarantine_unused_days, usage, window) {
+        let since = Timestamp(w.until.0 - i64::from(days) * 86_400);
+        for a in &scope_accounts {
+            let used: BTreeSet<String> = u
+                .accounts
+                .get(a)
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, s)| s.count > 0 && s.last_seen.is_some_and(|t| t >= since))
+                        .map(|(s, _)| s.to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut kept = used;
+            kept.extend(cfg.services.always_allowed.iter().cloned());
+            let unused = catalog
+                .services()
+                .iter()
+                .map(|s| s.prefix().to_ascii_lowercase())
+                .filter(|s| !kept.contains(s))
+                .collect();
+            unused_per_account.insert(a.clone(), unused);
+            kept_per_account.insert(a.clone(), kept);
+        }
+    } else if cfg.services.quarantine_unused_days.is_some() {
+        warnings.push("`services.quarantine_unused_days` needs CloudTrail data: no unused service was quarantined".to_owned());
+    }
+
+    // Protect mode: standing exemptions for what was used in the window.
+    let mut planned_tags: BTreeMap<(String, String), TagAssignment> = BTreeMap::new();
+    let mut standing: BTreeMap<(String, String, String, Option<String>), Acc> = BTreeMap::new();
+    if let (Some(u), Some(w), Mode::Protect) = (usage, window, cfg.mode) {
+        let base_gates = gates.clone();
+        let base_service_gate = service_gate.clone();
+        let mut granted: BTreeMap<(String, Option<String>), BTreeSet<String>> = BTreeMap::new();
+        for (arn, pu) in &u.principals {
+            if !scope_accounts.contains(&pu.account) {
+                continue;
+            }
+            let Some(mut who) = who_for(input.snapshot, arn, pu.kind) else {
+                warnings.push(format!(
+                    "CloudTrail shows `{arn}` but the snapshot does not have it: its calls were not protected"
+                ));
+                continue;
+            };
+            if who.how == Mechanism::Tag && is_service_linked(arn) {
+                continue;
+            }
+            let who0 = who.clone();
+            let sets: Vec<(Option<&String>, &BTreeMap<String, ActionUsage>)> =
+                if pu.kind == UsageKind::IdentityCenterRole && !pu.sessions.is_empty() {
+                    pu.sessions
+                        .iter()
+                        .map(|(s, su)| (Some(s), &su.actions))
+                        .collect()
+                } else {
+                    vec![(None, &pu.actions)]
+                };
+            for (session, actions) in sets {
+                for (name, au) in actions {
+                    if au.count == 0 || !w.contains(au.last_seen) {
+                        continue;
+                    }
+                    let Some(id) = catalog.resolve(name) else {
+                        continue;
+                    };
+                    // What spares the call without any standing exemption (tags it already
+                    // carries, break-glass, permanent and Identity Center exemptions).
+                    let probe = probe_for(&who0, session.map(String::as_str), Some(id));
+                    let have = granted.entry((arn.clone(), session.cloned())).or_default();
+                    // Permission layer.
+                    if let Some(bundles) = action_bundles.get(&id) {
+                        let spared = bundles
+                            .iter()
+                            .any(|b| base_gates.get(b).is_some_and(|g| g.spares(&probe)));
+                        if !spared {
+                            let chosen = match bundles.iter().find(|b| have.contains(*b)) {
+                                Some(b) => b.clone(),
+                                None => {
+                                    // The smallest bundle that holds the action: least privilege.
+                                    let b = bundles
+                                        .iter()
+                                        .min_by_key(|b| {
+                                            (
+                                                cfg.bundles
+                                                    .get(*b)
+                                                    .map_or(usize::MAX, |x| x.actions.len()),
+                                                (*b).clone(),
+                                            )
+                                        })
+                                        .cloned()
+                                        .unwrap_or_default();
+                                    let gate = gates.entry(b.clone()).or_default();
+                                    exempt(
+                                        &mut who,
+                                        session,
+                                        gate,
+                                        &format!("{GRANT_PREFIX}{b}"),
+                                        &mut planned_tags,
+                                    );
+                                    have.insert(b.clone());
+                                    b
+                                }
+                            };
+                            let grant_key = format!("{GRANT_PREFIX}{chosen}");
+                            record(
+                                &mut standing,
+                                "permission",
+                                &chosen,
+                                &who,
+                                session,
+                                name,
+                                au,
+                                &grant_key,
+                            );
+                        }
+                    }
+                    // Service layer.
+                    let service = name
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let quarantined = explicit_services.contains(&service)
+                        || unused_per_account
+                            .get(&pu.account)
+                            .is_some_and(|s| s.contains(&service));
+                    if quarantined && !base_service_gate.spares(&probe) {
+                        if have.insert(SERVICES_GATE.to_owned()) {
+                            exempt(
+                                &mut who,
+                                session,
+                                &mut service_gate,
+                                UNLOCK_SERVICES_TAG,
+                                &mut planned_tags,
+                            );
+                        }
+                        record(
+                            &mut standing,
+                            "service",
+                            SERVICES_GATE,
+                            &who,
+                            session,
+                            name,
+                            au,
+                            UNLOCK_SERVICES_TAG,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for ((layer, gate, principal, session), acc) in standing {
+        let used: Vec<String> = acc
+            .actions
+            .iter()
+            .map(|(a, (n, last))| {
+                format!(
+                    "{a} ({n} calls, last {})",
+                    last.map_or_else(|| "?".to_owned(), |t| t.to_string())
+                )
+            })
+            .collect();
+        exemptions.insert(Exemption {
+            kind: "standing".to_owned(),
+            layer,
+            gate: gate.clone(),
+            principal,
+            session,
+            mechanism: acc.mechanism.to_owned(),
+            value: acc.value,
+            actions: acc.actions.keys().cloned().collect(),
+            reason: format!(
+                "protect mode: used in the usage window: {}",
+                used.join(", ")
+            ),
+        });
+    }
+
+    // Zombies.
+    let mut untaggable_zombies = Vec::new();
+    if let (true, Some(u), Some(w)) = (cfg.zombies.enabled, usage, window) {
+        let cutoff = Timestamp(w.until.0 - i64::from(cfg.zombies.threshold_days) * 86_400);
+        for p in input.snapshot.principals() {
+            if !scope_accounts.contains(p.account_id()) || p.is_service_linked() {
+                continue;
+            }
+            if base_arns.iter().any(|a| glob::matches_str(a, p.arn())) {
+                continue;
+            }
+            let trail_last = u.principals.get(p.arn()).and_then(|x| x.last_activity);
+            let role_last = p
+                .as_role()
+                .and_then(|r| r.last_used.as_ref())
+                .and_then(|l| l.date.as_ref())
+                .map(|t| Timestamp(t.epoch_millis.div_euclid(1000)));
+            let created = p
+                .create_date()
+                .map(|t| Timestamp(t.epoch_millis.div_euclid(1000)));
+            let active = |t: Option<Timestamp>| t.is_some_and(|t| t >= cutoff);
+            if active(trail_last) || active(role_last) || active(created) {
+                continue;
+            }
+            let why = format!(
+                "zombie: no activity in the {} days before {} (CloudTrail: {}; RoleLastUsed: {})",
+                cfg.zombies.threshold_days,
+                w.as_of,
+                trail_last.map_or_else(|| "none in the window".to_owned(), |t| t.to_string()),
+                role_last.map_or_else(|| "none".to_owned(), |t| t.to_string()),
+            );
+            if p.as_role().is_some_and(|r| r.is_sso_permission_set()) {
+                untaggable_zombies.push(format!(
+                    "{} — {why}; Identity Center roles cannot be tagged: remove the permission set's assignment instead",
+                    p.arn()
+                ));
+                continue;
+            }
+            planned_tags.insert(
+                (p.arn().to_owned(), QUARANTINE_TAG.to_owned()),
+                TagAssignment {
+                    principal_arn: p.arn().to_owned(),
+                    key: QUARANTINE_TAG.to_owned(),
+                    value: "zombie".to_owned(),
+                    reason: why,
+                },
+            );
+        }
+    }
+
+    // Rules.
+    let mut rules = Vec::new();
+    let all_bundles: Vec<(Vec<String>, BTreeSet<ActionId>)> = {
+        let mut groups: BTreeMap<Vec<String>, BTreeSet<ActionId>> = BTreeMap::new();
+        for (a, bs) in &action_bundles {
+            let mut bs = bs.clone();
+            bs.sort();
+            bs.dedup();
+            groups.entry(bs).or_default().insert(*a);
+        }
+        groups.into_iter().collect()
+    };
+    let bg_cp: Vec<String> = {
+        let mut v = vec![cp.clone()];
+        v.extend(cfg.control_plane.break_glass.iter().cloned());
+        v.sort();
+        v.dedup();
+        v
+    };
+    for t in &targets {
+        if cfg.tamper_protection.enabled {
+            rules.extend(tamper_rules(t, &cp));
+        }
+        if cfg.zombies.enabled {
+            rules.push(Rule {
+                layer: LayerKind::Role,
+                kind: PolicyKind::Scp,
+                target: t.clone(),
+                actions: Actions::AllExcept(BTreeSet::new()),
+                resources: vec!["*".to_owned()],
+                cond: Cond {
+                    present_tag: Some(QUARANTINE_TAG.to_owned()),
+                    arn_not_like: bg_cp.clone(),
+                    ..Cond::default()
+                },
+                label: "quarantine of identities tagged latch:quarantine".to_owned(),
+            });
+        }
+        for (bundles, actions) in &all_bundles {
+            let mut arns = BTreeSet::new();
+            let mut userids = BTreeSet::new();
+            let mut tags = Vec::new();
+            for b in bundles {
+                if let Some(g) = gates.get(b) {
+                    arns.extend(g.arns.iter().cloned());
+                    userids.extend(g.userids.iter().cloned());
+                    tags.extend(g.grant_tags.iter().cloned());
+                }
+            }
+            tags.sort();
+            tags.dedup();
+            rules.push(Rule {
+                layer: LayerKind::Permission,
+                kind: PolicyKind::Scp,
+                target: t.clone(),
+                actions: Actions::Only(actions.clone()),
+                resources: vec!["*".to_owned()],
+                cond: Cond {
+                    absent_tags: tags,
+                    arn_not_like: arns.into_iter().collect(),
+                    userid_not_like: userids.into_iter().collect(),
+                    ..Cond::default()
+                },
+                label: format!("bundle {}", bundles.join(" + ")),
+            });
+        }
+        if !cfg.regions.allowed.is_empty() {
+            let global: BTreeSet<ActionId> = GLOBAL_ACTIONS
+                .iter()
+                .flat_map(|p| catalog.expand_ids(p))
+                .collect();
+            let mut regions = cfg.regions.allowed.clone();
+            regions.sort();
+            regions.dedup();
+            rules.push(Rule {
+                layer: LayerKind::Region,
+                kind: PolicyKind::Scp,
+                target: t.clone(),
+                actions: Actions::AllExcept(global),
+                resources: vec!["*".to_owned()],
+                cond: Cond {
+                    regions_not: regions.clone(),
+                    arn_not_like: base_arns.iter().cloned().collect(),
+                    ..Cond::default()
+                },
+                label: format!("regions other than {}", regions.join(", ")),
+            });
+        }
+        if !explicit_services.is_empty() {
+            let ids: BTreeSet<ActionId> = explicit_services
+                .iter()
+                .filter_map(|s| catalog.service(s))
+                .flat_map(|s| s.action_ids())
+                .collect();
+            rules.push(service_rule(
+                t,
+                Actions::Only(ids),
+                &service_gate,
+                format!(
+                    "services {}",
+                    explicit_services
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    for (a, kept) in &kept_per_account {
+        let ids: BTreeSet<ActionId> = kept
+            .iter()
+            .filter_map(|s| catalog.service(s))
+            .flat_map(|s| s.action_ids())
+            .collect();
+        let n = unused_per_account.get(a).map_or(0, BTreeSet::len);
+        rules.push(service_rule(
+            a,
+            Actions::AllExcept(ids),
+            &service_gate,
+            format!(
+                "{n} services unused in the last {} days (all but {})",
+                cfg.services.quarantine_unused_days.unwrap_or_default(),
+                kept.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+
+    let bundle_actions = cfg
+        .bundles
+        .iter()
+        .map(|(k, b)| (k.clone(), b.actions.clone()))
+        .collect();
+    Ok(Intent {
+        org,
+        scope_targets: targets,
+        scope_accounts,
+        rules,
+        tags: planned_tags.into_values().collect(),
+        exemptions: exemptions.into_iter().collect(),
+        untaggable_zombies,
+        warnings,
+        window,
+        mode: cfg.mode,
+        bundle_actions,
+    })
+}
+
+fn service_rule(target: &str, actions: Actions, gate: &Gate, label: String) -> Rule {
+    Rule {
+        layer: LayerKind::Service,
+        kind: PolicyKind::Scp,
+        target: target.to_owned(),
+        actions,
+        resources: vec!["*".to_owned()],
+        cond: Cond {
+            absent_tags: gate.grant_tags.clone(),
+            arn_not_like: gate.arns.iter().cloned().collect(),
+            userid_not_like: gate.userids.iter().cloned().collect(),
+            ..Cond::default()
+        },
+        label,
+    }
+}
+
+/// The tamper-protection rules at one target.
+fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
+    let catalog = Catalog::get();
+    let ids = |names: &[&str]| -> BTreeSet<ActionId> {
+        names.iter().filter_map(|n| catalog.resolve(n)).collect()
+    };
+    let only_cp = vec![cp.to_owned()];
+    let keys = latch_key_patterns();
+    let tag_cond = Cond {
+        tag_keys_like: keys,
+        arn_not_like: only_cp.clone(),
+        ..Cond::default()
+    };
+    // Every IAM action on a role that is not a read: changing, tagging, passing, deleting
+    // or (re)creating the control-plane role.
+    let role_writes: BTreeSet<ActionId> = catalog
+        .service("iam")
+        .map(|s| {
+            s.action_ids()
+                .filter(|id| {
+                    catalog.action_by_id(*id).is_some_and(|a| {
+                        !matches!(a.access_level(), AccessLevel::Read | AccessLevel::List)
+                            && a.resource_types().iter().any(|r| r.name == "role")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = vec![
+        Rule {
+            layer: LayerKind::Tamper,
+            kind: PolicyKind::Scp,
+            target: target.to_owned(),
+            actions: Actions::Only(ids(&[
+                "iam:TagRole",
+                "iam:TagUser",
+                "iam:UntagRole",
+                "iam:UntagUser",
+                "iam:CreateRole",
+                "iam:CreateUser",
+                "sts:TagSession",
+            ])),
+            resources: vec!["*".to_owned()],
+            cond: tag_cond.clone(),
+            label: "latch:* tags on users and roles, and latch:* session tags".to_owned(),
+        },
+        Rule {
+            layer: LayerKind::Tamper,
+            kind: PolicyKind::Rcp,
+            target: target.to_owned(),
+            actions: Actions::Only(ids(&["sts:TagSession"])),
+            resources: vec!["*".to_owned()],
+            cond: tag_cond,
+            label: "latch:* session tags, on the STS side (also federated sessions)".to_owned(),
+        },
+        Rule {
+            layer: LayerKind::Tamper,
+            kind: PolicyKind::Scp,
+            target: target.to_owned(),
+            actions: Actions::Only(role_writes),
+            resources: vec![cp.to_owned()],
+            cond: Cond {
+                arn_not_like: only_cp.clone(),
+                ..Cond::default()
+            },
+            label: "the control-plane role".to_owned(),
+        },
+        Rule {
+            layer: LayerKind::Tamper,
+            kind: PolicyKind::Scp,
+            target: target.to_owned(),
+            actions: Actions::Only(ids(&["organizations:LeaveOrganization"])),
+            resources: vec!["*".to_owned()],
+            cond: Cond {
+                arn_not_like: only_cp,
+                ..Cond::default()
+            },
+            label: "leaving the organization".to_owned(),
+        },
+    ];
+    out.retain(|r| !matches!(&r.actions, Actions::Only(s) if s.is_empty()));
+    out
+}
+
+fn is_service_linked(arn: &str) -> bool {
+    arn.contains(":role/aws-service-role/")
+}
+
+fn who_for(s: &Snapshot, arn: &str, kind: UsageKind) -> Option<Who> {
+    if kind == UsageKind::Root || arn.ends_with(":root") {
+        let account = latch_policy::arn::account(arn)?.to_owned();
+        return Some(Who {
+            arn: arn.to_owned(),
+            userid_base: Some(account),
+            tags: BTreeMap::new(),
+            how: Mechanism::Arn,
+        });
+    }
+    let p: Principal<'_> = s.principal(arn)?;
+    let ic = p.as_role().is_some_and(|r| r.is_sso_permission_set());
+    Some(Who {
+        arn: arn.to_owned(),
+        userid_base: Some(p.id().to_owned()),
+        tags: p
+            .tags()
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect(),
+        how: if ic {
+            Mechanism::UserId
+        } else {
+            Mechanism::Tag
+        },
+    })
+}
+
+fn userid_of(who: &Who, session: Option<&str>) -> Option<String> {
+    let base = who.userid_base.as_ref()?;
+    match who.how {
+        Mechanism::Arn => Some(base.clone()),
+        Mechanism::UserId => Some(format!("{base}:{}", session.unwrap_or("*"))),
+        Mechanism::Tag => {
+            if who.arn.contains(":role/") {
+                Some(format!(
+                    "{base}:{}",
+                    session.unwrap_or("latch-simulated-session")
+                ))
+            } else {
+                Some(base.clone())
+            }
+        }
+    }
+}
+
+fn probe_for(who: &Who, session: Option<&str>, action: Option<ActionId>) -> Probe {
+    Probe {
+        action,
+        principal_arn: who.arn.clone(),
+        userid: userid_of(who, session),
+        tags: who.tags.clone(),
+        request_tag_keys: None,
+        region: None,
+        resource: "*".to_owned(),
+    }
+}
+
+fn exempt(
+    who: &mut Who,
+    session: Option<&String>,
+    gate: &mut Gate,
+    tag_key: &str,
+    planned: &mut BTreeMap<(String, String), TagAssignment>,
+) {
+    match who.how {
+        Mechanism::Tag => {
+            who.tags
+                .insert(tag_key.to_ascii_lowercase(), "standing".to_owned());
+            planned
+                .entry((who.arn.clone(), tag_key.to_owned()))
+                .or_insert_with(|| TagAssignment {
+                    principal_arn: who.arn.clone(),
+                    key: tag_key.to_owned(),
+                    value: "standing".to_owned(),
+                    reason: "protect mode: standing exemption for actions used in the usage window (see exemptions)".to_owned(),
+                });
+        }
+        Mechanism::UserId => {
+            if let Some(u) = userid_of(who, session.map(String::as_str)) {
+                gate.userids.insert(u);
+            }
+        }
+        Mechanism::Arn => {
+            gate.arns.insert(who.arn.clone());
+        }
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one record of many parts")]
+fn record(
+    standing: &mut BTreeMap<(String, String, String, Option<String>), Acc>,
+    layer: &str,
+    gate: &str,
+    who: &Who,
+    session: Option<&String>,
+    action: &str,
+    au: &ActionUsage,
+    tag_key: &str,
+) {
+    let acc = standing
+        .entry((
+            layer.to_owned(),
+            gate.to_owned(),
+            who.arn.clone(),
+            session.cloned(),
+        ))
+        .or_default();
+    let (mechanism, value) = match who.how {
+        Mechanism::Tag => ("tag", tag_key.to_owned()),
+        Mechanism::UserId => (
+            "userid",
+            userid_of(who, session.map(String::as_str)).unwrap_or_default(),
+        ),
+        Mechanism::Arn => ("principal-arn", who.arn.clone()),
+    };
+    acc.mechanism = mechanism;
+    acc.value = value;
+    let e = acc.actions.entry(action.to_owned()).or_insert((0, None));
+    e.0 += au.count;
+    e.1 = e.1.max(au.last_seen);
+}
+
+/// The principals of a snapshot that SCPs govern and that are in scope.
+pub fn governed<'s>(snapshot: &'s Snapshot, intent: &Intent) -> Vec<Principal<'s>> {
+    snapshot
+        .principals()
+        .filter(|p| intent.scope_accounts.contains(p.account_id()) && !p.is_service_linked())
+        .collect()
+}
+
+/// The rules that apply to an account: those targeted at a node on its path.
+pub fn rules_for_account<'i>(intent: &'i Intent, account: &str) -> Vec<&'i Rule> {
+    let path = intent.org.path_to(account);
+    intent
+        .rules
+        .iter()
+        .filter(|r| path.contains(&r.target))
+        .collect()
+}
+
+/// Whether a node id is an OU (for summaries).
+pub fn is_ou(org: &OrgShape, id: &str) -> bool {
+    org.node(id)
+        .is_some_and(|n| n.kind == NodeKind::OrganizationalUnit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn global_actions_are_known() {
+        let c = Catalog::get();
+        for p in GLOBAL_ACTIONS {
+            assert!(!c.expand_ids(p).is_empty(), "{p} matches nothing");
+        }
+    }
+
+    #[test]
+    fn window_is_inclusive_of_as_of() {
+        let d = Date::parse("2026-11-20").unwrap();
+        let w = UsageWindow::ending(d, 90);
+        assert!(w.contains(Timestamp::parse("2026-11-20T23:59:59Z")));
+        assert!(!w.contains(Timestamp::parse("2026-11-21T00:00:00Z")));
+        assert!(w.contains(Timestamp::parse("2026-08-23T00:00:00Z")));
+        assert!(!w.contains(Timestamp::parse("2026-08-22T23:59:59Z")));
+    }
+}

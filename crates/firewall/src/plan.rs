@@ -1,0 +1,500 @@
+//! The plan: the contract between the planner and the AWS adapter (`latch.plan/v1`,
+//! docs/plan-format.md), and [`build`], which runs generation, packing, the per-layer summary
+//! and the simulation.
+
+use std::collections::BTreeMap;
+
+use latch_analysis::{effective_permissions, ActionSet, PrincipalPolicies};
+use latch_model::Snapshot;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Mode;
+use crate::generate::{self, Exemption, GenerateError, Intent, PlanInput, TagAssignment};
+use crate::intent::{Actions, LayerKind, Probe, Rule};
+use crate::pack::{self, PackError, PackedPolicy, MAX_POLICY_CHARS};
+use crate::simulate::{self, SimulateError, Simulation};
+
+/// The format tag of plan.json.
+pub const FORMAT: &str = "latch.plan/v1";
+
+/// `plan.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Where the plan applies.
+    pub organization: PlanOrganization,
+    /// The policies, sorted by name.
+    pub policies: Vec<PlanPolicy>,
+    /// Tags to put on identities, sorted by principal then key.
+    pub tags: Vec<PlanTag>,
+    /// Every exemption, with why, sorted.
+    pub exemptions: Vec<PlanExemption>,
+    /// What the plan does and what it would break.
+    pub summary: PlanSummary,
+}
+
+/// `organization`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanOrganization {
+    /// The root id (`r-unknown` when the snapshot had no organization.json).
+    pub root_id: String,
+    /// The management account (empty when unknown).
+    pub management_account_id: String,
+}
+
+/// One policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPolicy {
+    /// `latch-…`.
+    pub name: String,
+    /// `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For the AWS console.
+    pub description: String,
+    /// `policies/<name>.json`.
+    pub file: String,
+    /// The exact minified document, at most 5,120 characters.
+    pub content: String,
+    /// Root, OU or account ids to attach it to, sorted.
+    pub targets: Vec<String>,
+}
+
+/// One tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanTag {
+    /// The user or role.
+    pub principal_arn: String,
+    /// `latch:…`.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One exemption.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanExemption {
+    /// `standing`, `identity-center-grant`, `permanent`, `break-glass`, `control-plane`.
+    pub kind: String,
+    /// Layer(s).
+    pub layer: String,
+    /// Bundle name, `services` or `*`.
+    pub gate: String,
+    /// Identity or ARN pattern.
+    pub principal: String,
+    /// Person (Identity Center).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// `tag`, `userid` or `principal-arn`.
+    pub mechanism: String,
+    /// Tag key, `aws:userid` pattern or ARN pattern.
+    pub value: String,
+    /// Used actions behind a standing exemption.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// `summary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSummary {
+    /// `protect` or `enforce`.
+    pub mode: String,
+    /// Whether CloudTrail usage was available.
+    pub cloudtrail: bool,
+    /// The usage window `[since, until)`, when there was usage.
+    pub window: Option<PlanWindow>,
+    /// Scope targets.
+    pub scope_targets: Vec<String>,
+    /// Member accounts governed.
+    pub accounts: usize,
+    /// Warnings people must read.
+    pub warnings: Vec<String>,
+    /// Per layer.
+    pub layers: Vec<LayerSummary>,
+    /// Zombies that could not be tagged.
+    pub untaggable_zombies: Vec<String>,
+    /// Policies and attachments.
+    pub policies: usize,
+    /// Attachments (policy × target).
+    pub attachments: usize,
+    /// The largest policy, in characters.
+    pub largest_policy_chars: usize,
+    /// The replay of the usage window.
+    pub simulation: Simulation,
+}
+
+/// `summary.window`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanWindow {
+    /// First instant.
+    pub since: String,
+    /// First instant after.
+    pub until: String,
+}
+
+/// What one layer does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerSummary {
+    /// `tamper`, `role`, `permission`, `region`, `service`.
+    pub layer: String,
+    /// Rules (before merging and packing).
+    pub rules: usize,
+    /// (identity, action) permissions allowed today that the layer denies.
+    pub permissions_removed: u64,
+    /// Identities losing at least one.
+    pub identities: u64,
+    /// Observed calls it would deny.
+    pub used_calls_broken: u64,
+    /// One line for people.
+    pub line: String,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Generation failed (a configuration key that does not fit the snapshot).
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// It does not fit within AWS's limits.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    /// The packed plan cannot be simulated (a bug: the planner wrote a bad document).
+    #[error(transparent)]
+    Simulate(#[from] SimulateError),
+}
+
+impl Plan {
+    /// Parses plan.json.
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| format!("plan.json: {e}"))?;
+        if plan.format != FORMAT {
+            return Err(format!(
+                "plan.json: `format` is `{}`, expected `{FORMAT}`",
+                plan.format
+            ));
+        }
+        for (i, p) in plan.policies.iter().enumerate() {
+            if p.content.chars().count() > MAX_POLICY_CHARS {
+                return Err(format!(
+                    "plan.json: policies[{i}] `{}` is {} characters, over {MAX_POLICY_CHARS}",
+                    p.name,
+                    p.content.chars().count()
+                ));
+            }
+            if !p.name.starts_with(crate::org::LATCH_POLICY_PREFIX) {
+                return Err(format!(
+                    "plan.json: policies[{i}].name `{}` does not start with `latch-`",
+                    p.name
+                ));
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Pretty JSON with a final newline (what `plan.json` holds).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// A plan with the intent it was built from.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The plan.
+    pub plan: Plan,
+    /// The intent.
+    pub intent: Intent,
+}
+
+/// Generates, packs, summarises and simulates.
+///
+/// `region` is the region observed calls are assumed to be made in (the usage table does not
+/// record it); callers pass the first allowed region when the plan restricts regions.
+pub fn build(input: &PlanInput<'_>, region: Option<&str>) -> Result<Built, PlanError> {
+    let intent = generate::generate(input)?;
+    let packed = pack::pack(&intent)?;
+    let mut plan = assemble(&intent, &packed);
+    let sim = simulate::simulate(input.snapshot, input.usage, intent.window, &plan, region)?;
+    let mut layers = layer_summaries(input.snapshot, &intent);
+    for l in &mut layers {
+        l.used_calls_broken = sim
+            .broken
+            .iter()
+            .filter(|b| b.layer == l.layer)
+            .map(|b| b.count)
+            .sum();
+        l.line = layer_line(l, &intent, input.config.regions.allowed.as_slice());
+    }
+    plan.summary.layers = layers;
+    plan.summary.simulation = sim;
+    Ok(Built { plan, intent })
+}
+
+fn describe(p: &PackedPolicy) -> String {
+    let layers: Vec<&str> = p.layers.iter().map(|l| l.as_str()).collect();
+    let mut d = format!(
+        "Latch firewall ({FORMAT}), {} layer{}: {}. Generated by `latch plan`; do not edit by hand.",
+        layers.join(", "),
+        if layers.len() == 1 { "" } else { "s" },
+        p.labels.join("; ")
+    );
+    if d.chars().count() > 512 {
+        d = d.chars().take(509).collect::<String>() + "...";
+    }
+    d
+}
+
+fn assemble(intent: &Intent, packed: &[PackedPolicy]) -> Plan {
+    let policies: Vec<PlanPolicy> = packed
+        .iter()
+        .map(|p| PlanPolicy {
+            name: p.name.clone(),
+            kind: p.kind.aws_type().to_owned(),
+            description: describe(p),
+            file: format!("policies/{}.json", p.name),
+            content: p.content.clone(),
+            targets: p.targets.clone(),
+        })
+        .collect();
+    let mut tags: Vec<PlanTag> = intent
+        .tags
+        .iter()
+        .map(|t: &TagAssignment| PlanTag {
+            principal_arn: t.principal_arn.clone(),
+            key: t.key.clone(),
+            value: t.value.clone(),
+            reason: t.reason.clone(),
+        })
+        .collect();
+    tags.sort();
+    let mut exemptions: Vec<PlanExemption> = intent
+        .exemptions
+        .iter()
+        .map(|e: &Exemption| PlanExemption {
+            kind: e.kind.clone(),
+            layer: e.layer.clone(),
+            gate: e.gate.clone(),
+            principal: e.principal.clone(),
+            session: e.session.clone(),
+            mechanism: e.mechanism.clone(),
+            value: e.value.clone(),
+            actions: e.actions.clone(),
+            reason: e.reason.clone(),
+        })
+        .collect();
+    exemptions.sort();
+    let attachments = policies.iter().map(|p| p.targets.len()).sum();
+    let largest = policies
+        .iter()
+        .map(|p| p.content.chars().count())
+        .max()
+        .unwrap_or(0);
+    Plan {
+        format: FORMAT.to_owned(),
+        organization: PlanOrganization {
+            root_id: intent.org.root_id.clone(),
+            management_account_id: intent.org.management_account.clone().unwrap_or_default(),
+        },
+        policies,
+        tags,
+        exemptions,
+        summary: PlanSummary {
+            mode: intent.mode.as_str().to_owned(),
+            cloudtrail: intent.window.is_some(),
+            window: intent.window.map(|w| PlanWindow {
+                since: w.since.to_string(),
+                until: w.until.to_string(),
+            }),
+            scope_targets: intent.scope_targets.clone(),
+            accounts: intent.scope_accounts.len(),
+            warnings: intent.warnings.clone(),
+            layers: Vec::new(),
+            untaggable_zombies: intent.untaggable_zombies.clone(),
+            policies: packed.len(),
+            attachments,
+            largest_policy_chars: largest,
+            simulation: Simulation::default(),
+        },
+    }
+}
+
+fn rule_set(r: &Rule) -> ActionSet {
+    match &r.actions {
+        Actions::Only(s) => {
+            let mut a = ActionSet::empty();
+            for id in s {
+                a.insert(*id);
+            }
+            a
+        }
+        Actions::AllExcept(s) => {
+            let mut a = ActionSet::empty();
+            for id in s {
+                a.insert(*id);
+            }
+            a.complement();
+            a
+        }
+    }
+}
+
+/// Per layer: how many (identity, action) permissions allowed today the plan denies to
+/// identities without grants (after the plan's tags), evaluated directly on the intent.
+fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> Vec<LayerSummary> {
+    let mut planned: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for t in &intent.tags {
+        planned
+            .entry(t.principal_arn.as_str())
+            .or_default()
+            .push((t.key.as_str(), t.value.as_str()));
+    }
+    let sets: Vec<ActionSet> = intent.rules.iter().map(rule_set).collect();
+    let mut out: BTreeMap<LayerKind, LayerSummary> = LayerKind::ALL
+        .iter()
+        .map(|l| {
+            (
+                *l,
+                LayerSummary {
+                    layer: l.as_str().to_owned(),
+                    rules: intent.rules.iter().filter(|r| r.layer == *l).count(),
+                    permissions_removed: 0,
+                    identities: 0,
+                    used_calls_broken: 0,
+                    line: String::new(),
+                },
+            )
+        })
+        .collect();
+    for p in generate::governed(snapshot, intent) {
+        let eff = p.effective_policies();
+        let pp = PrincipalPolicies {
+            identity: eff
+                .identity
+                .iter()
+                .map(|s| s.document.policy.clone())
+                .collect(),
+            boundary: eff.boundary.map(|b| b.document.policy.clone()),
+            scps: eff
+                .scps
+                .as_ref()
+                .map(|levels| {
+                    levels
+                        .iter()
+                        .map(|l| {
+                            l.policies
+                                .iter()
+                                .map(|c| c.document.policy.clone())
+                                .collect()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            is_root: false,
+        };
+        let allowed = effective_permissions(&pp).allowed;
+        let mut probe = Probe {
+            principal_arn: p.arn().to_owned(),
+            userid: None,
+            resource: "*".to_owned(),
+            ..Probe::default()
+        };
+        for (k, v) in p.tags() {
+            probe = probe.with_tag(k, v);
+        }
+        for (k, v) in planned.get(p.arn()).into_iter().flatten() {
+            probe = probe.with_tag(k, v);
+        }
+        let path = intent.org.path_to(p.account_id());
+        let mut per_layer: BTreeMap<LayerKind, ActionSet> = BTreeMap::new();
+        for (r, set) in intent.rules.iter().zip(&sets) {
+            if !path.contains(&r.target)
+                || r.resources.iter().any(|x| x != "*")
+                || !r.cond.holds(&probe)
+            {
+                continue;
+            }
+            per_layer
+                .entry(r.layer)
+                .or_insert_with(ActionSet::empty)
+                .union_with(set);
+        }
+        for (layer, mut set) in per_layer {
+            set.intersect_with(&allowed);
+            let n = set.len() as u64;
+            if n > 0 {
+                if let Some(s) = out.get_mut(&layer) {
+                    s.permissions_removed += n;
+                    s.identities += 1;
+                }
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
+fn layer_line(l: &LayerSummary, intent: &Intent, regions: &[String]) -> String {
+    let broken = format!(
+        "{} used call{} broken",
+        l.used_calls_broken,
+        if l.used_calls_broken == 1 { "" } else { "s" }
+    );
+    match l.layer.as_str() {
+        "permission" => {
+            let n: usize = intent.bundle_actions.values().map(|s| s.len()).sum();
+            format!(
+                "{} sensitive permissions removed from {} identities ({} bundles, {n} actions); {broken}",
+                l.permissions_removed,
+                l.identities,
+                intent.bundle_actions.len()
+            )
+        }
+        "service" if l.rules == 0 => "no service quarantine".to_owned(),
+        "service" => format!(
+            "{} permissions in quarantined services removed from {} identities; {broken}",
+            l.permissions_removed, l.identities
+        ),
+        "region" if l.rules == 0 => "no region restriction".to_owned(),
+        "region" => format!(
+            "regional actions denied outside {} for {} identities; {broken}",
+            regions.join(", "),
+            l.identities
+        ),
+        "role" if l.rules == 0 => "zombie quarantine off".to_owned(),
+        "role" => {
+            let z = intent
+                .tags
+                .iter()
+                .filter(|t| t.key == crate::config::QUARANTINE_TAG)
+                .count();
+            format!(
+                "{z} zombie identities quarantined ({} permissions removed from {} identities); {broken}",
+                l.permissions_removed, l.identities
+            )
+        }
+        "tamper" if l.rules == 0 => "tamper protection OFF".to_owned(),
+        "tamper" => format!(
+            "latch:* tags, latch:* session tags, the control-plane role and organization membership protected; {broken}"
+        ),
+        _ => broken,
+    }
+}
+
+/// Whether a mode tolerates broken calls (enforce does; protect must break none).
+pub fn must_break_nothing(mode: &str) -> bool {
+    mode == Mode::Protect.as_str()
+}

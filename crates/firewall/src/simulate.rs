@@ -1,0 +1,353 @@
+//! Simulate before enforce: every observed call of the usage window, evaluated by the engine
+//! against today's policies and against today's plus the plan's SCPs and RCPs (with the plan's
+//! tags applied), listing the calls the plan would deny.
+//!
+//! Only the plan itself is read (its policies and tags), so a plan loaded from disk can be
+//! simulated again. CloudTrail does not record resources in the usage table, so calls are
+//! evaluated on `*` in the caller's account; the calls happened, so what matters is whether a
+//! plan statement denies them.
+
+use std::collections::BTreeMap;
+
+use latch_catalog::Catalog;
+use latch_model::Snapshot;
+use latch_policy::compile::CPolicy;
+use latch_policy::context::Context;
+use latch_policy::{Decision, Layer, Policy, PolicySet, Request};
+use latch_trail::{ActionUsage, PrincipalKind as UsageKind, Timestamp, UsageTable};
+use serde::{Deserialize, Serialize};
+
+use crate::generate::UsageWindow;
+use crate::intent::LayerKind;
+use crate::plan::Plan;
+
+/// A call the plan would deny.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BrokenCall {
+    /// The user or role.
+    pub principal_arn: String,
+    /// The person, for Identity Center roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The action.
+    pub action: String,
+    /// Calls in the window.
+    pub count: u64,
+    /// Last call.
+    pub last_seen: Option<Timestamp>,
+    /// `policy/Sid` of the plan statement that denies it.
+    pub denied_by: String,
+    /// Its layer.
+    pub layer: String,
+    /// The engine's decision on today's policies (`Allow` unless the call's resource matters).
+    pub today: String,
+}
+
+/// What the simulation found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Simulation {
+    /// Whether there was usage to replay.
+    pub cloudtrail: bool,
+    /// Distinct (principal, person, action) calls replayed.
+    pub pairs_evaluated: u64,
+    /// Calls (sum of counts) replayed.
+    pub calls_evaluated: u64,
+    /// Calls (sum of counts) the plan would deny.
+    pub calls_broken: u64,
+    /// Each denied (principal, person, action), sorted.
+    pub broken: Vec<BrokenCall>,
+    /// Replayed pairs the engine does not allow even today on `*` (resource-scoped grants,
+    /// conditions on the real request): evaluated all the same.
+    pub not_allowed_today_on_any_resource: u64,
+    /// Calls by principals the snapshot does not hold (not evaluated).
+    pub unknown_principals: Vec<String>,
+    /// Notes on what the replay assumes.
+    pub notes: Vec<String>,
+}
+
+/// A plan that cannot be simulated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("plan policy `{policy}`: {reason}")]
+pub struct SimulateError {
+    /// The policy.
+    pub policy: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Named compiled policies attached at one node: (SCPs, RCPs).
+type NodePolicies = (Vec<(String, CPolicy)>, Vec<(String, CPolicy)>);
+
+struct PlanPolicies {
+    /// node → (scps, rcps) with their names.
+    by_node: BTreeMap<String, NodePolicies>,
+}
+
+fn compile_plan(plan: &Plan) -> Result<PlanPolicies, SimulateError> {
+    let mut by_node: BTreeMap<String, NodePolicies> = BTreeMap::new();
+    for p in &plan.policies {
+        let err = |reason: String| SimulateError {
+            policy: p.name.clone(),
+            reason,
+        };
+        let doc = Policy::from_json_str(&p.content).map_err(|e| err(e.to_string()))?;
+        let (layer, rcp) = match p.kind.as_str() {
+            "SERVICE_CONTROL_POLICY" => (Layer::Scp, false),
+            "RESOURCE_CONTROL_POLICY" => (Layer::Rcp, true),
+            other => return Err(err(format!("unknown policy type `{other}`"))),
+        };
+        let c = CPolicy::compile(&doc, layer).map_err(|e| err(e.to_string()))?;
+        for t in &p.targets {
+            let slot = by_node.entry(t.clone()).or_default();
+            if rcp {
+                slot.1.push((p.name.clone(), c.clone()));
+            } else {
+                slot.0.push((p.name.clone(), c.clone()));
+            }
+        }
+    }
+    Ok(PlanPolicies { by_node })
+}
+
+/// Today's SCP/RCP levels of an account with node ids; a made-up root + account (holding
+/// FullAWSAccess) when the snapshot has no organization.
+fn levels(
+    snapshot: &Snapshot,
+    root_id: &str,
+    account: &str,
+) -> (Vec<String>, Vec<Vec<CPolicy>>, Vec<Vec<CPolicy>>) {
+    match &snapshot.organization {
+        Some(org) => {
+            let path = org.path_to(account).unwrap_or_default();
+            let ids = path.iter().map(|n| n.id.clone()).collect();
+            let comp = |docs: &[latch_model::ControlPolicy], layer: Layer| {
+                docs.iter()
+                    .filter_map(|d| CPolicy::compile(&d.document.policy, layer).ok())
+                    .collect::<Vec<_>>()
+            };
+            let scps = path.iter().map(|n| comp(&n.scps, Layer::Scp)).collect();
+            let rcps = path.iter().map(|n| comp(&n.rcps, Layer::Rcp)).collect();
+            (ids, scps, rcps)
+        }
+        None => {
+            let full = Policy::from_json_str(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            )
+            .ok()
+            .and_then(|p| CPolicy::compile(&p, Layer::Scp).ok());
+            let level = || full.clone().into_iter().collect::<Vec<_>>();
+            (
+                vec![root_id.to_owned(), account.to_owned()],
+                vec![level(), level()],
+                vec![Vec::new(), Vec::new()],
+            )
+        }
+    }
+}
+
+struct Subject {
+    principal: String,
+    account: String,
+    identity: PolicySet,
+    base_ctx: Context,
+    userid_base: String,
+    is_role: bool,
+}
+
+fn subject(snapshot: &Snapshot, arn: &str, kind: UsageKind) -> Option<Subject> {
+    if kind == UsageKind::Root || arn.ends_with(":root") {
+        let account = latch_policy::arn::account(arn)?.to_owned();
+        let mut ctx = Context::default();
+        if let Some(org) = &snapshot.organization {
+            if let Some(id) = &org.id {
+                ctx.insert("aws:PrincipalOrgID", vec![id.clone()], false);
+            }
+        }
+        return Some(Subject {
+            principal: arn.to_owned(),
+            userid_base: account.clone(),
+            account,
+            identity: PolicySet::default(),
+            base_ctx: ctx,
+            is_role: false,
+        });
+    }
+    let p = snapshot.principal(arn)?;
+    let set = p.effective_policies().to_policy_set().ok()?;
+    Some(Subject {
+        principal: arn.to_owned(),
+        account: p.account_id().to_owned(),
+        identity: set,
+        base_ctx: p.request_context(),
+        userid_base: p.id().to_owned(),
+        is_role: p.as_role().is_some(),
+    })
+}
+
+/// Replays the usage window against the plan.
+///
+/// `region` is the `aws:RequestedRegion` to assume (the usage table does not record regions);
+/// `None` leaves it out of the request.
+pub fn simulate(
+    snapshot: &Snapshot,
+    usage: Option<&UsageTable>,
+    window: Option<UsageWindow>,
+    plan: &Plan,
+    region: Option<&str>,
+) -> Result<Simulation, SimulateError> {
+    let compiled = compile_plan(plan)?;
+    let mut sim = Simulation::default();
+    let (Some(usage), Some(window)) = (usage, window) else {
+        sim.notes.push("no CloudTrail data: nothing to replay, so no call is known to break — which proves nothing".to_owned());
+        return Ok(sim);
+    };
+    sim.cloudtrail = true;
+    if let Some(r) = region {
+        sim.notes.push(format!(
+            "the usage table does not record regions: calls were replayed in `{r}`"
+        ));
+    }
+    sim.notes.push("actions CloudTrail does not record (iam:PassRole, most data events unless enabled) cannot be replayed".to_owned());
+    let mut tags: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for t in &plan.tags {
+        tags.entry(t.principal_arn.as_str())
+            .or_default()
+            .push((t.key.as_str(), t.value.as_str()));
+    }
+    let mgmt = snapshot.management_account_id();
+    let catalog = Catalog::get();
+    for (arn, pu) in &usage.principals {
+        let calls: Vec<(Option<&String>, &BTreeMap<String, ActionUsage>)> =
+            if pu.kind == UsageKind::IdentityCenterRole && !pu.sessions.is_empty() {
+                pu.sessions
+                    .iter()
+                    .map(|(s, su)| (Some(s), &su.actions))
+                    .collect()
+            } else {
+                vec![(None, &pu.actions)]
+            };
+        let any_in_window = calls.iter().any(|(_, a)| {
+            a.values()
+                .any(|u| u.count > 0 && window.contains(u.last_seen))
+        });
+        if !any_in_window {
+            continue;
+        }
+        let Some(subj) = subject(snapshot, arn, pu.kind) else {
+            sim.unknown_principals.push(arn.clone());
+            continue;
+        };
+        let (ids, scps, rcps) = levels(snapshot, &plan.organization.root_id, &subj.account);
+        let mut today = subj.identity.clone();
+        today.management_account = mgmt.map(str::to_owned);
+        let mut after = today.clone();
+        {
+            today.scps = snapshot.organization.as_ref().map(|_| scps.clone());
+            today.rcps = snapshot.organization.as_ref().map(|_| rcps.clone());
+            let mut a_scps = scps.clone();
+            let mut a_rcps = rcps.clone();
+            let mut names: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+            for (l, node) in ids.iter().enumerate() {
+                let (ps, rs) = compiled
+                    .by_node
+                    .get(node)
+                    .map(|(s, r)| (s.clone(), r.clone()))
+                    .unwrap_or_default();
+                if let Some(level) = a_scps.get_mut(l) {
+                    level.extend(ps.iter().map(|(_, c)| c.clone()));
+                }
+                if let Some(level) = a_rcps.get_mut(l) {
+                    level.extend(rs.iter().map(|(_, c)| c.clone()));
+                }
+                names.push((
+                    ps.into_iter().map(|(n, _)| n).collect(),
+                    rs.into_iter().map(|(n, _)| n).collect(),
+                ));
+            }
+            after.scps = Some(a_scps);
+            after.rcps = Some(a_rcps);
+            let mut ctx_after = subj.base_ctx.clone();
+            for (k, v) in tags.get(arn.as_str()).into_iter().flatten() {
+                ctx_after.insert(
+                    &format!("aws:PrincipalTag/{k}"),
+                    vec![(*v).to_owned()],
+                    false,
+                );
+            }
+            for (session, actions) in calls {
+                let userid = if subj.is_role {
+                    format!(
+                        "{}:{}",
+                        subj.userid_base,
+                        session.map_or("latch-simulated-session", String::as_str)
+                    )
+                } else {
+                    subj.userid_base.clone()
+                };
+                let mut before_ctx = subj.base_ctx.clone();
+                let mut after_ctx = ctx_after.clone();
+                for c in [&mut before_ctx, &mut after_ctx] {
+                    c.insert("aws:userid", vec![userid.clone()], false);
+                    if let Some(r) = region {
+                        c.insert("aws:RequestedRegion", vec![r.to_owned()], false);
+                    }
+                }
+                for (action, au) in actions {
+                    if au.count == 0 || !window.contains(au.last_seen) {
+                        continue;
+                    }
+                    let name = catalog
+                        .action(action)
+                        .map_or(action.as_str(), |a| a.full_name());
+                    let req = |ctx: &Context| {
+                        Request::new(&subj.principal, name, "*", Some(&subj.account), ctx.clone())
+                    };
+                    let (Ok(rb), Ok(ra)) = (req(&before_ctx), req(&after_ctx)) else {
+                        continue;
+                    };
+                    sim.pairs_evaluated += 1;
+                    sim.calls_evaluated += au.count;
+                    let before = today.evaluate(&rb);
+                    if before.decision != Decision::Allow {
+                        sim.not_allowed_today_on_any_resource += 1;
+                    }
+                    let ev = after.evaluate(&ra);
+                    if ev.decision == Decision::Allow {
+                        continue;
+                    }
+                    // Was it one of the plan's statements?
+                    let by_plan = ev.statements.iter().find_map(|m| {
+                        if m.effect != latch_policy::document::Effect::Deny {
+                            return None;
+                        }
+                        let l = m.level?;
+                        let (existing, plan_names) = match m.layer {
+                            Layer::Scp => (scps.get(l)?.len(), &names.get(l)?.0),
+                            Layer::Rcp => (rcps.get(l)?.len(), &names.get(l)?.1),
+                            _ => return None,
+                        };
+                        let name = plan_names.get(m.policy.checked_sub(existing)?)?;
+                        let sid = m.sid.unwrap_or("");
+                        Some((format!("{name}/{sid}"), LayerKind::from_sid(sid)))
+                    });
+                    if let Some((denied_by, layer)) = by_plan {
+                        sim.calls_broken += au.count;
+                        sim.broken.push(BrokenCall {
+                            principal_arn: arn.clone(),
+                            session: session.cloned(),
+                            action: name.to_owned(),
+                            count: au.count,
+                            last_seen: au.last_seen,
+                            denied_by,
+                            layer: layer.map_or("?", LayerKind::as_str).to_owned(),
+                            today: before.decision.name().to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    sim.broken.sort();
+    sim.unknown_principals.sort();
+    Ok(sim)
+}

@@ -1,0 +1,112 @@
+//! The planner on the example organization with its CloudTrail (generated in memory by
+//! `latch_trail::generate`, 90 days ending 2026-11-20): the library API others call.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use latch_firewall::{build, Config, PlanInput};
+
+fn input<'a>(cfg: &'a Config, with_usage: bool) -> PlanInput<'a> {
+    PlanInput {
+        snapshot: common::snapshot(),
+        config: cfg,
+        usage: with_usage.then(common::usage),
+        as_of: with_usage.then(common::as_of),
+        active_grants: &[],
+    }
+}
+
+#[test]
+fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic() {
+    let cfg = Config::default();
+    let a = build(&input(&cfg, true), None).unwrap();
+    let b = build(&input(&cfg, true), None).unwrap();
+    assert_eq!(a.plan.to_json(), b.plan.to_json());
+    let sim = &a.plan.summary.simulation;
+    assert!(sim.cloudtrail && sim.calls_evaluated > 100_000);
+    assert_eq!(sim.calls_broken, 0, "{:?}", sim.broken);
+    for p in &a.plan.policies {
+        assert!(p.content.chars().count() <= 5120);
+    }
+    // Every standing exemption names the calls behind it.
+    let standing: Vec<_> = a
+        .plan
+        .exemptions
+        .iter()
+        .filter(|e| e.kind == "standing")
+        .collect();
+    assert!(!standing.is_empty());
+    assert!(standing
+        .iter()
+        .all(|e| !e.actions.is_empty() && e.reason.contains("calls")));
+    // A round trip through plan.json keeps everything.
+    let back = latch_firewall::Plan::from_json(&a.plan.to_json()).unwrap();
+    assert_eq!(back, a.plan);
+
+    let enforce = Config::parse("mode = \"enforce\"").unwrap();
+    let e = build(&input(&enforce, true), None).unwrap();
+    let sim = &e.plan.summary.simulation;
+    assert!(sim.calls_broken > 0);
+    assert!(sim
+        .broken
+        .iter()
+        .any(|b| b.action == "iam:CreateRole" && b.session.is_some() && b.layer == "permission"));
+    assert!(e.plan.tags.iter().all(|t| t.key == "latch:quarantine"));
+}
+
+#[test]
+fn identity_center_grant_becomes_a_userid_exemption() {
+    let cfg = Config::parse(
+        "[[identity_center_grants]]\nbundle = \"destructive\"\nuser = \"maria@acme.example\"\npermission_set = \"AdministratorAccess\"\n",
+    )
+    .unwrap();
+    let built = build(&input(&cfg, false), None).unwrap();
+    let grants: Vec<_> = built
+        .plan
+        .exemptions
+        .iter()
+        .filter(|e| e.kind == "identity-center-grant")
+        .collect();
+    // One per AdministratorAccess role in the member accounts.
+    assert!(grants.len() >= 4, "{grants:?}");
+    for g in &grants {
+        assert!(g.value.ends_with(":maria@acme.example"));
+        assert!(g.value.starts_with("AROA"), "{}", g.value);
+        assert!(built
+            .plan
+            .policies
+            .iter()
+            .any(|p| p.content.contains(&g.value)));
+    }
+    let bad = Config::parse(
+        "[[identity_center_grants]]\nbundle = \"destructive\"\nuser = \"maria@acme.example\"\npermission_set = \"NoSuchSet\"\n",
+    )
+    .unwrap();
+    let err = build(&input(&bad, false), None).unwrap_err().to_string();
+    assert!(err.contains("identity_center_grants[0]"), "{err}");
+}
+
+#[test]
+fn services_and_regions_layers_are_generated_and_protect_keeps_used_services() {
+    let cfg = Config::parse(
+        "[services]\nquarantine = [\"glue\"]\nquarantine_unused_days = 30\n[regions]\nallowed = [\"us-east-1\", \"eu-west-1\"]\n",
+    )
+    .unwrap();
+    let built = build(&input(&cfg, true), Some("us-east-1")).unwrap();
+    let s = &built.plan.summary;
+    assert_eq!(s.simulation.calls_broken, 0, "{:?}", s.simulation.broken);
+    let layer = |n: &str| s.layers.iter().find(|l| l.layer == n).unwrap();
+    assert!(layer("service").rules > 0 && layer("service").identities > 0);
+    assert!(layer("region").rules > 0);
+    // glue is used in prod-data: its users keep it through the unlock tag.
+    assert!(built
+        .plan
+        .tags
+        .iter()
+        .any(|t| t.key == "latch:unlock:services" && t.principal_arn.contains("300000000005")));
+    assert!(built
+        .plan
+        .policies
+        .iter()
+        .any(|p| p.content.contains("\"NotAction\"") && p.content.contains("aws:RequestedRegion")));
+}

@@ -1,0 +1,465 @@
+//! Property tests of packing: for random configurations on the example organization, the
+//! packed policies are within AWS's limits, and the engine (`latch_policy`) evaluating them
+//! denies exactly the (action, principal) pairs the unpacked intent denies — sampled over
+//! catalog actions and principals with and without grant tags, the control plane, break-glass,
+//! Identity Center sessions with and without `aws:userid` exemptions, quarantined identities,
+//! request tag keys and regions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use latch_catalog::Catalog;
+use latch_firewall::intent::{PolicyKind, Probe};
+use latch_firewall::org::OrgShape;
+use latch_firewall::{generate, pack, Config, Intent, PackError, PackedPolicy, PlanInput};
+use latch_policy::compile::CPolicy;
+use latch_policy::context::Context;
+use latch_policy::{Decision, Layer, Policy, PolicySet, Request};
+use proptest::prelude::*;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+}
+
+const IC_ACCOUNT: &str = "400000000006";
+const IC_USER: &str = "carol@acme.example";
+
+fn ic_role() -> (String, String) {
+    let s = common::snapshot();
+    let p = s
+        .principals()
+        .find(|p| {
+            p.account_id() == IC_ACCOUNT
+                && p.as_role()
+                    .and_then(|r| r.permission_set_name())
+                    .is_some_and(|n| n == "AdministratorAccess")
+        })
+        .unwrap();
+    (p.arn().to_owned(), p.id().to_owned())
+}
+
+struct Case {
+    toml: String,
+    bundles: Vec<String>,
+    break_glass: Option<String>,
+    exempt: Option<String>,
+    quarantined_services: Vec<String>,
+}
+
+fn random_case(rng: &mut Rng) -> Case {
+    let catalog = Catalog::get();
+    let actions = catalog.actions();
+    let mut t = String::new();
+    let mut bundles = Vec::new();
+    let nb = 1 + rng.below(3);
+    for i in 0..nb {
+        let name = format!("b{i}");
+        let _ = writeln!(t, "[bundles.{name}]");
+        let mut acts = Vec::new();
+        // Whole services sometimes (compress to `svc:*`), scattered actions otherwise.
+        if rng.chance(30) {
+            let s = rng.pick(catalog.services());
+            acts.push(format!("{}:*", s.prefix()));
+        }
+        let max = if rng.chance(30) { 700 } else { 60 };
+        let n = rng.below(max);
+        for _ in 0..n {
+            acts.push(actions[rng.below(actions.len())].full_name().to_owned());
+        }
+        if acts.is_empty() {
+            acts.push("iam:PassRole".to_owned());
+        }
+        let quoted: Vec<String> = acts.iter().map(|a| format!("\"{a}\"")).collect();
+        let _ = writeln!(t, "actions = [{}]", quoted.join(", "));
+        if rng.chance(30) {
+            let _ = writeln!(t, "categories = [\"credential-access\"]");
+        }
+        if rng.chance(20) {
+            let _ = writeln!(t, "exempt = [\"arn:aws:iam::*:role/ci-{i}\"]");
+        }
+        bundles.push(name);
+    }
+    let break_glass = rng
+        .chance(50)
+        .then(|| "arn:aws:iam::*:role/breakglass".to_owned());
+    let exempt = rng
+        .chance(50)
+        .then(|| "arn:aws:iam::300000000004:role/terraform".to_owned());
+    let mut quarantined_services = Vec::new();
+    if rng.chance(50) {
+        quarantined_services = vec!["sagemaker".to_owned(), "gamelift".to_owned()];
+    }
+    let _ = writeln!(t, "[control_plane]");
+    if let Some(b) = &break_glass {
+        let _ = writeln!(t, "break_glass = [\"{b}\"]");
+    }
+    let _ = writeln!(t, "[exemptions]");
+    if let Some(e) = &exempt {
+        let _ = writeln!(t, "principals = [\"{e}\"]");
+    }
+    let _ = writeln!(t, "[tamper_protection]\nenabled = {}", rng.chance(80));
+    let _ = writeln!(t, "[zombies]\nenabled = {}", rng.chance(70));
+    if rng.chance(50) {
+        let _ = writeln!(t, "[regions]\nallowed = [\"eu-west-1\", \"us-east-1\"]");
+    }
+    let quoted: Vec<String> = quarantined_services
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    let _ = writeln!(t, "[services]\nquarantine = [{}]", quoted.join(", "));
+    if rng.chance(50) {
+        let _ = writeln!(
+            t,
+            "[[identity_center_grants]]\nbundle = \"{}\"\nuser = \"{IC_USER}\"\npermission_set = \"AdministratorAccess\"\naccounts = [\"{IC_ACCOUNT}\"]",
+            bundles[0]
+        );
+    }
+    Case {
+        toml: t,
+        bundles,
+        break_glass,
+        exempt,
+        quarantined_services,
+    }
+}
+
+fn compile(text: &str, layer: Layer) -> CPolicy {
+    CPolicy::compile(&Policy::from_json_str(text).unwrap(), layer).unwrap()
+}
+
+/// The engine's answer on the packed policies: identity allows everything, so a deny can only
+/// come from the plan.
+fn engine_denies(
+    packed: &[PackedPolicy],
+    org: &OrgShape,
+    account: &str,
+    probe: &Probe,
+    action: &str,
+) -> bool {
+    let full = compile(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        Layer::Scp,
+    );
+    let path = org.path_to(account);
+    let mut scps = Vec::new();
+    let mut rcps = Vec::new();
+    for node in &path {
+        let mut s = vec![full.clone()];
+        let mut r = Vec::new();
+        for p in packed.iter().filter(|p| p.targets.contains(node)) {
+            match p.kind {
+                PolicyKind::Scp => s.push(compile(&p.content, Layer::Scp)),
+                PolicyKind::Rcp => r.push(compile(&p.content, Layer::Rcp)),
+            }
+        }
+        scps.push(s);
+        rcps.push(r);
+    }
+    let set = PolicySet {
+        identity: vec![compile(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            Layer::Identity,
+        )],
+        scps: Some(scps),
+        rcps: Some(rcps),
+        management_account: org.management_account.clone(),
+        ..PolicySet::default()
+    };
+    let mut ctx = Context::default();
+    for (k, v) in &probe.tags {
+        ctx.insert(&format!("aws:PrincipalTag/{k}"), vec![v.clone()], false);
+    }
+    if let Some(u) = &probe.userid {
+        ctx.insert("aws:userid", vec![u.clone()], false);
+    }
+    if let Some(r) = &probe.region {
+        ctx.insert("aws:RequestedRegion", vec![r.clone()], false);
+    }
+    if let Some(keys) = &probe.request_tag_keys {
+        ctx.insert("aws:TagKeys", keys.clone(), true);
+    }
+    let req = Request::new(
+        &probe.principal_arn,
+        action,
+        &probe.resource,
+        Some(account),
+        ctx,
+    )
+    .unwrap();
+    let ev = set.evaluate(&req);
+    assert!(ev.warnings.is_empty(), "{:?}", ev.warnings);
+    ev.decision == Decision::ExplicitDeny
+}
+
+fn intent_denies(intent: &Intent, account: &str, probe: &Probe, action: &str) -> bool {
+    let path = intent.org.path_to(account);
+    let service = action.split(':').next().unwrap().to_ascii_lowercase();
+    intent.rules.iter().any(|r| {
+        path.contains(&r.target)
+            && (r.kind == PolicyKind::Scp
+                || latch_policy::eval::RCP_SERVICES.contains(&service.as_str()))
+            && r.denies(probe)
+    })
+}
+
+fn check_limits(intent: &Intent, packed: &[PackedPolicy]) {
+    let mut per_node: BTreeMap<(PolicyKind, &str), usize> = BTreeMap::new();
+    for p in packed {
+        assert!(
+            p.content.chars().count() <= latch_firewall::MAX_POLICY_CHARS,
+            "{} is {} chars",
+            p.name,
+            p.content.len()
+        );
+        assert!(p.name.starts_with("latch-"));
+        assert!(!p.targets.is_empty());
+        for t in &p.targets {
+            assert!(
+                !intent.org.is_management(t),
+                "{} targets the management account",
+                p.name
+            );
+            *per_node.entry((p.kind, t.as_str())).or_default() += 1;
+        }
+    }
+    for ((kind, node), n) in per_node {
+        let shape = intent.org.node(node).unwrap();
+        let existing = match kind {
+            PolicyKind::Scp => shape.existing_scps.len(),
+            PolicyKind::Rcp => shape.existing_rcps.len(),
+        };
+        assert!(
+            existing + n <= latch_firewall::MAX_POLICIES_PER_TARGET,
+            "{node}: {existing} existing + {n} Latch {kind:?}"
+        );
+    }
+}
+
+fn run_case(seed: u64) {
+    let mut rng = Rng(seed | 1);
+    let case = random_case(&mut rng);
+    let cfg = Config::parse(&case.toml).unwrap_or_else(|e| panic!("{e}\n{}", case.toml));
+    let input = PlanInput {
+        snapshot: common::snapshot(),
+        config: &cfg,
+        usage: None,
+        as_of: None,
+        active_grants: &[],
+    };
+    let intent = generate(&input).unwrap();
+    let packed = match pack(&intent) {
+        Ok(p) => p,
+        // Too large for the example's free slots: the error must say what does not fit.
+        Err(PackError::DoesNotFit(msg)) => {
+            assert!(msg.contains("You can drop"), "{msg}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    check_limits(&intent, &packed);
+
+    let catalog = Catalog::get();
+    let accounts: Vec<String> = intent.scope_accounts.iter().cloned().collect();
+    let (ic_arn, ic_id) = ic_role();
+    let bundle_actions: Vec<String> = intent
+        .bundle_actions
+        .values()
+        .flat_map(|s| s.iter().take(40))
+        .filter_map(|id| catalog.action_by_id(*id).map(|a| a.full_name().to_owned()))
+        .collect();
+    let specials = [
+        "iam:TagRole",
+        "iam:UntagUser",
+        "iam:CreateRole",
+        "sts:TagSession",
+        "iam:PutRolePolicy",
+        "iam:PassRole",
+        "organizations:LeaveOrganization",
+        "iam:GetRole",
+        "sagemaker:CreateNotebookInstance",
+        "gamelift:CreateFleet",
+        "ec2:DescribeRegions",
+        "s3:GetObject",
+        "sts:AssumeRole",
+    ];
+    let mut checked = 0;
+    let mut denied = 0;
+    for _ in 0..300 {
+        let account = rng.pick(&accounts).clone();
+        let action = match rng.below(10) {
+            0..=3 if !bundle_actions.is_empty() => rng.pick(&bundle_actions).clone(),
+            4..=6 => (*rng.pick(&specials)).to_owned(),
+            _ => catalog.actions()[rng.below(catalog.actions().len())]
+                .full_name()
+                .to_owned(),
+        };
+        let mut probe = Probe {
+            action: catalog.resolve(&action),
+            resource: "*".to_owned(),
+            ..Probe::default()
+        };
+        match rng.below(8) {
+            0 => {
+                probe.principal_arn = format!("arn:aws:iam::{account}:role/latch-control-plane");
+            }
+            1 => {
+                probe.principal_arn = format!("arn:aws:iam::{account}:user/alice");
+                probe.userid = Some("AIDAEXAMPLE".to_owned());
+            }
+            2 if case.break_glass.is_some() => {
+                probe.principal_arn = format!("arn:aws:iam::{account}:role/breakglass");
+            }
+            3 if case.exempt.is_some() => {
+                probe.principal_arn = case.exempt.clone().unwrap();
+            }
+            4 => {
+                probe.principal_arn = ic_arn.clone();
+                let who = if rng.chance(50) {
+                    IC_USER
+                } else {
+                    "mallory@acme.example"
+                };
+                probe.userid = Some(format!("{ic_id}:{who}"));
+            }
+            _ => {
+                probe.principal_arn = format!("arn:aws:iam::{account}:role/app-{}", rng.below(3));
+                probe.userid = Some(format!("AROAEXAMPLE:s{}", rng.below(3)));
+            }
+        }
+        let Some(acct) = latch_policy::arn::account(&probe.principal_arn) else {
+            continue;
+        };
+        let account = acct.to_owned();
+        if !intent.scope_accounts.contains(&account) {
+            continue;
+        }
+        for b in &case.bundles {
+            if rng.chance(25) {
+                let key = if rng.chance(50) {
+                    format!("latch:grant:{b}")
+                } else {
+                    format!("LATCH:Grant:{b}")
+                };
+                probe = probe.with_tag(&key, "t");
+            }
+        }
+        if rng.chance(10) {
+            probe = probe.with_tag("latch:quarantine", "zombie");
+        }
+        if rng.chance(15) {
+            probe = probe.with_tag("latch:unlock:services", "1");
+        }
+        if rng.chance(15) {
+            probe = probe.with_tag("team", "x");
+        }
+        if rng.chance(40) {
+            let keys = [
+                vec!["latch:grant:b0".to_owned()],
+                vec!["Team".to_owned()],
+                vec!["team".to_owned(), "LaTcH:quarantine".to_owned()],
+            ];
+            probe.request_tag_keys = Some(rng.pick(&keys).clone());
+        }
+        probe.region = match rng.below(3) {
+            0 => Some("eu-west-1".to_owned()),
+            1 => Some("ap-south-1".to_owned()),
+            _ => None,
+        };
+        if rng.chance(20) {
+            probe.resource = format!("arn:aws:iam::{account}:role/latch-control-plane");
+        }
+        let want = intent_denies(&intent, &account, &probe, &action);
+        let got = engine_denies(&packed, &intent.org, &account, &probe, &action);
+        assert_eq!(
+            got, want,
+            "engine {got} vs intent {want} for {action} by {} in {account}: {probe:?}\nconfig:\n{}",
+            probe.principal_arn, case.toml
+        );
+        checked += 1;
+        denied += usize::from(want);
+    }
+    assert!(checked > 100);
+    // Both answers occur, so the comparison means something.
+    assert!(
+        denied > 0 && denied < checked,
+        "{denied} of {checked} denied"
+    );
+    let _ = case.quarantined_services;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn packed_policies_deny_exactly_the_intent(seed in any::<u64>()) {
+        run_case(seed);
+    }
+}
+
+#[test]
+fn a_large_bundle_is_split_across_policies_and_levels() {
+    // Every Read action: thousands of patterns, so statements split and policies spill from
+    // the root (two free slots) down to the OUs and accounts.
+    let cfg = Config::parse("[bundles.all-reads]\nactions = [\"*:Get*\", \"*:List*\"]\n").unwrap();
+    let input = PlanInput {
+        snapshot: common::snapshot(),
+        config: &cfg,
+        usage: None,
+        as_of: None,
+        active_grants: &[],
+    };
+    let intent = generate(&input).unwrap();
+    let packed = pack(&intent).unwrap();
+    check_limits(&intent, &packed);
+    assert!(packed.len() >= 3, "{}", packed.len());
+    assert!(packed
+        .iter()
+        .any(|p| p.targets.iter().all(|t| t != &intent.org.root_id)));
+    assert!(packed.iter().any(|p| p.content.contains("Part2")));
+}
+
+#[test]
+fn too_much_for_one_account_is_an_error_naming_what_to_drop() {
+    let cfg = Config::parse(
+        "[scope]\ntargets = [\"300000000004\"]\n[bundles.everything-read]\nactions = [\"*:Get*\", \"*:List*\", \"*:Describe*\"]\n",
+    )
+    .unwrap();
+    let input = PlanInput {
+        snapshot: common::snapshot(),
+        config: &cfg,
+        usage: None,
+        as_of: None,
+        active_grants: &[],
+    };
+    let intent = generate(&input).unwrap();
+    let err = pack(&intent).unwrap_err().to_string();
+    assert!(err.contains("300000000004"), "{err}");
+    assert!(err.contains("AWS allows 5"), "{err}");
+    assert!(err.contains("You can drop"), "{err}");
+    assert!(err.contains("bundle everything-read"), "{err}");
+}
