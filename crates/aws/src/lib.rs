@@ -29,6 +29,8 @@ pub mod org;
 pub mod plan;
 pub mod progress;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 
 pub use apply::{AccountAccess, Change};
