@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aws_cmd;
 mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
@@ -47,6 +48,16 @@ enum Command {
     Init(plan_cmd::InitArgs),
     /// Generate the firewall (SCPs, RCPs, tags) and replay observed usage against it.
     Plan(plan_cmd::PlanArgs),
+    /// Read a live organization (tree, SCPs/RCPs, every account's IAM, CloudTrail) into a snapshot.
+    Collect(aws_cmd::CollectArgs),
+    /// Make the organization match a firewall plan (diff, confirm, apply in a safe order).
+    Apply(aws_cmd::ApplyArgs),
+    /// Compare the organization with the plan; exit 1 on drift; --repair restores it.
+    Drift(aws_cmd::DriftArgs),
+    /// Break-glass: detach every Latch policy now (they stay, for `latch resync`).
+    EmergencyStop(aws_cmd::StopArgs),
+    /// Re-apply the plan after an emergency stop (the same as `latch apply`).
+    Resync(aws_cmd::ApplyArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +70,11 @@ fn main() -> ExitCode {
         Command::Example { cmd } => example_cmd::run(cmd),
         Command::Init(args) => plan_cmd::run_init(&args),
         Command::Plan(args) => plan_cmd::run_plan(&args),
+        Command::Collect(args) => aws_cmd::run_collect(&args),
+        Command::Apply(args) => aws_cmd::run_apply(&args, "apply"),
+        Command::Drift(args) => aws_cmd::run_drift(&args),
+        Command::EmergencyStop(args) => aws_cmd::run_stop(&args),
+        Command::Resync(args) => aws_cmd::run_apply(&args, "resync"),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1146 @@
+//! `latch apply`: make the organization match a plan.
+//!
+//! [`plan_changes`] reads the live organization and returns the [`Change`]s needed, in the
+//! order they must run so that access is never briefly widened:
+//!
+//! 1. enable the policy types the plan uses;
+//! 2. create new policies (not attached yet, so they change nothing) and update edited ones;
+//! 3. put principal tags (exemptions such as the control plane's must exist before the denies
+//!    that honour them);
+//! 4. attach, **then** detach (a new deny is in force before an old one is removed);
+//! 5. delete Latch policies the plan dropped (already detached), remove tags it dropped.
+//!
+//! [`execute`] carries them out one by one, recording each in `applied.json`; AWS's
+//! "already attached" / "not attached" / "already enabled" answers count as done, so a rerun
+//! after a failure converges. Only policies named `latch-*` **and** tagged
+//! `latch:managed=true` are ever changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use aws_config::SdkConfig;
+use aws_sdk_organizations::types::Tag as OrgTag;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::connect::CallerIdentity;
+use crate::error::{call_err, AwsError, Result};
+use crate::org::{
+    describe, latch_policies, policies_for_target, LatchPolicies, PolicyKind, MANAGED_TAG_KEY,
+    MANAGED_TAG_VALUE,
+};
+use crate::plan::{principal_of, Plan};
+use crate::progress::{self, Progress};
+use crate::state::{policy_key, AppliedPolicy, AppliedState, AppliedTag};
+use crate::{time, Aws};
+
+/// AWS's limit of policies of one type attached to one root, OU or account.
+pub const MAX_ATTACHED_PER_TARGET: usize = 5;
+
+/// One call (or a few) that moves the organization towards the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// Enable SCPs or RCPs on the root.
+    EnablePolicyType {
+        /// Which.
+        kind: PolicyKind,
+        /// `r-...`.
+        root_id: String,
+    },
+    /// Create a policy (tagged `latch:managed=true`).
+    CreatePolicy {
+        /// Type.
+        kind: PolicyKind,
+        /// `latch-...`.
+        name: String,
+        /// Description.
+        description: String,
+        /// Document.
+        content: String,
+    },
+    /// Replace the document and/or description of a Latch policy.
+    UpdatePolicy {
+        /// Type.
+        kind: PolicyKind,
+        /// Name.
+        name: String,
+        /// `p-...`.
+        policy_id: String,
+        /// New document, when it changes.
+        content: Option<String>,
+        /// New description, when it changes.
+        description: Option<String>,
+    },
+    /// Put a tag on a user or role.
+    Tag {
+        /// The principal.
+        principal_arn: String,
+        /// `latch:...`.
+        key: String,
+        /// New value.
+        value: String,
+        /// Current value, when the tag exists with another value.
+        previous: Option<String>,
+        /// From the plan.
+        reason: String,
+    },
+    /// Attach a policy to a root, OU or account.
+    Attach {
+        /// Type.
+        kind: PolicyKind,
+        /// Name.
+        name: String,
+        /// `p-...`, unknown until a policy created in the same run exists.
+        policy_id: Option<String>,
+        /// Target id.
+        target: String,
+    },
+    /// Detach a Latch policy from a target.
+    Detach {
+        /// Type.
+        kind: PolicyKind,
+        /// Name.
+        name: String,
+        /// `p-...`.
+        policy_id: String,
+        /// Target id.
+        target: String,
+    },
+    /// Delete a Latch policy the plan no longer has (detached first).
+    DeletePolicy {
+        /// Type.
+        kind: PolicyKind,
+        /// Name.
+        name: String,
+        /// `p-...`.
+        policy_id: String,
+    },
+    /// Remove a `latch:*` tag from a user or role.
+    Untag {
+        /// The principal.
+        principal_arn: String,
+        /// `latch:...`.
+        key: String,
+        /// Its current value.
+        value: String,
+        /// Why it goes.
+        reason: String,
+    },
+}
+
+impl Change {
+    /// Position in the safe order (see the module docs).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Change::EnablePolicyType { .. } => 0,
+            Change::CreatePolicy { .. } => 1,
+            Change::UpdatePolicy { .. } => 2,
+            Change::Tag { .. } => 3,
+            Change::Attach { .. } => 4,
+            Change::Detach { .. } => 5,
+            Change::DeletePolicy { .. } => 6,
+            Change::Untag { .. } => 7,
+        }
+    }
+
+    /// The verb shown in the diff.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Change::EnablePolicyType { .. } => "enable",
+            Change::CreatePolicy { .. } => "create",
+            Change::UpdatePolicy { .. } => "update",
+            Change::Tag { .. } => "tag",
+            Change::Attach { .. } => "attach",
+            Change::Detach { .. } => "detach",
+            Change::DeletePolicy { .. } => "delete",
+            Change::Untag { .. } => "untag",
+        }
+    }
+
+    /// What it does, in one line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::EnablePolicyType { kind, root_id } => {
+                format!("{} policy type on {root_id}", kind.api_name())
+            }
+            Change::CreatePolicy {
+                kind,
+                name,
+                content,
+                ..
+            } => format!("{} {name} ({} characters)", kind.short(), content.len()),
+            Change::UpdatePolicy {
+                kind,
+                name,
+                policy_id,
+                content,
+                description,
+            } => {
+                let what: Vec<&str> = [
+                    content.as_ref().map(|_| "content"),
+                    description.as_ref().map(|_| "description"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                format!("{} {name} ({policy_id}): {}", kind.short(), what.join(", "))
+            }
+            Change::Tag {
+                principal_arn,
+                key,
+                value,
+                previous,
+                ..
+            } => match previous {
+                Some(p) => format!("{principal_arn} {key}={value} (was {p})"),
+                None => format!("{principal_arn} {key}={value}"),
+            },
+            Change::Attach {
+                kind,
+                name,
+                policy_id,
+                target,
+            } => format!(
+                "{} {name} ({}) -> {target}",
+                kind.short(),
+                policy_id.as_deref().unwrap_or("new")
+            ),
+            Change::Detach {
+                kind,
+                name,
+                policy_id,
+                target,
+            } => format!("{} {name} ({policy_id}) from {target}", kind.short()),
+            Change::DeletePolicy {
+                kind,
+                name,
+                policy_id,
+            } => format!("{} {name} ({policy_id})", kind.short()),
+            Change::Untag {
+                principal_arn,
+                key,
+                value,
+                reason,
+            } => format!("{principal_arn} {key}={value} ({reason})"),
+        }
+    }
+
+    /// The AWS call(s) it makes, as `--dry-run` prints them.
+    pub fn api_call(&self) -> String {
+        match self {
+            Change::EnablePolicyType { kind, root_id } => format!(
+                "organizations:EnablePolicyType RootId={root_id} PolicyType={}",
+                kind.api_name()
+            ),
+            Change::CreatePolicy {
+                kind,
+                name,
+                description,
+                content,
+            } => format!(
+                "organizations:CreatePolicy Name={name} Type={} Description={description:?} \
+                 Tags=[{MANAGED_TAG_KEY}={MANAGED_TAG_VALUE}] Content={content}",
+                kind.api_name()
+            ),
+            Change::UpdatePolicy {
+                policy_id,
+                content,
+                description,
+                ..
+            } => {
+                let mut s = format!("organizations:UpdatePolicy PolicyId={policy_id}");
+                if let Some(d) = description {
+                    s.push_str(&format!(" Description={d:?}"));
+                }
+                if let Some(c) = content {
+                    s.push_str(&format!(" Content={c}"));
+                }
+                s
+            }
+            Change::Tag {
+                principal_arn,
+                key,
+                value,
+                ..
+            } => {
+                let (account, kind, name) = principal_of(principal_arn).unwrap_or_default();
+                format!(
+                    "iam:Tag{} (account {account}) {}Name={name} Tags=[{key}={value}]",
+                    capital(kind),
+                    capital(kind)
+                )
+            }
+            Change::Attach {
+                name,
+                policy_id,
+                target,
+                ..
+            } => format!(
+                "organizations:AttachPolicy PolicyId={} TargetId={target}",
+                policy_id
+                    .clone()
+                    .unwrap_or_else(|| format!("<id of {name}>"))
+            ),
+            Change::Detach {
+                policy_id, target, ..
+            } => format!("organizations:DetachPolicy PolicyId={policy_id} TargetId={target}"),
+            Change::DeletePolicy { policy_id, .. } => {
+                format!("organizations:DeletePolicy PolicyId={policy_id}")
+            }
+            Change::Untag {
+                principal_arn, key, ..
+            } => {
+                let (account, kind, name) = principal_of(principal_arn).unwrap_or_default();
+                format!(
+                    "iam:Untag{} (account {account}) {}Name={name} TagKeys=[{key}]",
+                    capital(kind),
+                    capital(kind)
+                )
+            }
+        }
+    }
+}
+
+fn capital(kind: &str) -> &'static str {
+    if kind == "role" {
+        "Role"
+    } else {
+        "User"
+    }
+}
+
+/// How to reach member accounts (for principal tags).
+#[derive(Debug, Clone)]
+pub struct AccountAccess {
+    /// Role assumed in member accounts.
+    pub role_name: String,
+    /// Per-account exceptions.
+    pub role_overrides: BTreeMap<String, String>,
+    /// `RoleSessionName`.
+    pub session_name: String,
+}
+
+impl Default for AccountAccess {
+    fn default() -> Self {
+        AccountAccess {
+            role_name: crate::DEFAULT_ROLE_NAME.to_owned(),
+            role_overrides: BTreeMap::new(),
+            session_name: "latch-apply".to_owned(),
+        }
+    }
+}
+
+/// SDK configurations per account, made on first use.
+pub(crate) struct Sessions<'a> {
+    aws: &'a Aws,
+    access: &'a AccountAccess,
+    caller: Option<CallerIdentity>,
+    configs: BTreeMap<String, SdkConfig>,
+}
+
+impl<'a> Sessions<'a> {
+    pub(crate) fn new(aws: &'a Aws, access: &'a AccountAccess) -> Sessions<'a> {
+        Sessions {
+            aws,
+            access,
+            caller: None,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) async fn iam(&mut self, account: &str) -> Result<aws_sdk_iam::Client> {
+        if let Some(c) = self.configs.get(account) {
+            return Ok(Aws::iam(c));
+        }
+        let caller = match &self.caller {
+            Some(c) => c.clone(),
+            None => {
+                let c = self.aws.caller_identity().await?;
+                self.caller = Some(c.clone());
+                c
+            }
+        };
+        let role = self
+            .access
+            .role_overrides
+            .get(account)
+            .unwrap_or(&self.access.role_name);
+        let config = self
+            .aws
+            .config_for_account(&caller, account, role, &self.access.session_name)
+            .await?;
+        let client = Aws::iam(&config);
+        self.configs.insert(account.to_owned(), config);
+        Ok(client)
+    }
+}
+
+/// The tags of a user or role; `None` when it does not exist.
+pub(crate) async fn principal_tags(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>> {
+    let Some((_, kind, name)) = principal_of(arn) else {
+        return Ok(None);
+    };
+    let listed: std::result::Result<Vec<(String, String)>, AwsError> = if kind == "role" {
+        iam.list_role_tags()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|tags: Vec<_>| {
+                tags.iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            })
+            .map_err(|e| call_err(format!("iam:ListRoleTags {arn}"), e))
+    } else {
+        iam.list_user_tags()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|tags: Vec<_>| {
+                tags.iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            })
+            .map_err(|e| call_err(format!("iam:ListUserTags {arn}"), e))
+    };
+    match listed {
+        Ok(list) => Ok(Some(list.into_iter().collect())),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Identity of a principal regardless of the ARN's path: (account, kind, name).
+pub(crate) fn principal_key(arn: &str) -> Option<(String, String, String)> {
+    principal_of(arn).map(|(a, k, n)| (a.to_owned(), k.to_owned(), n.to_owned()))
+}
+
+fn same_document(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The policy-side changes: policy types, create/update, attach/detach, delete.
+pub(crate) fn policy_changes(
+    plan: &Plan,
+    root_id: &str,
+    enabled: &BTreeSet<PolicyKind>,
+    live: &LatchPolicies,
+) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    let used: BTreeSet<PolicyKind> = plan.policies.iter().map(|p| p.kind).collect();
+    for kind in used {
+        if !enabled.contains(&kind) {
+            changes.push(Change::EnablePolicyType {
+                kind,
+                root_id: root_id.to_owned(),
+            });
+        }
+    }
+    let mut planned = BTreeSet::new();
+    for p in &plan.policies {
+        let key = (p.kind, p.name.clone());
+        planned.insert(key.clone());
+        if let Some(foreign) = live.foreign.get(&key) {
+            return Err(AwsError::Conflict(format!(
+                "{} `{}` ({foreign}) exists but was not created by Latch (it lacks the tag \
+                 {MANAGED_TAG_KEY}={MANAGED_TAG_VALUE}); Latch never touches it. Rename or \
+                 delete it, or rename the plan's policy",
+                p.kind.short(),
+                p.name
+            )));
+        }
+        match live.managed.get(&key) {
+            None => {
+                changes.push(Change::CreatePolicy {
+                    kind: p.kind,
+                    name: p.name.clone(),
+                    description: p.description.clone(),
+                    content: p.content.clone(),
+                });
+                for t in &p.targets {
+                    changes.push(Change::Attach {
+                        kind: p.kind,
+                        name: p.name.clone(),
+                        policy_id: None,
+                        target: t.clone(),
+                    });
+                }
+            }
+            Some(l) => {
+                let content = (!same_document(&l.content, &p.content)).then(|| p.content.clone());
+                let description = (l.description != p.description).then(|| p.description.clone());
+                if content.is_some() || description.is_some() {
+                    changes.push(Change::UpdatePolicy {
+                        kind: p.kind,
+                        name: p.name.clone(),
+                        policy_id: l.id.clone(),
+                        content,
+                        description,
+                    });
+                }
+                for t in p.targets.difference(&l.targets) {
+                    changes.push(Change::Attach {
+                        kind: p.kind,
+                        name: p.name.clone(),
+                        policy_id: Some(l.id.clone()),
+                        target: t.clone(),
+                    });
+                }
+                for t in l.targets.difference(&p.targets) {
+                    changes.push(Change::Detach {
+                        kind: p.kind,
+                        name: p.name.clone(),
+                        policy_id: l.id.clone(),
+                        target: t.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for (key, l) in &live.managed {
+        if planned.contains(key) {
+            continue;
+        }
+        for t in &l.targets {
+            changes.push(Change::Detach {
+                kind: l.kind,
+                name: l.name.clone(),
+                policy_id: l.id.clone(),
+                target: t.clone(),
+            });
+        }
+        changes.push(Change::DeletePolicy {
+            kind: l.kind,
+            name: l.name.clone(),
+            policy_id: l.id.clone(),
+        });
+    }
+    Ok(changes)
+}
+
+/// The tag-side changes: the plan's tags that are missing or different, and tags Latch put
+/// earlier (per `state`) that the plan no longer has.
+async fn tag_changes(
+    plan: &Plan,
+    state: &AppliedState,
+    sessions: &mut Sessions<'_>,
+) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    let mut cache: BTreeMap<(String, String, String), Option<BTreeMap<String, String>>> =
+        BTreeMap::new();
+    let planned: BTreeSet<((String, String, String), String)> = plan
+        .tags
+        .iter()
+        .filter_map(|t| principal_key(&t.principal_arn).map(|k| (k, t.key.clone())))
+        .collect();
+    for t in plan.sorted_tags() {
+        let Some(pk) = principal_key(&t.principal_arn) else {
+            continue;
+        };
+        if !cache.contains_key(&pk) {
+            let iam = sessions.iam(&pk.0).await?;
+            cache.insert(pk.clone(), principal_tags(&iam, &t.principal_arn).await?);
+        }
+        let Some(current) = cache.get(&pk).and_then(Option::as_ref) else {
+            return Err(AwsError::Conflict(format!(
+                "the plan tags `{}`, which does not exist",
+                t.principal_arn
+            )));
+        };
+        let previous = current.get(&t.key).cloned();
+        if previous.as_deref() != Some(t.value.as_str()) {
+            changes.push(Change::Tag {
+                principal_arn: t.principal_arn.clone(),
+                key: t.key.clone(),
+                value: t.value.clone(),
+                previous,
+                reason: t.reason.clone(),
+            });
+        }
+    }
+    for t in &state.tags {
+        let Some(pk) = principal_key(&t.principal_arn) else {
+            continue;
+        };
+        if planned.contains(&(pk.clone(), t.key.clone())) {
+            continue;
+        }
+        if !cache.contains_key(&pk) {
+            let iam = sessions.iam(&pk.0).await?;
+            cache.insert(pk.clone(), principal_tags(&iam, &t.principal_arn).await?);
+        }
+        if let Some(value) = cache
+            .get(&pk)
+            .and_then(Option::as_ref)
+            .and_then(|c| c.get(&t.key))
+        {
+            changes.push(Change::Untag {
+                principal_arn: t.principal_arn.clone(),
+                key: t.key.clone(),
+                value: value.clone(),
+                reason: "put by an earlier apply, no longer in the plan".to_owned(),
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// Checks that no target would hold more than five policies of a type while the changes run
+/// (attaches happen before detaches).
+async fn check_target_limits(aws: &Aws, changes: &[Change]) -> Result<()> {
+    let mut attaches: BTreeMap<(PolicyKind, String), usize> = BTreeMap::new();
+    for c in changes {
+        if let Change::Attach { kind, target, .. } = c {
+            *attaches.entry((*kind, target.clone())).or_default() += 1;
+        }
+    }
+    let org = aws.organizations();
+    for ((kind, target), added) in attaches {
+        let current = policies_for_target(&org, &target, kind)
+            .await?
+            .map(|l| l.len())
+            .unwrap_or(0);
+        if current + added > MAX_ATTACHED_PER_TARGET {
+            return Err(AwsError::Conflict(format!(
+                "{target} holds {current} {kind}s and the plan attaches {added} more before \
+                 detaching any (so that access is never widened); AWS allows \
+                 {MAX_ATTACHED_PER_TARGET}. Merge policies in the plan or detach others first",
+                kind = kind.short()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Everything [`plan_changes`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    /// The changes, in execution order.
+    pub changes: Vec<Change>,
+    /// The live Latch policies the diff was computed against.
+    #[serde(skip)]
+    pub live: LatchPolicies,
+}
+
+/// Reads the organization and returns what must change to match `plan`, in the safe order.
+pub async fn plan_changes(
+    aws: &Aws,
+    plan: &Plan,
+    state: &AppliedState,
+    access: &AccountAccess,
+) -> Result<Diff> {
+    let (_, management, root_id, _, enabled) = describe(aws).await?;
+    if root_id != plan.organization.root_id || management != plan.organization.management_account_id
+    {
+        return Err(AwsError::Conflict(format!(
+            "the plan was made for root {} (management account {}), but these credentials \
+             reach root {root_id} (management account {management})",
+            plan.organization.root_id, plan.organization.management_account_id
+        )));
+    }
+    let live = latch_policies(aws).await?;
+    let mut changes = policy_changes(plan, &root_id, &enabled, &live)?;
+    let mut sessions = Sessions::new(aws, access);
+    changes.extend(tag_changes(plan, state, &mut sessions).await?);
+    changes.sort_by_key(Change::rank);
+    check_target_limits(aws, &changes).await?;
+    Ok(Diff { changes, live })
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyOutcome {
+    /// Changes carried out (all of them when the call returns `Ok`).
+    pub done: Vec<Change>,
+    /// Ids of the policies created, by name.
+    pub created: BTreeMap<String, String>,
+}
+
+async fn wait_enabled(aws: &Aws, kind: PolicyKind) -> Result<()> {
+    for _ in 0..60 {
+        let (_, _, _, _, enabled) = describe(aws).await?;
+        if enabled.contains(&kind) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(AwsError::Conflict(format!(
+        "the {} policy type is still not enabled after 30 s; run apply again",
+        kind.api_name()
+    )))
+}
+
+fn tolerate(result: Result<()>, ok_codes: &[&str]) -> Result<()> {
+    match result {
+        Err(e) if e.code().is_some_and(|c| ok_codes.contains(&c)) => Ok(()),
+        other => other,
+    }
+}
+
+async fn run_one(
+    aws: &Aws,
+    change: &Change,
+    ids: &mut BTreeMap<(PolicyKind, String), String>,
+    sessions: &mut Sessions<'_>,
+) -> Result<Option<String>> {
+    let org = aws.organizations();
+    match change {
+        Change::EnablePolicyType { kind, root_id } => {
+            let r = org
+                .enable_policy_type()
+                .root_id(root_id)
+                .policy_type(kind.sdk())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| call_err(change.api_call(), e));
+            tolerate(r, &["PolicyTypeAlreadyEnabledException"])?;
+            wait_enabled(aws, *kind).await?;
+            Ok(None)
+        }
+        Change::CreatePolicy {
+            kind,
+            name,
+            description,
+            content,
+        } => {
+            let tag = OrgTag::builder()
+                .key(MANAGED_TAG_KEY)
+                .value(MANAGED_TAG_VALUE)
+                .build()
+                .map_err(|e| AwsError::Config(e.to_string()))?;
+            let out = org
+                .create_policy()
+                .name(name)
+                .r#type(kind.sdk())
+                .description(description)
+                .content(content)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(|e| call_err(format!("organizations:CreatePolicy {name}"), e))?;
+            let id = out
+                .policy()
+                .and_then(|p| p.policy_summary())
+                .and_then(|s| s.id())
+                .unwrap_or_default()
+                .to_owned();
+            ids.insert((*kind, name.clone()), id.clone());
+            Ok(Some(id))
+        }
+        Change::UpdatePolicy {
+            policy_id,
+            content,
+            description,
+            ..
+        } => {
+            org.update_policy()
+                .policy_id(policy_id)
+                .set_content(content.clone())
+                .set_description(description.clone())
+                .send()
+                .await
+                .map_err(|e| call_err(format!("organizations:UpdatePolicy {policy_id}"), e))?;
+            Ok(None)
+        }
+        Change::Attach {
+            kind,
+            name,
+            policy_id,
+            target,
+        } => {
+            let id = policy_id
+                .clone()
+                .or_else(|| ids.get(&(*kind, name.clone())).cloned())
+                .ok_or_else(|| {
+                    AwsError::Conflict(format!("no id for policy `{name}`; it was not created"))
+                })?;
+            let r = org
+                .attach_policy()
+                .policy_id(&id)
+                .target_id(target)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| call_err(format!("organizations:AttachPolicy {id} -> {target}"), e));
+            tolerate(r, &["DuplicatePolicyAttachmentException"])?;
+            Ok(Some(id))
+        }
+        Change::Detach {
+            policy_id, target, ..
+        } => {
+            let r = org
+                .detach_policy()
+                .policy_id(policy_id)
+                .target_id(target)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    call_err(
+                        format!("organizations:DetachPolicy {policy_id} from {target}"),
+                        e,
+                    )
+                });
+            tolerate(r, &["PolicyNotAttachedException"])?;
+            Ok(None)
+        }
+        Change::DeletePolicy { policy_id, .. } => {
+            let r = org
+                .delete_policy()
+                .policy_id(policy_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| call_err(format!("organizations:DeletePolicy {policy_id}"), e));
+            tolerate(r, &["PolicyNotFoundException"])?;
+            Ok(None)
+        }
+        Change::Tag {
+            principal_arn,
+            key,
+            value,
+            ..
+        } => {
+            let (account, kind, name) = principal_of(principal_arn).unwrap_or_default();
+            let iam = sessions.iam(account).await?;
+            let tag = aws_sdk_iam::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| AwsError::Config(e.to_string()))?;
+            let r = if kind == "role" {
+                iam.tag_role()
+                    .role_name(name)
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| call_err(format!("iam:TagRole {principal_arn}"), e))
+            } else {
+                iam.tag_user()
+                    .user_name(name)
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| call_err(format!("iam:TagUser {principal_arn}"), e))
+            };
+            r?;
+            Ok(None)
+        }
+        Change::Untag {
+            principal_arn, key, ..
+        } => {
+            let (account, kind, name) = principal_of(principal_arn).unwrap_or_default();
+            let iam = sessions.iam(account).await?;
+            let r = if kind == "role" {
+                iam.untag_role()
+                    .role_name(name)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| call_err(format!("iam:UntagRole {principal_arn}"), e))
+            } else {
+                iam.untag_user()
+                    .user_name(name)
+                    .tag_keys(key)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| call_err(format!("iam:UntagUser {principal_arn}"), e))
+            };
+            tolerate(r, &["NoSuchEntity"])?;
+            Ok(None)
+        }
+    }
+}
+
+fn record(state: &mut AppliedState, change: &Change, id: Option<&str>, at: &str) {
+    match change {
+        Change::CreatePolicy { kind, name, .. } => {
+            state.policies.insert(
+                policy_key(*kind, name),
+                AppliedPolicy {
+                    id: id.unwrap_or_default().to_owned(),
+                    kind: *kind,
+                    name: name.clone(),
+                    targets: BTreeSet::new(),
+                    updated_at: at.to_owned(),
+                },
+            );
+        }
+        Change::UpdatePolicy {
+            kind,
+            name,
+            policy_id,
+            ..
+        } => {
+            let entry = state
+                .policies
+                .entry(policy_key(*kind, name))
+                .or_insert_with(|| AppliedPolicy {
+                    id: policy_id.clone(),
+                    kind: *kind,
+                    name: name.clone(),
+                    targets: BTreeSet::new(),
+                    updated_at: at.to_owned(),
+                });
+            entry.updated_at = at.to_owned();
+        }
+        Change::Attach {
+            kind, name, target, ..
+        } => {
+            let entry = state
+                .policies
+                .entry(policy_key(*kind, name))
+                .or_insert_with(|| AppliedPolicy {
+                    id: id.unwrap_or_default().to_owned(),
+                    kind: *kind,
+                    name: name.clone(),
+                    targets: BTreeSet::new(),
+                    updated_at: at.to_owned(),
+                });
+            entry.targets.insert(target.clone());
+        }
+        Change::Detach {
+            kind, name, target, ..
+        } => {
+            if let Some(entry) = state.policies.get_mut(&policy_key(*kind, name)) {
+                entry.targets.remove(target);
+            }
+        }
+        Change::DeletePolicy { kind, name, .. } => {
+            state.policies.remove(&policy_key(*kind, name));
+        }
+        Change::Tag {
+            principal_arn,
+            key,
+            value,
+            ..
+        } => {
+            state
+                .tags
+                .retain(|t| !(t.principal_arn == *principal_arn && t.key == *key));
+            state.tags.push(AppliedTag {
+                principal_arn: principal_arn.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                applied_at: at.to_owned(),
+            });
+            state.tags.sort();
+        }
+        Change::Untag {
+            principal_arn, key, ..
+        } => {
+            state
+                .tags
+                .retain(|t| !(t.principal_arn == *principal_arn && t.key == *key));
+        }
+        Change::EnablePolicyType { .. } => {}
+    }
+    state.record(at, format!("{} {}", change.verb(), change.describe()));
+}
+
+/// Where [`execute`] keeps its record, and what it records.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'a> {
+    /// `applied.json` in this plan directory, for this plan.
+    Plan(&'a Path, &'a Plan),
+    /// The same, after an emergency stop (no plan involved).
+    EmergencyStop(Option<&'a Path>),
+}
+
+/// Carries out `changes` in order, one at a time, saving `applied.json` after each. Stops at
+/// the first failure, with the record saying how far it got (the next apply converges from
+/// there).
+pub async fn execute(
+    aws: &Aws,
+    changes: &[Change],
+    access: &AccountAccess,
+    record_in: Record<'_>,
+    progress: &dyn Progress,
+) -> Result<ApplyOutcome> {
+    let dir = match record_in {
+        Record::Plan(dir, _) => Some(dir),
+        Record::EmergencyStop(dir) => dir,
+    };
+    let mut state = match dir {
+        Some(d) => AppliedState::load(d)?,
+        None => AppliedState::default(),
+    };
+    if let Record::Plan(_, plan) = record_in {
+        state.organization = Some(plan.organization.clone());
+        state.emergency_stopped_at = None;
+    }
+    state.complete = false;
+    state.last_error = None;
+    let mut ids: BTreeMap<(PolicyKind, String), String> = BTreeMap::new();
+    let mut sessions = Sessions::new(aws, access);
+    let mut outcome = ApplyOutcome {
+        done: Vec::new(),
+        created: BTreeMap::new(),
+    };
+    progress::phase(progress, "apply", changes.len());
+    for change in changes {
+        let result = run_one(aws, change, &mut ids, &mut sessions).await;
+        let at = time::rfc3339(time::now_millis());
+        match result {
+            Ok(id) => {
+                if let (Change::CreatePolicy { name, .. }, Some(id)) = (change, &id) {
+                    outcome.created.insert(name.clone(), id.clone());
+                }
+                record(&mut state, change, id.as_deref(), &at);
+                progress::item(progress, change.verb(), true, change.describe());
+                outcome.done.push(change.clone());
+                if let Some(d) = dir {
+                    state.save(d)?;
+                }
+            }
+            Err(e) => {
+                state.last_error = Some(format!("{at}: {e}"));
+                state.updated_at = at;
+                progress::item(progress, change.verb(), false, e.to_string());
+                if let Some(d) = dir {
+                    state.save(d)?;
+                }
+                return Err(e);
+            }
+        }
+    }
+    let at = time::rfc3339(time::now_millis());
+    state.complete = true;
+    state.updated_at = at.clone();
+    if let Record::EmergencyStop(_) = record_in {
+        state.emergency_stopped_at = Some(at);
+    }
+    if let Some(d) = dir {
+        state.save(d)?;
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::org::LivePolicy;
+
+    const DENY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
+
+    fn plan(targets: &[&str]) -> Plan {
+        let text = serde_json::json!({
+            "format": "latch.plan/v1",
+            "organization": {"root_id": "r-ab12", "management_account_id": "123456789012"},
+            "policies": [{"name": "latch-a", "type": "SERVICE_CONTROL_POLICY", "description": "d",
+                          "content": DENY, "targets": targets}],
+        })
+        .to_string();
+        Plan::parse(&text, Path::new("plan.json")).unwrap()
+    }
+
+    fn live(targets: &[&str], content: &str) -> LatchPolicies {
+        let mut l = LatchPolicies::default();
+        l.managed.insert(
+            (PolicyKind::Scp, "latch-a".to_owned()),
+            LivePolicy {
+                id: "p-1".to_owned(),
+                name: "latch-a".to_owned(),
+                kind: PolicyKind::Scp,
+                description: "d".to_owned(),
+                content: content.to_owned(),
+                targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            },
+        );
+        l
+    }
+
+    fn enabled() -> BTreeSet<PolicyKind> {
+        [PolicyKind::Scp].into_iter().collect()
+    }
+
+    #[test]
+    fn new_policy_is_created_then_attached_and_the_type_enabled_first() {
+        let mut c = policy_changes(
+            &plan(&["r-ab12"]),
+            "r-ab12",
+            &BTreeSet::new(),
+            &LatchPolicies::default(),
+        )
+        .unwrap();
+        c.sort_by_key(Change::rank);
+        let verbs: Vec<&str> = c.iter().map(Change::verb).collect();
+        assert_eq!(verbs, ["enable", "create", "attach"]);
+    }
+
+    #[test]
+    fn moving_a_policy_attaches_before_it_detaches() {
+        let mut c = policy_changes(
+            &plan(&["ou-ab12-aaaaaaaa"]),
+            "r-ab12",
+            &enabled(),
+            &live(&["ou-ab12-bbbbbbbb"], DENY),
+        )
+        .unwrap();
+        c.sort_by_key(Change::rank);
+        let verbs: Vec<&str> = c.iter().map(Change::verb).collect();
+        assert_eq!(verbs, ["attach", "detach"]);
+    }
+
+    #[test]
+    fn matching_state_needs_nothing_and_whitespace_is_not_an_edit() {
+        let pretty =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(DENY).unwrap()).unwrap();
+        let c = policy_changes(
+            &plan(&["r-ab12"]),
+            "r-ab12",
+            &enabled(),
+            &live(&["r-ab12"], &pretty),
+        )
+        .unwrap();
+        assert!(c.is_empty(), "{c:?}");
+        let edited = DENY.replace("DeleteBucket", "PutObject");
+        let c = policy_changes(
+            &plan(&["r-ab12"]),
+            "r-ab12",
+            &enabled(),
+            &live(&["r-ab12"], &edited),
+        )
+        .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].verb(), "update");
+    }
+
+    #[test]
+    fn dropped_policy_is_detached_then_deleted_and_foreign_names_block() {
+        let mut empty = plan(&["r-ab12"]);
+        empty.policies.clear();
+        let c = policy_changes(&empty, "r-ab12", &enabled(), &live(&["r-ab12"], DENY)).unwrap();
+        let verbs: Vec<&str> = c.iter().map(Change::verb).collect();
+        assert_eq!(verbs, ["detach", "delete"]);
+
+        let mut foreign = LatchPolicies::default();
+        foreign
+            .foreign
+            .insert((PolicyKind::Scp, "latch-a".to_owned()), "p-9".to_owned());
+        let err = policy_changes(&plan(&["r-ab12"]), "r-ab12", &enabled(), &foreign).unwrap_err();
+        assert!(err.to_string().contains("not created by Latch"));
+    }
+}

@@ -1,0 +1,43 @@
+//! Latch's adapter to AWS — the only crate of the workspace that talks to AWS (through the
+//! official AWS SDK for Rust).
+//!
+//! - [`collect()`]: read the organization (tree, SCPs/RCPs), every member account's IAM
+//!   (`GetAccountAuthorizationDetails`, through an assumed role) and CloudTrail log files from
+//!   S3, and write a snapshot directory that `latch_model::load::snapshot` reads.
+//! - [`apply`]: make the organization match a firewall plan (`plan.json`,
+//!   `latch.plan/v1`): [`apply::plan_changes`] computes the diff in a safe order,
+//!   [`apply::execute`] carries it out and records it in `applied.json`.
+//! - [`drift`]: compare the organization with the plan and the known grants, repair it;
+//!   the emergency stop that detaches every Latch policy.
+//!
+//! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
+//! ([`AwsOptions`]); bounded concurrency across accounts; retries with exponential backoff on
+//! throttling (disabled with `max_attempts = 1`); progress through [`Progress`], never printed
+//! here; one unreachable account is reported, never fatal.
+//!
+//! Latch only ever changes policies named `latch-*` **and** tagged `latch:managed=true`, and
+//! only `latch:*` tags on users and roles.
+
+pub mod apply;
+pub mod cloudtrail;
+pub mod collect;
+pub mod connect;
+pub mod drift;
+pub mod error;
+pub mod gaad;
+pub mod org;
+pub mod plan;
+pub mod progress;
+pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod time;
+
+pub use apply::{AccountAccess, Change};
+pub use cloudtrail::CloudTrailSource;
+pub use collect::{collect, CollectConfig, CollectReport};
+pub use connect::{Aws, AwsOptions, DEFAULT_ROLE_NAME};
+pub use error::AwsError;
+pub use plan::Plan;
+pub use progress::{Progress, ProgressEvent, Silent};
+pub use state::AppliedState;

@@ -1,0 +1,592 @@
+//! `latch collect`, `latch apply`, `latch drift`, `latch emergency-stop`, `latch resync`:
+//! the commands that talk to AWS (through `latch-aws`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context};
+use latch_aws::apply::{execute, plan_changes, AccountAccess, Record};
+use latch_aws::drift::{detect, emergency_stop_changes, load_grants};
+use latch_aws::{
+    collect, AppliedState, Aws, AwsOptions, Change, CloudTrailSource, CollectConfig, Plan,
+    Progress, ProgressEvent,
+};
+use serde_json::json;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns, for people.
+    #[default]
+    Table,
+    /// JSON, for programs.
+    Json,
+}
+
+/// How to reach AWS (the AWS CLI's conventions).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE, then the default chain:
+    /// environment, profiles, SSO, container and instance roles).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Region (default: AWS_REGION, the profile's, then us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// Endpoint for every AWS service: an emulator or a VPC endpoint.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Attempts per call, with exponential backoff on throttling; 1 disables retries.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    max_attempts: u32,
+    /// Accounts worked on at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    concurrency: usize,
+}
+
+/// Which role to assume in member accounts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccessArgs {
+    /// Role assumed in member accounts.
+    #[arg(long, default_value = latch_aws::DEFAULT_ROLE_NAME, value_name = "NAME")]
+    role: String,
+    /// Another role for one account, as ACCOUNT=ROLE (repeatable).
+    #[arg(long = "role-for", value_name = "ACCOUNT=ROLE")]
+    role_for: Vec<String>,
+}
+
+impl AccessArgs {
+    fn overrides(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for item in &self.role_for {
+            let Some((account, role)) = item.split_once('=') else {
+                bail!("--role-for `{item}`: expected ACCOUNT=ROLE");
+            };
+            if !latch_aws::plan::is_account_id(account) || role.is_empty() {
+                bail!("--role-for `{item}`: expected a 12-digit account id and a role name");
+            }
+            out.insert(account.to_owned(), role.to_owned());
+        }
+        Ok(out)
+    }
+
+    fn access(&self, session_name: &str) -> anyhow::Result<AccountAccess> {
+        Ok(AccountAccess {
+            role_name: self.role.clone(),
+            role_overrides: self.overrides()?,
+            session_name: session_name.to_owned(),
+        })
+    }
+}
+
+/// Arguments of `latch collect`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  latch collect --out snap/                                   # the organization and every account's IAM
+  latch collect --out snap/ --profile org-admin --role-for 111122223333=AuditRole
+  latch collect --out snap/ --cloudtrail-bucket org-trail --cloudtrail-prefix logs --since 2026-09-01
+  latch collect --out snap/ --endpoint-url http://127.0.0.1:5000 --max-attempts 1   # an emulator
+
+Run it with management-account credentials (or a delegated administrator). Each member account is
+read through --role; an account that cannot be reached is reported and left out, and the
+snapshot's not_analysed says so. Then: latch-model loads DIR (docs/snapshot-format.md).")]
+pub struct CollectArgs {
+    /// The snapshot directory to write (must be absent or empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    #[command(flatten)]
+    access: AccessArgs,
+    /// S3 bucket holding the CloudTrail logs (none copied without it).
+    #[arg(long, value_name = "BUCKET")]
+    cloudtrail_bucket: Option<String>,
+    /// Key prefix above AWSLogs/ in that bucket.
+    #[arg(long, default_value = "", value_name = "PREFIX")]
+    cloudtrail_prefix: String,
+    /// Window start: a date (2026-09-01) or RFC 3339 time; default 90 days ago.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Window end; default now.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Arguments of `latch apply` and `latch resync`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  latch apply --plan firewall/ --dry-run          # the diff and the exact AWS calls, changes nothing
+  latch apply --plan firewall/                    # show the diff, ask, apply
+  latch apply --plan firewall/ --yes --format json
+
+The plan directory holds plan.json (latch.plan/v1). Changes run in a safe order: policy types,
+new and edited policies, tags, attachments, then detachments (a new deny is in force before an old
+one goes), deletions, untagging. Latch only touches policies named latch-* that carry the tag
+latch:managed=true. What was done is recorded in DIR/applied.json after every change; running
+apply again after a failure converges, and with nothing to change does nothing.")]
+pub struct ApplyArgs {
+    /// The plan directory (holding plan.json; applied.json is written there).
+    #[arg(long, value_name = "DIR")]
+    plan: PathBuf,
+    /// Apply without asking.
+    #[arg(long)]
+    yes: bool,
+    /// Print the diff and the AWS calls; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    access: AccessArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Arguments of `latch drift`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  latch drift --plan firewall/                          # exit 0: matches; 1: drift found
+  latch drift --plan firewall/ --grants grants.json     # latch:* tags of live grants are expected
+  latch drift --plan firewall/ --repair                 # restore the plan, remove unexplained tags
+
+Drift is: a Latch policy missing, edited, detached from a planned target or attached elsewhere; a
+Latch policy the plan does not have; a planned tag missing; a latch:* tag on a user or role that
+neither the plan nor a known grant explains; an account that could not be checked.
+The grants file: {\"format\": \"latch.grants/v1\", \"grants\": [{\"principal_arn\", \"key\", \"value\"?}]}.")]
+pub struct DriftArgs {
+    /// The plan directory.
+    #[arg(long, value_name = "DIR")]
+    plan: PathBuf,
+    /// Grants Latch knows about (their latch:* tags are expected).
+    #[arg(long, value_name = "FILE")]
+    grants: Option<PathBuf>,
+    /// Restore what drifted.
+    #[arg(long)]
+    repair: bool,
+    #[command(flatten)]
+    access: AccessArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Arguments of `latch emergency-stop`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  latch emergency-stop --dry-run                  # what would be detached
+  latch emergency-stop --yes --plan firewall/     # detach now, record it in firewall/applied.json
+  latch resync --plan firewall/                   # put everything back afterwards
+
+Detaches every Latch policy (named latch-* and tagged latch:managed=true) from every root, OU and
+account, leaving the policies in place. The break-glass for when Latch itself is the problem.")]
+pub struct StopArgs {
+    /// Detach without asking.
+    #[arg(long)]
+    yes: bool,
+    /// Print what would be detached; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// A plan directory whose applied.json records the stop.
+    #[arg(long, value_name = "DIR")]
+    plan: Option<PathBuf>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Progress lines on stderr.
+struct StderrProgress {
+    phase: Mutex<(String, usize)>,
+    done: AtomicUsize,
+    quiet: bool,
+}
+
+impl StderrProgress {
+    fn new(quiet: bool) -> StderrProgress {
+        StderrProgress {
+            phase: Mutex::new((String::new(), 0)),
+            done: AtomicUsize::new(0),
+            quiet,
+        }
+    }
+}
+
+impl Progress for StderrProgress {
+    fn event(&self, event: ProgressEvent) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            ProgressEvent::Phase { name, total } => {
+                if let Ok(mut p) = self.phase.lock() {
+                    *p = (name, total);
+                }
+                self.done.store(0, Ordering::SeqCst);
+            }
+            ProgressEvent::Item { item, ok, detail } => {
+                let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+                let (name, total) = self
+                    .phase
+                    .lock()
+                    .map(|p| p.clone())
+                    .unwrap_or_else(|_| (String::new(), 0));
+                let count = if total > 0 {
+                    format!("{n}/{total}")
+                } else {
+                    n.to_string()
+                };
+                let mark = if ok { "ok" } else { "FAILED" };
+                eprintln!("[{name} {count}] {item} {mark}: {detail}");
+            }
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn connect(args: &AwsArgs) -> anyhow::Result<Aws> {
+    let options = AwsOptions {
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        max_attempts: args.max_attempts,
+        concurrency: args.concurrency,
+    };
+    Ok(Aws::connect(&options).await?)
+}
+
+fn time_arg(text: &str, flag: &str) -> anyhow::Result<i64> {
+    latch_aws::time::parse_time(text).with_context(|| {
+        format!("{flag} `{text}`: expected a date (2026-09-01) or an RFC 3339 time")
+    })
+}
+
+/// `latch collect`.
+pub fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+    let now = latch_aws::time::now_millis();
+    let cloudtrail = match &args.cloudtrail_bucket {
+        None => None,
+        Some(bucket) => {
+            let end = match &args.until {
+                Some(t) => time_arg(t, "--until")?,
+                None => now,
+            };
+            let start = match &args.since {
+                Some(t) => time_arg(t, "--since")?,
+                None => end - 90 * 86_400_000,
+            };
+            if start > end {
+                bail!("--since is after --until");
+            }
+            Some(CloudTrailSource {
+                bucket: bucket.clone(),
+                prefix: args.cloudtrail_prefix.clone(),
+                start_millis: start,
+                end_millis: end,
+            })
+        }
+    };
+    let access = args.access.access("latch-collect")?;
+    let config = CollectConfig {
+        out: args.out.clone(),
+        role_name: access.role_name,
+        role_overrides: access.role_overrides,
+        session_name: access.session_name,
+        cloudtrail,
+    };
+    let progress = StderrProgress::new(false);
+    let report = runtime()?.block_on(async {
+        let aws = connect(&args.aws).await?;
+        anyhow::Ok(collect(&aws, &config, &progress).await?)
+    })?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "organization {} (management account {}) -> {}",
+                report.organization_id,
+                report.management_account_id,
+                report.out.display()
+            )?;
+            writeln!(
+                out,
+                "{:<14} {:<10} {:<24} DETAIL",
+                "ACCOUNT", "STATUS", "NAME"
+            )?;
+            for a in &report.accounts {
+                writeln!(
+                    out,
+                    "{:<14} {:<10} {:<24} {}",
+                    a.account_id, a.status, a.name, a.detail
+                )?;
+            }
+            if let Some(ct) = &report.cloudtrail {
+                writeln!(
+                    out,
+                    "cloudtrail: {} files, {} bytes, accounts {}",
+                    ct.files,
+                    ct.bytes,
+                    ct.accounts.join(", ")
+                )?;
+            }
+            if let Some(e) = &report.cloudtrail_error {
+                writeln!(out, "cloudtrail: FAILED: {e}")?;
+            }
+            for n in &report.notes {
+                writeln!(out, "note: {n}")?;
+            }
+            for n in &report.not_analysed {
+                writeln!(out, "not analysed: {n}")?;
+            }
+        }
+    }
+    let failed = report.failed().count();
+    if failed > 0 {
+        eprintln!(
+            "warning: {failed} of {} accounts not collected (see above); the snapshot records them in not_analysed",
+            report.accounts.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_changes(
+    changes: &[Change],
+    format: Format,
+    dry_run: bool,
+    title: &str,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            let calls: Vec<String> = changes.iter().map(Change::api_call).collect();
+            let v = if dry_run {
+                json!({"changes": changes, "calls": calls})
+            } else {
+                json!({"changes": changes})
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Table => {
+            let mut out = std::io::stdout().lock();
+            if changes.is_empty() {
+                writeln!(out, "{title}: no changes")?;
+                return Ok(());
+            }
+            writeln!(out, "{title}: {} changes", changes.len())?;
+            for (i, c) in changes.iter().enumerate() {
+                writeln!(out, "{:>3}. {:<8} {}", i + 1, c.verb(), c.describe())?;
+            }
+            if dry_run {
+                writeln!(out, "calls (dry run, nothing was changed):")?;
+                for c in changes {
+                    writeln!(out, "  {}", c.api_call())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("not changing AWS without confirmation: pass --yes (or run interactively)");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// `latch apply` (and `latch resync`, which re-applies the same plan).
+pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
+    let plan = Plan::load(&args.plan)?;
+    let state = AppliedState::load(&args.plan)?;
+    let access = args.access.access("latch-apply")?;
+    let rt = runtime()?;
+    let aws = rt.block_on(connect(&args.aws))?;
+    let diff = rt.block_on(plan_changes(&aws, &plan, &state, &access))?;
+    let quiet = args.format == Format::Json;
+    if args.dry_run || diff.changes.is_empty() {
+        print_changes(&diff.changes, args.format, args.dry_run, title)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !quiet {
+        print_changes(&diff.changes, args.format, false, title)?;
+    }
+    if !confirm(
+        &format!("Apply {} changes to AWS?", diff.changes.len()),
+        args.yes,
+    )? {
+        eprintln!("nothing changed");
+        return Ok(ExitCode::from(1));
+    }
+    let progress = StderrProgress::new(quiet);
+    rt.block_on(execute(
+        &aws,
+        &diff.changes,
+        &access,
+        Record::Plan(&args.plan, &plan),
+        &progress,
+    ))
+    .with_context(|| {
+        format!(
+            "apply stopped; {} records how far it got, and running it again converges",
+            AppliedState::file(&args.plan).display()
+        )
+    })?;
+    if quiet {
+        print_changes(&diff.changes, args.format, false, title)?;
+    } else {
+        println!(
+            "applied {} changes; recorded in {}",
+            diff.changes.len(),
+            AppliedState::file(&args.plan).display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `latch drift`: exit 0 when the organization matches the plan, 1 when it drifted (0 after
+/// a successful `--repair`).
+pub fn run_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
+    let plan = Plan::load(&args.plan)?;
+    let state = AppliedState::load(&args.plan)?;
+    let grants = match &args.grants {
+        Some(f) => load_grants(f)?,
+        None => Vec::new(),
+    };
+    let access = args.access.access("latch-drift")?;
+    let rt = runtime()?;
+    let aws = rt.block_on(connect(&args.aws))?;
+    let report = rt.block_on(detect(&aws, &plan, &state, &grants, &access))?;
+    let mut repaired = false;
+    if args.repair && !report.is_clean() {
+        let progress = StderrProgress::new(args.format == Format::Json);
+        rt.block_on(execute(
+            &aws,
+            &report.repair,
+            &access,
+            Record::Plan(&args.plan, &plan),
+            &progress,
+        ))
+        .context("repair stopped; run it again to converge")?;
+        let after = rt.block_on(detect(
+            &aws,
+            &plan,
+            &AppliedState::load(&args.plan)?,
+            &grants,
+            &access,
+        ))?;
+        repaired = after.is_clean();
+    }
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "drift": report.items,
+                "repair": report.repair,
+                "repaired": repaired,
+            }))?
+        ),
+        Format::Table => {
+            let mut out = std::io::stdout().lock();
+            if report.is_clean() {
+                writeln!(
+                    out,
+                    "no drift: the organization matches {}",
+                    args.plan.display()
+                )?;
+            } else {
+                writeln!(out, "drift: {} findings", report.items.len())?;
+                for item in &report.items {
+                    writeln!(out, "  - {}", item.describe())?;
+                }
+                if args.repair {
+                    writeln!(
+                        out,
+                        "{}",
+                        if repaired {
+                            "repaired: the organization matches the plan again"
+                        } else {
+                            "repair incomplete: drift remains (see above)"
+                        }
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "repair with: latch drift --plan {} --repair",
+                        args.plan.display()
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(if report.is_clean() || repaired {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `latch emergency-stop`.
+pub fn run_stop(args: &StopArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let aws = rt.block_on(connect(&args.aws))?;
+    let changes = rt.block_on(emergency_stop_changes(&aws))?;
+    let title = "emergency stop";
+    if args.dry_run || changes.is_empty() {
+        print_changes(&changes, args.format, args.dry_run, title)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.format == Format::Table {
+        print_changes(&changes, args.format, false, title)?;
+    }
+    if !confirm(
+        &format!("Detach {} Latch policy attachments now?", changes.len()),
+        args.yes,
+    )? {
+        eprintln!("nothing changed");
+        return Ok(ExitCode::from(1));
+    }
+    let progress = StderrProgress::new(args.format == Format::Json);
+    rt.block_on(execute(
+        &aws,
+        &changes,
+        &AccountAccess::default(),
+        Record::EmergencyStop(args.plan.as_deref()),
+        &progress,
+    ))?;
+    match args.format {
+        Format::Json => print_changes(&changes, args.format, false, title)?,
+        Format::Table => println!(
+            "detached {} attachments; put them back with: latch resync --plan DIR",
+            changes.len()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

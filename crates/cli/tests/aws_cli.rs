@@ -1,0 +1,194 @@
+//! End-to-end tests of `latch collect|apply|drift|emergency-stop|resync` against the moto
+//! emulator, through the binary and the default credential chain (environment variables).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use latch_aws::testing::{self, build_org, targets_of, Fixture};
+use serde_json::{json, Value};
+
+const DENY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["iam:CreateAccessKey","iam:CreateLoginProfile"],"Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:iam-admin":"true"}}}]}"#;
+
+fn latch(moto: &testing::Moto, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latch"));
+    cmd.args(args)
+        .args(["--endpoint-url", &moto.endpoint, "--max-attempts", "1"])
+        .stdin(Stdio::null());
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("AWS_PROFILE");
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write_plan(dir: &Path, fx: &Fixture) {
+    let plan = json!({
+        "format": "latch.plan/v1",
+        "organization": {"root_id": fx.root, "management_account_id": fx.management},
+        "policies": [{"name": "latch-deny-credentials", "type": "SERVICE_CONTROL_POLICY",
+                      "description": "No new credentials without a grant",
+                      "file": "scp/latch-deny-credentials.json", "content": DENY,
+                      "targets": [fx.prod, fx.sandbox]}],
+        "tags": [{"principal_arn": format!("arn:aws:iam::{}:role/deployer", fx.app_prod),
+                  "key": "latch:control-plane", "value": "true", "reason": "control plane"}]
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
+}
+
+#[test]
+fn collect_apply_drift_stop_resync_through_the_cli() {
+    let _guard = testing::lock();
+    let moto = testing::shared().expect("moto starts");
+    moto.reset().unwrap();
+    let aws = moto.aws();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fx = rt.block_on(build_org(&aws)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // collect: table on stdout, progress on stderr, the closed account reported.
+    let snap = tmp.path().join("snap");
+    let o = latch(moto, &["collect", "--out", snap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&fx.app_prod) && out.contains("collected"),
+        "{}",
+        text(&o)
+    );
+    assert!(out.contains("skipped"), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("[accounts"), "{}", text(&o));
+    assert!(
+        err.contains("1 of 5 accounts not collected"),
+        "{}",
+        text(&o)
+    );
+    let snapshot = latch_model::load::snapshot(&snap).unwrap();
+    assert_eq!(snapshot.accounts.len(), 4);
+
+    // collect --format json into another directory.
+    let snap2 = tmp.path().join("snap2");
+    let o = latch(
+        moto,
+        &[
+            "collect",
+            "--out",
+            snap2.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["organization_id"], fx.org_id.as_str());
+    assert_eq!(v["accounts"].as_array().unwrap().len(), 5);
+
+    let plan = tmp.path().join("plan");
+    write_plan(&plan, &fx);
+    let p = plan.to_str().unwrap();
+
+    // --dry-run prints the calls and changes nothing.
+    let o = latch(moto, &["apply", "--plan", p, "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("organizations:CreatePolicy Name=latch-deny-credentials"),
+        "{}",
+        text(&o)
+    );
+    assert!(out.contains("iam:TagRole"), "{}", text(&o));
+    assert!(!plan.join("applied.json").exists());
+
+    // Without --yes and without a terminal, nothing is applied.
+    let o = latch(moto, &["apply", "--plan", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--yes"),
+        "{}",
+        text(&o)
+    );
+
+    let o = latch(moto, &["apply", "--plan", p, "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let applied: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan.join("applied.json")).unwrap()).unwrap();
+    let id = applied["policies"]["SCP/latch-deny-credentials"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut want = vec![fx.prod.clone(), fx.sandbox.clone()];
+    want.sort();
+    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+
+    // Idempotent.
+    let o = latch(moto, &["apply", "--plan", p, "--yes", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["changes"], json!([]), "{}", text(&o));
+    let o = latch(moto, &["drift", "--plan", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Tamper: detach from the sandbox account.
+    rt.block_on(async {
+        aws.organizations()
+            .detach_policy()
+            .policy_id(&id)
+            .target_id(&fx.sandbox)
+            .send()
+            .await
+            .unwrap();
+    });
+    let o = latch(moto, &["drift", "--plan", p, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["drift"][0]["kind"], "detached", "{}", text(&o));
+    assert_eq!(v["drift"][0]["target"], fx.sandbox.as_str());
+    let o = latch(moto, &["drift", "--plan", p, "--repair"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("repaired"),
+        "{}",
+        text(&o)
+    );
+    let o = latch(moto, &["drift", "--plan", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Emergency stop, then resync.
+    let o = latch(moto, &["emergency-stop", "--yes", "--plan", p]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(rt.block_on(targets_of(&aws, &id)).unwrap().is_empty());
+    let o = latch(moto, &["drift", "--plan", p]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = latch(moto, &["resync", "--plan", p, "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+    let o = latch(moto, &["drift", "--plan", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Bad plan: an error naming the file and field, before any call.
+    std::fs::write(
+        plan.join("plan.json"),
+        std::fs::read_to_string(plan.join("plan.json"))
+            .unwrap()
+            .replace("latch-deny-credentials", "deny-credentials"),
+    )
+    .unwrap();
+    let o = latch(moto, &["apply", "--plan", p, "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("plan.json: policies[0].name"),
+        "{}",
+        text(&o)
+    );
+}
