@@ -4,6 +4,7 @@
 //! are data with explanations.
 
 pub mod actionset;
+pub mod blast;
 pub mod effective;
 pub mod escalation;
 pub mod scan;

@@ -45,6 +45,8 @@ pub enum Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingKind {
+    /// A non-admin principal can make itself admin-equivalent.
+    EscalationPath,
     /// Sensitive actions held but not used in the window.
     StandingPrivilege,
     /// An identity with no activity for the zombie threshold.
@@ -57,8 +59,6 @@ pub enum FindingKind {
     UnusedServices,
     /// Managed policies the snapshot could not resolve: permissions only partly known.
     UnresolvedPolicies,
-    /// A non-admin principal can make itself admin-equivalent.
-    EscalationPath,
 }
 
 impl FindingKind {
@@ -142,6 +142,8 @@ pub struct PrincipalReport {
     pub admin_equivalent: bool,
     /// Last activity seen (CloudTrail or `RoleLastUsed`), RFC 3339.
     pub last_activity: Option<String>,
+    /// The accounts it can act in by assuming roles (its own included).
+    pub blast_radius: Vec<String>,
 }
 
 /// Unused services of one account.
@@ -223,6 +225,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         key
     };
 
+    let blast = crate::blast::blast_radius(snapshot);
     let mut principals = Vec::new();
     let mut findings = Vec::new();
     let mut allowed_by_account: BTreeMap<String, ActionSet> = BTreeMap::new();
@@ -421,6 +424,10 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             allowed_actions: eff.allowed.len(),
             admin_equivalent,
             last_activity: last_ms.map(rfc3339),
+            blast_radius: blast
+                .get(p.arn())
+                .cloned()
+                .unwrap_or_else(|| vec![p.account_id().to_owned()]),
         });
     }
 

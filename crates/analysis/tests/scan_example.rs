@@ -61,6 +61,14 @@ fn zombies_external_trust_and_admins_without_usage() {
         "{:?}",
         m.sensitive_actions
     );
+    // Blast radius: the management break-glass user reaches every account through
+    // OrganizationAccountAccessRole; sandbox-bob reaches Prod through role chaining (e).
+    assert_eq!(p(":user/breakglass").blast_radius.len(), 7);
+    assert_eq!(
+        p(":user/sandbox-bob").blast_radius,
+        vec!["300000000004".to_owned(), "500000000007".to_owned()]
+    );
+    assert_eq!(m.blast_radius, vec![m.account.clone()]);
     // Service-linked roles are never zombies.
     assert!(r.findings.iter().all(|f| !f
         .principal

@@ -142,8 +142,8 @@ pub fn table(
     )?;
     writeln!(
         out,
-        "{:<44} {:>9} {:>6} {:>7} {:>6}  LAST ACTIVITY",
-        "PRINCIPAL", "SENSITIVE", "USED", "UNUSED", "ADMIN"
+        "{:<44} {:>9} {:>6} {:>7} {:>6} {:>6}  LAST ACTIVITY",
+        "PRINCIPAL", "SENSITIVE", "USED", "UNUSED", "ADMIN", "ACCTS"
     )?;
     for p in ranked.iter().take(top) {
         let used = p.used.as_ref().map_or("-".into(), |u| u.len().to_string());
@@ -153,12 +153,13 @@ pub fn table(
             .map_or("-".into(), |u| u.len().to_string());
         writeln!(
             out,
-            "{:<44} {:>9} {:>6} {:>7} {:>6}  {}",
+            "{:<44} {:>9} {:>6} {:>7} {:>6} {:>6}  {}",
             clip(&short(&p.arn), 44),
             p.sensitive_actions.len(),
             used,
             unused,
             if p.admin_equivalent { "yes" } else { "" },
+            p.blast_radius.len(),
             p.last_activity.as_deref().unwrap_or("never")
         )?;
     }

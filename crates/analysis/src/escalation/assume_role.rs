@@ -88,6 +88,30 @@ fn candidates(trust: &latch_policy::Policy) -> Candidates<'_> {
     }
 }
 
+/// The principals a role's trust policy may let in and that may call `sts:AssumeRole` at all
+/// (a cheap superset; the engine decides each).
+pub(crate) fn candidate_sources(
+    ctx: &GraphContext<'_>,
+    trust: &latch_policy::Policy,
+) -> Vec<usize> {
+    match candidates(trust) {
+        Candidates::Everyone => (0..ctx.nodes.len())
+            .filter(|&s| ctx.may(s, "sts:AssumeRole"))
+            .collect(),
+        Candidates::Accounts(accounts) => {
+            let mut v: Vec<usize> = accounts
+                .iter()
+                .flat_map(|a| ctx.in_account(a).iter().copied())
+                .filter(|&s| ctx.may(s, "sts:AssumeRole"))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        Candidates::Named(arns) => arns.iter().filter_map(|a| ctx.node(a)).collect(),
+    }
+}
+
 impl Rule for AssumeRole {
     fn id(&self) -> Technique {
         Technique::AssumeRole
@@ -99,22 +123,7 @@ impl Rule for AssumeRole {
             let Some(doc) = node.principal.trust_policy() else {
                 continue;
             };
-            let sources: Vec<usize> = match candidates(&doc.policy) {
-                Candidates::Everyone => (0..ctx.nodes.len())
-                    .filter(|&s| ctx.may(s, "sts:AssumeRole"))
-                    .collect(),
-                Candidates::Accounts(accounts) => {
-                    let mut v: Vec<usize> = accounts
-                        .iter()
-                        .flat_map(|a| ctx.in_account(a).iter().copied())
-                        .filter(|&s| ctx.may(s, "sts:AssumeRole"))
-                        .collect();
-                    v.sort_unstable();
-                    v.dedup();
-                    v
-                }
-                Candidates::Named(arns) => arns.iter().filter_map(|a| ctx.node(a)).collect(),
-            };
+            let sources = candidate_sources(ctx, &doc.policy);
             let role_arn = ctx.arn(role);
             let role_account = ctx.account(role);
             for src in sources {

@@ -18,7 +18,7 @@
 
 pub mod context;
 
-mod assume_role;
+pub(crate) mod assume_role;
 mod create_credentials;
 mod glue_dev_endpoint;
 mod instance_connect;

@@ -1,0 +1,56 @@
+//! Blast radius: the accounts each identity can reach by assuming roles, hop by hop, as the
+//! engine judges every hop (identity policies, boundary, SCPs, and the target's trust policy).
+//! Unlike escalation paths, admins are sources too: an admin of the management account that can
+//! assume `OrganizationAccountAccessRole` everywhere reaches every member account.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use latch_model::Snapshot;
+
+use crate::escalation::assume_role::candidate_sources;
+use crate::escalation::context::{GraphContext, GraphOptions};
+
+/// For every principal (by ARN): the accounts it can act in, its own included, sorted.
+pub fn blast_radius(snapshot: &Snapshot) -> BTreeMap<String, Vec<String>> {
+    let ctx = GraphContext::new(snapshot, GraphOptions::default());
+    let n = ctx.nodes.len();
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for role in 0..n {
+        let Some(trust) = ctx
+            .nodes
+            .get(role)
+            .and_then(|node| node.principal.trust_policy())
+        else {
+            continue;
+        };
+        for src in candidate_sources(&ctx, &trust.policy) {
+            if src != role && ctx.can_assume(src, role) {
+                if let Some(v) = next.get_mut(src) {
+                    v.push(role);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for start in 0..n {
+        let mut seen = vec![false; n];
+        let mut accounts = BTreeSet::new();
+        let mut queue = VecDeque::from([start]);
+        if let Some(s) = seen.get_mut(start) {
+            *s = true;
+        }
+        while let Some(i) = queue.pop_front() {
+            accounts.insert(ctx.account(i).to_owned());
+            for &j in next.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(s) = seen.get_mut(j) {
+                    if !*s {
+                        *s = true;
+                        queue.push_back(j);
+                    }
+                }
+            }
+        }
+        out.insert(ctx.arn(start).to_owned(), accounts.into_iter().collect());
+    }
+    out
+}
