@@ -8,6 +8,7 @@ mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
 mod plan_cmd;
+mod prove_cmd;
 mod scan_cmd;
 mod scan_render;
 mod trail_cmd;
@@ -47,6 +48,8 @@ enum Command {
     Init(plan_cmd::InitArgs),
     /// Generate the firewall (SCPs, RCPs, tags) and replay observed usage against it.
     Plan(plan_cmd::PlanArgs),
+    /// Prove the firewall: attack scenarios with and without the plan.
+    Prove(prove_cmd::ProveArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Example { cmd } => example_cmd::run(cmd),
         Command::Init(args) => plan_cmd::run_init(&args),
         Command::Plan(args) => plan_cmd::run_plan(&args),
+        Command::Prove(args) => prove_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
