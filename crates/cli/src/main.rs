@@ -48,7 +48,8 @@ enum Command {
     Init(plan_cmd::InitArgs),
     /// Generate the firewall (SCPs, RCPs, tags) and replay observed usage against it.
     Plan(plan_cmd::PlanArgs),
-    /// Prove the firewall: attack scenarios with and without the plan.
+    // No doc comment here: clap then takes the about and the long help (with examples) from
+    // `ProveArgs`; a doc comment on the variant would hide them from `latch prove --help`.
     Prove(prove_cmd::ProveArgs),
 }
 
