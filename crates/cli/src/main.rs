@@ -9,6 +9,7 @@ mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
 mod plan_cmd;
+mod prove_cmd;
 mod scan_cmd;
 mod scan_render;
 mod trail_cmd;
@@ -18,7 +19,7 @@ mod validate_cmd;
 ///
 /// Denies sensitive permissions org-wide by default and grants them on demand.
 #[derive(Debug, Parser)]
-#[command(name = "latch", version, about, long_about = None)]
+#[command(name = "latch", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,11 +27,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Scan an organization: standing privilege, zombies, external trust, unused services.
+    // Commands whose arguments struct carries the documentation (with examples) have no doc
+    // comment here: one on the variant would replace it in `latch <command> --help`.
     Scan(scan_cmd::ScanArgs),
-    /// Evaluate authorization cases with the IAM policy engine ("would AWS allow this call?").
     Eval(eval_cmd::EvalArgs),
-    /// Validate policy documents: syntax, elements allowed where they are used, unknown actions.
     Validate(validate_cmd::ValidateArgs),
     /// The offline catalog of AWS actions: stats, lookup, wildcard expansion, sensitivity.
     Catalog {
@@ -44,9 +44,7 @@ enum Command {
         #[command(subcommand)]
         cmd: example_cmd::ExampleCommand,
     },
-    /// Write a commented starter firewall configuration (latch.toml).
     Init(plan_cmd::InitArgs),
-    /// Generate the firewall (SCPs, RCPs, tags) and replay observed usage against it.
     Plan(plan_cmd::PlanArgs),
     /// Read a live organization (tree, SCPs/RCPs, every account's IAM, CloudTrail) into a snapshot.
     Collect(aws_cmd::CollectArgs),
@@ -58,6 +56,7 @@ enum Command {
     EmergencyStop(aws_cmd::StopArgs),
     /// Re-apply the plan after an emergency stop (the same as `latch apply`).
     Resync(aws_cmd::ApplyArgs),
+    Prove(prove_cmd::ProveArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +74,7 @@ fn main() -> ExitCode {
         Command::Drift(args) => aws_cmd::run_drift(&args),
         Command::EmergencyStop(args) => aws_cmd::run_stop(&args),
         Command::Resync(args) => aws_cmd::run_apply(&args, "resync"),
+        Command::Prove(args) => prove_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

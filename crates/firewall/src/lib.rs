@@ -23,6 +23,7 @@ pub mod intent;
 pub mod org;
 pub mod pack;
 pub mod plan;
+pub mod prove;
 pub mod simulate;
 pub mod terraform;
 
