@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod server_cmd;
 mod validate_cmd;
 
 /// Latch: a permissions firewall for AWS Organizations.
@@ -35,6 +36,9 @@ enum Command {
         #[command(subcommand)]
         cmd: example_cmd::ExampleCommand,
     },
+    /// Permissions on demand: serve, request, approve, deny, grants, revoke, audit, token.
+    #[command(flatten)]
+    Server(server_cmd::ServerCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Command::Catalog { cmd } => catalog_cmd::run(cmd),
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Example { cmd } => example_cmd::run(cmd),
+        Command::Server(cmd) => server_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
