@@ -789,6 +789,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_manifest_points_at_our_endpoints() {
+        let manifest = include_str!("../../../deploy/slack-manifest.yaml");
+        assert!(manifest.contains("/slack/commands"));
+        assert!(manifest.contains("/slack/interactions"));
+        assert!(manifest.contains("command: /latch"));
+        assert!(manifest.contains("- chat:write") && manifest.contains("- commands"));
+        assert!(manifest.contains("socket_mode_enabled: false"));
+    }
+
+    #[test]
     fn client_debug_hides_the_token() {
         let c = SlackClient::new("http://127.0.0.1:1/api", Secret::new("xoxb-secret"));
         assert!(!format!("{c:?}").contains("xoxb-secret"));

@@ -39,6 +39,7 @@ on_both!(refusals_are_clear_and_audited);
 on_both!(crash_between_approved_and_applied_converges);
 on_both!(crash_between_due_and_revoked_converges);
 on_both!(api_roles_revoke_and_reconcile);
+on_both!(break_glass_escalation_second_approver_expiry);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_store::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -801,4 +802,172 @@ async fn two_servers_one_postgres_no_double_actions() {
     a.shutdown().await;
     b.shutdown().await;
     backend.cleanup().await;
+}
+
+/// Break-glass grants at once and tells the security channel; a two-approver request whose
+/// first tier cannot answer (the requester is excluded) escalates, then completes with a Slack
+/// click and an API approval; an unanswered request expires and the requester is told.
+async fn break_glass_escalation_second_approver_expiry(backend: Backend) {
+    let (slack, slack_base) = FakeSlack::start().await;
+    let store = backend.open().await;
+    let cloud = Arc::new(FakeCloud::new());
+    let clock = ManualClock::new(T0);
+    let server = TestServer::start(
+        test_config(&slack_base, "a"),
+        store.clone(),
+        cloud.clone(),
+        clock.clone(),
+    )
+    .await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let bob = token(&store, "bob", Role::Requester).await;
+    let dave = token(&store, "dave", Role::Approver).await;
+
+    // Break-glass: only people on the list.
+    let (status, body) = server
+        .api("POST", "/api/v1/requests", &bob, Some(json!({"bundle": "prod-db", "duration": "1h", "reason": "outage", "break_glass": true})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("break_glass_not_allowed"))
+    );
+    let (status, body) = server
+        .api("POST", "/api/v1/requests", &alice, Some(json!({"bundle": "prod-db", "duration": "1h", "reason": "outage", "break_glass": true})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "approved");
+    let bg = body["grant"]["id"].as_str().unwrap().to_owned();
+    eventually(1000, "break-glass applied", || async {
+        cloud.tag(ALICE, "prod-db")
+    })
+    .await;
+    let alert = slack
+        .wait_for("chat.postMessage", |v| v["channel"] == "CSECURITY")
+        .await;
+    assert!(
+        alert["text"].as_str().unwrap().contains("BREAK-GLASS"),
+        "{alert}"
+    );
+    let loud = store
+        .audit(0, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "request.break_glass")
+        .unwrap();
+    assert_eq!(loud.details["severity"], "critical");
+    assert_eq!(loud.details["grant_id"], bg.as_str());
+
+    // bob asks for prod-db (two approvals). Tier 0 is bob and carol: without bob, only carol.
+    let (_, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &bob,
+            Some(json!({"bundle": "prod-db", "duration": "30m", "reason": "migration"})),
+        )
+        .await;
+    let rid = body["request"]["id"].as_str().unwrap().to_owned();
+    let first = slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "CAPPROVALS" && v["blocks"].to_string().contains(&rid)
+        })
+        .await;
+    assert!(first["blocks"].to_string().contains("<@UCAROL>"));
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &dave,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("not_an_approver"))
+    );
+    let click = click_body(
+        "UCAROL",
+        "latch_approve",
+        &rid,
+        &format!("{slack_base}/respond/9"),
+    );
+    assert_eq!(
+        server
+            .slack_post("/slack/interactions", &click, T0 / 1000, SIGNING_SECRET)
+            .await
+            .0,
+        200
+    );
+    eventually(1000, "carol's approval", || async {
+        (store.approvals(&rid).await.unwrap().len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        store.request(&rid).await.unwrap().unwrap().status,
+        RequestStatus::Pending
+    );
+
+    // 15 minutes pass: escalation to tier 1 (dave joins); a new message is posted.
+    clock.advance(15 * 60 * 1000);
+    let r = eventually(1000, "escalated", || async {
+        store.request(&rid).await.unwrap().filter(|r| r.tier == 1)
+    })
+    .await;
+    assert_eq!(r.status, RequestStatus::Pending);
+    eventually(1000, "second message", || async {
+        (slack
+            .of("chat.postMessage")
+            .iter()
+            .filter(|v| v["channel"] == "CAPPROVALS" && v["blocks"].to_string().contains(&rid))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &dave,
+            Some(json!({"comment": "second"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "approved");
+    eventually(1000, "bob's grant", || async {
+        cloud.tag("arn:aws:iam::111122223333:role/bob", "prod-db")
+    })
+    .await;
+
+    // alice asks for iam-admin; nobody answers within the hour: expired, alice is told.
+    let (_, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "iam-admin", "duration": "10m", "reason": "later"})),
+        )
+        .await;
+    let rid2 = body["request"]["id"].as_str().unwrap().to_owned();
+    clock.advance(60 * 60 * 1000);
+    eventually(1000, "expired", || async {
+        store
+            .request(&rid2)
+            .await
+            .unwrap()
+            .filter(|r| r.status == RequestStatus::Expired)
+    })
+    .await;
+    slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "UALICE" && v["text"].as_str().unwrap().contains("expired: no approver")
+        })
+        .await;
+    assert!(audit_kinds(&store)
+        .await
+        .iter()
+        .any(|k| k == "request.escalated"));
+    assert!(store.audit_verify().await.unwrap().is_intact());
+    server.shutdown().await;
 }
