@@ -117,17 +117,6 @@ async fn commit(core: &Core, t: Transition) -> Result<bool, StoreError> {
     }
 }
 
-/// Put a just-committed grant into the in-memory list with the version the store gave it,
-/// and return that fresh copy.
-fn replace(live: &mut [GrantRecord], g: &GrantRecord) -> GrantRecord {
-    let mut fresh = g.clone();
-    fresh.version = g.version.saturating_add(1);
-    if let Some(slot) = live.iter_mut().find(|x| x.id == g.id) {
-        *slot = fresh.clone();
-    }
-    fresh
-}
-
 async fn perform(
     core: &Core,
     g: &GrantRecord,
@@ -202,19 +191,35 @@ pub async fn step(
         }
     }
 
-    // Grants.
-    let mut live = core
+    // Grants with work to do: to apply, to finish removing, and active ones now due. Only
+    // these are read, plus the active grants sharing each one's identity and bundle (overlap).
+    let now = core.now();
+    let mut todo = core
         .store
         .grants(&GrantQuery {
-            statuses: GrantStatus::LIVE.to_vec(),
+            statuses: vec![
+                GrantStatus::Approved,
+                GrantStatus::Expiring,
+                GrantStatus::Revoking,
+            ],
             ..GrantQuery::default()
         })
         .await?;
-    let ids: Vec<String> = live.iter().map(|g| g.id.clone()).collect();
-    for id in ids {
-        let Some(g) = live.iter().find(|g| g.id == id).cloned() else {
-            continue;
-        };
+    todo.extend(
+        core.store
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                expires_at_most: Some(now),
+                ..GrantQuery::default()
+            })
+            .await?,
+    );
+    todo.sort_by(|a, b| {
+        a.expires_at
+            .cmp(&b.expires_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    for g in todo {
         let now = core.now();
         if let Some((at, _)) = backoff.get(&g.id) {
             if now < *at {
@@ -222,9 +227,18 @@ pub async fn step(
                 continue;
             }
         }
+        let others = core
+            .store
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                identity_id: Some(g.identity.id.clone()),
+                bundle: Some(g.bundle.clone()),
+                ..GrantQuery::default()
+            })
+            .await?;
         match g.status {
             GrantStatus::Approved => {
-                let step = domain::plan_apply(&g, &live);
+                let step = domain::plan_apply(&g, &others);
                 match perform(core, &g, &step, false).await {
                     Err(e) => failed(core, &g, "apply", &e, backoff, &mut next).await?,
                     Ok(()) => {
@@ -233,14 +247,12 @@ pub async fn step(
                         let active = t.grant.clone();
                         if commit(core, t).await? {
                             if let Some(a) = active {
-                                let a = replace(&mut live, &a);
                                 core.metrics.inc("grants_applied_total", "");
                                 if let Ok(Some(r)) = core.store.request(&a.request_id).await {
                                     core.metrics
                                         .observe_grant_latency_ms(core.now() - r.created_at);
                                 }
                                 core.spawn_notify_grant(&a);
-                                soonest(a.expires_at, &mut next);
                             }
                         }
                     }
@@ -252,31 +264,47 @@ pub async fn step(
                     // Persist "expiring" before the cloud call.
                     if commit(core, t).await? {
                         if let Some(e) = expiring {
-                            let e = replace(&mut live, &e);
-                            end(core, &e, &mut live, backoff, &mut next).await?;
+                            end(core, &committed(&e), &others, backoff, &mut next).await?;
                         }
                     }
-                } else {
-                    soonest(g.expires_at, &mut next);
                 }
             }
             GrantStatus::Expiring | GrantStatus::Revoking => {
-                end(core, &g, &mut live, backoff, &mut next).await?;
+                end(core, &g, &others, backoff, &mut next).await?;
             }
             GrantStatus::Expired | GrantStatus::Revoked => {}
         }
     }
+    // The next active grant to fall due.
+    let first = core
+        .store
+        .grants(&GrantQuery {
+            statuses: vec![GrantStatus::Active],
+            limit: 1,
+            ..GrantQuery::default()
+        })
+        .await?;
+    if let Some(g) = first.first() {
+        soonest(g.expires_at, &mut next);
+    }
     Ok(next)
+}
+
+/// A grant as stored after a successful commit (the store bumps the version).
+fn committed(g: &GrantRecord) -> GrantRecord {
+    let mut fresh = g.clone();
+    fresh.version = g.version.saturating_add(1);
+    fresh
 }
 
 async fn end(
     core: &Arc<Core>,
     g: &GrantRecord,
-    live: &mut [GrantRecord],
+    others: &[GrantRecord],
     backoff: &mut BTreeMap<String, (Millis, u32)>,
     next: &mut Option<Millis>,
 ) -> Result<(), StepError> {
-    let step = domain::plan_end(g, live);
+    let step = domain::plan_end(g, others);
     match perform(core, g, &step, true).await {
         Err(e) => failed(core, g, "revoke", &e, backoff, next).await?,
         Ok(()) => {
@@ -285,7 +313,6 @@ async fn end(
                 let done = t.grant.clone();
                 if commit(core, t).await? {
                     if let Some(d) = done {
-                        let d = replace(live, &d);
                         core.metrics.inc(
                             "grants_ended_total",
                             &format!("status=\"{}\"", d.status.as_str()),

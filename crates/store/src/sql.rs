@@ -365,7 +365,8 @@ macro_rules! shared_sql {
             };
             let sql = format!(
                 "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR identity_id = $1) \
-                 AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3){status_clause} \
+                 AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3) \
+                 AND ($5 IS NULL OR expires_at <= $5){status_clause} \
                  ORDER BY expires_at, id LIMIT $4"
             );
             let rows = sqlx::query(&sql)
@@ -373,6 +374,7 @@ macro_rules! shared_sql {
                 .bind(&q.bundle)
                 .bind(&q.requester)
                 .bind(limit)
+                .bind(q.expires_at_most)
                 .fetch_all(&mut *conn)
                 .await?;
             rows.iter().map(grant_from_row).collect()

@@ -397,6 +397,8 @@ pub struct GrantQuery {
     pub bundle: Option<String>,
     /// Only this requester.
     pub requester: Option<String>,
+    /// Only grants expiring at or before this time.
+    pub expires_at_most: Option<Millis>,
     /// At most this many (0 = no limit).
     pub limit: i64,
 }

@@ -224,6 +224,18 @@ async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(active.len(), 1);
+    let due = store
+        .grants(&GrantQuery {
+            statuses: GrantStatus::LIVE.to_vec(),
+            expires_at_most: Some(t0 + 20_000),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        vec!["g-2"]
+    );
     assert_eq!(active[0].version, 1);
 
     let pending = store
