@@ -226,6 +226,16 @@ pub enum TokenCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+    /// Stop accepting a token at once.
+    ///
+    /// Example: latch token revoke --database latch.db t-abc123
+    Revoke {
+        /// Database (SQLite path or postgres://…).
+        #[arg(long)]
+        database: String,
+        /// Token id (`t-…`, from `latch token list`).
+        id: String,
+    },
     /// List tokens (ids, subjects, roles; never secrets).
     List {
         /// Database (SQLite path or postgres://…).
@@ -673,6 +683,24 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 "{secret}\n# token {} for {subject} ({role}); shown once, store it safely",
                 record.id
             ))?;
+        }
+        TokenCommand::Revoke { database, id } => {
+            let store = latch_store::open(&database).await.with_context(|| {
+                format!("opening `{}`", latch_store::redact_location(&database))
+            })?;
+            let now = chrono_now();
+            if !store.revoke_token(&id, now).await? {
+                bail!("no live token `{id}` (see `latch token list`)");
+            }
+            store
+                .commit(Changeset::audit_only(vec![AuditEvent::new(
+                    now,
+                    "token.revoked",
+                )
+                .actor("cli")
+                .subject(&id)]))
+                .await?;
+            out(&format!("token {id} revoked"))?;
         }
         TokenCommand::List { database } => {
             let store = latch_store::open(&database).await.with_context(|| {

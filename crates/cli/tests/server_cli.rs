@@ -235,4 +235,30 @@ fn serve_request_approve_revoke_audit() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["intact"], true);
+
+    // A revoked token stops working at once.
+    let list = latch(dir.path(), &["token", "list", "--database", "latch.db"]);
+    let alice_id = stdout(&list)
+        .lines()
+        .find(|l| l.contains(" alice "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = latch(
+        dir.path(),
+        &["token", "revoke", "--database", "latch.db", &alice_id],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = c(&alice, &["grants"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("this token was revoked"),
+        "{}",
+        stderr(&out)
+    );
+    let out = latch(
+        dir.path(),
+        &["token", "revoke", "--database", "latch.db", &alice_id],
+    );
+    assert!(stderr(&out).contains("no live token"), "{}", stderr(&out));
 }
