@@ -290,7 +290,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let database = args.database.unwrap_or_else(|| config.database.clone());
+    let database = args.database.unwrap_or_else(|| config.database.0.clone());
     let store = latch_store::open(&database).await.with_context(|| {
         format!(
             "opening the store `{}`",

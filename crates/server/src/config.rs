@@ -75,6 +75,16 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A database location; `Debug` hides any password in it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseLocation(pub String);
+
+impl fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", latch_store::redact_location(&self.0))
+    }
+}
+
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {field}: {reason}")]
@@ -250,7 +260,7 @@ pub struct Config {
     /// Metrics listen address (none = no metrics listener).
     pub metrics_listen: Option<String>,
     /// Database location.
-    pub database: String,
+    pub database: DatabaseLocation,
     /// This server's name (leases, logs).
     pub server_id: String,
     /// Global cap on grant durations, seconds.
@@ -564,7 +574,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             metrics_listen: s.metrics_listen.clone(),
-            database: s.database.clone().unwrap_or_else(|| "latch.db".to_owned()),
+            database: DatabaseLocation(s.database.clone().unwrap_or_else(|| "latch.db".to_owned())),
             server_id: s.id.clone().unwrap_or_else(default_server_id),
             max_duration_secs,
             poll_interval_ms: ms("server.poll_interval", &s.poll_interval, 500)?,
@@ -601,6 +611,7 @@ mod tests {
 [server]
 max_duration = "12h"
 break_glass = ["alice"]
+database = "postgres://latch:hunter2@db/latch"
 
 [slack]
 signing_secret_env = "SIGNING"
@@ -663,6 +674,11 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         assert_eq!(c.person_by_slack("UBOB").unwrap().name, "bob");
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cret") && !dbg.contains("xoxb-1"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("postgres://latch:***@db/latch"),
+            "{dbg}"
+        );
+        assert_eq!(c.database.0, "postgres://latch:hunter2@db/latch");
     }
 
     #[test]

@@ -47,17 +47,8 @@ async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_store::GrantRecord> {
 
 /// request → approve in Slack → applied → expires exactly when due → removed.
 async fn slack_request_approve_expire(backend: Backend) {
-    let (slack, slack_base) = FakeSlack::start().await;
-    let store = backend.open().await;
-    let cloud = Arc::new(FakeCloud::new());
-    let clock = ManualClock::new(T0);
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     let ts = T0 / 1000;
 
     // alice asks in Slack.
@@ -213,17 +204,8 @@ async fn slack_request_approve_expire(backend: Backend) {
 /// Forged signature, stale timestamp, replayed payload, self-approval, over-long duration,
 /// unknown bundle: each refused with a clear message and recorded.
 async fn refusals_are_clear_and_audited(backend: Backend) {
-    let (slack, slack_base) = FakeSlack::start().await;
-    let store = backend.open().await;
-    let cloud = Arc::new(FakeCloud::new());
-    let clock = ManualClock::new(T0);
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     let ts = T0 / 1000;
     let respond = |n: u32| format!("{slack_base}/respond/{n}");
 
@@ -343,18 +325,9 @@ async fn refusals_are_clear_and_audited(backend: Backend) {
 /// The server dies after "approved" was persisted and before the cloud call returned; after a
 /// restart the grant is applied exactly once and nothing is orphaned.
 async fn crash_between_approved_and_applied_converges(backend: Backend) {
-    let (_slack, slack_base) = FakeSlack::start().await;
-    let store = backend.open().await;
-    let cloud = Arc::new(FakeCloud::new());
-    let clock = ManualClock::new(T0);
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
     cloud.set_hang_apply(true);
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     let alice = token(&store, "alice", Role::Requester).await;
     let bob = token(&store, "bob", Role::Approver).await;
     let (status, body) = server
@@ -387,13 +360,7 @@ async fn crash_between_approved_and_applied_converges(backend: Backend) {
 
     cloud.set_hang_apply(false);
     let store = backend.open().await;
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     eventually(5000, "grant applied after restart", || async {
         store
             .grant(&gid)
@@ -421,17 +388,8 @@ async fn crash_between_approved_and_applied_converges(backend: Backend) {
 /// The server dies after "expiring" was persisted and before the tag removal returned; after
 /// a restart the tag is removed and the grant is expired.
 async fn crash_between_due_and_revoked_converges(backend: Backend) {
-    let (_slack, slack_base) = FakeSlack::start().await;
-    let store = backend.open().await;
-    let cloud = Arc::new(FakeCloud::new());
-    let clock = ManualClock::new(T0);
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     let alice = token(&store, "alice", Role::Requester).await;
     let (status, body) = server
         .api(
@@ -463,13 +421,7 @@ async fn crash_between_due_and_revoked_converges(backend: Backend) {
 
     cloud.set_hang_revoke(false);
     let store = backend.open().await;
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     eventually(5000, "expired after restart", || async {
         store
             .grant(&gid)
@@ -487,17 +439,8 @@ async fn crash_between_due_and_revoked_converges(backend: Backend) {
 /// Token roles, revocation with a session cut-off, overlapping grants, the reconciler, the
 /// OpenAPI document and health.
 async fn api_roles_revoke_and_reconcile(backend: Backend) {
-    let (_slack, slack_base) = FakeSlack::start().await;
-    let store = backend.open().await;
-    let cloud = Arc::new(FakeCloud::new());
-    let clock = ManualClock::new(T0);
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     let alice = token(&store, "alice", Role::Requester).await;
     let carol = token(&store, "carol", Role::Approver).await;
     let admin = token(&store, "root", Role::Admin).await;
@@ -712,20 +655,8 @@ async fn two_servers_one_postgres_no_double_actions() {
     let store_b = backend.open().await;
     let cloud = Arc::new(FakeCloud::new());
     let clock = ManualClock::new(T0);
-    let a = TestServer::start(
-        test_config(&slack_base, "a"),
-        store_a.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
-    let b = TestServer::start(
-        test_config(&slack_base, "b"),
-        store_b.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let a = start_server(&slack_base, "a", &store_a, &cloud, &clock).await;
+    let b = start_server(&slack_base, "b", &store_b, &cloud, &clock).await;
     let alice = token(&store_a, "alice", Role::Requester).await;
     let mut gids = Vec::new();
     for i in 0..12 {
@@ -808,17 +739,8 @@ async fn two_servers_one_postgres_no_double_actions() {
 /// first tier cannot answer (the requester is excluded) escalates, then completes with a Slack
 /// click and an API approval; an unanswered request expires and the requester is told.
 async fn break_glass_escalation_second_approver_expiry(backend: Backend) {
-    let (slack, slack_base) = FakeSlack::start().await;
-    let store = backend.open().await;
-    let cloud = Arc::new(FakeCloud::new());
-    let clock = ManualClock::new(T0);
-    let server = TestServer::start(
-        test_config(&slack_base, "a"),
-        store.clone(),
-        cloud.clone(),
-        clock.clone(),
-    )
-    .await;
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
     let alice = token(&store, "alice", Role::Requester).await;
     let bob = token(&store, "bob", Role::Requester).await;
     let dave = token(&store, "dave", Role::Approver).await;

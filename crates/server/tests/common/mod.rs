@@ -383,3 +383,40 @@ pub fn test_config(slack_base: &str, server_id: &str) -> Config {
     c.lease_ttl_ms = 2_000;
     c
 }
+
+/// A fake Slack, a store on `backend`, an empty fake cloud and a manual clock at `T0`.
+pub async fn setup(
+    backend: &Backend,
+) -> (
+    FakeSlack,
+    String,
+    Arc<dyn Store>,
+    Arc<FakeCloud>,
+    ManualClock,
+) {
+    let (slack, slack_base) = FakeSlack::start().await;
+    (
+        slack,
+        slack_base,
+        backend.open().await,
+        Arc::new(FakeCloud::new()),
+        ManualClock::new(T0),
+    )
+}
+
+/// A server named `id` over these parts, with the test configuration.
+pub async fn start_server(
+    slack_base: &str,
+    id: &str,
+    store: &Arc<dyn Store>,
+    cloud: &Arc<FakeCloud>,
+    clock: &ManualClock,
+) -> TestServer {
+    TestServer::start(
+        test_config(slack_base, id),
+        store.clone(),
+        cloud.clone(),
+        clock.clone(),
+    )
+    .await
+}
