@@ -12,6 +12,7 @@ mod plan_cmd;
 mod prove_cmd;
 mod scan_cmd;
 mod scan_render;
+mod server_cmd;
 mod trail_cmd;
 mod validate_cmd;
 
@@ -57,6 +58,9 @@ enum Command {
     /// Re-apply the plan after an emergency stop (the same as `latch apply`).
     Resync(aws_cmd::ApplyArgs),
     Prove(prove_cmd::ProveArgs),
+    /// Permissions on demand: serve, request, approve, deny, grants, revoke, audit, token.
+    #[command(flatten)]
+    Server(server_cmd::ServerCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::EmergencyStop(args) => aws_cmd::run_stop(&args),
         Command::Resync(args) => aws_cmd::run_apply(&args, "resync"),
         Command::Prove(args) => prove_cmd::run(&args),
+        Command::Server(cmd) => server_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,735 @@
+//! `latch serve` and the permissions-on-demand client: `latch request`, `approve`, `deny`,
+//! `grants`, `revoke`; `latch audit verify|export`; `latch token create|list`.
+#![allow(clippy::print_stdout)]
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use latch_server::config::Config;
+use latch_server::{launch_with_tcp_listener, FakeCloud, Settings, SystemClock};
+use latch_store::{audit, AuditEvent, Changeset, Role};
+use serde_json::{json, Value};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns, for people.
+    #[default]
+    Table,
+    /// JSON, for programs.
+    Json,
+}
+
+/// The server's commands (flattened into `latch`'s subcommands).
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Run the control-plane server: JSON API, Slack endpoints, scheduler, metrics.
+    ///
+    /// Examples:
+    ///   latch serve --config latch.toml
+    ///   latch serve --config latch.toml --database postgres://latch@db/latch   # several servers, one leads
+    Serve(ServeArgs),
+    /// Ask for a permission bundle for a bounded time.
+    ///
+    /// Examples:
+    ///   latch request iam-admin 1h "incident 4411"
+    ///   latch request read-logs 30m "debug job 17" --format json
+    ///   latch request iam-admin 15m "prod down" --break-glass     # granted at once, loudly recorded
+    Request(RequestArgs),
+    /// Approve a pending request (you must be one of its named approvers, never its requester).
+    ///
+    /// Example: latch approve r-abc123 --comment "ok for INC-4411"
+    Approve(DecideArgs),
+    /// Deny a pending request.
+    ///
+    /// Example: latch deny r-abc123 --comment "use the read-only bundle"
+    Deny(DecideArgs),
+    /// List grants (yours with a requester token; everyone's with an approver or admin token).
+    ///
+    /// Examples:
+    ///   latch grants                 # live ones
+    ///   latch grants --status all --format json
+    Grants(GrantsArgs),
+    /// Revoke a grant before it expires (optionally cutting off sessions issued before now).
+    ///
+    /// Example: latch revoke g-xyz789 --reason "done" --cut-sessions
+    Revoke(RevokeArgs),
+    /// The hash-chained audit log: verify it, export it as JSON Lines.
+    Audit {
+        #[command(subcommand)]
+        /// What to do.
+        cmd: AuditCommand,
+    },
+    /// API tokens, created directly in the database (bootstrap the first admin this way).
+    Token {
+        #[command(subcommand)]
+        /// What to do.
+        cmd: TokenCommand,
+    },
+}
+
+/// Arguments of `latch serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The configuration file ([server], [slack], [identities], [bundles.*], [[approval]]).
+    #[arg(long, default_value = "latch.toml")]
+    config: PathBuf,
+    /// Database: a SQLite file path (default from the config: latch.db) or postgres://…
+    #[arg(long)]
+    database: Option<String>,
+    /// Listen address for the API (overrides [server] listen).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+/// Where the server is and who you are.
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// Server URL.
+    #[arg(long, env = "LATCH_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// API token (from `latch token create` or an admin).
+    #[arg(long, env = "LATCH_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Arguments of `latch request`.
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    /// Bundle name (from the firewall configuration).
+    bundle: String,
+    /// How long: 30m, 1h, 1h30m, …
+    duration: String,
+    /// Why (incident, ticket); several words are joined.
+    #[arg(required = true, num_args = 1..)]
+    reason: Vec<String>,
+    /// Grant at once without approval (only for people on the break-glass list; loudly recorded).
+    #[arg(long)]
+    break_glass: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Arguments of `latch approve` / `latch deny`.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// Request id (`r-…`).
+    id: String,
+    /// A comment for the record.
+    #[arg(long)]
+    comment: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Arguments of `latch grants`.
+#[derive(Debug, clap::Args)]
+pub struct GrantsArgs {
+    /// live (default), all, or one status: approved, active, expiring, revoking, expired, revoked.
+    #[arg(long, default_value = "live")]
+    status: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Arguments of `latch revoke`.
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// Grant id (`g-…`).
+    id: String,
+    /// Why.
+    #[arg(long, default_value = "revoked from the command line")]
+    reason: String,
+    /// Also deny sessions issued before now (aws:TokenIssueTime); default from the server config.
+    #[arg(long)]
+    cut_sessions: bool,
+    /// Keep sessions issued before now working until their tag lookups fail.
+    #[arg(long, conflicts_with = "cut_sessions")]
+    keep_sessions: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// `latch audit …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: any edited, removed or reordered entry is reported (exit 1).
+    ///
+    /// Examples:
+    ///   latch audit verify --database latch.db
+    ///   latch audit verify --file audit.jsonl
+    ///   latch audit verify --server https://latch.example.com --token $LATCH_TOKEN
+    Verify(AuditSource),
+    /// Write the whole log as JSON Lines (one canonical JSON record per line).
+    ///
+    /// Example: latch audit export --database postgres://… --output audit.jsonl
+    Export(ExportArgs),
+}
+
+/// Where the audit log comes from.
+#[derive(Debug, clap::Args)]
+pub struct AuditSource {
+    /// Read the database directly (SQLite path or postgres://…).
+    #[arg(long, conflicts_with = "file")]
+    database: Option<String>,
+    /// Read an export (JSON Lines).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Ask a server (admin token); used when neither --file nor --database is given.
+    #[arg(long, env = "LATCH_SERVER")]
+    server: Option<String>,
+    /// API token for --server.
+    #[arg(long, env = "LATCH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Arguments of `latch audit export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Read the database directly (SQLite path or postgres://…).
+    #[arg(long)]
+    database: Option<String>,
+    /// Ask a server (admin token); used when --database is not given.
+    #[arg(long, env = "LATCH_SERVER")]
+    server: Option<String>,
+    /// API token for --server.
+    #[arg(long, env = "LATCH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// `latch token …`
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; the secret is printed once (only its SHA-256 is stored).
+    ///
+    /// Example: latch token create --database latch.db --subject alice --role admin
+    Create {
+        /// Database (SQLite path or postgres://…).
+        #[arg(long)]
+        database: String,
+        /// Whose token (a name from [identities]).
+        #[arg(long)]
+        subject: String,
+        /// requester, approver or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Stop accepting a token at once.
+    ///
+    /// Example: latch token revoke --database latch.db t-abc123
+    Revoke {
+        /// Database (SQLite path or postgres://…).
+        #[arg(long)]
+        database: String,
+        /// Token id (`t-…`, from `latch token list`).
+        id: String,
+    },
+    /// List tokens (ids, subjects, roles; never secrets).
+    List {
+        /// Database (SQLite path or postgres://…).
+        #[arg(long)]
+        database: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.to_string())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Runs a server command.
+pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        match cmd {
+            ServerCommand::Serve(args) => serve(args).await,
+            ServerCommand::Request(args) => request(args).await,
+            ServerCommand::Approve(args) => decide(args, "approve").await,
+            ServerCommand::Deny(args) => decide(args, "deny").await,
+            ServerCommand::Grants(args) => grants(args).await,
+            ServerCommand::Revoke(args) => revoke(args).await,
+            ServerCommand::Audit {
+                cmd: AuditCommand::Verify(src),
+            } => audit_verify(src).await,
+            ServerCommand::Audit {
+                cmd: AuditCommand::Export(args),
+            } => audit_export(args).await,
+            ServerCommand::Token { cmd } => token(cmd).await,
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let mut config = Config::load(&args.config)?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let database = args.database.unwrap_or_else(|| config.database.0.clone());
+    let store = latch_store::open(&database).await.with_context(|| {
+        format!(
+            "opening the store `{}`",
+            latch_store::redact_location(&database)
+        )
+    })?;
+    // The AWS adapter (crate latch-aws) is wired in by the integration; until then grants are
+    // applied to an in-memory cloud, which makes the workflow runnable offline.
+    tracing::warn!("no AWS adapter configured: grants are applied to an in-memory cloud");
+    let cloud = Arc::new(FakeCloud::new());
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding [server] listen `{}`", config.listen))?;
+    let settings = Settings {
+        config,
+        store,
+        cloud,
+        clock: Arc::new(SystemClock),
+        metrics_listener: None,
+    };
+    launch_with_tcp_listener(settings, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Call the API; errors carry the server's message.
+async fn call(
+    client: &ClientArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    call_raw(&client.server, &client.token, method, path, body)
+        .await
+        .and_then(|text| serde_json::from_str(&text).context("the server's answer is not JSON"))
+}
+
+async fn call_raw(
+    server: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<String> {
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let mut req = reqwest::Client::new()
+        .request(method, &url)
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("cannot reach `{server}`"))?;
+    let status = resp.status();
+    let text = resp.text().await.context("reading the server's answer")?;
+    if !status.is_success() {
+        let parsed: Option<Value> = serde_json::from_str(&text).ok();
+        let msg = parsed
+            .as_ref()
+            .and_then(|v| v.pointer("/error/message"))
+            .and_then(Value::as_str)
+            .map_or_else(|| text.clone(), str::to_owned);
+        let code = parsed
+            .as_ref()
+            .and_then(|v| v.pointer("/error/code"))
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_owned();
+        bail!("{msg} ({code}, HTTP {})", status.as_u16());
+    }
+    Ok(text)
+}
+
+fn out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+static NULL: Value = Value::Null;
+
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&NULL)
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("-")
+}
+
+async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
+    let body = json!({
+        "bundle": args.bundle,
+        "duration": args.duration,
+        "reason": args.reason.join(" "),
+        "break_glass": args.break_glass,
+        "source": "cli",
+    });
+    let v = call(
+        &args.client,
+        reqwest::Method::POST,
+        "/api/v1/requests",
+        Some(body),
+    )
+    .await?;
+    if args.client.format == Format::Json {
+        out(&serde_json::to_string_pretty(&v)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = field(&v, "request");
+    match v.get("grant").filter(|g| !g.is_null()) {
+        Some(g) => out(&format!(
+            "request {} {}: grant {} for {} on {} until {}",
+            s(r, "id"),
+            s(r, "status"),
+            s(g, "id"),
+            s(g, "bundle"),
+            s(g, "identity"),
+            s(g, "expires_at")
+        ))?,
+        None => out(&format!(
+            "request {} pending: {} for {}, waiting for approval",
+            s(r, "id"),
+            s(r, "bundle"),
+            s(r, "duration")
+        ))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn decide(args: DecideArgs, verb: &str) -> anyhow::Result<ExitCode> {
+    let body = json!({"comment": args.comment});
+    let v = call(
+        &args.client,
+        reqwest::Method::POST,
+        &format!("/api/v1/requests/{}/{verb}", args.id),
+        Some(body),
+    )
+    .await?;
+    if args.client.format == Format::Json {
+        out(&serde_json::to_string_pretty(&v)?)?;
+    } else {
+        let r = field(&v, "request");
+        let grant = v
+            .get("grant")
+            .and_then(|g| g.get("id"))
+            .and_then(Value::as_str)
+            .map(|g| format!(", grant {g}"))
+            .unwrap_or_default();
+        out(&format!(
+            "request {} is now {}{grant}",
+            s(r, "id"),
+            s(r, "status")
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn grants(args: GrantsArgs) -> anyhow::Result<ExitCode> {
+    let v = call(
+        &args.client,
+        reqwest::Method::GET,
+        &format!("/api/v1/grants?status={}", args.status),
+        None,
+    )
+    .await?;
+    if args.client.format == Format::Json {
+        out(&serde_json::to_string_pretty(&v)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 6]> = field(&v, "grants")
+        .as_array()
+        .map(|gs| {
+            gs.iter()
+                .map(|g| {
+                    [
+                        s(g, "id").to_owned(),
+                        s(g, "bundle").to_owned(),
+                        s(g, "requester").to_owned(),
+                        s(g, "identity").to_owned(),
+                        s(g, "status").to_owned(),
+                        s(g, "expires_at").to_owned(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out(&table(
+        &["ID", "BUNDLE", "REQUESTER", "IDENTITY", "STATUS", "EXPIRES"],
+        &rows,
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths.iter()).enumerate() {
+            if i + 1 == N {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        l.trim_end().to_owned() + "\n"
+    };
+    let mut text = line(header.to_vec());
+    for row in rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() {
+        text.push_str("(none)\n");
+    }
+    text
+}
+
+async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
+    let cut = if args.cut_sessions {
+        Some(true)
+    } else if args.keep_sessions {
+        Some(false)
+    } else {
+        None
+    };
+    let v = call(
+        &args.client,
+        reqwest::Method::POST,
+        &format!("/api/v1/grants/{}/revoke", args.id),
+        Some(json!({"reason": args.reason, "cut_sessions": cut})),
+    )
+    .await?;
+    if args.client.format == Format::Json {
+        out(&serde_json::to_string_pretty(&v)?)?;
+    } else {
+        let g = field(&v, "grant");
+        let cut = if g.get("session_cutoff").is_some_and(|c| !c.is_null()) {
+            format!(
+                "; sessions issued before {} are cut off",
+                s(g, "session_cutoff")
+            )
+        } else {
+            String::new()
+        };
+        out(&format!(
+            "grant {} is being revoked ({}){cut}",
+            s(g, "id"),
+            s(g, "bundle")
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load_audit(
+    database: Option<&str>,
+    file: Option<&PathBuf>,
+    server: Option<&str>,
+    token: Option<&str>,
+) -> anyhow::Result<Vec<latch_store::AuditRecord>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading `{}`", path.display()))?;
+        return audit::parse_json_lines(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    if let Some(db) = database {
+        let store = latch_store::open(db)
+            .await
+            .with_context(|| format!("opening `{}`", latch_store::redact_location(db)))?;
+        return Ok(store.audit(0, 0).await?);
+    }
+    if let Some(server) = server {
+        let token = token.context("--server needs --token (or LATCH_TOKEN)")?;
+        let text = call_raw(
+            server,
+            token,
+            reqwest::Method::GET,
+            "/api/v1/audit/export",
+            None,
+        )
+        .await?;
+        return audit::parse_json_lines(&text)
+            .map_err(|e| anyhow::anyhow!("export from `{server}`: {e}"));
+    }
+    bail!("say where the log is: --database, --file or --server")
+}
+
+async fn audit_verify(src: AuditSource) -> anyhow::Result<ExitCode> {
+    let records = load_audit(
+        src.database.as_deref(),
+        src.file.as_ref(),
+        src.server.as_deref(),
+        src.token.as_deref(),
+    )
+    .await?;
+    let v = audit::verify(&records);
+    if src.format == Format::Json {
+        out(&serde_json::to_string_pretty(
+            &json!({"intact": v.is_intact(), "verification": v}),
+        )?)?;
+    } else if v.is_intact() {
+        out(&format!(
+            "intact: {} entries; head hash {} (keep it to detect truncation later)",
+            v.count, v.head_hash
+        ))?;
+    } else {
+        let mut text = format!(
+            "BROKEN: {} problem(s) in {} entries\n",
+            v.breaks.len(),
+            v.count
+        );
+        for b in &v.breaks {
+            text.push_str(&format!(
+                "  entry #{} (seq {}): {}\n",
+                b.index + 1,
+                b.seq,
+                b.problem
+            ));
+        }
+        out(&text)?;
+    }
+    Ok(if v.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn audit_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let records = load_audit(
+        args.database.as_deref(),
+        None,
+        args.server.as_deref(),
+        args.token.as_deref(),
+    )
+    .await?;
+    let mut text = String::new();
+    for r in &records {
+        text.push_str(&audit::to_json_line(r));
+        text.push('\n');
+    }
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))?
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create {
+            database,
+            subject,
+            role,
+        } => {
+            let store = latch_store::open(&database).await.with_context(|| {
+                format!("opening `{}`", latch_store::redact_location(&database))
+            })?;
+            let now = chrono_now();
+            let (record, secret) = latch_server::http::mint_token(&subject, role, now)?;
+            store.create_token(&record).await?;
+            store
+                .commit(Changeset::audit_only(vec![AuditEvent::new(
+                    now,
+                    "token.created",
+                )
+                .actor("cli")
+                .subject(&record.id)
+                .details(json!({"for": subject, "role": role.as_str()}))]))
+                .await?;
+            out(&format!(
+                "{secret}\n# token {} for {subject} ({role}); shown once, store it safely",
+                record.id
+            ))?;
+        }
+        TokenCommand::Revoke { database, id } => {
+            let store = latch_store::open(&database).await.with_context(|| {
+                format!("opening `{}`", latch_store::redact_location(&database))
+            })?;
+            let now = chrono_now();
+            if !store.revoke_token(&id, now).await? {
+                bail!("no live token `{id}` (see `latch token list`)");
+            }
+            store
+                .commit(Changeset::audit_only(vec![AuditEvent::new(
+                    now,
+                    "token.revoked",
+                )
+                .actor("cli")
+                .subject(&id)]))
+                .await?;
+            out(&format!("token {id} revoked"))?;
+        }
+        TokenCommand::List { database } => {
+            let store = latch_store::open(&database).await.with_context(|| {
+                format!("opening `{}`", latch_store::redact_location(&database))
+            })?;
+            let rows: Vec<[String; 4]> = store
+                .tokens()
+                .await?
+                .iter()
+                .map(|t| {
+                    [
+                        t.id.clone(),
+                        t.subject.clone(),
+                        t.role.to_string(),
+                        if t.revoked_at.is_some() {
+                            "revoked".into()
+                        } else {
+                            "active".into()
+                        },
+                    ]
+                })
+                .collect();
+            out(&table(&["ID", "SUBJECT", "ROLE", "STATE"], &rows))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chrono_now() -> i64 {
+    use latch_server::Clock as _;
+    SystemClock.now()
+}

@@ -1,0 +1,713 @@
+//! `latch.toml`: the server's configuration.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8080"          # API and Slack endpoints
+//! metrics_listen = "127.0.0.1:9090"  # Prometheus, separate listener
+//! database = "latch.db"              # or postgres://…; `--database` overrides
+//! max_duration = "12h"               # cap for every bundle
+//! break_glass = ["alice"]            # people who may break glass
+//!
+//! [slack]
+//! signing_secret_env = "LATCH_SLACK_SIGNING_SECRET"   # or signing_secret = "…"
+//! bot_token_env = "LATCH_SLACK_BOT_TOKEN"             # or bot_token = "xoxb-…"
+//! approvals_channel = "C0APPROVALS"
+//! security_channel = "C0SECURITY"
+//!
+//! [identities.alice]
+//! slack = "U01ALICE"
+//! aws = "arn:aws:iam::111122223333:role/alice"
+//!
+//! [groups]
+//! security = ["bob", "carol"]
+//!
+//! [bundles.iam-admin]                 # bundles are defined by the firewall config;
+//! max_duration = "1h"                 # this table only adds what approval needs
+//! approvers = ["group:security"]
+//!
+//! [[approval]]                        # a richer policy for some bundles (optional)
+//! bundles = ["iam-admin"]
+//! required_approvals = 2
+//! tiers = [ { approvers = ["bob", "carol"], timeout = "15m" },
+//!           { approvers = ["dave"], timeout = "30m" } ]
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use latch_store::{Identity, IdentityKind};
+use serde::Deserialize;
+
+use crate::clock::parse_duration;
+
+/// A secret string: never shown by `Debug` or `Display`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a value.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// A database location; `Debug` hides any password in it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseLocation(pub String);
+
+impl fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", latch_store::redact_location(&self.0))
+    }
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {field}: {reason}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// The field (dotted path).
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+// Unknown top-level sections are allowed: the firewall's configuration shares the file.
+#[derive(Debug, Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    slack: Option<RawSlack>,
+    #[serde(default)]
+    identities: BTreeMap<String, RawIdentity>,
+    #[serde(default)]
+    groups: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    bundles: BTreeMap<String, RawBundle>,
+    #[serde(default)]
+    approval: Vec<RawApproval>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    metrics_listen: Option<String>,
+    database: Option<String>,
+    id: Option<String>,
+    max_duration: Option<String>,
+    approval_timeout: Option<String>,
+    poll_interval: Option<String>,
+    reconcile_interval: Option<String>,
+    lease_ttl: Option<String>,
+    revoke_sessions: Option<bool>,
+    #[serde(default)]
+    break_glass: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    signing_secret: Option<String>,
+    signing_secret_env: Option<String>,
+    bot_token: Option<String>,
+    bot_token_env: Option<String>,
+    api_base: Option<String>,
+    approvals_channel: Option<String>,
+    security_channel: Option<String>,
+}
+
+impl fmt::Debug for RawSlack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawSlack").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    slack: Option<String>,
+    aws: String,
+    kind: Option<IdentityKind>,
+    email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawBundle {
+    max_duration: Option<String>,
+    #[serde(default)]
+    approvers: Vec<String>,
+    #[serde(default)]
+    auto_approve: bool,
+    description: Option<String>,
+    // The firewall's config also lives here (actions, …); the server ignores it.
+    #[serde(flatten)]
+    _rest: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    bundles: Vec<String>,
+    #[serde(default)]
+    auto_approve: bool,
+    required_approvals: Option<i32>,
+    #[serde(default)]
+    tiers: Vec<RawTier>,
+    channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    approvers: Vec<String>,
+    timeout: Option<String>,
+}
+
+/// A person who may request or approve, and where their grants land.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Name (the `[identities.NAME]` key).
+    pub name: String,
+    /// Slack user id.
+    pub slack: Option<String>,
+    /// The AWS identity their grants land on.
+    pub aws: Identity,
+    /// Email, for messages.
+    pub email: Option<String>,
+}
+
+/// One approver tier: who may answer and how long they have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    /// People (group references already expanded), sorted.
+    pub approvers: Vec<String>,
+    /// Seconds before escalating to the next tier (or expiring the request).
+    pub timeout_secs: i64,
+}
+
+/// How requests for one bundle are decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalPolicy {
+    /// Granted without approvers.
+    pub auto_approve: bool,
+    /// Distinct approvals needed (1, or 2 for a second approver).
+    pub required_approvals: i32,
+    /// Tiers in escalation order.
+    pub tiers: Vec<Tier>,
+    /// Slack channel for approval messages.
+    pub channel: Option<String>,
+}
+
+/// A bundle as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// Name.
+    pub name: String,
+    /// Longest grant, seconds.
+    pub max_duration_secs: i64,
+    /// Approval policy.
+    pub policy: ApprovalPolicy,
+    /// Description for messages.
+    pub description: Option<String>,
+}
+
+/// Slack settings.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Request signing secret.
+    pub signing_secret: Secret,
+    /// Bot token for the Web API.
+    pub bot_token: Secret,
+    /// Web API base URL (`https://slack.com/api`; tests point it at a fake).
+    pub api_base: String,
+    /// Default channel for approval messages.
+    pub approvals_channel: Option<String>,
+    /// Channel told about break-glass grants.
+    pub security_channel: Option<String>,
+}
+
+/// The whole configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// API listen address.
+    pub listen: String,
+    /// Metrics listen address (none = no metrics listener).
+    pub metrics_listen: Option<String>,
+    /// Database location.
+    pub database: DatabaseLocation,
+    /// This server's name (leases, logs).
+    pub server_id: String,
+    /// Global cap on grant durations, seconds.
+    pub max_duration_secs: i64,
+    /// How often the scheduler polls the store, ms.
+    pub poll_interval_ms: i64,
+    /// How often the reconciler runs, ms.
+    pub reconcile_interval_ms: i64,
+    /// Leadership lease (SQLite), ms.
+    pub lease_ttl_ms: i64,
+    /// Cut off sessions issued before a revocation by default.
+    pub revoke_sessions: bool,
+    /// People allowed to break glass.
+    pub break_glass: BTreeSet<String>,
+    /// People by name.
+    pub people: BTreeMap<String, Person>,
+    /// Bundles by name.
+    pub bundles: BTreeMap<String, Bundle>,
+    /// Slack, when configured.
+    pub slack: Option<SlackConfig>,
+}
+
+impl Config {
+    /// Read and check a file.
+    ///
+    /// # Errors
+    /// Unreadable file, bad TOML, or a field that does not make sense (named).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            field: "(file)".into(),
+            reason: e.to_string(),
+        })?;
+        Config::parse(&text, &file, &|name| std::env::var(name).ok())
+    }
+
+    /// Parse and check text; `env` looks up `*_env` secrets.
+    ///
+    /// # Errors
+    /// Bad TOML, or a field that does not make sense (named).
+    pub fn parse(
+        text: &str,
+        file: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let err = |field: &str, reason: String| ConfigError {
+            file: file.to_owned(),
+            field: field.to_owned(),
+            reason,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_owned();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text.get(..s.start).map_or(0, |p| p.lines().count().max(1));
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "(document)".to_owned());
+            err(&at, msg)
+        })?;
+        let dur = |field: &str, v: &Option<String>, default: i64| -> Result<i64, ConfigError> {
+            match v {
+                Some(s) => parse_duration(s).map_err(|e| err(field, e)),
+                None => Ok(default),
+            }
+        };
+        let s = &raw.server;
+        let max_duration_secs = dur("server.max_duration", &s.max_duration, 12 * 3600)?;
+        let approval_timeout = dur("server.approval_timeout", &s.approval_timeout, 3600)?;
+
+        // People.
+        let mut people = BTreeMap::new();
+        let mut slack_ids = BTreeMap::new();
+        for (name, p) in &raw.identities {
+            let field = format!("identities.{name}");
+            let kind = match p.kind {
+                Some(k) => k,
+                None if p.aws.starts_with("arn:aws") && p.aws.contains(":role/") => {
+                    IdentityKind::Role
+                }
+                None if p.aws.starts_with("arn:aws") && p.aws.contains(":user/") => {
+                    IdentityKind::User
+                }
+                None => {
+                    return Err(err(
+                        &format!("{field}.aws"),
+                        format!(
+                            "`{}` is neither a role nor a user ARN: set `kind = \"identity_center\"` for an aws:userid",
+                            p.aws
+                        ),
+                    ))
+                }
+            };
+            if let Some(slack) = &p.slack {
+                if let Some(other) = slack_ids.insert(slack.clone(), name.clone()) {
+                    return Err(err(
+                        &format!("{field}.slack"),
+                        format!("Slack user `{slack}` is already mapped to `{other}`"),
+                    ));
+                }
+            }
+            people.insert(
+                name.clone(),
+                Person {
+                    name: name.clone(),
+                    slack: p.slack.clone(),
+                    aws: Identity {
+                        kind,
+                        id: p.aws.clone(),
+                    },
+                    email: p.email.clone(),
+                },
+            );
+        }
+
+        // Approver references: a person or `group:NAME`.
+        let expand = |field: &str, names: &[String]| -> Result<Vec<String>, ConfigError> {
+            let mut out = BTreeSet::new();
+            for n in names {
+                if let Some(group) = n.strip_prefix("group:") {
+                    let members = raw.groups.get(group).ok_or_else(|| {
+                        err(
+                            field,
+                            format!("unknown group `{group}` (define it under [groups])"),
+                        )
+                    })?;
+                    for m in members {
+                        if !people.contains_key(m) {
+                            return Err(err(
+                                &format!("groups.{group}"),
+                                format!("unknown person `{m}` (define it under [identities])"),
+                            ));
+                        }
+                        out.insert(m.clone());
+                    }
+                } else if people.contains_key(n) {
+                    out.insert(n.clone());
+                } else {
+                    return Err(err(
+                        field,
+                        format!(
+                            "unknown approver `{n}` (a name from [identities] or `group:NAME`)"
+                        ),
+                    ));
+                }
+            }
+            Ok(out.into_iter().collect())
+        };
+
+        // Bundles and their policies.
+        let mut overrides: BTreeMap<String, (usize, &RawApproval)> = BTreeMap::new();
+        for (i, a) in raw.approval.iter().enumerate() {
+            for b in &a.bundles {
+                if !raw.bundles.contains_key(b) {
+                    return Err(err(
+                        &format!("approval[{i}].bundles"),
+                        format!("unknown bundle `{b}` (define it under [bundles.{b}])"),
+                    ));
+                }
+                if overrides.insert(b.clone(), (i, a)).is_some() {
+                    return Err(err(
+                        &format!("approval[{i}].bundles"),
+                        format!("bundle `{b}` already has an [[approval]] policy"),
+                    ));
+                }
+            }
+        }
+        let mut bundles = BTreeMap::new();
+        for (name, b) in &raw.bundles {
+            let field = format!("bundles.{name}");
+            let max = dur(
+                &format!("{field}.max_duration"),
+                &b.max_duration,
+                max_duration_secs,
+            )?;
+            if max > max_duration_secs {
+                return Err(err(
+                    &format!("{field}.max_duration"),
+                    format!("longer than server.max_duration ({max_duration_secs}s)"),
+                ));
+            }
+            let policy = if let Some((i, a)) = overrides.get(name) {
+                let afield = format!("approval[{i}]");
+                let mut tiers = Vec::new();
+                for (t, tier) in a.tiers.iter().enumerate() {
+                    let tf = format!("{afield}.tiers[{t}]");
+                    tiers.push(Tier {
+                        approvers: expand(&format!("{tf}.approvers"), &tier.approvers)?,
+                        timeout_secs: dur(
+                            &format!("{tf}.timeout"),
+                            &tier.timeout,
+                            approval_timeout,
+                        )?,
+                    });
+                }
+                ApprovalPolicy {
+                    auto_approve: a.auto_approve,
+                    required_approvals: a.required_approvals.unwrap_or(1),
+                    tiers,
+                    channel: a.channel.clone(),
+                }
+            } else {
+                let approvers = expand(&format!("{field}.approvers"), &b.approvers)?;
+                ApprovalPolicy {
+                    auto_approve: b.auto_approve,
+                    required_approvals: 1,
+                    tiers: if approvers.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![Tier {
+                            approvers,
+                            timeout_secs: approval_timeout,
+                        }]
+                    },
+                    channel: None,
+                }
+            };
+            if !(1..=2).contains(&policy.required_approvals) {
+                return Err(err(
+                    &field,
+                    "required_approvals must be 1 or 2 (a second approver)".into(),
+                ));
+            }
+            if !policy.auto_approve && policy.tiers.is_empty() {
+                return Err(err(
+                    &field,
+                    "no approvers and not auto-approved: nobody could ever grant it".into(),
+                ));
+            }
+            for (t, tier) in policy.tiers.iter().enumerate() {
+                if tier.approvers.len() < usize::try_from(policy.required_approvals).unwrap_or(1) {
+                    return Err(err(
+                        &field,
+                        format!(
+                            "tier {t} has {} approver(s) but {} approvals are required",
+                            tier.approvers.len(),
+                            policy.required_approvals
+                        ),
+                    ));
+                }
+            }
+            bundles.insert(
+                name.clone(),
+                Bundle {
+                    name: name.clone(),
+                    max_duration_secs: max,
+                    policy,
+                    description: b.description.clone(),
+                },
+            );
+        }
+
+        let mut break_glass = BTreeSet::new();
+        for p in &s.break_glass {
+            if !people.contains_key(p) {
+                return Err(err(
+                    "server.break_glass",
+                    format!("unknown person `{p}` (define it under [identities])"),
+                ));
+            }
+            break_glass.insert(p.clone());
+        }
+
+        let slack = match &raw.slack {
+            None => None,
+            Some(sl) => {
+                let secret =
+                    |field: &str, direct: &Option<String>, var: &Option<String>| {
+                        match (direct, var) {
+                        (Some(v), _) => Ok(Secret::new(v.clone())),
+                        (None, Some(var)) => env(var).map(Secret::new).ok_or_else(|| {
+                            err(field, format!("environment variable `{var}` is not set"))
+                        }),
+                        (None, None) => Err(err(
+                            field,
+                            "missing (set it, or name an environment variable with the `_env` form)"
+                                .into(),
+                        )),
+                    }
+                    };
+                Some(SlackConfig {
+                    signing_secret: secret(
+                        "slack.signing_secret",
+                        &sl.signing_secret,
+                        &sl.signing_secret_env,
+                    )?,
+                    bot_token: secret("slack.bot_token", &sl.bot_token, &sl.bot_token_env)?,
+                    api_base: sl
+                        .api_base
+                        .clone()
+                        .unwrap_or_else(|| "https://slack.com/api".to_owned())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    approvals_channel: sl.approvals_channel.clone(),
+                    security_channel: sl.security_channel.clone(),
+                })
+            }
+        };
+
+        let ms = |field: &str, v: &Option<String>, default_ms: i64| -> Result<i64, ConfigError> {
+            match v {
+                Some(_) => Ok(dur(field, v, 0)?.saturating_mul(1000)),
+                None => Ok(default_ms),
+            }
+        };
+        Ok(Config {
+            listen: s
+                .listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            metrics_listen: s.metrics_listen.clone(),
+            database: DatabaseLocation(s.database.clone().unwrap_or_else(|| "latch.db".to_owned())),
+            server_id: s.id.clone().unwrap_or_else(default_server_id),
+            max_duration_secs,
+            poll_interval_ms: ms("server.poll_interval", &s.poll_interval, 500)?,
+            reconcile_interval_ms: ms("server.reconcile_interval", &s.reconcile_interval, 300_000)?,
+            lease_ttl_ms: ms("server.lease_ttl", &s.lease_ttl, 15_000)?,
+            revoke_sessions: s.revoke_sessions.unwrap_or(true),
+            break_glass,
+            people,
+            bundles,
+            slack,
+        })
+    }
+
+    /// The person a Slack user id maps to.
+    #[must_use]
+    pub fn person_by_slack(&self, slack_user: &str) -> Option<&Person> {
+        self.people
+            .values()
+            .find(|p| p.slack.as_deref() == Some(slack_user))
+    }
+}
+
+fn default_server_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "latch".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+max_duration = "12h"
+break_glass = ["alice"]
+database = "postgres://latch:hunter2@db/latch"
+
+[slack]
+signing_secret_env = "SIGNING"
+bot_token = "xoxb-1"
+api_base = "http://127.0.0.1:9/api/"
+
+[identities.alice]
+slack = "UALICE"
+aws = "arn:aws:iam::111122223333:role/alice"
+[identities.bob]
+slack = "UBOB"
+aws = "arn:aws:iam::111122223333:user/bob"
+[identities.carol]
+aws = "AROAEXAMPLE:carol@example.com"
+kind = "identity_center"
+
+[groups]
+sec = ["bob", "carol"]
+
+[bundles.read-logs]
+auto_approve = true
+max_duration = "4h"
+actions = ["logs:Get*"]
+
+[bundles.iam-admin]
+max_duration = "1h"
+approvers = ["group:sec"]
+
+[bundles.prod-db]
+approvers = ["bob"]
+
+[[approval]]
+bundles = ["prod-db"]
+required_approvals = 2
+tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["alice", "bob"] } ]
+"#;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "SIGNING").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn parses_a_full_config() {
+        let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
+        assert_eq!(c.people["bob"].aws.kind, IdentityKind::User);
+        assert_eq!(c.people["carol"].aws.kind, IdentityKind::IdentityCenter);
+        assert_eq!(
+            c.bundles["iam-admin"].policy.tiers[0].approvers,
+            vec!["bob", "carol"]
+        );
+        assert_eq!(c.bundles["iam-admin"].max_duration_secs, 3600);
+        assert!(c.bundles["read-logs"].policy.auto_approve);
+        let p = &c.bundles["prod-db"].policy;
+        assert_eq!(p.required_approvals, 2);
+        assert_eq!(p.tiers.len(), 2);
+        assert_eq!(p.tiers[0].timeout_secs, 900);
+        assert_eq!(p.tiers[1].timeout_secs, 3600);
+        let slack = c.slack.as_ref().unwrap();
+        assert_eq!(slack.api_base, "http://127.0.0.1:9/api");
+        assert_eq!(c.person_by_slack("UBOB").unwrap().name, "bob");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret") && !dbg.contains("xoxb-1"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("postgres://latch:***@db/latch"),
+            "{dbg}"
+        );
+        assert_eq!(c.database.0, "postgres://latch:hunter2@db/latch");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = GOOD.replace(
+            "approvers = [\"group:sec\"]",
+            "approvers = [\"group:nope\"]",
+        );
+        let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "bundles.iam-admin.approvers");
+        assert!(e.to_string().contains("unknown group `nope`"), "{e}");
+
+        let bad = GOOD.replace("max_duration = \"1h\"", "max_duration = \"13h\"");
+        let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "bundles.iam-admin.max_duration");
+
+        let e = Config::parse(GOOD, "latch.toml", &|_| None).unwrap_err();
+        assert!(e.to_string().contains("`SIGNING` is not set"), "{e}");
+
+        let e = Config::parse("[server]\nlisten = 3\n", "x.toml", &env).unwrap_err();
+        assert!(e.to_string().starts_with("x.toml: line 2"), "{e}");
+
+        let bad = GOOD.replace(
+            "[bundles.prod-db]\napprovers = [\"bob\"]",
+            "[bundles.prod-db]",
+        );
+        let bad = bad.replace("required_approvals = 2\n", "");
+        let bad = bad.replace("tiers = [ { approvers = [\"bob\", \"carol\"], timeout = \"15m\" }, { approvers = [\"alice\", \"bob\"] } ]", "");
+        let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
+        assert!(e.reason.contains("nobody could ever grant it"), "{e}");
+    }
+}

@@ -1,0 +1,174 @@
+//! The Latch control plane: permissions on demand.
+//!
+//! A person or pipeline asks for a bundle for a bounded time; an approval policy decides
+//! (auto-approve, named approvers in tiers with escalation, a second approver, break-glass);
+//! the scheduler applies the grant through a [`cloud::CloudAdapter`] and removes it exactly
+//! when due — also after a crash or restart — and a reconciler removes `latch:*` grant tags no
+//! live grant explains. Everything lands in the store's hash-chained audit log.
+//!
+//! - [`domain`]: the pure workflow (state machine, approval rules, overlap, reconciliation);
+//! - [`service`]: the core that commits transitions and talks to Slack;
+//! - [`scheduler`]: the only caller of the cloud, one leader at a time;
+//! - [`http`], [`slack`], [`openapi`], [`metrics`]: the edges.
+//!
+//! Tests and embedders start a server with [`launch_with_tcp_listener`] on a listener they
+//! bound (`127.0.0.1:0`).
+
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use latch_store::Store;
+use tokio::net::TcpListener;
+
+pub mod clock;
+pub mod cloud;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod openapi;
+pub mod scheduler;
+pub mod service;
+pub mod slack;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use cloud::{CloudAdapter, FakeCloud};
+pub use config::Config;
+pub use service::Core;
+
+/// Everything a server needs.
+#[derive(Debug)]
+pub struct Settings {
+    /// Configuration.
+    pub config: Config,
+    /// Storage (already opened and migrated).
+    pub store: Arc<dyn Store>,
+    /// The cloud.
+    pub cloud: Arc<dyn CloudAdapter>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Where to serve metrics; when `None`, `config.metrics_listen` is bound if set.
+    pub metrics_listener: Option<TcpListener>,
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not be bound or served.
+    #[error("{what} `{addr}`: {reason}")]
+    Listen {
+        /// Which listener.
+        what: &'static str,
+        /// Address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Build the shared core.
+#[must_use]
+pub fn core(settings: &Settings) -> Arc<Core> {
+    let slack = settings
+        .config
+        .slack
+        .as_ref()
+        .map(|s| slack::SlackClient::new(&s.api_base, s.bot_token.clone()));
+    Arc::new(Core {
+        config: settings.config.clone(),
+        store: Arc::clone(&settings.store),
+        cloud: Arc::clone(&settings.cloud),
+        clock: Arc::clone(&settings.clock),
+        metrics: metrics::Metrics::default(),
+        wake: tokio::sync::Notify::new(),
+        slack,
+        reconcile_requested: AtomicBool::new(false),
+    })
+}
+
+/// Serve the API (and Slack endpoints) on `listener`, metrics on their own listener, and run
+/// the scheduler, until `shutdown` resolves.
+///
+/// # Errors
+/// A listener fails.
+pub async fn launch_with_tcp_listener(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let metrics_listener = match settings.metrics_listener {
+        Some(l) => Some(l),
+        None => match &settings.config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| ServerError::Listen {
+                        what: "metrics listener",
+                        addr: addr.clone(),
+                        reason: e.to_string(),
+                    })?,
+            ),
+            None => None,
+        },
+    };
+    let core = core(&Settings {
+        metrics_listener: None,
+        ..settings
+    });
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        let _ = rx.changed().await;
+    };
+    let api_addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(addr = %api_addr, server = %core.config.server_id, backend = core.store.backend(), "latch server listening");
+    let api = axum::serve(listener, http::router(Arc::clone(&core)))
+        .with_graceful_shutdown(stopped(rx.clone()));
+    let metrics_core = Arc::clone(&core);
+    let metrics_stop = stopped(rx.clone());
+    let metrics = async move {
+        match metrics_listener {
+            Some(l) => {
+                let app = axum::Router::new().route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let c = Arc::clone(&metrics_core);
+                        async move {
+                            (
+                                [(
+                                    axum::http::header::CONTENT_TYPE,
+                                    "text/plain; version=0.0.4",
+                                )],
+                                c.metrics.render(),
+                            )
+                        }
+                    }),
+                );
+                axum::serve(l, app)
+                    .with_graceful_shutdown(metrics_stop)
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    let scheduler = scheduler::run(Arc::clone(&core), stopped(rx));
+    let signal = async move {
+        shutdown.await;
+        let _ = tx.send(());
+    };
+    let (api_result, metrics_result, (), ()) = tokio::join!(api, metrics, scheduler, signal);
+    api_result.map_err(|e| ServerError::Listen {
+        what: "API listener",
+        addr: api_addr,
+        reason: e.to_string(),
+    })?;
+    metrics_result.map_err(|e| ServerError::Listen {
+        what: "metrics listener",
+        addr: String::new(),
+        reason: e.to_string(),
+    })?;
+    Ok(())
+}

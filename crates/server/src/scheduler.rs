@@ -1,0 +1,422 @@
+//! The scheduler: the only part of the server that calls the cloud.
+//!
+//! One server at a time leads (the store's lease: an advisory lock on PostgreSQL, a lease row
+//! on SQLite). The leader, in one sequential loop: reconciles when it becomes leader and then
+//! periodically; escalates or expires unanswered requests; applies approved grants; persists
+//! due grants as `expiring` and then removes them, exactly when due by the injected clock;
+//! finishes revocations. Each transition is committed before the cloud call it announces and
+//! confirmed after it, with version checks, so a crash at any point converges on restart
+//! (cloud calls are idempotent) and no grant is applied or revoked twice in normal operation.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use latch_store::{
+    AuditEvent, Changeset, GrantQuery, GrantRecord, GrantStatus, Identity, Millis, RequestQuery,
+    RequestStatus, StoreError,
+};
+use serde_json::json;
+
+use crate::cloud::CloudError;
+use crate::domain::{self, CloudStep, Repair, Transition};
+use crate::service::Core;
+
+/// Run until `shutdown` resolves.
+pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let id = core.config.server_id.clone();
+    let mut leading = false;
+    let mut next_reconcile: Millis = 0;
+    let mut backoff: BTreeMap<String, (Millis, u32)> = BTreeMap::new();
+    loop {
+        let now = core.now();
+        let lead = match core
+            .store
+            .try_lead(&id, now, core.config.lease_ttl_ms)
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduler: lease check failed");
+                false
+            }
+        };
+        if lead && !leading {
+            tracing::info!(server = %id, "scheduler: leading");
+            let _ = core
+                .store
+                .commit(Changeset::audit_only(vec![AuditEvent::new(
+                    now,
+                    "scheduler.leader",
+                )
+                .actor(&id)
+                .details(json!({"server": id}))]))
+                .await;
+            next_reconcile = now; // reconcile on start
+        }
+        leading = lead;
+        core.metrics.set_leader(leading);
+
+        let mut next_due: Option<Millis> = None;
+        if leading {
+            let asked = core.reconcile_requested.swap(false, Ordering::SeqCst);
+            if asked || core.now() >= next_reconcile {
+                if let Err(e) = reconcile(&core).await {
+                    tracing::warn!(error = %e, "scheduler: reconcile failed");
+                }
+                next_reconcile = core.now().saturating_add(core.config.reconcile_interval_ms);
+            }
+            match step(&core, &mut backoff).await {
+                Ok(due) => next_due = due,
+                Err(e) => tracing::warn!(error = %e, "scheduler: step failed"),
+            }
+            next_due = Some(next_due.map_or(next_reconcile, |d| d.min(next_reconcile)));
+        }
+
+        let poll =
+            Duration::from_millis(u64::try_from(core.config.poll_interval_ms).unwrap_or(500));
+        let clock = Arc::clone(&core.clock);
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = core.wake.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+            () = async move {
+                match next_due {
+                    Some(d) => clock.sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+    if leading {
+        let _ = core.store.release_lead(&id).await;
+        core.metrics.set_leader(false);
+    }
+}
+
+/// Why a scheduler pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The cloud failed.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+}
+
+async fn commit(core: &Core, t: Transition) -> Result<bool, StoreError> {
+    match core.store.commit(t.changes).await {
+        Ok(()) => Ok(true),
+        // Someone else moved it first (a revoke racing an expiry): re-read next pass.
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn perform(
+    core: &Core,
+    g: &GrantRecord,
+    step: &CloudStep,
+    ending: bool,
+) -> Result<(), CloudError> {
+    match step {
+        CloudStep::Covered { .. } => Ok(()),
+        CloudStep::Apply {
+            grant_id,
+            expires_at,
+        } => {
+            core.cloud
+                .apply_grant(&g.identity, &g.bundle, grant_id, *expires_at)
+                .await
+        }
+        CloudStep::Remove if ending => {
+            core.cloud
+                .revoke_grant(&g.identity, &g.bundle, &g.id, g.session_cutoff)
+                .await
+        }
+        CloudStep::Remove => Ok(()),
+    }
+}
+
+/// One pass over everything due. Returns the next moment something falls due.
+///
+/// # Errors
+/// Storage failure (cloud failures are audited and retried with back-off).
+pub async fn step(
+    core: &Arc<Core>,
+    backoff: &mut BTreeMap<String, (Millis, u32)>,
+) -> Result<Option<Millis>, StepError> {
+    let mut next: Option<Millis> = None;
+    let soonest = |t: Millis, next: &mut Option<Millis>| {
+        *next = Some(next.map_or(t, |n| n.min(t)));
+    };
+
+    // Unanswered requests: escalate or expire.
+    let pending = core
+        .store
+        .requests(&RequestQuery {
+            status: Some(RequestStatus::Pending),
+            ..RequestQuery::default()
+        })
+        .await?;
+    for r in &pending {
+        let now = core.now();
+        if let Some(t) = domain::tick_request(&core.config, r, now) {
+            let updated = t.request.clone();
+            if commit(core, t).await? {
+                if let Some(u) = updated {
+                    core.metrics.inc(
+                        "requests_total",
+                        &format!(
+                            "outcome=\"{}\"",
+                            if u.status == RequestStatus::Expired {
+                                "expired"
+                            } else {
+                                "escalated"
+                            }
+                        ),
+                    );
+                    if let Some(d) = u.tier_deadline {
+                        soonest(d, &mut next);
+                    }
+                    core.spawn_notify_decided(&u, None);
+                }
+            }
+        } else if let Some(d) = r.tier_deadline {
+            soonest(d, &mut next);
+        }
+    }
+
+    // Grants with work to do: to apply, to finish removing, and active ones now due. Only
+    // these are read, plus the active grants sharing each one's identity and bundle (overlap).
+    let now = core.now();
+    let mut todo = core
+        .store
+        .grants(&GrantQuery {
+            statuses: vec![
+                GrantStatus::Approved,
+                GrantStatus::Expiring,
+                GrantStatus::Revoking,
+            ],
+            ..GrantQuery::default()
+        })
+        .await?;
+    todo.extend(
+        core.store
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                expires_at_most: Some(now),
+                ..GrantQuery::default()
+            })
+            .await?,
+    );
+    todo.sort_by(|a, b| {
+        a.expires_at
+            .cmp(&b.expires_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    for g in todo {
+        let now = core.now();
+        if let Some((at, _)) = backoff.get(&g.id) {
+            if now < *at {
+                soonest(*at, &mut next);
+                continue;
+            }
+        }
+        let others = core
+            .store
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                identity_id: Some(g.identity.id.clone()),
+                bundle: Some(g.bundle.clone()),
+                ..GrantQuery::default()
+            })
+            .await?;
+        match g.status {
+            GrantStatus::Approved => {
+                let step = domain::plan_apply(&g, &others);
+                match perform(core, &g, &step, false).await {
+                    Err(e) => failed(core, &g, "apply", &e, backoff, &mut next).await?,
+                    Ok(()) => {
+                        backoff.remove(&g.id);
+                        let t = domain::activate(&g, &step, core.now());
+                        let active = t.grant.clone();
+                        if commit(core, t).await? {
+                            if let Some(a) = active {
+                                core.metrics.inc("grants_applied_total", "");
+                                if let Ok(Some(r)) = core.store.request(&a.request_id).await {
+                                    core.metrics
+                                        .observe_grant_latency_ms(core.now() - r.created_at);
+                                }
+                                core.spawn_notify_grant(&a);
+                            }
+                        }
+                    }
+                }
+            }
+            GrantStatus::Active => {
+                if let Some(t) = domain::begin_expiry(&g, now) {
+                    let expiring = t.grant.clone();
+                    // Persist "expiring" before the cloud call.
+                    if commit(core, t).await? {
+                        if let Some(e) = expiring {
+                            end(core, &committed(&e), &others, backoff, &mut next).await?;
+                        }
+                    }
+                }
+            }
+            GrantStatus::Expiring | GrantStatus::Revoking => {
+                end(core, &g, &others, backoff, &mut next).await?;
+            }
+            GrantStatus::Expired | GrantStatus::Revoked => {}
+        }
+    }
+    // The next active grant to fall due.
+    let first = core
+        .store
+        .grants(&GrantQuery {
+            statuses: vec![GrantStatus::Active],
+            limit: 1,
+            ..GrantQuery::default()
+        })
+        .await?;
+    if let Some(g) = first.first() {
+        soonest(g.expires_at, &mut next);
+    }
+    Ok(next)
+}
+
+/// A grant as stored after a successful commit (the store bumps the version).
+fn committed(g: &GrantRecord) -> GrantRecord {
+    let mut fresh = g.clone();
+    fresh.version = g.version.saturating_add(1);
+    fresh
+}
+
+async fn end(
+    core: &Arc<Core>,
+    g: &GrantRecord,
+    others: &[GrantRecord],
+    backoff: &mut BTreeMap<String, (Millis, u32)>,
+    next: &mut Option<Millis>,
+) -> Result<(), StepError> {
+    let step = domain::plan_end(g, others);
+    match perform(core, g, &step, true).await {
+        Err(e) => failed(core, g, "revoke", &e, backoff, next).await?,
+        Ok(()) => {
+            backoff.remove(&g.id);
+            if let Some(t) = domain::finish_end(g, &step, core.now()) {
+                let done = t.grant.clone();
+                if commit(core, t).await? {
+                    if let Some(d) = done {
+                        core.metrics.inc(
+                            "grants_ended_total",
+                            &format!("status=\"{}\"", d.status.as_str()),
+                        );
+                        core.spawn_notify_grant(&d);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn failed(
+    core: &Core,
+    g: &GrantRecord,
+    op: &str,
+    e: &CloudError,
+    backoff: &mut BTreeMap<String, (Millis, u32)>,
+    next: &mut Option<Millis>,
+) -> Result<(), StoreError> {
+    let now = core.now();
+    let attempts = backoff.get(&g.id).map_or(0, |(_, n)| *n);
+    let delay = 1000i64.saturating_mul(1i64 << attempts.min(6)).min(60_000);
+    backoff.insert(
+        g.id.clone(),
+        (now.saturating_add(delay), attempts.saturating_add(1)),
+    );
+    *next = Some(next.map_or(now + delay, |n| n.min(now + delay)));
+    core.metrics
+        .inc("cloud_failures_total", &format!("op=\"{op}\""));
+    tracing::warn!(grant = %g.id, op, error = %e, "cloud call failed; will retry");
+    if attempts == 0 {
+        core.store
+            .commit(Changeset::audit_only(vec![AuditEvent::new(
+                now,
+                &format!("grant.{op}_failed"),
+            )
+            .subject(&g.id)
+            .details(json!({"error": e.to_string(), "retry_in_ms": delay}))]))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Compare the cloud's `latch:*` grant tags with the live grants and repair the difference:
+/// remove tags no live grant explains, restore missing or wrong ones. Audits every repair.
+///
+/// # Errors
+/// Storage or cloud failure.
+pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
+    let live = core
+        .store
+        .grants(&GrantQuery {
+            statuses: GrantStatus::LIVE.to_vec(),
+            ..GrantQuery::default()
+        })
+        .await?;
+    let mut identities: Vec<Identity> =
+        core.config.people.values().map(|p| p.aws.clone()).collect();
+    identities.extend(live.iter().map(|g| g.identity.clone()));
+    identities.sort();
+    identities.dedup();
+    let tags = core.cloud.list_latch_tags(&identities).await?;
+    let repairs = domain::reconcile(&tags, &live);
+    for r in &repairs {
+        let now = core.now();
+        let (event, result) = match r {
+            Repair::RemoveTag(t) => (
+                AuditEvent::new(now, "drift.tag_removed").subject(&t.grant_id).details(json!({
+                    "identity": t.identity.id,
+                    "bundle": t.bundle,
+                    "grant_id": t.grant_id,
+                    "why": "no live grant explains this latch:grant tag",
+                })),
+                core.cloud.revoke_grant(&t.identity, &t.bundle, &t.grant_id, None).await,
+            ),
+            Repair::SetTag { identity, bundle, grant_id, expires_at, found } => (
+                AuditEvent::new(now, "drift.tag_restored").subject(grant_id).details(json!({
+                    "identity": identity.id,
+                    "bundle": bundle,
+                    "grant_id": grant_id,
+                    "found": found,
+                    "why": if found.is_some() { "the tag named another grant" } else { "the tag was missing" },
+                })),
+                core.cloud.apply_grant(identity, bundle, grant_id, *expires_at).await,
+            ),
+        };
+        let event = match result {
+            Ok(()) => event,
+            Err(e) => {
+                let mut ev = event;
+                ev.kind.push_str("_failed");
+                if let Some(obj) = ev.details.as_object_mut() {
+                    obj.insert("error".into(), json!(e.to_string()));
+                }
+                ev
+            }
+        };
+        core.metrics
+            .inc("drift_repairs_total", &format!("kind=\"{}\"", event.kind));
+        core.store
+            .commit(Changeset::audit_only(vec![event]))
+            .await?;
+    }
+    Ok(repairs)
+}

@@ -1,0 +1,530 @@
+//! The application core: the pure domain plus the store, the cloud, the clock and Slack.
+//!
+//! Handlers (HTTP, Slack) call [`Core`]; only the scheduler talks to the cloud. Every
+//! transition is committed with its audit entries before anything else happens; refusals are
+//! audited too.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use latch_store::{
+    AuditEvent, Changeset, Decision, GrantRecord, Millis, RequestRecord, RequestStatus, Store,
+    StoreError, Write,
+};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::clock::{format_duration, rfc3339, Clock};
+use crate::cloud::CloudAdapter;
+use crate::config::Config;
+use crate::domain::{self, NewRequest, Refusal, RefusalCode};
+use crate::metrics::Metrics;
+use crate::slack::{self, SlackClient};
+
+/// Why a core call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Refused by policy (already audited).
+    #[error("{0}")]
+    Refused(Refusal),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else (randomness, …).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Shared state of one server.
+#[derive(Debug)]
+pub struct Core {
+    /// Configuration.
+    pub config: Config,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The cloud (used by the scheduler only).
+    pub cloud: Arc<dyn CloudAdapter>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Wakes the scheduler (a grant to apply or revoke).
+    pub wake: Notify,
+    /// Slack Web API client, when Slack is configured.
+    pub slack: Option<SlackClient>,
+    /// A reconciliation was asked for.
+    pub reconcile_requested: AtomicBool,
+}
+
+/// A fresh id: `prefix` and 12 lower-case base-32 characters.
+///
+/// # Errors
+/// The system's randomness is unavailable.
+pub fn new_id(prefix: &str) -> Result<String, ServiceError> {
+    const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut out = String::with_capacity(prefix.len() + 13);
+    out.push_str(prefix);
+    out.push('-');
+    for b in bytes {
+        let c = ALPHABET.get(usize::from(b % 32)).copied().unwrap_or(b'a');
+        out.push(char::from(c));
+    }
+    Ok(out)
+}
+
+const RETRIES: usize = 5;
+
+impl Core {
+    /// Now, from the injected clock.
+    #[must_use]
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    async fn record_refusal(&self, event: AuditEvent) -> Result<(), ServiceError> {
+        self.store
+            .commit(Changeset::audit_only(vec![event]))
+            .await?;
+        Ok(())
+    }
+
+    /// Open a request (auto-approved and break-glass ones come back with their grant).
+    ///
+    /// # Errors
+    /// Refused (audited), or storage failure.
+    pub async fn request(
+        self: &Arc<Self>,
+        new: NewRequest,
+    ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+        let now = self.now();
+        let (rid, gid) = (new_id("r")?, new_id("g")?);
+        match domain::open_request(&self.config, &new, &rid, &gid, now) {
+            Err(refusal) => {
+                self.metrics.inc(
+                    "requests_total",
+                    &format!("outcome=\"refused\",code=\"{}\"", refusal.code.as_str()),
+                );
+                self.record_refusal(domain::refusal_event(
+                    "request",
+                    &refusal,
+                    Some(&new.requester),
+                    None,
+                    json!({
+                        "bundle": new.bundle,
+                        "duration_secs": new.duration_secs,
+                        "reason": new.reason,
+                        "source": new.source,
+                        "break_glass": new.break_glass,
+                    }),
+                    now,
+                ))
+                .await?;
+                Err(ServiceError::Refused(refusal))
+            }
+            Ok(t) => {
+                self.store.commit(t.changes).await?;
+                let request = t
+                    .request
+                    .ok_or_else(|| ServiceError::Internal("no request".into()))?;
+                self.metrics.inc(
+                    "requests_total",
+                    if t.grant.is_some() {
+                        "outcome=\"granted\""
+                    } else {
+                        "outcome=\"pending\""
+                    },
+                );
+                if t.grant.is_some() {
+                    self.wake.notify_one();
+                }
+                self.spawn_notify_created(&request, t.grant.as_ref());
+                Ok((request, t.grant))
+            }
+        }
+    }
+
+    /// An approver answers a request.
+    ///
+    /// # Errors
+    /// Refused (audited), not found, or storage failure.
+    pub async fn decide(
+        self: &Arc<Self>,
+        request_id: &str,
+        actor: &str,
+        decision: Decision,
+        comment: Option<&str>,
+    ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let Some(request) = self.store.request(request_id).await? else {
+                let refusal = Refusal {
+                    code: RefusalCode::NotFound,
+                    message: format!("no request `{request_id}`"),
+                };
+                self.record_refusal(domain::refusal_event(
+                    "approval",
+                    &refusal,
+                    Some(actor),
+                    Some(request_id),
+                    json!({"decision": decision.as_str()}),
+                    now,
+                ))
+                .await?;
+                return Err(ServiceError::Refused(refusal));
+            };
+            let approvals = self.store.approvals(request_id).await?;
+            let gid = new_id("g")?;
+            match domain::decide(
+                &self.config,
+                &request,
+                &approvals,
+                actor,
+                decision,
+                comment,
+                &gid,
+                now,
+            ) {
+                Err(refusal) => {
+                    self.metrics.inc(
+                        "approvals_total",
+                        &format!("outcome=\"refused\",code=\"{}\"", refusal.code.as_str()),
+                    );
+                    self.record_refusal(domain::refusal_event(
+                        "approval",
+                        &refusal,
+                        Some(actor),
+                        Some(request_id),
+                        json!({"decision": decision.as_str(), "bundle": request.bundle, "requester": request.requester}),
+                        now,
+                    ))
+                    .await?;
+                    return Err(ServiceError::Refused(refusal));
+                }
+                Ok(t) => match self.store.commit(t.changes).await {
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                    Ok(()) => {
+                        self.metrics.inc(
+                            "approvals_total",
+                            &format!("outcome=\"{}\"", decision.as_str()),
+                        );
+                        let updated = t.request.unwrap_or(request);
+                        if t.grant.is_some() {
+                            self.wake.notify_one();
+                        }
+                        self.spawn_notify_decided(&updated, Some(actor));
+                        return Ok((updated, t.grant));
+                    }
+                },
+            }
+        }
+        Err(ServiceError::Store(StoreError::Conflict(format!(
+            "request `{request_id}` kept changing; try again"
+        ))))
+    }
+
+    /// Revoke a grant. Allowed for admins, the grant's requester and the bundle's approvers.
+    ///
+    /// # Errors
+    /// Refused (audited), not found, or storage failure.
+    pub async fn revoke(
+        self: &Arc<Self>,
+        grant_id: &str,
+        actor: &str,
+        is_admin: bool,
+        reason: &str,
+        cut_sessions: Option<bool>,
+    ) -> Result<GrantRecord, ServiceError> {
+        let cut = cut_sessions.unwrap_or(self.config.revoke_sessions);
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let grant = self.store.grant(grant_id).await?;
+            let allowed = grant.as_ref().is_some_and(|g| {
+                is_admin
+                    || g.requester == actor
+                    || self.config.bundles.get(&g.bundle).is_some_and(|b| {
+                        b.policy
+                            .tiers
+                            .iter()
+                            .any(|t| t.approvers.iter().any(|a| a == actor))
+                    })
+            });
+            let result = match (&grant, allowed) {
+                (None, _) => Err(Refusal {
+                    code: RefusalCode::NotFound,
+                    message: format!("no grant `{grant_id}`"),
+                }),
+                (Some(g), false) => Err(Refusal {
+                    code: RefusalCode::Forbidden,
+                    message: format!(
+                        "`{actor}` may not revoke grant `{grant_id}` (only its requester, an approver of `{}` or an admin)",
+                        g.bundle
+                    ),
+                }),
+                (Some(g), true) => domain::begin_revoke(g, actor, reason, cut, now),
+            };
+            match result {
+                Err(refusal) => {
+                    self.record_refusal(domain::refusal_event(
+                        "revoke",
+                        &refusal,
+                        Some(actor),
+                        Some(grant_id),
+                        json!({"reason": reason}),
+                        now,
+                    ))
+                    .await?;
+                    return Err(ServiceError::Refused(refusal));
+                }
+                Ok(t) => match self.store.commit(t.changes).await {
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                    Ok(()) => {
+                        self.wake.notify_one();
+                        let g = t
+                            .grant
+                            .ok_or_else(|| ServiceError::Internal("no grant".into()))?;
+                        return Ok(g);
+                    }
+                },
+            }
+        }
+        Err(ServiceError::Store(StoreError::Conflict(format!(
+            "grant `{grant_id}` kept changing; try again"
+        ))))
+    }
+
+    fn spawn_notify_created(
+        self: &Arc<Self>,
+        request: &RequestRecord,
+        grant: Option<&GrantRecord>,
+    ) {
+        if self.slack.is_none() {
+            return;
+        }
+        let core = Arc::clone(self);
+        let request = request.clone();
+        let break_glass_grant = grant.filter(|g| g.break_glass).cloned();
+        tokio::spawn(async move {
+            if let Err(e) = core
+                .notify_created(&request, break_glass_grant.as_ref())
+                .await
+            {
+                tracing::warn!(request = %request.id, error = %e, "slack notification failed");
+            }
+        });
+    }
+
+    async fn notify_created(
+        &self,
+        request: &RequestRecord,
+        break_glass: Option<&GrantRecord>,
+    ) -> Result<(), String> {
+        let Some(slack) = &self.slack else {
+            return Ok(());
+        };
+        if let Some(g) = break_glass {
+            if let Some(channel) = self
+                .config
+                .slack
+                .as_ref()
+                .and_then(|s| s.security_channel.clone())
+            {
+                let text = format!(
+                    ":rotating_light: BREAK-GLASS: *{}* granted themselves *{}* on `{}` until {} without approval. Reason: {}",
+                    request.requester, request.bundle, request.identity.id, rfc3339(g.expires_at), request.reason
+                );
+                slack
+                    .post_message(&channel, &text, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            return Ok(());
+        }
+        if request.status != RequestStatus::Pending {
+            return Ok(());
+        }
+        self.post_approval_message(request).await
+    }
+
+    /// Post the Approve/Deny message for a pending request to its approvers' channel and
+    /// remember where it is.
+    async fn post_approval_message(&self, request: &RequestRecord) -> Result<(), String> {
+        let Some(slack) = &self.slack else {
+            return Ok(());
+        };
+        let channel = self
+            .config
+            .bundles
+            .get(&request.bundle)
+            .and_then(|b| b.policy.channel.clone())
+            .or_else(|| {
+                self.config
+                    .slack
+                    .as_ref()
+                    .and_then(|s| s.approvals_channel.clone())
+            });
+        let Some(channel) = channel else {
+            return Ok(());
+        };
+        let approvers = domain::eligible_approvers(&self.config, request);
+        let mentions: Vec<String> = approvers
+            .iter()
+            .map(
+                |a| match self.config.people.get(a).and_then(|p| p.slack.clone()) {
+                    Some(id) => format!("<@{id}>"),
+                    None => a.clone(),
+                },
+            )
+            .collect();
+        let (text, blocks) = slack::approval_message(request, &mentions);
+        let (channel, ts) = slack
+            .post_message(&channel, &text, Some(blocks))
+            .await
+            .map_err(|e| e.to_string())?;
+        for _ in 0..RETRIES {
+            let Some(mut current) = self
+                .store
+                .request(&request.id)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(());
+            };
+            current.slack_channel = Some(channel.clone());
+            current.slack_ts = Some(ts.clone());
+            let decided = current.status != RequestStatus::Pending;
+            match self
+                .store
+                .commit(Changeset {
+                    requests: vec![Write::Update(current.clone())],
+                    ..Changeset::default()
+                })
+                .await
+            {
+                Ok(()) => {
+                    if decided {
+                        // Decided while the message was on its way: show the outcome.
+                        self.update_decided_message(&current, None).await?;
+                    }
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Tell Slack a request was decided (or escalated): update the approval message, DM the
+    /// requester.
+    pub fn spawn_notify_decided(self: &Arc<Self>, request: &RequestRecord, actor: Option<&str>) {
+        if self.slack.is_none() {
+            return;
+        }
+        let core = Arc::clone(self);
+        let request = request.clone();
+        let actor = actor.map(str::to_owned);
+        tokio::spawn(async move {
+            let result = if request.status == RequestStatus::Pending {
+                // Escalated (or still waiting for a second approver): post for the new tier.
+                if actor.is_none() {
+                    core.post_approval_message(&request).await
+                } else {
+                    Ok(())
+                }
+            } else {
+                core.update_decided_message(&request, actor.as_deref())
+                    .await
+            };
+            if let Err(e) = result {
+                tracing::warn!(request = %request.id, error = %e, "slack notification failed");
+            }
+        });
+    }
+
+    async fn update_decided_message(
+        &self,
+        request: &RequestRecord,
+        actor: Option<&str>,
+    ) -> Result<(), String> {
+        let Some(slack) = &self.slack else {
+            return Ok(());
+        };
+        let approvals = self
+            .store
+            .approvals(&request.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (text, blocks) = slack::decided_message(request, &approvals, actor);
+        if let (Some(channel), Some(ts)) = (&request.slack_channel, &request.slack_ts) {
+            slack
+                .update_message(channel, ts, &text, Some(blocks))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(user) = self
+            .config
+            .people
+            .get(&request.requester)
+            .and_then(|p| p.slack.clone())
+        {
+            let dm = match request.status {
+                RequestStatus::Approved => format!(
+                    "Your request `{}` for *{}* ({}) was approved; the grant is being applied.",
+                    request.id,
+                    request.bundle,
+                    format_duration(request.duration_secs)
+                ),
+                RequestStatus::Denied => format!(
+                    "Your request `{}` for *{}* was denied{}.",
+                    request.id,
+                    request.bundle,
+                    actor.map(|a| format!(" by {a}")).unwrap_or_default()
+                ),
+                RequestStatus::Expired => format!(
+                    "Your request `{}` for *{}* expired: no approver answered in time.",
+                    request.id, request.bundle
+                ),
+                RequestStatus::Pending => return Ok(()),
+            };
+            slack
+                .post_message(&user, &dm, None)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// DM the requester about their grant (applied, expired, revoked).
+    pub fn spawn_notify_grant(self: &Arc<Self>, grant: &GrantRecord) {
+        if self.slack.is_none() {
+            return;
+        }
+        let core = Arc::clone(self);
+        let grant = grant.clone();
+        tokio::spawn(async move {
+            let Some(slack) = &core.slack else { return };
+            let Some(user) = core
+                .config
+                .people
+                .get(&grant.requester)
+                .and_then(|p| p.slack.clone())
+            else {
+                return;
+            };
+            let text = slack::grant_dm(&grant);
+            if let Err(e) = slack.post_message(&user, &text, None).await {
+                tracing::warn!(grant = %grant.id, error = %e, "slack notification failed");
+            }
+        });
+    }
+
+    /// Ask the scheduler (on the leader) to reconcile now.
+    pub fn request_reconcile(&self) {
+        self.reconcile_requested.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}

@@ -1,0 +1,303 @@
+//! The audit log's hash chain: canonical JSON, hashing, verification and JSON Lines.
+//!
+//! Entry `n` stores `prev_hash` (entry `n-1`'s hash, 64 zeros for the first) and
+//! `hash = hex(SHA-256(prev_hash ‖ "\n" ‖ canonical_json(entry without hash)))`, where the
+//! canonical JSON has keys sorted at every level and no whitespace. Editing an entry changes
+//! its hash; removing or reordering entries breaks `seq` continuity and the `prev_hash` links.
+//! Truncating the tail is only visible against a head anchored elsewhere: [`Verification`]
+//! reports the head (`count`, `head_hash`) so it can be compared with an earlier copy.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::types::{AuditEvent, AuditRecord, Millis};
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Write `value` as canonical JSON: object keys sorted (by UTF-8 bytes), no whitespace.
+#[must_use]
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The canonical JSON of an entry without its hash (what the hash covers besides `prev_hash`).
+#[must_use]
+pub fn entry_body(seq: i64, event: &AuditEvent, prev_hash: &str) -> String {
+    let body = serde_json::json!({
+        "seq": seq,
+        "at": event.at,
+        "kind": event.kind,
+        "actor": event.actor,
+        "subject": event.subject,
+        "details": event.details,
+        "prev_hash": prev_hash,
+    });
+    canonical_json(&body)
+}
+
+/// Hex SHA-256 of `prev_hash ‖ "\n" ‖ body`.
+#[must_use]
+pub fn chain_hash(prev_hash: &str, body: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body.as_bytes());
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hex.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Build the record that follows `prev` (`None` for the first entry).
+#[must_use]
+pub fn seal(prev: Option<(i64, &str)>, event: &AuditEvent) -> AuditRecord {
+    let (seq, prev_hash) = match prev {
+        Some((seq, hash)) => (seq + 1, hash.to_owned()),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let body = entry_body(seq, event, &prev_hash);
+    let hash = chain_hash(&prev_hash, &body);
+    AuditRecord {
+        seq,
+        at: event.at,
+        kind: event.kind.clone(),
+        actor: event.actor.clone(),
+        subject: event.subject.clone(),
+        details: event.details.clone(),
+        prev_hash,
+        hash,
+    }
+}
+
+/// One problem found by [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Break {
+    /// Position in the input (0-based) of the entry where the chain breaks.
+    pub index: usize,
+    /// The entry's `seq` as stored.
+    pub seq: i64,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// Entries checked.
+    pub count: usize,
+    /// The last entry's hash: anchor it elsewhere to detect truncation later.
+    pub head_hash: String,
+    /// Time of the first and last entry.
+    pub first_at: Option<Millis>,
+    /// Time of the last entry.
+    pub last_at: Option<Millis>,
+    /// Every break found, in order (empty = intact).
+    pub breaks: Vec<Break>,
+}
+
+impl Verification {
+    /// True when no entry was edited, removed or reordered.
+    #[must_use]
+    pub fn is_intact(&self) -> bool {
+        self.breaks.is_empty()
+    }
+}
+
+/// Check a sequence of records in the order given (the log's order): `seq` runs 1, 2, 3, …;
+/// each `prev_hash` is the previous entry's `hash`; each `hash` recomputes.
+#[must_use]
+pub fn verify(records: &[AuditRecord]) -> Verification {
+    let mut breaks = Vec::new();
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    // Each entry must follow the previous one's seq; after a gap, checking resumes from the
+    // entry found, so one removal is reported once rather than for every later entry.
+    let mut prev_seq: i64 = 0;
+    for (index, rec) in records.iter().enumerate() {
+        let expected_seq = prev_seq.saturating_add(1);
+        prev_seq = rec.seq;
+        if rec.seq != expected_seq {
+            breaks.push(Break {
+                index,
+                seq: rec.seq,
+                problem: format!(
+                    "sequence number is {} where {expected_seq} was expected: an entry was removed, inserted or moved",
+                    rec.seq
+                ),
+            });
+        }
+        if rec.prev_hash != expected_prev {
+            breaks.push(Break {
+                index,
+                seq: rec.seq,
+                problem:
+                    "prev_hash does not match the previous entry's hash: the chain is broken here"
+                        .to_owned(),
+            });
+        }
+        let event = AuditEvent {
+            at: rec.at,
+            kind: rec.kind.clone(),
+            actor: rec.actor.clone(),
+            subject: rec.subject.clone(),
+            details: rec.details.clone(),
+        };
+        let body = entry_body(rec.seq, &event, &rec.prev_hash);
+        if chain_hash(&rec.prev_hash, &body) != rec.hash {
+            breaks.push(Break {
+                index,
+                seq: rec.seq,
+                problem: "hash does not match the entry's content: the entry was edited".to_owned(),
+            });
+        }
+        expected_prev = rec.hash.clone();
+    }
+    Verification {
+        count: records.len(),
+        head_hash: expected_prev,
+        first_at: records.first().map(|r| r.at),
+        last_at: records.last().map(|r| r.at),
+        breaks,
+    }
+}
+
+/// One record as a JSON Lines line (canonical JSON, no newline).
+#[must_use]
+pub fn to_json_line(record: &AuditRecord) -> String {
+    canonical_json(&serde_json::to_value(record).unwrap_or(Value::Null))
+}
+
+/// Parse JSON Lines written by [`to_json_line`]; errors name the line.
+///
+/// # Errors
+/// A line that is not an audit record.
+pub fn parse_json_lines(text: &str) -> Result<Vec<AuditRecord>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: AuditRecord = serde_json::from_str(line)
+            .map_err(|e| format!("line {}: not an audit record: {e}", i + 1))?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn chain(n: usize) -> Vec<AuditRecord> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        for i in 0..n {
+            let ev = AuditEvent::new(1000 + i64::try_from(i).unwrap(), "test.event")
+                .actor("alice")
+                .details(serde_json::json!({"i": i, "z": [1, {"b": 2, "a": 1}]}));
+            let prev = out.last().map(|r| (r.seq, r.hash.as_str()));
+            let rec = seal(prev, &ev);
+            out.push(rec);
+        }
+        out
+    }
+
+    #[test]
+    fn canonical_sorts_keys_at_every_level() {
+        let v = serde_json::json!({"b": {"y": 1, "x": [ {"d": 1, "c": 2} ]}, "a": "s"});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":"s","b":{"x":[{"c":2,"d":1}],"y":1}}"#
+        );
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let v = verify(&chain(5));
+        assert!(v.is_intact(), "{v:?}");
+        assert_eq!(v.count, 5);
+    }
+
+    #[test]
+    fn edit_remove_reorder_are_detected() {
+        let mut edited = chain(4);
+        edited[2].actor = Some("mallory".into());
+        let v = verify(&edited);
+        assert_eq!(v.breaks.len(), 1);
+        assert_eq!(v.breaks[0].seq, 3);
+        assert!(v.breaks[0].problem.contains("edited"));
+
+        let mut removed = chain(6);
+        removed.remove(1);
+        let v = verify(&removed);
+        assert_eq!(v.breaks.len(), 2, "one gap, one broken link: {v:?}");
+        assert!(v.breaks.iter().all(|b| b.index == 1 && b.seq == 3));
+
+        let mut reordered = chain(4);
+        reordered.swap(1, 2);
+        assert!(!verify(&reordered).is_intact());
+
+        // Re-numbering after a removal does not help: the hash covers seq and prev_hash.
+        let mut renumbered = chain(4);
+        renumbered.remove(1);
+        for (i, r) in renumbered.iter_mut().enumerate() {
+            r.seq = i64::try_from(i).unwrap() + 1;
+        }
+        assert!(!verify(&renumbered).is_intact());
+    }
+
+    #[test]
+    fn json_lines_round_trip() {
+        let c = chain(3);
+        let text: String = c.iter().map(|r| to_json_line(r) + "\n").collect();
+        let back = parse_json_lines(&text).unwrap();
+        assert_eq!(back, c);
+        assert!(verify(&back).is_intact());
+        let err = parse_json_lines("{}\n").unwrap_err();
+        assert!(err.starts_with("line 1"), "{err}");
+    }
+}

@@ -1,0 +1,240 @@
+//! The PostgreSQL backend: several servers share one database.
+//!
+//! Audit appends take an exclusive table lock inside their transaction, so the hash chain
+//! stays linear across servers. Scheduler leadership is a session-level advisory lock held on
+//! a dedicated connection: it is released the moment that server dies (its connection closes),
+//! so a survivor takes over on its next attempt.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
+use tokio::sync::Mutex;
+
+use crate::{redact_location, Changeset, Store, StoreError};
+
+mod q {
+    crate::sql::shared_sql!(
+        sqlx::PgConnection,
+        sqlx::postgres::PgRow,
+        "LOCK TABLE audit_log IN EXCLUSIVE MODE"
+    );
+}
+
+use crate::types::*;
+
+/// The PostgreSQL store.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    options: PgConnectOptions,
+    lock_key: i64,
+    leader: Mutex<Option<Leader>>,
+}
+
+#[derive(Debug)]
+struct Leader {
+    conn: PgConnection,
+    held: bool,
+}
+
+impl PostgresStore {
+    /// Connect and run migrations. With `schema`, everything lives in that schema (created if
+    /// missing) — tests use one schema per run so parallel runs never collide.
+    ///
+    /// # Errors
+    /// Unreachable database, failed migration.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let location_error = |reason: String| StoreError::Location {
+            url: redact_location(url),
+            reason,
+        };
+        let mut options =
+            PgConnectOptions::from_str(url).map_err(|e| location_error(e.to_string()))?;
+        if let Some(schema) = schema {
+            if schema.is_empty()
+                || !schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(location_error(format!(
+                    "schema `{schema}` must be letters, digits and underscores"
+                )));
+            }
+            let mut conn = options
+                .connect()
+                .await
+                .map_err(|e| location_error(e.to_string()))?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        // Fail fast on an unreachable server (the pool itself would retry for its timeout).
+        let probe = options
+            .connect()
+            .await
+            .map_err(|e| location_error(e.to_string()))?;
+        probe.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| location_error(e.to_string()))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // One advisory lock key per database and schema, so separate deployments (or test
+        // runs) on one server do not fight over leadership.
+        let scope = format!(
+            "latch-scheduler/{}/{}",
+            options.get_database().unwrap_or(""),
+            schema.unwrap_or("public")
+        );
+        Ok(PostgresStore {
+            pool,
+            options,
+            lock_key: lock_key(&scope),
+            leader: Mutex::new(None),
+        })
+    }
+
+    /// Run a raw statement (tests use it to tamper with the audit log as an attacker would).
+    ///
+    /// # Errors
+    /// The statement fails.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Close every connection (and so give up leadership).
+    pub async fn close(&self) {
+        *self.leader.lock().await = None;
+        self.pool.close().await;
+    }
+}
+
+fn lock_key(scope: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(scope.as_bytes());
+    let mut bytes = [0u8; 8];
+    for (b, d) in bytes.iter_mut().zip(digest.iter()) {
+        *b = *d;
+    }
+    i64::from_be_bytes(bytes)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn commit(&self, changes: Changeset) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        q::apply_changeset(&mut tx, &changes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        q::request(&mut *self.pool.acquire().await?, id).await
+    }
+
+    async fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
+        q::requests(&mut *self.pool.acquire().await?, query).await
+    }
+
+    async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
+        q::approvals(&mut *self.pool.acquire().await?, request_id).await
+    }
+
+    async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        q::grant(&mut *self.pool.acquire().await?, id).await
+    }
+
+    async fn grants(&self, query: &GrantQuery) -> Result<Vec<GrantRecord>, StoreError> {
+        q::grants(&mut *self.pool.acquire().await?, query).await
+    }
+
+    async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        q::audit_after(&mut *self.pool.acquire().await?, after_seq, limit).await
+    }
+
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        q::create_token(&mut *self.pool.acquire().await?, token).await
+    }
+
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        q::token_by_hash(&mut *self.pool.acquire().await?, secret_hash).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        q::tokens(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn revoke_token(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
+        q::revoke_token(&mut *self.pool.acquire().await?, id, at).await
+    }
+
+    async fn remember_nonce(
+        &self,
+        key: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<bool, StoreError> {
+        q::remember_nonce(&mut *self.pool.acquire().await?, key, now, expires_at).await
+    }
+
+    async fn try_lead(
+        &self,
+        _holder: &str,
+        _now: Millis,
+        _ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut guard = self.leader.lock().await;
+        if let Some(leader) = guard.as_mut() {
+            // Check the dedicated connection is alive; a dead one lost the lock with it.
+            if leader.conn.ping().await.is_err() {
+                *guard = None;
+            }
+        }
+        if guard.is_none() {
+            let conn = self.options.connect().await?;
+            *guard = Some(Leader { conn, held: false });
+        }
+        let Some(leader) = guard.as_mut() else {
+            return Ok(false);
+        };
+        if leader.held {
+            return Ok(true);
+        }
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(self.lock_key)
+            .fetch_one(&mut leader.conn)
+            .await?;
+        leader.held = got;
+        Ok(got)
+    }
+
+    async fn release_lead(&self, _holder: &str) -> Result<(), StoreError> {
+        let mut guard = self.leader.lock().await;
+        if let Some(mut leader) = guard.take() {
+            if leader.held {
+                let _: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
+                    .bind(self.lock_key)
+                    .fetch_one(&mut leader.conn)
+                    .await?;
+            }
+            leader.conn.close().await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,484 @@
+//! SQL shared by both backends. Both accept `$N` parameters, `ON CONFLICT` and the same
+//! column types through sqlx, so one macro expands the same statements for each backend's
+//! connection and row types; what differs (locking, leadership) stays in each backend file.
+
+/// Expands the shared statements for one backend: `$conn` is its connection type, `$row` its
+/// row type, `$lock_audit` a statement that serialises audit appends inside a transaction
+/// (empty string for none).
+macro_rules! shared_sql {
+    ($conn:ty, $row:ty, $lock_audit:expr) => {
+        use sqlx::Row as _;
+
+        use crate::audit;
+        use crate::types::*;
+        use crate::StoreError;
+
+        fn corrupt(e: sqlx::Error) -> StoreError {
+            StoreError::Corrupt(e.to_string())
+        }
+
+        pub(crate) fn request_from_row(row: &$row) -> Result<RequestRecord, StoreError> {
+            Ok(RequestRecord {
+                id: row.try_get("id").map_err(corrupt)?,
+                requester: row.try_get("requester").map_err(corrupt)?,
+                identity: Identity {
+                    kind: row
+                        .try_get::<String, _>("identity_kind")
+                        .map_err(corrupt)?
+                        .parse()?,
+                    id: row.try_get("identity_id").map_err(corrupt)?,
+                },
+                bundle: row.try_get("bundle").map_err(corrupt)?,
+                duration_secs: row.try_get("duration_secs").map_err(corrupt)?,
+                reason: row.try_get("reason").map_err(corrupt)?,
+                status: row.try_get::<String, _>("status").map_err(corrupt)?.parse()?,
+                source: row.try_get("source").map_err(corrupt)?,
+                break_glass: row.try_get("break_glass").map_err(corrupt)?,
+                tier: row.try_get("tier").map_err(corrupt)?,
+                tier_deadline: row.try_get("tier_deadline").map_err(corrupt)?,
+                required_approvals: row.try_get("required_approvals").map_err(corrupt)?,
+                created_at: row.try_get("created_at").map_err(corrupt)?,
+                decided_at: row.try_get("decided_at").map_err(corrupt)?,
+                slack_channel: row.try_get("slack_channel").map_err(corrupt)?,
+                slack_ts: row.try_get("slack_ts").map_err(corrupt)?,
+                version: row.try_get("version").map_err(corrupt)?,
+            })
+        }
+
+        pub(crate) fn grant_from_row(row: &$row) -> Result<GrantRecord, StoreError> {
+            Ok(GrantRecord {
+                id: row.try_get("id").map_err(corrupt)?,
+                request_id: row.try_get("request_id").map_err(corrupt)?,
+                requester: row.try_get("requester").map_err(corrupt)?,
+                identity: Identity {
+                    kind: row
+                        .try_get::<String, _>("identity_kind")
+                        .map_err(corrupt)?
+                        .parse()?,
+                    id: row.try_get("identity_id").map_err(corrupt)?,
+                },
+                bundle: row.try_get("bundle").map_err(corrupt)?,
+                status: row.try_get::<String, _>("status").map_err(corrupt)?.parse()?,
+                break_glass: row.try_get("break_glass").map_err(corrupt)?,
+                created_at: row.try_get("created_at").map_err(corrupt)?,
+                activated_at: row.try_get("activated_at").map_err(corrupt)?,
+                expires_at: row.try_get("expires_at").map_err(corrupt)?,
+                ended_at: row.try_get("ended_at").map_err(corrupt)?,
+                revoked_by: row.try_get("revoked_by").map_err(corrupt)?,
+                revoke_reason: row.try_get("revoke_reason").map_err(corrupt)?,
+                session_cutoff: row.try_get("session_cutoff").map_err(corrupt)?,
+                version: row.try_get("version").map_err(corrupt)?,
+            })
+        }
+
+        pub(crate) fn approval_from_row(row: &$row) -> Result<ApprovalRecord, StoreError> {
+            Ok(ApprovalRecord {
+                request_id: row.try_get("request_id").map_err(corrupt)?,
+                approver: row.try_get("approver").map_err(corrupt)?,
+                decision: row.try_get::<String, _>("decision").map_err(corrupt)?.parse()?,
+                at: row.try_get("at").map_err(corrupt)?,
+                comment: row.try_get("comment").map_err(corrupt)?,
+            })
+        }
+
+        pub(crate) fn audit_from_row(row: &$row) -> Result<AuditRecord, StoreError> {
+            let details: String = row.try_get("details").map_err(corrupt)?;
+            Ok(AuditRecord {
+                seq: row.try_get("seq").map_err(corrupt)?,
+                at: row.try_get("at").map_err(corrupt)?,
+                kind: row.try_get("kind").map_err(corrupt)?,
+                actor: row.try_get("actor").map_err(corrupt)?,
+                subject: row.try_get("subject").map_err(corrupt)?,
+                details: serde_json::from_str(&details).map_err(|e| {
+                    StoreError::Corrupt(format!("audit details are not JSON: {e}"))
+                })?,
+                prev_hash: row.try_get("prev_hash").map_err(corrupt)?,
+                hash: row.try_get("hash").map_err(corrupt)?,
+            })
+        }
+
+        pub(crate) fn token_from_row(row: &$row) -> Result<TokenRecord, StoreError> {
+            Ok(TokenRecord {
+                id: row.try_get("id").map_err(corrupt)?,
+                subject: row.try_get("subject").map_err(corrupt)?,
+                role: row.try_get::<String, _>("role").map_err(corrupt)?.parse()?,
+                secret_hash: row.try_get("secret_hash").map_err(corrupt)?,
+                created_at: row.try_get("created_at").map_err(corrupt)?,
+                revoked_at: row.try_get("revoked_at").map_err(corrupt)?,
+            })
+        }
+
+        const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
+            duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
+            required_approvals, created_at, decided_at, slack_channel, slack_ts, version";
+
+        const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
+            bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
+            revoked_by, revoke_reason, session_cutoff, version";
+
+        async fn write_request(
+            conn: &mut $conn,
+            write: &Write<RequestRecord>,
+        ) -> Result<(), StoreError> {
+            let (r, sql) = match write {
+                Write::Insert(r) => (
+                    r,
+                    format!(
+                        "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
+                         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                         ON CONFLICT (id) DO NOTHING"
+                    ),
+                ),
+                Write::Update(r) => (
+                    r,
+                    "UPDATE requests SET requester = $2, identity_kind = $3, identity_id = $4, \
+                     bundle = $5, duration_secs = $6, reason = $7, status = $8, source = $9, \
+                     break_glass = $10, tier = $11, tier_deadline = $12, \
+                     required_approvals = $13, created_at = $14, decided_at = $15, \
+                     slack_channel = $16, slack_ts = $17, version = $18 + 1 \
+                     WHERE id = $1 AND version = $18"
+                        .to_owned(),
+                ),
+            };
+            let done = sqlx::query(&sql)
+                .bind(&r.id)
+                .bind(&r.requester)
+                .bind(r.identity.kind.as_str())
+                .bind(&r.identity.id)
+                .bind(&r.bundle)
+                .bind(r.duration_secs)
+                .bind(&r.reason)
+                .bind(r.status.as_str())
+                .bind(&r.source)
+                .bind(r.break_glass)
+                .bind(r.tier)
+                .bind(r.tier_deadline)
+                .bind(r.required_approvals)
+                .bind(r.created_at)
+                .bind(r.decided_at)
+                .bind(&r.slack_channel)
+                .bind(&r.slack_ts)
+                .bind(r.version)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict(format!(
+                    "request `{}` was changed by someone else (or already exists)",
+                    r.id
+                )))
+            }
+        }
+
+        async fn write_grant(
+            conn: &mut $conn,
+            write: &Write<GrantRecord>,
+        ) -> Result<(), StoreError> {
+            let (g, sql) = match write {
+                Write::Insert(g) => (
+                    g,
+                    format!(
+                        "INSERT INTO grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
+                         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                         ON CONFLICT (id) DO NOTHING"
+                    ),
+                ),
+                Write::Update(g) => (
+                    g,
+                    "UPDATE grants SET request_id = $2, requester = $3, identity_kind = $4, \
+                     identity_id = $5, bundle = $6, status = $7, break_glass = $8, \
+                     created_at = $9, activated_at = $10, expires_at = $11, ended_at = $12, \
+                     revoked_by = $13, revoke_reason = $14, session_cutoff = $15, \
+                     version = $16 + 1 WHERE id = $1 AND version = $16"
+                        .to_owned(),
+                ),
+            };
+            let done = sqlx::query(&sql)
+                .bind(&g.id)
+                .bind(&g.request_id)
+                .bind(&g.requester)
+                .bind(g.identity.kind.as_str())
+                .bind(&g.identity.id)
+                .bind(&g.bundle)
+                .bind(g.status.as_str())
+                .bind(g.break_glass)
+                .bind(g.created_at)
+                .bind(g.activated_at)
+                .bind(g.expires_at)
+                .bind(g.ended_at)
+                .bind(&g.revoked_by)
+                .bind(&g.revoke_reason)
+                .bind(g.session_cutoff)
+                .bind(g.version)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict(format!(
+                    "grant `{}` was changed by someone else (or already exists)",
+                    g.id
+                )))
+            }
+        }
+
+        async fn append_audit(
+            conn: &mut $conn,
+            events: &[AuditEvent],
+        ) -> Result<(), StoreError> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let lock: &str = $lock_audit;
+            if !lock.is_empty() {
+                sqlx::query(lock).execute(&mut *conn).await?;
+            }
+            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+            let mut prev: Option<(i64, String)> = match head {
+                Some(row) => Some((
+                    row.try_get("seq").map_err(corrupt)?,
+                    row.try_get("hash").map_err(corrupt)?,
+                )),
+                None => None,
+            };
+            for event in events {
+                let rec = audit::seal(prev.as_ref().map(|(s, h)| (*s, h.as_str())), event);
+                sqlx::query(
+                    "INSERT INTO audit_log (seq, at, kind, actor, subject, details, prev_hash, \
+                     hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(rec.seq)
+                .bind(rec.at)
+                .bind(&rec.kind)
+                .bind(&rec.actor)
+                .bind(&rec.subject)
+                .bind(audit::canonical_json(&rec.details))
+                .bind(&rec.prev_hash)
+                .bind(&rec.hash)
+                .execute(&mut *conn)
+                .await?;
+                prev = Some((rec.seq, rec.hash));
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn apply_changeset(
+            conn: &mut $conn,
+            changes: &Changeset,
+        ) -> Result<(), StoreError> {
+            for w in &changes.requests {
+                write_request(conn, w).await?;
+            }
+            for a in &changes.approvals {
+                let done = sqlx::query(
+                    "INSERT INTO approvals (request_id, approver, decision, at, comment) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id, approver) DO NOTHING",
+                )
+                .bind(&a.request_id)
+                .bind(&a.approver)
+                .bind(a.decision.as_str())
+                .bind(a.at)
+                .bind(&a.comment)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(format!(
+                        "`{}` has already answered request `{}`",
+                        a.approver, a.request_id
+                    )));
+                }
+            }
+            for w in &changes.grants {
+                write_grant(conn, w).await?;
+            }
+            append_audit(conn, &changes.audit).await
+        }
+
+        pub(crate) async fn request(
+            conn: &mut $conn,
+            id: &str,
+        ) -> Result<Option<RequestRecord>, StoreError> {
+            let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1");
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?;
+            row.as_ref().map(request_from_row).transpose()
+        }
+
+        pub(crate) async fn requests(
+            conn: &mut $conn,
+            q: &RequestQuery,
+        ) -> Result<Vec<RequestRecord>, StoreError> {
+            let limit = if q.limit > 0 { q.limit } else { i64::MAX };
+            let sql = format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE ($1 IS NULL OR status = $1) \
+                 AND ($2 IS NULL OR requester = $2) ORDER BY created_at DESC, id LIMIT $3"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(q.status.map(|s| s.as_str().to_owned()))
+                .bind(&q.requester)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter().map(request_from_row).collect()
+        }
+
+        pub(crate) async fn approvals(
+            conn: &mut $conn,
+            request_id: &str,
+        ) -> Result<Vec<ApprovalRecord>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT request_id, approver, decision, at, comment FROM approvals \
+                 WHERE request_id = $1 ORDER BY at, approver",
+            )
+            .bind(request_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(approval_from_row).collect()
+        }
+
+        pub(crate) async fn grant(
+            conn: &mut $conn,
+            id: &str,
+        ) -> Result<Option<GrantRecord>, StoreError> {
+            let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?;
+            row.as_ref().map(grant_from_row).transpose()
+        }
+
+        pub(crate) async fn grants(
+            conn: &mut $conn,
+            q: &GrantQuery,
+        ) -> Result<Vec<GrantRecord>, StoreError> {
+            let limit = if q.limit > 0 { q.limit } else { i64::MAX };
+            let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_owned()).collect();
+            // Statuses are a closed set of identifiers: inline them rather than bind a list,
+            // which the two backends spell differently.
+            let status_clause = if statuses.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " AND status IN ({})",
+                    statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+                )
+            };
+            let sql = format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR identity_id = $1) \
+                 AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3) \
+                 AND ($5 IS NULL OR expires_at <= $5){status_clause} \
+                 ORDER BY expires_at, id LIMIT $4"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(&q.identity_id)
+                .bind(&q.bundle)
+                .bind(&q.requester)
+                .bind(limit)
+                .bind(q.expires_at_most)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter().map(grant_from_row).collect()
+        }
+
+        pub(crate) async fn audit_after(
+            conn: &mut $conn,
+            after_seq: i64,
+            limit: i64,
+        ) -> Result<Vec<AuditRecord>, StoreError> {
+            let limit = if limit > 0 { limit } else { i64::MAX };
+            let rows = sqlx::query(
+                "SELECT seq, at, kind, actor, subject, details, prev_hash, hash FROM audit_log \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(audit_from_row).collect()
+        }
+
+        pub(crate) async fn create_token(
+            conn: &mut $conn,
+            t: &TokenRecord,
+        ) -> Result<(), StoreError> {
+            let done = sqlx::query(
+                "INSERT INTO api_tokens (id, subject, role, secret_hash, created_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&t.id)
+            .bind(&t.subject)
+            .bind(t.role.as_str())
+            .bind(&t.secret_hash)
+            .bind(t.created_at)
+            .bind(t.revoked_at)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict(format!("token `{}` already exists", t.id)))
+            }
+        }
+
+        pub(crate) async fn token_by_hash(
+            conn: &mut $conn,
+            hash: &str,
+        ) -> Result<Option<TokenRecord>, StoreError> {
+            let row = sqlx::query(
+                "SELECT id, subject, role, secret_hash, created_at, revoked_at FROM api_tokens \
+                 WHERE secret_hash = $1",
+            )
+            .bind(hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.as_ref().map(token_from_row).transpose()
+        }
+
+        pub(crate) async fn tokens(conn: &mut $conn) -> Result<Vec<TokenRecord>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT id, subject, role, secret_hash, created_at, revoked_at FROM api_tokens \
+                 ORDER BY id",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(token_from_row).collect()
+        }
+
+        pub(crate) async fn revoke_token(
+            conn: &mut $conn,
+            id: &str,
+            at: Millis,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(crate) async fn remember_nonce(
+            conn: &mut $conn,
+            key: &str,
+            now: Millis,
+            expires_at: Millis,
+        ) -> Result<bool, StoreError> {
+            sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            let done = sqlx::query(
+                "INSERT INTO nonces (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(expires_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+    };
+}
+
+pub(crate) use shared_sql;

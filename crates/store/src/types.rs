@@ -1,0 +1,404 @@
+//! The records the control plane persists. Times are Unix milliseconds (UTC).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+/// Unix time in milliseconds (UTC).
+pub type Millis = i64;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and displayed name.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(StoreError::Corrupt(format!(
+                        "unknown {} `{other}` (expected one of: {})",
+                        stringify!($name),
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Where a request stands. `Pending` is the only state that can change.
+    RequestStatus {
+        /// Waiting for approvers.
+        Pending => "pending",
+        /// Approved (or auto-approved, or break-glass): a grant exists.
+        Approved => "approved",
+        /// Denied by an approver.
+        Denied => "denied",
+        /// Nobody answered before the last approver tier timed out.
+        Expired => "expired",
+    }
+}
+
+string_enum! {
+    /// Where a grant stands: `Approved` (persisted, not yet applied to the cloud) → `Active`
+    /// → `Expiring`/`Revoking` (persisted, cloud call under way) → `Expired`/`Revoked`.
+    GrantStatus {
+        /// Decided, not yet applied to the cloud.
+        Approved => "approved",
+        /// Applied: the identity holds the permission.
+        Active => "active",
+        /// Due: removal from the cloud is under way.
+        Expiring => "expiring",
+        /// Revoked by a person: removal from the cloud is under way.
+        Revoking => "revoking",
+        /// Removed after its time ran out.
+        Expired => "expired",
+        /// Removed early by a person.
+        Revoked => "revoked",
+    }
+}
+
+impl GrantStatus {
+    /// Statuses in which the cloud may hold (or is about to hold) the grant.
+    pub const LIVE: &'static [GrantStatus] = &[
+        GrantStatus::Approved,
+        GrantStatus::Active,
+        GrantStatus::Expiring,
+        GrantStatus::Revoking,
+    ];
+
+    /// True once the grant is gone from the cloud for good.
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        matches!(self, GrantStatus::Expired | GrantStatus::Revoked)
+    }
+}
+
+string_enum! {
+    /// What an approver said.
+    Decision {
+        /// Yes.
+        Approve => "approve",
+        /// No.
+        Deny => "deny",
+    }
+}
+
+string_enum! {
+    /// What an API token may do.
+    Role {
+        /// Ask for bundles; see and revoke one's own grants.
+        Requester => "requester",
+        /// Also approve or deny others' requests (when named by the approval policy).
+        Approver => "approver",
+        /// Everything, including the audit log and revoking anyone's grant.
+        Admin => "admin",
+    }
+}
+
+string_enum! {
+    /// How the cloud recognises the identity that receives a grant.
+    IdentityKind {
+        /// An IAM role: the grant is a principal tag on the role.
+        Role => "role",
+        /// An IAM user: the grant is a principal tag on the user.
+        User => "user",
+        /// An IAM Identity Center user (`aws:userid` exemption compiled into the SCP).
+        IdentityCenter => "identity_center",
+    }
+}
+
+/// The AWS identity a grant lands on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Identity {
+    /// How the grant is carried.
+    pub kind: IdentityKind,
+    /// The role or user ARN, or the `aws:userid` (`AROA…:user@example.com`).
+    pub id: String,
+}
+
+/// A request for a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Short unique id (`r-…`).
+    pub id: String,
+    /// The person asking (a name from the `[identities]` config or a token subject).
+    pub requester: String,
+    /// Who receives the permission.
+    pub identity: Identity,
+    /// Bundle name.
+    pub bundle: String,
+    /// Asked duration in seconds.
+    pub duration_secs: i64,
+    /// The justification.
+    pub reason: String,
+    /// Current status.
+    pub status: RequestStatus,
+    /// `api`, `cli` or `slack`.
+    pub source: String,
+    /// Granted at once under break-glass.
+    pub break_glass: bool,
+    /// Approver tier now asked (0 = first).
+    pub tier: i32,
+    /// When the current tier times out (escalation or expiry).
+    pub tier_deadline: Option<Millis>,
+    /// How many distinct approvals are needed.
+    pub required_approvals: i32,
+    /// Created.
+    pub created_at: Millis,
+    /// Decided (approved, denied or expired).
+    pub decided_at: Option<Millis>,
+    /// Where the approval message lives in Slack (channel id).
+    pub slack_channel: Option<String>,
+    /// The approval message's `ts`.
+    pub slack_ts: Option<String>,
+    /// Optimistic-concurrency version: updates must name the version they read.
+    pub version: i64,
+}
+
+/// One approver's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// The request answered.
+    pub request_id: String,
+    /// Who answered.
+    pub approver: String,
+    /// What they said.
+    pub decision: Decision,
+    /// When.
+    pub at: Millis,
+    /// Optional comment.
+    pub comment: Option<String>,
+}
+
+/// A grant: one identity holds one bundle until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Short unique id (`g-…`).
+    pub id: String,
+    /// The request it came from.
+    pub request_id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Who holds it.
+    pub identity: Identity,
+    /// Bundle name.
+    pub bundle: String,
+    /// Current status.
+    pub status: GrantStatus,
+    /// Break-glass grant.
+    pub break_glass: bool,
+    /// Decided.
+    pub created_at: Millis,
+    /// Applied to the cloud.
+    pub activated_at: Option<Millis>,
+    /// When it must be gone.
+    pub expires_at: Millis,
+    /// When it was removed from the cloud.
+    pub ended_at: Option<Millis>,
+    /// Who revoked it (for `Revoking`/`Revoked`).
+    pub revoked_by: Option<String>,
+    /// Why it ended early.
+    pub revoke_reason: Option<String>,
+    /// Sessions issued before this time are cut off (`aws:TokenIssueTime`).
+    pub session_cutoff: Option<Millis>,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+}
+
+/// Something to append to the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When it happened.
+    pub at: Millis,
+    /// Dotted kind, e.g. `request.created`, `grant.revoked`, `slack.rejected`.
+    pub kind: String,
+    /// Who did it (`None` for the system or an unverified caller).
+    pub actor: Option<String>,
+    /// What it is about (a request or grant id).
+    pub subject: Option<String>,
+    /// Everything else, as a JSON object.
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// A new event.
+    #[must_use]
+    pub fn new(at: Millis, kind: &str) -> Self {
+        AuditEvent {
+            at,
+            kind: kind.to_owned(),
+            actor: None,
+            subject: None,
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Set the actor.
+    #[must_use]
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Set the subject.
+    #[must_use]
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Set the details.
+    #[must_use]
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// An audit log entry as stored: the event plus its place in the hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position, from 1, without gaps.
+    pub seq: i64,
+    /// When it happened.
+    pub at: Millis,
+    /// Dotted kind.
+    pub kind: String,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// What it is about.
+    pub subject: Option<String>,
+    /// Everything else.
+    pub details: serde_json::Value,
+    /// The previous entry's hash (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash`, a newline and this entry's canonical JSON (hex).
+    pub hash: String,
+}
+
+/// An API token as stored: only the SHA-256 of the secret is kept.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Public id (`t-…`), safe to show.
+    pub id: String,
+    /// Whose token it is (a person name).
+    pub subject: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the secret, hex.
+    pub secret_hash: String,
+    /// Created.
+    pub created_at: Millis,
+    /// Revoked (no longer accepted).
+    pub revoked_at: Option<Millis>,
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("subject", &self.subject)
+            .field("role", &self.role)
+            .field("secret_hash", &"<hidden>")
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
+}
+
+/// A row to write: insert a new one, or update one read at `version` (the store bumps it).
+#[derive(Debug, Clone)]
+pub enum Write<T> {
+    /// Must not exist yet.
+    Insert(T),
+    /// Must still be at the version it carries.
+    Update(T),
+}
+
+/// Everything one state transition writes, committed atomically with its audit entries:
+/// either all of it lands or none (and a stale `Update` makes it a [`StoreError::Conflict`]).
+#[derive(Debug, Clone, Default)]
+pub struct Changeset {
+    /// Requests to insert or update.
+    pub requests: Vec<Write<RequestRecord>>,
+    /// Approvals to insert (one per approver and request).
+    pub approvals: Vec<ApprovalRecord>,
+    /// Grants to insert or update.
+    pub grants: Vec<Write<GrantRecord>>,
+    /// Audit entries to append, in order.
+    pub audit: Vec<AuditEvent>,
+}
+
+impl Changeset {
+    /// A changeset that only appends audit entries.
+    #[must_use]
+    pub fn audit_only(events: Vec<AuditEvent>) -> Self {
+        Changeset {
+            audit: events,
+            ..Changeset::default()
+        }
+    }
+
+    /// True when there is nothing to write.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+            && self.approvals.is_empty()
+            && self.grants.is_empty()
+            && self.audit.is_empty()
+    }
+}
+
+/// Which requests to list (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    /// Only this status.
+    pub status: Option<RequestStatus>,
+    /// Only this requester.
+    pub requester: Option<String>,
+    /// At most this many (0 = no limit).
+    pub limit: i64,
+}
+
+/// Which grants to list (oldest expiry first).
+#[derive(Debug, Clone, Default)]
+pub struct GrantQuery {
+    /// Only these statuses (empty = all).
+    pub statuses: Vec<GrantStatus>,
+    /// Only this identity id.
+    pub identity_id: Option<String>,
+    /// Only this bundle.
+    pub bundle: Option<String>,
+    /// Only this requester.
+    pub requester: Option<String>,
+    /// Only grants expiring at or before this time.
+    pub expires_at_most: Option<Millis>,
+    /// At most this many (0 = no limit).
+    pub limit: i64,
+}
