@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -13,8 +13,8 @@ use anyhow::{bail, Context};
 use latch_aws::apply::{execute, plan_changes, AccountAccess, Record};
 use latch_aws::drift::{detect, emergency_stop_changes, load_grants};
 use latch_aws::{
-    collect, AppliedState, Aws, AwsOptions, Change, CloudTrailSource, CollectConfig, Plan,
-    Progress, ProgressEvent,
+    collect, AppliedState, Aws, AwsOptions, Change, CloudTrailSource, CollectConfig, CollectReport,
+    Plan, Progress, ProgressEvent,
 };
 use serde_json::json;
 
@@ -100,6 +100,16 @@ pub struct CollectArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     #[command(flatten)]
+    source: CollectSource,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Where and how to read a live organization (shared by `latch collect` and `latch scan --aws`).
+#[derive(Debug, clap::Args)]
+pub struct CollectSource {
+    #[command(flatten)]
     access: AccessArgs,
     /// S3 bucket holding the CloudTrail logs (none copied without it).
     #[arg(long, value_name = "BUCKET")]
@@ -115,9 +125,6 @@ pub struct CollectArgs {
     until: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
 }
 
 /// Arguments of `latch apply` and `latch resync`.
@@ -280,16 +287,17 @@ fn time_arg(text: &str, flag: &str) -> anyhow::Result<i64> {
 }
 
 /// `latch collect`.
-pub fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+/// Collects the live organization into `out` (a snapshot directory).
+pub fn collect_into(source: &CollectSource, out: &Path) -> anyhow::Result<CollectReport> {
     let now = latch_aws::time::now_millis();
-    let cloudtrail = match &args.cloudtrail_bucket {
+    let cloudtrail = match &source.cloudtrail_bucket {
         None => None,
         Some(bucket) => {
-            let end = match &args.until {
+            let end = match &source.until {
                 Some(t) => time_arg(t, "--until")?,
                 None => now,
             };
-            let start = match &args.since {
+            let start = match &source.since {
                 Some(t) => time_arg(t, "--since")?,
                 None => end - 90 * 86_400_000,
             };
@@ -298,25 +306,30 @@ pub fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             }
             Some(CloudTrailSource {
                 bucket: bucket.clone(),
-                prefix: args.cloudtrail_prefix.clone(),
+                prefix: source.cloudtrail_prefix.clone(),
                 start_millis: start,
                 end_millis: end,
             })
         }
     };
-    let access = args.access.access("latch-collect")?;
+    let access = source.access.access("latch-collect")?;
     let config = CollectConfig {
-        out: args.out.clone(),
+        out: out.to_path_buf(),
         role_name: access.role_name,
         role_overrides: access.role_overrides,
         session_name: access.session_name,
         cloudtrail,
     };
     let progress = StderrProgress::new(false);
-    let report = runtime()?.block_on(async {
-        let aws = connect(&args.aws).await?;
+    runtime()?.block_on(async {
+        let aws = connect(&source.aws).await?;
         anyhow::Ok(collect(&aws, &config, &progress).await?)
-    })?;
+    })
+}
+
+/// Runs `latch collect`.
+pub fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+    let report = collect_into(&args.source, &args.out)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => {

@@ -38,6 +38,7 @@ pub enum Format {
 ///   latch scan                                  # the built-in example organization
 ///   latch scan --snapshot ./snap --format json > report.json
 ///   latch scan --snapshot ./snap --format html --out report.html
+///   latch scan --aws --collect-out ./snap       # collect the live organization, then scan it
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ScanArgs {
@@ -65,6 +66,16 @@ pub struct ScanArgs {
     /// examples/org/activity.json on first use into a cache folder.
     #[arg(long)]
     cloudtrail: Option<PathBuf>,
+    /// Collect the live organization first (as `latch collect` does, with the same AWS
+    /// options), then scan what was collected.
+    #[arg(long)]
+    aws: bool,
+    /// With --aws: the snapshot directory to collect into (absent or empty); default a new
+    /// folder under the system's temporary directory.
+    #[arg(long, requires = "aws", value_name = "DIR")]
+    collect_out: Option<PathBuf>,
+    #[command(flatten)]
+    source: crate::aws_cmd::CollectSource,
     /// Show the top N rows in tables.
     #[arg(long, default_value_t = 15)]
     top: usize,
@@ -172,14 +183,44 @@ fn parse_as_of(s: &str) -> anyhow::Result<i64> {
 
 /// Runs `latch scan`.
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    if !args.snapshot.is_dir() {
+    let collected;
+    let snapshot_dir = if args.aws {
+        let out = match &args.collect_out {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!(
+                "latch-scan-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            )),
+        };
+        let report = crate::aws_cmd::collect_into(&args.source, &out)?;
+        #[expect(clippy::print_stderr, reason = "tell people where the snapshot is")]
+        {
+            eprintln!(
+                "collected organization {} into {}",
+                report.organization_id,
+                out.display()
+            );
+        }
+        collected = out;
+        &collected
+    } else {
+        &args.snapshot
+    };
+    run_on(args, snapshot_dir)
+}
+
+fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    if !dir.is_dir() {
         bail!(
             "snapshot directory `{}` does not exist (see docs/snapshot-format.md)",
-            args.snapshot.display()
+            dir.display()
         );
     }
-    let snapshot = latch_model::load::snapshot(&args.snapshot)
-        .with_context(|| format!("cannot load the snapshot `{}`", args.snapshot.display()))?;
+    let snapshot = latch_model::load::snapshot(dir)
+        .with_context(|| format!("cannot load the snapshot `{}`", dir.display()))?;
     let quiet = args.format != Format::Table && args.out.is_none();
     let trail_dir = match &args.cloudtrail {
         Some(dir) => {
@@ -188,9 +229,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             }
             dir.clone()
         }
-        None => match example_trail(&args.snapshot, quiet)? {
+        None => match example_trail(dir, quiet)? {
             Some(dir) => dir,
-            None => args.snapshot.join("cloudtrail"),
+            None => dir.join("cloudtrail"),
         },
     };
     let trail = load_usage(&trail_dir, quiet)?;

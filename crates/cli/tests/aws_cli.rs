@@ -77,6 +77,38 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
     let snapshot = latch_model::load::snapshot(&snap).unwrap();
     assert_eq!(snapshot.accounts.len(), 4);
 
+    // scan --aws: collect the live organization, then scan it, in one command.
+    let scanned = tmp.path().join("scanned");
+    let o = latch(
+        moto,
+        &[
+            "scan",
+            "--aws",
+            "--collect-out",
+            scanned.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let principals = report["principals"].as_array().unwrap();
+    assert!(
+        principals
+            .iter()
+            .any(|p| p["arn"].as_str().unwrap().contains(&fx.app_prod)),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        latch_model::load::snapshot(&scanned)
+            .unwrap()
+            .accounts
+            .len(),
+        4,
+        "scan --aws writes the same snapshot as collect"
+    );
+
     // collect --format json into another directory.
     let snap2 = tmp.path().join("snap2");
     let o = latch(
