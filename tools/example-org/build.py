@@ -269,12 +269,15 @@ def bucket_arn(name):
 def build():
     activity = {}
 
-    def uses(arn, actions, daily_calls, last_active_days_ago=0, denied=(), regions=()):
+    def uses(arn, actions, daily_calls, last_active_days_ago=0, denied=(), regions=(), passes=None):
         entry = {
             "actions": sorted(actions),
             "daily_calls": daily_calls,
             "last_active_days_ago": last_active_days_ago,
         }
+        if passes:
+            # The role each role-passing call names in its request (CloudTrail requestParameters).
+            entry["passes"] = dict(sorted(passes.items()))
         if denied:
             entry["denied_actions"] = sorted(denied)
         if "/AWSReservedSSO_" in arn:
@@ -402,7 +405,8 @@ def build():
     ))], last_used=RECENT)
     uses(a, ["ecr:GetAuthorizationToken", "ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
              "ecr:CompleteLayerUpload", "ecs:RegisterTaskDefinition", "ecs:UpdateService", "ecs:DescribeServices",
-             "s3:PutObject", "iam:PassRole"], 120)
+             "s3:PutObject", "iam:PassRole"], 120,
+         passes={"ecs:RegisterTaskDefinition": f"arn:aws:iam::{PROD_APP}:role/storefront-task-role"})
     a = p.role("storefront-task-role", "2024-02-20T16:35:00+00:00", trust_service("ecs-tasks.amazonaws.com"),
                inline=[("app", doc(allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
                                          f"arn:aws:dynamodb:us-east-1:{PROD_APP}:table/orders")))],
@@ -547,7 +551,16 @@ def build():
     v.role("dev-build-agent", "2023-08-08T10:05:00+00:00", trust_aws(f"arn:aws:iam::{DEV}:root"),
            attached=[pass_ec2, run_ec2], last_used=RECENT)
     uses(f"arn:aws:iam::{DEV}:role/dev-build-agent", ["ec2:DescribeInstances", "ec2:RunInstances",
-                                                      "ec2:CreateTags", "ec2:TerminateInstances", "iam:PassRole"], 60)
+                                                      "ec2:CreateTags", "ec2:TerminateInstances", "iam:PassRole"], 60,
+         passes={"ec2:RunInstances": f"arn:aws:iam::{DEV}:instance-profile/ec2-build-worker"})
+    # What dev-build-agent really launches: build workers with a narrow role.
+    v.role("ec2-build-worker", "2023-08-08T10:06:00+00:00", trust_service("ec2.amazonaws.com"),
+           inline=[("build-worker", doc(
+               allow(["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::acme-prod-artifacts/*"),
+               allow(["logs:CreateLogStream", "logs:PutLogEvents"]),
+           ))], profile="ec2-build-worker", last_used=RECENT)
+    uses(f"arn:aws:iam::{DEV}:role/ec2-build-worker", ["s3:GetObject", "s3:PutObject", "logs:CreateLogStream",
+                                                       "logs:PutLogEvents"], 200)
     v.role("ec2-fleet-admin", "2022-10-10T10:00:00+00:00", trust_service("ec2.amazonaws.com"),
            attached=[ADMIN], profile="ec2-fleet-admin", last_used=RECENT)
     uses(f"arn:aws:iam::{DEV}:role/ec2-fleet-admin", ["s3:GetObject", "ec2:DescribeTags"], 300)
@@ -563,7 +576,8 @@ def build():
     uses(f"arn:aws:iam::{DEV}:role/dev-ci-build", ["lambda:CreateFunction", "lambda:UpdateFunctionCode",
                                                    "lambda:InvokeFunction", "iam:PassRole", "s3:GetObject",
                                                    "s3:PutObject", "logs:CreateLogGroup", "logs:CreateLogStream",
-                                                   "logs:PutLogEvents"], 80)
+                                                   "logs:PutLogEvents"], 80,
+         passes={"lambda:CreateFunction": f"arn:aws:iam::{DEV}:role/lambda-basic-exec"})
     v.role("lambda-basic-exec", "2023-02-02T10:01:00+00:00", trust_service("lambda.amazonaws.com"),
            attached=[LAMBDA_BASIC], last_used=RECENT)
     uses(f"arn:aws:iam::{DEV}:role/lambda-basic-exec", ["logs:CreateLogStream", "logs:PutLogEvents"], 400)

@@ -6,9 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use latch_catalog::{AccessLevel, ActionId, Catalog};
 use latch_model::{NodeKind, Principal, Snapshot};
 use latch_policy::glob;
-use latch_trail::{ActionUsage, Date, PrincipalKind as UsageKind, Timestamp, UsageTable};
+use latch_trail::passrole::{INSTANCE_PROFILE_PREFIX, ROLE_PASSING_ACTIONS};
+use latch_trail::{
+    ActionUsage, Date, PrincipalKind as UsageKind, PrincipalUsage, Timestamp, UsageTable,
+};
 
-use crate::config::{Config, Mode, GRANT_PREFIX, QUARANTINE_TAG, UNLOCK_SERVICES_TAG};
+use crate::config::{Config, Mode, QUARANTINE_TAG, UNLOCK_SERVICES_TAG};
 use crate::intent::{latch_key_patterns, Actions, Cond, LayerKind, PolicyKind, Probe, Rule};
 use crate::org::OrgShape;
 
@@ -230,8 +233,19 @@ enum Mechanism {
 #[derive(Debug, Default)]
 struct Acc {
     actions: BTreeMap<String, (u64, Option<Timestamp>)>,
+    /// Actions kept because another used action needs them (`iam:PassRole` → why).
+    implied: BTreeMap<String, BTreeSet<String>>,
+    /// Actions kept on these resources only (`iam:PassRole` → the roles passed).
+    scoped: BTreeMap<String, BTreeSet<String>>,
     mechanism: &'static str,
     value: String,
+}
+
+/// Who keeps one action through standing exemptions (protect mode, permission layer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Keepers {
+    arns: BTreeSet<String>,
+    userids: BTreeSet<String>,
 }
 
 /// Builds the intent.
@@ -480,6 +494,19 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     // Protect mode: standing exemptions for what was used in the window.
     let mut planned_tags: BTreeMap<(String, String), TagAssignment> = BTreeMap::new();
     let mut standing: BTreeMap<(String, String, String, Option<String>), Acc> = BTreeMap::new();
+    let mut keepers: BTreeMap<ActionId, Keepers> = BTreeMap::new();
+    // Roles passed → identities that keep iam:PassRole on exactly those roles.
+    let mut pass_scopes: BTreeMap<BTreeSet<String>, BTreeSet<String>> = BTreeMap::new();
+    let bundle_sizes: BTreeMap<String, usize> = cfg
+        .bundles
+        .iter()
+        .map(|(k, b)| (k.clone(), b.actions.len()))
+        .collect();
+    let pass_role = catalog.resolve("iam:PassRole");
+    let passes_role: BTreeSet<ActionId> = ROLE_PASSING_ACTIONS
+        .iter()
+        .filter_map(|a| catalog.resolve(a))
+        .collect();
     if let (Some(u), Some(w), Mode::Protect) = (usage, window, cfg.mode) {
         let base_gates = gates.clone();
         let base_service_gate = service_gate.clone();
@@ -519,52 +546,33 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     // carries, break-glass, permanent and Identity Center exemptions).
                     let probe = probe_for(&who0, session.map(String::as_str), Some(id));
                     let have = granted.entry((arn.clone(), session.cloned())).or_default();
-                    // Permission layer.
-                    if let Some(bundles) = action_bundles.get(&id) {
-                        let spared = bundles
-                            .iter()
-                            .any(|b| base_gates.get(b).is_some_and(|g| g.spares(&probe)));
-                        if !spared {
-                            let chosen = match bundles.iter().find(|b| have.contains(*b)) {
-                                Some(b) => b.clone(),
-                                None => {
-                                    // The smallest bundle that holds the action: least privilege.
-                                    let b = bundles
-                                        .iter()
-                                        .min_by_key(|b| {
-                                            (
-                                                cfg.bundles
-                                                    .get(*b)
-                                                    .map_or(usize::MAX, |x| x.actions.len()),
-                                                (*b).clone(),
-                                            )
-                                        })
-                                        .cloned()
-                                        .unwrap_or_default();
-                                    let gate = gates.entry(b.clone()).or_default();
-                                    exempt(
-                                        &mut who,
-                                        session,
-                                        gate,
-                                        &format!("{GRANT_PREFIX}{b}"),
-                                        &mut planned_tags,
-                                    );
-                                    have.insert(b.clone());
-                                    b
-                                }
-                            };
-                            let grant_key = format!("{GRANT_PREFIX}{chosen}");
-                            record(
-                                &mut standing,
-                                "permission",
-                                &chosen,
-                                &who,
-                                session,
-                                name,
-                                au,
-                                &grant_key,
-                            );
+                    // Permission layer: the identity keeps exactly the actions it used (and
+                    // what they imply), not the whole bundle; a role-passing call also keeps
+                    // the `iam:PassRole` it needed (checked inside the call, never logged).
+                    let mut kept = vec![(id, name.as_str(), None)];
+                    if passes_role.contains(&id) {
+                        if let Some(pr) = pass_role {
+                            kept.push((pr, "iam:PassRole", Some(name.as_str())));
                         }
+                    }
+                    for (kid, kname, via) in kept {
+                        let Some(bundles) = action_bundles.get(&kid) else {
+                            continue;
+                        };
+                        let kprobe = probe_for(&who0, session.map(String::as_str), Some(kid));
+                        keep_action(
+                            &mut keepers,
+                            &mut standing,
+                            &base_gates,
+                            &bundle_sizes,
+                            bundles,
+                            &who0,
+                            session,
+                            &kprobe,
+                            kname,
+                            au,
+                            via,
+                        );
                     }
                     // Service layer.
                     let service = name
@@ -599,6 +607,25 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     }
                 }
             }
+            // iam:PassRole kept because of role-passing calls: only on the roles those calls
+            // passed, when every one of them named a role the snapshot knows.
+            if who0.how != Mechanism::UserId {
+                for ((_, _, p, sess), acc) in standing.iter_mut() {
+                    if p != arn || sess.is_some() {
+                        continue;
+                    }
+                    let Some(by) = acc.implied.get("iam:PassRole") else {
+                        continue;
+                    };
+                    if let Some(roles) = passed_scope(input.snapshot, pu, by, &w) {
+                        pass_scopes
+                            .entry(roles.clone())
+                            .or_default()
+                            .insert(arn.clone());
+                        acc.scoped.insert("iam:PassRole".to_owned(), roles);
+                    }
+                }
+            }
         }
     }
     for ((layer, gate, principal, session), acc) in standing {
@@ -606,10 +633,20 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             .actions
             .iter()
             .map(|(a, (n, last))| {
-                format!(
-                    "{a} ({n} calls, last {})",
-                    last.map_or_else(|| "?".to_owned(), |t| t.to_string())
-                )
+                let last = last.map_or_else(|| "?".to_owned(), |t| t.to_string());
+                let only = acc.scoped.get(a).map_or_else(String::new, |r| {
+                    format!(
+                        "; only on {}, the roles those calls passed",
+                        r.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                });
+                match acc.implied.get(a) {
+                    Some(by) => format!(
+                        "{a} (checked inside {}: {n} calls, last {last}; CloudTrail does not record it{only})",
+                        by.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                    None => format!("{a} ({n} calls, last {last}{only})"),
+                }
             })
             .collect();
         exemptions.insert(Exemption {
@@ -680,13 +717,16 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
 
     // Rules.
     let mut rules = Vec::new();
-    let all_bundles: Vec<(Vec<String>, BTreeSet<ActionId>)> = {
-        let mut groups: BTreeMap<Vec<String>, BTreeSet<ActionId>> = BTreeMap::new();
+    // One rule per (bundles holding the actions, identities keeping them in protect mode).
+    type Group = (Vec<String>, Keepers);
+    let all_bundles: Vec<(Group, BTreeSet<ActionId>)> = {
+        let mut groups: BTreeMap<Group, BTreeSet<ActionId>> = BTreeMap::new();
         for (a, bs) in &action_bundles {
             let mut bs = bs.clone();
             bs.sort();
             bs.dedup();
-            groups.entry(bs).or_default().insert(*a);
+            let k = keepers.get(a).cloned().unwrap_or_default();
+            groups.entry((bs, k)).or_default().insert(*a);
         }
         groups.into_iter().collect()
     };
@@ -708,6 +748,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 target: t.clone(),
                 actions: Actions::AllExcept(BTreeSet::new()),
                 resources: vec!["*".to_owned()],
+                not_resource: false,
                 cond: Cond {
                     present_tag: Some(QUARANTINE_TAG.to_owned()),
                     arn_not_like: bg_cp.clone(),
@@ -716,9 +757,9 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 label: "quarantine of identities tagged latch:quarantine".to_owned(),
             });
         }
-        for (bundles, actions) in &all_bundles {
-            let mut arns = BTreeSet::new();
-            let mut userids = BTreeSet::new();
+        for ((bundles, keep), actions) in &all_bundles {
+            let mut arns = keep.arns.clone();
+            let mut userids = keep.userids.clone();
             let mut tags = Vec::new();
             for b in bundles {
                 if let Some(g) = gates.get(b) {
@@ -735,14 +776,55 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 target: t.clone(),
                 actions: Actions::Only(actions.clone()),
                 resources: vec!["*".to_owned()],
+                not_resource: false,
                 cond: Cond {
                     absent_tags: tags,
                     arn_not_like: arns.into_iter().collect(),
                     userid_not_like: userids.into_iter().collect(),
                     ..Cond::default()
                 },
-                label: format!("bundle {}", bundles.join(" + ")),
+                label: if keep.arns.is_empty() && keep.userids.is_empty() {
+                    format!("bundle {}", bundles.join(" + "))
+                } else {
+                    format!(
+                        "bundle {} (kept by {} identities that used these actions)",
+                        bundles.join(" + "),
+                        keep.arns.len() + keep.userids.len()
+                    )
+                },
             });
+        }
+        // Standing iam:PassRole scoped to the roles passed: the identities spared by the
+        // bundle rule above are denied passing any other role.
+        if let Some((pr, bundles)) =
+            pass_role.and_then(|pr| action_bundles.get(&pr).map(|b| (pr, b)))
+        {
+            let mut tags: Vec<String> = bundles
+                .iter()
+                .filter_map(|b| gates.get(b))
+                .flat_map(|g| g.grant_tags.iter().cloned())
+                .collect();
+            tags.sort();
+            tags.dedup();
+            for (roles, who) in &pass_scopes {
+                rules.push(Rule {
+                    layer: LayerKind::Permission,
+                    kind: PolicyKind::Scp,
+                    target: t.clone(),
+                    actions: Actions::Only(BTreeSet::from([pr])),
+                    resources: roles.iter().cloned().collect(),
+                    not_resource: true,
+                    cond: Cond {
+                        absent_tags: tags.clone(),
+                        arn_like: who.iter().cloned().collect(),
+                        ..Cond::default()
+                    },
+                    label: format!(
+                        "iam:PassRole kept by {} identities on the roles they passed only",
+                        who.len()
+                    ),
+                });
+            }
         }
         if !cfg.regions.allowed.is_empty() {
             let global: BTreeSet<ActionId> = GLOBAL_ACTIONS
@@ -758,6 +840,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 target: t.clone(),
                 actions: Actions::AllExcept(global),
                 resources: vec!["*".to_owned()],
+                not_resource: false,
                 cond: Cond {
                     regions_not: regions.clone(),
                     arn_not_like: base_arns.iter().cloned().collect(),
@@ -833,6 +916,7 @@ fn service_rule(target: &str, actions: Actions, gate: &Gate, label: String) -> R
         target: target.to_owned(),
         actions,
         resources: vec!["*".to_owned()],
+        not_resource: false,
         cond: Cond {
             absent_tags: gate.grant_tags.clone(),
             arn_not_like: gate.arns.iter().cloned().collect(),
@@ -886,6 +970,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
                 "sts:TagSession",
             ])),
             resources: vec!["*".to_owned()],
+            not_resource: false,
             cond: tag_cond.clone(),
             label: "latch:* tags on users and roles, and latch:* session tags".to_owned(),
         },
@@ -895,6 +980,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
             target: target.to_owned(),
             actions: Actions::Only(ids(&["sts:TagSession"])),
             resources: vec!["*".to_owned()],
+            not_resource: false,
             cond: tag_cond,
             label: "latch:* session tags, on the STS side (also federated sessions)".to_owned(),
         },
@@ -904,6 +990,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
             target: target.to_owned(),
             actions: Actions::Only(role_writes),
             resources: vec![cp.to_owned()],
+            not_resource: false,
             cond: Cond {
                 arn_not_like: only_cp.clone(),
                 ..Cond::default()
@@ -916,6 +1003,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
             target: target.to_owned(),
             actions: Actions::Only(ids(&["organizations:LeaveOrganization"])),
             resources: vec!["*".to_owned()],
+            not_resource: false,
             cond: Cond {
                 arn_not_like: only_cp,
                 ..Cond::default()
@@ -987,6 +1075,127 @@ fn probe_for(who: &Who, session: Option<&str>, action: Option<ActionId>) -> Prob
         region: None,
         resource: "*".to_owned(),
     }
+}
+
+/// Keeps one used action (or one it implies) for the identity that used it: a standing
+/// exemption from the permission layer for exactly that action, unless a grant, break-glass,
+/// permanent or Identity Center exemption already spares the call.
+#[expect(clippy::too_many_arguments, reason = "one record of many parts")]
+fn keep_action(
+    keepers: &mut BTreeMap<ActionId, Keepers>,
+    standing: &mut BTreeMap<(String, String, String, Option<String>), Acc>,
+    gates: &BTreeMap<String, Gate>,
+    bundle_sizes: &BTreeMap<String, usize>,
+    bundles: &[String],
+    who: &Who,
+    session: Option<&String>,
+    probe: &Probe,
+    name: &str,
+    au: &ActionUsage,
+    implied_by: Option<&str>,
+) {
+    let Some(action) = probe.action else { return };
+    if bundles
+        .iter()
+        .any(|b| gates.get(b).is_some_and(|g| g.spares(probe)))
+    {
+        return;
+    }
+    let k = keepers.entry(action).or_default();
+    let (mechanism, value) = match who.how {
+        Mechanism::UserId => {
+            let Some(u) = userid_of(who, session.map(String::as_str)) else {
+                return;
+            };
+            k.userids.insert(u.clone());
+            ("userid", u)
+        }
+        Mechanism::Tag | Mechanism::Arn => {
+            k.arns.insert(who.arn.clone());
+            ("principal-arn", who.arn.clone())
+        }
+    };
+    // The smallest bundle holding the action names the exemption (for people).
+    let gate = bundles
+        .iter()
+        .min_by_key(|b| {
+            (
+                bundle_sizes.get(*b).copied().unwrap_or(usize::MAX),
+                (*b).clone(),
+            )
+        })
+        .cloned()
+        .unwrap_or_default();
+    let acc = standing
+        .entry((
+            "permission".to_owned(),
+            gate,
+            who.arn.clone(),
+            session.cloned(),
+        ))
+        .or_default();
+    acc.mechanism = mechanism;
+    acc.value = value;
+    let e = acc.actions.entry(name.to_owned()).or_insert((0, None));
+    e.0 += au.count;
+    e.1 = e.1.max(au.last_seen);
+    if let Some(by) = implied_by {
+        acc.implied
+            .entry(name.to_owned())
+            .or_default()
+            .insert(by.to_owned());
+    }
+}
+
+/// The role ARNs that `pu`'s role-passing calls `by` passed in the window, when every one of
+/// those calls named a role that the snapshot resolves (an instance profile to its role, a
+/// role name to the role of the caller's account); `None` otherwise — then `iam:PassRole` is
+/// kept on every role, as CloudTrail cannot say which.
+fn passed_scope(
+    snapshot: &Snapshot,
+    pu: &PrincipalUsage,
+    by: &BTreeSet<String>,
+    w: &UsageWindow,
+) -> Option<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for action in by {
+        let roles = pu.passed_roles.get(action)?;
+        for (role, u) in roles {
+            if u.count == 0 || !w.contains(u.last_seen) {
+                continue;
+            }
+            out.extend(resolve_passed(snapshot, &pu.account, role)?);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A role as a request names it → role ARNs in the snapshot.
+fn resolve_passed(snapshot: &Snapshot, account: &str, named: &str) -> Option<Vec<String>> {
+    let roles_of = |acct: String| {
+        snapshot
+            .principals()
+            .filter(move |p| p.account_id() == acct)
+            .filter_map(|p| p.as_role())
+    };
+    if let Some(profile) = named.strip_prefix(INSTANCE_PROFILE_PREFIX) {
+        let acct = latch_policy::arn::account(profile).unwrap_or(account);
+        let name = profile.rsplit('/').next().unwrap_or(profile);
+        let found: Vec<String> = roles_of(acct.to_owned())
+            .filter(|r| r.instance_profiles.iter().any(|ip| ip.name == name))
+            .map(|r| r.arn.clone())
+            .collect();
+        return (!found.is_empty()).then_some(found);
+    }
+    if named.starts_with("arn:") {
+        return named.contains(":role/").then(|| vec![named.to_owned()]);
+    }
+    if named.is_empty() {
+        return None;
+    }
+    roles_of(account.to_owned())
+        .find(|r| r.name == named)
+        .map(|r| vec![r.arn.clone()])
 }
 
 fn exempt(
@@ -1088,6 +1297,14 @@ mod tests {
         let c = Catalog::get();
         for p in GLOBAL_ACTIONS {
             assert!(!c.expand_ids(p).is_empty(), "{p} matches nothing");
+        }
+    }
+
+    #[test]
+    fn role_passing_actions_are_known() {
+        let c = Catalog::get();
+        for a in ROLE_PASSING_ACTIONS {
+            assert!(c.resolve(a).is_some(), "{a} is not in the catalog");
         }
     }
 

@@ -136,6 +136,8 @@ pub struct Cond {
     pub present_tag: Option<String>,
     /// `ArnNotLike: {aws:PrincipalArn: [...]}`: these principals are spared.
     pub arn_not_like: Vec<String>,
+    /// `ArnLike: {aws:PrincipalArn: [...]}`: denies only these principals (empty: everyone).
+    pub arn_like: Vec<String>,
     /// `StringNotLike: {aws:userid: [...]}`: these sessions are spared.
     pub userid_not_like: Vec<String>,
     /// `ForAnyValue:StringLike: {aws:TagKeys: [...]}`: denies only when a request tag key
@@ -158,6 +160,8 @@ pub struct Rule {
     pub actions: Actions,
     /// Resource patterns (`*` for all).
     pub resources: Vec<String>,
+    /// `resources` is a `NotResource` list: the Deny applies to every other resource.
+    pub not_resource: bool,
     /// Who is spared.
     pub cond: Cond,
     /// What it is, for people (bundle names, services, …).
@@ -215,6 +219,14 @@ impl Cond {
         {
             return false;
         }
+        if !self.arn_like.is_empty()
+            && !self
+                .arn_like
+                .iter()
+                .any(|pat| glob::matches_str(pat, &p.principal_arn))
+        {
+            return false;
+        }
         if let Some(uid) = &p.userid {
             if self
                 .userid_not_like
@@ -251,12 +263,11 @@ impl Rule {
     /// Whether this rule denies the probe (its account being under the rule's target is the
     /// caller's business).
     pub fn denies(&self, p: &Probe) -> bool {
-        self.actions.contains(p.action)
-            && self
-                .resources
-                .iter()
-                .any(|r| r == "*" || glob::matches_str(r, &p.resource))
-            && self.cond.holds(p)
+        let listed = self
+            .resources
+            .iter()
+            .any(|r| r == "*" || glob::matches_str(r, &p.resource));
+        self.actions.contains(p.action) && listed != self.not_resource && self.cond.holds(p)
     }
 }
 

@@ -102,8 +102,10 @@ struct JsonStatement<'a> {
     action: Option<OneOrMany<'a>>,
     #[serde(rename = "NotAction", skip_serializing_if = "Option::is_none")]
     not_action: Option<OneOrMany<'a>>,
-    #[serde(rename = "Resource")]
-    resource: OneOrMany<'a>,
+    #[serde(rename = "Resource", skip_serializing_if = "Option::is_none")]
+    resource: Option<OneOrMany<'a>>,
+    #[serde(rename = "NotResource", skip_serializing_if = "Option::is_none")]
+    not_resource: Option<OneOrMany<'a>>,
     #[serde(rename = "Condition", skip_serializing_if = "BTreeMap::is_empty")]
     condition: BTreeMap<&'static str, BTreeMap<String, OneOrMany<'a>>>,
 }
@@ -125,6 +127,7 @@ fn render(
     mode: Mode,
     patterns: &[String],
     resources: &[String],
+    not_resource: bool,
     cond: &Cond,
 ) -> String {
     let star = ["*".to_owned()];
@@ -141,6 +144,7 @@ fn render(
     }
     for (op, key, values) in [
         ("ArnNotLike", "aws:PrincipalArn", &cond.arn_not_like),
+        ("ArnLike", "aws:PrincipalArn", &cond.arn_like),
         ("StringNotLike", "aws:userid", &cond.userid_not_like),
         ("ForAnyValue:StringLike", "aws:TagKeys", &cond.tag_keys_like),
         ("StringNotEquals", "aws:RequestedRegion", &cond.regions_not),
@@ -162,7 +166,8 @@ fn render(
             Mode::NotAction => None,
         },
         not_action: (mode == Mode::NotAction).then(|| OneOrMany::of(patterns)),
-        resource: OneOrMany::of(resources),
+        resource: (!not_resource).then(|| OneOrMany::of(resources)),
+        not_resource: not_resource.then(|| OneOrMany::of(resources)),
         condition,
     };
     serde_json::to_string(&st).unwrap_or_default()
@@ -189,6 +194,7 @@ struct Item {
     mode: Mode,
     patterns: Vec<String>,
     resources: Vec<String>,
+    not_resource: bool,
     cond: Cond,
     label: String,
     seq: usize,
@@ -202,6 +208,7 @@ impl Item {
             self.mode,
             patterns,
             &self.resources,
+            self.not_resource,
             &self.cond,
         )
     }
@@ -210,7 +217,14 @@ impl Item {
 /// Merges rules with identical conditions, compresses action sets, and names statements.
 fn items(rules: &[Rule]) -> Vec<Item> {
     let catalog = Catalog::get();
-    type Key = (PolicyKind, String, LayerKind, bool, Vec<String>, Cond);
+    type Key = (
+        PolicyKind,
+        String,
+        LayerKind,
+        bool,
+        (Vec<String>, bool),
+        Cond,
+    );
     let mut merged: BTreeMap<Key, (BTreeSet<ActionId>, Vec<String>)> = BTreeMap::new();
     for r in rules {
         let (not, set) = match &r.actions {
@@ -222,7 +236,7 @@ fn items(rules: &[Rule]) -> Vec<Item> {
             r.target.clone(),
             r.layer,
             not,
-            r.resources.clone(),
+            (r.resources.clone(), r.not_resource),
             r.cond.clone(),
         );
         match merged.get_mut(&key) {
@@ -242,7 +256,7 @@ fn items(rules: &[Rule]) -> Vec<Item> {
     }
     let mut counters: BTreeMap<(PolicyKind, String, LayerKind), usize> = BTreeMap::new();
     let mut out = Vec::new();
-    for (seq, ((kind, target, layer, not, resources, cond), (set, labels))) in
+    for (seq, ((kind, target, layer, not, (resources, not_resource), cond), (set, labels))) in
         merged.into_iter().enumerate()
     {
         let (mode, patterns) = match (not, set.is_empty()) {
@@ -263,6 +277,7 @@ fn items(rules: &[Rule]) -> Vec<Item> {
             mode,
             patterns,
             resources,
+            not_resource,
             cond,
             label: labels.join("; "),
             seq,
@@ -584,6 +599,7 @@ mod tests {
             Mode::Action,
             &["iam:PassRole".into()],
             &["*".into()],
+            false,
             &cond,
         );
         assert_eq!(
@@ -596,11 +612,29 @@ mod tests {
             Mode::Star,
             &[],
             &["*".into()],
+            false,
             &Cond::default(),
         );
         assert_eq!(
             r,
             r#"{"Sid":"X","Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}"#
+        );
+        // A resource-scoped standing exemption: only these principals, every other role.
+        let scoped = render(
+            "LatchPermission2",
+            PolicyKind::Scp,
+            Mode::Action,
+            &["iam:PassRole".into()],
+            &["arn:aws:iam::1:role/web".into()],
+            true,
+            &Cond {
+                arn_like: vec!["arn:aws:iam::1:role/ci".into()],
+                ..Cond::default()
+            },
+        );
+        assert_eq!(
+            scoped,
+            r#"{"Sid":"LatchPermission2","Effect":"Deny","Action":"iam:PassRole","NotResource":"arn:aws:iam::1:role/web","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::1:role/ci"}}}"#
         );
     }
 }

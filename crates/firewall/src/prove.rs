@@ -715,7 +715,8 @@ struct Env<'a> {
     tags: BTreeMap<String, Vec<(String, String)>>,
     exempt: Vec<String>,
     /// (principal or pattern, "kind exemption from layer `gate`: reason").
-    exemption_list: Vec<(String, String)>,
+    /// (principal, the actions kept — empty for the whole gate, why).
+    exemption_list: Vec<(String, Vec<String>, String)>,
     control_plane: String,
     region: String,
     org_id: String,
@@ -835,6 +836,7 @@ impl<'a> Env<'a> {
                 .map(|e| {
                     (
                         e.principal.clone(),
+                        e.actions.clone(),
                         format!(
                             "{} exemption from the {} layer `{}` ({})",
                             e.kind, e.layer, e.gate, e.reason
@@ -899,7 +901,8 @@ impl<'a> Env<'a> {
     }
 
     /// Why the plan spares `arn`: its tags and exemptions, for people.
-    fn exemptions_of(&self, arn: &str) -> Vec<String> {
+    /// What spares `arn` calling `action`: grant tags and the exemptions that cover the action.
+    fn exemptions_of(&self, arn: &str, action: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .tags
             .get(arn)
@@ -911,8 +914,12 @@ impl<'a> Env<'a> {
         out.extend(
             self.exemption_list
                 .iter()
-                .filter(|(p, _)| p == arn || latch_policy::glob::matches_str(p, arn))
-                .map(|(_, why)| why.clone()),
+                .filter(|(p, actions, _)| {
+                    (p == arn || latch_policy::glob::matches_str(p, arn))
+                        && (actions.is_empty()
+                            || actions.iter().any(|a| a.eq_ignore_ascii_case(action)))
+                })
+                .map(|(_, _, why)| why.clone()),
         );
         out
     }
@@ -1484,7 +1491,7 @@ fn run_one(
                 .map(|g| g.layer().name())
                 .collect();
             if blocked_by.is_empty() {
-                let why = env.exemptions_of(&impact.principal);
+                let why = env.exemptions_of(&impact.principal, &impact.action);
                 problem = Some(format!(
                     "no statement of the plan denies the impact step `{}` on `{}` by `{}` (with the plan: {}){}",
                     impact.action,

@@ -39,6 +39,46 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
     assert!(standing
         .iter()
         .all(|e| !e.actions.is_empty() && e.reason.contains("calls")));
+    // Protect mode keeps each identity exactly the actions it used (plus iam:PassRole where a
+    // used call passes a role), through an aws:PrincipalArn exemption: no standing grant tag
+    // hands it the rest of the bundle.
+    assert!(a
+        .plan
+        .tags
+        .iter()
+        .all(|t| !t.key.starts_with("latch:grant:")));
+    let deploy = standing
+        .iter()
+        .find(|e| {
+            e.principal == "arn:aws:iam::300000000004:role/github-actions-deploy"
+                && e.gate == "privilege-escalation"
+        })
+        .unwrap();
+    assert_eq!(deploy.mechanism, "principal-arn");
+    assert!(deploy
+        .actions
+        .contains(&"ecs:RegisterTaskDefinition".to_owned()));
+    assert!(deploy.actions.contains(&"iam:PassRole".to_owned()));
+    assert!(!deploy.actions.iter().any(|a| a == "iam:CreateAccessKey"));
+    assert!(deploy.reason.contains("iam:PassRole (checked inside"));
+    // Where the role-passing calls named the role, iam:PassRole is kept on that role only.
+    let agent = standing
+        .iter()
+        .find(|e| {
+            e.principal == "arn:aws:iam::400000000006:role/dev-build-agent"
+                && e.gate == "privilege-escalation"
+        })
+        .unwrap();
+    assert!(
+        agent
+            .reason
+            .contains("only on arn:aws:iam::400000000006:role/ec2-build-worker"),
+        "{}",
+        agent.reason
+    );
+    assert!(a.plan.policies.iter().any(|p| p.content.contains(
+        r#""NotResource":"arn:aws:iam::400000000006:role/ec2-build-worker","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::400000000006:role/dev-build-agent"}"#
+    )));
     // A round trip through plan.json keeps everything.
     let back = latch_firewall::Plan::from_json(&a.plan.to_json()).unwrap();
     assert_eq!(back, a.plan);

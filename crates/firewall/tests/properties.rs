@@ -46,6 +46,22 @@ impl Rng {
     }
 }
 
+/// Identities of the example that use role-passing calls, and the role they pass.
+const STANDING: [(&str, &str); 3] = [
+    (
+        "arn:aws:iam::400000000006:role/dev-build-agent",
+        "arn:aws:iam::400000000006:role/ec2-build-worker",
+    ),
+    (
+        "arn:aws:iam::400000000006:role/dev-ci-build",
+        "arn:aws:iam::400000000006:role/lambda-basic-exec",
+    ),
+    (
+        "arn:aws:iam::300000000004:role/github-actions-deploy",
+        "arn:aws:iam::300000000004:role/storefront-task-role",
+    ),
+];
+
 const IC_ACCOUNT: &str = "400000000006";
 const IC_USER: &str = "carol@acme.example";
 
@@ -71,7 +87,7 @@ struct Case {
     quarantined_services: Vec<String>,
 }
 
-fn random_case(rng: &mut Rng) -> Case {
+fn random_case(rng: &mut Rng, with_usage: bool) -> Case {
     let catalog = Catalog::get();
     let actions = catalog.actions();
     let mut t = String::new();
@@ -96,7 +112,11 @@ fn random_case(rng: &mut Rng) -> Case {
         }
         let quoted: Vec<String> = acts.iter().map(|a| format!("\"{a}\"")).collect();
         let _ = writeln!(t, "actions = [{}]", quoted.join(", "));
-        if rng.chance(30) {
+        if with_usage && i == 0 {
+            // Holds iam:PassRole and the role-passing calls the example's identities make:
+            // per-action and resource-scoped standing exemptions appear.
+            let _ = writeln!(t, "categories = [\"privilege-escalation\"]");
+        } else if rng.chance(30) {
             let _ = writeln!(t, "categories = [\"credential-access\"]");
         }
         if rng.chance(20) {
@@ -262,13 +282,15 @@ fn check_limits(intent: &Intent, packed: &[PackedPolicy]) {
 
 fn run_case(seed: u64) {
     let mut rng = Rng(seed | 1);
-    let case = random_case(&mut rng);
+    // Half the cases in protect mode with the example's 90 days of usage (standing exemptions).
+    let with_usage = rng.chance(50);
+    let case = random_case(&mut rng, with_usage);
     let cfg = Config::parse(&case.toml).unwrap_or_else(|e| panic!("{e}\n{}", case.toml));
     let input = PlanInput {
         snapshot: common::snapshot(),
         config: &cfg,
-        usage: None,
-        as_of: None,
+        usage: with_usage.then(common::usage),
+        as_of: with_usage.then(common::as_of),
         active_grants: &[],
     };
     let intent = generate(&input).unwrap();
@@ -323,9 +345,21 @@ fn run_case(seed: u64) {
             resource: "*".to_owned(),
             ..Probe::default()
         };
-        match rng.below(8) {
+        match rng.below(9) {
             0 => {
                 probe.principal_arn = format!("arn:aws:iam::{account}:role/latch-control-plane");
+            }
+            8 if with_usage => {
+                // Identities with standing exemptions, passing the role they pass or another.
+                let (who, passes) = *rng.pick(&STANDING);
+                probe.principal_arn = who.to_owned();
+                if rng.chance(50) {
+                    probe.resource = if rng.chance(50) {
+                        passes.to_owned()
+                    } else {
+                        "arn:aws:iam::400000000006:role/ec2-fleet-admin".to_owned()
+                    };
+                }
             }
             1 => {
                 probe.principal_arn = format!("arn:aws:iam::{account}:user/alice");

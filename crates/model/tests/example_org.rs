@@ -58,10 +58,10 @@ fn counts() {
     assert_eq!(c.organizational_units, 4);
     assert_eq!(c.users, 5);
     assert_eq!(c.groups, 1);
-    assert_eq!(c.roles, 39);
-    assert_eq!(c.inline_policies, 11);
+    assert_eq!(c.roles, 40);
+    assert_eq!(c.inline_policies, 12);
     assert_eq!(c.resource_policies, 5);
-    assert_eq!(s.principals().count(), 44);
+    assert_eq!(s.principals().count(), 45);
     // Root 3 + 4 OUs (+1 in Prod and Sandbox) + 7 accounts.
     assert_eq!(c.scp_attachments, 3 + 4 + 2 + 7);
     // Only CloudTrail is missing: the trail generator writes it.
@@ -127,7 +127,7 @@ fn url_encoded_account_decodes_and_paginated_account_merges() {
         "ecs-tasks.amazonaws.com"
     );
     let dev = &s.accounts[DEV];
-    assert_eq!(dev.roles.len(), 9);
+    assert_eq!(dev.roles.len(), 10);
     assert!(
         dev.roles.contains_key("OrganizationAccountAccessRole")
             && dev.roles.contains_key("metrics-exporter")
@@ -439,5 +439,5 @@ fn activity_plan_names_only_real_principals() {
         plan[&format!("arn:aws:iam::{MGMT}:user/breakglass")].daily_calls,
         0
     );
-    assert_eq!(plan.len(), 37);
+    assert_eq!(plan.len(), 38);
 }

@@ -90,6 +90,7 @@ fn activity() -> Activity {
                     "eu-west-1".into(),
                     "ap-southeast-2".into(),
                 ],
+                passes: std::collections::BTreeMap::new(),
             },
         );
     }

@@ -70,6 +70,11 @@ pub struct PrincipalActivity {
     /// Regions of regional calls.
     #[serde(default)]
     pub regions: Vec<String>,
+    /// For role-passing actions among `actions` ([`crate::passrole`]): the role each call
+    /// passes, as the request names it — a role ARN or name, or for EC2 an instance profile
+    /// ARN. Role-passing actions not listed here name no role in their requests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub passes: BTreeMap<String, String>,
 }
 
 /// A principal of the activity document that cannot be generated.
@@ -139,6 +144,8 @@ struct GenAction {
     action: String,
     source: String,
     event: String,
+    /// The role the call passes (from `passes`).
+    passes: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +222,7 @@ impl Plan {
                             action: action.clone(),
                             source,
                             event,
+                            passes: a.passes.get(action).cloned(),
                         }),
                         None => {
                             not_generated
@@ -226,6 +234,13 @@ impl Plan {
                 }
                 out
             };
+            for action in a.passes.keys() {
+                if !a.actions.contains(action) || !crate::passrole::passes_role(action) {
+                    return Err(err(&format!(
+                        "`passes` names `{action}`, which is not a role-passing action among `actions`"
+                    )));
+                }
+            }
             let actions = split(&a.actions);
             let denied = split(&a.denied_actions);
             let h = hash_str(arn);
@@ -411,6 +426,30 @@ impl Plan {
             summary
                 .expected
                 .add_aggregate(&p.arn, p.kind, &p.account, session, Some(&a.action), u);
+            if !*denied && crate::passrole::passes_role(&a.action) {
+                // What ingestion will read back from the requests written below.
+                let service = a.source.strip_suffix(".amazonaws.com").unwrap_or(&a.source);
+                let mut params = String::new();
+                request_parameters(
+                    &mut params,
+                    service,
+                    &a.event,
+                    &p.account,
+                    "us-east-1",
+                    0,
+                    a.passes.as_deref(),
+                );
+                let roles = crate::passrole::passed_roles(params.as_bytes());
+                for r in if roles.is_empty() {
+                    vec![String::new()]
+                } else {
+                    roles
+                } {
+                    summary
+                        .expected
+                        .add_passed(&p.arn, p.kind, &p.account, &a.action, &r, u);
+                }
+            }
         }
         if let (Some(f), Some(l)) = (
             keyed.iter().map(|k| k.2.at).min(),
@@ -559,7 +598,15 @@ impl Plan {
             );
         }
         s.push_str(",\"requestParameters\":");
-        request_parameters(&mut s, service, &a.event, acct, region, e.id);
+        request_parameters(
+            &mut s,
+            service,
+            &a.event,
+            acct,
+            region,
+            e.id,
+            a.passes.as_deref(),
+        );
         let _ = write!(
             s,
             ",\"responseElements\":null,\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":{read_only},\"eventType\":\"AwsApiCall\",\"managementEvent\":{},\"recipientAccountId\":\"{acct}\",\"eventCategory\":\"{}\",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{service}.{region}.amazonaws.com\"}}}}",
@@ -693,7 +740,37 @@ fn request_parameters(
     acct: &str,
     region: &str,
     id: u64,
+    passes: Option<&str>,
 ) {
+    if let Some(role) = passes {
+        // The member each service names its role with (see each API reference).
+        let name = format!("{}-{:06x}", event.to_ascii_lowercase(), id & 0xff_ffff);
+        let role = esc(role);
+        let _ = match (service, event) {
+            ("ec2", _) => write!(
+                s,
+                "{{\"instancesSet\":{{\"items\":[{{\"imageId\":\"ami-0abcdef1234567890\",\"minCount\":1,\"maxCount\":1}}]}},\"instanceType\":\"t3.micro\",\"iamInstanceProfile\":{{\"arn\":\"{role}\"}}}}"
+            ),
+            ("cloudformation", _) => write!(
+                s,
+                "{{\"stackName\":\"{name}\",\"roleARN\":\"{role}\"}}"
+            ),
+            ("ecs", _) => write!(
+                s,
+                "{{\"family\":\"{name}\",\"taskRoleArn\":\"{role}\"}}"
+            ),
+            ("sagemaker", _) => write!(
+                s,
+                "{{\"notebookInstanceName\":\"{name}\",\"roleArn\":\"{role}\"}}"
+            ),
+            ("codebuild", _) => write!(
+                s,
+                "{{\"name\":\"{name}\",\"serviceRole\":\"{role}\"}}"
+            ),
+            _ => write!(s, "{{\"name\":\"{name}\",\"role\":\"{role}\"}}"),
+        };
+        return;
+    }
     match service {
         "s3" => {
             let bucket = format!("{acct}-{region}-data");
@@ -829,7 +906,8 @@ mod tests {
             "arn:aws:iam::111122223333:user/alice": {"actions": ["ec2:DescribeInstances", "cloudwatch:GetMetricData"], "daily_calls": 8, "last_active_days_ago": 3, "denied_actions": ["ec2:RunInstances"]},
             "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd": {"actions": ["iam:ListRoles", "sts:GetCallerIdentity"], "daily_calls": 5, "last_active_days_ago": 1, "sessions": ["bob@example.com", "carol@example.com"]},
             "arn:aws:iam::444455556666:root": {"actions": ["iam:CreateAccessKey"], "daily_calls": 1, "last_active_days_ago": 6},
-            "arn:aws:iam::444455556666:role/old-batch": {"actions": ["glue:StartJobRun"], "daily_calls": 10, "last_active_days_ago": 400}
+            "arn:aws:iam::444455556666:role/old-batch": {"actions": ["glue:StartJobRun"], "daily_calls": 10, "last_active_days_ago": 400},
+            "arn:aws:iam::111122223333:role/fleet": {"actions": ["ec2:RunInstances", "lambda:CreateFunction", "ecs:RegisterTaskDefinition"], "passes": {"ec2:RunInstances": "arn:aws:iam::111122223333:instance-profile/web", "lambda:CreateFunction": "arn:aws:iam::111122223333:role/fn-exec"}, "daily_calls": 30, "last_active_days_ago": 0}
         }"#,
         )
         .unwrap()
@@ -857,6 +935,38 @@ mod tests {
         assert!(summary.events > 300, "{}", summary.events);
         assert_eq!(parsed, summary.expected);
         assert_eq!(parsed.events, summary.events);
+        // The roles role-passing calls name are read back from their requests; a call that
+        // names none is kept as "".
+        let fleet = parsed
+            .principal("arn:aws:iam::111122223333:role/fleet")
+            .unwrap();
+        let passed: Vec<(&str, Vec<&str>)> = fleet
+            .passed_roles
+            .iter()
+            .map(|(a, m)| (a.as_str(), m.keys().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            passed,
+            [
+                (
+                    "ec2:RunInstances",
+                    vec!["instance-profile:arn:aws:iam::111122223333:instance-profile/web"]
+                ),
+                ("ecs:RegisterTaskDefinition", vec![""]),
+                (
+                    "lambda:CreateFunction",
+                    vec!["arn:aws:iam::111122223333:role/fn-exec"]
+                ),
+            ]
+        );
+        assert_eq!(
+            fleet
+                .passed_roles
+                .get("lambda:CreateFunction")
+                .and_then(|m| m.get("arn:aws:iam::111122223333:role/fn-exec"))
+                .map(|u| u.count),
+            fleet.action("lambda:CreateFunction").map(|u| u.count)
+        );
         let deploy = parsed
             .principal("arn:aws:iam::111122223333:role/ci-deploy")
             .unwrap();

@@ -80,7 +80,8 @@ pub struct FileStats {
 
 #[derive(Debug)]
 enum ActionSlot {
-    Action(Box<str>),
+    /// An IAM action, and whether AWS checks `iam:PassRole` inside it.
+    Action(Box<str>, bool),
     SignIn,
     Unmapped(Box<str>),
 }
@@ -102,12 +103,14 @@ enum Target {
     Unattributed(u32),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Staged {
     target: Target,
     action: u32,
     at: i64,
     outcome: Outcome,
+    /// For a successful call that passes a role: the roles it names (rare, so boxed).
+    passed: Option<Box<[String]>>,
 }
 
 /// Aggregates usage from any number of log files; turn it into a [`UsageTable`] at the end.
@@ -121,6 +124,8 @@ pub struct Aggregator {
     action_index: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
     kinds: Vec<Box<str>>,
     cells: FxHashMap<(u32, u32), ActionUsage>,
+    /// (principal, role-passing action, role passed or "" when the call names none).
+    passed: FxHashMap<(u32, u32, Box<str>), ActionUsage>,
     aws_service: u64,
     unattributed: FxHashMap<u32, u64>,
     unmapped: FxHashMap<u32, u64>,
@@ -211,11 +216,24 @@ impl Aggregator {
             Some(c) if is_denied(c) => Outcome::Denied,
             Some(_) => Outcome::Error,
         };
+        let passed = match (
+            self.actions.get(action as usize),
+            &target,
+            r.request_parameters,
+        ) {
+            (Some(ActionSlot::Action(_, true)), Target::Principal(_), Some(params))
+                if outcome == Outcome::Success =>
+            {
+                Some(crate::passrole::passed_roles(params).into_boxed_slice())
+            }
+            _ => None,
+        };
         staged.push(Staged {
             target,
             action,
             at: at.0,
             outcome,
+            passed,
         });
         Ok(())
     }
@@ -236,6 +254,25 @@ impl Aggregator {
                         s.outcome,
                         1,
                     );
+                    if let Some(roles) = &s.passed {
+                        // Passed roles count for the principal (the role, not the person).
+                        let owner = self
+                            .principals
+                            .get(pid as usize)
+                            .and_then(|p| p.person_of.as_ref().map(|(o, _)| *o))
+                            .unwrap_or(pid);
+                        let roles: &[String] = if roles.is_empty() {
+                            &[String::new()]
+                        } else {
+                            roles
+                        };
+                        for r in roles {
+                            self.passed
+                                .entry((owner, s.action, r.clone().into_boxed_str()))
+                                .or_default()
+                                .add(Timestamp(s.at), s.outcome, 1);
+                        }
+                    }
                 }
                 Target::AwsService => self.aws_service += 1,
                 Target::Unattributed(k) => *self.unattributed.entry(k).or_default() += 1,
@@ -249,7 +286,10 @@ impl Aggregator {
         }
         let id = u32::try_from(self.actions.len()).unwrap_or(u32::MAX);
         self.actions.push(match event_action(source, name) {
-            EventAction::Action { action, .. } => ActionSlot::Action(action.into()),
+            EventAction::Action { action, .. } => {
+                let passes = crate::passrole::passes_role(&action);
+                ActionSlot::Action(action.into(), passes)
+            }
             EventAction::NotAnAction => ActionSlot::SignIn,
             EventAction::Unmapped => ActionSlot::Unmapped(source.into()),
         });
@@ -319,12 +359,20 @@ impl Aggregator {
                 continue;
             };
             let action = match a {
-                ActionSlot::Action(name) => Some(&**name),
+                ActionSlot::Action(name, _) => Some(&**name),
                 ActionSlot::SignIn => None,
                 ActionSlot::Unmapped(_) => continue,
             };
             let session = p.person_of.as_ref().map(|(_, s)| &**s);
             t.add_aggregate(&p.arn, p.kind, &p.account, session, action, u);
+        }
+        for ((pid, aid, role), u) in &self.passed {
+            if let (Some(p), Some(ActionSlot::Action(name, _))) = (
+                self.principals.get(*pid as usize),
+                self.actions.get(*aid as usize),
+            ) {
+                t.add_passed(&p.arn, p.kind, &p.account, name, role, u);
+            }
         }
         t.other.aws_service = self.aws_service;
         for (k, n) in &self.unattributed {

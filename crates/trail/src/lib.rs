@@ -6,6 +6,7 @@
 //! - [`mapping`] is the one table from `eventSource`/`eventName`/`errorCode` to IAM actions
 //!   and denials; [`record`] says who the caller was (the role, not the session; the person
 //!   behind an Identity Center role as a separate dimension).
+//! - [`passrole`] reads which role a call passed (CloudTrail never records `iam:PassRole`).
 //! - [`usage`] is the table itself: mergeable, serialisable, sorted.
 //! - [`generate`] synthesises realistic CloudTrail for a set of principals (seeded,
 //!   deterministic), for the example organization and scale tests.
@@ -19,6 +20,7 @@ pub mod fs;
 pub mod generate;
 pub mod ingest;
 pub mod mapping;
+pub mod passrole;
 pub mod record;
 mod scan;
 pub mod time;

@@ -53,6 +53,8 @@ pub struct RawRecord<'a> {
     pub recipient_account_id: Option<Str<'a>>,
     /// `sourceIPAddress` (an IP address, or a service name for calls made by a service).
     pub source_ip_address: Option<Str<'a>>,
+    /// `requestParameters`, raw and undecoded (read only for calls that pass a role).
+    pub request_parameters: Option<&'a [u8]>,
 }
 
 /// The `userIdentity` element.

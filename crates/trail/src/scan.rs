@@ -390,6 +390,12 @@ impl<'a> Scanner<'a> {
                 b"recipientAccountId" => r.recipient_account_id = s.opt_string(k)?,
                 b"sourceIPAddress" => r.source_ip_address = s.opt_string(k)?,
                 b"userIdentity" => identity = s.identity()?,
+                b"requestParameters" => {
+                    s.peek()?;
+                    let start = s.i;
+                    s.skip_value()?;
+                    r.request_parameters = s.b.get(start..s.i);
+                }
                 _ => s.skip_value()?,
             }
             Ok(())

@@ -133,6 +133,11 @@ pub struct PrincipalUsage {
     /// Per person (session name), for Identity Center roles and federated users.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sessions: BTreeMap<String, SessionUsage>,
+    /// The roles its successful role-passing calls named ([`crate::passrole`]): action →
+    /// role as written in the request (ARN, name, or `instance-profile:<arn or name>`; `""`
+    /// when the call named none) → use. CloudTrail never records `iam:PassRole` itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub passed_roles: BTreeMap<String, BTreeMap<String, ActionUsage>>,
 }
 
 impl PrincipalUsage {
@@ -145,6 +150,7 @@ impl PrincipalUsage {
             sign_ins: 0,
             actions: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            passed_roles: BTreeMap::new(),
         }
     }
 
@@ -316,6 +322,28 @@ impl UsageTable {
         su.last_seen = max_opt(su.last_seen, u.last_seen);
     }
 
+    /// Adds use of a role-passing `action` by `principal` that passed `role` (`""`: the call
+    /// named no role). The call itself is counted by [`UsageTable::add_aggregate`].
+    pub fn add_passed(
+        &mut self,
+        principal: &str,
+        kind: PrincipalKind,
+        account: &str,
+        action: &str,
+        role: &str,
+        u: &ActionUsage,
+    ) {
+        let p = self
+            .principals
+            .entry(principal.to_owned())
+            .or_insert_with(|| PrincipalUsage::new(kind, account));
+        merge_one(
+            p.passed_roles.entry(action.to_owned()).or_default(),
+            role,
+            u,
+        );
+    }
+
     /// Notes `n` events in the window between `first` and `last` (attributed or not).
     pub fn note_events(&mut self, n: u64, first: Timestamp, last: Timestamp) {
         if n == 0 {
@@ -342,6 +370,9 @@ impl UsageTable {
                     p.last_activity = max_opt(p.last_activity, op.last_activity);
                     p.sign_ins += op.sign_ins;
                     merge_actions(&mut p.actions, &op.actions);
+                    for (action, roles) in &op.passed_roles {
+                        merge_actions(p.passed_roles.entry(action.clone()).or_default(), roles);
+                    }
                     for (name, os) in op.sessions {
                         let s = p.sessions.entry(name).or_default();
                         s.first_activity = min_opt(s.first_activity, os.first_activity);
