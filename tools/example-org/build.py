@@ -7,6 +7,7 @@ The output is deterministic. Every file it writes is in a real AWS export format
 PLANTED.md beside the output documents the planted escalation paths; keep it in step.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -101,6 +102,8 @@ class Account:
         self.pages = pages  # write the GAAD as this many pages (the paginated form)
         self.users, self.groups, self.roles, self.policies = [], [], [], []
         self.resource_policies = None
+        self.credentials = []
+        self.root_keys = []  # (created, last used or None) of root access keys
 
     def d(self, document):
         if self.encode:
@@ -127,7 +130,13 @@ class Account:
     def attached(self, arns):
         return [{"PolicyName": a.rsplit("/", 1)[1], "PolicyArn": a} for a in arns]
 
-    def user(self, name, created, attached=(), inline=(), groups=(), tags=None, boundary=None):
+    def user(self, name, created, attached=(), inline=(), groups=(), tags=None, boundary=None,
+             password=None, extra_keys=(), key=True):
+        # Credentials (the credential report): `password` is the console password's last use
+        # ("never" for an unused one), key 1 is what the user's API calls are made with (its
+        # last use follows activity.json) and `extra_keys` are (created, last used or None).
+        self.credentials.append({"name": name, "created": created, "password": password,
+                                 "key": key, "extra_keys": list(extra_keys)})
         u = {
             "Path": "/",
             "UserName": name,
@@ -299,7 +308,7 @@ def build():
     m.role("AWSServiceRoleForSSO", "2023-04-11T10:18:02+00:00", trust_service("sso.amazonaws.com"),
            attached=[SSO_SLR], path="/aws-service-role/sso.amazonaws.com/", last_used=RECENT)
     a = m.user("breakglass", "2021-06-01T12:00:00+00:00", attached=[ADMIN],
-               tags={"purpose": "break-glass", "owner": "security-team"})
+               tags={"purpose": "break-glass", "owner": "security-team"}, password="never", key=False)
     uses(f"arn:aws:iam::{MGMT}:user/breakglass", [], 0, 400)
     billing = m.policy("billing-reports", doc(allow(["ce:Get*", "ce:Describe*", "cur:DescribeReportDefinitions",
                                                       "budgets:ViewBudget"])),
@@ -412,7 +421,9 @@ def build():
                                          f"arn:aws:dynamodb:us-east-1:{PROD_APP}:table/orders")))],
                last_used=RECENT)
     uses(a, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], 5000)
-    p.user("ops-admin", "2020-11-02T09:00:00+00:00", attached=[ADMIN], tags={"team": "ops"})
+    # (j) ops-admin's second access key, made in 2024 and never used since.
+    p.user("ops-admin", "2020-11-02T09:00:00+00:00", attached=[ADMIN], tags={"team": "ops"},
+           extra_keys=[("2024-04-16T13:20:00+00:00", None)])
     uses(f"arn:aws:iam::{PROD_APP}:user/ops-admin", ["ec2:DescribeInstances", "cloudwatch:GetMetricData"], 6, 12)
     # (e) target of the role chain from sandbox.
     p.role("ProdDeployAdmin", "2023-07-07T07:07:07+00:00",
@@ -528,7 +539,8 @@ def build():
     v.group("developers", "2022-05-01T10:00:00+00:00", attached=[READONLY],
             inline=[("dev-sandbox-tools", doc(allow(["cloudshell:*"])))])
     # (a) PassRole + Lambda create/invoke, with an admin execution role in the account.
-    v.user("dev-carol", "2023-03-03T10:00:00+00:00", groups=["developers"], inline=[("lambda-dev", doc(
+    v.user("dev-carol", "2023-03-03T10:00:00+00:00", groups=["developers"],
+           password=days_before_snapshot(2), inline=[("lambda-dev", doc(
         allow(["lambda:CreateFunction", "lambda:InvokeFunction", "lambda:GetFunction", "lambda:ListFunctions"]),
         allow("iam:PassRole", f"arn:aws:iam::{DEV}:role/*"),
         allow(["iam:ListRoles"]),
@@ -593,6 +605,8 @@ def build():
 
     # ---------------------------------------------------------------- sandbox
     b = Account(SANDBOX)
+    # (k) the sandbox's root user still has the access key someone made when the account was new.
+    b.root_keys = [("2022-05-10T14:02:00+00:00", "2025-01-09T17:45:00+00:00")]
     accounts[SANDBOX] = b
     b.org_access_role(last_used=None)
     a = b.sso_role("AdministratorAccess", "3f9a2b7c1d8e4f60", attached=[ADMIN])
@@ -678,6 +692,60 @@ def organization():
     }
 
 
+SNAPSHOT_DAY = datetime.datetime(2026, 11, 20, tzinfo=datetime.timezone.utc)
+
+
+def days_before_snapshot(days, hour=9):
+    t = SNAPSHOT_DAY - datetime.timedelta(days=days) + datetime.timedelta(hours=hour)
+    return t.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def credential_report(acc, activity):
+    """The account's IAM credential report, as `aws iam get-credential-report` returns it
+    (base64-decoded CSV, AWS's column order)."""
+    header = ("user,arn,user_creation_time,password_enabled,password_last_used,"
+              "password_last_changed,password_next_rotation,mfa_active,"
+              "access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,"
+              "access_key_1_last_used_region,access_key_1_last_used_service,"
+              "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+              "access_key_2_last_used_region,access_key_2_last_used_service,"
+              "cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated")
+
+    def key_cols(k):
+        if k is None:
+            return ["false", "N/A", "N/A", "N/A", "N/A"]
+        created, used, service = k
+        return ["true", created, used or "N/A", "us-east-1" if used else "N/A",
+                service if used else "N/A"]
+
+    rows = [header]
+    root_keys = [(c, u, "iam") for c, u in acc.root_keys] + [None, None]
+    rows.append(",".join(["<root_account>", f"arn:aws:iam::{acc.id}:root", "2021-01-04T10:00:00+00:00",
+                          "not_supported", days_before_snapshot(40), "not_supported", "not_supported",
+                          "true"] + key_cols(root_keys[0]) + key_cols(root_keys[1])
+                         + ["false", "N/A", "false", "N/A"]))
+    for c in acc.credentials:
+        arn = f"arn:aws:iam::{acc.id}:user/{c['name']}"
+        act = activity.get(arn, {})
+        keys = []
+        if c["key"]:
+            used = None
+            if act.get("daily_calls", 0) > 0:
+                used = days_before_snapshot(act.get("last_active_days_ago", 0), hour=8)
+            service = (act.get("actions") or ["iam:x"])[0].split(":")[0]
+            keys.append((c["created"], used, service))
+        keys += [(created, used, "s3") for created, used in c["extra_keys"]]
+        keys += [None, None]
+        pw = c["password"]
+        rows.append(",".join([c["name"], arn, c["created"],
+                              "true" if pw else "false",
+                              "N/A" if pw in (None, "never") else pw,
+                              "N/A", "N/A", "true" if pw else "false"]
+                             + key_cols(keys[0]) + key_cols(keys[1])
+                             + ["false", "N/A", "false", "N/A"]))
+    return "\n".join(rows) + "\n"
+
+
 def write_json(path, value):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -704,6 +772,8 @@ def main():
                                        "IsDefaultVersion": True, "CreateDate": "2015-02-06T18:39:46+00:00"}],
             })
         write_json(os.path.join(out, "accounts", aid, "gaad.json"), acc.gaad())
+        with open(os.path.join(out, "accounts", aid, "credential-report.csv"), "w") as f:
+            f.write(credential_report(acc, activity))
         if acc.resource_policies is not None:
             write_json(os.path.join(out, "accounts", aid, "resource-policies.json"),
                        {"format": "latch.resource-policies/v1", "policies": acc.resource_policies})

@@ -51,6 +51,8 @@ pub enum FindingKind {
     StandingPrivilege,
     /// An identity with no activity for the zombie threshold.
     ZombieIdentity,
+    /// An active access key not used for the zombie threshold (or never).
+    UnusedAccessKey,
     /// A role trusting a principal outside the organization.
     ExternalTrust,
     /// A role trusting `*`.
@@ -63,10 +65,11 @@ pub enum FindingKind {
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 7] = [
+    pub const ALL: [FindingKind; 8] = [
         FindingKind::EscalationPath,
         FindingKind::StandingPrivilege,
         FindingKind::ZombieIdentity,
+        FindingKind::UnusedAccessKey,
         FindingKind::ExternalTrust,
         FindingKind::WildcardTrust,
         FindingKind::UnusedServices,
@@ -78,6 +81,7 @@ impl FindingKind {
         match self {
             FindingKind::StandingPrivilege => "standing-privilege",
             FindingKind::ZombieIdentity => "zombie-identity",
+            FindingKind::UnusedAccessKey => "unused-access-key",
             FindingKind::ExternalTrust => "external-trust",
             FindingKind::WildcardTrust => "wildcard-trust",
             FindingKind::UnusedServices => "unused-services",
@@ -91,6 +95,7 @@ impl FindingKind {
         match self {
             FindingKind::StandingPrivilege => "Sensitive permissions held but unused in the window",
             FindingKind::ZombieIdentity => "Identity without activity for the zombie threshold",
+            FindingKind::UnusedAccessKey => "Active access key unused for the zombie threshold",
             FindingKind::ExternalTrust => "Role trusts a principal outside the organization",
             FindingKind::WildcardTrust => "Role trusts any AWS principal",
             FindingKind::UnusedServices => "Services unused in an account",
@@ -317,7 +322,22 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             .and_then(|l| l.date.as_ref())
             .map(|t| t.epoch_millis);
         let trail_last = pu.and_then(|u| u.last_activity).map(|t| t.seconds() * 1000);
-        let last_ms = role_last.max(trail_last);
+        // A user's credential report says when its password or keys were last used.
+        let credentials = p.as_user().and_then(|_| {
+            snapshot
+                .account(p.account_id())
+                .and_then(|a| a.credential_report.as_ref())
+                .and_then(|r| r.row(p.arn()))
+        });
+        let credential_last = credentials.and_then(|c| {
+            c.access_keys
+                .iter()
+                .filter_map(|k| k.last_used.as_ref())
+                .chain(&c.password_last_used)
+                .map(|t| t.epoch_millis)
+                .max()
+        });
+        let last_ms = role_last.max(trail_last).max(credential_last);
 
         let (used, unused) = if usage.is_some() {
             let mut used = held.clone();
@@ -375,7 +395,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             let created = p.create_date().map(|t| t.epoch_millis);
             let threshold = opts.now_millis - opts.zombie_days * DAY_MS;
             let old_enough = created.is_none_or(|c| c <= threshold);
-            let knowable = p.as_role().is_some() || usage.is_some();
+            let knowable = p.as_role().is_some() || usage.is_some() || credentials.is_some();
             if knowable && old_enough && last_ms.is_none_or(|l| l < threshold) {
                 let idle = last_ms.map_or("never used".to_owned(), |l| {
                     format!("idle for {} days", (opts.now_millis - l).div_euclid(DAY_MS))
@@ -403,6 +423,35 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
                     items: Vec::new(),
                 });
             }
+        }
+
+        if let Some(row) = credentials {
+            let threshold = opts.now_millis - opts.zombie_days * DAY_MS;
+            let severity = if admin_equivalent {
+                Severity::Critical
+            } else if !held.is_empty() {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            findings.extend(
+                unused_keys(row, threshold, opts.now_millis).map(|(slot, idle)| Finding {
+                    id: format!("unused-access-key:{}:{slot}", p.arn()),
+                    kind: FindingKind::UnusedAccessKey,
+                    severity,
+                    principal: Some(p.arn().to_owned()),
+                    account: p.account_id().to_owned(),
+                    detail: format!(
+                        "access key {slot} is active but {idle}{}; deactivate it",
+                        if held.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (the user holds {} sensitive actions)", held.len())
+                        }
+                    ),
+                    items: Vec::new(),
+                }),
+            );
         }
 
         if let Some(role) = p.as_role() {
@@ -506,6 +555,34 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
                 .collect(),
         });
     }
+    // The root user is no principal of the GAAD, but its keys are in the credential report;
+    // any active root key is critical (AWS: "do not create root user access keys").
+    for account in snapshot.accounts.values() {
+        let Some(root) = account
+            .credential_report
+            .as_ref()
+            .and_then(|r| r.rows.iter().find(|r| r.is_root()))
+        else {
+            continue;
+        };
+        for key in root.access_keys.iter().filter(|k| k.active) {
+            let used = key.last_used.as_ref().map_or("never used".to_owned(), |t| {
+                format!("last used {} days ago", t.days_before(opts.now_millis))
+            });
+            findings.push(Finding {
+                id: format!("unused-access-key:{}:{}", root.arn, key.slot),
+                kind: FindingKind::UnusedAccessKey,
+                severity: Severity::Critical,
+                principal: Some(root.arn.clone()),
+                account: account.id.clone(),
+                detail: format!(
+                    "the root user has an active access key {} ({used}); delete it and use roles",
+                    key.slot
+                ),
+                items: Vec::new(),
+            });
+        }
+    }
     findings.sort_by(|a, b| {
         (a.severity, a.kind, std::cmp::Reverse(a.items.len()), &a.id).cmp(&(
             b.severity,
@@ -543,6 +620,35 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         usage_analysed: usage.is_some(),
         window_days: opts.window_days,
     }
+}
+
+/// The active keys of `row` not used since `threshold` (never used and older than it, or last
+/// used before it): slot and a phrase saying how idle.
+fn unused_keys(
+    row: &latch_model::CredentialRow,
+    threshold: i64,
+    now_millis: i64,
+) -> impl Iterator<Item = (u8, String)> + '_ {
+    row.access_keys
+        .iter()
+        .filter(|k| k.active)
+        .filter_map(move |k| match (&k.last_used, &k.last_rotated) {
+            (Some(used), _) if used.epoch_millis < threshold => Some((
+                k.slot,
+                format!("unused for {} days", used.days_before(now_millis)),
+            )),
+            (Some(_), _) => None,
+            (None, Some(made)) if made.epoch_millis >= threshold => None,
+            (None, made) => Some((
+                k.slot,
+                made.as_ref().map_or("never used".to_owned(), |m| {
+                    format!(
+                        "never used in the {} days since it was made",
+                        m.days_before(now_millis)
+                    )
+                }),
+            )),
+        })
 }
 
 /// Per OU (and root): the services unused in every analysed account beneath it.
@@ -704,5 +810,58 @@ fn trust_findings(
             ),
             items: external.into_iter().collect(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latch_model::{AccessKey, CredentialRow, Timestamp};
+
+    fn at(day: i64) -> Option<Timestamp> {
+        Some(Timestamp {
+            epoch_millis: day * DAY_MS,
+            text: format!("day {day}"),
+        })
+    }
+
+    fn key(slot: u8, active: bool, made: i64, used: Option<i64>) -> AccessKey {
+        AccessKey {
+            slot,
+            active,
+            last_rotated: at(made),
+            last_used: used.and_then(at),
+            last_used_service: None,
+        }
+    }
+
+    #[test]
+    fn unused_keys_are_the_active_ones_idle_past_the_threshold() {
+        let now = 1000 * DAY_MS;
+        let threshold = now - 90 * DAY_MS;
+        let row = |keys: Vec<AccessKey>| CredentialRow {
+            user: "u".into(),
+            arn: "arn:aws:iam::111122223333:user/u".into(),
+            created: at(0),
+            password_enabled: false,
+            password_last_used: None,
+            mfa_active: false,
+            access_keys: keys,
+        };
+        let found = |keys| unused_keys(&row(keys), threshold, now).collect::<Vec<_>>();
+        // Used within the window; made recently and not yet used: fine.
+        assert!(found(vec![key(1, true, 100, Some(950)), key(2, true, 980, None)]).is_empty());
+        // Inactive keys are not a risk, however old.
+        assert!(found(vec![key(1, false, 10, None)]).is_empty());
+        // Last used before the threshold, and never used since made long ago.
+        assert_eq!(
+            found(vec![key(1, true, 10, Some(800)), key(2, true, 500, None)]),
+            vec![
+                (1, "unused for 200 days".to_owned()),
+                (2, "never used in the 500 days since it was made".to_owned())
+            ]
+        );
+        // Exactly at the threshold is still within it.
+        assert!(found(vec![key(1, true, 10, Some(910))]).is_empty());
     }
 }

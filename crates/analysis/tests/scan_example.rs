@@ -44,12 +44,17 @@ fn zombies_external_trust_and_admins_without_usage() {
     let t =
         find(FindingKind::ExternalTrust, ":role/ThirdPartyCSPMRole").expect("external trust (i)");
     assert_eq!(t.items, vec!["arn:aws:iam::999988887777:root".to_owned()]);
-    // Without CloudTrail, no standing-privilege or user-zombie findings are invented.
+    // Without CloudTrail, no standing-privilege findings are invented...
     assert!(r
         .findings
         .iter()
         .all(|f| f.kind != FindingKind::StandingPrivilege));
-    assert!(find(FindingKind::ZombieIdentity, ":user/breakglass").is_none());
+    // ...but the credential report says the break-glass user never signed in and has no key,
+    // while the other users' keys are in use.
+    let b = find(FindingKind::ZombieIdentity, ":user/breakglass").expect("breakglass");
+    assert!(b.detail.starts_with("never used"), "{}", b.detail);
+    assert!(find(FindingKind::ZombieIdentity, ":user/ops-admin").is_none());
+    assert!(find(FindingKind::ZombieIdentity, ":user/dev-carol").is_none());
     // Admin-equivalence through the engine, and a negative control.
     let p = |end: &str| r.principals.iter().find(|p| p.arn.ends_with(end)).unwrap();
     assert!(p(":user/ops-admin").admin_equivalent);
@@ -84,5 +89,40 @@ fn zombies_external_trust_and_admins_without_usage() {
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
         serde_json::to_string(&again).unwrap()
+    );
+}
+
+/// (j) and (k) of PLANTED.md: an admin's forgotten second key and a root access key, from the
+/// credential reports; keys in use are not reported.
+#[test]
+fn unused_access_keys_from_the_credential_reports() {
+    let snap = example();
+    let r = scan(&snap, None, opts());
+    let keys: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::UnusedAccessKey)
+        .collect();
+    let ids: Vec<&str> = keys.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "unused-access-key:arn:aws:iam::300000000004:user/ops-admin:2",
+            "unused-access-key:arn:aws:iam::500000000007:root:1",
+        ],
+        "{keys:#?}"
+    );
+    assert!(keys.iter().all(|f| f.severity == Severity::Critical));
+    assert!(
+        keys[0]
+            .detail
+            .starts_with("access key 2 is active but never used in the 947 days since it was made"),
+        "{}",
+        keys[0].detail
+    );
+    assert!(
+        keys[1].detail.contains("last used 679 days ago"),
+        "{}",
+        keys[1].detail
     );
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cloudtrail::{copy_logs, CloudTrailCopy, CloudTrailSource};
+use crate::credential_report;
 use crate::error::{AwsError, Result};
 use crate::gaad;
 use crate::org::{read_organization, OrgAccount};
@@ -104,17 +105,23 @@ fn io<'a>(action: &'static str, file: &'a Path) -> impl FnOnce(std::io::Error) -
 }
 
 pub(crate) fn write_json(file: &Path, value: &Value) -> Result<()> {
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
-    }
     let mut text = serde_json::to_string_pretty(value).map_err(|e| AwsError::Io {
         action: "write",
         file: file.to_owned(),
         source: std::io::Error::other(e),
     })?;
     text.push('\n');
-    // Write then rename, so that an interrupted run never leaves half a file.
-    let tmp = file.with_extension("json.tmp");
+    write_text(file, &text)
+}
+
+/// Writes then renames, so that an interrupted run never leaves half a file.
+fn write_text(file: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, text).map_err(io("write", &tmp))?;
     std::fs::rename(&tmp, file).map_err(io("write", file))
 }
@@ -140,7 +147,7 @@ async fn collect_account(
             .map(Vec::len)
             .sum::<usize>()
     };
-    let detail = format!(
+    let mut detail = format!(
         "{} users, {} groups, {} roles, {} policies",
         count("UserDetailList"),
         count("GroupDetailList"),
@@ -154,6 +161,22 @@ async fn collect_account(
         .join(&account.id)
         .join(latch_model::load::GAAD_FILE);
     write_json(&file, &gaad::to_file_value(pages))?;
+    // The credential report is optional: without it, the account's access keys are reported
+    // as not analysed, not failed.
+    let report = credential_report::fetch(&Aws::iam(&sdk), &account.id)
+        .await
+        .and_then(|csv| {
+            latch_model::credentials::parse_credential_report_str(&csv)
+                .map(|_| csv)
+                .map_err(|e| AwsError::Conflict(format!("the credential report is malformed: {e}")))
+        });
+    match report {
+        Ok(csv) => write_text(
+            &file.with_file_name(latch_model::load::CREDENTIAL_REPORT_FILE),
+            &csv,
+        )?,
+        Err(e) => detail.push_str(&format!("; credential report not collected: {e}")),
+    }
     Ok((n, detail))
 }
 

@@ -22,6 +22,7 @@ pub mod apply;
 pub mod cloudtrail;
 pub mod collect;
 pub mod connect;
+pub mod credential_report;
 pub mod drift;
 pub mod error;
 pub mod gaad;

@@ -237,6 +237,19 @@ fn collect_writes_a_snapshot_that_matches_what_was_created() {
     assert_eq!(app.users["alice"].groups, vec!["devs".to_owned()]);
     assert!(app.users.contains_key("bob"));
     assert!(snap.accounts[&fx.management].users.contains_key("admin"));
+    // Each collected account's credential report (iam:GenerateCredentialReport and
+    // iam:GetCredentialReport) lists its users.
+    let report_of = |acct: &str| snap.accounts[acct].credential_report.as_ref().unwrap();
+    let app_report = report_of(&fx.app_prod);
+    for user in ["alice", "bob"] {
+        let row = app_report
+            .row(&app.users[user].arn)
+            .unwrap_or_else(|| panic!("{user} in {app_report:#?}"));
+        assert!(row.access_keys.iter().all(|k| k.last_used.is_none()));
+    }
+    assert!(report_of(&fx.management)
+        .row(&snap.accounts[&fx.management].users["admin"].arn)
+        .is_some());
     assert!(snap.accounts[&fx.app_dev].roles.contains_key("builder"));
     assert!(
         snap.not_analysed

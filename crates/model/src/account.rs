@@ -303,6 +303,9 @@ pub struct Account {
     /// Resource-based policies; `None` when the snapshot has none for this account (not
     /// analysed), `Some(empty)` when it says there are none.
     pub resource_policies: Option<Vec<ResourcePolicy>>,
+    /// The IAM credential report (passwords and access keys of the users); `None` when the
+    /// snapshot has none for this account (not analysed).
+    pub credential_report: Option<crate::credentials::CredentialReport>,
 }
 
 impl Account {

@@ -96,6 +96,13 @@ pub fn assemble(
                 account.id
             ));
         }
+        if account.credential_report.is_none() {
+            not_analysed.push(format!(
+                "account {}: no credential-report.csv, so access keys and passwords (the root \
+                 user's included) are not analysed",
+                account.id
+            ));
+        }
         by_id.insert(account.id.clone(), account);
     }
     if let Some(org) = &organization {

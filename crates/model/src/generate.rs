@@ -19,6 +19,7 @@ use crate::account::{
     ResourcePolicy, Role, RoleLastUsed, Tags, Timestamp, User,
 };
 use crate::activity::{ActivityPlan, PrincipalActivity};
+use crate::credentials::{AccessKey, CredentialReport, CredentialRow};
 use crate::document::PolicyDocument;
 use crate::error::FormatError;
 use crate::gaad::{id_suffix, to_gaad, DocumentStyle};
@@ -648,20 +649,51 @@ impl Builder<'_> {
                 attached_policies: vec![READONLY.to_owned()],
             },
         );
+        // Credentials come from their own stream, so adding them left every other draw as it was.
+        let mut creds = Rng::new(
+            self.params.seed,
+            1_000_003 + u64::try_from(index).unwrap_or(0),
+        );
+        let window = u64::from(self.params.days.max(1));
+        let mut rows = vec![CredentialRow {
+            user: crate::credentials::ROOT_USER.to_owned(),
+            arn: format!("arn:aws:iam::{id}:root"),
+            created: date(1500),
+            password_enabled: true,
+            password_last_used: if creds.chance(300) {
+                date(creds.next() % window)
+            } else {
+                None
+            },
+            mfa_active: !creds.chance(50),
+            // A root access key: rare, and never a good idea.
+            access_keys: if creds.chance(10) {
+                vec![AccessKey {
+                    slot: 1,
+                    active: true,
+                    last_rotated: date(1400),
+                    last_used: None,
+                    last_used_service: None,
+                }]
+            } else {
+                Vec::new()
+            },
+        }];
         for u in 0..users {
             let word = self.rng.pick(WORDS).copied().unwrap_or("dev");
             let name = format!("{word}-user-{u:03}");
             let arn = self.arn("user", &name);
             let (granted, document) = self.app_policy(word)?;
             let (idle, _) = self.last_active();
+            let created = date(500 + self.rng.next() % 900);
             self.account.users.insert(
                 name.clone(),
                 User {
                     id: format!("AIDA{}", id_suffix(&arn)),
                     arn: arn.clone(),
-                    name,
+                    name: name.clone(),
                     path: "/".to_owned(),
-                    create_date: date(500 + self.rng.next() % 900),
+                    create_date: created.clone(),
                     tags: Tags::new(),
                     inline_policies: vec![InlinePolicy {
                         name: "work".to_owned(),
@@ -673,7 +705,43 @@ impl Builder<'_> {
                 },
             );
             self.uses(&arn, &granted, idle);
+            // Key 1 is what the user's calls are made with; now and then a second key was
+            // created and forgotten (an unused access key).
+            let mut access_keys = vec![AccessKey {
+                slot: 1,
+                active: true,
+                last_rotated: created.clone(),
+                last_used: date(u64::from(idle)),
+                last_used_service: granted
+                    .first()
+                    .and_then(|a| a.split(':').next())
+                    .map(str::to_owned),
+            }];
+            if creds.chance(80) {
+                access_keys.push(AccessKey {
+                    slot: 2,
+                    active: true,
+                    last_rotated: date(window + 30 + creds.next() % 400),
+                    last_used: None,
+                    last_used_service: None,
+                });
+            }
+            let password_enabled = creds.chance(300);
+            rows.push(CredentialRow {
+                user: name,
+                arn,
+                created,
+                password_enabled,
+                password_last_used: if password_enabled {
+                    date(u64::from(idle) + creds.next() % 10)
+                } else {
+                    None
+                },
+                mfa_active: password_enabled && creds.chance(700),
+                access_keys,
+            });
         }
+        self.account.credential_report = Some(CredentialReport { rows });
         // One bucket policy per account, granting a reader role of the next account.
         let next = account_id(self.params, (index + 1) % self.params.accounts.max(1));
         let bucket = format!("arn:aws:s3:::gen-data-{id}");
@@ -712,7 +780,8 @@ fn to_bytes(value: &Value) -> Vec<u8> {
 }
 
 /// Generates a whole snapshot directory's files, handing each to `sink` in a fixed order:
-/// organization.json, then per account gaad.json and resource-policies.json, then
+/// organization.json, then per account gaad.json, credential-report.csv and
+/// resource-policies.json, then
 /// activity.json.
 pub fn generate<E>(
     params: &Params,
@@ -747,6 +816,14 @@ pub fn generate<E>(
             account_index: Some(i),
         })
         .map_err(GenerateError::Sink)?;
+        if let Some(report) = &acct.credential_report {
+            sink(File {
+                path: format!("{dir}/credential-report.csv"),
+                bytes: crate::credentials::to_csv(report).into_bytes(),
+                account_index: Some(i),
+            })
+            .map_err(GenerateError::Sink)?;
+        }
         sink(File {
             path: format!("{dir}/resource-policies.json"),
             bytes: to_bytes(&crate::resources::to_value(

@@ -14,6 +14,7 @@
 pub mod account;
 pub mod activity;
 pub mod assemble;
+pub mod credentials;
 pub mod document;
 pub mod error;
 pub mod gaad;
@@ -31,6 +32,7 @@ pub use account::{
     Account, Group, InlinePolicy, InstanceProfile, ManagedPolicy, PolicyOrigin, ResourceKind,
     ResourcePolicy, Role, RoleLastUsed, Tags, Timestamp, User,
 };
+pub use credentials::{AccessKey, CredentialReport, CredentialRow};
 pub use document::PolicyDocument;
 pub use error::FormatError;
 pub use org::{ControlPolicy, NodeKind, OrgNode, Organization};

@@ -31,6 +31,8 @@ pub const ACCOUNTS_DIR: &str = "accounts";
 pub const GAAD_FILE: &str = "gaad.json";
 /// Resource policies file inside an account folder.
 pub const RESOURCE_POLICIES_FILE: &str = "resource-policies.json";
+/// The IAM credential report of an account (`aws iam get-credential-report`, decoded CSV).
+pub const CREDENTIAL_REPORT_FILE: &str = "credential-report.csv";
 /// CloudTrail folder.
 pub const CLOUDTRAIL_DIR: &str = "cloudtrail";
 
@@ -147,6 +149,30 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
             account.resource_policies = Some(
                 parse_resource_policies_str(&read(&rp_file)?, id).map_err(format_err(&rp_file))?,
             );
+        }
+        let cr_file = path.join(CREDENTIAL_REPORT_FILE);
+        if cr_file.exists() {
+            let report = crate::credentials::parse_credential_report_str(&read(&cr_file)?)
+                .map_err(format_err(&cr_file))?;
+            let ours = format!(":{id}:");
+            if let Some((no, row)) = report
+                .rows
+                .iter()
+                .enumerate()
+                .find(|(_, r)| !r.arn.contains(&ours))
+            {
+                return Err(LoadError::Format {
+                    file: cr_file,
+                    error: FormatError {
+                        path: format!("row {}.arn", no + 1),
+                        reason: format!(
+                            "`{}` is not in account {id}: is this another account's report?",
+                            row.arn
+                        ),
+                    },
+                });
+            }
+            account.credential_report = Some(report);
         }
         accounts.push(account);
     }

@@ -39,7 +39,9 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let a = files(&PARAMS);
     let b = files(&PARAMS);
     assert_eq!(a, b);
-    assert_eq!(a.len(), 1 + 2 * 9 + 1);
+    // organization.json, per account gaad.json, credential-report.csv and
+    // resource-policies.json, and activity.json.
+    assert_eq!(a.len(), 1 + 3 * 9 + 1);
     let c = files(&Params { seed: 43, ..PARAMS });
     assert_ne!(a.get("activity.json"), c.get("activity.json"));
 }
@@ -60,6 +62,17 @@ fn generated_snapshot_loads_back() {
     assert_eq!(c.organizational_units, 4);
     assert_eq!(c.resource_policies, 9);
     assert_eq!(s.not_analysed.len(), 1, "{:#?}", s.not_analysed);
+    // Every user is in its account's credential report, with key 1 last used when its
+    // activity says it last acted.
+    for account in s.accounts.values() {
+        let report = account.credential_report.as_ref().unwrap();
+        assert!(report.rows[0].is_root());
+        for user in account.users.values() {
+            let row = report.row(&user.arn).unwrap();
+            assert_eq!(row.created, user.create_date);
+            assert!(row.access_keys[0].active && row.access_keys[0].last_used.is_some());
+        }
+    }
     let org = s.organization.as_ref().unwrap();
     assert_eq!(org.accounts().len(), 9);
     assert_eq!(

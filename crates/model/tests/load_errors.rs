@@ -58,7 +58,8 @@ fn minimal_snapshot_reports_every_missing_optional_part() {
     let s = load::snapshot(d.path()).unwrap();
     assert!(s.organization.is_none());
     let text = s.not_analysed.join("\n");
-    assert_eq!(s.not_analysed.len(), 5, "{text}");
+    assert_eq!(s.not_analysed.len(), 6, "{text}");
+    assert!(text.contains("no credential-report.csv"), "{text}");
     assert!(text.contains("organization.json: absent"), "{text}");
     assert!(text.contains("AWSNotBundledPolicy"), "{text}");
     assert!(text.contains("missing-local"), "{text}");
@@ -256,4 +257,44 @@ fn resource_policy_errors_and_layout_errors() {
         .contains("accounts/prod: accounts/ holds only folders named by 12-digit account id"));
     let empty = tempfile::tempdir().unwrap();
     assert!(err(empty.path()).contains("accounts: missing"));
+}
+
+#[test]
+fn credential_reports_are_read_checked_and_their_absence_reported() {
+    let d = gaad_dir(&json!({"RoleDetailList": []}));
+    let s = load::snapshot(d.path()).unwrap();
+    assert!(
+        s.not_analysed
+            .iter()
+            .any(|n| n.contains("no credential-report.csv") && n.contains(ACCT)),
+        "{:#?}",
+        s.not_analysed
+    );
+    let header = latch_model::credentials::HEADER;
+    let path = d
+        .path()
+        .join(format!("accounts/{ACCT}/credential-report.csv"));
+    let row = |acct: &str, used: &str| {
+        format!("{header}\nci,arn:aws:iam::{acct}:user/ci,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2024-01-01T00:00:00+00:00,{used},us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n")
+    };
+    fs::write(&path, row(ACCT, "2026-11-01T00:00:00+00:00")).unwrap();
+    let s = load::snapshot(d.path()).unwrap();
+    let report = s.accounts[ACCT].credential_report.as_ref().unwrap();
+    assert_eq!(report.rows.len(), 1);
+    assert!(!s.not_analysed.iter().any(|n| n.contains("credential")));
+
+    // A bad date names the file, the line and the column.
+    fs::write(&path, row(ACCT, "last tuesday")).unwrap();
+    let e = err(d.path());
+    assert!(
+        e.contains("credential-report.csv: line 2.access_key_1_last_used_date: `last tuesday`"),
+        "{e}"
+    );
+    // Another account's report in this account's folder is refused.
+    fs::write(&path, row("999999999999", "N/A")).unwrap();
+    let e = err(d.path());
+    assert!(
+        e.contains("is not in account 123456789012: is this another account's report?"),
+        "{e}"
+    );
 }

@@ -68,6 +68,7 @@ impl Fx {
                 id: id.to_owned(),
                 name: id.to_owned(),
                 resource_policies: Some(Vec::new()),
+                credential_report: None,
                 ..Account::default()
             })
     }
