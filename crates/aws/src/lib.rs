@@ -25,6 +25,7 @@ pub mod connect;
 pub mod drift;
 pub mod error;
 pub mod gaad;
+pub mod grants;
 pub mod org;
 pub mod plan;
 pub mod progress;
