@@ -9,6 +9,8 @@
 //!   [`apply::execute`] carries it out and records it in `applied.json`.
 //! - [`drift`]: compare the organization with the plan and the known grants, repair it;
 //!   the emergency stop that detaches every Latch policy.
+//! - [`grants`]: the IAM operations behind a permissions-on-demand grant (grant tags, session
+//!   cut-off); [`AwsCloud`] offers them to the control plane as its `CloudAdapter`.
 //!
 //! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
 //! ([`AwsOptions`]); bounded concurrency across accounts; retries with exponential backoff on
@@ -19,6 +21,7 @@
 //! only `latch:*` tags on users and roles.
 
 pub mod apply;
+pub mod cloud;
 pub mod cloudtrail;
 pub mod collect;
 pub mod connect;
@@ -35,6 +38,7 @@ pub mod testing;
 pub mod time;
 
 pub use apply::{AccountAccess, Change};
+pub use cloud::AwsCloud;
 pub use cloudtrail::CloudTrailSource;
 pub use collect::{collect, CollectConfig, CollectReport};
 pub use connect::{Aws, AwsOptions, DEFAULT_ROLE_NAME};
