@@ -303,6 +303,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut config = Config::load(&args.config)?;
+    if let Some(offers) = &mut config.offers {
+        offers.bundle_actions = bundle_actions(&offers.firewall_config, &config.bundles)
+            .context("[offers] firewall_config")?;
+    }
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -329,6 +333,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which actions each bundle of the firewall configuration holds (lower-cased names), for
+/// denial-triggered offers. Bundles the server grants but the firewall does not define are
+/// warned about: no denial can ever offer them.
+fn bundle_actions(
+    path: &std::path::Path,
+    served: &std::collections::BTreeMap<String, latch_server::config::Bundle>,
+) -> anyhow::Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>> {
+    let firewall = crate::plan_cmd::load_config(path)?;
+    let catalog = latch_catalog::Catalog::get();
+    for name in served.keys() {
+        if !firewall.bundles.contains_key(name) {
+            tracing::warn!(bundle = %name, file = %path.display(), "bundle not defined by the firewall configuration: it is never offered");
+        }
+    }
+    Ok(firewall
+        .bundles
+        .iter()
+        .map(|(name, b)| {
+            let actions = b
+                .actions
+                .iter()
+                .filter_map(|id| catalog.action_by_id(*id))
+                .map(|a| a.full_name().to_ascii_lowercase())
+                .collect();
+            (name.clone(), actions)
+        })
+        .collect())
 }
 
 /// The cloud `latch serve` applies grants to: AWS unless `--cloud memory` says otherwise; with

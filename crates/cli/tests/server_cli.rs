@@ -500,9 +500,18 @@ approvers = ["bob"]
 
 [bundles.read-logs]
 auto_approve = true
+
+[offers]
+firewall_config = "firewall.toml"
 "#
     )
 }
+
+/// The firewall's configuration, which says which actions each bundle holds.
+const FIREWALL: &str = r#"
+[bundles.iam-admin]
+actions = ["iam:CreateAccessKey", "iam:Attach*"]
+"#;
 
 fn postgres_base() -> String {
     std::env::var("LATCH_TEST_POSTGRES")
@@ -540,6 +549,7 @@ async fn story(database: &str) {
         aws_config(port, database, &moto.endpoint, &alice_arn, &carol_arn),
     )
     .unwrap();
+    std::fs::write(dir.path().join("firewall.toml"), FIREWALL).unwrap();
     let alice = token(dir.path(), database, "alice", "requester");
     let bob = token(dir.path(), database, "bob", "approver");
     let root = token(dir.path(), database, "root", "admin");
@@ -739,6 +749,21 @@ async fn story(database: &str) {
             "offset {offset_ms} ms"
         );
     }
+
+    // 7. a denial in the usage feed becomes an offer of the bundle the firewall's
+    //    configuration says holds the action (the DM itself goes to a Slack that is not there).
+    let record = json!({"detail": {
+        "eventTime": "2027-01-15T08:00:00Z", "eventSource": "iam.amazonaws.com",
+        "eventName": "AttachRolePolicy", "errorCode": "AccessDenied",
+        "userIdentity": {"type": "AssumedRole", "accountId": fx.app_prod,
+            "arn": format!("arn:aws:sts::{}:assumed-role/alice/s", fx.app_prod),
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": ctx.alice_arn}}}}});
+    let v = ctx
+        .api("POST", "/api/v1/events", &ctx.root, Some(record))
+        .await;
+    assert_eq!(v["offers"][0]["person"], "alice", "{v}");
+    assert_eq!(v["offers"][0]["bundle"], "iam-admin", "{v}");
+    assert_eq!(v["offers"][0]["action"], "iam:AttachRolePolicy", "{v}");
 
     // Nothing orphaned: no live grant, no grant tag; the audit chain is intact.
     let live = ctx.api("GET", "/api/v1/grants", &ctx.root, None).await;

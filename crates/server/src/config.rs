@@ -331,6 +331,9 @@ pub struct OffersConfig {
     pub duration_secs: i64,
     /// At most one offer per person and bundle in this many seconds.
     pub every_secs: i64,
+    /// Which actions each bundle holds (lower-cased `service:action`), read from
+    /// `firewall_config` by whoever starts the server (the binary); empty after [`Config::parse`].
+    pub bundle_actions: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The whole configuration, checked.
@@ -674,10 +677,17 @@ impl Config {
                         format!("longer than server.max_duration ({max_duration_secs}s)"),
                     ));
                 }
+                if raw.slack.is_none() {
+                    return Err(err(
+                        "offers",
+                        "offers are Slack messages: configure [slack] too".into(),
+                    ));
+                }
                 Some(OffersConfig {
                     firewall_config: path,
                     duration_secs,
                     every_secs: dur("offers.every", &o.every, 1800)?,
+                    bundle_actions: BTreeMap::new(),
                 })
             }
         };
