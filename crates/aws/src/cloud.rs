@@ -7,9 +7,9 @@
 //! - Roles and users: the bundle's `latch:grant:<bundle>` tag, its value naming the grant and
 //!   its expiry; revocation removes it and, with a cut-off, puts the
 //!   [`SESSION_CUTOFF_POLICY`](crate::grants::SESSION_CUTOFF_POLICY) inline policy.
-//! - Identity Center users (`aws:userid`): not carried by this adapter yet. Applying such a
-//!   grant fails with a clear error (the grant stays `approved`, the failure is audited and
-//!   retried), so nothing is reported as granted that is not.
+//! - Identity Center users (`aws:userid`): the userid joins the exemption list of the
+//!   bundle's statements in the applied Latch SCPs ([`crate::userid`]); a session cut-off does
+//!   not apply to them (the exemption's removal ends the permission of every session at once).
 
 use async_trait::async_trait;
 use latch_server::cloud::{CloudAdapter, CloudError, LatchTag};
@@ -24,9 +24,6 @@ use crate::{Aws, AwsError};
 pub struct AwsCloud {
     ops: GrantOps,
 }
-
-/// Why an Identity Center grant is refused.
-pub const IDENTITY_CENTER_UNSUPPORTED: &str = "Identity Center grants (an aws:userid exemption in the bundle's SCP) are not supported by the AWS adapter yet; map the person to an IAM role or user";
 
 fn cloud_err(e: &AwsError) -> CloudError {
     CloudError(e.to_string())
@@ -61,10 +58,11 @@ impl CloudAdapter for AwsCloud {
                 .put_grant_tag(&identity.id, bundle, grant_id, expires_at)
                 .await
                 .map_err(|e| cloud_err(&e)),
-            IdentityKind::IdentityCenter => Err(CloudError(format!(
-                "`{}`: {IDENTITY_CENTER_UNSUPPORTED}",
-                identity.id
-            ))),
+            IdentityKind::IdentityCenter => self
+                .ops
+                .add_userid_exemption(bundle, &identity.id, grant_id, expires_at)
+                .await
+                .map_err(|e| cloud_err(&e)),
         }
     }
 
@@ -90,22 +88,33 @@ impl CloudAdapter for AwsCloud {
                 }
                 Ok(())
             }
-            // Nothing was ever applied for such an identity (see `apply_grant`).
-            IdentityKind::IdentityCenter => Ok(()),
+            IdentityKind::IdentityCenter => self
+                .ops
+                .remove_userid_exemption(bundle, &identity.id)
+                .await
+                .map_err(|e| cloud_err(&e)),
         }
     }
 
     async fn list_latch_tags(&self, identities: &[Identity]) -> Result<Vec<LatchTag>, CloudError> {
-        let arns: Vec<String> = identities
-            .iter()
-            .filter(|i| matches!(i.kind, IdentityKind::Role | IdentityKind::User))
-            .map(|i| i.id.clone())
-            .collect();
-        let found = self
+        let (mut arns, mut userids) = (Vec::new(), Vec::new());
+        for i in identities {
+            match i.kind {
+                IdentityKind::Role | IdentityKind::User => arns.push(i.id.clone()),
+                IdentityKind::IdentityCenter => userids.push(i.id.clone()),
+            }
+        }
+        let mut found = self
             .ops
             .list_grant_tags(&arns)
             .await
             .map_err(|e| cloud_err(&e))?;
+        found.extend(
+            self.ops
+                .list_userid_exemptions(&userids)
+                .await
+                .map_err(|e| cloud_err(&e))?,
+        );
         Ok(found
             .into_iter()
             .filter_map(|t| {

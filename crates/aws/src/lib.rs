@@ -10,7 +10,8 @@
 //! - [`drift`]: compare the organization with the plan and the known grants, repair it;
 //!   the emergency stop that detaches every Latch policy.
 //! - [`grants`]: the IAM operations behind a permissions-on-demand grant (grant tags, session
-//!   cut-off); [`AwsCloud`] offers them to the control plane as its `CloudAdapter`.
+//!   cut-off); [`userid`]: grants to Identity Center users (`aws:userid` exemptions in the
+//!   applied Latch SCPs); [`AwsCloud`] offers both to the control plane as its `CloudAdapter`.
 //!
 //! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
 //! ([`AwsOptions`]); bounded concurrency across accounts; retries with exponential backoff on
@@ -36,6 +37,7 @@ pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod userid;
 
 pub use apply::{AccountAccess, Change};
 pub use cloud::AwsCloud;

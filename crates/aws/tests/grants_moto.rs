@@ -181,3 +181,189 @@ fn tags_and_session_cutoffs_on_roles_and_users() {
         assert_eq!(e.code(), Some("NoSuchEntity"), "{e}");
     });
 }
+
+/// An SCP as `latch apply` leaves it: named `latch-*`, tagged `latch:managed=true`.
+const LATCH_SCP: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LatchPermission1","Effect":"Deny","Action":["iam:PassRole","iam:CreateAccessKey"],"Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:iam-admin":"true"},"StringNotLike":{"aws:userid":"AROAPLAN0001:maria@example.com"}}}]}"#;
+
+#[test]
+fn identity_center_grants_edit_the_applied_latch_scp() {
+    use latch_server::CloudAdapter;
+    use latch_store::{Identity, IdentityKind};
+    let _guard = testing::lock();
+    let moto = testing::shared().expect("moto starts");
+    moto.reset().unwrap();
+    let aws = moto.aws();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let fx = build_org(&aws).await.unwrap();
+        let org = aws.organizations();
+        let carol = Identity {
+            kind: IdentityKind::IdentityCenter,
+            id: "AROAEXAMPLE1:carol@example.com".to_owned(),
+        };
+        let cloud = latch_aws::AwsCloud::new(aws.clone(), AccountAccess::default());
+        // No applied Latch SCP denies the bundle yet: a clear error.
+        let e = cloud
+            .apply_grant(&carol, "iam-admin", "g-ic", T)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no applied latch-* SCP denies bundle `iam-admin`"),
+            "{e}"
+        );
+
+        let managed = aws_sdk_organizations::types::Tag::builder()
+            .key("latch:managed")
+            .value("true")
+            .build()
+            .unwrap();
+        let created = org
+            .create_policy()
+            .name("latch-scp-root-1")
+            .description("Latch")
+            .r#type(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+            .content(LATCH_SCP)
+            .tags(managed)
+            .send()
+            .await
+            .unwrap();
+        let id = created
+            .policy()
+            .unwrap()
+            .policy_summary()
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_owned();
+        org.attach_policy()
+            .policy_id(&id)
+            .target_id(&fx.root)
+            .send()
+            .await
+            .unwrap();
+        let content = || async {
+            let d = org.describe_policy().policy_id(&id).send().await.unwrap();
+            let text = d.policy().unwrap().content().unwrap().to_owned();
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        };
+
+        cloud
+            .apply_grant(&carol, "iam-admin", "g-ic", T)
+            .await
+            .unwrap();
+        cloud
+            .apply_grant(&carol, "iam-admin", "g-ic", T)
+            .await
+            .unwrap();
+        let v = content().await;
+        assert_eq!(
+            v["Statement"][0]["Condition"]["StringNotLike"]["aws:userid"],
+            serde_json::json!([
+                "AROAEXAMPLE1:carol@example.com",
+                "AROAPLAN0001:maria@example.com"
+            ])
+        );
+        let tags = cloud
+            .list_latch_tags(std::slice::from_ref(&carol))
+            .await
+            .unwrap();
+        assert_eq!(tags.len(), 1, "{tags:?}");
+        assert_eq!(
+            (
+                tags[0].grant_id.as_str(),
+                tags[0].bundle.as_str(),
+                tags[0].expires_at
+            ),
+            ("g-ic", "iam-admin", Some(T))
+        );
+
+        // `latch apply` puts the planned content back: the record stays, the exemption is not
+        // reported, so the reconciler restores it; restoring works.
+        org.update_policy()
+            .policy_id(&id)
+            .content(LATCH_SCP)
+            .send()
+            .await
+            .unwrap();
+        assert!(cloud
+            .list_latch_tags(std::slice::from_ref(&carol))
+            .await
+            .unwrap()
+            .is_empty());
+        cloud
+            .apply_grant(&carol, "iam-admin", "g-ic", T)
+            .await
+            .unwrap();
+        assert_eq!(
+            cloud
+                .list_latch_tags(std::slice::from_ref(&carol))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // The plan's own exemption (maria) is neither reported nor removable through grants.
+        let maria = Identity {
+            kind: IdentityKind::IdentityCenter,
+            id: "AROAPLAN0001:maria@example.com".to_owned(),
+        };
+        assert!(cloud
+            .list_latch_tags(std::slice::from_ref(&maria))
+            .await
+            .unwrap()
+            .is_empty());
+        cloud
+            .revoke_grant(&maria, "iam-admin", "g-x", None)
+            .await
+            .unwrap();
+
+        // Revoke: carol's exemption and its record go; maria's stays. Twice is fine.
+        cloud
+            .revoke_grant(&carol, "iam-admin", "g-ic", Some(T))
+            .await
+            .unwrap();
+        cloud
+            .revoke_grant(&carol, "iam-admin", "g-ic", None)
+            .await
+            .unwrap();
+        let v = content().await;
+        assert_eq!(
+            v["Statement"][0]["Condition"]["StringNotLike"]["aws:userid"],
+            "AROAPLAN0001:maria@example.com"
+        );
+        assert!(cloud
+            .list_latch_tags(std::slice::from_ref(&carol))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // A policy that would grow past 5,120 characters is not touched.
+        let pad = "x".repeat(5120 - LATCH_SCP.len() - 5);
+        let big = LATCH_SCP.replace("iam:CreateAccessKey", &format!("iam:CreateAccessKey{pad}"));
+        org.update_policy()
+            .policy_id(&id)
+            .content(&big)
+            .send()
+            .await
+            .unwrap();
+        let e = cloud
+            .apply_grant(&carol, "iam-admin", "g-ic2", T)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("5120-character limit"), "{e}");
+        let d = org.describe_policy().policy_id(&id).send().await.unwrap();
+        assert_eq!(d.policy().unwrap().content().unwrap(), big);
+        // Not an aws:userid.
+        let bad = Identity {
+            kind: IdentityKind::IdentityCenter,
+            id: "carol@example.com".to_owned(),
+        };
+        let e = cloud
+            .apply_grant(&bad, "iam-admin", "g", T)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not an aws:userid"), "{e}");
+    });
+}

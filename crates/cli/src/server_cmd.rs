@@ -395,11 +395,6 @@ async fn cloud(kind: Option<CloudKind>, config: &Config) -> anyhow::Result<Arc<d
         .await
         .context("checking the AWS credentials of [aws]")?;
     tracing::info!(caller = %caller.arn, account = %caller.account, member_role = %aws_cfg.member_role, "grants land on AWS");
-    for p in config.people.values() {
-        if p.aws.kind == latch_store::IdentityKind::IdentityCenter {
-            tracing::warn!(person = %p.name, identity = %p.aws.id, "{}", latch_aws::cloud::IDENTITY_CENTER_UNSUPPORTED);
-        }
-    }
     let access = latch_aws::AccountAccess {
         role_name: aws_cfg.member_role.clone(),
         role_overrides: aws_cfg.member_role_overrides.clone(),
