@@ -15,19 +15,26 @@ use latch_aws::AwsError;
 
 const T: i64 = 1_800_000_000_000;
 
-#[test]
-fn tags_and_session_cutoffs_on_roles_and_users() {
+/// Resets the shared moto server, builds the fixture organization and runs `body` on it.
+fn on_fresh_org<F, Fut>(body: F)
+where
+    F: FnOnce(latch_aws::Aws, testing::Fixture) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let _guard = testing::lock();
     let moto = testing::shared().expect("moto starts");
     moto.reset().unwrap();
     let aws = moto.aws();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let fx = build_org(&aws).await.unwrap();
+        body(aws.clone(), fx).await;
+    });
+}
+
+#[test]
+fn tags_and_session_cutoffs_on_roles_and_users() {
+    on_fresh_org(|aws, fx| async move {
         let ops = GrantOps::new(aws.clone(), AccountAccess::default());
         let iam = iam_in(&aws, &fx.app_prod).await.unwrap();
         let role = format!("arn:aws:iam::{}:role/deployer", fx.app_prod);
@@ -189,13 +196,7 @@ const LATCH_SCP: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LatchPer
 fn identity_center_grants_edit_the_applied_latch_scp() {
     use latch_server::CloudAdapter;
     use latch_store::{Identity, IdentityKind};
-    let _guard = testing::lock();
-    let moto = testing::shared().expect("moto starts");
-    moto.reset().unwrap();
-    let aws = moto.aws();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let fx = build_org(&aws).await.unwrap();
+    on_fresh_org(|aws, fx| async move {
         let org = aws.organizations();
         let carol = Identity {
             kind: IdentityKind::IdentityCenter,
@@ -365,5 +366,182 @@ fn identity_center_grants_edit_the_applied_latch_scp() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("not an aws:userid"), "{e}");
+    });
+}
+
+/// Where a crash interrupts a cloud call of the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crash {
+    None,
+    /// Persisted, the AWS call not made yet.
+    BeforeCall,
+    /// The AWS call made, its success not persisted yet.
+    AfterCall,
+}
+
+/// `AwsCloud` whose apply or revoke never returns at the chosen point (the scheduler's pass is
+/// then dropped where it stands, as a killed process would leave it).
+#[derive(Debug)]
+struct Crashing {
+    inner: latch_aws::AwsCloud,
+    apply: Crash,
+    revoke: Crash,
+}
+
+async fn hang_if(yes: bool) {
+    if yes {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl latch_server::CloudAdapter for Crashing {
+    async fn apply_grant(
+        &self,
+        identity: &latch_store::Identity,
+        bundle: &str,
+        grant_id: &str,
+        expires_at: i64,
+    ) -> Result<(), latch_server::cloud::CloudError> {
+        hang_if(self.apply == Crash::BeforeCall).await;
+        let r = self
+            .inner
+            .apply_grant(identity, bundle, grant_id, expires_at)
+            .await;
+        hang_if(self.apply == Crash::AfterCall).await;
+        r
+    }
+
+    async fn revoke_grant(
+        &self,
+        identity: &latch_store::Identity,
+        bundle: &str,
+        grant_id: &str,
+        cutoff: Option<i64>,
+    ) -> Result<(), latch_server::cloud::CloudError> {
+        hang_if(self.revoke == Crash::BeforeCall).await;
+        let r = self
+            .inner
+            .revoke_grant(identity, bundle, grant_id, cutoff)
+            .await;
+        hang_if(self.revoke == Crash::AfterCall).await;
+        r
+    }
+
+    async fn list_latch_tags(
+        &self,
+        identities: &[latch_store::Identity],
+    ) -> Result<Vec<latch_server::cloud::LatchTag>, latch_server::cloud::CloudError> {
+        self.inner.list_latch_tags(identities).await
+    }
+}
+
+/// One scheduler pass that never finishes (its cloud call hangs): dropped, as a crash would.
+async fn dies_in_the_cloud(core: &std::sync::Arc<latch_server::Core>) {
+    let mut backoff = std::collections::BTreeMap::new();
+    let pass = latch_server::scheduler::step(core, &mut backoff);
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(300), pass).await;
+    assert!(cut.is_err(), "the pass finished");
+}
+
+/// One full pass of a restarted server; the grant's status after it.
+async fn restarted(
+    core: &std::sync::Arc<latch_server::Core>,
+    store: &std::sync::Arc<dyn latch_store::Store>,
+    grant_id: &str,
+) -> latch_store::GrantStatus {
+    let mut backoff = std::collections::BTreeMap::new();
+    latch_server::scheduler::step(core, &mut backoff)
+        .await
+        .unwrap();
+    store.grant(grant_id).await.unwrap().unwrap().status
+}
+
+/// A crash at each point of applying and of expiring, with the real adapter on moto: the next
+/// scheduler pass (a restarted server) converges: the tag names the active grant, and is gone
+/// once the grant has expired.
+#[test]
+fn scheduler_crashes_around_aws_calls_converge() {
+    use latch_server::domain::NewRequest;
+    use latch_server::{scheduler, Config, ManualClock, Settings};
+    use latch_store::{GrantStatus, SqliteStore};
+    use std::sync::Arc;
+
+    on_fresh_org(|aws, fx| async move {
+        let role = format!("arn:aws:iam::{}:role/deployer", fx.app_prod);
+        let text = format!(
+            "[identities.alice]\naws = \"{role}\"\n[bundles.read-logs]\nauto_approve = true\nmax_duration = \"1h\"\n"
+        );
+        let config = Config::parse(&text, "t.toml", &|_| None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn latch_store::Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("latch.db"))
+                .await
+                .unwrap(),
+        );
+        let clock = ManualClock::new(T);
+        let ops = GrantOps::new(aws.clone(), AccountAccess::default());
+        // A "server": the core over the shared store, clock and moto, crashing where told.
+        let server = |apply: Crash, revoke: Crash| {
+            latch_server::core(&Settings {
+                config: config.clone(),
+                store: store.clone(),
+                cloud: Arc::new(Crashing {
+                    inner: latch_aws::AwsCloud::new(aws.clone(), AccountAccess::default()),
+                    apply,
+                    revoke,
+                }),
+                clock: Arc::new(clock.clone()),
+                metrics_listener: None,
+            })
+        };
+        let tag = || async {
+            ops.list_grant_tags(std::slice::from_ref(&role))
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|t| t.bundle == "read-logs")
+                .map(|t| t.grant_id)
+        };
+        for crash in [Crash::BeforeCall, Crash::AfterCall] {
+            // Applying: the pass dies inside the cloud call.
+            let core = server(crash, Crash::None);
+            let (_, grant) = core
+                .request(NewRequest {
+                    requester: "alice".into(),
+                    bundle: "read-logs".into(),
+                    duration_secs: 600,
+                    reason: "crash test".into(),
+                    break_glass: false,
+                    source: "api".into(),
+                })
+                .await
+                .unwrap();
+            let gid = grant.unwrap().id;
+            dies_in_the_cloud(&core).await;
+            let g = store.grant(&gid).await.unwrap().unwrap();
+            assert_eq!(g.status, GrantStatus::Approved, "{crash:?}");
+            assert_eq!(tag().await.is_some(), crash == Crash::AfterCall);
+            // Restarted: converges.
+            let core = server(Crash::None, Crash::None);
+            let after = restarted(&core, &store, &gid).await;
+            assert_eq!(after, GrantStatus::Active, "{crash:?}");
+            assert_eq!(tag().await.as_deref(), Some(gid.as_str()), "{crash:?}");
+
+            // Expiring: due, the pass dies inside the removal.
+            clock.set(g.expires_at);
+            let core = server(Crash::None, crash);
+            dies_in_the_cloud(&core).await;
+            let now = store.grant(&gid).await.unwrap().unwrap().status;
+            assert_eq!(now, GrantStatus::Expiring, "{crash:?}");
+            assert_eq!(tag().await.is_none(), crash == Crash::AfterCall);
+            let core = server(Crash::None, Crash::None);
+            let after = restarted(&core, &store, &gid).await;
+            assert_eq!(after, GrantStatus::Expired, "{crash:?}");
+            assert_eq!(tag().await, None, "{crash:?}");
+            // Nothing left to reconcile.
+            assert!(scheduler::reconcile(&core).await.unwrap().is_empty());
+        }
+        assert!(store.audit_verify().await.unwrap().is_intact());
     });
 }
