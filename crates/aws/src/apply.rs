@@ -331,6 +331,26 @@ impl Default for AccountAccess {
     }
 }
 
+impl AccountAccess {
+    /// The role assumed in `account`.
+    pub fn role_for(&self, account: &str) -> &str {
+        self.role_overrides
+            .get(account)
+            .map_or(self.role_name.as_str(), String::as_str)
+    }
+
+    /// The SDK configuration to act in `account` (the base one in the caller's own account).
+    pub(crate) async fn config_for(
+        &self,
+        aws: &Aws,
+        caller: &CallerIdentity,
+        account: &str,
+    ) -> Result<SdkConfig> {
+        aws.config_for_account(caller, account, self.role_for(account), &self.session_name)
+            .await
+    }
+}
+
 /// SDK configurations per account, made on first use.
 pub(crate) struct Sessions<'a> {
     aws: &'a Aws,
@@ -361,15 +381,7 @@ impl<'a> Sessions<'a> {
                 c
             }
         };
-        let role = self
-            .access
-            .role_overrides
-            .get(account)
-            .unwrap_or(&self.access.role_name);
-        let config = self
-            .aws
-            .config_for_account(&caller, account, role, &self.access.session_name)
-            .await?;
+        let config = self.access.config_for(self.aws, &caller, account).await?;
         let client = Aws::iam(&config);
         self.configs.insert(account.to_owned(), config);
         Ok(client)

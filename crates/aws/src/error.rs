@@ -42,6 +42,14 @@ pub enum AwsError {
     /// `latch-` name, the plan was made for another organization, a limit would be exceeded).
     #[error("{0}")]
     Conflict(String),
+    /// An identity (role or user ARN) or bundle name a grant names is unusable.
+    #[error("grant target `{id}`: {reason}")]
+    Identity {
+        /// The ARN or name as given.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The AWS configuration is unusable (no region, bad endpoint URL).
     #[error("AWS configuration: {0}")]
     Config(String),

@@ -9,6 +9,9 @@
 //!   [`apply::execute`] carries it out and records it in `applied.json`.
 //! - [`drift`]: compare the organization with the plan and the known grants, repair it;
 //!   the emergency stop that detaches every Latch policy.
+//! - [`grants`]: the IAM operations behind a permissions-on-demand grant (grant tags, session
+//!   cut-off); [`userid`]: grants to Identity Center users (`aws:userid` exemptions in the
+//!   applied Latch SCPs); [`AwsCloud`] offers both to the control plane as its `CloudAdapter`.
 //!
 //! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
 //! ([`AwsOptions`]); bounded concurrency across accounts; retries with exponential backoff on
@@ -19,6 +22,7 @@
 //! only `latch:*` tags on users and roles.
 
 pub mod apply;
+pub mod cloud;
 pub mod cloudtrail;
 pub mod collect;
 pub mod connect;
@@ -26,6 +30,7 @@ pub mod credential_report;
 pub mod drift;
 pub mod error;
 pub mod gaad;
+pub mod grants;
 pub mod org;
 pub mod plan;
 pub mod progress;
@@ -33,8 +38,10 @@ pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod userid;
 
 pub use apply::{AccountAccess, Change};
+pub use cloud::AwsCloud;
 pub use cloudtrail::CloudTrailSource;
 pub use collect::{collect, CollectConfig, CollectReport};
 pub use connect::{Aws, AwsOptions, DEFAULT_ROLE_NAME};

@@ -149,14 +149,17 @@ fn load_usage(
     Ok(Some((usage, as_of)))
 }
 
+/// Reads and checks a firewall configuration file.
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Runs `latch plan`.
 pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
-        Some(path) => {
-            let text = fs::read_to_string(path)
-                .with_context(|| format!("cannot read `{}`", path.display()))?;
-            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
+        Some(path) => load_config(path)?,
         None => Config::default(),
     };
     let snapshot = latch_model::load::snapshot(&args.snapshot)

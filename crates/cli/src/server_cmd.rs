@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use latch_server::config::Config;
-use latch_server::{launch_with_tcp_listener, FakeCloud, Settings, SystemClock};
+use latch_server::{launch_with_tcp_listener, CloudAdapter, FakeCloud, Settings, SystemClock};
 use latch_store::{audit, AuditEvent, Changeset, Role};
 use serde_json::{json, Value};
 
@@ -29,8 +29,9 @@ pub enum ServerCommand {
     /// Run the control-plane server: JSON API, Slack endpoints, scheduler, metrics.
     ///
     /// Examples:
-    ///   latch serve --config latch.toml
+    ///   latch serve --config latch.toml                   # grants land on AWS ([aws] section)
     ///   latch serve --config latch.toml --database postgres://latch@db/latch   # several servers, one leads
+    ///   latch serve --config deploy/latch.example.toml --cloud memory         # try it: nothing reaches AWS
     Serve(ServeArgs),
     /// Ask for a permission bundle for a bounded time.
     ///
@@ -83,6 +84,21 @@ pub struct ServeArgs {
     /// Listen address for the API (overrides [server] listen).
     #[arg(long)]
     listen: Option<String>,
+    /// Where grants land: `aws` (the [aws] section, or the default credential chain when it is
+    /// absent) or `memory` (an in-memory cloud: nothing reaches AWS, for trying Latch out).
+    /// Default: `aws` when the configuration has an [aws] section; without one, it must be
+    /// given.
+    #[arg(long, value_enum)]
+    cloud: Option<CloudKind>,
+}
+
+/// Where `latch serve` applies grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudKind {
+    /// AWS, through the [aws] section.
+    Aws,
+    /// An in-memory cloud (nothing reaches AWS).
+    Memory,
 }
 
 /// Where the server is and who you are.
@@ -287,6 +303,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut config = Config::load(&args.config)?;
+    if let Some(offers) = &mut config.offers {
+        offers.bundle_actions = bundle_actions(&offers.firewall_config, &config.bundles)
+            .context("[offers] firewall_config")?;
+    }
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -297,10 +317,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             latch_store::redact_location(&database)
         )
     })?;
-    // The AWS adapter (crate latch-aws) is wired in by the integration; until then grants are
-    // applied to an in-memory cloud, which makes the workflow runnable offline.
-    tracing::warn!("no AWS adapter configured: grants are applied to an in-memory cloud");
-    let cloud = Arc::new(FakeCloud::new());
+    let cloud = cloud(args.cloud, &config).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding [server] listen `{}`", config.listen))?;
@@ -316,6 +333,74 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which actions each bundle of the firewall configuration holds (lower-cased names), for
+/// denial-triggered offers. Bundles the server grants but the firewall does not define are
+/// warned about: no denial can ever offer them.
+fn bundle_actions(
+    path: &std::path::Path,
+    served: &std::collections::BTreeMap<String, latch_server::config::Bundle>,
+) -> anyhow::Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>> {
+    let firewall = crate::plan_cmd::load_config(path)?;
+    let catalog = latch_catalog::Catalog::get();
+    for name in served.keys() {
+        if !firewall.bundles.contains_key(name) {
+            tracing::warn!(bundle = %name, file = %path.display(), "bundle not defined by the firewall configuration: it is never offered");
+        }
+    }
+    Ok(firewall
+        .bundles
+        .iter()
+        .map(|(name, b)| {
+            let actions = b
+                .actions
+                .iter()
+                .filter_map(|id| catalog.action_by_id(*id))
+                .map(|a| a.full_name().to_ascii_lowercase())
+                .collect();
+            (name.clone(), actions)
+        })
+        .collect())
+}
+
+/// The cloud `latch serve` applies grants to: AWS unless `--cloud memory` says otherwise; with
+/// no [aws] section the choice must be explicit, so a server never silently grants nothing.
+async fn cloud(kind: Option<CloudKind>, config: &Config) -> anyhow::Result<Arc<dyn CloudAdapter>> {
+    let kind = match (kind, &config.aws) {
+        (Some(k), _) => k,
+        (None, Some(_)) => CloudKind::Aws,
+        (None, None) => bail!(
+            "the configuration has no [aws] section: add one (see docs/configuration.md) so grants land on AWS, or pass `--cloud memory` to try Latch with an in-memory cloud (nothing reaches AWS)"
+        ),
+    };
+    if kind == CloudKind::Memory {
+        tracing::warn!(
+            "--cloud memory: grants are applied to an in-memory cloud; NOTHING REACHES AWS"
+        );
+        return Ok(Arc::new(FakeCloud::new()));
+    }
+    let aws_cfg = config.aws.clone().unwrap_or_default();
+    let options = latch_aws::AwsOptions {
+        profile: aws_cfg.profile.clone(),
+        region: aws_cfg.region.clone(),
+        endpoint_url: aws_cfg.endpoint_url.clone(),
+        max_attempts: aws_cfg.max_attempts,
+        ..latch_aws::AwsOptions::default()
+    };
+    let aws = latch_aws::Aws::connect(&options).await?;
+    // Fail at start, with AWS's own words, rather than at the first grant.
+    let caller = aws
+        .caller_identity()
+        .await
+        .context("checking the AWS credentials of [aws]")?;
+    tracing::info!(caller = %caller.arn, account = %caller.account, member_role = %aws_cfg.member_role, "grants land on AWS");
+    let access = latch_aws::AccountAccess {
+        role_name: aws_cfg.member_role.clone(),
+        role_overrides: aws_cfg.member_role_overrides.clone(),
+        session_name: "latch-serve".to_owned(),
+    };
+    Ok(Arc::new(latch_aws::AwsCloud::new(aws, access)))
 }
 
 /// Call the API; errors carry the server's message.

@@ -30,6 +30,19 @@
 //! required_approvals = 2
 //! tiers = [ { approvers = ["bob", "carol"], timeout = "15m" },
 //!           { approvers = ["dave"], timeout = "30m" } ]
+//!
+//! [aws]                               # where grants land (`latch serve --cloud aws`)
+//! region = "us-east-1"                # optional: AWS_REGION, the profile, then us-east-1
+//! profile = "latch"                   # optional: the default credential chain otherwise
+//! endpoint_url = "http://127.0.0.1:5000"   # optional: an emulator or VPC endpoint
+//! member_role = "OrganizationAccountAccessRole"   # assumed in the identity's account
+//! member_role_overrides = { "444455556666" = "latch-control-plane" }
+//! max_attempts = 5                    # per AWS call, with backoff; 1 = no retries
+//!
+//! [offers]                            # denial-triggered offers (POST /api/v1/events)
+//! firewall_config = "firewall.toml"   # the firewall's latch.toml: bundles and their actions
+//! duration = "1h"                     # what the one-click request asks for
+//! every = "30m"                       # at most one offer per person and bundle this often
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,6 +124,28 @@ struct RawConfig {
     bundles: BTreeMap<String, RawBundle>,
     #[serde(default)]
     approval: Vec<RawApproval>,
+    aws: Option<RawAws>,
+    offers: Option<RawOffers>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+    member_role: Option<String>,
+    #[serde(default)]
+    member_role_overrides: BTreeMap<String, String>,
+    max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffers {
+    firewall_config: String,
+    duration: Option<String>,
+    every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -252,6 +287,55 @@ pub struct SlackConfig {
     pub security_channel: Option<String>,
 }
 
+/// `[aws]`: how the server reaches AWS to apply grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// Region; `None` follows `AWS_REGION` and the profile, then `us-east-1`.
+    pub region: Option<String>,
+    /// Named profile; `None` follows the default credential chain.
+    pub profile: Option<String>,
+    /// Endpoint for every service (emulators, VPC endpoints).
+    pub endpoint_url: Option<String>,
+    /// Role assumed in the account of an identity outside the caller's account.
+    pub member_role: String,
+    /// Per-account exceptions to `member_role`.
+    pub member_role_overrides: BTreeMap<String, String>,
+    /// Attempts per AWS call (1 = no retries).
+    pub max_attempts: u32,
+}
+
+/// The role assumed in member accounts unless `[aws] member_role` says otherwise (the one AWS
+/// Organizations creates in every account it creates).
+pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            member_role: DEFAULT_MEMBER_ROLE.to_owned(),
+            member_role_overrides: BTreeMap::new(),
+            max_attempts: 5,
+        }
+    }
+}
+
+/// `[offers]`: denial-triggered offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffersConfig {
+    /// The firewall configuration whose bundles say which actions each bundle holds (a path
+    /// relative to the server's configuration file is resolved against its folder).
+    pub firewall_config: std::path::PathBuf,
+    /// The duration the one-click request asks for, seconds.
+    pub duration_secs: i64,
+    /// At most one offer per person and bundle in this many seconds.
+    pub every_secs: i64,
+    /// Which actions each bundle holds (lower-cased `service:action`), read from
+    /// `firewall_config` by whoever starts the server (the binary); empty after [`Config::parse`].
+    pub bundle_actions: BTreeMap<String, BTreeSet<String>>,
+}
+
 /// The whole configuration, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -281,6 +365,10 @@ pub struct Config {
     pub bundles: BTreeMap<String, Bundle>,
     /// Slack, when configured.
     pub slack: Option<SlackConfig>,
+    /// `[aws]`, when present.
+    pub aws: Option<AwsConfig>,
+    /// `[offers]`, when present.
+    pub offers: Option<OffersConfig>,
 }
 
 impl Config {
@@ -562,6 +650,48 @@ impl Config {
             }
         };
 
+        let aws = match &raw.aws {
+            None => None,
+            Some(a) => Some(parse_aws(a, &err)?),
+        };
+        let offers = match &raw.offers {
+            None => None,
+            Some(o) => {
+                if o.firewall_config.trim().is_empty() {
+                    return Err(err(
+                        "offers.firewall_config",
+                        "empty (name the firewall's configuration file)".into(),
+                    ));
+                }
+                let path = std::path::PathBuf::from(&o.firewall_config);
+                let path = match Path::new(file).parent() {
+                    Some(dir) if path.is_relative() && !dir.as_os_str().is_empty() => {
+                        dir.join(path)
+                    }
+                    _ => path,
+                };
+                let duration_secs = dur("offers.duration", &o.duration, 3600)?;
+                if duration_secs > max_duration_secs {
+                    return Err(err(
+                        "offers.duration",
+                        format!("longer than server.max_duration ({max_duration_secs}s)"),
+                    ));
+                }
+                if raw.slack.is_none() {
+                    return Err(err(
+                        "offers",
+                        "offers are Slack messages: configure [slack] too".into(),
+                    ));
+                }
+                Some(OffersConfig {
+                    firewall_config: path,
+                    duration_secs,
+                    every_secs: dur("offers.every", &o.every, 1800)?,
+                    bundle_actions: BTreeMap::new(),
+                })
+            }
+        };
+
         let ms = |field: &str, v: &Option<String>, default_ms: i64| -> Result<i64, ConfigError> {
             match v {
                 Some(_) => Ok(dur(field, v, 0)?.saturating_mul(1000)),
@@ -585,6 +715,8 @@ impl Config {
             people,
             bundles,
             slack,
+            aws,
+            offers,
         })
     }
 
@@ -595,6 +727,70 @@ impl Config {
             .values()
             .find(|p| p.slack.as_deref() == Some(slack_user))
     }
+}
+
+/// Check `[aws]`.
+fn parse_aws(
+    a: &RawAws,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<AwsConfig, ConfigError> {
+    let non_empty = |field: &str, v: &Option<String>| -> Result<Option<String>, ConfigError> {
+        match v {
+            Some(s) if s.trim().is_empty() => {
+                Err(err(field, "empty (leave it out for the default)".into()))
+            }
+            other => Ok(other.clone()),
+        }
+    };
+    let endpoint_url = non_empty("aws.endpoint_url", &a.endpoint_url)?;
+    if let Some(url) = &endpoint_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(err(
+                "aws.endpoint_url",
+                format!("`{url}` must start with http:// or https://"),
+            ));
+        }
+    }
+    let role_name_ok = |r: &str| {
+        !r.is_empty()
+            && r.len() <= 64
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    };
+    let member_role = a
+        .member_role
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.to_owned());
+    if !role_name_ok(&member_role) {
+        return Err(err(
+            "aws.member_role",
+            format!("`{member_role}` is not an IAM role name (a name, not an ARN: letters, digits and +=,.@_-, at most 64)"),
+        ));
+    }
+    for (account, role) in &a.member_role_overrides {
+        let field = format!("aws.member_role_overrides.{account}");
+        if account.len() != 12 || !account.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(err(
+                &field,
+                format!("`{account}` is not a 12-digit account id"),
+            ));
+        }
+        if !role_name_ok(role) {
+            return Err(err(&field, format!("`{role}` is not an IAM role name")));
+        }
+    }
+    let max_attempts = a.max_attempts.unwrap_or(5);
+    if !(1..=20).contains(&max_attempts) {
+        return Err(err("aws.max_attempts", "must be between 1 and 20".into()));
+    }
+    Ok(AwsConfig {
+        region: non_empty("aws.region", &a.region)?,
+        profile: non_empty("aws.profile", &a.profile)?,
+        endpoint_url,
+        member_role,
+        member_role_overrides: a.member_role_overrides.clone(),
+        max_attempts,
+    })
 }
 
 fn default_server_id() -> String {
@@ -709,5 +905,93 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         let bad = bad.replace("tiers = [ { approvers = [\"bob\", \"carol\"], timeout = \"15m\" }, { approvers = [\"alice\", \"bob\"] } ]", "");
         let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
         assert!(e.reason.contains("nobody could ever grant it"), "{e}");
+    }
+
+    #[test]
+    fn aws_and_offers_sections() {
+        let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
+        assert!(c.aws.is_none() && c.offers.is_none());
+
+        let text = format!(
+            "{GOOD}\n[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"http://127.0.0.1:5000\"\nmember_role = \"latch-cp\"\nmember_role_overrides = {{ \"444455556666\" = \"other\" }}\nmax_attempts = 1\n\n[offers]\nfirewall_config = \"fw.toml\"\nduration = \"30m\"\nevery = \"10m\"\n"
+        );
+        let c = Config::parse(&text, "/etc/latch/latch.toml", &env).unwrap();
+        let aws = c.aws.unwrap();
+        assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(aws.member_role, "latch-cp");
+        assert_eq!(aws.member_role_overrides["444455556666"], "other");
+        assert_eq!(aws.max_attempts, 1);
+        assert_eq!(aws.profile, None);
+        let offers = c.offers.unwrap();
+        assert_eq!(
+            offers.firewall_config,
+            std::path::PathBuf::from("/etc/latch/fw.toml")
+        );
+        assert_eq!((offers.duration_secs, offers.every_secs), (1800, 600));
+
+        // An empty [aws] means the defaults: the credential chain and the organization's role.
+        let c = Config::parse(&format!("{GOOD}\n[aws]\n"), "latch.toml", &env).unwrap();
+        assert_eq!(c.aws.unwrap(), AwsConfig::default());
+        let c = Config::parse(
+            &format!("{GOOD}\n[offers]\nfirewall_config = \"fw.toml\"\n"),
+            "latch.toml",
+            &env,
+        )
+        .unwrap();
+        let offers = c.offers.unwrap();
+        assert_eq!(offers.firewall_config, std::path::PathBuf::from("fw.toml"));
+        assert_eq!((offers.duration_secs, offers.every_secs), (3600, 1800));
+
+        for (section, field, says) in [
+            (
+                "[aws]\nendpoint_url = \"localhost:5000\"",
+                "aws.endpoint_url",
+                "must start with http://",
+            ),
+            (
+                "[aws]\nmember_role = \"arn:aws:iam::1:role/x\"",
+                "aws.member_role",
+                "not an IAM role name",
+            ),
+            (
+                "[aws]\nmember_role_overrides = { \"12\" = \"x\" }",
+                "aws.member_role_overrides.12",
+                "12-digit",
+            ),
+            (
+                "[aws]\nmax_attempts = 0",
+                "aws.max_attempts",
+                "between 1 and 20",
+            ),
+            ("[aws]\nregion = \"\"", "aws.region", "empty"),
+            (
+                "[offers]\nfirewall_config = \"fw.toml\"\nduration = \"13h\"",
+                "offers.duration",
+                "longer than server.max_duration",
+            ),
+            (
+                "[offers]\nfirewall_config = \"fw.toml\"\nevery = \"soon\"",
+                "offers.every",
+                "",
+            ),
+            (
+                "[offers]\nfirewall_config = \" \"",
+                "offers.firewall_config",
+                "empty",
+            ),
+        ] {
+            let e = Config::parse(&format!("{GOOD}\n{section}\n"), "latch.toml", &env).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.reason.contains(says), "{e}");
+        }
+        // Unknown keys are named.
+        let e = Config::parse(
+            &format!("{GOOD}\n[aws]\nregoin = \"x\"\n"),
+            "latch.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("regoin"), "{e}");
     }
 }

@@ -248,6 +248,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/api/v1/audit/verify", get(audit_verify))
         .route("/api/v1/audit/export", get(audit_export))
         .route("/api/v1/reconcile", post(reconcile))
+        .route("/api/v1/events", post(events))
         .route("/api/v1/tokens", post(create_token))
         .route("/slack/commands", post(crate::slack::commands))
         .route("/slack/interactions", post(crate::slack::interactions))
@@ -578,6 +579,74 @@ async fn reconcile(
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "reconciliation requested"})),
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/events`: the usage feed. Denials on actions a bundle holds become Slack offers
+/// to the person mapped to the denied principal (at most one per person and bundle per
+/// `[offers] every`).
+async fn events(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&core, &headers).await?;
+    require(&core, &caller, Role::Admin, "posting usage events").await?;
+    let Some(cfg) = core.config.offers.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "offers_disabled",
+            "denial-triggered offers are not configured (add an [offers] section)",
+        ));
+    };
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_events", m);
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+    let records = crate::offers::records_of(&value).map_err(bad)?;
+    let denials = crate::offers::denials(&records).map_err(bad)?;
+    let (planned, skipped) = crate::offers::plan(&core.config, &cfg.bundle_actions, &denials);
+    let now = core.now();
+    let until = now.saturating_add(cfg.every_secs.saturating_mul(1000));
+    let (mut sent, mut repeated) = (Vec::new(), Vec::new());
+    for o in planned {
+        let key = format!("offer:{}:{}", o.person, o.bundle);
+        if core.store.remember_nonce(&key, now, until).await? {
+            sent.push(o);
+        } else {
+            repeated.push(o);
+        }
+    }
+    for (list, outcome) in [(&sent, "sent"), (&repeated, "deduplicated")] {
+        for _ in list.iter() {
+            core.metrics
+                .inc("offers_total", &format!("outcome=\"{outcome}\""));
+        }
+    }
+    if !sent.is_empty() {
+        let audit = sent
+            .iter()
+            .map(|o| {
+                AuditEvent::new(now, "offer.sent")
+                    .actor(&caller.subject)
+                    .subject(&o.person)
+                    .details(
+                        json!({"bundle": o.bundle, "action": o.action, "principal": o.principal}),
+                    )
+            })
+            .collect();
+        core.store.commit(Changeset::audit_only(audit)).await?;
+        core.spawn_offers(&sent, cfg.duration_secs);
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "records": records.len(),
+            "denials": denials,
+            "offers": sent,
+            "deduplicated": repeated,
+            "skipped": skipped,
+        })),
     )
         .into_response())
 }

@@ -9,7 +9,8 @@
 //! - [`domain`]: the pure workflow (state machine, approval rules, overlap, reconciliation);
 //! - [`service`]: the core that commits transitions and talks to Slack;
 //! - [`scheduler`]: the only caller of the cloud, one leader at a time;
-//! - [`http`], [`slack`], [`openapi`], [`metrics`]: the edges.
+//! - [`http`], [`slack`], [`openapi`], [`metrics`]: the edges;
+//! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click Slack requests out).
 //!
 //! Tests and embedders start a server with [`launch_with_tcp_listener`] on a listener they
 //! bound (`127.0.0.1:0`).
@@ -27,6 +28,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod offers;
 pub mod openapi;
 pub mod scheduler;
 pub mod service;

@@ -89,6 +89,7 @@ pub fn document() -> Value {
             "/api/v1/audit/export": {"get": {"summary": "The whole log as JSON Lines", "security": [{"bearer": []}],
                 "responses": {"200": {"description": "ok", "content": {"application/x-ndjson": {}}}}}},
             "/api/v1/reconcile": {"post": op("Ask the scheduler to reconcile cloud tags now", "admin", None, "202")},
+            "/api/v1/events": {"post": op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click Slack offers", "admin", Some(json!({"type": ["object", "array"]})), "202")},
             "/api/v1/tokens": {"post": op("Create an API token (the secret is shown once)", "admin", Some(json!({"$ref": "#/components/schemas/NewToken"})), "201")},
             "/slack/commands": {"post": {"summary": "Slack slash commands (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},
             "/slack/interactions": {"post": {"summary": "Slack button clicks (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}}

@@ -522,6 +522,24 @@ impl Core {
         });
     }
 
+    /// DM each offer's person the one-click request (`[offers]`).
+    pub fn spawn_offers(self: &Arc<Self>, offers: &[crate::offers::Offer], duration_secs: i64) {
+        if self.slack.is_none() {
+            return;
+        }
+        let core = Arc::clone(self);
+        let offers = offers.to_vec();
+        tokio::spawn(async move {
+            let Some(slack) = &core.slack else { return };
+            for o in &offers {
+                let (text, blocks) = crate::offers::message(o, duration_secs);
+                if let Err(e) = slack.post_message(&o.slack, &text, Some(blocks)).await {
+                    tracing::warn!(person = %o.person, bundle = %o.bundle, error = %e, "slack offer failed");
+                }
+            }
+        });
+    }
+
     /// Ask the scheduler (on the leader) to reconcile now.
     pub fn request_reconcile(&self) {
         self.reconcile_requested.store(true, Ordering::SeqCst);

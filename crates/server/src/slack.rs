@@ -523,32 +523,18 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
             duration_secs,
             reason,
         } => {
-            let new = NewRequest {
-                requester: actor,
-                bundle,
-                duration_secs,
-                reason,
-                break_glass: false,
-                source: "slack".into(),
-            };
-            match core.request(new).await {
-                Ok((r, Some(g))) => format!(
-                    "Granted at once (auto-approved): *{}* until {} — request `{}`, grant `{}`.",
-                    r.bundle,
-                    rfc3339(g.expires_at),
-                    r.id,
-                    g.id
-                ),
-                Ok((r, None)) => format!(
-                    "Request `{}` for *{}* ({}) sent to approvers: {}.",
-                    r.id,
-                    r.bundle,
-                    format_duration(r.duration_secs),
-                    crate::domain::eligible_approvers(&core.config, &r).join(", ")
-                ),
-                Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
-                Err(e) => format!("Error: {e}"),
-            }
+            file_request(
+                core,
+                NewRequest {
+                    requester: actor,
+                    bundle,
+                    duration_secs,
+                    reason,
+                    break_glass: false,
+                    source: "slack".into(),
+                },
+            )
+            .await
         }
         Command::Grants => {
             match core
@@ -584,6 +570,28 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
                 Err(e) => format!("Error: {e}"),
             }
         }
+    }
+}
+
+/// Open a request from Slack and say what became of it.
+async fn file_request(core: &Arc<Core>, new: NewRequest) -> String {
+    match core.request(new).await {
+        Ok((r, Some(g))) => format!(
+            "Granted at once (auto-approved): *{}* until {} — request `{}`, grant `{}`.",
+            r.bundle,
+            rfc3339(g.expires_at),
+            r.id,
+            g.id
+        ),
+        Ok((r, None)) => format!(
+            "Request `{}` for *{}* ({}) sent to approvers: {}.",
+            r.id,
+            r.bundle,
+            format_duration(r.duration_secs),
+            crate::domain::eligible_approvers(&core.config, &r).join(", ")
+        ),
+        Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
+        Err(e) => format!("Error: {e}"),
     }
 }
 
@@ -657,6 +665,7 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
     let decision = match action.action_id.as_str() {
         "latch_approve" => Decision::Approve,
         "latch_deny" => Decision::Deny,
+        crate::offers::OFFER_ACTION => return Some(run_offer(core, i, action).await),
         _ => return None,
     };
     let request_id = action.value.clone().unwrap_or_default();
@@ -684,6 +693,42 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
         Err(ServiceError::Refused(refusal)) => Some(format!("Refused: {}", refusal.message)),
         Err(e) => Some(format!("Error: {e}")),
     }
+}
+
+/// An offer's button was pressed: file the request it names, for the signed payload's user.
+async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String {
+    let Some(person) = core.config.person_by_slack(&i.user.id) else {
+        let _ = core
+            .store
+            .commit(Changeset::audit_only(vec![AuditEvent::new(
+                core.now(),
+                "slack.unknown_user",
+            )
+            .details(
+                json!({"slack_user": i.user.id, "action": action.action_id}),
+            )]))
+            .await;
+        return format!(
+            "Your Slack user `{}` is not mapped in Latch's [identities].",
+            i.user.id
+        );
+    };
+    let value = action.value.as_deref().unwrap_or_default();
+    let Ok(offer) = serde_json::from_str::<crate::offers::ButtonValue>(value) else {
+        return "This offer's button is malformed; use `/latch request` instead.".to_owned();
+    };
+    file_request(
+        core,
+        NewRequest {
+            requester: person.name.clone(),
+            bundle: offer.bundle,
+            duration_secs: offer.duration_secs,
+            reason: format!("offered by Latch after AWS denied {}", offer.action),
+            break_glass: false,
+            source: "slack".into(),
+        },
+    )
+    .await
 }
 
 /// Seconds since the epoch for a millisecond time (for signing in tests and tools).
