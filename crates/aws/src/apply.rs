@@ -448,6 +448,22 @@ fn same_document(a: &str, b: &str) -> bool {
 }
 
 /// The policy-side changes: policy types, create/update, attach/detach, delete.
+/// `content` with the recorded Identity Center exemptions added; an exemption that no longer
+/// fits (5,120 characters) or whose bundle the plan no longer denies is left out, and the
+/// server's reconciler then reports it.
+fn with_userid_grants(content: &str, grants: &[(String, String)]) -> String {
+    grants
+        .iter()
+        .fold(
+            content.to_owned(),
+            |doc, (bundle, userid)| match crate::userid::edit_exemption(&doc, bundle, userid, true)
+            {
+                Ok((Some(new), _)) => new,
+                _ => doc,
+            },
+        )
+}
+
 pub(crate) fn policy_changes(
     plan: &Plan,
     root_id: &str,
@@ -495,7 +511,10 @@ pub(crate) fn policy_changes(
                 }
             }
             Some(l) => {
-                let content = (!same_document(&l.content, &p.content)).then(|| p.content.clone());
+                // Identity Center grants the server wrote into the policy are part of the
+                // wanted state while they last (the server's reconciler removes them on expiry).
+                let wanted = with_userid_grants(&p.content, &l.userid_grants);
+                let content = (!same_document(&l.content, &wanted)).then(|| wanted.clone());
                 let description = (l.description != p.description).then(|| p.description.clone());
                 if content.is_some() || description.is_some() {
                     changes.push(Change::UpdatePolicy {
@@ -1079,6 +1098,7 @@ mod tests {
                 description: "d".to_owned(),
                 content: content.to_owned(),
                 targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+                userid_grants: Vec::new(),
             },
         );
         l
@@ -1138,6 +1158,66 @@ mod tests {
         .unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].verb(), "update");
+    }
+
+    /// An Identity Center grant the server wrote into an applied SCP (recorded by a
+    /// `latch:icgrant:*` tag) is neither drift nor removed by the next apply.
+    #[test]
+    fn recorded_identity_center_grants_survive_apply() {
+        let statement = |action: &str| {
+            let cond = serde_json::json!({"Null": {"aws:PrincipalTag/latch:grant:admin": "true"}});
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "LatchPermission0",
+                "Effect": "Deny", "Action": action, "Resource": "*", "Condition": cond}]})
+            .to_string()
+        };
+        let plan_of = |content: &str| {
+            let text = serde_json::json!({
+                "format": "latch.plan/v1",
+                "organization": {"root_id": "r-ab12", "management_account_id": "123456789012"},
+                "policies": [{"name": "latch-a", "type": "SERVICE_CONTROL_POLICY",
+                              "description": "d", "content": content, "targets": ["r-ab12"]}],
+            })
+            .to_string();
+            Plan::parse(&text, Path::new("plan.json")).unwrap()
+        };
+        let grants = vec![(
+            "admin".to_owned(),
+            "AROAEXAMPLEID0000001:carol@example.com".to_owned(),
+        )];
+        // What the server wrote (crate::userid) into the applied policy.
+        let granted = |content: &str| with_userid_grants(content, &grants);
+        assert!(granted(&statement("iam:*")).contains("carol@example.com"));
+        let mut l = live(&["r-ab12"], &granted(&statement("iam:*")));
+        l.managed
+            .values_mut()
+            .for_each(|p| p.userid_grants.clone_from(&grants));
+        let plan = plan_of(&statement("iam:*"));
+        let c = policy_changes(&plan, "r-ab12", &enabled(), &l).unwrap();
+        assert!(c.is_empty(), "{c:?}");
+
+        // A changed plan keeps the grant in the new content.
+        let c = policy_changes(
+            &plan_of(&statement("iam:Create*")),
+            "r-ab12",
+            &enabled(),
+            &l,
+        )
+        .unwrap();
+        let new = match c.as_slice() {
+            [Change::UpdatePolicy {
+                content: Some(new), ..
+            }] => new,
+            other => unreachable!("one content update expected: {other:?}"),
+        };
+        assert!(
+            same_document(new, &granted(&statement("iam:Create*"))),
+            "{new}"
+        );
+
+        // Without the record, the exemption is an edit that apply undoes.
+        l.managed.values_mut().for_each(|p| p.userid_grants.clear());
+        let c = policy_changes(&plan, "r-ab12", &enabled(), &l).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
     }
 
     #[test]

@@ -458,6 +458,9 @@ pub struct LivePolicy {
     pub content: String,
     /// Roots, OUs and accounts it is attached to.
     pub targets: BTreeSet<String>,
+    /// The Identity Center grants the server wrote into it (bundle, `aws:userid`), from its
+    /// `latch:icgrant:*` record tags: `apply` keeps them and drift does not report them.
+    pub userid_grants: Vec<(String, String)>,
 }
 
 /// The `latch-*` policies of the organization.
@@ -559,6 +562,14 @@ pub async fn latch_policies(aws: &Aws) -> Result<LatchPolicies> {
                     kind,
                     description: p.description().unwrap_or_default().to_owned(),
                     content,
+                    userid_grants: tags
+                        .iter()
+                        .filter(|t| t.key().starts_with(crate::userid::RECORD_TAG_PREFIX))
+                        .filter_map(|t| {
+                            let mut words = t.value().split(' ');
+                            Some((words.next()?.to_owned(), words.next()?.to_owned()))
+                        })
+                        .collect(),
                     targets: targets
                         .iter()
                         .filter_map(|t| t.target_id().map(str::to_owned))
