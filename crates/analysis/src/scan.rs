@@ -12,6 +12,7 @@ use latch_trail::UsageTable;
 use serde::Serialize;
 
 use crate::effective::{combine, EffectivePermissions, PolicyActions};
+use crate::escalation::ADMIN_PROBES;
 use crate::ActionSet;
 
 const DAY_MS: i64 = 86_400_000;
@@ -693,21 +694,10 @@ fn by_ou(snapshot: &Snapshot, per_account: &[UnusedServices]) -> Vec<UnusedServi
         .collect()
 }
 
-/// The IAM writes that let a principal give itself (or anyone) any permission; holding all of
-/// them on any role, user and policy of its account makes it admin-equivalent.
-const ADMIN_PROBES: &[(&str, &str)] = &[
-    ("iam:PutRolePolicy", "role/latch-probe"),
-    ("iam:AttachRolePolicy", "role/latch-probe"),
-    ("iam:UpdateAssumeRolePolicy", "role/latch-probe"),
-    ("iam:PassRole", "role/latch-probe"),
-    ("iam:CreateAccessKey", "user/latch-probe"),
-    ("iam:PutUserPolicy", "user/latch-probe"),
-    ("iam:CreatePolicyVersion", "policy/latch-probe"),
-];
-
-/// Admin-equivalent: the engine allows every IAM write of [`ADMIN_PROBES`] on an arbitrary
-/// role, user and policy of the principal's own account, with the principal's real request
-/// context (tags, organization), through identity policies, boundary and SCPs.
+/// Admin-equivalent: the engine allows every IAM write of the escalation graph's
+/// [`ADMIN_PROBES`] on every role, user and policy of the principal's own account, with the
+/// principal's real request context (tags, organization), through identity policies, boundary
+/// and SCPs — one definition for the scan and the escalation graph.
 fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
     let catalog = Catalog::get();
     let quick = ADMIN_PROBES.iter().all(|(a, _)| {
@@ -722,8 +712,8 @@ fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
         return false;
     };
     let account = p.account_id();
-    ADMIN_PROBES.iter().all(|(action, res)| {
-        let resource = format!("arn:aws:iam::{account}:{res}");
+    ADMIN_PROBES.iter().all(|(action, template)| {
+        let resource = template.replace("{account}", account);
         latch_policy::Request::new(p.arn(), action, &resource, None, p.request_context())
             .is_ok_and(|req| set.evaluate(&req).decision == latch_policy::Decision::Allow)
     })
