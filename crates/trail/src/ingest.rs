@@ -133,6 +133,8 @@ pub struct Aggregator {
     first_event: Option<i64>,
     last_event: Option<i64>,
     staged: Vec<Staged>,
+    /// Scratch for the scanner's quote index, reused across files.
+    quotes: Vec<u32>,
 }
 
 impl Aggregator {
@@ -157,10 +159,12 @@ impl Aggregator {
     pub fn add_log(&mut self, json: &[u8], window: &Window) -> Result<FileStats, ParseError> {
         let mut staged = std::mem::take(&mut self.staged);
         staged.clear();
+        let mut quotes = std::mem::take(&mut self.quotes);
         let mut index = None;
-        let result = crate::scan::for_each_record(json, &mut index, &mut |r| {
+        let result = crate::scan::for_each_record(json, &mut quotes, &mut index, &mut |r| {
             self.stage(&r, window, &mut staged)
         });
+        self.quotes = quotes;
         let records = match result {
             Ok(n) => n,
             Err(e) => {

@@ -249,7 +249,7 @@ mod tests {
         );
         let doc: &'static str = Box::leak(doc.into_boxed_str());
         let mut out = None;
-        crate::scan::for_each_record(doc.as_bytes(), &mut None, &mut |r| {
+        crate::scan::for_each_record(doc.as_bytes(), &mut Vec::new(), &mut None, &mut |r| {
             out = r.user_identity;
             Ok(())
         })

@@ -2,11 +2,19 @@
 //!
 //! A general JSON deserializer spends most of its time on what usage never reads: every key
 //! and string of request parameters, response elements and TLS details is decoded and
-//! checked. This scanner reads the record fields in [`RawRecord`] and *skips* everything
-//! else by looking only for the bytes that end a string (`"` and `\`, found with `memchr`)
-//! and for brackets. It is strict about structure (objects, arrays, separators, string
-//! termination, literals) and about the strings it keeps (escapes, UTF-8); skipped strings
-//! are not decoded. Errors carry the byte offset, turned into line and column.
+//! checked. This scanner works in two passes over a file:
+//!
+//! 1. **Index**: one vectorised pass (`memchr` over `"` and `\`) lists every quote that is
+//!    not escaped, with a flag on the closing quote of each string that holds an escape; the
+//!    whole file is checked to be UTF-8 once.
+//! 2. **Scan**: the records are walked reading only the fields in [`RawRecord`]. The end of
+//!    any string is the next entry of the index, so skipping a string — most of a record —
+//!    costs one lookup, and a kept string is borrowed from the file without further checks
+//!    unless it holds an escape.
+//!
+//! It is strict about structure (objects, arrays, separators, string termination, literals)
+//! and about the strings it keeps (escapes, control characters); the file must be UTF-8
+//! (RFC 8259, section 8.1). Errors carry the byte offset, turned into line and column.
 
 use std::borrow::Cow;
 
@@ -21,20 +29,157 @@ pub(crate) struct ScanError {
 
 type R<T> = Result<T, ScanError>;
 
-struct Scanner<'a> {
+/// In the quote index, the flag on a closing quote whose string holds a backslash escape.
+const ESCAPED: u32 = 1 << 31;
+
+/// Largest file the index can address (offsets below [`ESCAPED`]).
+const MAX_LEN: usize = ESCAPED as usize;
+
+struct Scanner<'a, 'q> {
     b: &'a [u8],
+    /// The same bytes, known to be UTF-8.
+    s: &'a str,
     i: usize,
+    /// Offsets of the unescaped quotes, in order (see [`index_quotes`]).
+    quotes: &'q [u32],
+    /// The next entry of `quotes`: the first quote at or after `i`.
+    q: usize,
+}
+
+/// Fills `out` with the offset of every `"` of `b` not escaped by a backslash, in order;
+/// the closing quote of a string that holds an escape carries [`ESCAPED`]. Outside strings a
+/// backslash is not JSON: the scanner reports the quote it hides as unexpected.
+///
+/// The file is read in blocks of 64 bytes, each turned into two bit masks (quotes,
+/// backslashes) by [`block_masks`]; only the set bits are visited.
+fn index_quotes(b: &[u8], out: &mut Vec<u32>) {
+    out.clear();
+    out.reserve(b.len() / 8);
+    let mut escaped_at = usize::MAX;
+    let mut flag = 0;
+    let mut visit = |block: &[u8; 64], base: usize, out: &mut Vec<u32>| {
+        let (quotes, backslashes) = block_masks(block);
+        if backslashes == 0 && flag == 0 && escaped_at != base {
+            // The common case: no escape touches this block, every quote counts.
+            let base = u32::try_from(base).unwrap_or(ESCAPED - 64);
+            let mut m = quotes;
+            out.extend((0..m.count_ones()).map(|_| {
+                let bit = m.trailing_zeros();
+                m &= m - 1;
+                base + bit
+            }));
+            return;
+        }
+        let mut m = quotes | backslashes;
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            m &= m - 1;
+            let p = base + bit as usize;
+            if p == escaped_at {
+                continue;
+            }
+            if backslashes >> bit & 1 == 1 {
+                escaped_at = p + 1;
+                // Inside a string when an odd number of quotes precede.
+                if out.len() % 2 == 1 {
+                    flag = ESCAPED;
+                }
+            } else {
+                // `b.len() < MAX_LEN` was checked, so the offset fits below the flag bit.
+                out.push(u32::try_from(p).unwrap_or(ESCAPED - 1) | flag);
+                flag = 0;
+            }
+        }
+    };
+    let mut blocks = b.chunks_exact(64);
+    let mut base = 0;
+    for block in blocks.by_ref() {
+        if let Ok(block) = <&[u8; 64]>::try_from(block) {
+            visit(block, base, out);
+        }
+        base += 64;
+    }
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 64];
+        if let Some(head) = last.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
+        }
+        visit(&last, base, out);
+    }
+}
+
+/// Bit `i` of the first mask is set when `block[i]` is `"`, of the second when it is `\`:
+/// SSE2 compares, 16 bytes at a time (every x86_64 processor has SSE2).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    use safe_arch::{cmp_eq_mask_i8_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i};
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let mut q = 0u64;
+    let mut e = 0u64;
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let Ok(lane) = <[u8; 16]>::try_from(lane) else {
+            continue;
+        };
+        let v = m128i::from(lane);
+        // `move_mask` sets the low 16 bits only.
+        let mq = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, quote)) as u16;
+        let me = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, backslash)) as u16;
+        q |= u64::from(mq) << (16 * k);
+        e |= u64::from(me) << (16 * k);
+    }
+    (q, e)
+}
+
+/// Bit `i` of the first mask is set when `block[i]` is `"`, of the second when it is `\`.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn block_masks_portable(block: &[u8; 64]) -> (u64, u64) {
+    let mut q = 0u64;
+    let mut e = 0u64;
+    for (i, c) in block.iter().enumerate() {
+        q |= u64::from(*c == b'"') << i;
+        e |= u64::from(*c == b'\\') << i;
+    }
+    (q, e)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    block_masks_portable(block)
 }
 
 /// Calls `on_record` for each element of the top-level `Records` array. Returns the number
 /// of records, or where and why the input is not a CloudTrail log; `index` holds the index
-/// of the record being read (`None` outside `Records`).
+/// of the record being read (`None` outside `Records`). `quotes` is scratch space, reused
+/// across files.
 pub(crate) fn for_each_record<'a>(
     json: &'a [u8],
+    quotes: &mut Vec<u32>,
     index: &mut Option<usize>,
     on_record: &mut dyn FnMut(RawRecord<'a>) -> Result<(), String>,
 ) -> R<usize> {
-    let mut s = Scanner { b: json, i: 0 };
+    if json.len() >= MAX_LEN {
+        return Err(ScanError {
+            offset: 0,
+            message: "file larger than 2 GiB uncompressed".to_owned(),
+        });
+    }
+    let text = std::str::from_utf8(json).map_err(|e| ScanError {
+        offset: e.valid_up_to(),
+        message: "not UTF-8 text".to_owned(),
+    })?;
+    index_quotes(json, quotes);
+    let mut s = Scanner {
+        b: json,
+        s: text,
+        i: 0,
+        quotes,
+        q: 0,
+    };
     let mut saw = false;
     let mut count = 0;
     s.expect(b'{')?;
@@ -81,7 +226,7 @@ pub(crate) fn for_each_record<'a>(
     Ok(count)
 }
 
-impl<'a> Scanner<'a> {
+impl<'a> Scanner<'a, '_> {
     fn err(&self, message: &str) -> ScanError {
         ScanError {
             offset: self.i,
@@ -89,6 +234,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
@@ -99,6 +245,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     fn peek(&mut self) -> R<u8> {
         self.ws();
         self.b
@@ -107,6 +254,7 @@ impl<'a> Scanner<'a> {
             .ok_or_else(|| self.err("unexpected end of input"))
     }
 
+    #[inline(always)]
     fn expect(&mut self, c: u8) -> R<()> {
         if self.peek()? == c {
             self.i += 1;
@@ -116,6 +264,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     /// Consumes `c` if it is next.
     fn eat(&mut self, c: u8) -> R<bool> {
         if self.peek()? == c {
@@ -126,6 +275,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     /// After a member or element: `,` (more follow) or `close` (done).
     fn comma_or(&mut self, close: u8) -> R<bool> {
         match self.peek()? {
@@ -141,131 +291,71 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
+    /// At the opening quote of a string (`self.i`): moves past the closing quote and returns
+    /// the string's raw contents (between the quotes) and whether they hold an escape.
+    fn raw_string(&mut self) -> R<(usize, usize, bool)> {
+        let open = self.quotes.get(self.q).copied();
+        if open != Some(u32::try_from(self.i).unwrap_or(ESCAPED)) {
+            // The quote at `i` is not in the index: a backslash outside a string hides it.
+            return Err(self.err("unexpected character"));
+        }
+        let Some(&close) = self.quotes.get(self.q + 1) else {
+            return Err(self.err("unterminated string"));
+        };
+        self.q += 2;
+        let end = (close & !ESCAPED) as usize;
+        let start = self.i + 1;
+        self.i = end + 1;
+        Ok((start, end, close & ESCAPED != 0))
+    }
+
+    #[inline]
     /// An object key followed by `:`. Keys are compared as bytes: a key without escapes is
-    /// not decoded or validated (it only has to equal one of the known ASCII field names).
+    /// not decoded (it only has to equal one of the known ASCII field names).
     fn key(&mut self) -> R<Cow<'a, [u8]>> {
         if self.peek()? != b'"' {
             return Err(self.err("expected a string key"));
         }
-        let start = self.i + 1;
-        let rest = self.b.get(start..).unwrap_or_default();
-        let k = match find_end(rest) {
-            Some(n) if rest.get(n) == Some(&b'"') => {
-                self.i = start + n + 1;
-                Cow::Borrowed(rest.get(..n).unwrap_or_default())
-            }
-            Some(_) => Cow::Owned(self.string()?.0.into_owned().into_bytes()),
-            None => return Err(self.err("unterminated string")),
+        let (start, end, escaped) = self.raw_string()?;
+        let raw = self.b.get(start..end).unwrap_or_default();
+        let k = if escaped {
+            Cow::Owned(decode_escaped(raw, start)?.into_bytes())
+        } else {
+            Cow::Borrowed(raw)
         };
         self.expect(b':')?;
         Ok(k)
     }
 
+    #[inline]
     /// A string, decoded: borrowed unless it holds escapes.
     fn string(&mut self) -> R<Str<'a>> {
-        self.i += 1; // opening quote
-        let start = self.i;
-        let rest = self.b.get(start..).unwrap_or_default();
-        match find_end(rest) {
-            Some(n) if rest.get(n) == Some(&b'"') => {
-                self.i = start + n + 1;
-                let raw = rest.get(..n).unwrap_or_default();
-                if raw.iter().any(|c| *c < 0x20) {
-                    return Err(self.err("control character in string"));
-                }
-                std::str::from_utf8(raw)
-                    .map(|s| Str(Cow::Borrowed(s)))
-                    .map_err(|_| self.err("string is not UTF-8"))
-            }
-            Some(n) => {
-                self.i = start + n;
-                let mut out = Vec::from(rest.get(..n).unwrap_or_default());
-                self.decode_escaped(&mut out)?;
-                String::from_utf8(out)
-                    .map(|s| Str(Cow::Owned(s)))
-                    .map_err(|_| self.err("string is not UTF-8"))
-            }
-            None => Err(self.err("unterminated string")),
+        let (start, end, escaped) = self.raw_string()?;
+        let raw = self.b.get(start..end).unwrap_or_default();
+        if escaped {
+            return decode_escaped(raw, start).map(|s| Str(Cow::Owned(s)));
         }
-    }
-
-    /// Continues a string at a backslash, decoding into `out` up to the closing quote.
-    fn decode_escaped(&mut self, out: &mut Vec<u8>) -> R<()> {
-        loop {
-            let c = *self
-                .b
-                .get(self.i)
-                .ok_or_else(|| self.err("unterminated string"))?;
-            self.i += 1;
-            match c {
-                b'"' => return Ok(()),
-                b'\\' => {
-                    let e = *self
-                        .b
-                        .get(self.i)
-                        .ok_or_else(|| self.err("unterminated string"))?;
-                    self.i += 1;
-                    match e {
-                        b'"' | b'\\' | b'/' => out.push(e),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'u' => {
-                            let mut cp = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&cp) {
-                                if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
-                                    return Err(self.err("unpaired surrogate in string"));
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(self.err("unpaired surrogate in string"));
-                                }
-                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                            }
-                            let ch = char::from_u32(cp)
-                                .ok_or_else(|| self.err("invalid `\\u` escape"))?;
-                            let mut buf = [0u8; 4];
-                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                        }
-                        _ => return Err(self.err("invalid escape in string")),
-                    }
-                }
-                c if c < 0x20 => return Err(self.err("control character in string")),
-                c => out.push(c),
-            }
+        if let Some(n) = raw.iter().position(|c| *c < 0x20) {
+            return Err(ScanError {
+                offset: start + n,
+                message: "control character in string".to_owned(),
+            });
         }
+        // Both ends are next to an ASCII quote, so they are character boundaries.
+        self.s
+            .get(start..end)
+            .map(|s| Str(Cow::Borrowed(s)))
+            .ok_or_else(|| self.err("string is not UTF-8"))
     }
 
-    fn hex4(&mut self) -> R<u32> {
-        let h = self
-            .b
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("invalid `\\u` escape"))?;
-        let s = std::str::from_utf8(h).map_err(|_| self.err("invalid `\\u` escape"))?;
-        let v = u32::from_str_radix(s, 16).map_err(|_| self.err("invalid `\\u` escape"))?;
-        self.i += 4;
-        Ok(v)
-    }
-
+    #[inline]
     /// Skips a string whose opening quote is at `self.i`.
     fn skip_string(&mut self) -> R<()> {
-        self.i += 1;
-        loop {
-            let rest = self.b.get(self.i..).unwrap_or_default();
-            match find_end(rest) {
-                Some(n) if rest.get(n) == Some(&b'"') => {
-                    self.i += n + 1;
-                    return Ok(());
-                }
-                Some(n) => self.i += n + 2,
-                None => return Err(self.err("unterminated string")),
-            }
-        }
+        self.raw_string().map(|_| ())
     }
 
+    #[inline]
     /// Skips any JSON value.
     fn skip_value(&mut self) -> R<()> {
         match self.peek()? {
@@ -339,6 +429,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline]
     /// A string, or `null` (→ `None`).
     fn opt_string(&mut self, field: &[u8]) -> R<Option<Str<'a>>> {
         match self.peek()? {
@@ -349,11 +440,11 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object handled member by member, or `null`.
-    fn opt_object(
-        &mut self,
-        field: &[u8],
-        member: &mut dyn FnMut(&mut Self, &[u8]) -> R<()>,
-    ) -> R<bool> {
+    #[inline]
+    fn opt_object<F>(&mut self, field: &[u8], mut member: F) -> R<bool>
+    where
+        F: FnMut(&mut Self, &[u8]) -> R<()>,
+    {
         match self.peek()? {
             b'{' => {
                 self.i += 1;
@@ -380,7 +471,7 @@ impl<'a> Scanner<'a> {
         let mut name = None;
         let mut r = RawRecord::default();
         let mut identity = None;
-        let present = self.opt_object(b"record", &mut |s, k| {
+        let present = self.opt_object(b"record", |s, k| {
             match k {
                 b"eventTime" => time = s.opt_string(k)?,
                 b"eventSource" => source = s.opt_string(k)?,
@@ -419,17 +510,17 @@ impl<'a> Scanner<'a> {
 
     fn identity(&mut self) -> R<Option<RawIdentity<'a>>> {
         let mut id = RawIdentity::default();
-        let present = self.opt_object(b"userIdentity", &mut |s, k| {
+        let present = self.opt_object(b"userIdentity", |s, k| {
             match k {
                 b"type" => id.kind = s.opt_string(k)?,
                 b"arn" => id.arn = s.opt_string(k)?,
                 b"accountId" => id.account_id = s.opt_string(k)?,
                 b"sessionContext" => {
                     let mut ctx = RawSessionContext::default();
-                    let present = s.opt_object(k, &mut |s, k| {
+                    let present = s.opt_object(k, |s, k| {
                         if k == b"sessionIssuer" {
                             let mut iss = RawIssuer::default();
-                            let present = s.opt_object(k, &mut |s, k| {
+                            let present = s.opt_object(k, |s, k| {
                                 match k {
                                     b"type" => iss.kind = s.opt_string(k)?,
                                     b"arn" => iss.arn = s.opt_string(k)?,
@@ -453,17 +544,62 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// The first `"` or `\` in `s`. Most strings in a record are short: a plain loop finds
-/// their end sooner than a vectorised search can start; long ones go to `memchr`.
-#[inline]
-fn find_end(s: &[u8]) -> Option<usize> {
-    for (i, c) in s.iter().take(24).enumerate() {
-        if *c == b'"' || *c == b'\\' {
-            return Some(i);
+/// Decodes the contents of a string holding escapes (`raw`, between the quotes, starting at
+/// byte `base` of the file), checking every escape and refusing control characters.
+fn decode_escaped(raw: &[u8], base: usize) -> R<String> {
+    let err = |at: usize, message: &str| ScanError {
+        offset: base + at,
+        message: message.to_owned(),
+    };
+    let hex4 = |at: usize| -> R<u32> {
+        raw.get(at..at + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .ok_or_else(|| err(at, "invalid `\\u` escape"))
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&c) = raw.get(i) {
+        i += 1;
+        match c {
+            b'\\' => {
+                let e = *raw.get(i).ok_or_else(|| err(i, "unterminated string"))?;
+                i += 1;
+                match e {
+                    b'"' | b'\\' | b'/' => out.push(e),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    b'u' => {
+                        let mut cp = hex4(i)?;
+                        i += 4;
+                        if (0xD800..0xDC00).contains(&cp) {
+                            if raw.get(i..i + 2) != Some(b"\\u") {
+                                return Err(err(i, "unpaired surrogate in string"));
+                            }
+                            let lo = hex4(i + 2)?;
+                            if !(0xDC00..0xE000).contains(&lo) {
+                                return Err(err(i, "unpaired surrogate in string"));
+                            }
+                            i += 6;
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        }
+                        let ch =
+                            char::from_u32(cp).ok_or_else(|| err(i, "invalid `\\u` escape"))?;
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    }
+                    _ => return Err(err(i - 1, "invalid escape in string")),
+                }
+            }
+            c if c < 0x20 => return Err(err(i - 1, "control character in string")),
+            c => out.push(c),
         }
     }
-    let tail = s.get(24..)?;
-    memchr::memchr2(b'"', b'\\', tail).map(|n| n + 24)
+    // The file is UTF-8 and escapes decode to whole characters.
+    String::from_utf8(out).map_err(|_| err(0, "string is not UTF-8"))
 }
 
 /// A known field name for messages (keys reaching here are ASCII field names).
@@ -480,14 +616,14 @@ pub(crate) fn line_column(json: &[u8], offset: usize) -> (usize, usize) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::type_complexity)]
+#[allow(clippy::unwrap_used, clippy::type_complexity, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     fn records(json: &str) -> Result<Vec<(String, String, String)>, (Option<usize>, String)> {
         let mut out = Vec::new();
         let mut index = None;
-        for_each_record(json.as_bytes(), &mut index, &mut |r| {
+        for_each_record(json.as_bytes(), &mut Vec::new(), &mut index, &mut |r| {
             out.push((
                 r.event_time.to_string(),
                 r.event_name.to_string(),
@@ -573,6 +709,153 @@ mod tests {
             assert_eq!(m, message, "{json}");
             if index.is_some() {
                 assert_eq!(i, index, "{json}");
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_and_stray_backslashes() {
+        // Escaped quotes and backslashes inside skipped and kept strings, and keys with escapes.
+        let json = r#"{"Records": [{"x": "a\\", "y": "\"}\\\"", "event\u0054ime": "t",
+            "eventSource": "s\\\"q", "eventName": "n"}]}"#;
+        let r = records(json).unwrap();
+        assert_eq!(r, vec![("t".into(), "n".into(), String::new())]);
+        let mut source = String::new();
+        for_each_record(json.as_bytes(), &mut Vec::new(), &mut None, &mut |r| {
+            source = r.event_source.to_string();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(source, "s\\\"q");
+        // A backslash outside a string is not JSON, even where it would hide a quote.
+        let (_, m) = records(r#"{"Records": [], "x": [\"a"]}"#).unwrap_err();
+        assert_eq!(m, "unexpected character");
+        let (_, m) = records(r#"{"Records": [], "x": \1}"#).unwrap_err();
+        assert_eq!(m, "expected a JSON value");
+        // Control characters and bad escapes in kept strings.
+        let (_, m) = records("{\"Records\": [{\"eventTime\": \"t\u{1}\"}]}").unwrap_err();
+        assert_eq!(m, "control character in string");
+        let (_, m) = records(r#"{"Records": [{"eventTime": "t\q"}]}"#).unwrap_err();
+        assert_eq!(m, "invalid escape in string");
+        let (_, m) = records(r#"{"Records": [{"eventTime": "\ud800x"}]}"#).unwrap_err();
+        assert_eq!(m, "unpaired surrogate in string");
+    }
+
+    #[test]
+    fn the_file_must_be_utf8() {
+        let mut json = br#"{"Records": [], "x": "ab"}"#.to_vec();
+        json[22] = 0xFF;
+        let err = for_each_record(&json, &mut Vec::new(), &mut None, &mut |_| Ok(())).unwrap_err();
+        assert_eq!((err.offset, err.message.as_str()), (22, "not UTF-8 text"));
+    }
+
+    #[test]
+    fn block_masks_agree_with_the_portable_reference() {
+        let mut block = [0u8; 64];
+        let mut x: u32 = 12345;
+        for _ in 0..2000 {
+            for c in &mut block {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *c = [b'"', b'\\', b'a', b'{', 0x80, 0xFF, b' '][(x >> 16) as usize % 7];
+            }
+            assert_eq!(block_masks(&block), block_masks_portable(&block));
+        }
+    }
+
+    #[test]
+    fn quote_index_across_blocks() {
+        // A backslash at the end of one 64-byte block escapes the quote that starts the next.
+        let mut json = String::from(r#"{"Records": [], "x": ""#);
+        json.push_str(&"a".repeat(63 - json.len()));
+        json.push_str(r#"\"", "y": "\\", "z": "q"}"#);
+        assert_eq!(json.as_bytes()[63], b'\\');
+        let mut quotes = Vec::new();
+        index_quotes(json.as_bytes(), &mut quotes);
+        let plain: Vec<usize> = quotes.iter().map(|q| (q & !ESCAPED) as usize).collect();
+        let expected: Vec<usize> = json
+            .char_indices()
+            .filter(|(i, c)| *c == '"' && ![64].contains(i))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(plain, expected);
+        let flagged: Vec<usize> = quotes
+            .iter()
+            .filter(|q| *q & ESCAPED != 0)
+            .map(|q| (q & !ESCAPED) as usize)
+            .collect();
+        assert_eq!(flagged, vec![65, json.find(r#"\\""#).unwrap() + 2]);
+        assert_eq!(records(&json).unwrap(), vec![]);
+    }
+
+    mod differential {
+        //! The scanner against `serde_json` on generated records: any strings (quotes,
+        //! backslashes, control characters, non-ASCII), any values around the fields it reads,
+        //! compact or pretty-printed.
+        use proptest::prelude::*;
+        use serde_json::{json, Map, Value};
+
+        use super::super::for_each_record;
+
+        fn noise() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                any::<String>().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec((any::<String>(), inner), 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            #[test]
+            fn reads_what_serde_json_reads(
+                time in any::<String>(),
+                source in any::<String>(),
+                name in any::<String>(),
+                arn in any::<String>(),
+                before in noise(),
+                after in noise(),
+                pretty in any::<bool>(),
+            ) {
+                let doc = json!({"Records": [{
+                    "aNoise": before,
+                    "eventTime": time,
+                    "eventSource": source,
+                    "eventName": name,
+                    "userIdentity": {"x": after.clone(), "arn": arn},
+                    "zNoise": after,
+                }], "Other": [1]});
+                let bytes = if pretty {
+                    serde_json::to_vec_pretty(&doc).unwrap()
+                } else {
+                    serde_json::to_vec(&doc).unwrap()
+                };
+                let mut got = None;
+                let n = for_each_record(&bytes, &mut Vec::new(), &mut None, &mut |r| {
+                    got = Some((
+                        r.event_time.to_string(),
+                        r.event_source.to_string(),
+                        r.event_name.to_string(),
+                        r.user_identity.and_then(|i| i.arn).map(|a| a.to_string()),
+                    ));
+                    Ok(())
+                });
+                prop_assert_eq!(n, Ok(1));
+                prop_assert_eq!(got, Some((time, source, name, Some(arn))));
+                // Any strict prefix of the document is not JSON: an error, never a record count.
+                let cut = bytes.len() * 7 / 11;
+                let r = for_each_record(&bytes[..cut], &mut Vec::new(), &mut None, &mut |_| Ok(()));
+                prop_assert!(r.is_err());
             }
         }
     }
