@@ -1,6 +1,8 @@
 //! Compiled policies: patterns pre-parsed, lower-cased and split once, so that evaluating a
 //! request does no parsing and (for policies without variables) no allocation.
 
+use std::sync::Arc;
+
 use crate::arn::{self, ArnPattern};
 use crate::condition::{Condition, Outcome};
 use crate::document::{Effect, Policy, PrincipalType, Principals, Statement};
@@ -118,13 +120,14 @@ pub struct CStatement {
     pub conditions: Vec<Condition>,
 }
 
-/// A compiled policy.
+/// A compiled policy. Cloning is cheap: the statements are shared, so one policy attached
+/// to thousands of principals is held once.
 #[derive(Debug, Clone)]
 pub struct CPolicy {
     /// `Id`, if any.
     pub id: Option<String>,
     /// Statements.
-    pub statements: Vec<CStatement>,
+    pub statements: Arc<[CStatement]>,
     /// Findings from compilation that do not stop evaluation (e.g. a `Principal` element in an
     /// identity policy, an `Allow` in an RCP).
     pub lints: Vec<String>,
@@ -230,7 +233,7 @@ impl CPolicy {
             .iter()
             .enumerate()
             .map(|(i, s)| compile_statement(i, s, layer, vars, &mut lints))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Arc<[_]>, _>>()?;
         Ok(CPolicy {
             id: policy.id.clone(),
             statements,

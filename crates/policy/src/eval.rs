@@ -445,7 +445,7 @@ impl<'a> State<'_, 'a> {
             ..Scan::default()
         };
         for (pi, p) in policies.iter().enumerate() {
-            for s in &p.statements {
+            for s in p.statements.iter() {
                 let (pm, unevaluable) = match s.applies(
                     self.req,
                     &self.req.action_lc,

@@ -264,8 +264,8 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    #[inline(always)]
     /// Consumes `c` if it is next.
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> R<bool> {
         if self.peek()? == c {
             self.i += 1;
@@ -275,8 +275,8 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    #[inline(always)]
     /// After a member or element: `,` (more follow) or `close` (done).
+    #[inline(always)]
     fn comma_or(&mut self, close: u8) -> R<bool> {
         match self.peek()? {
             b',' => {
@@ -291,9 +291,9 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    #[inline(always)]
     /// At the opening quote of a string (`self.i`): moves past the closing quote and returns
     /// the string's raw contents (between the quotes) and whether they hold an escape.
+    #[inline(always)]
     fn raw_string(&mut self) -> R<(usize, usize, bool)> {
         let open = self.quotes.get(self.q).copied();
         if open != Some(u32::try_from(self.i).unwrap_or(ESCAPED)) {
@@ -310,9 +310,9 @@ impl<'a> Scanner<'a, '_> {
         Ok((start, end, close & ESCAPED != 0))
     }
 
-    #[inline]
     /// An object key followed by `:`. Keys are compared as bytes: a key without escapes is
     /// not decoded (it only has to equal one of the known ASCII field names).
+    #[inline]
     fn key(&mut self) -> R<Cow<'a, [u8]>> {
         if self.peek()? != b'"' {
             return Err(self.err("expected a string key"));
@@ -328,8 +328,8 @@ impl<'a> Scanner<'a, '_> {
         Ok(k)
     }
 
-    #[inline]
     /// A string, decoded: borrowed unless it holds escapes.
+    #[inline]
     fn string(&mut self) -> R<Str<'a>> {
         let (start, end, escaped) = self.raw_string()?;
         let raw = self.b.get(start..end).unwrap_or_default();
@@ -349,14 +349,14 @@ impl<'a> Scanner<'a, '_> {
             .ok_or_else(|| self.err("string is not UTF-8"))
     }
 
-    #[inline]
     /// Skips a string whose opening quote is at `self.i`.
+    #[inline]
     fn skip_string(&mut self) -> R<()> {
         self.raw_string().map(|_| ())
     }
 
-    #[inline]
     /// Skips any JSON value.
+    #[inline]
     fn skip_value(&mut self) -> R<()> {
         match self.peek()? {
             b'"' => self.skip_string(),
@@ -429,8 +429,8 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    #[inline]
     /// A string, or `null` (→ `None`).
+    #[inline]
     fn opt_string(&mut self, field: &[u8]) -> R<Option<Str<'a>>> {
         match self.peek()? {
             b'"' => self.string().map(Some),
