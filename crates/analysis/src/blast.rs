@@ -12,7 +12,11 @@ use crate::escalation::context::{GraphContext, GraphOptions};
 
 /// For every principal (by ARN): the accounts it can act in, its own included, sorted.
 pub fn blast_radius(snapshot: &Snapshot) -> BTreeMap<String, Vec<String>> {
-    let ctx = GraphContext::new(snapshot, GraphOptions::default());
+    blast_radius_in(&GraphContext::new(snapshot, GraphOptions::default()))
+}
+
+/// [`blast_radius`] on principals already prepared (shared with the escalation graph).
+pub fn blast_radius_in(ctx: &GraphContext<'_>) -> BTreeMap<String, Vec<String>> {
     let n = ctx.nodes.len();
     let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
     for role in 0..n {
@@ -23,7 +27,7 @@ pub fn blast_radius(snapshot: &Snapshot) -> BTreeMap<String, Vec<String>> {
         else {
             continue;
         };
-        for src in candidate_sources(&ctx, &trust.policy) {
+        for src in candidate_sources(ctx, &trust.policy) {
             if src != role && ctx.can_assume(src, role) {
                 if let Some(v) = next.get_mut(src) {
                     v.push(role);

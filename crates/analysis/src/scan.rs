@@ -231,7 +231,13 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         key
     };
 
-    let blast = crate::blast::blast_radius(snapshot);
+    // Every principal prepared once (compiled policies, request context), for the blast
+    // radius and the escalation graph.
+    let graph = crate::escalation::context::GraphContext::new(
+        snapshot,
+        crate::escalation::context::GraphOptions::default(),
+    );
+    let blast = crate::blast::blast_radius_in(&graph);
     let mut principals = Vec::new();
     let mut findings = Vec::new();
     let mut allowed_by_account: BTreeMap<String, ActionSet> = BTreeMap::new();
@@ -529,7 +535,8 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     }
 
     let unused_services_by_ou = by_ou(snapshot, &unused_services);
-    let escalation = crate::escalation_paths(snapshot);
+    let escalation = crate::escalation::escalation_paths_in(&graph);
+    drop(graph);
     for path in &escalation.paths {
         let techniques: Vec<String> = path.steps.iter().map(|s| s.technique.to_string()).collect();
         findings.push(Finding {

@@ -234,15 +234,16 @@ pub fn build_graph(snapshot: &Snapshot) -> Graph {
 /// Builds the graph: prepares every principal once, then runs every rule (in parallel
 /// threads).
 pub fn build_graph_with(snapshot: &Snapshot, options: GraphOptions) -> Graph {
-    let ctx = GraphContext::new(snapshot, options);
+    build_graph_in(&GraphContext::new(snapshot, options))
+}
+
+/// Builds the graph on principals already prepared (shared with the blast radius).
+pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
     let rules = rules();
     let mut edges: Vec<Edge> = std::thread::scope(|scope| {
         let handles: Vec<_> = rules
             .iter()
-            .map(|rule| {
-                let ctx = &ctx;
-                scope.spawn(move || rule.edges(ctx))
-            })
+            .map(|rule| scope.spawn(move || rule.edges(ctx)))
             .collect();
         handles
             .into_iter()
@@ -280,7 +281,7 @@ pub fn build_graph_with(snapshot: &Snapshot, options: GraphOptions) -> Graph {
             .collect(),
         admins,
         edges,
-        not_analysed: ctx.not_analysed,
+        not_analysed: ctx.not_analysed.clone(),
     }
 }
 
@@ -397,7 +398,12 @@ pub fn escalation_paths(snapshot: &Snapshot) -> EscalationReport {
 
 /// [`escalation_paths`] with options.
 pub fn escalation_paths_with(snapshot: &Snapshot, options: GraphOptions) -> EscalationReport {
-    let graph = build_graph_with(snapshot, options);
+    escalation_paths_in(&GraphContext::new(snapshot, options))
+}
+
+/// [`escalation_paths`] on principals already prepared.
+pub fn escalation_paths_in(ctx: &GraphContext<'_>) -> EscalationReport {
+    let graph = build_graph_in(ctx);
     EscalationReport {
         paths: paths(&graph),
         admins: graph.admins,
