@@ -9,6 +9,7 @@ mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
 mod plan_cmd;
+mod progress;
 mod prove_cmd;
 mod scan_cmd;
 mod scan_render;

@@ -3,7 +3,6 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
@@ -12,6 +11,7 @@ use latch_trail::fs::{load_dir, LoadOptions, OnBadFile, Progress};
 use latch_trail::{Timestamp, Window};
 use serde_json::json;
 
+use crate::progress::Bar;
 use crate::scan_render;
 
 /// Output format.
@@ -139,25 +139,13 @@ fn load_usage(trail: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::f
         return Ok(None);
     }
     let trail = trail.to_path_buf();
-    let tty = io::stderr().is_terminal() && !quiet;
-    let last_pct = AtomicU64::new(u64::MAX);
+    let bar = Bar::new("reading CloudTrail", quiet);
     let progress = |p: &Progress| {
-        if !tty || p.files_total == 0 {
-            return;
-        }
-        let pct = p.files_done * 100 / p.files_total;
-        if last_pct.swap(pct, Ordering::Relaxed) != pct {
-            let filled = usize::try_from(pct / 4).unwrap_or(25);
-            #[expect(clippy::print_stderr, reason = "progress bar for people")]
-            {
-                eprint!(
-                    "\rreading CloudTrail [{:<25}] {pct:>3}%  {}/{} files",
-                    "#".repeat(filled),
-                    p.files_done,
-                    p.files_total
-                );
-            }
-        }
+        bar.draw(
+            p.files_done,
+            p.files_total,
+            &format!("files, {}", bar.events(p.events)),
+        );
     };
     let opts = LoadOptions {
         window: Window::default(),
@@ -166,12 +154,6 @@ fn load_usage(trail: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::f
     };
     let report = load_dir(&trail, &opts, &progress)
         .with_context(|| format!("cannot read CloudTrail under `{}`", trail.display()))?;
-    if tty {
-        #[expect(clippy::print_stderr, reason = "end of the progress bar")]
-        {
-            eprintln!();
-        }
-    }
     Ok(Some(report))
 }
 

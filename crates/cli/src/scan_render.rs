@@ -7,6 +7,8 @@ use latch_analysis::scan::{FindingKind, ScanReport, Severity};
 use latch_model::Snapshot;
 use serde_json::json;
 
+use crate::progress::group;
+
 fn sev_name(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "critical",
@@ -77,8 +79,8 @@ pub fn table(
         writeln!(
             out,
             "CloudTrail: {} files, {} events{}",
-            t.files_read,
-            t.usage.events,
+            group(t.files_read),
+            group(t.usage.events),
             if t.skipped.is_empty() {
                 String::new()
             } else {

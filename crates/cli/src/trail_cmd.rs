@@ -2,10 +2,9 @@
 //! (write realistic CloudTrail for an activity document).
 
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
@@ -14,6 +13,8 @@ use latch_trail::fs::{load_dir, write_generated, LoadOptions, LoadReport, OnBadF
 use latch_trail::generate::{Activity, Options};
 use latch_trail::{Date, Timestamp, UsageTable, Window};
 use serde_json::json;
+
+use crate::progress::{group, Bar};
 
 /// Read CloudTrail logs.
 #[derive(Debug, Args)]
@@ -89,44 +90,6 @@ fn parse_when(s: &str, flag: &str) -> anyhow::Result<Timestamp> {
     })
 }
 
-/// Draws a progress bar on stderr (when it is a terminal), at most ten times a second.
-struct Bar {
-    on: bool,
-    last: Mutex<Option<Instant>>,
-}
-
-impl Bar {
-    fn new(quiet: bool) -> Self {
-        Self {
-            on: !quiet && io::stderr().is_terminal(),
-            last: Mutex::new(None),
-        }
-    }
-
-    fn draw(&self, done: u64, total: u64, what: &str) {
-        if !self.on {
-            return;
-        }
-        let Ok(mut last) = self.last.lock() else {
-            return;
-        };
-        if done < total && last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
-            return;
-        }
-        *last = Some(Instant::now());
-        let width = 30u64;
-        let filled = (done * width).checked_div(total).unwrap_or(width);
-        let bar: String = (0..width)
-            .map(|i| if i < filled { '#' } else { '-' })
-            .collect();
-        let mut err = io::stderr().lock();
-        let _ = write!(err, "\r[{bar}] {done}/{total} {what}\x1b[K");
-        if done >= total {
-            let _ = writeln!(err);
-        }
-    }
-}
-
 /// Runs `latch trail …`.
 pub fn run(args: &TrailArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -165,13 +128,13 @@ fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
             OnBadFile::Skip
         },
     };
-    let bar = Bar::new(args.quiet);
+    let bar = Bar::new("", args.quiet);
     let started = Instant::now();
     let report = load_dir(&dir, &opts, &|p: &Progress| {
         bar.draw(
             p.files_done,
             p.files_total,
-            &format!("files, {} events", group(p.events)),
+            &format!("files, {}", bar.events(p.events)),
         );
     })?;
     let elapsed = started.elapsed();
@@ -220,18 +183,6 @@ fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn ts(t: Option<Timestamp>) -> String {
@@ -428,7 +379,7 @@ pub fn run_example(args: &ExampleTrailArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         max_records_per_file: args.max_records_per_file,
     };
-    let bar = Bar::new(args.quiet);
+    let bar = Bar::new("", args.quiet);
     let started = Instant::now();
     let summary = write_generated(&args.out, &activity, &opts, args.threads, &|d, n| {
         bar.draw(u64::from(d), u64::from(n), "days");

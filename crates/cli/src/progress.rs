@@ -1,0 +1,106 @@
+//! A progress bar on standard error for people (drawn only on a terminal, at most ten times a
+//! second), and numbers grouped by thousands.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A one-line progress bar, redrawn in place.
+#[derive(Debug)]
+pub struct Bar {
+    on: bool,
+    label: &'static str,
+    started: Instant,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Bar {
+    /// A bar headed `label` (may be empty); off when `quiet` or standard error is not a
+    /// terminal.
+    pub fn new(label: &'static str, quiet: bool) -> Self {
+        Self {
+            on: !quiet && io::stderr().is_terminal(),
+            label,
+            started: Instant::now(),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Draws `done` of `total`, followed by `what`; the last step ends the line.
+    pub fn draw(&self, done: u64, total: u64, what: &str) {
+        if !self.on {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if done < total && last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let width = 30u64;
+        let filled = (done * width).checked_div(total).unwrap_or(width);
+        let bar: String = (0..width)
+            .map(|i| if i < filled { '#' } else { '-' })
+            .collect();
+        let sep = if self.label.is_empty() { "" } else { " " };
+        let mut err = io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r{}{sep}[{bar}] {done}/{total} {what}\x1b[K",
+            self.label
+        );
+        if done >= total {
+            let _ = writeln!(err);
+        }
+    }
+
+    /// `9,828,358 events, 780 k/s`: a count of events and their rate since the bar started.
+    pub fn events(&self, n: u64) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        if secs < 0.05 {
+            return format!("{} events", group(n));
+        }
+        format!("{} events, {}/s", group(n), si(n as f64 / secs))
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate with a metric prefix: `780 k`, `1.2 M`.
+fn si(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.1} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.0} k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(9_828_358), "9,828,358");
+        assert_eq!(si(780_400.0), "780 k");
+        assert_eq!(si(1_190_000.0), "1.2 M");
+        assert_eq!(si(12.0), "12");
+    }
+}
