@@ -730,6 +730,8 @@ fn compile_named(doc: &Policy, layer: Layer, name: &str) -> Result<CPolicy, Simu
     })
 }
 
+/// Today's policies at one node. Every one compiles: `prove` checks them first
+/// (`check_todays_policies`), so none is dropped here.
 fn today_named(list: &[ControlPolicy], layer: Layer) -> Named {
     list.iter()
         .filter_map(|p| {
@@ -1543,6 +1545,7 @@ pub fn prove(
     detected: Option<&[Detected]>,
     options: &ProveOptions,
 ) -> Result<ProveReport, SimulateError> {
+    crate::simulate::check_todays_policies(snapshot)?;
     let env = Env::new(snapshot, plan, options)?;
     let found: Option<BTreeSet<(&str, &str)>> = detected.map(|d| {
         d.iter()

@@ -109,6 +109,32 @@ fn compile_plan(plan: &Plan) -> Result<PlanPolicies, SimulateError> {
     Ok(PlanPolicies { by_node })
 }
 
+/// Checks that every SCP and RCP attached today compiles for its layer. The simulation (and
+/// `latch prove`) must not drop one: a lost Deny would make today look more open than it is,
+/// a lost Allow would make every call look denied, before and after the plan alike — so a
+/// policy the engine refuses stops the run, naming it (fail closed).
+pub(crate) fn check_todays_policies(snapshot: &Snapshot) -> Result<(), SimulateError> {
+    let Some(org) = &snapshot.organization else {
+        return Ok(());
+    };
+    let mut stack = vec![&org.root];
+    while let Some(node) = stack.pop() {
+        for (list, layer) in [(&node.scps, Layer::Scp), (&node.rcps, Layer::Rcp)] {
+            for p in list {
+                CPolicy::compile(&p.document.policy, layer).map_err(|e| SimulateError {
+                    policy: format!("{} ({}, attached to {})", p.name, p.id, node.id),
+                    reason: format!(
+                        "today's {} does not compile: {e}",
+                        layer.name().to_uppercase()
+                    ),
+                })?;
+            }
+        }
+        stack.extend(node.children.iter());
+    }
+    Ok(())
+}
+
 /// Today's SCP/RCP levels of an account with node ids; a made-up root + account (holding
 /// FullAWSAccess) when the snapshot has no organization.
 fn levels(
@@ -120,6 +146,7 @@ fn levels(
         Some(org) => {
             let path = org.path_to(account).unwrap_or_default();
             let ids = path.iter().map(|n| n.id.clone()).collect();
+            // Every one compiles: `simulate` checks them first (`check_todays_policies`).
             let comp = |docs: &[latch_model::ControlPolicy], layer: Layer| {
                 docs.iter()
                     .filter_map(|d| CPolicy::compile(&d.document.policy, layer).ok())
@@ -195,6 +222,7 @@ pub fn simulate(
     plan: &Plan,
     region: Option<&str>,
 ) -> Result<Simulation, SimulateError> {
+    check_todays_policies(snapshot)?;
     let compiled = compile_plan(plan)?;
     let mut sim = Simulation::default();
     let (Some(usage), Some(window)) = (usage, window) else {

@@ -150,3 +150,38 @@ fn services_and_regions_layers_are_generated_and_protect_keeps_used_services() {
         .iter()
         .any(|p| p.content.contains("\"NotAction\"") && p.content.contains("aws:RequestedRegion")));
 }
+
+/// Fail closed: an SCP attached today that the engine cannot compile for its layer (here a
+/// `Principal` element, which SCPs cannot have) stops the plan, naming it, instead of being
+/// dropped from the simulation — a lost Deny would make today look more open than it is.
+#[test]
+fn a_todays_scp_that_does_not_compile_stops_the_plan() {
+    let mut snapshot = common::snapshot().clone();
+    let document = latch_model::PolicyDocument::from_json(
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}),
+        "test",
+    )
+    .unwrap();
+    let org = snapshot.organization.as_mut().unwrap();
+    org.root.scps.push(latch_model::ControlPolicy {
+        id: "p-baddeny".into(),
+        name: "BadDeny".into(),
+        document,
+    });
+    let cfg = Config::default();
+    let input = PlanInput {
+        snapshot: &snapshot,
+        config: &cfg,
+        usage: Some(common::usage()),
+        as_of: Some(common::as_of()),
+        active_grants: &[],
+    };
+    let err = build(&input, None)
+        .expect_err("the plan must stop")
+        .to_string();
+    assert!(
+        err.contains("BadDeny") && err.contains("today's SCP does not compile"),
+        "{err}"
+    );
+}
