@@ -860,6 +860,78 @@ mod tests {
         }
     }
 
+    mod mutations {
+        //! Damaged logs never panic or loop: a valid log with bytes replaced, inserted or
+        //! removed (JSON's structural bytes, quotes, backslashes, non-ASCII) gives an answer.
+        use proptest::prelude::*;
+
+        use super::super::for_each_record;
+
+        const LOG: &str = r#"{"Records":[{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/s\"1","accountId":"111122223333","sessionContext":{"attributes":{"mfaAuthenticated":"false"},"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/app"}}},"eventTime":"2026-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","requestParameters":{"bucketName":"b","key":"a\\b\u00e9","list":[1,-2.5e3,true,null,{"x":"]}"}]},"responseElements":null,"errorCode":"AccessDenied"}]}"#;
+
+        fn edit() -> impl Strategy<Value = (usize, u8, u8)> {
+            let bytes = prop_oneof![
+                Just(b'"'),
+                Just(b'\\'),
+                Just(b'{'),
+                Just(b'}'),
+                Just(b'['),
+                Just(b']'),
+                Just(b','),
+                Just(b':'),
+                Just(b'u'),
+                Just(0xC3),
+                Just(0x80),
+                Just(0),
+                any::<u8>(),
+            ];
+            (0..LOG.len(), bytes, 0u8..3)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn damaged_logs_get_an_answer(edits in prop::collection::vec(edit(), 1..4)) {
+                let mut log = LOG.as_bytes().to_vec();
+                for (at, byte, how) in edits {
+                    let at = at.min(log.len().saturating_sub(1));
+                    match how {
+                        0 => log[at] = byte,
+                        1 => log.insert(at, byte),
+                        _ => {
+                            log.remove(at);
+                        }
+                    }
+                }
+                let mut seen = 0;
+                let r = for_each_record(&log, &mut Vec::new(), &mut None, &mut |_| {
+                    seen += 1;
+                    Ok(())
+                });
+                if let Ok(n) = r {
+                    prop_assert_eq!(n, seen);
+                }
+            }
+        }
+
+        #[test]
+        fn the_undamaged_log_reads() {
+            let mut seen = Vec::new();
+            for_each_record(LOG.as_bytes(), &mut Vec::new(), &mut None, &mut |r| {
+                seen.push((
+                    r.event_name.to_string(),
+                    r.error_code.map(|c| c.to_string()),
+                ));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(
+                seen,
+                vec![("GetObject".into(), Some("AccessDenied".into()))]
+            );
+        }
+    }
+
     #[test]
     fn line_and_column() {
         assert_eq!(line_column(b"ab\ncd", 4), (2, 2));
