@@ -135,7 +135,6 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
 
 /// Bit `i` of the first mask is set when `block[i]` is `"`, of the second when it is `\`.
 #[cfg(any(not(target_arch = "x86_64"), test))]
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn block_masks_portable(block: &[u8; 64]) -> (u64, u64) {
     let mut q = 0u64;
     let mut e = 0u64;
@@ -552,7 +551,9 @@ fn decode_escaped(raw: &[u8], base: usize) -> R<String> {
         message: message.to_owned(),
     };
     let hex4 = |at: usize| -> R<u32> {
+        // Exactly four hex digits (`from_str_radix` alone would also take a sign).
         raw.get(at..at + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| u32::from_str_radix(h, 16).ok())
             .ok_or_else(|| err(at, "invalid `\\u` escape"))
@@ -739,6 +740,8 @@ mod tests {
         assert_eq!(m, "invalid escape in string");
         let (_, m) = records(r#"{"Records": [{"eventTime": "\ud800x"}]}"#).unwrap_err();
         assert_eq!(m, "unpaired surrogate in string");
+        let (_, m) = records(r#"{"Records": [{"eventTime": "\u+041"}]}"#).unwrap_err();
+        assert_eq!(m, "invalid `\\u` escape");
     }
 
     #[test]
