@@ -89,7 +89,22 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     )
 }
 
+/// A verified request's identity for replay detection: the lower-case hex of the MAC Latch
+/// computed itself. It never depends on how the sender spelled the header (hex digits in
+/// either case are accepted), so a re-cased copy of a captured request is the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayKey(String);
+
+impl ReplayKey {
+    /// The key under which the store remembers this request.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Check the timestamp window and the signature over the raw body (constant-time compare).
+/// On success, the key that identifies the signed request for replay detection.
 ///
 /// # Errors
 /// The reason the request must be refused.
@@ -99,7 +114,7 @@ pub fn verify_signature(
     signature: Option<&str>,
     body: &[u8],
     now_secs: i64,
-) -> Result<(), Rejection> {
+) -> Result<ReplayKey, Rejection> {
     let (Some(ts), Some(sig)) = (timestamp, signature) else {
         return Err(Rejection::MissingHeaders);
     };
@@ -118,7 +133,12 @@ pub fn verify_signature(
     mac.update(b":");
     mac.update(body);
     mac.verify_slice(&given)
-        .map_err(|_| Rejection::BadSignature)
+        .map_err(|_| Rejection::BadSignature)?;
+    // `given` now equals the MAC; its canonical spelling is the key.
+    Ok(ReplayKey(format!(
+        "slack-sig:{}",
+        latch_store::audit::hex(&given)
+    )))
 }
 
 /// A Web API call failed.
@@ -424,12 +444,11 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
     let ts = header("x-slack-request-timestamp");
     let sig = header("x-slack-signature");
     let mut result = verify_signature(&cfg.signing_secret, ts, sig, body, now.div_euclid(1000));
-    if result.is_ok() {
-        let key = format!("slack-sig:{}", sig.unwrap_or_default());
+    if let Ok(key) = &result {
         // Remember it a little longer than the window in which it could be accepted.
         match core
             .store
-            .remember_nonce(&key, now, now + (2 * MAX_SKEW_SECS + 60) * 1000)
+            .remember_nonce(key.as_str(), now, now + (2 * MAX_SKEW_SECS + 60) * 1000)
             .await
         {
             Ok(true) => {}
@@ -441,7 +460,7 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
         }
     }
     match result {
-        Ok(()) => Ok(()),
+        Ok(_) => Ok(()),
         Err(rejection) => {
             core.metrics.inc(
                 "slack_rejected_total",
@@ -749,9 +768,38 @@ mod tests {
         let sig = sign(secret.expose(), "1531420618", body);
         assert!(sig.starts_with("v0=") && sig.len() == 67);
         assert_eq!(
-            verify_signature(&secret, Some("1531420618"), Some(&sig), body, 1_531_420_700),
-            Ok(())
+            verify_signature(&secret, Some("1531420618"), Some(&sig), body, 1_531_420_700)
+                .map(|k| k.as_str().to_owned()),
+            Ok(format!("slack-sig:{}", &sig[3..]))
         );
+        // The hex digits may come in either case; the replay key does not change with them,
+        // so a re-cased copy of a captured request is recognised as the same request.
+        let upper = format!("v0={}", sig[3..].to_uppercase());
+        let mixed: String = sig
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect::<String>()
+            .replacen("V0=", "v0=", 1);
+        for variant in [&upper, &mixed] {
+            assert_ne!(variant, &sig);
+            assert_eq!(
+                verify_signature(
+                    &secret,
+                    Some("1531420618"),
+                    Some(variant),
+                    body,
+                    1_531_420_700
+                ),
+                verify_signature(&secret, Some("1531420618"), Some(&sig), body, 1_531_420_700),
+            );
+        }
         // Any change to the body breaks it.
         assert_eq!(
             verify_signature(

@@ -232,6 +232,27 @@ async fn refusals_are_clear_and_audited(backend: Backend) {
         .await;
     assert_eq!(status, 401);
     assert!(text.contains("replayed"), "{text}");
+    // Replayed with the signature's hex digits re-cased: still the same signed request.
+    let sig = latch_server::slack::sign(SIGNING_SECRET, &ts.to_string(), body.as_bytes());
+    let upper = format!("v0={}", sig["v0=".len()..].to_uppercase());
+    let mixed: String = sig
+        .char_indices()
+        .map(|(i, c)| {
+            if i > 2 && i % 2 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    for recased in [upper, mixed] {
+        assert_ne!(recased, sig);
+        let (status, text) = server
+            .slack_post_with("/slack/commands", &body, &ts.to_string(), &recased)
+            .await;
+        assert_eq!(status, 401, "{recased}");
+        assert!(text.contains("replayed"), "{text}");
+    }
     let msg = slack
         .wait_for("chat.postMessage", |v| v["channel"] == "CAPPROVALS")
         .await;
