@@ -7,6 +7,7 @@
 //! database = "latch.db"              # or postgres://…; `--database` overrides
 //! max_duration = "12h"               # cap for every bundle
 //! break_glass = ["alice"]            # people who may break glass
+//! max_reason_chars = 1000            # longest reason, comment or revoke reason
 //!
 //! [slack]
 //! signing_secret_env = "LATCH_SLACK_SIGNING_SECRET"   # or signing_secret = "…"
@@ -163,6 +164,7 @@ struct RawServer {
     revoke_sessions: Option<bool>,
     #[serde(default)]
     break_glass: Vec<String>,
+    max_reason_chars: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -369,6 +371,8 @@ pub struct Config {
     pub aws: Option<AwsConfig>,
     /// `[offers]`, when present.
     pub offers: Option<OffersConfig>,
+    /// Longest reason, comment or revoke reason a person may write, in characters.
+    pub max_reason_chars: usize,
 }
 
 impl Config {
@@ -698,6 +702,7 @@ impl Config {
                 None => Ok(default_ms),
             }
         };
+        let max_reason_chars = max_reason_chars(s.max_reason_chars, &err)?;
         Ok(Config {
             listen: s
                 .listen
@@ -717,6 +722,7 @@ impl Config {
             slack,
             aws,
             offers,
+            max_reason_chars,
         })
     }
 
@@ -726,6 +732,24 @@ impl Config {
         self.people
             .values()
             .find(|p| p.slack.as_deref() == Some(slack_user))
+    }
+}
+
+/// Check `server.max_reason_chars`.
+fn max_reason_chars(
+    v: Option<i64>,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<usize, ConfigError> {
+    use crate::domain::{DEFAULT_MAX_REASON_CHARS, MAX_REASON_CHARS_CEILING};
+    let Some(n) = v else {
+        return Ok(DEFAULT_MAX_REASON_CHARS);
+    };
+    match usize::try_from(n) {
+        Ok(n) if (1..=MAX_REASON_CHARS_CEILING).contains(&n) => Ok(n),
+        _ => Err(err(
+            "server.max_reason_chars",
+            format!("`{n}` is not between 1 and {MAX_REASON_CHARS_CEILING} (characters)"),
+        )),
     }
 }
 
@@ -993,5 +1017,24 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         )
         .unwrap_err();
         assert!(e.reason.contains("regoin"), "{e}");
+    }
+
+    #[test]
+    fn max_reason_chars_has_a_default_and_bounds() {
+        let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
+        assert_eq!(c.max_reason_chars, 1000);
+        let with = |v: &str| {
+            GOOD.replace(
+                "break_glass = [\"alice\"]",
+                &format!("break_glass = [\"alice\"]\nmax_reason_chars = {v}"),
+            )
+        };
+        let c = Config::parse(&with("280"), "latch.toml", &env).unwrap();
+        assert_eq!(c.max_reason_chars, 280);
+        for bad in ["0", "-1", "2001"] {
+            let e = Config::parse(&with(bad), "latch.toml", &env).unwrap_err();
+            assert_eq!(e.field, "server.max_reason_chars", "{bad}");
+            assert!(e.reason.contains("between 1 and 2000"), "{e}");
+        }
     }
 }

@@ -57,6 +57,10 @@ pub enum RefusalCode {
     Forbidden,
     /// No such request or grant.
     NotFound,
+    /// A reason, comment or name longer than allowed.
+    TooLong,
+    /// A control character, line break or bidirectional formatting character in written text.
+    ForbiddenCharacter,
 }
 
 impl RefusalCode {
@@ -77,6 +81,8 @@ impl RefusalCode {
             RefusalCode::NotLive => "not_live",
             RefusalCode::Forbidden => "forbidden",
             RefusalCode::NotFound => "not_found",
+            RefusalCode::TooLong => "too_long",
+            RefusalCode::ForbiddenCharacter => "forbidden_character",
         }
     }
 }
@@ -98,7 +104,118 @@ fn refuse(code: RefusalCode, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// The audit entry recording a refusal (`<what>.refused`).
+/// Default cap on reasons, comments and revoke reasons, in characters
+/// (`server.max_reason_chars`).
+pub const DEFAULT_MAX_REASON_CHARS: usize = 1000;
+
+/// The largest `server.max_reason_chars` a configuration may set: a reason is shown in one
+/// Slack message section, which holds 3,000 characters with everything else it says.
+pub const MAX_REASON_CHARS_CEILING: usize = 2000;
+
+/// Cap on the names a caller writes (bundle names, token subjects, request and grant ids,
+/// durations), in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// What a refusal's audit entry keeps of each string it records, in characters: an entry is
+/// bounded however long the refused input was, and a reason the configuration allows is
+/// never cut.
+pub const AUDIT_CLIP_CHARS: usize = MAX_REASON_CHARS_CEILING;
+
+/// Why `c` may not appear in text a person writes (`None` when it may). Text is one line of
+/// visible characters: it is shown in Slack and in the audit log, where a line break could
+/// forge a line and a bidirectional override could show text in another order than it is
+/// stored.
+#[must_use]
+pub fn forbidden_character(c: char) -> Option<&'static str> {
+    match c {
+        '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => Some("a line break"),
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => Some("a bidirectional formatting character"),
+        c if c.is_control() => Some("a control character"),
+        _ => None,
+    }
+}
+
+/// The one rule for text a person writes (reasons, comments, revoke reasons, names): at most
+/// `max_chars` characters (characters, not bytes), no control characters, line breaks or
+/// bidirectional formatting characters. Every entry point (API, Slack, CLI through the API)
+/// reaches it through the domain functions that take such text.
+///
+/// # Errors
+/// A [`Refusal`] (`too_long` or `forbidden_character`) naming `field`; it never repeats the
+/// text itself.
+pub fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), Refusal> {
+    let len = value.chars().count();
+    if len > max_chars {
+        return Err(refuse(
+            RefusalCode::TooLong,
+            format!("`{field}` is {len} characters long; at most {max_chars} are allowed"),
+        ));
+    }
+    if let Some((at, c, what)) = value
+        .chars()
+        .enumerate()
+        .find_map(|(i, c)| forbidden_character(c).map(|what| (i, c, what)))
+    {
+        return Err(refuse(
+            RefusalCode::ForbiddenCharacter,
+            format!(
+                "`{field}` contains U+{:04X} ({what}) at character {}: write one line of visible text, without control characters or bidirectional formatting characters",
+                u32::from(c),
+                at.saturating_add(1)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `value` as an audit entry may keep it: at most `max_chars` characters (a longer value is
+/// cut and says how long it was), characters [`forbidden_character`] refuses written as
+/// `\u{…}` escapes so the entry reads as what was sent.
+#[must_use]
+pub fn clip(value: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut total = 0usize;
+    for c in value.chars() {
+        total = total.saturating_add(1);
+        if total <= max_chars {
+            if forbidden_character(c).is_some() {
+                out.extend(c.escape_unicode());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    if total > max_chars {
+        out.push_str(&format!("… ({total} characters, cut)"));
+    }
+    out
+}
+
+/// Every string in `value` (keys too), clipped with [`clip`].
+#[must_use]
+pub fn clip_json(value: serde_json::Value, max_chars: usize) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(clip(&s, max_chars)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| clip_json(v, max_chars)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (clip(&k, max_chars), clip_json(v, max_chars)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The audit entry recording a refusal (`<what>.refused`). Whatever the caller wrote is
+/// bounded: every string (details, actor, subject, message) is clipped to
+/// [`AUDIT_CLIP_CHARS`].
 #[must_use]
 pub fn refusal_event(
     what: &str,
@@ -108,16 +225,19 @@ pub fn refusal_event(
     details: serde_json::Value,
     now: Millis,
 ) -> AuditEvent {
-    let mut details = details;
+    let mut details = clip_json(details, AUDIT_CLIP_CHARS);
     if let Some(obj) = details.as_object_mut() {
         obj.insert("code".into(), json!(refusal.code.as_str()));
-        obj.insert("message".into(), json!(refusal.message));
+        obj.insert(
+            "message".into(),
+            json!(clip(&refusal.message, AUDIT_CLIP_CHARS)),
+        );
     }
     AuditEvent {
         at: now,
         kind: format!("{what}.refused"),
-        actor: actor.map(str::to_owned),
-        subject: subject.map(str::to_owned),
+        actor: actor.map(|a| clip(a, AUDIT_CLIP_CHARS)),
+        subject: subject.map(|s| clip(s, AUDIT_CLIP_CHARS)),
         details,
     }
 }
@@ -212,6 +332,7 @@ pub fn open_request(
             ),
         )
     })?;
+    check_text("bundle", &new.bundle, MAX_NAME_CHARS)?;
     let b = bundle(cfg, &new.bundle)?;
     if new.duration_secs <= 0 {
         return Err(refuse(
@@ -236,6 +357,7 @@ pub fn open_request(
             "a reason is required (e.g. the incident or ticket number)",
         ));
     }
+    check_text("reason", &new.reason, cfg.max_reason_chars)?;
     if new.break_glass && !cfg.break_glass.contains(&new.requester) {
         return Err(refuse(
             RefusalCode::BreakGlassNotAllowed,
@@ -355,6 +477,9 @@ pub fn decide(
     grant_id: &str,
     now: Millis,
 ) -> Result<Transition, Refusal> {
+    if let Some(c) = comment {
+        check_text("comment", c, cfg.max_reason_chars)?;
+    }
     if request.status != RequestStatus::Pending {
         return Err(refuse(
             RefusalCode::NotPending,
@@ -600,14 +725,16 @@ pub fn begin_expiry(grant: &GrantRecord, now: Millis) -> Option<Transition> {
 /// sessions issued before `now` are cut off too (`aws:TokenIssueTime`).
 ///
 /// # Errors
-/// The grant already ended or is already being removed.
+/// The reason breaks [`check_text`], or the grant already ended or is already being removed.
 pub fn begin_revoke(
+    cfg: &Config,
     grant: &GrantRecord,
     actor: &str,
     reason: &str,
     cut_sessions: bool,
     now: Millis,
 ) -> Result<Transition, Refusal> {
+    check_text("reason", reason, cfg.max_reason_chars)?;
     if !matches!(grant.status, GrantStatus::Approved | GrantStatus::Active) {
         return Err(refuse(
             RefusalCode::NotLive,
@@ -825,6 +952,126 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["dav
     }
 
     #[test]
+    fn written_text_is_one_bounded_line_of_visible_characters() {
+        assert_eq!(check_text("reason", "INC-1 ünïcödé ✓ 日本", 18), Ok(()));
+        // Characters, not bytes: 1,000 four-byte characters are 1,000 characters.
+        let emoji = "🔥".repeat(1000);
+        assert_eq!(check_text("reason", &emoji, 1000), Ok(()));
+        let e = check_text("reason", &format!("{emoji}x"), 1000).unwrap_err();
+        assert_eq!(e.code, RefusalCode::TooLong);
+        assert_eq!(
+            e.message,
+            "`reason` is 1001 characters long; at most 1000 are allowed"
+        );
+        for (c, what) in [
+            ('\n', "a line break"),
+            ('\r', "a line break"),
+            ('\u{2028}', "a line break"),
+            ('\u{85}', "a line break"),
+            ('\t', "a control character"),
+            ('\0', "a control character"),
+            ('\u{1b}', "a control character"),
+            ('\u{7f}', "a control character"),
+            ('\u{9b}', "a control character"),
+            ('\u{202A}', "a bidirectional formatting character"),
+            ('\u{202E}', "a bidirectional formatting character"),
+            ('\u{2066}', "a bidirectional formatting character"),
+            ('\u{2069}', "a bidirectional formatting character"),
+            ('\u{200E}', "a bidirectional formatting character"),
+            ('\u{200F}', "a bidirectional formatting character"),
+            ('\u{061C}', "a bidirectional formatting character"),
+        ] {
+            let e = check_text("comment", &format!("ok{c}tail"), 100).unwrap_err();
+            assert_eq!(e.code, RefusalCode::ForbiddenCharacter, "{c:?}");
+            assert!(
+                e.message.starts_with(&format!(
+                    "`comment` contains U+{:04X} ({what}) at character 3:",
+                    u32::from(c)
+                )),
+                "{c:?}: {}",
+                e.message
+            );
+            assert!(!e.message.contains(c), "the message repeats the character");
+        }
+    }
+
+    #[test]
+    fn every_entry_point_of_the_domain_checks_written_text() {
+        let c = cfg();
+        assert_eq!(c.max_reason_chars, DEFAULT_MAX_REASON_CHARS);
+        let r = |n: NewRequest| open_request(&c, &n, "r-1", "g-1", 0).map(|_| ());
+        let mut n = ask("alice", "iam-admin", 60);
+        n.reason = "x".repeat(1000);
+        assert_eq!(r(n.clone()), Ok(()));
+        n.reason.push('x');
+        assert_eq!(r(n).unwrap_err().code, RefusalCode::TooLong);
+        let mut n = ask("alice", "iam-admin", 60);
+        n.reason = "INC-1 \u{202E}lmth.exe".into();
+        assert_eq!(r(n).unwrap_err().code, RefusalCode::ForbiddenCharacter);
+        let mut n = ask("alice", "iam-admin", 60);
+        n.bundle = "b".repeat(MAX_NAME_CHARS + 1);
+        assert_eq!(r(n).unwrap_err().code, RefusalCode::TooLong);
+
+        let req = open_request(&c, &ask("alice", "iam-admin", 600), "r-1", "g-1", 0)
+            .unwrap()
+            .request
+            .unwrap();
+        let long = "y".repeat(1001);
+        for comment in [long.as_str(), "fine\nApproved by: everyone"] {
+            assert!(decide(
+                &c,
+                &req,
+                &[],
+                "bob",
+                Decision::Approve,
+                Some(comment),
+                "g",
+                1
+            )
+            .is_err());
+        }
+        let g = grant("g1", GrantStatus::Active, 1000);
+        assert_eq!(
+            begin_revoke(&c, &g, "bob", &long, false, 5)
+                .unwrap_err()
+                .code,
+            RefusalCode::TooLong
+        );
+        assert!(begin_revoke(&c, &g, "bob", &"y".repeat(1000), false, 5).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_entry_is_bounded_however_long_the_input() {
+        let huge = "A".repeat(3_000_000);
+        let refusal = refuse(
+            RefusalCode::UnknownBundle,
+            format!("unknown bundle `{huge}`"),
+        );
+        let ev = refusal_event(
+            "request",
+            &refusal,
+            Some(&huge),
+            Some(&huge),
+            json!({"bundle": huge, "nested": [{"reason": huge}], "n": 3}),
+            0,
+        );
+        let size = serde_json::to_string(&ev.details).unwrap().len()
+            + ev.actor.as_ref().unwrap().len()
+            + ev.subject.as_ref().unwrap().len();
+        assert!(size < 6 * AUDIT_CLIP_CHARS + 1000, "{size} bytes");
+        assert_eq!(ev.details["n"], 3);
+        assert_eq!(ev.details["code"], "unknown_bundle");
+        let bundle = ev.details["bundle"].as_str().unwrap();
+        assert!(
+            bundle.ends_with("… (3000000 characters, cut)"),
+            "{bundle:.40}"
+        );
+        // What a refused text held is written visibly, not executed by a terminal.
+        assert_eq!(clip("a\u{202E}b\n", 100), "a\\u{202e}b\\u{a}");
+        assert_eq!(clip("short", 100), "short");
+    }
+
+    #[test]
     fn auto_approve_and_break_glass_grant_at_once() {
         let c = cfg();
         let t = open_request(&c, &ask("alice", "logs", 600), "r-1", "g-1", 1000).unwrap();
@@ -1017,7 +1264,7 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["dav
         assert_eq!(done.grant.unwrap().status, GrantStatus::Expired);
         assert_eq!(done.changes.audit[0].details["late_ms"], 1);
 
-        let r = begin_revoke(&g, "bob", "done early", true, 500)
+        let r = begin_revoke(&cfg(), &g, "bob", "done early", true, 500)
             .unwrap()
             .grant
             .unwrap();
@@ -1026,7 +1273,7 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["dav
         assert_eq!(fin.grant.as_ref().unwrap().status, GrantStatus::Revoked);
         assert_eq!(fin.changes.audit[0].details["sessions_cut_off"], true);
         assert_eq!(
-            begin_revoke(fin.grant.as_ref().unwrap(), "bob", "", false, 600)
+            begin_revoke(&cfg(), fin.grant.as_ref().unwrap(), "bob", "", false, 600)
                 .unwrap_err()
                 .code,
             RefusalCode::NotLive

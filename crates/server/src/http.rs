@@ -7,15 +7,19 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use latch_store::{
     audit, AuditEvent, Changeset, Decision, GrantQuery, GrantRecord, GrantStatus, RequestQuery,
     RequestRecord, RequestStatus, Role, StoreError, TokenRecord,
 };
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -67,7 +71,9 @@ impl From<Refusal> for ApiError {
             | RefusalCode::UnknownPerson
             | RefusalCode::DurationTooLong
             | RefusalCode::InvalidDuration
-            | RefusalCode::MissingReason => StatusCode::UNPROCESSABLE_ENTITY,
+            | RefusalCode::MissingReason
+            | RefusalCode::TooLong
+            | RefusalCode::ForbiddenCharacter => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, r.code.as_str(), r.message)
     }
@@ -124,6 +130,8 @@ pub fn mint_token(
     role: Role,
     now: i64,
 ) -> Result<(TokenRecord, String), ServiceError> {
+    crate::domain::check_text("subject", subject, crate::domain::MAX_NAME_CHARS)
+        .map_err(ServiceError::Refused)?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let secret = format!("latch_{}", audit::hex(&bytes));
@@ -186,6 +194,253 @@ async fn require(core: &Core, caller: &Caller, at_least: Role, what: &str) -> Re
     Err(refusal.into())
 }
 
+/// Audit a refusal of `caller`'s input and turn it into the API's answer.
+async fn refused(
+    core: &Core,
+    what: &str,
+    refusal: Refusal,
+    caller: &Caller,
+    details: Value,
+) -> ApiError {
+    let event = crate::domain::refusal_event(
+        what,
+        &refusal,
+        Some(&caller.subject),
+        None,
+        details,
+        core.now(),
+    );
+    match core.store.commit(Changeset::audit_only(vec![event])).await {
+        Ok(()) => refusal.into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The authentication (and role check) in front of every route that needs a token. It runs
+/// before the handler's extractors, so a caller without a valid token is answered 401 before
+/// anything in the request's body, path or query is read; the [`Caller`] it finds is what
+/// handlers see.
+async fn guard(
+    State((core, at_least, what)): State<(Arc<Core>, Role, &'static str)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match authenticate(&core, request.headers()).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = require(&core, &caller, at_least, what).await {
+        return e.into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        // Only [`guard`] puts a caller there: a route without it has no caller (fail closed).
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "missing `Authorization: Bearer <token>` header",
+            )
+        })
+    }
+}
+
+/// Largest body of an API call, in bytes (a reason of the longest length a configuration
+/// allows, written entirely in `\u` escapes, fits several times over).
+pub const API_BODY_LIMIT: usize = 64 * 1024;
+
+/// Largest body of `POST /api/v1/events` (CloudTrail records, possibly a whole log file's
+/// worth), in bytes.
+pub const EVENTS_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// The body, read within the route's limit (`body_too_large` beyond it).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the body is too large: at most {API_BODY_LIMIT} bytes ({EVENTS_BODY_LIMIT} for /api/v1/events)"
+                ),
+            )
+        } else {
+            bad_request("bad_body", format!("the body could not be read: {}", r.body_text()))
+        }
+    })
+}
+
+/// True when the request says its body is JSON (`application/json` or `application/*+json`).
+fn says_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A JSON body read as `Option<T>`: `None` when the body is empty; otherwise it must say it is
+/// JSON (`unsupported_media_type`), fit the limit (`body_too_large`), parse (`bad_json`) and
+/// match `T` (`unknown_field`, `invalid_body`).
+async fn json_body<T: DeserializeOwned, S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<Option<T>, ApiError> {
+    let declared = request.headers().contains_key(header::CONTENT_TYPE);
+    let is_json = says_json(request.headers());
+    if declared && !is_json {
+        return Err(unsupported_media_type());
+    }
+    let bytes = read_body(request, state).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if !is_json {
+        return Err(unsupported_media_type());
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data if e.to_string().starts_with("unknown field") => bad_request(
+                "unknown_field",
+                format!("the body has a field this call does not take: {e}"),
+            ),
+            Category::Data => bad_request(
+                "invalid_body",
+                format!("the body does not have the shape this call takes: {e}"),
+            ),
+            Category::Syntax | Category::Eof | Category::Io => {
+                bad_request("bad_json", format!("the body is not valid JSON: {e}"))
+            }
+        }
+    })
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "the body must be JSON: send `Content-Type: application/json`",
+    )
+}
+
+/// A required JSON body (see [`json_body`]; an empty body is `bad_json`).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(request, state)
+            .await?
+            .map(ApiJson)
+            .ok_or_else(|| {
+                bad_request(
+                    "bad_json",
+                    "the body is empty: this call takes a JSON object",
+                )
+            })
+    }
+}
+
+/// An optional JSON body (see [`json_body`]).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(request, state).await.map(OptionalJson)
+    }
+}
+
+/// The raw body, within the route's limit.
+#[derive(Debug)]
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        read_body(request, state).await.map(ApiBody)
+    }
+}
+
+/// Query parameters; unknown or malformed ones are `bad_query`.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map(ApiQuery)
+            .map_err(|e| bad_request("bad_query", format!("bad query parameters: {e}")))
+    }
+}
+
+/// The `{id}` of a path: one of Latch's ids is short and plain, so anything else is
+/// `bad_path` before any lookup.
+#[derive(Debug)]
+pub struct ApiId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| bad_request("bad_path", r.body_text()))?;
+        crate::domain::check_text("id", &id, crate::domain::MAX_NAME_CHARS)
+            .map_err(|r| bad_request("bad_path", r.message))?;
+        Ok(ApiId(id))
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no such endpoint `{}` (the API is described at /api/v1/openapi.json)",
+            crate::domain::clip(uri.path(), crate::domain::MAX_NAME_CHARS)
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "`{}` does not take {method} (the API is described at /api/v1/openapi.json)",
+            crate::domain::clip(uri.path(), crate::domain::MAX_NAME_CHARS)
+        ),
+    )
+}
+
 /// A request as the API shows it.
 #[must_use]
 pub fn request_json(r: &RequestRecord) -> Value {
@@ -232,26 +487,123 @@ pub fn grant_json(g: &GrantRecord) -> Value {
     })
 }
 
-/// The router: API, health, OpenAPI and Slack.
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, the OpenAPI document).
+    Public,
+    /// Slack, proved by its signature (checked before the body is read).
+    Slack,
+    /// A bearer token with at least this role; the text names the action in refusals.
+    Token(Role, &'static str),
+}
+
+fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
+    use Access::{Public, Slack, Token};
+    use Role::{Admin, Approver, Requester};
+    vec![
+        ("/healthz", Public, get(healthz)),
+        ("/api/v1/openapi.json", Public, get(openapi)),
+        (
+            "/api/v1/requests",
+            Token(Requester, "asking for or listing requests"),
+            post(create_request).get(list_requests),
+        ),
+        (
+            "/api/v1/requests/{id}",
+            Token(Requester, "reading a request"),
+            get(show_request),
+        ),
+        (
+            "/api/v1/requests/{id}/approve",
+            Token(Approver, "approve a request"),
+            post(approve),
+        ),
+        (
+            "/api/v1/requests/{id}/deny",
+            Token(Approver, "deny a request"),
+            post(deny),
+        ),
+        (
+            "/api/v1/grants",
+            Token(Requester, "listing grants"),
+            get(list_grants),
+        ),
+        (
+            "/api/v1/grants/{id}",
+            Token(Requester, "reading a grant"),
+            get(show_grant),
+        ),
+        (
+            "/api/v1/grants/{id}/revoke",
+            Token(Requester, "revoking a grant"),
+            post(revoke),
+        ),
+        (
+            "/api/v1/audit",
+            Token(Admin, "reading the audit log"),
+            get(audit_list),
+        ),
+        (
+            "/api/v1/audit/verify",
+            Token(Admin, "verifying the audit log"),
+            get(audit_verify),
+        ),
+        (
+            "/api/v1/audit/export",
+            Token(Admin, "exporting the audit log"),
+            get(audit_export),
+        ),
+        (
+            "/api/v1/reconcile",
+            Token(Admin, "reconciling"),
+            post(reconcile),
+        ),
+        (
+            "/api/v1/events",
+            Token(Admin, "posting usage events"),
+            post(events).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
+        ),
+        (
+            "/api/v1/tokens",
+            Token(Admin, "creating tokens"),
+            post(create_token),
+        ),
+        ("/slack/commands", Slack, post(crate::slack::commands)),
+        (
+            "/slack/interactions",
+            Slack,
+            post(crate::slack::interactions),
+        ),
+    ]
+}
+
+/// Every route of [`router`] and who may call it (the OpenAPI document describes exactly
+/// these).
+#[must_use]
+pub fn route_access() -> Vec<(&'static str, Access)> {
+    routes().into_iter().map(|(p, a, _)| (p, a)).collect()
+}
+
+/// The router: API, health, OpenAPI and Slack. Every route that needs a token is behind
+/// [`guard`]; an unknown path, a method a path does not take, and every malformed input get
+/// the API's JSON error.
 pub fn router(core: Arc<Core>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/requests", post(create_request).get(list_requests))
-        .route("/api/v1/requests/{id}", get(show_request))
-        .route("/api/v1/requests/{id}/approve", post(approve))
-        .route("/api/v1/requests/{id}/deny", post(deny))
-        .route("/api/v1/grants", get(list_grants))
-        .route("/api/v1/grants/{id}", get(show_grant))
-        .route("/api/v1/grants/{id}/revoke", post(revoke))
-        .route("/api/v1/audit", get(audit_list))
-        .route("/api/v1/audit/verify", get(audit_verify))
-        .route("/api/v1/audit/export", get(audit_export))
-        .route("/api/v1/reconcile", post(reconcile))
-        .route("/api/v1/events", post(events))
-        .route("/api/v1/tokens", post(create_token))
-        .route("/slack/commands", post(crate::slack::commands))
-        .route("/slack/interactions", post(crate::slack::interactions))
+    let mut router = Router::new();
+    for (path, access, methods) in routes() {
+        let methods = match access {
+            Access::Token(role, what) => methods.route_layer(middleware::from_fn_with_state(
+                (Arc::clone(&core), role, what),
+                guard,
+            )),
+            Access::Public | Access::Slack => methods,
+        };
+        router = router.route(path, methods);
+    }
+    router
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .with_state(core)
 }
 
@@ -286,10 +638,9 @@ struct CreateRequest {
 
 async fn create_request(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Json(body): Json<CreateRequest>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateRequest>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
     let duration_secs = match parse_duration(&body.duration) {
         Ok(d) => d,
         Err(e) => {
@@ -297,17 +648,8 @@ async fn create_request(
                 code: RefusalCode::InvalidDuration,
                 message: format!("duration {e}"),
             };
-            core.store
-                .commit(Changeset::audit_only(vec![crate::domain::refusal_event(
-                    "request",
-                    &refusal,
-                    Some(&caller.subject),
-                    None,
-                    json!({"bundle": body.bundle, "duration": body.duration}),
-                    core.now(),
-                )]))
-                .await?;
-            return Err(refusal.into());
+            let details = json!({"bundle": body.bundle, "duration": body.duration});
+            return Err(refused(&core, "request", refusal, &caller, details).await);
         }
     };
     let source = match body.source.as_deref() {
@@ -332,6 +674,7 @@ async fn create_request(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListRequests {
     status: Option<String>,
     limit: Option<i64>,
@@ -339,10 +682,9 @@ struct ListRequests {
 
 async fn list_requests(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Query(q): Query<ListRequests>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListRequests>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
     let status = match q.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(
@@ -365,10 +707,9 @@ async fn list_requests(
 
 async fn show_request(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    caller: Caller,
+    ApiId(id): ApiId,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
     let r = core
         .store
         .request(&id)
@@ -399,20 +740,12 @@ struct DecisionBody {
 
 async fn decide(
     core: Arc<Core>,
-    headers: HeaderMap,
+    caller: Caller,
     id: String,
-    body: Option<Json<DecisionBody>>,
+    body: Option<DecisionBody>,
     decision: Decision,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(
-        &core,
-        &caller,
-        Role::Approver,
-        &format!("{} a request", decision.as_str()),
-    )
-    .await?;
-    let comment = body.and_then(|Json(b)| b.comment);
+    let comment = body.and_then(|b| b.comment);
     let (r, g) = core
         .decide(&id, &caller.subject, decision, comment.as_deref())
         .await?;
@@ -423,23 +756,24 @@ async fn decide(
 
 async fn approve(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Option<Json<DecisionBody>>,
+    caller: Caller,
+    ApiId(id): ApiId,
+    OptionalJson(body): OptionalJson<DecisionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    decide(core, headers, id, body, Decision::Approve).await
+    decide(core, caller, id, body, Decision::Approve).await
 }
 
 async fn deny(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Option<Json<DecisionBody>>,
+    caller: Caller,
+    ApiId(id): ApiId,
+    OptionalJson(body): OptionalJson<DecisionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    decide(core, headers, id, body, Decision::Deny).await
+    decide(core, caller, id, body, Decision::Deny).await
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListGrants {
     /// `live` (default), `all`, or one status.
     status: Option<String>,
@@ -448,10 +782,9 @@ struct ListGrants {
 
 async fn list_grants(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Query(q): Query<ListGrants>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListGrants>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
     let statuses = match q.status.as_deref() {
         None | Some("live") => GrantStatus::LIVE.to_vec(),
         Some("all") => Vec::new(),
@@ -475,10 +808,9 @@ async fn list_grants(
 
 async fn show_grant(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    caller: Caller,
+    ApiId(id): ApiId,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
     let g = core
         .store
         .grant(&id)
@@ -503,12 +835,11 @@ struct RevokeBody {
 
 async fn revoke(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Option<Json<RevokeBody>>,
+    caller: Caller,
+    ApiId(id): ApiId,
+    OptionalJson(body): OptionalJson<RevokeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let reason = body
         .reason
         .unwrap_or_else(|| "revoked through the API".to_owned());
@@ -525,6 +856,7 @@ async fn revoke(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AuditQuery {
     after: Option<i64>,
     limit: Option<i64>,
@@ -532,11 +864,8 @@ struct AuditQuery {
 
 async fn audit_list(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(&core, &caller, Role::Admin, "reading the audit log").await?;
     let entries = core
         .store
         .audit(q.after.unwrap_or(0), q.limit.unwrap_or(100))
@@ -544,22 +873,12 @@ async fn audit_list(
     Ok(Json(json!({"entries": entries})))
 }
 
-async fn audit_verify(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(&core, &caller, Role::Admin, "verifying the audit log").await?;
+async fn audit_verify(State(core): State<Arc<Core>>) -> Result<Json<Value>, ApiError> {
     let v = core.store.audit_verify().await?;
     Ok(Json(json!({"intact": v.is_intact(), "verification": v})))
 }
 
-async fn audit_export(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(&core, &caller, Role::Admin, "exporting the audit log").await?;
+async fn audit_export(State(core): State<Arc<Core>>) -> Result<Response, ApiError> {
     let entries = core.store.audit(0, 0).await?;
     let mut text = String::new();
     for e in &entries {
@@ -569,12 +888,7 @@ async fn audit_export(
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text).into_response())
 }
 
-async fn reconcile(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(&core, &caller, Role::Admin, "reconciling").await?;
+async fn reconcile(State(core): State<Arc<Core>>) -> Result<Response, ApiError> {
     core.request_reconcile();
     Ok((
         StatusCode::ACCEPTED,
@@ -588,11 +902,9 @@ async fn reconcile(
 /// `[offers] every`).
 async fn events(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    caller: Caller,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(&core, &caller, Role::Admin, "posting usage events").await?;
     let Some(cfg) = core.config.offers.clone() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -630,9 +942,10 @@ async fn events(
                 AuditEvent::new(now, "offer.sent")
                     .actor(&caller.subject)
                     .subject(&o.person)
-                    .details(
+                    .details(crate::domain::clip_json(
                         json!({"bundle": o.bundle, "action": o.action, "principal": o.principal}),
-                    )
+                        crate::domain::AUDIT_CLIP_CHARS,
+                    ))
             })
             .collect();
         core.store.commit(Changeset::audit_only(audit)).await?;
@@ -660,11 +973,15 @@ struct CreateToken {
 
 async fn create_token(
     State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Json(body): Json<CreateToken>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&core, &headers).await?;
-    require(&core, &caller, Role::Admin, "creating tokens").await?;
+    if let Err(refusal) =
+        crate::domain::check_text("subject", &body.subject, crate::domain::MAX_NAME_CHARS)
+    {
+        let details = json!({"subject": body.subject, "role": body.role.as_str()});
+        return Err(refused(&core, "token", refusal, &caller, details).await);
+    }
     let now = core.now();
     let (record, secret) = mint_token(&body.subject, body.role, now)?;
     core.store.create_token(&record).await?;

@@ -263,7 +263,7 @@ impl Core {
                         g.bundle
                     ),
                 }),
-                (Some(g), true) => domain::begin_revoke(g, actor, reason, cut, now),
+                (Some(g), true) => domain::begin_revoke(&self.config, g, actor, reason, cut, now),
             };
             match result {
                 Err(refusal) => {

@@ -28,7 +28,7 @@ use sha2::Sha256;
 
 use crate::clock::{format_duration, parse_duration, rfc3339};
 use crate::config::Secret;
-use crate::domain::NewRequest;
+use crate::domain::{clip, clip_json, NewRequest, AUDIT_CLIP_CHARS, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
 
 /// How far a request's timestamp may be from now.
@@ -470,7 +470,7 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
             let event = AuditEvent::new(now, "slack.rejected").details(json!({
                 "code": rejection.code(),
                 "message": rejection.to_string(),
-                "timestamp": ts,
+                "timestamp": ts.map(|t| clip(t, MAX_NAME_CHARS)),
                 "body_sha256": latch_store::audit::hex(&<Sha256 as sha2::Digest>::digest(body)),
             }));
             if let Err(e) = core.store.commit(Changeset::audit_only(vec![event])).await {
@@ -526,7 +526,10 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
                 core.now(),
                 "slack.unknown_user",
             )
-            .details(json!({"slack_user": form.user_id, "text": form.text}))]))
+            .details(clip_json(
+                json!({"slack_user": form.user_id, "text": form.text}),
+                AUDIT_CLIP_CHARS,
+            ))]))
             .await;
         return format!(
             "Your Slack user `{}` is not mapped to an AWS identity in Latch's [identities]; ask an administrator.",
@@ -696,11 +699,12 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
                 core.now(),
                 "approval.refused",
             )
-            .subject(&request_id)
-            .details(
+            .subject(clip(&request_id, MAX_NAME_CHARS))
+            .details(clip_json(
                 json!({"code": "unknown_person", "slack_user": i.user.id,
                                 "message": "Slack user not mapped in [identities]"}),
-            )]))
+                AUDIT_CLIP_CHARS,
+            ))]))
             .await;
         return Some(format!(
             "Your Slack user `{}` is not mapped in Latch's [identities].",
@@ -723,9 +727,10 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
                 core.now(),
                 "slack.unknown_user",
             )
-            .details(
+            .details(clip_json(
                 json!({"slack_user": i.user.id, "action": action.action_id}),
-            )]))
+                AUDIT_CLIP_CHARS,
+            ))]))
             .await;
         return format!(
             "Your Slack user `{}` is not mapped in Latch's [identities].",
