@@ -95,7 +95,11 @@ impl Backend {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        Backend::Postgres(format!("latch_e2e_{tag}_{}_{nanos}", std::process::id()))
+        // PostgreSQL cuts identifiers at 63 bytes: the unique part comes first so a long tag
+        // is what gets cut, never the uniqueness.
+        let mut name = format!("e2e_{}_{nanos}_{tag}", std::process::id());
+        name.truncate(63);
+        Backend::Postgres(name)
     }
 
     pub async fn open(&self) -> Arc<dyn Store> {
