@@ -8,6 +8,7 @@ mod aws_cmd;
 mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod files;
 mod plan_cmd;
 mod progress;
 mod prove_cmd;

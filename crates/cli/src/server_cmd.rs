@@ -162,7 +162,8 @@ pub struct RevokeArgs {
     /// Why.
     #[arg(long, default_value = "revoked from the command line")]
     reason: String,
-    /// Also deny sessions issued before now (aws:TokenIssueTime); default from the server config.
+    /// Also end every session of the identity issued before now (aws:TokenIssueTime), whatever
+    /// it was used for, not only this grant; default from the server's revoke_sessions.
     #[arg(long)]
     cut_sessions: bool,
     /// Keep sessions issued before now working until their tag lookups fail.
@@ -220,7 +221,7 @@ pub struct ExportArgs {
     /// API token for --server.
     #[arg(long, env = "LATCH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Write here instead of standard output.
+    /// Write here instead of standard output (mode 0600, replaced whole: never half written).
     #[arg(long)]
     output: Option<PathBuf>,
 }
@@ -228,19 +229,25 @@ pub struct ExportArgs {
 /// `latch token …`
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCommand {
-    /// Create a token; the secret is printed once (only its SHA-256 is stored).
+    /// Create a token; the secret is shown once (only its SHA-256 is stored).
     ///
-    /// Example: latch token create --database latch.db --subject alice --role admin
+    /// Examples:
+    ///   latch token create --database latch.db --subject alice --role admin
+    ///   latch token create --database latch.db --subject ci --role requester --output ci.token
     Create {
         /// Database (SQLite path or postgres://…).
         #[arg(long)]
         database: String,
-        /// Whose token (a name from [identities]).
+        /// Whose token (a name from [identities]); not empty, no spaces at either end.
         #[arg(long)]
         subject: String,
         /// requester, approver or admin.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// Write the secret to this new file (mode 0600; an existing file is not overwritten)
+        /// instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Stop accepting a token at once.
     ///
@@ -303,9 +310,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut config = Config::load(&args.config)?;
+    let (firewall, firewall_source) = firewall_of(&config)?;
+    check_bundles(&config.bundles, &firewall, &firewall_source)?;
     if let Some(offers) = &mut config.offers {
-        offers.bundle_actions = bundle_actions(&offers.firewall_config, &config.bundles)
-            .context("[offers] firewall_config")?;
+        offers.bundle_actions = if config.firewall_config.is_none()
+            || config.firewall_config.as_ref() == Some(&offers.firewall_config)
+        {
+            bundle_actions(&firewall)
+        } else {
+            let theirs = crate::plan_cmd::load_config(&offers.firewall_config)
+                .context("[offers] firewall_config")?;
+            check_bundles(
+                &config.bundles,
+                &theirs,
+                &format!(
+                    "`{}` ([offers] firewall_config)",
+                    offers.firewall_config.display()
+                ),
+            )?;
+            bundle_actions(&theirs)
+        };
     }
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -317,6 +341,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             latch_store::redact_location(&database)
         )
     })?;
+    for (file, mode) in latch_store::exposed_files(&database) {
+        tracing::warn!(
+            file = %file.display(),
+            mode = %format!("{mode:03o}"),
+            "the database is readable or writable by other users: it holds token hashes and who asked for what; run `chmod 600` on it and its -wal/-shm files"
+        );
+    }
+    tracing::info!(server = %config.server_id, "server id (scheduler lease holder)");
     let cloud = cloud(args.cloud, &config).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -335,21 +367,72 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Which actions each bundle of the firewall configuration holds (lower-cased names), for
-/// denial-triggered offers. Bundles the server grants but the firewall does not define are
-/// warned about: no denial can ever offer them.
-fn bundle_actions(
-    path: &std::path::Path,
-    served: &std::collections::BTreeMap<String, latch_server::config::Bundle>,
-) -> anyhow::Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>> {
-    let firewall = crate::plan_cmd::load_config(path)?;
-    let catalog = latch_catalog::Catalog::get();
-    for name in served.keys() {
-        if !firewall.bundles.contains_key(name) {
-            tracing::warn!(bundle = %name, file = %path.display(), "bundle not defined by the firewall configuration: it is never offered");
-        }
+/// The firewall configuration whose bundles the applied SCPs honour: `[server]
+/// firewall_config`, else `[offers] firewall_config`, else the default bundles (what `latch
+/// plan` uses without `--config`); and how to name it in messages.
+fn firewall_of(config: &Config) -> anyhow::Result<(latch_firewall::config::Config, String)> {
+    let named = config
+        .firewall_config
+        .as_ref()
+        .map(|p| (p, "[server] firewall_config"))
+        .or_else(|| {
+            config
+                .offers
+                .as_ref()
+                .map(|o| (&o.firewall_config, "[offers] firewall_config"))
+        });
+    match named {
+        Some((path, key)) => Ok((
+            crate::plan_cmd::load_config(path).context(key)?,
+            format!("`{}` ({key})", path.display()),
+        )),
+        None => Ok((
+            latch_firewall::config::Config::default(),
+            "the firewall's default bundles (no [server] firewall_config)".to_owned(),
+        )),
     }
-    Ok(firewall
+}
+
+/// Every bundle the server grants must be a bundle of the firewall: a grant is the tag
+/// `latch:grant:<bundle>`, and only the SCPs of a bundle the firewall defines exempt it. A
+/// grant of any other bundle would change nothing in AWS while telling everyone it had.
+fn check_bundles(
+    served: &std::collections::BTreeMap<String, latch_server::config::Bundle>,
+    firewall: &latch_firewall::config::Config,
+    source: &str,
+) -> anyhow::Result<()> {
+    let unknown: Vec<&str> = served
+        .keys()
+        .filter(|name| !firewall.bundles.contains_key(*name))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = firewall.bundles.keys().map(String::as_str).collect();
+    bail!(
+        "[bundles]: {} {} not defined by {source}, whose bundles are: {}. No Latch SCP honours the tag latch:grant:<bundle> of a bundle the firewall does not define, so granting it would change nothing: define it in the firewall configuration (and apply the plan), point [server] firewall_config at the configuration the applied plan was made from, or remove it from this file",
+        unknown
+            .iter()
+            .map(|b| format!("`{b}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if unknown.len() == 1 { "is" } else { "are" },
+        if known.is_empty() {
+            "(none)".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )
+}
+
+/// Which actions each bundle of the firewall configuration holds (lower-cased names), for
+/// denial-triggered offers.
+fn bundle_actions(
+    firewall: &latch_firewall::config::Config,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let catalog = latch_catalog::Catalog::get();
+    firewall
         .bundles
         .iter()
         .map(|(name, b)| {
@@ -361,7 +444,7 @@ fn bundle_actions(
                 .collect();
             (name.clone(), actions)
         })
-        .collect())
+        .collect()
 }
 
 /// The cloud `latch serve` applies grants to: AWS unless `--cloud memory` says otherwise; with
@@ -626,8 +709,11 @@ async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
         let g = field(&v, "grant");
         let cut = if g.get("session_cutoff").is_some_and(|c| !c.is_null()) {
             format!(
-                "; sessions issued before {} are cut off",
-                s(g, "session_cutoff")
+                "; this {}",
+                latch_server::domain::session_cutoff_reach(
+                    s(g, "identity"),
+                    s(g, "session_cutoff")
+                )
             )
         } else {
             String::new()
@@ -730,9 +816,7 @@ async fn audit_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         text.push('\n');
     }
     match args.output {
-        Some(path) => {
-            std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))?
-        }
+        Some(path) => crate::files::write_private(&path, text.as_bytes(), true)?,
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;
@@ -748,13 +832,25 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             database,
             subject,
             role,
+            output,
         } => {
+            let now = chrono_now();
+            // Checked before the database is opened or created: a refused token leaves nothing.
+            let (record, secret) = latch_server::http::mint_token(&subject, role, now)?;
             let store = latch_store::open(&database).await.with_context(|| {
                 format!("opening `{}`", latch_store::redact_location(&database))
             })?;
-            let now = chrono_now();
-            let (record, secret) = latch_server::http::mint_token(&subject, role, now)?;
-            store.create_token(&record).await?;
+            // The secret reaches its file before the token exists: no usable token whose
+            // secret was lost, and a token that cannot be stored leaves no file behind.
+            if let Some(path) = &output {
+                crate::files::write_private(path, format!("{secret}\n").as_bytes(), false)?;
+            }
+            if let Err(e) = store.create_token(&record).await {
+                if let Some(path) = &output {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e.into());
+            }
             store
                 .commit(Changeset::audit_only(vec![AuditEvent::new(
                     now,
@@ -764,10 +860,19 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 .subject(&record.id)
                 .details(json!({"for": subject, "role": role.as_str()}))]))
                 .await?;
-            out(&format!(
-                "{secret}\n# token {} for {subject} ({role}); shown once, store it safely",
-                record.id
-            ))?;
+            match &output {
+                Some(path) => {
+                    out(&format!(
+                        "token {} for {subject} ({role}) written to `{}` (mode 0600)",
+                        record.id,
+                        path.display()
+                    ))?;
+                }
+                None => out(&format!(
+                    "{secret}\n# token {} for {subject} ({role}); shown once, store it safely",
+                    record.id
+                ))?,
+            }
         }
         TokenCommand::Revoke { database, id } => {
             let store = latch_store::open(&database).await.with_context(|| {

@@ -54,6 +54,7 @@ fn config(port: u16) -> String {
 listen = "127.0.0.1:{port}"
 database = "latch.db"
 break_glass = ["alice"]
+firewall_config = "firewall.toml"
 
 [identities.alice]
 aws = "arn:aws:iam::111122223333:role/alice"
@@ -93,6 +94,7 @@ fn serve_request_approve_revoke_audit() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     std::fs::write(dir.path().join("latch.toml"), config(port)).unwrap();
+    std::fs::write(dir.path().join("firewall.toml"), FIREWALL).unwrap();
     let alice = token(dir.path(), "latch.db", "alice", "requester");
     let bob = token(dir.path(), "latch.db", "bob", "approver");
     let root = token(dir.path(), "latch.db", "root", "admin");
@@ -190,7 +192,14 @@ fn serve_request_approve_revoke_audit() {
         &["revoke", &active, "--reason", "done", "--cut-sessions"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("are cut off"), "{}", stdout(&out));
+    // The confirmation states the cut-off's reach: every session of the identity, not the grant.
+    assert!(
+        stdout(&out).contains(
+            "also ends every session of arn:aws:iam::111122223333:role/alice issued before"
+        ) && stdout(&out).contains("not only this grant"),
+        "{}",
+        stdout(&out)
+    );
 
     // Audit: verify through the server and from the database; export; tamper; detect.
     let out = c(&root, &["audit", "verify"]);
@@ -511,6 +520,9 @@ firewall_config = "firewall.toml"
 const FIREWALL: &str = r#"
 [bundles.iam-admin]
 actions = ["iam:CreateAccessKey", "iam:Attach*"]
+
+[bundles.read-logs]
+actions = ["logs:GetLogEvents"]
 "#;
 
 fn postgres_base() -> String {

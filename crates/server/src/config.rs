@@ -144,7 +144,7 @@ struct RawAws {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOffers {
-    firewall_config: String,
+    firewall_config: Option<String>,
     duration: Option<String>,
     every: Option<String>,
 }
@@ -165,6 +165,7 @@ struct RawServer {
     #[serde(default)]
     break_glass: Vec<String>,
     max_reason_chars: Option<i64>,
+    firewall_config: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +374,10 @@ pub struct Config {
     pub offers: Option<OffersConfig>,
     /// Longest reason, comment or revoke reason a person may write, in characters.
     pub max_reason_chars: usize,
+    /// `[server] firewall_config`: the firewall configuration whose bundles the applied SCPs
+    /// honour (resolved against the server configuration's folder). `None`: the firewall's
+    /// default bundles, what `latch plan` uses without `--config`.
+    pub firewall_config: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -661,18 +666,21 @@ impl Config {
         let offers = match &raw.offers {
             None => None,
             Some(o) => {
-                if o.firewall_config.trim().is_empty() {
-                    return Err(err(
-                        "offers.firewall_config",
-                        "empty (name the firewall's configuration file)".into(),
-                    ));
-                }
-                let path = std::path::PathBuf::from(&o.firewall_config);
-                let path = match Path::new(file).parent() {
-                    Some(dir) if path.is_relative() && !dir.as_os_str().is_empty() => {
-                        dir.join(path)
+                let path = match (&o.firewall_config, &s.firewall_config) {
+                    (Some(f), _) if f.trim().is_empty() => {
+                        return Err(err(
+                            "offers.firewall_config",
+                            "empty (name the firewall's configuration file)".into(),
+                        ))
                     }
-                    _ => path,
+                    (Some(f), _) => beside(file, f),
+                    (None, Some(f)) if !f.trim().is_empty() => beside(file, f),
+                    (None, _) => {
+                        return Err(err(
+                            "offers",
+                            "offers need the firewall's configuration (which actions each bundle holds): set [server] firewall_config".into(),
+                        ))
+                    }
                 };
                 let duration_secs = dur("offers.duration", &o.duration, 3600)?;
                 if duration_secs > max_duration_secs {
@@ -703,6 +711,34 @@ impl Config {
             }
         };
         let max_reason_chars = max_reason_chars(s.max_reason_chars, &err)?;
+        let poll_interval_ms = ms("server.poll_interval", &s.poll_interval, 500)?;
+        let lease_ttl_ms = ms("server.lease_ttl", &s.lease_ttl, 15_000)?;
+        // The leader renews its lease once per poll: a lease shorter than two polls lapses
+        // between renewals, and leadership (with the cloud calls) flaps between servers.
+        if lease_ttl_ms < poll_interval_ms.saturating_mul(2) {
+            return Err(err(
+                "server.lease_ttl",
+                format!(
+                    "{}s is shorter than two polls (server.poll_interval = {}s): the leader's lease would lapse between renewals",
+                    lease_ttl_ms / 1000,
+                    poll_interval_ms / 1000
+                ),
+            ));
+        }
+        let firewall_config = match &s.firewall_config {
+            Some(f) if f.trim().is_empty() => {
+                return Err(err(
+                    "server.firewall_config",
+                    "empty (name the firewall's configuration file, or leave the key out to use the default bundles)".into(),
+                ))
+            }
+            Some(f) => Some(beside(file, f)),
+            None => None,
+        };
+        if let Some(id) = &s.id {
+            crate::domain::check_name("server.id", id, crate::domain::MAX_NAME_CHARS)
+                .map_err(|e| err("server.id", e.message))?;
+        }
         Ok(Config {
             listen: s
                 .listen
@@ -712,9 +748,9 @@ impl Config {
             database: DatabaseLocation(s.database.clone().unwrap_or_else(|| "latch.db".to_owned())),
             server_id: s.id.clone().unwrap_or_else(default_server_id),
             max_duration_secs,
-            poll_interval_ms: ms("server.poll_interval", &s.poll_interval, 500)?,
+            poll_interval_ms,
             reconcile_interval_ms: ms("server.reconcile_interval", &s.reconcile_interval, 300_000)?,
-            lease_ttl_ms: ms("server.lease_ttl", &s.lease_ttl, 15_000)?,
+            lease_ttl_ms,
             revoke_sessions: s.revoke_sessions.unwrap_or(true),
             break_glass,
             people,
@@ -723,6 +759,7 @@ impl Config {
             aws,
             offers,
             max_reason_chars,
+            firewall_config,
         })
     }
 
@@ -817,9 +854,30 @@ fn parse_aws(
     })
 }
 
+/// `path` as written in the configuration `file`: a relative path is resolved against the
+/// file's folder.
+fn beside(file: &str, path: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(path);
+    match Path::new(file).parent() {
+        Some(dir) if path.is_relative() && !dir.as_os_str().is_empty() => dir.join(path),
+        _ => path,
+    }
+}
+
+/// The server id when `[server] id` is not set: the host name, the same after a restart so
+/// the restarted server resumes its own scheduler lease at once (see `Store::try_lead`).
+/// Servers sharing a database on one host need distinct ids in their configurations.
 fn default_server_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "latch".to_owned());
-    format!("{host}-{}", std::process::id())
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "latch".to_owned())
 }
 
 #[cfg(test)]
@@ -929,6 +987,52 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         let bad = bad.replace("tiers = [ { approvers = [\"bob\", \"carol\"], timeout = \"15m\" }, { approvers = [\"alice\", \"bob\"] } ]", "");
         let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
         assert!(e.reason.contains("nobody could ever grant it"), "{e}");
+    }
+
+    #[test]
+    fn operator_traps_are_refused_or_explained() {
+        let with = |keys: &str| GOOD.replacen("[server]\n", &format!("[server]\n{keys}\n"), 1);
+        // A lease that lapses between two renewals.
+        let e = Config::parse(
+            &with("poll_interval = \"10s\"\nlease_ttl = \"15s\""),
+            "latch.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "server.lease_ttl", "{e}");
+        assert!(e.reason.contains("shorter than two polls"), "{e}");
+        let c = Config::parse(
+            &with("poll_interval = \"5s\"\nlease_ttl = \"10s\""),
+            "latch.toml",
+            &env,
+        )
+        .unwrap();
+        assert_eq!((c.poll_interval_ms, c.lease_ttl_ms), (5000, 10_000));
+        // The default lease outlasts the default poll many times over.
+        let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
+        assert!(c.lease_ttl_ms >= 2 * c.poll_interval_ms);
+        // The default id survives a restart (a new process): it is not made of the pid.
+        assert_eq!(c.server_id, default_server_id());
+        assert!(!c.server_id.contains(&std::process::id().to_string()) || c.server_id == "latch");
+        for bad in ["id = \"\"", "id = \" a\"", "id = \"a\\nb\""] {
+            let e = Config::parse(&with(bad), "latch.toml", &env).unwrap_err();
+            assert_eq!(e.field, "server.id", "{bad}: {e}");
+        }
+        // The firewall configuration, read beside this file; [offers] uses it unless told.
+        let c = Config::parse(
+            &format!("{}\n[offers]\n", with("firewall_config = \"fw.toml\"")),
+            "/etc/latch/latch.toml",
+            &env,
+        )
+        .unwrap();
+        let fw = std::path::PathBuf::from("/etc/latch/fw.toml");
+        assert_eq!(c.firewall_config.as_ref(), Some(&fw));
+        assert_eq!(c.offers.unwrap().firewall_config, fw);
+        let e = Config::parse(&format!("{GOOD}\n[offers]\n"), "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "offers", "{e}");
+        assert!(e.reason.contains("[server] firewall_config"), "{e}");
+        let e = Config::parse(&with("firewall_config = \"\""), "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "server.firewall_config", "{e}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub enum RefusalCode {
     TooLong,
     /// A control character, line break or bidirectional formatting character in written text.
     ForbiddenCharacter,
+    /// An empty or blank name, or one with a space at either end.
+    InvalidName,
 }
 
 impl RefusalCode {
@@ -83,6 +85,7 @@ impl RefusalCode {
             RefusalCode::NotFound => "not_found",
             RefusalCode::TooLong => "too_long",
             RefusalCode::ForbiddenCharacter => "forbidden_character",
+            RefusalCode::InvalidName => "invalid_name",
         }
     }
 }
@@ -170,6 +173,37 @@ pub fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), Refu
         ));
     }
     Ok(())
+}
+
+/// What a revocation's session cut-off reaches, in the words every confirmation uses: it is
+/// the identity's sessions, all of them, not only what the grant allowed.
+#[must_use]
+pub fn session_cutoff_reach(identity: &str, cutoff: &str) -> String {
+    format!(
+        "also ends every session of {identity} issued before {cutoff} (aws:TokenIssueTime), whatever it was used for, not only this grant; access keys are not affected"
+    )
+}
+
+/// The rule for a name (a token's subject, a person): [`check_text`] with `max_chars`, and
+/// not empty or blank, with no space at either end (a name that looks like another is how a
+/// token ends up belonging to nobody, or to the wrong person).
+///
+/// # Errors
+/// A [`Refusal`] naming `field`.
+pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), Refusal> {
+    if value.trim().is_empty() {
+        return Err(refuse(
+            RefusalCode::InvalidName,
+            format!("`{field}` is empty: give a name"),
+        ));
+    }
+    if value.trim() != value {
+        return Err(refuse(
+            RefusalCode::InvalidName,
+            format!("`{field}` starts or ends with a space: give the name without it"),
+        ));
+    }
+    check_text(field, value, max_chars)
 }
 
 /// `value` as an audit entry may keep it: at most `max_chars` characters (a longer value is

@@ -73,7 +73,8 @@ impl From<Refusal> for ApiError {
             | RefusalCode::InvalidDuration
             | RefusalCode::MissingReason
             | RefusalCode::TooLong
-            | RefusalCode::ForbiddenCharacter => StatusCode::UNPROCESSABLE_ENTITY,
+            | RefusalCode::ForbiddenCharacter
+            | RefusalCode::InvalidName => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, r.code.as_str(), r.message)
     }
@@ -130,7 +131,7 @@ pub fn mint_token(
     role: Role,
     now: i64,
 ) -> Result<(TokenRecord, String), ServiceError> {
-    crate::domain::check_text("subject", subject, crate::domain::MAX_NAME_CHARS)
+    crate::domain::check_name("subject", subject, crate::domain::MAX_NAME_CHARS)
         .map_err(ServiceError::Refused)?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -356,10 +356,12 @@ pub fn grant_dm(g: &GrantRecord) -> String {
             g.id,
             g.bundle,
             g.revoked_by.as_deref().unwrap_or("someone"),
-            if g.session_cutoff.is_some() {
-                "; sessions issued before now were cut off"
-            } else {
-                ""
+            match g.session_cutoff {
+                Some(cut) => format!(
+                    "; the revocation {}",
+                    crate::domain::session_cutoff_reach("this identity", &rfc3339(cut))
+                ),
+                None => String::new(),
             }
         ),
         other => format!("Your grant `{}` for *{}* is {other}.", g.id, g.bundle),
@@ -587,7 +589,18 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
         }
         Command::Revoke { id, reason } => {
             match core.revoke(&id, &actor, false, &reason, None).await {
-                Ok(g) => format!("Revoking grant `{}` (*{}*).", g.id, g.bundle),
+                Ok(g) => match g.session_cutoff {
+                    Some(cut) => format!(
+                        "Revoking grant `{}` (*{}*); this {}.",
+                        g.id,
+                        g.bundle,
+                        crate::domain::session_cutoff_reach(
+                            &format!("`{}`", g.identity.id),
+                            &rfc3339(cut)
+                        )
+                    ),
+                    None => format!("Revoking grant `{}` (*{}*).", g.id, g.bundle),
+                },
                 Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
                 Err(e) => format!("Error: {e}"),
             }
@@ -765,6 +778,39 @@ pub fn unix_secs(ms: Millis) -> i64 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_revocation_with_a_session_cutoff_says_it_reaches_every_session() {
+        let mut g = GrantRecord {
+            id: "g-1".into(),
+            request_id: "r-1".into(),
+            requester: "alice".into(),
+            identity: latch_store::Identity {
+                kind: latch_store::IdentityKind::Role,
+                id: "arn:aws:iam::111122223333:role/alice".into(),
+            },
+            bundle: "iam-admin".into(),
+            status: GrantStatus::Revoked,
+            break_glass: false,
+            created_at: 0,
+            activated_at: Some(0),
+            expires_at: 3_600_000,
+            ended_at: Some(60_000),
+            revoked_by: Some("bob".into()),
+            revoke_reason: Some("done".into()),
+            session_cutoff: Some(60_000),
+            version: 3,
+        };
+        let dm = grant_dm(&g);
+        assert!(
+            dm.contains(
+                "also ends every session of this identity issued before 1970-01-01T00:01:00"
+            ) && dm.contains("not only this grant"),
+            "{dm}"
+        );
+        g.session_cutoff = None;
+        assert!(!grant_dm(&g).contains("session"), "{}", grant_dm(&g));
+    }
 
     #[test]
     fn signature_round_trip_and_rejections() {

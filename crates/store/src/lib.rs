@@ -124,7 +124,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Try to be (or stay) the one server running the scheduler. `holder` names this server;
     /// `ttl_ms` is how long the claim lasts without renewal where the backend uses leases.
-    /// Call it again periodically to renew.
+    /// Call it again periodically to renew. A server restarted with the same `holder` leads
+    /// again at once (SQLite: a new handle takes a lease its own id holds; PostgreSQL: the
+    /// advisory lock ended with the old process's connection); of two live servers given the
+    /// same id, one leads (SQLite: the newer; PostgreSQL: the one holding the lock).
     async fn try_lead(&self, holder: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError>;
     /// Give up leadership now.
     async fn release_lead(&self, holder: &str) -> Result<(), StoreError>;
@@ -144,6 +147,18 @@ pub async fn open(location: &str) -> Result<Arc<dyn Store>, StoreError> {
             SqliteStore::open(std::path::Path::new(path)).await?,
         ))
     }
+}
+
+/// The files of the database at `location` that users other than their owner can read or
+/// write, with their permission bits: a SQLite file and its `-wal`/`-shm` files (a new one is
+/// created 0600; an older or copied one may not be). Empty for PostgreSQL and off Unix.
+#[must_use]
+pub fn exposed_files(location: &str) -> Vec<(std::path::PathBuf, u32)> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        return Vec::new();
+    }
+    let path = location.strip_prefix("sqlite://").unwrap_or(location);
+    sqlite::readable_by_others(std::path::Path::new(path))
 }
 
 /// A location with any password replaced by `***`, for messages and logs.

@@ -24,6 +24,21 @@ use crate::types::*;
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    /// This handle's name in the lease row (unique per process and handle).
+    instance: String,
+    /// Whether this handle has held the lease: from then on it takes the lease only when it
+    /// is still its own or has expired (a newer process with the same server id superseded it).
+    has_led: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A name for a store handle no other process or handle has.
+fn new_instance() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{nanos}-{n}", std::process::id())
 }
 
 impl SqliteStore {
@@ -33,6 +48,10 @@ impl SqliteStore {
     /// The file cannot be opened or migrated.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let location = path.display().to_string();
+        create_private(path).map_err(|e| StoreError::Location {
+            url: location.clone(),
+            reason: e.to_string(),
+        })?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{location}"))
             .map_err(|e| StoreError::Location {
                 url: location.clone(),
@@ -54,6 +73,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             path: path.to_path_buf(),
+            instance: new_instance(),
+            has_led: std::sync::Arc::default(),
         })
     }
 
@@ -73,6 +94,60 @@ impl SqliteStore {
             .await?
             .rows_affected())
     }
+}
+
+/// Create the database file, when missing, readable and writable by its owner only (0600,
+/// whatever the umask): it holds token hashes, who asked for what and why. SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions. An existing file is left as it
+/// is (`latch serve` warns when others can read it: see [`readable_by_others`]).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            // The umask may have taken bits off 0600, never added any; say 0600 exactly.
+            Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// The files of a SQLite database (the file itself, its `-wal` and `-shm`) that exist and that
+/// users other than the owner can read or write, with their modes, e.g. `("latch.db", 0o644)`.
+/// Always empty off Unix.
+#[must_use]
+pub fn readable_by_others(path: &Path) -> Vec<(PathBuf, u32)> {
+    let mut found = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        for file in [path.to_path_buf(), PathBuf::from(wal), PathBuf::from(shm)] {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    found.push((file, mode));
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    found
 }
 
 #[async_trait]
@@ -143,26 +218,44 @@ impl Store for SqliteStore {
     }
 
     async fn try_lead(&self, holder: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError> {
-        // A lease row: take it when free or expired, renew it when ours.
+        use std::sync::atomic::Ordering;
+        // A lease row: take it when free or expired, renew it when this handle holds it.
+        // A handle that has never led also takes it from its own server id: that is the same
+        // server restarted (the old process cannot renew any more), so a grant due during
+        // the restart is not removed late. A live process it superseded (two processes
+        // configured with the same id) has led, so it steps down and does not take it back.
+        let fresh = !self.has_led.load(Ordering::SeqCst);
         let done = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ('scheduler', $1, $2) \
+            "INSERT INTO leases (name, holder, instance, expires_at) \
+             VALUES ('scheduler', $1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
-             expires_at = excluded.expires_at \
-             WHERE leases.holder = excluded.holder OR leases.expires_at < $3",
+             instance = excluded.instance, expires_at = excluded.expires_at \
+             WHERE leases.expires_at < $4 \
+             OR (leases.holder = excluded.holder AND leases.instance = excluded.instance) \
+             OR (leases.holder = excluded.holder AND $5)",
         )
         .bind(holder)
+        .bind(&self.instance)
         .bind(now.saturating_add(ttl_ms))
         .bind(now)
+        .bind(fresh)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let got = done.rows_affected() == 1;
+        if got {
+            self.has_led.store(true, Ordering::SeqCst);
+        }
+        Ok(got)
     }
 
     async fn release_lead(&self, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = 'scheduler' AND holder = $1")
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "DELETE FROM leases WHERE name = 'scheduler' AND holder = $1 AND instance = $2",
+        )
+        .bind(holder)
+        .bind(&self.instance)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -10,6 +10,37 @@ use crate::StoreError;
 /// Unix time in milliseconds (UTC).
 pub type Millis = i64;
 
+/// A name that is not one of an enumeration's values (`--role superuser`). Read from a row,
+/// it becomes [`StoreError::Corrupt`]; typed by a person, it is their mistake, said plainly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {} `{value}` (expected one of: {})", kind_words(kind), expected.join(", "))]
+pub struct UnknownValue {
+    /// The enumeration (`Role`).
+    pub kind: &'static str,
+    /// What was given.
+    pub value: String,
+    /// The names it accepts.
+    pub expected: &'static [&'static str],
+}
+
+/// `RequestStatus` → `request status`.
+fn kind_words(kind: &str) -> String {
+    let mut words = String::new();
+    for (i, c) in kind.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
+}
+
+impl From<UnknownValue> for StoreError {
+    fn from(e: UnknownValue) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -35,15 +66,15 @@ macro_rules! string_enum {
         }
 
         impl FromStr for $name {
-            type Err = StoreError;
-            fn from_str(s: &str) -> Result<Self, StoreError> {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(StoreError::Corrupt(format!(
-                        "unknown {} `{other}` (expected one of: {})",
-                        stringify!($name),
-                        [$($text),+].join(", ")
-                    ))),
+                    other => Err(UnknownValue {
+                        kind: stringify!($name),
+                        value: other.to_owned(),
+                        expected: &[$($text),+],
+                    }),
                 }
             }
         }
@@ -401,4 +432,24 @@ pub struct GrantQuery {
     pub expires_at_most: Option<Millis>,
     /// At most this many (0 = no limit).
     pub limit: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_unknown_name_is_a_mistake_not_a_corrupt_row() {
+        let e = "superuser".parse::<Role>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown role `superuser` (expected one of: requester, approver, admin)"
+        );
+        let e = "done".parse::<GrantStatus>().unwrap_err();
+        assert!(e.to_string().starts_with("unknown grant status `done`"));
+        // Read back from the database, the same name is a corrupt row.
+        let stored: StoreError = "superuser".parse::<Role>().unwrap_err().into();
+        assert!(matches!(stored, StoreError::Corrupt(_)));
+    }
 }

@@ -521,6 +521,64 @@ async fn postgres_leader_released_when_connection_dies() {
 }
 
 #[tokio::test]
+async fn sqlite_restarted_server_resumes_its_lease_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lease.db");
+    let ttl = 60_000;
+    let old = SqliteStore::open(&path).await.unwrap();
+    assert!(old.try_lead("srv-1", 0, ttl).await.unwrap());
+    // The process dies without releasing; the same server (same id) starts again long before
+    // the lease expires: it leads at once, so nothing due meanwhile waits for the lease.
+    let restarted = SqliteStore::open(&path).await.unwrap();
+    assert!(restarted.try_lead("srv-1", 1_000, ttl).await.unwrap());
+    // Another server still waits for the lease to expire.
+    let other = SqliteStore::open(&path).await.unwrap();
+    assert!(!other.try_lead("srv-2", 2_000, ttl).await.unwrap());
+    // Had the old process been alive (two processes configured with the same id), it lost the
+    // lease to the newer one and does not take it back: one leader, not two.
+    assert!(!old.try_lead("srv-1", 3_000, ttl).await.unwrap());
+    assert!(
+        restarted.try_lead("srv-1", 4_000, ttl).await.unwrap(),
+        "renewal"
+    );
+    assert!(!old.try_lead("srv-1", 5_000, ttl).await.unwrap());
+    // Releasing is the holder's: the superseded process cannot release the newer one's lease.
+    old.release_lead("srv-1").await.unwrap();
+    assert!(!other.try_lead("srv-2", 6_000, ttl).await.unwrap());
+    // Once it expires, anyone may take it.
+    assert!(other.try_lead("srv-2", 4_000 + ttl + 1, ttl).await.unwrap());
+}
+
+/// The database holds token hashes and who asked for what: a new file, and the `-wal` and
+/// `-shm` files SQLite makes beside it, are readable by their owner only, whatever the umask.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store
+        .commit(Changeset::audit_only(vec![AuditEvent::new(
+            1,
+            "test.write",
+        )]))
+        .await
+        .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("private.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    assert!(latch_store::exposed_files(path.to_str().unwrap()).is_empty());
+    // An older file others can read is reported (the server warns at start-up), not changed.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exposed = latch_store::exposed_files(&format!("sqlite://{}", path.display()));
+    assert_eq!(exposed, vec![(path.clone(), 0o644)]);
+    assert!(latch_store::exposed_files("postgres://u@h/db").is_empty());
+}
+
+#[tokio::test]
 async fn open_picks_the_backend_from_the_location() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path().join("x.db").to_str().unwrap())
