@@ -1,0 +1,91 @@
+//! What CloudTrail can be trusted to say.
+//!
+//! - **The bound on an event's time** ([`event_bound`]). CloudTrail delivers a file into the
+//!   `YYYY/MM/DD` folder of the day it wrote it, holding that day's events and, near midnight,
+//!   a few minutes of the days either side. An event more than [`TOLERANCE`] before its
+//!   folder's day or after its end — or after the current time, which the caller passes in —
+//!   is not believed: a single record dated 9999-12-31 would otherwise become "the newest
+//!   activity", move the usage window past every real call and make everyone look idle.
+//! - **The per-account floor** ([`account_has_events`]): an account for which the window holds
+//!   no event at all has *no data*, not *no activity*: nothing may be called unused, idle or a
+//!   zombie there on the evidence of CloudTrail.
+//!
+//! Pure: the current time is an argument.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::Window;
+use crate::time::{Date, Timestamp, DAY};
+use crate::usage::UsageTable;
+
+/// How far an event's time may lie outside its file's day folder, or after the current time,
+/// and still be believed: one day.
+pub const TOLERANCE: i64 = DAY;
+
+/// What reading a CloudTrail folder gave, in numbers (for reports; [`crate::fs::LoadReport`]
+/// has the file names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reading {
+    /// Log files read and counted.
+    pub files_read: u64,
+    /// Log files that could not be read or parsed (nothing of them is counted).
+    pub files_skipped: u64,
+    /// Events ignored because their time lies outside what their file can hold
+    /// ([`event_bound`]).
+    pub events_out_of_bounds: u64,
+}
+
+/// The times a log file can plausibly hold: within [`TOLERANCE`] of its day folder (when its
+/// path has one), and not more than [`TOLERANCE`] after `now` (when given).
+#[must_use]
+pub fn event_bound(day: Option<Date>, now: Option<Timestamp>) -> Window {
+    let folder_until = day.map(|d| d.start().0 + DAY + TOLERANCE);
+    let clock_until = now.map(|n| n.0.saturating_add(TOLERANCE));
+    let until = match (folder_until, clock_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Window {
+        since: day.map(|d| Timestamp(d.start().0 - TOLERANCE)),
+        until: until.map(Timestamp),
+    }
+}
+
+/// The per-account floor: whether `window` holds at least one event recorded for `account`
+/// (counted per UTC day, [`UsageTable::account_events`]). When it does not, the account has
+/// no data in the window: none of its identities or services may be called unused or idle.
+#[must_use]
+pub fn account_has_events(usage: &UsageTable, account: &str, window: &Window) -> bool {
+    usage.account_events(account, window) > 0
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_bound_is_the_folder_day_with_a_day_either_side_and_never_after_now() {
+        let day = Date::parse("2026-11-19");
+        let b = event_bound(day, None);
+        assert!(b.contains(t("2026-11-18T00:00:00Z")));
+        assert!(!b.contains(t("2026-11-17T23:59:59Z")));
+        assert!(b.contains(t("2026-11-20T23:59:59Z")));
+        assert!(!b.contains(t("2026-11-21T00:00:00Z")));
+        assert!(!b.contains(t("9999-12-31T00:00:00Z")));
+        // The clock cuts it shorter when it is earlier.
+        let b = event_bound(day, Some(t("2026-11-19T06:00:00Z")));
+        assert!(b.contains(t("2026-11-20T05:59:59Z")));
+        assert!(!b.contains(t("2026-11-20T06:00:00Z")));
+        // Without a day folder only the clock bounds it.
+        let b = event_bound(None, Some(t("2026-12-06T00:00:00Z")));
+        assert!(b.contains(t("1999-01-01T00:00:00Z")));
+        assert!(!b.contains(t("9999-12-31T00:00:00Z")));
+        assert_eq!(event_bound(None, None), Window::all());
+    }
+}
