@@ -119,13 +119,15 @@ pub(crate) fn clock() -> Timestamp {
 }
 
 /// Usage read from `dir`, the as-of date (`as_of`, or the day of the last believable event,
-/// never after `now`) and what reading gave.
+/// never after `now`; today when there is none) and what reading gave. Whether the usage may
+/// be used at all is the planner's to decide (`latch_trail::evidence::usage_verdict`, the rule
+/// `latch scan` applies too).
 fn load_usage(
     dir: &Path,
     as_of: Option<Date>,
     window_days: u32,
     now: Timestamp,
-) -> anyhow::Result<Option<(UsageTable, Date, Reading)>> {
+) -> anyhow::Result<(UsageTable, Date, Reading)> {
     let window = match as_of {
         Some(d) => {
             let until = d.add_days(1).start();
@@ -166,9 +168,9 @@ fn load_usage(
     let as_of = match (as_of, usage.last_event) {
         (Some(d), _) => d,
         (None, Some(t)) => t.date().min(now.date()),
-        (None, None) => return Ok(None),
+        (None, None) => now.date(),
     };
-    Ok(Some((usage, as_of, reading)))
+    Ok((usage, as_of, reading))
 }
 
 /// Reads and checks a firewall configuration file.
@@ -211,7 +213,7 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             if !dir.is_dir() {
                 bail!("--cloudtrail: `{}` is not a directory", dir.display());
             }
-            load_usage(dir, as_of, config.usage.window_days, now)?
+            Some(load_usage(dir, as_of, config.usage.window_days, now)?)
         }
         None => None,
     };

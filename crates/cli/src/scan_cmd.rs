@@ -261,6 +261,7 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             now_millis,
             window_days: args.window_days,
             zombie_days: args.zombie_days,
+            reading: trail.as_ref().map(latch_trail::fs::LoadReport::reading),
         },
     );
     let mut buf: Vec<u8> = Vec::new();

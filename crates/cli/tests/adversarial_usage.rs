@@ -243,3 +243,165 @@ fn an_account_without_events_in_the_window_is_not_quarantined() {
         "{warnings:?}"
     );
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A `cloudtrail/` folder of `n` files none of which is a CloudTrail log: not gzip under a
+/// `.json.gz` name, truncated gzip, and JSON that is not a trail, in turn.
+fn unreadable_trail(root: &Path, n: usize) -> PathBuf {
+    let ct = root.join("cloudtrail");
+    let day = ct.join("AWSLogs/300000000004/CloudTrail/us-east-1/2026/11/19");
+    fs::create_dir_all(&day).unwrap();
+    let good = gzip(record("2026-11-19T10:00:00Z").as_bytes());
+    for i in 0..n {
+        let (name, bytes): (String, Vec<u8>) = match i % 3 {
+            0 => (format!("{i}.json.gz"), b"this is not gzip".to_vec()),
+            1 => (format!("{i}.json.gz"), good[..good.len() / 2].to_vec()),
+            _ => (format!("{i}.json"), br#"{"eventVersion": "1.09"}"#.to_vec()),
+        };
+        fs::write(day.join(name), bytes).unwrap();
+    }
+    ct
+}
+
+fn scan_json(trail: &Path, extra: &[&str]) -> Value {
+    let ex = example();
+    let mut args = vec![
+        "scan",
+        "--snapshot",
+        s(&ex),
+        "--cloudtrail",
+        s(trail),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = latch(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn findings_of<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
+/// CloudTrail none of whose files can be read is not "nothing was used": the scan makes no
+/// usage claim and says why, and the plan quarantines no one — whether or not --as-of is
+/// given — and says why.
+#[test]
+fn unreadable_cloudtrail_makes_no_usage_claims() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ct = unreadable_trail(tmp.path(), 6);
+
+    let v = scan_json(&ct, &["--as-of", "2026-11-20"]);
+    assert_eq!(v["usage_analysed"], false, "{}", v["not_analysed"]);
+    assert_eq!(v["cloudtrail"]["skipped"].as_array().unwrap().len(), 6);
+    assert!(findings_of(&v, "standing-privilege").is_empty());
+    assert!(findings_of(&v, "unused-services").is_empty());
+    assert!(v["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["unused"].is_null()));
+    let notes = v["not_analysed"].to_string();
+    assert!(
+        notes.contains("none of the 6 CloudTrail log file(s) could be read"),
+        "{notes}"
+    );
+    let out = latch(&[
+        "scan",
+        "--snapshot",
+        s(&example()),
+        "--cloudtrail",
+        s(&ct),
+        "--as-of",
+        "2026-11-20",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not analysed: usage: CloudTrail was not analysed: none of the 6"),
+        "{text}"
+    );
+
+    for extra in [&["--as-of", "2026-11-19"][..], &[][..]] {
+        let (_, plan) = plan_json(&ct, extra);
+        let summary = &plan["summary"];
+        assert_eq!(summary["cloudtrail"], false, "{extra:?}");
+        assert!(
+            quarantined(&plan).is_empty(),
+            "{extra:?}: {:?}",
+            quarantined(&plan)
+        );
+        let first = summary["warnings"][0].as_str().unwrap();
+        assert!(
+            first.starts_with("NO CLOUDTRAIL DATA") && first.contains("none of the 6"),
+            "{extra:?}: {first}"
+        );
+    }
+
+    // One readable file among ten is not enough either.
+    let tmp = tempfile::tempdir().unwrap();
+    let ct = unreadable_trail(tmp.path(), 9);
+    fs::write(
+        ct.join("AWSLogs/300000000004/CloudTrail/us-east-1/2026/11/19/good.json"),
+        record("2026-11-19T10:00:00Z"),
+    )
+    .unwrap();
+    let v = scan_json(&ct, &["--as-of", "2026-11-20"]);
+    assert_eq!(v["usage_analysed"], false);
+    assert!(
+        v["not_analysed"]
+            .to_string()
+            .contains("only 1 of 10 CloudTrail log files could be read"),
+        "{}",
+        v["not_analysed"]
+    );
+    assert!(findings_of(&v, "standing-privilege").is_empty());
+}
+
+/// The scan's per-account floor: an account whose logs are missing gets no "unused" claim
+/// (standing privilege, unused services), and the report names it; the others are analysed.
+#[test]
+fn scan_makes_no_usage_claims_for_an_account_without_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ct = trail_copy(tmp.path());
+    fs::remove_dir_all(ct.join("AWSLogs/400000000006")).unwrap();
+    let v = scan_json(&ct, &["--as-of", "2026-11-20"]);
+    assert_eq!(v["usage_analysed"], true);
+    let in_dev = |f: &&Value| f["account"] == "400000000006";
+    assert!(
+        !findings_of(&v, "standing-privilege").iter().any(in_dev),
+        "{:?}",
+        findings_of(&v, "standing-privilege")
+    );
+    assert!(!findings_of(&v, "unused-services").iter().any(in_dev));
+    assert!(findings_of(&v, "standing-privilege")
+        .iter()
+        .any(|f| f["account"] == "300000000004"));
+    for p in v["principals"].as_array().unwrap() {
+        if p["account"] == "400000000006" {
+            assert!(p["unused"].is_null(), "{p}");
+        }
+    }
+    assert!(v["accounts_without_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "400000000006"));
+    let notes = v["not_analysed"].to_string();
+    assert!(notes.contains("400000000006"), "{notes}");
+}

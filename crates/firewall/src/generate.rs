@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use latch_catalog::{AccessLevel, ActionId, Catalog};
 use latch_model::{NodeKind, Principal, Snapshot};
 use latch_policy::glob;
-use latch_trail::evidence::{account_has_events, Reading};
+use latch_trail::evidence::{account_has_events, usage_verdict, Reading};
 use latch_trail::passrole::{INSTANCE_PROFILE_PREFIX, ROLE_PASSING_ACTIONS};
 use latch_trail::{
     ActionUsage, Date, PrincipalKind as UsageKind, PrincipalUsage, Timestamp, UsageTable,
@@ -271,11 +271,19 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         (Some(_), None) => return Err(GenerateError::NoAsOf),
         (None, _) => None,
     };
+    // The one rule shared with `latch scan`: usage counts only when enough of the log files
+    // parsed and the window holds events.
+    let not_analysed = match (input.usage, window) {
+        (Some(u), Some(w)) => usage_verdict(input.reading.as_ref(), u, &w.trail_window()).err(),
+        _ => None,
+    };
+    let window = window.filter(|_| not_analysed.is_none());
     let usage = input.usage.filter(|_| window.is_some());
     if usage.is_none() {
-        warnings.push(
-            "NO CLOUDTRAIL DATA: usage is unknown, so no usage-based exemptions were made, no zombies were found and no unused service was quarantined. In protect mode this plan may break identities that use protected actions today: add CloudTrail (snapshot `cloudtrail/` or `--cloudtrail DIR`) before enforcing.".to_owned(),
-        );
+        let why = not_analysed.map_or_else(String::new, |e| format!(" ({e})"));
+        warnings.push(format!(
+            "NO CLOUDTRAIL DATA: usage is unknown{why}, so no usage-based exemptions were made, no zombies were found and no unused service was quarantined. In protect mode this plan may break identities that use protected actions today: add CloudTrail (snapshot `cloudtrail/` or `--cloudtrail DIR`) before enforcing."
+        ));
     }
     if let Some(r) = input.reading.filter(|_| usage.is_some()) {
         if r.files_skipped > 0 {
