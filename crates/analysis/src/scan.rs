@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use latch_catalog::{Catalog, Category};
 use latch_model::{Principal, Snapshot};
-use latch_trail::UsageTable;
+use latch_trail::evidence::{account_has_events, usage_verdict, Reading};
+use latch_trail::{Timestamp, UsageTable, Window};
 use serde::Serialize;
 
 use crate::effective::{combine, EffectivePermissions, PolicyActions};
@@ -26,6 +27,9 @@ pub struct ScanOptions {
     pub window_days: i64,
     /// Identities idle for this many days are zombies.
     pub zombie_days: i64,
+    /// What reading CloudTrail gave, when the usage came from log files: with it, usage
+    /// counts as analysed only under [`latch_trail::evidence::usage_verdict`].
+    pub reading: Option<Reading>,
 }
 
 /// How bad a finding is.
@@ -190,8 +194,11 @@ pub struct ScanReport {
     pub unused_services_by_ou: Vec<UnusedServicesOu>,
     /// Parts of the input that were not analysed, and why.
     pub not_analysed: Vec<String>,
-    /// Whether CloudTrail usage was analysed.
+    /// Whether CloudTrail usage was analysed ([`latch_trail::evidence::usage_verdict`]).
     pub usage_analysed: bool,
+    /// Accounts of the snapshot without a single CloudTrail event in the window: no data
+    /// there, so no usage claim is made for them (empty when usage was not analysed).
+    pub accounts_without_events: Vec<String>,
     /// Privilege-escalation paths from non-admin principals to admin-equivalent ones.
     pub escalation_paths: Vec<crate::EscalationPath>,
     /// The window in days.
@@ -211,9 +218,33 @@ struct Stack<'a> {
 }
 
 /// Runs the analysis.
+///
+/// Usage is used only when [`latch_trail::evidence::usage_verdict`] allows it, and for an
+/// account only when the window holds at least one of its events
+/// ([`latch_trail::evidence::account_has_events`]); otherwise nothing is called unused or
+/// idle on CloudTrail's evidence, and `not_analysed` says why.
 pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) -> ScanReport {
     let catalog = Catalog::get();
     let window_start_s = (opts.now_millis - opts.window_days * DAY_MS).div_euclid(1000);
+    let window = Window {
+        since: Some(Timestamp(window_start_s)),
+        until: Some(Timestamp(opts.now_millis.div_euclid(1000) + 1)),
+    };
+    let given = usage.is_some();
+    let verdict = usage.map(|u| usage_verdict(opts.reading.as_ref(), u, &window));
+    let usage = usage.filter(|_| matches!(verdict, Some(Ok(()))));
+    let accounts_without_events: Vec<String> = match usage {
+        Some(u) => snapshot
+            .accounts
+            .keys()
+            .filter(|a| !account_has_events(u, a, &window))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    // The usage of one account: none when the window holds no event of it.
+    let usage_of =
+        |account: &str| usage.filter(|_| !accounts_without_events.iter().any(|a| a == account));
     let mut sensitive = ActionSet::empty();
     for a in catalog.sensitive_actions(None) {
         sensitive.insert(a.id());
@@ -309,6 +340,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         held.intersect_with(&sensitive);
         let admin_equivalent = is_admin_equivalent(p, &eff);
 
+        let usage = usage_of(p.account_id());
         let pu = usage.and_then(|u| u.principals.get(p.arn()));
         let mut used_set = ActionSet::empty();
         if let Some(pu) = pu {
@@ -490,6 +522,9 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     let mut unused_services = Vec::new();
     if let Some(u) = usage {
         for (account, allowed) in &allowed_by_account {
+            if usage_of(account).is_none() {
+                continue;
+            }
             let services: BTreeSet<&str> = allowed
                 .ids()
                 .filter_map(|id| catalog.action_by_id(id))
@@ -604,13 +639,23 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         .not_analysed
         .iter()
         // CloudTrail read from elsewhere (`--cloudtrail`) makes the loader's note moot.
-        .filter(|n| usage.is_none() || !n.starts_with("cloudtrail/"))
+        .filter(|n| !given || !n.starts_with("cloudtrail/"))
         .cloned()
         .collect();
-    if usage.is_none() {
-        not_analysed.push(
+    match verdict {
+        None => not_analysed.push(
             "usage: no CloudTrail was analysed, so standing privilege, unused services and user zombies are not reported".into(),
-        );
+        ),
+        Some(Err(why)) => not_analysed.push(format!(
+            "usage: CloudTrail was not analysed: {why}; so standing privilege, unused services and user zombies are not reported"
+        )),
+        Some(Ok(())) => {}
+    }
+    if !accounts_without_events.is_empty() {
+        not_analysed.push(format!(
+            "usage: no CloudTrail event in the window for account(s) {}: no data there (not idle), so standing privilege, unused services and user zombies are not reported for them",
+            accounts_without_events.join(", ")
+        ));
     }
     not_analysed.extend(
         escalation
@@ -626,6 +671,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         unused_services_by_ou,
         not_analysed,
         usage_analysed: usage.is_some(),
+        accounts_without_events,
         window_days: opts.window_days,
     }
 }

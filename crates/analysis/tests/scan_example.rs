@@ -22,6 +22,7 @@ fn opts() -> ScanOptions {
             * 1000,
         window_days: 90,
         zombie_days: 90,
+        reading: None,
     }
 }
 

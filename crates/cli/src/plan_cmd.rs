@@ -11,8 +11,9 @@ use clap::{Args, ValueEnum};
 use latch_firewall::config::STARTER;
 use latch_firewall::plan::{must_break_nothing, Plan};
 use latch_firewall::{build, Config, PlanInput};
+use latch_trail::evidence::Reading;
 use latch_trail::fs::{load_dir, LoadOptions};
-use latch_trail::{Date, UsageTable, Window};
+use latch_trail::{Date, Timestamp, UsageTable, Window};
 
 /// Write a commented starter configuration (every default shown, examples commented out).
 ///
@@ -70,7 +71,9 @@ pub struct PlanArgs {
     /// CloudTrail directory; default `<snapshot>/cloudtrail` when it exists.
     #[arg(long)]
     cloudtrail: Option<PathBuf>,
-    /// Last day of the usage window, `YYYY-MM-DD`; default the day of the last CloudTrail event.
+    /// Last day of the usage window, `YYYY-MM-DD` (not after today); default the day of the
+    /// last CloudTrail event, counting only events within a day of their log file's date
+    /// folder and not after the current time.
     #[arg(long)]
     as_of: Option<String>,
     /// Write `plan.json` and `policies/<name>.json` (and `main.tf` with `--format terraform`)
@@ -107,11 +110,24 @@ fn eprintln_line(s: &str) {
     let _ = writeln!(std::io::stderr(), "{s}");
 }
 
+/// The current time: the only clock `latch plan` reads; the planner gets times as arguments.
+pub(crate) fn clock() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// Usage read from `dir`, the as-of date (`as_of`, or the day of the last believable event,
+/// never after `now`; today when there is none) and what reading gave. Whether the usage may
+/// be used at all is the planner's to decide (`latch_trail::evidence::usage_verdict`, the rule
+/// `latch scan` applies too).
 fn load_usage(
     dir: &Path,
     as_of: Option<Date>,
     window_days: u32,
-) -> anyhow::Result<Option<(UsageTable, Date)>> {
+    now: Timestamp,
+) -> anyhow::Result<(UsageTable, Date, Reading)> {
     let window = match as_of {
         Some(d) => {
             let until = d.add_days(1).start();
@@ -128,6 +144,7 @@ fn load_usage(
         dir,
         &LoadOptions {
             window,
+            now: Some(now),
             ..LoadOptions::default()
         },
         &|_| {},
@@ -140,13 +157,20 @@ fn load_usage(
             s.error
         ));
     }
+    if report.events_out_of_bounds > 0 {
+        eprintln_line(&format!(
+            "warning: ignored {} CloudTrail event(s) dated more than a day outside their log file's date folder or after the current time",
+            report.events_out_of_bounds
+        ));
+    }
+    let reading = report.reading();
     let usage = report.usage;
     let as_of = match (as_of, usage.last_event) {
         (Some(d), _) => d,
-        (None, Some(t)) => t.date(),
-        (None, None) => return Ok(None),
+        (None, Some(t)) => t.date().min(now.date()),
+        (None, None) => now.date(),
     };
-    Ok(Some((usage, as_of)))
+    Ok((usage, as_of, reading))
 }
 
 /// Reads and checks a firewall configuration file.
@@ -164,11 +188,20 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let snapshot = latch_model::load::snapshot(&args.snapshot)
         .with_context(|| format!("cannot load snapshot `{}`", args.snapshot.display()))?;
+    let now = clock();
     let as_of = match &args.as_of {
-        Some(s) => Some(
-            Date::parse(s)
-                .ok_or_else(|| anyhow::anyhow!("--as-of: `{s}` is not a date YYYY-MM-DD"))?,
-        ),
+        Some(s) => {
+            let d = Date::parse(s)
+                .ok_or_else(|| anyhow::anyhow!("--as-of: `{s}` is not a date YYYY-MM-DD"))?;
+            // A day of slack for time zones ahead of UTC.
+            if d > now.date().add_days(1) {
+                bail!(
+                    "--as-of: `{s}` is after today ({}): a usage window in the future holds no calls and makes every identity look idle",
+                    now.date()
+                );
+            }
+            Some(d)
+        }
         None => None,
     };
     let trail_dir = args
@@ -180,15 +213,16 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             if !dir.is_dir() {
                 bail!("--cloudtrail: `{}` is not a directory", dir.display());
             }
-            load_usage(dir, as_of, config.usage.window_days)?
+            Some(load_usage(dir, as_of, config.usage.window_days, now)?)
         }
         None => None,
     };
     let input = PlanInput {
         snapshot: &snapshot,
         config: &config,
-        usage: usage.as_ref().map(|(u, _)| u),
-        as_of: usage.as_ref().map(|(_, d)| *d),
+        usage: usage.as_ref().map(|(u, _, _)| u),
+        as_of: usage.as_ref().map(|(_, d, _)| *d),
+        reading: usage.as_ref().map(|(_, _, r)| *r),
         active_grants: &[],
     };
     let region = config.regions.allowed.first().map(String::as_str);

@@ -57,8 +57,10 @@ pub struct ScanArgs {
     /// Identities idle this many days are zombies.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=3650))]
     zombie_days: i64,
-    /// "Now" for the analysis (YYYY-MM-DD or RFC 3339). Default: the newest activity in the
-    /// data (last CloudTrail event or RoleLastUsed), so results are reproducible.
+    /// "Now" for the analysis (YYYY-MM-DD or RFC 3339, not after the current time). Default:
+    /// the newest activity in the data (last CloudTrail event or RoleLastUsed), so results are
+    /// reproducible — never after the current time, and counting only CloudTrail events
+    /// within a day of their log file's date folder.
     #[arg(long)]
     as_of: Option<String>,
     /// CloudTrail folder (the layout CloudTrail writes to S3). Default: SNAPSHOT/cloudtrail.
@@ -134,7 +136,11 @@ fn example_trail(snapshot: &Path, quiet: bool) -> anyhow::Result<Option<PathBuf>
     Ok(Some(root.join("cloudtrail")))
 }
 
-fn load_usage(trail: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::fs::LoadReport>> {
+fn load_usage(
+    trail: &Path,
+    quiet: bool,
+    now: Timestamp,
+) -> anyhow::Result<Option<latch_trail::fs::LoadReport>> {
     if !trail.is_dir() {
         return Ok(None);
     }
@@ -149,6 +155,7 @@ fn load_usage(trail: &Path, quiet: bool) -> anyhow::Result<Option<latch_trail::f
     };
     let opts = LoadOptions {
         window: Window::default(),
+        now: Some(now),
         threads: 0,
         on_bad_file: OnBadFile::Skip,
     };
@@ -216,7 +223,8 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             None => dir.join("cloudtrail"),
         },
     };
-    let trail = load_usage(&trail_dir, quiet)?;
+    let clock = crate::plan_cmd::clock();
+    let trail = load_usage(&trail_dir, quiet, clock)?;
     let usage = trail.as_ref().map(|t| &t.usage);
 
     let newest_role_use = snapshot
@@ -226,16 +234,24 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         .map(|t| t.epoch_millis)
         .max();
     let newest_event = usage.and_then(|u| u.last_event).map(|t| t.seconds() * 1000);
+    let clock_millis = clock.seconds().saturating_mul(1000);
     let (now_millis, now_source) = match &args.as_of {
-        Some(s) => (parse_as_of(s)?, "--as-of"),
+        Some(s) => {
+            let ms = parse_as_of(s)?;
+            if ms > clock_millis.saturating_add(latch_trail::evidence::TOLERANCE * 1000) {
+                bail!(
+                    "--as-of `{s}` is after the current time ({clock}): a usage window in the future holds no calls and makes every identity look idle"
+                );
+            }
+            (ms, "--as-of")
+        }
         None => match newest_event.max(newest_role_use) {
-            Some(ms) => (ms, "newest activity in the data"),
-            None => (
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-                "the clock (the data has no activity)",
+            Some(ms) if ms > clock_millis => (
+                clock_millis,
+                "the clock (the data's newest activity is later than the current time)",
             ),
+            Some(ms) => (ms, "newest activity in the data"),
+            None => (clock_millis, "the clock (the data has no activity)"),
         },
     };
     let report = scan(
@@ -245,6 +261,7 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             now_millis,
             window_days: args.window_days,
             zombie_days: args.zombie_days,
+            reading: trail.as_ref().map(latch_trail::fs::LoadReport::reading),
         },
     );
     let mut buf: Vec<u8> = Vec::new();
@@ -260,7 +277,9 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                         "cloudtrail".into(),
                         json!({"files_read": t.files_read, "records": t.records,
                                "events": t.usage.events,
-                               "skipped": t.skipped.iter().map(|s| json!({"file": s.path.display().to_string(), "error": s.error.to_string()})).collect::<Vec<_>>()}),
+                               "skipped": t.skipped.iter().map(|s| json!({"file": s.path.display().to_string(), "error": s.error.to_string()})).collect::<Vec<_>>(),
+                               "events_out_of_bounds": t.events_out_of_bounds,
+                               "out_of_bounds": t.out_of_bounds.iter().map(|o| json!({"file": o.path.display().to_string(), "events": o.events})).collect::<Vec<_>>()}),
                     );
                 }
             }

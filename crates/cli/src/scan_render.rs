@@ -78,13 +78,21 @@ pub fn table(
     if let Some(t) = trail {
         writeln!(
             out,
-            "CloudTrail: {} files, {} events{}",
+            "CloudTrail: {} files, {} events{}{}",
             group(t.files_read),
             group(t.usage.events),
             if t.skipped.is_empty() {
                 String::new()
             } else {
                 format!(", {} files skipped (see --format json)", t.skipped.len())
+            },
+            if t.events_out_of_bounds == 0 {
+                String::new()
+            } else {
+                format!(
+                    ", {} events ignored: dated more than a day outside their file's date folder or after the current time (see --format json)",
+                    group(t.events_out_of_bounds)
+                )
             }
         )?;
     }

@@ -121,6 +121,7 @@ fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
     }
     let opts = LoadOptions {
         window,
+        now: Some(now()),
         threads: args.threads,
         on_bad_file: if args.strict {
             OnBadFile::Fail
@@ -161,6 +162,12 @@ fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
                     "read": report.files_read,
                     "skipped": skipped,
                 },
+                "events_out_of_bounds": report.events_out_of_bounds,
+                "out_of_bounds": report
+                    .out_of_bounds
+                    .iter()
+                    .map(|o| json!({"path": o.path.display().to_string(), "events": o.events}))
+                    .collect::<Vec<_>>(),
                 "records": report.records,
                 "usage": report.usage,
             });
@@ -182,6 +189,17 @@ fn usage(args: &UsageArgs) -> anyhow::Result<ExitCode> {
             writeln!(err, "  {}", s.error)?;
         }
     }
+    if report.events_out_of_bounds > 0 {
+        let mut err = io::stderr().lock();
+        writeln!(
+            err,
+            "warning: {} event(s) were ignored: dated more than a day outside their file's date folder, or after the current time:",
+            report.events_out_of_bounds
+        )?;
+        for o in &report.out_of_bounds {
+            writeln!(err, "  {}: {} event(s)", o.path.display(), o.events)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,7 +213,7 @@ fn render_table(dir: &Path, r: &LoadReport, elapsed: Duration, top: usize) -> St
     let secs = elapsed.as_secs_f64().max(1e-9);
     let _ = writeln!(
         s,
-        "CloudTrail usage from {}\n  {} events in window ({} → {}), {} records in {} files read ({} pruned by window, {} skipped), {:.2} s, {} events/s",
+        "CloudTrail usage from {}\n  {} events in window ({} → {}), {} records in {} files read ({} pruned by window, {} skipped), {} events ignored as out of bounds, {:.2} s, {} events/s",
         dir.display(),
         group(u.events),
         ts(u.first_event),
@@ -204,6 +222,7 @@ fn render_table(dir: &Path, r: &LoadReport, elapsed: Duration, top: usize) -> St
         group(r.files_read),
         r.files_pruned,
         r.skipped.len(),
+        group(r.events_out_of_bounds),
         secs,
         group((r.records as f64 / secs) as u64),
     );

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use latch_catalog::{AccessLevel, ActionId, Catalog};
 use latch_model::{NodeKind, Principal, Snapshot};
 use latch_policy::glob;
+use latch_trail::evidence::{account_has_events, usage_verdict, Reading};
 use latch_trail::passrole::{INSTANCE_PROFILE_PREFIX, ROLE_PASSING_ACTIONS};
 use latch_trail::{
     ActionUsage, Date, PrincipalKind as UsageKind, PrincipalUsage, Timestamp, UsageTable,
@@ -79,6 +80,9 @@ pub struct PlanInput<'a> {
     pub usage: Option<&'a UsageTable>,
     /// The last day (inclusive) of the usage window; needed with `usage`.
     pub as_of: Option<Date>,
+    /// What reading CloudTrail gave (files read and skipped, events out of bounds), when
+    /// `usage` came from log files.
+    pub reading: Option<Reading>,
     /// Identity Center grants active now, besides those in the configuration.
     pub active_grants: &'a [IdentityCenterGrant],
 }
@@ -145,6 +149,14 @@ impl UsageWindow {
     /// Whether `t` lies in the window.
     pub fn contains(&self, t: Option<Timestamp>) -> bool {
         t.is_some_and(|t| t >= self.since && t < self.until)
+    }
+
+    /// The same window as `latch-trail` spells it.
+    pub fn trail_window(&self) -> latch_trail::Window {
+        latch_trail::Window {
+            since: Some(self.since),
+            until: Some(self.until),
+        }
     }
 }
 
@@ -259,11 +271,33 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         (Some(_), None) => return Err(GenerateError::NoAsOf),
         (None, _) => None,
     };
+    // The one rule shared with `latch scan`: usage counts only when enough of the log files
+    // parsed and the window holds events.
+    let not_analysed = match (input.usage, window) {
+        (Some(u), Some(w)) => usage_verdict(input.reading.as_ref(), u, &w.trail_window()).err(),
+        _ => None,
+    };
+    let window = window.filter(|_| not_analysed.is_none());
     let usage = input.usage.filter(|_| window.is_some());
     if usage.is_none() {
-        warnings.push(
-            "NO CLOUDTRAIL DATA: usage is unknown, so no usage-based exemptions were made, no zombies were found and no unused service was quarantined. In protect mode this plan may break identities that use protected actions today: add CloudTrail (snapshot `cloudtrail/` or `--cloudtrail DIR`) before enforcing.".to_owned(),
-        );
+        let why = not_analysed.map_or_else(String::new, |e| format!(" ({e})"));
+        warnings.push(format!(
+            "NO CLOUDTRAIL DATA: usage is unknown{why}, so no usage-based exemptions were made, no zombies were found and no unused service was quarantined. In protect mode this plan may break identities that use protected actions today: add CloudTrail (snapshot `cloudtrail/` or `--cloudtrail DIR`) before enforcing."
+        ));
+    }
+    if let Some(r) = input.reading.filter(|_| usage.is_some()) {
+        if r.files_skipped > 0 {
+            warnings.push(format!(
+                "{} CloudTrail file(s) could not be read and were not counted: usage seen in them is missing from this plan",
+                r.files_skipped
+            ));
+        }
+        if r.events_out_of_bounds > 0 {
+            warnings.push(format!(
+                "{} CloudTrail event(s) were ignored: their time lies more than a day outside their log file's date folder, or after the current time (`latch trail usage` lists the files)",
+                r.events_out_of_bounds
+            ));
+        }
     }
     if org.synthesized {
         warnings.push(format!(
@@ -308,6 +342,23 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         .flat_map(|t| org.accounts_under(t))
         .filter(|a| !org.is_management(a))
         .collect();
+    // The per-account floor: an account without a single event in the usage window has no
+    // data there, not no activity — none of its identities is quarantined as a zombie and
+    // none of its services as unused.
+    let no_data: BTreeSet<String> = match (usage, window) {
+        (Some(u), Some(w)) => scope_accounts
+            .iter()
+            .filter(|a| !account_has_events(u, a, &w.trail_window()))
+            .cloned()
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    if !no_data.is_empty() {
+        warnings.push(format!(
+            "no CloudTrail event in the usage window for account(s) {}: no data there (not \"idle\"), so none of their identities was quarantined as a zombie and no service was quarantined as unused; add their logs before relying on this plan there",
+            no_data.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
 
     let cp = cfg.control_plane.role_arn.clone();
     let mut base_arns: BTreeSet<String> = BTreeSet::new();
@@ -465,7 +516,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     let mut kept_per_account: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if let (Some(days), Some(u), Some(w)) = (cfg.services.quarantine_unused_days, usage, window) {
         let since = Timestamp(w.until.0 - i64::from(days) * 86_400);
-        for a in &scope_accounts {
+        for a in scope_accounts.iter().filter(|a| !no_data.contains(*a)) {
             let used: BTreeSet<String> = u
                 .accounts
                 .get(a)
@@ -670,7 +721,10 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     if let (true, Some(u), Some(w)) = (cfg.zombies.enabled, usage, window) {
         let cutoff = Timestamp(w.until.0 - i64::from(cfg.zombies.threshold_days) * 86_400);
         for p in input.snapshot.principals() {
-            if !scope_accounts.contains(p.account_id()) || p.is_service_linked() {
+            if !scope_accounts.contains(p.account_id())
+                || no_data.contains(p.account_id())
+                || p.is_service_linked()
+            {
                 continue;
             }
             if base_arns.iter().any(|a| glob::matches_str(a, p.arn())) {

@@ -114,6 +114,9 @@ pub struct PlanSummary {
     pub cloudtrail: bool,
     /// The usage window `[since, until)`, when there was usage.
     pub window: Option<PlanWindow>,
+    /// What reading CloudTrail gave: files read and skipped, events ignored as out of bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudtrail_read: Option<latch_trail::evidence::Reading>,
     /// Scope targets.
     pub scope_targets: Vec<String>,
     /// Member accounts governed.
@@ -229,6 +232,7 @@ pub fn build(input: &PlanInput<'_>, region: Option<&str>) -> Result<Built, PlanE
     let intent = generate::generate(input)?;
     let packed = pack::pack(&intent)?;
     let mut plan = assemble(&intent, &packed);
+    plan.summary.cloudtrail_read = input.reading;
     let sim = simulate::simulate(input.snapshot, input.usage, intent.window, &plan, region)?;
     let mut layers = layer_summaries(input.snapshot, &intent);
     for l in &mut layers {
@@ -320,6 +324,7 @@ fn assemble(intent: &Intent, packed: &[PackedPolicy]) -> Plan {
                 since: w.since.to_string(),
                 until: w.until.to_string(),
             }),
+            cloudtrail_read: None,
             scope_targets: intent.scope_targets.clone(),
             accounts: intent.scope_accounts.len(),
             warnings: intent.warnings.clone(),

@@ -12,6 +12,7 @@ fn input<'a>(cfg: &'a Config, with_usage: bool) -> PlanInput<'a> {
         config: cfg,
         usage: with_usage.then(common::usage),
         as_of: with_usage.then(common::as_of),
+        reading: None,
         active_grants: &[],
     }
 }
@@ -175,6 +176,7 @@ fn a_todays_scp_that_does_not_compile_stops_the_plan() {
         config: &cfg,
         usage: Some(common::usage()),
         as_of: Some(common::as_of()),
+        reading: None,
         active_grants: &[],
     };
     let err = build(&input, None)

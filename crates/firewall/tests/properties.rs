@@ -291,6 +291,7 @@ fn run_case(seed: u64) {
         config: &cfg,
         usage: with_usage.then(common::usage),
         as_of: with_usage.then(common::as_of),
+        reading: None,
         active_grants: &[],
     };
     let intent = generate(&input).unwrap();
@@ -465,6 +466,7 @@ fn a_large_bundle_is_split_across_policies_and_levels() {
         config: &cfg,
         usage: None,
         as_of: None,
+        reading: None,
         active_grants: &[],
     };
     let intent = generate(&input).unwrap();
@@ -488,6 +490,7 @@ fn too_much_for_one_account_is_an_error_naming_what_to_drop() {
         config: &cfg,
         usage: None,
         as_of: None,
+        reading: None,
         active_grants: &[],
     };
     let intent = generate(&input).unwrap();

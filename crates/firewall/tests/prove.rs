@@ -26,6 +26,7 @@ fn plan(mode: &str) -> Plan {
         config: &cfg,
         usage: Some(common::usage()),
         as_of: Some(common::as_of()),
+        reading: None,
         active_grants: &[],
     };
     build(&input, None).unwrap().plan

@@ -21,7 +21,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::generate::{ActivityError, GeneratedFile, Options, Plan, Summary};
 use crate::ingest::{Aggregator, ParseError, Window};
-use crate::time::{Date, DAY};
+use crate::time::{Date, Timestamp, DAY};
 use crate::usage::UsageTable;
 
 /// Errors of the IO edge.
@@ -79,6 +79,11 @@ pub enum OnBadFile {
 pub struct LoadOptions {
     /// Only events inside this window count.
     pub window: Window,
+    /// The current time, from the caller: events later than it (by more than
+    /// [`crate::evidence::TOLERANCE`]) are not believed. Events outside their file's day
+    /// folder are not believed either ([`crate::evidence::event_bound`]). `None`: no clock
+    /// bound.
+    pub now: Option<Timestamp>,
     /// Worker threads; 0 means one per available core.
     pub threads: usize,
     /// What to do with bad files.
@@ -126,6 +131,32 @@ pub struct LoadReport {
     pub bytes_parsed: u64,
     /// Files that could not be read or parsed, sorted by path. Never silently dropped.
     pub skipped: Vec<SkippedFile>,
+    /// Events ignored because their time lies outside what their file can hold
+    /// ([`crate::evidence::event_bound`]).
+    pub events_out_of_bounds: u64,
+    /// The files that held such events, with how many, sorted by path.
+    pub out_of_bounds: Vec<OutOfBounds>,
+}
+
+impl LoadReport {
+    /// The numbers of this load.
+    #[must_use]
+    pub fn reading(&self) -> crate::evidence::Reading {
+        crate::evidence::Reading {
+            files_read: self.files_read,
+            files_skipped: self.skipped.len() as u64,
+            events_out_of_bounds: self.events_out_of_bounds,
+        }
+    }
+}
+
+/// A file holding events whose time lies outside what the file can hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfBounds {
+    /// The file.
+    pub path: PathBuf,
+    /// Events of it that were ignored.
+    pub events: u64,
 }
 
 /// A log file found by [`discover`].
@@ -232,6 +263,7 @@ pub fn load_dir(
     let events = AtomicU64::new(0);
     let bytes_total: u64 = files.iter().map(|f| f.size).sum();
     let skipped = Mutex::new(Vec::new());
+    let out_of_bounds = Mutex::new(Vec::new());
 
     struct WorkerResult {
         usage: UsageTable,
@@ -258,8 +290,9 @@ pub fn load_dir(
                             break;
                         };
                         let before = agg.events();
+                        let bound = crate::evidence::event_bound(file.day, opts.now);
                         match read_file(&file.path, &mut buf).and_then(|()| {
-                            agg.add_log(&buf, &opts.window)
+                            agg.add_log_within(&buf, &opts.window, &bound)
                                 .map_err(|source| TrailError::Parse {
                                     path: file.path.clone(),
                                     source,
@@ -269,6 +302,14 @@ pub fn load_dir(
                                 r.files_read += 1;
                                 r.records += stats.records;
                                 r.bytes_parsed += buf.len() as u64;
+                                if stats.out_of_bounds > 0 {
+                                    if let Ok(mut o) = out_of_bounds.lock() {
+                                        o.push(OutOfBounds {
+                                            path: file.path.clone(),
+                                            events: stats.out_of_bounds,
+                                        });
+                                    }
+                                }
                             }
                             Err(error) => {
                                 if opts.on_bad_file == OnBadFile::Fail {
@@ -307,6 +348,8 @@ pub fn load_dir(
         let first = skipped.remove(0);
         return Err(first.error);
     }
+    let mut out_of_bounds = out_of_bounds.into_inner().unwrap_or_default();
+    out_of_bounds.sort_by(|a, b| a.path.cmp(&b.path));
     let mut report = LoadReport {
         usage: UsageTable::new(),
         files_found,
@@ -315,6 +358,8 @@ pub fn load_dir(
         records: 0,
         bytes_parsed: 0,
         skipped,
+        events_out_of_bounds: out_of_bounds.iter().map(|o| o.events).sum(),
+        out_of_bounds,
     };
     for r in results {
         report.usage.merge(r.usage);

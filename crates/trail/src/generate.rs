@@ -459,6 +459,11 @@ impl Plan {
                 .expected
                 .note_events(keyed.len() as u64, Timestamp(f), Timestamp(l));
         }
+        for (account, _, e) in &keyed {
+            summary
+                .expected
+                .note_account_events(account, Timestamp(e.at).date(), 1);
+        }
         keyed.sort_by(|a, b| (&a.0, &a.1, a.2.at, a.2.id).cmp(&(&b.0, &b.1, b.2.at, b.2.id)));
         let max = if opts.max_records_per_file == 0 {
             5_000

@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use crate::mapping::{event_action, is_denied, EventAction};
 use crate::record::{actor, Actor, PrincipalKind, RawRecord};
-use crate::time::Timestamp;
+use crate::time::{Date, Timestamp, DAY};
 use crate::usage::{ActionUsage, Outcome, UsageTable};
 
 /// A half-open window of time `[since, until)`; `None` leaves a side open.
@@ -76,6 +76,9 @@ pub struct FileStats {
     pub records: u64,
     /// Records inside the window (the others are ignored).
     pub in_window: u64,
+    /// Records whose time lies outside the bound given for the file (ignored; see
+    /// [`Aggregator::add_log_within`]).
+    pub out_of_bounds: u64,
 }
 
 #[derive(Debug)]
@@ -111,7 +114,12 @@ struct Staged {
     outcome: Outcome,
     /// For a successful call that passes a role: the roles it names (rare, so boxed).
     passed: Option<Box<[String]>>,
+    /// The account that recorded the event ([`NO_ACCOUNT`] when the record names none).
+    account: u32,
 }
+
+/// [`Staged::account`] of a record that names no account.
+const NO_ACCOUNT: u32 = u32::MAX;
 
 /// Aggregates usage from any number of log files; turn it into a [`UsageTable`] at the end.
 ///
@@ -132,6 +140,15 @@ pub struct Aggregator {
     events: u64,
     first_event: Option<i64>,
     last_event: Option<i64>,
+    /// Accounts that recorded events (`recipientAccountId`, else the caller's account).
+    accounts: Vec<Box<str>>,
+    account_index: FxHashMap<Box<str>, u32>,
+    /// The account of the previous record (a cache for [`Aggregator::intern_account`]).
+    last_account: u32,
+    /// (account, UTC day) → events.
+    account_days: FxHashMap<(u32, i64), u64>,
+    /// Records ignored because their time lies outside their file's bound.
+    out_of_bounds: u64,
     staged: Vec<Staged>,
     /// Scratch for the scanner's quote index, reused across files.
     quotes: Vec<u32>,
@@ -150,6 +167,12 @@ impl Aggregator {
         self.events
     }
 
+    /// Records ignored so far because their time lay outside their file's bound.
+    #[must_use]
+    pub fn out_of_bounds(&self) -> u64 {
+        self.out_of_bounds
+    }
+
     /// Parses one log file's JSON (`{"Records": [...]}`) and adds its records inside
     /// `window`. On error nothing of the file is added.
     ///
@@ -157,12 +180,29 @@ impl Aggregator {
     /// Malformed JSON, a missing `Records` array, a record without `eventTime`,
     /// `eventSource` or `eventName`, or an `eventTime` that is not a time.
     pub fn add_log(&mut self, json: &[u8], window: &Window) -> Result<FileStats, ParseError> {
+        self.add_log_within(json, window, &Window::all())
+    }
+
+    /// As [`Aggregator::add_log`], but a record whose time lies outside `bound` — the times
+    /// the file can plausibly hold ([`crate::evidence::event_bound`]) — is not believed: it
+    /// is counted in [`FileStats::out_of_bounds`] and otherwise ignored, so that it moves
+    /// neither the table's first and last event nor anyone's use.
+    ///
+    /// # Errors
+    /// As [`Aggregator::add_log`].
+    pub fn add_log_within(
+        &mut self,
+        json: &[u8],
+        window: &Window,
+        bound: &Window,
+    ) -> Result<FileStats, ParseError> {
         let mut staged = std::mem::take(&mut self.staged);
         staged.clear();
         let mut quotes = std::mem::take(&mut self.quotes);
         let mut index = None;
+        let mut out_of_bounds = 0_u64;
         let result = crate::scan::for_each_record(json, &mut quotes, &mut index, &mut |r| {
-            self.stage(&r, window, &mut staged)
+            self.stage(&r, window, bound, &mut out_of_bounds, &mut staged)
         });
         self.quotes = quotes;
         let records = match result {
@@ -181,7 +221,9 @@ impl Aggregator {
         let stats = FileStats {
             records: records as u64,
             in_window: staged.len() as u64,
+            out_of_bounds,
         };
+        self.out_of_bounds += out_of_bounds;
         self.commit(&staged);
         self.staged = staged;
         Ok(stats)
@@ -191,13 +233,30 @@ impl Aggregator {
         &mut self,
         r: &RawRecord<'_>,
         window: &Window,
+        bound: &Window,
+        out_of_bounds: &mut u64,
         staged: &mut Vec<Staged>,
     ) -> Result<(), String> {
         let at = Timestamp::parse(&r.event_time)
             .ok_or_else(|| format!("`eventTime` `{}` is not an RFC 3339 time", &*r.event_time))?;
+        if !bound.contains(at) {
+            *out_of_bounds += 1;
+            return Ok(());
+        }
         if !window.contains(at) {
             return Ok(());
         }
+        let recorded_by = r
+            .recipient_account_id
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .or_else(|| {
+                r.user_identity
+                    .as_ref()
+                    .and_then(|u| u.account_id.as_deref())
+                    .filter(|a| !a.is_empty())
+            });
+        let account = recorded_by.map_or(NO_ACCOUNT, |a| self.intern_account(a));
         let action = self.intern_action(&r.event_source, &r.event_name);
         let target = match actor(r.user_identity.as_ref()) {
             Actor::Principal {
@@ -238,6 +297,7 @@ impl Aggregator {
             at: at.0,
             outcome,
             passed,
+            account,
         });
         Ok(())
     }
@@ -247,6 +307,12 @@ impl Aggregator {
             self.events += 1;
             self.first_event = Some(self.first_event.map_or(s.at, |f| f.min(s.at)));
             self.last_event = Some(self.last_event.map_or(s.at, |l| l.max(s.at)));
+            if s.account != NO_ACCOUNT {
+                *self
+                    .account_days
+                    .entry((s.account, s.at.div_euclid(DAY)))
+                    .or_default() += 1;
+            }
             if let Some(ActionSlot::Unmapped(_)) = self.actions.get(s.action as usize) {
                 *self.unmapped.entry(s.action).or_default() += 1;
                 continue;
@@ -340,6 +406,26 @@ impl Aggregator {
         next
     }
 
+    fn intern_account(&mut self, account: &str) -> u32 {
+        // A file holds one account's events: the previous record's is almost always it.
+        if let Some(last) = self.accounts.get(self.last_account as usize) {
+            if **last == *account {
+                return self.last_account;
+            }
+        }
+        let id = match self.account_index.get(account) {
+            Some(id) => *id,
+            None => {
+                let id = u32::try_from(self.accounts.len()).unwrap_or(NO_ACCOUNT);
+                self.accounts.push(account.into());
+                self.account_index.insert(account.into(), id);
+                id
+            }
+        };
+        self.last_account = id;
+        id
+    }
+
     fn intern_kind(&mut self, kind: &str) -> u32 {
         if let Some(i) = self.kinds.iter().position(|k| &**k == kind) {
             return u32::try_from(i).unwrap_or(u32::MAX);
@@ -376,6 +462,11 @@ impl Aggregator {
                 self.actions.get(*aid as usize),
             ) {
                 t.add_passed(&p.arn, p.kind, &p.account, name, role, u);
+            }
+        }
+        for ((a, day), n) in &self.account_days {
+            if let Some(account) = self.accounts.get(*a as usize) {
+                t.note_account_events(account, Date(*day), *n);
             }
         }
         t.other.aws_service = self.aws_service;

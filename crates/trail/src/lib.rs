@@ -8,6 +8,8 @@
 //!   behind an Identity Center role as a separate dimension).
 //! - [`passrole`] reads which role a call passed (CloudTrail never records `iam:PassRole`).
 //! - [`usage`] is the table itself: mergeable, serialisable, sorted.
+//! - [`evidence`] says what the table can be trusted for: the bound on an event's time (its
+//!   file's day folder and the current time), and the per-account floor.
 //! - [`generate`] synthesises realistic CloudTrail for a set of principals (seeded,
 //!   deterministic), for the example organization and scale tests.
 //! - [`fs`] is this crate's only IO: walking a `cloudtrail/` directory in the layout
@@ -16,6 +18,7 @@
 //!
 //! The pure modules never read the clock: windows and end dates come in as arguments.
 
+pub mod evidence;
 pub mod fs;
 pub mod generate;
 pub mod ingest;

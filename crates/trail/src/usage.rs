@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ingest::Window;
 use crate::record::PrincipalKind;
-use crate::time::Timestamp;
+use crate::time::{Date, Timestamp, DAY};
 
 /// What happened to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +230,11 @@ pub struct UsageTable {
     pub principals: BTreeMap<String, PrincipalUsage>,
     /// Per account (the caller's account), per service prefix: for service quarantine.
     pub accounts: BTreeMap<String, BTreeMap<String, ServiceUsage>>,
+    /// Events per account that recorded them (`recipientAccountId`, else the caller's
+    /// account) and UTC day, attributed or not: which accounts the logs cover, and when.
+    /// An account absent here on the days of a window has no data there — not "no activity".
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub account_days: BTreeMap<String, BTreeMap<Date, u64>>,
     /// Events that are not a principal's use of an action.
     pub other: OtherEvents,
 }
@@ -354,6 +360,35 @@ impl UsageTable {
         self.last_event = max_opt(self.last_event, Some(last));
     }
 
+    /// Notes `n` events recorded for `account` on `day` (see [`UsageTable::account_days`]).
+    pub fn note_account_events(&mut self, account: &str, day: Date, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let days = match self.account_days.get_mut(account) {
+            Some(d) => d,
+            None => self.account_days.entry(account.to_owned()).or_default(),
+        };
+        *days.entry(day).or_default() += n;
+    }
+
+    /// Events recorded for `account` on the UTC days that overlap `window`. The table counts
+    /// events per day, so a window that starts or ends inside a day counts that whole day.
+    #[must_use]
+    pub fn account_events(&self, account: &str, window: &Window) -> u64 {
+        let Some(days) = self.account_days.get(account) else {
+            return 0;
+        };
+        days.iter()
+            .filter(|(d, _)| {
+                let start = d.start().0;
+                window.since.is_none_or(|s| start + DAY > s.0)
+                    && window.until.is_none_or(|u| start < u.0)
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Adds another table into this one.
     pub fn merge(&mut self, o: Self) {
         self.events += o.events;
@@ -389,6 +424,12 @@ impl UsageTable {
                 su.count += ou.count;
                 su.denied += ou.denied;
                 su.last_seen = max_opt(su.last_seen, ou.last_seen);
+            }
+        }
+        for (acct, days) in o.account_days {
+            let mine = self.account_days.entry(acct).or_default();
+            for (day, n) in days {
+                *mine.entry(day).or_default() += n;
             }
         }
         self.other.merge(&o.other);

@@ -188,7 +188,10 @@ fn reads_gzip_and_plain_files_and_skips_digests() {
     let r = load_dir(dir.path(), &LoadOptions::default(), &|_| {}).unwrap();
     assert!(r.skipped.is_empty(), "{:?}", r.skipped);
     assert_eq!((r.files_found, r.files_read), (2, 2));
-    assert_eq!(r.usage.events, 26);
+    // The fixture's 2026-03-01 event lies four weeks before its file's day folder: not believed.
+    assert_eq!(r.usage.events, 24);
+    assert_eq!(r.events_out_of_bounds, 2);
+    assert_eq!(r.out_of_bounds.len(), 2);
     assert_eq!(
         r.usage.action(DEPLOY, "ec2:RunInstances").unwrap().denied,
         2
@@ -256,9 +259,16 @@ fn bad_files_are_reported_by_name_and_record() {
         progress.lock().unwrap().push(p.files_done);
     })
     .unwrap();
-    // Only the good file counts; nothing of a bad file is half-applied.
+    // Only the good file counts; nothing of a bad file is half-applied. (Its 2026-03-01 event
+    // lies outside its day folder's bound, so the table is the fixture's from 2026-03-29.)
     assert_eq!(r.files_read, 1);
-    assert_eq!(r.usage, fixture_table(Window::all()));
+    assert_eq!(
+        r.usage,
+        fixture_table(Window {
+            since: Some(t("2026-03-29T00:00:00Z")),
+            until: None
+        })
+    );
     let mut seen = progress.into_inner().unwrap();
     seen.sort_unstable();
     assert_eq!(seen, vec![1, 2, 3, 4, 5]);
@@ -294,6 +304,82 @@ fn bad_files_are_reported_by_name_and_record() {
         }
         other => panic!("expected a file error, got {other:?}"),
     }
+}
+
+/// One record dated far from its file's day folder, or after the current time, would become
+/// "the newest activity" and move every usage window past all real calls: it is counted and
+/// ignored, and it changes nothing else.
+#[test]
+fn events_outside_their_day_folder_or_after_now_are_counted_and_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = std::fs::read(fixture_file()).unwrap();
+    let day = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/30";
+    put(dir.path(), &format!("{day}/a.json"), &json);
+    let poisoned = |time: &str| {
+        format!(
+            r#"{{"Records":[{{"eventTime":"{time}","eventSource":"iam.amazonaws.com","eventName":"ListUsers","recipientAccountId":"111122223333","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/people/alice","accountId":"111122223333"}}}}]}}"#
+        )
+    };
+    // Near midnight either side of the folder's day is fine; the year 9999 is not.
+    put(
+        dir.path(),
+        &format!("{day}/edge.json"),
+        poisoned("2026-03-31T00:05:00Z").as_bytes(),
+    );
+    let far = put(
+        dir.path(),
+        &format!("{day}/far.json"),
+        poisoned("9999-12-31T23:59:59Z").as_bytes(),
+    );
+    // A day folder in the future passes the folder check but not the clock.
+    let future = put(
+        dir.path(),
+        "AWSLogs/111122223333/CloudTrail/us-east-1/9999/12/31/future.json",
+        poisoned("9999-12-31T12:00:00Z").as_bytes(),
+    );
+    let opts = LoadOptions {
+        now: Some(t("2026-04-02T00:00:00Z")),
+        ..LoadOptions::default()
+    };
+    let r = load_dir(dir.path(), &opts, &|_| {}).unwrap();
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    assert_eq!(r.files_read, 4);
+    assert_eq!(r.usage.last_event, Some(t("2026-03-31T00:05:00Z")));
+    assert_eq!(
+        r.usage
+            .last_activity("arn:aws:iam::111122223333:user/people/alice"),
+        Some(t("2026-03-31T00:05:00Z"))
+    );
+    // The fixture's own 2026-03-01 event, the 9999 one beside it, and the one in 9999/12/31.
+    assert_eq!(r.events_out_of_bounds, 3);
+    let files: Vec<(&Path, u64)> = r
+        .out_of_bounds
+        .iter()
+        .map(|o| (o.path.as_path(), o.events))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (dir.path().join(format!("{day}/a.json")).as_path(), 1),
+            (far.as_path(), 1),
+            (future.as_path(), 1)
+        ]
+    );
+    // Events per account and day: what the per-account floor reads.
+    let days: Vec<(String, u64)> = r.usage.account_days["111122223333"]
+        .iter()
+        .map(|(d, n)| (d.to_string(), *n))
+        .collect();
+    assert_eq!(
+        days,
+        vec![("2026-03-30".to_owned(), 12), ("2026-03-31".to_owned(), 1)]
+    );
+    let march = Window {
+        since: Some(t("2026-03-31T00:00:00Z")),
+        until: Some(t("2026-04-01T00:00:00Z")),
+    };
+    assert_eq!(r.usage.account_events("111122223333", &march), 1);
+    assert_eq!(r.usage.account_events("444455556666", &march), 0);
 }
 
 #[test]
