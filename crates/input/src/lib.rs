@@ -8,6 +8,7 @@
 //! |---|---|
 //! | nothing | `missing: no such file` |
 //! | a directory | `a folder, not a file` |
+//! | a file where a directory is expected ([`folder`]) | `a file, not a folder` |
 //! | a symbolic link that never reaches a file | `a symbolic link loop: …` |
 //! | a symbolic link to nothing | ``a symbolic link to `T`, which does not exist`` |
 //! | UTF-16 or UTF-32 text | `UTF-16 text (little-endian byte-order mark FF FE): save it as UTF-8` |
@@ -68,6 +69,8 @@ pub enum Problem {
     Missing,
     /// A directory.
     Folder,
+    /// A file where a directory was expected.
+    NotAFolder,
     /// A symbolic link that resolves to itself (directly or through other links).
     LinkLoop,
     /// A symbolic link whose target does not exist.
@@ -105,6 +108,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Missing => f.write_str("missing: no such file"),
             Problem::Folder => f.write_str("a folder, not a file"),
+            Problem::NotAFolder => f.write_str("a file, not a folder"),
             Problem::LinkLoop => {
                 f.write_str("a symbolic link loop: following its links never reaches a file")
             }
@@ -315,6 +319,19 @@ pub fn read_optional(path: &Path, expected: Expected) -> Result<Option<String>, 
     }
 }
 
+/// Checks that `path` is a directory (following symbolic links).
+///
+/// # Errors
+/// An [`InputError`] naming `path`: missing, a link loop or a broken link, or
+/// [`Problem::NotAFolder`].
+pub fn folder(path: &Path) -> Result<(), InputError> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(InputError::new(path, Problem::NotAFolder)),
+        Err(e) => Err(InputError::new(path, io_problem(path, e))),
+    }
+}
+
 /// Reads text from a stream (standard input); errors name it `name`.
 ///
 /// # Errors
@@ -444,6 +461,15 @@ mod tests {
             read_optional(&f, Expected::Json).unwrap().as_deref(),
             Some("{\"a\": 1}")
         );
+        let e = folder(&f).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: a file, not a folder", f.display())
+        );
+        assert!(matches!(
+            folder(&missing).unwrap_err().problem,
+            Problem::Missing
+        ));
         fs::write(&f, "").unwrap();
         let e = read(&f, Expected::Json).unwrap_err();
         assert_eq!(
@@ -481,6 +507,7 @@ mod tests {
                 dangling.display()
             )
         );
+        assert!(matches!(folder(&a).unwrap_err().problem, Problem::LinkLoop));
         // A link to a folder is a folder.
         let to_dir = d.path().join("dir.json");
         symlink(d.path(), &to_dir).unwrap();
