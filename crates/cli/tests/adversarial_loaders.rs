@@ -292,6 +292,21 @@ fn loaders() -> Vec<Loader> {
             not_utf8: json,
         },
         Loader {
+            name: "validate",
+            setup: |d| {
+                let f = d.join("policy.json");
+                (vec!["validate".into(), s(&f)], f)
+            },
+            body: || {
+                br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#
+                    .to_vec()
+            },
+            after_bom: AfterBom::Success,
+            if_empty: IfEmpty::Error("empty: expected a JSON document"),
+            folder_as_link: false,
+            not_utf8: json,
+        },
+        Loader {
             name: "eval --case",
             setup: |d| {
                 let f = d.join("case.json");
