@@ -34,17 +34,18 @@ pub struct KnownGrant {
 /// Reads a grants file: `{"format": "latch.grants/v1", "grants": [...]}` or a bare array of
 /// `{"principal_arn", "key", "value"?}`.
 pub fn load_grants(file: &Path) -> Result<Vec<KnownGrant>> {
-    let text = std::fs::read_to_string(file).map_err(|source| AwsError::Io {
-        action: "read",
-        file: file.to_owned(),
-        source,
-    })?;
+    let text = latch_input::read(file, latch_input::Expected::Json)?;
+    parse_grants(&text, file)
+}
+
+/// Parses grants text (see [`load_grants`]); `file` names it in errors.
+pub fn parse_grants(text: &str, file: &Path) -> Result<Vec<KnownGrant>> {
     let invalid = |field: String, reason: String| AwsError::Invalid {
         file: file.to_owned(),
         field,
         reason,
     };
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
         invalid(
             format!("line {} column {}", e.line(), e.column()),
             e.to_string(),

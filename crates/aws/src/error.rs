@@ -28,6 +28,10 @@ pub enum AwsError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A file could not be read as text: missing, a folder, a link loop, not UTF-8, UTF-16,
+    /// empty (the error names the file).
+    #[error(transparent)]
+    Input(#[from] latch_input::InputError),
     /// A plan or state file is invalid: the file, the JSON path and the reason.
     #[error("{}: {field}: {reason}", file.display())]
     Invalid {

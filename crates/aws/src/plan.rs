@@ -146,12 +146,9 @@ pub fn principal_of(arn: &str) -> Option<(&str, &str, &str)> {
 impl Plan {
     /// Reads and validates `dir/plan.json`.
     pub fn load(dir: &Path) -> Result<Plan> {
+        latch_input::folder(dir)?;
         let file = dir.join(PLAN_FILE);
-        let text = std::fs::read_to_string(&file).map_err(|source| AwsError::Io {
-            action: "read",
-            file: file.clone(),
-            source,
-        })?;
+        let text = latch_input::read(&file, latch_input::Expected::Json)?;
         Plan::parse(&text, &file)
     }
 

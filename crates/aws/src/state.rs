@@ -110,27 +110,22 @@ impl AppliedState {
     /// Reads the record in `dir`, or an empty one when there is none yet.
     pub fn load(dir: &Path) -> Result<AppliedState> {
         let file = AppliedState::file(dir);
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(AppliedState::default())
-            }
-            Err(source) => {
-                return Err(AwsError::Io {
-                    action: "read",
-                    file,
-                    source,
-                })
-            }
-        };
-        let state: AppliedState = serde_json::from_str(&text).map_err(|e| AwsError::Invalid {
-            file: file.clone(),
+        match latch_input::read_optional(&file, latch_input::Expected::Json)? {
+            Some(text) => AppliedState::parse(&text, &file),
+            None => Ok(AppliedState::default()),
+        }
+    }
+
+    /// Parses record text; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<AppliedState> {
+        let state: AppliedState = serde_json::from_str(text).map_err(|e| AwsError::Invalid {
+            file: file.to_owned(),
             field: format!("line {} column {}", e.line(), e.column()),
             reason: e.to_string(),
         })?;
         if state.format != STATE_FORMAT {
             return Err(AwsError::Invalid {
-                file,
+                file: file.to_owned(),
                 field: "format".to_owned(),
                 reason: format!("`{}` is not `{STATE_FORMAT}`", state.format),
             });

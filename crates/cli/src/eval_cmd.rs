@@ -1,12 +1,12 @@
 //! `latch eval`: decisions of the policy engine for JSON cases.
 
-use std::fs;
-use std::io::{self, BufRead, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
+use latch_input::{Expected, InputError, Problem};
 use latch_policy::case::{evaluation_json, Case};
 use latch_policy::Policy;
 use serde_json::{json, Value};
@@ -35,12 +35,66 @@ pub struct EvalArgs {
     repeat: u64,
 }
 
-fn read_input(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
+/// Name of standard input in messages.
+const STDIN: &str = "stdin";
+
+/// One case: the whole file (or standard input) as JSON text.
+fn read_case(path: &Path) -> anyhow::Result<String> {
+    Ok(if path.as_os_str() == "-" {
+        latch_input::read_from(&mut io::stdin().lock(), STDIN, Expected::Json)?
+    } else {
+        latch_input::read(path, Expected::Json)?
+    })
+}
+
+/// `path` as errors name it.
+fn input_name(path: &Path) -> PathBuf {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(io::BufReader::new(io::stdin())));
+        PathBuf::from(STDIN)
+    } else {
+        path.to_owned()
     }
-    let f = fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-    Ok(Box::new(io::BufReader::new(f)))
+}
+
+/// A read of `path` (`-`: standard input) failed.
+fn read_error(path: &Path, e: io::Error) -> InputError {
+    if path.as_os_str() == "-" {
+        InputError::new(STDIN, Problem::Io(e))
+    } else {
+        InputError::new(path, latch_input::io_problem(path, e))
+    }
+}
+
+/// The JSON Lines input, positioned after a UTF-8 byte-order mark; UTF-16 is refused here
+/// (every line would be undecodable).
+fn open_cases(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+    let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(io::BufReader::new(io::stdin()))
+    } else {
+        Box::new(io::BufReader::new(latch_input::open(path)?))
+    };
+    let head = reader.fill_buf().map_err(|e| read_error(path, e))?;
+    // The start only: whether the input is empty is known at its end.
+    let rest = latch_input::check_start(head, Expected::TomlOrEmpty)
+        .map_err(|p| InputError::new(input_name(path), p))?
+        .len();
+    let bom = head.len() - rest;
+    reader.consume(bom);
+    Ok(reader)
+}
+
+/// One line of `--cases`, as text: the bytes before `\n` (and a `\r` before it).
+fn line_text(bytes: &[u8], n: usize) -> Result<&str, String> {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        format!(
+            "line {n}: not UTF-8: invalid byte 0x{:02X} at byte offset {at} of the line; save \
+             the file as UTF-8",
+            bytes.get(at).copied().unwrap_or(0)
+        )
+    })
 }
 
 /// Unknown actions in every policy of a case (the catalog half of the policy validator).
@@ -95,13 +149,33 @@ fn evaluate_value(v: &Value, repeat: u64) -> Result<Value, String> {
     Ok(evaluation_json(&case.evaluate(), &lints))
 }
 
+/// Evaluates line `n` of `--cases` and writes its result (or `{"error"}`); 1 if it failed.
+fn write_case_result(
+    out: &mut impl Write,
+    bytes: &[u8],
+    n: usize,
+    repeat: u64,
+) -> anyhow::Result<usize> {
+    let result = line_text(bytes, n).and_then(|text| {
+        serde_json::from_str::<Value>(text)
+            .map_err(|e| format!("line {n}: invalid JSON: {e}"))
+            .and_then(|v| evaluate_value(&v, repeat).map_err(|e| format!("line {n}: {e}")))
+    });
+    let (value, failed) = match result {
+        Ok(v) => (v, 0),
+        Err(e) => (json!({ "error": e }), 1),
+    };
+    serde_json::to_writer(&mut *out, &value)?;
+    writeln!(out)?;
+    Ok(failed)
+}
+
 /// Runs `latch eval`.
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if let Some(path) = &args.case {
-        let mut text = String::new();
-        read_input(path)?.read_to_string(&mut text)?;
+        let text = read_case(path)?;
         let v: Value = serde_json::from_str(&text)
             .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
         return match evaluate_value(&v, args.repeat) {
@@ -116,22 +190,37 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let Some(path) = &args.cases else {
         bail!("give --case FILE or --cases FILE");
     };
+    let mut reader = open_cases(path)?;
     let mut failed = 0usize;
-    for (i, line) in read_input(path)?.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read `{}`", path.display()))?;
-        let n = i + 1;
-        let result = serde_json::from_str::<Value>(&line)
-            .map_err(|e| format!("line {n}: invalid JSON: {e}"))
-            .and_then(|v| evaluate_value(&v, args.repeat).map_err(|e| format!("line {n}: {e}")));
-        let value = match result {
-            Ok(v) => v,
-            Err(e) => {
-                failed += 1;
-                json!({ "error": e })
+    let mut line = Vec::new();
+    // Blank lines before the first case, held back: an input with nothing else is empty.
+    let mut leading_blank: Vec<Vec<u8>> = Vec::new();
+    let mut seen_case = false;
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| read_error(path, e))?;
+        if read == 0 {
+            break;
+        }
+        if !seen_case {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                leading_blank.push(line.clone());
+                continue;
             }
-        };
-        serde_json::to_writer(&mut out, &value)?;
-        writeln!(out)?;
+            seen_case = true;
+            for blank in std::mem::take(&mut leading_blank) {
+                n += 1;
+                failed += write_case_result(&mut out, &blank, n, args.repeat)?;
+            }
+        }
+        n += 1;
+        failed += write_case_result(&mut out, &line, n, args.repeat)?;
+    }
+    if !seen_case {
+        return Err(InputError::new(input_name(path), Problem::Empty(Expected::JsonLines)).into());
     }
     out.flush()?;
     if failed > 0 {

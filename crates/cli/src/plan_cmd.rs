@@ -173,10 +173,9 @@ fn load_usage(
     Ok((usage, as_of, reading))
 }
 
-/// Reads and checks a firewall configuration file.
+/// Reads and checks a firewall configuration file (an empty file is the default configuration).
 pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let text = latch_input::read(path, latch_input::Expected::TomlOrEmpty)?;
     Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 

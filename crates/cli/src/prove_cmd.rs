@@ -12,6 +12,7 @@ use latch_firewall::plan::Plan;
 use latch_firewall::prove::{
     builtin, detected_from, parse_scenario, prove, ProveOptions, ProveReport, Scenario,
 };
+use latch_input::Expected;
 
 /// Output format of `latch prove`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,8 +79,12 @@ fn load_scenarios(dir: &Path) -> anyhow::Result<Vec<Scenario>> {
     }
     let mut out = Vec::new();
     for f in files {
-        let text =
-            fs::read_to_string(&f).with_context(|| format!("cannot read `{}`", f.display()))?;
+        let expected = if f.extension().is_some_and(|x| x == "toml") {
+            Expected::Toml
+        } else {
+            Expected::Json
+        };
+        let text = latch_input::read(&f, expected)?;
         out.push(parse_scenario(&f.display().to_string(), &text)?);
     }
     let mut ids: Vec<&str> = out.iter().map(|s| s.id.as_str()).collect();
@@ -100,8 +105,7 @@ fn load_plan(path: &Path) -> anyhow::Result<Plan> {
     } else {
         path.to_path_buf()
     };
-    let text =
-        fs::read_to_string(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let text = latch_input::read(&file, Expected::Json)?;
     Plan::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
 }
 

@@ -734,8 +734,7 @@ async fn load_audit(
     token: Option<&str>,
 ) -> anyhow::Result<Vec<latch_store::AuditRecord>> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading `{}`", path.display()))?;
+        let text = latch_input::read(path, latch_input::Expected::JsonLines)?;
         return audit::parse_json_lines(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
     }

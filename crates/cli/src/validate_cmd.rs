@@ -1,11 +1,9 @@
 //! `latch validate`: check policy documents before they reach AWS or the engine.
 
-use std::fs;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use latch_policy::compile::CPolicy;
 use latch_policy::{Layer, Policy};
@@ -82,9 +80,8 @@ struct Report {
     warnings: Vec<String>,
 }
 
-fn check(path: &PathBuf, layer: Layer) -> anyhow::Result<Report> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+fn check(path: &Path, layer: Layer) -> anyhow::Result<Report> {
+    let text = latch_input::read(path, latch_input::Expected::Json)?;
     let mut report = Report {
         file: path.display().to_string(),
         errors: Vec::new(),

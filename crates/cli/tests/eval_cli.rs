@@ -145,3 +145,107 @@ fn validate_reports_errors_with_paths_and_exit_status() {
         "Statement[0].Action: must be a string or an array of strings"
     );
 }
+
+fn latch_bytes(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn example_case() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/eval/s3-delete-denied-by-scp.json"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_case_that_is_a_folder_or_not_utf8_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("case.json");
+    std::fs::create_dir(&folder).unwrap();
+    let (code, _, err) = latch(&["eval", "--case", folder.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(folder.to_str().unwrap()), "{err}");
+    assert!(err.contains("a folder, not a file"), "{err}");
+
+    let bad = dir.path().join("bad.json");
+    let mut bytes = b"{\n  \"request\": \"".to_vec();
+    bytes.extend_from_slice(&[0xC3, 0x28]);
+    bytes.extend_from_slice(b"\"\n}\n");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, _, err) = latch(&["eval", "--case", bad.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(bad.to_str().unwrap()), "{err}");
+    assert!(err.contains("not UTF-8"), "{err}");
+    assert!(err.contains("byte offset 16 (line 2)"), "{err}");
+
+    // The same bytes on stdin: named as stdin.
+    let (code, _, err) = latch_bytes(&["eval", "--case", "-"], &bytes);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stdin: not UTF-8"), "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_utf16_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_bom = dir.path().join("bom.json");
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice(example_case().as_bytes());
+    std::fs::write(&with_bom, &bytes).unwrap();
+    let (code, out, err) = latch(&["eval", "--case", with_bom.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"], "ExplicitDeny");
+
+    let utf16 = dir.path().join("utf16.json");
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in example_case().encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    std::fs::write(&utf16, &bytes).unwrap();
+    let (code, _, err) = latch(&["eval", "--case", utf16.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(utf16.to_str().unwrap()), "{err}");
+    assert!(err.contains("UTF-16"), "{err}");
+    assert!(err.contains("save it as UTF-8"), "{err}");
+}
+
+#[test]
+fn an_undecodable_line_is_reported_and_the_others_are_evaluated() {
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/eval/cases.jsonl"
+    ))
+    .unwrap();
+    let first = good.lines().next().unwrap();
+    let mut input = format!("{first}\n{{\"request\": \"").into_bytes();
+    input.extend_from_slice(&[0xFF, 0xFE]);
+    input.extend_from_slice(format!("\"}}\n{first}\n").as_bytes());
+    let (code, out, err) = latch_bytes(&["eval", "--cases", "-"], &input);
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0]["decision"], "Allow");
+    let e = lines[1]["error"].as_str().unwrap();
+    assert!(e.starts_with("line 2: not UTF-8"), "{e}");
+    assert!(e.contains("byte offset 13 of the line"), "{e}");
+    assert_eq!(lines[2]["decision"], "Allow");
+    assert!(err.contains("1 case(s)"), "{err}");
+}

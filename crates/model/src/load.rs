@@ -11,10 +11,14 @@
 //! DIR/cloudtrail/AWSLogs/...                 optional, read by latch-trail
 //! ```
 //!
-//! Errors name the file and, for bad content, the JSON path.
+//! Errors name the file and, for bad content, the JSON path. Files are read through
+//! `latch-input`: a folder, a symbolic link loop, UTF-16, bytes that are not UTF-8 or an empty
+//! file are named as such; a UTF-8 byte-order mark is skipped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use latch_input::{Expected, InputError};
 
 use crate::assemble::{assemble, CloudTrail};
 use crate::error::FormatError;
@@ -39,14 +43,18 @@ pub const CLOUDTRAIL_DIR: &str = "cloudtrail";
 /// A snapshot that could not be loaded: which file, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read.
+    /// A folder could not be listed.
     #[error("cannot read `{}`: {source}", file.display())]
     Io {
-        /// The file or folder.
+        /// The folder.
         file: PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
+    /// A file could not be read as text: missing, a folder, a link loop, not UTF-8, UTF-16,
+    /// empty (the error names the file).
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// The file's content is wrong; `error.path` is the JSON path.
     #[error("{}: {error}", file.display())]
     Format {
@@ -65,11 +73,9 @@ pub enum LoadError {
     },
 }
 
-fn read(file: &Path) -> Result<String, LoadError> {
-    fs::read_to_string(file).map_err(|source| LoadError::Io {
-        file: file.to_owned(),
-        source,
-    })
+/// An optional file of the snapshot: `None` when there is nothing at the path.
+fn read_optional(file: &Path, expected: Expected) -> Result<Option<String>, LoadError> {
+    Ok(latch_input::read_optional(file, expected)?)
 }
 
 fn format_err(file: &Path) -> impl Fn(FormatError) -> LoadError + '_ {
@@ -89,10 +95,9 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
         });
     }
     let org_file = dir.join(ORGANIZATION_FILE);
-    let organization = if org_file.exists() {
-        Some(parse_organization_str(&read(&org_file)?).map_err(format_err(&org_file))?)
-    } else {
-        None
+    let organization = match read_optional(&org_file, Expected::Json)? {
+        Some(text) => Some(parse_organization_str(&text).map_err(format_err(&org_file))?),
+        None => None,
     };
     let accounts_dir = dir.join(ACCOUNTS_DIR);
     if !accounts_dir.is_dir() {
@@ -135,24 +140,23 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
     let mut accounts = Vec::with_capacity(entries.len());
     for (id, path) in &entries {
         let gaad_file = path.join(GAAD_FILE);
-        if !gaad_file.is_file() {
+        let Some(gaad) = read_optional(&gaad_file, Expected::Json)? else {
             return Err(LoadError::Layout {
                 file: gaad_file,
                 reason: "missing: each account folder holds the output of `aws iam \
                          get-account-authorization-details`"
                     .to_owned(),
             });
-        }
-        let mut account = parse_gaad_str(&read(&gaad_file)?, id).map_err(format_err(&gaad_file))?;
+        };
+        let mut account = parse_gaad_str(&gaad, id).map_err(format_err(&gaad_file))?;
         let rp_file = path.join(RESOURCE_POLICIES_FILE);
-        if rp_file.exists() {
-            account.resource_policies = Some(
-                parse_resource_policies_str(&read(&rp_file)?, id).map_err(format_err(&rp_file))?,
-            );
+        if let Some(text) = read_optional(&rp_file, Expected::Json)? {
+            account.resource_policies =
+                Some(parse_resource_policies_str(&text, id).map_err(format_err(&rp_file))?);
         }
         let cr_file = path.join(CREDENTIAL_REPORT_FILE);
-        if cr_file.exists() {
-            let report = crate::credentials::parse_credential_report_str(&read(&cr_file)?)
+        if let Some(text) = read_optional(&cr_file, Expected::Csv)? {
+            let report = crate::credentials::parse_credential_report_str(&text)
                 .map_err(format_err(&cr_file))?;
             let ours = format!(":{id}:");
             if let Some((no, row)) = report

@@ -298,3 +298,110 @@ fn credential_reports_are_read_checked_and_their_absence_reported() {
         "{e}"
     );
 }
+
+fn minimal_gaad() -> Value {
+    json!({"RoleDetailList": [role("app", &[])]})
+}
+
+#[test]
+fn a_gaad_json_that_is_a_folder_is_called_a_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join(format!("accounts/{ACCT}/gaad.json"));
+    fs::create_dir_all(&f).unwrap();
+    let e = err(d.path());
+    assert!(e.contains(&f.display().to_string()), "{e}");
+    assert!(e.contains("a folder, not a file"), "{e}");
+    assert!(!e.contains("missing"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_gaad_json_that_is_a_link_loop_is_called_a_loop() {
+    let d = tempfile::tempdir().unwrap();
+    let acct = d.path().join(format!("accounts/{ACCT}"));
+    fs::create_dir_all(&acct).unwrap();
+    std::os::unix::fs::symlink("gaad.json", acct.join("gaad.json")).unwrap();
+    let e = err(d.path());
+    assert!(
+        e.contains(&acct.join("gaad.json").display().to_string()),
+        "{e}"
+    );
+    assert!(e.contains("symbolic link loop"), "{e}");
+    assert!(!e.contains("missing"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_optional_file_behind_a_link_loop_is_an_error_not_absent() {
+    for name in [
+        "organization.json".to_owned(),
+        format!("accounts/{ACCT}/resource-policies.json"),
+        format!("accounts/{ACCT}/credential-report.csv"),
+    ] {
+        let d = gaad_dir(&minimal_gaad());
+        let f = d.path().join(&name);
+        std::os::unix::fs::symlink(f.file_name().unwrap(), &f).unwrap();
+        let e = err(d.path());
+        assert!(e.contains(&f.display().to_string()), "{e}");
+        assert!(e.contains("symbolic link loop"), "{e}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_utf16_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join(format!("accounts/{ACCT}/gaad.json"));
+    fs::create_dir_all(f.parent().unwrap()).unwrap();
+    let text = minimal_gaad().to_string();
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice(text.as_bytes());
+    fs::write(&f, &bytes).unwrap();
+    load::snapshot(d.path()).unwrap();
+
+    for (bom, order) in [
+        ([0xFF, 0xFE], "little-endian"),
+        ([0xFE, 0xFF], "big-endian"),
+    ] {
+        let mut bytes = bom.to_vec();
+        for u in text.encode_utf16() {
+            let pair = if order == "little-endian" {
+                u.to_le_bytes()
+            } else {
+                u.to_be_bytes()
+            };
+            bytes.extend_from_slice(&pair);
+        }
+        fs::write(&f, &bytes).unwrap();
+        let e = err(d.path());
+        assert!(e.contains(&f.display().to_string()), "{e}");
+        assert!(e.contains("UTF-16"), "{e}");
+        assert!(e.contains(order), "{e}");
+        assert!(e.contains("save it as UTF-8"), "{e}");
+    }
+}
+
+#[test]
+fn empty_and_non_utf8_files_say_so() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join(format!("accounts/{ACCT}/gaad.json"));
+    fs::create_dir_all(f.parent().unwrap()).unwrap();
+    fs::write(&f, " \n").unwrap();
+    let e = err(d.path());
+    assert!(e.contains(&f.display().to_string()), "{e}");
+    assert!(e.contains("empty: expected a JSON document"), "{e}");
+
+    fs::write(&f, b"{\"RoleDetailList\":\n [\"\xFF\"]}").unwrap();
+    let e = err(d.path());
+    assert!(e.contains(&f.display().to_string()), "{e}");
+    assert!(e.contains("not UTF-8"), "{e}");
+    assert!(e.contains("byte offset 22 (line 2)"), "{e}");
+
+    let cr = d
+        .path()
+        .join(format!("accounts/{ACCT}/credential-report.csv"));
+    fs::write(&f, minimal_gaad().to_string()).unwrap();
+    fs::write(&cr, "").unwrap();
+    let e = err(d.path());
+    assert!(e.contains(&cr.display().to_string()), "{e}");
+    assert!(e.contains("empty: expected"), "{e}");
+}

@@ -384,14 +384,16 @@ impl Config {
     /// Read and check a file.
     ///
     /// # Errors
-    /// Unreadable file, bad TOML, or a field that does not make sense (named).
+    /// Unreadable file (missing, a folder, a link loop, not UTF-8, UTF-16, empty), bad TOML,
+    /// or a field that does not make sense (named).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            field: "(file)".into(),
-            reason: e.to_string(),
-        })?;
+        let text =
+            latch_input::read(path, latch_input::Expected::Toml).map_err(|e| ConfigError {
+                file: file.clone(),
+                field: "(file)".into(),
+                reason: e.problem.to_string(),
+            })?;
         Config::parse(&text, &file, &|name| std::env::var(name).ok())
     }
 
@@ -929,6 +931,37 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
 
     fn env(name: &str) -> Option<String> {
         (name == "SIGNING").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn the_file_is_named_with_its_problem() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("latch.toml");
+        let text = "[identities.alice]\naws = \"arn:aws:iam::111122223333:role/alice\"\n";
+        std::fs::write(&f, format!("\u{FEFF}{text}")).unwrap();
+        assert!(Config::load(&f).unwrap().people.contains_key("alice"));
+        let name = f.display().to_string();
+        let says = |problem: &str| {
+            let e = Config::load(&f).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{name}: (file): ")) && e.contains(problem),
+                "{e}"
+            );
+        };
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        std::fs::write(&f, utf16).unwrap();
+        says("UTF-16 text (little-endian byte-order mark FF FE): save it as UTF-8");
+        std::fs::write(&f, b"[server]\nlisten = \"\xFF\"\n").unwrap();
+        says("not UTF-8: invalid byte 0xFF at byte offset 19 (line 2)");
+        std::fs::write(&f, "\n").unwrap();
+        says("empty: expected a TOML document");
+        std::fs::remove_file(&f).unwrap();
+        says("missing");
+        std::fs::create_dir(&f).unwrap();
+        says("a folder, not a file");
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub enum TrailError {
         /// Why.
         source: io::Error,
     },
+    /// A log file cannot be opened: missing, a folder, a symbolic link loop (the error names
+    /// the file).
+    #[error(transparent)]
+    Input(#[from] latch_input::InputError),
     /// A log file cannot be read or decompressed.
     #[error("cannot read `{path}`: {source}")]
     Read {
@@ -377,7 +381,7 @@ fn read_file(path: &Path, buf: &mut Vec<u8>) -> Result<(), TrailError> {
         source,
     };
     buf.clear();
-    let mut f = std::fs::File::open(path).map_err(err)?;
+    let mut f = latch_input::open(path)?;
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut f, &mut magic).map_err(err)?;
     let head = magic.get(..n).unwrap_or_default();

@@ -174,11 +174,12 @@ impl Aggregator {
     }
 
     /// Parses one log file's JSON (`{"Records": [...]}`) and adds its records inside
-    /// `window`. On error nothing of the file is added.
+    /// `window`. On error nothing of the file is added. A UTF-8 byte-order mark is skipped.
     ///
     /// # Errors
-    /// Malformed JSON, a missing `Records` array, a record without `eventTime`,
-    /// `eventSource` or `eventName`, or an `eventTime` that is not a time.
+    /// An empty file, UTF-16 text, bytes that are not UTF-8, malformed JSON, a missing
+    /// `Records` array, a record without `eventTime`, `eventSource` or `eventName`, or an
+    /// `eventTime` that is not a time.
     pub fn add_log(&mut self, json: &[u8], window: &Window) -> Result<FileStats, ParseError> {
         self.add_log_within(json, window, &Window::all())
     }
@@ -196,6 +197,14 @@ impl Aggregator {
         window: &Window,
         bound: &Window,
     ) -> Result<FileStats, ParseError> {
+        let json = latch_input::check_start(json, latch_input::Expected::Json).map_err(|p| {
+            ParseError {
+                record: None,
+                line: 0,
+                column: 0,
+                message: p.to_string(),
+            }
+        })?;
         let mut staged = std::mem::take(&mut self.staged);
         staged.clear();
         let mut quotes = std::mem::take(&mut self.quotes);

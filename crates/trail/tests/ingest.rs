@@ -490,3 +490,52 @@ fn generation_is_deterministic_on_disk() {
     assert!(!fa.is_empty());
     assert_eq!(fa, fb);
 }
+
+#[test]
+fn each_unusable_log_file_is_named_with_its_problem() {
+    let d = tempfile::tempdir().unwrap();
+    let day = d
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/03/30");
+    std::fs::create_dir_all(&day).unwrap();
+    let good = std::fs::read(fixture_file()).unwrap();
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(&good);
+    std::fs::write(day.join("a-bom.json"), &bom).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in String::from_utf8(good.clone()).unwrap().encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    std::fs::write(day.join("b-utf16.json"), &utf16).unwrap();
+    std::fs::write(day.join("c-empty.json"), "").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("d-loop.json", day.join("d-loop.json")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(d.path(), day.join("e-folder.json")).unwrap();
+    let opts = LoadOptions {
+        threads: 1,
+        ..LoadOptions::default()
+    };
+    let r = load_dir(d.path(), &opts, &|_| {}).unwrap();
+    assert_eq!(r.files_read, 1, "the file with a byte-order mark is read");
+    assert_eq!(r.usage.events, 13);
+    let said: Vec<String> = r.skipped.iter().map(|s| s.error.to_string()).collect();
+    let expect = [
+        (
+            "b-utf16.json",
+            "UTF-16 text (little-endian byte-order mark FF FE): save it as UTF-8",
+        ),
+        ("c-empty.json", "empty: expected a JSON document"),
+        #[cfg(unix)]
+        ("d-loop.json", "a symbolic link loop"),
+        #[cfg(unix)]
+        ("e-folder.json", "a folder, not a file"),
+    ];
+    assert_eq!(said.len(), expect.len(), "{said:#?}");
+    for ((file, problem), e) in expect.iter().zip(&said) {
+        assert!(
+            e.contains(file) && e.contains(problem),
+            "{file}: {problem}: {e}"
+        );
+    }
+}
