@@ -211,21 +211,128 @@ pub fn to_json_line(record: &AuditRecord) -> String {
     canonical_json(&serde_json::to_value(record).unwrap_or(Value::Null))
 }
 
+/// The fields of an exported record, exactly: the ones the hash covers, and `hash`.
+pub const RECORD_FIELDS: [&str; 8] = [
+    "seq",
+    "at",
+    "kind",
+    "actor",
+    "subject",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
 /// Parse JSON Lines written by [`to_json_line`]; errors name the line.
 ///
+/// Each line must hold exactly the fields of [`RECORD_FIELDS`] (`null` where there is no
+/// actor or subject): a field the hash does not cover is refused rather than ignored, and a
+/// key repeated anywhere in the line is refused, since readers disagree on which copy counts.
+///
 /// # Errors
-/// A line that is not an audit record.
+/// A line that is not an audit record, or holds unknown, missing or repeated fields.
 pub fn parse_json_lines(text: &str) -> Result<Vec<AuditRecord>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let rec: AuditRecord = serde_json::from_str(line)
-            .map_err(|e| format!("line {}: not an audit record: {e}", i + 1))?;
+        let rec = parse_record(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         out.push(rec);
     }
     Ok(out)
+}
+
+fn parse_record(line: &str) -> Result<AuditRecord, String> {
+    let StrictValue(value) =
+        serde_json::from_str(line).map_err(|e| format!("not an audit record: {e}"))?;
+    let Value::Object(map) = &value else {
+        return Err("not an audit record: expected a JSON object".to_owned());
+    };
+    if let Some(unknown) = map.keys().find(|k| !RECORD_FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown field `{unknown}` (an audit record has exactly: {})",
+            RECORD_FIELDS.join(", ")
+        ));
+    }
+    if let Some(missing) = RECORD_FIELDS.iter().find(|f| !map.contains_key(**f)) {
+        return Err(format!("missing field `{missing}`"));
+    }
+    serde_json::from_value(value).map_err(|e| format!("not an audit record: {e}"))
+}
+
+/// A JSON value parsed with every object's keys checked for repeats (serde_json keeps the
+/// last of repeated keys silently).
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot hold"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = serde_json::Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("repeated key `{key}`")));
+            }
+            let StrictValue(v) = access.next_value()?;
+            map.insert(key, v);
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 #[cfg(test)]
@@ -299,5 +406,54 @@ mod tests {
         assert!(verify(&back).is_intact());
         let err = parse_json_lines("{}\n").unwrap_err();
         assert!(err.starts_with("line 1"), "{err}");
+    }
+
+    #[test]
+    fn exported_lines_take_exactly_the_record_fields() {
+        let c = chain(2);
+        let first = to_json_line(&c[0]);
+        let second = to_json_line(&c[1]);
+        let with_second = |line: String| format!("{first}\n{line}\n");
+
+        // A field the hash does not cover is refused, not ignored.
+        let added = second.replacen('{', r#"{"approved_by":"mallory","#, 1);
+        let err = parse_json_lines(&with_second(added)).unwrap_err();
+        assert!(
+            err.starts_with("line 2:") && err.contains("unknown field `approved_by`"),
+            "{err}"
+        );
+
+        // Every field must be there, null included.
+        let missing = second.replace(r#""actor":"alice","#, "");
+        let err = parse_json_lines(&with_second(missing)).unwrap_err();
+        assert!(
+            err.starts_with("line 2:") && err.contains("missing field `actor`"),
+            "{err}"
+        );
+        let mut no_subject = c[1].clone();
+        no_subject.subject = None;
+        let line = to_json_line(&no_subject).replace(r#","subject":null"#, "");
+        let err = parse_json_lines(&with_second(line)).unwrap_err();
+        assert!(err.contains("missing field `subject`"), "{err}");
+
+        // A repeated key, at the top or inside the details, is ambiguous: refused.
+        let repeated = second.replacen('{', r#"{"seq":7,"#, 1);
+        let err = parse_json_lines(&with_second(repeated)).unwrap_err();
+        assert!(
+            err.starts_with("line 2:") && err.contains("repeated key `seq`"),
+            "{err}"
+        );
+        let nested = second.replacen(r#""details":{"#, r#""details":{"i":9,"#, 1);
+        let err = parse_json_lines(&with_second(nested)).unwrap_err();
+        assert!(
+            err.starts_with("line 2:") && err.contains("repeated key `i`"),
+            "{err}"
+        );
+
+        // Blank lines are still skipped and counted.
+        let text = format!("{first}\n\n{second}\n");
+        assert_eq!(parse_json_lines(&text).unwrap(), c);
+        let err = parse_json_lines(&format!("{first}\n\n[]\n")).unwrap_err();
+        assert!(err.starts_with("line 3:"), "{err}");
     }
 }
