@@ -99,3 +99,147 @@ fn an_export_with_added_missing_or_repeated_fields_is_refused_naming_the_line() 
         );
     }
 }
+
+/// Runs `sql` on the SQLite database as someone with write access to the file would.
+fn tamper_sqlite(db: &Path, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = latch_store::SqliteStore::open(db).await.unwrap();
+        store.execute_raw(sql).await.unwrap();
+    });
+}
+
+fn verify_json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["audit", "verify", "--format", "json"];
+    all.extend(args);
+    let out = latch(dir, &all);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code(), v)
+}
+
+#[test]
+fn a_log_whose_newest_entries_were_removed_fails_against_its_head_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = exported_log(dir.path(), 5);
+    let (code, v) = verify_json(dir.path(), &["--file", "audit.jsonl"]);
+    assert_eq!(code, Some(0));
+    let head = v["verification"]["head_hash"].as_str().unwrap().to_owned();
+    assert_eq!(v["verification"]["count"], 5);
+
+    // The whole log, anchored: intact.
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "audit.jsonl",
+            "--head",
+            &head,
+            "--expect-count",
+            "5",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("intact: 5 entries"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The newest two lines removed: the chain is consistent, the anchors are not.
+    let cut: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("cut.jsonl"), cut).unwrap();
+    let out = latch(dir.path(), &["audit", "verify", "--file", "cut.jsonl"]);
+    assert!(out.status.success(), "without an anchor it cannot tell");
+    assert!(stdout(&out).contains("--expect-count"), "{}", stdout(&out));
+    let out = latch(
+        dir.path(),
+        &["audit", "verify", "--file", "cut.jsonl", "--head", &head],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("the expected head {head} is not in the log")),
+        "{}",
+        stdout(&out)
+    );
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "cut.jsonl",
+            "--expect-count",
+            "5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("holds 3 entries where 5 were expected: its newest 2 entries are missing"),
+        "{}",
+        stdout(&out)
+    );
+
+    // An empty file.
+    std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+    let (code, v) = verify_json(
+        dir.path(),
+        &[
+            "--file",
+            "empty.jsonl",
+            "--head",
+            &head,
+            "--expect-count",
+            "5",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(v["intact"], false);
+    let problems = v["verification"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{v}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.as_str().unwrap().contains("empty")),
+        "{v}"
+    );
+
+    // The database itself, its newest entries deleted (triggers dropped first).
+    tamper_sqlite(
+        &dir.path().join("latch.db"),
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 3",
+    );
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--database",
+            "latch.db",
+            "--expect-count",
+            "5",
+            "--head",
+            &head,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("BROKEN: 2 problem(s) in 3 entries"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A head that is not a hash is refused before anything is read.
+    let out = latch(
+        dir.path(),
+        &["audit", "verify", "--file", "audit.jsonl", "--head", "abc"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("64 hex digits"), "{}", stderr(&out));
+}

@@ -5,7 +5,8 @@
 //! canonical JSON has keys sorted at every level and no whitespace. Editing an entry changes
 //! its hash; removing or reordering entries breaks `seq` continuity and the `prev_hash` links.
 //! Truncating the tail is only visible against a head anchored elsewhere: [`Verification`]
-//! reports the head (`count`, `head_hash`) so it can be compared with an earlier copy.
+//! reports the head (`count`, `head_hash`), and [`Verification::expect_count`] and
+//! [`Verification::expect_head`] compare it with one recorded earlier.
 
 use std::fmt::Write as _;
 
@@ -136,16 +137,80 @@ pub struct Verification {
     pub first_at: Option<Millis>,
     /// Time of the last entry.
     pub last_at: Option<Millis>,
-    /// Every break found, in order (empty = intact).
+    /// Every break found, in order.
     pub breaks: Vec<Break>,
+    /// What is wrong with the log as a whole: it ends before (or after) where an anchor says
+    /// it ends — an expected head or count, a checkpoint, rows of the database that name
+    /// entries the log no longer holds.
+    pub problems: Vec<String>,
 }
 
 impl Verification {
-    /// True when no entry was edited, removed or reordered.
+    /// True when no entry was edited, removed or reordered, and every anchor checked holds.
     #[must_use]
     pub fn is_intact(&self) -> bool {
-        self.breaks.is_empty()
+        self.breaks.is_empty() && self.problems.is_empty()
     }
+
+    /// The log must hold exactly `expected` entries.
+    pub fn expect_count(&mut self, expected: usize) {
+        let count = self.count;
+        if count == expected {
+            return;
+        }
+        self.problems.push(if count == 0 {
+            format!("the log is empty where {expected} entries were expected")
+        } else if count < expected {
+            format!(
+                "the log holds {count} entries where {expected} were expected: its newest {} \
+                 entries are missing (removed, or the log was cut short)",
+                expected - count
+            )
+        } else {
+            format!(
+                "the log holds {count} entries where exactly {expected} were expected ({} more)",
+                count - expected
+            )
+        });
+    }
+
+    /// The log (`records`, the ones this verification checked) must end at the entry whose
+    /// hash is `head`.
+    pub fn expect_head(&mut self, records: &[AuditRecord], head: &str) {
+        let head = head.to_ascii_lowercase();
+        let Some(last) = records.last() else {
+            self.problems.push(format!(
+                "the log is empty where it was expected to end at {head}"
+            ));
+            return;
+        };
+        if last.hash == head {
+            return;
+        }
+        self.problems
+            .push(match records.iter().position(|r| r.hash == head) {
+                Some(i) => format!(
+                    "the log continues past the expected head: {head} is entry #{} (seq {}), and \
+                     {} entries follow",
+                    i + 1,
+                    records.get(i).map_or(0, |r| r.seq),
+                    records.len() - i - 1
+                ),
+                None => format!(
+                    "the expected head {head} is not in the log, which ends at {} (entry #{}, \
+                     seq {}): entries were removed or rewritten",
+                    last.hash,
+                    records.len(),
+                    last.seq
+                ),
+            });
+    }
+}
+
+/// True for a hash as the log writes it: 64 hex digits (either case accepted).
+#[must_use]
+pub fn is_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Check a sequence of records in the order given (the log's order): `seq` runs 1, 2, 3, …;
@@ -202,6 +267,7 @@ pub fn verify(records: &[AuditRecord]) -> Verification {
         first_at: records.first().map(|r| r.at),
         last_at: records.last().map(|r| r.at),
         breaks,
+        problems: Vec::new(),
     }
 }
 
@@ -395,6 +461,53 @@ mod tests {
             r.seq = i64::try_from(i).unwrap() + 1;
         }
         assert!(!verify(&renumbered).is_intact());
+    }
+
+    #[test]
+    fn a_log_cut_short_fails_against_its_head_or_count() {
+        let full = chain(5);
+        let head = full[4].hash.clone();
+
+        let mut v = verify(&full);
+        v.expect_count(5);
+        v.expect_head(&full, &head);
+        assert!(v.is_intact(), "{v:?}");
+
+        // The newest two entries removed: the chain itself is still consistent.
+        let cut = &full[..3];
+        assert!(verify(cut).is_intact());
+        let mut v = verify(cut);
+        v.expect_count(5);
+        assert!(!v.is_intact());
+        assert_eq!(v.problems.len(), 1, "{v:?}");
+        assert!(
+            v.problems[0].contains("holds 3 entries where 5 were expected")
+                && v.problems[0].contains("newest 2"),
+            "{v:?}"
+        );
+        let mut v = verify(cut);
+        v.expect_head(cut, &head);
+        assert!(!v.is_intact());
+        assert!(v.problems[0].contains("is not in the log"), "{v:?}");
+
+        // Empty.
+        let mut v = verify(&[]);
+        v.expect_count(5);
+        v.expect_head(&[], &head);
+        assert_eq!(v.problems.len(), 2, "{v:?}");
+        assert!(v.problems.iter().all(|p| p.contains("empty")), "{v:?}");
+
+        // Longer than anchored: exactly means exactly.
+        let mut v = verify(&full);
+        v.expect_count(3);
+        v.expect_head(&full, &full[2].hash);
+        assert_eq!(v.problems.len(), 2, "{v:?}");
+        assert!(v.problems[0].contains("2 more"), "{v:?}");
+        assert!(
+            v.problems[1].contains("entry #3 (seq 3)")
+                && v.problems[1].contains("2 entries follow"),
+            "{v:?}"
+        );
     }
 
     #[test]
