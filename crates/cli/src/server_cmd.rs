@@ -700,8 +700,20 @@ async fn load_audit(
     bail!("say where the log is: --database, --file or --server")
 }
 
-async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let src = &args.source;
+/// The log from where `src` says, verified: the chain, and with `--database` every request and
+/// grant row naming an entry the log still holds (with `--server`, the server's own check of
+/// its rows).
+async fn load_and_verify(
+    src: &AuditSource,
+) -> anyhow::Result<(Vec<latch_store::AuditRecord>, audit::Verification)> {
+    if src.file.is_none() {
+        if let Some(db) = &src.database {
+            let store = latch_store::open(db)
+                .await
+                .with_context(|| format!("opening `{}`", latch_store::redact_location(db)))?;
+            return Ok(store.audit_check().await?);
+        }
+    }
     let records = load_audit(
         src.database.as_deref(),
         src.file.as_ref(),
@@ -710,6 +722,33 @@ async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let mut v = audit::verify(&records);
+    if let (None, Some(server), Some(token)) = (&src.file, &src.server, &src.token) {
+        let text = call_raw(
+            server,
+            token,
+            reqwest::Method::GET,
+            "/api/v1/audit/verify",
+            None,
+        )
+        .await?;
+        let answer: Value = serde_json::from_str(&text)
+            .with_context(|| format!("`{server}` answered the audit check with something else"))?;
+        for p in answer
+            .pointer("/verification/problems")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            v.problems.push(format!("the server reports: {p}"));
+        }
+    }
+    Ok((records, v))
+}
+
+async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let src = &args.source;
+    let (records, mut v) = load_and_verify(src).await?;
     if let Some(n) = args.expect_count {
         v.expect_count(n);
     }

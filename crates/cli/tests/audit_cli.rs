@@ -243,3 +243,84 @@ fn a_log_whose_newest_entries_were_removed_fails_against_its_head_and_count() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("64 hex digits"), "{}", stderr(&out));
 }
+
+/// A database holding one request (and its audit entry) plus `ticks` audit-only entries.
+fn database_with_a_request(db: &Path, ticks: usize) {
+    use latch_store::*;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(db).await.unwrap();
+        let t0: Millis = 1_700_000_000_000;
+        store
+            .commit(Changeset {
+                requests: vec![Write::Insert(RequestRecord {
+                    id: "r-1".into(),
+                    requester: "alice".into(),
+                    identity: Identity {
+                        kind: IdentityKind::Role,
+                        id: "arn:aws:iam::111122223333:role/alice".into(),
+                    },
+                    bundle: "iam-admin".into(),
+                    duration_secs: 3600,
+                    reason: "incident 4411".into(),
+                    status: RequestStatus::Pending,
+                    source: "api".into(),
+                    break_glass: false,
+                    tier: 0,
+                    tier_deadline: None,
+                    required_approvals: 1,
+                    created_at: t0,
+                    decided_at: None,
+                    slack_channel: None,
+                    slack_ts: None,
+                    version: 0,
+                })],
+                audit: vec![AuditEvent::new(t0, "request.created")
+                    .actor("alice")
+                    .subject("r-1")],
+                ..Changeset::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..ticks {
+            store
+                .commit(Changeset::audit_only(vec![AuditEvent::new(
+                    t0 + i64::try_from(i).unwrap(),
+                    "test.tick",
+                )]))
+                .await
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_database_whose_rows_name_entries_the_log_lost_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("latch.db");
+    database_with_a_request(&db, 2);
+    let out = latch(dir.path(), &["audit", "verify", "--database", "latch.db"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // Emptied while the request stays.
+    tamper_sqlite(
+        &db,
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log",
+    );
+    let out = latch(dir.path(), &["audit", "verify", "--database", "latch.db"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(
+            "request `r-1` was last written at audit entry seq 1, which the log does not hold (it is empty)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let (code, v) = verify_json(dir.path(), &["--database", "latch.db"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["verification"]["count"], 0);
+}

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::types::{AuditEvent, AuditRecord, Millis};
+use crate::types::{AuditEvent, AuditRecord, AuditReference, Millis};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -204,6 +204,49 @@ impl Verification {
                     last.seq
                 ),
             });
+    }
+
+    /// Every request and grant row must name an entry the log (`records`) holds, with the
+    /// hash the row remembers: a log cut short below a row's last write, emptied, or rewritten
+    /// from there fails. The first few rows are named, then how many more.
+    pub fn check_references(&mut self, records: &[AuditRecord], refs: &[AuditReference]) {
+        const NAMED: usize = 10;
+        let by_seq: std::collections::HashMap<i64, &str> =
+            records.iter().map(|r| (r.seq, r.hash.as_str())).collect();
+        let holds = if records.is_empty() {
+            "it is empty".to_owned()
+        } else {
+            format!("it holds {} entries", records.len())
+        };
+        let mut found = Vec::new();
+        for r in refs {
+            let row = format!("{} `{}`", r.table, r.id);
+            let problem = match (r.seq, r.hash.as_deref()) {
+                (Some(0), Some(GENESIS_HASH)) => None,
+                (Some(seq), Some(hash)) if seq > 0 => match by_seq.get(&seq) {
+                    Some(h) if *h == hash => None,
+                    Some(h) => Some(format!(
+                        "{row} was last written at audit entry seq {seq} with hash {hash}, but the \
+                         log's entry seq {seq} has hash {h}: the log was rewritten from there"
+                    )),
+                    None => Some(format!(
+                        "{row} was last written at audit entry seq {seq}, which the log does not \
+                         hold ({holds}): entries were removed"
+                    )),
+                },
+                _ => Some(format!(
+                    "{row} names no audit entry: rows are written together with the log's head"
+                )),
+            };
+            found.extend(problem);
+        }
+        let more = found.len().saturating_sub(NAMED);
+        self.problems.extend(found.into_iter().take(NAMED));
+        if more > 0 {
+            self.problems.push(format!(
+                "… and {more} more requests or grants name audit entries the log does not hold"
+            ));
+        }
     }
 }
 
