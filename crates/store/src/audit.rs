@@ -206,6 +206,38 @@ impl Verification {
             });
     }
 
+    /// The log (`records`) must hold at least `count` entries, the `count`-th with hash `head`:
+    /// what an earlier, independently kept statement of the log (`source`, e.g. a signed
+    /// checkpoint) says it held.
+    pub fn expect_prefix(&mut self, records: &[AuditRecord], count: u64, head: &str, source: &str) {
+        let held = records.len();
+        let Some(index) = usize::try_from(count).ok().and_then(|c| c.checked_sub(1)) else {
+            if count == 0 && head != GENESIS_HASH {
+                self.problems
+                    .push(format!("{source} says the log was empty, with head {head}"));
+            }
+            return;
+        };
+        match records.get(index) {
+            None if held == 0 => self.problems.push(format!(
+                "the log is empty, but {source} says it held {count} entries (head {head})"
+            )),
+            None => self.problems.push(format!(
+                "the log holds {held} entries, but {source} says it held {count} (head {head}): \
+                 its newest {} entries are missing (removed, or the log was cut short)",
+                count.saturating_sub(u64::try_from(held).unwrap_or(u64::MAX))
+            )),
+            Some(r) if r.hash != head || usize::try_from(r.seq).ok() != Some(index + 1) => {
+                self.problems.push(format!(
+                    "entry #{count} has hash {} (seq {}), but {source} says it had hash {head}: \
+                 the log was rewritten at or before that entry",
+                    r.hash, r.seq
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
     /// Every request and grant row must name an entry the log (`records`) holds, with the
     /// hash the row remembers: a log cut short below a row's last write, emptied, or rewritten
     /// from there fails. The first few rows are named, then how many more.
@@ -260,11 +292,20 @@ pub fn is_hash(text: &str) -> bool {
 /// each `prev_hash` is the previous entry's `hash`; each `hash` recomputes.
 #[must_use]
 pub fn verify(records: &[AuditRecord]) -> Verification {
+    verify_after(None, records)
+}
+
+/// [`verify`] for the entries that follow `prev` (`seq`, `hash` of an entry already checked;
+/// `None` for the start of the log). `count` is then the number of entries given.
+#[must_use]
+pub fn verify_after(prev: Option<(i64, &str)>, records: &[AuditRecord]) -> Verification {
     let mut breaks = Vec::new();
-    let mut expected_prev = GENESIS_HASH.to_owned();
+    let (mut prev_seq, mut expected_prev) = match prev {
+        Some((seq, hash)) => (seq, hash.to_owned()),
+        None => (0, GENESIS_HASH.to_owned()),
+    };
     // Each entry must follow the previous one's seq; after a gap, checking resumes from the
     // entry found, so one removal is reported once rather than for every later entry.
-    let mut prev_seq: i64 = 0;
     for (index, rec) in records.iter().enumerate() {
         let expected_seq = prev_seq.saturating_add(1);
         prev_seq = rec.seq;
@@ -353,26 +394,32 @@ pub fn parse_json_lines(text: &str) -> Result<Vec<AuditRecord>, String> {
 }
 
 fn parse_record(line: &str) -> Result<AuditRecord, String> {
-    let StrictValue(value) =
-        serde_json::from_str(line).map_err(|e| format!("not an audit record: {e}"))?;
+    let value = parse_exact(line, "an audit record", &RECORD_FIELDS)?;
+    serde_json::from_value(value).map_err(|e| format!("not an audit record: {e}"))
+}
+
+/// Parse one JSON object that must hold exactly `fields` (no other, none missing, no key
+/// repeated at any level); errors say which.
+pub(crate) fn parse_exact(line: &str, what: &str, fields: &[&str]) -> Result<Value, String> {
+    let StrictValue(value) = serde_json::from_str(line).map_err(|e| format!("not {what}: {e}"))?;
     let Value::Object(map) = &value else {
-        return Err("not an audit record: expected a JSON object".to_owned());
+        return Err(format!("not {what}: expected a JSON object"));
     };
-    if let Some(unknown) = map.keys().find(|k| !RECORD_FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
         return Err(format!(
-            "unknown field `{unknown}` (an audit record has exactly: {})",
-            RECORD_FIELDS.join(", ")
+            "unknown field `{unknown}` ({what} has exactly: {})",
+            fields.join(", ")
         ));
     }
-    if let Some(missing) = RECORD_FIELDS.iter().find(|f| !map.contains_key(**f)) {
+    if let Some(missing) = fields.iter().find(|f| !map.contains_key(**f)) {
         return Err(format!("missing field `{missing}`"));
     }
-    serde_json::from_value(value).map_err(|e| format!("not an audit record: {e}"))
+    Ok(value)
 }
 
 /// A JSON value parsed with every object's keys checked for repeats (serde_json keeps the
 /// last of repeated keys silently).
-struct StrictValue(Value);
+pub(crate) struct StrictValue(pub(crate) Value);
 
 impl<'de> serde::Deserialize<'de> for StrictValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -551,6 +598,31 @@ mod tests {
                 && v.problems[1].contains("2 entries follow"),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn a_log_must_hold_what_a_checkpoint_says_it_held() {
+        let full = chain(5);
+        let check = |records: &[AuditRecord], count: u64, head: &str| {
+            let mut v = verify(records);
+            v.expect_prefix(records, count, head, "the checkpoint");
+            v.problems
+        };
+        assert!(
+            check(&full, 3, &full[2].hash).is_empty(),
+            "a longer log is fine"
+        );
+        assert!(check(&full, 5, &full[4].hash).is_empty());
+        assert!(check(&full, 0, GENESIS_HASH).is_empty());
+        let p = check(&full[..2], 3, &full[2].hash);
+        assert!(
+            p[0].contains("holds 2 entries, but the checkpoint says it held 3"),
+            "{p:?}"
+        );
+        let p = check(&[], 3, &full[2].hash);
+        assert!(p[0].contains("empty"), "{p:?}");
+        let p = check(&full, 3, &full[1].hash);
+        assert!(p[0].contains("rewritten"), "{p:?}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub mod audit;
+pub mod checkpoint;
 mod postgres;
 mod sql;
 mod sqlite;
