@@ -178,11 +178,14 @@ pub struct RevokeArgs {
 pub enum AuditCommand {
     /// Check the hash chain: any edited, removed or reordered entry is reported (exit 1).
     ///
+    /// The chain alone cannot show that its newest entries were removed: anchor it with the
+    /// head hash or entry count recorded earlier (--head, --expect-count).
+    ///
     /// Examples:
     ///   latch audit verify --database latch.db
-    ///   latch audit verify --file audit.jsonl
+    ///   latch audit verify --file audit.jsonl --expect-count 1042 --head 3f9a…
     ///   latch audit verify --server https://latch.example.com --token $LATCH_TOKEN
-    Verify(AuditSource),
+    Verify(VerifyArgs),
     /// Write the whole log as JSON Lines (one canonical JSON record per line).
     ///
     /// Example: latch audit export --database postgres://… --output audit.jsonl
@@ -207,6 +210,28 @@ pub struct AuditSource {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// Arguments of `latch audit verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    source: AuditSource,
+    /// The log must end at exactly this entry: the hash of its newest entry, as an earlier
+    /// `latch audit verify` printed it (64 hex digits).
+    #[arg(long, value_name = "HASH", value_parser = parse_hash)]
+    head: Option<String>,
+    /// The log must hold exactly this many entries.
+    #[arg(long, value_name = "N")]
+    expect_count: Option<usize>,
+}
+
+fn parse_hash(s: &str) -> Result<String, String> {
+    if audit::is_hash(s) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err("an entry hash is 64 hex digits".to_owned())
+    }
 }
 
 /// Arguments of `latch audit export`.
@@ -290,8 +315,8 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             ServerCommand::Grants(args) => grants(args).await,
             ServerCommand::Revoke(args) => revoke(args).await,
             ServerCommand::Audit {
-                cmd: AuditCommand::Verify(src),
-            } => audit_verify(src).await,
+                cmd: AuditCommand::Verify(args),
+            } => audit_verify(args).await,
             ServerCommand::Audit {
                 cmd: AuditCommand::Export(args),
             } => audit_export(args).await,
@@ -760,7 +785,20 @@ async fn load_audit(
     bail!("say where the log is: --database, --file or --server")
 }
 
-async fn audit_verify(src: AuditSource) -> anyhow::Result<ExitCode> {
+/// The log from where `src` says, verified: the chain, and with `--database` every request and
+/// grant row naming an entry the log still holds (with `--server`, the server's own check of
+/// its rows).
+async fn load_and_verify(
+    src: &AuditSource,
+) -> anyhow::Result<(Vec<latch_store::AuditRecord>, audit::Verification)> {
+    if src.file.is_none() {
+        if let Some(db) = &src.database {
+            let store = latch_store::open(db)
+                .await
+                .with_context(|| format!("opening `{}`", latch_store::redact_location(db)))?;
+            return Ok(store.audit_check().await?);
+        }
+    }
     let records = load_audit(
         src.database.as_deref(),
         src.file.as_ref(),
@@ -768,20 +806,58 @@ async fn audit_verify(src: AuditSource) -> anyhow::Result<ExitCode> {
         src.token.as_deref(),
     )
     .await?;
-    let v = audit::verify(&records);
+    let mut v = audit::verify(&records);
+    if let (None, Some(server), Some(token)) = (&src.file, &src.server, &src.token) {
+        let text = call_raw(
+            server,
+            token,
+            reqwest::Method::GET,
+            "/api/v1/audit/verify",
+            None,
+        )
+        .await?;
+        let answer: Value = serde_json::from_str(&text)
+            .with_context(|| format!("`{server}` answered the audit check with something else"))?;
+        for p in answer
+            .pointer("/verification/problems")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            v.problems.push(format!("the server reports: {p}"));
+        }
+    }
+    Ok((records, v))
+}
+
+async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let src = &args.source;
+    let (records, mut v) = load_and_verify(src).await?;
+    if let Some(n) = args.expect_count {
+        v.expect_count(n);
+    }
+    if let Some(head) = &args.head {
+        v.expect_head(&records, head);
+    }
+    let anchored = args.head.is_some() || args.expect_count.is_some();
     if src.format == Format::Json {
         out(&serde_json::to_string_pretty(
             &json!({"intact": v.is_intact(), "verification": v}),
         )?)?;
     } else if v.is_intact() {
-        out(&format!(
-            "intact: {} entries; head hash {} (keep it to detect truncation later)",
-            v.count, v.head_hash
-        ))?;
+        let mut text = format!("intact: {} entries; head hash {}", v.count, v.head_hash);
+        if !anchored {
+            text.push_str(
+                "\n(the chain alone cannot show that its newest entries were removed: keep the \
+                 count and head, and pass them back with --expect-count and --head)",
+            );
+        }
+        out(&text)?;
     } else {
         let mut text = format!(
             "BROKEN: {} problem(s) in {} entries\n",
-            v.breaks.len(),
+            v.breaks.len() + v.problems.len(),
             v.count
         );
         for b in &v.breaks {
@@ -791,6 +867,9 @@ async fn audit_verify(src: AuditSource) -> anyhow::Result<ExitCode> {
                 b.seq,
                 b.problem
             ));
+        }
+        for p in &v.problems {
+            text.push_str(&format!("  {p}\n"));
         }
         out(&text)?;
     }

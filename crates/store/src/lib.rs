@@ -26,6 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub mod audit;
+pub mod checkpoint;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -98,10 +99,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Audit entries with `seq > after_seq`, in order, at most `limit` (0 = all).
     async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
 
-    /// Verify the whole audit chain as stored.
-    async fn audit_verify(&self) -> Result<Verification, StoreError> {
+    /// Which audit entry each request and grant row names (see [`AuditReference`]).
+    async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError>;
+
+    /// The whole log and its verification: the hash chain, and every request and grant row
+    /// naming an entry the log still holds.
+    async fn audit_check(&self) -> Result<(Vec<AuditRecord>, Verification), StoreError> {
+        // Rows first: each was committed together with the entries it names, so a log read
+        // afterwards holds them even while other servers keep writing.
+        let refs = self.audit_references().await?;
         let all = self.audit(0, 0).await?;
-        Ok(audit::verify(&all))
+        let mut v = audit::verify(&all);
+        v.check_references(&all, &refs);
+        Ok((all, v))
+    }
+
+    /// Verify the whole audit log as stored (see [`Store::audit_check`]).
+    async fn audit_verify(&self) -> Result<Verification, StoreError> {
+        Ok(self.audit_check().await?.1)
     }
 
     /// Store a new API token (only its hash).

@@ -119,14 +119,15 @@ macro_rules! shared_sql {
         async fn write_request(
             conn: &mut $conn,
             write: &Write<RequestRecord>,
+            head: &(i64, String),
         ) -> Result<(), StoreError> {
             let (r, sql) = match write {
                 Write::Insert(r) => (
                     r,
                     format!(
-                        "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
-                         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-                         ON CONFLICT (id) DO NOTHING"
+                        "INSERT INTO requests ({REQUEST_COLUMNS}, audit_seq, audit_hash) VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                         $16, $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(r) => (
@@ -135,8 +136,8 @@ macro_rules! shared_sql {
                      bundle = $5, duration_secs = $6, reason = $7, status = $8, source = $9, \
                      break_glass = $10, tier = $11, tier_deadline = $12, \
                      required_approvals = $13, created_at = $14, decided_at = $15, \
-                     slack_channel = $16, slack_ts = $17, version = $18 + 1 \
-                     WHERE id = $1 AND version = $18"
+                     slack_channel = $16, slack_ts = $17, version = $18 + 1, \
+                     audit_seq = $19, audit_hash = $20 WHERE id = $1 AND version = $18"
                         .to_owned(),
                 ),
             };
@@ -159,6 +160,8 @@ macro_rules! shared_sql {
                 .bind(&r.slack_channel)
                 .bind(&r.slack_ts)
                 .bind(r.version)
+                .bind(head.0)
+                .bind(&head.1)
                 .execute(&mut *conn)
                 .await?;
             if done.rows_affected() == 1 {
@@ -174,14 +177,15 @@ macro_rules! shared_sql {
         async fn write_grant(
             conn: &mut $conn,
             write: &Write<GrantRecord>,
+            head: &(i64, String),
         ) -> Result<(), StoreError> {
             let (g, sql) = match write {
                 Write::Insert(g) => (
                     g,
                     format!(
-                        "INSERT INTO grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
-                         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                         ON CONFLICT (id) DO NOTHING"
+                        "INSERT INTO grants ({GRANT_COLUMNS}, audit_seq, audit_hash) VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                         $16, $17, $18) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(g) => (
@@ -190,7 +194,8 @@ macro_rules! shared_sql {
                      identity_id = $5, bundle = $6, status = $7, break_glass = $8, \
                      created_at = $9, activated_at = $10, expires_at = $11, ended_at = $12, \
                      revoked_by = $13, revoke_reason = $14, session_cutoff = $15, \
-                     version = $16 + 1 WHERE id = $1 AND version = $16"
+                     version = $16 + 1, audit_seq = $17, audit_hash = $18 \
+                     WHERE id = $1 AND version = $16"
                         .to_owned(),
                 ),
             };
@@ -211,6 +216,8 @@ macro_rules! shared_sql {
                 .bind(&g.revoke_reason)
                 .bind(g.session_cutoff)
                 .bind(g.version)
+                .bind(head.0)
+                .bind(&head.1)
                 .execute(&mut *conn)
                 .await?;
             if done.rows_affected() == 1 {
@@ -223,29 +230,43 @@ macro_rules! shared_sql {
             }
         }
 
-        async fn append_audit(
+        /// The log's newest entry (`0` and the genesis hash when it is empty).
+        async fn audit_head(conn: &mut $conn) -> Result<(i64, String), StoreError> {
+            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+            match head {
+                Some(row) => Ok((
+                    row.try_get("seq").map_err(corrupt)?,
+                    row.try_get("hash").map_err(corrupt)?,
+                )),
+                None => Ok((0, audit::GENESIS_HASH.to_owned())),
+            }
+        }
+
+        /// Seal `events` after the current head (taking the append lock first) and return the
+        /// records to insert.
+        async fn seal_audit(
             conn: &mut $conn,
             events: &[AuditEvent],
-        ) -> Result<(), StoreError> {
-            if events.is_empty() {
-                return Ok(());
-            }
+        ) -> Result<Vec<AuditRecord>, StoreError> {
             let lock: &str = $lock_audit;
             if !lock.is_empty() {
                 sqlx::query(lock).execute(&mut *conn).await?;
             }
-            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
-            let mut prev: Option<(i64, String)> = match head {
-                Some(row) => Some((
-                    row.try_get("seq").map_err(corrupt)?,
-                    row.try_get("hash").map_err(corrupt)?,
-                )),
-                None => None,
-            };
+            let (seq, hash) = audit_head(conn).await?;
+            let mut prev: Option<(i64, String)> = (seq > 0).then_some((seq, hash));
+            let mut out = Vec::with_capacity(events.len());
             for event in events {
                 let rec = audit::seal(prev.as_ref().map(|(s, h)| (*s, h.as_str())), event);
+                prev = Some((rec.seq, rec.hash.clone()));
+                out.push(rec);
+            }
+            Ok(out)
+        }
+
+        async fn insert_audit(conn: &mut $conn, records: &[AuditRecord]) -> Result<(), StoreError> {
+            for rec in records {
                 sqlx::query(
                     "INSERT INTO audit_log (seq, at, kind, actor, subject, details, prev_hash, \
                      hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -260,7 +281,6 @@ macro_rules! shared_sql {
                 .bind(&rec.hash)
                 .execute(&mut *conn)
                 .await?;
-                prev = Some((rec.seq, rec.hash));
             }
             Ok(())
         }
@@ -269,8 +289,21 @@ macro_rules! shared_sql {
             conn: &mut $conn,
             changes: &Changeset,
         ) -> Result<(), StoreError> {
+            // The entries are sealed first so every row written can name the head they end at
+            // (rows without entries of their own name the head as it stands).
+            let records = if changes.audit.is_empty() {
+                Vec::new()
+            } else {
+                seal_audit(conn, &changes.audit).await?
+            };
+            let has_rows = !changes.requests.is_empty() || !changes.grants.is_empty();
+            let head = match records.last() {
+                Some(last) => (last.seq, last.hash.clone()),
+                None if has_rows => audit_head(conn).await?,
+                None => (0, audit::GENESIS_HASH.to_owned()),
+            };
             for w in &changes.requests {
-                write_request(conn, w).await?;
+                write_request(conn, w, &head).await?;
             }
             for a in &changes.approvals {
                 let done = sqlx::query(
@@ -292,9 +325,32 @@ macro_rules! shared_sql {
                 }
             }
             for w in &changes.grants {
-                write_grant(conn, w).await?;
+                write_grant(conn, w, &head).await?;
             }
-            append_audit(conn, &changes.audit).await
+            insert_audit(conn, &records).await
+        }
+
+        pub(crate) async fn audit_references(
+            conn: &mut $conn,
+        ) -> Result<Vec<AuditReference>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT tbl, id, audit_seq, audit_hash FROM (\
+                 SELECT 'request' AS tbl, id, audit_seq, audit_hash FROM requests \
+                 UNION ALL SELECT 'grant' AS tbl, id, audit_seq, audit_hash FROM grants) refs \
+                 ORDER BY COALESCE(audit_seq, -1) DESC, tbl DESC, id",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AuditReference {
+                        table: row.try_get("tbl").map_err(corrupt)?,
+                        id: row.try_get("id").map_err(corrupt)?,
+                        seq: row.try_get("audit_seq").map_err(corrupt)?,
+                        hash: row.try_get("audit_hash").map_err(corrupt)?,
+                    })
+                })
+                .collect()
         }
 
         pub(crate) async fn request(

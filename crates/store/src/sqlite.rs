@@ -192,6 +192,10 @@ impl Store for SqliteStore {
         q::audit_after(&mut *self.pool.acquire().await?, after_seq, limit).await
     }
 
+    async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError> {
+        q::audit_references(&mut *self.pool.acquire().await?).await
+    }
+
     async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         q::create_token(&mut *self.pool.acquire().await?, token).await
     }

@@ -333,6 +333,22 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+/// Which audit entry a request or grant row names: the log's head (`seq`, `hash`) when the
+/// row was last written, the entries of that same transition included (`0` and
+/// [`crate::audit::GENESIS_HASH`] when the log was empty). A log cut short below it, or rewritten
+/// from there, no longer holds that entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReference {
+    /// `request` or `grant`.
+    pub table: String,
+    /// The row's id.
+    pub id: String,
+    /// The entry's `seq` (`None` when the row names none).
+    pub seq: Option<i64>,
+    /// The entry's `hash`.
+    pub hash: Option<String>,
+}
+
 /// An API token as stored: only the SHA-256 of the secret is kept.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {

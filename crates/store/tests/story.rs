@@ -408,6 +408,162 @@ async fn tamper_story(
     );
 }
 
+/// The log cut short (its newest entries deleted, or all of them) while the requests and grants
+/// they explain remain: `audit_verify` fails, naming the rows, although the chain that is left
+/// is consistent. Replacing the removed entries with others fails too.
+async fn truncation_story(
+    store: Arc<dyn Store>,
+    raw: impl Fn(&'static str) -> tokio::task::JoinHandle<()>,
+) {
+    let t0: Millis = 1_700_000_000_000;
+    let r1 = request("r-1", "alice", t0);
+    store
+        .commit(Changeset {
+            requests: vec![Write::Insert(r1.clone())],
+            audit: vec![AuditEvent::new(t0, "request.created").subject("r-1")],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..3 {
+        store
+            .commit(Changeset::audit_only(vec![AuditEvent::new(
+                t0 + i,
+                "test.tick",
+            )]))
+            .await
+            .unwrap();
+    }
+    let mut approved = r1.clone();
+    approved.status = RequestStatus::Approved;
+    store
+        .commit(Changeset {
+            requests: vec![Write::Update(approved)],
+            grants: vec![Write::Insert(grant("g-1", &r1, t0 + 10))],
+            audit: vec![
+                AuditEvent::new(t0 + 10, "request.approved").subject("r-1"),
+                AuditEvent::new(t0 + 10, "grant.created").subject("g-1"),
+            ],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    // A row written without an entry of its own names the head it was written at.
+    let mut g = store.grant("g-1").await.unwrap().unwrap();
+    g.status = GrantStatus::Active;
+    store
+        .commit(Changeset {
+            grants: vec![Write::Update(g)],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    store
+        .commit(Changeset::audit_only(vec![AuditEvent::new(
+            t0 + 20,
+            "test.tick",
+        )]))
+        .await
+        .unwrap();
+    let v = store.audit_verify().await.unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.count, 7);
+
+    // The newest entry alone (about no row) cannot be missed by the rows: that is what an
+    // anchored head or count is for.
+    raw("DELETE FROM audit_log WHERE seq = 7").await.unwrap();
+    let v = store.audit_verify().await.unwrap();
+    assert!(v.is_intact(), "{v:?}");
+
+    // Remove the entries of the approval: the chain left is consistent, the rows are not.
+    raw("DELETE FROM audit_log WHERE seq >= 5").await.unwrap();
+    let left = store.audit(0, 0).await.unwrap();
+    assert!(audit::verify(&left).is_intact());
+    let v = store.audit_verify().await.unwrap();
+    assert!(!v.is_intact(), "{v:?}");
+    let all = v.problems.join("\n");
+    assert!(
+        all.contains("request `r-1`") && all.contains("grant `g-1`") && all.contains("seq 6"),
+        "{all}"
+    );
+    assert!(all.contains("holds 4"), "{all}");
+
+    // Put other entries in their place: the rows remember the hashes, so that fails too.
+    store
+        .commit(Changeset::audit_only(vec![
+            AuditEvent::new(t0 + 30, "test.forged"),
+            AuditEvent::new(t0 + 31, "test.forged"),
+        ]))
+        .await
+        .unwrap();
+    let v = store.audit_verify().await.unwrap();
+    assert!(v.breaks.is_empty(), "{v:?}");
+    let all = v.problems.join("\n");
+    assert!(
+        all.contains("request `r-1`") && all.contains("rewritten"),
+        "{all}"
+    );
+
+    // Empty the log: every row names an entry that is gone.
+    raw("DELETE FROM audit_log").await.unwrap();
+    let v = store.audit_verify().await.unwrap();
+    assert_eq!(v.count, 0);
+    assert!(!v.is_intact(), "{v:?}");
+    let all = v.problems.join("\n");
+    assert!(
+        all.contains("request `r-1`") && all.contains("empty"),
+        "{all}"
+    );
+}
+
+/// Rows written before rows named their entry get the newest entry about them when the
+/// database is upgraded (the backfill statements of the migration, run again here).
+async fn backfill_story(
+    store: Arc<dyn Store>,
+    backfill: &str,
+    raw: impl Fn(String) -> tokio::task::JoinHandle<()>,
+) {
+    let t0: Millis = 1_700_000_000_000;
+    let r1 = request("r-1", "alice", t0);
+    store
+        .commit(Changeset {
+            requests: vec![Write::Insert(r1.clone())],
+            grants: vec![Write::Insert(grant("g-1", &r1, t0))],
+            audit: vec![
+                AuditEvent::new(t0, "request.created").subject("r-1"),
+                AuditEvent::new(t0, "grant.created").subject("g-1"),
+                AuditEvent::new(t0, "test.tick"),
+            ],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    let before = store.audit_references().await.unwrap();
+    assert!(before.iter().all(|r| r.seq == Some(3)), "{before:?}");
+    let statements: String = backfill
+        .lines()
+        .filter(|l| l.starts_with("UPDATE"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    raw("UPDATE requests SET audit_seq = NULL, audit_hash = NULL; \
+         UPDATE grants SET audit_seq = NULL, audit_hash = NULL"
+        .to_owned())
+    .await
+    .unwrap();
+    let v = store.audit_verify().await.unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("request `r-1` names no audit entry")),
+        "{v:?}"
+    );
+    raw(statements).await.unwrap();
+    let refs = store.audit_references().await.unwrap();
+    let seq = |id: &str| refs.iter().find(|r| r.id == id).unwrap().seq;
+    assert_eq!((seq("r-1"), seq("g-1")), (Some(1), Some(2)), "{refs:?}");
+    assert!(store.audit_verify().await.unwrap().is_intact());
+}
+
 #[tokio::test]
 async fn sqlite_story() {
     let dir = tempfile::tempdir().unwrap();
@@ -443,6 +599,90 @@ async fn sqlite_tamper_detected() {
         })
     })
     .await;
+}
+
+#[tokio::test]
+async fn sqlite_truncation_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    store
+        .execute_raw("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete")
+        .await
+        .unwrap();
+    let raw_store = store.clone();
+    truncation_story(store.clone(), move |sql| {
+        let s = raw_store.clone();
+        tokio::spawn(async move {
+            s.execute_raw(sql).await.unwrap();
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_truncation_detected() {
+    let schema = unique_schema("trunc");
+    let url = postgres_url();
+    let store = Arc::new(PostgresStore::connect(&url, Some(&schema)).await.unwrap());
+    store
+        .execute_raw("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+        .await
+        .unwrap();
+    let raw_store = store.clone();
+    truncation_story(store.clone(), move |sql| {
+        let s = raw_store.clone();
+        tokio::spawn(async move {
+            s.execute_raw(sql).await.unwrap();
+        })
+    })
+    .await;
+    store
+        .execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_backfill() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let raw_store = store.clone();
+    backfill_story(
+        store.clone(),
+        include_str!("../migrations/sqlite/0002_audit_references.sql"),
+        move |sql| {
+            let s = raw_store.clone();
+            tokio::spawn(async move {
+                s.execute_raw(&sql).await.unwrap();
+            })
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_backfill() {
+    let schema = unique_schema("backfill");
+    let url = postgres_url();
+    let store = Arc::new(PostgresStore::connect(&url, Some(&schema)).await.unwrap());
+    let raw_store = store.clone();
+    backfill_story(
+        store.clone(),
+        include_str!("../migrations/postgres/0002_audit_references.sql"),
+        move |sql| {
+            let s = raw_store.clone();
+            tokio::spawn(async move {
+                s.execute_raw(&sql).await.unwrap();
+            })
+        },
+    )
+    .await;
+    store
+        .execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    store.close().await;
 }
 
 #[tokio::test]

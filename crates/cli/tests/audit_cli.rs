@@ -1,0 +1,326 @@
+//! `latch audit verify` and `latch audit export` as an operator runs them against a SQLite
+//! database and exported files: what is refused, and why.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn latch(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latch"))
+        .current_dir(dir)
+        .env_remove("LATCH_SERVER")
+        .env_remove("LATCH_TOKEN")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A database with `n` audit entries (one token created each), exported to `audit.jsonl`.
+fn exported_log(dir: &Path, n: usize) -> String {
+    for i in 0..n {
+        let out = latch(
+            dir,
+            &[
+                "token",
+                "create",
+                "--database",
+                "latch.db",
+                "--subject",
+                &format!("user{i}"),
+                "--role",
+                "requester",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = latch(
+        dir,
+        &[
+            "audit",
+            "export",
+            "--database",
+            "latch.db",
+            "--output",
+            "audit.jsonl",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read_to_string(dir.join("audit.jsonl")).unwrap()
+}
+
+#[test]
+fn an_export_with_added_missing_or_repeated_fields_is_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = exported_log(dir.path(), 3);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let out = latch(dir.path(), &["audit", "verify", "--file", "audit.jsonl"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    let with_line_3 = |line: String| format!("{}\n{}\n{line}\n", lines[0], lines[1]);
+    for (name, line, says) in [
+        (
+            "added.jsonl",
+            lines[2].replacen('{', r#"{"approved_by":"mallory","#, 1),
+            "unknown field `approved_by`",
+        ),
+        (
+            "missing.jsonl",
+            lines[2].replace(r#""actor":"cli","#, ""),
+            "missing field `actor`",
+        ),
+        (
+            "repeated.jsonl",
+            lines[2].replacen('{', r#"{"kind":"token.revoked","#, 1),
+            "repeated key `kind`",
+        ),
+    ] {
+        assert_ne!(line, lines[2], "{name}: the edit must change the line");
+        std::fs::write(dir.path().join(name), with_line_3(line)).unwrap();
+        let out = latch(dir.path(), &["audit", "verify", "--file", name]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{name}: line 3: ")) && err.contains(says),
+            "{name}: {err}"
+        );
+    }
+}
+
+/// Runs `sql` on the SQLite database as someone with write access to the file would.
+fn tamper_sqlite(db: &Path, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = latch_store::SqliteStore::open(db).await.unwrap();
+        store.execute_raw(sql).await.unwrap();
+    });
+}
+
+fn verify_json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["audit", "verify", "--format", "json"];
+    all.extend(args);
+    let out = latch(dir, &all);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code(), v)
+}
+
+#[test]
+fn a_log_whose_newest_entries_were_removed_fails_against_its_head_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = exported_log(dir.path(), 5);
+    let (code, v) = verify_json(dir.path(), &["--file", "audit.jsonl"]);
+    assert_eq!(code, Some(0));
+    let head = v["verification"]["head_hash"].as_str().unwrap().to_owned();
+    assert_eq!(v["verification"]["count"], 5);
+
+    // The whole log, anchored: intact.
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "audit.jsonl",
+            "--head",
+            &head,
+            "--expect-count",
+            "5",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("intact: 5 entries"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The newest two lines removed: the chain is consistent, the anchors are not.
+    let cut: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("cut.jsonl"), cut).unwrap();
+    let out = latch(dir.path(), &["audit", "verify", "--file", "cut.jsonl"]);
+    assert!(out.status.success(), "without an anchor it cannot tell");
+    assert!(stdout(&out).contains("--expect-count"), "{}", stdout(&out));
+    let out = latch(
+        dir.path(),
+        &["audit", "verify", "--file", "cut.jsonl", "--head", &head],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("the expected head {head} is not in the log")),
+        "{}",
+        stdout(&out)
+    );
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "cut.jsonl",
+            "--expect-count",
+            "5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("holds 3 entries where 5 were expected: its newest 2 entries are missing"),
+        "{}",
+        stdout(&out)
+    );
+
+    // An empty file.
+    std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+    let (code, v) = verify_json(
+        dir.path(),
+        &[
+            "--file",
+            "empty.jsonl",
+            "--head",
+            &head,
+            "--expect-count",
+            "5",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(v["intact"], false);
+    let problems = v["verification"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{v}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.as_str().unwrap().contains("empty")),
+        "{v}"
+    );
+
+    // The database itself, its newest entries deleted (triggers dropped first).
+    tamper_sqlite(
+        &dir.path().join("latch.db"),
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 3",
+    );
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--database",
+            "latch.db",
+            "--expect-count",
+            "5",
+            "--head",
+            &head,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("BROKEN: 2 problem(s) in 3 entries"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A head that is not a hash is refused before anything is read.
+    let out = latch(
+        dir.path(),
+        &["audit", "verify", "--file", "audit.jsonl", "--head", "abc"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("64 hex digits"), "{}", stderr(&out));
+}
+
+/// A database holding one request (and its audit entry) plus `ticks` audit-only entries.
+fn database_with_a_request(db: &Path, ticks: usize) {
+    use latch_store::*;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(db).await.unwrap();
+        let t0: Millis = 1_700_000_000_000;
+        store
+            .commit(Changeset {
+                requests: vec![Write::Insert(RequestRecord {
+                    id: "r-1".into(),
+                    requester: "alice".into(),
+                    identity: Identity {
+                        kind: IdentityKind::Role,
+                        id: "arn:aws:iam::111122223333:role/alice".into(),
+                    },
+                    bundle: "iam-admin".into(),
+                    duration_secs: 3600,
+                    reason: "incident 4411".into(),
+                    status: RequestStatus::Pending,
+                    source: "api".into(),
+                    break_glass: false,
+                    tier: 0,
+                    tier_deadline: None,
+                    required_approvals: 1,
+                    created_at: t0,
+                    decided_at: None,
+                    slack_channel: None,
+                    slack_ts: None,
+                    version: 0,
+                })],
+                audit: vec![AuditEvent::new(t0, "request.created")
+                    .actor("alice")
+                    .subject("r-1")],
+                ..Changeset::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..ticks {
+            store
+                .commit(Changeset::audit_only(vec![AuditEvent::new(
+                    t0 + i64::try_from(i).unwrap(),
+                    "test.tick",
+                )]))
+                .await
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_database_whose_rows_name_entries_the_log_lost_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("latch.db");
+    database_with_a_request(&db, 2);
+    let out = latch(dir.path(), &["audit", "verify", "--database", "latch.db"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // Emptied while the request stays.
+    tamper_sqlite(
+        &db,
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log",
+    );
+    let out = latch(dir.path(), &["audit", "verify", "--database", "latch.db"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(
+            "request `r-1` was last written at audit entry seq 1, which the log does not hold (it is empty)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let (code, v) = verify_json(dir.path(), &["--database", "latch.db"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["verification"]["count"], 0);
+}
