@@ -250,6 +250,9 @@ pub fn evaluation_json(e: &Evaluation<'_>, lints: &[String]) -> Value {
         out.insert("level".into(), json!(l));
     }
     out.insert("reason".into(), json!(e.reason));
+    if let Some(p) = e.refused_by {
+        out.insert("refused_by".into(), json!(p.name));
+    }
     out.insert("statements".into(), Value::Array(statements));
     let warnings: Vec<&String> = lints.iter().chain(e.warnings.iter()).collect();
     if !warnings.is_empty() {

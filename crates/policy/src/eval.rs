@@ -2,6 +2,9 @@
 //!
 //! Order ("Policy evaluation logic", "How AWS enforcement code logic evaluates requests",
 //! "Cross-account policy evaluation logic"):
+//! 0. what AWS refuses whatever the policies say (`crate::protected`: Identity Center roles,
+//!    service-linked roles, AWS managed policies, `alias/aws/` KMS aliases) is an
+//!    `ImplicitDeny` naming the protection, before any policy is read;
 //! 1. an explicit Deny in any applicable policy decides (`ExplicitDeny`);
 //! 2. RCPs: every level holds the implicit `RCPFullAWSAccess`, so they only deny — and only for
 //!    services that support RCPs and resources outside the management account;
@@ -13,6 +16,7 @@
 
 use crate::compile::{Applies, CPolicy, CompileError, Layer, PrincipalMatch};
 use crate::document::{Effect, Policy};
+use crate::protected::{self, Protection};
 use crate::request::{Caller, Request};
 
 /// The final decision.
@@ -108,6 +112,9 @@ pub struct Evaluation<'a> {
     /// Problems met on the way (e.g. a Deny counted as matching because a condition could not
     /// be evaluated).
     pub warnings: Vec<String>,
+    /// The protection that refused the request whatever the policies say, if one did (then
+    /// `decided_by` is `None` and no statement was read).
+    pub refused_by: Option<&'static Protection>,
 }
 
 impl PolicySet {
@@ -155,6 +162,17 @@ impl PolicySet {
 
     /// Evaluates a request.
     pub fn evaluate<'a>(&'a self, req: &Request) -> Evaluation<'a> {
+        if let Some(p) = protected::refusal(req) {
+            return Evaluation {
+                decision: Decision::ImplicitDeny,
+                decided_by: None,
+                level: None,
+                reason: p.reason,
+                statements: Vec::new(),
+                warnings: Vec::new(),
+                refused_by: Some(p),
+            };
+        }
         let mut st = State {
             req,
             has_boundary: self.boundary.is_some(),
@@ -514,6 +532,7 @@ impl<'a> State<'_, 'a> {
             reason,
             statements,
             warnings: self.warnings,
+            refused_by: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod document;
 pub mod eval;
 pub mod glob;
+pub mod protected;
 pub mod request;
 pub mod template;
 pub mod values;

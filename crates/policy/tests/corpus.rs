@@ -1,7 +1,9 @@
 //! Runs the hand-written evaluation corpus (`tests/corpus/*.json`) through the engine.
 //!
-//! Every entry is `{"name", "rule", "case", "expect": {"decision", "decided_by"?}}`; the rule
-//! sentence cites the AWS documentation page it tests (see `docs/evaluation-rules.md`).
+//! Every entry is `{"name", "rule", "case", "expect": {"decision", "decided_by"?,
+//! "refused_by"?}}`; the rule sentence cites the AWS documentation page it tests (see
+//! `docs/evaluation-rules.md`). `refused_by` names the protection of
+//! `latch_policy::protected` that must refuse the request; without it, none may.
 //! All failures are collected and reported together, then the test fails once.
 #![allow(
     clippy::unwrap_used,
@@ -36,6 +38,8 @@ struct Entry {
     case: Value,
     decision: String,
     decided_by: Option<String>,
+    /// The protection that must refuse the request (`refused_by` in the result), if any.
+    refused_by: Option<String>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -126,6 +130,24 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                     }
                 },
             };
+            let refused_by = match expect.and_then(|e| e.get("refused_by")) {
+                None => None,
+                Some(v) => match v.as_str() {
+                    Some(n)
+                        if latch_policy::protected::PROTECTIONS
+                            .iter()
+                            .any(|p| p.name == n) =>
+                    {
+                        Some(n.to_owned())
+                    }
+                    _ => {
+                        errors.push(format!(
+                            "{at} `{name}`: expect.refused_by must name a protection of latch_policy::protected::PROTECTIONS"
+                        ));
+                        continue;
+                    }
+                },
+            };
             entries.push(Entry {
                 file: file.clone(),
                 name: name.to_owned(),
@@ -133,6 +155,7 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                 case: case.clone(),
                 decision: decision.to_owned(),
                 decided_by,
+                refused_by,
             });
         }
     }
@@ -179,11 +202,18 @@ fn corpus_matches_aws_documented_behaviour() {
             .decided_by
             .as_deref()
             .is_none_or(|want| got_by == Some(want));
-        if !(decision_ok && layer_ok) {
-            let want = match &e.decided_by {
+        let got_refused = result.get("refused_by").and_then(Value::as_str);
+        let refused_ok = got_refused == e.refused_by.as_deref();
+        if !(decision_ok && layer_ok && refused_ok) {
+            let mut want = match &e.decided_by {
                 Some(l) => format!("{} by {l}", e.decision),
                 None => e.decision.clone(),
             };
+            match &e.refused_by {
+                Some(p) => want.push_str(&format!(", refused by protection `{p}`")),
+                None if got_refused.is_some() => want.push_str(", no protection"),
+                None => {}
+            }
             failures.push(format!(
                 "{} ({}):\n    rule: {}\n    expected: {want}\n    got: {got} by {}\n    {}",
                 e.name,
