@@ -86,7 +86,8 @@ fn catalog_lints(case: &Value) -> Vec<String> {
 }
 
 fn evaluate_value(v: &Value, repeat: u64) -> Result<Value, String> {
-    let case = Case::from_value(v).map_err(|e| e.to_string())?;
+    let case = Case::from_value_with(v, &latch_catalog::Catalog::get().rcp_services())
+        .map_err(|e| e.to_string())?;
     let mut lints = case.policies.lints();
     lints.extend(catalog_lints(v));
     for _ in 1..repeat {

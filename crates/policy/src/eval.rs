@@ -7,12 +7,15 @@
 //!    `ImplicitDeny` naming the protection, before any policy is read;
 //! 1. an explicit Deny in any applicable policy decides (`ExplicitDeny`);
 //! 2. RCPs: every level holds the implicit `RCPFullAWSAccess`, so they only deny — and only for
-//!    services that support RCPs and resources outside the management account;
+//!    the services RCPs govern ([`RcpServices`], handed in), resources outside the management
+//!    account, and neither calls by service-linked roles nor service-linked roles themselves;
 //! 3. SCPs: every level from the root to the account must allow (a level allows when any of its
 //!    policies does); they do not govern the management account or service-linked roles;
 //! 4. resource-based and identity-based policies: within one account either may allow (with
 //!    the documented caps by permissions boundary and session policy, and the exceptions of
 //!    role trust and KMS key policies, which must allow); across accounts both must.
+
+use std::sync::Arc;
 
 use crate::compile::{Applies, CPolicy, CompileError, Layer, PrincipalMatch};
 use crate::document::{Effect, Policy};
@@ -41,20 +44,53 @@ impl Decision {
     }
 }
 
-/// Services whose resources RCPs govern ("Resource control policies (RCPs)": list of AWS
-/// services that support RCPs).
-pub const RCP_SERVICES: &[&str] = &[
-    "s3",
-    "sts",
-    "kms",
-    "sqs",
-    "secretsmanager",
-    "cognito-identity",
-    "logs",
-    "dynamodb",
-    "ecr",
-    "aoss",
-];
+/// The services whose resources RCPs govern ("Resource control policies (RCPs)", "List of AWS
+/// services that support RCPs",
+/// https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html).
+///
+/// The engine holds no copy of that list: it changes as AWS adds services, and the catalog
+/// (`latch_catalog::Catalog::rcp_services`) carries it with the rest of AWS's service data.
+/// Whoever builds a [`PolicySet`] hands it in.
+///
+/// Unknown (the default, when nobody handed a list in) fails closed: RCPs are applied to
+/// every service, so an RCP Deny is never lost, and an evaluation where an RCP Deny applied
+/// only because the list was unknown says so in a warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RcpServices(Option<Arc<[Box<str>]>>);
+
+impl RcpServices {
+    /// No list: RCPs apply to every service (fail closed).
+    pub const fn unknown() -> RcpServices {
+        RcpServices(None)
+    }
+
+    /// The services RCPs govern, by service prefix (`s3`, `kms`, ...; any case).
+    pub fn new<I, S>(services: I) -> RcpServices
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut list: Vec<Box<str>> = services
+            .into_iter()
+            .map(|s| s.as_ref().to_ascii_lowercase().into_boxed_str())
+            .collect();
+        list.sort_unstable();
+        list.dedup();
+        RcpServices(Some(list.into()))
+    }
+
+    /// Whether RCPs govern a (lower-case) service prefix; `None` when no list was given.
+    pub fn governs(&self, service_lc: &str) -> Option<bool> {
+        self.0
+            .as_ref()
+            .map(|list| list.binary_search_by(|s| (**s).cmp(service_lc)).is_ok())
+    }
+
+    /// The list, sorted and lower-case; `None` when unknown.
+    pub fn services(&self) -> Option<&[Box<str>]> {
+        self.0.as_deref()
+    }
+}
 
 /// The inputs of one evaluation, compiled.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +109,8 @@ pub struct PolicySet {
     pub rcps: Option<Vec<Vec<CPolicy>>>,
     /// The organization's management account.
     pub management_account: Option<String>,
+    /// The services RCPs govern; unknown applies RCPs to every service (fail closed).
+    pub rcp_services: RcpServices,
 }
 
 /// A statement that took part in the decision.
@@ -192,9 +230,16 @@ impl PolicySet {
             .scps
             .as_ref()
             .filter(|_| has_identity && org_member(req.caller.account()) && !req.service_linked);
+        // RCPs govern resources of member accounts, for the services on AWS's list, except
+        // what service-linked roles do and the service-linked roles themselves ("Resource
+        // control policies (RCPs)": RCPs do not affect resources in the management account;
+        // "Resources and entities not restricted by RCPs").
+        let rcp_scope = self.rcp_services.governs(&req.service);
         let rcps = self.rcps.as_ref().filter(|_| {
             org_member(req.resource_account.as_deref())
-                && RCP_SERVICES.contains(&req.service.as_str())
+                && rcp_scope != Some(false)
+                && !req.service_linked
+                && !is_service_linked_role(&req.resource)
         });
 
         // Evaluate every applicable layer once.
@@ -216,6 +261,12 @@ impl PolicySet {
                     .collect()
             })
             .unwrap_or_default();
+        if rcp_scope.is_none() && rcp_levels.iter().any(|l| l.deny) {
+            st.warnings.push(format!(
+                "the services RCPs govern were not given: an RCP Deny is applied to `{}` (fail closed)",
+                req.service
+            ));
+        }
         let none: &[CPolicy] = &[];
         let identity = if has_identity {
             st.scan(Layer::Identity, None, &self.identity)
@@ -419,6 +470,12 @@ impl PolicySet {
     }
 }
 
+/// A service-linked role's ARN (path `/aws-service-role/`).
+fn is_service_linked_role(resource: &str) -> bool {
+    crate::arn::split(resource)
+        .is_some_and(|p| p[2] == "iam" && p[5].starts_with("role/aws-service-role/"))
+}
+
 /// `sts:AssumeRole*` and friends on a role: the trust policy must allow.
 fn is_trust_request(req: &Request) -> bool {
     req.service == "sts"
@@ -534,5 +591,65 @@ impl<'a> State<'_, 'a> {
             warnings: self.warnings,
             refused_by: None,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+
+    fn rcp_deny_everything() -> PolicySet {
+        let doc = |text: &str, layer| {
+            CPolicy::compile(&Policy::from_json_str(text).unwrap(), layer).unwrap()
+        };
+        PolicySet {
+            identity: vec![doc(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+                Layer::Identity,
+            )],
+            rcps: Some(vec![vec![doc(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}}"#,
+                Layer::Rcp,
+            )]]),
+            ..PolicySet::default()
+        }
+    }
+
+    fn lambda_call() -> Request {
+        Request::new(
+            "arn:aws:iam::111122223333:user/alice",
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:us-east-1:111122223333:function:f",
+            None,
+            Context::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unknown_rcp_service_list_applies_rcps_everywhere_and_says_so() {
+        let mut set = rcp_deny_everything();
+        assert_eq!(set.rcp_services, RcpServices::unknown());
+        let e = set.evaluate(&lambda_call());
+        assert_eq!(e.decision, Decision::ExplicitDeny);
+        assert_eq!(e.decided_by, Some(Layer::Rcp));
+        assert!(
+            e.warnings.iter().any(|w| w.contains("fail closed")),
+            "{:?}",
+            e.warnings
+        );
+        set.rcp_services = RcpServices::new(["S3", "kms", "s3"]);
+        assert_eq!(
+            set.rcp_services.services().unwrap(),
+            [Box::from("kms"), Box::from("s3")]
+        );
+        let e = set.evaluate(&lambda_call());
+        assert_eq!(e.decision, Decision::Allow);
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert_eq!(set.rcp_services.governs("kms"), Some(true));
+        assert_eq!(set.rcp_services.governs("lambda"), Some(false));
+        assert_eq!(RcpServices::unknown().governs("lambda"), None);
     }
 }

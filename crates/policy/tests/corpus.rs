@@ -162,6 +162,18 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
     entries
 }
 
+/// The services RCPs govern, from the catalog's data (the single source; `latch eval` hands
+/// the same list to the engine).
+fn rcp_services() -> latch_policy::RcpServices {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog/data/catalog.json");
+    let text = std::fs::read_to_string(&path).expect("the catalog data is readable");
+    let data: Value = serde_json::from_str(&text).expect("the catalog data is JSON");
+    let list = data["rcp_supported_services"]
+        .as_array()
+        .expect("rcp_supported_services is a list");
+    latch_policy::RcpServices::new(list.iter().map(|s| s.as_str().expect("a service prefix")))
+}
+
 fn explanation(result: &Value) -> String {
     let mut out = String::new();
     if let Some(r) = result.get("reason").and_then(Value::as_str) {
@@ -181,8 +193,9 @@ fn corpus_matches_aws_documented_behaviour() {
     let mut errors = Vec::new();
     let entries = load(&mut errors);
     let mut failures = Vec::new();
+    let rcp = rcp_services();
     for e in &entries {
-        let result = match latch_policy::case::evaluate_json(&e.case) {
+        let result = match latch_policy::case::evaluate_json_with(&e.case, &rcp) {
             Ok(r) => r,
             Err(err) => {
                 failures.push(format!(

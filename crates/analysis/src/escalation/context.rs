@@ -233,6 +233,7 @@ impl Cache {
             scps: self.levels(eff.scps.as_ref(), Layer::Scp)?,
             rcps: self.levels(eff.rcps.as_ref(), Layer::Rcp)?,
             management_account: eff.management_account.map(str::to_owned),
+            rcp_services: Catalog::get().rcp_services(),
         })
     }
 
