@@ -103,8 +103,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.case {
         let mut text = String::new();
         read_input(path)?.read_to_string(&mut text)?;
-        let v: Value = serde_json::from_str(&text)
-            .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+        let v: Value = latch_policy::document::parse_json(&text)
+            .with_context(|| format!("`{}` is not a valid case", path.display()))?;
         return match evaluate_value(&v, args.repeat) {
             Ok(result) => {
                 serde_json::to_writer_pretty(&mut out, &result)?;
@@ -121,8 +121,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     for (i, line) in read_input(path)?.lines().enumerate() {
         let line = line.with_context(|| format!("cannot read `{}`", path.display()))?;
         let n = i + 1;
-        let result = serde_json::from_str::<Value>(&line)
-            .map_err(|e| format!("line {n}: invalid JSON: {e}"))
+        let result = latch_policy::document::parse_json(&line)
+            .map_err(|e| match e.path.as_str() {
+                "$" => format!("line {n}: {}", e.reason),
+                _ => format!("line {n}: {e}"),
+            })
             .and_then(|v| evaluate_value(&v, args.repeat).map_err(|e| format!("line {n}: {e}")));
         let value = match result {
             Ok(v) => v,

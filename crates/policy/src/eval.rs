@@ -92,6 +92,19 @@ impl RcpServices {
     }
 }
 
+/// What a Deny statement that cannot be evaluated (an unknown operator, an unreadable value, a
+/// malformed resource) counts as. An Allow in that situation never matches, either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unevaluable {
+    /// It matches: the answer for enforcement, where assuming the Deny protects is safe
+    /// (fail closed). [`PolicySet::evaluate`] answers this way.
+    #[default]
+    DenyMatches,
+    /// It does not match: the answer for exposure — what the caller could do if the statement
+    /// does not protect. Such statements are listed in [`Evaluation::set_aside`].
+    DenyDoesNotMatch,
+}
+
 /// The inputs of one evaluation, compiled.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
@@ -153,6 +166,11 @@ pub struct Evaluation<'a> {
     /// The protection that refused the request whatever the policies say, if one did (then
     /// `decided_by` is `None` and no statement was read).
     pub refused_by: Option<&'static Protection>,
+    /// Deny statements that applied but could not be evaluated and, under
+    /// [`Unevaluable::DenyDoesNotMatch`], were counted as not matching: the decision holds
+    /// unless one of them protects. Empty under [`Unevaluable::DenyMatches`], where they are in
+    /// `statements` with `unevaluable` set.
+    pub set_aside: Vec<Matched<'a>>,
 }
 
 impl PolicySet {
@@ -200,6 +218,13 @@ impl PolicySet {
 
     /// Evaluates a request.
     pub fn evaluate<'a>(&'a self, req: &Request) -> Evaluation<'a> {
+        self.evaluate_with(req, Unevaluable::DenyMatches)
+    }
+
+    /// Evaluates a request, counting Deny statements that cannot be evaluated as `mode` says:
+    /// `evaluate_with(req, Unevaluable::DenyDoesNotMatch)` is the exposure answer, "allowed
+    /// unless one of `set_aside` protects".
+    pub fn evaluate_with<'a>(&'a self, req: &Request, mode: Unevaluable) -> Evaluation<'a> {
         if let Some(p) = protected::refusal(req) {
             return Evaluation {
                 decision: Decision::ImplicitDeny,
@@ -209,10 +234,13 @@ impl PolicySet {
                 statements: Vec::new(),
                 warnings: Vec::new(),
                 refused_by: Some(p),
+                set_aside: Vec::new(),
             };
         }
         let mut st = State {
             req,
+            mode,
+            set_aside: Vec::new(),
             has_boundary: self.boundary.is_some(),
             statements: Vec::with_capacity(8),
             warnings: Vec::new(),
@@ -508,6 +536,8 @@ struct Scan {
 
 struct State<'r, 'a> {
     req: &'r Request,
+    mode: Unevaluable,
+    set_aside: Vec<Matched<'a>>,
     has_boundary: bool,
     statements: Vec<Matched<'a>>,
     warnings: Vec<String>,
@@ -537,16 +567,34 @@ impl<'a> State<'_, 'a> {
                         continue;
                     }
                     Applies::Unevaluable(pm, why) => {
-                        let verdict = match s.effect {
-                            Effect::Deny => "counted as matching (fail closed)",
-                            Effect::Allow => "not counted as allowing",
+                        let verdict = match (s.effect, self.mode) {
+                            (Effect::Deny, Unevaluable::DenyMatches) => {
+                                "counted as matching (fail closed)"
+                            }
+                            (Effect::Deny, Unevaluable::DenyDoesNotMatch) => {
+                                "counted as not matching (exposure: the decision holds unless it protects)"
+                            }
+                            (Effect::Allow, _) => "not counted as allowing",
                         };
                         self.warnings.push(format!(
-                            "{} policy {pi} statement {}: condition cannot be evaluated ({why}); {verdict}",
+                            "{} policy {pi} statement {}: cannot be evaluated ({why}); {verdict}",
                             layer.name(),
                             s.index
                         ));
                         if s.effect == Effect::Allow {
+                            continue;
+                        }
+                        if self.mode == Unevaluable::DenyDoesNotMatch {
+                            self.set_aside.push(Matched {
+                                layer,
+                                level,
+                                policy: pi,
+                                policy_id: p.id.as_deref(),
+                                statement: s.index,
+                                sid: s.sid.as_deref(),
+                                effect: s.effect,
+                                unevaluable: Some(why),
+                            });
                             continue;
                         }
                         (pm, Some(why))
@@ -590,12 +638,13 @@ impl<'a> State<'_, 'a> {
             statements,
             warnings: self.warnings,
             refused_by: None,
+            set_aside: self.set_aside,
         }
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::context::Context;
@@ -626,6 +675,50 @@ mod tests {
             Context::default(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn both_answers_for_a_deny_that_cannot_be_evaluated() {
+        let doc = |text: &str| {
+            CPolicy::compile(&Policy::from_json_str(text).unwrap(), Layer::Scp).unwrap()
+        };
+        let set = PolicySet {
+            identity: vec![CPolicy::compile(
+                &Policy::from_json_str(
+                    r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+                )
+                .unwrap(),
+                Layer::Identity,
+            )
+            .unwrap()],
+            scps: Some(vec![vec![
+                doc(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+                doc(r#"{"Version":"2012-10-17","Statement":{"Sid":"Guard","Effect":"Deny","Action":"iam:*","Resource":"*","Condition":{"StringEqualsFuture":{"aws:PrincipalTag/x":"y"}}}}"#),
+            ]]),
+            ..PolicySet::default()
+        };
+        let req = Request::new(
+            "arn:aws:iam::111122223333:user/alice",
+            "iam:CreateUser",
+            "*",
+            None,
+            Context::default(),
+        )
+        .unwrap();
+        let enforce = set.evaluate(&req);
+        assert_eq!(enforce.decision, Decision::ExplicitDeny);
+        assert!(enforce.set_aside.is_empty());
+        assert!(enforce.statements.iter().any(|m| m.unevaluable.is_some()));
+        let exposure = set.evaluate_with(&req, Unevaluable::DenyDoesNotMatch);
+        assert_eq!(exposure.decision, Decision::Allow);
+        assert_eq!(exposure.set_aside.len(), 1);
+        assert_eq!(exposure.set_aside[0].sid, Some("Guard"));
+        assert_eq!(exposure.set_aside[0].layer, Layer::Scp);
+        assert!(
+            exposure.warnings.iter().any(|w| w.contains("exposure")),
+            "{:?}",
+            exposure.warnings
+        );
     }
 
     #[test]

@@ -17,6 +17,6 @@ pub mod values;
 
 pub use compile::Layer;
 pub use document::{ParseError, Policy};
-pub use eval::{Decision, Evaluation, PolicySet, RcpServices};
+pub use eval::{Decision, Evaluation, PolicySet, RcpServices, Unevaluable};
 pub use request::Request;
 pub mod case;

@@ -1,7 +1,8 @@
 //! Runs the hand-written evaluation corpus (`tests/corpus/*.json`) through the engine.
 //!
 //! Every entry is `{"name", "rule", "case", "expect": {"decision", "decided_by"?,
-//! "refused_by"?}}`; the rule sentence cites the AWS documentation page it tests (see
+//! "refused_by"?}}`, or `"expect": {"rejected_at": PATH}` for a case the engine must refuse to
+//! parse, naming that JSON path; the rule sentence cites the AWS documentation page it tests (see
 //! `docs/evaluation-rules.md`). `refused_by` names the protection of
 //! `latch_policy::protected` that must refuse the request; without it, none may.
 //! All failures are collected and reported together, then the test fails once.
@@ -36,8 +37,11 @@ struct Entry {
     name: String,
     rule: String,
     case: Value,
+    /// The decision, or `rejected` when the case must fail to parse.
     decision: String,
     decided_by: Option<String>,
+    /// For a rejected case: the JSON path the error must name.
+    rejected_at: Option<String>,
     /// The protection that must refuse the request (`refused_by` in the result), if any.
     refused_by: Option<String>,
 }
@@ -108,6 +112,25 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                 continue;
             };
             let expect = item.get("expect");
+            if let Some(path) = expect.and_then(|e| e.get("rejected_at")) {
+                let Some(path) = path.as_str().filter(|a| !a.is_empty()) else {
+                    errors.push(format!(
+                        "{at} `{name}`: expect.rejected_at must be the JSON path of the error"
+                    ));
+                    continue;
+                };
+                entries.push(Entry {
+                    file: file.clone(),
+                    name: name.to_owned(),
+                    rule: rule.to_owned(),
+                    case: case.clone(),
+                    decision: "rejected".to_owned(),
+                    decided_by: None,
+                    rejected_at: Some(path.to_owned()),
+                    refused_by: None,
+                });
+                continue;
+            }
             let decision = expect
                 .and_then(|e| e.get("decision"))
                 .and_then(Value::as_str)
@@ -155,6 +178,7 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                 case: case.clone(),
                 decision: decision.to_owned(),
                 decided_by,
+                rejected_at: None,
                 refused_by,
             });
         }
@@ -195,7 +219,27 @@ fn corpus_matches_aws_documented_behaviour() {
     let mut failures = Vec::new();
     let rcp = rcp_services();
     for e in &entries {
-        let result = match latch_policy::case::evaluate_json_with(&e.case, &rcp) {
+        let result = latch_policy::case::evaluate_json_with(&e.case, &rcp);
+        if let Some(at) = &e.rejected_at {
+            match result {
+                Err(err) if err.path == *at => {}
+                Err(err) => failures.push(format!(
+                    "{} ({}):\n    rule: {}\n    expected: rejected at {at}\n    got: error: {err}",
+                    e.name, e.file, e.rule
+                )),
+                Ok(r) => failures.push(format!(
+                    "{} ({}):\n    rule: {}\n    expected: rejected at {at}\n    got: {}",
+                    e.name,
+                    e.file,
+                    e.rule,
+                    r.get("decision")
+                        .and_then(Value::as_str)
+                        .unwrap_or("<none>")
+                )),
+            }
+            continue;
+        }
+        let result = match result {
             Ok(r) => r,
             Err(err) => {
                 failures.push(format!(
