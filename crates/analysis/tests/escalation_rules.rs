@@ -590,6 +590,47 @@ fn scp_deny_blocks_pass_role() {
     );
 }
 
+#[test]
+fn an_scp_deny_that_cannot_be_evaluated_does_not_hide_a_path() {
+    // An SCP guard with an operator the engine does not know: enforcement counts it as
+    // denying, but detection must not assume it protects. The path is reported, and says
+    // which statement would have to hold.
+    let mut fx = Fx::new();
+    let me = role_arn(A, "runner");
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["iam:PutRolePolicy"], &me)],
+    );
+    fx.scp(
+        json!({"Sid": "NoIamWrites", "Effect": "Deny", "Action": "iam:Put*", "Resource": "*",
+                  "Condition": {"StringEqualsFuture": {"aws:PrincipalTag/team": "platform"}}}),
+    );
+    let r = fx.report();
+    let p = path(&r, &me, "admin").unwrap_or_else(|| panic!("{:#?}", r.edges));
+    let detail = &p.steps[0].detail;
+    assert!(
+        detail.contains("exposed unless scp statement 0 (Sid NoIamWrites)")
+            && detail.contains("StringEqualsFuture"),
+        "{detail}"
+    );
+    // A Deny the engine can evaluate still blocks.
+    let mut fx = Fx::new();
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["iam:PutRolePolicy"], &me)],
+    );
+    fx.scp(
+        json!({"Effect": "Deny", "Action": "iam:Put*", "Resource": "*",
+                  "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "platform"}}}),
+    );
+    let r = fx.report();
+    assert!(path(&r, &me, "admin").is_none(), "{:#?}", r.edges);
+}
+
 // ---------------------------------------------------------------------------------------------
 // resources running as a role: update-code, ssm-command, instance-connect, glue-dev-endpoint
 
