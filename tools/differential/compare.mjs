@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseLines, resourceAccountOf, principalFacts, simulateCase } from './simulate.mjs';
+import { RCP_SERVICES } from './generate.mjs';
 
 const DECISIONS = new Set(['Allow', 'ExplicitDeny', 'ImplicitDeny']);
 const PREDICATE_KEYS = new Set([
-  'case_id', 'action', 'principal', 'has', 'lacks', 'service_in', 'service_not_in',
+  'case_id', 'action', 'principal', 'has', 'lacks', 'service_in', 'service_not_in', 'rcp_governed',
   'cross_account', 'json_contains', 'iam_simulate', 'latch',
 ]);
 
@@ -229,6 +230,7 @@ export function matches(when, ctx) {
       case 'lacks': ok = v.every((f) => c[f] === undefined); break;
       case 'service_in': ok = v.includes(service(c)); break;
       case 'service_not_in': ok = !v.includes(service(c)); break;
+      case 'rcp_governed': ok = RCP_SERVICES.has(service(c)) === v; break;
       case 'cross_account': {
         const pa = principalFacts(c.request.principal).account;
         ok = (pa !== undefined && pa !== resourceAccountOf(c.request)) === v;

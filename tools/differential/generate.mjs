@@ -8,6 +8,7 @@
 // conditions are drawn against the request's context so that they are true, false, or on a
 // missing key. Probabilities are tuned so Allow / ExplicitDeny / ImplicitDeny are all common.
 
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 // ---------------------------------------------------------------- PRNG (xmur3 + sfc32)
@@ -98,10 +99,12 @@ const OTHER_ACTION_NAMES = {
 // Services whose resources can carry a resource-based policy in this generator.
 const RESOURCE_POLICY_KINDS = new Set(['s3object', 's3bucket', 'key', 'role', 'function', 'table', 'secret', 'queue']);
 // Services that support RCPs (Organizations user guide, "Resource control policies", list of
-// supported AWS services).
-export const RCP_SERVICES = new Set([
-  's3', 'sts', 'kms', 'sqs', 'secretsmanager', 'cognito-identity', 'logs', 'dynamodb', 'ecr', 'aoss',
-]);
+// supported AWS services), from Latch's catalog data: the one copy of the list, which
+// `latch eval` hands to the engine too.
+export const RCP_SERVICES = new Set(
+  JSON.parse(readFileSync(new URL('../../crates/catalog/data/catalog.json', import.meta.url), 'utf8'))
+    .rcp_supported_services.map((s) => s.toLowerCase()),
+);
 
 const BUCKETS = ['data-lake', 'team-platform', 'audit-logs'];
 const KEYS = ['reports/2026/q1.csv', 'home/alice/notes.txt', 'public/index.html', 'team/platform/run.log'];

@@ -750,7 +750,8 @@ fn by_ou(snapshot: &Snapshot, per_account: &[UnusedServices]) -> Vec<UnusedServi
 /// Admin-equivalent: the engine allows every IAM write of the escalation graph's
 /// [`ADMIN_PROBES`] on every role, user and policy of the principal's own account, with the
 /// principal's real request context (tags, organization), through identity policies, boundary
-/// and SCPs — one definition for the scan and the escalation graph.
+/// and SCPs — one definition for the scan and the escalation graph. As there, a Deny the
+/// engine cannot evaluate is not assumed to protect (detection).
 fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
     let catalog = Catalog::get();
     let quick = ADMIN_PROBES.iter().all(|(a, _)| {
@@ -767,8 +768,13 @@ fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
     let account = p.account_id();
     ADMIN_PROBES.iter().all(|(action, template)| {
         let resource = template.replace("{account}", account);
-        latch_policy::Request::new(p.arn(), action, &resource, None, p.request_context())
-            .is_ok_and(|req| set.evaluate(&req).decision == latch_policy::Decision::Allow)
+        latch_policy::Request::new(p.arn(), action, &resource, None, p.request_context()).is_ok_and(
+            |req| {
+                set.evaluate_with(&req, latch_policy::Unevaluable::DenyDoesNotMatch)
+                    .decision
+                    == latch_policy::Decision::Allow
+            },
+        )
     })
 }
 

@@ -12,7 +12,7 @@
 mod fixture;
 
 use fixture::*;
-use latch_analysis::escalation::Technique;
+use latch_analysis::escalation::{Target, Technique};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -295,6 +295,86 @@ fn modify_another_role_needs_a_way_to_act_as_it() {
     assert!(path(&r, &only_modify, "admin").is_none());
 }
 
+#[test]
+fn roles_and_policies_aws_protects_are_not_ways_up() {
+    // AWS refuses policy, trust and boundary changes on Identity Center roles and
+    // service-linked roles, and new versions of AWS managed policies, whatever the policies
+    // say: the engine answers ImplicitDeny, so no rule proposes a path through them.
+    let mut fx = Fx::new();
+    let ic = fx.role_on_path(
+        A,
+        "/aws-reserved/sso.amazonaws.com/",
+        "AWSReservedSSO_ReadOnly_0123456789abcdef",
+        trust_aws(&root(A)),
+        vec![allow(&["s3:Get*"], "*")],
+    );
+    let ic_admin = fx.role_on_path(
+        A,
+        "/aws-reserved/sso.amazonaws.com/",
+        "AWSReservedSSO_Admin_0123456789abcdef",
+        trust_service("sso.amazonaws.com"),
+        vec![allow(&["*"], "*")],
+    );
+    let slr = fx.role_on_path(
+        A,
+        "/aws-service-role/ecs.amazonaws.com/",
+        "AWSServiceRoleForECS",
+        trust_aws(&root(A)),
+        vec![allow(&["ec2:Describe*"], "*")],
+    );
+    let slr_admin = fx.role_on_path(
+        A,
+        "/aws-service-role/support.amazonaws.com/",
+        "AWSServiceRoleForSupport",
+        trust_service("support.amazonaws.com"),
+        vec![allow(&["*"], "*")],
+    );
+    let moves = [
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+        "sts:AssumeRole",
+    ];
+    let meddler = fx.user(
+        A,
+        "meddler",
+        vec![allow(&moves, &format!("arn:aws:iam::{A}:role/aws-*"))],
+    );
+    let read_only = fx.aws_managed(A, "ReadOnlyAccess", vec![allow(&["s3:Get*"], "*")]);
+    let versioner = fx.user(
+        A,
+        "versioner",
+        vec![allow(
+            &["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"],
+            "arn:aws:iam::aws:policy/*",
+        )],
+    );
+    fx.attach(A, "versioner", &read_only);
+    // The same moves on an ordinary role are a way up: the fixture is not vacuous.
+    let plain = fx.role(
+        A,
+        "plain",
+        trust_aws(&root(A)),
+        vec![allow(&["s3:Get*"], "*")],
+    );
+    let control = fx.user(A, "control", vec![allow(&moves, &plain)]);
+    let r = fx.report();
+    assert!(path(&r, &control, "admin").is_some(), "{:#?}", r.edges);
+    for target in [&ic, &ic_admin, &slr, &slr_admin] {
+        assert!(
+            !r.edges
+                .iter()
+                .any(|e| e.to == Target::Principal(target.clone())
+                    && e.technique != Technique::AssumeRole),
+            "{target}: {:#?}",
+            r.edges
+        );
+    }
+    assert!(path(&r, &meddler, "admin").is_none(), "{:#?}", r.edges);
+    assert!(!any_edge_from(&r, &versioner), "{:#?}", r.edges);
+    assert!(path(&r, &versioner, "admin").is_none());
+}
+
 // ---------------------------------------------------------------------------------------------
 // pass-role into services
 
@@ -508,6 +588,47 @@ fn scp_deny_blocks_pass_role() {
         "{:#?}",
         r.edges
     );
+}
+
+#[test]
+fn an_scp_deny_that_cannot_be_evaluated_does_not_hide_a_path() {
+    // An SCP guard with an operator the engine does not know: enforcement counts it as
+    // denying, but detection must not assume it protects. The path is reported, and says
+    // which statement would have to hold.
+    let mut fx = Fx::new();
+    let me = role_arn(A, "runner");
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["iam:PutRolePolicy"], &me)],
+    );
+    fx.scp(
+        json!({"Sid": "NoIamWrites", "Effect": "Deny", "Action": "iam:Put*", "Resource": "*",
+                  "Condition": {"StringEqualsFuture": {"aws:PrincipalTag/team": "platform"}}}),
+    );
+    let r = fx.report();
+    let p = path(&r, &me, "admin").unwrap_or_else(|| panic!("{:#?}", r.edges));
+    let detail = &p.steps[0].detail;
+    assert!(
+        detail.contains("exposed unless scp statement 0 (Sid NoIamWrites)")
+            && detail.contains("StringEqualsFuture"),
+        "{detail}"
+    );
+    // A Deny the engine can evaluate still blocks.
+    let mut fx = Fx::new();
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["iam:PutRolePolicy"], &me)],
+    );
+    fx.scp(
+        json!({"Effect": "Deny", "Action": "iam:Put*", "Resource": "*",
+                  "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "platform"}}}),
+    );
+    let r = fx.report();
+    assert!(path(&r, &me, "admin").is_none(), "{:#?}", r.edges);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -365,6 +365,7 @@ pub struct Catalog {
     by_prefix: HashMap<Box<str>, usize>,
     global_condition_keys: Vec<ConditionKey>,
     rcp_supported: Vec<String>,
+    rcp_services: latch_policy::RcpServices,
     sensitivity: sensitivity::Table,
 }
 
@@ -546,6 +547,7 @@ impl Catalog {
                 .into_iter()
                 .map(|(name, value_type)| ConditionKey { name, value_type })
                 .collect(),
+            rcp_services: latch_policy::RcpServices::new(&rcp_supported),
             rcp_supported,
             sensitivity: sensitivity::Table::default(),
         })
@@ -706,6 +708,12 @@ impl Catalog {
     /// The services Resource Control Policies apply to, sorted.
     pub fn rcp_supported_services(&self) -> &[String] {
         &self.rcp_supported
+    }
+
+    /// The same list in the form the policy engine takes (`PolicySet::rcp_services`): every
+    /// builder of a policy set hands this in, so the catalog is the only copy of the list.
+    pub fn rcp_services(&self) -> latch_policy::RcpServices {
+        self.rcp_services.clone()
     }
 
     /// The global (`aws:`) condition keys.

@@ -42,6 +42,15 @@ fn counts_match_the_source_package() {
         MEASURED_GLOBAL_CONDITION_KEYS
     );
     assert_eq!(c.rcp_supported_services().len(), MEASURED_RCP_SERVICES);
+    let engine = c.rcp_services();
+    assert_eq!(
+        engine.services().map(<[Box<str>]>::len),
+        Some(MEASURED_RCP_SERVICES)
+    );
+    for s in c.rcp_supported_services() {
+        assert_eq!(engine.governs(&s.to_ascii_lowercase()), Some(true), "{s}");
+    }
+    assert_eq!(engine.governs("ec2"), Some(false));
     for (level, expected) in MEASURED_LEVELS {
         let n = c
             .actions()

@@ -140,7 +140,8 @@ fn catalog_lints(case: &Value) -> Vec<String> {
 }
 
 fn evaluate_value(v: &Value, repeat: u64) -> Result<Value, String> {
-    let case = Case::from_value(v).map_err(|e| e.to_string())?;
+    let case = Case::from_value_with(v, &latch_catalog::Catalog::get().rcp_services())
+        .map_err(|e| e.to_string())?;
     let mut lints = case.policies.lints();
     lints.extend(catalog_lints(v));
     for _ in 1..repeat {
@@ -157,8 +158,11 @@ fn write_case_result(
     repeat: u64,
 ) -> anyhow::Result<usize> {
     let result = line_text(bytes, n).and_then(|text| {
-        serde_json::from_str::<Value>(text)
-            .map_err(|e| format!("line {n}: invalid JSON: {e}"))
+        latch_policy::document::parse_json(text)
+            .map_err(|e| match e.path.as_str() {
+                "$" => format!("line {n}: {}", e.reason),
+                _ => format!("line {n}: {e}"),
+            })
             .and_then(|v| evaluate_value(&v, repeat).map_err(|e| format!("line {n}: {e}")))
     });
     let (value, failed) = match result {
@@ -176,8 +180,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     if let Some(path) = &args.case {
         let text = read_case(path)?;
-        let v: Value = serde_json::from_str(&text)
-            .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+        let v: Value = latch_policy::document::parse_json(&text)
+            .with_context(|| format!("`{}` is not a valid case", path.display()))?;
         return match evaluate_value(&v, args.repeat) {
             Ok(result) => {
                 serde_json::to_writer_pretty(&mut out, &result)?;

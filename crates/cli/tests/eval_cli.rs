@@ -249,3 +249,128 @@ fn an_undecodable_line_is_reported_and_the_others_are_evaluated() {
     assert_eq!(lines[2]["decision"], "Allow");
     assert!(err.contains("1 case(s)"), "{err}");
 }
+
+#[test]
+fn validate_strict_reports_every_fail_closed_form() {
+    let dir = std::env::temp_dir().join(format!("latch-validate-fc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    // Refused where AWS refuses the policy: errors naming the JSON path.
+    let refused = [
+        (
+            file(
+                "dup.json",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            ),
+            "Statement[0].Effect: duplicate key `Effect`",
+        ),
+        (
+            file(
+                "empty-action.json",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":[],"Resource":"*"}]}"#,
+            ),
+            "Statement[0].Action: must not be an empty list",
+        ),
+        (
+            file(
+                "nan.json",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"nan"}}}]}"#,
+            ),
+            "Statement[0].Condition.NumericLessThan.s3:max-keys: `nan` is not a number",
+        ),
+    ];
+    for (path, want) in &refused {
+        let (code, out, _) = latch(&["validate", path, "--format", "json"], None);
+        assert_eq!(code, 1, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let err = v["files"][0]["errors"][0].as_str().unwrap();
+        assert!(err.starts_with(want), "{err}");
+    }
+    // Evaluated fail-closed: warnings, which --strict turns into a failure.
+    let warned = file(
+        "malformed.json",
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Deny","Action":"s3:*","Resource":["arn:aws:s3","arn:::::","not-an-arn","arn:aws:s3*"]},
+            {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":[]}}}
+        ]}"#,
+    );
+    let (code, out, _) = latch(&["validate", &warned, "--format", "json"], None);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings: Vec<&str> = v["files"][0]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    for want in [
+        "Statement[0].Resource[0]: `arn:aws:s3` is not an ARN pattern",
+        "Statement[0].Resource[1]: `arn:::::` is not an ARN pattern",
+        "Statement[0].Resource[2]: `not-an-arn` is not an ARN pattern",
+        "Statement[0].Resource[3]: `arn:aws:s3*` is not an ARN pattern",
+        "Statement[1].Condition.StringEquals.aws:PrincipalTag/team: cannot be evaluated",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(want)),
+            "{want}: {warnings:#?}"
+        );
+    }
+    let (code, out, _) = latch(&["validate", "--strict", &warned], None);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("warning")).count(),
+        5,
+        "{out}"
+    );
+}
+
+#[test]
+fn eval_refuses_a_case_with_a_repeated_key() {
+    let case = r#"{"request":{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:GetObject","resource":"*"},"identity_policies":[{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*","Effect":"Allow"}]}]}"#;
+    let (code, out, _) = latch(&["eval", "--cases", "-"], Some(case));
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let err = v["error"].as_str().unwrap();
+    assert!(
+        err.starts_with("line 1: identity_policies[0].Statement[1].Effect: duplicate key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn eval_uses_the_catalog_list_of_services_rcps_govern() {
+    // events is on the list (the engine used to know 10 services), lambda is not.
+    let case = |action: &str, resource: &str| {
+        serde_json::json!({
+            "request": {"principal": "arn:aws:iam::111122223333:user/a", "action": action, "resource": resource},
+            "identity_policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
+            "rcps": [[{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}]],
+        })
+        .to_string()
+    };
+    let input = format!(
+        "{}\n{}\n",
+        case(
+            "events:PutEvents",
+            "arn:aws:events:us-east-1:111122223333:event-bus/default"
+        ),
+        case(
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:us-east-1:111122223333:function:f"
+        )
+    );
+    let (code, out, _) = latch(&["eval", "--cases", "-"], Some(&input));
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["decision"], "ExplicitDeny", "{out}");
+    assert_eq!(lines[0]["decided_by"], "rcp");
+    assert_eq!(lines[1]["decision"], "Allow", "{out}");
+    assert!(lines[1].get("warnings").is_none(), "{out}");
+}

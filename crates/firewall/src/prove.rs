@@ -475,6 +475,21 @@ impl Scenario {
                     "`steps[{i}].deny_in`: only the impact (last) step is checked"
                 ));
             }
+            // An RCP can only block a step on a service RCPs govern (the catalog's list).
+            let service = s
+                .action
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if s.deny_in.contains(&GuardKind::Rcp)
+                && catalog.rcp_services().governs(&service) != Some(true)
+            {
+                return Err(format!(
+                    "`steps[{i}].deny_in`: RCPs do not govern `{service}`, so no RCP can deny `{}`",
+                    s.action
+                ));
+            }
         }
         Ok(())
     }

@@ -194,7 +194,10 @@ fn subject(snapshot: &Snapshot, arn: &str, kind: UsageKind) -> Option<Subject> {
             principal: arn.to_owned(),
             userid_base: account.clone(),
             account,
-            identity: PolicySet::default(),
+            identity: PolicySet {
+                rcp_services: Catalog::get().rcp_services(),
+                ..PolicySet::default()
+            },
             base_ctx: ctx,
             is_role: false,
         });

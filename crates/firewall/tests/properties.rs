@@ -208,6 +208,7 @@ fn engine_denies(
         scps: Some(scps),
         rcps: Some(rcps),
         management_account: org.management_account.clone(),
+        rcp_services: Catalog::get().rcp_services(),
         ..PolicySet::default()
     };
     let mut ctx = Context::default();
@@ -242,9 +243,34 @@ fn intent_denies(intent: &Intent, account: &str, probe: &Probe, action: &str) ->
     intent.rules.iter().any(|r| {
         path.contains(&r.target)
             && (r.kind == PolicyKind::Scp
-                || latch_policy::eval::RCP_SERVICES.contains(&service.as_str()))
+                || Catalog::get().rcp_services().governs(&service) == Some(true))
             && r.denies(probe)
     })
+}
+
+/// An RCP statement on a service RCPs do not govern would be dead weight that looks like
+/// protection: every action of every RCP rule is on the catalog's list.
+fn rcp_rules_only_name_governed_services(intent: &Intent) {
+    let catalog = Catalog::get();
+    let governed = catalog.rcp_services();
+    for r in intent.rules.iter().filter(|r| r.kind == PolicyKind::Rcp) {
+        match &r.actions {
+            latch_firewall::intent::Actions::Only(ids) => {
+                for id in ids {
+                    let a = catalog.action_by_id(*id).unwrap();
+                    let service = a.service_prefix().to_ascii_lowercase();
+                    assert_eq!(
+                        governed.governs(&service),
+                        Some(true),
+                        "RCP rule `{}` names {}, whose service RCPs do not govern",
+                        r.label,
+                        a.full_name()
+                    );
+                }
+            }
+            latch_firewall::intent::Actions::AllExcept(_) => {}
+        }
+    }
 }
 
 fn check_limits(intent: &Intent, packed: &[PackedPolicy]) {
@@ -295,6 +321,7 @@ fn run_case(seed: u64) {
         active_grants: &[],
     };
     let intent = generate(&input).unwrap();
+    rcp_rules_only_name_governed_services(&intent);
     let packed = match pack(&intent) {
         Ok(p) => p,
         // Too large for the example's free slots: the error must say what does not fit.

@@ -190,6 +190,20 @@ resource = "${attacker}"
     .unwrap_err()
     .to_string();
     assert!(e.contains("`technique`: `pass-role-foo`"), "{e}");
+    // An RCP cannot deny an IAM action: IAM is not among the services RCPs govern.
+    let e = parse_scenario(
+        "x.toml",
+        &ok.replace(
+            "resource = \"${attacker}\"",
+            "resource = \"${attacker}\"\ndeny_in = [\"rcp\"]",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("steps[0].deny_in") && e.contains("RCPs do not govern `iam`"),
+        "{e}"
+    );
     let e = parse_scenario("x.toml", &ok.replace("[[steps]]", "[[stepz]]"))
         .unwrap_err()
         .to_string();

@@ -66,8 +66,20 @@ fn decode_text(text: &str, path: &str) -> Result<Value, FormatError> {
         decoded = percent_decode(trimmed).map_err(|reason| FormatError::new(path, reason))?;
         decoded.as_str()
     };
-    serde_json::from_str(json_text)
-        .map_err(|e| FormatError::new(path, format!("the policy document is not valid JSON: {e}")))
+    latch_policy::document::parse_json(json_text).map_err(|e| {
+        if e.path == "$" {
+            FormatError::new(
+                path,
+                format!("the policy document is not valid JSON: {}", e.reason),
+            )
+        } else {
+            // A repeated key: name it inside the document.
+            FormatError::new(
+                &crate::json::field(path, &e.path),
+                format!("invalid policy: {}", e.reason),
+            )
+        }
+    })
 }
 
 /// Percent-decodes `text` (RFC 3986): `%XX` becomes the byte `XX`; the result must be UTF-8.
@@ -140,6 +152,19 @@ mod tests {
         let e = PolicyDocument::parse(&json!("%ZZ"), "X").unwrap_err();
         assert!(e.reason.contains("malformed percent-encoding"), "{e}");
         assert!(PolicyDocument::parse(&json!(3), "X").is_err());
+    }
+
+    #[test]
+    fn a_repeated_key_in_an_encoded_document_is_an_error_naming_it() {
+        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Effect":"Allow"}]}"#;
+        for v in [json!(text), json!(percent_encode(text))] {
+            let e = PolicyDocument::parse(&v, "RolePolicyList[0].PolicyDocument").unwrap_err();
+            assert_eq!(
+                e.path, "RolePolicyList[0].PolicyDocument.Statement[0].Effect",
+                "{e}"
+            );
+            assert!(e.reason.contains("duplicate key"), "{e}");
+        }
     }
 
     #[test]

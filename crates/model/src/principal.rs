@@ -121,7 +121,8 @@ pub struct PolicyCompileError {
 }
 
 impl EffectivePolicies<'_> {
-    /// Compiles everything into an engine `PolicySet` (no session or resource policy).
+    /// Compiles everything into an engine `PolicySet` (no session or resource policy), with
+    /// the services RCPs govern taken from the catalog.
     pub fn to_policy_set(&self) -> Result<PolicySet, PolicyCompileError> {
         let compile = |doc: &PolicyDocument, layer: Layer, place: &dyn Fn() -> String| {
             CPolicy::compile(&doc.policy, layer).map_err(|error| PolicyCompileError {
@@ -170,6 +171,7 @@ impl EffectivePolicies<'_> {
             scps: levels(&self.scps, Layer::Scp, "scp")?,
             rcps: levels(&self.rcps, Layer::Rcp, "rcp")?,
             management_account: self.management_account.map(str::to_owned),
+            rcp_services: latch_catalog::Catalog::get().rcp_services(),
         })
     }
 }

@@ -32,13 +32,71 @@ pub fn account(text: &str) -> Option<&str> {
 pub struct ArnPattern {
     whole: Vec<Piece>,
     segments: Option<Vec<Vec<Piece>>>,
+    /// Set for a `Resource` pattern AWS would not accept; it matches nothing.
+    malformed: Option<String>,
 }
 
 impl ArnPattern {
-    /// Compiles resolved pieces.
+    /// Compiles resolved pieces of an ARN condition value (`ArnLike` and friends): six
+    /// segments compared one by one; any other shape is compared as a whole string.
     pub fn new(whole: Vec<Piece>) -> ArnPattern {
         let segments = split_pieces(&whole);
-        ArnPattern { whole, segments }
+        let segments = segments.filter(|s| s.len() == 6 && starts_with_arn(s));
+        ArnPattern {
+            whole,
+            segments,
+            malformed: None,
+        }
+    }
+
+    /// Compiles resolved pieces of a `Resource` / `NotResource` pattern, following "IAM JSON
+    /// policy elements: Resource" (using wildcards in resource ARNs): `*` alone matches every
+    /// resource; otherwise the pattern is an ARN, `arn:partition:service:region:account:resource`,
+    /// with `*` and `?` inside segments; a `*` that ends a segment may run on past the colons
+    /// after it, which is what lets a pattern with fewer segments (`arn:aws:sns:*`) cover every
+    /// ARN that begins like it; the service segment cannot hold a wildcard. Anything else —
+    /// not beginning with `arn:` (`not-an-arn`), an empty partition or service (`arn:::::`), a
+    /// wildcard in the service (`arn:aws:s3*`), or fewer than six segments without a final `*`
+    /// (`arn:aws:s3`) — is malformed: it matches nothing, and the statement reports it
+    /// ([`ArnPattern::malformed`]).
+    pub fn resource(whole: Vec<Piece>) -> ArnPattern {
+        if whole == [Piece::Star] {
+            return ArnPattern {
+                whole,
+                segments: None,
+                malformed: None,
+            };
+        }
+        let segments = split_pieces(&whole);
+        let malformed = match &segments {
+            None => Some("it does not begin with `arn:`".to_owned()),
+            Some(s) if !starts_with_arn(s) => Some("it does not begin with `arn:`".to_owned()),
+            Some(s) if s.len() < 3 => Some("it names no service".to_owned()),
+            Some(s) => {
+                let partition = s.get(1).map_or(&[][..], Vec::as_slice);
+                let service = s.get(2).map_or(&[][..], Vec::as_slice);
+                let last_open = s.last().and_then(|l| l.last()) == Some(&Piece::Star);
+                if partition.is_empty() {
+                    Some("its partition is empty".to_owned())
+                } else if service.is_empty() {
+                    Some("its service is empty".to_owned())
+                } else if !glob::is_literal(service) {
+                    Some("its service holds a wildcard, which AWS does not allow".to_owned())
+                } else if s.len() < 6 && !last_open {
+                    Some(format!(
+                        "it has {} of the 6 ARN segments and does not end with `*`",
+                        s.len()
+                    ))
+                } else {
+                    None
+                }
+            }
+        };
+        ArnPattern {
+            whole,
+            segments: if malformed.is_none() { segments } else { None },
+            malformed,
+        }
     }
 
     /// True for the pattern `*`.
@@ -46,23 +104,48 @@ impl ArnPattern {
         self.whole == [Piece::Star]
     }
 
-    /// Matches a resource (an ARN, or any other text such as `*`).
+    /// Why AWS would not accept this `Resource` pattern, when it would not.
+    pub fn malformed(&self) -> Option<&str> {
+        self.malformed.as_deref()
+    }
+
+    /// Matches a resource (an ARN, or any other text such as `*`). A malformed pattern
+    /// matches nothing.
     pub fn matches(&self, text: &str) -> bool {
         if self.is_any() {
             return true;
         }
-        match (&self.segments, split(text)) {
-            (Some(segs), Some(parts)) => segs
-                .iter()
-                .zip(parts.iter())
-                .all(|(seg, part)| glob::matches(seg, part)),
-            _ => glob::matches(&self.whole, text),
+        if self.malformed.is_some() {
+            return false;
         }
+        let Some(segs) = &self.segments else {
+            return glob::matches(&self.whole, text);
+        };
+        if segs.len() == 6 {
+            return match split(text) {
+                Some(parts) => segs
+                    .iter()
+                    .zip(parts.iter())
+                    .all(|(seg, part)| glob::matches(seg, part)),
+                None => glob::matches(&self.whole, text),
+            };
+        }
+        // Fewer segments, the last ending with `*`: the segments before it one by one, the
+        // last against the rest of the ARN, colons included.
+        if split(text).is_none() {
+            return false;
+        }
+        let mut parts = text.splitn(segs.len(), ':');
+        segs.iter()
+            .all(|seg| parts.next().is_some_and(|part| glob::matches(seg, part)))
     }
 }
 
-/// Splits pieces at the first five literal colons; `None` unless the pattern has six parts
-/// beginning with a literal `arn`.
+fn starts_with_arn(segs: &[Vec<Piece>]) -> bool {
+    matches!(segs.first().map(Vec::as_slice), Some([Piece::Lit(a)]) if a == "arn")
+}
+
+/// Splits pieces at the first five literal colons (the sixth segment keeps later colons).
 fn split_pieces(pieces: &[Piece]) -> Option<Vec<Vec<Piece>>> {
     let mut segs: Vec<Vec<Piece>> = vec![Vec::new()];
     for piece in pieces {
@@ -92,8 +175,7 @@ fn split_pieces(pieces: &[Piece]) -> Option<Vec<Vec<Piece>>> {
             }
         }
     }
-    let starts_arn = matches!(segs.first().map(Vec::as_slice), Some([Piece::Lit(a)]) if a == "arn");
-    (segs.len() == 6 && starts_arn).then_some(segs)
+    Some(segs)
 }
 
 #[cfg(test)]
@@ -129,6 +211,66 @@ mod tests {
         assert!(!m("arn:aws:s3:::b", "arn:aws-us-gov:s3:::b"));
         assert!(m("*", "*"));
         assert!(!m("arn:aws:s3:::*", "*"));
+    }
+
+    fn r(pattern: &str, text: &str) -> bool {
+        ArnPattern::resource(glob::pieces_of(pattern)).matches(text)
+    }
+
+    fn bad(pattern: &str) -> bool {
+        ArnPattern::resource(glob::pieces_of(pattern))
+            .malformed()
+            .is_some()
+    }
+
+    #[test]
+    fn resource_patterns_follow_the_aws_rule() {
+        // Six segments, as for conditions.
+        assert!(r("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"));
+        assert!(!r("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket2/a"));
+        assert!(r("*", "anything"));
+        // A final `*` runs on over the colons after it.
+        assert!(r(
+            "arn:aws:sns:*",
+            "arn:aws:sns:us-east-1:111122223333:topic"
+        ));
+        assert!(r("arn:aws:iam::*", "arn:aws:iam::111122223333:role/a"));
+        assert!(!r("arn:aws:sns:*", "arn:aws:sqs:us-east-1:111122223333:q"));
+        assert!(r(
+            "arn:aws:ec2:us-*",
+            "arn:aws:ec2:us-east-1:111122223333:instance/i-1"
+        ));
+        assert!(!r(
+            "arn:aws:ec2:us-*",
+            "arn:aws:ec2:eu-west-1:111122223333:instance/i-1"
+        ));
+        assert!(!r("arn:aws:sns:*", "*"));
+        // Malformed: never matches.
+        for p in [
+            "arn:aws:s3*",
+            "arn:aws:s3",
+            "arn:::::",
+            "not-an-arn",
+            "arn:*",
+            "*/x",
+            "arn:aws:*:::b",
+            "arn::s3:::b",
+            "arn:aws",
+        ] {
+            assert!(bad(p), "{p}");
+        }
+        assert!(!r("arn:aws:s3*", "arn:aws:s3:::prod-data"));
+        assert!(!r("arn:aws:s3", "arn:aws:s3"));
+        assert!(!r("not-an-arn", "not-an-arn"));
+        for p in [
+            "*",
+            "arn:aws:s3:::b",
+            "arn:*:s3:::b",
+            "arn:aws:sns:*",
+            "arn:aws:s3:::",
+        ] {
+            assert!(!bad(p), "{p}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use crate::compile::{CPolicy, Layer};
 use crate::context::Context;
 use crate::document::{Effect, Policy};
-use crate::eval::{Evaluation, PolicySet};
+use crate::eval::{Evaluation, PolicySet, RcpServices};
 use crate::request::Request;
 
 /// A malformed case: the JSON path of the field, and why.
@@ -43,6 +43,7 @@ const CASE_KEYS: &[&str] = &[
     "scps",
     "rcps",
     "management_account",
+    "rcp_services",
 ];
 
 fn policy(v: &Value, path: &str, layer: Layer) -> Result<CPolicy, CaseError> {
@@ -100,8 +101,16 @@ fn str_field<'v>(
 }
 
 impl Case {
-    /// Parses and compiles a case.
+    /// Parses and compiles a case. Without `rcp_services` in the case, the services RCPs
+    /// govern are unknown and RCPs apply to every service (fail closed); see
+    /// [`Case::from_value_with`].
     pub fn from_value(v: &Value) -> Result<Case, CaseError> {
+        Case::from_value_with(v, &RcpServices::unknown())
+    }
+
+    /// Parses and compiles a case; `rcp_services` is used when the case does not list the
+    /// services RCPs govern itself (`latch eval` hands in the catalog's list).
+    pub fn from_value_with(v: &Value, rcp_services: &RcpServices) -> Result<Case, CaseError> {
         let obj = v
             .as_object()
             .ok_or_else(|| err("$", "a case must be a JSON object"))?;
@@ -191,6 +200,29 @@ impl Case {
         let management_account = str_field(obj, "management_account", "$")
             .map_err(|_| err("management_account", "must be a string"))?
             .map(str::to_owned);
+        let rcp_services = match obj.get("rcp_services") {
+            None | Some(Value::Null) => rcp_services.clone(),
+            Some(Value::Array(items)) => RcpServices::new(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        s.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+                            err(
+                                format!("rcp_services[{i}]"),
+                                "must be a service prefix such as `s3`",
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => {
+                return Err(err(
+                    "rcp_services",
+                    "must be an array of service prefixes such as [\"s3\", \"kms\"]",
+                ))
+            }
+        };
         let policies = PolicySet {
             identity,
             boundary: opt("permission_boundary", Layer::PermissionBoundary)?,
@@ -199,6 +231,7 @@ impl Case {
             scps,
             rcps,
             management_account,
+            rcp_services,
         };
         Ok(Case { request, policies })
     }
@@ -250,6 +283,9 @@ pub fn evaluation_json(e: &Evaluation<'_>, lints: &[String]) -> Value {
         out.insert("level".into(), json!(l));
     }
     out.insert("reason".into(), json!(e.reason));
+    if let Some(p) = e.refused_by {
+        out.insert("refused_by".into(), json!(p.name));
+    }
     out.insert("statements".into(), Value::Array(statements));
     let warnings: Vec<&String> = lints.iter().chain(e.warnings.iter()).collect();
     if !warnings.is_empty() {
@@ -260,7 +296,12 @@ pub fn evaluation_json(e: &Evaluation<'_>, lints: &[String]) -> Value {
 
 /// Parses, evaluates and renders one case.
 pub fn evaluate_json(case: &Value) -> Result<Value, CaseError> {
-    let c = Case::from_value(case)?;
+    evaluate_json_with(case, &RcpServices::unknown())
+}
+
+/// [`evaluate_json`] with the services RCPs govern when the case does not list them.
+pub fn evaluate_json_with(case: &Value, rcp_services: &RcpServices) -> Result<Value, CaseError> {
+    let c = Case::from_value_with(case, rcp_services)?;
     let lints = c.policies.lints();
     Ok(evaluation_json(&c.evaluate(), &lints))
 }

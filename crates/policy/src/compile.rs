@@ -65,6 +65,8 @@ enum ActionPat {
 
 #[derive(Debug, Clone)]
 struct ResourcePat {
+    /// The pattern as written (for explanations).
+    text: String,
     template: Template,
     fixed: Option<ArnPattern>,
 }
@@ -277,8 +279,12 @@ fn compile_statement(
                 .iter()
                 .map(|v| {
                     let template = Template::compile(v, true, vars);
-                    let fixed = template.fixed().map(|p| ArnPattern::new(p.to_vec()));
-                    ResourcePat { template, fixed }
+                    let fixed = template.fixed().map(|p| ArnPattern::resource(p.to_vec()));
+                    ResourcePat {
+                        text: v.clone(),
+                        template,
+                        fixed,
+                    }
                 })
                 .collect(),
         )),
@@ -290,6 +296,27 @@ fn compile_statement(
             })
         }
     };
+    if let Some(m) = &s.resource {
+        let element = if m.negated { "NotResource" } else { "Resource" };
+        for (i, v) in m.values.iter().enumerate() {
+            // Variables take a placeholder value here; a resolved pattern is checked again when
+            // a request is evaluated.
+            let shape = Template::compile(v, true, vars).placeholder_pieces();
+            if let Some(why) = ArnPattern::resource(shape).malformed() {
+                let verdict = match (s.effect, m.negated) {
+                    (Effect::Deny, false) => {
+                        "this Deny counts as matching every resource (fail closed)"
+                    }
+                    (Effect::Deny, true) => "this Deny excludes no resource by it (fail closed)",
+                    (Effect::Allow, false) => "this Allow matches nothing by it",
+                    (Effect::Allow, true) => "this Allow never applies (fail closed)",
+                };
+                lints.push(format!(
+                    "{path}.{element}[{i}]: `{v}` is not an ARN pattern AWS accepts: {why}; {verdict}"
+                ));
+            }
+        }
+    }
     if s.effect == Effect::Allow && s.principal.as_ref().is_some_and(|p| p.negated) {
         lints.push(format!(
             "{path}: NotPrincipal with Allow is not supported by AWS (\"IAM JSON policy elements: NotPrincipal\"); this statement never matches"
@@ -341,31 +368,55 @@ impl CStatement {
     }
 
     /// Whether the resource element matches; records a policy variable without a value (a
-    /// pattern holding one matches nothing: "Policy variables with no value").
-    fn resource_matches(&self, req: &Request, unresolved: &mut Option<String>) -> bool {
+    /// pattern holding one matches nothing: "Policy variables with no value"). `Err` when no
+    /// well-formed pattern settles it and some pattern is malformed: the element cannot be
+    /// evaluated (a Deny then counts as matching, an Allow does not).
+    fn resource_matches(
+        &self,
+        req: &Request,
+        unresolved: &mut Option<String>,
+    ) -> Result<bool, String> {
         let Some((negated, pats)) = &self.resources else {
             // A resource-based policy without Resource applies to the resource it is on.
-            return true;
+            return Ok(true);
+        };
+        let mut malformed = None;
+        let mut check = |pattern: &ArnPattern, text: &str| {
+            if let Some(why) = pattern.malformed() {
+                malformed.get_or_insert_with(|| format!("Resource `{text}`: {why}"));
+                false
+            } else {
+                pattern.matches(&req.resource)
+            }
         };
         let hit = pats.iter().any(|p| match &p.fixed {
-            Some(f) => f.matches(&req.resource),
+            Some(f) => check(f, &p.text),
             None => match p.template.resolve(&req.context) {
-                Ok(pieces) => ArnPattern::new(pieces).matches(&req.resource),
+                Ok(pieces) => check(&ArnPattern::resource(pieces), &p.text),
                 Err(u) => {
                     unresolved.get_or_insert(u.key);
                     false
                 }
             },
         });
-        hit != *negated
+        match malformed {
+            Some(why) if !hit => Err(why),
+            _ => Ok(hit != *negated),
+        }
     }
 
     /// Whether the statement applies to the request. `has_boundary`: the caller has a
     /// permissions boundary (for the documented `NotPrincipal` rule).
     pub fn applies(&self, req: &Request, action_lc: &str, has_boundary: bool) -> Applies {
         let mut unresolved = None;
-        if !self.action_matches(req, action_lc) || !self.resource_matches(req, &mut unresolved) {
+        if !self.action_matches(req, action_lc) {
             return Applies::No;
+        }
+        let mut unevaluable = None;
+        match self.resource_matches(req, &mut unresolved) {
+            Ok(true) => {}
+            Ok(false) => return Applies::No,
+            Err(why) => unevaluable = Some(why),
         }
         let pm = match &self.principal {
             None => PrincipalMatch::Direct,
@@ -374,7 +425,6 @@ impl CStatement {
                 None => return Applies::No,
             },
         };
-        let mut unevaluable = None;
         for c in &self.conditions {
             match c.evaluate(&req.context) {
                 Outcome::True => {}

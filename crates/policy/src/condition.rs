@@ -13,9 +13,12 @@
 //! - without a set qualifier, a multivalued key matches a positive operator when any of its
 //!   values does.
 //!
-//! An unknown operator, or a value that cannot be read for its operator, compiles to
-//! [`Kind::Invalid`]: it evaluates to [`Outcome::Unevaluable`], which the evaluator counts as
-//! *matching* in a Deny statement (fail closed) and as not matching in an Allow.
+//! An unknown operator, a policy value that cannot be read for its operator, or a key with an
+//! empty list of values compiles to [`Kind::Invalid`]: it evaluates to
+//! [`Outcome::Unevaluable`], which the evaluator counts as *matching* in a Deny statement (fail
+//! closed) and as not matching in an Allow. So does a request value the operator cannot read
+//! (`not-an-ip` for `IpAddress`, `abc` for a number, `yesterday` for a date, `nope` for `Bool`,
+//! a non-ARN for `ArnLike`) when the other values do not settle the condition.
 
 use std::net::IpAddr;
 
@@ -24,7 +27,36 @@ use crate::context::Context;
 use crate::document::ConditionEntry;
 use crate::glob;
 use crate::template::Template;
-use crate::values::{parse_date, Cidr};
+use crate::values::{parse_date, parse_number, Cidr};
+
+/// Splits an operator into its set qualifier, base and `IfExists` suffix.
+fn split_operator(op: &str) -> (SetOp, &str, bool) {
+    let (set, rest) = if let Some(r) = op.strip_prefix("ForAllValues:") {
+        (SetOp::ForAll, r)
+    } else if let Some(r) = op.strip_prefix("ForAnyValue:") {
+        (SetOp::ForAny, r)
+    } else {
+        (SetOp::Single, op)
+    };
+    match rest.strip_suffix("IfExists") {
+        Some(b) if b != "Null" => (set, b, true),
+        _ => (set, rest, false),
+    }
+}
+
+/// Whether an operator (with any set qualifier or `IfExists`) compares numbers: its policy
+/// values must then be numbers, or AWS refuses the policy.
+pub fn is_numeric_operator(op: &str) -> bool {
+    matches!(
+        split_operator(op).1,
+        "NumericEquals"
+            | "NumericNotEquals"
+            | "NumericLessThan"
+            | "NumericLessThanEquals"
+            | "NumericGreaterThan"
+            | "NumericGreaterThanEquals"
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SetOp {
@@ -125,17 +157,7 @@ impl Condition {
     /// Compiles a condition entry. `variables`: whether policy variables are substituted
     /// (policy version 2012-10-17).
     pub fn compile(entry: &ConditionEntry, variables: bool) -> Condition {
-        let (set, rest) = if let Some(r) = entry.operator.strip_prefix("ForAllValues:") {
-            (SetOp::ForAll, r)
-        } else if let Some(r) = entry.operator.strip_prefix("ForAnyValue:") {
-            (SetOp::ForAny, r)
-        } else {
-            (SetOp::Single, entry.operator.as_str())
-        };
-        let (base, if_exists) = match rest.strip_suffix("IfExists") {
-            Some(b) if b != "Null" => (b, true),
-            _ => (rest, false),
-        };
+        let (set, base, if_exists) = split_operator(&entry.operator);
         let vals = &entry.values;
         let strings = |wild: bool, lower: bool| -> Vec<Template> {
             vals.iter()
@@ -150,9 +172,9 @@ impl Condition {
                 .collect()
         };
         let numbers = |cmp: Cmp| -> Kind {
-            match vals.iter().map(|v| v.trim().parse::<f64>()).collect() {
-                Ok(values) => Kind::Num { cmp, values },
-                Err(_) => invalid(format!("`{}` needs numeric values", entry.operator)),
+            match vals.iter().map(|v| parse_number(v)).collect() {
+                Some(values) => Kind::Num { cmp, values },
+                None => invalid(format!("`{}` needs numeric values", entry.operator)),
             }
         };
         let dates = |cmp: Cmp| -> Kind {
@@ -278,6 +300,16 @@ impl Condition {
                 invalid(format!("unknown condition operator `{}`", entry.operator)),
             ),
         };
+        // A key with no values to compare with: nothing would ever equal one of them, so a
+        // Deny would silently deny nothing. Unevaluable instead (fail closed).
+        let kind = if vals.is_empty() && !matches!(kind, Kind::Invalid { .. }) {
+            invalid(format!(
+                "`{}` lists no values for `{}`",
+                entry.operator, entry.key
+            ))
+        } else {
+            kind
+        };
         Condition {
             operator: entry.operator.clone(),
             key: entry.key.clone(),
@@ -308,32 +340,35 @@ impl Condition {
             return to_outcome(wanted.contains(&missing));
         }
         let mut unresolved = None;
+        // A context value the operator cannot read (`not-an-ip` for IpAddress, `abc` for a
+        // number) decides nothing: when the readable values do not settle the condition, it
+        // is unevaluable, so a Deny counts as matching and an Allow does not (fail closed).
+        let mut unreadable = None;
+        let mut test = |v: &String| {
+            let r = self.positive(v, ctx, &mut unresolved);
+            if r.is_none() {
+                unreadable.get_or_insert_with(|| v.clone());
+            }
+            r
+        };
         let holds = match self.set {
-            SetOp::Single => {
-                if missing {
-                    self.if_exists || self.negated
-                } else {
-                    let any = values
-                        .iter()
-                        .any(|v| self.positive(v, ctx, &mut unresolved));
-                    any != self.negated
-                }
-            }
+            SetOp::Single if missing => Some(self.if_exists || self.negated),
+            SetOp::Single => any_gives(values, &mut test, true).map(|hit| hit != self.negated),
+            SetOp::ForAll if missing => Some(true),
             SetOp::ForAll => {
-                missing
-                    || values
-                        .iter()
-                        .all(|v| self.positive(v, ctx, &mut unresolved) != self.negated)
+                // Every value satisfies the operator: no value is a counterexample.
+                any_gives(values, |v| test(v).map(|b| b != self.negated), false).map(|c| !c)
             }
-            SetOp::ForAny => {
-                if missing {
-                    self.if_exists
-                } else {
-                    values
-                        .iter()
-                        .any(|v| self.positive(v, ctx, &mut unresolved) != self.negated)
-                }
-            }
+            SetOp::ForAny if missing => Some(self.if_exists),
+            SetOp::ForAny => any_gives(values, |v| test(v).map(|b| b != self.negated), true),
+        };
+        let Some(holds) = holds else {
+            return Outcome::Unevaluable(format!(
+                "the request's value `{}` of `{}` cannot be read by `{}`",
+                unreadable.unwrap_or_default(),
+                self.key,
+                self.operator
+            ));
         };
         match unresolved {
             Some(key) => Outcome::Unresolved(holds, key),
@@ -341,13 +376,14 @@ impl Condition {
         }
     }
 
-    /// Does one context value match any policy value (positive sense)?
-    fn positive(&self, v: &str, ctx: &Context, unresolved: &mut Option<String>) -> bool {
+    /// Does one context value match any policy value (positive sense)? `None` when the value
+    /// cannot be read as the operator's type (a number, date, boolean, IP address or ARN).
+    fn positive(&self, v: &str, ctx: &Context, unresolved: &mut Option<String>) -> Option<bool> {
         match &self.kind {
             Kind::Str {
                 ignore_case,
                 values,
-            } => {
+            } => Some({
                 let lowered;
                 let v = if *ignore_case {
                     lowered = v.to_lowercase();
@@ -375,41 +411,58 @@ impl Condition {
                         }
                     },
                 })
+            }),
+            Kind::Num { cmp, values } => {
+                parse_number(v).map(|n| values.iter().any(|&p| cmp.holds(n, p)))
             }
-            Kind::Num { cmp, values } => match v.trim().parse::<f64>() {
-                Ok(n) => values.iter().any(|&p| cmp.holds(n, p)),
-                Err(_) => false,
-            },
-            Kind::Date { cmp, values } => match parse_date(v) {
-                Some(d) => values.iter().any(|&p| cmp.holds(d, p)),
-                None => false,
-            },
+            Kind::Date { cmp, values } => {
+                parse_date(v).map(|d| values.iter().any(|&p| cmp.holds(d, p)))
+            }
             Kind::Bool { values } => {
                 let b = match v.to_ascii_lowercase().as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => return false,
+                    _ => return None,
                 };
-                values.contains(&b)
+                Some(values.contains(&b))
             }
-            Kind::Binary { values } => values.iter().any(|p| p == v),
-            Kind::Ip { values } => match v.trim().parse::<IpAddr>() {
-                Ok(ip) => values.iter().any(|c| c.contains(ip)),
-                Err(_) => false,
-            },
+            Kind::Binary { values } => Some(values.iter().any(|p| p == v)),
+            Kind::Ip { values } => v
+                .trim()
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| values.iter().any(|c| c.contains(ip))),
             Kind::Arn { values } => {
-                arn::split(v).is_some()
-                    && values.iter().any(|t| match t.resolve(ctx) {
-                        Ok(p) => ArnPattern::new(p).matches(v),
-                        Err(u) => {
-                            unresolved.get_or_insert(u.key);
-                            false
-                        }
-                    })
+                arn::split(v)?;
+                Some(values.iter().any(|t| match t.resolve(ctx) {
+                    Ok(p) => ArnPattern::new(p).matches(v),
+                    Err(u) => {
+                        unresolved.get_or_insert(u.key);
+                        false
+                    }
+                }))
             }
-            Kind::Null { .. } | Kind::Invalid { .. } => false,
+            Kind::Null { .. } | Kind::Invalid { .. } => Some(false),
         }
     }
+}
+
+/// Whether some value's result is `want`: `Some(true)` as soon as one is; otherwise `None`
+/// when some value could not be read, else `Some(false)`.
+fn any_gives(
+    values: &[String],
+    mut f: impl FnMut(&String) -> Option<bool>,
+    want: bool,
+) -> Option<bool> {
+    let mut unknown = false;
+    for v in values {
+        match f(v) {
+            Some(b) if b == want => return Some(true),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    (!unknown).then_some(false)
 }
 
 fn to_outcome(b: bool) -> Outcome {

@@ -128,12 +128,119 @@ pub struct Policy {
     pub statements: Vec<Statement>,
 }
 
+/// Parses JSON text like `serde_json::from_str`, but refuses an object that repeats a key
+/// (`{"Effect":"Deny","Effect":"Allow"}`, where a plain parser keeps the last one silently);
+/// the error names the JSON path of the repeated key. IAM refuses such a document too.
+pub fn parse_json(text: &str) -> Result<Value, ParseError> {
+    use serde::de::DeserializeSeed as _;
+    let duplicate = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = strict::Seed {
+        path: String::new(),
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => Err(match duplicate.into_inner() {
+            Some((path, key)) => ParseError::new(
+                &path,
+                format!("duplicate key `{key}`: a JSON object may name each key once (a policy with a repeated key is refused)"),
+            ),
+            None => ParseError::new("$", format!("invalid JSON: {e}")),
+        }),
+    }
+}
+
+/// The duplicate-refusing JSON reader behind [`parse_json`].
+mod strict {
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    pub(super) struct Seed<'d> {
+        pub(super) path: String,
+        pub(super) duplicate: &'d RefCell<Option<(String, String)>>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = Value;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("a number that is not finite"))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::new();
+            loop {
+                let seed = Seed {
+                    path: format!("{}[{}]", self.path, out.len()),
+                    duplicate: self.duplicate,
+                };
+                match seq.next_element_seed(seed)? {
+                    Some(v) => out.push(v),
+                    None => return Ok(Value::Array(out)),
+                }
+            }
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}.{key}", self.path)
+                };
+                if out.contains_key(&key) {
+                    *self.duplicate.borrow_mut() = Some((path, key));
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                let value = map.next_value_seed(Seed {
+                    path,
+                    duplicate: self.duplicate,
+                })?;
+                out.insert(key, value);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+}
+
 impl Policy {
-    /// Parses a policy from JSON text.
+    /// Parses a policy from JSON text (refusing repeated keys, see [`parse_json`]).
     pub fn from_json_str(text: &str) -> Result<Policy, ParseError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| ParseError::new("$", format!("invalid JSON: {e}")))?;
-        Policy::from_value(&value, "")
+        Policy::from_value(&parse_json(text)?, "")
     }
 
     /// Parses a policy from a JSON value; `path` prefixes error paths.
@@ -213,9 +320,16 @@ fn string(v: &Value, path: &str) -> Result<String, ParseError> {
         .ok_or_else(|| ParseError::new(path, "must be a string"))
 }
 
+/// A string or a non-empty array of strings: IAM refuses an empty `Action`, `Resource` or
+/// principal list ("Policy statement must contain actions", "... resources"), and an empty
+/// list in a Deny would otherwise deny nothing without a word.
 fn string_or_array(v: &Value, path: &str) -> Result<Vec<String>, ParseError> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) if items.is_empty() => Err(ParseError::new(
+            path,
+            "must not be an empty list (AWS refuses a policy with one)",
+        )),
         Value::Array(items) => items
             .iter()
             .enumerate()
@@ -291,15 +405,26 @@ fn parse_condition(v: &Value, path: &str) -> Result<Vec<ConditionEntry>, ParseEr
         let keys: &Map<String, Value> = keys.as_object().ok_or_else(|| {
             ParseError::new(&op_path, "must be a map of condition keys to values")
         })?;
+        let numeric = crate::condition::is_numeric_operator(op);
         for (key, values) in keys {
             let key_path = format!("{op_path}.{key}");
+            let checked = |item: &Value, path: &str| -> Result<String, ParseError> {
+                let text = scalar_text(item, path)?;
+                if numeric && crate::values::parse_number(&text).is_none() {
+                    return Err(ParseError::new(
+                        path,
+                        format!("`{text}` is not a number: `{op}` compares decimal numbers such as 10 or -2.5 (AWS refuses the policy)"),
+                    ));
+                }
+                Ok(text)
+            };
             let values = match values {
                 Value::Array(items) => items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| scalar_text(item, &format!("{key_path}[{i}]")))
+                    .map(|(i, item)| checked(item, &format!("{key_path}[{i}]")))
                     .collect::<Result<Vec<_>, _>>()?,
-                other => vec![scalar_text(other, &key_path)?],
+                other => vec![checked(other, &key_path)?],
             };
             out.push(ConditionEntry {
                 operator: op.clone(),
@@ -419,6 +544,69 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.path, "Statement[0].Condition.Bool.k[0]");
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_with_their_path() {
+        let e = Policy::from_json_str(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "Statement[1].Effect");
+        assert!(e.reason.contains("duplicate key `Effect`"), "{e}");
+        let e = Policy::from_json_str(
+            r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false","aws:SecureTransport":"true"}}},"Version":"2012-10-17"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "Statement.Condition.Bool.aws:SecureTransport");
+        let e = Policy::from_json_str(r#"{"Statement":[],"Statement":[]}"#).unwrap_err();
+        assert_eq!(e.path, "Statement");
+        // The same key in different objects is fine; so are numbers of every kind.
+        let v = parse_json(r#"{"a":{"k":1},"b":{"k":[-2,3.5,1e3,true,null,"s"]}}"#).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"a":{"k":1},"b":{"k":[-2,3.5,1000.0,true,null,"s"]}})
+        );
+        assert_eq!(parse_json("{} x").unwrap_err().path, "$");
+        assert_eq!(parse_json("{").unwrap_err().path, "$");
+    }
+
+    #[test]
+    fn empty_lists_and_bad_numbers_are_refused_with_their_path() {
+        for (text, path) in [
+            (
+                r#"{"Statement":{"Effect":"Deny","Action":[],"Resource":"*"}}"#,
+                "Statement.Action",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","NotAction":[],"Resource":"*"}}"#,
+                "Statement.NotAction",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":[]}}"#,
+                "Statement.Resource",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Deny","Action":"*","Principal":{"AWS":[]}}}"#,
+                "Statement.Principal.AWS",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"n":"nan"}}}}"#,
+                "Statement.Condition.NumericLessThan.n",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ForAllValues:NumericEqualsIfExists":{"n":["1","inf"]}}}}"#,
+                "Statement.Condition.ForAllValues:NumericEqualsIfExists.n[1]",
+            ),
+        ] {
+            let e = Policy::from_json_str(text).unwrap_err();
+            assert_eq!(e.path, path, "{text}: {e}");
+        }
+        // A number-like string for a string operator is just a string.
+        assert!(Policy::from_json_str(
+            r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"n":"nan"}}}}"#
+        )
+        .is_ok());
     }
 
     #[test]

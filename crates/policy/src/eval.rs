@@ -2,17 +2,24 @@
 //!
 //! Order ("Policy evaluation logic", "How AWS enforcement code logic evaluates requests",
 //! "Cross-account policy evaluation logic"):
+//! 0. what AWS refuses whatever the policies say (`crate::protected`: Identity Center roles,
+//!    service-linked roles, AWS managed policies, `alias/aws/` KMS aliases) is an
+//!    `ImplicitDeny` naming the protection, before any policy is read;
 //! 1. an explicit Deny in any applicable policy decides (`ExplicitDeny`);
 //! 2. RCPs: every level holds the implicit `RCPFullAWSAccess`, so they only deny — and only for
-//!    services that support RCPs and resources outside the management account;
+//!    the services RCPs govern ([`RcpServices`], handed in), resources outside the management
+//!    account, and neither calls by service-linked roles nor service-linked roles themselves;
 //! 3. SCPs: every level from the root to the account must allow (a level allows when any of its
 //!    policies does); they do not govern the management account or service-linked roles;
 //! 4. resource-based and identity-based policies: within one account either may allow (with
 //!    the documented caps by permissions boundary and session policy, and the exceptions of
 //!    role trust and KMS key policies, which must allow); across accounts both must.
 
+use std::sync::Arc;
+
 use crate::compile::{Applies, CPolicy, CompileError, Layer, PrincipalMatch};
 use crate::document::{Effect, Policy};
+use crate::protected::{self, Protection};
 use crate::request::{Caller, Request};
 
 /// The final decision.
@@ -37,20 +44,66 @@ impl Decision {
     }
 }
 
-/// Services whose resources RCPs govern ("Resource control policies (RCPs)": list of AWS
-/// services that support RCPs).
-pub const RCP_SERVICES: &[&str] = &[
-    "s3",
-    "sts",
-    "kms",
-    "sqs",
-    "secretsmanager",
-    "cognito-identity",
-    "logs",
-    "dynamodb",
-    "ecr",
-    "aoss",
-];
+/// The services whose resources RCPs govern ("Resource control policies (RCPs)", "List of AWS
+/// services that support RCPs",
+/// https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html).
+///
+/// The engine holds no copy of that list: it changes as AWS adds services, and the catalog
+/// (`latch_catalog::Catalog::rcp_services`) carries it with the rest of AWS's service data.
+/// Whoever builds a [`PolicySet`] hands it in.
+///
+/// Unknown (the default, when nobody handed a list in) fails closed: RCPs are applied to
+/// every service, so an RCP Deny is never lost, and an evaluation where an RCP Deny applied
+/// only because the list was unknown says so in a warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RcpServices(Option<Arc<[Box<str>]>>);
+
+impl RcpServices {
+    /// No list: RCPs apply to every service (fail closed).
+    pub const fn unknown() -> RcpServices {
+        RcpServices(None)
+    }
+
+    /// The services RCPs govern, by service prefix (`s3`, `kms`, ...; any case).
+    pub fn new<I, S>(services: I) -> RcpServices
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut list: Vec<Box<str>> = services
+            .into_iter()
+            .map(|s| s.as_ref().to_ascii_lowercase().into_boxed_str())
+            .collect();
+        list.sort_unstable();
+        list.dedup();
+        RcpServices(Some(list.into()))
+    }
+
+    /// Whether RCPs govern a (lower-case) service prefix; `None` when no list was given.
+    pub fn governs(&self, service_lc: &str) -> Option<bool> {
+        self.0
+            .as_ref()
+            .map(|list| list.binary_search_by(|s| (**s).cmp(service_lc)).is_ok())
+    }
+
+    /// The list, sorted and lower-case; `None` when unknown.
+    pub fn services(&self) -> Option<&[Box<str>]> {
+        self.0.as_deref()
+    }
+}
+
+/// What a Deny statement that cannot be evaluated (an unknown operator, an unreadable value, a
+/// malformed resource) counts as. An Allow in that situation never matches, either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unevaluable {
+    /// It matches: the answer for enforcement, where assuming the Deny protects is safe
+    /// (fail closed). [`PolicySet::evaluate`] answers this way.
+    #[default]
+    DenyMatches,
+    /// It does not match: the answer for exposure — what the caller could do if the statement
+    /// does not protect. Such statements are listed in [`Evaluation::set_aside`].
+    DenyDoesNotMatch,
+}
 
 /// The inputs of one evaluation, compiled.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +122,8 @@ pub struct PolicySet {
     pub rcps: Option<Vec<Vec<CPolicy>>>,
     /// The organization's management account.
     pub management_account: Option<String>,
+    /// The services RCPs govern; unknown applies RCPs to every service (fail closed).
+    pub rcp_services: RcpServices,
 }
 
 /// A statement that took part in the decision.
@@ -108,6 +163,14 @@ pub struct Evaluation<'a> {
     /// Problems met on the way (e.g. a Deny counted as matching because a condition could not
     /// be evaluated).
     pub warnings: Vec<String>,
+    /// The protection that refused the request whatever the policies say, if one did (then
+    /// `decided_by` is `None` and no statement was read).
+    pub refused_by: Option<&'static Protection>,
+    /// Deny statements that applied but could not be evaluated and, under
+    /// [`Unevaluable::DenyDoesNotMatch`], were counted as not matching: the decision holds
+    /// unless one of them protects. Empty under [`Unevaluable::DenyMatches`], where they are in
+    /// `statements` with `unevaluable` set.
+    pub set_aside: Vec<Matched<'a>>,
 }
 
 impl PolicySet {
@@ -155,8 +218,29 @@ impl PolicySet {
 
     /// Evaluates a request.
     pub fn evaluate<'a>(&'a self, req: &Request) -> Evaluation<'a> {
+        self.evaluate_with(req, Unevaluable::DenyMatches)
+    }
+
+    /// Evaluates a request, counting Deny statements that cannot be evaluated as `mode` says:
+    /// `evaluate_with(req, Unevaluable::DenyDoesNotMatch)` is the exposure answer, "allowed
+    /// unless one of `set_aside` protects".
+    pub fn evaluate_with<'a>(&'a self, req: &Request, mode: Unevaluable) -> Evaluation<'a> {
+        if let Some(p) = protected::refusal(req) {
+            return Evaluation {
+                decision: Decision::ImplicitDeny,
+                decided_by: None,
+                level: None,
+                reason: p.reason,
+                statements: Vec::new(),
+                warnings: Vec::new(),
+                refused_by: Some(p),
+                set_aside: Vec::new(),
+            };
+        }
         let mut st = State {
             req,
+            mode,
+            set_aside: Vec::new(),
             has_boundary: self.boundary.is_some(),
             statements: Vec::with_capacity(8),
             warnings: Vec::new(),
@@ -174,9 +258,16 @@ impl PolicySet {
             .scps
             .as_ref()
             .filter(|_| has_identity && org_member(req.caller.account()) && !req.service_linked);
+        // RCPs govern resources of member accounts, for the services on AWS's list, except
+        // what service-linked roles do and the service-linked roles themselves ("Resource
+        // control policies (RCPs)": RCPs do not affect resources in the management account;
+        // "Resources and entities not restricted by RCPs").
+        let rcp_scope = self.rcp_services.governs(&req.service);
         let rcps = self.rcps.as_ref().filter(|_| {
             org_member(req.resource_account.as_deref())
-                && RCP_SERVICES.contains(&req.service.as_str())
+                && rcp_scope != Some(false)
+                && !req.service_linked
+                && !is_service_linked_role(&req.resource)
         });
 
         // Evaluate every applicable layer once.
@@ -198,6 +289,12 @@ impl PolicySet {
                     .collect()
             })
             .unwrap_or_default();
+        if rcp_scope.is_none() && rcp_levels.iter().any(|l| l.deny) {
+            st.warnings.push(format!(
+                "the services RCPs govern were not given: an RCP Deny is applied to `{}` (fail closed)",
+                req.service
+            ));
+        }
         let none: &[CPolicy] = &[];
         let identity = if has_identity {
             st.scan(Layer::Identity, None, &self.identity)
@@ -401,6 +498,12 @@ impl PolicySet {
     }
 }
 
+/// A service-linked role's ARN (path `/aws-service-role/`).
+fn is_service_linked_role(resource: &str) -> bool {
+    crate::arn::split(resource)
+        .is_some_and(|p| p[2] == "iam" && p[5].starts_with("role/aws-service-role/"))
+}
+
 /// `sts:AssumeRole*` and friends on a role: the trust policy must allow.
 fn is_trust_request(req: &Request) -> bool {
     req.service == "sts"
@@ -433,6 +536,8 @@ struct Scan {
 
 struct State<'r, 'a> {
     req: &'r Request,
+    mode: Unevaluable,
+    set_aside: Vec<Matched<'a>>,
     has_boundary: bool,
     statements: Vec<Matched<'a>>,
     warnings: Vec<String>,
@@ -462,16 +567,34 @@ impl<'a> State<'_, 'a> {
                         continue;
                     }
                     Applies::Unevaluable(pm, why) => {
-                        let verdict = match s.effect {
-                            Effect::Deny => "counted as matching (fail closed)",
-                            Effect::Allow => "not counted as allowing",
+                        let verdict = match (s.effect, self.mode) {
+                            (Effect::Deny, Unevaluable::DenyMatches) => {
+                                "counted as matching (fail closed)"
+                            }
+                            (Effect::Deny, Unevaluable::DenyDoesNotMatch) => {
+                                "counted as not matching (exposure: the decision holds unless it protects)"
+                            }
+                            (Effect::Allow, _) => "not counted as allowing",
                         };
                         self.warnings.push(format!(
-                            "{} policy {pi} statement {}: condition cannot be evaluated ({why}); {verdict}",
+                            "{} policy {pi} statement {}: cannot be evaluated ({why}); {verdict}",
                             layer.name(),
                             s.index
                         ));
                         if s.effect == Effect::Allow {
+                            continue;
+                        }
+                        if self.mode == Unevaluable::DenyDoesNotMatch {
+                            self.set_aside.push(Matched {
+                                layer,
+                                level,
+                                policy: pi,
+                                policy_id: p.id.as_deref(),
+                                statement: s.index,
+                                sid: s.sid.as_deref(),
+                                effect: s.effect,
+                                unevaluable: Some(why),
+                            });
                             continue;
                         }
                         (pm, Some(why))
@@ -514,6 +637,112 @@ impl<'a> State<'_, 'a> {
             reason,
             statements,
             warnings: self.warnings,
+            refused_by: None,
+            set_aside: self.set_aside,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+
+    fn rcp_deny_everything() -> PolicySet {
+        let doc = |text: &str, layer| {
+            CPolicy::compile(&Policy::from_json_str(text).unwrap(), layer).unwrap()
+        };
+        PolicySet {
+            identity: vec![doc(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+                Layer::Identity,
+            )],
+            rcps: Some(vec![vec![doc(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}}"#,
+                Layer::Rcp,
+            )]]),
+            ..PolicySet::default()
+        }
+    }
+
+    fn lambda_call() -> Request {
+        Request::new(
+            "arn:aws:iam::111122223333:user/alice",
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:us-east-1:111122223333:function:f",
+            None,
+            Context::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn both_answers_for_a_deny_that_cannot_be_evaluated() {
+        let doc = |text: &str| {
+            CPolicy::compile(&Policy::from_json_str(text).unwrap(), Layer::Scp).unwrap()
+        };
+        let set = PolicySet {
+            identity: vec![CPolicy::compile(
+                &Policy::from_json_str(
+                    r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+                )
+                .unwrap(),
+                Layer::Identity,
+            )
+            .unwrap()],
+            scps: Some(vec![vec![
+                doc(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+                doc(r#"{"Version":"2012-10-17","Statement":{"Sid":"Guard","Effect":"Deny","Action":"iam:*","Resource":"*","Condition":{"StringEqualsFuture":{"aws:PrincipalTag/x":"y"}}}}"#),
+            ]]),
+            ..PolicySet::default()
+        };
+        let req = Request::new(
+            "arn:aws:iam::111122223333:user/alice",
+            "iam:CreateUser",
+            "*",
+            None,
+            Context::default(),
+        )
+        .unwrap();
+        let enforce = set.evaluate(&req);
+        assert_eq!(enforce.decision, Decision::ExplicitDeny);
+        assert!(enforce.set_aside.is_empty());
+        assert!(enforce.statements.iter().any(|m| m.unevaluable.is_some()));
+        let exposure = set.evaluate_with(&req, Unevaluable::DenyDoesNotMatch);
+        assert_eq!(exposure.decision, Decision::Allow);
+        assert_eq!(exposure.set_aside.len(), 1);
+        assert_eq!(exposure.set_aside[0].sid, Some("Guard"));
+        assert_eq!(exposure.set_aside[0].layer, Layer::Scp);
+        assert!(
+            exposure.warnings.iter().any(|w| w.contains("exposure")),
+            "{:?}",
+            exposure.warnings
+        );
+    }
+
+    #[test]
+    fn an_unknown_rcp_service_list_applies_rcps_everywhere_and_says_so() {
+        let mut set = rcp_deny_everything();
+        assert_eq!(set.rcp_services, RcpServices::unknown());
+        let e = set.evaluate(&lambda_call());
+        assert_eq!(e.decision, Decision::ExplicitDeny);
+        assert_eq!(e.decided_by, Some(Layer::Rcp));
+        assert!(
+            e.warnings.iter().any(|w| w.contains("fail closed")),
+            "{:?}",
+            e.warnings
+        );
+        set.rcp_services = RcpServices::new(["S3", "kms", "s3"]);
+        assert_eq!(
+            set.rcp_services.services().unwrap(),
+            [Box::from("kms"), Box::from("s3")]
+        );
+        let e = set.evaluate(&lambda_call());
+        assert_eq!(e.decision, Decision::Allow);
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        assert_eq!(set.rcp_services.governs("kms"), Some(true));
+        assert_eq!(set.rcp_services.governs("lambda"), Some(false));
+        assert_eq!(RcpServices::unknown().governs("lambda"), None);
     }
 }

@@ -10,12 +10,13 @@ pub mod context;
 pub mod document;
 pub mod eval;
 pub mod glob;
+pub mod protected;
 pub mod request;
 pub mod template;
 pub mod values;
 
 pub use compile::Layer;
 pub use document::{ParseError, Policy};
-pub use eval::{Decision, Evaluation, PolicySet};
+pub use eval::{Decision, Evaluation, PolicySet, RcpServices, Unevaluable};
 pub use request::Request;
 pub mod case;

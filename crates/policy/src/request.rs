@@ -151,7 +151,7 @@ pub struct Request {
     pub action_lc: String,
     /// The resource ARN (or `*`).
     pub resource: String,
-    /// The account owning the resource.
+    /// The account owning the resource (the caller's for resources AWS owns, account `aws`).
     pub resource_account: Option<String>,
     /// Condition keys, including the derived ones.
     pub context: Context,
@@ -191,9 +191,17 @@ impl Request {
                 "must not be empty (use `*` for actions without a resource)",
             ));
         }
+        // `aws` in the account part names resources AWS owns and shares with every account
+        // (AWS managed policies, `arn:aws:iam::aws:policy/...`): no resource-based policy
+        // guards them, so they count as the caller's own ("AWS managed policies": attach and
+        // read them like your own).
         let resource_account = resource_account
             .map(str::to_owned)
-            .or_else(|| arn::account(resource).map(str::to_owned))
+            .or_else(|| {
+                arn::account(resource)
+                    .filter(|a| *a != "aws")
+                    .map(str::to_owned)
+            })
             .or_else(|| caller.account().map(str::to_owned));
         let partition = arn::split(principal).map_or("aws", |p| p[1]);
         match &caller {

@@ -92,6 +92,22 @@ impl Template {
         Template { fixed, pieces }
     }
 
+    /// The pieces with every variable replaced by a placeholder value (`x`, or its default):
+    /// the pattern's shape, for checks made before any request is known.
+    pub fn placeholder_pieces(&self) -> Vec<Piece> {
+        let mut out = Vec::with_capacity(self.pieces.len());
+        for p in &self.pieces {
+            match p {
+                TPiece::Piece(Piece::Lit(s)) => glob::push_lit(&mut out, s),
+                TPiece::Piece(p) => out.push(p.clone()),
+                TPiece::Var { default, .. } => {
+                    glob::push_lit(&mut out, default.as_deref().unwrap_or("x"));
+                }
+            }
+        }
+        out
+    }
+
     /// The pieces when the template holds no variable.
     pub fn fixed(&self) -> Option<&[Piece]> {
         self.fixed.as_deref()

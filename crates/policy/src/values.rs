@@ -122,6 +122,44 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Parses a numeric condition value: a decimal number with an optional sign, fraction and
+/// exponent (`10`, `-2.5`, `.5`, `1e3`), finite. Rust's own float parser also takes `nan`,
+/// `inf` and `infinity`, which AWS does not ("Condition operators: Numeric": integer or decimal
+/// values).
+pub fn parse_number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let mut mantissa = digits(&mut i);
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        mantissa += digits(&mut i);
+    }
+    if mantissa == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return None;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
 /// An IPv4 or IPv6 network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -198,6 +236,27 @@ mod tests {
         assert_eq!(parse_date("2020-02-30"), None);
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_date("2024-02-29"), Some(1_709_164_800_000));
+    }
+
+    #[test]
+    fn numbers() {
+        for (text, want) in [
+            ("10", Some(10.0)),
+            (" -2.5 ", Some(-2.5)),
+            ("+3", Some(3.0)),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("1e3", Some(1000.0)),
+            ("1000.0", Some(1000.0)),
+        ] {
+            assert_eq!(parse_number(text), want, "{text}");
+        }
+        for bad in [
+            "nan", "NaN", "inf", "-inf", "infinity", "abc", "", "-", ".", "1e", "1e400", "0x10",
+            "1,5", "5 5",
+        ] {
+            assert_eq!(parse_number(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Runs the hand-written evaluation corpus (`tests/corpus/*.json`) through the engine.
 //!
-//! Every entry is `{"name", "rule", "case", "expect": {"decision", "decided_by"?}}`; the rule
-//! sentence cites the AWS documentation page it tests (see `docs/evaluation-rules.md`).
+//! Every entry is `{"name", "rule", "case", "expect": {"decision", "decided_by"?,
+//! "refused_by"?}}`, or `"expect": {"rejected_at": PATH}` for a case the engine must refuse to
+//! parse, naming that JSON path; the rule sentence cites the AWS documentation page it tests (see
+//! `docs/evaluation-rules.md`). `refused_by` names the protection of
+//! `latch_policy::protected` that must refuse the request; without it, none may.
 //! All failures are collected and reported together, then the test fails once.
 #![allow(
     clippy::unwrap_used,
@@ -34,8 +37,13 @@ struct Entry {
     name: String,
     rule: String,
     case: Value,
+    /// The decision, or `rejected` when the case must fail to parse.
     decision: String,
     decided_by: Option<String>,
+    /// For a rejected case: the JSON path the error must name.
+    rejected_at: Option<String>,
+    /// The protection that must refuse the request (`refused_by` in the result), if any.
+    refused_by: Option<String>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -104,6 +112,25 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                 continue;
             };
             let expect = item.get("expect");
+            if let Some(path) = expect.and_then(|e| e.get("rejected_at")) {
+                let Some(path) = path.as_str().filter(|a| !a.is_empty()) else {
+                    errors.push(format!(
+                        "{at} `{name}`: expect.rejected_at must be the JSON path of the error"
+                    ));
+                    continue;
+                };
+                entries.push(Entry {
+                    file: file.clone(),
+                    name: name.to_owned(),
+                    rule: rule.to_owned(),
+                    case: case.clone(),
+                    decision: "rejected".to_owned(),
+                    decided_by: None,
+                    rejected_at: Some(path.to_owned()),
+                    refused_by: None,
+                });
+                continue;
+            }
             let decision = expect
                 .and_then(|e| e.get("decision"))
                 .and_then(Value::as_str)
@@ -126,6 +153,24 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                     }
                 },
             };
+            let refused_by = match expect.and_then(|e| e.get("refused_by")) {
+                None => None,
+                Some(v) => match v.as_str() {
+                    Some(n)
+                        if latch_policy::protected::PROTECTIONS
+                            .iter()
+                            .any(|p| p.name == n) =>
+                    {
+                        Some(n.to_owned())
+                    }
+                    _ => {
+                        errors.push(format!(
+                            "{at} `{name}`: expect.refused_by must name a protection of latch_policy::protected::PROTECTIONS"
+                        ));
+                        continue;
+                    }
+                },
+            };
             entries.push(Entry {
                 file: file.clone(),
                 name: name.to_owned(),
@@ -133,10 +178,24 @@ fn load(errors: &mut Vec<String>) -> Vec<Entry> {
                 case: case.clone(),
                 decision: decision.to_owned(),
                 decided_by,
+                rejected_at: None,
+                refused_by,
             });
         }
     }
     entries
+}
+
+/// The services RCPs govern, from the catalog's data (the single source; `latch eval` hands
+/// the same list to the engine).
+fn rcp_services() -> latch_policy::RcpServices {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog/data/catalog.json");
+    let text = std::fs::read_to_string(&path).expect("the catalog data is readable");
+    let data: Value = serde_json::from_str(&text).expect("the catalog data is JSON");
+    let list = data["rcp_supported_services"]
+        .as_array()
+        .expect("rcp_supported_services is a list");
+    latch_policy::RcpServices::new(list.iter().map(|s| s.as_str().expect("a service prefix")))
 }
 
 fn explanation(result: &Value) -> String {
@@ -158,8 +217,29 @@ fn corpus_matches_aws_documented_behaviour() {
     let mut errors = Vec::new();
     let entries = load(&mut errors);
     let mut failures = Vec::new();
+    let rcp = rcp_services();
     for e in &entries {
-        let result = match latch_policy::case::evaluate_json(&e.case) {
+        let result = latch_policy::case::evaluate_json_with(&e.case, &rcp);
+        if let Some(at) = &e.rejected_at {
+            match result {
+                Err(err) if err.path == *at => {}
+                Err(err) => failures.push(format!(
+                    "{} ({}):\n    rule: {}\n    expected: rejected at {at}\n    got: error: {err}",
+                    e.name, e.file, e.rule
+                )),
+                Ok(r) => failures.push(format!(
+                    "{} ({}):\n    rule: {}\n    expected: rejected at {at}\n    got: {}",
+                    e.name,
+                    e.file,
+                    e.rule,
+                    r.get("decision")
+                        .and_then(Value::as_str)
+                        .unwrap_or("<none>")
+                )),
+            }
+            continue;
+        }
+        let result = match result {
             Ok(r) => r,
             Err(err) => {
                 failures.push(format!(
@@ -179,11 +259,18 @@ fn corpus_matches_aws_documented_behaviour() {
             .decided_by
             .as_deref()
             .is_none_or(|want| got_by == Some(want));
-        if !(decision_ok && layer_ok) {
-            let want = match &e.decided_by {
+        let got_refused = result.get("refused_by").and_then(Value::as_str);
+        let refused_ok = got_refused == e.refused_by.as_deref();
+        if !(decision_ok && layer_ok && refused_ok) {
+            let mut want = match &e.decided_by {
                 Some(l) => format!("{} by {l}", e.decision),
                 None => e.decision.clone(),
             };
+            match &e.refused_by {
+                Some(p) => want.push_str(&format!(", refused by protection `{p}`")),
+                None if got_refused.is_some() => want.push_str(", no protection"),
+                None => {}
+            }
             failures.push(format!(
                 "{} ({}):\n    rule: {}\n    expected: {want}\n    got: {got} by {}\n    {}",
                 e.name,

@@ -1,6 +1,9 @@
 //! Property tests of the evaluation as a whole:
 //! - adding a Deny statement anywhere never turns a decision into Allow;
 //! - adding an Allow statement to a policy never turns an Allow into a deny;
+//! - corrupting the condition values or resources of Deny statements, or the request's typed
+//!   context values, never turns a decision into Allow, and an explicit deny stays one (fail
+//!   closed, or the policy is refused);
 //! - parsing and evaluating never panic, whatever the input.
 #![allow(
     clippy::unwrap_used,
@@ -66,6 +69,12 @@ fn condition() -> impl Strategy<Value = Option<Value>> {
         1 => Just(Some(json!({"ForAnyValue:StringLike": {"aws:TagKeys": ["latch:*"]}}))),
         1 => Just(Some(json!({"DateLessThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}))),
         1 => Just(Some(json!({"NoSuchOperator": {"aws:SourceIp": "1.2.3.4"}}))),
+        1 => Just(Some(json!({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}))),
+        1 => Just(Some(json!({"NumericLessThan": {"s3:max-keys": "10"}}))),
+        1 => Just(Some(json!({"ForAnyValue:NumericGreaterThanIfExists": {"s3:max-keys": ["1", 100]}}))),
+        1 => Just(Some(json!({"Bool": {"aws:SecureTransport": "true"}}))),
+        1 => Just(Some(json!({"DateGreaterThan": {"aws:CurrentTime": "2025-01-01T00:00:00Z"}}))),
+        1 => Just(Some(json!({"DateNotEquals": {"aws:CurrentTime": "2025-06-01T00:00:00Z"}}))),
     ]
 }
 
@@ -146,7 +155,12 @@ fn case() -> impl Strategy<Value = Value> {
     )
         .prop_map(
             |(p, a, r, identity, boundary, session, resource, scps, tagged)| {
-                let mut ctx = json!({"aws:SourceIp": "10.1.2.3"});
+                let mut ctx = json!({
+                    "aws:SourceIp": "10.1.2.3",
+                    "s3:max-keys": "5",
+                    "aws:SecureTransport": "true",
+                    "aws:CurrentTime": "2025-06-01T00:00:00Z",
+                });
                 if tagged {
                     ctx["aws:PrincipalTag/team"] = json!("blue");
                 }
@@ -198,6 +212,86 @@ fn policy_pointers(case: &Value) -> Vec<(String, bool)> {
     out
 }
 
+/// Operators whose values are typed (numbers, dates, booleans, addresses): a junk value there
+/// is unreadable, never another valid value.
+fn typed_operator(op: &str) -> bool {
+    let base = op
+        .trim_start_matches("ForAllValues:")
+        .trim_start_matches("ForAnyValue:");
+    let base = base.strip_suffix("IfExists").unwrap_or(base);
+    base.starts_with("Numeric")
+        || base.starts_with("Date")
+        || base == "Bool"
+        || base == "IpAddress"
+        || base == "NotIpAddress"
+}
+
+/// Resource patterns AWS does not accept.
+const JUNK_RESOURCES: &[&str] = &["not-an-arn", "arn:aws:s3", "arn:::::", "arn:aws:s3*", ""];
+/// Values no typed operator can read.
+const JUNK_VALUES: &[&str] = &[
+    "not-an-ip",
+    "abc",
+    "yesterday",
+    "nope",
+    "nan",
+    "inf",
+    "",
+    "1e999",
+];
+/// The typed keys of the generated request context.
+const TYPED_KEYS: &[&str] = &[
+    "aws:SourceIp",
+    "s3:max-keys",
+    "aws:SecureTransport",
+    "aws:CurrentTime",
+];
+
+/// Replaces, where `pick` says so, the resources and typed condition values of every Deny
+/// statement, and the typed context values, by junk.
+fn corrupt(case: &mut Value, pick: &mut impl FnMut() -> Option<&'static str>) {
+    let ptrs: Vec<String> = policy_pointers(case).into_iter().map(|(p, _)| p).collect();
+    for ptr in ptrs {
+        let Some(statements) = case
+            .pointer_mut(&format!("{ptr}/Statement"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for st in statements.iter_mut().filter(|st| st["Effect"] == "Deny") {
+            for element in ["Resource", "NotResource"] {
+                if let Some(v) = st.get_mut(element) {
+                    if let Some(junk) = pick() {
+                        *v = json!([JUNK_RESOURCES[junk.len() % JUNK_RESOURCES.len()]]);
+                    }
+                }
+            }
+            let Some(cond) = st.get_mut("Condition").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (_, keys) in cond.iter_mut().filter(|(op, _)| typed_operator(op)) {
+                for (_, values) in keys.as_object_mut().into_iter().flatten() {
+                    if let Some(junk) = pick() {
+                        *values = json!(junk);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(ctx) = case
+        .pointer_mut("/request/context")
+        .and_then(Value::as_object_mut)
+    {
+        for key in TYPED_KEYS {
+            if let Some(v) = ctx.get_mut(*key) {
+                if let Some(junk) = pick() {
+                    *v = json!(junk);
+                }
+            }
+        }
+    }
+}
+
 fn decision(case: &Value) -> String {
     let r = evaluate_json(case).unwrap_or_else(|e| panic!("case failed: {e}\n{case}"));
     r["decision"].as_str().unwrap().to_owned()
@@ -230,6 +324,23 @@ proptest! {
         after.pointer_mut(&format!("{ptr}/Statement")).unwrap().as_array_mut().unwrap().push(stmt);
         let now = decision(&after);
         prop_assert!(!(before == "Allow" && now != "Allow"), "{before} -> {now}\n{after}");
+    }
+
+    #[test]
+    fn corrupting_denies_and_context_never_allows(c in case(), picks in prop::collection::vec(prop::option::of(prop::sample::select(JUNK_VALUES)), 64)) {
+        let before = decision(&c);
+        let mut after = c.clone();
+        let mut picks = picks.into_iter().cycle();
+        corrupt(&mut after, &mut || picks.next().flatten());
+        match evaluate_json(&after) {
+            // Refused at parse time (a junk number): nothing is allowed either.
+            Err(_) => {}
+            Ok(r) => {
+                let now = r["decision"].as_str().unwrap();
+                prop_assert!(!(now == "Allow" && before != "Allow"), "{before} -> {now}\n{after}");
+                prop_assert!(before != "ExplicitDeny" || now == "ExplicitDeny", "{before} -> {now}\n{after}");
+            }
+        }
     }
 
     #[test]

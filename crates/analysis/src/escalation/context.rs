@@ -43,7 +43,8 @@ use latch_model::{
 use latch_policy::compile::CPolicy;
 use latch_policy::context::Context;
 use latch_policy::document::Effect;
-use latch_policy::{Decision, Layer, Policy, PolicySet, Request};
+use latch_policy::eval::Matched;
+use latch_policy::{Decision, Layer, Policy, PolicySet, Request, Unevaluable};
 
 use crate::{effective_permissions, ActionSet, PrincipalPolicies};
 
@@ -233,6 +234,7 @@ impl Cache {
             scps: self.levels(eff.scps.as_ref(), Layer::Scp)?,
             rcps: self.levels(eff.rcps.as_ref(), Layer::Rcp)?,
             management_account: eff.management_account.map(str::to_owned),
+            rcp_services: Catalog::get().rcp_services(),
         })
     }
 
@@ -332,6 +334,24 @@ fn prepare<'a>(p: Principal<'a>, cache: &mut Cache, region: &str) -> Result<Prep
         },
         rcps,
     })
+}
+
+/// "unless ... holds" for a Deny statement the engine could not evaluate and set aside.
+fn unless_label(m: &Matched<'_>) -> String {
+    let mut what = format!("{} statement {}", m.layer.name(), m.statement);
+    if let Some(sid) = m.sid {
+        what.push_str(&format!(" (Sid {sid})"));
+    }
+    match (m.level, m.policy_id) {
+        (Some(level), Some(id)) => what.push_str(&format!(" of policy `{id}` at level {level}")),
+        (Some(level), None) => what.push_str(&format!(" of policy {} at level {level}", m.policy)),
+        (None, Some(id)) => what.push_str(&format!(" of policy `{id}`")),
+        (None, None) => {}
+    }
+    format!(
+        "exposed unless {what} holds (it cannot be evaluated: {})",
+        m.unevaluable.as_deref().unwrap_or("unknown")
+    )
 }
 
 /// Runs `f` over `items` split into one contiguous chunk per available core, keeping order.
@@ -559,7 +579,24 @@ impl<'a> GraphContext<'a> {
             .map(|a| self.rcps.get(a).cloned().flatten());
         let saved_rcps = other_rcps.map(|r| std::mem::replace(&mut set.rcps, r));
         set.resource = resource_policy.cloned();
-        let evaluation = set.evaluate(&req);
+        let mut evaluation = set.evaluate(&req);
+        // Detection answers the other way round from enforcement: a Deny the engine cannot
+        // evaluate (an unknown operator in an SCP, say) must not hide a path. When only such
+        // Denies stand in the way, the step counts, and its labels say which statements would
+        // have to hold to stop it.
+        let mut unless = Vec::new();
+        if evaluation.decision == Decision::ExplicitDeny
+            && evaluation
+                .statements
+                .iter()
+                .any(|m| m.unevaluable.is_some())
+        {
+            let exposure = set.evaluate_with(&req, Unevaluable::DenyDoesNotMatch);
+            if exposure.decision == Decision::Allow {
+                unless = exposure.set_aside.iter().map(unless_label).collect();
+                evaluation = exposure;
+            }
+        }
         let labels = (evaluation.decision == Decision::Allow).then(|| {
             let mut labels: Vec<String> = evaluation
                 .statements
@@ -582,6 +619,7 @@ impl<'a> GraphContext<'a> {
                 })
                 .collect();
             labels.dedup();
+            labels.extend(unless);
             labels
         });
         drop(evaluation);

@@ -4,8 +4,9 @@
 //! A principal that may change the policies applying to a target principal of its account:
 //! - `iam:PutRolePolicy` / `iam:AttachRolePolicy` on the target role, or
 //!   `iam:PutUserPolicy` / `iam:AttachUserPolicy` on the target user;
-//! - `iam:CreatePolicyVersion` on a customer-managed policy attached to the target (directly
-//!   or through one of its groups) — a new default version replaces the document;
+//! - `iam:CreatePolicyVersion` on a managed policy attached to the target (directly or through
+//!   one of its groups) — a new default version replaces the document; AWS refuses it on AWS
+//!   managed policies, and so does the engine;
 //! - `iam:PutGroupPolicy` / `iam:AttachGroupPolicy` on a group the target user belongs to;
 //! - `iam:AddUserToGroup` putting the target user into a group whose policies make it admin;
 //!
@@ -142,12 +143,10 @@ impl Search<'_, '_> {
                 .identity_policies()
                 .iter()
                 .filter_map(|p| match p.source {
+                    // AWS managed policies too: the engine refuses a new version of one
+                    // (`latch_policy::protected`), so the edge never appears.
                     latch_model::PolicySource::Managed { policy }
-                    | latch_model::PolicySource::GroupManaged { policy, .. }
-                        if !policy.is_aws_managed() =>
-                    {
-                        Some(policy)
-                    }
+                    | latch_model::PolicySource::GroupManaged { policy, .. } => Some(policy),
                     _ => None,
                 })
                 .find_map(|policy| {

@@ -81,7 +81,19 @@ impl Fx {
         trust: Value,
         statements: Vec<Value>,
     ) -> String {
-        let arn = role_arn(account, name);
+        self.role_on_path(account, "/", name, trust, statements)
+    }
+
+    /// [`Fx::role`] on an IAM path (`/aws-service-role/ecs.amazonaws.com/`), part of its ARN.
+    pub fn role_on_path(
+        &mut self,
+        account: &str,
+        path: &str,
+        name: &str,
+        trust: Value,
+        statements: Vec<Value>,
+    ) -> String {
+        let arn = format!("arn:aws:iam::{account}:role{path}{name}");
         let inline = if statements.is_empty() {
             Vec::new()
         } else {
@@ -93,7 +105,7 @@ impl Fx {
         let role = Role {
             arn: arn.clone(),
             name: name.to_owned(),
-            path: "/".to_owned(),
+            path: path.to_owned(),
             id: format!("AROA{}", name.to_uppercase()),
             create_date: None,
             tags: BTreeMap::new(),
@@ -161,6 +173,25 @@ impl Fx {
             default_version_id: "v1".to_owned(),
             document: doc(statements),
             origin: PolicyOrigin::Synthetic,
+        };
+        self.account(account)
+            .managed_policies
+            .insert(arn.clone(), policy);
+        arn
+    }
+
+    /// An AWS managed policy (`arn:aws:iam::aws:policy/NAME`), as the bundled copy would add
+    /// it to the account.
+    pub fn aws_managed(&mut self, account: &str, name: &str, statements: Vec<Value>) -> String {
+        let arn = format!("arn:aws:iam::aws:policy/{name}");
+        let policy = ManagedPolicy {
+            arn: arn.clone(),
+            name: name.to_owned(),
+            id: None,
+            path: "/".to_owned(),
+            default_version_id: "v1".to_owned(),
+            document: doc(statements),
+            origin: PolicyOrigin::Bundled,
         };
         self.account(account)
             .managed_policies
