@@ -186,11 +186,13 @@ fn a_log_whose_newest_entries_were_removed_fails_against_its_head_and_count() {
         stdout(&out)
     );
 
-    // An empty file.
+    // An empty file: refused as a file that holds no log at all, whatever the anchors say.
     std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
-    let (code, v) = verify_json(
+    let out = latch(
         dir.path(),
         &[
+            "audit",
+            "verify",
             "--file",
             "empty.jsonl",
             "--head",
@@ -199,15 +201,11 @@ fn a_log_whose_newest_entries_were_removed_fails_against_its_head_and_count() {
             "5",
         ],
     );
-    assert_eq!(code, Some(1));
-    assert_eq!(v["intact"], false);
-    let problems = v["verification"]["problems"].as_array().unwrap();
-    assert_eq!(problems.len(), 2, "{v}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
-        problems
-            .iter()
-            .all(|p| p.as_str().unwrap().contains("empty")),
-        "{v}"
+        stderr(&out).contains("empty.jsonl: empty: expected JSON Lines"),
+        "{}",
+        stderr(&out)
     );
 
     // The database itself, its newest entries deleted (triggers dropped first).
