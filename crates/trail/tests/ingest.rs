@@ -518,7 +518,8 @@ fn each_unusable_log_file_is_named_with_its_problem() {
     };
     let r = load_dir(d.path(), &opts, &|_| {}).unwrap();
     assert_eq!(r.files_read, 1, "the file with a byte-order mark is read");
-    assert_eq!(r.usage.events, 13);
+    // 13 records, one dated four weeks before its file's day folder: not believed.
+    assert_eq!(r.usage.events, 12);
     let said: Vec<String> = r.skipped.iter().map(|s| s.error.to_string()).collect();
     let expect = [
         (
