@@ -44,6 +44,13 @@
 //! firewall_config = "firewall.toml"   # the firewall's latch.toml: bundles and their actions
 //! duration = "1h"                     # what the one-click request asks for
 //! every = "30m"                       # at most one offer per person and bundle this often
+//!
+//! [audit]                             # signed checkpoints of the audit log (docs/audit.md)
+//! signing_key_file = "audit.key"      # `latch audit keygen --out audit.key`, mode 0600
+//! checkpoint_interval = "1h"          # also at start and at shutdown
+//! [[audit.publish]]                   # file, slack (the security channel) or s3 (object lock)
+//! to = "file"
+//! path = "checkpoints.jsonl"
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
