@@ -12,6 +12,7 @@
 //! - [`grants`]: the IAM operations behind a permissions-on-demand grant (grant tags, session
 //!   cut-off); [`userid`]: grants to Identity Center users (`aws:userid` exemptions in the
 //!   applied Latch SCPs); [`AwsCloud`] offers both to the control plane as its `CloudAdapter`.
+//! - [`checkpoint`]: the server's signed audit checkpoints as S3 objects under object lock.
 //!
 //! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
 //! ([`AwsOptions`]); bounded concurrency across accounts; retries with exponential backoff on
@@ -22,6 +23,7 @@
 //! only `latch:*` tags on users and roles.
 
 pub mod apply;
+pub mod checkpoint;
 pub mod cloud;
 pub mod cloudtrail;
 pub mod collect;

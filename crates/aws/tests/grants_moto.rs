@@ -493,6 +493,7 @@ fn scheduler_crashes_around_aws_calls_converge() {
                 }),
                 clock: Arc::new(clock.clone()),
                 metrics_listener: None,
+                checkpoint_publishers: Vec::new(),
             })
         };
         let tag = || async {

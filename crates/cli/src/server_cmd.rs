@@ -190,6 +190,16 @@ pub enum AuditCommand {
     ///
     /// Example: latch audit export --database postgres://… --output audit.jsonl
     Export(ExportArgs),
+    /// Create the Ed25519 key the server signs audit checkpoints with ([audit]
+    /// signing_key_file). The file is created mode 0600 and never overwritten; the public key
+    /// is printed, for `latch audit verify --public-key`.
+    ///
+    /// Example: latch audit keygen --out /etc/latch/audit.key
+    Keygen {
+        /// The key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Where the audit log comes from.
@@ -224,6 +234,19 @@ pub struct VerifyArgs {
     /// The log must hold exactly this many entries.
     #[arg(long, value_name = "N")]
     expect_count: Option<usize>,
+    /// Signed checkpoints (JSON Lines, as the server publishes them): every one must verify
+    /// with a --public-key, and the log must still hold each checkpoint's count of entries
+    /// with its head hash at that position.
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    checkpoint: Option<PathBuf>,
+    /// The public key checkpoints are signed with (64 hex digits, from `latch audit keygen`);
+    /// repeat it for checkpoints signed with an earlier key.
+    #[arg(long, value_name = "KEY", value_parser = parse_public_key, requires = "checkpoint")]
+    public_key: Vec<latch_store::checkpoint::PublicKey>,
+}
+
+fn parse_public_key(s: &str) -> Result<latch_store::checkpoint::PublicKey, String> {
+    latch_store::checkpoint::PublicKey::parse(s)
 }
 
 fn parse_hash(s: &str) -> Result<String, String> {
@@ -320,6 +343,9 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             ServerCommand::Audit {
                 cmd: AuditCommand::Export(args),
             } => audit_export(args).await,
+            ServerCommand::Audit {
+                cmd: AuditCommand::Keygen { out },
+            } => audit_keygen(&out),
             ServerCommand::Token { cmd } => token(cmd).await,
         }
     })
@@ -356,9 +382,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             bundle_actions(&theirs)
         };
     }
+    if let Some(audit) = &mut config.audit {
+        audit.load_signing_key()?;
+    }
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    let checkpoint_publishers = s3_checkpoint_publishers(&config).await?;
     let database = args.database.unwrap_or_else(|| config.database.0.clone());
     let store = latch_store::open(&database).await.with_context(|| {
         format!(
@@ -384,6 +414,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         cloud,
         clock: Arc::new(SystemClock),
         metrics_listener: None,
+        checkpoint_publishers,
     };
     launch_with_tcp_listener(settings, listener, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -509,6 +540,55 @@ async fn cloud(kind: Option<CloudKind>, config: &Config) -> anyhow::Result<Arc<d
         session_name: "latch-serve".to_owned(),
     };
     Ok(Arc::new(latch_aws::AwsCloud::new(aws, access)))
+}
+
+/// The S3 places of `[[audit.publish]]`, reached through the [aws] settings (or the default
+/// credential chain without them), whichever cloud grants land on.
+async fn s3_checkpoint_publishers(
+    config: &Config,
+) -> anyhow::Result<Vec<Arc<dyn latch_server::checkpoint::CheckpointPublisher>>> {
+    use latch_server::config::CheckpointTarget;
+    let Some(audit) = &config.audit else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<Arc<dyn latch_server::checkpoint::CheckpointPublisher>> = Vec::new();
+    let mut aws: Option<latch_aws::Aws> = None;
+    for target in &audit.publish {
+        let CheckpointTarget::S3 {
+            bucket,
+            prefix,
+            retain_secs,
+            mode,
+        } = target
+        else {
+            continue;
+        };
+        if aws.is_none() {
+            let aws_cfg = config.aws.clone().unwrap_or_default();
+            let options = latch_aws::AwsOptions {
+                profile: aws_cfg.profile.clone(),
+                region: aws_cfg.region.clone(),
+                endpoint_url: aws_cfg.endpoint_url.clone(),
+                max_attempts: aws_cfg.max_attempts,
+                ..latch_aws::AwsOptions::default()
+            };
+            aws = Some(
+                latch_aws::Aws::connect(&options)
+                    .await
+                    .context("connecting to AWS for [[audit.publish]] to = \"s3\"")?,
+            );
+        }
+        if let Some(aws) = &aws {
+            out.push(Arc::new(latch_aws::checkpoint::S3CheckpointPublisher::new(
+                aws,
+                bucket.clone(),
+                prefix.clone(),
+                *retain_secs,
+                *mode,
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// Call the API; errors carry the server's message.
@@ -840,17 +920,51 @@ async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(head) = &args.head {
         v.expect_head(&records, head);
     }
-    let anchored = args.head.is_some() || args.expect_count.is_some();
+    let mut latest = None;
+    if let Some(path) = &args.checkpoint {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading `{}`", path.display()))?;
+        let checkpoints = latch_store::checkpoint::parse_checkpoints(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if checkpoints.is_empty() {
+            bail!("{}: no checkpoint in the file", path.display());
+        }
+        for (i, cp) in checkpoints.iter().enumerate() {
+            let name = format!(
+                "checkpoint #{} ({} entries at {} from `{}`)",
+                i + 1,
+                cp.count,
+                latch_server::clock::rfc3339(cp.at),
+                cp.server_id
+            );
+            match cp.verify(&args.public_key) {
+                Ok(()) => v.expect_prefix(&records, cp.count, &cp.head_hash, &name),
+                Err(e) => v.problems.push(format!("{name} does not verify: {e}")),
+            }
+        }
+        latest = checkpoints.last().cloned();
+    }
+    let anchored = args.head.is_some() || args.expect_count.is_some() || latest.is_some();
     if src.format == Format::Json {
         out(&serde_json::to_string_pretty(
-            &json!({"intact": v.is_intact(), "verification": v}),
+            &json!({"intact": v.is_intact(), "verification": v, "latest_checkpoint": latest}),
         )?)?;
     } else if v.is_intact() {
         let mut text = format!("intact: {} entries; head hash {}", v.count, v.head_hash);
+        if let Some(cp) = &latest {
+            text.push_str(&format!(
+                "\nanchored by the latest checkpoint: {} entries, head {}, at {} from `{}`",
+                cp.count,
+                cp.head_hash,
+                latch_server::clock::rfc3339(cp.at),
+                cp.server_id
+            ));
+        }
         if !anchored {
             text.push_str(
-                "\n(the chain alone cannot show that its newest entries were removed: keep the \
-                 count and head, and pass them back with --expect-count and --head)",
+                "\n(the chain alone cannot show that its newest entries were removed: check it \
+                 against signed checkpoints with --checkpoint and --public-key, or keep the count \
+                 and head and pass them back with --expect-count and --head)",
             );
         }
         out(&text)?;
@@ -878,6 +992,40 @@ async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn audit_keygen(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let key = latch_store::checkpoint::SigningKey::generate().map_err(anyhow::Error::msg)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "creating `{}` (an existing key is never overwritten)",
+            path.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        // Exactly 0600, whatever the umask.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("setting the mode of `{}`", path.display()))?;
+    }
+    file.write_all(key.to_file_text().as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing `{}`", path.display()))?;
+    out(&format!(
+        "{}\n# the public key of the new audit signing key in {}: give it to whoever verifies \
+         (latch audit verify --checkpoint FILE --public-key KEY)",
+        key.public_key(),
+        path.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn audit_export(args: ExportArgs) -> anyhow::Result<ExitCode> {

@@ -322,3 +322,213 @@ fn a_database_whose_rows_name_entries_the_log_lost_fails() {
     assert_eq!(v["intact"], false);
     assert_eq!(v["verification"]["count"], 0);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Runs `latch ARGS` under `umask 000`, so created files get exactly the mode Latch sets.
+fn latch_open_umask(dir: &Path, args: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.current_dir(dir)
+        .env_remove("LATCH_SERVER")
+        .env_remove("LATCH_TOKEN")
+        .arg("-c")
+        .arg(format!(
+            "umask 000; exec '{}' {args}",
+            env!("CARGO_BIN_EXE_latch")
+        ));
+    c
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_writes_an_owner_only_key_and_prints_its_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latch_open_umask(dir.path(), "audit keygen --out audit.key")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let public = stdout(&out).lines().next().unwrap().to_owned();
+    assert_eq!(public.len(), 64, "{public}");
+    let key_file = dir.path().join("audit.key");
+    assert_eq!(mode(&key_file), 0o600);
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    let key = latch_store::checkpoint::SigningKey::from_file_text(&text).unwrap();
+    assert_eq!(key.public_key().to_string(), public);
+    let secret = text.lines().last().unwrap();
+    assert!(!stdout(&out).contains(secret) && !stderr(&out).contains(secret));
+
+    // Never overwritten.
+    let out = latch(dir.path(), &["audit", "keygen", "--out", "audit.key"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("never overwritten"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), text);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_server_publishes_signed_checkpoints_and_verify_checks_the_log_against_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latch(dir.path(), &["audit", "keygen", "--out", "audit.key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let public = stdout(&out).lines().next().unwrap().to_owned();
+    exported_log(dir.path(), 2);
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("latch.toml"),
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+database = "latch.db"
+
+[identities.alice]
+aws = "arn:aws:iam::111122223333:role/alice"
+
+[bundles.read-logs]
+auto_approve = true
+
+[audit]
+signing_key_file = "audit.key"
+
+[[audit.publish]]
+to = "file"
+path = "checkpoints.jsonl"
+"#
+        ),
+    )
+    .unwrap();
+    let mut server = latch_open_umask(dir.path(), "serve --config latch.toml --cloud memory")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoints = dir.path().join("checkpoints.jsonl");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&checkpoints).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no checkpoint written at start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Stop it as Ctrl-C does: it writes a last checkpoint.
+    let killed = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(server.wait().unwrap().success());
+    assert_eq!(mode(&checkpoints), 0o600, "created 0600 whatever the umask");
+    let lines = std::fs::read_to_string(&checkpoints).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "verify",
+            "--database",
+            "latch.db",
+            "--checkpoint",
+            "checkpoints.jsonl",
+        ];
+        args.extend(extra);
+        latch(dir.path(), &args)
+    };
+    let out = verify(&["--public-key", &public]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("anchored by the latest checkpoint: "),
+        "{}",
+        stdout(&out)
+    );
+    let (code, v) = verify_json(
+        dir.path(),
+        &[
+            "--database",
+            "latch.db",
+            "--checkpoint",
+            "checkpoints.jsonl",
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let count = v["latest_checkpoint"]["count"].as_u64().unwrap();
+    assert_eq!(v["verification"]["count"].as_u64().unwrap(), count);
+
+    // Another key: refused.
+    let other = latch_store::checkpoint::SigningKey::generate()
+        .unwrap()
+        .public_key()
+        .to_string();
+    let out = verify(&["--public-key", &other]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("not one of the keys given"),
+        "{}",
+        stdout(&out)
+    );
+    // --checkpoint needs --public-key.
+    let out = verify(&[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // An altered checkpoint (a smaller count, to excuse a shorter log) does not verify.
+    let last = lines.lines().last().unwrap();
+    let altered = last.replace(
+        &format!("\"count\":{count}"),
+        &format!("\"count\":{}", count - 1),
+    );
+    assert_ne!(altered, last);
+    std::fs::write(dir.path().join("altered.jsonl"), format!("{altered}\n")).unwrap();
+    let out = latch(
+        dir.path(),
+        &[
+            "audit",
+            "verify",
+            "--database",
+            "latch.db",
+            "--checkpoint",
+            "altered.jsonl",
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the signature does not match"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The newest entry removed from the database: the checkpoint says the log held more.
+    tamper_sqlite(
+        &dir.path().join("latch.db"),
+        &format!("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = {count}"),
+    );
+    let out = verify(&["--public-key", &public]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "the log holds {} entries, but checkpoint #2 ({count} entries at",
+            count - 1
+        )),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -68,6 +68,7 @@ async fn run(label: &str, store: Arc<dyn Store>) {
         cloud: cloud.clone(),
         clock: Arc::new(SystemClock),
         metrics_listener: None,
+        checkpoint_publishers: Vec::new(),
     };
     let server = tokio::spawn(launch_with_tcp_listener(settings, listener, async move {
         let _ = rx.await;

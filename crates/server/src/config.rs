@@ -44,6 +44,13 @@
 //! firewall_config = "firewall.toml"   # the firewall's latch.toml: bundles and their actions
 //! duration = "1h"                     # what the one-click request asks for
 //! every = "30m"                       # at most one offer per person and bundle this often
+//!
+//! [audit]                             # signed checkpoints of the audit log (docs/audit.md)
+//! signing_key_file = "audit.key"      # `latch audit keygen --out audit.key`, mode 0600
+//! checkpoint_interval = "1h"          # also at start and at shutdown
+//! [[audit.publish]]                   # file, slack (the security channel) or s3 (object lock)
+//! to = "file"
+//! path = "checkpoints.jsonl"
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,6 +134,30 @@ struct RawConfig {
     approval: Vec<RawApproval>,
     aws: Option<RawAws>,
     offers: Option<RawOffers>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    signing_key_file: Option<String>,
+    checkpoint_interval: Option<String>,
+    #[serde(default)]
+    publish: Vec<RawPublish>,
+}
+
+// One flat table per place; which fields apply depends on `to` (checked by hand, so an error
+// can name the field that does not belong).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublish {
+    to: String,
+    path: Option<String>,
+    channel: Option<String>,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    retain: Option<String>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,6 +370,91 @@ pub struct OffersConfig {
     pub bundle_actions: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// `[audit]`: signed checkpoints of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The Ed25519 key file (`latch audit keygen`); a relative path is resolved against the
+    /// configuration file's folder.
+    pub signing_key_file: std::path::PathBuf,
+    /// The key itself, read from `signing_key_file` by whoever starts the server
+    /// ([`AuditConfig::load_signing_key`]); `None` after [`Config::parse`]. `Debug` shows only
+    /// its public key.
+    pub signing_key: Option<latch_store::checkpoint::SigningKey>,
+    /// Seconds between checkpoints (one is also written at start and at shutdown).
+    pub checkpoint_interval_secs: i64,
+    /// Where each checkpoint goes (at least one place).
+    pub publish: Vec<CheckpointTarget>,
+}
+
+/// How long S3 keeps a checkpoint object locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Nobody, root included, can delete or shorten it before it runs out.
+    Compliance,
+    /// Users with `s3:BypassGovernanceRetention` can.
+    Governance,
+}
+
+/// One place checkpoints are published to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointTarget {
+    /// Append one JSON line per checkpoint (the file is created mode 0600).
+    File {
+        /// The file (relative: against the configuration file's folder).
+        path: std::path::PathBuf,
+    },
+    /// Post each checkpoint to a Slack channel (by default `[slack] security_channel`).
+    Slack {
+        /// Channel id.
+        channel: String,
+    },
+    /// Put each checkpoint as an S3 object under object lock (wired in by the binary).
+    S3 {
+        /// Bucket (created with object lock enabled).
+        bucket: String,
+        /// Key prefix.
+        prefix: String,
+        /// Seconds each object stays locked.
+        retain_secs: i64,
+        /// Lock mode.
+        mode: LockMode,
+    },
+}
+
+/// Default `[audit] checkpoint_interval`.
+pub const DEFAULT_CHECKPOINT_INTERVAL_SECS: i64 = 3600;
+
+impl AuditConfig {
+    /// Read `signing_key_file` into `signing_key`. The file must be readable by its owner only
+    /// (on Unix), as for SSH keys.
+    ///
+    /// # Errors
+    /// Unreadable or too open a file, or not a key (the error never quotes the file).
+    pub fn load_signing_key(&mut self) -> Result<(), ConfigError> {
+        let path = &self.signing_key_file;
+        let err = |reason: String| ConfigError {
+            file: path.display().to_string(),
+            field: "audit.signing_key_file".into(),
+            reason,
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(err(format!(
+                    "the key file is mode {mode:03o}: others may read it; make it readable by its owner only (chmod 600)"
+                )));
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let key = latch_store::checkpoint::SigningKey::from_file_text(&text).map_err(err)?;
+        self.signing_key = Some(key);
+        Ok(())
+    }
+}
+
 /// The whole configuration, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -378,6 +494,8 @@ pub struct Config {
     /// honour (resolved against the server configuration's folder). `None`: the firewall's
     /// default bundles, what `latch plan` uses without `--config`.
     pub firewall_config: Option<std::path::PathBuf>,
+    /// `[audit]`, when present: signed checkpoints.
+    pub audit: Option<AuditConfig>,
 }
 
 impl Config {
@@ -741,6 +859,10 @@ impl Config {
             crate::domain::check_name("server.id", id, crate::domain::MAX_NAME_CHARS)
                 .map_err(|e| err("server.id", e.message))?;
         }
+        let audit = match &raw.audit {
+            None => None,
+            Some(a) => Some(parse_audit(a, file, slack.as_ref(), &err)?),
+        };
         Ok(Config {
             listen: s
                 .listen
@@ -762,6 +884,7 @@ impl Config {
             offers,
             max_reason_chars,
             firewall_config,
+            audit,
         })
     }
 
@@ -790,6 +913,147 @@ fn max_reason_chars(
             format!("`{n}` is not between 1 and {MAX_REASON_CHARS_CEILING} (characters)"),
         )),
     }
+}
+
+/// A path from the configuration, relative ones against the configuration file's folder.
+fn config_relative(file: &str, value: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(value);
+    match Path::new(file).parent() {
+        Some(dir) if path.is_relative() && !dir.as_os_str().is_empty() => dir.join(path),
+        _ => path,
+    }
+}
+
+/// Check `[audit]`.
+fn parse_audit(
+    a: &RawAudit,
+    file: &str,
+    slack: Option<&SlackConfig>,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<AuditConfig, ConfigError> {
+    let key = match &a.signing_key_file {
+        Some(k) if !k.trim().is_empty() => config_relative(file, k),
+        _ => return Err(err(
+            "audit.signing_key_file",
+            "missing: checkpoints are signed (create a key with `latch audit keygen --out FILE`)"
+                .into(),
+        )),
+    };
+    let interval = match &a.checkpoint_interval {
+        Some(v) => parse_duration(v).map_err(|e| err("audit.checkpoint_interval", e))?,
+        None => DEFAULT_CHECKPOINT_INTERVAL_SECS,
+    };
+    if !(60..=7 * 86_400).contains(&interval) {
+        return Err(err(
+            "audit.checkpoint_interval",
+            "must be between 1m and 7d".into(),
+        ));
+    }
+    if a.publish.is_empty() {
+        return Err(err(
+            "audit.publish",
+            "name at least one place for checkpoints ([[audit.publish]] to = \"file\", \"slack\" or \"s3\"): one kept only in the database anchors nothing"
+                .into(),
+        ));
+    }
+    let mut publish = Vec::new();
+    for (i, p) in a.publish.iter().enumerate() {
+        let field = |name: &str| format!("audit.publish[{i}].{name}");
+        let given: [(&str, bool); 6] = [
+            ("path", p.path.is_some()),
+            ("channel", p.channel.is_some()),
+            ("bucket", p.bucket.is_some()),
+            ("prefix", p.prefix.is_some()),
+            ("retain", p.retain.is_some()),
+            ("mode", p.mode.is_some()),
+        ];
+        let allowed: &[&str] = match p.to.as_str() {
+            "file" => &["path"],
+            "slack" => &["channel"],
+            "s3" => &["bucket", "prefix", "retain", "mode"],
+            other => {
+                return Err(err(
+                    &field("to"),
+                    format!("`{other}` is not a place checkpoints go (file, slack or s3)"),
+                ))
+            }
+        };
+        if let Some((name, _)) = given
+            .iter()
+            .find(|(name, set)| *set && !allowed.contains(name))
+        {
+            return Err(err(
+                &field(name),
+                format!("does not apply to `to = \"{}\"`", p.to),
+            ));
+        }
+        let required = |name: &str, v: &Option<String>| -> Result<String, ConfigError> {
+            match v {
+                Some(v) if !v.trim().is_empty() => Ok(v.clone()),
+                _ => Err(err(&field(name), "missing".into())),
+            }
+        };
+        publish.push(match p.to.as_str() {
+            "file" => CheckpointTarget::File {
+                path: config_relative(file, &required("path", &p.path)?),
+            },
+            "slack" => {
+                let Some(sl) = slack else {
+                    return Err(err(
+                        &field("to"),
+                        "checkpoints go to Slack through [slack]: configure it too".into(),
+                    ));
+                };
+                let channel = p
+                    .channel
+                    .clone()
+                    .or_else(|| sl.security_channel.clone())
+                    .filter(|c| !c.trim().is_empty())
+                    .ok_or_else(|| {
+                        err(
+                            &field("channel"),
+                            "missing, and [slack] has no security_channel".into(),
+                        )
+                    })?;
+                CheckpointTarget::Slack { channel }
+            }
+            _ => {
+                let bucket = required("bucket", &p.bucket)?;
+                let retain_secs = parse_duration(&required("retain", &p.retain)?)
+                    .map_err(|e| err(&field("retain"), e))?;
+                if retain_secs <= 0 {
+                    return Err(err(&field("retain"), "must be longer than zero".into()));
+                }
+                let mode = match required("mode", &p.mode)?.as_str() {
+                    "compliance" => LockMode::Compliance,
+                    "governance" => LockMode::Governance,
+                    other => {
+                        return Err(err(
+                            &field("mode"),
+                            format!(
+                                "`{other}` is not an object lock mode (compliance or governance)"
+                            ),
+                        ))
+                    }
+                };
+                CheckpointTarget::S3 {
+                    bucket,
+                    prefix: p
+                        .prefix
+                        .clone()
+                        .unwrap_or_else(|| "latch/checkpoints/".to_owned()),
+                    retain_secs,
+                    mode,
+                }
+            }
+        });
+    }
+    Ok(AuditConfig {
+        signing_key_file: key,
+        signing_key: None,
+        checkpoint_interval_secs: interval,
+        publish,
+    })
 }
 
 /// Check `[aws]`.
@@ -1154,6 +1418,132 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         )
         .unwrap_err();
         assert!(e.reason.contains("regoin"), "{e}");
+    }
+
+    #[test]
+    fn audit_section() {
+        let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
+        assert!(c.audit.is_none());
+        let text = format!(
+            "{GOOD}\n[audit]\nsigning_key_file = \"audit.key\"\n\
+             [[audit.publish]]\nto = \"file\"\npath = \"/var/lib/latch/checkpoints.jsonl\"\n\
+             [[audit.publish]]\nto = \"slack\"\n\
+             [[audit.publish]]\nto = \"s3\"\nbucket = \"audit\"\nretain = \"400d\"\nmode = \"compliance\"\n"
+        );
+        // Slack publishing needs a channel: [slack] security_channel by default.
+        let e = Config::parse(&text, "/etc/latch/latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "audit.publish[1].channel", "{e}");
+        let text = text.replace(
+            "api_base = \"http://127.0.0.1:9/api/\"",
+            "api_base = \"http://127.0.0.1:9/api/\"\nsecurity_channel = \"CSEC\"",
+        );
+        let c = Config::parse(&text, "/etc/latch/latch.toml", &env).unwrap();
+        let a = c.audit.unwrap();
+        assert_eq!(
+            a.signing_key_file,
+            std::path::PathBuf::from("/etc/latch/audit.key")
+        );
+        assert!(a.signing_key.is_none(), "read by whoever starts the server");
+        assert_eq!(a.checkpoint_interval_secs, 3600);
+        assert_eq!(
+            a.publish,
+            vec![
+                CheckpointTarget::File {
+                    path: "/var/lib/latch/checkpoints.jsonl".into()
+                },
+                CheckpointTarget::Slack {
+                    channel: "CSEC".into()
+                },
+                CheckpointTarget::S3 {
+                    bucket: "audit".into(),
+                    prefix: "latch/checkpoints/".into(),
+                    retain_secs: 400 * 86_400,
+                    mode: LockMode::Compliance,
+                },
+            ]
+        );
+
+        let base = "[audit]\nsigning_key_file = \"k\"\n";
+        let file = "[[audit.publish]]\nto = \"file\"\npath = \"c.jsonl\"\n";
+        for (section, field, says) in [
+            (format!("[audit]\n{file}"), "audit.signing_key_file", "latch audit keygen"),
+            (base.to_owned(), "audit.publish", "at least one place"),
+            (
+                format!("{base}checkpoint_interval = \"10s\"\n{file}"),
+                "audit.checkpoint_interval",
+                "between 1m and 7d",
+            ),
+            (
+                format!("{base}[[audit.publish]]\nto = \"email\"\n"),
+                "audit.publish[0].to",
+                "file, slack or s3",
+            ),
+            (
+                format!("{base}[[audit.publish]]\nto = \"file\"\nbucket = \"b\"\npath = \"p\"\n"),
+                "audit.publish[0].bucket",
+                "does not apply",
+            ),
+            (
+                format!("{base}[[audit.publish]]\nto = \"file\"\n"),
+                "audit.publish[0].path",
+                "missing",
+            ),
+            (
+                format!("{base}[[audit.publish]]\nto = \"s3\"\nbucket = \"b\"\nretain = \"1d\"\nmode = \"strict\"\n"),
+                "audit.publish[0].mode",
+                "compliance or governance",
+            ),
+            (
+                format!("{base}[[audit.publish]]\nto = \"s3\"\nbucket = \"b\"\nmode = \"governance\"\n"),
+                "audit.publish[0].retain",
+                "missing",
+            ),
+        ] {
+            let e = Config::parse(&format!("{GOOD}\n{section}"), "latch.toml", &env).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.reason.contains(says), "{e}");
+        }
+        // Unknown keys are named.
+        let e = Config::parse(
+            &format!("{GOOD}\n{base}{file}signing_key = \"x\"\n"),
+            "latch.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("signing_key"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_signing_key_is_read_from_an_owner_only_file_and_never_shown() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.key");
+        let key = latch_store::checkpoint::SigningKey::generate().unwrap();
+        let text = key.to_file_text();
+        std::fs::write(&path, &text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut audit = AuditConfig {
+            signing_key_file: path.clone(),
+            signing_key: None,
+            checkpoint_interval_secs: 3600,
+            publish: Vec::new(),
+        };
+        let e = audit.load_signing_key().unwrap_err();
+        assert!(
+            e.reason.contains("mode 644") && e.reason.contains("chmod 600"),
+            "{e}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        audit.load_signing_key().unwrap();
+        let secret = text.lines().last().unwrap();
+        let shown = format!("{audit:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains(&key.public_key().to_string()), "{shown}");
+
+        std::fs::write(&path, "not a key\n").unwrap();
+        let e = audit.load_signing_key().unwrap_err();
+        assert!(e.reason.contains("not an audit signing key"), "{e}");
     }
 
     #[test]

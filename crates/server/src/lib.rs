@@ -10,7 +10,8 @@
 //! - [`service`]: the core that commits transitions and talks to Slack;
 //! - [`scheduler`]: the only caller of the cloud, one leader at a time;
 //! - [`http`], [`slack`], [`openapi`], [`metrics`]: the edges;
-//! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click Slack requests out).
+//! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click Slack requests out);
+//! - [`checkpoint`]: signed checkpoints of the audit log, published outside the database.
 //!
 //! Tests and embedders start a server with [`launch_with_tcp_listener`] on a listener they
 //! bound (`127.0.0.1:0`).
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use latch_store::Store;
 use tokio::net::TcpListener;
 
+pub mod checkpoint;
 pub mod clock;
 pub mod cloud;
 pub mod config;
@@ -52,6 +54,9 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Where to serve metrics; when `None`, `config.metrics_listen` is bound if set.
     pub metrics_listener: Option<TcpListener>,
+    /// Checkpoint publishers for the `[[audit.publish]]` places the server cannot reach itself
+    /// (S3: `latch-aws` provides them); file and Slack ones are built from the configuration.
+    pub checkpoint_publishers: Vec<Arc<dyn checkpoint::CheckpointPublisher>>,
 }
 
 /// Why the server stopped with an error.
@@ -67,6 +72,9 @@ pub enum ServerError {
         /// Why.
         reason: String,
     },
+    /// `[audit]` cannot work as configured.
+    #[error("[audit]: {0}")]
+    Audit(String),
 }
 
 /// Build the shared core.
@@ -114,10 +122,34 @@ pub async fn launch_with_tcp_listener(
             None => None,
         },
     };
+    let mut publishers = settings.checkpoint_publishers;
     let core = core(&Settings {
         metrics_listener: None,
+        checkpoint_publishers: Vec::new(),
         ..settings
     });
+    if let Some(audit) = &core.config.audit {
+        if audit.signing_key.is_none() {
+            return Err(ServerError::Audit(format!(
+                "the signing key `{}` was not loaded",
+                audit.signing_key_file.display()
+            )));
+        }
+        let s3_targets = audit
+            .publish
+            .iter()
+            .filter(|t| matches!(t, config::CheckpointTarget::S3 { .. }))
+            .count();
+        if publishers.len() != s3_targets {
+            return Err(ServerError::Audit(format!(
+                "{s3_targets} S3 place(s) configured but {} S3 publisher(s) given",
+                publishers.len()
+            )));
+        }
+        let mut local = checkpoint::local_publishers(audit, core.slack.as_ref());
+        local.append(&mut publishers);
+        publishers = local;
+    }
     let (tx, rx) = tokio::sync::watch::channel(());
     let stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
         let _ = rx.changed().await;
@@ -156,12 +188,14 @@ pub async fn launch_with_tcp_listener(
             None => Ok(()),
         }
     };
+    let checkpoints = checkpoint::run(Arc::clone(&core), publishers, stopped(rx.clone()));
     let scheduler = scheduler::run(Arc::clone(&core), stopped(rx));
     let signal = async move {
         shutdown.await;
         let _ = tx.send(());
     };
-    let (api_result, metrics_result, (), ()) = tokio::join!(api, metrics, scheduler, signal);
+    let (api_result, metrics_result, (), (), ()) =
+        tokio::join!(api, metrics, scheduler, checkpoints, signal);
     api_result.map_err(|e| ServerError::Listen {
         what: "API listener",
         addr: api_addr,

@@ -129,7 +129,7 @@ pub fn document() -> Value {
             "/api/v1/audit": {"get": listing("Audit entries after a sequence number (admin)", json!([
                     {"name": "after", "in": "query", "schema": {"type": "integer"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}}]))},
-            "/api/v1/audit/verify": {"get": op("Verify the hash chain", "admin", None, "200")},
+            "/api/v1/audit/verify": {"get": op("Verify the hash chain and that every request and grant names an entry the log holds", "admin", None, "200")},
             "/api/v1/audit/export": {"get": {"summary": "The whole log as JSON Lines", "description": "Needs a token with the `admin` role.", "security": [{"bearer": []}],
                 "responses": {"200": {"description": "ok", "content": {"application/x-ndjson": {}}},
                     "401": {"$ref": ERROR}, "403": {"$ref": ERROR}}}},

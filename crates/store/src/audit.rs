@@ -5,8 +5,11 @@
 //! canonical JSON has keys sorted at every level and no whitespace. Editing an entry changes
 //! its hash; removing or reordering entries breaks `seq` continuity and the `prev_hash` links.
 //! Truncating the tail is only visible against a head anchored elsewhere: [`Verification`]
-//! reports the head (`count`, `head_hash`), and [`Verification::expect_count`] and
-//! [`Verification::expect_head`] compare it with one recorded earlier.
+//! reports the head (`count`, `head_hash`), and compares the log with one recorded earlier
+//! ([`Verification::expect_count`], [`Verification::expect_head`]), with what a signed
+//! checkpoint says it held ([`Verification::expect_prefix`], see [`crate::checkpoint`]), and
+//! with the entries the store's request and grant rows name
+//! ([`Verification::check_references`]).
 
 use std::fmt::Write as _;
 

@@ -234,6 +234,7 @@ impl TestServer {
             cloud,
             clock: Arc::new(clock),
             metrics_listener: Some(metrics),
+            checkpoint_publishers: Vec::new(),
         };
         let handle = tokio::spawn(async move {
             launch_with_tcp_listener(settings, listener, async move {
