@@ -77,7 +77,9 @@ pub struct PlanArgs {
     #[arg(long)]
     as_of: Option<String>,
     /// Write `plan.json` and `policies/<name>.json` (and `main.tf` with `--format terraform`)
-    /// into this directory.
+    /// into this directory, replacing the previous plan there as a whole (other files, such as
+    /// `applied.json`, are kept); on any failure the previous plan is left as it was. Its parent
+    /// directory must be writable.
     #[arg(long)]
     out: Option<PathBuf>,
     /// What to print.
@@ -255,38 +257,222 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the plan directory: plan.json, policies/<name>.json (exact content), main.tf.
+/// Writes the plan directory — plan.json, policies/<name>.json (exact content), main.tf — as
+/// a whole: see [`replace_dir`].
 fn write_out(out: &Path, plan: &Plan, terraform: Option<&String>) -> anyhow::Result<()> {
-    let policies = out.join("policies");
-    fs::create_dir_all(&policies)
-        .with_context(|| format!("cannot create `{}`", policies.display()))?;
-    // Remove policy files of an earlier plan so none is left behind.
-    for entry in
-        fs::read_dir(&policies).with_context(|| format!("cannot read `{}`", policies.display()))?
-    {
-        let path = entry?.path();
-        let stale = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("latch-") && n.ends_with(".json"));
-        if stale {
-            fs::remove_file(&path)
-                .with_context(|| format!("cannot remove `{}`", path.display()))?;
-        }
-    }
-    for p in &plan.policies {
-        let path = out.join(&p.file);
-        fs::write(&path, &p.content)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-    }
-    let path = out.join("plan.json");
-    fs::write(&path, plan.to_json())
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    let mut files: Vec<(PathBuf, Vec<u8>)> = plan
+        .policies
+        .iter()
+        .map(|p| (PathBuf::from(&p.file), p.content.clone().into_bytes()))
+        .collect();
+    files.push((PathBuf::from("plan.json"), plan.to_json().into_bytes()));
     if let Some(tf) = terraform {
-        let path = out.join("main.tf");
-        fs::write(&path, tf).with_context(|| format!("cannot write `{}`", path.display()))?;
+        files.push((PathBuf::from("main.tf"), tf.clone().into_bytes()));
+    }
+    if let Some(warning) = replace_dir(out, &files, &mut write_synced)? {
+        eprintln_line(&format!("warning: {warning}"));
     }
     Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// What `latch plan` writes into a plan directory: `plan.json`, `main.tf` and
+/// `policies/latch-*.json`. Anything else there (`applied.json`, notes) belongs to others.
+fn is_plan_output(rel: &Path) -> bool {
+    let mut parts = rel.components().map(|c| c.as_os_str().to_str());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Some("plan.json" | "main.tf")), None, None) => true,
+        (Some(Some("policies")), Some(Some(name)), None) => {
+            name.starts_with("latch-") && name.ends_with(".json")
+        }
+        _ => false,
+    }
+}
+
+/// Replaces the directory `out` as a whole with one holding `files` (paths relative to it,
+/// written by `write`) plus everything of the previous `out` that is not plan output
+/// ([`is_plan_output`]; `applied.json` above all), so that `latch prove` and `latch apply`
+/// see the previous plan or the new one, never a mixture.
+///
+/// The new directory is written next to `out` (same parent, so the same file system) under a
+/// temporary name; the previous one is renamed aside, the new one renamed into place, and the
+/// previous one removed. Any failure before the swap leaves `out` untouched and removes the
+/// temporary directory. Returns a warning when the previous directory, already replaced,
+/// could not be removed.
+fn replace_dir(
+    out: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    write: &mut dyn FnMut(&Path, &[u8]) -> std::io::Result<()>,
+) -> anyhow::Result<Option<String>> {
+    // A symbolic link to a plan directory: replace the directory it points to.
+    let out = match fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(out).with_context(|| format!("cannot resolve `{}`", out.display()))?
+        }
+        _ => out.to_path_buf(),
+    };
+    let exists = match fs::metadata(&out) {
+        Ok(m) if m.is_dir() => true,
+        Ok(_) => bail!("`{}` exists and is not a directory", out.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", out.display())),
+    };
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("--out `{}`: name a directory", out.display()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let tmp = parent.join(format!(".{name}.latch-new-{stamp}"));
+    fs::create_dir(&tmp).with_context(|| {
+        format!(
+            "cannot create `{}` to write the new plan in (the plan directory's parent must be writable)",
+            tmp.display()
+        )
+    })?;
+    let filled = fill(&tmp, files, write).and_then(|()| {
+        if exists {
+            carry_over(&out, &tmp, Path::new(""))
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = filled {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e.context(format!("the plan in `{}` was not changed", out.display())));
+    }
+    if !exists {
+        if let Err(e) = fs::rename(&tmp, &out) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e)
+                .with_context(|| format!("cannot move the new plan to `{}`", out.display()));
+        }
+        sync_dir(&parent);
+        return Ok(None);
+    }
+    let aside = parent.join(format!(".{name}.latch-old-{stamp}"));
+    if let Err(e) = fs::rename(&out, &aside) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot move the previous plan `{}` aside; it was not changed",
+                out.display()
+            )
+        });
+    }
+    if let Err(e) = fs::rename(&tmp, &out) {
+        let restored = fs::rename(&aside, &out).is_ok();
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| {
+            if restored {
+                format!(
+                    "cannot move the new plan to `{}`; the previous one was put back",
+                    out.display()
+                )
+            } else {
+                format!(
+                    "cannot move the new plan to `{}`; the previous one is in `{}`",
+                    out.display(),
+                    aside.display()
+                )
+            }
+        });
+    }
+    sync_dir(&parent);
+    Ok(fs::remove_dir_all(&aside).err().map(|e| {
+        format!(
+            "the new plan is in `{}`, but the previous one could not be removed from `{}`: {e}",
+            out.display(),
+            aside.display()
+        )
+    }))
+}
+
+/// Writes `files` under `dir`.
+fn fill(
+    dir: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    write: &mut dyn FnMut(&Path, &[u8]) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    fs::create_dir(dir.join("policies"))
+        .with_context(|| format!("cannot create `{}`", dir.join("policies").display()))?;
+    for (rel, bytes) in files {
+        let path = dir.join(rel);
+        if let Some(p) = path.parent() {
+            fs::create_dir_all(p).with_context(|| format!("cannot create `{}`", p.display()))?;
+        }
+        write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies everything under `from/rel` that is not plan output into `to/rel`.
+fn carry_over(from: &Path, to: &Path, rel: &Path) -> anyhow::Result<()> {
+    let dir = from.join(rel);
+    for entry in fs::read_dir(&dir).with_context(|| format!("cannot read `{}`", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot read `{}`", dir.display()))?;
+        let rel = rel.join(entry.file_name());
+        if is_plan_output(&rel) {
+            continue;
+        }
+        let (src, dst) = (from.join(&rel), to.join(&rel));
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("cannot read `{}`", src.display()))?;
+        if kind.is_dir() {
+            fs::create_dir_all(&dst)
+                .with_context(|| format!("cannot create `{}`", dst.display()))?;
+            carry_over(from, to, &rel)?;
+        } else if kind.is_symlink() {
+            copy_link(&src, &dst).with_context(|| format!("cannot copy `{}`", src.display()))?;
+        } else {
+            // A hard link where possible (same file system): the previous directory is
+            // removed after the swap, and nothing writes these files in place.
+            fs::hard_link(&src, &dst)
+                .or_else(|_| fs::copy(&src, &dst).map(|_| ()))
+                .with_context(|| {
+                    format!(
+                        "cannot copy `{}` into the new plan directory",
+                        src.display()
+                    )
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a symbolic link as a link (where the platform has them; its target's content
+/// otherwise).
+#[cfg(unix)]
+fn copy_link(src: &Path, dst: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(fs::read_link(src)?, dst)
+}
+
+#[cfg(not(unix))]
+fn copy_link(src: &Path, dst: &Path) -> std::io::Result<()> {
+    fs::copy(src, dst).map(|_| ())
+}
+
+/// Makes renames in `dir` durable where the platform allows (best effort).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 fn table(plan: &Plan) -> String {
@@ -408,4 +594,160 @@ fn table(plan: &Plan) -> String {
         let _ = writeln!(o, "  note: {n}");
     }
     o
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+                if p.is_dir() {
+                    out.insert(format!("{rel}/"), Vec::new());
+                    walk(root, &p, out);
+                } else {
+                    out.insert(rel, fs::read(&p).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn previous(out: &Path) {
+        fs::create_dir_all(out.join("policies")).unwrap();
+        fs::write(out.join("plan.json"), "old plan").unwrap();
+        fs::write(out.join("main.tf"), "old terraform").unwrap();
+        fs::write(out.join("policies/latch-a.json"), "old a").unwrap();
+        fs::write(out.join("policies/latch-b.json"), "old b").unwrap();
+        fs::write(out.join("applied.json"), "record").unwrap();
+    }
+
+    fn new_files() -> Vec<(PathBuf, Vec<u8>)> {
+        vec![
+            (PathBuf::from("policies/latch-b.json"), b"new b".to_vec()),
+            (PathBuf::from("policies/latch-c.json"), b"new c".to_vec()),
+            (PathBuf::from("plan.json"), b"new plan".to_vec()),
+        ]
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_plan_byte_identical() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("plan");
+        previous(&out);
+        let before = tree(&out);
+        for fail_at in 0..3 {
+            let mut n = 0;
+            let mut write = |p: &Path, b: &[u8]| {
+                n += 1;
+                if n > fail_at {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::StorageFull,
+                        "no space left on device",
+                    ));
+                }
+                write_synced(p, b)
+            };
+            let e = replace_dir(&out, &new_files(), &mut write).unwrap_err();
+            let msg = format!("{e:#}");
+            assert!(msg.contains("was not changed"), "{msg}");
+            assert!(msg.contains("no space left"), "{msg}");
+            assert_eq!(tree(&out), before);
+            assert_eq!(names(tmp.path()), vec!["plan"]);
+        }
+    }
+
+    #[test]
+    fn the_directory_is_replaced_whole_and_keeps_what_is_not_plan_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("plan");
+        previous(&out);
+        fs::create_dir_all(out.join("notes/deep")).unwrap();
+        fs::write(out.join("notes/deep/n.txt"), "mine").unwrap();
+        fs::write(out.join("policies/README"), "mine too").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("applied.json", out.join("link")).unwrap();
+        let warning = replace_dir(&out, &new_files(), &mut write_synced).unwrap();
+        assert_eq!(warning, None);
+        let got = tree(&out);
+        let mut want: BTreeMap<String, Vec<u8>> = [
+            ("applied.json", "record"),
+            ("notes/", ""),
+            ("notes/deep/", ""),
+            ("notes/deep/n.txt", "mine"),
+            ("plan.json", "new plan"),
+            ("policies/", ""),
+            ("policies/README", "mine too"),
+            ("policies/latch-b.json", "new b"),
+            ("policies/latch-c.json", "new c"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
+        .collect();
+        #[cfg(unix)]
+        {
+            want.insert("link".to_owned(), b"record".to_vec());
+            assert_eq!(
+                fs::read_link(out.join("link")).unwrap(),
+                Path::new("applied.json")
+            );
+        }
+        assert_eq!(got, want);
+        assert_eq!(names(tmp.path()), vec!["plan"]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_created_and_a_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/plan");
+        replace_dir(&out, &new_files(), &mut write_synced).unwrap();
+        assert_eq!(
+            tree(&out).keys().collect::<Vec<_>>(),
+            vec![
+                "plan.json",
+                "policies/",
+                "policies/latch-b.json",
+                "policies/latch-c.json"
+            ]
+        );
+        assert_eq!(names(&tmp.path().join("a/b")), vec!["plan"]);
+        let file = tmp.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let e = replace_dir(&file, &new_files(), &mut write_synced).unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
+        assert_eq!(fs::read(&file).unwrap(), b"x");
+    }
+
+    #[test]
+    fn plan_output_is_plan_json_main_tf_and_latch_policies() {
+        for (p, yes) in [
+            ("plan.json", true),
+            ("main.tf", true),
+            ("policies/latch-x.json", true),
+            ("policies/README", false),
+            ("policies/x.json", false),
+            ("applied.json", false),
+            ("notes/plan.json", false),
+            ("policies/sub/latch-x.json", false),
+        ] {
+            assert_eq!(is_plan_output(Path::new(p)), yes, "{p}");
+        }
+    }
 }

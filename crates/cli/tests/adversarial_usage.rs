@@ -10,7 +10,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use latch_trail::fs::write_generated;
 use latch_trail::generate::{Activity, Options};
@@ -32,41 +31,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Three days of the example's CloudTrail (ending 2026-11-19), generated once per run.
-fn trail() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let text = fs::read_to_string(example().join("activity.json")).unwrap();
-        let activity: Activity = serde_json::from_str(&text).unwrap();
-        let opts = Options {
-            days: 3,
-            end_date: Date::parse("2026-11-19").unwrap(),
-            seed: 3,
-            max_records_per_file: 0,
-        };
-        write_generated(dir.path(), &activity, &opts, 0, &|_, _| {}).unwrap();
-        dir
-    })
-    .path()
-}
-
-/// A copy of [`trail`]'s `cloudtrail/` folder to change.
+/// Three days of the example's CloudTrail (ending 2026-11-19) in `into/cloudtrail`.
 fn trail_copy(into: &Path) -> PathBuf {
-    fn copy(from: &Path, to: &Path) {
-        fs::create_dir_all(to).unwrap();
-        for e in fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                copy(&e.path(), &to.join(e.file_name()));
-            } else {
-                fs::copy(e.path(), to.join(e.file_name())).unwrap();
-            }
-        }
-    }
-    let to = into.join("cloudtrail");
-    copy(&trail().join("cloudtrail"), &to);
-    to
+    let text = fs::read_to_string(example().join("activity.json")).unwrap();
+    let activity: Activity = serde_json::from_str(&text).unwrap();
+    let opts = Options {
+        days: 3,
+        end_date: Date::parse("2026-11-19").unwrap(),
+        seed: 3,
+        max_records_per_file: 0,
+    };
+    write_generated(into, &activity, &opts, 0, &|_, _| {}).unwrap();
+    into.join("cloudtrail")
 }
 
 const STOREFRONT: &str = "arn:aws:iam::300000000004:role/storefront-task-role";

@@ -287,3 +287,79 @@ fn terraform_has_a_resource_per_policy_and_attachment() {
     );
     assert!(tf.contains("type        = \"RESOURCE_CONTROL_POLICY\""));
 }
+
+/// Every file under `dir`, by path relative to it (a directory as `<dir>/`).
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+            if p.is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// `--out` replaces the plan directory whole or not at all: `prove` and `apply` never see
+/// policies of one plan beside the plan.json (or main.tf) of another. Files that are not plan
+/// output (`applied.json`, notes) are kept.
+#[test]
+fn plan_out_is_the_previous_plan_or_the_new_one_never_a_mixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ex = example();
+    let out = tmp.path().join("plan");
+    let region = tmp.path().join("region.toml");
+    fs::write(&region, "[regions]\nallowed = [\"eu-west-1\"]\n").unwrap();
+    let plan = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["plan", "--snapshot", s(&ex), "--out", s(dir)];
+        args.extend_from_slice(extra);
+        latch(&args)
+    };
+
+    // The new plan, alone, for comparison.
+    let fresh = tmp.path().join("fresh");
+    assert!(plan(&fresh, &["--config", s(&region)]).status.success());
+    let new = tree(&fresh);
+
+    // A previous plan with Terraform, the adapter's record and a note beside it.
+    assert!(plan(&out, &["--format", "terraform"]).status.success());
+    fs::write(out.join("applied.json"), "{\"kept\": true}").unwrap();
+    fs::write(out.join("policies/NOTES.md"), "mine").unwrap();
+    let kept = [
+        ("applied.json".to_owned(), b"{\"kept\": true}".to_vec()),
+        ("policies/NOTES.md".to_owned(), b"mine".to_vec()),
+    ];
+    // Something that stops a writer going file by file half-way: plan.json is a directory.
+    fs::remove_file(out.join("plan.json")).unwrap();
+    fs::create_dir_all(out.join("plan.json/x")).unwrap();
+    let before = tree(&out);
+
+    let run = plan(&out, &["--config", s(&region)]);
+    let after = tree(&out);
+    if run.status.success() {
+        // Exactly the new plan (no main.tf of the previous one), plus what is not plan output.
+        let mut want = new.clone();
+        want.extend(kept.iter().cloned());
+        assert_eq!(
+            after.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(after, want);
+    } else {
+        assert_eq!(after, before, "{}", String::from_utf8_lossy(&run.stderr));
+    }
+    // No temporary directory is left beside it.
+    let siblings: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(siblings.is_empty(), "{siblings:?}");
+}
