@@ -1,5 +1,5 @@
 //! Parse + compile + evaluate arbitrary input as an evaluation case: must never panic.
-//! Run: `cargo fuzz run evaluate -- -max_total_time=60` (seeds in `fuzz/seeds`: copy them into `fuzz/corpus/evaluate` first).
+//! Run: `scripts/fuzz-loaders 60 evaluate`, or `cargo fuzz run evaluate -- -max_total_time=60` (seeds in `fuzz/seeds/*.json`: copy them into `fuzz/corpus/evaluate` first).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,6 @@
 //! The plan directory's files (`plan.json`, `applied.json`) and a grants file, read from disk:
 //! every bad file is named with its problem; a UTF-8 byte-order mark is skipped.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::fs;
 use std::path::Path;
@@ -126,4 +126,102 @@ fn grants_file_problems_are_named() {
         d.path(),
         "a folder, not a file",
     );
+}
+
+mod properties {
+    //! The parsers behind those files on arbitrary bytes and mutations of valid ones: no panic,
+    //! and every error names the file and a field or a line and column.
+    use std::path::Path;
+
+    use latch_aws::drift::parse_grants;
+    use latch_aws::error::AwsError;
+    use latch_aws::plan::Plan;
+    use latch_aws::state::AppliedState;
+    use latch_input::{decode, Expected};
+    use proptest::prelude::*;
+
+    const FULL_PLAN: &str = r#"{"format":"latch.plan/v1","organization":{"root_id":"r-ab12","management_account_id":"123456789012"},
+        "policies":[{"name":"latch-deny","type":"SERVICE_CONTROL_POLICY","description":"d","file":"scp/latch-deny.json",
+          "content":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"s3:DeleteBucket\",\"Resource\":\"*\"}]}",
+          "targets":["r-ab12","ou-ab12-abcdefgh","210987654321"]}],
+        "tags":[{"principal_arn":"arn:aws:iam::210987654321:role/x","key":"latch:control-plane","value":"true","reason":"r"}]}"#;
+
+    fn located(r: Result<(), AwsError>) -> Result<(), TestCaseError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(AwsError::Invalid {
+                file,
+                field,
+                reason,
+            }) => {
+                prop_assert_eq!(file, Path::new("f.json"));
+                prop_assert!(!field.is_empty() && !reason.is_empty());
+                Ok(())
+            }
+            Err(other) => Err(TestCaseError::fail(format!("unexpected error: {other}"))),
+        }
+    }
+
+    fn all(bytes: Vec<u8>) -> Result<(), TestCaseError> {
+        if let Ok(text) = decode(bytes, Expected::Json) {
+            let f = Path::new("f.json");
+            located(Plan::parse(&text, f).map(drop))?;
+            located(AppliedState::parse(&text, f).map(drop))?;
+            located(parse_grants(&text, f).map(drop))?;
+        }
+        Ok(())
+    }
+
+    fn edits() -> impl Strategy<Value = Vec<(f64, u8, u8)>> {
+        let byte = prop_oneof![
+            3 => prop::sample::select(b"{}[]\",:\\ \n0a-".to_vec()),
+            1 => any::<u8>(),
+        ];
+        prop::collection::vec((0.0..1.0f64, byte, 0u8..3), 1..6)
+    }
+
+    fn mutate(mut bytes: Vec<u8>, edits: &[(f64, u8, u8)]) -> Vec<u8> {
+        for &(p, b, how) in edits {
+            let i = ((p * bytes.len() as f64) as usize).min(bytes.len().saturating_sub(1));
+            match how {
+                0 if !bytes.is_empty() => bytes[i] = b,
+                1 => bytes.insert(i, b),
+                2 if !bytes.is_empty() => {
+                    bytes.remove(i);
+                }
+                _ => {}
+            }
+        }
+        bytes
+    }
+
+    fn seeds() -> [String; 3] {
+        [
+            FULL_PLAN.to_owned(),
+            serde_json::to_string(&AppliedState::default()).unwrap(),
+            super::GRANTS.to_owned(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            all(bytes)?;
+        }
+
+        #[test]
+        fn mutated_files_never_panic(which in 0usize..3, edits in edits()) {
+            all(mutate(seeds()[which].clone().into_bytes(), &edits))?;
+        }
+    }
+
+    #[test]
+    fn the_seeds_are_valid() {
+        let f = Path::new("f.json");
+        Plan::parse(FULL_PLAN, f).unwrap();
+        AppliedState::parse(&seeds()[1], f).unwrap();
+        parse_grants(super::GRANTS, f).unwrap();
+    }
 }

@@ -122,7 +122,12 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
             continue;
         }
         let path = entry.path();
-        if !path.is_dir() || name.len() != 12 || !name.bytes().all(|b| b.is_ascii_digit()) {
+        let is_id = name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit());
+        if is_id {
+            // A file, a link loop or a broken link named like an account: say which.
+            latch_input::folder(&path)?;
+        }
+        if !is_id || !path.is_dir() {
             return Err(LoadError::Layout {
                 file: path,
                 reason: "accounts/ holds only folders named by 12-digit account id".to_owned(),

@@ -405,3 +405,18 @@ fn empty_and_non_utf8_files_say_so() {
     assert!(e.contains(&cr.display().to_string()), "{e}");
     assert!(e.contains("empty: expected"), "{e}");
 }
+
+#[cfg(unix)]
+#[test]
+fn an_account_folder_that_is_a_file_or_a_link_loop_is_called_that() {
+    let d = gaad_dir(&minimal_gaad());
+    let other = d.path().join("accounts/210987654321");
+    fs::write(&other, "not a folder").unwrap();
+    let e = err(d.path());
+    assert!(e.contains(&other.display().to_string()), "{e}");
+    assert!(e.contains("a file, not a folder"), "{e}");
+    fs::remove_file(&other).unwrap();
+    std::os::unix::fs::symlink("210987654321", &other).unwrap();
+    let e = err(d.path());
+    assert!(e.contains("a symbolic link loop"), "{e}");
+}
