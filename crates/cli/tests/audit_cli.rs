@@ -396,6 +396,7 @@ fn the_server_publishes_signed_checkpoints_and_verify_checks_the_log_against_the
 [server]
 listen = "127.0.0.1:{port}"
 database = "latch.db"
+firewall_config = "firewall.toml"
 
 [identities.alice]
 aws = "arn:aws:iam::111122223333:role/alice"
@@ -411,6 +412,11 @@ to = "file"
 path = "checkpoints.jsonl"
 "#
         ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("firewall.toml"),
+        "[bundles.read-logs]\nactions = [\"logs:GetLogEvents\"]\n",
     )
     .unwrap();
     let mut server = latch_open_umask(dir.path(), "serve --config latch.toml --cloud memory")
