@@ -119,11 +119,15 @@ impl Backend {
 
     pub async fn cleanup(&self) {
         if let Backend::Postgres(schema) = self {
-            let s = PostgresStore::connect(&postgres_url(), None).await.unwrap();
-            s.execute_raw(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            // A plain connection: opening a store here would migrate the public schema, which
+            // belongs to no test (and would outlive this one, tied to this version's migrations).
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .execute(&mut conn)
                 .await
                 .unwrap();
-            s.close().await;
+            conn.close().await.unwrap();
         }
     }
 }
