@@ -266,7 +266,10 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     // radius and the escalation graph.
     let graph = crate::escalation::context::GraphContext::new(
         snapshot,
-        crate::escalation::context::GraphOptions::default(),
+        crate::escalation::context::GraphOptions {
+            now: Some(opts.now_millis.div_euclid(1000)),
+            ..crate::escalation::context::GraphOptions::default()
+        },
     );
     let blast = crate::blast::blast_radius_in(&graph);
     let mut principals = Vec::new();

@@ -857,3 +857,86 @@ fn technique_ids_round_trip() {
     let ids: Vec<Technique> = rules.iter().map(|r| r.id()).collect();
     assert_eq!(ids, Technique::ALL);
 }
+
+/// Grants conditioned on time keys. "AWS global condition context keys": `aws:CurrentTime`
+/// and `aws:EpochTime` are present in every request; `aws:TokenIssueTime` only in requests
+/// signed with temporary credentials (a role's session, which whoever can act as the role can
+/// mint at any time; never a user's long-term access key). The graph judges at the time it is
+/// given (the scan's as-of time).
+#[test]
+fn time_conditioned_grants_apply_at_the_graph_time() {
+    use latch_analysis::escalation::{escalation_paths_with, GraphOptions};
+    let when = |op: &str, key: &str, value: &str| {
+        json!({"Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": "*",
+               "Condition": {op: {key: value}}})
+    };
+    let mut fx = Fx::new();
+    let trust = || trust_service("ecs-tasks.amazonaws.com");
+    let after = fx.role(
+        A,
+        "after",
+        trust(),
+        vec![when(
+            "DateGreaterThan",
+            "aws:CurrentTime",
+            "2020-01-01T00:00:00Z",
+        )],
+    );
+    let epoch = fx.role(
+        A,
+        "epoch",
+        trust(),
+        vec![when("NumericGreaterThan", "aws:EpochTime", "1577836800")],
+    );
+    let past = fx.role(
+        A,
+        "past",
+        trust(),
+        vec![when(
+            "DateLessThan",
+            "aws:CurrentTime",
+            "2020-01-01T00:00:00Z",
+        )],
+    );
+    let fresh = fx.role(
+        A,
+        "fresh",
+        trust(),
+        vec![when(
+            "DateGreaterThan",
+            "aws:TokenIssueTime",
+            "2020-01-01T00:00:00Z",
+        )],
+    );
+    let keyed = fx.user(
+        A,
+        "keyed",
+        vec![
+            json!({"Effect": "Allow", "Action": "iam:PutUserPolicy", "Resource": "*",
+        "Condition": {"DateGreaterThan": {"aws:TokenIssueTime": "2020-01-01T00:00:00Z"}}}),
+        ],
+    );
+
+    // 2026-03-30T00:00:00Z.
+    let at = GraphOptions {
+        now: Some(1_774_828_800),
+        ..GraphOptions::default()
+    };
+    let r = escalation_paths_with(&fx.snapshot(), at);
+    assert!(has_edge(&r, &after, "admin", Technique::ModifyPolicy));
+    assert!(has_edge(&r, &epoch, "admin", Technique::ModifyPolicy));
+    assert!(has_edge(&r, &fresh, "admin", Technique::ModifyPolicy));
+    // A date in the past still ends the grant.
+    assert!(!has_edge(&r, &past, "admin", Technique::ModifyPolicy));
+    // A user's access key carries no token issue time.
+    assert!(!has_edge(&r, &keyed, "admin", Technique::ModifyPolicy));
+
+    // Without a time, no request carries the keys: none of these grants applies.
+    let r = fx.report();
+    for who in [&after, &epoch, &fresh, &past, &keyed] {
+        assert!(
+            !has_edge(&r, who, "admin", Technique::ModifyPolicy),
+            "{who}"
+        );
+    }
+}

@@ -840,6 +840,7 @@ impl<'a> Env<'a> {
                 snapshot,
                 GraphOptions {
                     region: options.region.clone(),
+                    ..GraphOptions::default()
                 },
             ),
             plan_by_node,

@@ -53,13 +53,35 @@ use crate::{effective_permissions, ActionSet, PrincipalPolicies};
 pub struct GraphOptions {
     /// The region of every probe request (`aws:RequestedRegion`, regional ARNs).
     pub region: String,
+    /// The time the graph is judged at (Unix seconds; the scan's as-of time, passed in: the
+    /// analysis reads no clock). With it every probe request carries `aws:CurrentTime` and
+    /// `aws:EpochTime`, and a role's requests `aws:TokenIssueTime` too (whoever can act as a
+    /// role can mint a fresh session at that time); a user's long-term keys have no token issue
+    /// time, so their requests carry none. Without it none of the three is set, so a grant
+    /// conditioned on one of them never applies (and a Deny conditioned on one is handled
+    /// as an unevaluable statement).
+    pub now: Option<i64>,
 }
 
 impl Default for GraphOptions {
     fn default() -> GraphOptions {
         GraphOptions {
             region: "us-east-1".to_owned(),
+            now: None,
         }
+    }
+}
+
+/// The time keys of a probe request at `now` (Unix seconds) for principal `p`: see
+/// [`GraphOptions::now`]. Global condition keys, "AWS global condition context keys":
+/// `aws:CurrentTime` and `aws:EpochTime` are in every request; `aws:TokenIssueTime` only in
+/// requests signed with temporary credentials.
+fn insert_time_keys(context: &mut Context, p: &Principal<'_>, now: i64) {
+    let rfc3339 = latch_trail::Timestamp(now).to_string();
+    context.insert("aws:CurrentTime", vec![rfc3339.clone()], false);
+    context.insert("aws:EpochTime", vec![now.to_string()], false);
+    if matches!(p.kind, latch_model::PrincipalKind::Role(_)) {
+        context.insert("aws:TokenIssueTime", vec![rfc3339], false);
     }
 }
 
@@ -302,7 +324,12 @@ struct Prepared<'a> {
     rcps: Option<Vec<Vec<CPolicy>>>,
 }
 
-fn prepare<'a>(p: Principal<'a>, cache: &mut Cache, region: &str) -> Result<Prepared<'a>, String> {
+fn prepare<'a>(
+    p: Principal<'a>,
+    cache: &mut Cache,
+    region: &str,
+    now: Option<i64>,
+) -> Result<Prepared<'a>, String> {
     let eff = p.effective_policies();
     let set = cache
         .policy_set(&eff)
@@ -318,6 +345,9 @@ fn prepare<'a>(p: Principal<'a>, cache: &mut Cache, region: &str) -> Result<Prep
     };
     let mut context = p.request_context();
     context.insert("aws:RequestedRegion", vec![region.to_owned()], false);
+    if let Some(now) = now {
+        insert_time_keys(&mut context, &p, now);
+    }
     let rcps = set.rcps.clone();
     Ok(Prepared {
         node: Node {
@@ -412,10 +442,11 @@ impl<'a> GraphContext<'a> {
         };
         let principals: Vec<Principal<'a>> = snapshot.principals().collect();
         let region = ctx.options.region.clone();
+        let now = ctx.options.now;
         let prepared = in_parallel(&principals, |part| {
             let mut cache = Cache::default();
             part.iter()
-                .map(|p| prepare(*p, &mut cache, &region))
+                .map(|p| prepare(*p, &mut cache, &region, now))
                 .collect()
         });
         for result in prepared {
