@@ -66,11 +66,14 @@ pub enum FindingKind {
     UnusedServices,
     /// Managed policies the snapshot could not resolve: permissions only partly known.
     UnresolvedPolicies,
+    /// A resource or trust policy that allows everyone except the principals it lists
+    /// (`NotPrincipal` with `Allow`).
+    NotPrincipalAllow,
 }
 
 impl FindingKind {
     /// Every kind, in report order.
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::EscalationPath,
         FindingKind::StandingPrivilege,
         FindingKind::ZombieIdentity,
@@ -79,6 +82,7 @@ impl FindingKind {
         FindingKind::WildcardTrust,
         FindingKind::UnusedServices,
         FindingKind::UnresolvedPolicies,
+        FindingKind::NotPrincipalAllow,
     ];
 
     /// The kind's id, as in JSON and SARIF.
@@ -91,6 +95,7 @@ impl FindingKind {
             FindingKind::WildcardTrust => "wildcard-trust",
             FindingKind::UnusedServices => "unused-services",
             FindingKind::UnresolvedPolicies => "unresolved-policies",
+            FindingKind::NotPrincipalAllow => "not-principal-allow",
             FindingKind::EscalationPath => "escalation-path",
         }
     }
@@ -105,6 +110,9 @@ impl FindingKind {
             FindingKind::WildcardTrust => "Role trusts any AWS principal",
             FindingKind::UnusedServices => "Services unused in an account",
             FindingKind::UnresolvedPolicies => "Managed policies that could not be resolved",
+            FindingKind::NotPrincipalAllow => {
+                "A policy allows everyone except the principals it lists (NotPrincipal with Allow)"
+            }
             FindingKind::EscalationPath => "A non-admin principal can make itself admin-equivalent",
         }
     }
@@ -629,6 +637,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             });
         }
     }
+    not_principal_findings(snapshot, &mut findings);
     findings.sort_by(|a, b| {
         (a.severity, a.kind, std::cmp::Reverse(a.items.len()), &a.id).cmp(&(
             b.severity,
@@ -782,6 +791,68 @@ fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
 }
 
 /// Trust-policy findings of one role: principals outside the organization, and `*`.
+/// `NotPrincipal` with `Allow` in a resource policy or a role's trust policy. AWS no longer
+/// accepts the combination in new policies ("IAM JSON policy elements: NotPrincipal"), and the
+/// engine evaluates such a statement as matching nothing (fail closed for enforcement), but a
+/// policy written before may still be honoured by AWS and expose the resource to every
+/// principal it does not list: for detection it is possible exposure, reported.
+fn not_principal_findings(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    use latch_policy::document::Effect;
+    let mut add = |account: &str,
+                   principal: Option<&str>,
+                   what: String,
+                   policy: &latch_policy::Policy| {
+        for (i, st) in policy.statements.iter().enumerate() {
+            let Some(pr) = st.principal.as_ref().filter(|p| p.negated) else {
+                continue;
+            };
+            if st.effect != Effect::Allow {
+                continue;
+            }
+            let listed: Vec<String> = pr
+                .entries
+                .iter()
+                .flat_map(|(_, values)| values.iter().cloned())
+                .collect();
+            let sid = st
+                .sid
+                .as_deref()
+                .map(|s| format!(" (`{s}`)"))
+                .unwrap_or_default();
+            findings.push(Finding {
+                id: format!("not-principal-allow:{what}:{i}"),
+                kind: FindingKind::NotPrincipalAllow,
+                severity: Severity::High,
+                principal: principal.map(str::to_owned),
+                account: account.to_owned(),
+                detail: format!(
+                    "statement {i}{sid} of the {what} allows everyone except {} (NotPrincipal with Allow): AWS no longer accepts this in new policies and Latch evaluates it as allowing nothing, but where AWS still honours it every other principal, of any account, is allowed; rewrite it with Principal",
+                    if listed.is_empty() { "nobody".to_owned() } else { listed.join(", ") }
+                ),
+                items: listed,
+            });
+        }
+    };
+    for account in snapshot.accounts.values() {
+        for rp in account.resource_policies.iter().flatten() {
+            add(
+                &account.id,
+                None,
+                format!("{} policy of `{}`", rp.kind.name(), rp.resource_arn),
+                &rp.document.policy,
+            );
+        }
+        for role in account.roles.values() {
+            add(
+                &account.id,
+                Some(&role.arn),
+                format!("trust policy of `{}`", role.arn),
+                &role.trust_policy.policy,
+            );
+        }
+    }
+}
+
 fn trust_findings(
     snapshot: &Snapshot,
     p: &Principal<'_>,

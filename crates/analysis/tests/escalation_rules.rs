@@ -940,3 +940,51 @@ fn time_conditioned_grants_apply_at_the_graph_time() {
         );
     }
 }
+
+/// `NotPrincipal` with `Allow` ("IAM JSON policy elements: NotPrincipal"): AWS no longer
+/// accepts it in new policies, and the engine evaluates it as matching nothing (it grants no
+/// edge here), but an old policy may still expose the resource to everyone not listed, so the
+/// scan reports it as possible exposure.
+#[test]
+fn not_principal_with_allow_is_reported_as_possible_exposure() {
+    use latch_analysis::scan::{scan, FindingKind, ScanOptions};
+    let mut fx = Fx::new();
+    let partner = user_arn(B, "partner");
+    let open = fx.admin_role(
+        A,
+        "open",
+        json!({"Effect": "Allow", "NotPrincipal": {"AWS": partner}, "Action": "sts:AssumeRole"}),
+    );
+    let closed = fx.admin_role(A, "closed", trust_aws(&root(A)));
+    let report = scan(
+        &fx.snapshot(),
+        None,
+        ScanOptions {
+            now_millis: 1_774_828_800_000,
+            window_days: 90,
+            zombie_days: 90,
+            reading: None,
+        },
+    );
+    let found: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::NotPrincipalAllow)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].principal.as_deref(), Some(open.as_str()));
+    assert_eq!(found[0].items, std::slice::from_ref(&partner));
+    assert!(
+        found[0].detail.contains("allows everyone except"),
+        "{}",
+        found[0].detail
+    );
+    assert!(!report
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::NotPrincipalAllow
+            && f.principal.as_deref() == Some(closed.as_str())));
+    // The engine still grants nothing through it.
+    let r = fx.report();
+    assert!(!has_edge(&r, &partner, &open, Technique::AssumeRole));
+}
