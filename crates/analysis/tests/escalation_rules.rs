@@ -988,3 +988,44 @@ fn not_principal_with_allow_is_reported_as_possible_exposure() {
     let r = fx.report();
     assert!(!has_edge(&r, &partner, &open, Technique::AssumeRole));
 }
+
+/// EC2 User Guide, "Run commands when you launch an EC2 instance with user data input": user
+/// data is changed while the instance is stopped and runs at its next start, as root, beside
+/// the instance profile's credentials. No iam:PassRole is needed.
+#[test]
+fn ec2_user_data_takes_over_an_instance_role() {
+    let mut fx = Fx::new();
+    let batch = fx.admin_role(A, "batch", trust_service("ec2.amazonaws.com"));
+    fx.profile(A, "batch");
+    let all = [
+        "ec2:ModifyInstanceAttribute",
+        "ec2:StopInstances",
+        "ec2:StartInstances",
+    ];
+    let deployer = fx.user(A, "deployer", vec![allow(&all, "*")]);
+    // Without a way to restart the instance, the new user data never runs.
+    let modifier = fx.user(
+        A,
+        "modifier",
+        vec![allow(&["ec2:ModifyInstanceAttribute"], "*")],
+    );
+    // One named instance: the snapshot does not know it runs as the role.
+    let one = fx.user(
+        A,
+        "one",
+        vec![allow(
+            &all,
+            "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0",
+        )],
+    );
+    let r = fx.report();
+    let p = path(&r, &deployer, &batch).unwrap();
+    assert_eq!(techniques(p), [Technique::Ec2UserData]);
+    assert_eq!(p.steps[0].actions, all);
+    assert!(!any_edge_from(&r, &modifier));
+    assert!(!any_edge_from(&r, &one));
+    assert_eq!(
+        Technique::from_id("ec2-user-data"),
+        Some(Technique::Ec2UserData)
+    );
+}

@@ -20,6 +20,7 @@ pub mod context;
 
 pub(crate) mod assume_role;
 mod create_credentials;
+mod ec2_user_data;
 mod glue_dev_endpoint;
 mod instance_connect;
 mod modify_policy;
@@ -79,11 +80,13 @@ pub enum Technique {
     InstanceConnect,
     /// Update a Glue dev endpoint (its SSH key) that runs as a role.
     GlueDevEndpoint,
+    /// Replace the user data of a stopped instance whose profile holds a role, then start it.
+    Ec2UserData,
 }
 
 impl Technique {
     /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 16] = [
+    pub const ALL: [Technique; 17] = [
         Technique::AssumeRole,
         Technique::UpdateTrust,
         Technique::CreateCredentials,
@@ -100,6 +103,7 @@ impl Technique {
         Technique::SsmCommand,
         Technique::InstanceConnect,
         Technique::GlueDevEndpoint,
+        Technique::Ec2UserData,
     ];
 
     /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
@@ -121,6 +125,7 @@ impl Technique {
             Technique::SsmCommand => "ssm-command",
             Technique::InstanceConnect => "instance-connect",
             Technique::GlueDevEndpoint => "glue-dev-endpoint",
+            Technique::Ec2UserData => "ec2-user-data",
         }
     }
 
@@ -209,6 +214,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(ssm_command::SsmCommand),
         Box::new(instance_connect::InstanceConnect),
         Box::new(glue_dev_endpoint::GlueDevEndpoint),
+        Box::new(ec2_user_data::Ec2UserData),
     ]
 }
 
