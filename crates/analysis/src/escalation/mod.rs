@@ -34,8 +34,10 @@ mod pass_role_glue;
 mod pass_role_lambda;
 mod pass_role_sagemaker;
 mod runs_as;
+mod sagemaker_presigned_url;
 mod ssm_command;
 mod update_code;
+mod update_stack;
 mod update_trust;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -82,11 +84,15 @@ pub enum Technique {
     GlueDevEndpoint,
     /// Replace the user data of a stopped instance whose profile holds a role, then start it.
     Ec2UserData,
+    /// Update a CloudFormation stack (or execute a change set) that keeps its service role.
+    UpdateStack,
+    /// Open a SageMaker notebook instance that runs as a role (presigned URL).
+    SageMakerPresignedUrl,
 }
 
 impl Technique {
     /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 17] = [
+    pub const ALL: [Technique; 19] = [
         Technique::AssumeRole,
         Technique::UpdateTrust,
         Technique::CreateCredentials,
@@ -104,6 +110,8 @@ impl Technique {
         Technique::InstanceConnect,
         Technique::GlueDevEndpoint,
         Technique::Ec2UserData,
+        Technique::UpdateStack,
+        Technique::SageMakerPresignedUrl,
     ];
 
     /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
@@ -126,6 +134,8 @@ impl Technique {
             Technique::InstanceConnect => "instance-connect",
             Technique::GlueDevEndpoint => "glue-dev-endpoint",
             Technique::Ec2UserData => "ec2-user-data",
+            Technique::UpdateStack => "update-stack",
+            Technique::SageMakerPresignedUrl => "sagemaker-presigned-url",
         }
     }
 
@@ -215,6 +225,8 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(instance_connect::InstanceConnect),
         Box::new(glue_dev_endpoint::GlueDevEndpoint),
         Box::new(ec2_user_data::Ec2UserData),
+        Box::new(update_stack::UpdateStack),
+        Box::new(sagemaker_presigned_url::SageMakerPresignedUrl),
     ]
 }
 

@@ -24,7 +24,7 @@
 //!   (PassRole with `cloudformation:CreateStack`).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const STACK: &str =
@@ -37,7 +37,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
         &[("cloudformation:CreateStack", STACK, Need::Chosen)],
         &[("cloudformation:UpdateStack", STACK, Need::Every)],
     ],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a CloudFormation stack",
 };
 

@@ -24,7 +24,7 @@
 //! - Bishop Fox, "IAM Vulnerable" (privilege-escalation playground, PassRole to CodeBuild).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const PROJECT: &str = "arn:aws:codebuild:{region}:{account}:project/{name}";
@@ -42,7 +42,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
             ("codebuild:StartBuildBatch", PROJECT, Need::Chosen),
         ],
     ],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a new CodeBuild project",
 };
 

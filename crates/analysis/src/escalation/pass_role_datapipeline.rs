@@ -25,7 +25,7 @@
 //!   (PassRole with `datapipeline:CreatePipeline`).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const PIPELINE: &str = "arn:aws:datapipeline:{region}:{account}:pipeline/{name}";
@@ -38,7 +38,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
         ("datapipeline:PutPipelineDefinition", PIPELINE, Need::Chosen),
         ("datapipeline:ActivatePipeline", PIPELINE, Need::Chosen),
     ]],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a new Data Pipeline",
 };
 

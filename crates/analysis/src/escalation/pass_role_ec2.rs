@@ -27,7 +27,7 @@
 //!   (PassRole with `ec2:RunInstances`).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const INSTANCE: &str = "arn:aws:ec2:{region}:{account}:instance/{name}";
@@ -39,7 +39,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
         &[("ec2:RunInstances", INSTANCE, Need::Chosen)],
         &[("ec2:AssociateIamInstanceProfile", INSTANCE, Need::Every)],
     ],
-    needs_instance_profile: true,
+    passed_to: None,
+    instance_profile: Profile::Required,
     vehicle: "a new EC2 instance",
 };
 

@@ -23,7 +23,7 @@
 //! - Bishop Fox, "IAM Vulnerable" (PassRole to ECS tasks).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const TASK_DEFINITION: &str = "arn:aws:ecs:{region}:{account}:task-definition/{name}:1";
@@ -49,7 +49,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
             ),
         ],
     ],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a new ECS task",
 };
 

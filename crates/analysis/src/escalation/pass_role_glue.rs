@@ -25,7 +25,7 @@
 //!   (PassRole with `glue:CreateDevEndpoint`).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const JOB: &str = "arn:aws:glue:{region}:{account}:job/{name}";
@@ -44,7 +44,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
             ("glue:StartJobRun", JOB, Need::Chosen),
         ],
     ],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a new Glue dev endpoint or job",
 };
 

@@ -29,7 +29,7 @@
 //!   (PassRole with `lambda:CreateFunction`).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const FUNCTION: &str = "arn:aws:lambda:{region}:{account}:function:{name}";
@@ -47,7 +47,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
             ("lambda:CreateEventSourceMapping", "*", Need::Chosen),
         ],
     ],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a new Lambda function",
 };
 

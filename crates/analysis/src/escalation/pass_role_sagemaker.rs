@@ -24,7 +24,7 @@
 //!   (SageMaker notebooks and jobs).
 
 use super::context::{GraphContext, Need};
-use super::pass_role::{pass_role_edges, PassRoleSpec};
+use super::pass_role::{pass_role_edges, PassRoleSpec, Profile};
 use super::{Edge, Rule, Technique};
 
 const NOTEBOOK: &str = "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}";
@@ -52,7 +52,8 @@ const SPEC: PassRoleSpec = PassRoleSpec {
             Need::Chosen,
         )],
     ],
-    needs_instance_profile: false,
+    passed_to: None,
+    instance_profile: Profile::Any,
     vehicle: "a new SageMaker notebook, training or processing job",
 };
 

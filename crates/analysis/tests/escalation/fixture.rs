@@ -303,8 +303,28 @@ impl Fx {
         }
     }
 
+    /// The escalation report of the snapshot; every action its edges name is checked against
+    /// the catalog.
     pub fn report(&self) -> EscalationReport {
-        escalation_paths(&self.snapshot())
+        let r = escalation_paths(&self.snapshot());
+        assert_known_actions(&r);
+        r
+    }
+}
+
+/// Every action an edge names is one the catalog knows. The engine matches action names as
+/// text (and `*` allows any), so a rule asking about a misspelt or retired action would still
+/// find edges in fixtures; this makes such a rule fail its tests.
+pub fn assert_known_actions(r: &EscalationReport) {
+    let catalog = latch_catalog::Catalog::get();
+    for e in &r.edges {
+        for a in &e.actions {
+            assert!(
+                catalog.resolve(a).is_some(),
+                "{}: `{a}` is not an action of the catalog",
+                e.technique
+            );
+        }
     }
 }
 
@@ -328,4 +348,129 @@ pub fn path<'r>(r: &'r EscalationReport, from: &str, to: &str) -> Option<&'r Esc
 /// The techniques of a path's steps.
 pub fn techniques(p: &EscalationPath) -> Vec<Technique> {
     p.steps.iter().map(|s| s.technique).collect()
+}
+
+/// A pass-role rule, as [`pass_role_case_with`] for a role without an instance profile, passed
+/// to the service it trusts.
+pub fn pass_role_case(service: &str, actions: &[&str], technique: Technique) {
+    pass_role_case_with(service, service, false, actions, technique);
+}
+
+/// A pass-role rule: `iam:PassRole` (conditioned on `iam:PassedToService` = `passed_to`) and
+/// `actions`, all on `*`, make an edge to a role trusting `service` (with an instance profile
+/// when `profile`), whose actions are `iam:PassRole` then `actions`. Dropping any action,
+/// denying one, passing the role to another service, or a role trusting another service makes
+/// none.
+pub fn pass_role_case_with(
+    service: &str,
+    passed_to: &str,
+    profile: bool,
+    actions: &[&str],
+    technique: Technique,
+) {
+    let pass_to = |svc: &str| {
+        json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+               "Condition": {"StringEquals": {"iam:PassedToService": svc}}})
+    };
+    let mut fx = Fx::new();
+    let target = fx.admin_role(A, "svc-admin", trust_service(service));
+    let other = fx.admin_role(A, "other-admin", trust_service("states.amazonaws.com"));
+    if profile {
+        fx.profile(A, "svc-admin");
+        fx.profile(A, "other-admin");
+    }
+    let full = fx.user(A, "full", vec![pass_to(passed_to), allow(actions, "*")]);
+    let mut blocked = Vec::new();
+    for (i, missing) in actions.iter().enumerate() {
+        let rest: Vec<&str> = actions.iter().copied().filter(|a| a != missing).collect();
+        let statements = if rest.is_empty() {
+            vec![pass_to(passed_to)]
+        } else {
+            vec![pass_to(passed_to), allow(&rest, "*")]
+        };
+        blocked.push(fx.user(A, &format!("missing-{i}"), statements));
+        blocked.push(fx.user(
+            A,
+            &format!("denied-{i}"),
+            vec![
+                pass_to(passed_to),
+                allow(actions, "*"),
+                deny(&[missing], "*"),
+            ],
+        ));
+    }
+    blocked.push(fx.user(A, "no-pass", vec![allow(actions, "*")]));
+    blocked.push(fx.user(
+        A,
+        "wrong-service",
+        vec![pass_to("states.amazonaws.com"), allow(actions, "*")],
+    ));
+    let r = fx.report();
+    let p = path(&r, &full, &target).unwrap_or_else(|| panic!("{technique}: {:#?}", r.edges));
+    assert_eq!(techniques(p), [technique]);
+    let mut expected = vec!["iam:PassRole"];
+    expected.extend_from_slice(actions);
+    assert_eq!(p.steps[0].actions, expected, "{technique}");
+    assert!(!has_edge(&r, &full, &other, technique), "{technique}");
+    for u in &blocked {
+        assert!(
+            !has_edge(&r, u, &target, technique),
+            "{technique}: {u} should have no edge: {:#?}",
+            r.edges
+        );
+    }
+}
+
+/// A rule on existing resources that run as a role: `actions` on `*` (no `iam:PassRole`) make
+/// an edge to a role trusting `service` (with an instance profile when `profile`), whose detail
+/// says the resources are assumed. Dropping any action, denying one, holding them on the one
+/// resource `one` only, or a role trusting another service makes none.
+pub fn runs_as_case(
+    service: &str,
+    profile: bool,
+    actions: &[&str],
+    one: &str,
+    technique: Technique,
+) {
+    let mut fx = Fx::new();
+    let target = fx.admin_role(A, "svc-admin", trust_service(service));
+    let other = fx.admin_role(A, "other-admin", trust_service("states.amazonaws.com"));
+    if profile {
+        fx.profile(A, "svc-admin");
+        fx.profile(A, "other-admin");
+    }
+    let full = fx.user(A, "full", vec![allow(actions, "*")]);
+    let mut blocked = Vec::new();
+    for (i, missing) in actions.iter().enumerate() {
+        let rest: Vec<&str> = actions.iter().copied().filter(|a| a != missing).collect();
+        let statements = if rest.is_empty() {
+            Vec::new()
+        } else {
+            vec![allow(&rest, "*")]
+        };
+        blocked.push(fx.user(A, &format!("missing-{i}"), statements));
+        blocked.push(fx.user(
+            A,
+            &format!("denied-{i}"),
+            vec![allow(actions, "*"), deny(&[missing], "*")],
+        ));
+    }
+    blocked.push(fx.user(A, "one", vec![allow(actions, one)]));
+    let r = fx.report();
+    let p = path(&r, &full, &target).unwrap_or_else(|| panic!("{technique}: {:#?}", r.edges));
+    assert_eq!(techniques(p), [technique]);
+    assert_eq!(p.steps[0].actions, actions, "{technique}");
+    assert!(
+        p.steps[0].detail.contains("no inventory"),
+        "{}",
+        p.steps[0].detail
+    );
+    assert!(!has_edge(&r, &full, &other, technique), "{technique}");
+    for u in &blocked {
+        assert!(
+            !has_edge(&r, u, &target, technique),
+            "{technique}: {u} should have no edge: {:#?}",
+            r.edges
+        );
+    }
 }
