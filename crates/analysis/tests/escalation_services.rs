@@ -58,3 +58,128 @@ fn sagemaker_presigned_url_opens_a_notebook_running_as_a_role() {
         Technique::SageMakerPresignedUrl,
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// more ways into the pass-role techniques
+
+/// EC2 API Reference, "RequestSpotInstances": the launch specification names an instance
+/// profile, passed to `ec2.amazonaws.com`.
+#[test]
+fn pass_role_ec2_through_a_spot_request() {
+    pass_role_case_with(
+        "ec2.amazonaws.com",
+        "ec2.amazonaws.com",
+        true,
+        &["ec2:RequestSpotInstances"],
+        Technique::PassRoleEc2,
+    );
+}
+
+/// Glue: a job started by a trigger, an interactive session (Glue Developer Guide,
+/// "Interactive sessions with IAM"), and an existing job given the role (`glue:UpdateJob`).
+#[test]
+fn pass_role_glue_jobs_triggers_sessions_and_updated_jobs() {
+    for actions in [
+        &["glue:CreateJob", "glue:CreateTrigger"][..],
+        &["glue:CreateSession", "glue:RunStatement"],
+        &["glue:UpdateJob", "glue:StartJobRun"],
+        &["glue:UpdateJob", "glue:CreateTrigger"],
+    ] {
+        pass_role_case("glue.amazonaws.com", actions, Technique::PassRoleGlue);
+    }
+}
+
+/// ECS API Reference, "TaskOverride": `RunTask`/`StartTask` on an existing task definition
+/// with `taskRoleArn` overridden; no new task definition.
+#[test]
+fn pass_role_ecs_with_a_task_role_override() {
+    pass_role_case(
+        "ecs-tasks.amazonaws.com",
+        &["ecs:RunTask"],
+        Technique::PassRoleEcs,
+    );
+    pass_role_case(
+        "ecs-tasks.amazonaws.com",
+        &["ecs:StartTask"],
+        Technique::PassRoleEcs,
+    );
+}
+
+#[test]
+fn pass_role_codebuild_into_an_updated_project() {
+    pass_role_case(
+        "codebuild.amazonaws.com",
+        &["codebuild:UpdateProject", "codebuild:StartBuild"],
+        Technique::PassRoleCodeBuild,
+    );
+    pass_role_case(
+        "codebuild.amazonaws.com",
+        &["codebuild:UpdateProject", "codebuild:StartBuildBatch"],
+        Technique::PassRoleCodeBuild,
+    );
+}
+
+/// Passing a role into an existing resource needs the action on every such resource (the
+/// snapshot has no inventory of them), and the edge says one is assumed; a grant on one named
+/// job or task definition does not count.
+#[test]
+fn pass_role_into_existing_resources_is_assumed_and_needs_every_resource() {
+    let mut fx = Fx::new();
+    let glue = fx.admin_role(A, "glue-admin", trust_service("glue.amazonaws.com"));
+    let task = fx.admin_role(A, "task-admin", trust_service("ecs-tasks.amazonaws.com"));
+    let all = fx.user(
+        A,
+        "all",
+        vec![allow(
+            &[
+                "iam:PassRole",
+                "glue:UpdateJob",
+                "glue:StartJobRun",
+                "ecs:RunTask",
+            ],
+            "*",
+        )],
+    );
+    let named = fx.user(
+        A,
+        "named",
+        vec![
+            allow(&["iam:PassRole"], "*"),
+            allow(
+                &["glue:UpdateJob", "glue:StartJobRun"],
+                "arn:aws:glue:us-east-1:111111111111:job/etl-1",
+            ),
+            allow(
+                &["ecs:RunTask"],
+                "arn:aws:ecs:us-east-1:111111111111:task-definition/web:*",
+            ),
+        ],
+    );
+    let r = fx.report();
+    for (to, technique, resource) in [
+        (
+            &glue,
+            Technique::PassRoleGlue,
+            "arn:aws:glue:us-east-1:111111111111:job/*",
+        ),
+        (
+            &task,
+            Technique::PassRoleEcs,
+            "arn:aws:ecs:us-east-1:111111111111:task-definition/*:*",
+        ),
+    ] {
+        let e = r
+            .edges
+            .iter()
+            .find(|e| e.from == all && e.to.as_str() == to && e.technique == technique)
+            .unwrap_or_else(|| panic!("{technique}: {:#?}", r.edges));
+        assert!(
+            e.detail.contains(&format!(
+                "no inventory of `{resource}`: one such resource is assumed"
+            )),
+            "{}",
+            e.detail
+        );
+        assert!(!has_edge(&r, &named, to, technique), "{technique}");
+    }
+}

@@ -2,8 +2,10 @@
 //!
 //! ## What it finds
 //! A principal that may `iam:PassRole` a role trusting `codebuild.amazonaws.com` (passed to
-//! CodeBuild), create a project (`codebuild:CreateProject`) and start a build of it
-//! (`codebuild:StartBuild` or `codebuild:StartBuildBatch`).
+//! CodeBuild), create a project (`codebuild:CreateProject`) or give an existing one the role
+//! (`codebuild:UpdateProject`), and start a build of it (`codebuild:StartBuild` or
+//! `codebuild:StartBuildBatch`). The snapshot has no project inventory: updating needs the
+//! actions on every project of the account, and the edge says one is assumed to exist.
 //!
 //! ## Why it is bad
 //! The buildspec is arbitrary shell run in a container holding the project's service role
@@ -21,6 +23,7 @@
 //! ## References
 //! - AWS CodeBuild User Guide, "Allow CodeBuild to interact with other AWS services" (service
 //!   role).
+//! - AWS CodeBuild API Reference, "UpdateProject" (`serviceRole`).
 //! - Bishop Fox, "IAM Vulnerable" (privilege-escalation playground, PassRole to CodeBuild).
 
 use super::context::{GraphContext, Need};
@@ -41,10 +44,18 @@ const SPEC: PassRoleSpec = PassRoleSpec {
             ("codebuild:CreateProject", PROJECT, Need::Chosen),
             ("codebuild:StartBuildBatch", PROJECT, Need::Chosen),
         ],
+        &[
+            ("codebuild:UpdateProject", PROJECT, Need::Every),
+            ("codebuild:StartBuild", PROJECT, Need::Every),
+        ],
+        &[
+            ("codebuild:UpdateProject", PROJECT, Need::Every),
+            ("codebuild:StartBuildBatch", PROJECT, Need::Every),
+        ],
     ],
     passed_to: None,
     instance_profile: Profile::Any,
-    vehicle: "a new CodeBuild project",
+    vehicle: "a new or updated CodeBuild project",
 };
 
 /// See the module documentation.

@@ -3,8 +3,11 @@
 //! ## What it finds
 //! A principal that may `iam:PassRole` a role that has an instance profile and trusts
 //! `ec2.amazonaws.com` (the request carries `iam:PassedToService` = `ec2.amazonaws.com`, so
-//! grants conditioned on it are honoured), and may launch an instance (`ec2:RunInstances`) or
-//! attach the profile to any existing instance (`ec2:AssociateIamInstanceProfile`).
+//! grants conditioned on it are honoured), and may launch an instance (`ec2:RunInstances`),
+//! request a Spot Instance whose launch specification names the profile
+//! (`ec2:RequestSpotInstances`), or attach the profile to any existing instance
+//! (`ec2:AssociateIamInstanceProfile`; the snapshot has no instance inventory, so the rule
+//! requires it on every instance of the account and the edge says one is assumed).
 //!
 //! ## Why it is bad
 //! Code on the instance reads the role's credentials from the instance metadata service.
@@ -23,6 +26,9 @@
 //! ## References
 //! - AWS IAM User Guide, "Using an IAM role to grant permissions to applications running on
 //!   Amazon EC2 instances" and "iam:PassedToService".
+//! - Amazon EC2 API Reference, "RequestSpotInstances" (`LaunchSpecification.IamInstanceProfile`);
+//!   AWS managed policy `AWSEC2SpotServiceRolePolicy` (Spot launches pass the role to
+//!   `ec2.amazonaws.com`).
 //! - Rhino Security Labs, "AWS IAM Privilege Escalation – Methods and Mitigation"
 //!   (PassRole with `ec2:RunInstances`).
 
@@ -37,6 +43,11 @@ const SPEC: PassRoleSpec = PassRoleSpec {
     service: "ec2.amazonaws.com",
     ways: &[
         &[("ec2:RunInstances", INSTANCE, Need::Chosen)],
+        &[(
+            "ec2:RequestSpotInstances",
+            "arn:aws:ec2:{region}:{account}:spot-instances-request/{name}",
+            Need::Chosen,
+        )],
         &[("ec2:AssociateIamInstanceProfile", INSTANCE, Need::Every)],
     ],
     passed_to: None,
