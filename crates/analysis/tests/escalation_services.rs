@@ -183,3 +183,221 @@ fn pass_role_into_existing_resources_is_assumed_and_needs_every_resource() {
         assert!(!has_edge(&r, &named, to, technique), "{technique}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// new pass-role techniques
+
+/// App Runner: the instance role trusts `tasks.apprunner.amazonaws.com`; the pass is checked
+/// with `iam:PassedToService` = `apprunner.amazonaws.com` (AWS managed policy
+/// `AWSAppRunnerFullAccess`).
+#[test]
+fn pass_role_apprunner() {
+    for actions in [&["apprunner:CreateService"], &["apprunner:UpdateService"]] {
+        pass_role_case_with(
+            "tasks.apprunner.amazonaws.com",
+            "apprunner.amazonaws.com",
+            false,
+            actions,
+            Technique::PassRoleAppRunner,
+        );
+    }
+}
+
+/// EC2 Auto Scaling User Guide, "Amazon EC2 Auto Scaling API permissions": a group from a
+/// launch template needs `ec2:RunInstances` of the caller too.
+#[test]
+fn pass_role_autoscaling() {
+    for actions in [
+        &[
+            "autoscaling:CreateLaunchConfiguration",
+            "autoscaling:CreateAutoScalingGroup",
+        ][..],
+        &[
+            "ec2:CreateLaunchTemplate",
+            "autoscaling:CreateAutoScalingGroup",
+            "ec2:RunInstances",
+        ],
+    ] {
+        pass_role_case_with(
+            "ec2.amazonaws.com",
+            "ec2.amazonaws.com",
+            true,
+            actions,
+            Technique::PassRoleAutoScaling,
+        );
+    }
+}
+
+/// IAM API Reference, "AddRoleToInstanceProfile": the caller needs `iam:PassRole` on the role.
+#[test]
+fn pass_role_new_instance_profile() {
+    for last in ["ec2:RunInstances", "ec2:AssociateIamInstanceProfile"] {
+        pass_role_case_with(
+            "ec2.amazonaws.com",
+            "ec2.amazonaws.com",
+            false,
+            &[
+                "iam:CreateInstanceProfile",
+                "iam:AddRoleToInstanceProfile",
+                last,
+            ],
+            Technique::PassRoleNewInstanceProfile,
+        );
+    }
+    // A role that already has a profile is reached by pass-role-ec2 instead.
+    let mut fx = Fx::new();
+    let fleet = fx.admin_role(A, "fleet", trust_service("ec2.amazonaws.com"));
+    fx.profile(A, "fleet");
+    let bare = fx.admin_role(A, "bare", trust_service("ec2.amazonaws.com"));
+    let agent = fx.user(
+        A,
+        "agent",
+        vec![allow(
+            &[
+                "iam:PassRole",
+                "iam:CreateInstanceProfile",
+                "iam:AddRoleToInstanceProfile",
+                "ec2:RunInstances",
+            ],
+            "*",
+        )],
+    );
+    let r = fx.report();
+    assert!(has_edge(
+        &r,
+        &agent,
+        &bare,
+        Technique::PassRoleNewInstanceProfile
+    ));
+    assert!(!has_edge(&r, &agent, &bare, Technique::PassRoleEc2));
+    assert!(has_edge(&r, &agent, &fleet, Technique::PassRoleEc2));
+    assert!(!has_edge(
+        &r,
+        &agent,
+        &fleet,
+        Technique::PassRoleNewInstanceProfile
+    ));
+}
+
+/// Bedrock AgentCore Developer Guide, "Resource and session management": the execution role
+/// trusts `bedrock-agentcore.amazonaws.com`; the code interpreter assumes it to run code.
+#[test]
+fn pass_role_code_interpreter() {
+    pass_role_case(
+        "bedrock-agentcore.amazonaws.com",
+        &[
+            "bedrock-agentcore:CreateCodeInterpreter",
+            "bedrock-agentcore:StartCodeInterpreterSession",
+            "bedrock-agentcore:InvokeCodeInterpreter",
+        ],
+        Technique::PassRoleCodeInterpreter,
+    );
+}
+
+/// CloudFormation User Guide, "Grant self-managed permissions": the administration role
+/// (trusting CloudFormation) assumes the execution role the stack set names, in each target
+/// account; the template deploys with the execution role.
+#[test]
+fn pass_role_stackset_reaches_the_execution_roles_the_administration_role_may_assume() {
+    let mut fx = Fx::new();
+    let execution_b = role_arn(B, "AWSCloudFormationStackSetExecutionRole");
+    let execution_a = role_arn(A, "AWSCloudFormationStackSetExecutionRole");
+    let admin = fx.role(
+        A,
+        "AWSCloudFormationStackSetAdministrationRole",
+        trust_service("cloudformation.amazonaws.com"),
+        vec![allow(
+            &["sts:AssumeRole"],
+            "arn:aws:iam::*:role/AWSCloudFormationStackSetExecutionRole",
+        )],
+    );
+    fx.admin_role(
+        B,
+        "AWSCloudFormationStackSetExecutionRole",
+        trust_aws(&root(A)),
+    );
+    fx.admin_role(
+        A,
+        "AWSCloudFormationStackSetExecutionRole",
+        trust_aws(&root(A)),
+    );
+    // An administrator role of B that does not trust A: not reachable.
+    let closed = fx.admin_role(B, "closed", trust_aws(&root(B)));
+    let stack_sets = [
+        "cloudformation:CreateStackSet",
+        "cloudformation:CreateStackInstances",
+    ];
+    let mut all = vec!["iam:PassRole"];
+    all.extend(stack_sets);
+    let deployer = fx.user(A, "deployer", vec![allow(&all, "*")]);
+    let updater = fx.user(
+        A,
+        "updater",
+        vec![allow(
+            &["iam:PassRole", "cloudformation:UpdateStackSet"],
+            "*",
+        )],
+    );
+    let no_pass = fx.user(A, "no-pass", vec![allow(&stack_sets, "*")]);
+    let no_instances = fx.user(
+        A,
+        "no-instances",
+        vec![allow(
+            &["iam:PassRole", "cloudformation:CreateStackSet"],
+            "*",
+        )],
+    );
+    let pass_elsewhere = fx.user(
+        A,
+        "pass-elsewhere",
+        vec![
+            serde_json::json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}),
+            allow(&stack_sets, "*"),
+        ],
+    );
+    let denied = fx.user(
+        A,
+        "denied",
+        vec![
+            allow(&all, "*"),
+            deny(&["cloudformation:CreateStackInstances"], "*"),
+        ],
+    );
+    let r = fx.report();
+    for execution in [&execution_a, &execution_b] {
+        let p = path(&r, &deployer, execution).unwrap_or_else(|| panic!("{:#?}", r.edges));
+        assert_eq!(techniques(p), [Technique::PassRoleStackSet]);
+        assert_eq!(p.steps[0].actions, all);
+        assert!(p.steps[0].detail.contains(&admin), "{}", p.steps[0].detail);
+    }
+    let e = r
+        .edges
+        .iter()
+        .find(|e| e.from == updater && e.to.as_str() == execution_b)
+        .unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert_eq!(e.actions, ["iam:PassRole", "cloudformation:UpdateStackSet"]);
+    assert!(e.detail.contains("assumed to exist"), "{}", e.detail);
+    assert!(!has_edge(
+        &r,
+        &deployer,
+        &closed,
+        Technique::PassRoleStackSet
+    ));
+    // The administration role itself is a vehicle, not a target.
+    assert!(!has_edge(
+        &r,
+        &deployer,
+        &admin,
+        Technique::PassRoleStackSet
+    ));
+    for u in [&no_pass, &no_instances, &pass_elsewhere, &denied] {
+        assert!(
+            !r.edges
+                .iter()
+                .any(|e| &e.from == u && e.technique == Technique::PassRoleStackSet),
+            "{u}: {:#?}",
+            r.edges
+        );
+    }
+}

@@ -25,14 +25,19 @@ mod glue_dev_endpoint;
 mod instance_connect;
 mod modify_policy;
 mod pass_role;
+mod pass_role_apprunner;
+mod pass_role_autoscaling;
 mod pass_role_cloudformation;
+mod pass_role_code_interpreter;
 mod pass_role_codebuild;
 mod pass_role_datapipeline;
 mod pass_role_ec2;
 mod pass_role_ecs;
 mod pass_role_glue;
 mod pass_role_lambda;
+mod pass_role_new_instance_profile;
 mod pass_role_sagemaker;
+mod pass_role_stackset;
 mod runs_as;
 mod sagemaker_presigned_url;
 mod ssm_command;
@@ -88,11 +93,21 @@ pub enum Technique {
     UpdateStack,
     /// Open a SageMaker notebook instance that runs as a role (presigned URL).
     SageMakerPresignedUrl,
+    /// `iam:PassRole` to an App Runner service (its instance role).
+    PassRoleAppRunner,
+    /// `iam:PassRole` to an Auto Scaling group's instances (launch configuration or template).
+    PassRoleAutoScaling,
+    /// Put a role into a new instance profile, then pass it to EC2.
+    PassRoleNewInstanceProfile,
+    /// `iam:PassRole` to a Bedrock AgentCore code interpreter.
+    PassRoleCodeInterpreter,
+    /// `iam:PassRole` of a StackSets administration role, reaching the roles it may assume.
+    PassRoleStackSet,
 }
 
 impl Technique {
     /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 19] = [
+    pub const ALL: [Technique; 24] = [
         Technique::AssumeRole,
         Technique::UpdateTrust,
         Technique::CreateCredentials,
@@ -112,6 +127,11 @@ impl Technique {
         Technique::Ec2UserData,
         Technique::UpdateStack,
         Technique::SageMakerPresignedUrl,
+        Technique::PassRoleAppRunner,
+        Technique::PassRoleAutoScaling,
+        Technique::PassRoleNewInstanceProfile,
+        Technique::PassRoleCodeInterpreter,
+        Technique::PassRoleStackSet,
     ];
 
     /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
@@ -136,6 +156,11 @@ impl Technique {
             Technique::Ec2UserData => "ec2-user-data",
             Technique::UpdateStack => "update-stack",
             Technique::SageMakerPresignedUrl => "sagemaker-presigned-url",
+            Technique::PassRoleAppRunner => "pass-role-apprunner",
+            Technique::PassRoleAutoScaling => "pass-role-autoscaling",
+            Technique::PassRoleNewInstanceProfile => "pass-role-new-instance-profile",
+            Technique::PassRoleCodeInterpreter => "pass-role-code-interpreter",
+            Technique::PassRoleStackSet => "pass-role-stackset",
         }
     }
 
@@ -227,6 +252,11 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(ec2_user_data::Ec2UserData),
         Box::new(update_stack::UpdateStack),
         Box::new(sagemaker_presigned_url::SageMakerPresignedUrl),
+        Box::new(pass_role_apprunner::PassRoleAppRunner),
+        Box::new(pass_role_autoscaling::PassRoleAutoScaling),
+        Box::new(pass_role_new_instance_profile::PassRoleNewInstanceProfile),
+        Box::new(pass_role_code_interpreter::PassRoleCodeInterpreter),
+        Box::new(pass_role_stackset::PassRoleStackSet),
     ]
 }
 

@@ -20,6 +20,9 @@ pub(super) enum Profile {
     Any,
     /// Only roles that have an instance profile: EC2 launches with a profile, not a role.
     Required,
+    /// Only roles that have none: the technique creates the profile (roles that have one are
+    /// found by the techniques that use it).
+    Absent,
 }
 
 impl Profile {
@@ -27,6 +30,7 @@ impl Profile {
         match self {
             Profile::Any => true,
             Profile::Required => has_profile,
+            Profile::Absent => !has_profile,
         }
     }
 }
