@@ -401,3 +401,43 @@ fn pass_role_stackset_reaches_the_execution_roles_the_administration_role_may_as
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// resources that already run as a role: codebuild-start-build, code-interpreter-session
+
+/// CodeBuild API Reference, "StartBuild": `buildspecOverride` runs the caller's commands with
+/// the project's service role, for that build only.
+#[test]
+fn codebuild_start_build_with_a_buildspec_override() {
+    let project = "arn:aws:codebuild:us-east-1:111111111111:project/deploy-prod";
+    runs_as_case(
+        "codebuild.amazonaws.com",
+        false,
+        &["codebuild:StartBuild"],
+        project,
+        Technique::CodeBuildStartBuild,
+    );
+    runs_as_case(
+        "codebuild.amazonaws.com",
+        false,
+        &["codebuild:StartBuildBatch"],
+        project,
+        Technique::CodeBuildStartBuild,
+    );
+}
+
+/// Bedrock AgentCore Developer Guide, "Creating an AgentCore Code Interpreter": the code
+/// interpreter assumes its execution role when it runs code.
+#[test]
+fn code_interpreter_session_runs_code_as_the_execution_role() {
+    runs_as_case(
+        "bedrock-agentcore.amazonaws.com",
+        false,
+        &[
+            "bedrock-agentcore:StartCodeInterpreterSession",
+            "bedrock-agentcore:InvokeCodeInterpreter",
+        ],
+        "arn:aws:bedrock-agentcore:us-east-1:111111111111:code-interpreter-custom/analysis-x1",
+        Technique::CodeInterpreterSession,
+    );
+}

@@ -19,6 +19,8 @@
 pub mod context;
 
 pub(crate) mod assume_role;
+mod code_interpreter_session;
+mod codebuild_start_build;
 mod create_credentials;
 mod ec2_user_data;
 mod glue_dev_endpoint;
@@ -103,11 +105,15 @@ pub enum Technique {
     PassRoleCodeInterpreter,
     /// `iam:PassRole` of a StackSets administration role, reaching the roles it may assume.
     PassRoleStackSet,
+    /// Start a build of a CodeBuild project, with a buildspec override, as its service role.
+    CodeBuildStartBuild,
+    /// Run code in a Bedrock AgentCore code interpreter that runs as a role.
+    CodeInterpreterSession,
 }
 
 impl Technique {
     /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 24] = [
+    pub const ALL: [Technique; 26] = [
         Technique::AssumeRole,
         Technique::UpdateTrust,
         Technique::CreateCredentials,
@@ -132,6 +138,8 @@ impl Technique {
         Technique::PassRoleNewInstanceProfile,
         Technique::PassRoleCodeInterpreter,
         Technique::PassRoleStackSet,
+        Technique::CodeBuildStartBuild,
+        Technique::CodeInterpreterSession,
     ];
 
     /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
@@ -161,6 +169,8 @@ impl Technique {
             Technique::PassRoleNewInstanceProfile => "pass-role-new-instance-profile",
             Technique::PassRoleCodeInterpreter => "pass-role-code-interpreter",
             Technique::PassRoleStackSet => "pass-role-stackset",
+            Technique::CodeBuildStartBuild => "codebuild-start-build",
+            Technique::CodeInterpreterSession => "code-interpreter-session",
         }
     }
 
@@ -257,6 +267,8 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(pass_role_new_instance_profile::PassRoleNewInstanceProfile),
         Box::new(pass_role_code_interpreter::PassRoleCodeInterpreter),
         Box::new(pass_role_stackset::PassRoleStackSet),
+        Box::new(codebuild_start_build::CodeBuildStartBuild),
+        Box::new(code_interpreter_session::CodeInterpreterSession),
     ]
 }
 
