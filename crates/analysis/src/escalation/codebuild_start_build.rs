@@ -45,7 +45,7 @@ const SPEC: RunsAsSpec = RunsAsSpec {
         &[("codebuild:StartBuildBatch", PROJECT, Need::Every)],
     ],
     resources: "CodeBuild projects",
-    takeover: "start a build with a buildspec of its own of",
+    takeover: "start builds, with a buildspec override, of",
 };
 
 /// See the module documentation.

@@ -46,7 +46,7 @@ const SPEC: PassRoleSpec = PassRoleSpec {
         &[("apprunner:UpdateService", SERVICE, Need::Every)],
     ],
     instance_profile: Profile::Any,
-    vehicle: "an App Runner service (its instance role)",
+    vehicle: "a new or updated App Runner service as its instance role",
 };
 
 /// See the module documentation.

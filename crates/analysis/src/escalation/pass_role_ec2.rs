@@ -52,7 +52,7 @@ const SPEC: PassRoleSpec = PassRoleSpec {
     ],
     passed_to: None,
     instance_profile: Profile::Required,
-    vehicle: "a new EC2 instance",
+    vehicle: "an EC2 instance (launched, requested or running)",
 };
 
 /// See the module documentation.
