@@ -17,7 +17,7 @@ import { RCP_SERVICES } from './generate.mjs';
 
 const DECISIONS = new Set(['Allow', 'ExplicitDeny', 'ImplicitDeny']);
 const PREDICATE_KEYS = new Set([
-  'case_id', 'action', 'principal', 'has', 'lacks', 'service_in', 'service_not_in', 'rcp_governed',
+  'case_id', 'action', 'principal', 'resource', 'has', 'lacks', 'service_in', 'service_not_in', 'rcp_governed',
   'cross_account', 'json_contains', 'iam_simulate', 'latch',
 ]);
 
@@ -58,6 +58,48 @@ export function loadKnown(path) {
     }
   });
   return doc.differences;
+}
+
+// AWS behaviour Latch must show on every case a rule applies to, whatever iam-simulate says:
+// `latch` is a decision, a list of acceptable decisions, or {"error": REGEX} when AWS refuses
+// to store a policy of the case (Latch must refuse the case with an error matching REGEX).
+export function loadRules(path) {
+  const doc = JSON.parse(readFileSync(path, 'utf8'));
+  const rules = doc.rules ?? [];
+  if (!Array.isArray(rules)) throw new Error(`${path}: "rules" must be an array`);
+  rules.forEach((r, i) => {
+    const where = `${path}: rules[${i}]`;
+    for (const f of ['id', 'explanation', 'citation']) {
+      if (typeof r[f] !== 'string' || !r[f]) throw new Error(`${where}.${f}: required string`);
+    }
+    if (!/^https:\/\/docs\.aws\.amazon\.com\//.test(r.citation)) {
+      throw new Error(`${where}.citation: must be an AWS documentation URL`);
+    }
+    if (typeof r.when !== 'object' || r.when === null || !Object.keys(r.when).length) {
+      throw new Error(`${where}.when: required, non-empty object`);
+    }
+    for (const k of Object.keys(r.when)) {
+      if (!PREDICATE_KEYS.has(k) || k === 'iam_simulate' || k === 'latch') {
+        throw new Error(`${where}.when.${k}: unknown predicate (a rule cannot depend on either engine's answer)`);
+      }
+    }
+    const want = r.latch;
+    const ok = (typeof want === 'string' && DECISIONS.has(want))
+      || (Array.isArray(want) && want.length > 0 && want.every((d) => DECISIONS.has(d)))
+      || (want && typeof want === 'object' && !Array.isArray(want) && typeof want.error === 'string'
+        && Object.keys(want).length === 1);
+    if (!ok) throw new Error(`${where}.latch: a decision, a list of decisions, or {"error": REGEX}`);
+  });
+  return rules;
+}
+
+/** Whether Latch's output for a case is what the rule says AWS does. */
+export function ruleHolds(rule, latch) {
+  const want = rule.latch;
+  if (want && typeof want === 'object' && !Array.isArray(want)) {
+    return typeof latch.error === 'string' && new RegExp(want.error).test(latch.error);
+  }
+  return [want].flat().includes(latch.decision);
 }
 
 // Named rewrites of a case that make iam-simulate model a documented AWS rule it lacks.
@@ -226,6 +268,7 @@ export function matches(when, ctx) {
       case 'case_id': ok = new RegExp(v).test(id); break;
       case 'action': ok = new RegExp(v, 'i').test(c.request.action); break;
       case 'principal': ok = new RegExp(v).test(c.request.principal); break;
+      case 'resource': ok = new RegExp(v).test(c.request.resource ?? ''); break;
       case 'has': ok = v.every((f) => c[f] !== undefined); break;
       case 'lacks': ok = v.every((f) => c[f] === undefined); break;
       case 'service_in': ok = v.includes(service(c)); break;
@@ -401,6 +444,7 @@ function parseArgs(argv) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const known = loadKnown(args.known);
+  const rules = loadRules(args.known);
   const cases = parseLines(readFileSync(args.cases, 'utf8')).map((l) => JSON.parse(l));
   const ref = parseLines(readFileSync(args.reference, 'utf8')).map((l) => JSON.parse(l));
   const latch = parseLines(readFileSync(args.latch, 'utf8')).map((l) => {
@@ -413,6 +457,7 @@ async function main() {
   const tally = { Allow: 0, ExplicitDeny: 0, ImplicitDeny: 0 };
   let agree = 0;
   const documented = {};
+  const checked = {};
   const unexplained = [];
   const refErrors = [];
   for (let i = 0; i < cases.length; i++) {
@@ -420,6 +465,17 @@ async function main() {
     const r = ref[i] ?? { error: 'missing' };
     const l = latch[i] ?? { error: 'missing' };
     if (r.decision) tally[r.decision]++;
+    const rule = rules.find((x) => matches(x.when, { c: cases[i], id, ref: r, latch: l }));
+    if (rule) {
+      if (!ruleHolds(rule, l)) {
+        unexplained.push({ c: cases[i], id, ref: r, latch: l, rule: rule.id });
+        continue;
+      }
+      checked[rule.id] = (checked[rule.id] ?? 0) + 1;
+      if (r.decision !== undefined && r.decision === l.decision) agree++;
+      else documented[rule.id] = (documented[rule.id] ?? 0) + 1;
+      continue;
+    }
     if (r.decision !== undefined && r.decision === l.decision) { agree++; continue; }
     const ctx = { c: cases[i], id, ref: r, latch: l };
     const d = r.decision !== undefined && l.decision !== undefined ? await explain(known, ctx) : undefined;
@@ -432,6 +488,8 @@ async function main() {
   console.log(`cases:                      ${cases.length}   (iam-simulate: Allow ${tally.Allow}, ExplicitDeny ${tally.ExplicitDeny}, ImplicitDeny ${tally.ImplicitDeny})`);
   console.log(`agreements:                 ${agree}`);
   console.log(`documented differences:     ${nDoc}${nDoc ? '   ' + JSON.stringify(documented) : ''}`);
+  const nChecked = Object.values(checked).reduce((s, n) => s + n, 0);
+  console.log(`AWS rules held:             ${nChecked}${nChecked ? '   ' + JSON.stringify(checked) : ''}`);
   console.log(`unexplained disagreements:  ${unexplained.length}${refErrors.length ? `   (of which iam-simulate rejected the case: ${refErrors.length})` : ''}`);
   for (const p of problems) console.log(`PROBLEM: ${p}`);
 
@@ -439,14 +497,15 @@ async function main() {
   if (unexplained.length) {
     const classes = {};
     for (const u of unexplained) {
-      const k = `iam-simulate ${u.ref.decision ?? 'error'} / latch ${u.latch.decision ?? 'error'}`;
+      const k = u.rule ? `rule ${u.rule} broken` : `iam-simulate ${u.ref.decision ?? 'error'} / latch ${u.latch.decision ?? 'error'}`;
       classes[k] = (classes[k] ?? 0) + 1;
     }
     console.log('by pair:', JSON.stringify(classes));
     const shown = [...unexplained].sort((a, b) => JSON.stringify(a.c).length - JSON.stringify(b.c).length).slice(0, args.show);
     for (const u of shown) {
+      if (u.rule) console.log(`\n--- ${u.id}: Latch breaks rule ${u.rule}: ${JSON.stringify(u.latch.decision ?? u.latch)}`);
       console.log(`\n--- ${u.id}: iam-simulate ${JSON.stringify(u.ref)} / latch ${JSON.stringify(u.latch.decision ? { decision: u.latch.decision, decided_by: u.latch.decided_by, reason: u.latch.reason } : u.latch)}`);
-      if (args.latch_bin && u.ref.decision && u.latch.decision) {
+      if (args.latch_bin && u.ref.decision && u.latch.decision && !u.rule) {
         const m = await shrink(u.c, args.latch_bin, known);
         console.log(`minimal (shrunk): iam-simulate ${m.ref.decision ?? JSON.stringify(m.ref)} / latch ${m.latch.decision ?? JSON.stringify(m.latch)}`);
         console.log(JSON.stringify(m.c));
@@ -458,8 +517,8 @@ async function main() {
   }
   if (args.report) {
     writeFileSync(args.report, JSON.stringify({
-      cases: cases.length, agreements: agree, documented, unexplained: unexplained.map((u) => ({
-        id: u.id, iam_simulate: u.ref, latch: u.latch, case: u.c, minimal: u.minimal,
+      cases: cases.length, agreements: agree, documented, rules_held: checked, unexplained: unexplained.map((u) => ({
+        id: u.id, rule: u.rule, iam_simulate: u.ref, latch: u.latch, case: u.c, minimal: u.minimal,
       })),
     }, null, 1));
   }

@@ -10,6 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { makeFidelityCase, serialize } from './fidelity.mjs';
 
 // ---------------------------------------------------------------- PRNG (xmur3 + sfc32)
 function hashSeed(str) {
@@ -589,25 +590,34 @@ export function makeCase(rng) {
   return c;
 }
 
-export function generate(seed, count) {
+// Random cases, then `fidelity` cases (fidelity.mjs) from a stream of their own, so adding
+// them leaves the random cases of a seed unchanged.
+export function generate(seed, count, fidelity = Math.round(count / 10)) {
   const rng = makeRng(seed);
   const out = [];
   for (let i = 0; i < count; i++) out.push(makeCase(rng));
+  const frng = makeRng(`${seed}/fidelity`);
+  for (let i = 0; i < fidelity; i++) out.push(makeFidelityCase(frng));
   return out;
 }
 
 function parseArgs(argv) {
-  const args = { seed: 'latch-differential-1', count: 2000 };
+  const args = { seed: 'latch-differential-1', count: 2000, fidelity: undefined };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--seed') args.seed = argv[++i];
     else if (argv[i] === '--count') args.count = Number(argv[++i]);
+    else if (argv[i] === '--fidelity') args.fidelity = Number(argv[++i]);
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   if (!Number.isInteger(args.count) || args.count < 0) throw new Error('--count needs a non-negative integer');
+  if (args.fidelity !== undefined && (!Number.isInteger(args.fidelity) || args.fidelity < 0)) {
+    throw new Error('--fidelity needs a non-negative integer');
+  }
   return args;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { seed, count } = parseArgs(process.argv.slice(2));
-  process.stdout.write(generate(seed, count).map((c) => JSON.stringify(c)).join('\n') + (count ? '\n' : ''));
+  const { seed, count, fidelity } = parseArgs(process.argv.slice(2));
+  const cases = generate(seed, count, fidelity);
+  process.stdout.write(cases.map(serialize).join('\n') + (cases.length ? '\n' : ''));
 }
