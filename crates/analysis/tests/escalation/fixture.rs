@@ -172,6 +172,7 @@ impl Fx {
             path: "/".to_owned(),
             default_version_id: "v1".to_owned(),
             document: doc(statements),
+            other_versions: Vec::new(),
             origin: PolicyOrigin::Synthetic,
         };
         self.account(account)
@@ -191,6 +192,7 @@ impl Fx {
             path: "/".to_owned(),
             default_version_id: "v1".to_owned(),
             document: doc(statements),
+            other_versions: Vec::new(),
             origin: PolicyOrigin::Bundled,
         };
         self.account(account)
