@@ -34,6 +34,7 @@ mod pass_role_glue;
 mod pass_role_lambda;
 mod pass_role_sagemaker;
 mod runs_as;
+mod set_default_version;
 mod ssm_command;
 mod update_code;
 mod update_trust;
@@ -82,11 +83,13 @@ pub enum Technique {
     GlueDevEndpoint,
     /// Replace the user data of a stopped instance whose profile holds a role, then start it.
     Ec2UserData,
+    /// Make a stored, more powerful version of a managed policy its default.
+    SetDefaultPolicyVersion,
 }
 
 impl Technique {
     /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 17] = [
+    pub const ALL: [Technique; 18] = [
         Technique::AssumeRole,
         Technique::UpdateTrust,
         Technique::CreateCredentials,
@@ -104,6 +107,7 @@ impl Technique {
         Technique::InstanceConnect,
         Technique::GlueDevEndpoint,
         Technique::Ec2UserData,
+        Technique::SetDefaultPolicyVersion,
     ];
 
     /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
@@ -126,6 +130,7 @@ impl Technique {
             Technique::InstanceConnect => "instance-connect",
             Technique::GlueDevEndpoint => "glue-dev-endpoint",
             Technique::Ec2UserData => "ec2-user-data",
+            Technique::SetDefaultPolicyVersion => "set-default-policy-version",
         }
     }
 
@@ -215,6 +220,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(instance_connect::InstanceConnect),
         Box::new(glue_dev_endpoint::GlueDevEndpoint),
         Box::new(ec2_user_data::Ec2UserData),
+        Box::new(set_default_version::SetDefaultVersion),
     ]
 }
 

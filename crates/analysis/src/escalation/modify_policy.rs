@@ -16,9 +16,10 @@
 //! itself, or another principal it can act as in one step (assume the role, or create
 //! credentials for the user); both calls are listed in the edge's actions.
 //!
-//! `iam:SetDefaultPolicyVersion` alone is not reported: the snapshot keeps only default policy
-//! versions, so whether an older version grants more is unknown. Targets reached only through
-//! longer chains (modify a role one can reach in two hops) are not combined.
+//! Making a stored version of a managed policy its default (`iam:SetDefaultPolicyVersion`) is
+//! the rule `set-default-policy-version`, which reuses this rule's ways of acting as the target.
+//! Targets reached only through longer chains (modify a role one can reach in two hops) are not
+//! combined.
 //!
 //! ## Why it is bad
 //! Whoever writes a principal's policies decides its permissions: a principal that can write
@@ -54,7 +55,7 @@ use super::{allow_everything, Edge, Rule, Target, Technique};
 #[derive(Debug)]
 pub(super) struct ModifyPolicy;
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 8] = [
     "iam:PutRolePolicy",
     "iam:AttachRolePolicy",
     "iam:PutUserPolicy",
@@ -63,7 +64,6 @@ const ACTIONS: [&str; 9] = [
     "iam:PutGroupPolicy",
     "iam:AttachGroupPolicy",
     "iam:AddUserToGroup",
-    "iam:SetDefaultPolicyVersion",
 ];
 
 /// How a source can change a target's permissions.
@@ -85,6 +85,31 @@ fn group_policies(account: &Account, group: &Group) -> Vec<CPolicy> {
         .chain(managed)
         .filter_map(|p| CPolicy::compile(p, Layer::Identity).ok())
         .collect()
+}
+
+/// How `src` acts as `target` once it has changed the target's permissions: the calls it
+/// needs, none when the target is itself; `None` when it cannot. Another role: assume it (its
+/// trust policy lets `src` in); another user: create credentials for it.
+pub(super) fn acting_as(
+    ctx: &GraphContext<'_>,
+    src: usize,
+    target: usize,
+) -> Option<Vec<&'static str>> {
+    if target == src {
+        return Some(Vec::new());
+    }
+    if ctx.principal(target)?.as_role().is_some() {
+        return ctx.can_assume(src, target).then(|| vec!["sts:AssumeRole"]);
+    }
+    credentials_for(ctx, src, target).map(|(action, _)| vec![action])
+}
+
+/// ", then act as `TARGET` (ACTIONS)" for an edge's detail; empty when the target is the source.
+pub(super) fn then_act(ctx: &GraphContext<'_>, target: usize, act: &[&str]) -> String {
+    if act.is_empty() {
+        return String::new();
+    }
+    format!(", then act as `{}` ({})", ctx.arn(target), act.join(", "))
 }
 
 struct Search<'c, 'a> {
@@ -246,31 +271,15 @@ impl Rule for ModifyPolicy {
                     if target != src && ctx.is_admin_node(target) {
                         continue;
                     }
-                    // Acting as another principal: assume it, or create credentials for it.
-                    let act = if target == src {
-                        None
-                    } else if ctx.principal(target).is_some_and(|p| p.as_role().is_some()) {
-                        if !ctx.can_assume(src, target) {
-                            continue;
-                        }
-                        Some("sts:AssumeRole")
-                    } else {
-                        match credentials_for(ctx, src, target) {
-                            Some((action, _)) => Some(action),
-                            None => continue,
-                        }
+                    let Some(act) = acting_as(ctx, src, target) else {
+                        continue;
                     };
                     let Some(change) = search.change(src, target) else {
                         continue;
                     };
                     let mut actions = vec![change.action.to_owned()];
-                    let then = match act {
-                        Some(a) => {
-                            actions.push(a.to_owned());
-                            format!(", then act as `{}` ({a})", ctx.arn(target))
-                        }
-                        None => String::new(),
-                    };
+                    actions.extend(act.iter().map(|a| (*a).to_owned()));
+                    let then = then_act(ctx, target, &act);
                     out.push(Edge {
                         from: src_arn.to_owned(),
                         to: Target::Admin,

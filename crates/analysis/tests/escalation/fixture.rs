@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use latch_analysis::escalation::{escalation_paths, EscalationPath, EscalationReport, Technique};
 use latch_model::{
     Account, ControlPolicy, Group, InlinePolicy, InstanceProfile, ManagedPolicy, NodeKind, OrgNode,
-    Organization, PolicyDocument, PolicyOrigin, Role, Snapshot, User,
+    Organization, PolicyDocument, PolicyOrigin, PolicyVersion, Role, Snapshot, User,
 };
 use serde_json::{json, Value};
 
@@ -199,6 +199,20 @@ impl Fx {
             .managed_policies
             .insert(arn.clone(), policy);
         arn
+    }
+
+    /// Stores another (non-default) version of a managed policy of the account.
+    pub fn version(&mut self, account: &str, policy_arn: &str, id: &str, statements: Vec<Value>) {
+        let policy = self
+            .account(account)
+            .managed_policies
+            .get_mut(policy_arn)
+            .unwrap_or_else(|| panic!("no managed policy `{policy_arn}`"));
+        policy.other_versions.push(PolicyVersion {
+            id: id.to_owned(),
+            create_date: None,
+            document: doc(statements),
+        });
     }
 
     /// Attaches a managed policy to a user or role (by name).
