@@ -135,6 +135,101 @@ fn update_trust_then_assume() {
     assert!(!any_edge_from(&r, &other));
 }
 
+#[test]
+fn update_trust_needs_no_sts_permission_in_the_same_account() {
+    // Within one account a trust policy that names the caller is enough: the caller's identity
+    // policies need not allow sts:AssumeRole.
+    let mut fx = Fx::new();
+    let admin = fx.admin_role(A, "admin", trust_service("ec2.amazonaws.com"));
+    let u = fx.user(A, "u", vec![allow(&["iam:UpdateAssumeRolePolicy"], &admin)]);
+    // A role whose boundary does not let sts:AssumeRole through: a trust policy naming the
+    // role's ARN is capped by it (AWS), so naming itself does not let it in.
+    let bounded = role_arn(A, "bounded");
+    fx.role(
+        A,
+        "bounded",
+        trust_service("lambda.amazonaws.com"),
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], &admin)],
+    );
+    fx.boundary(
+        A,
+        "bounded",
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], "*")],
+    );
+    let r = fx.report();
+    let p = path(&r, &u, &admin).unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert_eq!(techniques(p), [Technique::UpdateTrust]);
+    assert_eq!(
+        p.steps[0].actions,
+        ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"]
+    );
+    assert!(!any_edge_from(&r, &bounded), "{:#?}", r.edges);
+}
+
+#[test]
+fn rewrite_trust_then_put_a_policy_on_the_role() {
+    // `worker` is not admin and does not trust `u`; `u` may rewrite its trust policy and put a
+    // policy on it: `Allow *` on the role, then assume it.
+    let mut fx = Fx::new();
+    let worker = fx.role(
+        A,
+        "worker",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["s3:GetObject"], "*")],
+    );
+    let u = fx.user(
+        A,
+        "u",
+        vec![allow(
+            &["iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy"],
+            &worker,
+        )],
+    );
+    // Either move alone is not enough.
+    let only_trust = fx.user(
+        A,
+        "only-trust",
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], &worker)],
+    );
+    let only_put = fx.user(A, "only-put", vec![allow(&["iam:PutRolePolicy"], &worker)]);
+    // A boundary on the role caps what a policy put on it can give.
+    let capped = fx.role(
+        A,
+        "capped",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["s3:GetObject"], "*")],
+    );
+    fx.boundary(A, "capped", vec![allow(&["s3:*"], "*")]);
+    let v = fx.user(
+        A,
+        "v",
+        vec![allow(
+            &["iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy"],
+            &capped,
+        )],
+    );
+    let r = fx.report();
+    assert!(!r.admins.contains(&worker));
+    let p = path(&r, &u, "admin").unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert_eq!(techniques(p), [Technique::ModifyPolicy]);
+    assert_eq!(
+        p.steps[0].actions,
+        [
+            "iam:PutRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+            "sts:AssumeRole"
+        ]
+    );
+    assert!(
+        p.steps[0].detail.contains("trust policy"),
+        "{}",
+        p.steps[0].detail
+    );
+    assert!(path(&r, &only_trust, "admin").is_none(), "{:#?}", r.paths);
+    assert!(path(&r, &only_put, "admin").is_none(), "{:#?}", r.paths);
+    assert!(path(&r, &v, "admin").is_none(), "{:#?}", r.paths);
+}
+
 fn any_edge_from(r: &latch_analysis::EscalationReport, from: &str) -> bool {
     r.edges.iter().any(|e| e.from == from)
 }

@@ -13,8 +13,12 @@
 //! and whose change makes the target admin-equivalent (the engine re-checks the admin probes
 //! with an `Allow *` policy, or the group's policies, added: a boundary or SCP that caps the
 //! target stops the technique). The edge goes to `admin` when the target is the principal
-//! itself, or another principal it can act as in one step (assume the role, or create
-//! credentials for the user); both calls are listed in the edge's actions.
+//! itself, or another principal it can act as: assume the role (its trust policy lets the
+//! principal in), rewrite the role's trust policy to name itself and then assume it (as rule
+//! `update-trust` judges it: `iam:UpdateAssumeRolePolicy` on the role, and `sts:AssumeRole`
+//! under the rewritten trust policy — so a role that is not admin today and does not trust the
+//! principal is still a way up), or create credentials for the user; every call is listed in
+//! the edge's actions.
 //!
 //! Making a stored version of a managed policy its default (`iam:SetDefaultPolicyVersion`) is
 //! the rule `set-default-policy-version`, which reuses this rule's ways of acting as the target.
@@ -49,6 +53,7 @@ use latch_policy::Layer;
 
 use super::context::GraphContext;
 use super::create_credentials::credentials_for;
+use super::update_trust::rewrite_then_assume;
 use super::{allow_everything, Edge, Rule, Target, Technique};
 
 /// See the module documentation.
@@ -87,29 +92,48 @@ fn group_policies(account: &Account, group: &Group) -> Vec<CPolicy> {
         .collect()
 }
 
-/// How `src` acts as `target` once it has changed the target's permissions: the calls it
-/// needs, none when the target is itself; `None` when it cannot. Another role: assume it (its
-/// trust policy lets `src` in); another user: create credentials for it.
-pub(super) fn acting_as(
-    ctx: &GraphContext<'_>,
-    src: usize,
-    target: usize,
-) -> Option<Vec<&'static str>> {
-    if target == src {
-        return Some(Vec::new());
-    }
-    if ctx.principal(target)?.as_role().is_some() {
-        return ctx.can_assume(src, target).then(|| vec!["sts:AssumeRole"]);
-    }
-    credentials_for(ctx, src, target).map(|(action, _)| vec![action])
+/// How `src` acts as a target whose permissions it changed: the calls it needs and how the
+/// edge's detail says it.
+pub(super) struct Act {
+    /// The calls, none when the target is `src` itself.
+    pub actions: Vec<&'static str>,
+    /// ", then ..." for the edge's detail; empty when the target is `src` itself.
+    pub then: String,
 }
 
-/// ", then act as `TARGET` (ACTIONS)" for an edge's detail; empty when the target is the source.
-pub(super) fn then_act(ctx: &GraphContext<'_>, target: usize, act: &[&str]) -> String {
-    if act.is_empty() {
-        return String::new();
+/// How `src` acts as `target` once it has changed the target's permissions; `None` when it
+/// cannot. Another role: assume it when its trust policy lets `src` in, or else rewrite its
+/// trust policy to name `src` and assume it (rule `update-trust`); another user: create
+/// credentials for it.
+pub(super) fn acting_as(ctx: &GraphContext<'_>, src: usize, target: usize) -> Option<Act> {
+    if target == src {
+        return Some(Act {
+            actions: Vec::new(),
+            then: String::new(),
+        });
     }
-    format!(", then act as `{}` ({})", ctx.arn(target), act.join(", "))
+    let target_arn = ctx.arn(target);
+    if ctx.principal(target)?.as_role().is_some() {
+        if ctx.can_assume(src, target) {
+            return Some(Act {
+                actions: vec!["sts:AssumeRole"],
+                then: format!(", then act as `{target_arn}` (sts:AssumeRole)"),
+            });
+        }
+        let labels = rewrite_then_assume(ctx, src, target)?;
+        return Some(Act {
+            actions: vec!["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"],
+            then: format!(
+                ", then rewrite the trust policy of `{target_arn}` to name itself and assume it \
+                 (iam:UpdateAssumeRolePolicy, sts:AssumeRole; allowed by: {})",
+                labels.join(", ")
+            ),
+        });
+    }
+    credentials_for(ctx, src, target).map(|(action, _)| Act {
+        actions: vec![action],
+        then: format!(", then act as `{target_arn}` ({action})"),
+    })
 }
 
 struct Search<'c, 'a> {
@@ -278,8 +302,8 @@ impl Rule for ModifyPolicy {
                         continue;
                     };
                     let mut actions = vec![change.action.to_owned()];
-                    actions.extend(act.iter().map(|a| (*a).to_owned()));
-                    let then = then_act(ctx, target, &act);
+                    actions.extend(act.actions.iter().map(|a| (*a).to_owned()));
+                    let then = act.then;
                     out.push(Edge {
                         from: src_arn.to_owned(),
                         to: Target::Admin,

@@ -9,8 +9,9 @@
 //! `modify-policy` judges `iam:CreatePolicyVersion`, but with the version's own document instead
 //! of `Allow *`, and in place of today's document wherever the policy applies (so a version that
 //! drops a Deny, or widens a boundary, counts; one that a boundary or SCP still caps does not).
-//! As in `modify-policy`, the target is the principal itself or one it can act as in one step
-//! (assume the role, or create credentials for the user), and the edge goes to `admin`.
+//! As in `modify-policy`, the target is the principal itself or one it can act as (assume the
+//! role, rewrite the role's trust policy and assume it, or create credentials for the user),
+//! and the edge goes to `admin`.
 //!
 //! AWS refuses the call on AWS managed policies (`arn:aws:iam::aws:policy/...`), whatever the
 //! policies say, and so does the engine (`latch_policy::protected`): their versions are never a
@@ -49,7 +50,7 @@ use std::collections::BTreeMap;
 use latch_model::{ManagedPolicy, PolicySource, PolicyVersion};
 
 use super::context::GraphContext;
-use super::modify_policy::{acting_as, then_act};
+use super::modify_policy::acting_as;
 use super::{Edge, Rule, Target, Technique};
 
 /// See the module documentation.
@@ -156,7 +157,7 @@ impl Rule for SetDefaultVersion {
                         continue;
                     };
                     let mut actions = vec![ACTION.to_owned()];
-                    actions.extend(act.iter().map(|a| (*a).to_owned()));
+                    actions.extend(act.actions.iter().map(|a| (*a).to_owned()));
                     out.push(Edge {
                         from: src_arn.to_owned(),
                         to: Target::Admin,
@@ -170,7 +171,7 @@ impl Rule for SetDefaultVersion {
                             found.policy.arn,
                             found.policy.default_version_id,
                             ctx.arn(target),
-                            then_act(ctx, target, &act),
+                            act.then,
                             found.labels.join(", ")
                         ),
                     });
