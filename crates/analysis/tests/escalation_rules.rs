@@ -136,6 +136,101 @@ fn update_trust_then_assume() {
     assert!(!any_edge_from(&r, &other));
 }
 
+#[test]
+fn update_trust_needs_no_sts_permission_in_the_same_account() {
+    // Within one account a trust policy that names the caller is enough: the caller's identity
+    // policies need not allow sts:AssumeRole.
+    let mut fx = Fx::new();
+    let admin = fx.admin_role(A, "admin", trust_service("ec2.amazonaws.com"));
+    let u = fx.user(A, "u", vec![allow(&["iam:UpdateAssumeRolePolicy"], &admin)]);
+    // A role whose boundary does not let sts:AssumeRole through: a trust policy naming the
+    // role's ARN is capped by it (AWS), so naming itself does not let it in.
+    let bounded = role_arn(A, "bounded");
+    fx.role(
+        A,
+        "bounded",
+        trust_service("lambda.amazonaws.com"),
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], &admin)],
+    );
+    fx.boundary(
+        A,
+        "bounded",
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], "*")],
+    );
+    let r = fx.report();
+    let p = path(&r, &u, &admin).unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert_eq!(techniques(p), [Technique::UpdateTrust]);
+    assert_eq!(
+        p.steps[0].actions,
+        ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"]
+    );
+    assert!(!any_edge_from(&r, &bounded), "{:#?}", r.edges);
+}
+
+#[test]
+fn rewrite_trust_then_put_a_policy_on_the_role() {
+    // `worker` is not admin and does not trust `u`; `u` may rewrite its trust policy and put a
+    // policy on it: `Allow *` on the role, then assume it.
+    let mut fx = Fx::new();
+    let worker = fx.role(
+        A,
+        "worker",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["s3:GetObject"], "*")],
+    );
+    let u = fx.user(
+        A,
+        "u",
+        vec![allow(
+            &["iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy"],
+            &worker,
+        )],
+    );
+    // Either move alone is not enough.
+    let only_trust = fx.user(
+        A,
+        "only-trust",
+        vec![allow(&["iam:UpdateAssumeRolePolicy"], &worker)],
+    );
+    let only_put = fx.user(A, "only-put", vec![allow(&["iam:PutRolePolicy"], &worker)]);
+    // A boundary on the role caps what a policy put on it can give.
+    let capped = fx.role(
+        A,
+        "capped",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![allow(&["s3:GetObject"], "*")],
+    );
+    fx.boundary(A, "capped", vec![allow(&["s3:*"], "*")]);
+    let v = fx.user(
+        A,
+        "v",
+        vec![allow(
+            &["iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy"],
+            &capped,
+        )],
+    );
+    let r = fx.report();
+    assert!(!r.admins.contains(&worker));
+    let p = path(&r, &u, "admin").unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert_eq!(techniques(p), [Technique::ModifyPolicy]);
+    assert_eq!(
+        p.steps[0].actions,
+        [
+            "iam:PutRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+            "sts:AssumeRole"
+        ]
+    );
+    assert!(
+        p.steps[0].detail.contains("trust policy"),
+        "{}",
+        p.steps[0].detail
+    );
+    assert!(path(&r, &only_trust, "admin").is_none(), "{:#?}", r.paths);
+    assert!(path(&r, &only_put, "admin").is_none(), "{:#?}", r.paths);
+    assert!(path(&r, &v, "admin").is_none(), "{:#?}", r.paths);
+}
+
 fn any_edge_from(r: &latch_analysis::EscalationReport, from: &str) -> bool {
     r.edges.iter().any(|e| e.from == from)
 }
@@ -374,6 +469,230 @@ fn roles_and_policies_aws_protects_are_not_ways_up() {
     assert!(path(&r, &meddler, "admin").is_none(), "{:#?}", r.edges);
     assert!(!any_edge_from(&r, &versioner), "{:#?}", r.edges);
     assert!(path(&r, &versioner, "admin").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// set-default-policy-version
+
+#[test]
+fn set_default_version_to_an_old_admin_version() {
+    let mut fx = Fx::new();
+    let tools = fx.managed(A, "deploy-tools", vec![allow(&["codedeploy:*"], "*")]);
+    fx.version(A, &tools, "v1", vec![allow(&["*"], "*")]);
+    fx.version(A, &tools, "v2", vec![allow(&["s3:*"], "*")]);
+    let ci = fx.user(
+        A,
+        "ci",
+        vec![allow(&["iam:SetDefaultPolicyVersion"], &tools)],
+    );
+    fx.attach(A, "ci", &tools);
+    // Attached to the same policy, but may not pick its default.
+    let peer = fx.user(A, "peer", vec![allow(&["iam:GetPolicyVersion"], &tools)]);
+    fx.attach(A, "peer", &tools);
+    // May pick the default, but the policy applies to nobody it can act as.
+    let outsider = fx.user(
+        A,
+        "outsider",
+        vec![allow(&["iam:SetDefaultPolicyVersion"], &tools)],
+    );
+    let r = fx.report();
+    assert!(
+        has_edge(&r, &ci, "admin", Technique::SetDefaultPolicyVersion),
+        "{:#?}",
+        r.edges
+    );
+    let p = path(&r, &ci, "admin").unwrap();
+    assert_eq!(techniques(p), [Technique::SetDefaultPolicyVersion]);
+    assert_eq!(p.steps[0].actions, ["iam:SetDefaultPolicyVersion"]);
+    let detail = &p.steps[0].detail;
+    assert!(detail.contains("version `v1`"), "{detail}");
+    assert!(detail.contains(&tools), "{detail}");
+    assert!(!any_edge_from(&r, &peer), "{:#?}", r.edges);
+    assert!(!any_edge_from(&r, &outsider), "{:#?}", r.edges);
+}
+
+#[test]
+fn set_default_version_with_only_harmless_versions_is_not_escalation() {
+    let mut fx = Fx::new();
+    let tools = fx.managed(A, "deploy-tools", vec![allow(&["codedeploy:*"], "*")]);
+    fx.version(
+        A,
+        &tools,
+        "v1",
+        vec![allow(&["s3:*", "ec2:Describe*"], "*")],
+    );
+    // The admin probes on roles in the default, those on users and policies in v1: only adding
+    // the version beside the default would reach admin; making it the default replaces the
+    // default.
+    let half = fx.managed(
+        A,
+        "half",
+        vec![allow(
+            &[
+                "iam:AttachRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PassRole",
+            ],
+            "*",
+        )],
+    );
+    fx.version(
+        A,
+        &half,
+        "v1",
+        vec![allow(
+            &[
+                "iam:AttachUserPolicy",
+                "iam:PutUserPolicy",
+                "iam:CreatePolicyVersion",
+                "iam:CreateAccessKey",
+            ],
+            "*",
+        )],
+    );
+    let ci = fx.user(A, "ci", vec![allow(&["iam:SetDefaultPolicyVersion"], "*")]);
+    fx.attach(A, "ci", &tools);
+    fx.attach(A, "ci", &half);
+    let r = fx.report();
+    assert!(
+        !any_edge(&r, Technique::SetDefaultPolicyVersion),
+        "{:#?}",
+        r.edges
+    );
+    assert!(path(&r, &ci, "admin").is_none(), "{:#?}", r.paths);
+}
+
+#[test]
+fn set_default_version_replaces_the_default_document() {
+    // The default allows everything but passing roles; v1 is the same without the Deny. Only
+    // replacing the default (not adding the version beside it) drops the Deny.
+    let mut fx = Fx::new();
+    let broad = fx.managed(
+        A,
+        "broad",
+        vec![allow(&["*"], "*"), deny(&["iam:PassRole"], "*")],
+    );
+    fx.version(A, &broad, "v1", vec![allow(&["*"], "*")]);
+    let me = role_arn(A, "builder");
+    fx.role(
+        A,
+        "builder",
+        trust_service("codebuild.amazonaws.com"),
+        vec![],
+    );
+    fx.attach(A, "builder", &broad);
+    let r = fx.report();
+    assert!(!r.admins.contains(&me));
+    assert!(
+        has_edge(&r, &me, "admin", Technique::SetDefaultPolicyVersion),
+        "{:#?}",
+        r.edges
+    );
+}
+
+#[test]
+fn set_default_version_through_a_group_another_principal_or_a_boundary() {
+    let mut fx = Fx::new();
+    // Through a group the user is in.
+    let team = fx.managed(A, "team-tools", vec![allow(&["s3:Get*"], "*")]);
+    fx.version(A, &team, "v1", vec![allow(&["*"], "*")]);
+    fx.group(A, "team", vec![]);
+    fx.attach(A, "team", &team);
+    let member = fx.user(
+        A,
+        "member",
+        vec![allow(&["iam:SetDefaultPolicyVersion"], &team)],
+    );
+    fx.join(A, "member", "team");
+    // On a role it can assume: the edge lists both calls.
+    let worker_tools = fx.managed(A, "worker-tools", vec![allow(&["s3:Get*"], "*")]);
+    fx.version(A, &worker_tools, "v2", vec![allow(&["*"], "*")]);
+    let worker = fx.role(
+        A,
+        "worker",
+        trust_aws(&root(A)),
+        vec![allow(&["s3:Get*"], "*")],
+    );
+    fx.attach(A, "worker", &worker_tools);
+    let operator = fx.user(
+        A,
+        "operator",
+        vec![
+            allow(&["iam:SetDefaultPolicyVersion"], &worker_tools),
+            allow(&["sts:AssumeRole"], &worker),
+        ],
+    );
+    // Its own permissions boundary, whose older version lets everything through.
+    let capped = fx.user(A, "capped", vec![allow(&["*"], "*")]);
+    fx.boundary(
+        A,
+        "capped",
+        vec![allow(&["iam:SetDefaultPolicyVersion", "s3:*"], "*")],
+    );
+    let boundary_arn = format!("arn:aws:iam::{A}:policy/capped-boundary");
+    fx.version(A, &boundary_arn, "v1", vec![allow(&["*"], "*")]);
+    let r = fx.report();
+    assert!(!r.admins.contains(&capped));
+    for (who, actions) in [
+        (&member, vec!["iam:SetDefaultPolicyVersion"]),
+        (
+            &operator,
+            vec!["iam:SetDefaultPolicyVersion", "sts:AssumeRole"],
+        ),
+        (&capped, vec!["iam:SetDefaultPolicyVersion"]),
+    ] {
+        let p = path(&r, who, "admin").unwrap_or_else(|| panic!("{who}: {:#?}", r.edges));
+        assert_eq!(techniques(p), [Technique::SetDefaultPolicyVersion]);
+        assert_eq!(p.steps[0].actions, actions, "{who}");
+    }
+}
+
+#[test]
+fn set_default_version_of_an_aws_managed_policy_is_refused() {
+    // AWS refuses SetDefaultPolicyVersion on AWS managed policies whatever the policies say;
+    // the engine does too, so a stored version of one is never a way up.
+    let mut fx = Fx::new();
+    let aws = fx.aws_managed(A, "ReadOnlyAccess", vec![allow(&["s3:Get*"], "*")]);
+    fx.version(A, &aws, "v1", vec![allow(&["*"], "*")]);
+    let reader = fx.user(
+        A,
+        "reader",
+        vec![allow(&["iam:SetDefaultPolicyVersion"], "*")],
+    );
+    fx.attach(A, "reader", &aws);
+    // The same shape on a customer-managed policy is a way up: the fixture is not vacuous.
+    let own = fx.managed(A, "ReadOnlyCopy", vec![allow(&["s3:Get*"], "*")]);
+    fx.version(A, &own, "v1", vec![allow(&["*"], "*")]);
+    let control = fx.user(
+        A,
+        "control",
+        vec![allow(&["iam:SetDefaultPolicyVersion"], "*")],
+    );
+    fx.attach(A, "control", &own);
+    let r = fx.report();
+    assert!(path(&r, &control, "admin").is_some(), "{:#?}", r.edges);
+    assert!(!any_edge_from(&r, &reader), "{:#?}", r.edges);
+}
+
+#[test]
+fn a_stored_version_the_engine_cannot_compile_is_reported() {
+    let mut fx = Fx::new();
+    let tools = fx.managed(A, "tools", vec![allow(&["s3:Get*"], "*")]);
+    fx.version(
+        A,
+        &tools,
+        "v1",
+        vec![json!({"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"})],
+    );
+    let r = fx.report();
+    assert!(
+        r.not_analysed
+            .iter()
+            .any(|n| n.contains("version `v1`") && n.contains(&tools)),
+        "{:#?}",
+        r.not_analysed
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

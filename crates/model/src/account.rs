@@ -53,7 +53,21 @@ pub enum PolicyOrigin {
     Synthetic,
 }
 
-/// A managed policy (customer-managed or AWS-managed) with its default version.
+/// A version of a managed policy other than the default: stored by IAM, not in force, and
+/// made the default by whoever may `iam:SetDefaultPolicyVersion` on the policy ("Versioning
+/// IAM policies", IAM User Guide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// `VersionId`, e.g. `v1`.
+    pub id: String,
+    /// `CreateDate`, when given.
+    pub create_date: Option<Timestamp>,
+    /// The version's document, parsed as strictly as the default's.
+    pub document: PolicyDocument,
+}
+
+/// A managed policy (customer-managed or AWS-managed) with its default version and the other
+/// versions IAM keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagedPolicy {
     /// `Arn`.
@@ -68,6 +82,10 @@ pub struct ManagedPolicy {
     pub default_version_id: String,
     /// The default version's document.
     pub document: PolicyDocument,
+    /// Every other version IAM stores, in export order: none is in force, and
+    /// each becomes the policy's document when made the default. Empty for Latch's bundled
+    /// copies of AWS managed policies (their latest version only).
+    pub other_versions: Vec<PolicyVersion>,
     /// Where the document came from.
     pub origin: PolicyOrigin,
 }

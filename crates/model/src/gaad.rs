@@ -3,16 +3,19 @@
 //! Accepted: one response object (`UserDetailList`, `GroupDetailList`, `RoleDetailList`,
 //! `Policies`, `IsTruncated`, `Marker`, and `ResponseMetadata` from SDKs), or a JSON array of
 //! such pages, which are merged. Policy documents may be JSON objects, JSON text or URL-encoded
-//! JSON text. Managed policies keep their default version (`IsDefaultVersion`). A missing
+//! JSON text. Managed policies keep their default version (`IsDefaultVersion`) as their
+//! document and every other version beside it, each parsed as strictly as the default. A missing
 //! `PolicyName` or `PolicyId` is tolerated (some emulators leave them out): the name is derived
 //! from the ARN. Unknown fields are errors naming their JSON path, so a typo never silently drops
 //! a policy.
+
+use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
 use crate::account::{
     policy_name_from_arn, Account, Group, InlinePolicy, InstanceProfile, ManagedPolicy,
-    PolicyOrigin, Role, RoleLastUsed, Tags, Timestamp, User,
+    PolicyOrigin, PolicyVersion, Role, RoleLastUsed, Tags, Timestamp, User,
 };
 use crate::document::{percent_encode, PolicyDocument};
 use crate::error::{parse_json, FormatError};
@@ -353,20 +356,42 @@ fn parse_managed(v: &Value, path: &str, account_id: &str) -> Result<ManagedPolic
     let versions = o.req_array("PolicyVersionList")?;
     let vpath = o.path_of("PolicyVersionList");
     let mut default = None;
+    let mut other_versions = Vec::new();
+    let mut ids = BTreeSet::new();
     for (i, ver) in versions.iter().enumerate() {
         let p = index(&vpath, i);
         let vo = Obj::new(ver, &p)?;
         vo.only(VERSION)?;
-        if vo.opt_bool("IsDefaultVersion")? == Some(true) {
-            if default.is_some() {
-                return Err(FormatError::new(
-                    &p,
-                    "a second version marked `IsDefaultVersion: true`",
-                ));
-            }
-            let document = PolicyDocument::parse(vo.req("Document")?, &vo.path_of("Document"))?;
-            let id = vo.opt_str("VersionId")?.unwrap_or("v1").to_owned();
+        let is_default = vo.opt_bool("IsDefaultVersion")? == Some(true);
+        if is_default && default.is_some() {
+            return Err(FormatError::new(
+                &p,
+                "a second version marked `IsDefaultVersion: true`",
+            ));
+        }
+        // Every version is read as strictly as the default: whoever may
+        // `iam:SetDefaultPolicyVersion` makes any stored version the one in force, so one the
+        // engine cannot parse is an error, never dropped.
+        let document = PolicyDocument::parse(vo.req("Document")?, &vo.path_of("Document"))?;
+        let id = if is_default {
+            vo.opt_str("VersionId")?.unwrap_or("v1").to_owned()
+        } else {
+            vo.req_str("VersionId")?.to_owned()
+        };
+        if !ids.insert(id.clone()) {
+            return Err(FormatError::new(
+                &p,
+                format!("version `{id}` appears twice"),
+            ));
+        }
+        if is_default {
             default = Some((id, document));
+        } else {
+            other_versions.push(PolicyVersion {
+                id,
+                create_date: date(&vo, "CreateDate")?,
+                document,
+            });
         }
     }
     let (version_id, document) = default.ok_or_else(|| {
@@ -393,6 +418,7 @@ fn parse_managed(v: &Value, path: &str, account_id: &str) -> Result<ManagedPolic
         arn,
         default_version_id: version_id,
         document,
+        other_versions,
         origin: PolicyOrigin::Gaad,
     })
 }
@@ -568,10 +594,21 @@ pub fn to_gaad(account: &Account, style: DocumentStyle) -> Value {
             m.insert("Path".into(), json!(p.path));
             m.insert("DefaultVersionId".into(), json!(p.default_version_id));
             m.insert("IsAttachable".into(), json!(true));
+            let default = json!({"Document": doc(&p.document, style),
+                                 "VersionId": p.default_version_id, "IsDefaultVersion": true});
+            let others = p.other_versions.iter().map(|v| {
+                let mut o = Map::new();
+                o.insert("Document".into(), doc(&v.document, style));
+                o.insert("VersionId".into(), json!(v.id));
+                o.insert("IsDefaultVersion".into(), json!(false));
+                if let Some(d) = &v.create_date {
+                    o.insert("CreateDate".into(), json!(d.text));
+                }
+                Value::Object(o)
+            });
             m.insert(
                 "PolicyVersionList".into(),
-                json!([{"Document": doc(&p.document, style),
-                        "VersionId": p.default_version_id, "IsDefaultVersion": true}]),
+                Value::Array(std::iter::once(default).chain(others).collect()),
             );
             Value::Object(m)
         })

@@ -545,6 +545,7 @@ impl Builder<'_> {
                     path: "/".to_owned(),
                     default_version_id: "v1".to_owned(),
                     document,
+                    other_versions: Vec::new(),
                     origin: PolicyOrigin::Synthetic,
                 },
             );

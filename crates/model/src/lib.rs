@@ -29,8 +29,8 @@ pub mod resources;
 pub mod snapshot;
 
 pub use account::{
-    Account, Group, InlinePolicy, InstanceProfile, ManagedPolicy, PolicyOrigin, ResourceKind,
-    ResourcePolicy, Role, RoleLastUsed, Tags, Timestamp, User,
+    Account, Group, InlinePolicy, InstanceProfile, ManagedPolicy, PolicyOrigin, PolicyVersion,
+    ResourceKind, ResourcePolicy, Role, RoleLastUsed, Tags, Timestamp, User,
 };
 pub use credentials::{AccessKey, CredentialReport, CredentialRow};
 pub use document::PolicyDocument;

@@ -48,6 +48,7 @@ fn parse_bundle(text: &str) -> Bundle {
             path: path_part,
             default_version_id: o.req_str("version_id")?.to_owned(),
             document: PolicyDocument::parse(o.req("document")?, &o.path_of("document"))?,
+            other_versions: Vec::new(),
             origin: PolicyOrigin::Bundled,
             arn: arn.clone(),
         };

@@ -427,6 +427,36 @@ fn instantiate(pattern: &str) -> Option<String> {
     Some(pattern.replace(['*', '?'], "x"))
 }
 
+/// The stored, non-default managed-policy versions the engine cannot compile (as an identity
+/// policy or, for a policy that is a boundary, as a boundary): no rule can judge making them
+/// the default, so each is reported rather than passed over in silence.
+fn uncompiled_versions(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for account in snapshot.accounts.values() {
+        for policy in account.managed_policies.values() {
+            for version in &policy.other_versions {
+                let failed = [Layer::Identity, Layer::PermissionBoundary]
+                    .into_iter()
+                    .find_map(|layer| {
+                        CPolicy::compile(&version.document.policy, layer)
+                            .err()
+                            .map(|e| (layer, e))
+                    });
+                if let Some((layer, e)) = failed {
+                    out.insert(format!(
+                        "escalation: version `{}` of `{}` is not considered as a default: it \
+                         does not compile as a {} policy: {e}",
+                        version.id,
+                        policy.arn,
+                        layer.name()
+                    ));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 impl<'a> GraphContext<'a> {
     /// Prepares every principal of the snapshot.
     pub fn new(snapshot: &'a Snapshot, options: GraphOptions) -> GraphContext<'a> {
@@ -467,6 +497,7 @@ impl<'a> GraphContext<'a> {
                 .push(index);
             ctx.nodes.push(prepared.node);
         }
+        ctx.not_analysed.extend(uncompiled_versions(snapshot));
         let indices: Vec<usize> = (0..ctx.nodes.len()).collect();
         ctx.admin = in_parallel(&indices, |part| {
             part.iter().map(|&i| ctx.is_admin(i)).collect()
@@ -800,6 +831,72 @@ impl<'a> GraphContext<'a> {
             let resource = fill(template, account, &self.options.region, "*");
             self.can(i, action, &resource, &[])
         })
+    }
+
+    /// Whether node `i` would be admin-equivalent if the managed policy `policy_arn` had
+    /// `document` as its default version: every place the policy applies to the principal —
+    /// attached to it, attached to one of its groups, its permissions boundary — holds the new
+    /// document instead of today's, and the admin probes are asked again (as
+    /// [`GraphContext::admin_with`] does). False when the document does not compile.
+    pub fn admin_with_document(&self, i: usize, policy_arn: &str, document: &Policy) -> bool {
+        let Some(node) = self.nodes.get(i) else {
+            return false;
+        };
+        let Ok(identity) = CPolicy::compile(document, Layer::Identity) else {
+            return false;
+        };
+        let as_boundary = node
+            .principal
+            .permissions_boundary()
+            .is_some_and(|b| b.arn == policy_arn);
+        let boundary = if as_boundary {
+            match CPolicy::compile(document, Layer::PermissionBoundary) {
+                Ok(b) => Some(b),
+                Err(_) => return false,
+            }
+        } else {
+            None
+        };
+        // The policy set's identity policies are the principal's `identity_policies()`, in
+        // that order (see `Cache::policy_set`).
+        let places: Vec<usize> =
+            node.principal
+                .identity_policies()
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| match p.source {
+                    PolicySource::Managed { policy }
+                    | PolicySource::GroupManaged { policy, .. } => policy.arn == policy_arn,
+                    PolicySource::Inline { .. } | PolicySource::GroupInline { .. } => false,
+                })
+                .map(|(k, _)| k)
+                .collect();
+        // Locked for the whole hypothetical state, as in `admin_with`.
+        let Ok(mut set) = node.set.lock() else {
+            return false;
+        };
+        let mut saved = Vec::with_capacity(places.len());
+        for &k in &places {
+            if let Some(slot) = set.identity.get_mut(k) {
+                saved.push((k, std::mem::replace(slot, identity.clone())));
+            }
+        }
+        let saved_boundary = boundary.map(|b| set.boundary.replace(b));
+        let account = self.account(i);
+        let result = ADMIN_PROBES.iter().all(|(action, template)| {
+            let resource = fill(template, account, &self.options.region, "*");
+            self.evaluate_in(node, &mut set, action, &resource, None, None, &[])
+                .is_some()
+        });
+        for (k, original) in saved {
+            if let Some(slot) = set.identity.get_mut(k) {
+                *slot = original;
+            }
+        }
+        if let Some(original) = saved_boundary {
+            set.boundary = original;
+        }
+        result
     }
 
     /// Whether node `i` would be admin-equivalent with `extra` identity policies added (for

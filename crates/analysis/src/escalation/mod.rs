@@ -42,6 +42,7 @@ mod pass_role_sagemaker;
 mod pass_role_stackset;
 mod runs_as;
 mod sagemaker_presigned_url;
+mod set_default_version;
 mod ssm_command;
 mod update_code;
 mod update_stack;
@@ -109,11 +110,13 @@ pub enum Technique {
     CodeBuildStartBuild,
     /// Run code in a Bedrock AgentCore code interpreter that runs as a role.
     CodeInterpreterSession,
+    /// Make a stored, more powerful version of a managed policy its default.
+    SetDefaultPolicyVersion,
 }
 
 impl Technique {
     /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 26] = [
+    pub const ALL: [Technique; 27] = [
         Technique::AssumeRole,
         Technique::UpdateTrust,
         Technique::CreateCredentials,
@@ -140,6 +143,7 @@ impl Technique {
         Technique::PassRoleStackSet,
         Technique::CodeBuildStartBuild,
         Technique::CodeInterpreterSession,
+        Technique::SetDefaultPolicyVersion,
     ];
 
     /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
@@ -171,6 +175,7 @@ impl Technique {
             Technique::PassRoleStackSet => "pass-role-stackset",
             Technique::CodeBuildStartBuild => "codebuild-start-build",
             Technique::CodeInterpreterSession => "code-interpreter-session",
+            Technique::SetDefaultPolicyVersion => "set-default-policy-version",
         }
     }
 
@@ -269,6 +274,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(pass_role_stackset::PassRoleStackSet),
         Box::new(codebuild_start_build::CodeBuildStartBuild),
         Box::new(code_interpreter_session::CodeInterpreterSession),
+        Box::new(set_default_version::SetDefaultVersion),
     ]
 }
 

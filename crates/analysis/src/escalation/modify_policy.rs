@@ -13,12 +13,17 @@
 //! and whose change makes the target admin-equivalent (the engine re-checks the admin probes
 //! with an `Allow *` policy, or the group's policies, added: a boundary or SCP that caps the
 //! target stops the technique). The edge goes to `admin` when the target is the principal
-//! itself, or another principal it can act as in one step (assume the role, or create
-//! credentials for the user); both calls are listed in the edge's actions.
+//! itself, or another principal it can act as: assume the role (its trust policy lets the
+//! principal in), rewrite the role's trust policy to name itself and then assume it (as rule
+//! `update-trust` judges it: `iam:UpdateAssumeRolePolicy` on the role, and `sts:AssumeRole`
+//! under the rewritten trust policy — so a role that is not admin today and does not trust the
+//! principal is still a way up), or create credentials for the user; every call is listed in
+//! the edge's actions.
 //!
-//! `iam:SetDefaultPolicyVersion` alone is not reported: the snapshot keeps only default policy
-//! versions, so whether an older version grants more is unknown. Targets reached only through
-//! longer chains (modify a role one can reach in two hops) are not combined.
+//! Making a stored version of a managed policy its default (`iam:SetDefaultPolicyVersion`) is
+//! the rule `set-default-policy-version`, which reuses this rule's ways of acting as the target.
+//! Targets reached only through longer chains (modify a role one can reach in two hops) are not
+//! combined.
 //!
 //! ## Why it is bad
 //! Whoever writes a principal's policies decides its permissions: a principal that can write
@@ -48,13 +53,14 @@ use latch_policy::Layer;
 
 use super::context::GraphContext;
 use super::create_credentials::credentials_for;
+use super::update_trust::rewrite_then_assume;
 use super::{allow_everything, Edge, Rule, Target, Technique};
 
 /// See the module documentation.
 #[derive(Debug)]
 pub(super) struct ModifyPolicy;
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 8] = [
     "iam:PutRolePolicy",
     "iam:AttachRolePolicy",
     "iam:PutUserPolicy",
@@ -63,7 +69,6 @@ const ACTIONS: [&str; 9] = [
     "iam:PutGroupPolicy",
     "iam:AttachGroupPolicy",
     "iam:AddUserToGroup",
-    "iam:SetDefaultPolicyVersion",
 ];
 
 /// How a source can change a target's permissions.
@@ -85,6 +90,50 @@ fn group_policies(account: &Account, group: &Group) -> Vec<CPolicy> {
         .chain(managed)
         .filter_map(|p| CPolicy::compile(p, Layer::Identity).ok())
         .collect()
+}
+
+/// How `src` acts as a target whose permissions it changed: the calls it needs and how the
+/// edge's detail says it.
+pub(super) struct Act {
+    /// The calls, none when the target is `src` itself.
+    pub actions: Vec<&'static str>,
+    /// ", then ..." for the edge's detail; empty when the target is `src` itself.
+    pub then: String,
+}
+
+/// How `src` acts as `target` once it has changed the target's permissions; `None` when it
+/// cannot. Another role: assume it when its trust policy lets `src` in, or else rewrite its
+/// trust policy to name `src` and assume it (rule `update-trust`); another user: create
+/// credentials for it.
+pub(super) fn acting_as(ctx: &GraphContext<'_>, src: usize, target: usize) -> Option<Act> {
+    if target == src {
+        return Some(Act {
+            actions: Vec::new(),
+            then: String::new(),
+        });
+    }
+    let target_arn = ctx.arn(target);
+    if ctx.principal(target)?.as_role().is_some() {
+        if ctx.can_assume(src, target) {
+            return Some(Act {
+                actions: vec!["sts:AssumeRole"],
+                then: format!(", then act as `{target_arn}` (sts:AssumeRole)"),
+            });
+        }
+        let labels = rewrite_then_assume(ctx, src, target)?;
+        return Some(Act {
+            actions: vec!["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"],
+            then: format!(
+                ", then rewrite the trust policy of `{target_arn}` to name itself and assume it \
+                 (iam:UpdateAssumeRolePolicy, sts:AssumeRole; allowed by: {})",
+                labels.join(", ")
+            ),
+        });
+    }
+    credentials_for(ctx, src, target).map(|(action, _)| Act {
+        actions: vec![action],
+        then: format!(", then act as `{target_arn}` ({action})"),
+    })
 }
 
 struct Search<'c, 'a> {
@@ -246,31 +295,15 @@ impl Rule for ModifyPolicy {
                     if target != src && ctx.is_admin_node(target) {
                         continue;
                     }
-                    // Acting as another principal: assume it, or create credentials for it.
-                    let act = if target == src {
-                        None
-                    } else if ctx.principal(target).is_some_and(|p| p.as_role().is_some()) {
-                        if !ctx.can_assume(src, target) {
-                            continue;
-                        }
-                        Some("sts:AssumeRole")
-                    } else {
-                        match credentials_for(ctx, src, target) {
-                            Some((action, _)) => Some(action),
-                            None => continue,
-                        }
+                    let Some(act) = acting_as(ctx, src, target) else {
+                        continue;
                     };
                     let Some(change) = search.change(src, target) else {
                         continue;
                     };
                     let mut actions = vec![change.action.to_owned()];
-                    let then = match act {
-                        Some(a) => {
-                            actions.push(a.to_owned());
-                            format!(", then act as `{}` ({a})", ctx.arn(target))
-                        }
-                        None => String::new(),
-                    };
+                    actions.extend(act.actions.iter().map(|a| (*a).to_owned()));
+                    let then = act.then;
                     out.push(Edge {
                         from: src_arn.to_owned(),
                         to: Target::Admin,

@@ -7,7 +7,7 @@ use latch_analysis::escalation::{
 };
 use latch_model::{
     Account, ControlPolicy, Group, InlinePolicy, InstanceProfile, ManagedPolicy, NodeKind, OrgNode,
-    Organization, PolicyDocument, PolicyOrigin, Role, Snapshot, User,
+    Organization, PolicyDocument, PolicyOrigin, PolicyVersion, Role, Snapshot, User,
 };
 use serde_json::{json, Value};
 
@@ -174,6 +174,7 @@ impl Fx {
             path: "/".to_owned(),
             default_version_id: "v1".to_owned(),
             document: doc(statements),
+            other_versions: Vec::new(),
             origin: PolicyOrigin::Synthetic,
         };
         self.account(account)
@@ -193,12 +194,27 @@ impl Fx {
             path: "/".to_owned(),
             default_version_id: "v1".to_owned(),
             document: doc(statements),
+            other_versions: Vec::new(),
             origin: PolicyOrigin::Bundled,
         };
         self.account(account)
             .managed_policies
             .insert(arn.clone(), policy);
         arn
+    }
+
+    /// Stores another (non-default) version of a managed policy of the account.
+    pub fn version(&mut self, account: &str, policy_arn: &str, id: &str, statements: Vec<Value>) {
+        let policy = self
+            .account(account)
+            .managed_policies
+            .get_mut(policy_arn)
+            .unwrap_or_else(|| panic!("no managed policy `{policy_arn}`"));
+        policy.other_versions.push(PolicyVersion {
+            id: id.to_owned(),
+            create_date: None,
+            document: doc(statements),
+        });
     }
 
     /// Attaches a managed policy to a user or role (by name).
