@@ -953,6 +953,71 @@ fn update_code_of_functions() {
 }
 
 #[test]
+fn an_inventory_follows_each_resource_to_its_role() {
+    use latch_model::workloads::WorkloadKind::{Ec2Instance, LambdaFunction};
+    let etl_fn = "arn:aws:lambda:us-east-1:111111111111:function:etl";
+    let web_fn = "arn:aws:lambda:us-east-1:111111111111:function:web";
+    let mut fx = Fx::new();
+    let exec = fx.admin_role(A, "exec", trust_service("lambda.amazonaws.com"));
+    let idle = fx.admin_role(A, "idle", trust_service("lambda.amazonaws.com"));
+    let web = fx.role(A, "web", trust_service("lambda.amazonaws.com"), vec![]);
+    // A grant on one named function: without an inventory the graph cannot follow it.
+    let one = fx.user(
+        A,
+        "one",
+        vec![allow(&["lambda:UpdateFunctionCode"], etl_fn)],
+    );
+    let other = fx.user(
+        A,
+        "other",
+        vec![allow(&["lambda:UpdateFunctionCode"], web_fn)],
+    );
+    let all = fx.user(A, "all", vec![allow(&["lambda:UpdateFunctionCode"], "*")]);
+    let before = fx.report();
+    assert!(!any_edge_from(&before, &one));
+    // Every role Lambda may run as is assumed to have a function.
+    assert!(has_edge(&before, &all, &idle, Technique::UpdateCode));
+
+    // Lambda inventoried: etl runs as exec, web as web; nothing runs as idle. EC2 is not.
+    fx.workloads(
+        A,
+        &[LambdaFunction],
+        &[
+            (LambdaFunction, etl_fn, "exec"),
+            (LambdaFunction, web_fn, "web"),
+        ],
+    );
+    let r = fx.report();
+    let p = path(&r, &one, &exec).unwrap();
+    assert_eq!(techniques(p), [Technique::UpdateCode]);
+    assert!(p.steps[0].detail.contains(etl_fn), "{}", p.steps[0].detail);
+    assert!(
+        p.steps[0].detail.contains("inventory"),
+        "{}",
+        p.steps[0].detail
+    );
+    // The grant on the web function leads to web's role (not admin), not to exec.
+    assert!(has_edge(&r, &other, &web, Technique::UpdateCode));
+    assert!(!has_edge(&r, &other, &exec, Technique::UpdateCode));
+    // No function runs as idle: no one reaches it through Lambda.
+    assert!(!has_edge(&r, &all, &idle, Technique::UpdateCode));
+    assert!(has_edge(&r, &all, &exec, Technique::UpdateCode));
+    // A function whose role no longer trusts Lambda cannot run as it.
+    let mut fx2 = Fx::new();
+    let stale = fx2.admin_role(A, "stale", trust_service("ec2.amazonaws.com"));
+    let _ = fx2.admin_role(A, "decoy", trust_service("lambda.amazonaws.com"));
+    let all2 = fx2.user(A, "all", vec![allow(&["lambda:UpdateFunctionCode"], "*")]);
+    fx2.workloads(
+        A,
+        &[LambdaFunction, Ec2Instance],
+        &[(LambdaFunction, etl_fn, "stale")],
+    );
+    let r2 = fx2.report();
+    assert!(!has_edge(&r2, &all2, &stale, Technique::UpdateCode));
+    assert!(!any_edge_from(&r2, &all2));
+}
+
+#[test]
 fn ssm_command_to_instances_with_a_profile() {
     let mut fx = Fx::new();
     let app = fx.admin_role(A, "app", trust_service("ec2.amazonaws.com"));

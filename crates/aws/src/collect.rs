@@ -34,6 +34,19 @@ pub struct CollectConfig {
     pub session_name: String,
     /// CloudTrail logs to copy, if any.
     pub cloudtrail: Option<CloudTrailSource>,
+    /// Where to list the resources that run as roles (`workloads.json`).
+    pub workloads: WorkloadRegions,
+}
+
+/// The regions in which `collect` lists each account's workloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadRegions {
+    /// Every region enabled for the account (`ec2:DescribeRegions`).
+    Enabled,
+    /// These regions only: the inventory then says nothing of the others.
+    Listed(Vec<String>),
+    /// No inventory: the escalation graph assumes resources exist.
+    Skip,
 }
 
 impl CollectConfig {
@@ -45,6 +58,7 @@ impl CollectConfig {
             role_overrides: BTreeMap::new(),
             session_name: "latch-collect".to_owned(),
             cloudtrail: None,
+            workloads: WorkloadRegions::Enabled,
         }
     }
 }
@@ -155,12 +169,44 @@ async fn collect_account(
         count("Policies")
     );
     let n = pages.len();
+    let inventory = match &config.workloads {
+        WorkloadRegions::Skip => None,
+        WorkloadRegions::Listed(regions) => Some(Ok(regions.clone())),
+        WorkloadRegions::Enabled => {
+            Some(crate::workloads::enabled_regions(&sdk, &account.id).await)
+        }
+    };
+    let inventory = match inventory {
+        None => None,
+        Some(Ok(regions)) => Some(
+            crate::workloads::inventory(&sdk, &account.id, &caller.partition, &regions, &pages)
+                .await,
+        ),
+        Some(Err(e)) => {
+            detail.push_str(&format!("; workloads not collected: {e}"));
+            None
+        }
+    };
     let file = config
         .out
         .join(latch_model::load::ACCOUNTS_DIR)
         .join(&account.id)
         .join(latch_model::load::GAAD_FILE);
     write_json(&file, &gaad::to_file_value(pages))?;
+    if let Some(inv) = inventory {
+        detail.push_str(&format!(
+            "; {} workloads in {} regions",
+            inv.workloads.items.len(),
+            inv.workloads.regions.len()
+        ));
+        for (kind, why) in &inv.failures {
+            detail.push_str(&format!("; {} not inventoried: {why}", kind.plural()));
+        }
+        write_json(
+            &file.with_file_name(latch_model::load::WORKLOADS_FILE),
+            &latch_model::workloads::to_value(&inv.workloads),
+        )?;
+    }
     // The credential report is optional: without it, the account's access keys are reported
     // as not analysed, not failed.
     let report = credential_report::fetch(&Aws::iam(&sdk), &account.id)

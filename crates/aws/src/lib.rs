@@ -41,11 +41,12 @@ pub mod state;
 pub mod testing;
 pub mod time;
 pub mod userid;
+pub mod workloads;
 
 pub use apply::{AccountAccess, Change};
 pub use cloud::AwsCloud;
 pub use cloudtrail::CloudTrailSource;
-pub use collect::{collect, CollectConfig, CollectReport};
+pub use collect::{collect, CollectConfig, CollectReport, WorkloadRegions};
 pub use connect::{Aws, AwsOptions, DEFAULT_ROLE_NAME};
 pub use error::AwsError;
 pub use plan::Plan;

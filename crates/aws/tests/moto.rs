@@ -16,7 +16,9 @@ use latch_aws::apply::{execute, plan_changes, AccountAccess, Record};
 use latch_aws::drift::{detect, emergency_stop_changes, DriftItem, KnownGrant};
 use latch_aws::org::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
 use latch_aws::testing::{self, build_org, iam_in, targets_of, Fixture};
-use latch_aws::{collect, AppliedState, Aws, CloudTrailSource, CollectConfig, Plan, Silent};
+use latch_aws::{
+    collect, AppliedState, Aws, CloudTrailSource, CollectConfig, Plan, Silent, WorkloadRegions,
+};
 use serde_json::{json, Value};
 
 const DENY_SENSITIVE: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyIamAdmin","Effect":"Deny","Action":["iam:CreateAccessKey","iam:AttachRolePolicy"],"Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:iam-admin":"true"}}}]}"#;
@@ -160,6 +162,7 @@ fn collect_writes_a_snapshot_that_matches_what_was_created() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("snap");
     let mut config = CollectConfig::new(&out);
+    config.workloads = WorkloadRegions::Listed(vec!["us-east-1".to_owned()]);
     config.cloudtrail = Some(CloudTrailSource {
         bucket: "trail-logs".to_owned(),
         prefix: "org".to_owned(),

@@ -14,7 +14,7 @@ use latch_aws::apply::{execute, plan_changes, AccountAccess, Record};
 use latch_aws::drift::{detect, emergency_stop_changes, load_grants};
 use latch_aws::{
     collect, AppliedState, Aws, AwsOptions, Change, CloudTrailSource, CollectConfig, CollectReport,
-    Plan, Progress, ProgressEvent,
+    Plan, Progress, ProgressEvent, WorkloadRegions,
 };
 use serde_json::json;
 
@@ -123,8 +123,40 @@ pub struct CollectSource {
     /// Window end; default now.
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
+    /// Regions in which to list the resources that run as roles (functions, instances,
+    /// stacks, projects, Glue jobs and dev endpoints, notebooks, task definitions) into
+    /// accounts/<id>/workloads.json: `enabled` (every region enabled for the account), a
+    /// comma-separated list, or `none` (the escalation graph then assumes they exist).
+    #[arg(long, default_value = "enabled", value_name = "REGIONS")]
+    workload_regions: String,
     #[command(flatten)]
     aws: AwsArgs,
+}
+
+/// `--workload-regions`: `enabled`, `none` or a comma-separated list of region names.
+fn workload_regions(arg: &str) -> anyhow::Result<WorkloadRegions> {
+    match arg.trim() {
+        "enabled" => return Ok(WorkloadRegions::Enabled),
+        "none" => return Ok(WorkloadRegions::Skip),
+        _ => {}
+    }
+    let mut regions = Vec::new();
+    for r in arg.split(',').map(str::trim) {
+        let valid = !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && r.contains('-');
+        if !valid {
+            bail!(
+                "--workload-regions: `{r}` is not a region name (give `enabled`, `none`, or \
+                 names such as `us-east-1,eu-west-1`)"
+            );
+        }
+        if !regions.iter().any(|x| x == r) {
+            regions.push(r.to_owned());
+        }
+    }
+    Ok(WorkloadRegions::Listed(regions))
 }
 
 /// Arguments of `latch apply` and `latch resync`.
@@ -319,6 +351,7 @@ pub fn collect_into(source: &CollectSource, out: &Path) -> anyhow::Result<Collec
         role_overrides: access.role_overrides,
         session_name: access.session_name,
         cloudtrail,
+        workloads: workload_regions(&source.workload_regions)?,
     };
     let progress = StderrProgress::new(false);
     runtime()?.block_on(async {

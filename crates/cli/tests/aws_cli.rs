@@ -76,6 +76,28 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
     );
     let snapshot = latch_model::load::snapshot(&snap).unwrap();
     assert_eq!(snapshot.accounts.len(), 4);
+    // By default the workloads of every enabled region are inventoried.
+    let w = snapshot.accounts[&fx.app_prod].workloads.as_ref().unwrap();
+    assert!(w.regions.len() > 1, "{:?}", w.regions);
+    // A region list that is not one is refused before anything is called.
+    let bad = tmp.path().join("bad");
+    let o = latch(
+        moto,
+        &[
+            "collect",
+            "--out",
+            bad.to_str().unwrap(),
+            "--workload-regions",
+            "US East",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("`US East` is not a region name"),
+        "{}",
+        text(&o)
+    );
+    assert!(!bad.exists());
 
     // scan --aws: collect the live organization, then scan it, in one command.
     let scanned = tmp.path().join("scanned");
@@ -86,6 +108,8 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
             "--aws",
             "--collect-out",
             scanned.to_str().unwrap(),
+            "--workload-regions",
+            "us-east-1",
             "--format",
             "json",
         ],
@@ -117,11 +141,18 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
             "collect",
             "--out",
             snap2.to_str().unwrap(),
+            "--workload-regions",
+            "none",
             "--format",
             "json",
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
+    assert!(!snap2
+        .join("accounts")
+        .join(&fx.app_prod)
+        .join("workloads.json")
+        .exists());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["organization_id"], fx.org_id.as_str());
     assert_eq!(v["accounts"].as_array().unwrap().len(), 5);

@@ -324,6 +324,10 @@ pub struct Account {
     /// The IAM credential report (passwords and access keys of the users); `None` when the
     /// snapshot has none for this account (not analysed).
     pub credential_report: Option<crate::credentials::CredentialReport>,
+    /// The resources that run as roles (functions, instances, stacks, ...); `None` when the
+    /// snapshot has no inventory for this account (the escalation graph then assumes they
+    /// exist).
+    pub workloads: Option<crate::workloads::Workloads>,
 }
 
 impl Account {

@@ -96,6 +96,30 @@ pub fn assemble(
                 account.id
             ));
         }
+        match &account.workloads {
+            None => not_analysed.push(format!(
+                "account {}: no workloads.json, so the roles that functions, instances, stacks, \
+                 projects, jobs, notebooks and task definitions run as are not known: escalation \
+                 through them is assumed for every role their service may run as, and a grant \
+                 on one named resource is not followed",
+                account.id
+            )),
+            Some(w) => {
+                let missing: Vec<&str> = crate::workloads::WorkloadKind::ALL
+                    .into_iter()
+                    .filter(|k| !w.knows(*k))
+                    .map(|k| k.name())
+                    .collect();
+                if !missing.is_empty() {
+                    not_analysed.push(format!(
+                        "account {}: workloads.json does not inventory {}: for those, escalation \
+                         is assumed for every role their service may run as",
+                        account.id,
+                        missing.join(", ")
+                    ));
+                }
+            }
+        }
         if account.credential_report.is_none() {
             not_analysed.push(format!(
                 "account {}: no credential-report.csv, so access keys and passwords (the root \

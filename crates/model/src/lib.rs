@@ -27,6 +27,7 @@ pub mod orgfile;
 pub mod principal;
 pub mod resources;
 pub mod snapshot;
+pub mod workloads;
 
 pub use account::{
     Account, Group, InlinePolicy, InstanceProfile, ManagedPolicy, PolicyOrigin, PolicyVersion,

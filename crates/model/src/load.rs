@@ -8,6 +8,8 @@
 //! DIR/organization.json                      optional
 //! DIR/accounts/<12-digit id>/gaad.json       required for each account folder
 //! DIR/accounts/<id>/resource-policies.json   optional
+//! DIR/accounts/<id>/credential-report.csv    optional
+//! DIR/accounts/<id>/workloads.json           optional
 //! DIR/cloudtrail/AWSLogs/...                 optional, read by latch-trail
 //! ```
 //!
@@ -37,6 +39,8 @@ pub const GAAD_FILE: &str = "gaad.json";
 pub const RESOURCE_POLICIES_FILE: &str = "resource-policies.json";
 /// The IAM credential report of an account (`aws iam get-credential-report`, decoded CSV).
 pub const CREDENTIAL_REPORT_FILE: &str = "credential-report.csv";
+/// The resources that run as roles in an account (`latch.workloads/v1`).
+pub const WORKLOADS_FILE: &str = "workloads.json";
 /// CloudTrail folder.
 pub const CLOUDTRAIL_DIR: &str = "cloudtrail";
 
@@ -158,6 +162,12 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
         if let Some(text) = read_optional(&rp_file, Expected::Json)? {
             account.resource_policies =
                 Some(parse_resource_policies_str(&text, id).map_err(format_err(&rp_file))?);
+        }
+        let wl_file = path.join(WORKLOADS_FILE);
+        if let Some(text) = read_optional(&wl_file, Expected::Json)? {
+            account.workloads = Some(
+                crate::workloads::parse_workloads_str(&text, id).map_err(format_err(&wl_file))?,
+            );
         }
         let cr_file = path.join(CREDENTIAL_REPORT_FILE);
         if let Some(text) = read_optional(&cr_file, Expected::Csv)? {

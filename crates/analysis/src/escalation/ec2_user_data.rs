@@ -28,6 +28,8 @@
 //!   (user data is changed while the instance is stopped and run at start).
 //! - Amazon EC2 API Reference, "ModifyInstanceAttribute" (`UserData`).
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -37,6 +39,7 @@ const INSTANCE: &str = "arn:aws:ec2:{region}:{account}:instance/{name}";
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::Ec2UserData,
     service: "ec2.amazonaws.com",
+    kind: Some(WorkloadKind::Ec2Instance),
     needs_instance_profile: true,
     ways: &[&[
         ("ec2:ModifyInstanceAttribute", INSTANCE, Need::Every),

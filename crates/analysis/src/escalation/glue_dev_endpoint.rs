@@ -24,6 +24,8 @@
 //! - Rhino Security Labs, "AWS IAM Privilege Escalation – Methods and Mitigation"
 //!   (`glue:UpdateDevEndpoint`).
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -31,6 +33,7 @@ use super::{Edge, Rule, Technique};
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::GlueDevEndpoint,
     service: "glue.amazonaws.com",
+    kind: Some(WorkloadKind::GlueDevEndpoint),
     needs_instance_profile: false,
     ways: &[&[(
         "glue:UpdateDevEndpoint",

@@ -24,6 +24,8 @@
 //! - AWS IAM User Guide, "Using an IAM role to grant permissions to applications running on
 //!   Amazon EC2 instances".
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -31,6 +33,7 @@ use super::{Edge, Rule, Technique};
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::InstanceConnect,
     service: "ec2.amazonaws.com",
+    kind: Some(WorkloadKind::Ec2Instance),
     needs_instance_profile: true,
     ways: &[&[(
         "ec2-instance-connect:SendSSHPublicKey",

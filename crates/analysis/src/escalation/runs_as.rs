@@ -2,12 +2,19 @@
 //! `instance-connect`, `glue-dev-endpoint`): a role that a service runs resources as, and a
 //! principal of the same account that may take over every such resource.
 //!
-//! The snapshot has no inventory of functions, instances or dev endpoints, so these rules
-//! assume that the account has a resource running as each role that trusts the service (and,
-//! for EC2, has an instance profile), and require the source to hold the action on every
-//! resource of that type in the account ([`Need::Every`]); every edge says so in its detail.
+//! Where the snapshot inventories the account's resources of the kind (`workloads.json`, which
+//! `latch collect` writes), the rules follow the real links: each resource, the role it runs
+//! as, and whether the source may take over *that* resource (its ARN), so a grant on one named
+//! function or instance counts, and a role no resource runs as is not reached.
+//!
+//! Where it does not, the rules assume that the account has a resource running as each role
+//! that trusts the service (and, for EC2, has an instance profile), and require the source to
+//! hold the action on every resource of that type in the account ([`Need::Every`]); every edge
+//! says so in its detail.
 
 use std::collections::BTreeMap;
+
+use latch_model::workloads::{Workload, WorkloadKind};
 
 use super::context::{GraphContext, Need};
 use super::{Edge, Target, Technique};
@@ -22,6 +29,9 @@ pub(super) struct RunsAsSpec {
     pub technique: Technique,
     /// The service principal the role must trust.
     pub service: &'static str,
+    /// The kind of resource taken over, as the snapshot's inventory names it (`None`: a kind
+    /// `latch collect` does not inventory, always assumed to exist).
+    pub kind: Option<WorkloadKind>,
     /// Only roles with an instance profile (EC2).
     pub needs_instance_profile: bool,
     /// Ways to take over a resource; each needs all of its actions.
@@ -52,8 +62,134 @@ fn usable_way(
     })
 }
 
+/// The resources of the spec's kind in `account`, when the snapshot inventories them all.
+fn inventoried<'a>(
+    ctx: &GraphContext<'a>,
+    account: &str,
+    kind: WorkloadKind,
+) -> Option<Vec<&'a Workload>> {
+    let w = ctx.snapshot.accounts.get(account)?.workloads.as_ref()?;
+    w.knows(kind).then(|| w.of(kind).collect())
+}
+
+/// The region of an ARN (`arn:aws:lambda:REGION:...`).
+fn region_of(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or("")
+}
+
+/// A way to take over one inventoried resource: each action on that resource when its
+/// template names resources of its shape, else as the spec says.
+fn usable_way_on(
+    ctx: &GraphContext<'_>,
+    src: usize,
+    ways: &[&[ResourceAction]],
+    workload: &Workload,
+) -> Option<Vec<(&'static str, String, Vec<String>)>> {
+    let account = ctx.account(src);
+    let region = region_of(&workload.arn);
+    ways.iter().find_map(|way| {
+        if !way.iter().all(|(a, _, _)| ctx.may(src, a)) {
+            return None;
+        }
+        way.iter()
+            .map(|(action, template, need)| {
+                let shape = template
+                    .replace("{account}", account)
+                    .replace("{region}", region);
+                let prefix = shape.split("{name}").next().unwrap_or(&shape);
+                if shape.contains("{name}") && workload.arn.starts_with(prefix) {
+                    ctx.evaluate(src, action, &workload.arn, Some(account), None, &[])
+                        .map(|labels| (*action, workload.arn.clone(), labels))
+                } else {
+                    ctx.allowed_on(src, action, template, account, *need, &[])
+                        .map(|(resource, labels)| (*action, resource, labels))
+                }
+            })
+            .collect()
+    })
+}
+
+fn summary(way: &[(&'static str, String, Vec<String>)]) -> (Vec<String>, String, Vec<String>) {
+    let mut actions: Vec<String> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for (a, _, l) in way {
+        if !actions.iter().any(|x| x == a) {
+            actions.push((*a).to_owned());
+        }
+        for x in l {
+            if !labels.contains(x) {
+                labels.push(x.clone());
+            }
+        }
+    }
+    let uses = way
+        .iter()
+        .map(|(a, r, _)| format!("{a} on `{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (actions, uses, labels)
+}
+
+/// Edges through inventoried resources of one account.
+fn inventoried_edges(
+    ctx: &GraphContext<'_>,
+    spec: &RunsAsSpec,
+    account: &str,
+    workloads: &[&Workload],
+    out: &mut Vec<Edge>,
+) {
+    // The resources whose role is a node that (still) trusts the service: a resource whose
+    // role no longer trusts it cannot get that role's credentials.
+    let runnable: Vec<(&Workload, usize)> = workloads
+        .iter()
+        .filter_map(|w| {
+            let role = ctx.node(&w.role_arn)?;
+            ctx.trusts_service(role, spec.service).then_some((*w, role))
+        })
+        .collect();
+    if runnable.is_empty() {
+        return;
+    }
+    for &src in ctx.in_account(account) {
+        if !ctx.is_source(src) {
+            continue;
+        }
+        for &(w, role) in &runnable {
+            if role == src {
+                continue;
+            }
+            let Some(way) = usable_way_on(ctx, src, spec.ways, w) else {
+                continue;
+            };
+            let (actions, uses, labels) = summary(&way);
+            let role_arn = ctx.arn(role);
+            let profile = w
+                .instance_profile_arn
+                .as_deref()
+                .map(|p| format!(" through instance profile `{p}`"))
+                .unwrap_or_default();
+            out.push(Edge {
+                from: ctx.arn(src).to_owned(),
+                to: Target::Principal(role_arn.to_owned()),
+                technique: spec.technique,
+                actions,
+                detail: format!(
+                    "`{}` may {} `{}` ({uses}), which runs as `{role_arn}`{profile} (from the \
+                     snapshot's inventory of {}); allowed by: {}",
+                    ctx.arn(src),
+                    spec.takeover,
+                    w.arn,
+                    spec.resources,
+                    labels.join(", ")
+                ),
+            });
+        }
+    }
+}
+
 /// Every edge of such a technique.
 pub(super) fn runs_as_edges(ctx: &GraphContext<'_>, spec: &RunsAsSpec) -> Vec<Edge> {
+    let mut out = Vec::new();
     let mut by_account: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for role in ctx.roles_trusting(spec.service) {
         let has_profile = ctx
@@ -64,8 +200,11 @@ pub(super) fn runs_as_edges(ctx: &GraphContext<'_>, spec: &RunsAsSpec) -> Vec<Ed
             by_account.entry(ctx.account(role)).or_default().push(role);
         }
     }
-    let mut out = Vec::new();
     for (account, roles) in by_account {
+        if let Some(workloads) = spec.kind.and_then(|k| inventoried(ctx, account, k)) {
+            inventoried_edges(ctx, spec, account, &workloads, &mut out);
+            continue;
+        }
         for &src in ctx.in_account(account) {
             if !ctx.is_source(src) {
                 continue;

@@ -27,6 +27,8 @@
 //! - AWS IAM User Guide, "Using an IAM role to grant permissions to applications running on
 //!   Amazon EC2 instances".
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -36,6 +38,7 @@ const INSTANCE: &str = "arn:aws:ec2:{region}:{account}:instance/{name}";
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::SsmCommand,
     service: "ec2.amazonaws.com",
+    kind: Some(WorkloadKind::Ec2Instance),
     needs_instance_profile: true,
     ways: &[
         &[

@@ -27,6 +27,8 @@
 //! - Rhino Security Labs, "AWS IAM Privilege Escalation – Methods and Mitigation"
 //!   (`lambda:UpdateFunctionCode`).
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -36,6 +38,7 @@ const FUNCTION: &str = "arn:aws:lambda:{region}:{account}:function:{name}";
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::UpdateCode,
     service: "lambda.amazonaws.com",
+    kind: Some(WorkloadKind::LambdaFunction),
     needs_instance_profile: false,
     ways: &[
         &[("lambda:UpdateFunctionCode", FUNCTION, Need::Every)],

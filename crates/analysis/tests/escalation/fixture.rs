@@ -71,6 +71,7 @@ impl Fx {
                 name: id.to_owned(),
                 resource_policies: Some(Vec::new()),
                 credential_report: None,
+                workloads: None,
                 ..Account::default()
             })
     }
@@ -135,6 +136,30 @@ impl Fx {
                 arn: format!("arn:aws:iam::{account}:instance-profile/{role}"),
             });
         }
+    }
+
+    /// The account's inventory of resources that run as roles: `kinds` listed completely,
+    /// `items` as (kind, resource ARN, role name).
+    pub fn workloads(
+        &mut self,
+        account: &str,
+        kinds: &[latch_model::workloads::WorkloadKind],
+        items: &[(latch_model::workloads::WorkloadKind, &str, &str)],
+    ) {
+        let w = latch_model::workloads::Workloads {
+            inventoried: kinds.iter().copied().collect(),
+            regions: vec!["us-east-1".to_owned()],
+            items: items
+                .iter()
+                .map(|(kind, arn, role)| latch_model::workloads::Workload {
+                    kind: *kind,
+                    arn: (*arn).to_owned(),
+                    role_arn: role_arn(account, role),
+                    instance_profile_arn: None,
+                })
+                .collect(),
+        };
+        self.account(account).workloads = Some(w);
     }
 
     /// A user with one inline policy (if any statement).
