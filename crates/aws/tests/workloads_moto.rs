@@ -154,8 +154,8 @@ async fn create_workloads(cfg: &aws_config::SdkConfig, account: &str) -> Created
         .service_role(&roles["builder"])
         .source(
             cbt::ProjectSource::builder()
-                .r#type(cbt::SourceType::NoSource)
-                .buildspec("version: 0.2")
+                .r#type(cbt::SourceType::S3)
+                .location("sources/release.zip")
                 .build()
                 .unwrap(),
         )

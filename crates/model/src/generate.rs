@@ -753,7 +753,63 @@ impl Builder<'_> {
                 "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{next}:root")},
                 "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [bucket.clone(), format!("{bucket}/*")]}]}))?,
         }]);
+        self.account.workloads = Some(workloads(&self.account));
         Ok((self.account, self.activity))
+    }
+}
+
+/// A complete inventory of the account: one resource running as each role a service trusts
+/// (a function, task definition, Glue job or CodeBuild project; an instance for each role with
+/// an instance profile).
+fn workloads(account: &Account) -> crate::workloads::Workloads {
+    use crate::workloads::{Workload, WorkloadKind as K, Workloads};
+    let id = &account.id;
+    let mut items = Vec::new();
+    for (n, role) in account.roles.values().enumerate() {
+        let trust = role.trust_policy.value.to_string();
+        let name = &role.name;
+        let (kind, arn) = if trust.contains("lambda.amazonaws.com") {
+            (
+                K::LambdaFunction,
+                format!("arn:aws:lambda:us-east-1:{id}:function:{name}"),
+            )
+        } else if trust.contains("ecs-tasks.amazonaws.com") {
+            (
+                K::EcsTaskDefinition,
+                format!("arn:aws:ecs:us-east-1:{id}:task-definition/{name}:1"),
+            )
+        } else if trust.contains("glue.amazonaws.com") {
+            (
+                K::GlueJob,
+                format!("arn:aws:glue:us-east-1:{id}:job/{name}"),
+            )
+        } else if trust.contains("codebuild.amazonaws.com") {
+            (
+                K::CodeBuildProject,
+                format!("arn:aws:codebuild:us-east-1:{id}:project/{name}"),
+            )
+        } else if trust.contains("ec2.amazonaws.com") && !role.instance_profiles.is_empty() {
+            (
+                K::Ec2Instance,
+                format!("arn:aws:ec2:us-east-1:{id}:instance/i-{n:017x}"),
+            )
+        } else {
+            continue;
+        };
+        items.push(Workload {
+            kind,
+            arn,
+            role_arn: role.arn.clone(),
+            instance_profile_arn: (kind == K::Ec2Instance)
+                .then(|| role.instance_profiles.first().map(|p| p.arn.clone()))
+                .flatten(),
+        });
+    }
+    items.sort_by(|a, b| a.arn.cmp(&b.arn));
+    Workloads {
+        inventoried: K::ALL.into_iter().collect(),
+        regions: vec!["us-east-1".to_owned()],
+        items,
     }
 }
 
@@ -781,7 +837,7 @@ fn to_bytes(value: &Value) -> Vec<u8> {
 }
 
 /// Generates a whole snapshot directory's files, handing each to `sink` in a fixed order:
-/// organization.json, then per account gaad.json, credential-report.csv and
+/// organization.json, then per account gaad.json, credential-report.csv, workloads.json and
 /// resource-policies.json, then
 /// activity.json.
 pub fn generate<E>(
@@ -821,6 +877,14 @@ pub fn generate<E>(
             sink(File {
                 path: format!("{dir}/credential-report.csv"),
                 bytes: crate::credentials::to_csv(report).into_bytes(),
+                account_index: Some(i),
+            })
+            .map_err(GenerateError::Sink)?;
+        }
+        if let Some(w) = &acct.workloads {
+            sink(File {
+                path: format!("{dir}/workloads.json"),
+                bytes: to_bytes(&crate::workloads::to_value(w)),
                 account_index: Some(i),
             })
             .map_err(GenerateError::Sink)?;

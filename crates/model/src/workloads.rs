@@ -285,16 +285,20 @@ pub fn to_value(w: &Workloads) -> Value {
         "inventoried": w.inventoried.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "regions": w.regions,
         "workloads": w.items.iter().map(|x| {
-            let mut o = json!({"kind": x.kind.name(), "arn": x.arn, "role_arn": x.role_arn});
+            let mut o = serde_json::Map::new();
+            o.insert("kind".into(), json!(x.kind.name()));
+            o.insert("arn".into(), json!(x.arn));
+            o.insert("role_arn".into(), json!(x.role_arn));
             if let Some(p) = &x.instance_profile_arn {
-                o["instance_profile_arn"] = json!(p);
+                o.insert("instance_profile_arn".into(), json!(p));
             }
-            o
+            Value::Object(o)
         }).collect::<Vec<_>>(),
     })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -39,9 +39,9 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let a = files(&PARAMS);
     let b = files(&PARAMS);
     assert_eq!(a, b);
-    // organization.json, per account gaad.json, credential-report.csv and
+    // organization.json, per account gaad.json, credential-report.csv, workloads.json and
     // resource-policies.json, and activity.json.
-    assert_eq!(a.len(), 1 + 3 * 9 + 1);
+    assert_eq!(a.len(), 1 + 4 * 9 + 1);
     let c = files(&Params { seed: 43, ..PARAMS });
     assert_ne!(a.get("activity.json"), c.get("activity.json"));
 }
@@ -62,6 +62,14 @@ fn generated_snapshot_loads_back() {
     assert_eq!(c.organizational_units, 4);
     assert_eq!(c.resource_policies, 9);
     assert_eq!(s.not_analysed.len(), 1, "{:#?}", s.not_analysed);
+    // A complete inventory: one resource for each role a service runs as.
+    for account in s.accounts.values() {
+        let w = account.workloads.as_ref().unwrap();
+        assert!(w.inventoried.len() == latch_model::workloads::WorkloadKind::ALL.len());
+        for item in &w.items {
+            assert!(account.roles.values().any(|r| r.arn == item.role_arn));
+        }
+    }
     // Every user is in its account's credential report, with key 1 last used when its
     // activity says it last acted.
     for account in s.accounts.values() {

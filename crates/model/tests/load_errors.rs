@@ -58,8 +58,9 @@ fn minimal_snapshot_reports_every_missing_optional_part() {
     let s = load::snapshot(d.path()).unwrap();
     assert!(s.organization.is_none());
     let text = s.not_analysed.join("\n");
-    assert_eq!(s.not_analysed.len(), 6, "{text}");
+    assert_eq!(s.not_analysed.len(), 7, "{text}");
     assert!(text.contains("no credential-report.csv"), "{text}");
+    assert!(text.contains("no workloads.json"), "{text}");
     assert!(text.contains("organization.json: absent"), "{text}");
     assert!(text.contains("AWSNotBundledPolicy"), "{text}");
     assert!(text.contains("missing-local"), "{text}");

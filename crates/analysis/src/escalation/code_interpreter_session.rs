@@ -41,6 +41,7 @@ const CODE_INTERPRETER: &str =
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::CodeInterpreterSession,
     service: "bedrock-agentcore.amazonaws.com",
+    kind: None,
     needs_instance_profile: false,
     ways: &[&[
         (

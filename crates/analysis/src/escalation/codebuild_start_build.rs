@@ -30,6 +30,8 @@
 //! - AWS CodeBuild User Guide, "Allow CodeBuild to interact with other AWS services" (the
 //!   service role is used for every operation of the build).
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -39,6 +41,7 @@ const PROJECT: &str = "arn:aws:codebuild:{region}:{account}:project/{name}";
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::CodeBuildStartBuild,
     service: "codebuild.amazonaws.com",
+    kind: Some(WorkloadKind::CodeBuildProject),
     needs_instance_profile: false,
     ways: &[
         &[("codebuild:StartBuild", PROJECT, Need::Every)],

@@ -28,6 +28,8 @@
 //! - Amazon SageMaker API Reference, "CreateNotebookInstance" (`RoleArn`: the role the notebook
 //!   instance runs as).
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -37,6 +39,7 @@ const NOTEBOOK: &str = "arn:aws:sagemaker:{region}:{account}:notebook-instance/{
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::SageMakerPresignedUrl,
     service: "sagemaker.amazonaws.com",
+    kind: Some(WorkloadKind::SageMakerNotebook),
     needs_instance_profile: false,
     ways: &[&[(
         "sagemaker:CreatePresignedNotebookInstanceUrl",

@@ -31,6 +31,8 @@
 //!   caller does not have permission to pass it).
 //! - AWS CloudFormation User Guide, "CloudFormation service role".
 
+use latch_model::workloads::WorkloadKind;
+
 use super::context::{GraphContext, Need};
 use super::runs_as::{runs_as_edges, RunsAsSpec};
 use super::{Edge, Rule, Technique};
@@ -40,6 +42,7 @@ const STACK: &str = "arn:aws:cloudformation:{region}:{account}:stack/{name}/{nam
 const SPEC: RunsAsSpec = RunsAsSpec {
     technique: Technique::UpdateStack,
     service: "cloudformation.amazonaws.com",
+    kind: Some(WorkloadKind::CloudFormationStack),
     needs_instance_profile: false,
     ways: &[
         &[("cloudformation:UpdateStack", STACK, Need::Every)],
