@@ -299,6 +299,58 @@ fn modify_own_role_policy_reaches_admin() {
     );
 }
 
+/// Attaching a managed policy carries its ARN in the request (`iam:PolicyARN`; IAM Service
+/// Authorization Reference, condition keys of `AttachRolePolicy`), so a grant scoped to
+/// attaching AdministratorAccess is still a way to admin, and one that denies attaching any
+/// AWS managed policy is not.
+#[test]
+fn attach_grants_scoped_by_policy_arn_are_judged_on_the_policy_attached() {
+    let mut fx = Fx::new();
+    let me = role_arn(A, "runner");
+    fx.role(
+        A,
+        "runner",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![json!({"Effect": "Allow", "Action": "iam:AttachRolePolicy", "Resource": me,
+            "Condition": {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}}})],
+    );
+    let iam_only = role_arn(A, "iam-only");
+    fx.role(
+        A,
+        "iam-only",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![
+            json!({"Effect": "Allow", "Action": "iam:AttachRolePolicy", "Resource": iam_only,
+            "Condition": {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::aws:policy/IAM*"}}}),
+        ],
+    );
+    let fenced = role_arn(A, "fenced");
+    fx.role(
+        A,
+        "fenced",
+        trust_service("ecs-tasks.amazonaws.com"),
+        vec![
+            allow(&["iam:AttachRolePolicy"], &fenced),
+            json!({"Effect": "Deny", "Action": "iam:AttachRolePolicy", "Resource": "*",
+                "Condition": {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::aws:policy/*"}}}),
+        ],
+    );
+    let r = fx.report();
+    let p = path(&r, &me, "admin").unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert!(
+        p.steps[0].detail.contains("AdministratorAccess"),
+        "{}",
+        p.steps[0].detail
+    );
+    let p = path(&r, &iam_only, "admin").unwrap_or_else(|| panic!("{:#?}", r.edges));
+    assert!(
+        p.steps[0].detail.contains("IAMFullAccess"),
+        "{}",
+        p.steps[0].detail
+    );
+    assert!(path(&r, &fenced, "admin").is_none(), "{:#?}", r.paths);
+}
+
 #[test]
 fn modify_policy_capped_by_boundary_is_not_escalation() {
     let mut fx = Fx::new();

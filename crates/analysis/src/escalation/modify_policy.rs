@@ -71,6 +71,15 @@ const ACTIONS: [&str; 8] = [
     "iam:AddUserToGroup",
 ];
 
+/// AWS managed policies that make their holder admin-equivalent, the first one an attacker
+/// would attach: every action, or every IAM action (enough to grant itself the rest).
+/// IAM User Guide, "AWS managed policies for job functions" (`AdministratorAccess`) and the
+/// managed policy reference (`IAMFullAccess`: `iam:*`).
+const ADMIN_MANAGED_POLICIES: [&str; 2] = [
+    "arn:aws:iam::aws:policy/AdministratorAccess",
+    "arn:aws:iam::aws:policy/IAMFullAccess",
+];
+
 /// How a source can change a target's permissions.
 struct Change {
     action: &'static str,
@@ -165,13 +174,35 @@ impl Search<'_, '_> {
         if !self.ctx.may(src, action) {
             return None;
         }
-        self.ctx
-            .evaluate(src, action, resource, None, None, &[])
-            .map(|labels| Change {
-                action,
-                what,
-                labels,
-            })
+        if !action.starts_with("iam:Attach") {
+            return self
+                .ctx
+                .evaluate(src, action, resource, None, None, &[])
+                .map(|labels| Change {
+                    action,
+                    what,
+                    labels,
+                });
+        }
+        // Attaching names the policy in the request (`iam:PolicyARN`), and grants are often
+        // scoped by it: ask about the AWS managed policies that make a principal
+        // admin-equivalent, each named as AWS names it.
+        ADMIN_MANAGED_POLICIES.iter().find_map(|policy| {
+            self.ctx
+                .evaluate(
+                    src,
+                    action,
+                    resource,
+                    None,
+                    None,
+                    &[("iam:PolicyARN", policy)],
+                )
+                .map(|labels| Change {
+                    action,
+                    what: format!("{what} (`{policy}`)"),
+                    labels,
+                })
+        })
     }
 
     /// The first way `src` can make `target` admin-equivalent.
