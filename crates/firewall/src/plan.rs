@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use latch_analysis::{effective_permissions, ActionSet, PrincipalPolicies};
+use latch_catalog::{Limits, PolicyType};
 use latch_model::Snapshot;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mode;
 use crate::generate::{self, Exemption, GenerateError, Intent, PlanInput, TagAssignment};
 use crate::intent::{Actions, LayerKind, Probe, Rule};
-use crate::pack::{self, PackError, PackedPolicy, MAX_POLICY_CHARS};
+use crate::pack::{self, PackError, PackedPolicy};
 use crate::simulate::{self, SimulateError, Simulation};
 
 /// The format tag of plan.json.
@@ -58,7 +59,7 @@ pub struct PlanPolicy {
     pub description: String,
     /// `policies/<name>.json`.
     pub file: String,
-    /// The exact minified document, at most 5,120 characters.
+    /// The exact minified document, within the character limit of its type.
     pub content: String,
     /// Root, OU or account ids to attach it to, sorted.
     pub targets: Vec<String>,
@@ -189,10 +190,17 @@ impl Plan {
                 plan.format
             ));
         }
+        let limits = Limits::AWS;
         for (i, p) in plan.policies.iter().enumerate() {
-            if p.content.chars().count() > MAX_POLICY_CHARS {
+            let kind = if p.kind == crate::intent::PolicyKind::Rcp.aws_type() {
+                PolicyType::Rcp
+            } else {
+                PolicyType::Scp
+            };
+            let max = limits.chars(kind);
+            if p.content.chars().count() > max {
                 return Err(format!(
-                    "plan.json: policies[{i}] `{}` is {} characters, over {MAX_POLICY_CHARS}",
+                    "plan.json: policies[{i}] `{}` is {} characters, over the {max} of an {kind}",
                     p.name,
                     p.content.chars().count()
                 ));
@@ -230,7 +238,7 @@ pub struct Built {
 /// record it); callers pass the first allowed region when the plan restricts regions.
 pub fn build(input: &PlanInput<'_>, region: Option<&str>) -> Result<Built, PlanError> {
     let intent = generate::generate(input)?;
-    let packed = pack::pack(&intent)?;
+    let packed = pack::pack(&intent, &input.config.limits)?;
     let mut plan = assemble(&intent, &packed);
     plan.summary.cloudtrail_read = input.reading;
     let sim = simulate::simulate(input.snapshot, input.usage, intent.window, &plan, region)?;

@@ -27,7 +27,12 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
     assert!(sim.cloudtrail && sim.calls_evaluated > 100_000);
     assert_eq!(sim.calls_broken, 0, "{:?}", sim.broken);
     for p in &a.plan.policies {
-        assert!(p.content.chars().count() <= 5120);
+        let max = if p.kind == "RESOURCE_CONTROL_POLICY" {
+            cfg.limits.rcp_chars
+        } else {
+            cfg.limits.scp_chars
+        };
+        assert!(p.content.chars().count() <= max, "{}", p.name);
     }
     // Every standing exemption names the calls behind it.
     let standing: Vec<_> = a
