@@ -20,6 +20,7 @@ use std::path::Path;
 
 use aws_config::SdkConfig;
 use aws_sdk_organizations::types::Tag as OrgTag;
+use latch_catalog::Limits;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -33,9 +34,6 @@ use crate::plan::{principal_of, Plan};
 use crate::progress::{self, Progress};
 use crate::state::{policy_key, AppliedPolicy, AppliedState, AppliedTag};
 use crate::{time, Aws};
-
-/// AWS's limit of policies of one type attached to one root, OU or account.
-pub const MAX_ATTACHED_PER_TARGET: usize = 5;
 
 /// One call (or a few) that moves the organization towards the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -449,15 +447,16 @@ fn same_document(a: &str, b: &str) -> bool {
 
 /// The policy-side changes: policy types, create/update, attach/detach, delete.
 /// `content` with the recorded Identity Center exemptions added; an exemption that no longer
-/// fits (5,120 characters) or whose bundle the plan no longer denies is left out, and the
-/// server's reconciler then reports it.
-fn with_userid_grants(content: &str, grants: &[(String, String)]) -> String {
+/// fits (`max_chars`, the plan's SCP character limit) or whose bundle the plan no longer
+/// denies is left out, and the server's reconciler then reports it.
+fn with_userid_grants(content: &str, grants: &[(String, String)], max_chars: usize) -> String {
     grants
         .iter()
         .fold(
             content.to_owned(),
-            |doc, (bundle, userid)| match crate::userid::edit_exemption(&doc, bundle, userid, true)
-            {
+            |doc, (bundle, userid)| match crate::userid::edit_exemption(
+                &doc, bundle, userid, true, max_chars,
+            ) {
                 Ok((Some(new), _)) => new,
                 _ => doc,
             },
@@ -513,7 +512,11 @@ pub(crate) fn policy_changes(
             Some(l) => {
                 // Identity Center grants the server wrote into the policy are part of the
                 // wanted state while they last (the server's reconciler removes them on expiry).
-                let wanted = with_userid_grants(&p.content, &l.userid_grants);
+                let wanted = with_userid_grants(
+                    &p.content,
+                    &l.userid_grants,
+                    plan.limits().chars(p.kind.policy_type()),
+                );
                 let content = (!same_document(&l.content, &wanted)).then(|| wanted.clone());
                 let description = (l.description != p.description).then(|| p.description.clone());
                 if content.is_some() || description.is_some() {
@@ -632,9 +635,10 @@ async fn tag_changes(
     Ok(changes)
 }
 
-/// Checks that no target would hold more than five policies of a type while the changes run
+/// Checks that no target would hold more policies of a type than the plan's limits allow
+/// (`limits`: AWS's quotas unless the plan was packed for lower ones) while the changes run
 /// (attaches happen before detaches).
-async fn check_target_limits(aws: &Aws, changes: &[Change]) -> Result<()> {
+async fn check_target_limits(aws: &Aws, changes: &[Change], limits: &Limits) -> Result<()> {
     let mut attaches: BTreeMap<(PolicyKind, String), usize> = BTreeMap::new();
     for c in changes {
         if let Change::Attach { kind, target, .. } = c {
@@ -647,12 +651,18 @@ async fn check_target_limits(aws: &Aws, changes: &[Change]) -> Result<()> {
             .await?
             .map(|l| l.len())
             .unwrap_or(0);
-        if current + added > MAX_ATTACHED_PER_TARGET {
+        let allowed = limits.per_target(kind.policy_type());
+        if current + added > allowed {
             return Err(AwsError::Conflict(format!(
                 "{target} holds {current} {kind}s and the plan attaches {added} more before \
-                 detaching any (so that access is never widened); AWS allows \
-                 {MAX_ATTACHED_PER_TARGET}. Merge policies in the plan or detach others first",
-                kind = kind.short()
+                 detaching any (so that access is never widened); {allowed} may be attached \
+                 ({source}). Merge policies in the plan or detach others first",
+                kind = kind.short(),
+                source = if allowed == Limits::AWS.per_target(kind.policy_type()) {
+                    "AWS's quota"
+                } else {
+                    "the plan's limits"
+                }
             )));
         }
     }
@@ -690,7 +700,7 @@ pub async fn plan_changes(
     let mut sessions = Sessions::new(aws, access);
     changes.extend(tag_changes(plan, state, &mut sessions).await?);
     changes.sort_by_key(Change::rank);
-    check_target_limits(aws, &changes).await?;
+    check_target_limits(aws, &changes, &plan.limits()).await?;
     Ok(Diff { changes, live })
 }
 
@@ -1185,7 +1195,7 @@ mod tests {
             "AROAEXAMPLEID0000001:carol@example.com".to_owned(),
         )];
         // What the server wrote (crate::userid) into the applied policy.
-        let granted = |content: &str| with_userid_grants(content, &grants);
+        let granted = |content: &str| with_userid_grants(content, &grants, Limits::AWS.scp_chars);
         assert!(granted(&statement("iam:*")).contains("carol@example.com"));
         let mut l = live(&["r-ab12"], &granted(&statement("iam:*")));
         l.managed
@@ -1213,6 +1223,32 @@ mod tests {
             same_document(new, &granted(&statement("iam:Create*"))),
             "{new}"
         );
+
+        // A plan packed for a lower SCP limit keeps the grant only while it fits that limit:
+        // one that would take the document past it is left out (the reconciler reports it).
+        let plain = statement("iam:*");
+        let limited = |scp_chars: usize| {
+            let text = serde_json::json!({
+                "format": "latch.plan/v1",
+                "organization": {"root_id": "r-ab12", "management_account_id": "123456789012"},
+                "limits": {"scp_chars": scp_chars, "scp_per_target": 10,
+                           "rcp_chars": 5120, "rcp_per_target": 5},
+                "policies": [{"name": "latch-a", "type": "SERVICE_CONTROL_POLICY",
+                              "description": "d", "content": plain, "targets": ["r-ab12"]}],
+            })
+            .to_string();
+            Plan::parse(&text, Path::new("plan.json")).unwrap()
+        };
+        let with_grant = granted(&plain).chars().count();
+        let c = policy_changes(&limited(with_grant), "r-ab12", &enabled(), &l).unwrap();
+        assert!(c.is_empty(), "{c:?}");
+        let c = policy_changes(&limited(with_grant - 1), "r-ab12", &enabled(), &l).unwrap();
+        match c.as_slice() {
+            [Change::UpdatePolicy {
+                content: Some(new), ..
+            }] => assert!(same_document(new, &plain), "{new}"),
+            other => unreachable!("the grant left out: {other:?}"),
+        }
 
         // Without the record, the exemption is an edit that apply undoes.
         l.managed.values_mut().for_each(|p| p.userid_grants.clear());

@@ -37,6 +37,14 @@ impl AwsCloud {
         }
     }
 
+    /// The same adapter held to `limits` ([`GrantOps::with_limits`]).
+    #[must_use]
+    pub fn with_limits(self, limits: latch_catalog::Limits) -> AwsCloud {
+        AwsCloud {
+            ops: self.ops.with_limits(limits),
+        }
+    }
+
     /// The grant operations underneath.
     pub fn ops(&self) -> &GrantOps {
         &self.ops

@@ -187,6 +187,7 @@ pub struct GrantOps {
     access: AccountAccess,
     caller: tokio::sync::OnceCell<CallerIdentity>,
     sessions: tokio::sync::Mutex<BTreeMap<String, (SdkConfig, Instant)>>,
+    limits: latch_catalog::Limits,
 }
 
 impl GrantOps {
@@ -198,7 +199,21 @@ impl GrantOps {
             access,
             caller: tokio::sync::OnceCell::new(),
             sessions: tokio::sync::Mutex::new(BTreeMap::new()),
+            limits: latch_catalog::Limits::AWS,
         }
+    }
+
+    /// The same operations held to `limits` (the firewall configuration's, when it lowers
+    /// AWS's quotas): an Identity Center exemption never takes an SCP past `scp_chars`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: latch_catalog::Limits) -> GrantOps {
+        self.limits = limits;
+        self
+    }
+
+    /// The quotas edits are held to (AWS's unless [`GrantOps::with_limits`] lowered them).
+    pub fn limits(&self) -> latch_catalog::Limits {
+        self.limits
     }
 
     /// The connection.

@@ -43,6 +43,14 @@ impl PolicyKind {
         }
     }
 
+    /// The type whose quotas apply ([`latch_catalog::Limits`]).
+    pub fn policy_type(self) -> latch_catalog::PolicyType {
+        match self {
+            PolicyKind::Scp => latch_catalog::PolicyType::Scp,
+            PolicyKind::Rcp => latch_catalog::PolicyType::Rcp,
+        }
+    }
+
     /// Short name for tables (`SCP`, `RCP`).
     pub fn short(self) -> &'static str {
         match self {

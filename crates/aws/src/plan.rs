@@ -1,11 +1,14 @@
 //! The firewall plan that `latch apply` enforces: `DIR/plan.json`, format `latch.plan/v1`,
 //! written by the firewall planner. This module reads it and checks everything AWS would
-//! check (and some things an emulator would not): names, types, JSON, the 5,120-character
-//! document limit, targets, tag keys.
+//! check (and some things an emulator would not): names, types, JSON, the size of each
+//! document and the number of the plan's policies on each target — against the quotas the plan
+//! records it was packed for (`limits`), themselves never above AWS's ([`Limits::AWS`]), or
+//! AWS's when the plan records none —, targets, tag keys.
 //!
 //! ```json
 //! { "format": "latch.plan/v1",
 //!   "organization": { "root_id": "r-ab12", "management_account_id": "123456789012" },
+//!   "limits": { "scp_chars": 10240, "scp_per_target": 10, "rcp_chars": 5120, "rcp_per_target": 5 },
 //!   "policies": [ { "name": "latch-deny-sensitive", "type": "SERVICE_CONTROL_POLICY",
 //!                   "description": "…", "file": "scp/latch-deny-sensitive.json",
 //!                   "content": "{\"Version\":\"2012-10-17\",…}",
@@ -16,9 +19,10 @@
 //!
 //! Fields this adapter does not use are allowed (the planner may add its own).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use latch_catalog::Limits;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -29,8 +33,6 @@ use crate::org::{PolicyKind, POLICY_NAME_PREFIX};
 pub const PLAN_FORMAT: &str = "latch.plan/v1";
 /// The plan's file name inside the plan directory.
 pub const PLAN_FILE: &str = "plan.json";
-/// SCP and RCP document size limit (characters).
-pub const MAX_POLICY_CHARS: usize = 5120;
 /// Prefix of the tag keys Latch owns on users and roles.
 pub const TAG_PREFIX: &str = "latch:";
 
@@ -84,6 +86,10 @@ pub struct Plan {
     pub format: String,
     /// Where it applies.
     pub organization: PlanOrganization,
+    /// The quotas the planner packed for; AWS's when absent (plans written before they were
+    /// recorded).
+    #[serde(default)]
+    pub limits: Option<Limits>,
     /// The policies, in file order.
     #[serde(default)]
     pub policies: Vec<PlanPolicy>,
@@ -194,7 +200,18 @@ impl Plan {
                 ),
             ));
         }
+        if let Some(recorded) = &self.limits {
+            recorded.check().map_err(|e| {
+                invalid(
+                    file,
+                    format!("limits.{}", e.key()),
+                    format!("{e} (AWS would refuse what was packed for it)"),
+                )
+            })?;
+        }
+        let limits = self.limits();
         let mut names = BTreeSet::new();
+        let mut per_target: BTreeMap<(PolicyKind, &str), usize> = BTreeMap::new();
         for (i, p) in self.policies.iter().enumerate() {
             let at = |field: &str| format!("policies[{i}].{field}");
             if !p.name.starts_with(POLICY_NAME_PREFIX) || p.name.len() > 128 {
@@ -222,7 +239,7 @@ impl Plan {
                     "longer than the 512 characters AWS allows",
                 ));
             }
-            check_content(p, file, &at("content"))?;
+            check_content(p, &limits, file, &at("content"))?;
             if p.targets.is_empty() {
                 return Err(invalid(
                     file,
@@ -236,6 +253,21 @@ impl Plan {
                     at("targets"),
                     format!("`{bad}` is not a root (`r-`), OU (`ou-`) or 12-digit account id"),
                 ));
+            }
+            let allowed = limits.per_target(p.kind.policy_type());
+            for t in &p.targets {
+                let n = per_target.entry((p.kind, t.as_str())).or_default();
+                *n += 1;
+                if *n > allowed {
+                    return Err(invalid(
+                        file,
+                        at("targets"),
+                        format!(
+                            "`{t}` would hold {n} {}s of the plan alone; {allowed} may be attached to one target",
+                            p.kind.short()
+                        ),
+                    ));
+                }
             }
         }
         let mut seen = BTreeSet::new();
@@ -276,6 +308,11 @@ impl Plan {
         Ok(())
     }
 
+    /// The quotas the plan was packed for: the recorded ones, else AWS's.
+    pub fn limits(&self) -> Limits {
+        self.limits.unwrap_or(Limits::AWS)
+    }
+
     /// The tags, sorted.
     pub fn sorted_tags(&self) -> Vec<PlanTag> {
         let mut t = self.tags.clone();
@@ -285,14 +322,21 @@ impl Plan {
 }
 
 /// JSON, size and grammar of a policy document, checked before AWS sees it.
-fn check_content(p: &PlanPolicy, file: &Path, field: &str) -> Result<()> {
+fn check_content(p: &PlanPolicy, limits: &Limits, file: &Path, field: &str) -> Result<()> {
     let chars = p.content.chars().count();
-    if chars > MAX_POLICY_CHARS {
+    let max = limits.chars(p.kind.policy_type());
+    if chars > max {
+        let aws = Limits::AWS.chars(p.kind.policy_type());
+        let whose = if max == aws {
+            format!("AWS allows {aws}")
+        } else {
+            format!("the plan was packed for {max} (AWS allows {aws})")
+        };
         return Err(invalid(
             file,
             field,
             format!(
-                "`{}` is {chars} characters; AWS allows {MAX_POLICY_CHARS} for an {}",
+                "`{}` is {chars} characters; {whose} for an {}",
                 p.name,
                 p.kind.short()
             ),
@@ -343,8 +387,13 @@ mod tests {
     const DENY: &str = r#"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"s3:DeleteBucket\",\"Resource\":\"*\"}]}"#;
 
     fn plan_text(policy_extra: &str, content: &str) -> String {
+        plan_with_limits("", policy_extra, content)
+    }
+
+    /// A plan whose top level has `limits` (a `"limits":{…},` member, or nothing).
+    fn plan_with_limits(limits: &str, policy_extra: &str, content: &str) -> String {
         format!(
-            r#"{{"format":"latch.plan/v1","organization":{{"root_id":"r-ab12","management_account_id":"123456789012"}},
+            r#"{{"format":"latch.plan/v1",{limits}"organization":{{"root_id":"r-ab12","management_account_id":"123456789012"}},
             "policies":[{{"name":"latch-a","type":"SERVICE_CONTROL_POLICY","description":"d","content":"{content}","targets":["r-ab12","ou-ab12-abcdefgh","210987654321"]{policy_extra}}}],
             "tags":[{{"principal_arn":"arn:aws:iam::210987654321:role/x","key":"latch:control-plane","value":"true","reason":"r"}}],
             "stats":{{"anything":1}}}}"#
@@ -370,9 +419,9 @@ mod tests {
         assert!(err(&plan_text("", "{not json")).contains("policies[0].content"));
         let big = format!(
             r#"{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Sid\":\"{}\",\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"*\"}}]}}"#,
-            "A".repeat(5200)
+            "A".repeat(10_300)
         );
-        assert!(err(&plan_text("", &big)).contains("5120"));
+        assert!(err(&plan_text("", &big)).contains("AWS allows 10240 for an SCP"));
         let text = plan_text("", DENY).replace("latch-a", "guardrail");
         assert!(err(&text).contains("policies[0].name"));
         let text = plan_text("", DENY).replace("\"ou-ab12-abcdefgh\"", "\"ou-x\"");
@@ -390,6 +439,72 @@ mod tests {
         assert!(
             err(&plan_text("", DENY).replace("latch.plan/v1", "latch.plan/v9")).contains("format")
         );
+    }
+
+    /// A policy document of exactly `n` characters.
+    fn doc_of(n: usize) -> String {
+        let empty = r#"{"Version":"2012-10-17","Statement":[{"Sid":"","Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#;
+        let doc = empty.replace(
+            r#""Sid":"""#,
+            &format!(r#""Sid":"{}""#, "A".repeat(n - empty.len())),
+        );
+        assert_eq!(doc.chars().count(), n);
+        doc.replace('"', "\\\"")
+    }
+
+    #[test]
+    fn documents_are_held_to_the_limits_the_plan_records() {
+        const LAGGING: &str = r#""limits":{"scp_chars":5120,"scp_per_target":5,"rcp_chars":5120,"rcp_per_target":5},"#;
+        // An SCP between the old and the new quota: within AWS's, over what was recorded.
+        let scp = doc_of(6000);
+        Plan::parse(&plan_text("", &scp), Path::new("plan.json")).unwrap();
+        let e = err(&plan_with_limits(LAGGING, "", &scp));
+        assert!(e.contains("policies[0].content"), "{e}");
+        assert!(
+            e.contains(
+                "is 6000 characters; the plan was packed for 5120 (AWS allows 10240) for an SCP"
+            ),
+            "{e}"
+        );
+        let plan = Plan::parse(
+            &plan_with_limits(LAGGING, "", &doc_of(5120)),
+            Path::new("plan.json"),
+        )
+        .unwrap();
+        assert_eq!(plan.limits().scp_chars, 5120);
+        // RCPs kept their 5,120 characters.
+        let rcp = plan_text("", &doc_of(5121))
+            .replace("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY");
+        assert!(err(&rcp).contains("AWS allows 5120 for an RCP"));
+        // Recorded limits above AWS's are refused, naming the key.
+        let raised = r#""limits":{"scp_chars":20480,"scp_per_target":10,"rcp_chars":5120,"rcp_per_target":5},"#;
+        let e = err(&plan_with_limits(raised, "", DENY));
+        assert!(e.contains("limits.scp_chars"), "{e}");
+        assert!(e.contains("20480 is above AWS's quota of 10240"), "{e}");
+        let zero = LAGGING.replace(r#""rcp_per_target":5"#, r#""rcp_per_target":0"#);
+        assert!(err(&plan_with_limits(&zero, "", DENY)).contains("limits.rcp_per_target"));
+    }
+
+    #[test]
+    fn a_target_holds_no_more_of_the_plans_policies_than_allowed() {
+        let one = |name: &str| {
+            format!(
+                r#"{{"name":"{name}","type":"RESOURCE_CONTROL_POLICY","content":"{DENY}","targets":["r-ab12"]}}"#
+            )
+        };
+        let policies: Vec<String> = (1..=6).map(|i| one(&format!("latch-r{i}"))).collect();
+        let text = format!(
+            r#"{{"format":"latch.plan/v1","organization":{{"root_id":"r-ab12","management_account_id":"123456789012"}},"policies":[{}],"tags":[]}}"#,
+            policies.join(",")
+        );
+        let e = err(&text);
+        assert!(e.contains("policies[5].targets"), "{e}");
+        assert!(
+            e.contains("`r-ab12` would hold 6 RCPs of the plan alone; 5 may be attached"),
+            "{e}"
+        );
+        let five = text.replace(&format!(",{}", one("latch-r6")), "");
+        Plan::parse(&five, Path::new("plan.json")).unwrap();
     }
 
     #[test]

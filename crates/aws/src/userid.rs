@@ -5,7 +5,8 @@
 //! `aws:PrincipalTag/latch:grant:<bundle>`), and removed when the grant ends.
 //!
 //! Only Latch's own SCPs are edited (named `latch-*` and tagged `latch:managed=true`), never
-//! beyond AWS's 5,120 characters (a clear error instead), and only when something changes. Which
+//! beyond the SCP character limit (AWS's 10,240, [`latch_catalog::Limits`], or the lower one
+//! the operations were given: a clear error instead), and only when something changes. Which
 //! exemptions the server added — and for which grant — is recorded as a tag on each edited
 //! policy, `latch:icgrant:<hash>` = `<bundle> <userid> <grant id> expires=<time>`: the plan's
 //! own `aws:userid` exemptions (protect mode, `identity_center_grants`) carry no such record and
@@ -19,8 +20,6 @@ use crate::error::{call_err, AwsError, Result};
 use crate::grants::{grant_tag_key, parse_tag_value, tag_value, FoundGrantTag, GrantOps};
 use crate::org::{latch_policies, PolicyKind};
 
-/// AWS's limit on an SCP document, in characters.
-pub const MAX_SCP_CHARS: usize = 5120;
 /// Prefix of the policy tags that record the server's exemptions.
 pub const RECORD_TAG_PREFIX: &str = "latch:icgrant:";
 const USERID_KEY: &str = "aws:userid";
@@ -69,12 +68,15 @@ pub fn record_key(bundle: &str, userid: &str) -> String {
 /// the bundle.
 ///
 /// # Errors
-/// The document is not JSON, or the result is over [`MAX_SCP_CHARS`] (the message says so).
+/// The document is not JSON, or an added exemption takes it over `max_chars` characters (the
+/// SCP character limit, [`latch_catalog::Limits::scp_chars`]; the message says so). Removing
+/// one is never refused for size.
 pub fn edit_exemption(
     content: &str,
     bundle: &str,
     userid: &str,
     add: bool,
+    max_chars: usize,
 ) -> std::result::Result<(Option<String>, usize), String> {
     let mut doc: Value =
         serde_json::from_str(content).map_err(|e| format!("the policy is not JSON: {e}"))?;
@@ -153,9 +155,10 @@ pub fn edit_exemption(
     }
     let text = serde_json::to_string(&doc).map_err(|e| e.to_string())?;
     let size = text.chars().count();
-    if size > MAX_SCP_CHARS {
+    // Only a growing document is held to the limit: ending a grant must always be possible.
+    if add && size > max_chars {
         return Err(format!(
-            "with this exemption the policy would be {size} characters, over AWS's {MAX_SCP_CHARS}-character limit for an SCP (end other Identity Center grants of the bundle, or re-plan with fewer exemptions)"
+            "with this exemption the policy would be {size} characters, over the {max_chars}-character limit for an SCP (end other Identity Center grants of the bundle, or re-plan with fewer exemptions)"
         ));
     }
     Ok((Some(text), matched))
@@ -184,8 +187,8 @@ impl GrantOps {
     /// grant. Idempotent.
     ///
     /// # Errors
-    /// Bad userid or bundle, no applied Latch SCP denies the bundle, a policy would exceed
-    /// 5,120 characters (nothing is changed then), AWS refused.
+    /// Bad userid or bundle, no applied Latch SCP denies the bundle, a policy would exceed the
+    /// SCP character limit ([`GrantOps::limits`]; nothing is changed then), AWS refused.
     pub async fn add_userid_exemption(
         &self,
         bundle: &str,
@@ -197,6 +200,7 @@ impl GrantOps {
         let key = record_key(bundle, userid);
         let value = format!("{bundle} {userid} {}", tag_value(grant_id, expires_at_ms));
         let policies = latch_policies(self.aws()).await?;
+        let max_chars = self.limits().scp_chars;
         // Compute every edit first: nothing is half-applied when one policy would not fit.
         let mut edits = Vec::new();
         let mut matched = 0;
@@ -204,7 +208,7 @@ impl GrantOps {
             if *kind != PolicyKind::Scp {
                 continue;
             }
-            let (new, n) = edit_exemption(&p.content, bundle, userid, true)
+            let (new, n) = edit_exemption(&p.content, bundle, userid, true, max_chars)
                 .map_err(|reason| AwsError::Conflict(format!("`{name}`: {reason}")))?;
             matched += n;
             if n > 0 {
@@ -252,12 +256,13 @@ impl GrantOps {
         check_userid(userid)?;
         let key = record_key(bundle, userid);
         let policies = latch_policies(self.aws()).await?;
+        let max_chars = self.limits().scp_chars;
         let org = self.aws().organizations();
         for ((kind, name), p) in &policies.managed {
             if *kind != PolicyKind::Scp || !self.records(&p.id).await?.contains_key(&key) {
                 continue;
             }
-            let (new, _) = edit_exemption(&p.content, bundle, userid, false)
+            let (new, _) = edit_exemption(&p.content, bundle, userid, false, max_chars)
                 .map_err(|reason| AwsError::Conflict(format!("`{name}`: {reason}")))?;
             if let Some(content) = new {
                 org.update_policy()
@@ -305,7 +310,7 @@ impl GrantOps {
                 // Recorded but no longer in the document (`latch apply` put the planned content
                 // back): not there, so the reconciler restores it.
                 let in_place = matches!(
-                    edit_exemption(&p.content, bundle, userid, true),
+                    edit_exemption(&p.content, bundle, userid, true, self.limits().scp_chars),
                     Ok((None, n)) if n > 0
                 );
                 let (grant_id, expires_at) = parse_tag_value(rest);
@@ -338,6 +343,7 @@ mod tests {
 
     const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LatchPermission1","Effect":"Deny","Action":["iam:PassRole"],"Resource":"*","Condition":{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/cp"},"Null":{"aws:PrincipalTag/latch:grant:iam-admin":"true"}}},{"Sid":"LatchPermission2","Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:s3-admin":"true"},"StringNotLike":{"aws:userid":"AROAPLAN0001:maria@example.com"}}},{"Sid":"LatchTamper1","Effect":"Deny","Action":"iam:TagRole","Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:iam-admin":"true"}}}]}"#;
     const CAROL: &str = "AROAEXAMPLE1:carol@example.com";
+    const SCP: usize = latch_catalog::Limits::AWS.scp_chars;
 
     #[test]
     fn userids_are_checked() {
@@ -365,7 +371,7 @@ mod tests {
 
     #[test]
     fn exemptions_are_added_and_removed_in_the_bundles_statements_only() {
-        let (new, n) = edit_exemption(DOC, "iam-admin", CAROL, true).unwrap();
+        let (new, n) = edit_exemption(DOC, "iam-admin", CAROL, true, SCP).unwrap();
         assert_eq!(n, 1);
         let new = new.unwrap();
         let v: Value = serde_json::from_str(&new).unwrap();
@@ -383,11 +389,11 @@ mod tests {
         );
         // Idempotent.
         assert_eq!(
-            edit_exemption(&new, "iam-admin", CAROL, true).unwrap(),
+            edit_exemption(&new, "iam-admin", CAROL, true, SCP).unwrap(),
             (None, 1)
         );
         // Next to the plan's own exemption: a sorted list; removing leaves the plan's.
-        let (both, _) = edit_exemption(DOC, "s3-admin", CAROL, true).unwrap();
+        let (both, _) = edit_exemption(DOC, "s3-admin", CAROL, true, SCP).unwrap();
         let v: Value = serde_json::from_str(both.as_ref().unwrap()).unwrap();
         assert_eq!(
             v["Statement"][1]["Condition"]["StringNotLike"]["aws:userid"],
@@ -396,40 +402,70 @@ mod tests {
                 "AROAPLAN0001:maria@example.com"
             ])
         );
-        let (back, _) = edit_exemption(both.as_ref().unwrap(), "s3-admin", CAROL, false).unwrap();
+        let (back, _) =
+            edit_exemption(both.as_ref().unwrap(), "s3-admin", CAROL, false, SCP).unwrap();
         let v: Value = serde_json::from_str(back.as_ref().unwrap()).unwrap();
         assert_eq!(
             v["Statement"][1]["Condition"]["StringNotLike"]["aws:userid"],
             "AROAPLAN0001:maria@example.com"
         );
-        let (gone, _) = edit_exemption(&new, "iam-admin", CAROL, false).unwrap();
+        let (gone, _) = edit_exemption(&new, "iam-admin", CAROL, false, SCP).unwrap();
         let v: Value = serde_json::from_str(gone.as_ref().unwrap()).unwrap();
         assert!(v["Statement"][0]["Condition"]
             .get("StringNotLike")
             .is_none());
         // Absent: nothing to do. Unknown bundle: no statement matched.
         assert_eq!(
-            edit_exemption(DOC, "iam-admin", CAROL, false).unwrap(),
+            edit_exemption(DOC, "iam-admin", CAROL, false, SCP).unwrap(),
             (None, 1)
         );
         assert_eq!(
-            edit_exemption(DOC, "other", CAROL, true).unwrap(),
+            edit_exemption(DOC, "other", CAROL, true, SCP).unwrap(),
             (None, 0)
         );
-        assert!(edit_exemption("{", "iam-admin", CAROL, true)
+        assert!(edit_exemption("{", "iam-admin", CAROL, true, SCP)
             .unwrap_err()
             .contains("not JSON"));
     }
 
-    #[test]
-    fn the_scp_size_limit_is_kept() {
-        let pad = "x".repeat(MAX_SCP_CHARS - DOC.len() - 10);
+    /// `DOC` padded to `n` characters.
+    fn doc_of(n: usize) -> String {
+        let pad = "x".repeat(n - DOC.len());
         let big = DOC.replace(
             "arn:aws:iam::*:role/cp",
-            &format!("arn:aws:iam::*:role/{pad}"),
+            &format!("arn:aws:iam::*:role/cp{pad}"),
         );
-        assert!(big.len() <= MAX_SCP_CHARS);
-        let e = edit_exemption(&big, "iam-admin", CAROL, true).unwrap_err();
-        assert!(e.contains("over AWS's 5120-character limit"), "{e}");
+        assert_eq!(big.chars().count(), n);
+        big
+    }
+
+    #[test]
+    fn the_scp_size_limit_is_kept() {
+        // An exemption that takes a policy past 10,240 characters is refused, whole.
+        let near = doc_of(SCP - 10);
+        let e = edit_exemption(&near, "iam-admin", CAROL, true, SCP).unwrap_err();
+        assert!(
+            e.contains(&format!(
+                "the policy would be {} characters, over the 10240-character limit for an SCP",
+                SCP - 10
+                    + r#","StringNotLike":{"aws:userid":"AROAEXAMPLE1:carol@example.com"}"#.len()
+            )),
+            "{e}"
+        );
+        // Between the old 5,120 and the new 10,240: AWS takes it; a lower limit does not.
+        let mid = doc_of(6000);
+        let (new, n) = edit_exemption(&mid, "iam-admin", CAROL, true, SCP).unwrap();
+        assert_eq!(n, 1);
+        assert!(new.unwrap().chars().count() > 6000);
+        let e = edit_exemption(&mid, "iam-admin", CAROL, true, 5120).unwrap_err();
+        assert!(
+            e.contains("over the 5120-character limit for an SCP"),
+            "{e}"
+        );
+        // Removing never grows a document: allowed whatever the limit.
+        let (with, _) = edit_exemption(&mid, "iam-admin", CAROL, true, SCP).unwrap();
+        let (back, _) =
+            edit_exemption(with.as_ref().unwrap(), "iam-admin", CAROL, false, 5120).unwrap();
+        assert_eq!(back.unwrap().chars().count(), 6000);
     }
 }

@@ -340,8 +340,8 @@ fn identity_center_grants_edit_the_applied_latch_scp() {
             .unwrap()
             .is_empty());
 
-        // A policy that would grow past 5,120 characters is not touched.
-        let pad = "x".repeat(5120 - LATCH_SCP.len() - 5);
+        // A policy that would grow past the SCP quota (10,240 characters) is not touched.
+        let pad = "x".repeat(latch_catalog::Limits::AWS.scp_chars - LATCH_SCP.len() - 5);
         let big = LATCH_SCP.replace("iam:CreateAccessKey", &format!("iam:CreateAccessKey{pad}"));
         org.update_policy()
             .policy_id(&id)
@@ -353,7 +353,7 @@ fn identity_center_grants_edit_the_applied_latch_scp() {
             .apply_grant(&carol, "iam-admin", "g-ic2", T)
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("5120-character limit"), "{e}");
+        assert!(e.to_string().contains("10240-character limit"), "{e}");
         let d = org.describe_policy().policy_id(&id).send().await.unwrap();
         assert_eq!(d.policy().unwrap().content().unwrap(), big);
         // Not an aws:userid.

@@ -592,19 +592,47 @@ fn apply_refuses_foreign_latch_names_other_organizations_and_limits() {
         .unwrap_err();
     assert!(err.to_string().contains("r-zzzz"), "{err}");
 
-    // Six SCPs on one target (FullAWSAccess + DenyLeaveOrganization + four) exceeds AWS's five.
-    let mut crowded = write_plan(&dir, &fx, false);
-    let template = crowded.policies[0].clone();
-    for i in 0..4 {
-        let mut p = template.clone();
-        p.name = format!("latch-extra-{i}");
-        p.targets = [fx.root.clone()].into_iter().collect();
-        crowded.policies.push(p);
-    }
+    // Eleven SCPs on the root (FullAWSAccess + DenyLeaveOrganization, the plan's two and seven
+    // more) exceed AWS's ten.
+    let crowded = |extra: usize| {
+        let mut plan = write_plan(&dir, &fx, false);
+        let template = plan.policies[0].clone();
+        for i in 0..extra {
+            let mut p = template.clone();
+            p.name = format!("latch-extra-{i}");
+            p.targets = [fx.root.clone()].into_iter().collect();
+            plan.policies.push(p);
+        }
+        plan
+    };
     let err = rt
-        .block_on(plan_changes(&aws, &crowded, &state, &access))
+        .block_on(plan_changes(&aws, &crowded(7), &state, &access))
         .unwrap_err();
-    assert!(err.to_string().contains("AWS allows 5"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("holds 2 SCPs and the plan attaches 9 more before detaching any"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("10 may be attached (AWS's quota)"),
+        "{err}"
+    );
+    // Six fit AWS's quotas, but not a plan packed for five per target.
+    rt.block_on(plan_changes(&aws, &crowded(2), &state, &access))
+        .unwrap();
+    let mut lagging = crowded(2);
+    lagging.limits = Some(latch_catalog::Limits {
+        scp_per_target: 5,
+        ..latch_catalog::Limits::AWS
+    });
+    let err = rt
+        .block_on(plan_changes(&aws, &lagging, &state, &access))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("5 may be attached (the plan's limits)"),
+        "{err}"
+    );
 
     // A tag for a principal that does not exist.
     let mut ghost = write_plan(&dir, &fx, false);

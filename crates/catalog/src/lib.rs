@@ -11,7 +11,9 @@
 //!   ([`Catalog::compress`], algorithm in the `compress` module);
 //! - the sensitivity classification ([`Catalog::sensitivity`]), whose rules
 //!   live in one reviewable file, `data/sensitivity.toml`;
-//! - reporting of unknown actions in policies ([`unknown_actions`]).
+//! - reporting of unknown actions in policies ([`unknown_actions`]);
+//! - AWS Organizations' quotas on SCPs and RCPs ([`limits::Limits`]), kept here with the
+//!   other facts about AWS that change under Latch.
 //!
 //! **Architecture invariant:** this crate does no IO and never reads the
 //! clock. The data is embedded in the binary and parsed once, lazily, on the
@@ -19,6 +21,7 @@
 
 mod compress;
 mod data;
+pub mod limits;
 mod pattern;
 mod sensitivity;
 
@@ -29,6 +32,7 @@ use std::ops::Range;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+pub use limits::{LimitError, Limits, PolicyType};
 pub use sensitivity::{Basis, Category, Classification, UnknownCategory};
 
 /// The committed catalog, written by `tools/catalog-gen`.

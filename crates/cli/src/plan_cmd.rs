@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use latch_firewall::config::STARTER;
-use latch_firewall::plan::{must_break_nothing, Plan};
-use latch_firewall::{build, Config, PlanInput};
+use latch_firewall::plan::{must_break_nothing, Plan, TypeBudget};
+use latch_firewall::{build, Config, Limits, PlanInput};
 use latch_trail::evidence::Reading;
 use latch_trail::fs::{load_dir, LoadOptions};
 use latch_trail::{Date, Timestamp, UsageTable, Window};
@@ -46,9 +46,11 @@ pub enum PlanFormat {
 ///
 /// Reads the snapshot (and its `cloudtrail/`, or `--cloudtrail DIR`), generates the policies of
 /// every layer from `--config` (defaults without it: protect every sensitive category of the
-/// catalog, tamper protection on, no region or service quarantine), packs them within AWS's
-/// limits (5,120 characters, 5 per root/OU/account counting existing ones), and replays every
-/// call of the usage window with the engine to list what would become denied.
+/// catalog, tamper protection on, no region or service quarantine), packs them within AWS
+/// Organizations' quotas (an SCP 10,240 characters and 10 per root/OU/account, an RCP 5,120
+/// and 5, counting the ones attached today; `[limits]` in the configuration may lower them),
+/// and replays every call of the usage window with the engine to list what would become
+/// denied. The table shows what the plan takes of each target's slots and characters.
 ///
 /// Exit status: 0 when the plan is made (and, in protect mode, breaks no observed call);
 /// 1 when a protect-mode plan would break observed calls; 2 on errors (including a firewall
@@ -475,6 +477,118 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// `1,234`.
+fn n(v: usize) -> String {
+    crate::progress::group(v as u64)
+}
+
+/// "Policies (4 SCPs and 1 RCP on 5 attachments; largest SCP 9,870 of 10,240 characters,
+/// largest RCP 4,051 of 5,120 characters)".
+fn policies_header(o: &mut String, plan: &Plan) {
+    let limits = plan.limits();
+    let mut parts = Vec::new();
+    let mut largest = Vec::new();
+    for (kind, label, max) in [
+        ("SERVICE_CONTROL_POLICY", "SCP", limits.scp_chars),
+        ("RESOURCE_CONTROL_POLICY", "RCP", limits.rcp_chars),
+    ] {
+        let sizes: Vec<usize> = plan
+            .policies
+            .iter()
+            .filter(|p| p.kind == kind)
+            .map(|p| p.content.chars().count())
+            .collect();
+        if sizes.is_empty() {
+            continue;
+        }
+        parts.push(format!(
+            "{} {label}{}",
+            sizes.len(),
+            if sizes.len() == 1 { "" } else { "s" }
+        ));
+        let top = sizes.iter().max().copied().unwrap_or(0);
+        largest.push(format!(
+            "; largest {label} {} of {} characters",
+            n(top),
+            n(max)
+        ));
+    }
+    let what = if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(" and ")
+    };
+    let _ = writeln!(
+        o,
+        "\nPolicies ({what} on {} attachment{}{})",
+        plan.summary.attachments,
+        if plan.summary.attachments == 1 {
+            ""
+        } else {
+            "s"
+        },
+        largest.concat()
+    );
+}
+
+/// One type's share of a target: `SCP 7/10 slots (3 existing, 4 Latch), 38,110/40,960 chars`.
+fn type_budget(label: &str, b: &TypeBudget) -> String {
+    format!(
+        "{label} {}/{} slots ({} existing, {} Latch), {}/{} chars",
+        b.used(),
+        b.slots,
+        b.existing,
+        b.latch,
+        n(b.chars),
+        n(b.max_chars)
+    )
+}
+
+/// What the plan takes of each target's limits.
+fn budget(o: &mut String, plan: &Plan) {
+    let budget = &plan.summary.budget;
+    if budget.is_empty() {
+        return;
+    }
+    let limits = plan.limits();
+    let lowered = if limits == Limits::AWS {
+        "AWS's quotas"
+    } else {
+        "lowered by [limits] from AWS's quotas"
+    };
+    let _ = writeln!(
+        o,
+        "\nBudget per target (SCP: {} per target, {} characters each; RCP: {} per target, {} each; {lowered})",
+        limits.scp_per_target,
+        n(limits.scp_chars),
+        limits.rcp_per_target,
+        n(limits.rcp_chars)
+    );
+    let labels: Vec<String> = budget
+        .iter()
+        .map(|t| {
+            let kind = match t.kind.as_str() {
+                "root" => "Root",
+                "ou" => "OU",
+                _ => "Account",
+            };
+            if t.name == t.target || (t.kind == "root" && t.name == "Root") {
+                format!("{kind} {}", t.target)
+            } else {
+                format!("{kind} {} ({})", t.target, t.name)
+            }
+        })
+        .collect();
+    let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    for (t, label) in budget.iter().zip(&labels) {
+        let parts: Vec<String> = [("SCP", &t.scp), ("RCP", &t.rcp)]
+            .into_iter()
+            .filter_map(|(l, b)| b.as_ref().map(|b| type_budget(l, b)))
+            .collect();
+        let _ = writeln!(o, "  {label:<width$}  {}", parts.join("; "));
+    }
+}
+
 fn table(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut o = String::new();
@@ -500,11 +614,7 @@ fn table(plan: &Plan) -> String {
     for l in &s.layers {
         let _ = writeln!(o, "  {:<11} {}", l.layer, l.line);
     }
-    let _ = writeln!(
-        o,
-        "\nPolicies ({}, {} attachments, largest {} of 5120 characters)",
-        s.policies, s.attachments, s.largest_policy_chars
-    );
+    policies_header(&mut o, plan);
     let _ = writeln!(o, "  {:<28} {:<4} {:>5}  TARGETS", "NAME", "TYPE", "CHARS");
     for p in &plan.policies {
         let kind = if p.kind == "RESOURCE_CONTROL_POLICY" {
@@ -521,6 +631,7 @@ fn table(plan: &Plan) -> String {
             p.targets.join(", ")
         );
     }
+    budget(&mut o, plan);
     let _ = writeln!(o, "\nTags to apply ({})", plan.tags.len());
     for t in &plan.tags {
         let _ = writeln!(o, "  {} {}={}", t.principal_arn, t.key, t.value);

@@ -404,7 +404,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     tracing::info!(server = %config.server_id, "server id (scheduler lease holder)");
-    let cloud = cloud(args.cloud, &config).await?;
+    let cloud = cloud(args.cloud, &config, firewall.limits).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding [server] listen `{}`", config.listen))?;
@@ -505,7 +505,12 @@ fn bundle_actions(
 
 /// The cloud `latch serve` applies grants to: AWS unless `--cloud memory` says otherwise; with
 /// no [aws] section the choice must be explicit, so a server never silently grants nothing.
-async fn cloud(kind: Option<CloudKind>, config: &Config) -> anyhow::Result<Arc<dyn CloudAdapter>> {
+/// Identity Center exemptions keep the SCPs within `limits` (the firewall configuration's).
+async fn cloud(
+    kind: Option<CloudKind>,
+    config: &Config,
+    limits: latch_firewall::Limits,
+) -> anyhow::Result<Arc<dyn CloudAdapter>> {
     let kind = match (kind, &config.aws) {
         (Some(k), _) => k,
         (None, Some(_)) => CloudKind::Aws,
@@ -539,7 +544,9 @@ async fn cloud(kind: Option<CloudKind>, config: &Config) -> anyhow::Result<Arc<d
         role_overrides: aws_cfg.member_role_overrides.clone(),
         session_name: "latch-serve".to_owned(),
     };
-    Ok(Arc::new(latch_aws::AwsCloud::new(aws, access)))
+    Ok(Arc::new(
+        latch_aws::AwsCloud::new(aws, access).with_limits(limits),
+    ))
 }
 
 /// The S3 places of `[[audit.publish]]`, reached through the [aws] settings (or the default

@@ -42,6 +42,16 @@ fn generate_trail(dir: &Path) {
     write_generated(dir, &activity, &opts, 0, &|_, _| {}).unwrap();
 }
 
+/// The characters a policy of the plan may hold, by the limits the plan records.
+fn max_chars(plan: &serde_json::Value, policy: &serde_json::Value) -> usize {
+    let key = if policy["type"] == "RESOURCE_CONTROL_POLICY" {
+        "rcp_chars"
+    } else {
+        "scp_chars"
+    };
+    plan["limits"][key].as_u64().unwrap() as usize
+}
+
 fn read_plan(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap()
 }
@@ -91,7 +101,11 @@ fn example_org_with_cloudtrail_end_to_end() {
     assert!(!policies.is_empty());
     for p in policies {
         let content = p["content"].as_str().unwrap();
-        assert!(content.chars().count() <= 5120, "{}", p["name"]);
+        assert!(
+            content.chars().count() <= max_chars(&plan, p),
+            "{}",
+            p["name"]
+        );
         assert!(p["name"].as_str().unwrap().starts_with("latch-"));
         let file = fs::read_to_string(p1.join(p["file"].as_str().unwrap())).unwrap();
         assert_eq!(file, content);
@@ -232,6 +246,131 @@ fn bad_config_names_the_key() {
     let out = latch(&["plan", "--snapshot", s(&example()), "--config", s(&cfg)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scope.targets[0]"));
+    fs::write(&cfg, "[limits]\nscp_chars = 20480\n").unwrap();
+    let out = latch(&["plan", "--snapshot", s(&example()), "--config", s(&cfg)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`limits.scp_chars`: 20480 is above AWS's quota of 10240"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_summary_shows_what_each_target_takes_of_its_limits() {
+    let ex = example();
+    let json = latch(&["plan", "--snapshot", s(&ex), "--format", "json"]);
+    assert!(json.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        plan["limits"],
+        serde_json::json!({"scp_chars": 10240, "scp_per_target": 10, "rcp_chars": 5120, "rcp_per_target": 5})
+    );
+    let policies = plan["policies"].as_array().unwrap();
+    let budget = plan["summary"]["budget"].as_array().unwrap();
+    assert!(!budget.is_empty());
+    // The root comes first: its three SCPs and two RCPs of today plus the plan's.
+    let root = &budget[0];
+    assert_eq!(root["target"], "r-x1y2");
+    assert_eq!(root["kind"], "root");
+    assert_eq!(root["scp"]["existing"], 3);
+    assert_eq!(root["rcp"]["existing"], 2);
+    assert_eq!(root["scp"]["slots"], 10);
+    assert_eq!(root["rcp"]["slots"], 5);
+    // Every entry agrees with the policies: how many are attached there, and their sizes.
+    let mut attachments = 0;
+    for t in budget {
+        for (key, kind, per) in [
+            ("scp", "SERVICE_CONTROL_POLICY", 10240),
+            ("rcp", "RESOURCE_CONTROL_POLICY", 5120),
+        ] {
+            let here: Vec<&serde_json::Value> = policies
+                .iter()
+                .filter(|p| {
+                    p["type"] == kind && p["targets"].as_array().unwrap().contains(&t["target"])
+                })
+                .collect();
+            let b = &t[key];
+            if here.is_empty() {
+                assert!(b.is_null(), "{t}");
+                continue;
+            }
+            let chars: usize = here
+                .iter()
+                .map(|p| p["content"].as_str().unwrap().chars().count())
+                .sum();
+            assert_eq!(b["latch"], here.len(), "{t}");
+            assert_eq!(b["chars"], chars, "{t}");
+            assert_eq!(b["max_chars"], here.len() * per, "{t}");
+            assert!(
+                b["existing"].as_u64().unwrap() + b["latch"].as_u64().unwrap()
+                    <= b["slots"].as_u64().unwrap()
+            );
+            attachments += here.len();
+        }
+    }
+    assert_eq!(plan["summary"]["attachments"], attachments);
+    // The table says the same for people, with thousands grouped.
+    let table = latch(&["plan", "--snapshot", s(&ex)]);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("Budget per target (SCP: 10 per target, 10,240 characters each; RCP: 5 per target, 5,120 each; AWS's quotas)"),
+        "{text}"
+    );
+    let scp = &root["scp"];
+    let line = format!(
+        "SCP {}/10 slots (3 existing, {} Latch), ",
+        3 + scp["latch"].as_u64().unwrap(),
+        scp["latch"]
+    );
+    let root_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Root r-x1y2"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(root_line.contains(&line), "{root_line}");
+    assert!(root_line.contains("/5 slots (2 existing, "), "{root_line}");
+
+    // Lowered limits are recorded, shown and obeyed: more, smaller SCPs.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("latch.toml");
+    fs::write(&cfg, "[limits]\nscp_chars = 5120\nscp_per_target = 5\n").unwrap();
+    let out = latch(&[
+        "plan",
+        "--snapshot",
+        s(&ex),
+        "--config",
+        s(&cfg),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let lagging: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(lagging["limits"]["scp_chars"], 5120);
+    assert_eq!(lagging["limits"]["scp_per_target"], 5);
+    let scps = |p: &serde_json::Value| {
+        p["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] == "SERVICE_CONTROL_POLICY")
+            .count()
+    };
+    assert!(
+        scps(&lagging) > scps(&plan),
+        "{} vs {}",
+        scps(&lagging),
+        scps(&plan)
+    );
+    for p in lagging["policies"].as_array().unwrap() {
+        assert!(p["content"].as_str().unwrap().chars().count() <= 5120);
+    }
+    let out = latch(&["plan", "--snapshot", s(&ex), "--config", s(&cfg)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("(SCP: 5 per target, 5,120 characters each; RCP: 5 per target, 5,120 each; lowered by [limits] from AWS's quotas)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -261,7 +400,7 @@ fn snapshot_without_organization_is_planned_under_a_root() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|p| p["content"].as_str().unwrap().chars().count() <= 5120));
+        .all(|p| p["content"].as_str().unwrap().chars().count() <= max_chars(&plan, p)));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-use latch_catalog::{ActionId, Catalog, Category};
+use latch_catalog::{ActionId, Catalog, Category, Limits};
 use serde::Deserialize;
 
 /// A configuration problem, naming the key (`bundles.iam-admin.actions[2]`).
@@ -203,6 +203,45 @@ pub struct ExemptionsConfig {
     pub principals: Vec<String>,
 }
 
+/// `[limits]`: AWS Organizations' quotas the plan is packed for, each optional (AWS's when
+/// absent). Read as signed integers so that a negative value gets an error naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    scp_chars: Option<i64>,
+    scp_per_target: Option<i64>,
+    rcp_chars: Option<i64>,
+    rcp_per_target: Option<i64>,
+}
+
+impl RawLimits {
+    /// The limits, each at least 1 and at most AWS's ([`Limits::check`]).
+    fn resolve(&self) -> Result<Limits, ConfigError> {
+        let aws = Limits::AWS;
+        let one = |key: &str, v: Option<i64>, default: usize| -> Result<usize, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(n) => usize::try_from(n).map_err(|_| {
+                    cfg_err(
+                        format!("limits.{key}"),
+                        format!("{n} is not a positive number (leave the key out for AWS's quota of {default})"),
+                    )
+                }),
+            }
+        };
+        let limits = Limits {
+            scp_chars: one("scp_chars", self.scp_chars, aws.scp_chars)?,
+            scp_per_target: one("scp_per_target", self.scp_per_target, aws.scp_per_target)?,
+            rcp_chars: one("rcp_chars", self.rcp_chars, aws.rcp_chars)?,
+            rcp_per_target: one("rcp_per_target", self.rcp_per_target, aws.rcp_per_target)?,
+        };
+        limits
+            .check()
+            .map_err(|e| cfg_err(format!("limits.{}", e.key()), e.to_string()))?;
+        Ok(limits)
+    }
+}
+
 /// `[bundles.NAME]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -247,6 +286,7 @@ struct RawConfig {
     exemptions: ExemptionsConfig,
     bundles: Option<BTreeMap<String, BundleConfig>>,
     identity_center_grants: Vec<IdentityCenterGrantConfig>,
+    limits: RawLimits,
 }
 
 /// A bundle, resolved against the catalog.
@@ -308,6 +348,8 @@ pub struct Config {
     pub identity_center_grants: Vec<IdentityCenterGrantConfig>,
     /// Whether the bundles are the defaults (one per sensitivity category).
     pub default_bundles: bool,
+    /// `[limits]`: the quotas the plan is packed for (AWS's unless lowered).
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -327,6 +369,7 @@ impl Default for Config {
             bundles: BTreeMap::new(),
             identity_center_grants: Vec::new(),
             default_bundles: true,
+            limits: Limits::AWS,
         })
     }
 }
@@ -352,6 +395,7 @@ impl Config {
 
     fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
         let catalog = Catalog::get();
+        let limits = raw.limits.resolve()?;
         if raw.usage.window_days == 0 || raw.usage.window_days > 3650 {
             return Err(cfg_err(
                 "usage.window_days",
@@ -549,6 +593,7 @@ impl Config {
             bundles,
             identity_center_grants: raw.identity_center_grants,
             default_bundles,
+            limits,
         })
     }
 }
@@ -659,6 +704,14 @@ principals = []
 # user = "maria@example.com"
 # permission_set = "AdministratorAccess"
 # accounts = ["111122223333"]
+
+[limits]
+# AWS Organizations' quotas the policies are packed for; each key defaults to AWS's current
+# quota (an SCP holds 10,240 characters, 10 SCPs per root, OU or account; an RCP 5,120
+# characters, 5 RCPs per target; FullAWSAccess and RCPFullAWSAccess count). Lower one for an
+# organization or partition that has not caught up; a value above AWS's is refused.
+# example: scp_chars = 5120
+# example: scp_per_target = 5
 "#;
 
 #[cfg(test)]
@@ -678,6 +731,60 @@ mod tests {
         assert!(d.regions.allowed.is_empty());
         assert!(d.services.quarantine.is_empty());
         assert_eq!(d.mode, Mode::Protect);
+        assert_eq!(d.limits, Limits::AWS);
+    }
+
+    #[test]
+    fn limits_can_be_lowered_but_not_raised() {
+        let c = Config::parse("[limits]\nscp_chars = 5120\nscp_per_target = 5\n").unwrap();
+        assert_eq!(
+            c.limits,
+            Limits {
+                scp_chars: 5120,
+                scp_per_target: 5,
+                ..Limits::AWS
+            }
+        );
+        // AWS's own values are accepted as they are.
+        let c = Config::parse("[limits]\nscp_chars = 10240\nrcp_per_target = 5\n").unwrap();
+        assert_eq!(c.limits, Limits::AWS);
+        for (text, key, says) in [
+            (
+                "[limits]\nscp_chars = 20000",
+                "limits.scp_chars",
+                "20000 is above AWS's quota of 10240",
+            ),
+            (
+                "[limits]\nrcp_chars = 10240",
+                "limits.rcp_chars",
+                "10240 is above AWS's quota of 5120",
+            ),
+            (
+                "[limits]\nscp_per_target = 11",
+                "limits.scp_per_target",
+                "11 is above AWS's quota of 10",
+            ),
+            (
+                "[limits]\nrcp_per_target = 6",
+                "limits.rcp_per_target",
+                "6 is above AWS's quota of 5",
+            ),
+            (
+                "[limits]\nscp_per_target = 0",
+                "limits.scp_per_target",
+                "must be at least 1",
+            ),
+            (
+                "[limits]\nrcp_chars = -1",
+                "limits.rcp_chars",
+                "-1 is not a positive number",
+            ),
+            ("[limits]\nscp_slots = 3", "scp_slots", "unknown field"),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert_eq!(e.key, key, "{text}: {e}");
+            assert!(e.reason.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

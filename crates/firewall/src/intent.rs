@@ -93,6 +93,14 @@ impl PolicyKind {
             PolicyKind::Rcp => "rcp",
         }
     }
+
+    /// The type whose quotas apply ([`latch_catalog::Limits`]).
+    pub fn policy_type(self) -> latch_catalog::PolicyType {
+        match self {
+            PolicyKind::Scp => latch_catalog::PolicyType::Scp,
+            PolicyKind::Rcp => latch_catalog::PolicyType::Rcp,
+        }
+    }
 }
 
 /// The actions of a rule.

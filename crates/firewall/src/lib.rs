@@ -7,8 +7,10 @@
 //! 2. [`generate`] — the intent: rules of each layer ([`intent::Rule`]: tamper protection,
 //!    zombie quarantine, permission bundles, region restriction, service quarantine), the
 //!    tags to put on identities and every exemption with why (protect mode keeps what was used);
-//! 3. [`pack`] — merge, compress, fill policies of at most 5,120 characters and place at most
-//!    five per node, pushing down to children when a node is full;
+//! 3. [`pack`] — merge, compress, fill policies up to the character limit of their type and
+//!    place at most the per-target limit of each type on a node (AWS's quotas,
+//!    [`latch_catalog::Limits`], or lower ones from the configuration), pushing down to
+//!    children when a node is full;
 //! 4. [`simulate`] — every observed call replayed by the engine against today's and the
 //!    planned policies;
 //! 5. [`plan`] — the `latch.plan/v1` document the AWS adapter applies (docs/plan-format.md);
@@ -29,6 +31,7 @@ pub mod terraform;
 
 pub use config::{Config, ConfigError, Mode};
 pub use generate::{generate, IdentityCenterGrant, Intent, PlanInput, UsageWindow};
-pub use pack::{pack, PackError, PackedPolicy, MAX_POLICIES_PER_TARGET, MAX_POLICY_CHARS};
+pub use latch_catalog::Limits;
+pub use pack::{pack, PackError, PackedPolicy};
 pub use plan::{build, Built, Plan, PlanError};
 pub use simulate::{simulate, BrokenCall, Simulation};

@@ -1,5 +1,6 @@
 //! The shape of the organization as the planner needs it: nodes, parents, children, and the
-//! control policies already attached (which count against AWS's five-per-node limit).
+//! control policies already attached (which count against the per-node limits,
+//! [`latch_catalog::Limits::per_target`]).
 
 use std::collections::BTreeMap;
 

@@ -4,33 +4,30 @@
 //!    a Deny of `B` under one condition is a Deny of `A ∪ B`; for `NotAction` rules, of the
 //!    intersection of what they leave out).
 //! 2. **Compress** each action set with the catalog's exact wildcard compression.
-//! 3. **Fill** policies of at most [`MAX_POLICY_CHARS`] minified characters: statements that
-//!    cannot be split go first, largest first, into the first policy with room; long `Action`
-//!    lists are then cut into parts that fill the remaining room (each part keeps the whole
-//!    condition), opening a new policy only when no policy has room left.
-//! 4. **Place** policies: each node holds at most [`MAX_POLICIES_PER_TARGET`] policies of a
-//!    kind, counting the ones already attached (FullAWSAccess included). When a node has too
-//!    few free slots, the policies of the lowest priority (service, region, permission, role,
-//!    tamper — in that order) move down to every child: a Deny attached to all children of a
-//!    node governs exactly the accounts the node governs. The management account is never a
-//!    target (SCPs and RCPs do not govern it). An account with no room left is an error that
-//!    says what does not fit and what can be dropped.
+//! 3. **Fill** policies of at most the limit's minified characters for their type
+//!    ([`Limits::chars`]: 10,240 for an SCP, 5,120 for an RCP with AWS's quotas): statements
+//!    that cannot be split go first, largest first, into the first policy with room; long
+//!    `Action` lists are then cut into parts that fill the remaining room (each part keeps the
+//!    whole condition), opening a new policy only when no policy has room left.
+//! 4. **Place** policies: each node holds at most [`Limits::per_target`] policies of a type
+//!    (10 SCPs, 5 RCPs with AWS's quotas), counting the ones already attached (`FullAWSAccess`
+//!    and `RCPFullAWSAccess` included). When a node has too few free slots, the policies of the
+//!    lowest priority (service, region, permission, role, tamper — in that order) move down to
+//!    every child: a Deny attached to all children of a node governs exactly the accounts the
+//!    node governs. The management account is never a target (SCPs and RCPs do not govern it).
+//!    An account with no room left is an error that says what does not fit and what can be
+//!    dropped.
 //!
 //! Everything iterates sorted data: the same intent gives the same bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use latch_catalog::{ActionId, Catalog};
+use latch_catalog::{ActionId, Catalog, Limits};
 use latch_model::NodeKind;
 use serde::Serialize;
 
 use crate::generate::Intent;
 use crate::intent::{Actions, Cond, LayerKind, PolicyKind, Rule};
-
-/// AWS's limit on an SCP or RCP document, in characters.
-pub const MAX_POLICY_CHARS: usize = 5120;
-/// AWS's limit on SCPs (or RCPs) attached to one root, OU or account.
-pub const MAX_POLICIES_PER_TARGET: usize = 5;
 
 const HEAD: &str = r#"{"Version":"2012-10-17","Statement":["#;
 const TAIL: &str = "]}";
@@ -58,7 +55,7 @@ pub struct PackedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
     /// One statement is too large on its own even with a single action.
-    #[error("the {layer} statement for {label} at `{target}` is {size} characters with a single action, over the {MAX_POLICY_CHARS}-character limit: its condition is too long — drop exemptions or Identity Center grants of it")]
+    #[error("the {layer} statement for {label} at `{target}` is {size} characters with a single action, over the {limit}-character limit: its condition is too long — drop exemptions or Identity Center grants of it")]
     StatementTooLarge {
         /// Layer.
         layer: &'static str,
@@ -68,8 +65,10 @@ pub enum PackError {
         target: String,
         /// Size.
         size: usize,
+        /// The room in one policy of its type.
+        limit: usize,
     },
-    /// Some accounts would need more than five policies.
+    /// Some accounts would need more policies than a target may hold.
     #[error("the firewall does not fit within AWS's limits:\n{0}")]
     DoesNotFit(String),
 }
@@ -286,12 +285,21 @@ fn items(rules: &[Rule]) -> Vec<Item> {
     out
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Bin {
+    /// The characters a document may hold.
+    max: usize,
     statements: Vec<(LayerKind, usize, String, String)>,
 }
 
 impl Bin {
+    fn new(max: usize) -> Bin {
+        Bin {
+            max,
+            statements: Vec::new(),
+        }
+    }
+
     fn size(&self) -> usize {
         HEAD.len()
             + TAIL.len()
@@ -302,7 +310,7 @@ impl Bin {
     /// Room for one more statement.
     fn room(&self) -> usize {
         let comma = usize::from(!self.statements.is_empty());
-        MAX_POLICY_CHARS.saturating_sub(self.size() + comma)
+        self.max.saturating_sub(self.size() + comma)
     }
 }
 
@@ -323,10 +331,10 @@ fn fitting_prefix(item: &Item, sid: &str, patterns: &[String], room: usize) -> u
     lo
 }
 
-/// Packs the statements of one (kind, node) into policy bins.
-fn fill(mut list: Vec<Item>) -> Result<Vec<Bin>, PackError> {
+/// Packs the statements of one (kind, node) into policy bins of at most `max` characters.
+fn fill(mut list: Vec<Item>, max: usize) -> Result<Vec<Bin>, PackError> {
     let mut bins: Vec<Bin> = Vec::new();
-    let max_room = MAX_POLICY_CHARS - HEAD.len() - TAIL.len();
+    let max_room = max.saturating_sub(HEAD.len() + TAIL.len());
     let splittable = |i: &Item| i.mode == Mode::Action && i.patterns.len() > 1;
     let sized = |i: &Item| i.render_with(&i.sid, &i.patterns).len();
     list.sort_by(|a, b| sized(b).cmp(&sized(a)).then(a.seq.cmp(&b.seq)));
@@ -339,12 +347,13 @@ fn fill(mut list: Vec<Item>) -> Result<Vec<Bin>, PackError> {
                 label: item.label.clone(),
                 target: item.target.clone(),
                 size: json.len(),
+                limit: max,
             });
         }
         let idx = match bins.iter().position(|b| b.room() >= json.len()) {
             Some(i) => i,
             None => {
-                bins.push(Bin::default());
+                bins.push(Bin::new(max));
                 bins.len() - 1
             }
         };
@@ -401,10 +410,11 @@ fn fill(mut list: Vec<Item>) -> Result<Vec<Bin>, PackError> {
                         size: item
                             .render_with(&sid, rest.get(..1).unwrap_or_default())
                             .len(),
+                        limit: max,
                     });
                 }
                 let (now, later) = rest.split_at(k);
-                let mut b = Bin::default();
+                let mut b = Bin::new(max);
                 b.statements.push((
                     item.layer,
                     item.seq,
@@ -429,8 +439,8 @@ fn fill(mut list: Vec<Item>) -> Result<Vec<Bin>, PackError> {
     Ok(bins)
 }
 
-/// Packs the intent into policies with their attachment targets.
-pub fn pack(intent: &Intent) -> Result<Vec<PackedPolicy>, PackError> {
+/// Packs the intent into policies with their attachment targets, within `limits`.
+pub fn pack(intent: &Intent, limits: &Limits) -> Result<Vec<PackedPolicy>, PackError> {
     let all = items(&intent.rules);
     let mut by_node: BTreeMap<(PolicyKind, String), Vec<Item>> = BTreeMap::new();
     for i in all {
@@ -441,7 +451,7 @@ pub fn pack(intent: &Intent) -> Result<Vec<PackedPolicy>, PackError> {
     }
     let mut policies: Vec<PackedPolicy> = Vec::new();
     for ((kind, node), list) in by_node {
-        let bins = fill(list)?;
+        let bins = fill(list, limits.chars(kind.policy_type()))?;
         for (n, b) in bins.into_iter().enumerate() {
             let statements: Vec<String> = b.statements.iter().map(|s| s.3.clone()).collect();
             let mut labels: Vec<String> = Vec::new();
@@ -461,13 +471,13 @@ pub fn pack(intent: &Intent) -> Result<Vec<PackedPolicy>, PackError> {
             });
         }
     }
-    place(intent, &mut policies)?;
+    place(intent, &mut policies, limits)?;
     policies.retain(|p| !p.targets.is_empty());
     policies.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(policies)
 }
 
-fn place(intent: &Intent, policies: &mut [PackedPolicy]) -> Result<(), PackError> {
+fn place(intent: &Intent, policies: &mut [PackedPolicy], limits: &Limits) -> Result<(), PackError> {
     let org = &intent.org;
     let mut problems: Vec<String> = Vec::new();
     for kind in [PolicyKind::Scp, PolicyKind::Rcp] {
@@ -487,7 +497,8 @@ fn place(intent: &Intent, policies: &mut [PackedPolicy]) -> Result<(), PackError
                 PolicyKind::Scp => &node.existing_scps,
                 PolicyKind::Rcp => &node.existing_rcps,
             };
-            let free = MAX_POLICIES_PER_TARGET.saturating_sub(existing.len());
+            let allowed = limits.per_target(kind.policy_type());
+            let free = allowed.saturating_sub(existing.len());
             let mut here = pending.remove(&id).unwrap_or_default();
             here.sort_by_key(|&i| {
                 policies
@@ -513,7 +524,13 @@ fn place(intent: &Intent, policies: &mut [PackedPolicy]) -> Result<(), PackError
             if !push.is_empty() {
                 if node.kind == NodeKind::Account {
                     problems.push(overflow(
-                        intent, kind, &id, existing, &here, &push, policies,
+                        intent,
+                        kind,
+                        allowed,
+                        &id,
+                        existing,
+                        (&here, &push),
+                        policies,
                     ));
                 } else {
                     for c in &children {
@@ -541,15 +558,24 @@ fn place(intent: &Intent, policies: &mut [PackedPolicy]) -> Result<(), PackError
 fn overflow(
     intent: &Intent,
     kind: PolicyKind,
+    allowed: usize,
     id: &str,
     existing: &[String],
-    kept: &[usize],
-    pushed: &[usize],
+    (kept, pushed): (&[usize], &[usize]),
     policies: &[PackedPolicy],
 ) -> String {
     let kind_name = match kind {
         PolicyKind::Scp => "SCPs",
         PolicyKind::Rcp => "RCPs",
+    };
+    let aws = Limits::AWS.per_target(kind.policy_type());
+    let who_allows = if allowed == aws {
+        format!("AWS allows {aws}")
+    } else {
+        format!(
+            "the configuration allows {allowed} (`limits.{}_per_target`; AWS allows {aws})",
+            kind.short()
+        )
     };
     let mut latch: Vec<String> = Vec::new();
     for &i in kept.iter().chain(pushed) {
@@ -568,7 +594,7 @@ fn overflow(
         .map(|p| format!("`{}` ({})", p.name, p.labels.join("; ")))
         .collect();
     format!(
-        "- {} needs {} {kind_name} but AWS allows {MAX_POLICIES_PER_TARGET}: {} already attached ({}) and {} from Latch: {}.\n  Not placed: {}.\n  You can drop: a bundle or services from the configuration (the largest statements are listed above), detach or merge the existing {} ({}), or target lower levels with free slots in `scope.targets`.",
+        "- {} needs {} {kind_name} but {who_allows}: {} already attached ({}) and {} from Latch: {}.\n  Not placed: {}.\n  You can drop: a bundle or services from the configuration (the largest statements are listed above), detach or merge the existing {} ({}), or target lower levels with free slots in `scope.targets`.",
         intent.org.label(id),
         existing.len() + kept.len() + pushed.len(),
         existing.len(),

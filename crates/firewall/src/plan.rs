@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use latch_analysis::{effective_permissions, ActionSet, PrincipalPolicies};
+use latch_catalog::{Limits, PolicyType};
 use latch_model::Snapshot;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Mode;
 use crate::generate::{self, Exemption, GenerateError, Intent, PlanInput, TagAssignment};
 use crate::intent::{Actions, LayerKind, Probe, Rule};
-use crate::pack::{self, PackError, PackedPolicy, MAX_POLICY_CHARS};
+use crate::pack::{self, PackError, PackedPolicy};
 use crate::simulate::{self, SimulateError, Simulation};
 
 /// The format tag of plan.json.
@@ -25,6 +26,10 @@ pub struct Plan {
     pub format: String,
     /// Where the plan applies.
     pub organization: PlanOrganization,
+    /// The quotas the policies were packed for (AWS's, or lower ones from the configuration).
+    /// Absent in plans written before Latch recorded them: AWS's quotas apply then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
     /// The policies, sorted by name.
     pub policies: Vec<PlanPolicy>,
     /// Tags to put on identities, sorted by principal then key.
@@ -58,10 +63,21 @@ pub struct PlanPolicy {
     pub description: String,
     /// `policies/<name>.json`.
     pub file: String,
-    /// The exact minified document, at most 5,120 characters.
+    /// The exact minified document, within the character limit of its type.
     pub content: String,
     /// Root, OU or account ids to attach it to, sorted.
     pub targets: Vec<String>,
+}
+
+impl PlanPolicy {
+    /// SCP or RCP, for the quotas.
+    pub fn policy_type(&self) -> PolicyType {
+        if self.kind == crate::intent::PolicyKind::Rcp.aws_type() {
+            PolicyType::Rcp
+        } else {
+            PolicyType::Scp
+        }
+    }
 }
 
 /// One tag.
@@ -133,8 +149,55 @@ pub struct PlanSummary {
     pub attachments: usize,
     /// The largest policy, in characters.
     pub largest_policy_chars: usize,
+    /// Per root, OU or account the plan attaches to, root first then down the tree: the slots
+    /// and characters its policies take of the limits. Absent in plans written before it was
+    /// recorded.
+    #[serde(default)]
+    pub budget: Vec<TargetBudget>,
     /// The replay of the usage window.
     pub simulation: Simulation,
+}
+
+/// `summary.budget[]`: what the plan takes of one target's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetBudget {
+    /// The root, OU or account id.
+    pub target: String,
+    /// Its name (the id when it has none).
+    pub name: String,
+    /// `root`, `ou` or `account`.
+    pub kind: String,
+    /// SCPs, when the plan attaches any here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<TypeBudget>,
+    /// RCPs, when the plan attaches any here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcp: Option<TypeBudget>,
+}
+
+/// The slots and characters of one policy type at one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeBudget {
+    /// Policies attached today that are not Latch's (`FullAWSAccess` / `RCPFullAWSAccess`
+    /// included).
+    pub existing: usize,
+    /// The plan's policies attached here.
+    pub latch: usize,
+    /// Policies of the type one target may hold (`limits.*_per_target`).
+    pub slots: usize,
+    /// Characters of the plan's policies attached here.
+    pub chars: usize,
+    /// Characters those policies may hold: `latch` × `limits.*_chars`.
+    pub max_chars: usize,
+}
+
+impl TypeBudget {
+    /// Slots taken, the plan's and the others'.
+    pub fn used(&self) -> usize {
+        self.existing + self.latch
+    }
 }
 
 /// `summary.window`.
@@ -189,13 +252,31 @@ impl Plan {
                 plan.format
             ));
         }
+        let limits = plan.limits();
+        limits
+            .check()
+            .map_err(|e| format!("plan.json: `limits.{}`: {e}", e.key()))?;
+        let mut per_target: BTreeMap<(PolicyType, &str), usize> = BTreeMap::new();
         for (i, p) in plan.policies.iter().enumerate() {
-            if p.content.chars().count() > MAX_POLICY_CHARS {
+            let kind = p.policy_type();
+            let max = limits.chars(kind);
+            if p.content.chars().count() > max {
                 return Err(format!(
-                    "plan.json: policies[{i}] `{}` is {} characters, over {MAX_POLICY_CHARS}",
+                    "plan.json: policies[{i}] `{}` is {} characters, over the {max} an {kind} may hold",
                     p.name,
                     p.content.chars().count()
                 ));
+            }
+            for t in &p.targets {
+                let n = per_target.entry((kind, t.as_str())).or_default();
+                *n += 1;
+                if *n > limits.per_target(kind) {
+                    return Err(format!(
+                        "plan.json: policies[{i}] `{}`: `{t}` would hold {n} {kind}s of the plan, over the {} allowed",
+                        p.name,
+                        limits.per_target(kind)
+                    ));
+                }
             }
             if !p.name.starts_with(crate::org::LATCH_POLICY_PREFIX) {
                 return Err(format!(
@@ -205,6 +286,11 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    /// The quotas the plan was packed for: the recorded ones, else AWS's.
+    pub fn limits(&self) -> Limits {
+        self.limits.unwrap_or(Limits::AWS)
     }
 
     /// Pretty JSON with a final newline (what `plan.json` holds).
@@ -230,8 +316,8 @@ pub struct Built {
 /// record it); callers pass the first allowed region when the plan restricts regions.
 pub fn build(input: &PlanInput<'_>, region: Option<&str>) -> Result<Built, PlanError> {
     let intent = generate::generate(input)?;
-    let packed = pack::pack(&intent)?;
-    let mut plan = assemble(&intent, &packed);
+    let packed = pack::pack(&intent, &input.config.limits)?;
+    let mut plan = assemble(&intent, &packed, &input.config.limits);
     plan.summary.cloudtrail_read = input.reading;
     let sim = simulate::simulate(input.snapshot, input.usage, intent.window, &plan, region)?;
     let mut layers = layer_summaries(input.snapshot, &intent);
@@ -263,7 +349,7 @@ fn describe(p: &PackedPolicy) -> String {
     d
 }
 
-fn assemble(intent: &Intent, packed: &[PackedPolicy]) -> Plan {
+fn assemble(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) -> Plan {
     let policies: Vec<PlanPolicy> = packed
         .iter()
         .map(|p| PlanPolicy {
@@ -303,6 +389,7 @@ fn assemble(intent: &Intent, packed: &[PackedPolicy]) -> Plan {
         .collect();
     exemptions.sort();
     let attachments = policies.iter().map(|p| p.targets.len()).sum();
+    let budget = budget(intent, packed, limits);
     let largest = policies
         .iter()
         .map(|p| p.content.chars().count())
@@ -314,6 +401,7 @@ fn assemble(intent: &Intent, packed: &[PackedPolicy]) -> Plan {
             root_id: intent.org.root_id.clone(),
             management_account_id: intent.org.management_account.clone().unwrap_or_default(),
         },
+        limits: Some(*limits),
         policies,
         tags,
         exemptions,
@@ -333,9 +421,48 @@ fn assemble(intent: &Intent, packed: &[PackedPolicy]) -> Plan {
             policies: packed.len(),
             attachments,
             largest_policy_chars: largest,
+            budget,
             simulation: Simulation::default(),
         },
     }
+}
+
+/// What the packed policies take of each target's limits, root first then breadth-first down
+/// the tree (the order the packer places them in).
+fn budget(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) -> Vec<TargetBudget> {
+    let org = &intent.org;
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([org.root_id.clone()]);
+    while let Some(id) = queue.pop_front() {
+        let Some(node) = org.node(&id) else { continue };
+        queue.extend(node.children.iter().cloned());
+        let of = |kind: crate::intent::PolicyKind, existing: usize| {
+            let here: Vec<&PackedPolicy> = packed
+                .iter()
+                .filter(|p| p.kind == kind && p.targets.contains(&id))
+                .collect();
+            let t = kind.policy_type();
+            (!here.is_empty()).then(|| TypeBudget {
+                existing,
+                latch: here.len(),
+                slots: limits.per_target(t),
+                chars: here.iter().map(|p| p.content.chars().count()).sum(),
+                max_chars: here.len() * limits.chars(t),
+            })
+        };
+        let scp = of(crate::intent::PolicyKind::Scp, node.existing_scps.len());
+        let rcp = of(crate::intent::PolicyKind::Rcp, node.existing_rcps.len());
+        if scp.is_some() || rcp.is_some() {
+            out.push(TargetBudget {
+                target: id.clone(),
+                name: node.name.clone(),
+                kind: node.kind.name().to_owned(),
+                scp,
+                rcp,
+            });
+        }
+    }
+    out
 }
 
 fn rule_set(r: &Rule) -> ActionSet {

@@ -27,7 +27,12 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
     assert!(sim.cloudtrail && sim.calls_evaluated > 100_000);
     assert_eq!(sim.calls_broken, 0, "{:?}", sim.broken);
     for p in &a.plan.policies {
-        assert!(p.content.chars().count() <= 5120);
+        let max = if p.kind == "RESOURCE_CONTROL_POLICY" {
+            cfg.limits.rcp_chars
+        } else {
+            cfg.limits.scp_chars
+        };
+        assert!(p.content.chars().count() <= max, "{}", p.name);
     }
     // Every standing exemption names the calls behind it.
     let standing: Vec<_> = a
@@ -80,9 +85,59 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
     assert!(a.plan.policies.iter().any(|p| p.content.contains(
         r#""NotResource":"arn:aws:iam::400000000006:role/ec2-build-worker","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::400000000006:role/dev-build-agent"}"#
     )));
-    // A round trip through plan.json keeps everything.
+    // A round trip through plan.json keeps everything, the quotas it was packed for included.
     let back = latch_firewall::Plan::from_json(&a.plan.to_json()).unwrap();
     assert_eq!(back, a.plan);
+    assert_eq!(back.limits, Some(latch_firewall::Limits::AWS));
+    assert!(a.plan.to_json().contains(
+        r#""limits": {
+    "scp_chars": 10240,
+    "scp_per_target": 10,
+    "rcp_chars": 5120,
+    "rcp_per_target": 5
+  },"#
+    ));
+    // Read back, every policy is held to the recorded quotas, and those to AWS's.
+    let largest_scp = a
+        .plan
+        .policies
+        .iter()
+        .filter(|p| p.kind == "SERVICE_CONTROL_POLICY")
+        .map(|p| p.content.chars().count())
+        .max()
+        .unwrap();
+    let mut tight = a.plan.clone();
+    tight.limits = Some(latch_firewall::Limits {
+        scp_chars: largest_scp - 1,
+        ..latch_firewall::Limits::AWS
+    });
+    let e = latch_firewall::Plan::from_json(&tight.to_json()).unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "is {largest_scp} characters, over the {} an SCP may hold",
+            largest_scp - 1
+        )),
+        "{e}"
+    );
+    let mut raised = a.plan.clone();
+    raised.limits = Some(latch_firewall::Limits {
+        scp_per_target: 20,
+        ..latch_firewall::Limits::AWS
+    });
+    let e = latch_firewall::Plan::from_json(&raised.to_json()).unwrap_err();
+    assert!(
+        e.contains("`limits.scp_per_target`: 20 is above AWS's quota of 10"),
+        "{e}"
+    );
+    // A plan written before the quotas were recorded is read against AWS's.
+    let mut unrecorded = a.plan.clone();
+    unrecorded.limits = None;
+    let text = unrecorded.to_json();
+    assert!(!text.contains("\"limits\""));
+    assert_eq!(
+        latch_firewall::Plan::from_json(&text).unwrap().limits(),
+        latch_firewall::Limits::AWS
+    );
 
     let enforce = Config::parse("mode = \"enforce\"").unwrap();
     let e = build(&input(&enforce, true), None).unwrap();

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use latch_catalog::Catalog;
 use latch_firewall::intent::{PolicyKind, Probe};
 use latch_firewall::org::OrgShape;
-use latch_firewall::{generate, pack, Config, Intent, PackError, PackedPolicy, PlanInput};
+use latch_firewall::{generate, pack, Config, Intent, Limits, PackError, PackedPolicy, PlanInput};
 use latch_policy::compile::CPolicy;
 use latch_policy::context::Context;
 use latch_policy::{Decision, Layer, Policy, PolicySet, Request};
@@ -159,6 +159,23 @@ fn random_case(rng: &mut Rng, with_usage: bool) -> Case {
             bundles[0]
         );
     }
+    // AWS's quotas mostly; sometimes lower ones (an organization that has not caught up, or
+    // tight ones that force statements to split and policies to move down the tree).
+    match rng.below(4) {
+        0 => {
+            let _ = writeln!(t, "[limits]\nscp_chars = 5120\nscp_per_target = 5");
+        }
+        1 => {
+            let _ = writeln!(
+                t,
+                "[limits]\nscp_chars = {}\nrcp_chars = {}\nscp_per_target = {}",
+                2500 + rng.below(7000),
+                2500 + rng.below(2000),
+                4 + rng.below(6)
+            );
+        }
+        _ => {}
+    }
     Case {
         toml: t,
         bundles,
@@ -273,11 +290,11 @@ fn rcp_rules_only_name_governed_services(intent: &Intent) {
     }
 }
 
-fn check_limits(intent: &Intent, packed: &[PackedPolicy]) {
+fn check_limits(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) {
     let mut per_node: BTreeMap<(PolicyKind, &str), usize> = BTreeMap::new();
     for p in packed {
         assert!(
-            p.content.chars().count() <= latch_firewall::MAX_POLICY_CHARS,
+            p.content.chars().count() <= limits.chars(p.kind.policy_type()),
             "{} is {} chars",
             p.name,
             p.content.len()
@@ -300,7 +317,7 @@ fn check_limits(intent: &Intent, packed: &[PackedPolicy]) {
             PolicyKind::Rcp => shape.existing_rcps.len(),
         };
         assert!(
-            existing + n <= latch_firewall::MAX_POLICIES_PER_TARGET,
+            existing + n <= limits.per_target(kind.policy_type()),
             "{node}: {existing} existing + {n} Latch {kind:?}"
         );
     }
@@ -322,7 +339,7 @@ fn run_case(seed: u64) {
     };
     let intent = generate(&input).unwrap();
     rcp_rules_only_name_governed_services(&intent);
-    let packed = match pack(&intent) {
+    let packed = match pack(&intent, &cfg.limits) {
         Ok(p) => p,
         // Too large for the example's free slots: the error must say what does not fit.
         Err(PackError::DoesNotFit(msg)) => {
@@ -331,7 +348,7 @@ fn run_case(seed: u64) {
         }
         Err(e) => panic!("{e}"),
     };
-    check_limits(&intent, &packed);
+    check_limits(&intent, &packed, &cfg.limits);
 
     let catalog = Catalog::get();
     let accounts: Vec<String> = intent.scope_accounts.iter().cloned().collect();
@@ -483,11 +500,11 @@ proptest! {
     }
 }
 
-#[test]
-fn a_large_bundle_is_split_across_policies_and_levels() {
-    // Every Read action: thousands of patterns, so statements split and policies spill from
-    // the root (two free slots) down to the OUs and accounts.
-    let cfg = Config::parse("[bundles.all-reads]\nactions = [\"*:Get*\", \"*:List*\"]\n").unwrap();
+const ALL_READS: &str = "[bundles.all-reads]\nactions = [\"*:Get*\", \"*:List*\"]\n";
+
+/// The intent and its packing for a configuration on the example organization, without usage.
+fn packed_example(toml: &str) -> (Config, Intent, Result<Vec<PackedPolicy>, PackError>) {
+    let cfg = Config::parse(toml).unwrap();
     let input = PlanInput {
         snapshot: common::snapshot(),
         config: &cfg,
@@ -497,8 +514,20 @@ fn a_large_bundle_is_split_across_policies_and_levels() {
         active_grants: &[],
     };
     let intent = generate(&input).unwrap();
-    let packed = pack(&intent).unwrap();
-    check_limits(&intent, &packed);
+    let packed = pack(&intent, &cfg.limits);
+    (cfg, intent, packed)
+}
+
+#[test]
+fn a_large_bundle_is_split_across_policies_and_levels() {
+    // Every Read action: thousands of patterns. With the quotas before May 2026 (5,120
+    // characters, 5 SCPs per node), statements split and policies spill from the root (two
+    // free slots next to its three SCPs) down to the OUs and accounts.
+    let (cfg, intent, packed) = packed_example(&format!(
+        "{ALL_READS}[limits]\nscp_chars = 5120\nscp_per_target = 5\n"
+    ));
+    let packed = packed.unwrap();
+    check_limits(&intent, &packed, &cfg.limits);
     assert!(packed.len() >= 3, "{}", packed.len());
     assert!(packed
         .iter()
@@ -507,23 +536,136 @@ fn a_large_bundle_is_split_across_policies_and_levels() {
 }
 
 #[test]
-fn too_much_for_one_account_is_an_error_naming_what_to_drop() {
-    let cfg = Config::parse(
-        "[scope]\ntargets = [\"300000000004\"]\n[bundles.everything-read]\nactions = [\"*:Get*\", \"*:List*\", \"*:Describe*\"]\n",
-    )
-    .unwrap();
-    let input = PlanInput {
-        snapshot: common::snapshot(),
-        config: &cfg,
-        usage: None,
-        as_of: None,
-        reading: None,
-        active_grants: &[],
+fn scps_fill_aws_quotas_of_10240_characters_and_ten_per_node() {
+    let root_scps = |intent: &Intent, packed: &[PackedPolicy]| {
+        let root = &intent.org.root_id;
+        intent.org.node(root).unwrap().existing_scps.len()
+            + packed
+                .iter()
+                .filter(|p| p.kind == PolicyKind::Scp && p.targets.contains(root))
+                .count()
     };
-    let intent = generate(&input).unwrap();
-    let err = pack(&intent).unwrap_err().to_string();
-    assert!(err.contains("300000000004"), "{err}");
-    assert!(err.contains("AWS allows 5"), "{err}");
-    assert!(err.contains("You can drop"), "{err}");
-    assert!(err.contains("bundle everything-read"), "{err}");
+    // Every Get, List and Describe action: tens of thousands of characters at the root.
+    let every_read = "[bundles.every-read]\nactions = [\"*:Get*\", \"*:List*\", \"*:Describe*\"]\n";
+    let (cfg, intent, packed) = packed_example(every_read);
+    assert_eq!(cfg.limits, Limits::AWS);
+    let packed = packed.unwrap();
+    check_limits(&intent, &packed, &cfg.limits);
+    let scps: Vec<&PackedPolicy> = packed
+        .iter()
+        .filter(|p| p.kind == PolicyKind::Scp)
+        .collect();
+    // Documents use the room of the new quota...
+    let largest = scps
+        .iter()
+        .map(|p| p.content.chars().count())
+        .max()
+        .unwrap();
+    assert!(largest > 5120, "largest SCP {largest} characters");
+    // ...and the root holds more than five SCPs (its three and Latch's), so nothing moves
+    // down the tree: every Latch SCP is attached at the root alone.
+    let at_root = root_scps(&intent, &packed);
+    assert!(at_root > 5 && at_root <= 10, "{at_root} SCPs at the root");
+    assert!(
+        scps.iter()
+            .all(|p| p.targets == [intent.org.root_id.clone()]),
+        "{:?}",
+        scps.iter()
+            .map(|p| (&p.name, &p.targets))
+            .collect::<Vec<_>>()
+    );
+    // Within the old quotas the same firewall does not fit, or only in more policies on more
+    // attachments further down the tree.
+    let (old, old_intent, old_packed) = packed_example(&format!(
+        "{every_read}[limits]\nscp_chars = 5120\nscp_per_target = 5\n"
+    ));
+    let attachments = |p: &[PackedPolicy]| p.iter().map(|p| p.targets.len()).sum::<usize>();
+    match old_packed {
+        Err(e) => assert!(matches!(e, PackError::DoesNotFit(_)), "{e}"),
+        Ok(old_packed) => {
+            check_limits(&old_intent, &old_packed, &old.limits);
+            assert!(root_scps(&old_intent, &old_packed) <= 5);
+            assert!(
+                old_packed.len() > packed.len() && attachments(&old_packed) > attachments(&packed),
+                "{} policies on {} attachments within the old quotas, {} on {} within AWS's",
+                old_packed.len(),
+                attachments(&old_packed),
+                packed.len(),
+                attachments(&packed)
+            );
+        }
+    }
+}
+
+#[test]
+fn rcps_keep_5120_characters_and_five_per_node_counting_rcpfullawsaccess() {
+    // Tamper protection writes an RCP on STS at the root, next to RCPFullAWSAccess and the
+    // example's data-perimeter RCP: the RCP quotas did not change.
+    let (cfg, intent, packed) = packed_example(ALL_READS);
+    let packed = packed.unwrap();
+    let root = &intent.org.root_id;
+    let existing = &intent.org.node(root).unwrap().existing_rcps;
+    assert!(
+        existing.iter().any(|n| n == "RCPFullAWSAccess"),
+        "{existing:?}"
+    );
+    let rcps: Vec<&PackedPolicy> = packed
+        .iter()
+        .filter(|p| p.kind == PolicyKind::Rcp)
+        .collect();
+    assert!(!rcps.is_empty());
+    for p in &rcps {
+        assert!(p.content.chars().count() <= 5120, "{}", p.name);
+    }
+    let at_root = rcps.iter().filter(|p| p.targets.contains(root)).count();
+    assert!(existing.len() + at_root <= cfg.limits.rcp_per_target);
+    // With one RCP slot fewer than the node holds today, the root has no room at all: Latch's
+    // RCPs move down to every child instead.
+    let (_, intent, packed) = packed_example(&format!(
+        "{ALL_READS}[limits]\nrcp_per_target = {}\n",
+        existing.len()
+    ));
+    let packed = packed.unwrap();
+    let rcps: Vec<&PackedPolicy> = packed
+        .iter()
+        .filter(|p| p.kind == PolicyKind::Rcp)
+        .collect();
+    assert!(!rcps.is_empty());
+    assert!(rcps
+        .iter()
+        .all(|p| !p.targets.contains(&intent.org.root_id)));
+}
+
+#[test]
+fn too_much_for_one_account_is_an_error_naming_what_to_drop() {
+    // Every third action of the catalog: thousands of names that compress poorly, far more
+    // than ten policies of 10,240 characters.
+    let scattered: Vec<String> = Catalog::get()
+        .actions()
+        .iter()
+        .step_by(3)
+        .map(|a| format!("\"{}\"", a.full_name()))
+        .collect();
+    let one_account = format!(
+        "[scope]\ntargets = [\"300000000004\"]\n[bundles.everything-read]\nactions = [{}]\n",
+        scattered.join(", ")
+    );
+    let (_, _, packed) = packed_example(&one_account);
+    match packed {
+        Err(e) => {
+            let err = e.to_string();
+            assert!(err.contains("300000000004"), "{err}");
+            assert!(err.contains("AWS allows 10"), "{err}");
+            assert!(err.contains("You can drop"), "{err}");
+            assert!(err.contains("bundle everything-read"), "{err}");
+        }
+        Ok(p) => panic!("{} policies fit", p.len()),
+    }
+    // A lowered limit is named as the configuration's, with AWS's beside it.
+    let (_, _, packed) = packed_example(&format!("{one_account}[limits]\nscp_per_target = 4\n"));
+    let err = packed.unwrap_err().to_string();
+    assert!(
+        err.contains("the configuration allows 4 (`limits.scp_per_target`; AWS allows 10)"),
+        "{err}"
+    );
 }

@@ -1,10 +1,11 @@
 //! `organization.json`: Latch's documented, versioned format for the organization tree
 //! (docs/snapshot-format.md). Parsing is strict: unknown fields, missing SCPs, duplicate ids and
-//! AWS-impossible shapes (more than 5 policies on a node, OUs nested deeper than 5) are errors
-//! naming the JSON path.
+//! AWS-impossible shapes (more SCPs or RCPs on a node than AWS's quotas allow,
+//! [`latch_catalog::Limits::AWS`]; OUs nested deeper than 5) are errors naming the JSON path.
 
 use std::collections::BTreeSet;
 
+use latch_catalog::{Limits, PolicyType};
 use serde_json::{json, Map, Value};
 
 use crate::document::PolicyDocument;
@@ -18,8 +19,6 @@ pub const FORMAT: &str = "latch.organization/v1";
 pub const FULL_AWS_ACCESS_ID: &str = "p-FullAWSAccess";
 /// Id of AWS's `RCPFullAWSAccess` RCP.
 pub const RCP_FULL_AWS_ACCESS_ID: &str = "p-RCPFullAWSAccess";
-/// Policies attached to one node, per type (AWS Organizations quota).
-pub const MAX_POLICIES_PER_NODE: usize = 5;
 /// OU nesting depth below the root (AWS Organizations quota).
 pub const MAX_OU_DEPTH: usize = 5;
 
@@ -176,6 +175,8 @@ fn parse_node(
             rcps.insert(0, full);
         }
     }
+    check_attached(&o, "scps", scps.len(), PolicyType::Scp)?;
+    check_attached(&o, "rcps", rcps.len(), PolicyType::Rcp)?;
     let mut children = Vec::new();
     if kind != NodeKind::Account {
         for (i, child) in o.opt_array("children")?.iter().enumerate() {
@@ -198,6 +199,24 @@ fn parse_node(
     })
 }
 
+/// What AWS would never have stored: more policies of a type on one node than its quota
+/// (`RCPFullAWSAccess`, attached implicitly, counts).
+fn check_attached(o: &Obj<'_>, key: &str, n: usize, kind: PolicyType) -> Result<(), FormatError> {
+    let max = Limits::AWS.per_target(kind);
+    if n > max {
+        let implicit = if kind == PolicyType::Rcp {
+            ", `RCPFullAWSAccess` included"
+        } else {
+            ""
+        };
+        return Err(FormatError::new(
+            &o.path_of(key),
+            format!("{n} {kind}s attached{implicit}; AWS allows at most {max} per node"),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_policies(
     o: &Obj<'_>,
     key: &str,
@@ -214,15 +233,6 @@ fn parse_policies(
             &lpath,
             "every root, OU and account has at least one SCP (AWS attaches `FullAWSAccess` by \
              default; with none attached, everything is denied)",
-        ));
-    }
-    if list.len() > MAX_POLICIES_PER_NODE {
-        return Err(FormatError::new(
-            &lpath,
-            format!(
-                "{} policies attached; AWS allows at most {MAX_POLICIES_PER_NODE} per node",
-                list.len()
-            ),
         ));
     }
     let mut out: Vec<ControlPolicy> = Vec::new();

@@ -226,6 +226,74 @@ fn organization_errors_name_the_json_path() {
     );
 }
 
+/// `n` custom policies of a type (`scp` or `rcp`), each a valid document.
+fn customs(kind: &str, n: usize, extra: Option<&str>) -> Vec<Value> {
+    let mut out: Vec<Value> = extra.map(|id| json!({"id": id})).into_iter().collect();
+    for i in 0..n {
+        let principal = if kind == "rcp" {
+            json!({"Principal": "*"})
+        } else {
+            json!({})
+        };
+        let mut st = json!({"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"});
+        if let (Some(st), Some(p)) = (st.as_object_mut(), principal.as_object()) {
+            st.extend(p.clone());
+        }
+        out.push(
+            json!({"id": format!("p-{kind}{i:08}"), "name": format!("{kind}-{i}"),
+                        "document": {"Version": "2012-10-17", "Statement": [st]}}),
+        );
+    }
+    out
+}
+
+#[test]
+fn attached_policies_are_held_to_each_types_quota() {
+    let d = gaad_dir(&json!({"RoleDetailList": [role("app", &[])]}));
+    let account = |scps: Vec<Value>, rcps: Vec<Value>| {
+        org(json!([{"type": "account", "id": ACCT, "scps": scps, "rcps": rcps}]))
+    };
+    // Ten SCPs (FullAWSAccess and nine others) and five RCPs (RCPFullAWSAccess, implicit, and
+    // four others) are what AWS allows on one node.
+    write(
+        d.path(),
+        "organization.json",
+        &account(
+            customs("scp", 9, Some("p-FullAWSAccess")),
+            customs("rcp", 4, None),
+        ),
+    );
+    let s = load::snapshot(d.path()).unwrap();
+    let node = &s.organization.as_ref().unwrap().root.children[0];
+    assert_eq!((node.scps.len(), node.rcps.len()), (10, 5));
+    // One more of either is refused, naming the list; the implicit RCPFullAWSAccess counts.
+    write(
+        d.path(),
+        "organization.json",
+        &account(customs("scp", 10, Some("p-FullAWSAccess")), Vec::new()),
+    );
+    let e = err(d.path());
+    assert!(
+        e.contains("root.children[0].scps: 11 SCPs attached; AWS allows at most 10 per node"),
+        "{e}"
+    );
+    write(
+        d.path(),
+        "organization.json",
+        &account(
+            customs("scp", 0, Some("p-FullAWSAccess")),
+            customs("rcp", 5, None),
+        ),
+    );
+    let e = err(d.path());
+    assert!(
+        e.contains(
+            "root.children[0].rcps: 6 RCPs attached, `RCPFullAWSAccess` included; AWS allows at most 5 per node"
+        ),
+        "{e}"
+    );
+}
+
 #[test]
 fn resource_policy_errors_and_layout_errors() {
     let d = gaad_dir(&json!({"RoleDetailList": []}));

@@ -1,0 +1,204 @@
+//! AWS Organizations' quotas on service control policies (SCPs) and resource control policies
+//! (RCPs): the one place Latch writes them down.
+//!
+//! The planner packs within them, `plan.json` records the ones a plan was packed for, the AWS
+//! adapter checks every document (and every edit of one) against them, and the organization
+//! file reader refuses what AWS would never have stored. A configuration may lower them (an
+//! organization or a partition that has not caught up), never raise them: [`Limits::check`].
+//!
+//! **Architecture invariant:** no other crate spells these numbers; quotas change, so re-check
+//! [`Limits::AWS`] against the page it cites.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The two kinds of organization policy Latch writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PolicyType {
+    /// A service control policy.
+    Scp,
+    /// A resource control policy.
+    Rcp,
+}
+
+impl PolicyType {
+    /// `SCP` or `RCP`.
+    pub fn short(self) -> &'static str {
+        match self {
+            PolicyType::Scp => "SCP",
+            PolicyType::Rcp => "RCP",
+        }
+    }
+}
+
+impl fmt::Display for PolicyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.short())
+    }
+}
+
+/// How large an SCP or RCP may be, and how many of each may be attached to one root, OU or
+/// account. Sizes are in characters of the document as sent (whitespace counts: documents are
+/// minified). The per-target counts include AWS's own policies attached there: `FullAWSAccess`
+/// for SCPs, `RCPFullAWSAccess` (attached everywhere implicitly) for RCPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Characters of one SCP document.
+    pub scp_chars: usize,
+    /// SCPs attached to one root, OU or account.
+    pub scp_per_target: usize,
+    /// Characters of one RCP document.
+    pub rcp_chars: usize,
+    /// RCPs attached to one root, OU or account.
+    pub rcp_per_target: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::AWS
+    }
+}
+
+/// A limit that is not a quota Latch may work to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// Zero: nothing would fit.
+    #[error("must be at least 1")]
+    Zero {
+        /// The field (`scp_chars`, …).
+        key: &'static str,
+    },
+    /// Above what AWS allows: AWS would refuse what Latch plans.
+    #[error("{value} is above AWS's quota of {aws}: a limit can be lowered, never raised")]
+    AboveAws {
+        /// The field (`scp_chars`, …).
+        key: &'static str,
+        /// The value given.
+        value: usize,
+        /// AWS's quota ([`Limits::AWS`]).
+        aws: usize,
+    },
+}
+
+impl LimitError {
+    /// The field at fault (`scp_chars`, `scp_per_target`, `rcp_chars`, `rcp_per_target`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            LimitError::Zero { key } | LimitError::AboveAws { key, .. } => key,
+        }
+    }
+}
+
+impl Limits {
+    /// AWS's quotas, from the AWS Organizations User Guide, "Quotas and service limits"
+    /// (<https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html>),
+    /// as changed in May 2026: an SCP may hold 10,240 characters (was 5,120) and 10 SCPs may be
+    /// attached to one root, OU or account (was 5; `FullAWSAccess` counts); an RCP holds 5,120
+    /// characters and 5 RCPs may be attached to one target (`RCPFullAWSAccess` counts).
+    pub const AWS: Limits = Limits {
+        scp_chars: 10_240,
+        scp_per_target: 10,
+        rcp_chars: 5_120,
+        rcp_per_target: 5,
+    };
+
+    /// Characters one document of this type may hold.
+    pub fn chars(&self, kind: PolicyType) -> usize {
+        match kind {
+            PolicyType::Scp => self.scp_chars,
+            PolicyType::Rcp => self.rcp_chars,
+        }
+    }
+
+    /// Policies of this type one root, OU or account may hold (AWS's own included).
+    pub fn per_target(&self, kind: PolicyType) -> usize {
+        match kind {
+            PolicyType::Scp => self.scp_per_target,
+            PolicyType::Rcp => self.rcp_per_target,
+        }
+    }
+
+    /// The fields with their names and AWS's value, in the order they are documented.
+    pub fn fields(&self) -> [(&'static str, usize, usize); 4] {
+        let aws = Limits::AWS;
+        [
+            ("scp_chars", self.scp_chars, aws.scp_chars),
+            ("scp_per_target", self.scp_per_target, aws.scp_per_target),
+            ("rcp_chars", self.rcp_chars, aws.rcp_chars),
+            ("rcp_per_target", self.rcp_per_target, aws.rcp_per_target),
+        ]
+    }
+
+    /// Whether every limit is at least 1 and at most AWS's.
+    ///
+    /// # Errors
+    /// The first field that is zero or above [`Limits::AWS`].
+    pub fn check(&self) -> Result<(), LimitError> {
+        for (key, value, aws) in self.fields() {
+            if value == 0 {
+                return Err(LimitError::Zero { key });
+            }
+            if value > aws {
+                return Err(LimitError::AboveAws { key, value, aws });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn aws_quotas_are_the_may_2026_ones() {
+        let aws = Limits::AWS;
+        assert_eq!(aws.chars(PolicyType::Scp), 10_240);
+        assert_eq!(aws.per_target(PolicyType::Scp), 10);
+        assert_eq!(aws.chars(PolicyType::Rcp), 5_120);
+        assert_eq!(aws.per_target(PolicyType::Rcp), 5);
+        assert_eq!(Limits::default(), aws);
+        aws.check().unwrap();
+    }
+
+    #[test]
+    fn limits_can_be_lowered_never_raised_or_zeroed() {
+        let lagging = Limits {
+            scp_chars: 5_120,
+            scp_per_target: 5,
+            ..Limits::AWS
+        };
+        lagging.check().unwrap();
+        let raised = Limits {
+            rcp_per_target: 6,
+            ..Limits::AWS
+        };
+        let e = raised.check().unwrap_err();
+        assert_eq!(e.key(), "rcp_per_target");
+        assert_eq!(
+            e.to_string(),
+            "6 is above AWS's quota of 5: a limit can be lowered, never raised"
+        );
+        let zero = Limits {
+            scp_chars: 0,
+            ..Limits::AWS
+        };
+        assert_eq!(
+            zero.check().unwrap_err(),
+            LimitError::Zero { key: "scp_chars" }
+        );
+    }
+
+    #[test]
+    fn the_recorded_form_names_every_field() {
+        let json = serde_json::to_string(&Limits::AWS).unwrap();
+        assert_eq!(
+            json,
+            r#"{"scp_chars":10240,"scp_per_target":10,"rcp_chars":5120,"rcp_per_target":5}"#
+        );
+        assert!(serde_json::from_str::<Limits>(r#"{"scp_chars":1}"#).is_err());
+    }
+}
