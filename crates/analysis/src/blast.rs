@@ -36,25 +36,32 @@ pub fn blast_radius_in(ctx: &GraphContext<'_>) -> BTreeMap<String, Vec<String>> 
         }
     }
     let mut out = BTreeMap::new();
+    // Which start last reached each node: one array for every search, so that a search costs
+    // what it reaches, not the size of the organization.
+    let mut seen_from: Vec<Option<usize>> = vec![None; n];
+    let mut queue = VecDeque::new();
     for start in 0..n {
-        let mut seen = vec![false; n];
         let mut accounts = BTreeSet::new();
-        let mut queue = VecDeque::from([start]);
-        if let Some(s) = seen.get_mut(start) {
-            *s = true;
+        queue.clear();
+        queue.push_back(start);
+        if let Some(s) = seen_from.get_mut(start) {
+            *s = Some(start);
         }
         while let Some(i) = queue.pop_front() {
-            accounts.insert(ctx.account(i).to_owned());
+            accounts.insert(ctx.account(i));
             for &j in next.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                if let Some(s) = seen.get_mut(j) {
-                    if !*s {
-                        *s = true;
+                if let Some(s) = seen_from.get_mut(j) {
+                    if *s != Some(start) {
+                        *s = Some(start);
                         queue.push_back(j);
                     }
                 }
             }
         }
-        out.insert(ctx.arn(start).to_owned(), accounts.into_iter().collect());
+        out.insert(
+            ctx.arn(start).to_owned(),
+            accounts.into_iter().map(str::to_owned).collect(),
+        );
     }
     out
 }

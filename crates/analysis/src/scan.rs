@@ -280,6 +280,14 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         },
     );
     let blast = crate::blast::blast_radius_in(&graph);
+    // The graph's edges and prepared principals are the largest part of a scan's memory: they
+    // are freed before the per-principal analysis allocates its own.
+    let crate::EscalationReport {
+        paths: escalation_paths,
+        not_analysed: escalation_not_analysed,
+        ..
+    } = crate::escalation::escalation_paths_in(&graph);
+    drop(graph);
     let mut principals = Vec::new();
     let mut findings = Vec::new();
     let mut allowed_by_account: BTreeMap<String, ActionSet> = BTreeMap::new();
@@ -581,9 +589,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     }
 
     let unused_services_by_ou = by_ou(snapshot, &unused_services);
-    let escalation = crate::escalation::escalation_paths_in(&graph);
-    drop(graph);
-    for path in &escalation.paths {
+    for path in &escalation_paths {
         let techniques: Vec<String> = path.steps.iter().map(|s| s.technique.to_string()).collect();
         findings.push(Finding {
             id: format!("escalation-path:{}->{}", path.from, path.to),
@@ -670,13 +676,12 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         ));
     }
     not_analysed.extend(
-        escalation
-            .not_analysed
+        escalation_not_analysed
             .iter()
             .map(|n| format!("escalation: {n}")),
     );
     ScanReport {
-        escalation_paths: escalation.paths,
+        escalation_paths,
         principals,
         findings,
         unused_services,

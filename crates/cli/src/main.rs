@@ -9,6 +9,7 @@ mod catalog_cmd;
 mod eval_cmd;
 mod example_cmd;
 mod files;
+mod json_out;
 mod plan_cmd;
 mod progress;
 mod prove_cmd;

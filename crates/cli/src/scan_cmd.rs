@@ -11,6 +11,7 @@ use latch_trail::fs::{load_dir, LoadOptions, OnBadFile, Progress};
 use latch_trail::{Timestamp, Window};
 use serde_json::json;
 
+use crate::json_out;
 use crate::progress::Bar;
 use crate::scan_render;
 
@@ -254,7 +255,7 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             None => (clock_millis, "the clock (the data has no activity)"),
         },
     };
-    let report = scan(
+    let mut report = scan(
         &snapshot,
         usage,
         ScanOptions {
@@ -268,23 +269,52 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let as_of = Timestamp(now_millis.div_euclid(1000)).to_string();
     match args.format {
         Format::Json => {
+            // Written as it is converted: the report of a large organization as one JSON tree
+            // would take more memory than the analysis.
+            let principals = std::mem::take(&mut report.principals);
+            let findings = std::mem::take(&mut report.findings);
+            let escalation_paths = std::mem::take(&mut report.escalation_paths);
             let mut v = serde_json::to_value(&report)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("as_of".into(), json!(as_of));
-                o.insert("as_of_source".into(), json!(now_source));
-                if let Some(t) = &trail {
-                    o.insert(
-                        "cloudtrail".into(),
-                        json!({"files_read": t.files_read, "records": t.records,
-                               "events": t.usage.events,
-                               "skipped": t.skipped.iter().map(|s| json!({"file": s.path.display().to_string(), "error": s.error.to_string()})).collect::<Vec<_>>(),
-                               "events_out_of_bounds": t.events_out_of_bounds,
-                               "out_of_bounds": t.out_of_bounds.iter().map(|o| json!({"file": o.path.display().to_string(), "events": o.events})).collect::<Vec<_>>()}),
-                    );
+            let Some(o) = v.as_object_mut() else {
+                bail!("the report is not a JSON object");
+            };
+            let large: [(&str, &dyn json_out::Rows); 3] = [
+                ("principals", &principals),
+                ("findings", &findings),
+                ("escalation_paths", &escalation_paths),
+            ];
+            for (key, _) in &large {
+                if o.get(*key) != Some(&serde_json::Value::Array(Vec::new())) {
+                    bail!("the report has no `{key}` list");
                 }
             }
-            serde_json::to_writer_pretty(&mut buf, &v)?;
-            writeln!(buf)?;
+            o.insert("as_of".into(), json!(as_of));
+            o.insert("as_of_source".into(), json!(now_source));
+            if let Some(t) = &trail {
+                o.insert(
+                    "cloudtrail".into(),
+                    json!({"files_read": t.files_read, "records": t.records,
+                           "events": t.usage.events,
+                           "skipped": t.skipped.iter().map(|s| json!({"file": s.path.display().to_string(), "error": s.error.to_string()})).collect::<Vec<_>>(),
+                           "events_out_of_bounds": t.events_out_of_bounds,
+                           "out_of_bounds": t.out_of_bounds.iter().map(|o| json!({"file": o.path.display().to_string(), "events": o.events})).collect::<Vec<_>>()}),
+                );
+            }
+            let write = |w: &mut dyn Write| -> io::Result<()> {
+                json_out::write_sorted(w, o, &large)?;
+                writeln!(w)?;
+                w.flush()
+            };
+            match &args.out {
+                Some(path) => std::fs::File::create(path)
+                    .and_then(|f| write(&mut io::BufWriter::new(f)))
+                    .with_context(|| format!("cannot write `{}`", path.display()))?,
+                None => write(&mut io::BufWriter::new(io::stdout().lock()))?,
+            }
+            // The process ends here: freeing the report and the snapshot of a large
+            // organization one allocation at a time would take seconds.
+            std::mem::forget((principals, findings, escalation_paths, report, snapshot));
+            return Ok(ExitCode::SUCCESS);
         }
         Format::Table => scan_render::table(
             &mut buf,

@@ -307,10 +307,10 @@ pub fn organization(params: &Params) -> Result<Organization, FormatError> {
     }
     let mut root_children = vec![account_node(0)?];
     root_children.extend(ous);
-    Ok(Organization {
-        id: Some(format!("o-gen{:07}", params.seed % 10_000_000)),
-        management_account_id: account_id(params, 0),
-        root: OrgNode {
+    Ok(Organization::new(
+        Some(format!("o-gen{:07}", params.seed % 10_000_000)),
+        account_id(params, 0),
+        OrgNode {
             kind: NodeKind::Root,
             id: "r-gen0".to_owned(),
             name: "Root".to_owned(),
@@ -326,7 +326,7 @@ pub fn organization(params: &Params) -> Result<Organization, FormatError> {
             rcps: rcp_defaults(),
             children: root_children,
         },
-    })
+    ))
 }
 
 struct Builder<'p> {

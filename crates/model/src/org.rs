@@ -1,6 +1,9 @@
 //! The organization tree: root, organizational units and accounts, with the SCPs and RCPs
 //! attached at each node.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use crate::document::PolicyDocument;
 
 /// What a node of the organization tree is.
@@ -55,7 +58,7 @@ pub struct OrgNode {
 }
 
 /// An AWS Organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Organization {
     /// The organization id (`o-...`), when known: the value of `aws:PrincipalOrgID`.
     pub id: Option<String>,
@@ -63,12 +66,74 @@ pub struct Organization {
     pub management_account_id: String,
     /// The root node.
     pub root: OrgNode,
+    /// Where each account sits (child indices from the root), built on the first lookup so
+    /// that finding an account does not walk the whole tree; see [`Organization::path_to`].
+    places: OnceLock<HashMap<String, Vec<usize>>>,
 }
 
+impl std::fmt::Debug for Organization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Organization")
+            .field("id", &self.id)
+            .field("management_account_id", &self.management_account_id)
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+impl PartialEq for Organization {
+    fn eq(&self, other: &Organization) -> bool {
+        self.id == other.id
+            && self.management_account_id == other.management_account_id
+            && self.root == other.root
+    }
+}
+
+impl Eq for Organization {}
+
 impl Organization {
+    /// An organization with this id, management account and tree.
+    pub fn new(id: Option<String>, management_account_id: String, root: OrgNode) -> Organization {
+        Organization {
+            id,
+            management_account_id,
+            root,
+            places: OnceLock::new(),
+        }
+    }
+
     /// The nodes from the root down to the account (root, OUs..., account), or `None` when the
-    /// account is not in the organization.
+    /// account is not in the organization. The first account with that id, depth first in
+    /// file order.
+    ///
+    /// Looked up in an index of the tree built on the first call (an organization with a
+    /// thousand accounts is asked about every principal). The index is checked against the
+    /// tree on every lookup, and the tree walked when it does not lead to the account, so a
+    /// tree changed after a lookup (its fields are public) is still answered right.
     pub fn path_to(&self, account_id: &str) -> Option<Vec<&OrgNode>> {
+        let places = self.places.get_or_init(|| {
+            let mut places = HashMap::new();
+            index(&self.root, &mut Vec::new(), &mut places);
+            places
+        });
+        if let Some(place) = places.get(account_id) {
+            let mut path = Vec::with_capacity(place.len() + 1);
+            let mut node = &self.root;
+            path.push(node);
+            for &i in place {
+                match node.children.get(i) {
+                    Some(child) => node = child,
+                    None => break,
+                }
+                path.push(node);
+            }
+            if path.len() == place.len() + 1
+                && node.kind == NodeKind::Account
+                && node.id == account_id
+            {
+                return Some(path);
+            }
+        }
         let mut path = Vec::new();
         if find(&self.root, account_id, &mut path) {
             Some(path)
@@ -112,6 +177,18 @@ impl Organization {
     }
 }
 
+/// Records the place of every account under `node` (the first one of each id, depth first).
+fn index(node: &OrgNode, at: &mut Vec<usize>, places: &mut HashMap<String, Vec<usize>>) {
+    if node.kind == NodeKind::Account && !places.contains_key(&node.id) {
+        places.insert(node.id.clone(), at.clone());
+    }
+    for (i, child) in node.children.iter().enumerate() {
+        at.push(i);
+        index(child, at, places);
+        at.pop();
+    }
+}
+
 fn find<'a>(node: &'a OrgNode, account_id: &str, path: &mut Vec<&'a OrgNode>) -> bool {
     path.push(node);
     if node.kind == NodeKind::Account && node.id == account_id {
@@ -136,5 +213,99 @@ fn collect<'a>(
     }
     for child in &node.children {
         collect(child, want, out);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn node(kind: NodeKind, id: &str, children: Vec<OrgNode>) -> OrgNode {
+        OrgNode {
+            kind,
+            id: id.to_owned(),
+            name: id.to_owned(),
+            scps: Vec::new(),
+            rcps: Vec::new(),
+            children,
+        }
+    }
+
+    fn ids(path: Option<Vec<&OrgNode>>) -> Option<Vec<&str>> {
+        path.map(|p| p.iter().map(|n| n.id.as_str()).collect())
+    }
+
+    fn org() -> Organization {
+        Organization::new(
+            Some("o-test".to_owned()),
+            "111111111111".to_owned(),
+            node(
+                NodeKind::Root,
+                "r-root",
+                vec![
+                    node(NodeKind::Account, "111111111111", Vec::new()),
+                    node(
+                        NodeKind::OrganizationalUnit,
+                        "ou-prod",
+                        vec![
+                            node(NodeKind::Account, "222222222222", Vec::new()),
+                            node(
+                                NodeKind::OrganizationalUnit,
+                                "ou-deep",
+                                vec![node(NodeKind::Account, "333333333333", Vec::new())],
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        )
+    }
+
+    #[test]
+    fn path_to_names_root_ous_and_account() {
+        let org = org();
+        assert_eq!(
+            ids(org.path_to("111111111111")),
+            Some(vec!["r-root", "111111111111"])
+        );
+        assert_eq!(
+            ids(org.path_to("333333333333")),
+            Some(vec!["r-root", "ou-prod", "ou-deep", "333333333333"])
+        );
+        assert_eq!(ids(org.path_to("999999999999")), None);
+        // An OU id is not an account.
+        assert_eq!(ids(org.path_to("ou-prod")), None);
+    }
+
+    #[test]
+    fn path_to_follows_a_tree_changed_after_the_first_lookup() {
+        let mut org = org();
+        assert!(org.path_to("222222222222").is_some());
+        // Move 333333333333 up to the root, drop 222222222222, add 444444444444.
+        let prod = &mut org.root.children[1];
+        prod.children.remove(0);
+        let deep = prod.children.remove(0);
+        org.root.children.extend(deep.children);
+        org.root
+            .children
+            .push(node(NodeKind::Account, "444444444444", Vec::new()));
+        assert_eq!(ids(org.path_to("222222222222")), None);
+        assert_eq!(
+            ids(org.path_to("333333333333")),
+            Some(vec!["r-root", "333333333333"])
+        );
+        assert_eq!(
+            ids(org.path_to("444444444444")),
+            Some(vec!["r-root", "444444444444"])
+        );
+    }
+
+    #[test]
+    fn equality_ignores_the_index() {
+        let looked_up = org();
+        assert!(looked_up.path_to("333333333333").is_some());
+        assert_eq!(looked_up, org());
+        assert_eq!(looked_up.clone(), org());
     }
 }

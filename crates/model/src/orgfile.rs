@@ -74,11 +74,7 @@ pub fn parse_organization(value: &Value) -> Result<Organization, FormatError> {
     }
     let mut seen = BTreeSet::new();
     let root = parse_node(top.req("root")?, "root", NodeKind::Root, 0, &mut seen)?;
-    let org = Organization {
-        id,
-        management_account_id,
-        root,
-    };
+    let org = Organization::new(id, management_account_id, root);
     if !org.contains_account(&org.management_account_id) {
         return Err(FormatError::new(
             "management_account_id",

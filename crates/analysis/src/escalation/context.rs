@@ -33,7 +33,7 @@
 //! SCPs condition on it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use latch_catalog::{ActionId, Catalog};
 use latch_model::{
@@ -149,6 +149,9 @@ pub struct GraphContext<'a> {
     /// Principals left out, with why (their policies did not compile).
     pub not_analysed: Vec<String>,
     rcps: BTreeMap<&'a str, Option<Vec<Vec<CPolicy>>>>,
+    /// The roles trusting each service principal asked about, found once for all the rules
+    /// that ask (see [`GraphContext::roles_trusting`]).
+    trusting: Mutex<HashMap<String, Arc<OnceLock<Vec<usize>>>>>,
 }
 
 fn fill(template: &str, account: &str, region: &str, name: &str) -> String {
@@ -469,6 +472,7 @@ impl<'a> GraphContext<'a> {
             admin: Vec::new(),
             not_analysed: Vec::new(),
             rcps: BTreeMap::new(),
+            trusting: Mutex::new(HashMap::new()),
         };
         let principals: Vec<Principal<'a>> = snapshot.principals().collect();
         let region = ctx.options.region.clone();
@@ -813,11 +817,19 @@ impl<'a> GraphContext<'a> {
         )
     }
 
-    /// Role nodes that trust `service`, in snapshot order.
+    /// Role nodes that trust `service`, in snapshot order. Each service is looked up once;
+    /// the rules that ask about the same one (several run code on EC2 or Lambda) share it.
     pub fn roles_trusting(&self, service: &str) -> Vec<usize> {
-        (0..self.nodes.len())
-            .filter(|&i| self.trusts_service(i, service))
-            .collect()
+        let cell = match self.trusting.lock() {
+            Ok(mut cells) => Arc::clone(cells.entry(service.to_owned()).or_default()),
+            Err(_) => Arc::default(),
+        };
+        cell.get_or_init(|| {
+            (0..self.nodes.len())
+                .filter(|&i| self.trusts_service(i, service))
+                .collect()
+        })
+        .clone()
     }
 
     /// Node indices of one account.

@@ -306,16 +306,21 @@ pub fn build_graph_with(snapshot: &Snapshot, options: GraphOptions) -> Graph {
 /// Builds the graph on principals already prepared (shared with the blast radius).
 pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
     let rules = rules();
-    let mut edges: Vec<Edge> = std::thread::scope(|scope| {
+    let per_rule: Vec<Vec<Edge>> = std::thread::scope(|scope| {
         let handles: Vec<_> = rules
             .iter()
             .map(|rule| scope.spawn(move || rule.edges(ctx)))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    // One allocation of the right size: a graph of a large organization has millions of edges.
+    let mut edges: Vec<Edge> = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
+    for rule_edges in per_rule {
+        edges.extend(rule_edges);
+    }
     edges.retain(|e| e.to.as_str() != e.from);
     edges.sort_by(|a, b| {
         (

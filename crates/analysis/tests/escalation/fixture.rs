@@ -333,11 +333,11 @@ impl Fx {
                     document: doc(self.scps.clone()),
                 },
             ];
-            Organization {
-                id: Some("o-fixture".to_owned()),
-                management_account_id: MANAGEMENT.to_owned(),
-                root: node(NodeKind::Root, "r-root", root_scps, children),
-            }
+            Organization::new(
+                Some("o-fixture".to_owned()),
+                MANAGEMENT.to_owned(),
+                node(NodeKind::Root, "r-root", root_scps, children),
+            )
         });
         Snapshot {
             organization,
