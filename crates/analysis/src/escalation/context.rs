@@ -351,6 +351,11 @@ fn prepare<'a>(
     if let Some(now) = now {
         insert_time_keys(&mut context, &p, now);
     }
+    // Every probe of this principal clones the context: the keys the engine derives from the
+    // principal are added once here, and the whole is shared by the clones. A principal the
+    // engine cannot parse keeps its context as it is; each of its requests fails the same way.
+    let _ = Request::add_principal_keys(p.arn(), &mut context);
+    context.share();
     let rcps = set.rcps.clone();
     Ok(Prepared {
         node: Node {
