@@ -426,6 +426,26 @@ fn resolve(action: &str) -> Option<ActionId> {
     })
 }
 
+/// Whether some Allow statement of a trust policy could match the service principal
+/// `service`: one without `Principal`, or whose `Principal` is `"*"` or lists `service` (in
+/// any case) or `"*"` under any type. The engine matches a service caller only through such a
+/// statement, and only an Allow statement can let it in; a trust policy without one is
+/// not worth a request.
+fn may_let_in_service(trust: &Policy, service: &str) -> bool {
+    trust.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && s.principal.as_ref().is_none_or(|p| {
+                !p.negated
+                    && (p.any
+                        || p.entries.iter().any(|(_, values)| {
+                            values
+                                .iter()
+                                .any(|v| v == "*" || v.eq_ignore_ascii_case(service))
+                        }))
+            })
+    })
+}
+
 /// Fills the wildcards of a resource pattern with a letter, giving one concrete ARN it
 /// matches; `None` for patterns with policy variables.
 fn instantiate(pattern: &str) -> Option<String> {
@@ -759,6 +779,13 @@ impl<'a> GraphContext<'a> {
         let Some(set) = &node.trust_set else {
             return false;
         };
+        if !node
+            .principal
+            .trust_policy()
+            .is_some_and(|doc| may_let_in_service(&doc.policy, service))
+        {
+            return false;
+        }
         let Ok(req) = Request::new(
             service,
             "sts:AssumeRole",
@@ -840,5 +867,82 @@ impl<'a> GraphContext<'a> {
         });
         set.identity.truncate(n);
         result
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// What the engine answers for `service` assuming a role with this trust policy.
+    fn engine_allows(trust: &Policy, service: &str) -> bool {
+        let set = PolicySet {
+            resource: Some(CPolicy::compile(trust, Layer::Resource).unwrap()),
+            ..PolicySet::default()
+        };
+        let req = Request::new(
+            service,
+            "sts:AssumeRole",
+            "arn:aws:iam::111122223333:role/r",
+            Some("111122223333"),
+            Context::default(),
+        )
+        .unwrap();
+        set.evaluate(&req).decision == Decision::Allow
+    }
+
+    #[test]
+    fn the_service_pre_check_never_hides_a_trust_the_engine_grants() {
+        let statement = |body: &str| {
+            Policy::from_json_str(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{{body},"Action":"sts:AssumeRole"}}]}}"#
+            ))
+            .unwrap()
+        };
+        let service = "lambda.amazonaws.com";
+        let cases = [
+            (
+                r#""Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"}"#,
+                true,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]}"#,
+                true,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"Service":"LAMBDA.amazonaws.com"}"#,
+                true,
+            ),
+            (r#""Effect":"Allow","Principal":"*""#, true),
+            (r#""Effect":"Allow","Principal":{"AWS":"*"}"#, true),
+            (
+                r#""Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:saml-provider/x"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Deny","Principal":{"Service":"lambda.amazonaws.com"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Allow","NotPrincipal":{"Service":"ec2.amazonaws.com"}"#,
+                false,
+            ),
+        ];
+        for (body, pre) in cases {
+            let trust = statement(body);
+            assert_eq!(may_let_in_service(&trust, service), pre, "{body}");
+            // Whatever the engine grants passes the pre-check.
+            assert!(!engine_allows(&trust, service) || pre, "{body}");
+        }
+        assert!(engine_allows(&statement(cases[0].0), service));
     }
 }
