@@ -46,7 +46,7 @@ use latch_policy::document::Effect;
 use latch_policy::eval::Matched;
 use latch_policy::{Decision, Layer, Policy, PolicySet, Request, Unevaluable};
 
-use crate::{effective_permissions, ActionSet, PrincipalPolicies};
+use crate::{combine, effective_permissions, ActionSet, PolicyActions, PrincipalPolicies};
 
 /// Settings of the graph construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,11 +273,8 @@ impl Cache {
         let mut allowed = ActionSet::empty();
         for s in &eff.identity {
             let set = self.doc_allowed.entry(source_key(s)).or_insert_with(|| {
-                effective_permissions(&PrincipalPolicies {
-                    identity: vec![s.document.policy.clone()],
-                    ..PrincipalPolicies::default()
-                })
-                .allowed
+                // `effective_permissions` of this document alone, without copying it.
+                combine(&[&PolicyActions::of(&s.document.policy)], None, &[], false).allowed
             });
             allowed.union_with(set);
         }
@@ -478,6 +475,7 @@ impl<'a> GraphContext<'a> {
                 .map(|p| prepare(*p, &mut cache, &region, now))
                 .collect()
         });
+        ctx.nodes.reserve_exact(prepared.len());
         for result in prepared {
             let prepared = match result {
                 Ok(p) => p,
