@@ -131,6 +131,9 @@ pub struct Node<'a> {
     labels: Vec<String>,
 }
 
+/// A principal that may assume a role: its node, and the policies that allow it.
+pub type Assumer = (usize, Vec<String>);
+
 /// Precomputed state shared by the rules.
 #[derive(Debug)]
 pub struct GraphContext<'a> {
@@ -152,6 +155,9 @@ pub struct GraphContext<'a> {
     /// The roles trusting each service principal asked about, found once for all the rules
     /// that ask (see [`GraphContext::roles_trusting`]).
     trusting: Mutex<HashMap<String, Arc<OnceLock<Vec<usize>>>>>,
+    /// Who may assume each role, found once for the blast radius and the `assume-role` rule
+    /// (see [`GraphContext::assumers`]).
+    assumers: OnceLock<Vec<Vec<Assumer>>>,
 }
 
 fn fill(template: &str, account: &str, region: &str, name: &str) -> String {
@@ -389,23 +395,6 @@ fn unless_label(m: &Matched<'_>) -> String {
     )
 }
 
-/// Runs `f` over `items` split into one contiguous chunk per available core, keeping order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || f(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
-}
-
 thread_local! {
     /// Action name to catalog id: rules ask about the same few dozen actions millions of times.
     static RESOLVED: std::cell::RefCell<HashMap<String, Option<ActionId>>> =
@@ -465,11 +454,12 @@ impl<'a> GraphContext<'a> {
             not_analysed: Vec::new(),
             rcps: BTreeMap::new(),
             trusting: Mutex::new(HashMap::new()),
+            assumers: OnceLock::new(),
         };
         let principals: Vec<Principal<'a>> = snapshot.principals().collect();
         let region = ctx.options.region.clone();
         let now = ctx.options.now;
-        let prepared = in_parallel(&principals, |part| {
+        let prepared = crate::parallel::in_parallel(&principals, |part| {
             let mut cache = Cache::default();
             part.iter()
                 .map(|p| prepare(*p, &mut cache, &region, now))
@@ -495,7 +485,7 @@ impl<'a> GraphContext<'a> {
             ctx.nodes.push(prepared.node);
         }
         let indices: Vec<usize> = (0..ctx.nodes.len()).collect();
-        ctx.admin = in_parallel(&indices, |part| {
+        ctx.admin = crate::parallel::in_parallel(&indices, |part| {
             part.iter().map(|&i| ctx.is_admin(i)).collect()
         });
         ctx
@@ -546,6 +536,24 @@ impl<'a> GraphContext<'a> {
             Some(id) => node.allowed.contains(id),
             None => true,
         }
+    }
+
+    /// [`GraphContext::may`] for an action already looked up with [`GraphContext::action`]:
+    /// for loops that ask about one action for many principals.
+    pub fn may_id(&self, i: usize, action: Option<ActionId>) -> bool {
+        let Some(node) = self.nodes.get(i) else {
+            return false;
+        };
+        match action {
+            Some(id) => node.allowed.contains(id),
+            None => true,
+        }
+    }
+
+    /// The catalog id of an action (`None` when the catalog does not know it), for
+    /// [`GraphContext::may_id`].
+    pub fn action(&self, action: &str) -> Option<ActionId> {
+        resolve(action)
     }
 
     /// Whether every action is in node `i`'s allowed set.
@@ -814,6 +822,45 @@ impl<'a> GraphContext<'a> {
             Some(trust),
             &[],
         )
+    }
+
+    /// The principals that may assume the role of node `role` (every other node its trust
+    /// policy may let in, [`candidate_sources`](super::assume_role::candidate_sources), that
+    /// passes [`GraphContext::can_assume`]), each with the policies that allow it (as
+    /// [`GraphContext::evaluate`] names them), in the order of the candidates. Computed for
+    /// every role on the first call, over the available cores.
+    pub fn assumers(&self, role: usize) -> &[Assumer] {
+        let all = self.assumers.get_or_init(|| {
+            let roles: Vec<usize> = (0..self.nodes.len()).collect();
+            crate::parallel::in_parallel(&roles, |part| {
+                part.iter().map(|&role| self.find_assumers(role)).collect()
+            })
+        });
+        all.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    fn find_assumers(&self, role: usize) -> Vec<Assumer> {
+        let (Some(target), Some(trust)) = (self.nodes.get(role), self.trust(role)) else {
+            return Vec::new();
+        };
+        let Some(doc) = target.principal.trust_policy() else {
+            return Vec::new();
+        };
+        super::assume_role::candidate_sources(self, &doc.policy)
+            .into_iter()
+            .filter(|&src| src != role)
+            .filter_map(|src| {
+                self.evaluate(
+                    src,
+                    "sts:AssumeRole",
+                    target.principal.arn(),
+                    Some(target.principal.account_id()),
+                    Some(trust),
+                    &[],
+                )
+                .map(|labels| (src, labels))
+            })
+            .collect()
     }
 
     /// Role nodes that trust `service`, in snapshot order. Each service is looked up once;
