@@ -193,9 +193,16 @@ impl ActionSet {
         let catalog = Catalog::get();
         let first = self.first;
         self.words.iter().enumerate().flat_map(move |(wi, &w)| {
-            (0..64)
-                .filter(move |b| w & (1 << b) != 0)
-                .filter_map(move |b| catalog.actions().get((first + wi) * 64 + b).map(|a| a.id()))
+            // The set bits, lowest first, without testing the others.
+            let mut rest = w;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    b
+                })
+            })
+            .filter_map(move |b| catalog.actions().get((first + wi) * 64 + b).map(|a| a.id()))
         })
     }
 

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use latch_model::Snapshot;
 
-use crate::escalation::assume_role::candidate_sources;
 use crate::escalation::context::{GraphContext, GraphOptions};
 
 /// For every principal (by ARN): the accounts it can act in, its own included, sorted.
@@ -20,18 +19,9 @@ pub fn blast_radius_in(ctx: &GraphContext<'_>) -> BTreeMap<String, Vec<String>> 
     let n = ctx.nodes.len();
     let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
     for role in 0..n {
-        let Some(trust) = ctx
-            .nodes
-            .get(role)
-            .and_then(|node| node.principal.trust_policy())
-        else {
-            continue;
-        };
-        for src in candidate_sources(ctx, &trust.policy) {
-            if src != role && ctx.can_assume(src, role) {
-                if let Some(v) = next.get_mut(src) {
-                    v.push(role);
-                }
+        for &(src, _) in ctx.assumers(role) {
+            if let Some(v) = next.get_mut(src) {
+                v.push(role);
             }
         }
     }

@@ -98,7 +98,8 @@ impl PolicyActions {
         out
     }
 
-    fn union(policies: &[&PolicyActions]) -> PolicyActions {
+    /// What the policies of one layer do together (the union of each part).
+    pub(crate) fn union(policies: &[&PolicyActions]) -> PolicyActions {
         let mut out = PolicyActions {
             allow_any: ActionSet::empty(),
             allow_unconditional: ActionSet::empty(),
@@ -144,7 +145,10 @@ pub fn combine(
         restrict(b);
     }
     for level in scps {
-        restrict(&PolicyActions::union(level));
+        match level.as_slice() {
+            [one] => restrict(one),
+            _ => restrict(&PolicyActions::union(level)),
+        }
     }
     allowed.subtract(&deny_always);
     unconditional.subtract(&deny_always);

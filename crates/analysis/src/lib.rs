@@ -7,6 +7,7 @@ pub mod actionset;
 pub mod blast;
 pub mod effective;
 pub mod escalation;
+mod parallel;
 pub mod scan;
 
 pub use actionset::ActionSet;

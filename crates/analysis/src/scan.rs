@@ -4,7 +4,7 @@
 //!
 //! Pure: the snapshot and the usage table come in as values, "now" as an argument.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use latch_catalog::{Catalog, Category};
 use latch_model::{Principal, Snapshot};
@@ -231,7 +231,11 @@ struct Stack<'a> {
 /// account only when the window holds at least one of its events
 /// ([`latch_trail::evidence::account_has_events`]); otherwise nothing is called unused or
 /// idle on CloudTrail's evidence, and `not_analysed` says why.
-pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) -> ScanReport {
+pub fn scan<'s>(
+    snapshot: &'s Snapshot,
+    usage: Option<&UsageTable>,
+    opts: ScanOptions,
+) -> ScanReport {
     let catalog = Catalog::get();
     let window_start_s = (opts.now_millis - opts.window_days * DAY_MS).div_euclid(1000);
     let window = Window {
@@ -260,13 +264,15 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     let unobservable =
         ActionSet::from_patterns(latch_trail::mapping::NOT_OBSERVABLE.iter().copied(), false);
 
-    // Expand each policy document once, shared by every principal it applies to.
-    let mut cache: HashMap<usize, PolicyActions> = HashMap::new();
-    let mut actions_of = |doc: &latch_model::PolicyDocument| -> usize {
+    // Each policy document is expanded once (below, over the available cores), shared by
+    // every principal it applies to.
+    let mut docs: Vec<&latch_model::PolicyDocument> = Vec::new();
+    let mut listed: HashSet<usize> = HashSet::new();
+    let mut actions_of = |doc: &'s latch_model::PolicyDocument| -> usize {
         let key = std::ptr::from_ref(doc) as usize;
-        cache
-            .entry(key)
-            .or_insert_with(|| PolicyActions::of(&doc.policy));
+        if listed.insert(key) {
+            docs.push(doc);
+        }
         key
     };
 
@@ -335,25 +341,42 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         });
     }
 
-    for Stack {
-        principal: p,
-        identity,
-        boundary,
-        scps,
-    } in &plan
-    {
+    let expanded = crate::parallel::in_parallel(&docs, |part| {
+        part.iter().map(|d| PolicyActions::of(&d.policy)).collect()
+    });
+    let cache: HashMap<usize, PolicyActions> = docs
+        .iter()
+        .map(|d| std::ptr::from_ref(*d) as usize)
+        .zip(expanded)
+        .collect();
+    // The SCPs of one level together, once per level rather than once per principal.
+    let mut levels_cache: HashMap<&[usize], PolicyActions> = HashMap::new();
+    for stack in &plan {
+        for level in &stack.scps {
+            levels_cache.entry(level.as_slice()).or_insert_with(|| {
+                let parts: Vec<&PolicyActions> =
+                    level.iter().filter_map(|k| cache.get(k)).collect();
+                PolicyActions::union(&parts)
+            });
+        }
+    }
+
+    let analyse = |stack: &Stack<'s>| -> (PrincipalReport, Vec<Finding>, ActionSet) {
+        let Stack {
+            principal: p,
+            identity,
+            boundary,
+            scps,
+        } = stack;
         let get = |k: &usize| cache.get(k);
+        let mut findings = Vec::new();
         let ids: Vec<&PolicyActions> = identity.iter().filter_map(get).collect();
         let levels: Vec<Vec<&PolicyActions>> = scps
             .iter()
-            .map(|l| l.iter().filter_map(get).collect())
+            .map(|l| levels_cache.get(l.as_slice()).into_iter().collect())
             .collect();
         let eff: EffectivePermissions =
             combine(&ids, boundary.as_ref().and_then(get), &levels, false);
-        allowed_by_account
-            .entry(p.account_id().to_owned())
-            .or_insert_with(ActionSet::empty)
-            .union_with(&eff.allowed);
 
         let mut held = eff.allowed.clone();
         held.intersect_with(&sensitive);
@@ -516,7 +539,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
             trust_findings(snapshot, p, &role.trust_policy.policy, &mut findings);
         }
 
-        principals.push(PrincipalReport {
+        let row = PrincipalReport {
             arn: p.arn().to_owned(),
             account: p.account_id().to_owned(),
             kind: if p.as_user().is_some() {
@@ -535,7 +558,36 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
                 .get(p.arn())
                 .cloned()
                 .unwrap_or_else(|| vec![p.account_id().to_owned()]),
-        });
+        };
+        (row, findings, eff.allowed)
+    };
+
+    // Each principal on its own, over the available cores; the results are merged in snapshot
+    // order (and the union of what each account allows does not depend on order).
+    let analysed = crate::parallel::per_chunk(&plan, |part| {
+        let mut rows = Vec::with_capacity(part.len());
+        let mut allowed_here: BTreeMap<String, ActionSet> = BTreeMap::new();
+        for stack in part {
+            let (row, principal_findings, allowed) = analyse(stack);
+            allowed_here
+                .entry(row.account.clone())
+                .or_insert_with(ActionSet::empty)
+                .union_with(&allowed);
+            rows.push((row, principal_findings));
+        }
+        (rows, allowed_here)
+    });
+    for (rows, allowed_here) in analysed {
+        for (account, allowed) in allowed_here {
+            allowed_by_account
+                .entry(account)
+                .or_insert_with(ActionSet::empty)
+                .union_with(&allowed);
+        }
+        for (row, principal_findings) in rows {
+            findings.extend(principal_findings);
+            principals.push(row);
+        }
     }
 
     let mut unused_services = Vec::new();
@@ -783,9 +835,10 @@ fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
         return false;
     };
     let account = p.account_id();
+    let context = p.request_context();
     ADMIN_PROBES.iter().all(|(action, template)| {
         let resource = template.replace("{account}", account);
-        latch_policy::Request::new(p.arn(), action, &resource, None, p.request_context()).is_ok_and(
+        latch_policy::Request::new(p.arn(), action, &resource, None, context.clone()).is_ok_and(
             |req| {
                 set.evaluate_with(&req, latch_policy::Unevaluable::DenyDoesNotMatch)
                     .decision

@@ -214,7 +214,7 @@ fn collect_writes_a_snapshot_that_matches_what_was_created() {
         .find(|p| p.id == fx.deny_leave)
         .unwrap();
     assert_eq!(
-        leave.document.value,
+        leave.document.value(),
         serde_json::from_str::<Value>(testing::DENY_LEAVE).unwrap()
     );
     let dev = org

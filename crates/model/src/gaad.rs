@@ -434,8 +434,8 @@ pub enum DocumentStyle {
 
 fn doc(d: &PolicyDocument, style: DocumentStyle) -> Value {
     match style {
-        DocumentStyle::Object => d.value.clone(),
-        DocumentStyle::UrlEncoded => Value::String(percent_encode(&d.value.to_string())),
+        DocumentStyle::Object => d.value(),
+        DocumentStyle::UrlEncoded => Value::String(percent_encode(d.json())),
     }
 }
 

@@ -766,7 +766,7 @@ fn workloads(account: &Account) -> crate::workloads::Workloads {
     let id = &account.id;
     let mut items = Vec::new();
     for (n, role) in account.roles.values().enumerate() {
-        let trust = role.trust_policy.value.to_string();
+        let trust = role.trust_policy.json();
         let name = &role.name;
         let (kind, arn) = if trust.contains("lambda.amazonaws.com") {
             (

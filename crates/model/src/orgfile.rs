@@ -293,7 +293,7 @@ fn node_value(n: &OrgNode) -> Value {
                     Some(known) if known.document == p.document => {
                         json!({"id": p.id, "name": p.name})
                     }
-                    _ => json!({"id": p.id, "name": p.name, "document": p.document.value}),
+                    _ => json!({"id": p.id, "name": p.name, "document": p.document.value()}),
                 })
                 .collect(),
         )

@@ -92,7 +92,7 @@ pub fn to_value(policies: &[ResourcePolicy]) -> Value {
         "policies": policies.iter().map(|p| json!({
             "resource_arn": p.resource_arn,
             "kind": p.kind.name(),
-            "document": p.document.value,
+            "document": p.document.value(),
         })).collect::<Vec<_>>(),
     })
 }

@@ -123,7 +123,7 @@ fn url_encoded_account_decodes_and_paginated_account_merges() {
         2
     );
     assert_eq!(
-        runner.trust_policy.value["Statement"][0]["Principal"]["Service"],
+        runner.trust_policy.value()["Statement"][0]["Principal"]["Service"],
         "ecs-tasks.amazonaws.com"
     );
     let dev = &s.accounts[DEV];
@@ -194,7 +194,7 @@ fn planted_a_passrole_into_lambda() {
         .iter()
         .any(|a| a.ends_with("/AdministratorAccess")));
     assert_eq!(
-        role.trust_policy.value["Statement"][0]["Principal"]["Service"],
+        role.trust_policy.value()["Statement"][0]["Principal"]["Service"],
         "lambda.amazonaws.com"
     );
     // The negative control may pass only a basic role.
@@ -249,8 +249,8 @@ fn planted_e_cross_account_chain() {
     let trust = principal(&s, &target)
         .trust_policy()
         .unwrap()
-        .value
-        .to_string();
+        .json()
+        .to_owned();
     assert!(trust.contains(&auto));
     // sandbox-bob (PowerUserAccess) may assume sandbox-automation, which trusts its account.
     let bob = format!("arn:aws:iam::{SANDBOX}:user/sandbox-bob");
@@ -284,7 +284,7 @@ fn planted_g_split_across_two_policies() {
     let p = principal(&s, &agent);
     let ids = p.identity_policies();
     assert_eq!(ids.len(), 2);
-    let text: Vec<String> = ids.iter().map(|sp| sp.document.value.to_string()).collect();
+    let text: Vec<String> = ids.iter().map(|sp| sp.document.json().to_owned()).collect();
     assert!(text[0].contains("iam:PassRole") && !text[0].contains("ec2:RunInstances"));
     assert!(text[1].contains("ec2:RunInstances") && !text[1].contains("iam:PassRole"));
     let target = format!("arn:aws:iam::{DEV}:role/ec2-fleet-admin");
@@ -317,10 +317,7 @@ fn planted_h_zombie_and_i_external_trust() {
         &format!("arn:aws:iam::{SECURITY}:role/ThirdPartyCSPMRole"),
     );
     let trust = vendor.trust_policy().unwrap();
-    assert!(trust
-        .value
-        .to_string()
-        .contains("arn:aws:iam::999988887777:root"));
+    assert!(trust.json().contains("arn:aws:iam::999988887777:root"));
     assert!(!s.is_internal_account("999988887777"));
     assert!(s.is_internal_account(SECURITY));
     // Assuming it from the vendor account needs the external id.

@@ -47,11 +47,11 @@ fn every_version_is_kept_beside_the_default() {
     let account = parse_gaad(&three_versions(), ACCT).unwrap();
     let p = account.managed_policy(ARN).unwrap();
     assert_eq!(p.default_version_id, "v3");
-    assert_eq!(p.document.value["Statement"][0]["Action"], "s3:GetObject");
+    assert_eq!(p.document.value()["Statement"][0]["Action"], "s3:GetObject");
     let ids: Vec<&str> = p.other_versions.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(ids, ["v1", "v2"]);
     assert_eq!(
-        p.other_versions[0].document.value["Statement"][0]["Action"],
+        p.other_versions[0].document.value()["Statement"][0]["Action"],
         "*"
     );
     assert_eq!(
@@ -63,7 +63,7 @@ fn every_version_is_kept_beside_the_default() {
     );
     // URL-encoded like the default; parsed by the engine.
     assert_eq!(
-        p.other_versions[1].document.value["Statement"][0]["Action"],
+        p.other_versions[1].document.value()["Statement"][0]["Action"],
         "iam:*"
     );
     assert_eq!(p.other_versions[1].document.policy.statements.len(), 1);

@@ -105,7 +105,7 @@ fn generated_snapshot_loads_back() {
         if eff
             .identity
             .iter()
-            .any(|sp| sp.document.value.to_string().contains("\"Action\":\"*\""))
+            .any(|sp| sp.document.json().contains("\"Action\":\"*\""))
         {
             admins += 1;
         }

@@ -146,7 +146,7 @@ fn paginated_gaad_merges_and_encoded_documents_decode() {
         .unwrap();
     assert_eq!(local.name, "local");
     assert_eq!(
-        local.document.value["Statement"][0]["Action"],
+        local.document.value()["Statement"][0]["Action"],
         "s3:GetObject"
     );
     // The same role on two pages is an error naming the second.

@@ -4,6 +4,9 @@
 //! "Condition key names are not case-sensitive"), so keys are stored lower-cased; values keep
 //! their case.
 
+use std::cmp::Ordering;
+use std::sync::Arc;
+
 /// Values of one context key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -16,45 +19,104 @@ pub struct Entry {
 }
 
 /// A set of context keys, looked up case-insensitively.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Keys live in two sorted lists: those set on this value, and those shared with other
+/// contexts after [`Context::share`], which cloning does not copy. A key set on this value
+/// hides a shared one of the same name, so the two behave as one set in which the latest
+/// [`Context::insert`] wins.
+#[derive(Clone, Default)]
 pub struct Context {
     // Sorted by lower-cased key.
     entries: Vec<(String, Entry)>,
+    // Sorted by lower-cased key; never holds a key of `entries` that is visible.
+    shared: Option<Arc<Vec<(String, Entry)>>>,
+}
+
+/// Compares a lower-cased key with a name in any case, without allocating.
+fn cmp_key(key_lc: &str, name: &str) -> Ordering {
+    key_lc
+        .bytes()
+        .cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
+}
+
+fn find<'e>(entries: &'e [(String, Entry)], name: &str) -> Option<&'e Entry> {
+    entries
+        .binary_search_by(|(k, _)| cmp_key(k, name))
+        .ok()
+        .and_then(|i| entries.get(i))
+        .map(|(_, e)| e)
+}
+
+fn exact<'e>(entries: &'e [(String, Entry)], key_lc: &str) -> Option<&'e Entry> {
+    entries
+        .binary_search_by(|(k, _)| k.as_str().cmp(key_lc))
+        .ok()
+        .and_then(|i| entries.get(i))
+        .map(|(_, e)| e)
 }
 
 impl Context {
     /// Sets a key, replacing any earlier value.
     pub fn insert(&mut self, name: &str, values: Vec<String>, multi: bool) {
-        let key = name.to_ascii_lowercase();
         let entry = Entry {
             name: name.to_owned(),
             values,
             multi,
         };
-        match self.entries.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+        match self.entries.binary_search_by(|(k, _)| cmp_key(k, name)) {
             Ok(i) => {
                 if let Some(slot) = self.entries.get_mut(i) {
                     slot.1 = entry;
                 }
             }
-            Err(i) => self.entries.insert(i, (key, entry)),
+            Err(i) => self.entries.insert(i, (name.to_ascii_lowercase(), entry)),
         }
     }
 
     /// Sets a key only if it is not already present.
     pub fn insert_default(&mut self, name: &str, value: String) {
-        if !self.has(&name.to_ascii_lowercase()) {
-            self.insert(name, vec![value], false);
+        self.insert_default_with(name, || value);
+    }
+
+    /// [`Context::insert_default`], computing the value only when the key is absent.
+    pub fn insert_default_with(&mut self, name: &str, value: impl FnOnce() -> String) {
+        if self.find(name).is_none_or(|e| e.values.is_empty()) {
+            self.insert(name, vec![value()], false);
         }
+    }
+
+    /// Moves every key into storage shared by this context and its clones: cloning it
+    /// afterwards (a principal's context, copied for each of its requests) copies no key.
+    /// Lookups and later inserts behave as before.
+    pub fn share(&mut self) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let own = std::mem::take(&mut self.entries);
+        let merged = match self.shared.take() {
+            None => own,
+            Some(shared) => {
+                let mut merged: Vec<(String, Entry)> = own;
+                for (k, e) in shared.iter() {
+                    if let Err(i) = merged.binary_search_by(|(m, _)| m.as_str().cmp(k)) {
+                        merged.insert(i, (k.clone(), e.clone()));
+                    }
+                }
+                merged
+            }
+        };
+        self.shared = Some(Arc::new(merged));
+    }
+
+    fn find(&self, name: &str) -> Option<&Entry> {
+        find(&self.entries, name)
+            .or_else(|| self.shared.as_deref().and_then(|shared| find(shared, name)))
     }
 
     /// Looks up a lower-cased key.
     pub fn get(&self, key_lc: &str) -> Option<&Entry> {
-        self.entries
-            .binary_search_by(|(k, _)| k.as_str().cmp(key_lc))
-            .ok()
-            .and_then(|i| self.entries.get(i))
-            .map(|(_, e)| e)
+        exact(&self.entries, key_lc)
+            .or_else(|| self.shared.as_deref().and_then(|s| exact(s, key_lc)))
     }
 
     /// Whether a lower-cased key is present (with at least one value).
@@ -72,6 +134,116 @@ impl Context {
 
     /// All entries, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().map(|(_, e)| e)
+        self.pairs().map(|(_, e)| e)
+    }
+
+    /// Every (lower-cased key, entry), sorted by key, a key set on this value hiding the
+    /// shared one.
+    fn pairs(&self) -> impl Iterator<Item = &(String, Entry)> {
+        let shared: &[(String, Entry)] = self.shared.as_deref().map_or(&[], Vec::as_slice);
+        let mut own = self.entries.iter().peekable();
+        let mut shared = shared.iter().peekable();
+        std::iter::from_fn(move || loop {
+            return match (own.peek(), shared.peek()) {
+                (Some((k, _)), Some((s, _))) => match k.cmp(s) {
+                    Ordering::Less => own.next(),
+                    Ordering::Greater => shared.next(),
+                    Ordering::Equal => {
+                        // The key set on this value hides the shared one.
+                        shared.next();
+                        continue;
+                    }
+                },
+                (Some(_), None) => own.next(),
+                (None, Some(_)) => shared.next(),
+                (None, None) => None,
+            };
+        })
+    }
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Context) -> bool {
+        self.pairs().eq(other.pairs())
+    }
+}
+
+impl Eq for Context {}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries: Vec<&(String, Entry)> = self.pairs().collect();
+        f.debug_struct("Context")
+            .field("entries", &entries)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn names(c: &Context) -> Vec<(String, Vec<String>)> {
+        c.iter()
+            .map(|e| (e.name.clone(), e.values.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_shared_context_answers_as_before_and_later_inserts_win() {
+        let mut plain = Context::default();
+        plain.insert("aws:PrincipalTag/Team", vec!["red".into()], false);
+        plain.insert("aws:RequestedRegion", vec!["us-east-1".into()], false);
+        let mut shared = plain.clone();
+        shared.share();
+        assert_eq!(shared, plain);
+        assert_eq!(format!("{shared:?}"), format!("{plain:?}"));
+        assert_eq!(shared.single("aws:requestedregion"), Some("us-east-1"));
+
+        for c in [&mut plain, &mut shared] {
+            // Replaces a key (in another case), adds one, and a default does not replace.
+            c.insert("AWS:RequestedRegion", vec!["eu-west-1".into()], false);
+            c.insert("aws:ResourceAccount", vec!["111122223333".into()], false);
+            c.insert_default("aws:principaltag/team", "blue".into());
+            c.insert_default("aws:PrincipalType", "User".into());
+        }
+        assert_eq!(shared, plain);
+        assert_eq!(shared.single("aws:requestedregion"), Some("eu-west-1"));
+        assert_eq!(shared.single("aws:principaltag/team"), Some("red"));
+        assert_eq!(
+            names(&shared),
+            vec![
+                ("aws:PrincipalTag/Team".to_owned(), vec!["red".to_owned()]),
+                ("aws:PrincipalType".to_owned(), vec!["User".to_owned()]),
+                (
+                    "AWS:RequestedRegion".to_owned(),
+                    vec!["eu-west-1".to_owned()]
+                ),
+                (
+                    "aws:ResourceAccount".to_owned(),
+                    vec!["111122223333".to_owned()]
+                ),
+            ]
+        );
+        assert_eq!(format!("{shared:?}"), format!("{plain:?}"));
+
+        // Sharing again merges, the latest value winning; clones see the same keys.
+        shared.share();
+        let copy = shared.clone();
+        assert_eq!(copy, plain);
+        assert_eq!(copy.single("aws:requestedregion"), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn an_empty_value_list_hides_a_shared_key() {
+        let mut c = Context::default();
+        c.insert("aws:SourceIp", vec!["10.0.0.1".into()], false);
+        c.share();
+        c.insert("aws:sourceip", Vec::new(), true);
+        assert!(!c.has("aws:sourceip"));
+        c.insert_default("aws:SourceIp", "10.0.0.2".into());
+        assert_eq!(c.single("aws:sourceip"), Some("10.0.0.2"));
+        assert_eq!(c.iter().count(), 1);
     }
 }

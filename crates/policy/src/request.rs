@@ -203,51 +203,9 @@ impl Request {
                     .map(str::to_owned)
             })
             .or_else(|| caller.account().map(str::to_owned));
-        let partition = arn::split(principal).map_or("aws", |p| p[1]);
-        match &caller {
-            Caller::User { account, name } => {
-                context.insert_default("aws:PrincipalArn", principal.to_owned());
-                context.insert_default("aws:PrincipalAccount", account.clone());
-                context.insert_default("aws:PrincipalType", "User".into());
-                context.insert_default("aws:username", name.clone());
-            }
-            Caller::RoleSession {
-                account, role_arn, ..
-            } => {
-                context.insert_default("aws:PrincipalArn", role_arn.clone());
-                context.insert_default("aws:PrincipalAccount", account.clone());
-                context.insert_default("aws:PrincipalType", "AssumedRole".into());
-            }
-            Caller::FederatedUser { account, name } => {
-                context.insert_default("aws:PrincipalArn", principal.to_owned());
-                context.insert_default("aws:PrincipalAccount", account.clone());
-                context.insert_default("aws:PrincipalType", "FederatedUser".into());
-                context.insert_default("aws:userid", format!("{account}:{name}"));
-            }
-            Caller::Root { account } => {
-                context.insert_default(
-                    "aws:PrincipalArn",
-                    format!("arn:{partition}:iam::{account}:root"),
-                );
-                context.insert_default("aws:PrincipalAccount", account.clone());
-                context.insert_default("aws:PrincipalType", "Account".into());
-                context.insert_default("aws:userid", account.clone());
-            }
-            Caller::Anonymous => {
-                context.insert_default("aws:PrincipalType", "Anonymous".into());
-                context.insert_default("aws:userid", "anonymous".into());
-            }
-            Caller::Service(name) => {
-                context.insert_default("aws:PrincipalServiceName", name.clone());
-            }
-            Caller::Other(_) => {}
-        }
-        context.insert_default(
-            "aws:PrincipalIsAWSService",
-            matches!(caller, Caller::Service(_)).to_string(),
-        );
+        caller.insert_keys(principal, &mut context);
         if let Some(acct) = &resource_account {
-            context.insert_default("aws:ResourceAccount", acct.clone());
+            context.insert_default_with("aws:ResourceAccount", || acct.clone());
         }
         let service_linked = context
             .single("aws:principalarn")
@@ -266,6 +224,17 @@ impl Request {
         })
     }
 
+    /// Adds to `context`, as defaults (keys already there win), the keys [`Request::new`]
+    /// derives from the principal alone: `aws:PrincipalArn`, `aws:PrincipalAccount`,
+    /// `aws:PrincipalType`, `aws:username`, `aws:userid`, `aws:PrincipalIsAWSService`,
+    /// `aws:PrincipalServiceName`. A context prepared so once (and
+    /// [shared](Context::share)) serves every request of that principal with the same keys,
+    /// without deriving them again for each.
+    pub fn add_principal_keys(principal: &str, context: &mut Context) -> Result<(), RequestError> {
+        Caller::parse(principal)?.insert_keys(principal, context);
+        Ok(())
+    }
+
     /// Whether principal and resource are in different accounts.
     pub fn is_cross_account(&self) -> bool {
         match (self.caller.account(), &self.resource_account) {
@@ -275,10 +244,96 @@ impl Request {
     }
 }
 
+impl Caller {
+    /// The keys derived from the caller (see [`Request::add_principal_keys`]).
+    fn insert_keys(&self, principal: &str, context: &mut Context) {
+        let partition = arn::split(principal).map_or("aws", |p| p[1]);
+        match self {
+            Caller::User { account, name } => {
+                context.insert_default_with("aws:PrincipalArn", || principal.to_owned());
+                context.insert_default_with("aws:PrincipalAccount", || account.clone());
+                context.insert_default_with("aws:PrincipalType", || "User".into());
+                context.insert_default_with("aws:username", || name.clone());
+            }
+            Caller::RoleSession {
+                account, role_arn, ..
+            } => {
+                context.insert_default_with("aws:PrincipalArn", || role_arn.clone());
+                context.insert_default_with("aws:PrincipalAccount", || account.clone());
+                context.insert_default_with("aws:PrincipalType", || "AssumedRole".into());
+            }
+            Caller::FederatedUser { account, name } => {
+                context.insert_default_with("aws:PrincipalArn", || principal.to_owned());
+                context.insert_default_with("aws:PrincipalAccount", || account.clone());
+                context.insert_default_with("aws:PrincipalType", || "FederatedUser".into());
+                context.insert_default_with("aws:userid", || format!("{account}:{name}"));
+            }
+            Caller::Root { account } => {
+                context.insert_default_with("aws:PrincipalArn", || {
+                    format!("arn:{partition}:iam::{account}:root")
+                });
+                context.insert_default_with("aws:PrincipalAccount", || account.clone());
+                context.insert_default_with("aws:PrincipalType", || "Account".into());
+                context.insert_default_with("aws:userid", || account.clone());
+            }
+            Caller::Anonymous => {
+                context.insert_default_with("aws:PrincipalType", || "Anonymous".into());
+                context.insert_default_with("aws:userid", || "anonymous".into());
+            }
+            Caller::Service(name) => {
+                context.insert_default_with("aws:PrincipalServiceName", || name.clone());
+            }
+            Caller::Other(_) => {}
+        }
+        context.insert_default_with("aws:PrincipalIsAWSService", || {
+            matches!(self, Caller::Service(_)).to_string()
+        });
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_prepared_with_the_principal_keys_gives_the_same_requests() {
+        for principal in [
+            "arn:aws:iam::111122223333:user/alice",
+            "arn:aws:iam::111122223333:role/Deploy",
+            "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+            "arn:aws:sts::111122223333:federated-user/bob",
+            "arn:aws:iam::111122223333:root",
+            "lambda.amazonaws.com",
+            "anonymous",
+        ] {
+            let mut base = Context::default();
+            base.insert("aws:PrincipalTag/team", vec!["red".into()], false);
+            let mut prepared = base.clone();
+            Request::add_principal_keys(principal, &mut prepared).unwrap();
+            prepared.share();
+            for (resource, account) in [
+                ("arn:aws:s3:::b/k", None),
+                ("arn:aws:iam::444455556666:role/Other", None),
+                ("arn:aws:iam::111122223333:role/Other", Some("777788889999")),
+            ] {
+                let plain =
+                    Request::new(principal, "sts:AssumeRole", resource, account, base.clone())
+                        .unwrap();
+                let fast = Request::new(
+                    principal,
+                    "sts:AssumeRole",
+                    resource,
+                    account,
+                    prepared.clone(),
+                )
+                .unwrap();
+                assert_eq!(fast.context, plain.context, "{principal} on {resource}");
+                assert_eq!(fast.service_linked, plain.service_linked);
+                assert_eq!(fast.resource_account, plain.resource_account);
+            }
+        }
+    }
 
     #[test]
     fn derives_principal_keys() {

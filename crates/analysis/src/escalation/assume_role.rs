@@ -94,15 +94,16 @@ pub(crate) fn candidate_sources(
     ctx: &GraphContext<'_>,
     trust: &latch_policy::Policy,
 ) -> Vec<usize> {
+    let assume = ctx.action("sts:AssumeRole");
     match candidates(trust) {
         Candidates::Everyone => (0..ctx.nodes.len())
-            .filter(|&s| ctx.may(s, "sts:AssumeRole"))
+            .filter(|&s| ctx.may_id(s, assume))
             .collect(),
         Candidates::Accounts(accounts) => {
             let mut v: Vec<usize> = accounts
                 .iter()
                 .flat_map(|a| ctx.in_account(a).iter().copied())
-                .filter(|&s| ctx.may(s, "sts:AssumeRole"))
+                .filter(|&s| ctx.may_id(s, assume))
                 .collect();
             v.sort_unstable();
             v.dedup();
@@ -119,27 +120,14 @@ impl Rule for AssumeRole {
 
     fn edges(&self, ctx: &GraphContext<'_>) -> Vec<Edge> {
         let mut out = Vec::new();
-        for (role, node) in ctx.nodes.iter().enumerate() {
-            let Some(doc) = node.principal.trust_policy() else {
-                continue;
-            };
-            let sources = candidate_sources(ctx, &doc.policy);
+        for role in 0..ctx.nodes.len() {
             let role_arn = ctx.arn(role);
             let role_account = ctx.account(role);
-            for src in sources {
-                if src == role || !ctx.is_source(src) {
+            for (src, labels) in ctx.assumers(role) {
+                let src = *src;
+                if !ctx.is_source(src) {
                     continue;
                 }
-                let Some(labels) = ctx.evaluate(
-                    src,
-                    "sts:AssumeRole",
-                    role_arn,
-                    Some(role_account),
-                    ctx.trust(role),
-                    &[],
-                ) else {
-                    continue;
-                };
                 let src_account = ctx.account(src);
                 let scope = if src_account == role_account {
                     String::new()

@@ -46,7 +46,7 @@ use latch_policy::document::Effect;
 use latch_policy::eval::Matched;
 use latch_policy::{Decision, Layer, Policy, PolicySet, Request, Unevaluable};
 
-use crate::{effective_permissions, ActionSet, PrincipalPolicies};
+use crate::{combine, effective_permissions, ActionSet, PolicyActions, PrincipalPolicies};
 
 /// Settings of the graph construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +131,9 @@ pub struct Node<'a> {
     labels: Vec<String>,
 }
 
+/// A principal that may assume a role: its node, and the policies that allow it.
+pub type Assumer = (usize, Vec<String>);
+
 /// Precomputed state shared by the rules.
 #[derive(Debug)]
 pub struct GraphContext<'a> {
@@ -152,6 +155,9 @@ pub struct GraphContext<'a> {
     /// The roles trusting each service principal asked about, found once for all the rules
     /// that ask (see [`GraphContext::roles_trusting`]).
     trusting: Mutex<HashMap<String, Arc<OnceLock<Vec<usize>>>>>,
+    /// Who may assume each role, found once for the blast radius and the `assume-role` rule
+    /// (see [`GraphContext::assumers`]).
+    assumers: OnceLock<Vec<Vec<Assumer>>>,
 }
 
 fn fill(template: &str, account: &str, region: &str, name: &str) -> String {
@@ -273,11 +279,8 @@ impl Cache {
         let mut allowed = ActionSet::empty();
         for s in &eff.identity {
             let set = self.doc_allowed.entry(source_key(s)).or_insert_with(|| {
-                effective_permissions(&PrincipalPolicies {
-                    identity: vec![s.document.policy.clone()],
-                    ..PrincipalPolicies::default()
-                })
-                .allowed
+                // `effective_permissions` of this document alone, without copying it.
+                combine(&[&PolicyActions::of(&s.document.policy)], None, &[], false).allowed
             });
             allowed.union_with(set);
         }
@@ -351,6 +354,11 @@ fn prepare<'a>(
     if let Some(now) = now {
         insert_time_keys(&mut context, &p, now);
     }
+    // Every probe of this principal clones the context: the keys the engine derives from the
+    // principal are added once here, and the whole is shared by the clones. A principal the
+    // engine cannot parse keeps its context as it is; each of its requests fails the same way.
+    let _ = Request::add_principal_keys(p.arn(), &mut context);
+    context.share();
     let rcps = set.rcps.clone();
     Ok(Prepared {
         node: Node {
@@ -387,23 +395,6 @@ fn unless_label(m: &Matched<'_>) -> String {
     )
 }
 
-/// Runs `f` over `items` split into one contiguous chunk per available core, keeping order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || f(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
-}
-
 thread_local! {
     /// Action name to catalog id: rules ask about the same few dozen actions millions of times.
     static RESOLVED: std::cell::RefCell<HashMap<String, Option<ActionId>>> =
@@ -418,6 +409,26 @@ fn resolve(action: &str) -> Option<ActionId> {
         let id = Catalog::get().resolve(action);
         cache.borrow_mut().insert(action.to_owned(), id);
         id
+    })
+}
+
+/// Whether some Allow statement of a trust policy could match the service principal
+/// `service`: one without `Principal`, or whose `Principal` is `"*"` or lists `service` (in
+/// any case) or `"*"` under any type. The engine matches a service caller only through such a
+/// statement, and only an Allow statement can let it in; a trust policy without one is
+/// not worth a request.
+fn may_let_in_service(trust: &Policy, service: &str) -> bool {
+    trust.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && s.principal.as_ref().is_none_or(|p| {
+                !p.negated
+                    && (p.any
+                        || p.entries.iter().any(|(_, values)| {
+                            values
+                                .iter()
+                                .any(|v| v == "*" || v.eq_ignore_ascii_case(service))
+                        }))
+            })
     })
 }
 
@@ -473,16 +484,18 @@ impl<'a> GraphContext<'a> {
             not_analysed: Vec::new(),
             rcps: BTreeMap::new(),
             trusting: Mutex::new(HashMap::new()),
+            assumers: OnceLock::new(),
         };
         let principals: Vec<Principal<'a>> = snapshot.principals().collect();
         let region = ctx.options.region.clone();
         let now = ctx.options.now;
-        let prepared = in_parallel(&principals, |part| {
+        let prepared = crate::parallel::in_parallel(&principals, |part| {
             let mut cache = Cache::default();
             part.iter()
                 .map(|p| prepare(*p, &mut cache, &region, now))
                 .collect()
         });
+        ctx.nodes.reserve_exact(prepared.len());
         for result in prepared {
             let prepared = match result {
                 Ok(p) => p,
@@ -503,7 +516,7 @@ impl<'a> GraphContext<'a> {
         }
         ctx.not_analysed.extend(uncompiled_versions(snapshot));
         let indices: Vec<usize> = (0..ctx.nodes.len()).collect();
-        ctx.admin = in_parallel(&indices, |part| {
+        ctx.admin = crate::parallel::in_parallel(&indices, |part| {
             part.iter().map(|&i| ctx.is_admin(i)).collect()
         });
         ctx
@@ -554,6 +567,24 @@ impl<'a> GraphContext<'a> {
             Some(id) => node.allowed.contains(id),
             None => true,
         }
+    }
+
+    /// [`GraphContext::may`] for an action already looked up with [`GraphContext::action`]:
+    /// for loops that ask about one action for many principals.
+    pub fn may_id(&self, i: usize, action: Option<ActionId>) -> bool {
+        let Some(node) = self.nodes.get(i) else {
+            return false;
+        };
+        match action {
+            Some(id) => node.allowed.contains(id),
+            None => true,
+        }
+    }
+
+    /// The catalog id of an action (`None` when the catalog does not know it), for
+    /// [`GraphContext::may_id`].
+    pub fn action(&self, action: &str) -> Option<ActionId> {
+        resolve(action)
     }
 
     /// Whether every action is in node `i`'s allowed set.
@@ -785,6 +816,13 @@ impl<'a> GraphContext<'a> {
         let Some(set) = &node.trust_set else {
             return false;
         };
+        if !node
+            .principal
+            .trust_policy()
+            .is_some_and(|doc| may_let_in_service(&doc.policy, service))
+        {
+            return false;
+        }
         let Ok(req) = Request::new(
             service,
             "sts:AssumeRole",
@@ -815,6 +853,45 @@ impl<'a> GraphContext<'a> {
             Some(trust),
             &[],
         )
+    }
+
+    /// The principals that may assume the role of node `role` (every other node its trust
+    /// policy may let in, [`candidate_sources`](super::assume_role::candidate_sources), that
+    /// passes [`GraphContext::can_assume`]), each with the policies that allow it (as
+    /// [`GraphContext::evaluate`] names them), in the order of the candidates. Computed for
+    /// every role on the first call, over the available cores.
+    pub fn assumers(&self, role: usize) -> &[Assumer] {
+        let all = self.assumers.get_or_init(|| {
+            let roles: Vec<usize> = (0..self.nodes.len()).collect();
+            crate::parallel::in_parallel(&roles, |part| {
+                part.iter().map(|&role| self.find_assumers(role)).collect()
+            })
+        });
+        all.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    fn find_assumers(&self, role: usize) -> Vec<Assumer> {
+        let (Some(target), Some(trust)) = (self.nodes.get(role), self.trust(role)) else {
+            return Vec::new();
+        };
+        let Some(doc) = target.principal.trust_policy() else {
+            return Vec::new();
+        };
+        super::assume_role::candidate_sources(self, &doc.policy)
+            .into_iter()
+            .filter(|&src| src != role)
+            .filter_map(|src| {
+                self.evaluate(
+                    src,
+                    "sts:AssumeRole",
+                    target.principal.arn(),
+                    Some(target.principal.account_id()),
+                    Some(trust),
+                    &[],
+                )
+                .map(|labels| (src, labels))
+            })
+            .collect()
     }
 
     /// Role nodes that trust `service`, in snapshot order. Each service is looked up once;
@@ -932,5 +1009,82 @@ impl<'a> GraphContext<'a> {
         });
         set.identity.truncate(n);
         result
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// What the engine answers for `service` assuming a role with this trust policy.
+    fn engine_allows(trust: &Policy, service: &str) -> bool {
+        let set = PolicySet {
+            resource: Some(CPolicy::compile(trust, Layer::Resource).unwrap()),
+            ..PolicySet::default()
+        };
+        let req = Request::new(
+            service,
+            "sts:AssumeRole",
+            "arn:aws:iam::111122223333:role/r",
+            Some("111122223333"),
+            Context::default(),
+        )
+        .unwrap();
+        set.evaluate(&req).decision == Decision::Allow
+    }
+
+    #[test]
+    fn the_service_pre_check_never_hides_a_trust_the_engine_grants() {
+        let statement = |body: &str| {
+            Policy::from_json_str(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{{body},"Action":"sts:AssumeRole"}}]}}"#
+            ))
+            .unwrap()
+        };
+        let service = "lambda.amazonaws.com";
+        let cases = [
+            (
+                r#""Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"}"#,
+                true,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]}"#,
+                true,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"Service":"LAMBDA.amazonaws.com"}"#,
+                true,
+            ),
+            (r#""Effect":"Allow","Principal":"*""#, true),
+            (r#""Effect":"Allow","Principal":{"AWS":"*"}"#, true),
+            (
+                r#""Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:saml-provider/x"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Deny","Principal":{"Service":"lambda.amazonaws.com"}"#,
+                false,
+            ),
+            (
+                r#""Effect":"Allow","NotPrincipal":{"Service":"ec2.amazonaws.com"}"#,
+                false,
+            ),
+        ];
+        for (body, pre) in cases {
+            let trust = statement(body);
+            assert_eq!(may_let_in_service(&trust, service), pre, "{body}");
+            // Whatever the engine grants passes the pre-check.
+            assert!(!engine_allows(&trust, service) || pre, "{body}");
+        }
+        assert!(engine_allows(&statement(cases[0].0), service));
     }
 }
