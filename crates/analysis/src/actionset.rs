@@ -12,7 +12,7 @@ use latch_catalog::{ActionId, Catalog};
 ///
 /// Canonical form (so that the derived equality is set equality): `words` neither starts nor
 /// ends with a zero word, and the empty set is `first == 0` with no words.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct ActionSet {
     /// Index of the first word held; the words before it and after the last one are zero.
     first: usize,

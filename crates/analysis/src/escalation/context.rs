@@ -121,10 +121,9 @@ pub struct Node<'a> {
     /// A superset of the actions allowed on some resource under some context (built from
     /// `effective_permissions` of each document and of the guardrails): a request whose
     /// action is not here is never allowed by identity policies.
-    pub allowed: ActionSet,
-    /// The compiled trust policy (roles), as the resource policy of an otherwise empty policy
-    /// set (for requests by service principals).
-    trust_set: Option<PolicySet>,
+    pub allowed: Arc<ActionSet>,
+    /// The compiled trust policy (roles).
+    trust: Option<CPolicy>,
     set: Mutex<PolicySet>,
     context: Context,
     identity: Vec<&'a Policy>,
@@ -176,6 +175,7 @@ struct Cache {
     compiled: HashMap<(Layer, String), CPolicy>,
     doc_allowed: HashMap<String, ActionSet>,
     guard_allowed: HashMap<Vec<String>, ActionSet>,
+    interned: HashMap<ActionSet, Arc<ActionSet>>,
 }
 
 fn managed_key(policy: &ManagedPolicy) -> String {
@@ -185,25 +185,29 @@ fn managed_key(policy: &ManagedPolicy) -> String {
     )
 }
 
-fn source_key(p: &SourcedPolicy<'_>) -> String {
+/// The cache key of an identity policy; `None` for a principal's own inline policy, which no
+/// other principal has (caching it would only hold memory).
+fn source_key(p: &SourcedPolicy<'_>) -> Option<String> {
     match p.source {
         PolicySource::Managed { policy } | PolicySource::GroupManaged { policy, .. } => {
-            managed_key(policy)
+            Some(managed_key(policy))
         }
-        PolicySource::Inline { .. } | PolicySource::GroupInline { .. } => {
-            format!("d:{:p}", p.document)
-        }
+        PolicySource::GroupInline { .. } => Some(format!("d:{:p}", p.document)),
+        PolicySource::Inline { .. } => None,
     }
 }
 
 impl Cache {
     fn compile(
         &mut self,
-        key: String,
+        key: Option<String>,
         doc: &PolicyDocument,
         layer: Layer,
         place: &dyn Fn() -> String,
     ) -> Result<CPolicy, String> {
+        let Some(key) = key else {
+            return CPolicy::compile(&doc.policy, layer).map_err(|e| format!("{}: {e}", place()));
+        };
         let entry = (layer, key);
         if let Some(c) = self.compiled.get(&entry) {
             return Ok(c.clone());
@@ -226,7 +230,7 @@ impl Cache {
             let mut compiled = Vec::with_capacity(level.policies.len());
             for cp in level.policies {
                 compiled.push(self.compile(
-                    format!("d:{:p}", &cp.document),
+                    Some(format!("d:{:p}", &cp.document)),
                     &cp.document,
                     layer,
                     &|| format!("{}:{i}:{}", layer.name(), cp.id),
@@ -250,7 +254,7 @@ impl Cache {
         }
         let boundary = match eff.boundary {
             Some(b) => Some(self.compile(
-                managed_key(b),
+                Some(managed_key(b)),
                 &b.document,
                 Layer::PermissionBoundary,
                 &|| format!("boundary:{}", b.arn),
@@ -275,14 +279,21 @@ impl Cache {
     /// through (an `Allow *` identity under them, minus their Denies). Each document is
     /// expanded over the catalog once. A superset is what a pre-check needs: an action outside
     /// it is never allowed; one inside it is still decided by the engine.
-    fn allowed(&mut self, p: &Principal<'_>, eff: &EffectivePolicies<'_>) -> ActionSet {
+    fn allowed(&mut self, p: &Principal<'_>, eff: &EffectivePolicies<'_>) -> Arc<ActionSet> {
         let mut allowed = ActionSet::empty();
         for s in &eff.identity {
-            let set = self.doc_allowed.entry(source_key(s)).or_insert_with(|| {
-                // `effective_permissions` of this document alone, without copying it.
-                combine(&[&PolicyActions::of(&s.document.policy)], None, &[], false).allowed
-            });
-            allowed.union_with(set);
+            // `effective_permissions` of this document alone, without copying it.
+            let alone = || combine(&[&PolicyActions::of(&s.document.policy)], None, &[], false);
+            match source_key(s) {
+                Some(key) => {
+                    allowed.union_with(
+                        self.doc_allowed
+                            .entry(key)
+                            .or_insert_with(|| alone().allowed),
+                    );
+                }
+                None => allowed.union_with(&alone().allowed),
+            }
         }
         let scps_apply = !p.in_management_account() && !p.is_service_linked();
         let scp_levels: &[OrgLevel<'_>] = match (&eff.scps, scps_apply) {
@@ -320,7 +331,12 @@ impl Cache {
             .allowed
         });
         allowed.intersect_with(guard);
-        allowed
+        // Principals with the same policies have the same set: one copy is kept.
+        Arc::clone(
+            self.interned
+                .entry(allowed)
+                .or_insert_with_key(|set| Arc::new(set.clone())),
+        )
     }
 }
 
@@ -364,10 +380,7 @@ fn prepare<'a>(
         node: Node {
             principal: p,
             allowed: cache.allowed(&p, &eff),
-            trust_set: trust.map(|t| PolicySet {
-                resource: Some(t),
-                ..PolicySet::default()
-            }),
+            trust,
             set: Mutex::new(set),
             context,
             identity: eff.identity.iter().map(|s| &s.document.policy).collect(),
@@ -801,10 +814,7 @@ impl<'a> GraphContext<'a> {
 
     /// The compiled trust policy of node `i` (roles).
     pub fn trust(&self, i: usize) -> Option<&CPolicy> {
-        self.nodes
-            .get(i)
-            .and_then(|n| n.trust_set.as_ref())
-            .and_then(|s| s.resource.as_ref())
+        self.nodes.get(i).and_then(|n| n.trust.as_ref())
     }
 
     /// Whether the role of node `role` trusts the service principal `service` (its trust
@@ -813,7 +823,7 @@ impl<'a> GraphContext<'a> {
         let Some(node) = self.nodes.get(role) else {
             return false;
         };
-        let Some(set) = &node.trust_set else {
+        let Some(trust) = &node.trust else {
             return false;
         };
         if !node
@@ -831,6 +841,11 @@ impl<'a> GraphContext<'a> {
             Context::default(),
         ) else {
             return false;
+        };
+        // The trust policy as the resource policy of an otherwise empty set.
+        let set = PolicySet {
+            resource: Some(trust.clone()),
+            ..PolicySet::default()
         };
         set.evaluate(&req).decision == Decision::Allow
     }
