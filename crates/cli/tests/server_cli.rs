@@ -676,17 +676,19 @@ async fn story(database: &str) {
             .then_some(())
     })
     .await;
-    let audit = ctx
-        .api("GET", "/api/v1/audit?limit=0", &ctx.root, None)
-        .await;
-    assert!(
+    // The tag goes first, then the audit entry records it: wait for the entry too.
+    eventually(3000, "the removal in the audit log", || async {
+        let audit = ctx
+            .api("GET", "/api/v1/audit?limit=0", &ctx.root, None)
+            .await;
         audit["entries"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["kind"] == "drift.tag_removed" && e["details"]["grant_id"] == "g-stray"),
-        "{audit}"
-    );
+            .any(|e| e["kind"] == "drift.tag_removed" && e["details"]["grant_id"] == "g-stray")
+            .then_some(())
+    })
+    .await;
 
     // 5. kill -9 between "approved" and "applied", at several delays: after a restart the
     //    grant is active and the tag names it.
