@@ -309,7 +309,19 @@ pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
     let per_rule: Vec<Vec<Edge>> = std::thread::scope(|scope| {
         let handles: Vec<_> = rules
             .iter()
-            .map(|rule| scope.spawn(move || rule.edges(ctx)))
+            .map(|rule| {
+                scope.spawn(move || {
+                    // Each rule's edges ordered and de-duplicated in its own thread, in
+                    // parallel and before they are all held at once.
+                    let mut edges = rule.edges(ctx);
+                    edges.retain(|e| e.to.as_str() != e.from);
+                    edges.sort_unstable_by(edge_order);
+                    edges.dedup_by(|a, b| {
+                        a.from == b.from && a.to == b.to && a.technique == b.technique
+                    });
+                    edges
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -322,24 +334,7 @@ pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
         edges.extend(rule_edges);
     }
     edges.retain(|e| e.to.as_str() != e.from);
-    edges.sort_by(|a, b| {
-        (
-            &a.from,
-            &a.to,
-            a.technique,
-            a.actions.len(),
-            &a.actions,
-            &a.detail,
-        )
-            .cmp(&(
-                &b.from,
-                &b.to,
-                b.technique,
-                b.actions.len(),
-                &b.actions,
-                &b.detail,
-            ))
-    });
+    edges.sort_unstable_by(edge_order);
     edges.dedup_by(|a, b| a.from == b.from && a.to == b.to && a.technique == b.technique);
     let mut admins: Vec<String> = (0..ctx.nodes.len())
         .filter(|&i| ctx.is_admin_node(i))
@@ -354,6 +349,28 @@ pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
         edges,
         not_analysed: ctx.not_analysed.clone(),
     }
+}
+
+/// The order of the graph's edges: by source, target, technique, then the fewest actions and
+/// the least explanation, so that of several edges with the same source, target and technique
+/// the first is the one kept. Edges equal in this order are equal in every field.
+pub(crate) fn edge_order(a: &Edge, b: &Edge) -> std::cmp::Ordering {
+    (
+        &a.from,
+        &a.to,
+        a.technique,
+        a.actions.len(),
+        &a.actions,
+        &a.detail,
+    )
+        .cmp(&(
+            &b.from,
+            &b.to,
+            b.technique,
+            b.actions.len(),
+            &b.actions,
+            &b.detail,
+        ))
 }
 
 /// One step of a path.

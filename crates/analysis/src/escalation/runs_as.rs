@@ -77,27 +77,44 @@ fn region_of(arn: &str) -> &str {
     arn.split(':').nth(3).unwrap_or("")
 }
 
+/// Whether each action of each way names one resource of `workload`'s shape (its template,
+/// filled for the account and the resource's region, has a `{name}` and the resource's ARN
+/// starts with what precedes it); computed once per resource, not once per principal.
+fn named_on(ways: &[&[ResourceAction]], account: &str, workload: &Workload) -> Vec<Vec<bool>> {
+    let region = region_of(&workload.arn);
+    ways.iter()
+        .map(|way| {
+            way.iter()
+                .map(|(_, template, _)| {
+                    let shape = template
+                        .replace("{account}", account)
+                        .replace("{region}", region);
+                    let prefix = shape.split("{name}").next().unwrap_or(&shape);
+                    shape.contains("{name}") && workload.arn.starts_with(prefix)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// A way to take over one inventoried resource: each action on that resource when its
-/// template names resources of its shape, else as the spec says.
+/// template names resources of its shape (`named`, from [`named_on`]), else as the spec says.
 fn usable_way_on(
     ctx: &GraphContext<'_>,
     src: usize,
     ways: &[&[ResourceAction]],
     workload: &Workload,
+    named: &[Vec<bool>],
 ) -> Option<Vec<(&'static str, String, Vec<String>)>> {
     let account = ctx.account(src);
-    let region = region_of(&workload.arn);
-    ways.iter().find_map(|way| {
+    ways.iter().zip(named).find_map(|(way, named)| {
         if !way.iter().all(|(a, _, _)| ctx.may(src, a)) {
             return None;
         }
         way.iter()
-            .map(|(action, template, need)| {
-                let shape = template
-                    .replace("{account}", account)
-                    .replace("{region}", region);
-                let prefix = shape.split("{name}").next().unwrap_or(&shape);
-                if shape.contains("{name}") && workload.arn.starts_with(prefix) {
+            .zip(named)
+            .map(|((action, template, need), &named)| {
+                if named {
                     ctx.evaluate(src, action, &workload.arn, Some(account), None, &[])
                         .map(|labels| (*action, workload.arn.clone(), labels))
                 } else {
@@ -150,15 +167,24 @@ fn inventoried_edges(
     if runnable.is_empty() {
         return;
     }
+    let named: Vec<Vec<Vec<bool>>> = runnable
+        .iter()
+        .map(|(w, _)| named_on(spec.ways, account, w))
+        .collect();
+    // Several resources may run as one role: the graph keeps one edge per (source, role,
+    // technique), the least by (actions, detail) as `build_graph_in` orders them, so only that
+    // one is kept here rather than one per resource.
+    let mut best: BTreeMap<usize, Edge> = BTreeMap::new();
     for &src in ctx.in_account(account) {
         if !ctx.is_source(src) {
             continue;
         }
-        for &(w, role) in &runnable {
+        best.clear();
+        for (&(w, role), named) in runnable.iter().zip(&named) {
             if role == src {
                 continue;
             }
-            let Some(way) = usable_way_on(ctx, src, spec.ways, w) else {
+            let Some(way) = usable_way_on(ctx, src, spec.ways, w, named) else {
                 continue;
             };
             let (actions, uses, labels) = summary(&way);
@@ -168,7 +194,7 @@ fn inventoried_edges(
                 .as_deref()
                 .map(|p| format!(" through instance profile `{p}`"))
                 .unwrap_or_default();
-            out.push(Edge {
+            let edge = Edge {
                 from: ctx.arn(src).to_owned(),
                 to: Target::Principal(role_arn.to_owned()),
                 technique: spec.technique,
@@ -182,8 +208,15 @@ fn inventoried_edges(
                     spec.resources,
                     labels.join(", ")
                 ),
-            });
+            };
+            match best.get(&role) {
+                Some(kept) if super::edge_order(kept, &edge).is_le() => {}
+                _ => {
+                    best.insert(role, edge);
+                }
+            }
         }
+        out.extend(std::mem::take(&mut best).into_values());
     }
 }
 
