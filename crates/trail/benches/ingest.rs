@@ -91,6 +91,7 @@ fn activity() -> Activity {
                     "ap-southeast-2".into(),
                 ],
                 passes: std::collections::BTreeMap::new(),
+                acts_on: std::collections::BTreeMap::new(),
             },
         );
     }

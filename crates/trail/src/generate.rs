@@ -29,6 +29,10 @@
 //!   on the last active day.
 //! - `sessions` (optional): for Identity Center roles (`AWSReservedSSO_*`), the people
 //!   (session names) who use the role; default `person@example.com`.
+//! - `passes` (optional): for role-passing actions, the role each call passes.
+//! - `acts_on` (optional): for actions whose requests name their resource
+//!   ([`crate::resources`]: `sts:AssumeRole`, Lambda function calls), the ARN of the resource
+//!   each call acts on. Such actions not listed here name nothing readable.
 //! - `regions` (optional): regions of regional calls; default `us-east-1`. Global services
 //!   (IAM, Organizations, CloudFront, Route 53) always log in `us-east-1`.
 //!
@@ -75,6 +79,10 @@ pub struct PrincipalActivity {
     /// ARN. Role-passing actions not listed here name no role in their requests.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub passes: BTreeMap<String, String>,
+    /// For actions among `actions` whose requests name their resource
+    /// ([`crate::resources`]): the ARN of the resource each call acts on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acts_on: BTreeMap<String, String>,
 }
 
 /// A principal of the activity document that cannot be generated.
@@ -146,6 +154,8 @@ struct GenAction {
     event: String,
     /// The role the call passes (from `passes`).
     passes: Option<String>,
+    /// The resource the call acts on (from `acts_on`).
+    acts_on: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +233,7 @@ impl Plan {
                             source,
                             event,
                             passes: a.passes.get(action).cloned(),
+                            acts_on: a.acts_on.get(action).cloned(),
                         }),
                         None => {
                             not_generated
@@ -238,6 +249,18 @@ impl Plan {
                 if !a.actions.contains(action) || !crate::passrole::passes_role(action) {
                     return Err(err(&format!(
                         "`passes` names `{action}`, which is not a role-passing action among `actions`"
+                    )));
+                }
+            }
+            for (action, resource) in &a.acts_on {
+                if !a.actions.contains(action) || crate::resources::naming(action).is_none() {
+                    return Err(err(&format!(
+                        "`acts_on` names `{action}`, which is not an action among `actions` whose requests name their resource"
+                    )));
+                }
+                if !resource.starts_with("arn:") {
+                    return Err(err(&format!(
+                        "`acts_on` for `{action}`: `{resource}` is not an ARN"
                     )));
                 }
             }
@@ -428,17 +451,8 @@ impl Plan {
                 .add_aggregate(&p.arn, p.kind, &p.account, session, Some(&a.action), u);
             if !*denied && crate::passrole::passes_role(&a.action) {
                 // What ingestion will read back from the requests written below.
-                let service = a.source.strip_suffix(".amazonaws.com").unwrap_or(&a.source);
                 let mut params = String::new();
-                request_parameters(
-                    &mut params,
-                    service,
-                    &a.event,
-                    &p.account,
-                    "us-east-1",
-                    0,
-                    a.passes.as_deref(),
-                );
+                request_parameters(&mut params, a, &p.account, "us-east-1", 0);
                 let roles = crate::passrole::passed_roles(params.as_bytes());
                 for r in if roles.is_empty() {
                     vec![String::new()]
@@ -449,6 +463,21 @@ impl Plan {
                         .expected
                         .add_passed(&p.arn, p.kind, &p.account, &a.action, &r, u);
                 }
+            }
+            if let (false, Some(naming)) = (*denied, crate::resources::naming(&a.action)) {
+                // What ingestion will read back: the ARN written below, or nothing readable.
+                let mut params = String::new();
+                request_parameters(&mut params, a, &p.account, "us-east-1", 0);
+                let named = crate::resources::named_resource(
+                    naming,
+                    params.as_bytes(),
+                    &p.account,
+                    "us-east-1",
+                )
+                .unwrap_or_default();
+                summary
+                    .expected
+                    .add_resource(&p.arn, p.kind, &p.account, &a.action, &named, u);
             }
         }
         if let (Some(f), Some(l)) = (
@@ -603,15 +632,7 @@ impl Plan {
             );
         }
         s.push_str(",\"requestParameters\":");
-        request_parameters(
-            &mut s,
-            service,
-            &a.event,
-            acct,
-            region,
-            e.id,
-            a.passes.as_deref(),
-        );
+        request_parameters(&mut s, a, acct, region, e.id);
         let _ = write!(
             s,
             ",\"responseElements\":null,\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":{read_only},\"eventType\":\"AwsApiCall\",\"managementEvent\":{},\"recipientAccountId\":\"{acct}\",\"eventCategory\":\"{}\",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{service}.{region}.amazonaws.com\"}}}}",
@@ -738,15 +759,10 @@ fn user_agent(p: &GenPrincipal, service: &str, id: u64) -> String {
     }
 }
 
-fn request_parameters(
-    s: &mut String,
-    service: &str,
-    event: &str,
-    acct: &str,
-    region: &str,
-    id: u64,
-    passes: Option<&str>,
-) {
+fn request_parameters(s: &mut String, a: &GenAction, acct: &str, region: &str, id: u64) {
+    let service = a.source.strip_suffix(".amazonaws.com").unwrap_or(&a.source);
+    let event = a.event.as_str();
+    let (passes, acts_on) = (a.passes.as_deref(), a.acts_on.as_deref());
     if let Some(role) = passes {
         // The member each service names its role with (see each API reference).
         let name = format!("{}-{:06x}", event.to_ascii_lowercase(), id & 0xff_ffff);
@@ -774,6 +790,19 @@ fn request_parameters(
             ),
             _ => write!(s, "{{\"name\":\"{name}\",\"role\":\"{role}\"}}"),
         };
+        return;
+    }
+    if let Some(resource) = acts_on {
+        let resource = esc(resource);
+        if service == "sts" {
+            let _ = write!(
+                s,
+                "{{\"roleArn\":\"{resource}\",\"roleSessionName\":\"session-{:06x}\",\"durationSeconds\":3600}}",
+                id & 0xff_ffff
+            );
+        } else {
+            let _ = write!(s, "{{\"functionName\":\"{resource}\"}}");
+        }
         return;
     }
     match service {
@@ -907,8 +936,8 @@ mod tests {
     fn activity() -> Activity {
         serde_json::from_str(
             r#"{
-            "arn:aws:iam::111122223333:role/ci-deploy": {"actions": ["s3:PutObject", "s3:ListBucket", "lambda:UpdateFunctionCode", "iam:PassRole"], "daily_calls": 30, "last_active_days_ago": 0, "denied_actions": ["iam:CreateUser"], "regions": ["eu-west-1", "us-east-1"]},
-            "arn:aws:iam::111122223333:user/alice": {"actions": ["ec2:DescribeInstances", "cloudwatch:GetMetricData"], "daily_calls": 8, "last_active_days_ago": 3, "denied_actions": ["ec2:RunInstances"]},
+            "arn:aws:iam::111122223333:role/ci-deploy": {"actions": ["s3:PutObject", "s3:ListBucket", "lambda:UpdateFunctionCode", "iam:PassRole", "sts:AssumeRole"], "acts_on": {"lambda:UpdateFunctionCode": "arn:aws:lambda:eu-west-1:111122223333:function:billing"}, "daily_calls": 30, "last_active_days_ago": 0, "denied_actions": ["iam:CreateUser"], "regions": ["eu-west-1", "us-east-1"]},
+            "arn:aws:iam::111122223333:user/alice": {"actions": ["ec2:DescribeInstances", "cloudwatch:GetMetricData", "sts:AssumeRole"], "acts_on": {"sts:AssumeRole": "arn:aws:iam::444455556666:role/ops/admin"}, "daily_calls": 8, "last_active_days_ago": 3, "denied_actions": ["ec2:RunInstances"]},
             "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd": {"actions": ["iam:ListRoles", "sts:GetCallerIdentity"], "daily_calls": 5, "last_active_days_ago": 1, "sessions": ["bob@example.com", "carol@example.com"]},
             "arn:aws:iam::444455556666:root": {"actions": ["iam:CreateAccessKey"], "daily_calls": 1, "last_active_days_ago": 6},
             "arn:aws:iam::444455556666:role/old-batch": {"actions": ["glue:StartJobRun"], "daily_calls": 10, "last_active_days_ago": 400},
@@ -975,7 +1004,43 @@ mod tests {
         let deploy = parsed
             .principal("arn:aws:iam::111122223333:role/ci-deploy")
             .unwrap();
-        assert_eq!(deploy.actions.len(), 4, "three used, one denied");
+        assert_eq!(deploy.actions.len(), 5, "four used, one denied");
+        // The resources named by the calls that name one are read back from their requests;
+        // a call whose request names none readably is kept as "".
+        let named = |p: &crate::usage::PrincipalUsage| -> Vec<(String, Vec<String>)> {
+            p.resources
+                .iter()
+                .map(|(a, m)| (a.clone(), m.keys().cloned().collect()))
+                .collect()
+        };
+        assert_eq!(
+            named(deploy),
+            [
+                (
+                    "lambda:UpdateFunctionCode".to_owned(),
+                    vec!["arn:aws:lambda:eu-west-1:111122223333:function:billing".to_owned()]
+                ),
+                ("sts:AssumeRole".to_owned(), vec![String::new()]),
+            ]
+        );
+        let alice_usage = parsed
+            .principal("arn:aws:iam::111122223333:user/alice")
+            .unwrap();
+        assert_eq!(
+            named(alice_usage),
+            [(
+                "sts:AssumeRole".to_owned(),
+                vec!["arn:aws:iam::444455556666:role/ops/admin".to_owned()]
+            )]
+        );
+        assert_eq!(
+            alice_usage
+                .resources
+                .get("sts:AssumeRole")
+                .and_then(|m| m.get("arn:aws:iam::444455556666:role/ops/admin"))
+                .map(|u| u.count),
+            alice_usage.action("sts:AssumeRole").map(|u| u.count)
+        );
         assert!(deploy.action("iam:CreateUser").unwrap().denied >= 1);
         assert_eq!(
             summary
@@ -1027,5 +1092,28 @@ mod tests {
         let bad: Activity = serde_json::from_str(r#"{"arn:aws:s3:::bucket": {"actions": [], "daily_calls": 1, "last_active_days_ago": 0}}"#).unwrap();
         let e = Plan::new(&bad).unwrap_err();
         assert!(e.to_string().contains("arn:aws:s3:::bucket"), "{e}");
+    }
+
+    #[test]
+    fn rejects_acts_on_that_no_call_can_name() {
+        let plan = |entry: &str| {
+            let a: Activity = serde_json::from_str(&format!(
+                r#"{{"arn:aws:iam::111122223333:user/u": {{"daily_calls": 1, "last_active_days_ago": 0, {entry}}}}}"#
+            ))
+            .unwrap();
+            Plan::new(&a).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let e =
+            plan(r#""actions": ["s3:GetObject"], "acts_on": {"s3:GetObject": "arn:aws:s3:::b/k"}"#)
+                .unwrap_err();
+        assert!(e.contains("`acts_on` names `s3:GetObject`"), "{e}");
+        let e = plan(r#""actions": [], "acts_on": {"sts:AssumeRole": "arn:aws:iam::1:role/r"}"#)
+            .unwrap_err();
+        assert!(e.contains("`acts_on` names `sts:AssumeRole`"), "{e}");
+        let e = plan(r#""actions": ["sts:AssumeRole"], "acts_on": {"sts:AssumeRole": "admin"}"#)
+            .unwrap_err();
+        assert!(e.contains("`admin` is not an ARN"), "{e}");
+        plan(r#""actions": ["sts:AssumeRole"], "acts_on": {"sts:AssumeRole": "arn:aws:iam::1:role/r"}"#)
+            .unwrap();
     }
 }

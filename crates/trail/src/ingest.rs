@@ -16,6 +16,7 @@ use rustc_hash::FxHashMap;
 
 use crate::mapping::{event_action, is_denied, EventAction};
 use crate::record::{actor, Actor, PrincipalKind, RawRecord};
+use crate::resources::{named_resource, Naming};
 use crate::time::{Date, Timestamp, DAY};
 use crate::usage::{ActionUsage, Outcome, UsageTable};
 
@@ -83,8 +84,9 @@ pub struct FileStats {
 
 #[derive(Debug)]
 enum ActionSlot {
-    /// An IAM action, and whether AWS checks `iam:PassRole` inside it.
-    Action(Box<str>, bool),
+    /// An IAM action, whether AWS checks `iam:PassRole` inside it, and how its calls name
+    /// their resource ([`crate::resources`]).
+    Action(Box<str>, bool, Option<Naming>),
     SignIn,
     Unmapped(Box<str>),
 }
@@ -114,6 +116,9 @@ struct Staged {
     outcome: Outcome,
     /// For a successful call that passes a role: the roles it names (rare, so boxed).
     passed: Option<Box<[String]>>,
+    /// For a call of an action that names its resource: the resource's ARN, `""` when the
+    /// call does not name it readably.
+    resource: Option<Box<str>>,
     /// The account that recorded the event ([`NO_ACCOUNT`] when the record names none).
     account: u32,
 }
@@ -134,6 +139,8 @@ pub struct Aggregator {
     cells: FxHashMap<(u32, u32), ActionUsage>,
     /// (principal, role-passing action, role passed or "" when the call names none).
     passed: FxHashMap<(u32, u32, Box<str>), ActionUsage>,
+    /// (principal, resource-naming action, resource ARN or "" when the call names none).
+    resources: FxHashMap<(u32, u32, Box<str>), ActionUsage>,
     aws_service: u64,
     unattributed: FxHashMap<u32, u64>,
     unmapped: FxHashMap<u32, u64>,
@@ -293,10 +300,30 @@ impl Aggregator {
             &target,
             r.request_parameters,
         ) {
-            (Some(ActionSlot::Action(_, true)), Target::Principal(_), Some(params))
+            (Some(ActionSlot::Action(_, true, _)), Target::Principal(_), Some(params))
                 if outcome == Outcome::Success =>
             {
                 Some(crate::passrole::passed_roles(params).into_boxed_slice())
+            }
+            _ => None,
+        };
+        let resource = match (self.actions.get(action as usize), &target) {
+            (Some(ActionSlot::Action(_, _, Some(naming))), Target::Principal(_))
+                if outcome != Outcome::Denied =>
+            {
+                Some(
+                    r.request_parameters
+                        .and_then(|params| {
+                            named_resource(
+                                *naming,
+                                params,
+                                recorded_by.unwrap_or_default(),
+                                r.aws_region.as_deref().unwrap_or_default(),
+                            )
+                        })
+                        .unwrap_or_default()
+                        .into_boxed_str(),
+                )
             }
             _ => None,
         };
@@ -306,6 +333,7 @@ impl Aggregator {
             at: at.0,
             outcome,
             passed,
+            resource,
             account,
         });
         Ok(())
@@ -333,13 +361,20 @@ impl Aggregator {
                         s.outcome,
                         1,
                     );
+                    // Passed roles and named resources count for the principal (the role,
+                    // not the person).
+                    let owner = self
+                        .principals
+                        .get(pid as usize)
+                        .and_then(|p| p.person_of.as_ref().map(|(o, _)| *o))
+                        .unwrap_or(pid);
+                    if let Some(resource) = &s.resource {
+                        self.resources
+                            .entry((owner, s.action, resource.clone()))
+                            .or_default()
+                            .add(Timestamp(s.at), s.outcome, 1);
+                    }
                     if let Some(roles) = &s.passed {
-                        // Passed roles count for the principal (the role, not the person).
-                        let owner = self
-                            .principals
-                            .get(pid as usize)
-                            .and_then(|p| p.person_of.as_ref().map(|(o, _)| *o))
-                            .unwrap_or(pid);
                         let roles: &[String] = if roles.is_empty() {
                             &[String::new()]
                         } else {
@@ -367,7 +402,8 @@ impl Aggregator {
         self.actions.push(match event_action(source, name) {
             EventAction::Action { action, .. } => {
                 let passes = crate::passrole::passes_role(&action);
-                ActionSlot::Action(action.into(), passes)
+                let naming = crate::resources::naming(&action);
+                ActionSlot::Action(action.into(), passes, naming)
             }
             EventAction::NotAnAction => ActionSlot::SignIn,
             EventAction::Unmapped => ActionSlot::Unmapped(source.into()),
@@ -458,7 +494,7 @@ impl Aggregator {
                 continue;
             };
             let action = match a {
-                ActionSlot::Action(name, _) => Some(&**name),
+                ActionSlot::Action(name, _, _) => Some(&**name),
                 ActionSlot::SignIn => None,
                 ActionSlot::Unmapped(_) => continue,
             };
@@ -466,11 +502,19 @@ impl Aggregator {
             t.add_aggregate(&p.arn, p.kind, &p.account, session, action, u);
         }
         for ((pid, aid, role), u) in &self.passed {
-            if let (Some(p), Some(ActionSlot::Action(name, _))) = (
+            if let (Some(p), Some(ActionSlot::Action(name, _, _))) = (
                 self.principals.get(*pid as usize),
                 self.actions.get(*aid as usize),
             ) {
                 t.add_passed(&p.arn, p.kind, &p.account, name, role, u);
+            }
+        }
+        for ((pid, aid, resource), u) in &self.resources {
+            if let (Some(p), Some(ActionSlot::Action(name, _, _))) = (
+                self.principals.get(*pid as usize),
+                self.actions.get(*aid as usize),
+            ) {
+                t.add_resource(&p.arn, p.kind, &p.account, name, resource, u);
             }
         }
         for ((a, day), n) in &self.account_days {

@@ -7,6 +7,8 @@
 //!   and denials; [`record`] says who the caller was (the role, not the session; the person
 //!   behind an Identity Center role as a separate dimension).
 //! - [`passrole`] reads which role a call passed (CloudTrail never records `iam:PassRole`).
+//! - [`resources`] reads which resource a call acted on, where its request names it (the
+//!   role assumed, the Lambda function called), so that exemptions keep only those.
 //! - [`usage`] is the table itself: mergeable, serialisable, sorted.
 //! - [`evidence`] says what the table can be trusted for: the bound on an event's time (its
 //!   file's day folder and the current time), and the per-account floor.
@@ -25,6 +27,7 @@ pub mod ingest;
 pub mod mapping;
 pub mod passrole;
 pub mod record;
+pub mod resources;
 mod scan;
 pub mod time;
 pub mod usage;

@@ -139,6 +139,11 @@ pub struct PrincipalUsage {
     /// when the call named none) → use. CloudTrail never records `iam:PassRole` itself.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub passed_roles: BTreeMap<String, BTreeMap<String, ActionUsage>>,
+    /// The resources its calls named, for the actions whose calls name one
+    /// ([`crate::resources`]): action → resource ARN (`""` when the call named none
+    /// readably) → use.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, BTreeMap<String, ActionUsage>>,
 }
 
 impl PrincipalUsage {
@@ -152,6 +157,7 @@ impl PrincipalUsage {
             actions: BTreeMap::new(),
             sessions: BTreeMap::new(),
             passed_roles: BTreeMap::new(),
+            resources: BTreeMap::new(),
         }
     }
 
@@ -350,6 +356,28 @@ impl UsageTable {
         );
     }
 
+    /// Adds use of a resource-naming `action` by `principal` on `resource` (`""`: the call
+    /// named none readably). The call itself is counted by [`UsageTable::add_aggregate`].
+    pub fn add_resource(
+        &mut self,
+        principal: &str,
+        kind: PrincipalKind,
+        account: &str,
+        action: &str,
+        resource: &str,
+        u: &ActionUsage,
+    ) {
+        let p = self
+            .principals
+            .entry(principal.to_owned())
+            .or_insert_with(|| PrincipalUsage::new(kind, account));
+        merge_one(
+            p.resources.entry(action.to_owned()).or_default(),
+            resource,
+            u,
+        );
+    }
+
     /// Notes `n` events in the window between `first` and `last` (attributed or not).
     pub fn note_events(&mut self, n: u64, first: Timestamp, last: Timestamp) {
         if n == 0 {
@@ -407,6 +435,9 @@ impl UsageTable {
                     merge_actions(&mut p.actions, &op.actions);
                     for (action, roles) in &op.passed_roles {
                         merge_actions(p.passed_roles.entry(action.clone()).or_default(), roles);
+                    }
+                    for (action, named) in &op.resources {
+                        merge_actions(p.resources.entry(action.clone()).or_default(), named);
                     }
                     for (name, os) in op.sessions {
                         let s = p.sessions.entry(name).or_default();
