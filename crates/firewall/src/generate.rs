@@ -247,8 +247,11 @@ struct Acc {
     actions: BTreeMap<String, (u64, Option<Timestamp>)>,
     /// Actions kept because another used action needs them (`iam:PassRole` → why).
     implied: BTreeMap<String, BTreeSet<String>>,
-    /// Actions kept on these resources only (`iam:PassRole` → the roles passed).
+    /// Actions kept on these resources only (`iam:PassRole` → the roles passed,
+    /// `sts:AssumeRole` → the roles assumed, ...).
     scoped: BTreeMap<String, BTreeSet<String>>,
+    /// Actions kept on every resource, and why they could not be scoped.
+    unscoped: BTreeMap<String, String>,
     mechanism: &'static str,
     value: String,
 }
@@ -548,6 +551,9 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     let mut keepers: BTreeMap<ActionId, Keepers> = BTreeMap::new();
     // Roles passed → identities that keep iam:PassRole on exactly those roles.
     let mut pass_scopes: BTreeMap<BTreeSet<String>, BTreeSet<String>> = BTreeMap::new();
+    // (Action, resources its calls named) → identities that keep it on exactly those.
+    let mut resource_scopes: BTreeMap<(ActionId, BTreeSet<String>), BTreeSet<String>> =
+        BTreeMap::new();
     let bundle_sizes: BTreeMap<String, usize> = cfg
         .bundles
         .iter()
@@ -677,6 +683,41 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     }
                 }
             }
+            // Every other action kept: only on the resources its calls named, where
+            // CloudTrail shows them all; otherwise on every resource, and the plan says why.
+            for ((_, _, p, sess), acc) in standing.iter_mut() {
+                if p != arn {
+                    continue;
+                }
+                let direct: Vec<String> = acc
+                    .actions
+                    .keys()
+                    .filter(|a| !acc.implied.contains_key(*a) && !acc.scoped.contains_key(*a))
+                    .cloned()
+                    .collect();
+                for action in direct {
+                    match resource_scope(pu, &action, &w) {
+                        Ok(resources) if sess.is_none() && who0.how != Mechanism::UserId => {
+                            if let Some(id) = catalog.resolve(&action) {
+                                resource_scopes
+                                    .entry((id, resources.clone()))
+                                    .or_default()
+                                    .insert(arn.clone());
+                                acc.scoped.insert(action, resources);
+                            }
+                        }
+                        Ok(_) => {
+                            acc.unscoped.insert(
+                                action,
+                                "on every resource: it is kept per person, whose calls are not told apart by resource".to_owned(),
+                            );
+                        }
+                        Err(why) => {
+                            acc.unscoped.insert(action, why);
+                        }
+                    }
+                }
+            }
         }
     }
     for ((layer, gate, principal, session), acc) in standing {
@@ -685,12 +726,17 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             .iter()
             .map(|(a, (n, last))| {
                 let last = last.map_or_else(|| "?".to_owned(), |t| t.to_string());
-                let only = acc.scoped.get(a).map_or_else(String::new, |r| {
-                    format!(
-                        "; only on {}, the roles those calls passed",
-                        r.iter().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                });
+                let passed = acc.implied.contains_key(a);
+                let only = match (acc.scoped.get(a), acc.unscoped.get(a)) {
+                    (Some(r), _) => format!(
+                        "; only on {}, the {} those calls {}",
+                        r.iter().cloned().collect::<Vec<_>>().join(", "),
+                        if passed { "roles" } else { "resources" },
+                        if passed { "passed" } else { "named" },
+                    ),
+                    (None, Some(why)) => format!("; {why}"),
+                    (None, None) => String::new(),
+                };
                 match acc.implied.get(a) {
                     Some(by) => format!(
                         "{a} (checked inside {}: {n} calls, last {last}; CloudTrail does not record it{only})",
@@ -879,6 +925,40 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     ),
                 });
             }
+        }
+        // Standing actions scoped to the resources their calls named: the identities spared
+        // by the bundle rule above are denied the action on any other resource.
+        for ((action, resources), who) in &resource_scopes {
+            let Some(bundles) = action_bundles.get(action) else {
+                continue;
+            };
+            let mut tags: Vec<String> = bundles
+                .iter()
+                .filter_map(|b| gates.get(b))
+                .flat_map(|g| g.grant_tags.iter().cloned())
+                .collect();
+            tags.sort();
+            tags.dedup();
+            let name = catalog
+                .action_by_id(*action)
+                .map_or_else(|| "?".to_owned(), |a| a.full_name().to_owned());
+            rules.push(Rule {
+                layer: LayerKind::Permission,
+                kind: PolicyKind::Scp,
+                target: t.clone(),
+                actions: Actions::Only(BTreeSet::from([*action])),
+                resources: resource_patterns(resources),
+                not_resource: true,
+                cond: Cond {
+                    absent_tags: tags,
+                    arn_like: who.iter().cloned().collect(),
+                    ..Cond::default()
+                },
+                label: format!(
+                    "{name} kept by {} identities on the resources they used only",
+                    who.len()
+                ),
+            });
         }
         if !cfg.regions.allowed.is_empty() {
             let global: BTreeSet<ActionId> = GLOBAL_ACTIONS
@@ -1222,6 +1302,55 @@ fn passed_scope(
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The resources `pu`'s calls of `action` named in the window, when CloudTrail shows one for
+/// every call ([`latch_trail::resources`]); otherwise why the action cannot be scoped.
+fn resource_scope(
+    pu: &PrincipalUsage,
+    action: &str,
+    w: &UsageWindow,
+) -> Result<BTreeSet<String>, String> {
+    if latch_trail::resources::naming(action).is_none() {
+        return Err(
+            "on every resource: CloudTrail does not show which resource its calls used".to_owned(),
+        );
+    }
+    let mut out = BTreeSet::new();
+    let mut unnamed = 0;
+    for (resource, u) in pu.resources.get(action).into_iter().flatten() {
+        if u.count == 0 || !w.contains(u.last_seen) {
+            continue;
+        }
+        if resource.is_empty() {
+            unnamed += u.count;
+        } else {
+            out.insert(resource.clone());
+        }
+    }
+    if unnamed > 0 {
+        return Err(format!(
+            "on every resource: {unnamed} of its calls named no resource CloudTrail shows"
+        ));
+    }
+    if out.is_empty() {
+        return Err("on every resource: no call in the window named its resource".to_owned());
+    }
+    Ok(out)
+}
+
+/// The resource patterns a scoped rule keeps: each ARN, and for a Lambda function its
+/// versions and aliases too (`function:name:*`), which IAM matches as separate resources
+/// (a qualified function ARN does not match the unqualified one).
+fn resource_patterns(resources: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in resources {
+        out.push(r.clone());
+        if r.split(':').nth(2) == Some("lambda") {
+            out.push(format!("{r}:*"));
+        }
+    }
+    out
 }
 
 /// A role as a request names it → role ARNs in the snapshot.

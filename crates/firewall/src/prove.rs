@@ -266,6 +266,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../scenarios/ec2-instance-connect.toml"),
     ),
     (
+        "exempted-action-on-untouched-function.toml",
+        include_str!("../../../scenarios/exempted-action-on-untouched-function.toml"),
+    ),
+    (
         "leave-organization.toml",
         include_str!("../../../scenarios/leave-organization.toml"),
     ),

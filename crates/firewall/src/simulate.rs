@@ -3,9 +3,10 @@
 //! tags applied), listing the calls the plan would deny.
 //!
 //! Only the plan itself is read (its policies and tags), so a plan loaded from disk can be
-//! simulated again. CloudTrail does not record resources in the usage table, so calls are
-//! evaluated on `*` in the caller's account; the calls happened, so what matters is whether a
-//! plan statement denies them.
+//! simulated again. Calls are evaluated on the resource CloudTrail shows they named (the
+//! role an `sts:AssumeRole` assumed, the Lambda function called; see `latch_trail::resources`),
+//! and on `*` in the caller's account where it shows none; the calls happened, so what matters
+//! is whether a plan statement denies them.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,10 @@ pub struct BrokenCall {
     pub session: Option<String>,
     /// The action.
     pub action: String,
+    /// The resource the calls named, when CloudTrail shows it (`sts:AssumeRole`'s role,
+    /// a Lambda function); otherwise the calls were replayed on `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     /// Calls in the window.
     pub count: u64,
     /// Last call.
@@ -330,49 +335,82 @@ pub fn simulate(
                     let name = catalog
                         .action(action)
                         .map_or(action.as_str(), |a| a.full_name());
-                    let req = |ctx: &Context| {
-                        Request::new(&subj.principal, name, "*", Some(&subj.account), ctx.clone())
+                    // The calls whose resource CloudTrail shows are replayed on it (a standing
+                    // exemption may keep the action on those resources only); the others
+                    // on `*`. Per person, the role's resources are not told apart: `*`.
+                    let named = if session.is_none() {
+                        pu.resources.get(action)
+                    } else {
+                        None
                     };
-                    let (Ok(rb), Ok(ra)) = (req(&before_ctx), req(&after_ctx)) else {
-                        continue;
-                    };
+                    let mut targets: Vec<(Option<&str>, u64)> = named
+                        .into_iter()
+                        .flatten()
+                        .filter(|(r, u)| !r.is_empty() && u.count > 0)
+                        .map(|(r, u)| (Some(r.as_str()), u.count.min(au.count)))
+                        .collect();
+                    let on_named: u64 = targets.iter().map(|t| t.1).sum();
+                    if on_named < au.count {
+                        targets.push((None, au.count - on_named));
+                    }
                     sim.pairs_evaluated += 1;
                     sim.calls_evaluated += au.count;
-                    let before = today.evaluate(&rb);
-                    if before.decision != Decision::Allow {
-                        sim.not_allowed_today_on_any_resource += 1;
-                    }
-                    let ev = after.evaluate(&ra);
-                    if ev.decision == Decision::Allow {
-                        continue;
-                    }
-                    // Was it one of the plan's statements?
-                    let by_plan = ev.statements.iter().find_map(|m| {
-                        if m.effect != latch_policy::document::Effect::Deny {
-                            return None;
-                        }
-                        let l = m.level?;
-                        let (existing, plan_names) = match m.layer {
-                            Layer::Scp => (scps.get(l)?.len(), &names.get(l)?.0),
-                            Layer::Rcp => (rcps.get(l)?.len(), &names.get(l)?.1),
-                            _ => return None,
+                    let mut counted_today = false;
+                    for (resource, count) in targets {
+                        let (target, target_account) = match resource {
+                            Some(r) => (r, latch_policy::arn::account(r).filter(|a| !a.is_empty())),
+                            None => ("*", None),
                         };
-                        let name = plan_names.get(m.policy.checked_sub(existing)?)?;
-                        let sid = m.sid.unwrap_or("");
-                        Some((format!("{name}/{sid}"), LayerKind::from_sid(sid)))
-                    });
-                    if let Some((denied_by, layer)) = by_plan {
-                        sim.calls_broken += au.count;
-                        sim.broken.push(BrokenCall {
-                            principal_arn: arn.clone(),
-                            session: session.cloned(),
-                            action: name.to_owned(),
-                            count: au.count,
-                            last_seen: au.last_seen,
-                            denied_by,
-                            layer: layer.map_or("?", LayerKind::as_str).to_owned(),
-                            today: before.decision.name().to_owned(),
+                        let req = |ctx: &Context| {
+                            Request::new(
+                                &subj.principal,
+                                name,
+                                target,
+                                Some(target_account.unwrap_or(&subj.account)),
+                                ctx.clone(),
+                            )
+                        };
+                        let (Ok(rb), Ok(ra)) = (req(&before_ctx), req(&after_ctx)) else {
+                            continue;
+                        };
+                        let before = today.evaluate(&rb);
+                        if before.decision != Decision::Allow && !counted_today {
+                            counted_today = true;
+                            sim.not_allowed_today_on_any_resource += 1;
+                        }
+                        let ev = after.evaluate(&ra);
+                        if ev.decision == Decision::Allow {
+                            continue;
+                        }
+                        // Was it one of the plan's statements?
+                        let by_plan = ev.statements.iter().find_map(|m| {
+                            if m.effect != latch_policy::document::Effect::Deny {
+                                return None;
+                            }
+                            let l = m.level?;
+                            let (existing, plan_names) = match m.layer {
+                                Layer::Scp => (scps.get(l)?.len(), &names.get(l)?.0),
+                                Layer::Rcp => (rcps.get(l)?.len(), &names.get(l)?.1),
+                                _ => return None,
+                            };
+                            let name = plan_names.get(m.policy.checked_sub(existing)?)?;
+                            let sid = m.sid.unwrap_or("");
+                            Some((format!("{name}/{sid}"), LayerKind::from_sid(sid)))
                         });
+                        if let Some((denied_by, layer)) = by_plan {
+                            sim.calls_broken += count;
+                            sim.broken.push(BrokenCall {
+                                principal_arn: arn.clone(),
+                                session: session.cloned(),
+                                action: name.to_owned(),
+                                resource: resource.map(str::to_owned),
+                                count,
+                                last_seen: au.last_seen,
+                                denied_by,
+                                layer: layer.map_or("?", LayerKind::as_str).to_owned(),
+                                today: before.decision.name().to_owned(),
+                            });
+                        }
                     }
                 }
             }

@@ -85,6 +85,39 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
     assert!(a.plan.policies.iter().any(|p| p.content.contains(
         r#""NotResource":"arn:aws:iam::400000000006:role/ec2-build-worker","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::400000000006:role/dev-build-agent"}"#
     )));
+    // Where CloudTrail names the resource of every call (the function deployed, the role
+    // assumed), the action is kept on those resources only: the CI role that deploys
+    // `ci-artifacts` cannot rewrite another `ci-*` function its policy reaches.
+    let kept_by = |principal: &str, action: &str| {
+        standing
+            .iter()
+            .find(|e| e.principal == principal && e.actions.iter().any(|a| a == action))
+            .map(|e| e.reason.clone())
+            .unwrap_or_default()
+    };
+    let ci = kept_by(
+        "arn:aws:iam::400000000006:role/dev-ci-build",
+        "lambda:UpdateFunctionCode",
+    );
+    assert!(
+        ci.contains("only on arn:aws:lambda:us-east-1:400000000006:function:ci-artifacts, the resources those calls named"),
+        "{ci}"
+    );
+    assert!(a.plan.policies.iter().any(|p| p.content.contains(
+        r#""NotResource":["arn:aws:lambda:us-east-1:400000000006:function:ci-artifacts","arn:aws:lambda:us-east-1:400000000006:function:ci-artifacts:*"]"#
+    )));
+    let bob = kept_by(
+        "arn:aws:iam::500000000007:user/sandbox-bob",
+        "sts:AssumeRole",
+    );
+    assert!(
+        bob.contains("only on arn:aws:iam::500000000007:role/sandbox-automation"),
+        "{bob}"
+    );
+    // Where CloudTrail does not name the resource, the exemption says so.
+    assert!(standing.iter().any(|e| e
+        .reason
+        .contains("on every resource: CloudTrail does not show which resource its calls used")),);
     // A round trip through plan.json keeps everything, the quotas it was packed for included.
     let back = latch_firewall::Plan::from_json(&a.plan.to_json()).unwrap();
     assert_eq!(back, a.plan);
