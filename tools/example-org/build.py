@@ -746,6 +746,34 @@ def credential_report(acc, activity):
     return "\n".join(rows) + "\n"
 
 
+def trails():
+    """The organization trail the generated CloudTrail stands for: every region, management
+    events and the data events the trail generator writes (S3 objects, Lambda functions,
+    DynamoDB tables). The same as `latch_model::trails::generated_trails_value`."""
+    mgmt = "100000000001"
+    return {
+        "format": "latch.trails/v1",
+        "trails": [{
+            "name": "org-trail",
+            "arn": f"arn:aws:cloudtrail:us-east-1:{mgmt}:trail/org-trail",
+            "account": mgmt,
+            "home_region": "us-east-1",
+            "organization_trail": True,
+            "multi_region": True,
+            "event_selectors": [{
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "ExcludeManagementEventSources": [],
+                "DataResources": [
+                    {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
+                    {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+                    {"Type": "AWS::DynamoDB::Table", "Values": ["arn:aws:dynamodb"]},
+                ],
+            }],
+        }],
+    }
+
+
 def write_json(path, value):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -779,6 +807,7 @@ def main():
                        {"format": "latch.resource-policies/v1", "policies": acc.resource_policies})
     write_json(os.path.join(out, "organization.json"), organization())
     write_json(os.path.join(out, "activity.json"), dict(sorted(activity.items())))
+    write_json(os.path.join(out, "trails.json"), trails())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{call_err, AwsError, Result};
 use crate::progress::{self, Progress};
@@ -223,6 +224,116 @@ pub async fn copy_logs(
         bytes: results.iter().sum(),
         accounts,
     })
+}
+
+/// The trails an account can see and what each one records (`DescribeTrails` with shadow
+/// trails, then `GetEventSelectors` in each trail's home region), as `trails.json` entries
+/// (`latch.trails/v1`, docs/snapshot-format.md). An organization trail is listed by the
+/// account that owns it only; trails of other accounts seen as shadows are left out.
+///
+/// # Errors
+/// A call that fails: the caller decides whether trails.json can still be written.
+pub async fn describe_trails(config: &aws_config::SdkConfig, account: &str) -> Result<Vec<Value>> {
+    let client = aws_sdk_cloudtrail::Client::new(config);
+    let listed = client
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|e| call_err(format!("cloudtrail:DescribeTrails in {account}"), e))?;
+    let mut out = Vec::new();
+    for t in listed.trail_list() {
+        let (Some(name), Some(arn)) = (t.name(), t.trail_arn()) else {
+            continue;
+        };
+        let owner = arn.split(':').nth(4).unwrap_or_default();
+        if owner != account {
+            continue;
+        }
+        let home = t
+            .home_region()
+            .or_else(|| config.region().map(|r| r.as_ref()))
+            .unwrap_or(crate::connect::FALLBACK_REGION)
+            .to_owned();
+        let regional = config
+            .to_builder()
+            .region(aws_config::Region::new(home.clone()))
+            .build();
+        let selectors = aws_sdk_cloudtrail::Client::new(&regional)
+            .get_event_selectors()
+            .trail_name(arn)
+            .send()
+            .await
+            .map_err(|e| call_err(format!("cloudtrail:GetEventSelectors {arn}"), e))?;
+        let mut entry = serde_json::Map::new();
+        entry.insert("name".into(), name.into());
+        entry.insert("arn".into(), arn.into());
+        entry.insert("account".into(), account.into());
+        entry.insert("home_region".into(), home.into());
+        entry.insert(
+            "organization_trail".into(),
+            t.is_organization_trail().unwrap_or(false).into(),
+        );
+        entry.insert(
+            "multi_region".into(),
+            t.is_multi_region_trail().unwrap_or(false).into(),
+        );
+        let advanced = selectors.advanced_event_selectors();
+        if advanced.is_empty() {
+            let basic: Vec<Value> = selectors
+                .event_selectors()
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "ReadWriteType": s.read_write_type().map_or("All", |r| r.as_str()),
+                        "IncludeManagementEvents": s.include_management_events().unwrap_or(true),
+                        "ExcludeManagementEventSources": s.exclude_management_event_sources(),
+                        "DataResources": s.data_resources().iter().map(|d| serde_json::json!({
+                            "Type": d.r#type().unwrap_or_default(),
+                            "Values": d.values(),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            entry.insert("event_selectors".into(), basic.into());
+        } else {
+            let advanced: Vec<Value> = advanced
+                .iter()
+                .map(|s| {
+                    let fields: Vec<Value> = s
+                        .field_selectors()
+                        .iter()
+                        .map(|f| {
+                            let mut v = serde_json::Map::new();
+                            v.insert("Field".into(), f.field().into());
+                            for (op, values) in [
+                                ("Equals", f.equals()),
+                                ("StartsWith", f.starts_with()),
+                                ("EndsWith", f.ends_with()),
+                                ("NotEquals", f.not_equals()),
+                                ("NotStartsWith", f.not_starts_with()),
+                                ("NotEndsWith", f.not_ends_with()),
+                            ] {
+                                if !values.is_empty() {
+                                    v.insert(op.into(), values.into());
+                                }
+                            }
+                            Value::Object(v)
+                        })
+                        .collect();
+                    let mut v = serde_json::Map::new();
+                    v.insert("FieldSelectors".into(), fields.into());
+                    if let Some(n) = s.name() {
+                        v.insert("Name".into(), n.into());
+                    }
+                    Value::Object(v)
+                })
+                .collect();
+            entry.insert("advanced_event_selectors".into(), advanced.into());
+        }
+        out.push(Value::Object(entry));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

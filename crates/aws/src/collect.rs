@@ -1,4 +1,4 @@
-//! `latch collect`: the organization, every account's IAM and CloudTrail logs, written as a
+//! `latch collect`: the organization, every account's IAM, its trails and CloudTrail logs, written as a
 //! snapshot directory that `latch-model` loads (docs/snapshot-format.md).
 //!
 //! One account that cannot be reached does not sink the run: it is reported, its
@@ -93,6 +93,8 @@ pub struct CollectReport {
     pub cloudtrail: Option<CloudTrailCopy>,
     /// Why CloudTrail could not be copied, when it failed.
     pub cloudtrail_error: Option<String>,
+    /// Why `trails.json` (the trails and their event selectors) was not written, when not.
+    pub trails_error: Option<String>,
     /// Remarks about the organization (disabled policy types, ...).
     pub notes: Vec<String>,
     /// What the written snapshot does not cover, as the loader reports it.
@@ -145,7 +147,7 @@ async fn collect_account(
     caller: &crate::connect::CallerIdentity,
     config: &CollectConfig,
     account: &OrgAccount,
-) -> Result<(usize, String)> {
+) -> Result<(usize, String, Option<Vec<Value>>)> {
     let role = config
         .role_overrides
         .get(&account.id)
@@ -223,7 +225,18 @@ async fn collect_account(
         )?,
         Err(e) => detail.push_str(&format!("; credential report not collected: {e}")),
     }
-    Ok((n, detail))
+    // The trails and their event selectors: which calls CloudTrail records at all.
+    let trails = match crate::cloudtrail::describe_trails(&sdk, &account.id).await {
+        Ok(t) => {
+            detail.push_str(&format!("; {} trails", t.len()));
+            Some(t)
+        }
+        Err(e) => {
+            detail.push_str(&format!("; trails not collected: {e}"));
+            None
+        }
+    };
+    Ok((n, detail, trails))
 }
 
 /// Collects the organization into `config.out` (see the module docs). Fails only when nothing
@@ -256,32 +269,43 @@ pub async fn collect(
 
     progress::phase(progress, "accounts", live.accounts.len());
     let caller_ref = &caller;
-    let mut outcomes: Vec<AccountOutcome> = futures::stream::iter(live.accounts.iter())
-        .map(|account| async move {
-            let (status, detail, pages) = if account.status != "ACTIVE" {
-                (
-                    "skipped",
-                    format!("account is {}: AWS refuses sessions in it", account.status),
-                    0,
-                )
-            } else {
-                match collect_account(aws, caller_ref, config, account).await {
-                    Ok((pages, detail)) => ("collected", detail, pages),
-                    Err(e) => ("failed", e.to_string(), 0),
-                }
-            };
-            progress::item(progress, &account.id, status == "collected", detail.clone());
-            AccountOutcome {
-                account_id: account.id.clone(),
-                name: account.name.clone(),
-                status,
-                detail,
-                pages,
-            }
-        })
-        .buffer_unordered(aws.concurrency())
-        .collect()
-        .await;
+    let results: Vec<(AccountOutcome, Option<Vec<Value>>)> =
+        futures::stream::iter(live.accounts.iter())
+            .map(|account| async move {
+                let (status, detail, pages, trails) = if account.status != "ACTIVE" {
+                    (
+                        "skipped",
+                        format!("account is {}: AWS refuses sessions in it", account.status),
+                        0,
+                        None,
+                    )
+                } else {
+                    match collect_account(aws, caller_ref, config, account).await {
+                        Ok((pages, detail, trails)) => ("collected", detail, pages, trails),
+                        Err(e) => ("failed", e.to_string(), 0, None),
+                    }
+                };
+                progress::item(progress, &account.id, status == "collected", detail.clone());
+                let outcome = AccountOutcome {
+                    account_id: account.id.clone(),
+                    name: account.name.clone(),
+                    status,
+                    detail,
+                    pages,
+                };
+                (outcome, trails)
+            })
+            .buffer_unordered(aws.concurrency())
+            .collect()
+            .await;
+    let mut trails_by_account: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut outcomes: Vec<AccountOutcome> = Vec::with_capacity(results.len());
+    for (outcome, trails) in results {
+        if let Some(t) = trails {
+            trails_by_account.insert(outcome.account_id.clone(), t);
+        }
+        outcomes.push(outcome);
+    }
     outcomes.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     if !outcomes.iter().any(|o| o.status == "collected") {
         let reasons: Vec<String> = outcomes
@@ -294,6 +318,22 @@ pub async fn collect(
             reasons.join("; ")
         )));
     }
+
+    // trails.json only when the management account's trails (the organization trail's home)
+    // were read: without them the file would say less than the documented default.
+    let trails_error = if trails_by_account.contains_key(&live.management_account_id) {
+        let trails: Vec<Value> = trails_by_account.into_values().flatten().collect();
+        write_json(
+            &out.join(latch_model::load::TRAILS_FILE),
+            &serde_json::json!({ "format": latch_model::trails::FORMAT, "trails": trails }),
+        )?;
+        None
+    } else {
+        Some(format!(
+            "the trails of the management account {} could not be read, so no trails.json was written (see its account entry)",
+            live.management_account_id
+        ))
+    };
 
     let (cloudtrail, cloudtrail_error) = match &config.cloudtrail {
         None => (None, None),
@@ -315,6 +355,7 @@ pub async fn collect(
         accounts: outcomes,
         cloudtrail,
         cloudtrail_error,
+        trails_error,
         notes: live.notes,
         not_analysed: snapshot.not_analysed,
         started_at: time::rfc3339(started),

@@ -11,6 +11,8 @@
 //!   ([`Catalog::compress`], algorithm in the `compress` module);
 //! - the sensitivity classification ([`Catalog::sensitivity`]), whose rules
 //!   live in one reviewable file, `data/sensitivity.toml`;
+//! - which actions CloudTrail records as data events ([`Catalog::is_data_event`]), from
+//!   one reviewable file, `data/data-events.toml`;
 //! - reporting of unknown actions in policies ([`unknown_actions`]);
 //! - AWS Organizations' quotas on SCPs and RCPs ([`limits::Limits`]), kept here with the
 //!   other facts about AWS that change under Latch.
@@ -21,6 +23,7 @@
 
 mod compress;
 mod data;
+mod data_events;
 pub mod limits;
 mod pattern;
 mod sensitivity;
@@ -32,6 +35,7 @@ use std::ops::Range;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+pub use data_events::DataEventType;
 pub use limits::{LimitError, Limits, PolicyType};
 pub use sensitivity::{Basis, Category, Classification, UnknownCategory};
 
@@ -39,6 +43,8 @@ pub use sensitivity::{Basis, Category, Classification, UnknownCategory};
 const CATALOG_JSON: &str = include_str!("../data/catalog.json");
 /// The sensitivity rules.
 const SENSITIVITY_TOML: &str = include_str!("../data/sensitivity.toml");
+/// Which actions CloudTrail records as data events.
+const DATA_EVENTS_TOML: &str = include_str!("../data/data-events.toml");
 
 /// A dense index of an action in the catalog. Ids follow the catalog's order:
 /// by service prefix, then by action name, both compared in lowercase; the
@@ -353,6 +359,17 @@ pub enum LoadError {
     /// A sensitivity rule or entry has an empty reason.
     #[error("sensitivity rule or entry `{0}` has no reason")]
     MissingReason(String),
+    /// The data-event TOML does not parse.
+    #[error("data-events.toml does not parse: {0}")]
+    DataEventsToml(toml::de::Error),
+    /// A data-event resource type is misspelt, empty, or names an action the catalog lacks.
+    #[error("data-events.toml: `{name}` {reason}")]
+    DataEventType {
+        /// The `resources.type` value.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The catalog: every AWS service and action, indexed, with the sensitivity
@@ -371,6 +388,7 @@ pub struct Catalog {
     rcp_supported: Vec<String>,
     rcp_services: latch_policy::RcpServices,
     sensitivity: sensitivity::Table,
+    data_events: data_events::Table,
 }
 
 static EMBEDDED: OnceLock<Catalog> = OnceLock::new();
@@ -385,6 +403,7 @@ impl Catalog {
                 reason = "the embedded data is fixed at build time and loaded by this crate's tests; a failure is a build defect, not bad input"
             )]
             Catalog::from_sources(CATALOG_JSON, SENSITIVITY_TOML)
+                .and_then(|c| c.with_data_events(DATA_EVENTS_TOML))
                 .expect("the embedded catalog loads")
         })
     }
@@ -396,6 +415,13 @@ impl Catalog {
         let mut catalog = Catalog::from_raw(raw)?;
         catalog.sensitivity = sensitivity::Table::build(&catalog, sensitivity_toml)?;
         Ok(catalog)
+    }
+
+    /// The same catalog with the data-event table of `data_events_toml` (the format of
+    /// `data/data-events.toml`); without it no action is a data event.
+    pub fn with_data_events(mut self, data_events_toml: &str) -> Result<Catalog, LoadError> {
+        self.data_events = data_events::Table::build(&self, data_events_toml)?;
+        Ok(self)
     }
 
     fn from_raw(raw: data::RawCatalog) -> Result<Catalog, LoadError> {
@@ -554,6 +580,7 @@ impl Catalog {
             rcp_services: latch_policy::RcpServices::new(&rcp_supported),
             rcp_supported,
             sensitivity: sensitivity::Table::default(),
+            data_events: data_events::Table::default(),
         })
     }
 
@@ -707,6 +734,30 @@ impl Catalog {
                 }
             })
             .collect()
+    }
+
+    /// Whether CloudTrail records this action as a data event (`data/data-events.toml`):
+    /// trails log it only where their event selectors ask for its resource type.
+    pub fn is_data_event(&self, id: ActionId) -> bool {
+        self.data_events.is_data_event(id)
+    }
+
+    /// The data-event resource types that cover this action (by exact name); empty for
+    /// management events and unknown actions.
+    pub fn data_event_types_of(&self, name: &str) -> impl Iterator<Item = &DataEventType> {
+        self.resolve(name)
+            .into_iter()
+            .flat_map(|id| self.data_events.of(id))
+    }
+
+    /// The data-event resource types that cover this action, by id.
+    pub fn data_event_types_of_id(&self, id: ActionId) -> impl Iterator<Item = &DataEventType> {
+        self.data_events.of(id)
+    }
+
+    /// Every data-event resource type of `data/data-events.toml`, sorted by name.
+    pub fn data_event_types(&self) -> &[DataEventType] {
+        &self.data_events.types
     }
 
     /// The services Resource Control Policies apply to, sorted.

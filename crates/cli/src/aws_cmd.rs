@@ -398,6 +398,9 @@ pub fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             if let Some(e) = &report.cloudtrail_error {
                 writeln!(out, "cloudtrail: FAILED: {e}")?;
             }
+            if let Some(e) = &report.trails_error {
+                writeln!(out, "trails: not recorded: {e}")?;
+            }
             for n in &report.notes {
                 writeln!(out, "note: {n}")?;
             }

@@ -151,5 +151,6 @@ pub fn assemble(
         organization,
         accounts: by_id,
         not_analysed,
+        trails: None,
     })
 }

@@ -838,8 +838,8 @@ fn to_bytes(value: &Value) -> Vec<u8> {
 
 /// Generates a whole snapshot directory's files, handing each to `sink` in a fixed order:
 /// organization.json, then per account gaad.json, credential-report.csv, workloads.json and
-/// resource-policies.json, then
-/// activity.json.
+/// resource-policies.json, then trails.json (the organization trail the generated CloudTrail
+/// stands for) and activity.json.
 pub fn generate<E>(
     params: &Params,
     mut sink: impl FnMut(File) -> Result<(), E>,
@@ -898,6 +898,14 @@ pub fn generate<E>(
         })
         .map_err(GenerateError::Sink)?;
     }
+    sink(File {
+        path: crate::load::TRAILS_FILE.to_owned(),
+        bytes: to_bytes(&crate::trails::generated_trails_value(&account_id(
+            params, 0,
+        ))),
+        account_index: None,
+    })
+    .map_err(GenerateError::Sink)?;
     sink(File {
         path: "activity.json".to_owned(),
         bytes: to_bytes(&crate::activity::to_value(&activity)),

@@ -27,6 +27,7 @@ pub mod orgfile;
 pub mod principal;
 pub mod resources;
 pub mod snapshot;
+pub mod trails;
 pub mod workloads;
 
 pub use account::{
@@ -41,3 +42,4 @@ pub use principal::{
     EffectivePolicies, OrgLevel, PolicySource, Principal, PrincipalKind, SourcedPolicy,
 };
 pub use snapshot::{Counts, Snapshot};
+pub use trails::{Gap, Trails, Visibility};

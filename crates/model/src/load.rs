@@ -10,6 +10,7 @@
 //! DIR/accounts/<id>/resource-policies.json   optional
 //! DIR/accounts/<id>/credential-report.csv    optional
 //! DIR/accounts/<id>/workloads.json           optional
+//! DIR/trails.json                            optional: the trails and their event selectors
 //! DIR/cloudtrail/AWSLogs/...                 optional, read by latch-trail
 //! ```
 //!
@@ -41,6 +42,8 @@ pub const RESOURCE_POLICIES_FILE: &str = "resource-policies.json";
 pub const CREDENTIAL_REPORT_FILE: &str = "credential-report.csv";
 /// The resources that run as roles in an account (`latch.workloads/v1`).
 pub const WORKLOADS_FILE: &str = "workloads.json";
+/// The trails and what they record (`latch.trails/v1`).
+pub const TRAILS_FILE: &str = "trails.json";
 /// CloudTrail folder.
 pub const CLOUDTRAIL_DIR: &str = "cloudtrail";
 
@@ -200,8 +203,18 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
     } else {
         CloudTrail::Absent
     };
-    assemble(organization, accounts, cloudtrail).map_err(|e| LoadError::Layout {
-        file: accounts_dir.join(&e.account_id).join(GAAD_FILE),
-        reason: e.reason,
-    })
+    let trails_file = dir.join(TRAILS_FILE);
+    let trails = match read_optional(&trails_file, Expected::Json)? {
+        Some(text) => {
+            Some(crate::trails::parse_trails_str(&text).map_err(format_err(&trails_file))?)
+        }
+        None => None,
+    };
+    let mut snapshot =
+        assemble(organization, accounts, cloudtrail).map_err(|e| LoadError::Layout {
+            file: accounts_dir.join(&e.account_id).join(GAAD_FILE),
+            reason: e.reason,
+        })?;
+    snapshot.trails = trails;
+    Ok(snapshot)
 }

@@ -18,6 +18,9 @@ pub struct Snapshot {
     /// Optional parts that were missing or could not be resolved, each with why; people and
     /// reports must see these, since the analysis is blind there.
     pub not_analysed: Vec<String>,
+    /// The CloudTrail trails and what they record (`trails.json`), when the snapshot has them;
+    /// see [`Snapshot::visibility`].
+    pub trails: Option<crate::trails::Trails>,
 }
 
 /// Numbers of things in a snapshot.
@@ -47,6 +50,23 @@ pub struct Counts {
 }
 
 impl Snapshot {
+    /// Per account and action, whether CloudTrail would have shown a call: from `trails.json`
+    /// when the snapshot has one, otherwise management events recorded everywhere and data
+    /// events nowhere ([`crate::trails::Visibility::assumed`]).
+    pub fn visibility(&self) -> crate::trails::Visibility {
+        match &self.trails {
+            Some(t) => crate::trails::Visibility::from_trails(
+                t,
+                self.accounts.keys().map(String::as_str).chain(
+                    self.organization
+                        .iter()
+                        .flat_map(|o| o.accounts().into_iter().map(|n| n.id.as_str())),
+                ),
+            ),
+            None => crate::trails::Visibility::assumed(),
+        }
+    }
+
     /// Every principal (users, then roles, of each account in account-id order; names sorted).
     pub fn principals(&self) -> impl Iterator<Item = Principal<'_>> {
         self.accounts.values().flat_map(move |account| {

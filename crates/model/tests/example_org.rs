@@ -438,3 +438,37 @@ fn activity_plan_names_only_real_principals() {
     );
     assert_eq!(plan.len(), 38);
 }
+
+#[test]
+fn the_example_carries_the_trail_its_cloudtrail_stands_for() {
+    let s = example();
+    let trails = s.trails.as_ref().expect("examples/org/trails.json");
+    assert_eq!(trails.trails.len(), 1);
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/org/trails.json"),
+    )
+    .unwrap();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        file,
+        latch_model::trails::generated_trails_value("100000000001"),
+        "tools/example-org/build.py and the generator must describe the same trail"
+    );
+    let v = s.visibility();
+    let c = latch_catalog::Catalog::get();
+    let id = |n: &str| c.resolve(n).unwrap();
+    for account in s.accounts.keys() {
+        for logged in [
+            "s3:GetObject",
+            "lambda:InvokeFunction",
+            "dynamodb:Scan",
+            "iam:CreateRole",
+        ] {
+            assert_eq!(v.gap(account, id(logged)), None, "{account} {logged}");
+        }
+        assert_eq!(
+            v.gap(account, id("sns:Publish")),
+            Some(latch_model::Gap::DataEventsNotLogged)
+        );
+    }
+}

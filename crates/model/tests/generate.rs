@@ -40,8 +40,8 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let b = files(&PARAMS);
     assert_eq!(a, b);
     // organization.json, per account gaad.json, credential-report.csv, workloads.json and
-    // resource-policies.json, and activity.json.
-    assert_eq!(a.len(), 1 + 4 * 9 + 1);
+    // resource-policies.json, trails.json and activity.json.
+    assert_eq!(a.len(), 1 + 4 * 9 + 2);
     let c = files(&Params { seed: 43, ..PARAMS });
     assert_ne!(a.get("activity.json"), c.get("activity.json"));
 }
@@ -55,6 +55,9 @@ fn generated_snapshot_loads_back() {
         fs::write(p, bytes).unwrap();
     }
     let s = load::snapshot(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    // The organization trail the generated CloudTrail stands for.
+    let trails = s.trails.as_ref().expect("trails.json");
+    assert!(trails.trails[0].organization_trail);
     let c = s.counts();
     assert_eq!(c.accounts, 9);
     assert_eq!(c.roles, 9 * 40);

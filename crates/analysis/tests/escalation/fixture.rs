@@ -343,6 +343,7 @@ impl Fx {
             organization,
             accounts: self.accounts.clone(),
             not_analysed: Vec::new(),
+            trails: None,
         }
     }
 
