@@ -30,6 +30,7 @@ use crate::org::{
     describe, latch_policies, policies_for_target, LatchPolicies, PolicyKind, MANAGED_TAG_KEY,
     MANAGED_TAG_VALUE,
 };
+use crate::pacing::Family;
 use crate::plan::{principal_of, Plan};
 use crate::progress::{self, Progress};
 use crate::state::{policy_key, AppliedPolicy, AppliedState, AppliedTag};
@@ -140,6 +141,19 @@ impl Change {
             Change::DeletePolicy { .. } => 6,
             Change::Untag { .. } => 7,
         }
+    }
+
+    /// Whether it is an AWS Organizations policy write (`CreatePolicy`, `UpdatePolicy`,
+    /// `AttachPolicy`, `DetachPolicy`, `DeletePolicy`): paced to AWS's rate ([`crate::pacing`]).
+    pub fn is_policy_write(&self) -> bool {
+        matches!(
+            self,
+            Change::CreatePolicy { .. }
+                | Change::UpdatePolicy { .. }
+                | Change::Attach { .. }
+                | Change::Detach { .. }
+                | Change::DeletePolicy { .. }
+        )
     }
 
     /// The verb shown in the diff.
@@ -435,7 +449,7 @@ pub(crate) fn principal_key(arn: &str) -> Option<(String, String, String)> {
     principal_of(arn).map(|(a, k, n)| (a.to_owned(), k.to_owned(), n.to_owned()))
 }
 
-fn same_document(a: &str, b: &str) -> bool {
+pub(crate) fn same_document(a: &str, b: &str) -> bool {
     match (
         serde_json::from_str::<Value>(a),
         serde_json::from_str::<Value>(b),
@@ -704,6 +718,16 @@ pub async fn plan_changes(
     Ok(Diff { changes, live })
 }
 
+/// How many AWS Organizations policy writes `changes` make, and the least time (ms) AWS's
+/// rate for them allows ([`latch_catalog::RequestRate::min_duration_ms`]).
+pub fn least_time(changes: &[Change]) -> (usize, u64) {
+    let writes = changes.iter().filter(|c| c.is_policy_write()).count();
+    let ms = Family::PolicyWrite
+        .rate()
+        .map_or(0, |rate| rate.min_duration_ms(writes));
+    (writes, ms)
+}
+
 /// What [`execute`] did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplyOutcome {
@@ -734,16 +758,32 @@ fn tolerate(result: Result<()>, ok_codes: &[&str]) -> Result<()> {
     }
 }
 
+/// The id of the Latch policy `name` when it exists with `content` (a create that landed
+/// although its answer was lost).
+async fn created_earlier(
+    aws: &Aws,
+    kind: PolicyKind,
+    name: &str,
+    content: &str,
+) -> Result<Option<String>> {
+    let live = latch_policies(aws).await?;
+    Ok(live
+        .managed
+        .get(&(kind, name.to_owned()))
+        .filter(|p| same_document(&p.content, content))
+        .map(|p| p.id.clone()))
+}
+
 async fn run_one(
     aws: &Aws,
     change: &Change,
     ids: &mut BTreeMap<(PolicyKind, String), String>,
     sessions: &mut Sessions<'_>,
 ) -> Result<Option<String>> {
-    let org = aws.organizations();
     match change {
         Change::EnablePolicyType { kind, root_id } => {
-            let r = org
+            let r = aws
+                .organizations()
                 .enable_policy_type()
                 .root_id(root_id)
                 .policy_type(kind.sdk())
@@ -766,22 +806,35 @@ async fn run_one(
                 .value(MANAGED_TAG_VALUE)
                 .build()
                 .map_err(|e| AwsError::Config(e.to_string()))?;
-            let out = org
-                .create_policy()
-                .name(name)
-                .r#type(kind.sdk())
-                .description(description)
-                .content(content)
-                .tags(tag)
-                .send()
-                .await
-                .map_err(|e| call_err(format!("organizations:CreatePolicy {name}"), e))?;
-            let id = out
-                .policy()
-                .and_then(|p| p.policy_summary())
-                .and_then(|s| s.id())
-                .unwrap_or_default()
-                .to_owned();
+            let out = aws
+                .org_write(
+                    Family::PolicyWrite,
+                    &format!("organizations:CreatePolicy {name}"),
+                    |org| {
+                        org.create_policy()
+                            .name(name)
+                            .r#type(kind.sdk())
+                            .description(description)
+                            .content(content)
+                            .tags(tag.clone())
+                            .send()
+                    },
+                )
+                .await;
+            let id = match out {
+                Ok(out) => out
+                    .policy()
+                    .and_then(|p| p.policy_summary())
+                    .and_then(|s| s.id())
+                    .unwrap_or_default()
+                    .to_owned(),
+                // A retried create whose first attempt landed although its answer was lost:
+                // the policy is there, Latch's, with this document.
+                Err(e) if e.code() == Some("DuplicatePolicyException") => {
+                    created_earlier(aws, *kind, name, content).await?.ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            };
             ids.insert((*kind, name.clone()), id.clone());
             Ok(Some(id))
         }
@@ -791,13 +844,18 @@ async fn run_one(
             description,
             ..
         } => {
-            org.update_policy()
-                .policy_id(policy_id)
-                .set_content(content.clone())
-                .set_description(description.clone())
-                .send()
-                .await
-                .map_err(|e| call_err(format!("organizations:UpdatePolicy {policy_id}"), e))?;
+            aws.org_write(
+                Family::PolicyWrite,
+                &format!("organizations:UpdatePolicy {policy_id}"),
+                |org| {
+                    org.update_policy()
+                        .policy_id(policy_id)
+                        .set_content(content.clone())
+                        .set_description(description.clone())
+                        .send()
+                },
+            )
+            .await?;
             Ok(None)
         }
         Change::Attach {
@@ -812,44 +870,45 @@ async fn run_one(
                 .ok_or_else(|| {
                     AwsError::Conflict(format!("no id for policy `{name}`; it was not created"))
                 })?;
-            let r = org
-                .attach_policy()
-                .policy_id(&id)
-                .target_id(target)
-                .send()
+            let r = aws
+                .org_write(
+                    Family::PolicyWrite,
+                    &format!("organizations:AttachPolicy {id} -> {target}"),
+                    |org| org.attach_policy().policy_id(&id).target_id(target).send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| call_err(format!("organizations:AttachPolicy {id} -> {target}"), e));
+                .map(|_| ());
             tolerate(r, &["DuplicatePolicyAttachmentException"])?;
             Ok(Some(id))
         }
         Change::Detach {
             policy_id, target, ..
         } => {
-            let r = org
-                .detach_policy()
-                .policy_id(policy_id)
-                .target_id(target)
-                .send()
+            let r = aws
+                .org_write(
+                    Family::PolicyWrite,
+                    &format!("organizations:DetachPolicy {policy_id} from {target}"),
+                    |org| {
+                        org.detach_policy()
+                            .policy_id(policy_id)
+                            .target_id(target)
+                            .send()
+                    },
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| {
-                    call_err(
-                        format!("organizations:DetachPolicy {policy_id} from {target}"),
-                        e,
-                    )
-                });
+                .map(|_| ());
             tolerate(r, &["PolicyNotAttachedException"])?;
             Ok(None)
         }
         Change::DeletePolicy { policy_id, .. } => {
-            let r = org
-                .delete_policy()
-                .policy_id(policy_id)
-                .send()
+            let r = aws
+                .org_write(
+                    Family::PolicyWrite,
+                    &format!("organizations:DeletePolicy {policy_id}"),
+                    |org| org.delete_policy().policy_id(policy_id).send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| call_err(format!("organizations:DeletePolicy {policy_id}"), e));
+                .map(|_| ());
             tolerate(r, &["PolicyNotFoundException"])?;
             Ok(None)
         }

@@ -3,6 +3,8 @@
 //! instance roles), `--region`, `--endpoint-url`, retries with backoff, and assuming a role
 //! in member accounts.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -10,7 +12,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 
+use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
+
 use crate::error::{call_err, AwsError, Result};
+use crate::pacing::{Family, Pacer, RetryPolicy};
 
 /// The role Latch assumes in member accounts unless told otherwise: the one AWS Organizations
 /// creates in every account it creates.
@@ -64,12 +69,24 @@ pub fn retry_config(max_attempts: u32) -> RetryConfig {
 }
 
 /// A connection to an AWS organization: the base configuration (the caller's credentials,
-/// normally in the management account) and how to reach member accounts.
+/// normally in the management account) and how to reach member accounts. Its clones share
+/// one [`Pacer`]: every AWS Organizations policy write goes through [`Aws::org_write`].
 #[derive(Debug, Clone)]
 pub struct Aws {
     base: SdkConfig,
     path_style_s3: bool,
     concurrency: usize,
+    pacer: Arc<Pacer>,
+    /// The account the base credentials act in: the one AWS throttles their writes in.
+    account: Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// The retry policy of paced writes for `max_attempts` (1: none).
+fn write_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: max_attempts.max(1),
+        ..RetryPolicy::default()
+    }
 }
 
 /// Who the base credentials are.
@@ -113,17 +130,75 @@ impl Aws {
             base: config,
             path_style_s3: options.endpoint_url.is_some(),
             concurrency: options.concurrency.max(1),
+            pacer: Arc::new(Pacer::new(write_retry(options.max_attempts))),
+            account: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
     /// Wraps an already built SDK configuration (tests, embedding). `path_style_s3` should be
     /// true for emulators.
+    /// Paced writes are retried as [`RetryPolicy::default`] says.
     pub fn from_sdk_config(config: SdkConfig, path_style_s3: bool, concurrency: usize) -> Aws {
         Aws {
             base: config,
             path_style_s3,
             concurrency: concurrency.max(1),
+            pacer: Arc::new(Pacer::default()),
+            account: Arc::new(tokio::sync::OnceCell::new()),
         }
+    }
+
+    /// The same connection with another pacer (tests, benchmarks, a lower rate).
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Aws {
+        self.pacer = pacer;
+        self
+    }
+
+    /// The same connection, told which account its credentials act in (saves the
+    /// `sts:GetCallerIdentity` that otherwise names the account writes are paced in).
+    #[must_use]
+    pub fn with_account(mut self, account: &str) -> Aws {
+        self.account = Arc::new(tokio::sync::OnceCell::new_with(Some(account.to_owned())));
+        self
+    }
+
+    /// The pacer of this connection's AWS Organizations writes.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
+    /// Organizations client for the writes [`Aws::org_write`] sends: the SDK does not retry
+    /// them (the pacer does, taking a token for every attempt).
+    pub fn organizations_writes(&self) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.base)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
+    }
+
+    /// The one entry point of AWS Organizations writes: `op` (given a client from
+    /// [`Aws::organizations_writes`]) is sent when the rate of `family` allows in the
+    /// credentials' account, and retried on throttling as [`Pacer::call`] says.
+    ///
+    /// # Errors
+    /// `sts:GetCallerIdentity` failed (the account is needed to pace), or the call failed
+    /// for good.
+    pub async fn org_write<T, E, R, F, Fut>(&self, family: Family, call: &str, op: F) -> Result<T>
+    where
+        F: Fn(aws_sdk_organizations::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let account = self
+            .account
+            .get_or_try_init(|| async { self.caller_identity().await.map(|c| c.account) })
+            .await?;
+        let client = self.organizations_writes();
+        self.pacer
+            .call(account, family, call, || op(client.clone()))
+            .await
     }
 
     /// The base SDK configuration.

@@ -188,6 +188,8 @@ pub struct GrantOps {
     caller: tokio::sync::OnceCell<CallerIdentity>,
     sessions: tokio::sync::Mutex<BTreeMap<String, (SdkConfig, Instant)>>,
     limits: latch_catalog::Limits,
+    coalescer: std::sync::Arc<crate::userid::Coalescer>,
+    window: Duration,
 }
 
 impl GrantOps {
@@ -200,7 +202,27 @@ impl GrantOps {
             caller: tokio::sync::OnceCell::new(),
             sessions: tokio::sync::Mutex::new(BTreeMap::new()),
             limits: latch_catalog::Limits::AWS,
+            coalescer: std::sync::Arc::default(),
+            window: crate::userid::COALESCE_WINDOW,
         }
+    }
+
+    /// The same operations, coalescing Identity Center edits over `window` instead of
+    /// [`COALESCE_WINDOW`](crate::userid::COALESCE_WINDOW) (zero: each edit alone, still one
+    /// batch at a time).
+    #[must_use]
+    pub fn with_coalesce_window(mut self, window: Duration) -> GrantOps {
+        self.window = window;
+        self
+    }
+
+    /// How long an Identity Center edit waits for others.
+    pub fn coalesce_window(&self) -> Duration {
+        self.window
+    }
+
+    pub(crate) fn coalescer(&self) -> &std::sync::Arc<crate::userid::Coalescer> {
+        &self.coalescer
     }
 
     /// The same operations held to `limits` (the firewall configuration's, when it lowers

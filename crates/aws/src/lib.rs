@@ -16,8 +16,9 @@
 //!
 //! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
 //! ([`AwsOptions`]); bounded concurrency across accounts; retries with exponential backoff on
-//! throttling (disabled with `max_attempts = 1`); progress through [`Progress`], never printed
-//! here; one unreachable account is reported, never fatal.
+//! throttling (disabled with `max_attempts = 1`); AWS Organizations policy writes paced to
+//! AWS's published rate through one entry point ([`pacing`], [`Aws::org_write`]); progress
+//! through [`Progress`], never printed here; one unreachable account is reported, never fatal.
 //!
 //! Latch only ever changes policies named `latch-*` **and** tagged `latch:managed=true`, and
 //! only `latch:*` tags on users and roles.
@@ -34,6 +35,7 @@ pub mod error;
 pub mod gaad;
 pub mod grants;
 pub mod org;
+pub mod pacing;
 pub mod plan;
 pub mod progress;
 pub mod state;

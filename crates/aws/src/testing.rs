@@ -1,6 +1,10 @@
 //! Test support (feature `testing`): the moto AWS emulator on loopback, and a fixture
 //! organization built through the SDK. Used by this crate's and the CLI's integration tests.
 //!
+//! [`fake`] is an in-process AWS Organizations (no socket, so a paused clock runs a paced run
+//! at once); [`proxy`] sits between the SDK and moto and injects throttling answers and
+//! dropped connections.
+//!
 //! One moto server per test binary ([`shared`]), on a free port, installed and started by
 //! `scripts/moto` and stopped when the test process ends. Tests that share it take
 //! [`lock`] and start from [`Moto::reset`].
@@ -19,6 +23,21 @@ use aws_sdk_organizations::types::{CreateAccountState, PolicyType};
 
 use crate::connect::retry_config;
 use crate::Aws;
+
+pub mod fake;
+pub mod proxy;
+
+pub use fake::FakeOrganizations;
+
+/// The AWS Organizations operations AWS throttles as policy writes (`X-Amz-Target` suffixes).
+pub const POLICY_WRITES: &[&str] = &[
+    "CreatePolicy",
+    "UpdatePolicy",
+    "AttachPolicy",
+    "DetachPolicy",
+    "DeletePolicy",
+];
+pub use proxy::{FaultProxy, Faults, ProxyStats};
 
 /// Access key id every test uses (moto maps it to account 123456789012).
 pub const ACCESS_KEY: &str = "testing";

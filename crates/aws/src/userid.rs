@@ -11,14 +11,24 @@
 //! policy, `latch:icgrant:<hash>` = `<bundle> <userid> <grant id> expires=<time>`: the plan's
 //! own `aws:userid` exemptions (protect mode, `identity_center_grants`) carry no such record and
 //! are never removed or reported here.
+//!
+//! Edits are coalesced: those submitted within [`COALESCE_WINDOW`] of the first wait for it
+//! and are then applied in the order they came to the policies as read once, each policy
+//! written with one `UpdatePolicy` (and one `TagResource`/`UntagResource` for its records),
+//! paced like every policy write ([`crate::pacing`]). Batches run one at a time, so no edit
+//! overwrites another's; each caller learns its own edit's outcome.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::error::{call_err, AwsError, Result};
 use crate::grants::{grant_tag_key, parse_tag_value, tag_value, FoundGrantTag, GrantOps};
 use crate::org::{latch_policies, PolicyKind};
+use crate::pacing::Family;
+use crate::Aws;
 
 /// Prefix of the policy tags that record the server's exemptions.
 pub const RECORD_TAG_PREFIX: &str = "latch:icgrant:";
@@ -164,27 +174,279 @@ pub fn edit_exemption(
     Ok((Some(text), matched))
 }
 
-impl GrantOps {
-    /// The server's exemption records on one policy: record key → value.
-    async fn records(&self, policy_id: &str) -> Result<BTreeMap<String, String>> {
-        let out = self
-            .aws()
-            .organizations()
-            .list_tags_for_resource()
-            .resource_id(policy_id)
-            .send()
-            .await
-            .map_err(|e| call_err(format!("organizations:ListTagsForResource {policy_id}"), e))?;
-        Ok(out
-            .tags()
-            .iter()
-            .filter(|t| t.key().starts_with(RECORD_TAG_PREFIX))
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect())
-    }
+/// How long an Identity Center grant edit waits for others to the same SCPs: edits submitted
+/// within this window are written together, one `UpdatePolicy` per policy.
+pub const COALESCE_WINDOW: Duration = Duration::from_millis(200);
 
+/// One exemption edit waiting for its batch: add (with the record's value) or remove.
+#[derive(Debug, Clone)]
+struct Edit {
+    bundle: String,
+    userid: String,
+    /// The record tag's value when adding; `None` removes.
+    add: Option<String>,
+}
+
+type Answer = tokio::sync::oneshot::Sender<Result<()>>;
+
+/// The edits waiting for the next batch, and the lock that keeps batches one at a time (each
+/// reads the policies, edits and writes them: two at once would lose each other's edits).
+#[derive(Debug, Default)]
+pub(crate) struct Coalescer {
+    pending: std::sync::Mutex<Vec<(Edit, Answer)>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// The same error again, for every edit a failed write carried.
+fn again(e: &AwsError) -> AwsError {
+    match e {
+        AwsError::Call {
+            call,
+            code,
+            message,
+        } => AwsError::Call {
+            call: call.clone(),
+            code: code.clone(),
+            message: message.clone(),
+        },
+        AwsError::Conflict(m) => AwsError::Conflict(m.clone()),
+        AwsError::Identity { id, reason } => AwsError::Identity {
+            id: id.clone(),
+            reason: reason.clone(),
+        },
+        AwsError::Config(m) => AwsError::Config(m.clone()),
+        other => AwsError::Conflict(other.to_string()),
+    }
+}
+
+/// The server's exemption records on one policy: record key → value.
+async fn records(aws: &Aws, policy_id: &str) -> Result<BTreeMap<String, String>> {
+    let out = aws
+        .organizations()
+        .list_tags_for_resource()
+        .resource_id(policy_id)
+        .send()
+        .await
+        .map_err(|e| call_err(format!("organizations:ListTagsForResource {policy_id}"), e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter(|t| t.key().starts_with(RECORD_TAG_PREFIX))
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect())
+}
+
+/// One SCP as a batch edits it.
+struct Work {
+    id: String,
+    name: String,
+    before: String,
+    doc: String,
+    records_before: BTreeMap<String, String>,
+    records: BTreeMap<String, String>,
+    /// The edits (by index) that changed it.
+    edits: BTreeSet<usize>,
+}
+
+/// Applies `edits`, in order, to the applied Latch SCPs and writes each changed policy once
+/// (`UpdatePolicy`, then one `TagResource` and one `UntagResource` for its records). Returns
+/// each edit's outcome: an edit that cannot be made (no SCP denies its bundle, a policy would
+/// grow past `max_chars`) fails alone and changes nothing; a write that fails fails every edit
+/// it carried.
+async fn write_batch(aws: &Aws, max_chars: usize, edits: &[Edit]) -> Result<Vec<Result<()>>> {
+    let policies = latch_policies(aws).await?;
+    let mut works = Vec::new();
+    for ((kind, name), p) in &policies.managed {
+        if *kind != PolicyKind::Scp {
+            continue;
+        }
+        let recs = records(aws, &p.id).await?;
+        works.push(Work {
+            id: p.id.clone(),
+            name: name.clone(),
+            before: p.content.clone(),
+            doc: p.content.clone(),
+            records_before: recs.clone(),
+            records: recs,
+            edits: BTreeSet::new(),
+        });
+    }
+    let mut outcomes: Vec<Result<()>> = Vec::with_capacity(edits.len());
+    for (i, e) in edits.iter().enumerate() {
+        let key = record_key(&e.bundle, &e.userid);
+        // Every policy's new text first: an edit is made everywhere or nowhere.
+        let mut changes = Vec::new();
+        let mut matched = 0;
+        let mut refused = None;
+        for (j, w) in works.iter().enumerate() {
+            if e.add.is_none() && !w.records.contains_key(&key) {
+                continue;
+            }
+            match edit_exemption(&w.doc, &e.bundle, &e.userid, e.add.is_some(), max_chars) {
+                Ok((new, n)) => {
+                    matched += n;
+                    if n > 0 || e.add.is_none() {
+                        changes.push((j, new));
+                    }
+                }
+                Err(reason) => {
+                    refused = Some(AwsError::Conflict(format!("`{}`: {reason}", w.name)));
+                    break;
+                }
+            }
+        }
+        if refused.is_none() && e.add.is_some() && matched == 0 {
+            refused = Some(AwsError::Conflict(format!(
+                "no applied latch-* SCP denies bundle `{}`: apply the firewall plan (latch apply) before granting it to Identity Center users",
+                e.bundle
+            )));
+        }
+        if let Some(err) = refused {
+            outcomes.push(Err(err));
+            continue;
+        }
+        for (j, new) in changes {
+            let Some(w) = works.get_mut(j) else { continue };
+            if let Some(doc) = new {
+                w.doc = doc;
+            }
+            match &e.add {
+                Some(value) => w.records.insert(key.clone(), value.clone()),
+                None => w.records.remove(&key),
+            };
+            w.edits.insert(i);
+        }
+        outcomes.push(Ok(()));
+    }
+    for w in &works {
+        let written = write_policy(aws, w).await;
+        if let Err(err) = written {
+            for i in &w.edits {
+                if let Some(slot) = outcomes.get_mut(*i) {
+                    if slot.is_ok() {
+                        *slot = Err(again(&err));
+                    }
+                }
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Writes one policy's batched edits: its document (when it changed), then its records.
+async fn write_policy(aws: &Aws, w: &Work) -> Result<()> {
+    let id = &w.id;
+    if !crate::apply::same_document(&w.before, &w.doc) {
+        aws.org_write(
+            Family::PolicyWrite,
+            &format!("organizations:UpdatePolicy {id}"),
+            |org| org.update_policy().policy_id(id).content(&w.doc).send(),
+        )
+        .await?;
+    }
+    let mut tags = Vec::new();
+    for (k, v) in &w.records {
+        if w.records_before.get(k) != Some(v) {
+            tags.push(
+                aws_sdk_organizations::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| AwsError::Config(e.to_string()))?,
+            );
+        }
+    }
+    if !tags.is_empty() {
+        aws.org_write(
+            Family::Tagging,
+            &format!("organizations:TagResource {id}"),
+            |org| {
+                org.tag_resource()
+                    .resource_id(id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            },
+        )
+        .await?;
+    }
+    let gone: Vec<String> = w
+        .records_before
+        .keys()
+        .filter(|k| !w.records.contains_key(*k))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        aws.org_write(
+            Family::Tagging,
+            &format!("organizations:UntagResource {id}"),
+            |org| {
+                org.untag_resource()
+                    .resource_id(id)
+                    .set_tag_keys(Some(gone.clone()))
+                    .send()
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl Coalescer {
+    /// Queues `edit`; the first edit of a batch starts it, which waits `window`, then for the
+    /// batch before it, then writes every edit queued by then.
+    async fn submit(
+        self: &Arc<Self>,
+        aws: &Aws,
+        max_chars: usize,
+        window: Duration,
+        edit: Edit,
+    ) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let first = {
+            let mut pending = self
+                .pending
+                .lock()
+                .map_err(|_| AwsError::Conflict("the grant edit queue is unusable".to_owned()))?;
+            pending.push((edit, tx));
+            pending.len() == 1
+        };
+        if first {
+            let me = Arc::clone(self);
+            let aws = aws.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(window).await;
+                let _writing = me.writing.lock().await;
+                let batch = match me.pending.lock() {
+                    Ok(mut p) => std::mem::take(&mut *p),
+                    Err(_) => return,
+                };
+                let (edits, answers): (Vec<Edit>, Vec<Answer>) = batch.into_iter().unzip();
+                match write_batch(&aws, max_chars, &edits).await {
+                    Ok(outcomes) => {
+                        for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                            let _ = answer.send(outcome);
+                        }
+                    }
+                    Err(e) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(again(&e)));
+                        }
+                    }
+                }
+            });
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(AwsError::Conflict(
+                "the grant edit was not written (its batch ended without an answer); it will be retried".to_owned(),
+            ))
+        })
+    }
+}
+
+impl GrantOps {
     /// Exempt `userid` from `bundle` in every applied Latch SCP that denies it, and record the
-    /// grant. Idempotent.
+    /// grant. Idempotent. Edits submitted within [`COALESCE_WINDOW`] of each other (other
+    /// grants and revocations) are written together: one `UpdatePolicy` per policy.
     ///
     /// # Errors
     /// Bad userid or bundle, no applied Latch SCP denies the bundle, a policy would exceed the
@@ -197,89 +459,43 @@ impl GrantOps {
         expires_at_ms: i64,
     ) -> Result<()> {
         check_userid(userid)?;
-        let key = record_key(bundle, userid);
+        grant_tag_key(bundle)?;
         let value = format!("{bundle} {userid} {}", tag_value(grant_id, expires_at_ms));
-        let policies = latch_policies(self.aws()).await?;
-        let max_chars = self.limits().scp_chars;
-        // Compute every edit first: nothing is half-applied when one policy would not fit.
-        let mut edits = Vec::new();
-        let mut matched = 0;
-        for ((kind, name), p) in &policies.managed {
-            if *kind != PolicyKind::Scp {
-                continue;
-            }
-            let (new, n) = edit_exemption(&p.content, bundle, userid, true, max_chars)
-                .map_err(|reason| AwsError::Conflict(format!("`{name}`: {reason}")))?;
-            matched += n;
-            if n > 0 {
-                edits.push((p.id.clone(), new));
-            }
-        }
-        if matched == 0 {
-            return Err(AwsError::Conflict(format!(
-                "no applied latch-* SCP denies bundle `{bundle}`: apply the firewall plan (latch apply) before granting it to Identity Center users"
-            )));
-        }
-        let org = self.aws().organizations();
-        for (id, new) in edits {
-            if let Some(content) = new {
-                org.update_policy()
-                    .policy_id(&id)
-                    .content(content)
-                    .send()
-                    .await
-                    .map_err(|e| call_err(format!("organizations:UpdatePolicy {id}"), e))?;
-            }
-            if self.records(&id).await?.get(&key) != Some(&value) {
-                let tag = aws_sdk_organizations::types::Tag::builder()
-                    .key(&key)
-                    .value(&value)
-                    .build()
-                    .map_err(|e| AwsError::Config(e.to_string()))?;
-                org.tag_resource()
-                    .resource_id(&id)
-                    .tags(tag)
-                    .send()
-                    .await
-                    .map_err(|e| call_err(format!("organizations:TagResource {id}"), e))?;
-            }
-        }
-        Ok(())
+        self.coalescer()
+            .submit(
+                self.aws(),
+                self.limits().scp_chars,
+                self.coalesce_window(),
+                Edit {
+                    bundle: bundle.to_owned(),
+                    userid: userid.to_owned(),
+                    add: Some(value),
+                },
+            )
+            .await
     }
 
     /// End the server's exemption of `userid` from `bundle` (and its record). Idempotent; an
-    /// exemption the server did not record (the plan's) is left alone.
+    /// exemption the server did not record (the plan's) is left alone. Coalesced with other
+    /// edits as [`GrantOps::add_userid_exemption`] is.
     ///
     /// # Errors
     /// Bad userid or bundle, AWS refused.
     pub async fn remove_userid_exemption(&self, bundle: &str, userid: &str) -> Result<()> {
         check_userid(userid)?;
-        let key = record_key(bundle, userid);
-        let policies = latch_policies(self.aws()).await?;
-        let max_chars = self.limits().scp_chars;
-        let org = self.aws().organizations();
-        for ((kind, name), p) in &policies.managed {
-            if *kind != PolicyKind::Scp || !self.records(&p.id).await?.contains_key(&key) {
-                continue;
-            }
-            let (new, _) = edit_exemption(&p.content, bundle, userid, false, max_chars)
-                .map_err(|reason| AwsError::Conflict(format!("`{name}`: {reason}")))?;
-            if let Some(content) = new {
-                org.update_policy()
-                    .policy_id(&p.id)
-                    .content(content)
-                    .send()
-                    .await
-                    .map_err(|e| call_err(format!("organizations:UpdatePolicy {}", p.id), e))?;
-            }
-            org.untag_resource()
-                .resource_id(&p.id)
-                .tag_keys(&key)
-                .send()
-                .await
-                .map_err(|e| call_err(format!("organizations:UntagResource {}", p.id), e))?;
-        }
-        Ok(())
+        grant_tag_key(bundle)?;
+        self.coalescer()
+            .submit(
+                self.aws(),
+                self.limits().scp_chars,
+                self.coalesce_window(),
+                Edit {
+                    bundle: bundle.to_owned(),
+                    userid: userid.to_owned(),
+                    add: None,
+                },
+            )
+            .await
     }
 
     /// The server's recorded exemptions for these userids that are in place in every policy
@@ -297,7 +513,7 @@ impl GrantOps {
             if *kind != PolicyKind::Scp {
                 continue;
             }
-            for (key, value) in self.records(&p.id).await? {
+            for (key, value) in records(self.aws(), &p.id).await? {
                 let mut parts = value.splitn(3, ' ');
                 let (Some(bundle), Some(userid), Some(rest)) =
                     (parts.next(), parts.next(), parts.next())

@@ -36,7 +36,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 pub use data_events::DataEventType;
-pub use limits::{LimitError, Limits, PolicyType};
+pub use limits::{LimitError, Limits, PolicyType, RequestRate};
 pub use sensitivity::{Basis, Category, Classification, UnknownCategory};
 
 /// The committed catalog, written by `tools/catalog-gen`.

@@ -1,13 +1,18 @@
 //! AWS Organizations' quotas on service control policies (SCPs) and resource control policies
-//! (RCPs): the one place Latch writes them down.
+//! (RCPs), and the rate at which it accepts the calls that write them: the one place Latch
+//! writes them down.
 //!
 //! The planner packs within them, `plan.json` records the ones a plan was packed for, the AWS
 //! adapter checks every document (and every edit of one) against them, and the organization
 //! file reader refuses what AWS would never have stored. A configuration may lower them (an
 //! organization or a partition that has not caught up), never raise them: [`Limits::check`].
 //!
+//! The AWS adapter paces its policy writes to [`RequestRate::ORGANIZATIONS_POLICY_WRITES`]
+//! and tells people, before a long run, the least time that rate allows
+//! ([`RequestRate::min_duration_ms`]).
+//!
 //! **Architecture invariant:** no other crate spells these numbers; quotas change, so re-check
-//! [`Limits::AWS`] against the page it cites.
+//! [`Limits::AWS`] and [`RequestRate::ORGANIZATIONS_POLICY_WRITES`] against the page they cite.
 
 use std::fmt;
 
@@ -148,6 +153,48 @@ impl Limits {
     }
 }
 
+/// How fast AWS accepts a family of API calls from one account: a token bucket that holds at
+/// most `burst` requests and refills at `per_second` requests a second. Calls beyond it are
+/// refused (`TooManyRequestsException`) and must be retried later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRate {
+    /// Requests a second, sustained.
+    pub per_second: u32,
+    /// Requests that may be sent at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl RequestRate {
+    /// AWS Organizations' throttle on the calls that write policies and their attachments —
+    /// `CreatePolicy`, `UpdatePolicy`, `AttachPolicy`, `DetachPolicy` and `DeletePolicy`: 2
+    /// requests a second with a burst of 3, per account. From the AWS Organizations User
+    /// Guide, "Quotas and service limits", throttling
+    /// (<https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html>).
+    pub const ORGANIZATIONS_POLICY_WRITES: RequestRate = RequestRate {
+        per_second: 2,
+        burst: 3,
+    };
+
+    /// The least time, in milliseconds, that `requests` calls take at this rate when the
+    /// bucket starts full: the first `burst` go at once, each further one waits its turn.
+    /// A rate of 0 requests a second never refills: `u64::MAX` once the burst is spent.
+    pub fn min_duration_ms(&self, requests: usize) -> u64 {
+        let beyond = u64::try_from(requests)
+            .unwrap_or(u64::MAX)
+            .saturating_sub(u64::from(self.burst));
+        if beyond == 0 {
+            return 0;
+        }
+        if self.per_second == 0 {
+            return u64::MAX;
+        }
+        beyond
+            .saturating_mul(1000)
+            .div_ceil(u64::from(self.per_second))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -200,5 +247,28 @@ mod tests {
             r#"{"scp_chars":10240,"scp_per_target":10,"rcp_chars":5120,"rcp_per_target":5}"#
         );
         assert!(serde_json::from_str::<Limits>(r#"{"scp_chars":1}"#).is_err());
+    }
+
+    #[test]
+    fn organizations_policy_writes_are_two_a_second_with_a_burst_of_three() {
+        let rate = RequestRate::ORGANIZATIONS_POLICY_WRITES;
+        assert_eq!((rate.per_second, rate.burst), (2, 3));
+        assert_eq!(rate.min_duration_ms(0), 0);
+        assert_eq!(rate.min_duration_ms(3), 0);
+        assert_eq!(rate.min_duration_ms(4), 500);
+        assert_eq!(rate.min_duration_ms(5), 1000);
+        // 200 detaches: 3 at once, 197 more at 2 a second.
+        assert_eq!(rate.min_duration_ms(200), 98_500);
+        let odd = RequestRate {
+            per_second: 3,
+            burst: 1,
+        };
+        assert_eq!(odd.min_duration_ms(2), 334);
+        let never = RequestRate {
+            per_second: 0,
+            burst: 2,
+        };
+        assert_eq!(never.min_duration_ms(2), 0);
+        assert_eq!(never.min_duration_ms(3), u64::MAX);
     }
 }

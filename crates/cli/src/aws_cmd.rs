@@ -246,11 +246,12 @@ pub struct StopArgs {
     format: Format,
 }
 
-/// Progress lines on stderr.
+/// Progress on stderr: a bar on a terminal, otherwise one line per item.
 struct StderrProgress {
     phase: Mutex<(String, usize)>,
     done: AtomicUsize,
     quiet: bool,
+    bar: crate::progress::Bar,
 }
 
 impl StderrProgress {
@@ -259,8 +260,42 @@ impl StderrProgress {
             phase: Mutex::new((String::new(), 0)),
             done: AtomicUsize::new(0),
             quiet,
+            bar: crate::progress::Bar::new("", quiet),
         }
     }
+}
+
+/// Before a run that writes AWS Organizations policies: how many, and the least time AWS's
+/// rate allows for them (Latch paces its writes to that rate).
+fn announce_pacing(changes: &[Change]) {
+    let (writes, ms) = latch_aws::apply::least_time(changes);
+    let Some(rate) = latch_aws::pacing::Family::PolicyWrite.rate() else {
+        return;
+    };
+    if writes == 0 {
+        return;
+    }
+    eprintln!(
+        "{writes} AWS Organizations policy writes: AWS accepts {} a second (bursts of {}), so this \
+         takes at least {}",
+        rate.per_second,
+        rate.burst,
+        crate::progress::duration_text(ms)
+    );
+}
+
+/// After the run: how long it took against the least time.
+fn report_pacing(changes: &[Change], progress: &StderrProgress) {
+    let (writes, ms) = latch_aws::apply::least_time(changes);
+    if writes == 0 || progress.quiet {
+        return;
+    }
+    let took = u64::try_from(progress.bar.elapsed().as_millis()).unwrap_or(u64::MAX);
+    eprintln!(
+        "{writes} policy writes in {} (the least AWS's rate allows: {})",
+        crate::progress::duration_text(took),
+        crate::progress::duration_text(ms)
+    );
 }
 
 impl Progress for StderrProgress {
@@ -288,7 +323,13 @@ impl Progress for StderrProgress {
                     n.to_string()
                 };
                 let mark = if ok { "ok" } else { "FAILED" };
-                eprintln!("[{name} {count}] {item} {mark}: {detail}");
+                if self.bar.is_on() && ok {
+                    let total = u64::try_from(total.max(n)).unwrap_or(u64::MAX);
+                    let n = u64::try_from(n).unwrap_or(u64::MAX);
+                    self.bar.draw(n, total, &format!("{name}: {item} {detail}"));
+                } else {
+                    eprintln!("[{name} {count}] {item} {mark}: {detail}");
+                }
             }
         }
     }
@@ -487,6 +528,7 @@ pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
     if !quiet {
         print_changes(&diff.changes, args.format, false, title)?;
     }
+    announce_pacing(&diff.changes);
     if !confirm(
         &format!("Apply {} changes to AWS?", diff.changes.len()),
         args.yes,
@@ -508,6 +550,7 @@ pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
             AppliedState::file(&args.plan).display()
         )
     })?;
+    report_pacing(&diff.changes, &progress);
     if quiet {
         print_changes(&diff.changes, args.format, false, title)?;
     } else {
@@ -535,6 +578,7 @@ pub fn run_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let report = rt.block_on(detect(&aws, &plan, &state, &grants, &access))?;
     let mut repaired = false;
     if args.repair && !report.is_clean() {
+        announce_pacing(&report.repair);
         let progress = StderrProgress::new(args.format == Format::Json);
         rt.block_on(execute(
             &aws,
@@ -544,6 +588,7 @@ pub fn run_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
             &progress,
         ))
         .context("repair stopped; run it again to converge")?;
+        report_pacing(&report.repair, &progress);
         let after = rt.block_on(detect(
             &aws,
             &plan,
@@ -615,6 +660,7 @@ pub fn run_stop(args: &StopArgs) -> anyhow::Result<ExitCode> {
     if args.format == Format::Table {
         print_changes(&changes, args.format, false, title)?;
     }
+    announce_pacing(&changes);
     if !confirm(
         &format!("Detach {} Latch policy attachments now?", changes.len()),
         args.yes,
@@ -630,6 +676,7 @@ pub fn run_stop(args: &StopArgs) -> anyhow::Result<ExitCode> {
         Record::EmergencyStop(args.plan.as_deref()),
         &progress,
     ))?;
+    report_pacing(&changes, &progress);
     match args.format {
         Format::Json => print_changes(&changes, args.format, false, title)?,
         Format::Table => println!(

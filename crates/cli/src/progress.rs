@@ -26,6 +26,16 @@ impl Bar {
         }
     }
 
+    /// Whether it draws (standard error is a terminal and it was not told to be quiet).
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Time since the bar was made.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Draws `done` of `total`, followed by `what`; the last step ends the line.
     pub fn draw(&self, done: u64, total: u64, what: &str) {
         if !self.on {
@@ -78,6 +88,26 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// A duration for people: `850 ms`, `12.5 s`, `1 min 39 s`, `2 h 5 min`.
+pub fn duration_text(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        let tenths = ms.div_ceil(100);
+        if tenths % 10 == 0 {
+            format!("{} s", tenths / 10)
+        } else {
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        }
+    } else if ms < 3_600_000 {
+        let s = ms.div_ceil(1000);
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        let m = ms.div_ceil(60_000);
+        format!("{} h {} min", m / 60, m % 60)
+    }
+}
+
 /// A rate with a metric prefix: `780 k`, `1.2 M`.
 fn si(x: f64) -> String {
     if x >= 1e6 {
@@ -102,5 +132,11 @@ mod tests {
         assert_eq!(si(780_400.0), "780 k");
         assert_eq!(si(1_190_000.0), "1.2 M");
         assert_eq!(si(12.0), "12");
+        assert_eq!(duration_text(0), "0 ms");
+        assert_eq!(duration_text(500), "500 ms");
+        assert_eq!(duration_text(1000), "1 s");
+        assert_eq!(duration_text(12_450), "12.5 s");
+        assert_eq!(duration_text(98_500), "1 min 39 s");
+        assert_eq!(duration_text(7_500_000), "2 h 5 min");
     }
 }

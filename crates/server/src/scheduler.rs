@@ -4,15 +4,19 @@
 //! on SQLite). The leader, in one sequential loop: reconciles when it becomes leader and then
 //! periodically; escalates or expires unanswered requests; applies approved grants; persists
 //! due grants as `expiring` and then removes them, exactly when due by the injected clock;
-//! finishes revocations. Each transition is committed before the cloud call it announces and
+//! finishes revocations. Within a pass, the grants of one identity and bundle are handled in
+//! order and different ones at once (up to 16), so that the cloud adapter can write edits to
+//! one policy together. Each transition is committed before the cloud call it announces and
 //! confirmed after it, with version checks, so a crash at any point converges on restart
 //! (cloud calls are idempotent) and no grant is applied or revoked twice in normal operation.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use latch_store::{
     AuditEvent, Changeset, GrantQuery, GrantRecord, GrantStatus, Identity, Millis, RequestQuery,
@@ -219,61 +223,46 @@ pub async fn step(
             .cmp(&b.expires_at)
             .then_with(|| a.id.cmp(&b.id))
     });
+    // Grants of one identity and bundle one after another (their overlap is decided on what
+    // the one before left); different ones at once, so that the cloud can write edits that
+    // land on the same policy together (Identity Center grants share the Latch SCPs).
+    let mut groups: BTreeMap<(String, String), Vec<GrantRecord>> = BTreeMap::new();
+    let mut order = Vec::new();
     for g in todo {
-        let now = core.now();
-        if let Some((at, _)) = backoff.get(&g.id) {
-            if now < *at {
-                soonest(*at, &mut next);
-                continue;
-            }
+        let key = (g.identity.id.clone(), g.bundle.clone());
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
         }
-        let others = core
-            .store
-            .grants(&GrantQuery {
-                statuses: vec![GrantStatus::Active],
-                identity_id: Some(g.identity.id.clone()),
-                bundle: Some(g.bundle.clone()),
-                ..GrantQuery::default()
+        groups.entry(key).or_default().push(g);
+    }
+    let shared = Shared {
+        backoff: Mutex::new(std::mem::take(backoff)),
+        next: Mutex::new(next),
+    };
+    let outcomes: Vec<Result<(), StepError>> =
+        futures::stream::iter(order.into_iter().filter_map(|k| groups.remove(&k)))
+            .map(|group| {
+                let shared = &shared;
+                async move {
+                    for g in group {
+                        one_grant(core, g, shared).await?;
+                    }
+                    Ok(())
+                }
             })
-            .await?;
-        match g.status {
-            GrantStatus::Approved => {
-                let step = domain::plan_apply(&g, &others);
-                match perform(core, &g, &step, false).await {
-                    Err(e) => failed(core, &g, "apply", &e, backoff, &mut next).await?,
-                    Ok(()) => {
-                        backoff.remove(&g.id);
-                        let t = domain::activate(&g, &step, core.now());
-                        let active = t.grant.clone();
-                        if commit(core, t).await? {
-                            if let Some(a) = active {
-                                core.metrics.inc("grants_applied_total", "");
-                                if let Ok(Some(r)) = core.store.request(&a.request_id).await {
-                                    core.metrics
-                                        .observe_grant_latency_ms(core.now() - r.created_at);
-                                }
-                                core.spawn_notify_grant(&a);
-                            }
-                        }
-                    }
-                }
-            }
-            GrantStatus::Active => {
-                if let Some(t) = domain::begin_expiry(&g, now) {
-                    let expiring = t.grant.clone();
-                    // Persist "expiring" before the cloud call.
-                    if commit(core, t).await? {
-                        if let Some(e) = expiring {
-                            end(core, &committed(&e), &others, backoff, &mut next).await?;
-                        }
-                    }
-                }
-            }
-            GrantStatus::Expiring | GrantStatus::Revoking => {
-                end(core, &g, &others, backoff, &mut next).await?;
-            }
-            GrantStatus::Expired | GrantStatus::Revoked => {}
-        }
+            .buffer_unordered(CLOUD_CONCURRENCY)
+            .collect()
+            .await;
+    *backoff = shared
+        .backoff
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    next = shared
+        .next
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(e) = outcomes.into_iter().find_map(Result::err) {
+        return Err(e);
     }
     // The next active grant to fall due.
     let first = core
@@ -290,6 +279,104 @@ pub async fn step(
     Ok(next)
 }
 
+/// Back-off and the next moment something falls due, shared by the grants handled at once.
+struct Shared {
+    backoff: Mutex<BTreeMap<String, (Millis, u32)>>,
+    next: Mutex<Option<Millis>>,
+}
+
+impl Shared {
+    fn soonest(&self, t: Millis) {
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        *next = Some(next.map_or(t, |n| n.min(t)));
+    }
+
+    /// When grant `id` may be tried again, if that is after `now`.
+    fn waiting(&self, id: &str, now: Millis) -> Option<Millis> {
+        let backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        backoff.get(id).map(|(at, _)| *at).filter(|at| now < *at)
+    }
+
+    fn clear(&self, id: &str) {
+        self.backoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// Records one more failure of grant `id`; returns the delay and whether it was the first.
+    fn failure(&self, id: &str, now: Millis) -> (Millis, bool) {
+        let mut backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        let attempts = backoff.get(id).map_or(0, |(_, n)| *n);
+        let delay = 1000i64.saturating_mul(1i64 << attempts.min(6)).min(60_000);
+        backoff.insert(
+            id.to_owned(),
+            (now.saturating_add(delay), attempts.saturating_add(1)),
+        );
+        (delay, attempts == 0)
+    }
+}
+
+/// Grants a pass works on at once (each identity and bundle is one).
+const CLOUD_CONCURRENCY: usize = 16;
+
+/// One grant of a pass: apply it, or begin or finish its end.
+async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<(), StepError> {
+    let now = core.now();
+    if let Some(at) = shared.waiting(&g.id, now) {
+        shared.soonest(at);
+        return Ok(());
+    }
+    let others = core
+        .store
+        .grants(&GrantQuery {
+            statuses: vec![GrantStatus::Active],
+            identity_id: Some(g.identity.id.clone()),
+            bundle: Some(g.bundle.clone()),
+            ..GrantQuery::default()
+        })
+        .await?;
+    match g.status {
+        GrantStatus::Approved => {
+            let step = domain::plan_apply(&g, &others);
+            match perform(core, &g, &step, false).await {
+                Err(e) => failed(core, &g, "apply", &e, shared).await?,
+                Ok(()) => {
+                    shared.clear(&g.id);
+                    let t = domain::activate(&g, &step, core.now());
+                    let active = t.grant.clone();
+                    if commit(core, t).await? {
+                        if let Some(a) = active {
+                            core.metrics.inc("grants_applied_total", "");
+                            if let Ok(Some(r)) = core.store.request(&a.request_id).await {
+                                core.metrics
+                                    .observe_grant_latency_ms(core.now() - r.created_at);
+                            }
+                            core.spawn_notify_grant(&a);
+                        }
+                    }
+                }
+            }
+        }
+        GrantStatus::Active => {
+            if let Some(t) = domain::begin_expiry(&g, now) {
+                let expiring = t.grant.clone();
+                // Persist "expiring" before the cloud call.
+                if commit(core, t).await? {
+                    if let Some(e) = expiring {
+                        end(core, &committed(&e), &others, shared).await?;
+                    }
+                }
+            }
+        }
+        GrantStatus::Expiring | GrantStatus::Revoking => {
+            end(core, &g, &others, shared).await?;
+        }
+        GrantStatus::Expired | GrantStatus::Revoked => {}
+    }
+    Ok(())
+}
+
 /// A grant as stored after a successful commit (the store bumps the version).
 fn committed(g: &GrantRecord) -> GrantRecord {
     let mut fresh = g.clone();
@@ -301,14 +388,13 @@ async fn end(
     core: &Arc<Core>,
     g: &GrantRecord,
     others: &[GrantRecord],
-    backoff: &mut BTreeMap<String, (Millis, u32)>,
-    next: &mut Option<Millis>,
+    shared: &Shared,
 ) -> Result<(), StepError> {
     let step = domain::plan_end(g, others);
     match perform(core, g, &step, true).await {
-        Err(e) => failed(core, g, "revoke", &e, backoff, next).await?,
+        Err(e) => failed(core, g, "revoke", &e, shared).await?,
         Ok(()) => {
-            backoff.remove(&g.id);
+            shared.clear(&g.id);
             if let Some(t) = domain::finish_end(g, &step, core.now()) {
                 let done = t.grant.clone();
                 if commit(core, t).await? {
@@ -331,21 +417,15 @@ async fn failed(
     g: &GrantRecord,
     op: &str,
     e: &CloudError,
-    backoff: &mut BTreeMap<String, (Millis, u32)>,
-    next: &mut Option<Millis>,
+    shared: &Shared,
 ) -> Result<(), StoreError> {
     let now = core.now();
-    let attempts = backoff.get(&g.id).map_or(0, |(_, n)| *n);
-    let delay = 1000i64.saturating_mul(1i64 << attempts.min(6)).min(60_000);
-    backoff.insert(
-        g.id.clone(),
-        (now.saturating_add(delay), attempts.saturating_add(1)),
-    );
-    *next = Some(next.map_or(now + delay, |n| n.min(now + delay)));
+    let (delay, first) = shared.failure(&g.id, now);
+    shared.soonest(now.saturating_add(delay));
     core.metrics
         .inc("cloud_failures_total", &format!("op=\"{op}\""));
     tracing::warn!(grant = %g.id, op, error = %e, "cloud call failed; will retry");
-    if attempts == 0 {
+    if first {
         core.store
             .commit(Changeset::audit_only(vec![AuditEvent::new(
                 now,
