@@ -246,12 +246,28 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../scenarios/attach-admin-policy-to-self.toml"),
     ),
     (
+        "bedrock-api-key-for-admin-user.toml",
+        include_str!("../../../scenarios/bedrock-api-key-for-admin-user.toml"),
+    ),
+    (
         "cloudtrail-delete-trail.toml",
         include_str!("../../../scenarios/cloudtrail-delete-trail.toml"),
     ),
     (
         "cloudtrail-stop-logging.toml",
         include_str!("../../../scenarios/cloudtrail-stop-logging.toml"),
+    ),
+    (
+        "code-interpreter-session.toml",
+        include_str!("../../../scenarios/code-interpreter-session.toml"),
+    ),
+    (
+        "codebuild-start-build.toml",
+        include_str!("../../../scenarios/codebuild-start-build.toml"),
+    ),
+    (
+        "console-password-reset-for-user.toml",
+        include_str!("../../../scenarios/console-password-reset-for-user.toml"),
     ),
     (
         "create-policy-version.toml",
@@ -266,8 +282,16 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../scenarios/ec2-instance-connect.toml"),
     ),
     (
+        "ec2-user-data.toml",
+        include_str!("../../../scenarios/ec2-user-data.toml"),
+    ),
+    (
         "exempted-action-on-untouched-function.toml",
         include_str!("../../../scenarios/exempted-action-on-untouched-function.toml"),
+    ),
+    (
+        "glue-dev-endpoint.toml",
+        include_str!("../../../scenarios/glue-dev-endpoint.toml"),
     ),
     (
         "leave-organization.toml",
@@ -278,16 +302,36 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../scenarios/login-profile-for-admin-user.toml"),
     ),
     (
+        "pass-role-apprunner.toml",
+        include_str!("../../../scenarios/pass-role-apprunner.toml"),
+    ),
+    (
+        "pass-role-autoscaling.toml",
+        include_str!("../../../scenarios/pass-role-autoscaling.toml"),
+    ),
+    (
         "pass-role-cloudformation.toml",
         include_str!("../../../scenarios/pass-role-cloudformation.toml"),
+    ),
+    (
+        "pass-role-code-interpreter.toml",
+        include_str!("../../../scenarios/pass-role-code-interpreter.toml"),
     ),
     (
         "pass-role-codebuild.toml",
         include_str!("../../../scenarios/pass-role-codebuild.toml"),
     ),
     (
+        "pass-role-datapipeline.toml",
+        include_str!("../../../scenarios/pass-role-datapipeline.toml"),
+    ),
+    (
         "pass-role-ec2.toml",
         include_str!("../../../scenarios/pass-role-ec2.toml"),
+    ),
+    (
+        "pass-role-ecs.toml",
+        include_str!("../../../scenarios/pass-role-ecs.toml"),
     ),
     (
         "pass-role-glue.toml",
@@ -298,12 +342,28 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../scenarios/pass-role-lambda.toml"),
     ),
     (
+        "pass-role-new-instance-profile.toml",
+        include_str!("../../../scenarios/pass-role-new-instance-profile.toml"),
+    ),
+    (
         "pass-role-sagemaker.toml",
         include_str!("../../../scenarios/pass-role-sagemaker.toml"),
     ),
     (
+        "pass-role-stackset.toml",
+        include_str!("../../../scenarios/pass-role-stackset.toml"),
+    ),
+    (
         "put-inline-policy-on-self.toml",
         include_str!("../../../scenarios/put-inline-policy-on-self.toml"),
+    ),
+    (
+        "sagemaker-presigned-url.toml",
+        include_str!("../../../scenarios/sagemaker-presigned-url.toml"),
+    ),
+    (
+        "set-default-policy-version.toml",
+        include_str!("../../../scenarios/set-default-policy-version.toml"),
     ),
     (
         "ssm-send-command.toml",
@@ -328,6 +388,14 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "trust-policy-backdoor.toml",
         include_str!("../../../scenarios/trust-policy-backdoor.toml"),
+    ),
+    (
+        "update-code.toml",
+        include_str!("../../../scenarios/update-code.toml"),
+    ),
+    (
+        "update-stack.toml",
+        include_str!("../../../scenarios/update-stack.toml"),
     ),
 ];
 
