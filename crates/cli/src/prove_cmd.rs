@@ -188,13 +188,27 @@ fn table(r: &ProveReport) -> String {
         "Latch prove: {} scenarios in {} — {} blocked, {} NOT blocked, {} skipped; {} detected before enforcement; {} work today",
         s.scenarios, r.region, s.blocked, s.not_blocked, s.skipped, s.detected, s.feasible_today
     );
+    let attacker_of = |sc: &latch_firewall::prove::ScenarioResult| {
+        sc.attacker.as_deref().map_or_else(|| "-".to_owned(), short)
+    };
+    // Columns as wide as their longest entry, so that every row lines up.
+    let iw = r
+        .scenarios
+        .iter()
+        .map(|sc| sc.id.chars().count())
+        .fold(8, usize::max);
+    let aw = r
+        .scenarios
+        .iter()
+        .map(|sc| attacker_of(sc).chars().count())
+        .fold(8, usize::max);
     let _ = writeln!(
         o,
-        "\n  {:<32} {:<66} {:<13} {:<16} {:<16} BLOCKED BY",
+        "\n  {:<iw$} {:<aw$} {:<13} {:<16} {:<16} BLOCKED BY",
         "SCENARIO", "ATTACKER", "DETECTED", "TODAY (impact)", "WITH PLAN"
     );
     for sc in &r.scenarios {
-        let attacker = sc.attacker.as_deref().map_or_else(|| "-".to_owned(), short);
+        let attacker = attacker_of(sc);
         let impact = sc.steps.last();
         let today = impact.map_or("-", |st| decision(&st.today.decision));
         let with = impact.map_or("-", |st| decision(&st.with_plan.decision));
@@ -205,7 +219,7 @@ fn table(r: &ProveReport) -> String {
         };
         let _ = writeln!(
             o,
-            "  {:<32} {:<66} {:<13} {:<16} {:<16} {}",
+            "  {:<iw$} {:<aw$} {:<13} {:<16} {:<16} {}",
             sc.id, attacker, sc.detection.status, today, with, by
         );
     }
