@@ -899,13 +899,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         if let Some((pr, bundles)) =
             pass_role.and_then(|pr| action_bundles.get(&pr).map(|b| (pr, b)))
         {
-            let mut tags: Vec<String> = bundles
-                .iter()
-                .filter_map(|b| gates.get(b))
-                .flat_map(|g| g.grant_tags.iter().cloned())
-                .collect();
-            tags.sort();
-            tags.dedup();
+            let tags = grant_tags(bundles, &gates);
             for (roles, who) in &pass_scopes {
                 rules.push(Rule {
                     layer: LayerKind::Permission,
@@ -932,13 +926,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             let Some(bundles) = action_bundles.get(action) else {
                 continue;
             };
-            let mut tags: Vec<String> = bundles
-                .iter()
-                .filter_map(|b| gates.get(b))
-                .flat_map(|g| g.grant_tags.iter().cloned())
-                .collect();
-            tags.sort();
-            tags.dedup();
+            let tags = grant_tags(bundles, &gates);
             let name = catalog
                 .action_by_id(*action)
                 .map_or_else(|| "?".to_owned(), |a| a.full_name().to_owned());
@@ -1302,6 +1290,19 @@ fn passed_scope(
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The grant tags of these bundles' gates, sorted and without duplicates: any one of them
+/// exempts from a rule that denies the bundles' actions.
+fn grant_tags(bundles: &[String], gates: &BTreeMap<String, Gate>) -> Vec<String> {
+    let mut tags: Vec<String> = bundles
+        .iter()
+        .filter_map(|b| gates.get(b))
+        .flat_map(|g| g.grant_tags.iter().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 /// The resources `pu`'s calls of `action` named in the window, when CloudTrail shows one for

@@ -334,6 +334,17 @@ impl UsageTable {
         su.last_seen = max_opt(su.last_seen, u.last_seen);
     }
 
+    fn principal_entry(
+        &mut self,
+        principal: &str,
+        kind: PrincipalKind,
+        account: &str,
+    ) -> &mut PrincipalUsage {
+        self.principals
+            .entry(principal.to_owned())
+            .or_insert_with(|| PrincipalUsage::new(kind, account))
+    }
+
     /// Adds use of a role-passing `action` by `principal` that passed `role` (`""`: the call
     /// named no role). The call itself is counted by [`UsageTable::add_aggregate`].
     pub fn add_passed(
@@ -345,10 +356,7 @@ impl UsageTable {
         role: &str,
         u: &ActionUsage,
     ) {
-        let p = self
-            .principals
-            .entry(principal.to_owned())
-            .or_insert_with(|| PrincipalUsage::new(kind, account));
+        let p = self.principal_entry(principal, kind, account);
         merge_one(
             p.passed_roles.entry(action.to_owned()).or_default(),
             role,
@@ -367,10 +375,7 @@ impl UsageTable {
         resource: &str,
         u: &ActionUsage,
     ) {
-        let p = self
-            .principals
-            .entry(principal.to_owned())
-            .or_insert_with(|| PrincipalUsage::new(kind, account));
+        let p = self.principal_entry(principal, kind, account);
         merge_one(
             p.resources.entry(action.to_owned()).or_default(),
             resource,
