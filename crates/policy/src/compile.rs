@@ -122,17 +122,17 @@ pub struct CStatement {
     pub conditions: Vec<Condition>,
 }
 
-/// A compiled policy. Cloning is cheap: the statements are shared, so one policy attached
-/// to thousands of principals is held once.
+/// A compiled policy. Cloning is cheap and allocates nothing: everything in it is shared, so
+/// one policy attached to thousands of principals is held once.
 #[derive(Debug, Clone)]
 pub struct CPolicy {
     /// `Id`, if any.
-    pub id: Option<String>,
+    pub id: Option<Arc<str>>,
     /// Statements.
     pub statements: Arc<[CStatement]>,
     /// Findings from compilation that do not stop evaluation (e.g. a `Principal` element in an
     /// identity policy, an `Allow` in an RCP).
-    pub lints: Vec<String>,
+    pub lints: Arc<[String]>,
 }
 
 /// Does the statement apply to the request?
@@ -237,9 +237,9 @@ impl CPolicy {
             .map(|(i, s)| compile_statement(i, s, layer, vars, &mut lints))
             .collect::<Result<Arc<[_]>, _>>()?;
         Ok(CPolicy {
-            id: policy.id.clone(),
+            id: policy.id.as_deref().map(Arc::from),
             statements,
-            lints,
+            lints: lints.into(),
         })
     }
 }

@@ -4,11 +4,13 @@
 //! "Condition key names are not case-sensitive"), so keys are stored lower-cased; values keep
 //! their case.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Values of one context key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// The key as first given (for explanations).
     pub name: String,
@@ -27,9 +29,39 @@ pub struct Entry {
 #[derive(Clone, Default)]
 pub struct Context {
     // Sorted by lower-cased key.
-    entries: Vec<(String, Entry)>,
-    // Sorted by lower-cased key; never holds a key of `entries` that is visible.
-    shared: Option<Arc<Vec<(String, Entry)>>>,
+    entries: Vec<Pair>,
+    // Sorted by lower-cased key; never holds a key of `entries` that is visible. Each entry is
+    // itself shared, so contexts shared through one [`ContextPool`] hold the keys they have in
+    // common (an account, an organization, a region, a time) once.
+    shared: Option<Arc<Vec<Arc<Pair>>>>,
+}
+
+/// A lower-cased key and its entry.
+type Pair = (String, Entry);
+
+/// The keys and values of contexts shared with [`Context::share_in`]: an entry equal in every
+/// way (key, name as given, values, multi-valuedness) to one already in the pool is not
+/// stored again.
+#[derive(Default)]
+pub struct ContextPool(HashSet<Arc<Pair>>);
+
+impl ContextPool {
+    fn intern(&mut self, pair: Pair) -> Arc<Pair> {
+        if let Some(held) = self.0.get(&pair) {
+            return Arc::clone(held);
+        }
+        let held = Arc::new(pair);
+        self.0.insert(Arc::clone(&held));
+        held
+    }
+}
+
+impl std::fmt::Debug for ContextPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextPool")
+            .field("entries", &self.0.len())
+            .finish()
+    }
 }
 
 /// Compares a lower-cased key with a name in any case, without allocating.
@@ -39,20 +71,20 @@ fn cmp_key(key_lc: &str, name: &str) -> Ordering {
         .cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
 }
 
-fn find<'e>(entries: &'e [(String, Entry)], name: &str) -> Option<&'e Entry> {
+fn find<'e, P: Borrow<Pair>>(entries: &'e [P], name: &str) -> Option<&'e Entry> {
     entries
-        .binary_search_by(|(k, _)| cmp_key(k, name))
+        .binary_search_by(|p| cmp_key(&p.borrow().0, name))
         .ok()
         .and_then(|i| entries.get(i))
-        .map(|(_, e)| e)
+        .map(|p| &p.borrow().1)
 }
 
-fn exact<'e>(entries: &'e [(String, Entry)], key_lc: &str) -> Option<&'e Entry> {
+fn exact<'e, P: Borrow<Pair>>(entries: &'e [P], key_lc: &str) -> Option<&'e Entry> {
     entries
-        .binary_search_by(|(k, _)| k.as_str().cmp(key_lc))
+        .binary_search_by(|p| p.borrow().0.as_str().cmp(key_lc))
         .ok()
         .and_then(|i| entries.get(i))
-        .map(|(_, e)| e)
+        .map(|p| &p.borrow().1)
 }
 
 impl Context {
@@ -89,22 +121,29 @@ impl Context {
     /// afterwards (a principal's context, copied for each of its requests) copies no key.
     /// Lookups and later inserts behave as before.
     pub fn share(&mut self) {
+        self.share_with(Arc::new);
+    }
+
+    /// [`Context::share`], each entry taken from `pool` when an equal one is there: contexts
+    /// prepared together (every principal of an organization) then hold the keys they have in
+    /// common once.
+    pub fn share_in(&mut self, pool: &mut ContextPool) {
+        self.share_with(|pair| pool.intern(pair));
+    }
+
+    fn share_with(&mut self, mut hold: impl FnMut(Pair) -> Arc<Pair>) {
         if self.entries.is_empty() {
             return;
         }
         let own = std::mem::take(&mut self.entries);
-        let merged = match self.shared.take() {
-            None => own,
-            Some(shared) => {
-                let mut merged: Vec<(String, Entry)> = own;
-                for (k, e) in shared.iter() {
-                    if let Err(i) = merged.binary_search_by(|(m, _)| m.as_str().cmp(k)) {
-                        merged.insert(i, (k.clone(), e.clone()));
-                    }
+        let mut merged: Vec<Arc<Pair>> = own.into_iter().map(&mut hold).collect();
+        if let Some(shared) = self.shared.take() {
+            for held in shared.iter() {
+                if let Err(i) = merged.binary_search_by(|m| m.0.cmp(&held.0)) {
+                    merged.insert(i, Arc::clone(held));
                 }
-                merged
             }
-        };
+        }
         self.shared = Some(Arc::new(merged));
     }
 
@@ -139,10 +178,10 @@ impl Context {
 
     /// Every (lower-cased key, entry), sorted by key, a key set on this value hiding the
     /// shared one.
-    fn pairs(&self) -> impl Iterator<Item = &(String, Entry)> {
-        let shared: &[(String, Entry)] = self.shared.as_deref().map_or(&[], Vec::as_slice);
+    fn pairs(&self) -> impl Iterator<Item = &Pair> {
+        let shared: &[Arc<Pair>] = self.shared.as_deref().map_or(&[], Vec::as_slice);
         let mut own = self.entries.iter().peekable();
-        let mut shared = shared.iter().peekable();
+        let mut shared = shared.iter().map(|p| &**p).peekable();
         std::iter::from_fn(move || loop {
             return match (own.peek(), shared.peek()) {
                 (Some((k, _)), Some((s, _))) => match k.cmp(s) {
@@ -172,7 +211,7 @@ impl Eq for Context {}
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entries: Vec<&(String, Entry)> = self.pairs().collect();
+        let entries: Vec<&Pair> = self.pairs().collect();
         f.debug_struct("Context")
             .field("entries", &entries)
             .finish()
@@ -245,5 +284,55 @@ mod tests {
         c.insert_default("aws:SourceIp", "10.0.0.2".into());
         assert_eq!(c.single("aws:sourceip"), Some("10.0.0.2"));
         assert_eq!(c.iter().count(), 1);
+    }
+
+    #[test]
+    fn contexts_shared_through_a_pool_hold_common_entries_once_and_answer_as_before() {
+        let make = |user: &str| {
+            let mut c = Context::default();
+            c.insert("aws:PrincipalAccount", vec!["111122223333".into()], false);
+            c.insert("aws:username", vec![user.to_owned()], false);
+            c
+        };
+        let mut pool = ContextPool::default();
+        let (plain_a, plain_b) = (make("alice"), make("bob"));
+        let (mut a, mut b) = (plain_a.clone(), plain_b.clone());
+        a.share_in(&mut pool);
+        b.share_in(&mut pool);
+        assert_eq!(a, plain_a);
+        assert_eq!(b, plain_b);
+        assert_eq!(a.single("aws:username"), Some("alice"));
+        assert_eq!(b.single("aws:username"), Some("bob"));
+        let held = |c: &Context, key: &str| {
+            c.shared
+                .as_deref()
+                .and_then(|s| s.iter().find(|p| p.0 == key).cloned())
+                .unwrap()
+        };
+        // The account is held once; the user names, which differ, twice.
+        assert!(Arc::ptr_eq(
+            &held(&a, "aws:principalaccount"),
+            &held(&b, "aws:principalaccount")
+        ));
+        assert!(!Arc::ptr_eq(
+            &held(&a, "aws:username"),
+            &held(&b, "aws:username")
+        ));
+        // An entry that differs only in the case of its name is not merged with another.
+        let mut c = Context::default();
+        c.insert("AWS:PrincipalAccount", vec!["111122223333".into()], false);
+        c.share_in(&mut pool);
+        assert!(!Arc::ptr_eq(
+            &held(&a, "aws:principalaccount"),
+            &held(&c, "aws:principalaccount")
+        ));
+        assert_eq!(
+            c.iter().next().map(|e| e.name.as_str()),
+            Some("AWS:PrincipalAccount")
+        );
+        // Inserting into a pooled context changes it alone.
+        a.insert("aws:PrincipalAccount", vec!["444455556666".into()], false);
+        assert_eq!(a.single("aws:principalaccount"), Some("444455556666"));
+        assert_eq!(b.single("aws:principalaccount"), Some("111122223333"));
     }
 }

@@ -190,7 +190,7 @@ impl PolicySet {
     pub fn lints(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut add = |place: String, p: &CPolicy| {
-            for l in &p.lints {
+            for l in p.lints.iter() {
                 out.push(format!("{place}: {l}"));
             }
         };
