@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use latch_input::{Expected, InputError};
 
+use crate::account::Account;
 use crate::assemble::{assemble, CloudTrail};
 use crate::error::FormatError;
 use crate::gaad::parse_gaad_str;
@@ -149,55 +150,7 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
             reason: "no account folders (accounts/<account-id>/gaad.json)".to_owned(),
         });
     }
-    let mut accounts = Vec::with_capacity(entries.len());
-    for (id, path) in &entries {
-        let gaad_file = path.join(GAAD_FILE);
-        let Some(gaad) = read_optional(&gaad_file, Expected::Json)? else {
-            return Err(LoadError::Layout {
-                file: gaad_file,
-                reason: "missing: each account folder holds the output of `aws iam \
-                         get-account-authorization-details`"
-                    .to_owned(),
-            });
-        };
-        let mut account = parse_gaad_str(&gaad, id).map_err(format_err(&gaad_file))?;
-        let rp_file = path.join(RESOURCE_POLICIES_FILE);
-        if let Some(text) = read_optional(&rp_file, Expected::Json)? {
-            account.resource_policies =
-                Some(parse_resource_policies_str(&text, id).map_err(format_err(&rp_file))?);
-        }
-        let wl_file = path.join(WORKLOADS_FILE);
-        if let Some(text) = read_optional(&wl_file, Expected::Json)? {
-            account.workloads = Some(
-                crate::workloads::parse_workloads_str(&text, id).map_err(format_err(&wl_file))?,
-            );
-        }
-        let cr_file = path.join(CREDENTIAL_REPORT_FILE);
-        if let Some(text) = read_optional(&cr_file, Expected::Csv)? {
-            let report = crate::credentials::parse_credential_report_str(&text)
-                .map_err(format_err(&cr_file))?;
-            let ours = format!(":{id}:");
-            if let Some((no, row)) = report
-                .rows
-                .iter()
-                .enumerate()
-                .find(|(_, r)| !r.arn.contains(&ours))
-            {
-                return Err(LoadError::Format {
-                    file: cr_file,
-                    error: FormatError {
-                        path: format!("row {}.arn", no + 1),
-                        reason: format!(
-                            "`{}` is not in account {id}: is this another account's report?",
-                            row.arn
-                        ),
-                    },
-                });
-            }
-            account.credential_report = Some(report);
-        }
-        accounts.push(account);
-    }
+    let accounts = load_accounts(&entries)?;
     let cloudtrail = if dir.join(CLOUDTRAIL_DIR).is_dir() {
         CloudTrail::Present
     } else {
@@ -217,4 +170,93 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
         })?;
     snapshot.trails = trails;
     Ok(snapshot)
+}
+
+/// One account folder: its GAAD and the optional files beside it.
+fn load_account(id: &str, path: &Path) -> Result<Account, LoadError> {
+    let gaad_file = path.join(GAAD_FILE);
+    let Some(gaad) = read_optional(&gaad_file, Expected::Json)? else {
+        return Err(LoadError::Layout {
+            file: gaad_file,
+            reason: "missing: each account folder holds the output of `aws iam \
+                     get-account-authorization-details`"
+                .to_owned(),
+        });
+    };
+    let mut account = parse_gaad_str(&gaad, id).map_err(format_err(&gaad_file))?;
+    let rp_file = path.join(RESOURCE_POLICIES_FILE);
+    if let Some(text) = read_optional(&rp_file, Expected::Json)? {
+        account.resource_policies =
+            Some(parse_resource_policies_str(&text, id).map_err(format_err(&rp_file))?);
+    }
+    let wl_file = path.join(WORKLOADS_FILE);
+    if let Some(text) = read_optional(&wl_file, Expected::Json)? {
+        account.workloads =
+            Some(crate::workloads::parse_workloads_str(&text, id).map_err(format_err(&wl_file))?);
+    }
+    let cr_file = path.join(CREDENTIAL_REPORT_FILE);
+    if let Some(text) = read_optional(&cr_file, Expected::Csv)? {
+        let report =
+            crate::credentials::parse_credential_report_str(&text).map_err(format_err(&cr_file))?;
+        let ours = format!(":{id}:");
+        if let Some((no, row)) = report
+            .rows
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !r.arn.contains(&ours))
+        {
+            return Err(LoadError::Format {
+                file: cr_file,
+                error: FormatError {
+                    path: format!("row {}.arn", no + 1),
+                    reason: format!(
+                        "`{}` is not in account {id}: is this another account's report?",
+                        row.arn
+                    ),
+                },
+            });
+        }
+        account.credential_report = Some(report);
+    }
+    Ok(account)
+}
+
+/// Every account folder, read and parsed over the available cores (each worker takes the next
+/// account not yet taken, as accounts differ in size), in `entries` order. The error reported
+/// is that of the first failing account in that order, whatever the number of threads.
+fn load_accounts(entries: &[(String, PathBuf)]) -> Result<Vec<Account>, LoadError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(entries.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Result<Account, LoadError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((id, path)) = entries.get(i) else {
+                            return out;
+                        };
+                        let result = load_account(id, path);
+                        let failed = result.is_err();
+                        out.push((i, result));
+                        if failed {
+                            // Later accounts are not needed: an earlier error is reported
+                            // first, and this one is kept in case none is.
+                            return out;
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }

@@ -489,3 +489,40 @@ fn an_account_folder_that_is_a_file_or_a_link_loop_is_called_that() {
     let e = err(d.path());
     assert!(e.contains("a symbolic link loop"), "{e}");
 }
+
+/// Accounts are read in parallel; the error reported is still that of the first broken
+/// account in account-id order, however the reading was split, and every account before it
+/// loads.
+#[test]
+fn of_several_broken_accounts_the_first_in_order_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..24).map(|i| format!("1000000000{i:02}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let p = d.path().join(format!("accounts/{id}/gaad.json"));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        // Accounts 7 and 15 and every one from 20 are broken, each in its own way.
+        let text = match i {
+            7 => "{\"RoleDetailList\": [{,]}".to_owned(),
+            15 | 20.. => "{\"UnknownList\": []}".to_owned(),
+            _ => "{\"RoleDetailList\": []}".to_owned(),
+        };
+        fs::write(p, text).unwrap();
+    }
+    for _ in 0..5 {
+        let e = load::snapshot(d.path()).unwrap_err();
+        match &e {
+            LoadError::Format { file, .. } => {
+                assert!(file.ends_with(format!("{}/gaad.json", ids[7])), "{e}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+    // Mended, the next broken one is reported.
+    fs::write(
+        d.path().join(format!("accounts/{}/gaad.json", ids[7])),
+        "{\"RoleDetailList\": []}",
+    )
+    .unwrap();
+    let e = err(d.path());
+    assert!(e.contains(&ids[15]), "{e}");
+}
