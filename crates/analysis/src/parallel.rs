@@ -12,7 +12,12 @@ pub(crate) fn per_chunk<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + S
             .chunks(chunk)
             .map(|part| scope.spawn(move || f(part)))
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        // A worker that panicked takes the caller down with it: dropping its chunk would
+        // shift every later result onto the wrong item.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     })
 }
 

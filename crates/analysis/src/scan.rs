@@ -285,14 +285,15 @@ pub fn scan<'s>(
             ..crate::escalation::context::GraphOptions::default()
         },
     );
-    let blast = crate::blast::blast_radius_in(&graph);
-    // The graph's edges and prepared principals are the largest part of a scan's memory: they
-    // are freed before the per-principal analysis allocates its own.
+    // The graph's edges and prepared principals are the largest part of a scan's memory: the
+    // edges are freed before the blast radius is built, and the prepared principals before
+    // the per-principal analysis allocates its own.
     let crate::EscalationReport {
         paths: escalation_paths,
         not_analysed: escalation_not_analysed,
         ..
     } = crate::escalation::escalation_paths_in(&graph);
+    let blast = crate::blast::blast_radius_in(&graph);
     drop(graph);
     let mut principals = Vec::new();
     let mut findings = Vec::new();

@@ -41,7 +41,7 @@ use latch_model::{
     SourcedPolicy,
 };
 use latch_policy::compile::CPolicy;
-use latch_policy::context::Context;
+use latch_policy::context::{Context, ContextPool};
 use latch_policy::document::Effect;
 use latch_policy::eval::Matched;
 use latch_policy::{Decision, Layer, Policy, PolicySet, Request, Unevaluable};
@@ -176,6 +176,7 @@ struct Cache {
     doc_allowed: HashMap<String, ActionSet>,
     guard_allowed: HashMap<Vec<String>, ActionSet>,
     interned: HashMap<ActionSet, Arc<ActionSet>>,
+    contexts: ContextPool,
 }
 
 fn managed_key(policy: &ManagedPolicy) -> String {
@@ -356,13 +357,19 @@ fn prepare<'a>(
     let set = cache
         .policy_set(&eff)
         .map_err(|e| format!("escalation: `{}` left out: its policy {e}", p.arn()))?;
+    // Roles made from one template trust the same principals: their trust policies, equal
+    // as text, are compiled once.
     let trust = match p.trust_policy() {
-        Some(doc) => Some(CPolicy::compile(&doc.policy, Layer::Resource).map_err(|e| {
-            format!(
-                "escalation: `{}` left out: its trust policy does not compile: {e}",
-                p.arn()
-            )
-        })?),
+        Some(doc) => Some(
+            cache
+                .compile(
+                    Some(format!("t:{}", doc.json())),
+                    doc,
+                    Layer::Resource,
+                    &|| "its trust policy does not compile".to_owned(),
+                )
+                .map_err(|e| format!("escalation: `{}` left out: {e}", p.arn()))?,
+        ),
         None => None,
     };
     let mut context = p.request_context();
@@ -374,7 +381,8 @@ fn prepare<'a>(
     // principal are added once here, and the whole is shared by the clones. A principal the
     // engine cannot parse keeps its context as it is; each of its requests fails the same way.
     let _ = Request::add_principal_keys(p.arn(), &mut context);
-    context.share();
+    // The keys principals have in common (account, organization, region, time) are held once.
+    context.share_in(&mut cache.contexts);
     let rcps = set.rcps.clone();
     Ok(Prepared {
         node: Node {
