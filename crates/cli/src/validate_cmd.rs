@@ -92,7 +92,7 @@ fn check(path: &Path, layer: Layer) -> anyhow::Result<Report> {
         Ok(policy) => {
             match CPolicy::compile(&policy, layer) {
                 Err(e) => report.errors.push(e.to_string()),
-                Ok(compiled) => report.warnings.extend(compiled.lints),
+                Ok(compiled) => report.warnings.extend(compiled.lints.iter().cloned()),
             }
             report.warnings.extend(latch_catalog::lint_policy(&policy));
         }
