@@ -431,14 +431,7 @@ pub fn scan<'s>(
                 .and_then(|a| a.credential_report.as_ref())
                 .and_then(|r| r.row(p.arn()))
         });
-        let credential_last = credentials.and_then(|c| {
-            c.access_keys
-                .iter()
-                .filter_map(|k| k.last_used.as_ref())
-                .chain(&c.password_last_used)
-                .map(|t| t.epoch_millis)
-                .max()
-        });
+        let credential_last = credentials.and_then(latch_model::CredentialRow::last_used);
         let last_ms = role_last.max(trail_last).max(credential_last);
 
         // Three states: used; not used where the trails would have shown a call; unknown where
