@@ -31,6 +31,26 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The id of the plan's policy, as `applied.json` records it, checked to be attached to the
+/// targets `write_plan` names.
+fn assert_applied(
+    plan: &Path,
+    rt: &tokio::runtime::Runtime,
+    aws: &latch_aws::Aws,
+    fx: &Fixture,
+) -> String {
+    let applied: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan.join("applied.json")).unwrap()).unwrap();
+    let id = applied["policies"]["SCP/latch-deny-credentials"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut want = vec![fx.prod.clone(), fx.sandbox.clone()];
+    want.sort();
+    assert_eq!(rt.block_on(targets_of(aws, &id)).unwrap(), want);
+    id
+}
+
 fn write_plan(dir: &Path, fx: &Fixture) {
     let plan = json!({
         "format": "latch.plan/v1",
@@ -213,15 +233,7 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
 
     let o = latch(moto, &["apply", "--plan", p, "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
-    let applied: Value =
-        serde_json::from_str(&std::fs::read_to_string(plan.join("applied.json")).unwrap()).unwrap();
-    let id = applied["policies"]["SCP/latch-deny-credentials"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut want = vec![fx.prod.clone(), fx.sandbox.clone()];
-    want.sort();
-    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+    let id = assert_applied(&plan, &rt, &aws, &fx);
 
     // Idempotent.
     let o = latch(moto, &["apply", "--plan", p, "--yes", "--format", "json"]);
@@ -264,7 +276,7 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = latch(moto, &["resync", "--plan", p, "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+    assert_eq!(assert_applied(&plan, &rt, &aws, &fx), id);
     let o = latch(moto, &["drift", "--plan", p]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
@@ -340,15 +352,7 @@ fn apply_refuses_a_plan_that_may_break_identities_unless_told_to_accept_it() {
         "{}",
         text(&o)
     );
-    let applied: Value =
-        serde_json::from_str(&std::fs::read_to_string(plan.join("applied.json")).unwrap()).unwrap();
-    let id = applied["policies"]["SCP/latch-deny-credentials"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut want = vec![fx.prod.clone(), fx.sandbox.clone()];
-    want.sort();
-    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+    assert_applied(&plan, &rt, &aws, &fx);
 
     // --help teaches the flag.
     let o = Command::new(env!("CARGO_BIN_EXE_latch"))

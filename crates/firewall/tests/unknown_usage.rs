@@ -122,3 +122,38 @@ fn an_s3_read_is_known_where_the_trail_logs_it_and_may_break_where_it_does_not()
         .iter()
         .all(|m| m.actions == ["s3:GetObject"] && m.reason.contains("data events not logged")));
 }
+
+#[test]
+fn zombie_quarantine_never_rests_on_actions_of_unknown_use() {
+    let cfg = Config::default();
+    let quarantined = |snap: &Snapshot| -> bool {
+        build(&input(snap, &cfg), None)
+            .unwrap()
+            .plan
+            .tags
+            .iter()
+            .any(|t| t.principal_arn == ADMIN && t.key == "latch:quarantine")
+    };
+    // IAM's RoleLastUsed (262 days ago) covers every call: a zombie.
+    assert!(quarantined(common::snapshot()));
+    // Without it, CloudTrail's silence is the only evidence, and the administrator may call
+    // actions whose data events the example's trail does not log (sns:Publish, ...): no
+    // verdict, and the plan says why.
+    let mut snap = common::snapshot().clone();
+    snap.accounts
+        .get_mut("300000000004")
+        .unwrap()
+        .roles
+        .get_mut("legacy-migration-admin")
+        .unwrap()
+        .last_used = None;
+    assert!(!quarantined(&snap));
+    let built = build(&input(&snap, &cfg), None).unwrap();
+    assert!(
+        built.plan.summary.warnings.iter().any(|w| w.contains(ADMIN)
+            && w.contains("usage unknown: data events not logged")
+            && w.contains("not quarantined as a zombie")),
+        "{:?}",
+        built.plan.summary.warnings
+    );
+}
