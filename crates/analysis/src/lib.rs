@@ -9,9 +9,11 @@ pub mod effective;
 pub mod escalation;
 mod parallel;
 pub mod scan;
+pub mod usage;
 
 pub use actionset::ActionSet;
 pub use effective::{
     combine, effective_permissions, EffectivePermissions, PolicyActions, PrincipalPolicies,
 };
 pub use escalation::{escalation_paths, EscalationPath, EscalationReport};
+pub use usage::{idle_evidence, IdleEvidence, Observability, UnknownReason, UnknownUsage, Usage};

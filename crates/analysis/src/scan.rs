@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::effective::{combine, EffectivePermissions, PolicyActions};
 use crate::escalation::ADMIN_PROBES;
+use crate::usage::{idle_evidence, IdleEvidence, Observability, UnknownUsage};
 use crate::ActionSet;
 
 const DAY_MS: i64 = 86_400_000;
@@ -135,6 +136,9 @@ pub struct Finding {
     pub detail: String,
     /// Actions or services the finding is about (sorted).
     pub items: Vec<String>,
+    /// Actions or services of the same principal or account whose use the trails cannot show
+    /// (`usage unknown: data events not logged`): never among `items` of a usage finding.
+    pub usage_unknown: Vec<UnknownUsage>,
 }
 
 /// One principal's row.
@@ -150,8 +154,12 @@ pub struct PrincipalReport {
     pub sensitive_actions: Vec<String>,
     /// Of those, the ones used in the window (`None` when usage was not analysed).
     pub used: Option<Vec<String>>,
-    /// Of those, the ones not used in the window (`None` when usage was not analysed).
+    /// Of those, the ones not used in the window although the trails would have shown a call
+    /// (`None` when usage was not analysed).
     pub unused: Option<Vec<String>>,
+    /// Of those, the ones whose use the trails cannot show, each with why (`None` when usage
+    /// was not analysed): `used`, `unused` and `unknown` split `sensitive_actions`.
+    pub unknown: Option<Vec<UnknownUsage>>,
     /// Number of actions allowed everywhere without conditions.
     pub unconditional_actions: usize,
     /// Number of actions allowed at all.
@@ -173,6 +181,9 @@ pub struct UnusedServices {
     pub ou_path: Vec<String>,
     /// Services someone in the account may use but no one used in the window.
     pub services: Vec<String>,
+    /// Services no one was seen using but whose use the trails cannot show in full (an action
+    /// of theirs allowed in the account is not recorded there): never called unused.
+    pub unknown: Vec<UnknownUsage>,
 }
 
 /// Services unused in every account of an OU (or the root): quarantine candidates for the
@@ -261,8 +272,9 @@ pub fn scan<'s>(
     for a in catalog.sensitive_actions(None) {
         sensitive.insert(a.id());
     }
-    let unobservable =
-        ActionSet::from_patterns(latch_trail::mapping::NOT_OBSERVABLE.iter().copied(), false);
+    // Per account, which actions' use the trails could show: the rest is unknown, never
+    // unused (`crate::usage`).
+    let obs = Observability::of(snapshot);
 
     // Each policy document is expanded once (below, over the available cores), shared by
     // every principal it applies to.
@@ -332,6 +344,7 @@ pub fn scan<'s>(
                     }
                 ),
                 items: eff.unresolved.iter().map(|s| (*s).to_owned()).collect(),
+                usage_unknown: Vec::new(),
             });
         }
         plan.push(Stack {
@@ -362,7 +375,15 @@ pub fn scan<'s>(
         }
     }
 
-    let analyse = |stack: &Stack<'s>| -> (PrincipalReport, Vec<Finding>, ActionSet) {
+    // A principal's row, its findings, what it may do, and (when it looks idle but may call
+    // actions of unknown use) why it is no zombie.
+    type Analysed = (
+        PrincipalReport,
+        Vec<Finding>,
+        ActionSet,
+        Option<(String, &'static str)>,
+    );
+    let analyse = |stack: &Stack<'s>| -> Analysed {
         let Stack {
             principal: p,
             identity,
@@ -411,31 +432,35 @@ pub fn scan<'s>(
                 .and_then(|a| a.credential_report.as_ref())
                 .and_then(|r| r.row(p.arn()))
         });
-        let credential_last = credentials.and_then(|c| {
-            c.access_keys
-                .iter()
-                .filter_map(|k| k.last_used.as_ref())
-                .chain(&c.password_last_used)
-                .map(|t| t.epoch_millis)
-                .max()
-        });
+        let credential_last = credentials.and_then(latch_model::CredentialRow::last_used);
         let last_ms = role_last.max(trail_last).max(credential_last);
 
-        let (used, unused) = if usage.is_some() {
+        // Three states: used; not used where the trails would have shown a call; unknown where
+        // they would not (data events not logged, ...) or never do (`iam:PassRole`).
+        let (used, unused, unknown) = if usage.is_some() {
             let mut used = held.clone();
             used.intersect_with(&used_set);
+            let mut hidden = obs.unknown_in(p.account_id()).clone();
+            hidden.union_with(obs.never_recorded());
             let mut unused = held.clone();
             unused.subtract(&used_set);
-            // CloudTrail never records these (checked inside other calls): no evidence of
-            // non-use, so they are not called unused.
-            unused.subtract(&unobservable);
-            (Some(used), Some(unused))
+            let mut unknown = unused.clone();
+            unknown.intersect_with(&hidden);
+            unused.subtract(&hidden);
+            (
+                Some(used),
+                Some(unused),
+                Some(obs.explain(p.account_id(), &unknown)),
+            )
         } else {
-            (None, None)
+            (None, None, None)
         };
 
+        // Standing privilege rests on the unused actions only: a principal whose idle
+        // sensitive actions are all of unknown use is not reported.
         if let Some(unused) = &unused {
             if !unused.is_empty() {
+                let unknown = unknown.clone().unwrap_or_default();
                 let names = unused.names();
                 let worst = names
                     .iter()
@@ -457,7 +482,7 @@ pub fn scan<'s>(
                     principal: Some(p.arn().to_owned()),
                     account: p.account_id().to_owned(),
                     detail: format!(
-                        "holds {} sensitive action{} it did not use in {} days{}",
+                        "holds {} sensitive action{} it did not use in {} days{}{}",
                         names.len(),
                         if names.len() == 1 { "" } else { "s" },
                         opts.window_days,
@@ -465,20 +490,43 @@ pub fn scan<'s>(
                             " (admin-equivalent)"
                         } else {
                             ""
-                        }
+                        },
+                        unknown_clause(&unknown)
                     ),
                     items: names.iter().map(|s| (*s).to_owned()).collect(),
+                    usage_unknown: unknown,
                 });
             }
         }
 
-        // Zombies: no activity for the threshold, and old enough to have had some.
+        // Zombies: no activity for the threshold, and old enough to have had some — on
+        // evidence that would have shown any call (`crate::usage::IdleEvidence`): IAM's own
+        // last-used record, or CloudTrail when its trails record every action the principal
+        // may call. Never on CloudTrail's silence about actions whose use is unknown.
+        let mut idle_unknown = None;
         if !p.is_service_linked() {
             let created = p.create_date().map(|t| t.epoch_millis);
             let threshold = opts.now_millis - opts.zombie_days * DAY_MS;
             let old_enough = created.is_none_or(|c| c <= threshold);
-            let knowable = p.as_role().is_some() || usage.is_some() || credentials.is_some();
-            if knowable && old_enough && last_ms.is_none_or(|l| l < threshold) {
+            let iam_record = match p.as_role() {
+                Some(r) => r.last_used.is_some(),
+                None => credentials.is_some(),
+            };
+            let evidence = idle_evidence(
+                iam_record,
+                usage.is_some(),
+                &eff.allowed,
+                obs.unknown_in(p.account_id()),
+                obs.never_recorded(),
+            );
+            let idle = old_enough && last_ms.is_none_or(|l| l < threshold);
+            if let (true, IdleEvidence::Unknown(hidden)) = (idle, &evidence) {
+                idle_unknown = obs
+                    .explain(p.account_id(), hidden)
+                    .first()
+                    .map(|u| (p.arn().to_owned(), u.says));
+            }
+            if evidence.supports_verdict() && idle {
                 let idle = last_ms.map_or("never used".to_owned(), |l| {
                     format!("idle for {} days", (opts.now_millis - l).div_euclid(DAY_MS))
                 });
@@ -503,6 +551,7 @@ pub fn scan<'s>(
                         }
                     ),
                     items: Vec::new(),
+                    usage_unknown: Vec::new(),
                 });
             }
         }
@@ -532,6 +581,7 @@ pub fn scan<'s>(
                         }
                     ),
                     items: Vec::new(),
+                    usage_unknown: Vec::new(),
                 }),
             );
         }
@@ -551,6 +601,7 @@ pub fn scan<'s>(
             sensitive_actions: held.names().iter().map(|s| (*s).to_owned()).collect(),
             used: used.map(|s| s.names().iter().map(|x| (*x).to_owned()).collect()),
             unused: unused.map(|s| s.names().iter().map(|x| (*x).to_owned()).collect()),
+            unknown,
             unconditional_actions: eff.unconditional.len(),
             allowed_actions: eff.allowed.len(),
             admin_equivalent,
@@ -560,7 +611,7 @@ pub fn scan<'s>(
                 .cloned()
                 .unwrap_or_else(|| vec![p.account_id().to_owned()]),
         };
-        (row, findings, eff.allowed)
+        (row, findings, eff.allowed, idle_unknown)
     };
 
     // Each principal on its own, over the available cores; the results are merged in snapshot
@@ -569,15 +620,17 @@ pub fn scan<'s>(
         let mut rows = Vec::with_capacity(part.len());
         let mut allowed_here: BTreeMap<String, ActionSet> = BTreeMap::new();
         for stack in part {
-            let (row, principal_findings, allowed) = analyse(stack);
+            let (row, principal_findings, allowed, idle_unknown) = analyse(stack);
             allowed_here
                 .entry(row.account.clone())
                 .or_insert_with(ActionSet::empty)
                 .union_with(&allowed);
-            rows.push((row, principal_findings));
+            rows.push((row, principal_findings, idle_unknown));
         }
         (rows, allowed_here)
     });
+    // Identities that look idle but may call actions whose use is unknown: no zombie verdict.
+    let mut not_zombies: Vec<(String, &'static str)> = Vec::new();
     for (rows, allowed_here) in analysed {
         for (account, allowed) in allowed_here {
             allowed_by_account
@@ -585,7 +638,8 @@ pub fn scan<'s>(
                 .or_insert_with(ActionSet::empty)
                 .union_with(&allowed);
         }
-        for (row, principal_findings) in rows {
+        for (row, principal_findings, idle_unknown) in rows {
+            not_zombies.extend(idle_unknown);
             findings.extend(principal_findings);
             principals.push(row);
         }
@@ -603,14 +657,24 @@ pub fn scan<'s>(
                 .map(|a| a.service_prefix())
                 .collect();
             let used = u.accounts.get(account);
-            let unused: Vec<String> = services
-                .into_iter()
-                .filter(|s| {
-                    used.and_then(|m| m.get(*s)).is_none_or(|su| {
-                        su.count == 0 || su.last_seen.is_none_or(|t| t.seconds() < window_start_s)
-                    })
+            let idle = services.into_iter().filter(|s| {
+                used.and_then(|m| m.get(*s)).is_none_or(|su| {
+                    su.count == 0 || su.last_seen.is_none_or(|t| t.seconds() < window_start_s)
                 })
-                .map(str::to_owned)
+            });
+            // A service no one was seen using is unused only when the trails would have shown
+            // every call of it allowed in the account; otherwise its use is unknown.
+            let hidden = hidden_services(&obs, account, allowed);
+            let (unknown, unused): (Vec<&str>, Vec<&str>) =
+                idle.partition(|s| hidden.contains_key(s));
+            let unused: Vec<String> = unused.into_iter().map(str::to_owned).collect();
+            let unknown: Vec<UnknownUsage> = unknown
+                .into_iter()
+                .filter_map(|s| {
+                    hidden
+                        .get(s)
+                        .map(|why| UnknownUsage::new(s.to_owned(), *why))
+                })
                 .collect();
             let ou_path = snapshot
                 .organization
@@ -626,17 +690,20 @@ pub fn scan<'s>(
                     principal: None,
                     account: account.clone(),
                     detail: format!(
-                        "{} services are allowed to someone in the account but unused in {} days (candidates for service quarantine)",
+                        "{} services are allowed to someone in the account but unused in {} days (candidates for service quarantine){}",
                         unused.len(),
-                        opts.window_days
+                        opts.window_days,
+                        unknown_clause(&unknown)
                     ),
                     items: unused.clone(),
+                    usage_unknown: unknown.clone(),
                 });
             }
             unused_services.push(UnusedServices {
                 account: account.clone(),
                 ou_path,
                 services: unused,
+                unknown,
             });
         }
     }
@@ -666,6 +733,7 @@ pub fn scan<'s>(
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect(),
+            usage_unknown: Vec::new(),
         });
     }
     // The root user is no principal of the GAAD, but its keys are in the credential report;
@@ -693,6 +761,7 @@ pub fn scan<'s>(
                     key.slot
                 ),
                 items: Vec::new(),
+                usage_unknown: Vec::new(),
             });
         }
     }
@@ -722,6 +791,24 @@ pub fn scan<'s>(
         )),
         Some(Ok(())) => {}
     }
+    if usage.is_some() {
+        not_analysed.extend(obs.notes().iter().cloned());
+    }
+    if !not_zombies.is_empty() {
+        not_zombies.sort();
+        let shown: Vec<String> = not_zombies
+            .iter()
+            .take(10)
+            .map(|(arn, says)| format!("{arn} ({says})"))
+            .collect();
+        not_analysed.push(format!(
+            "zombies: {} identit{} without activity CloudTrail records may call actions whose use the trails cannot show, and have no IAM last-used record: not reported as zombies: {}{}",
+            not_zombies.len(),
+            if not_zombies.len() == 1 { "y" } else { "ies" },
+            shown.join(", "),
+            if not_zombies.len() > shown.len() { ", ..." } else { "" }
+        ));
+    }
     if !accounts_without_events.is_empty() {
         not_analysed.push(format!(
             "usage: no CloudTrail event in the window for account(s) {}: no data there (not idle), so standing privilege, unused services and user zombies are not reported for them",
@@ -744,6 +831,52 @@ pub fn scan<'s>(
         accounts_without_events,
         window_days: opts.window_days,
     }
+}
+
+/// `; usage unknown: data events not logged for 3 more (s3:GetObject, ...)`: what a usage
+/// finding says of the items it does not call unused.
+fn unknown_clause(unknown: &[UnknownUsage]) -> String {
+    let Some(first) = unknown.first() else {
+        return String::new();
+    };
+    let mut says: Vec<&str> = unknown.iter().map(|u| u.says).collect();
+    says.sort_unstable();
+    says.dedup();
+    let names: Vec<&str> = unknown.iter().take(3).map(|u| u.name.as_str()).collect();
+    format!(
+        "; {} for {} more ({}{})",
+        if says.len() == 1 {
+            first.says
+        } else {
+            "usage unknown"
+        },
+        unknown.len(),
+        names.join(", "),
+        if unknown.len() > names.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    )
+}
+
+/// The services with an action allowed in `account` whose use the trails there cannot show,
+/// with why (that of the first such action).
+fn hidden_services(
+    obs: &Observability,
+    account: &str,
+    allowed: &ActionSet,
+) -> BTreeMap<&'static str, crate::UnknownReason> {
+    let catalog = Catalog::get();
+    let mut hidden = allowed.clone();
+    hidden.intersect_with(obs.unknown_in(account));
+    let mut out = BTreeMap::new();
+    for id in hidden.ids() {
+        if let (Some(a), Some(why)) = (catalog.action_by_id(id), obs.reason(account, id)) {
+            out.entry(a.service_prefix()).or_insert(why);
+        }
+    }
+    out
 }
 
 /// The active keys of `row` not used since `threshold` (never used and older than it, or last
@@ -889,6 +1022,7 @@ fn not_principal_findings(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
                     if listed.is_empty() { "nobody".to_owned() } else { listed.join(", ") }
                 ),
                 items: listed,
+                usage_unknown: Vec::new(),
             });
         }
     };
@@ -972,6 +1106,7 @@ fn trust_findings(
                 }
             ),
             items: vec!["*".into()],
+            usage_unknown: Vec::new(),
         });
     }
     if !external.is_empty() {
@@ -991,6 +1126,7 @@ fn trust_findings(
                 }
             ),
             items: external.into_iter().collect(),
+            usage_unknown: Vec::new(),
         });
     }
 }

@@ -96,6 +96,44 @@ pub struct Plan {
     /// The principal tags.
     #[serde(default)]
     pub tags: Vec<PlanTag>,
+    /// What the planner says about the plan; only `may_break` is read here.
+    #[serde(default)]
+    pub summary: PlanSummary,
+}
+
+/// The part of `summary` this adapter reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    /// Identities that hold, today, an action the plan protects whose use the trails cannot
+    /// show: they may break. `latch apply` refuses such a plan unless told to accept it.
+    #[serde(default)]
+    pub may_break: Vec<MayBreak>,
+}
+
+/// `summary.may_break[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MayBreak {
+    /// The user or role.
+    pub principal: String,
+    /// Why the use of its actions is unknown.
+    #[serde(default)]
+    pub reason: String,
+    /// The protected actions it holds.
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+impl Plan {
+    /// The identities the plan may break (`summary.may_break`), each named once, sorted.
+    pub fn may_break_principals(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self
+            .summary
+            .may_break
+            .iter()
+            .map(|m| m.principal.as_str())
+            .collect();
+        set.into_iter().collect()
+    }
 }
 
 fn invalid(file: &Path, field: impl Into<String>, reason: impl Into<String>) -> AwsError {
@@ -404,6 +442,31 @@ mod tests {
         Plan::parse(text, Path::new("plan.json"))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn reads_who_the_plan_may_break() {
+        let p = Plan::parse(&plan_text("", "{}"), Path::new("plan.json")).unwrap();
+        assert!(p.may_break_principals().is_empty());
+        let mut v: Value = serde_json::from_str(&plan_text("", "{}")).unwrap();
+        v["summary"] = serde_json::json!({"mode": "protect", "may_break": [
+            {"principal": "arn:aws:iam::111122223333:role/b", "account": "111122223333",
+             "reason": "usage unknown: data events not logged", "actions": ["s3:GetObject"]},
+            {"principal": "arn:aws:iam::111122223333:role/a", "account": "111122223333",
+             "reason": "usage unknown: data events not logged", "actions": ["dynamodb:Scan"]},
+            {"principal": "arn:aws:iam::111122223333:role/b", "account": "111122223333",
+             "reason": "usage unknown: management events not logged", "actions": ["iam:PassRole"]}]});
+        let p = Plan::parse(&v.to_string(), Path::new("plan.json")).unwrap();
+        assert_eq!(
+            p.may_break_principals(),
+            [
+                "arn:aws:iam::111122223333:role/a",
+                "arn:aws:iam::111122223333:role/b"
+            ]
+        );
+        // Fail closed: a list that is not one is an error, not "nothing may break".
+        v["summary"]["may_break"] = serde_json::json!("none");
+        assert!(Plan::parse(&v.to_string(), Path::new("plan.json")).is_err());
     }
 
     #[test]

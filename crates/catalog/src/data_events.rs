@@ -118,6 +118,35 @@ fn valid_type_name(name: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
+    use crate::Category;
+
+    #[test]
+    fn control_plane_actions_of_a_category_are_its_management_events() {
+        let c = Catalog::get();
+        let names = |cat| -> Vec<&str> {
+            c.control_plane_actions(cat)
+                .iter()
+                .map(|a| a.full_name())
+                .collect()
+        };
+        let escalation = names(Category::PrivilegeEscalation);
+        assert!(escalation.contains(&"iam:PassRole"));
+        assert!(escalation.contains(&"lambda:UpdateFunctionCode"));
+        // Sensitive, but a data event: protected only when named.
+        assert!(!escalation.contains(&"lambda:InvokeFunction"));
+        let exfiltration = names(Category::DataExfiltration);
+        assert!(exfiltration.contains(&"rds:StartExportTask"));
+        for data in ["s3:GetObject", "dynamodb:Scan", "ebs:GetSnapshotBlock"] {
+            assert!(!exfiltration.contains(&data), "{data}");
+        }
+        assert!(!names(Category::Destructive).contains(&"s3:DeleteObjectVersion"));
+        for cat in Category::ALL {
+            for a in c.control_plane_actions(cat) {
+                assert!(!c.is_data_event(a.id()), "{}", a.full_name());
+            }
+        }
+        assert!(!Category::CONTROL_PLANE.contains(&Category::DataExfiltration));
+    }
 
     #[test]
     fn the_embedded_file_covers_the_documented_examples() {

@@ -736,6 +736,18 @@ impl Catalog {
             .collect()
     }
 
+    /// The sensitive actions of `category` that are control-plane actions — every one
+    /// CloudTrail records as a management event, none it records as a data event
+    /// ([`Catalog::is_data_event`]) — in id order: what the firewall protects when a category
+    /// is named, and by default for [`Category::CONTROL_PLANE`]. Data-plane actions are
+    /// protected only when named (`data/sensitivity.toml` says why).
+    pub fn control_plane_actions(&self, category: Category) -> Vec<&ActionInfo> {
+        self.sensitive_actions(Some(category))
+            .into_iter()
+            .filter(|a| !self.is_data_event(a.id))
+            .collect()
+    }
+
     /// Whether CloudTrail records this action as a data event (`data/data-events.toml`):
     /// trails log it only where their event selectors ask for its resource type.
     pub fn is_data_event(&self, id: ActionId) -> bool {

@@ -52,6 +52,18 @@ impl Category {
         Category::Destructive,
     ];
 
+    /// The categories the firewall protects when the configuration names none: who may do
+    /// what, credentials, exposure, logging and destruction — the control plane. Data
+    /// exfiltration is mostly the data plane (reading objects, items and rows), whose calls
+    /// trails log only where their selectors ask: it is protected only when named.
+    pub const CONTROL_PLANE: [Category; 5] = [
+        Category::PrivilegeEscalation,
+        Category::CredentialAccess,
+        Category::ResourceExposure,
+        Category::DefenseEvasion,
+        Category::Destructive,
+    ];
+
     /// The category's name, e.g. `privilege-escalation`.
     pub fn as_str(self) -> &'static str {
         match self {

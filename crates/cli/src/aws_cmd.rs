@@ -165,8 +165,12 @@ fn workload_regions(arg: &str) -> anyhow::Result<WorkloadRegions> {
   latch apply --plan firewall/ --dry-run          # the diff and the exact AWS calls, changes nothing
   latch apply --plan firewall/                    # show the diff, ask, apply
   latch apply --plan firewall/ --yes --format json
+  latch apply --plan firewall/ --yes --accept-unknown-usage   # a plan that may break identities
 
-The plan directory holds plan.json (latch.plan/v1). Changes run in a safe order: policy types,
+The plan directory holds plan.json (latch.plan/v1). A plan that protects actions whose use the
+trails cannot show (data events not logged: latch.toml names s3:GetObject, say) lists everyone
+who holds them as \"may break\" (`latch plan` shows them); apply refuses such a plan unless given
+--accept-unknown-usage. Changes run in a safe order: policy types,
 new and edited policies, tags, attachments, then detachments (a new deny is in force before an old
 one goes), deletions, untagging. Latch only touches policies named latch-* that carry the tag
 latch:managed=true. What was done is recorded in DIR/applied.json after every change; running
@@ -181,6 +185,11 @@ pub struct ApplyArgs {
     /// Print the diff and the AWS calls; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Apply even though the plan may break identities: it protects actions they hold whose
+    /// use the trails cannot show (data events not logged), so no replay could say whether
+    /// they use them. Without it, such a plan is refused.
+    #[arg(long)]
+    accept_unknown_usage: bool,
     #[command(flatten)]
     access: AccessArgs,
     #[command(flatten)]
@@ -188,6 +197,46 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// Refuses a plan that may break identities whose use of a protected action is unknown,
+/// unless the operator accepted that (`--accept-unknown-usage`); a dry run only warns.
+fn check_unknown_usage(plan: &Plan, args: &ApplyArgs) -> anyhow::Result<()> {
+    let who = plan.may_break_principals();
+    if who.is_empty() {
+        return Ok(());
+    }
+    let mut reasons: Vec<&str> = plan
+        .summary
+        .may_break
+        .iter()
+        .map(|m| m.reason.as_str())
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    let shown: Vec<&str> = who.iter().take(5).copied().collect();
+    let what = format!(
+        "{} identit{} may break ({}{}): the plan protects actions they hold whose use the trails cannot show ({}), so nothing could tell whether they use them",
+        who.len(),
+        if who.len() == 1 { "y" } else { "ies" },
+        shown.join(", "),
+        if who.len() > shown.len() { ", ..." } else { "" },
+        reasons.join("; ")
+    );
+    if args.accept_unknown_usage {
+        eprintln!("warning: {what}; applying anyway (--accept-unknown-usage)");
+        return Ok(());
+    }
+    if args.dry_run {
+        eprintln!(
+            "warning: {what}; `latch apply` will refuse this plan without --accept-unknown-usage"
+        );
+        return Ok(());
+    }
+    bail!(
+        "refusing to apply {}: {what}. Log those events (a trail data-event selector) and plan again, take the actions out of latch.toml, or pass --accept-unknown-usage to apply knowing those identities may lose access they use (plan.json `summary.may_break` lists them)",
+        latch_aws::plan::plan_file(&args.plan).display()
+    )
 }
 
 /// Arguments of `latch drift`.
@@ -515,6 +564,7 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
 /// `latch apply` (and `latch resync`, which re-applies the same plan).
 pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
     let plan = Plan::load(&args.plan)?;
+    check_unknown_usage(&plan, args)?;
     let state = AppliedState::load(&args.plan)?;
     let access = args.access.access("latch-apply")?;
     let rt = runtime()?;

@@ -45,8 +45,9 @@ pub enum PlanFormat {
 /// Generate the firewall — SCPs, RCPs and tags — and replay observed usage against it.
 ///
 /// Reads the snapshot (and its `cloudtrail/`, or `--cloudtrail DIR`), generates the policies of
-/// every layer from `--config` (defaults without it: protect every sensitive category of the
-/// catalog, tamper protection on, no region or service quarantine), packs them within AWS
+/// every layer from `--config` (defaults without it: protect the control-plane sensitivity
+/// categories of the catalog, data-plane actions only when named; tamper protection on, no
+/// region or service quarantine), packs them within AWS
 /// Organizations' quotas (an SCP 10,240 characters and 10 per root/OU/account, an RCP 5,120
 /// and 5, counting the ones attached today; `[limits]` in the configuration may lower them),
 /// and replays every call of the usage window with the engine to list what would become
@@ -703,6 +704,22 @@ fn table(plan: &Plan) -> String {
     }
     for n in &sim.notes {
         let _ = writeln!(o, "  note: {n}");
+    }
+    if !s.may_break.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nMay break — protected actions held today whose use the trails cannot show ({}); `latch apply` refuses this plan without --accept-unknown-usage",
+            s.may_break.len()
+        );
+        for m in &s.may_break {
+            let _ = writeln!(
+                o,
+                "  {}  {}: {}",
+                m.principal,
+                m.reason,
+                m.actions.join(", ")
+            );
+        }
     }
     o
 }

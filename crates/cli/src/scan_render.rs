@@ -152,8 +152,8 @@ pub fn table(
     )?;
     writeln!(
         out,
-        "{:<44} {:>9} {:>6} {:>7} {:>6} {:>6}  LAST ACTIVITY",
-        "PRINCIPAL", "SENSITIVE", "USED", "UNUSED", "ADMIN", "ACCTS"
+        "{:<44} {:>9} {:>6} {:>7} {:>7} {:>6} {:>6}  LAST ACTIVITY",
+        "PRINCIPAL", "SENSITIVE", "USED", "UNUSED", "UNKNOWN", "ADMIN", "ACCTS"
     )?;
     for p in ranked.iter().take(top) {
         let used = p.used.as_ref().map_or("-".into(), |u| u.len().to_string());
@@ -161,16 +161,35 @@ pub fn table(
             .unused
             .as_ref()
             .map_or("-".into(), |u| u.len().to_string());
+        let unknown = p
+            .unknown
+            .as_ref()
+            .map_or("-".into(), |u| u.len().to_string());
         writeln!(
             out,
-            "{:<44} {:>9} {:>6} {:>7} {:>6} {:>6}  {}",
+            "{:<44} {:>9} {:>6} {:>7} {:>7} {:>6} {:>6}  {}",
             clip(&short(&p.arn), 44),
             p.sensitive_actions.len(),
             used,
             unused,
+            unknown,
             if p.admin_equivalent { "yes" } else { "" },
             p.blast_radius.len(),
             p.last_activity.as_deref().unwrap_or("never")
+        )?;
+    }
+    let mut reasons: Vec<&str> = r
+        .principals
+        .iter()
+        .flat_map(|p| p.unknown.iter().flatten().map(|u| u.says))
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    if !reasons.is_empty() {
+        writeln!(
+            out,
+            "UNKNOWN: held, not seen used, and never called unused — {}",
+            reasons.join("; ")
         )?;
     }
     Ok(())

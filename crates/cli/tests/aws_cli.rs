@@ -31,6 +31,26 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The id of the plan's policy, as `applied.json` records it, checked to be attached to the
+/// targets `write_plan` names.
+fn assert_applied(
+    plan: &Path,
+    rt: &tokio::runtime::Runtime,
+    aws: &latch_aws::Aws,
+    fx: &Fixture,
+) -> String {
+    let applied: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan.join("applied.json")).unwrap()).unwrap();
+    let id = applied["policies"]["SCP/latch-deny-credentials"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut want = vec![fx.prod.clone(), fx.sandbox.clone()];
+    want.sort();
+    assert_eq!(rt.block_on(targets_of(aws, &id)).unwrap(), want);
+    id
+}
+
 fn write_plan(dir: &Path, fx: &Fixture) {
     let plan = json!({
         "format": "latch.plan/v1",
@@ -46,15 +66,44 @@ fn write_plan(dir: &Path, fx: &Fixture) {
     std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
 }
 
-#[test]
-fn collect_apply_drift_stop_resync_through_the_cli() {
-    let _guard = testing::lock();
+/// A fresh organization in moto: the emulator lock (held for the test), the emulator, its SDK
+/// clients, a runtime, the fixture organization and a scratch folder.
+struct Setup {
+    _guard: std::sync::MutexGuard<'static, ()>,
+    moto: &'static testing::Moto,
+    aws: latch_aws::Aws,
+    rt: tokio::runtime::Runtime,
+    fx: Fixture,
+    tmp: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let guard = testing::lock();
     let moto = testing::shared().expect("moto starts");
     moto.reset().unwrap();
     let aws = moto.aws();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let fx = rt.block_on(build_org(&aws)).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    Setup {
+        _guard: guard,
+        moto,
+        aws,
+        rt,
+        fx,
+        tmp: tempfile::tempdir().unwrap(),
+    }
+}
+
+#[test]
+fn collect_apply_drift_stop_resync_through_the_cli() {
+    let Setup {
+        _guard,
+        moto,
+        aws,
+        rt,
+        fx,
+        tmp,
+    } = setup();
 
     // collect: table on stdout, progress on stderr, the closed account reported.
     let snap = tmp.path().join("snap");
@@ -184,15 +233,7 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
 
     let o = latch(moto, &["apply", "--plan", p, "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
-    let applied: Value =
-        serde_json::from_str(&std::fs::read_to_string(plan.join("applied.json")).unwrap()).unwrap();
-    let id = applied["policies"]["SCP/latch-deny-credentials"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut want = vec![fx.prod.clone(), fx.sandbox.clone()];
-    want.sort();
-    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+    let id = assert_applied(&plan, &rt, &aws, &fx);
 
     // Idempotent.
     let o = latch(moto, &["apply", "--plan", p, "--yes", "--format", "json"]);
@@ -235,7 +276,7 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = latch(moto, &["resync", "--plan", p, "--yes"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(rt.block_on(targets_of(&aws, &id)).unwrap(), want);
+    assert_eq!(assert_applied(&plan, &rt, &aws, &fx), id);
     let o = latch(moto, &["drift", "--plan", p]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
@@ -253,5 +294,74 @@ fn collect_apply_drift_stop_resync_through_the_cli() {
         String::from_utf8_lossy(&o.stderr).contains("plan.json: policies[0].name"),
         "{}",
         text(&o)
+    );
+}
+
+/// A plan that protects an action whose use the trails cannot show lists who may break;
+/// `latch apply` refuses it (before touching AWS) unless given `--accept-unknown-usage`.
+#[test]
+fn apply_refuses_a_plan_that_may_break_identities_unless_told_to_accept_it() {
+    let Setup {
+        _guard,
+        moto,
+        aws,
+        rt,
+        fx,
+        tmp,
+    } = setup();
+    let plan = tmp.path().join("plan");
+    write_plan(&plan, &fx);
+    let file = plan.join("plan.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let reader = format!("arn:aws:iam::{}:role/deployer", fx.app_prod);
+    v["summary"] = json!({"mode": "protect", "may_break": [{
+        "principal": reader, "account": fx.app_prod,
+        "reason": "usage unknown: data events not logged", "actions": ["s3:GetObject"]}]});
+    std::fs::write(&file, v.to_string()).unwrap();
+    let p = plan.to_str().unwrap();
+
+    let o = latch(moto, &["apply", "--plan", p, "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for says in [
+        "refusing to apply",
+        "1 identity may break",
+        reader.as_str(),
+        "usage unknown: data events not logged",
+        "--accept-unknown-usage",
+    ] {
+        assert!(err.contains(says), "{says}: {}", text(&o));
+    }
+    assert!(!plan.join("applied.json").exists(), "nothing was applied");
+    // A dry run shows the diff and warns.
+    let o = latch(moto, &["apply", "--plan", p, "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("will refuse this plan"),
+        "{}",
+        text(&o)
+    );
+
+    let o = latch(
+        moto,
+        &["apply", "--plan", p, "--yes", "--accept-unknown-usage"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("applying anyway"),
+        "{}",
+        text(&o)
+    );
+    assert_applied(&plan, &rt, &aws, &fx);
+
+    // --help teaches the flag.
+    let o = Command::new(env!("CARGO_BIN_EXE_latch"))
+        .args(["apply", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        help.contains("--accept-unknown-usage") && help.contains("may break"),
+        "{help}"
     );
 }

@@ -1,8 +1,16 @@
 //! The firewall's configuration, `latch.toml`: what to protect, whom to exempt, where to attach.
 //!
 //! Every field has a default, so an empty file (or no file at all) is a valid configuration:
-//! protect every sensitive category of the catalog as its own bundle, tamper protection on,
-//! zombie quarantine on, no region or service quarantine, protect mode. The format is
+//! protect each control-plane sensitivity category of the catalog
+//! ([`Category::CONTROL_PLANE`]) as its own bundle, tamper protection on, zombie quarantine
+//! on, no region or service quarantine, protect mode.
+//!
+//! Control plane only, unless named: a category (in a bundle's `categories`, or a default
+//! bundle) holds the category's actions that CloudTrail records as management events; the
+//! data-plane ones — recorded as data events (`s3:GetObject`, `dynamodb:Scan`,
+//! `lambda:InvokeFunction`, ...), which trails log only where their selectors ask — are
+//! protected only when a bundle's `actions` names them (by name or pattern). Their use may be
+//! unknown, and Latch never denies an action of unknown use by default. The format is
 //! documented in `docs/configuration.md`; [`STARTER`] is the commented file `latch init`
 //! writes.
 //!
@@ -250,7 +258,8 @@ pub struct BundleConfig {
     pub description: String,
     /// Action names or wildcards (`iam:Put*`).
     pub actions: Vec<String>,
-    /// Sensitivity categories of the catalog whose actions the bundle holds.
+    /// Sensitivity categories of the catalog whose control-plane actions the bundle holds
+    /// (not those CloudTrail records as data events: name them in `actions`).
     pub categories: Vec<String>,
     /// ARN patterns exempt from this bundle for good.
     pub exempt: Vec<String>,
@@ -346,7 +355,7 @@ pub struct Config {
     pub bundles: BTreeMap<String, Bundle>,
     /// `[[identity_center_grants]]`.
     pub identity_center_grants: Vec<IdentityCenterGrantConfig>,
-    /// Whether the bundles are the defaults (one per sensitivity category).
+    /// Whether the bundles are the defaults (one per control-plane sensitivity category).
     pub default_bundles: bool,
     /// `[limits]`: the quotas the plan is packed for (AWS's unless lowered).
     pub limits: Limits,
@@ -488,13 +497,13 @@ impl Config {
         }
         let default_bundles = raw.bundles.is_none();
         let raw_bundles = raw.bundles.unwrap_or_else(|| {
-            Category::ALL
+            Category::CONTROL_PLANE
                 .iter()
                 .map(|c| {
                     (
                         c.as_str().to_owned(),
                         BundleConfig {
-                            description: format!("every {c} action of the catalog"),
+                            description: format!("every control-plane {c} action of the catalog"),
                             categories: vec![c.as_str().to_owned()],
                             ..BundleConfig::default()
                         },
@@ -532,7 +541,7 @@ impl Config {
             for (i, c) in b.categories.iter().enumerate() {
                 let cat = Category::from_str(c)
                     .map_err(|e| cfg_err(format!("{key}.categories[{i}]"), e.to_string()))?;
-                actions.extend(catalog.sensitive_actions(Some(cat)).iter().map(|a| a.id()));
+                actions.extend(catalog.control_plane_actions(cat).iter().map(|a| a.id()));
             }
             if actions.is_empty() {
                 return Err(cfg_err(
@@ -683,9 +692,16 @@ allowed = []
 principals = []
 
 # Bundles: named sets of protected actions, each granted on demand by the tag
-# latch:grant:<name>. Without any [bundles.*] table, every sensitivity category of the
-# catalog is its own bundle (privilege-escalation, credential-access, data-exfiltration,
+# latch:grant:<name>. Without any [bundles.*] table, each control-plane sensitivity category
+# of the catalog is its own bundle (privilege-escalation, credential-access,
 # resource-exposure, defense-evasion, destructive). Defining one replaces those defaults.
+#
+# Control plane only, unless named: `categories` holds a category's actions that CloudTrail
+# records as management events. Data-plane actions — recorded as data events, which trails
+# log only where their event selectors ask (s3:GetObject, dynamodb:Scan,
+# lambda:InvokeFunction, ...) — are protected only when `actions` names them. Where the
+# trails do not log them, their use is unknown: the plan lists everyone who holds them as
+# "may break", and `latch apply` refuses it without --accept-unknown-usage.
 #
 # example:
 # [bundles.iam-admin]
@@ -696,6 +712,11 @@ principals = []
 # [bundles.secrets-read]
 # actions = ["secretsmanager:GetSecretValue", "ssm:GetParameter*", "kms:Decrypt"]
 # categories = ["credential-access"]
+#
+# [bundles.data-read]
+# description = "read S3 objects and scan DynamoDB tables"
+# actions = ["s3:GetObject", "s3:GetObjectVersion", "dynamodb:Scan"]
+# categories = ["data-exfiltration"]
 
 # Identity Center roles cannot be tagged: a person's grant is an aws:userid exemption.
 # example:
@@ -725,7 +746,8 @@ mod tests {
         assert_eq!(starter, Config::default());
         assert_eq!(Config::parse("").unwrap(), Config::default());
         let d = Config::default();
-        assert_eq!(d.bundles.len(), 6);
+        assert_eq!(d.bundles.len(), 5);
+        assert!(!d.bundles.contains_key("data-exfiltration"));
         assert!(d.default_bundles);
         assert!(d.tamper_protection.enabled);
         assert!(d.regions.allowed.is_empty());
@@ -837,6 +859,51 @@ mod tests {
         assert!(e.reason.contains("iam:PassRole"), "{e}");
         let e = Config::parse("mode = \"loose\"").unwrap_err();
         assert!(e.reason.contains("loose"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_categories_protect_the_control_plane_only() {
+        let cat = Catalog::get();
+        let id = |n: &str| cat.resolve(n).unwrap();
+        let d = Config::default();
+        let protected: BTreeSet<ActionId> = d
+            .bundles
+            .values()
+            .flat_map(|b| b.actions.iter().copied())
+            .collect();
+        for a in [
+            "iam:PassRole",
+            "iam:CreateAccessKey",
+            "cloudtrail:StopLogging",
+            "kms:ScheduleKeyDeletion",
+            "s3:PutBucketPolicy",
+        ] {
+            assert!(protected.contains(&id(a)), "{a}");
+        }
+        // Data events and the data-exfiltration category are not protected by default.
+        for a in [
+            "s3:GetObject",
+            "dynamodb:Scan",
+            "lambda:InvokeFunction",
+            "s3:DeleteObjectVersion",
+            "rds:StartExportTask",
+        ] {
+            assert!(!protected.contains(&id(a)), "{a}");
+        }
+        // A category named in latch.toml holds its control-plane actions; data-plane
+        // actions come in only when `actions` names them.
+        let c = Config::parse("[bundles.data]\ncategories = [\"data-exfiltration\"]\n").unwrap();
+        let b = &c.bundles["data"];
+        assert!(b.actions.contains(&id("rds:StartExportTask")));
+        assert!(!b.actions.contains(&id("s3:GetObject")));
+        let c = Config::parse(
+            "[bundles.data]\ncategories = [\"data-exfiltration\"]\nactions = [\"s3:GetObject\", \"dynamodb:Sc*\"]\n",
+        )
+        .unwrap();
+        let b = &c.bundles["data"];
+        assert!(b.actions.contains(&id("s3:GetObject")));
+        assert!(b.actions.contains(&id("dynamodb:Scan")));
+        assert!(!b.actions.contains(&id("s3:GetObjectVersion")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use latch_analysis::{idle_evidence, ActionSet, IdleEvidence, Observability, PrincipalPolicies};
 use latch_catalog::{AccessLevel, ActionId, Catalog};
 use latch_model::{NodeKind, Principal, Snapshot};
 use latch_policy::glob;
@@ -185,6 +186,8 @@ pub struct Intent {
     pub mode: Mode,
     /// Bundle name → its actions (for summaries).
     pub bundle_actions: BTreeMap<String, BTreeSet<ActionId>>,
+    /// Per account, which actions' use the trails could show (`trails.json`).
+    pub observability: Observability,
 }
 
 /// A generation error: a configuration key that does not fit the snapshot.
@@ -268,6 +271,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     let catalog = Catalog::get();
     let cfg = input.config;
     let org = OrgShape::from_snapshot(input.snapshot);
+    let observability = Observability::of(input.snapshot);
     let mut warnings = Vec::new();
     let window = match (input.usage, input.as_of) {
         (Some(_), Some(d)) => Some(UsageWindow::ending(d, cfg.usage.window_days)),
@@ -532,6 +536,15 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 .unwrap_or_default();
             let mut kept = used;
             kept.extend(cfg.services.always_allowed.iter().cloned());
+            // A service whose calls the trails do not all record may be in use: its use is
+            // unknown, never unused, so it is not quarantined.
+            kept.extend(
+                observability
+                    .unknown_in(a)
+                    .ids()
+                    .filter_map(|id| catalog.action_by_id(id))
+                    .map(|x| x.service_prefix().to_ascii_lowercase()),
+            );
             let unused = catalog
                 .services()
                 .iter()
@@ -785,8 +798,51 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             let created = p
                 .create_date()
                 .map(|t| Timestamp(t.epoch_millis.div_euclid(1000)));
+            let credentials = p.as_user().and_then(|_| {
+                input
+                    .snapshot
+                    .account(p.account_id())
+                    .and_then(|a| a.credential_report.as_ref())
+                    .and_then(|r| r.row(p.arn()))
+            });
+            let credential_last = credentials
+                .and_then(latch_model::CredentialRow::last_used)
+                .map(|ms| Timestamp(ms.div_euclid(1000)));
             let active = |t: Option<Timestamp>| t.is_some_and(|t| t >= cutoff);
-            if active(trail_last) || active(role_last) || active(created) {
+            if active(trail_last) || active(role_last) || active(created) || active(credential_last)
+            {
+                continue;
+            }
+            // The same rule as `latch scan` (`latch_analysis::usage::IdleEvidence`): idleness
+            // rests on IAM's own last-used record, or on CloudTrail only when its trails
+            // record every action the identity may call.
+            let iam_record = match p.as_role() {
+                Some(r) => r.last_used.is_some(),
+                None => credentials.is_some(),
+            };
+            let evidence = if iam_record {
+                IdleEvidence::IamRecord
+            } else {
+                idle_evidence(
+                    false,
+                    true,
+                    &allowed_actions(&p),
+                    observability.unknown_in(p.account_id()),
+                    observability.never_recorded(),
+                )
+            };
+            if let IdleEvidence::Unknown(hidden) = &evidence {
+                let why = observability.explain(p.account_id(), hidden);
+                let names: Vec<&str> = why.iter().take(3).map(|u| u.name.as_str()).collect();
+                warnings.push(format!(
+                    "`{}` shows no activity, but it may call actions whose use the trails cannot show ({}: {}{}) and has no IAM last-used record: not quarantined as a zombie",
+                    p.arn(),
+                    why.first().map_or("usage unknown", |u| u.says),
+                    names.join(", "),
+                    if why.len() > names.len() { ", ..." } else { "" }
+                ));
+            }
+            if !evidence.supports_verdict() {
                 continue;
             }
             let why = format!(
@@ -1028,7 +1084,40 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         window,
         mode: cfg.mode,
         bundle_actions,
+        observability,
     })
+}
+
+/// Every action `p` may call today (on some resource, under some context), through its
+/// identity policies, boundary and SCPs (which do not bind the management account).
+pub fn allowed_actions(p: &Principal<'_>) -> ActionSet {
+    let eff = p.effective_policies();
+    let pp = PrincipalPolicies {
+        identity: eff
+            .identity
+            .iter()
+            .map(|s| s.document.policy.clone())
+            .collect(),
+        boundary: eff.boundary.map(|b| b.document.policy.clone()),
+        scps: eff
+            .scps
+            .as_ref()
+            .filter(|_| !p.in_management_account())
+            .map(|levels| {
+                levels
+                    .iter()
+                    .map(|l| {
+                        l.policies
+                            .iter()
+                            .map(|c| c.document.policy.clone())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        is_root: false,
+    };
+    latch_analysis::effective_permissions(&pp).allowed
 }
 
 fn service_rule(target: &str, actions: Actions, gate: &Gate, label: String) -> Rule {

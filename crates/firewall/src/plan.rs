@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use latch_analysis::{effective_permissions, ActionSet, PrincipalPolicies};
+use latch_analysis::ActionSet;
 use latch_catalog::{Limits, PolicyType};
 use latch_model::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -156,6 +156,27 @@ pub struct PlanSummary {
     pub budget: Vec<TargetBudget>,
     /// The replay of the usage window.
     pub simulation: Simulation,
+    /// Identities that hold, today, an action the plan protects whose use the trails cannot
+    /// show (data events not logged, ...): no replay can say whether they use it, so they may
+    /// break. `latch apply` refuses a plan with any unless told `--accept-unknown-usage`.
+    /// Absent in plans written before it was recorded.
+    #[serde(default)]
+    pub may_break: Vec<MayBreak>,
+}
+
+/// `summary.may_break[]`: one identity, and the protected actions it holds whose use is
+/// unknown for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MayBreak {
+    /// The user or role.
+    pub principal: String,
+    /// Its account.
+    pub account: String,
+    /// Why their use is unknown: `usage unknown: data events not logged`, ...
+    pub reason: String,
+    /// The actions, sorted.
+    pub actions: Vec<String>,
 }
 
 /// `summary.budget[]`: what the plan takes of one target's limits.
@@ -320,7 +341,19 @@ pub fn build(input: &PlanInput<'_>, region: Option<&str>) -> Result<Built, PlanE
     let mut plan = assemble(&intent, &packed, &input.config.limits);
     plan.summary.cloudtrail_read = input.reading;
     let sim = simulate::simulate(input.snapshot, input.usage, intent.window, &plan, region)?;
-    let mut layers = layer_summaries(input.snapshot, &intent);
+    let (mut layers, may_break) = layer_summaries(input.snapshot, &intent);
+    if !may_break.is_empty() {
+        let mut reasons: Vec<&str> = may_break.iter().map(|m| m.reason.as_str()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        plan.summary.warnings.push(format!(
+            "{} identit{} MAY BREAK: the plan protects actions they hold whose use the trails cannot show ({}), so no replay can say whether they use them (summary.may_break lists them). Log those events (docs/cloudtrail.md) or take the actions out of latch.toml; `latch apply` refuses this plan unless given --accept-unknown-usage",
+            may_break.len_principals(),
+            if may_break.len_principals() == 1 { "y" } else { "ies" },
+            reasons.join("; ")
+        ));
+    }
+    plan.summary.may_break = may_break;
     for l in &mut layers {
         l.used_calls_broken = sim
             .broken
@@ -423,6 +456,7 @@ fn assemble(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) -> Plan {
             largest_policy_chars: largest,
             budget,
             simulation: Simulation::default(),
+            may_break: Vec::new(),
         },
     }
 }
@@ -485,9 +519,25 @@ fn rule_set(r: &Rule) -> ActionSet {
     }
 }
 
+/// The number of identities a may-break list names.
+trait Principals {
+    fn len_principals(&self) -> usize;
+}
+
+impl Principals for Vec<MayBreak> {
+    fn len_principals(&self) -> usize {
+        let mut arns: Vec<&str> = self.iter().map(|m| m.principal.as_str()).collect();
+        arns.dedup();
+        arns.len()
+    }
+}
+
 /// Per layer: how many (identity, action) permissions allowed today the plan denies to
-/// identities without grants (after the plan's tags), evaluated directly on the intent.
-fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> Vec<LayerSummary> {
+/// identities without grants (after the plan's tags), evaluated directly on the intent; and
+/// the identities that may break: those the permission layer denies an action they hold
+/// whose use the trails of their account cannot show.
+fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> (Vec<LayerSummary>, Vec<MayBreak>) {
+    let mut may_break = Vec::new();
     let mut planned: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for t in &intent.tags {
         planned
@@ -513,32 +563,7 @@ fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> Vec<LayerSummary> {
         })
         .collect();
     for p in generate::governed(snapshot, intent) {
-        let eff = p.effective_policies();
-        let pp = PrincipalPolicies {
-            identity: eff
-                .identity
-                .iter()
-                .map(|s| s.document.policy.clone())
-                .collect(),
-            boundary: eff.boundary.map(|b| b.document.policy.clone()),
-            scps: eff
-                .scps
-                .as_ref()
-                .map(|levels| {
-                    levels
-                        .iter()
-                        .map(|l| {
-                            l.policies
-                                .iter()
-                                .map(|c| c.document.policy.clone())
-                                .collect()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            is_root: false,
-        };
-        let allowed = effective_permissions(&pp).allowed;
+        let allowed = generate::allowed_actions(&p);
         let mut probe = Probe {
             principal_arn: p.arn().to_owned(),
             userid: None,
@@ -565,6 +590,24 @@ fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> Vec<LayerSummary> {
                 .or_insert_with(ActionSet::empty)
                 .union_with(set);
         }
+        if let Some(denied) = per_layer.get(&LayerKind::Permission) {
+            let mut hidden = denied.clone();
+            hidden.intersect_with(&allowed);
+            hidden.intersect_with(intent.observability.unknown_in(p.account_id()));
+            let mut by_reason: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+            for u in intent.observability.explain(p.account_id(), &hidden) {
+                by_reason.entry(u.says).or_default().push(u.name);
+            }
+            for (reason, mut actions) in by_reason {
+                actions.sort();
+                may_break.push(MayBreak {
+                    principal: p.arn().to_owned(),
+                    account: p.account_id().to_owned(),
+                    reason: reason.to_owned(),
+                    actions,
+                });
+            }
+        }
         for (layer, mut set) in per_layer {
             set.intersect_with(&allowed);
             let n = set.len() as u64;
@@ -576,7 +619,8 @@ fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> Vec<LayerSummary> {
             }
         }
     }
-    out.into_values().collect()
+    may_break.sort();
+    (out.into_values().collect(), may_break)
 }
 
 fn layer_line(l: &LayerSummary, intent: &Intent, regions: &[String]) -> String {

@@ -25,7 +25,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use latch_analysis::escalation::{EscalationReport, GraphContext, GraphOptions, Technique};
-use latch_analysis::{effective_permissions, PrincipalPolicies};
 use latch_catalog::Catalog;
 use latch_model::{ControlPolicy, Principal, Snapshot};
 use latch_policy::compile::CPolicy;
@@ -1317,35 +1316,7 @@ fn last_segment(arn: &str) -> String {
 
 fn holds(snapshot_principal: &Principal<'_>, action: &str) -> Option<bool> {
     let id = Catalog::get().resolve(action)?;
-    let eff = snapshot_principal.effective_policies();
-    let pp = PrincipalPolicies {
-        identity: eff
-            .identity
-            .iter()
-            .map(|s| s.document.policy.clone())
-            .collect(),
-        boundary: eff.boundary.map(|b| b.document.policy.clone()),
-        scps: if snapshot_principal.in_management_account() {
-            Vec::new()
-        } else {
-            eff.scps
-                .as_ref()
-                .map(|levels| {
-                    levels
-                        .iter()
-                        .map(|l| {
-                            l.policies
-                                .iter()
-                                .map(|c| c.document.policy.clone())
-                                .collect()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        },
-        is_root: false,
-    };
-    Some(effective_permissions(&pp).allowed.contains(id))
+    Some(crate::generate::allowed_actions(snapshot_principal).contains(id))
 }
 
 fn return_admin_detection(arn: &str) -> Detection {

@@ -34,6 +34,17 @@ impl CredentialRow {
     pub fn is_root(&self) -> bool {
         self.user == ROOT_USER
     }
+
+    /// When the user last signed a request or signed in (its access keys and password), in
+    /// milliseconds since the epoch: IAM's own record, whatever the trails log.
+    pub fn last_used(&self) -> Option<i64> {
+        self.access_keys
+            .iter()
+            .filter_map(|k| k.last_used.as_ref())
+            .chain(&self.password_last_used)
+            .map(|t| t.epoch_millis)
+            .max()
+    }
 }
 
 /// One access key slot of a user.

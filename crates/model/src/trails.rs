@@ -580,6 +580,12 @@ impl Visibility {
         (!logged).then_some(Gap::ManagementEventsNotLogged)
     }
 
+    /// Whether the trails record exactly the same calls in accounts `a` and `b` (so that what
+    /// is known of one account's actions is known of the other's).
+    pub fn same_coverage(&self, a: &str, b: &str) -> bool {
+        self.coverage(a) == self.coverage(b)
+    }
+
     /// The data-event resource types logged in full (read and write) for `account`, sorted.
     pub fn data_types_logged(&self, account: &str) -> Vec<String> {
         self.coverage(account)
