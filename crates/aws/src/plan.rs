@@ -446,9 +446,9 @@ mod tests {
 
     #[test]
     fn reads_who_the_plan_may_break() {
-        let p = Plan::parse(&plan_text("", "{}"), Path::new("plan.json")).unwrap();
+        let p = Plan::parse(&plan_text("", DENY), Path::new("plan.json")).unwrap();
         assert!(p.may_break_principals().is_empty());
-        let mut v: Value = serde_json::from_str(&plan_text("", "{}")).unwrap();
+        let mut v: Value = serde_json::from_str(&plan_text("", DENY)).unwrap();
         v["summary"] = serde_json::json!({"mode": "protect", "may_break": [
             {"principal": "arn:aws:iam::111122223333:role/b", "account": "111122223333",
              "reason": "usage unknown: data events not logged", "actions": ["s3:GetObject"]},
