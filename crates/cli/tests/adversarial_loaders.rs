@@ -144,6 +144,15 @@ fn loaders() -> Vec<Loader> {
             not_utf8: json,
         },
         Loader {
+            name: "snapshot trails.json",
+            setup: |d| snapshot(d, "trails.json"),
+            body: || example("examples/org/trails.json"),
+            after_bom: AfterBom::Success,
+            if_empty: IfEmpty::Error("empty: expected a JSON document"),
+            folder_as_link: false,
+            not_utf8: json,
+        },
+        Loader {
             name: "plan.json read by prove",
             setup: |d| {
                 let plan = plan_dir(d);
