@@ -926,29 +926,59 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             }
             tags.sort();
             tags.dedup();
-            rules.push(Rule {
+            let label = if keep.arns.is_empty() && keep.userids.is_empty() {
+                format!("bundle {}", bundles.join(" + "))
+            } else {
+                format!(
+                    "bundle {} (kept by {} identities that used these actions)",
+                    bundles.join(" + "),
+                    keep.arns.len() + keep.userids.len()
+                )
+            };
+            let rule = |target: &str, arns: Vec<String>, accounts_not: Vec<String>, label| Rule {
                 layer: LayerKind::Permission,
                 kind: PolicyKind::Scp,
-                target: t.clone(),
+                target: target.to_owned(),
                 actions: Actions::Only(actions.clone()),
                 resources: vec!["*".to_owned()],
                 not_resource: false,
                 cond: Cond {
-                    absent_tags: tags,
-                    arn_not_like: arns.into_iter().collect(),
-                    userid_not_like: userids.into_iter().collect(),
+                    absent_tags: tags.clone(),
+                    arn_not_like: arns,
+                    userid_not_like: userids.iter().cloned().collect(),
+                    accounts_not,
                     ..Cond::default()
                 },
-                label: if keep.arns.is_empty() && keep.userids.is_empty() {
-                    format!("bundle {}", bundles.join(" + "))
-                } else {
-                    format!(
-                        "bundle {} (kept by {} identities that used these actions)",
-                        bundles.join(" + "),
-                        keep.arns.len() + keep.userids.len()
-                    )
-                },
-            });
+                label,
+            };
+            match split_by_account(
+                &org,
+                t,
+                &keep.arns,
+                cfg.limits.chars(latch_catalog::PolicyType::Scp),
+            ) {
+                None => rules.push(rule(t, arns.into_iter().collect(), Vec::new(), label)),
+                Some(per_account) => {
+                    // Too many keepers for one statement at the target: each account with
+                    // keepers gets its own rule naming only them, and the target's rule
+                    // spares those accounts.
+                    let moved: BTreeSet<&String> = per_account.values().flatten().collect();
+                    let shared: Vec<String> = arns
+                        .iter()
+                        .filter(|a| !moved.contains(a))
+                        .cloned()
+                        .collect();
+                    let accounts: Vec<String> = per_account.keys().cloned().collect();
+                    rules.push(rule(t, shared.clone(), accounts, label.clone()));
+                    for (account, kept) in per_account {
+                        let mut arns = shared.clone();
+                        arns.extend(kept);
+                        arns.sort();
+                        arns.dedup();
+                        rules.push(rule(&account, arns, Vec::new(), label.clone()));
+                    }
+                }
+            }
         }
         // Standing iam:PassRole scoped to the roles passed: the identities spared by the
         // bundle rule above are denied passing any other role.
@@ -1536,6 +1566,35 @@ fn record(
     e.1 = e.1.max(au.last_seen);
 }
 
+/// The keepers of one bundle rule at `target`, by account, when naming them all in one
+/// statement there would take more than half of an SCP's `limit` characters (two such
+/// statements fill a policy, and past the limit none can hold one); `None`
+/// when they fit, or all belong to one account. Each account's list is short: a rule attached
+/// to that account names only its own keepers.
+fn split_by_account(
+    org: &OrgShape,
+    target: &str,
+    keepers: &BTreeSet<String>,
+    limit: usize,
+) -> Option<BTreeMap<String, Vec<String>>> {
+    // `"arn",` for each: what the ArnNotLike list costs in the rendered policy.
+    let size: usize = keepers.iter().map(|a| a.len() + 3).sum();
+    if size <= limit / 2 {
+        return None;
+    }
+    let under: BTreeSet<String> = org.accounts_under(target).into_iter().collect();
+    let mut per_account: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for arn in keepers {
+        if let Some(a) = latch_policy::arn::account(arn).filter(|a| under.contains(*a)) {
+            per_account
+                .entry(a.to_owned())
+                .or_default()
+                .push(arn.clone());
+        }
+    }
+    (per_account.len() > 1).then_some(per_account)
+}
+
 /// The principals of a snapshot that SCPs govern and that are in scope.
 pub fn governed<'s>(snapshot: &'s Snapshot, intent: &Intent) -> Vec<Principal<'s>> {
     snapshot
@@ -1589,5 +1648,64 @@ mod tests {
         assert!(!w.contains(Timestamp::parse("2026-11-21T00:00:00Z")));
         assert!(w.contains(Timestamp::parse("2026-08-23T00:00:00Z")));
         assert!(!w.contains(Timestamp::parse("2026-08-22T23:59:59Z")));
+    }
+
+    /// The example organization's shape: root `r-x1y2`, its OUs and accounts.
+    fn example_org() -> OrgShape {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/org");
+        OrgShape::from_snapshot(&latch_model::load::snapshot(&dir).unwrap())
+    }
+
+    fn roles(account: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("arn:aws:iam::{account}:role/deploy-pipeline-{i:03}"))
+            .collect()
+    }
+
+    #[test]
+    fn keepers_too_many_for_one_statement_are_split_by_account() {
+        let org = example_org();
+        let root = org.root_id.clone();
+        let limit = 10_240;
+        // 60 roles in each of two accounts, about 60 characters each: 7,000 characters in
+        // one list, more than half an SCP.
+        let mut many: BTreeSet<String> = roles("300000000004", 60).into_iter().collect();
+        many.extend(roles("400000000006", 60));
+        let split = split_by_account(&org, &root, &many, limit).unwrap();
+        assert_eq!(
+            split.keys().collect::<Vec<_>>(),
+            ["300000000004", "400000000006"]
+        );
+        assert!(split.values().all(|v| v.len() == 60));
+        assert!(split
+            .iter()
+            .all(|(a, v)| v.iter().all(|arn| arn.contains(&format!("::{a}:")))));
+        // A few keepers stay at the target.
+        let few: BTreeSet<String> = roles("300000000004", 3)
+            .into_iter()
+            .chain(roles("400000000006", 3))
+            .collect();
+        assert!(split_by_account(&org, &root, &few, limit).is_none());
+        // Many keepers of one account: splitting would change nothing.
+        let one: BTreeSet<String> = roles("300000000004", 200).into_iter().collect();
+        assert!(split_by_account(&org, &root, &one, limit).is_none());
+        // At an account target, only that account's keepers concern it.
+        assert!(split_by_account(&org, "300000000004", &many, limit).is_none());
+    }
+
+    #[test]
+    fn a_rule_sparing_accounts_spares_their_principals_only() {
+        let rule = Cond {
+            accounts_not: vec!["300000000004".to_owned()],
+            ..Cond::default()
+        };
+        let probe = |arn: &str| Probe {
+            principal_arn: arn.to_owned(),
+            ..Probe::default()
+        };
+        assert!(!rule.holds(&probe("arn:aws:iam::300000000004:role/app")));
+        assert!(rule.holds(&probe("arn:aws:iam::400000000006:role/app")));
+        // An ARN without an account is not spared (fail closed).
+        assert!(rule.holds(&probe("not-an-arn")));
     }
 }

@@ -153,6 +153,9 @@ pub struct Cond {
     pub tag_keys_like: Vec<String>,
     /// `StringNotEquals: {aws:RequestedRegion: [...]}`: denies only outside these regions.
     pub regions_not: Vec<String>,
+    /// `StringNotEquals: {aws:PrincipalAccount: [...]}`: principals of these accounts are
+    /// spared (a rule of their own, attached to each of them, governs them instead).
+    pub accounts_not: Vec<String>,
 }
 
 /// One Deny of the intent.
@@ -255,6 +258,11 @@ impl Cond {
             }) {
                 return false;
             }
+        }
+        if latch_policy::arn::account(&p.principal_arn)
+            .is_some_and(|a| self.accounts_not.iter().any(|x| x == a))
+        {
+            return false;
         }
         if !self.regions_not.is_empty() {
             if let Some(r) = &p.region {

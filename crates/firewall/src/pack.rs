@@ -147,6 +147,11 @@ fn render(
         ("StringNotLike", "aws:userid", &cond.userid_not_like),
         ("ForAnyValue:StringLike", "aws:TagKeys", &cond.tag_keys_like),
         ("StringNotEquals", "aws:RequestedRegion", &cond.regions_not),
+        (
+            "StringNotEquals",
+            "aws:PrincipalAccount",
+            &cond.accounts_not,
+        ),
     ] {
         if !values.is_empty() {
             condition
