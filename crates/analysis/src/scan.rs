@@ -418,6 +418,19 @@ pub fn scan<'s>(
                     }
                 }
             }
+            // CloudTrail never records `iam:PassRole`, but a role-passing call that named a
+            // role (`ec2:RunInstances` with an instance profile, `lambda:CreateFunction`, ...)
+            // shows it was used: AWS checked it inside that call.
+            let passed = pu.passed_roles.values().flatten().any(|(role, au)| {
+                !role.is_empty()
+                    && au.count > 0
+                    && au.last_seen.is_some_and(|t| t.seconds() >= window_start_s)
+            });
+            if passed {
+                if let Some(id) = catalog.resolve("iam:PassRole") {
+                    used_set.insert(id);
+                }
+            }
         }
         let role_last = p
             .as_role()

@@ -242,3 +242,77 @@ fn a_service_whose_use_the_trails_cannot_show_is_not_unused() {
         .unwrap();
     assert!(f.items.iter().any(|s| s == "s3"));
 }
+
+// CloudTrail never records iam:PassRole (IAM User Guide, "Grant a user permissions to pass a
+// role to an AWS service": the permission is checked when the role is passed, in the call
+// that passes it). A role-passing call that named a role shows it was used; without one its
+// use stays unknown, never unused.
+#[test]
+fn pass_role_is_used_when_a_role_passing_call_named_a_role_and_unknown_otherwise() {
+    let mut fx = Fx::new();
+    let deployer = fx.user(
+        A,
+        "deployer",
+        vec![allow(&["iam:PassRole", "lambda:CreateFunction"], "*")],
+    );
+    let idle = fx.user(
+        A,
+        "idle-passer",
+        vec![allow(&["iam:PassRole", "lambda:CreateFunction"], "*")],
+    );
+    let snap = fx.snapshot();
+    let mut u = usage(&[
+        (&deployer, "lambda:CreateFunction"),
+        (&idle, "lambda:CreateFunction"),
+    ]);
+    let at = Timestamp::parse("2026-11-10").unwrap();
+    let once = latch_trail::ActionUsage {
+        count: 1,
+        last_seen: Some(at),
+        ..Default::default()
+    };
+    let role = format!("arn:aws:iam::{A}:role/fn-exec");
+    u.add_passed(
+        &deployer,
+        PrincipalKind::User,
+        A,
+        "lambda:CreateFunction",
+        &role,
+        &once,
+    );
+    // The other's call named no role: nothing shows it passed one.
+    u.add_passed(
+        &idle,
+        PrincipalKind::User,
+        A,
+        "lambda:CreateFunction",
+        "",
+        &once,
+    );
+    let r = scan(&snap, Some(&u), opts());
+    let d = row(&r, &deployer);
+    assert!(d.used.as_ref().unwrap().iter().any(|a| a == "iam:PassRole"));
+    assert!(d
+        .unknown
+        .as_ref()
+        .unwrap()
+        .iter()
+        .all(|x| x.name != "iam:PassRole"));
+    let i = row(&r, &idle);
+    assert!(i.used.as_ref().unwrap().iter().all(|a| a != "iam:PassRole"));
+    assert!(i
+        .unused
+        .as_ref()
+        .unwrap()
+        .iter()
+        .all(|a| a != "iam:PassRole"));
+    assert_eq!(
+        i.unknown
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|x| x.name == "iam:PassRole")
+            .map(|x| x.reason),
+        Some(UnknownReason::NeverRecorded)
+    );
+}
