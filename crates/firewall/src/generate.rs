@@ -1585,7 +1585,10 @@ fn split_by_account(
     let under: BTreeSet<String> = org.accounts_under(target).into_iter().collect();
     let mut per_account: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for arn in keepers {
-        if let Some(a) = latch_policy::arn::account(arn).filter(|a| under.contains(*a)) {
+        // SCPs do not govern the management account: its keepers stay where they are.
+        if let Some(a) =
+            latch_policy::arn::account(arn).filter(|a| under.contains(*a) && !org.is_management(a))
+        {
             per_account
                 .entry(a.to_owned())
                 .or_default()
@@ -1680,6 +1683,13 @@ mod tests {
         assert!(split
             .iter()
             .all(|(a, v)| v.iter().all(|arn| arn.contains(&format!("::{a}:")))));
+        // Keepers in the management account, which SCPs do not govern, get no statement of
+        // their own.
+        let mut with_management = many.clone();
+        with_management.extend(roles("100000000001", 60));
+        let split = split_by_account(&org, &root, &with_management, limit).unwrap();
+        assert!(!split.contains_key("100000000001"));
+        assert_eq!(split.len(), 2);
         // A few keepers stay at the target.
         let few: BTreeSet<String> = roles("300000000004", 3)
             .into_iter()
