@@ -36,6 +36,21 @@ pub struct PrincipalPolicies {
     pub is_root: bool,
 }
 
+impl PrincipalPolicies {
+    /// The documents of an SCP chain, level by level, root first.
+    pub fn scp_documents(levels: &[latch_model::OrgLevel<'_>]) -> Vec<Vec<Policy>> {
+        levels
+            .iter()
+            .map(|l| {
+                l.policies
+                    .iter()
+                    .map(|c| c.document.policy.clone())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// The outcome for one principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectivePermissions {

@@ -1133,17 +1133,7 @@ pub fn allowed_actions(p: &Principal<'_>) -> ActionSet {
             .scps
             .as_ref()
             .filter(|_| !p.in_management_account())
-            .map(|levels| {
-                levels
-                    .iter()
-                    .map(|l| {
-                        l.policies
-                            .iter()
-                            .map(|c| c.document.policy.clone())
-                            .collect()
-                    })
-                    .collect()
-            })
+            .map(|levels| PrincipalPolicies::scp_documents(levels))
             .unwrap_or_default(),
         is_root: false,
     };

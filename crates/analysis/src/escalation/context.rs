@@ -318,15 +318,7 @@ impl Cache {
             effective_permissions(&PrincipalPolicies {
                 identity: everything.into_iter().collect(),
                 boundary: eff.boundary.map(|b| b.document.policy.clone()),
-                scps: scp_levels
-                    .iter()
-                    .map(|l| {
-                        l.policies
-                            .iter()
-                            .map(|c| c.document.policy.clone())
-                            .collect()
-                    })
-                    .collect(),
+                scps: PrincipalPolicies::scp_documents(scp_levels),
                 is_root: false,
             })
             .allowed
