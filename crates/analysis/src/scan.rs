@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::effective::{combine, EffectivePermissions, PolicyActions};
 use crate::escalation::ADMIN_PROBES;
-use crate::usage::{idle_evidence, IdleEvidence, Observability, UnknownUsage};
+use crate::usage::{
+    idle_evidence, last_accessed_advice, three_states, IdleEvidence, Observability, UnknownUsage,
+};
 use crate::ActionSet;
 
 const DAY_MS: i64 = 86_400_000;
@@ -160,13 +162,18 @@ pub struct PrincipalReport {
     /// Of those, the ones whose use the trails cannot show, each with why (`None` when usage
     /// was not analysed): `used`, `unused` and `unknown` split `sensitive_actions`.
     pub unknown: Option<Vec<UnknownUsage>>,
+    /// Of `used` and `unused`, the actions whose state rests on IAM's last-accessed data
+    /// (CloudTrail could not show their use); empty when none does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from_last_accessed: Vec<String>,
     /// Number of actions allowed everywhere without conditions.
     pub unconditional_actions: usize,
     /// Number of actions allowed at all.
     pub allowed_actions: usize,
     /// Holds every privilege-escalation action unconditionally: admin-equivalent.
     pub admin_equivalent: bool,
-    /// Last activity seen (CloudTrail or `RoleLastUsed`), RFC 3339.
+    /// Last activity seen (CloudTrail, `RoleLastUsed`, the credential report or IAM's
+    /// last-accessed data), RFC 3339.
     pub last_activity: Option<String>,
     /// The accounts it can act in by assuming roles (its own included).
     pub blast_radius: Vec<String>,
@@ -446,27 +453,32 @@ pub fn scan<'s>(
                 .and_then(|r| r.row(p.arn()))
         });
         let credential_last = credentials.and_then(latch_model::CredentialRow::last_used);
-        let last_ms = role_last.max(trail_last).max(credential_last);
+        // IAM's last-accessed report of the identity: a second source of use.
+        let advice = snapshot
+            .account(p.account_id())
+            .and_then(|a| a.last_accessed.as_ref())
+            .and_then(|l| l.principals.get(p.arn()))
+            .map(|access| last_accessed_advice(access, window_start_s * 1000, opts.now_millis));
+        let advised_last = advice.as_ref().and_then(|a| a.last_activity_ms);
+        let last_ms = role_last
+            .max(trail_last)
+            .max(credential_last)
+            .max(advised_last);
 
         // Three states: used; not used where the trails would have shown a call; unknown where
-        // they would not (data events not logged, ...) or never do (`iam:PassRole`).
-        let (used, unused, unknown) = if usage.is_some() {
-            let mut used = held.clone();
-            used.intersect_with(&used_set);
-            let mut hidden = obs.unknown_in(p.account_id()).clone();
-            hidden.union_with(obs.never_recorded());
-            let mut unused = held.clone();
-            unused.subtract(&used_set);
-            let mut unknown = unused.clone();
-            unknown.intersect_with(&hidden);
-            unused.subtract(&hidden);
+        // they would not (data events not logged, ...) or never do (`iam:PassRole`). IAM's
+        // last-accessed data, when the snapshot has it, settles some of the unknown ones
+        // (`crate::usage::last_accessed_advice`).
+        let (used, unused, unknown, from_last_accessed) = if usage.is_some() {
+            let states = three_states(&obs, p.account_id(), &held, &used_set, advice.as_ref());
             (
-                Some(used),
-                Some(unused),
-                Some(obs.explain(p.account_id(), &unknown)),
+                Some(states.used),
+                Some(states.unused),
+                Some(obs.explain(p.account_id(), &states.unknown)),
+                states.from_last_accessed,
             )
         } else {
-            (None, None, None)
+            (None, None, None, ActionSet::empty())
         };
 
         // Standing privilege rests on the unused actions only: a principal whose idle
@@ -615,6 +627,11 @@ pub fn scan<'s>(
             used: used.map(|s| s.names().iter().map(|x| (*x).to_owned()).collect()),
             unused: unused.map(|s| s.names().iter().map(|x| (*x).to_owned()).collect()),
             unknown,
+            from_last_accessed: from_last_accessed
+                .names()
+                .iter()
+                .map(|x| (*x).to_owned())
+                .collect(),
             unconditional_actions: eff.unconditional.len(),
             allowed_actions: eff.allowed.len(),
             admin_equivalent,
@@ -670,10 +687,26 @@ pub fn scan<'s>(
                 .map(|a| a.service_prefix())
                 .collect();
             let used = u.accounts.get(account);
-            let idle = services.into_iter().filter(|s| {
-                used.and_then(|m| m.get(*s)).is_none_or(|su| {
-                    su.count == 0 || su.last_seen.is_none_or(|t| t.seconds() < window_start_s)
+            // A service IAM's last-accessed data shows someone attempted in the window is in
+            // use, whatever CloudTrail shows.
+            let attempted: BTreeSet<&str> = snapshot
+                .account(account)
+                .and_then(|a| a.last_accessed.as_ref())
+                .into_iter()
+                .flat_map(|l| l.principals.values())
+                .flat_map(|p| p.services.iter())
+                .filter(|(_, s)| {
+                    s.last_authenticated
+                        .as_ref()
+                        .is_some_and(|t| t.epoch_millis >= window_start_s * 1000)
                 })
+                .map(|(ns, _)| ns.as_str())
+                .collect();
+            let idle = services.into_iter().filter(|s| {
+                !attempted.contains(s)
+                    && used.and_then(|m| m.get(*s)).is_none_or(|su| {
+                        su.count == 0 || su.last_seen.is_none_or(|t| t.seconds() < window_start_s)
+                    })
             });
             // A service no one was seen using is unused only when the trails would have shown
             // every call of it allowed in the account; otherwise its use is unknown.

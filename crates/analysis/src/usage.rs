@@ -13,6 +13,10 @@
 //! the snapshot's `trails.json` through [`latch_model::Visibility`]), and the firewall never
 //! protects an action whose use is unknown without listing who may break.
 //!
+//! A second source, IAM's last-accessed data (`accounts/<id>/last-accessed.json`, see
+//! [`last_accessed_advice`]), refines what CloudTrail leaves unknown and never overrides what
+//! CloudTrail shows.
+//!
 //! Pure: the snapshot in, sets and verdicts out.
 
 use std::collections::BTreeMap;
@@ -223,6 +227,130 @@ impl Observability {
     /// interpret, single-region trails, accounts no trail covers).
     pub fn notes(&self) -> &[String] {
         self.visibility.notes()
+    }
+}
+
+/// How long before the end of a usage window IAM's last-accessed report may have been
+/// completed and still say that a service was *not* used in the window. IAM's own lag (recent
+/// activity "usually appears within four hours") is inside this bound.
+pub const LAST_ACCESSED_FRESHNESS_MS: i64 = 86_400_000;
+
+/// What IAM's last-accessed data says of one identity over a usage window
+/// `[since, until]` (epoch milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastAccessedAdvice {
+    /// Tracked actions the identity attempted in the window.
+    pub used: ActionSet,
+    /// Every action of the services it made no attempt on in the window, when the report was
+    /// completed within [`LAST_ACCESSED_FRESHNESS_MS`] of the window's end.
+    pub not_used: ActionSet,
+    /// Its last attempt on any service, in the window or not.
+    pub last_activity_ms: Option<i64>,
+}
+
+/// The rule for IAM's last-accessed data (Access Advisor).
+///
+/// IAM records, for each identity, its last *attempt* on each service its permissions policies
+/// allow — successful or denied, from the console, the CLI or an SDK — and, for the services
+/// AWS tracks at action level, its last attempt on each tracked action; at least the last 400
+/// days (IAM User Guide, "Refining permissions using last accessed information";
+/// `GetServiceLastAccessedDetails`). So:
+///
+/// - a tracked action attempted in the window is *used* (an attempt, perhaps denied: never
+///   called unused, never taken away);
+/// - a service listed with no attempt since the window began was not used at all in the
+///   window, whatever its events are: every one of its actions is *not used* — but only when
+///   the report is fresh (completed within [`LAST_ACCESSED_FRESHNESS_MS`] of the window's
+///   end), since it says nothing of what came after;
+/// - an attempt on a service that tracks no action says that *some* action of it was used, not
+///   which: nothing changes.
+///
+/// Callers apply the advice only to actions whose use CloudTrail cannot show
+/// ([`Observability`]): it turns *unknown* into *used* or *not used*, and never overrides a
+/// CloudTrail fact. Actions CloudTrail never records by itself (`iam:PassRole`) are only ever
+/// turned into *used*: IAM checks them inside another service's call, and a service-level
+/// silence says nothing of them.
+pub fn last_accessed_advice(
+    access: &latch_model::last_accessed::PrincipalAccess,
+    since_ms: i64,
+    until_ms: i64,
+) -> LastAccessedAdvice {
+    let catalog = Catalog::get();
+    let fresh = access.job_completed.epoch_millis >= until_ms - LAST_ACCESSED_FRESHNESS_MS;
+    let mut advice = LastAccessedAdvice::default();
+    for (namespace, service) in &access.services {
+        let last = service.last_authenticated.as_ref().map(|t| t.epoch_millis);
+        advice.last_activity_ms = advice.last_activity_ms.max(last);
+        for (action, at) in &service.actions {
+            if (since_ms..=until_ms).contains(&at.epoch_millis) {
+                if let Some(id) = catalog.resolve(action) {
+                    advice.used.insert(id);
+                }
+            }
+            advice.last_activity_ms = advice.last_activity_ms.max(Some(at.epoch_millis));
+        }
+        if fresh && last.is_none_or(|t| t < since_ms) {
+            advice.not_used.union_with(&ActionSet::from_patterns(
+                [format!("{namespace}:*").as_str()],
+                false,
+            ));
+        }
+    }
+    advice
+}
+
+/// An identity's held actions in three states, with last-accessed data applied to those
+/// CloudTrail leaves unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreeStates {
+    /// Used in the window.
+    pub used: ActionSet,
+    /// Not used, where the evidence would have shown a use.
+    pub unused: ActionSet,
+    /// Of unknown use.
+    pub unknown: ActionSet,
+    /// Of `used` and `unused`, those whose state rests on IAM's last-accessed data.
+    pub from_last_accessed: ActionSet,
+}
+
+/// Splits `held` by `seen` (the actions CloudTrail shows used in the window), the account's
+/// observability, and the identity's last-accessed advice when there is any.
+pub fn three_states(
+    obs: &Observability,
+    account: &str,
+    held: &ActionSet,
+    seen: &ActionSet,
+    advice: Option<&LastAccessedAdvice>,
+) -> ThreeStates {
+    let mut hidden = obs.unknown_in(account).clone();
+    hidden.union_with(obs.never_recorded());
+    let mut used = held.clone();
+    used.intersect_with(seen);
+    let mut rest = held.clone();
+    rest.subtract(seen);
+    let mut unknown = rest.clone();
+    unknown.intersect_with(&hidden);
+    let mut unused = rest;
+    unused.subtract(&hidden);
+    let mut from_last_accessed = ActionSet::empty();
+    if let Some(a) = advice {
+        let mut now_used = unknown.clone();
+        now_used.intersect_with(&a.used);
+        unknown.subtract(&now_used);
+        used.union_with(&now_used);
+        let mut now_unused = unknown.clone();
+        now_unused.intersect_with(&a.not_used);
+        now_unused.subtract(obs.never_recorded());
+        unknown.subtract(&now_unused);
+        unused.union_with(&now_unused);
+        from_last_accessed.union_with(&now_used);
+        from_last_accessed.union_with(&now_unused);
+    }
+    ThreeStates {
+        used,
+        unused,
+        unknown,
+        from_last_accessed,
     }
 }
 

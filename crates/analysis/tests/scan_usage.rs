@@ -316,3 +316,81 @@ fn pass_role_is_used_when_a_role_passing_call_named_a_role_and_unknown_otherwise
         Some(UnknownReason::NeverRecorded)
     );
 }
+
+fn unknown_names(p: &latch_analysis::scan::PrincipalReport) -> Vec<&str> {
+    p.unknown
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect()
+}
+
+/// `accounts/<A>/last-accessed.json` for `who`, its report completed at `completed`.
+fn last_accessed(who: &str, completed: &str) -> latch_model::last_accessed::LastAccessed {
+    let doc = serde_json::json!({"format": "latch.last-accessed/v1", "principals": [{
+    "arn": who, "job_completed": completed,
+    "services": [
+        // Attempted ten days ago; GetObject is a tracked action.
+        {"namespace": "s3", "last_authenticated": "2026-11-10T12:00:00Z",
+         "actions": [{"name": "GetObject", "last_accessed": "2026-11-10T12:00:00Z"}]},
+        // Listed (the identity's policies allow it), never attempted.
+        {"namespace": "dynamodb"},
+        // IAM silent too, but CloudTrail shows a call: CloudTrail wins.
+        {"namespace": "iam", "last_authenticated": "2024-01-01T00:00:00Z"}
+    ]}]});
+    latch_model::last_accessed::parse_last_accessed(&doc, A).unwrap()
+}
+
+// IAM User Guide, "Refining permissions using last accessed information": IAM reports each
+// identity's last attempt on every service its policies allow, and on tracked actions, for at
+// least 400 days — data events included, whatever CloudTrail logs.
+#[test]
+fn last_accessed_data_settles_what_cloudtrail_cannot_show_and_never_overrides_it() {
+    let mut fx = Fx::new();
+    let who = fx.user(
+        A,
+        "worker",
+        vec![allow(
+            &["s3:GetObject", "dynamodb:Scan", "iam:CreateAccessKey"],
+            "*",
+        )],
+    );
+    let mut snap = fx.snapshot();
+    let trail = usage(&[(&who, "iam:CreateAccessKey")]);
+
+    // Without it: both data-event actions are unknown.
+    let r = scan(&snap, Some(&trail), opts());
+    let p = row(&r, &who);
+    assert_eq!(unknown_names(p), ["dynamodb:Scan", "s3:GetObject"]);
+    assert!(p.from_last_accessed.is_empty());
+
+    // A fresh report: GetObject attempted (used), DynamoDB never attempted (unused).
+    snap.accounts.get_mut(A).unwrap().last_accessed =
+        Some(last_accessed(&who, "2026-11-20T06:00:00Z"));
+    let r = scan(&snap, Some(&trail), opts());
+    let p = row(&r, &who);
+    assert_eq!(
+        p.used.as_deref().unwrap(),
+        ["iam:CreateAccessKey", "s3:GetObject"]
+    );
+    assert_eq!(p.unused.as_deref().unwrap(), ["dynamodb:Scan"]);
+    assert!(p.unknown.as_ref().unwrap().is_empty());
+    assert_eq!(p.from_last_accessed, ["dynamodb:Scan", "s3:GetObject"]);
+    let f = finding(&r, FindingKind::StandingPrivilege, &who).unwrap();
+    assert_eq!(f.items, ["dynamodb:Scan"]);
+
+    // A stale report (completed a month before the window's end) still says what was used,
+    // but no longer what was not: DynamoDB stays unknown.
+    snap.accounts.get_mut(A).unwrap().last_accessed =
+        Some(last_accessed(&who, "2026-10-20T06:00:00Z"));
+    let r = scan(&snap, Some(&trail), opts());
+    let p = row(&r, &who);
+    assert_eq!(
+        p.used.as_deref().unwrap(),
+        ["iam:CreateAccessKey", "s3:GetObject"]
+    );
+    assert!(p.unused.as_deref().unwrap().is_empty());
+    assert_eq!(unknown_names(p), ["dynamodb:Scan"]);
+    assert_eq!(p.from_last_accessed, ["s3:GetObject"]);
+}

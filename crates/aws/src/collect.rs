@@ -36,6 +36,9 @@ pub struct CollectConfig {
     pub cloudtrail: Option<CloudTrailSource>,
     /// Where to list the resources that run as roles (`workloads.json`).
     pub workloads: WorkloadRegions,
+    /// IAM's last-accessed data of every user and role (`last-accessed.json`), when asked
+    /// for.
+    pub last_accessed: Option<crate::last_accessed::LastAccessedOptions>,
 }
 
 /// The regions in which `collect` lists each account's workloads.
@@ -59,6 +62,7 @@ impl CollectConfig {
             session_name: "latch-collect".to_owned(),
             cloudtrail: None,
             workloads: WorkloadRegions::Enabled,
+            last_accessed: None,
         }
     }
 }
@@ -171,6 +175,7 @@ async fn collect_account(
         count("Policies")
     );
     let n = pages.len();
+    let identities = crate::last_accessed::identities(&pages);
     let inventory = match &config.workloads {
         WorkloadRegions::Skip => None,
         WorkloadRegions::Listed(regions) => Some(Ok(regions.clone())),
@@ -207,6 +212,26 @@ async fn collect_account(
         write_json(
             &file.with_file_name(latch_model::load::WORKLOADS_FILE),
             &latch_model::workloads::to_value(&inv.workloads),
+        )?;
+    }
+    // IAM's last-accessed data, when asked for: what each identity attempted, per service and
+    // tracked action, whatever CloudTrail logs.
+    if let Some(opts) = &config.last_accessed {
+        let data =
+            crate::last_accessed::fetch(&Aws::iam(&sdk), &account.id, &identities, opts).await;
+        detail.push_str(&format!(
+            "; last-accessed data of {} identities",
+            data.principals.len()
+        ));
+        if let Some((arn, why)) = data.failed.iter().next() {
+            detail.push_str(&format!(
+                " ({} could not be had, e.g. `{arn}`: {why})",
+                data.failed.len()
+            ));
+        }
+        write_json(
+            &file.with_file_name(latch_model::load::LAST_ACCESSED_FILE),
+            &latch_model::last_accessed::to_value(&data),
         )?;
     }
     // The credential report is optional: without it, the account's access keys are reported

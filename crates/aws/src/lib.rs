@@ -34,6 +34,7 @@ pub mod drift;
 pub mod error;
 pub mod gaad;
 pub mod grants;
+pub mod last_accessed;
 pub mod org;
 pub mod pacing;
 pub mod plan;

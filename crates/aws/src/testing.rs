@@ -3,7 +3,8 @@
 //!
 //! [`fake`] is an in-process AWS Organizations (no socket, so a paused clock runs a paced run
 //! at once); [`proxy`] sits between the SDK and moto and injects throttling answers and
-//! dropped connections.
+//! dropped connections, and lets [`access_advisor`] answer the IAM last-accessed operations
+//! moto lacks.
 //!
 //! One moto server per test binary ([`shared`]), on a free port, installed and started by
 //! `scripts/moto` and stopped when the test process ends. Tests that share it take
@@ -24,6 +25,7 @@ use aws_sdk_organizations::types::{CreateAccountState, PolicyType};
 use crate::connect::retry_config;
 use crate::Aws;
 
+pub mod access_advisor;
 pub mod fake;
 pub mod proxy;
 
@@ -37,7 +39,7 @@ pub const POLICY_WRITES: &[&str] = &[
     "DetachPolicy",
     "DeletePolicy",
 ];
-pub use proxy::{FaultProxy, Faults, ProxyStats};
+pub use proxy::{FaultProxy, Faults, ProxyStats, Responder};
 
 /// Access key id every test uses (moto maps it to account 123456789012).
 pub const ACCESS_KEY: &str = "testing";

@@ -1,6 +1,6 @@
 //! AWS Organizations' quotas on service control policies (SCPs) and resource control policies
-//! (RCPs), and the rate at which it accepts the calls that write them: the one place Latch
-//! writes them down.
+//! (RCPs), the rate at which it accepts the calls that write them, and IAM's quota of tags per
+//! identity: the one place Latch writes them down.
 //!
 //! The planner packs within them, `plan.json` records the ones a plan was packed for, the AWS
 //! adapter checks every document (and every edit of one) against them, and the organization
@@ -17,6 +17,11 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+/// Tags one IAM user or role may carry (IAM API Reference, `TagRole` / `TagUser`: a list of
+/// at most 50 tags; a request that would exceed it fails as a whole). Latch's exemption and
+/// quarantine tags count toward it with the organization's own.
+pub const IAM_TAGS_PER_IDENTITY: usize = 50;
 
 /// The two kinds of organization policy Latch writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use latch_analysis::usage::last_accessed_advice;
 use latch_analysis::{idle_evidence, ActionSet, IdleEvidence, Observability, PrincipalPolicies};
 use latch_catalog::{AccessLevel, ActionId, Catalog};
 use latch_model::{NodeKind, Principal, Snapshot};
@@ -255,6 +256,10 @@ struct Acc {
     scoped: BTreeMap<String, BTreeSet<String>>,
     /// Actions kept on every resource, and why they could not be scoped.
     unscoped: BTreeMap<String, String>,
+    /// Actions kept because IAM's last-accessed data shows them attempted.
+    advised: BTreeSet<String>,
+    /// Actions kept because CloudTrail shows calls of them (or calls that imply them).
+    counted: BTreeSet<String>,
     mechanism: &'static str,
     value: String,
 }
@@ -732,6 +737,76 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 }
             }
         }
+        // IAM's last-accessed data: an action whose use CloudTrail cannot show and that the
+        // identity attempted in the window (`latch_analysis::usage::last_accessed_advice`) is
+        // kept too — on every resource, as the report names none.
+        for account in input.snapshot.accounts.values() {
+            if !scope_accounts.contains(&account.id) {
+                continue;
+            }
+            let Some(la) = &account.last_accessed else {
+                continue;
+            };
+            let mut hidden = observability.unknown_in(&account.id).clone();
+            hidden.union_with(observability.never_recorded());
+            for (arn, access) in &la.principals {
+                let advice = last_accessed_advice(access, w.since.0 * 1000, w.until.0 * 1000 - 1);
+                let mut extra = advice.used;
+                extra.intersect_with(&hidden);
+                if extra.is_empty() {
+                    continue;
+                }
+                let kind = if arn.contains(":user/") {
+                    UsageKind::User
+                } else {
+                    UsageKind::Role
+                };
+                let Some(who) = who_for(input.snapshot, arn, kind) else {
+                    continue;
+                };
+                if who.how == Mechanism::Tag && is_service_linked(arn) {
+                    continue;
+                }
+                for id in extra.ids() {
+                    let Some(info) = catalog.action_by_id(id) else {
+                        continue;
+                    };
+                    let name = info.full_name().to_owned();
+                    let Some(bundles) = action_bundles.get(&id) else {
+                        continue;
+                    };
+                    let at = access
+                        .services
+                        .values()
+                        .filter_map(|s| s.actions.get(&name))
+                        .map(|t| Timestamp(t.epoch_millis.div_euclid(1000)))
+                        .max();
+                    let au = ActionUsage {
+                        last_seen: at,
+                        ..ActionUsage::default()
+                    };
+                    let probe = probe_for(&who, None, Some(id));
+                    keep_action(
+                        &mut keepers,
+                        &mut standing,
+                        &base_gates,
+                        &bundle_sizes,
+                        bundles,
+                        &who,
+                        None,
+                        &probe,
+                        &name,
+                        &au,
+                        None,
+                    );
+                    for ((_, _, p, sess), acc) in standing.iter_mut() {
+                        if p == arn && sess.is_none() && acc.actions.contains_key(&name) {
+                            acc.advised.insert(name.clone());
+                        }
+                    }
+                }
+            }
+        }
     }
     for ((layer, gate, principal, session), acc) in standing {
         let used: Vec<String> = acc
@@ -750,6 +825,11 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     (None, Some(why)) => format!("; {why}"),
                     (None, None) => String::new(),
                 };
+                if acc.advised.contains(a) && !acc.counted.contains(a) {
+                    return format!(
+                        "{a} (attempted per IAM's last-accessed data, last {last}; CloudTrail does not show it; on every resource, as the report names none)"
+                    );
+                }
                 match acc.implied.get(a) {
                     Some(by) => format!(
                         "{a} (checked inside {}: {n} calls, last {last}; CloudTrail does not record it{only})",
@@ -1370,6 +1450,9 @@ fn keep_action(
     let e = acc.actions.entry(name.to_owned()).or_insert((0, None));
     e.0 += au.count;
     e.1 = e.1.max(au.last_seen);
+    if au.count > 0 {
+        acc.counted.insert(name.to_owned());
+    }
     if let Some(by) = implied_by {
         acc.implied
             .entry(name.to_owned())

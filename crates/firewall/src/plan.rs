@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use latch_analysis::usage::last_accessed_advice;
 use latch_analysis::ActionSet;
 use latch_catalog::{Limits, PolicyType};
 use latch_model::Snapshot;
@@ -536,6 +537,11 @@ impl Principals for Vec<MayBreak> {
 /// identities without grants (after the plan's tags), evaluated directly on the intent; and
 /// the identities that may break: those the permission layer denies an action they hold
 /// whose use the trails of their account cannot show.
+/// The `may_break` reason of protected actions that IAM's last-accessed data shows attempted in
+/// the window, while CloudTrail cannot show their calls.
+pub const LAST_ACCESSED_USED: &str =
+    "used in the window per IAM's last-accessed data (CloudTrail does not show the calls, so none can be replayed)";
+
 fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> (Vec<LayerSummary>, Vec<MayBreak>) {
     let mut may_break = Vec::new();
     let mut planned: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
@@ -595,6 +601,30 @@ fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> (Vec<LayerSummary>, 
             hidden.intersect_with(&allowed);
             hidden.intersect_with(intent.observability.unknown_in(p.account_id()));
             let mut by_reason: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+            // IAM's last-accessed data settles some: a service not attempted in the window
+            // breaks no one; an action attempted in it breaks its holder, though no call of it
+            // can be replayed.
+            let advice = intent.window.and_then(|w| {
+                snapshot
+                    .account(p.account_id())
+                    .and_then(|a| a.last_accessed.as_ref())
+                    .and_then(|l| l.principals.get(p.arn()))
+                    .map(|a| last_accessed_advice(a, w.since.0 * 1000, w.until.0 * 1000 - 1))
+            });
+            if let Some(a) = &advice {
+                let mut not_used = a.not_used.clone();
+                not_used.subtract(intent.observability.never_recorded());
+                hidden.subtract(&not_used);
+                let mut attempted = hidden.clone();
+                attempted.intersect_with(&a.used);
+                hidden.subtract(&attempted);
+                if !attempted.is_empty() {
+                    by_reason.insert(
+                        LAST_ACCESSED_USED,
+                        attempted.names().iter().map(|n| (*n).to_owned()).collect(),
+                    );
+                }
+            }
             for u in intent.observability.explain(p.account_id(), &hidden) {
                 by_reason.entry(u.says).or_default().push(u.name);
             }

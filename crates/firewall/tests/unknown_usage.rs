@@ -157,3 +157,90 @@ fn zombie_quarantine_never_rests_on_actions_of_unknown_use() {
         built.plan.summary.warnings
     );
 }
+
+/// A last-accessed report of `arn`, completed at the end of the usage window, with these
+/// services: (namespace, last attempt, tracked actions attempted).
+fn report(arn: &str, services: serde_json::Value) -> latch_model::last_accessed::LastAccessed {
+    let account = latch_policy::arn::account(arn).unwrap().to_owned();
+    let doc = serde_json::json!({"format": "latch.last-accessed/v1", "principals": [{
+        "arn": arn, "job_completed": "2026-11-20T23:00:00Z", "services": services}]});
+    latch_model::last_accessed::parse_last_accessed(&doc, &account).unwrap()
+}
+
+// IAM User Guide, "Refining permissions using last accessed information": a service IAM
+// lists with no attempt in the period was not called at all; a tracked action with a last
+// attempt was. Either settles a use the trails cannot show.
+#[test]
+fn last_accessed_data_turns_may_break_into_known_use_and_keeps_what_was_attempted() {
+    let cfg = Config::parse("[bundles.publish]\nactions = [\"sns:Publish\"]\n").unwrap();
+    let before = build(&input(common::snapshot(), &cfg), None).unwrap();
+    let holders: Vec<String> = before
+        .plan
+        .summary
+        .may_break
+        .iter()
+        .map(|m| m.principal.clone())
+        .collect();
+    let other = holders
+        .iter()
+        .find(|p| p.as_str() != ADMIN && p.contains(":role/"))
+        .expect("another role holds sns:Publish")
+        .clone();
+
+    let mut snap = common::snapshot().clone();
+    // The administrator never touched SNS; the other role published yesterday.
+    for (arn, services) in [
+        (ADMIN, serde_json::json!([{"namespace": "sns"}])),
+        (
+            other.as_str(),
+            serde_json::json!([{"namespace": "sns", "last_authenticated": "2026-11-19T10:00:00Z",
+                "actions": [{"name": "Publish", "last_accessed": "2026-11-19T10:00:00Z"}]}]),
+        ),
+    ] {
+        let account = latch_policy::arn::account(arn).unwrap().to_owned();
+        let mut data = report(arn, services);
+        let acc = snap.accounts.get_mut(&account).unwrap();
+        if let Some(existing) = acc.last_accessed.take() {
+            data.principals.extend(existing.principals);
+        }
+        acc.last_accessed = Some(data);
+    }
+    let built = build(&input(&snap, &cfg), None).unwrap();
+    let mb = &built.plan.summary.may_break;
+    // Neither may break any more: one is known not to use it, the other keeps it.
+    assert!(mb.iter().all(|m| m.principal != ADMIN), "{mb:?}");
+    assert!(mb.iter().all(|m| m.principal != other), "{mb:?}");
+    assert_eq!(mb.len(), holders.len() - 2, "{mb:?}");
+    let kept = built
+        .intent
+        .exemptions
+        .iter()
+        .find(|e| e.principal == other && e.actions.iter().any(|a| a == "sns:Publish"))
+        .expect("a standing exemption for the attempted action");
+    assert!(
+        kept.reason.contains("IAM's last-accessed data")
+            && kept.reason.contains("on every resource"),
+        "{}",
+        kept.reason
+    );
+    assert!(built
+        .intent
+        .exemptions
+        .iter()
+        .all(|e| e.principal != ADMIN || e.actions.iter().all(|a| a != "sns:Publish")));
+
+    // In enforce mode the attempted action is denied: its holder is listed, for that reason.
+    let enforce =
+        Config::parse("mode = \"enforce\"\n[bundles.publish]\nactions = [\"sns:Publish\"]\n")
+            .unwrap();
+    let built = build(&input(&snap, &enforce), None).unwrap();
+    let m = built
+        .plan
+        .summary
+        .may_break
+        .iter()
+        .find(|m| m.principal == other)
+        .expect("listed in enforce mode");
+    assert_eq!(m.reason, latch_firewall::plan::LAST_ACCESSED_USED);
+    assert_eq!(m.actions, ["sns:Publish"]);
+}

@@ -328,6 +328,9 @@ pub struct Account {
     /// snapshot has no inventory for this account (the escalation graph then assumes they
     /// exist).
     pub workloads: Option<crate::workloads::Workloads>,
+    /// IAM's last-accessed data (Access Advisor) of the account's users and roles; `None` when
+    /// the snapshot has none (usage then rests on CloudTrail alone).
+    pub last_accessed: Option<crate::last_accessed::LastAccessed>,
 }
 
 impl Account {

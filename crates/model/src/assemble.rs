@@ -120,6 +120,15 @@ pub fn assemble(
                 }
             }
         }
+        if let Some(la) = &account.last_accessed {
+            for (arn, why) in &la.failed {
+                not_analysed.push(format!(
+                    "account {}: IAM last-accessed data of `{arn}` could not be had ({why}), so \
+                     its usage rests on CloudTrail alone",
+                    account.id
+                ));
+            }
+        }
         if account.credential_report.is_none() {
             not_analysed.push(format!(
                 "account {}: no credential-report.csv, so access keys and passwords (the root \

@@ -20,6 +20,7 @@ pub mod error;
 pub mod gaad;
 pub mod generate;
 mod json;
+pub mod last_accessed;
 pub mod load;
 pub mod managed;
 pub mod org;

@@ -10,6 +10,7 @@
 //! DIR/accounts/<id>/resource-policies.json   optional
 //! DIR/accounts/<id>/credential-report.csv    optional
 //! DIR/accounts/<id>/workloads.json           optional
+//! DIR/accounts/<id>/last-accessed.json       optional
 //! DIR/trails.json                            optional: the trails and their event selectors
 //! DIR/cloudtrail/AWSLogs/...                 optional, read by latch-trail
 //! ```
@@ -43,6 +44,8 @@ pub const RESOURCE_POLICIES_FILE: &str = "resource-policies.json";
 pub const CREDENTIAL_REPORT_FILE: &str = "credential-report.csv";
 /// The resources that run as roles in an account (`latch.workloads/v1`).
 pub const WORKLOADS_FILE: &str = "workloads.json";
+/// IAM's last-accessed data of an account's users and roles (`latch.last-accessed/v1`).
+pub const LAST_ACCESSED_FILE: &str = "last-accessed.json";
 /// The trails and what they record (`latch.trails/v1`).
 pub const TRAILS_FILE: &str = "trails.json";
 /// CloudTrail folder.
@@ -193,6 +196,13 @@ fn load_account(id: &str, path: &Path) -> Result<Account, LoadError> {
     if let Some(text) = read_optional(&wl_file, Expected::Json)? {
         account.workloads =
             Some(crate::workloads::parse_workloads_str(&text, id).map_err(format_err(&wl_file))?);
+    }
+    let la_file = path.join(LAST_ACCESSED_FILE);
+    if let Some(text) = read_optional(&la_file, Expected::Json)? {
+        account.last_accessed = Some(
+            crate::last_accessed::parse_last_accessed_str(&text, id)
+                .map_err(format_err(&la_file))?,
+        );
     }
     let cr_file = path.join(CREDENTIAL_REPORT_FILE);
     if let Some(text) = read_optional(&cr_file, Expected::Csv)? {

@@ -141,7 +141,14 @@ pub fn parse_workloads_str(text: &str, account_id: &str) -> Result<Workloads, Fo
     parse_workloads(&parse_json(text)?, account_id)
 }
 
-fn role_arn_of(arn: &str, account_id: &str, path: &str, what: &str) -> Result<(), FormatError> {
+/// `arn` is an IAM ARN of `account_id` whose resource starts with `what` (`role/`, `user/`,
+/// `instance-profile/`).
+pub(crate) fn role_arn_of(
+    arn: &str,
+    account_id: &str,
+    path: &str,
+    what: &str,
+) -> Result<(), FormatError> {
     match latch_policy::arn::split(arn) {
         Some([_, _, "iam", "", account, rest]) if rest.starts_with(what) => {
             if account == account_id {

@@ -34,6 +34,8 @@ pub struct ProxyStats {
     pub throttled: BTreeMap<String, u64>,
     /// Connections dropped.
     pub dropped: BTreeMap<String, u64>,
+    /// Requests the responder answered.
+    pub answered: BTreeMap<String, u64>,
 }
 
 /// The proxy, listening on `127.0.0.1:PORT` until dropped.
@@ -48,12 +50,17 @@ pub struct FaultProxy {
 
 use super::POLICY_WRITES as WRITES;
 
-#[derive(Debug)]
+/// Answers some requests itself instead of forwarding them: given the operation (the
+/// `X-Amz-Target` suffix, or the query protocol's `Action`) and the request body, the whole
+/// HTTP response to send, or `None` to forward.
+pub type Responder = Arc<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
+
 struct Shared {
     upstream: String,
     faults: Faults,
     writes: Mutex<u64>,
     stats: Arc<Mutex<ProxyStats>>,
+    responder: Option<Responder>,
 }
 
 impl FaultProxy {
@@ -62,6 +69,19 @@ impl FaultProxy {
     /// # Errors
     /// No loopback port could be had.
     pub fn start(upstream: &str, faults: Faults) -> std::io::Result<FaultProxy> {
+        FaultProxy::start_with(upstream, faults, None)
+    }
+
+    /// Starts a proxy that lets `responder` answer what it will (an operation moto lacks)
+    /// and forwards the rest as [`FaultProxy::start`] does.
+    ///
+    /// # Errors
+    /// No loopback port could be had.
+    pub fn start_with(
+        upstream: &str,
+        faults: Faults,
+        responder: Option<Responder>,
+    ) -> std::io::Result<FaultProxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let stats = Arc::new(Mutex::new(ProxyStats::default()));
@@ -74,6 +94,7 @@ impl FaultProxy {
             faults,
             writes: Mutex::new(0),
             stats: Arc::clone(&stats),
+            responder,
         });
         let stopping = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -183,6 +204,15 @@ fn read_message(reader: &mut impl BufRead, to_end: bool) -> std::io::Result<Opti
     Ok(Some(msg))
 }
 
+/// The `Action` of a query-protocol request body (`Action=GetUser&Version=...`).
+fn query_action(body: &[u8]) -> Option<String> {
+    std::str::from_utf8(body)
+        .ok()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .map(str::to_owned)
+}
+
 fn throttle_answer(shape: u64) -> Vec<u8> {
     let code = if shape % 2 == 0 {
         "TooManyRequestsException"
@@ -208,8 +238,9 @@ fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let op = request
         .header("x-amz-target")
         .and_then(|t| t.rsplit('.').next())
-        .unwrap_or("other")
-        .to_owned();
+        .map(str::to_owned)
+        .or_else(|| query_action(&request.body))
+        .unwrap_or_else(|| "other".to_owned());
     let count = |map: fn(&mut ProxyStats) -> &mut BTreeMap<String, u64>| {
         if let Ok(mut s) = shared.stats.lock() {
             *map(&mut s).entry(op.clone()).or_default() += 1;
@@ -238,6 +269,17 @@ fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
             let _ = conn.shutdown(Shutdown::Both);
             return Ok(());
         }
+    }
+    if let Some(answer) = shared
+        .responder
+        .as_ref()
+        .and_then(|r| r(&op, &request.body))
+    {
+        count(|s| &mut s.answered);
+        let mut out = &conn;
+        out.write_all(&answer)?;
+        let _ = conn.shutdown(Shutdown::Both);
+        return Ok(());
     }
     count(|s| &mut s.forwarded);
     let mut upstream = TcpStream::connect(&shared.upstream)?;
