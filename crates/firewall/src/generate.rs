@@ -966,6 +966,71 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         }
         groups.into_iter().collect()
     };
+    // Keepers too many to name: past half a policy in one account, the identities that keep a
+    // group of actions each carry the group's own tag (`latch:keep:<hash of the actions>`)
+    // and the rule checks it, so its size no longer grows with them. Root users and
+    // identities without room for another tag stay named.
+    let scp_limit = cfg.limits.chars(latch_catalog::PolicyType::Scp);
+    let mut all_bundles = all_bundles;
+    let mut keep_tags: BTreeMap<usize, (String, usize)> = BTreeMap::new();
+    for (i, ((_, keep), actions)) in all_bundles.iter_mut().enumerate() {
+        if !too_many_to_name(&org, &keep.arns, scp_limit) {
+            continue;
+        }
+        let names: Vec<&str> = actions
+            .iter()
+            .filter_map(|a| catalog.action_by_id(*a))
+            .map(|a| a.full_name())
+            .collect();
+        let mut key = keep_tag_key(&names);
+        while keep_tags.values().any(|(k, _)| *k == key) {
+            key.push('x');
+        }
+        let total = keep.arns.len();
+        let reason = format!(
+            "protect mode: standing exemption for {} (used in the usage window); too many identities keep them to name each in the policy",
+            names.join(", ")
+        );
+        let named = tag_keepers(input.snapshot, &keep.arns, &key, &reason, &mut planned_tags);
+        keep.arns = named;
+        keep_tags.insert(i, (key, total));
+    }
+    // The same for the identities that keep an action on some resources only: past half a
+    // policy, they carry a tag of that scope and its statement checks the tag.
+    let mut scope_tags: BTreeMap<(ActionId, BTreeSet<String>), (String, BTreeSet<String>)> =
+        BTreeMap::new();
+    let scoped = pass_role
+        .into_iter()
+        .flat_map(|pr| pass_scopes.iter().map(move |(r, w)| ((pr, r.clone()), w)))
+        .chain(
+            resource_scopes
+                .iter()
+                .map(|((a, r), w)| ((*a, r.clone()), w)),
+        )
+        .collect::<Vec<_>>();
+    for ((action, resources), who) in scoped {
+        let cost: usize = who.iter().map(|a| a.len() + 3).sum();
+        if cost <= scp_limit / 2 {
+            continue;
+        }
+        let name = catalog
+            .action_by_id(action)
+            .map_or_else(|| "?".to_owned(), |a| a.full_name().to_owned());
+        let mut parts: Vec<&str> = vec![name.as_str(), "on"];
+        parts.extend(resources.iter().map(String::as_str));
+        let mut key = keep_tag_key(&parts);
+        while keep_tags.values().any(|(k, _)| *k == key)
+            || scope_tags.values().any(|(k, _)| *k == key)
+        {
+            key.push('x');
+        }
+        let reason = format!(
+            "protect mode: {name} kept on the resources its calls named only ({} of them); too many identities share that scope to name each in the policy",
+            resources.len()
+        );
+        let named = tag_keepers(input.snapshot, who, &key, &reason, &mut planned_tags);
+        scope_tags.insert((action, resources), (key, named));
+    }
     let bg_cp: Vec<String> = {
         let mut v = vec![cp.clone()];
         v.extend(cfg.control_plane.break_glass.iter().cloned());
@@ -993,10 +1058,15 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 label: "quarantine of identities tagged latch:quarantine".to_owned(),
             });
         }
-        for ((bundles, keep), actions) in &all_bundles {
+        for (i, ((bundles, keep), actions)) in all_bundles.iter().enumerate() {
             let mut arns = keep.arns.clone();
             let mut userids = keep.userids.clone();
             let mut tags = Vec::new();
+            let mut kept_by = keep.arns.len() + keep.userids.len();
+            if let Some((key, total)) = keep_tags.get(&i) {
+                tags.push(key.clone());
+                kept_by = total + keep.userids.len();
+            }
             for b in bundles {
                 if let Some(g) = gates.get(b) {
                     arns.extend(g.arns.iter().cloned());
@@ -1006,13 +1076,12 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             }
             tags.sort();
             tags.dedup();
-            let label = if keep.arns.is_empty() && keep.userids.is_empty() {
+            let label = if kept_by == 0 {
                 format!("bundle {}", bundles.join(" + "))
             } else {
                 format!(
-                    "bundle {} (kept by {} identities that used these actions)",
+                    "bundle {} (kept by {kept_by} identities that used these actions)",
                     bundles.join(" + "),
-                    keep.arns.len() + keep.userids.len()
                 )
             };
             let rule = |target: &str, arns: Vec<String>, accounts_not: Vec<String>, label| Rule {
@@ -1067,23 +1136,19 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         {
             let tags = grant_tags(bundles, &gates);
             for (roles, who) in &pass_scopes {
-                rules.push(Rule {
-                    layer: LayerKind::Permission,
-                    kind: PolicyKind::Scp,
-                    target: t.clone(),
-                    actions: Actions::Only(BTreeSet::from([pr])),
-                    resources: roles.iter().cloned().collect(),
-                    not_resource: true,
-                    cond: Cond {
-                        absent_tags: tags.clone(),
-                        arn_like: who.iter().cloned().collect(),
-                        ..Cond::default()
-                    },
-                    label: format!(
-                        "iam:PassRole kept by {} identities on the roles they passed only",
-                        who.len()
-                    ),
-                });
+                let label = format!(
+                    "iam:PassRole kept by {} identities on the roles they passed only",
+                    who.len()
+                );
+                rules.extend(scoped_rules(
+                    t,
+                    pr,
+                    roles.iter().cloned().collect(),
+                    &tags,
+                    who,
+                    scope_tags.get(&(pr, roles.clone())),
+                    &label,
+                ));
             }
         }
         // Standing actions scoped to the resources their calls named: the identities spared
@@ -1096,23 +1161,19 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             let name = catalog
                 .action_by_id(*action)
                 .map_or_else(|| "?".to_owned(), |a| a.full_name().to_owned());
-            rules.push(Rule {
-                layer: LayerKind::Permission,
-                kind: PolicyKind::Scp,
-                target: t.clone(),
-                actions: Actions::Only(BTreeSet::from([*action])),
-                resources: resource_patterns(resources),
-                not_resource: true,
-                cond: Cond {
-                    absent_tags: tags,
-                    arn_like: who.iter().cloned().collect(),
-                    ..Cond::default()
-                },
-                label: format!(
-                    "{name} kept by {} identities on the resources they used only",
-                    who.len()
-                ),
-            });
+            let label = format!(
+                "{name} kept by {} identities on the resources they used only",
+                who.len()
+            );
+            rules.extend(scoped_rules(
+                t,
+                *action,
+                resource_patterns(resources),
+                &tags,
+                who,
+                scope_tags.get(&(*action, resources.clone())),
+                &label,
+            ));
         }
         if !cfg.regions.allowed.is_empty() {
             let global: BTreeSet<ActionId> = GLOBAL_ACTIONS
@@ -1637,6 +1698,117 @@ fn record(
     let e = acc.actions.entry(action.to_owned()).or_insert((0, None));
     e.0 += au.count;
     e.1 = e.1.max(au.last_seen);
+}
+
+/// Tags each of `keepers` with `key` = `standing` where it has room for another tag; returns
+/// those that stay named: root users, identities the snapshot does not have, and those that
+/// already carry IAM's quota of tags.
+fn tag_keepers(
+    snapshot: &Snapshot,
+    keepers: &BTreeSet<String>,
+    key: &str,
+    reason: &str,
+    planned: &mut BTreeMap<(String, String), TagAssignment>,
+) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    for arn in keepers {
+        let Some(p) = snapshot.principal(arn) else {
+            named.insert(arn.clone());
+            continue;
+        };
+        let has = |k: &str| p.tags().iter().any(|(t, _)| t.eq_ignore_ascii_case(k));
+        let planned_here = planned.keys().filter(|(a, k)| a == arn && !has(k)).count();
+        if !has(key)
+            && p.tags().len() + planned_here >= latch_catalog::limits::IAM_TAGS_PER_IDENTITY
+        {
+            named.insert(arn.clone());
+            continue;
+        }
+        planned.insert(
+            (arn.clone(), key.to_owned()),
+            TagAssignment {
+                principal_arn: arn.clone(),
+                key: key.to_owned(),
+                value: "standing".to_owned(),
+                reason: reason.to_owned(),
+            },
+        );
+    }
+    named
+}
+
+/// The statements of one scoped exemption at `target`: `action` denied on every resource but
+/// `resources` to the identities `who` keep it for, named by ARN — or, when they are too many
+/// to name (`tagged`: the scope's tag and who stays named), to those carrying the tag, and the
+/// few still named in a statement of their own.
+fn scoped_rules(
+    target: &str,
+    action: ActionId,
+    resources: Vec<String>,
+    tags: &[String],
+    who: &BTreeSet<String>,
+    tagged: Option<&(String, BTreeSet<String>)>,
+    label: &str,
+) -> Vec<Rule> {
+    let variants: Vec<(Vec<String>, Option<String>)> = match tagged {
+        None => vec![(who.iter().cloned().collect(), None)],
+        Some((key, named)) => {
+            let mut out = vec![(Vec::new(), Some(key.clone()))];
+            if !named.is_empty() {
+                out.push((named.iter().cloned().collect(), None));
+            }
+            out
+        }
+    };
+    variants
+        .into_iter()
+        .map(|(arn_like, present_tag)| Rule {
+            layer: LayerKind::Permission,
+            kind: PolicyKind::Scp,
+            target: target.to_owned(),
+            actions: Actions::Only(BTreeSet::from([action])),
+            resources: resources.clone(),
+            not_resource: true,
+            cond: Cond {
+                absent_tags: tags.to_vec(),
+                arn_like,
+                present_tag,
+                ..Cond::default()
+            },
+            label: label.to_owned(),
+        })
+        .collect()
+}
+
+/// Whether the keepers of one bundle rule are too many to name: the ARNs of one account's
+/// keepers would take more than half of an SCP's `limit` characters (the management
+/// account's do not count: SCPs do not govern it).
+fn too_many_to_name(org: &OrgShape, keepers: &BTreeSet<String>, limit: usize) -> bool {
+    let mut per_account: BTreeMap<&str, usize> = BTreeMap::new();
+    for arn in keepers {
+        if let Some(a) = latch_policy::arn::account(arn).filter(|a| !org.is_management(a)) {
+            *per_account.entry(a).or_default() += arn.len() + 3;
+        }
+    }
+    per_account.values().any(|&n| n > limit / 2)
+}
+
+/// The tag that exempts the keepers of one group of actions: `latch:keep:` and a 64-bit
+/// FNV-1a hash of the actions' names, so that the same actions give the same tag in every
+/// plan.
+fn keep_tag_key(actions: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, a) in actions.iter().enumerate() {
+        if i > 0 {
+            h ^= u64::from(b',');
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in a.bytes() {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("latch:keep:{h:016x}")
 }
 
 /// The keepers of one bundle rule at `target`, by account, when naming them all in one
