@@ -249,7 +249,7 @@ fn check_unknown_usage(plan: &Plan, args: &ApplyArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     bail!(
-        "refusing to apply {}: {what}. Log those events (a trail data-event selector) and plan again, take the actions out of latch.toml, or pass --accept-unknown-usage to apply knowing those identities may lose access they use (plan.json `summary.may_break` lists them)",
+        "refusing to apply {}: {what}. Plan again with CloudTrail that records those calls (a trail data-event selector for data events), take the actions out of latch.toml, or pass --accept-unknown-usage to apply knowing those identities may lose access they use (plan.json `summary.may_break` lists them)",
         latch_aws::plan::plan_file(&args.plan).display()
     )
 }

@@ -1781,8 +1781,10 @@ fn scoped_rules(
 }
 
 /// Whether the keepers of one bundle rule are too many to name: the ARNs of one account's
-/// keepers would take more than half of an SCP's `limit` characters (the management
-/// account's do not count: SCPs do not govern it).
+/// keepers would take more than half of an SCP's `limit` characters, or all of them would and
+/// splitting them by account ([`split_by_account`]) would leave the rule at the top a list of
+/// accounts to spare that itself takes more than half (the management account's keepers do
+/// not count: SCPs do not govern it).
 fn too_many_to_name(org: &OrgShape, keepers: &BTreeSet<String>, limit: usize) -> bool {
     let mut per_account: BTreeMap<&str, usize> = BTreeMap::new();
     for arn in keepers {
@@ -1790,7 +1792,10 @@ fn too_many_to_name(org: &OrgShape, keepers: &BTreeSet<String>, limit: usize) ->
             *per_account.entry(a).or_default() += arn.len() + 3;
         }
     }
-    per_account.values().any(|&n| n > limit / 2)
+    let total: usize = per_account.values().sum();
+    // `"123456789012",` for each account the split spares at the top.
+    let spared = per_account.len() * 15;
+    per_account.values().any(|&n| n > limit / 2) || (total > limit / 2 && spared > limit / 2)
 }
 
 /// The tag that exempts the keepers of one group of actions: `latch:keep:` and a 64-bit
@@ -1946,6 +1951,42 @@ mod tests {
         assert!(split_by_account(&org, &root, &one, limit).is_none());
         // At an account target, only that account's keepers concern it.
         assert!(split_by_account(&org, "300000000004", &many, limit).is_none());
+    }
+
+    #[test]
+    fn keepers_are_too_many_to_name_past_half_a_policy_in_one_account_or_in_accounts_spared() {
+        let org = example_org();
+        let limit = 10_240;
+        // Split by account, each account's list fits: named.
+        let mut many: BTreeSet<String> = roles("300000000004", 60).into_iter().collect();
+        many.extend(roles("400000000006", 60));
+        assert!(!too_many_to_name(&org, &many, limit));
+        // One account alone past half a policy: tagged.
+        let one: BTreeSet<String> = roles("300000000004", 200).into_iter().collect();
+        assert!(too_many_to_name(&org, &one, limit));
+        // The management account's keepers do not count.
+        let management: BTreeSet<String> = roles("100000000001", 200).into_iter().collect();
+        assert!(!too_many_to_name(&org, &management, limit));
+        // One keeper in each member account, each list short, but the accounts to spare at
+        // the top would take more than half of a (small) policy.
+        let members: Vec<String> = org
+            .accounts_under(&org.root_id)
+            .into_iter()
+            .filter(|a| !org.is_management(a))
+            .collect();
+        assert!(members.len() >= 5, "{members:?}");
+        let spread: BTreeSet<String> = members.iter().flat_map(|a| roles(a, 1)).collect();
+        assert!(!too_many_to_name(&org, &spread, 10_240));
+        assert!(too_many_to_name(&org, &spread, 130));
+    }
+
+    #[test]
+    fn a_keep_tag_names_its_actions_stably_and_apart() {
+        let a = keep_tag_key(&["iam:PassRole", "sts:AssumeRole"]);
+        assert_eq!(a, keep_tag_key(&["iam:PassRole", "sts:AssumeRole"]));
+        assert!(a.starts_with("latch:keep:") && a.len() == "latch:keep:".len() + 16);
+        assert_ne!(a, keep_tag_key(&["iam:PassRole"]));
+        assert_ne!(a, keep_tag_key(&["iam:PassRoles", "ts:AssumeRole"]));
     }
 
     #[test]

@@ -537,6 +537,10 @@ impl Principals for Vec<MayBreak> {
 /// identities without grants (after the plan's tags), evaluated directly on the intent; and
 /// the identities that may break: those the permission layer denies an action they hold
 /// whose use the trails of their account cannot show.
+/// The `may_break` reason of every protected action an identity holds when the plan was made
+/// without usage (no CloudTrail, or CloudTrail that could not be analysed).
+pub const NO_USAGE: &str = "usage unknown: no CloudTrail was analysed";
+
 /// The `may_break` reason of protected actions that IAM's last-accessed data shows attempted in
 /// the window, while CloudTrail cannot show their calls.
 pub const LAST_ACCESSED_USED: &str =
@@ -599,8 +603,18 @@ fn layer_summaries(snapshot: &Snapshot, intent: &Intent) -> (Vec<LayerSummary>, 
         if let Some(denied) = per_layer.get(&LayerKind::Permission) {
             let mut hidden = denied.clone();
             hidden.intersect_with(&allowed);
-            hidden.intersect_with(intent.observability.unknown_in(p.account_id()));
             let mut by_reason: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+            if intent.window.is_none() {
+                // No usage at all: nothing says whether anyone uses what the plan protects.
+                if !hidden.is_empty() {
+                    by_reason.insert(
+                        NO_USAGE,
+                        hidden.names().iter().map(|n| (*n).to_owned()).collect(),
+                    );
+                }
+                hidden = ActionSet::empty();
+            }
+            hidden.intersect_with(intent.observability.unknown_in(p.account_id()));
             // IAM's last-accessed data settles some: a service not attempted in the window
             // breaks no one; an action attempted in it breaks its holder, though no call of it
             // can be replayed.

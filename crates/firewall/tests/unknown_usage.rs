@@ -244,3 +244,36 @@ fn last_accessed_data_turns_may_break_into_known_use_and_keeps_what_was_attempte
     assert_eq!(m.reason, latch_firewall::plan::LAST_ACCESSED_USED);
     assert_eq!(m.actions, ["sns:Publish"]);
 }
+
+// Without usage nothing says whether anyone uses what the plan protects: every holder of a
+// protected action may break, so `latch apply` refuses the plan unless told to accept it.
+#[test]
+fn a_plan_made_without_cloudtrail_lists_every_holder_as_may_break() {
+    let cfg = Config::default();
+    let input = PlanInput {
+        snapshot: common::snapshot(),
+        config: &cfg,
+        usage: None,
+        as_of: None,
+        reading: None,
+        active_grants: &[],
+    };
+    let built = build(&input, None).unwrap();
+    let mb = &built.plan.summary.may_break;
+    let admin = mb
+        .iter()
+        .find(|m| m.principal == ADMIN)
+        .expect("the administrator holds protected actions");
+    assert_eq!(admin.reason, latch_firewall::plan::NO_USAGE);
+    assert!(admin.actions.iter().any(|a| a == "iam:PassRole"));
+    assert!(mb
+        .iter()
+        .all(|m| m.reason == latch_firewall::plan::NO_USAGE));
+    // The control plane and break-glass are spared by the rules, so never listed.
+    assert!(mb
+        .iter()
+        .all(|m| !m.principal.ends_with(":role/latch-control-plane")));
+    // With CloudTrail, the same plan lists no one.
+    let with = build(&self::input(common::snapshot(), &cfg), None).unwrap();
+    assert!(with.plan.summary.may_break.is_empty());
+}
