@@ -572,6 +572,10 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
     // (Action, resources its calls named) → identities that keep it on exactly those.
     let mut resource_scopes: BTreeMap<(ActionId, BTreeSet<String>), BTreeSet<String>> =
         BTreeMap::new();
+    // The same for the people of Identity Center roles: (action, resources) → `aws:userid`
+    // patterns (role id and session name) that keep it on exactly those.
+    let mut session_scopes: BTreeMap<(ActionId, BTreeSet<String>), BTreeSet<String>> =
+        BTreeMap::new();
     let bundle_sizes: BTreeMap<String, usize> = cfg
         .bundles
         .iter()
@@ -714,26 +718,50 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     .cloned()
                     .collect();
                 for action in direct {
-                    match resource_scope(pu, &action, &w) {
-                        Ok(resources) if sess.is_none() && who0.how != Mechanism::UserId => {
-                            if let Some(id) = catalog.resolve(&action) {
-                                resource_scopes
-                                    .entry((id, resources.clone()))
-                                    .or_default()
-                                    .insert(arn.clone());
-                                acc.scoped.insert(action, resources);
-                            }
+                    // What the calls named: this person's, for one person of an Identity
+                    // Center role; the principal's otherwise.
+                    let named = match sess {
+                        Some(s) => pu.sessions.get(s).map(|su| &su.resources),
+                        None => Some(&pu.resources),
+                    };
+                    let scope = named.map_or_else(
+                        || {
+                            Err(
+                                "on every resource: no call in the window named its resource"
+                                    .to_owned(),
+                            )
+                        },
+                        |n| resource_scope(n, &action, &w),
+                    );
+                    let (resources, id) = match (scope, catalog.resolve(&action)) {
+                        (Ok(r), Some(id)) => (r, id),
+                        (Ok(_), None) => continue,
+                        (Err(why), _) => {
+                            acc.unscoped.insert(action, why);
+                            continue;
                         }
-                        Ok(_) => {
+                    };
+                    if who0.how == Mechanism::UserId {
+                        // Sessions are told apart by `aws:userid` (role id and session name).
+                        let Some(u) = userid_of(&who0, sess.as_deref()) else {
                             acc.unscoped.insert(
                                 action,
-                                "on every resource: it is kept per person, whose calls are not told apart by resource".to_owned(),
+                                "on every resource: the role id of its sessions is unknown"
+                                    .to_owned(),
                             );
-                        }
-                        Err(why) => {
-                            acc.unscoped.insert(action, why);
-                        }
+                            continue;
+                        };
+                        session_scopes
+                            .entry((id, resources.clone()))
+                            .or_default()
+                            .insert(u);
+                    } else {
+                        resource_scopes
+                            .entry((id, resources.clone()))
+                            .or_default()
+                            .insert(arn.clone());
                     }
+                    acc.scoped.insert(action, resources);
                 }
             }
         }
@@ -1175,6 +1203,32 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 &label,
             ));
         }
+        // The same for the people of Identity Center roles, told apart by `aws:userid`.
+        for ((action, resources), sessions) in &session_scopes {
+            let Some(bundles) = action_bundles.get(action) else {
+                continue;
+            };
+            let name = catalog
+                .action_by_id(*action)
+                .map_or_else(|| "?".to_owned(), |a| a.full_name().to_owned());
+            rules.push(Rule {
+                layer: LayerKind::Permission,
+                kind: PolicyKind::Scp,
+                target: t.clone(),
+                actions: Actions::Only(BTreeSet::from([*action])),
+                resources: resource_patterns(resources),
+                not_resource: true,
+                cond: Cond {
+                    absent_tags: grant_tags(bundles, &gates),
+                    userid_like: sessions.iter().cloned().collect(),
+                    ..Cond::default()
+                },
+                label: format!(
+                    "{name} kept by {} Identity Center sessions on the resources they used only",
+                    sessions.len()
+                ),
+            });
+        }
         if !cfg.regions.allowed.is_empty() {
             let global: BTreeSet<ActionId> = GLOBAL_ACTIONS
                 .iter()
@@ -1561,7 +1615,7 @@ fn grant_tags(bundles: &[String], gates: &BTreeMap<String, Gate>) -> Vec<String>
 /// The resources `pu`'s calls of `action` named in the window, when CloudTrail shows one for
 /// every call ([`latch_trail::resources`]); otherwise why the action cannot be scoped.
 fn resource_scope(
-    pu: &PrincipalUsage,
+    named: &BTreeMap<String, BTreeMap<String, ActionUsage>>,
     action: &str,
     w: &UsageWindow,
 ) -> Result<BTreeSet<String>, String> {
@@ -1572,7 +1626,7 @@ fn resource_scope(
     }
     let mut out = BTreeSet::new();
     let mut unnamed = 0;
-    for (resource, u) in pu.resources.get(action).into_iter().flatten() {
+    for (resource, u) in named.get(action).into_iter().flatten() {
         if u.count == 0 || !w.contains(u.last_seen) {
             continue;
         }

@@ -148,6 +148,8 @@ pub struct Cond {
     pub arn_like: Vec<String>,
     /// `StringNotLike: {aws:userid: [...]}`: these sessions are spared.
     pub userid_not_like: Vec<String>,
+    /// `StringLike: {aws:userid: [...]}`: denies only these sessions (empty: everyone).
+    pub userid_like: Vec<String>,
     /// `ForAnyValue:StringLike: {aws:TagKeys: [...]}`: denies only when a request tag key
     /// matches.
     pub tag_keys_like: Vec<String>,
@@ -246,6 +248,16 @@ impl Cond {
             {
                 return false;
             }
+        }
+        // `StringLike` on a missing key does not match: no userid, no Deny.
+        if !self.userid_like.is_empty()
+            && !p.userid.as_ref().is_some_and(|uid| {
+                self.userid_like
+                    .iter()
+                    .any(|pat| glob::matches_str(pat, uid))
+            })
+        {
+            return false;
         }
         if !self.tag_keys_like.is_empty() {
             let Some(keys) = &p.request_tag_keys else {

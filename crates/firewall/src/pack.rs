@@ -145,6 +145,7 @@ fn render(
         ("ArnNotLike", "aws:PrincipalArn", &cond.arn_not_like),
         ("ArnLike", "aws:PrincipalArn", &cond.arn_like),
         ("StringNotLike", "aws:userid", &cond.userid_not_like),
+        ("StringLike", "aws:userid", &cond.userid_like),
         ("ForAnyValue:StringLike", "aws:TagKeys", &cond.tag_keys_like),
         ("StringNotEquals", "aws:RequestedRegion", &cond.regions_not),
         (

@@ -4,7 +4,8 @@
 //!
 //! Only the plan itself is read (its policies and tags), so a plan loaded from disk can be
 //! simulated again. Calls are evaluated on the resource CloudTrail shows they named (the
-//! role an `sts:AssumeRole` assumed, the Lambda function called; see `latch_trail::resources`),
+//! role an `sts:AssumeRole` assumed, the Lambda function called, per person for the people of an
+//! Identity Center role; see `latch_trail::resources`),
 //! and on `*` in the caller's account where it shows none; the calls happened, so what matters
 //! is whether a plan statement denies them.
 
@@ -337,11 +338,10 @@ pub fn simulate(
                         .map_or(action.as_str(), |a| a.full_name());
                     // The calls whose resource CloudTrail shows are replayed on it (a standing
                     // exemption may keep the action on those resources only); the others
-                    // on `*`. Per person, the role's resources are not told apart: `*`.
-                    let named = if session.is_none() {
-                        pu.resources.get(action)
-                    } else {
-                        None
+                    // on `*`. A person's calls on the resources that person's calls named.
+                    let named = match session {
+                        None => pu.resources.get(action),
+                        Some(s) => pu.sessions.get(s).and_then(|su| su.resources.get(action)),
                     };
                     let mut targets: Vec<(Option<&str>, u64)> = named
                         .into_iter()

@@ -1,6 +1,11 @@
 //! The planner on the example organization with its CloudTrail (generated in memory by
 //! `latch_trail::generate`, 90 days ending 2026-11-20): the library API others call.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -273,5 +278,114 @@ fn a_todays_scp_that_does_not_compile_stops_the_plan() {
     assert!(
         err.contains("BadDeny") && err.contains("today's SCP does not compile"),
         "{err}"
+    );
+}
+
+// An Identity Center role's people are told apart by `aws:userid` (the role id and the
+// session name), so each person keeps an action only on the resources their own calls named:
+// one who deployed one function cannot rewrite another that only a colleague deployed.
+#[test]
+fn an_identity_center_person_keeps_an_action_on_the_resources_of_their_own_calls() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let role = "arn:aws:iam::400000000006:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_PowerUserAccess_5e6f7a8b9c0d1e2f";
+    let action = "lambda:UpdateFunctionCode";
+    let function = |name: &str| format!("arn:aws:lambda:us-east-1:400000000006:function:{name}");
+    // The example's trail names no function in these people's calls: name one or two each.
+    let mut usage = common::usage().clone();
+    let pu = usage.principals.get_mut(role).unwrap();
+    pu.resources.remove(action);
+    let mut mine: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let people: Vec<String> = pu.sessions.keys().cloned().collect();
+    for (i, person) in people.iter().enumerate() {
+        let su = pu.sessions.get_mut(person).unwrap();
+        let Some(used) = su.actions.get(action).cloned() else {
+            continue;
+        };
+        su.resources.remove(action);
+        let names = if i == 0 {
+            vec![function("orders-api"), function("orders-worker")]
+        } else {
+            vec![function(&format!("tool-{i}"))]
+        };
+        for f in &names {
+            for target in [&mut pu.resources, &mut su.resources] {
+                target
+                    .entry(action.to_owned())
+                    .or_default()
+                    .insert(f.clone(), used.clone());
+            }
+        }
+        mine.insert(person.clone(), names.into_iter().collect());
+    }
+    assert!(
+        mine.len() >= 2,
+        "the example's people deploy functions: {mine:?}"
+    );
+    let cfg = Config::default();
+    let input = PlanInput {
+        usage: Some(&usage),
+        ..input(&cfg, true)
+    };
+    let built = build(&input, None).unwrap();
+    let scoped: Vec<_> = built
+        .intent
+        .rules
+        .iter()
+        .filter(|r| r.not_resource && !r.cond.userid_like.is_empty())
+        .collect();
+    for (person, functions) in &mine {
+        let rule = scoped
+            .iter()
+            .find(|r| {
+                r.cond
+                    .userid_like
+                    .iter()
+                    .any(|u| u.ends_with(&format!(":{person}")))
+            })
+            .unwrap_or_else(|| panic!("no statement scopes {person}"));
+        // Exactly the functions of their own calls (with their versions and aliases).
+        let kept: BTreeSet<&str> = rule
+            .resources
+            .iter()
+            .filter(|r| !r.ends_with(":*"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            kept,
+            functions
+                .iter()
+                .map(String::as_str)
+                .collect::<BTreeSet<_>>(),
+            "{person}"
+        );
+        // The statement concerns that person's sessions, not the role's other people.
+        let uid = rule
+            .cond
+            .userid_like
+            .iter()
+            .find(|u| u.ends_with(&format!(":{person}")))
+            .unwrap();
+        let probe = |userid: String| latch_firewall::intent::Probe {
+            principal_arn: role.to_owned(),
+            userid: Some(userid),
+            resource: "*".to_owned(),
+            ..latch_firewall::intent::Probe::default()
+        };
+        assert!(rule.cond.holds(&probe(uid.clone())));
+        assert!(!rule
+            .cond
+            .holds(&probe(uid.replace(person.as_str(), "mallory"))));
+    }
+    // The exemptions say so, and the replay of every call still breaks none.
+    assert!(built
+        .intent
+        .exemptions
+        .iter()
+        .filter(|e| e.principal == role && e.actions.iter().any(|a| a == action))
+        .all(|e| e.reason.contains("only on")));
+    assert_eq!(
+        built.plan.summary.simulation.calls_broken, 0,
+        "{:?}",
+        built.plan.summary.simulation.broken
     );
 }

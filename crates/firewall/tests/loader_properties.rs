@@ -7,9 +7,9 @@ mod common;
 
 use std::sync::OnceLock;
 
+use latch_firewall::build;
 use latch_firewall::config::{Config, STARTER};
 use latch_firewall::plan::Plan;
-use latch_firewall::{build, PlanInput};
 use latch_input::{decode, Expected};
 use proptest::prelude::*;
 
@@ -18,15 +18,10 @@ fn plan_json() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();
     P.get_or_init(|| {
         let config = Config::default();
-        let input = PlanInput {
-            snapshot: common::snapshot(),
-            config: &config,
-            usage: None,
-            as_of: None,
-            reading: None,
-            active_grants: &[],
-        };
-        build(&input, None).unwrap().plan.to_json()
+        build(&common::without_usage(&config), None)
+            .unwrap()
+            .plan
+            .to_json()
     })
 }
 

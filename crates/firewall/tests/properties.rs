@@ -505,15 +505,7 @@ const ALL_READS: &str = "[bundles.all-reads]\nactions = [\"*:Get*\", \"*:List*\"
 /// The intent and its packing for a configuration on the example organization, without usage.
 fn packed_example(toml: &str) -> (Config, Intent, Result<Vec<PackedPolicy>, PackError>) {
     let cfg = Config::parse(toml).unwrap();
-    let input = PlanInput {
-        snapshot: common::snapshot(),
-        config: &cfg,
-        usage: None,
-        as_of: None,
-        reading: None,
-        active_grants: &[],
-    };
-    let intent = generate(&input).unwrap();
+    let intent = generate(&common::without_usage(&cfg)).unwrap();
     let packed = pack(&intent, &cfg.limits);
     (cfg, intent, packed)
 }

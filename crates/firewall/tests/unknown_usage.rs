@@ -250,15 +250,7 @@ fn last_accessed_data_turns_may_break_into_known_use_and_keeps_what_was_attempte
 #[test]
 fn a_plan_made_without_cloudtrail_lists_every_holder_as_may_break() {
     let cfg = Config::default();
-    let input = PlanInput {
-        snapshot: common::snapshot(),
-        config: &cfg,
-        usage: None,
-        as_of: None,
-        reading: None,
-        active_grants: &[],
-    };
-    let built = build(&input, None).unwrap();
+    let built = build(&common::without_usage(&cfg), None).unwrap();
     let mb = &built.plan.summary.may_break;
     let admin = mb
         .iter()

@@ -478,6 +478,11 @@ impl Plan {
                 summary
                     .expected
                     .add_resource(&p.arn, p.kind, &p.account, &a.action, &named, u);
+                if let Some(s) = session {
+                    summary
+                        .expected
+                        .add_session_resource(&p.arn, p.kind, &p.account, s, &a.action, &named, u);
+                }
             }
         }
         if let (Some(f), Some(l)) = (
@@ -938,7 +943,7 @@ mod tests {
             r#"{
             "arn:aws:iam::111122223333:role/ci-deploy": {"actions": ["s3:PutObject", "s3:ListBucket", "lambda:UpdateFunctionCode", "iam:PassRole", "sts:AssumeRole"], "acts_on": {"lambda:UpdateFunctionCode": "arn:aws:lambda:eu-west-1:111122223333:function:billing"}, "daily_calls": 30, "last_active_days_ago": 0, "denied_actions": ["iam:CreateUser"], "regions": ["eu-west-1", "us-east-1"]},
             "arn:aws:iam::111122223333:user/alice": {"actions": ["ec2:DescribeInstances", "cloudwatch:GetMetricData", "sts:AssumeRole"], "acts_on": {"sts:AssumeRole": "arn:aws:iam::444455556666:role/ops/admin"}, "daily_calls": 8, "last_active_days_ago": 3, "denied_actions": ["ec2:RunInstances"]},
-            "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd": {"actions": ["iam:ListRoles", "sts:GetCallerIdentity"], "daily_calls": 5, "last_active_days_ago": 1, "sessions": ["bob@example.com", "carol@example.com"]},
+            "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd": {"actions": ["iam:ListRoles", "sts:GetCallerIdentity", "sts:AssumeRole"], "acts_on": {"sts:AssumeRole": "arn:aws:iam::444455556666:role/ops/admin"}, "daily_calls": 5, "last_active_days_ago": 1, "sessions": ["bob@example.com", "carol@example.com"]},
             "arn:aws:iam::444455556666:root": {"actions": ["iam:CreateAccessKey"], "daily_calls": 1, "last_active_days_ago": 6},
             "arn:aws:iam::444455556666:role/old-batch": {"actions": ["glue:StartJobRun"], "daily_calls": 10, "last_active_days_ago": 400},
             "arn:aws:iam::111122223333:role/fleet": {"actions": ["ec2:RunInstances", "lambda:CreateFunction", "ecs:RegisterTaskDefinition"], "passes": {"ec2:RunInstances": "arn:aws:iam::111122223333:instance-profile/web", "lambda:CreateFunction": "arn:aws:iam::111122223333:role/fn-exec"}, "daily_calls": 30, "last_active_days_ago": 0}
@@ -1041,6 +1046,22 @@ mod tests {
                 .map(|u| u.count),
             alice_usage.action("sts:AssumeRole").map(|u| u.count)
         );
+        // For the people of an Identity Center role, each person's own resources too.
+        let sso = parsed
+            .principal("arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd")
+            .unwrap();
+        assert_eq!(sso.sessions.len(), 2);
+        for su in sso.sessions.values() {
+            let mine = su.resources.get("sts:AssumeRole").unwrap();
+            assert_eq!(
+                mine.keys().collect::<Vec<_>>(),
+                ["arn:aws:iam::444455556666:role/ops/admin"]
+            );
+            assert_eq!(
+                mine.values().map(|u| u.count).sum::<u64>(),
+                su.actions.get("sts:AssumeRole").unwrap().count
+            );
+        }
         assert!(deploy.action("iam:CreateUser").unwrap().denied >= 1);
         assert_eq!(
             summary

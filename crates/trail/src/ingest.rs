@@ -139,7 +139,8 @@ pub struct Aggregator {
     cells: FxHashMap<(u32, u32), ActionUsage>,
     /// (principal, role-passing action, role passed or "" when the call names none).
     passed: FxHashMap<(u32, u32, Box<str>), ActionUsage>,
-    /// (principal, resource-naming action, resource ARN or "" when the call names none).
+    /// (principal or person, resource-naming action, resource ARN or "" when the call names
+    /// none).
     resources: FxHashMap<(u32, u32, Box<str>), ActionUsage>,
     aws_service: u64,
     unattributed: FxHashMap<u32, u64>,
@@ -361,8 +362,8 @@ impl Aggregator {
                         s.outcome,
                         1,
                     );
-                    // Passed roles and named resources count for the principal (the role,
-                    // not the person).
+                    // Passed roles count for the principal (the role, not the person);
+                    // named resources for the person too, whose exemption may be scoped.
                     let owner = self
                         .principals
                         .get(pid as usize)
@@ -370,7 +371,7 @@ impl Aggregator {
                         .unwrap_or(pid);
                     if let Some(resource) = &s.resource {
                         self.resources
-                            .entry((owner, s.action, resource.clone()))
+                            .entry((pid, s.action, resource.clone()))
                             .or_default()
                             .add(Timestamp(s.at), s.outcome, 1);
                     }
@@ -515,6 +516,9 @@ impl Aggregator {
                 self.actions.get(*aid as usize),
             ) {
                 t.add_resource(&p.arn, p.kind, &p.account, name, resource, u);
+                if let Some((_, session)) = &p.person_of {
+                    t.add_session_resource(&p.arn, p.kind, &p.account, session, name, resource, u);
+                }
             }
         }
         for ((a, day), n) in &self.account_days {

@@ -112,6 +112,11 @@ pub struct SessionUsage {
     pub last_activity: Option<Timestamp>,
     /// Per action.
     pub actions: BTreeMap<String, ActionUsage>,
+    /// The resources this person's calls named, for the actions whose calls name one
+    /// ([`crate::resources`]): action → resource ARN (`""` when a call named none readably) →
+    /// use. The principal's `resources` holds the same for all its people together.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, BTreeMap<String, ActionUsage>>,
 }
 
 /// Usage by one IAM principal.
@@ -383,6 +388,28 @@ impl UsageTable {
         );
     }
 
+    /// Adds the use of `resource` by `action` for one person (`session`) of a principal,
+    /// beside [`UsageTable::add_resource`], which counts it for the principal.
+    #[allow(clippy::too_many_arguments, reason = "one record of many parts")]
+    pub fn add_session_resource(
+        &mut self,
+        principal: &str,
+        kind: PrincipalKind,
+        account: &str,
+        session: &str,
+        action: &str,
+        resource: &str,
+        u: &ActionUsage,
+    ) {
+        let p = self.principal_entry(principal, kind, account);
+        let s = p.sessions.entry(session.to_owned()).or_default();
+        merge_one(
+            s.resources.entry(action.to_owned()).or_default(),
+            resource,
+            u,
+        );
+    }
+
     /// Notes `n` events in the window between `first` and `last` (attributed or not).
     pub fn note_events(&mut self, n: u64, first: Timestamp, last: Timestamp) {
         if n == 0 {
@@ -449,6 +476,9 @@ impl UsageTable {
                         s.first_activity = min_opt(s.first_activity, os.first_activity);
                         s.last_activity = max_opt(s.last_activity, os.last_activity);
                         merge_actions(&mut s.actions, &os.actions);
+                        for (action, named) in &os.resources {
+                            merge_actions(s.resources.entry(action.clone()).or_default(), named);
+                        }
                     }
                 }
             }

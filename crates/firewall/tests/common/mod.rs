@@ -57,3 +57,15 @@ pub fn usage() -> &'static UsageTable {
         summary.expected
     })
 }
+
+/// The example organization planned with `config` and no usage.
+pub fn without_usage(config: &latch_firewall::Config) -> latch_firewall::PlanInput<'_> {
+    latch_firewall::PlanInput {
+        snapshot: snapshot(),
+        config,
+        usage: None,
+        as_of: None,
+        reading: None,
+        active_grants: &[],
+    }
+}
