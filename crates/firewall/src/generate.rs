@@ -1059,6 +1059,14 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         let named = tag_keepers(input.snapshot, who, &key, &reason, &mut planned_tags);
         scope_tags.insert((action, resources), (key, named));
     }
+    // Role id → account: where the people of an Identity Center role (named by `aws:userid`,
+    // `ROLEID:session`) belong.
+    let role_accounts: BTreeMap<&str, &str> = input
+        .snapshot
+        .principals()
+        .filter(|p| p.as_role().is_some())
+        .map(|p| (p.id(), p.account_id()))
+        .collect();
     let bg_cp: Vec<String> = {
         let mut v = vec![cp.clone()];
         v.extend(cfg.control_plane.break_glass.iter().cloned());
@@ -1088,7 +1096,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         }
         for (i, ((bundles, keep), actions)) in all_bundles.iter().enumerate() {
             let mut arns = keep.arns.clone();
-            let mut userids = keep.userids.clone();
+            let mut gate_userids: BTreeSet<String> = BTreeSet::new();
             let mut tags = Vec::new();
             let mut kept_by = keep.arns.len() + keep.userids.len();
             if let Some((key, total)) = keep_tags.get(&i) {
@@ -1098,7 +1106,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             for b in bundles {
                 if let Some(g) = gates.get(b) {
                     arns.extend(g.arns.iter().cloned());
-                    userids.extend(g.userids.iter().cloned());
+                    gate_userids.extend(g.userids.iter().cloned());
                     tags.extend(g.grant_tags.iter().cloned());
                 }
             }
@@ -1112,35 +1120,60 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     bundles.join(" + "),
                 )
             };
-            let rule = |target: &str, arns: Vec<String>, accounts_not: Vec<String>, label| Rule {
-                layer: LayerKind::Permission,
-                kind: PolicyKind::Scp,
-                target: target.to_owned(),
-                actions: Actions::Only(actions.clone()),
-                resources: vec!["*".to_owned()],
-                not_resource: false,
-                cond: Cond {
-                    absent_tags: tags.clone(),
-                    arn_not_like: arns,
-                    userid_not_like: userids.iter().cloned().collect(),
-                    accounts_not,
-                    ..Cond::default()
-                },
-                label,
+            // Who keeps the actions is named by ARN (users and roles) or by `aws:userid`
+            // (the people of Identity Center roles); a rule gets both kinds of a list.
+            let rule = |target: &str, named: Vec<String>, accounts_not: Vec<String>, label| {
+                let (arns, people): (Vec<String>, Vec<String>) =
+                    named.into_iter().partition(|n| n.starts_with("arn:"));
+                let mut uids: Vec<String> = gate_userids.iter().cloned().collect();
+                uids.extend(people);
+                uids.sort();
+                uids.dedup();
+                Rule {
+                    layer: LayerKind::Permission,
+                    kind: PolicyKind::Scp,
+                    target: target.to_owned(),
+                    actions: Actions::Only(actions.clone()),
+                    resources: vec!["*".to_owned()],
+                    not_resource: false,
+                    cond: Cond {
+                        absent_tags: tags.clone(),
+                        arn_not_like: arns,
+                        userid_not_like: uids,
+                        accounts_not,
+                        ..Cond::default()
+                    },
+                    label,
+                }
             };
+            let mut kept: BTreeSet<String> = keep.arns.clone();
+            kept.extend(keep.userids.iter().cloned());
+            let account_of = |n: &str| -> Option<String> {
+                if n.starts_with("arn:") {
+                    latch_policy::arn::account(n).map(str::to_owned)
+                } else {
+                    n.split(':')
+                        .next()
+                        .and_then(|id| role_accounts.get(id))
+                        .map(|a| (*a).to_owned())
+                }
+            };
+            let mut everyone: BTreeSet<String> = arns.clone();
+            everyone.extend(keep.userids.iter().cloned());
             match split_by_account(
                 &org,
                 t,
-                &keep.arns,
+                &kept,
+                &account_of,
                 cfg.limits.chars(latch_catalog::PolicyType::Scp),
             ) {
-                None => rules.push(rule(t, arns.into_iter().collect(), Vec::new(), label)),
+                None => rules.push(rule(t, everyone.into_iter().collect(), Vec::new(), label)),
                 Some(per_account) => {
                     // Too many keepers for one statement at the target: each account with
                     // keepers gets its own rule naming only them, and the target's rule
                     // spares those accounts.
                     let moved: BTreeSet<&String> = per_account.values().flatten().collect();
-                    let shared: Vec<String> = arns
+                    let shared: Vec<String> = everyone
                         .iter()
                         .filter(|a| !moved.contains(a))
                         .cloned()
@@ -1148,11 +1181,11 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     let accounts: Vec<String> = per_account.keys().cloned().collect();
                     rules.push(rule(t, shared.clone(), accounts, label.clone()));
                     for (account, kept) in per_account {
-                        let mut arns = shared.clone();
-                        arns.extend(kept);
-                        arns.sort();
-                        arns.dedup();
-                        rules.push(rule(&account, arns, Vec::new(), label.clone()));
+                        let mut named = shared.clone();
+                        named.extend(kept);
+                        named.sort();
+                        named.dedup();
+                        rules.push(rule(&account, named, Vec::new(), label.clone()));
                     }
                 }
             }
@@ -1879,6 +1912,7 @@ fn split_by_account(
     org: &OrgShape,
     target: &str,
     keepers: &BTreeSet<String>,
+    account_of: &dyn Fn(&str) -> Option<String>,
     limit: usize,
 ) -> Option<BTreeMap<String, Vec<String>>> {
     // `"arn",` for each: what the ArnNotLike list costs in the rendered policy.
@@ -1890,13 +1924,8 @@ fn split_by_account(
     let mut per_account: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for arn in keepers {
         // SCPs do not govern the management account: its keepers stay where they are.
-        if let Some(a) =
-            latch_policy::arn::account(arn).filter(|a| under.contains(*a) && !org.is_management(a))
-        {
-            per_account
-                .entry(a.to_owned())
-                .or_default()
-                .push(arn.clone());
+        if let Some(a) = account_of(arn).filter(|a| under.contains(a) && !org.is_management(a)) {
+            per_account.entry(a).or_default().push(arn.clone());
         }
     }
     (per_account.len() > 1).then_some(per_account)
@@ -1972,13 +2001,14 @@ mod tests {
     #[test]
     fn keepers_too_many_for_one_statement_are_split_by_account() {
         let org = example_org();
+        let by_arn = |a: &str| latch_policy::arn::account(a).map(str::to_owned);
         let root = org.root_id.clone();
         let limit = 10_240;
         // 60 roles in each of two accounts, about 60 characters each: 7,000 characters in
         // one list, more than half an SCP.
         let mut many: BTreeSet<String> = roles("300000000004", 60).into_iter().collect();
         many.extend(roles("400000000006", 60));
-        let split = split_by_account(&org, &root, &many, limit).unwrap();
+        let split = split_by_account(&org, &root, &many, &by_arn, limit).unwrap();
         assert_eq!(
             split.keys().collect::<Vec<_>>(),
             ["300000000004", "400000000006"]
@@ -1991,7 +2021,7 @@ mod tests {
         // their own.
         let mut with_management = many.clone();
         with_management.extend(roles("100000000001", 60));
-        let split = split_by_account(&org, &root, &with_management, limit).unwrap();
+        let split = split_by_account(&org, &root, &with_management, &by_arn, limit).unwrap();
         assert!(!split.contains_key("100000000001"));
         assert_eq!(split.len(), 2);
         // A few keepers stay at the target.
@@ -1999,12 +2029,12 @@ mod tests {
             .into_iter()
             .chain(roles("400000000006", 3))
             .collect();
-        assert!(split_by_account(&org, &root, &few, limit).is_none());
+        assert!(split_by_account(&org, &root, &few, &by_arn, limit).is_none());
         // Many keepers of one account: splitting would change nothing.
         let one: BTreeSet<String> = roles("300000000004", 200).into_iter().collect();
-        assert!(split_by_account(&org, &root, &one, limit).is_none());
+        assert!(split_by_account(&org, &root, &one, &by_arn, limit).is_none());
         // At an account target, only that account's keepers concern it.
-        assert!(split_by_account(&org, "300000000004", &many, limit).is_none());
+        assert!(split_by_account(&org, "300000000004", &many, &by_arn, limit).is_none());
     }
 
     #[test]

@@ -66,20 +66,29 @@ fn plan_of(n: usize, action: &str, resource: Option<&str>) -> (Built, Vec<String
             usage.add_resource(w, PrincipalKind::Role, A, action, r, &used);
         }
     }
+    with_events(&mut usage, A);
+    (protect(&snapshot, &usage), workers, idle)
+}
+
+/// Events every day of the window in `account`, so that it has data.
+fn with_events(usage: &mut UsageTable, account: &str) {
     for d in 0..90 {
-        usage.note_account_events(A, Date::parse(AS_OF).unwrap().add_days(-d - 1), 10);
+        usage.note_account_events(account, Date::parse(AS_OF).unwrap().add_days(-d - 1), 10);
     }
+}
+
+/// The default (protect mode) plan.
+fn protect(snapshot: &latch_model::Snapshot, usage: &UsageTable) -> Built {
     let cfg = Config::default();
     let input = PlanInput {
-        snapshot: &snapshot,
+        snapshot,
         config: &cfg,
-        usage: Some(&usage),
+        usage: Some(usage),
         as_of: Some(Date::parse(AS_OF).unwrap()),
         reading: None,
         active_grants: &[],
     };
-    let built = build(&input, None).expect("the protect plan fits");
-    (built, workers, idle)
+    build(&input, None).expect("the protect plan fits")
 }
 
 fn plan(n: usize) -> (Built, Vec<String>, String) {
@@ -215,4 +224,88 @@ fn keepers_of_one_scope_too_many_to_name_carry_the_scope_tag() {
     assert!(scope
         .cond
         .holds(&probe(&workers[0]).with_tag(&key, "standing")));
+}
+
+// The people of Identity Center roles are named by `aws:userid`, which carries no account:
+// when the keepers of a group are split by account, each person goes with the account of
+// their role, so no account's statement carries the people of every other account.
+#[test]
+fn people_of_identity_center_roles_are_split_with_the_account_of_their_role() {
+    let mut fx = Fx::new();
+    fx.scp(allow(&["*"], "*"));
+    let perms = || vec![allow(&["iam:CreateAccessKey"], "*")];
+    let mut usage = UsageTable::new();
+    let at = Timestamp::parse("2026-11-10").unwrap();
+    let call = |usage: &mut UsageTable, who: &str, kind, account, session: Option<&str>| {
+        usage.record(
+            &Call {
+                principal: who,
+                kind,
+                account,
+                session,
+                action: Some("iam:CreateAccessKey"),
+                at,
+                outcome: Outcome::Success,
+            },
+            1,
+        );
+    };
+    for (account, tag) in [(A, "A"), (B, "B")] {
+        let role = fx.role_on_path(
+            account,
+            "/aws-reserved/sso.amazonaws.com/",
+            &format!("AWSReservedSSO_Dev{tag}_0123abcd"),
+            trust_service("sso.amazonaws.com"),
+            perms(),
+        );
+        for i in 0..40 {
+            let person = format!("person{i:02}@{tag}.example");
+            call(
+                &mut usage,
+                &role,
+                PrincipalKind::IdentityCenterRole,
+                account,
+                Some(&person),
+            );
+        }
+        for i in 0..50 {
+            let w = fx.role(
+                account,
+                &format!("worker-{tag}-{i:03}"),
+                trust_service("ec2.amazonaws.com"),
+                perms(),
+            );
+            call(&mut usage, &w, PrincipalKind::Role, account, None);
+        }
+        with_events(&mut usage, account);
+    }
+    let built = protect(&fx.snapshot(), &usage);
+    assert_eq!(built.plan.summary.simulation.calls_broken, 0);
+    for (account, tag) in [(A, "A"), (B, "B")] {
+        let rule = built
+            .intent
+            .rules
+            .iter()
+            .find(|r| r.target == account && r.cond.userid_not_like.iter().any(|u| u.contains("@")))
+            .expect("a statement at the account names its people");
+        let people: Vec<&String> = rule
+            .cond
+            .userid_not_like
+            .iter()
+            .filter(|u| u.contains('@'))
+            .collect();
+        assert_eq!(people.len(), 40, "{account}");
+        assert!(
+            people
+                .iter()
+                .all(|u| u.ends_with(&format!("@{tag}.example"))),
+            "{account}: {people:?}"
+        );
+        assert!(rule
+            .cond
+            .arn_not_like
+            .iter()
+            .filter(|a| a.contains(":role/worker-"))
+            .all(|a| a.contains(&format!("::{account}:"))));
+    }
 }
