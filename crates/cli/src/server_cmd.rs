@@ -1078,21 +1078,23 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             if let Some(path) = &output {
                 crate::files::write_private(path, format!("{secret}\n").as_bytes(), false)?;
             }
-            if let Err(e) = store.create_token(&record).await {
+            // The token and its audit entry, in one transaction: never one without the other.
+            let audit = AuditEvent::new(now, "token.created")
+                .actor("cli")
+                .subject(&record.id)
+                .details(json!({"for": subject, "role": role.as_str()}));
+            let created = store
+                .commit(Changeset {
+                    tokens: vec![record.clone()],
+                    ..Changeset::audit_only(vec![audit])
+                })
+                .await;
+            if let Err(e) = created {
                 if let Some(path) = &output {
                     let _ = std::fs::remove_file(path);
                 }
                 return Err(e.into());
             }
-            store
-                .commit(Changeset::audit_only(vec![AuditEvent::new(
-                    now,
-                    "token.created",
-                )
-                .actor("cli")
-                .subject(&record.id)
-                .details(json!({"for": subject, "role": role.as_str()}))]))
-                .await?;
             match &output {
                 Some(path) => {
                     out(&format!(

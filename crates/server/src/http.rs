@@ -985,17 +985,16 @@ async fn create_token(
     }
     let now = core.now();
     let (record, secret) = mint_token(&body.subject, body.role, now)?;
-    core.store.create_token(&record).await?;
-    core.store
-        .commit(Changeset::audit_only(vec![AuditEvent::new(
-            now,
-            "token.created",
-        )
+    // The token and its audit entry, in one transaction: never one without the other.
+    let audit = AuditEvent::new(now, "token.created")
         .actor(&caller.subject)
         .subject(&record.id)
-        .details(
-            json!({"for": record.subject, "role": record.role.as_str()}),
-        )]))
+        .details(json!({"for": record.subject, "role": record.role.as_str()}));
+    core.store
+        .commit(Changeset {
+            tokens: vec![record.clone()],
+            ..Changeset::audit_only(vec![audit])
+        })
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -119,8 +119,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(self.audit_check().await?.1)
     }
 
-    /// Store a new API token (only its hash).
-    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Store a new API token (only its hash), with no audit entry: a [`Changeset`] with the
+    /// token and its `token.created` entry is how the server and the CLI create one.
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.commit(Changeset {
+            tokens: vec![token.clone()],
+            ..Changeset::default()
+        })
+        .await
+    }
     /// The token whose secret hashes to `secret_hash`, if any (revoked ones included).
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Every token, by id.

@@ -324,6 +324,9 @@ macro_rules! shared_sql {
                     )));
                 }
             }
+            for t in &changes.tokens {
+                create_token(conn, t).await?;
+            }
             for w in &changes.grants {
                 write_grant(conn, w, &head).await?;
             }

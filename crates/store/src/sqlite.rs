@@ -196,10 +196,6 @@ impl Store for SqliteStore {
         q::audit_references(&mut *self.pool.acquire().await?).await
     }
 
-    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        q::create_token(&mut *self.pool.acquire().await?, token).await
-    }
-
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         q::token_by_hash(&mut *self.pool.acquire().await?, secret_hash).await
     }

@@ -400,6 +400,8 @@ pub struct Changeset {
     pub grants: Vec<Write<GrantRecord>>,
     /// Audit entries to append, in order.
     pub audit: Vec<AuditEvent>,
+    /// API tokens to create (their hashes only); an id that exists already is a conflict.
+    pub tokens: Vec<TokenRecord>,
 }
 
 impl Changeset {
@@ -419,6 +421,7 @@ impl Changeset {
             && self.approvals.is_empty()
             && self.grants.is_empty()
             && self.audit.is_empty()
+            && self.tokens.is_empty()
     }
 }
 

@@ -124,6 +124,7 @@ async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
                     .subject("r-1"),
                 AuditEvent::new(t0 + 5_000, "grant.created").subject("g-1"),
             ],
+            tokens: Vec::new(),
         })
         .await
         .unwrap();
@@ -324,6 +325,25 @@ async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     };
     store.create_token(&token).await.unwrap();
     assert!(!format!("{token:?}").contains(&"ab".repeat(32)));
+    // A token and its audit entry land together or not at all: a second token with the same
+    // id fails the whole changeset, and its entry is not appended.
+    let entries = store.audit(0, 1_000_000).await.unwrap().len();
+    let again = store
+        .commit(Changeset {
+            tokens: vec![TokenRecord {
+                secret_hash: "cd".repeat(32),
+                ..token.clone()
+            }],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "token.created").subject("t-1")])
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.audit(0, 1_000_000).await.unwrap().len(), entries);
+    assert!(store
+        .token_by_hash(&"cd".repeat(32))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         second
             .token_by_hash(&"ab".repeat(32))
