@@ -290,10 +290,13 @@ pub fn last_accessed_advice(
             advice.last_activity_ms = advice.last_activity_ms.max(Some(at.epoch_millis));
         }
         if fresh && last.is_none_or(|t| t < since_ms) {
-            advice.not_used.union_with(&ActionSet::from_patterns(
-                [format!("{namespace}:*").as_str()],
-                false,
-            ));
+            for id in catalog
+                .service(namespace)
+                .into_iter()
+                .flat_map(|s| s.action_ids())
+            {
+                advice.not_used.insert(id);
+            }
         }
     }
     advice

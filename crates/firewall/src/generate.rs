@@ -256,10 +256,6 @@ struct Acc {
     scoped: BTreeMap<String, BTreeSet<String>>,
     /// Actions kept on every resource, and why they could not be scoped.
     unscoped: BTreeMap<String, String>,
-    /// Actions kept because IAM's last-accessed data shows them attempted.
-    advised: BTreeSet<String>,
-    /// Actions kept because CloudTrail shows calls of them (or calls that imply them).
-    counted: BTreeSet<String>,
     mechanism: &'static str,
     value: String,
 }
@@ -827,11 +823,6 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                         &au,
                         None,
                     );
-                    for ((_, _, p, sess), acc) in standing.iter_mut() {
-                        if p == arn && sess.is_none() && acc.actions.contains_key(&name) {
-                            acc.advised.insert(name.clone());
-                        }
-                    }
                 }
             }
         }
@@ -853,7 +844,8 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                     (None, Some(why)) => format!("; {why}"),
                     (None, None) => String::new(),
                 };
-                if acc.advised.contains(a) && !acc.counted.contains(a) {
+                // No call behind it: kept on IAM's last-accessed data alone.
+                if *n == 0 {
                     return format!(
                         "{a} (attempted per IAM's last-accessed data, last {last}; CloudTrail does not show it; on every resource, as the report names none)"
                     );
@@ -1598,9 +1590,6 @@ fn keep_action(
     let e = acc.actions.entry(name.to_owned()).or_insert((0, None));
     e.0 += au.count;
     e.1 = e.1.max(au.last_seen);
-    if au.count > 0 {
-        acc.counted.insert(name.to_owned());
-    }
     if let Some(by) = implied_by {
         acc.implied
             .entry(name.to_owned())
@@ -1804,7 +1793,11 @@ fn tag_keepers(
             continue;
         };
         let has = |k: &str| p.tags().iter().any(|(t, _)| t.eq_ignore_ascii_case(k));
-        let planned_here = planned.keys().filter(|(a, k)| a == arn && !has(k)).count();
+        let planned_here = planned
+            .range((arn.clone(), String::new())..)
+            .take_while(|((a, _), _)| a == arn)
+            .filter(|((_, k), _)| !has(k))
+            .count();
         if !has(key)
             && p.tags().len() + planned_here >= latch_catalog::limits::IAM_TAGS_PER_IDENTITY
         {
