@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use latch_server::config::Config;
 use latch_server::{launch_with_tcp_listener, CloudAdapter, FakeCloud, Settings, SystemClock};
-use latch_store::{audit, AuditEvent, Changeset, Role};
+use latch_store::{audit, Role};
 use serde_json::{json, Value};
 
 /// Output format.
@@ -1079,15 +1079,8 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 crate::files::write_private(path, format!("{secret}\n").as_bytes(), false)?;
             }
             // The token and its audit entry, in one transaction: never one without the other.
-            let audit = AuditEvent::new(now, "token.created")
-                .actor("cli")
-                .subject(&record.id)
-                .details(json!({"for": subject, "role": role.as_str()}));
             let created = store
-                .commit(Changeset {
-                    tokens: vec![record.clone()],
-                    ..Changeset::audit_only(vec![audit])
-                })
+                .commit(latch_server::domain::token_created("cli", &record))
                 .await;
             if let Err(e) = created {
                 if let Some(path) = &output {
@@ -1114,17 +1107,18 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 format!("opening `{}`", latch_store::redact_location(&database))
             })?;
             let now = chrono_now();
-            if !store.revoke_token(&id, now).await? {
-                bail!("no live token `{id}` (see `latch token list`)");
+            // The revocation and its audit entry, in one transaction: a token that is not live
+            // is refused as a whole, and leaves no entry.
+            let revoked = store
+                .commit(latch_server::domain::token_revoked("cli", &id, now))
+                .await;
+            match revoked {
+                Ok(()) => {}
+                Err(latch_store::StoreError::Conflict(_)) => {
+                    bail!("no live token `{id}` (see `latch token list`)")
+                }
+                Err(e) => return Err(e.into()),
             }
-            store
-                .commit(Changeset::audit_only(vec![AuditEvent::new(
-                    now,
-                    "token.revoked",
-                )
-                .actor("cli")
-                .subject(&id)]))
-                .await?;
             out(&format!("token {id} revoked"))?;
         }
         TokenCommand::List { database } => {

@@ -310,7 +310,7 @@ pub async fn run(
         return;
     };
     let mut checkpointer = Checkpointer::new(
-        Arc::clone(&core.store),
+        Arc::clone(core.store()),
         Arc::clone(&core.clock),
         key,
         core.config.server_id.clone(),

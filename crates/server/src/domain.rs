@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use latch_store::{
     ApprovalRecord, AuditEvent, Changeset, Decision, GrantRecord, GrantStatus, Identity, Millis,
-    RequestRecord, RequestStatus, Write,
+    RequestRecord, RequestStatus, TokenRecord, TokenRevocation, Write,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -276,6 +276,35 @@ pub fn refusal_event(
     }
 }
 
+/// Creating an API token: the token (its hash only) and its `token.created` entry, committed
+/// together so that there is never one without the other.
+#[must_use]
+pub fn token_created(actor: &str, token: &TokenRecord) -> Changeset {
+    let audit = AuditEvent::new(token.created_at, "token.created")
+        .actor(actor)
+        .subject(&token.id)
+        .details(json!({"for": token.subject, "role": token.role.as_str()}));
+    Changeset {
+        tokens: vec![token.clone()],
+        ..Changeset::audit_only(vec![audit])
+    }
+}
+
+/// Revoking an API token and its `token.revoked` entry, committed together; the store refuses
+/// the whole changeset when the token is not live.
+#[must_use]
+pub fn token_revoked(actor: &str, id: &str, now: Millis) -> Changeset {
+    Changeset {
+        token_revocations: vec![TokenRevocation {
+            id: id.to_owned(),
+            at: now,
+        }],
+        ..Changeset::audit_only(vec![AuditEvent::new(now, "token.revoked")
+            .actor(actor)
+            .subject(id)])
+    }
+}
+
 /// A new request as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRequest {
@@ -470,6 +499,7 @@ pub fn open_request(
             grants: grant.iter().cloned().map(Write::Insert).collect(),
             audit,
             tokens: Vec::new(),
+            token_revocations: Vec::new(),
         },
         request: Some(request),
         grant,
@@ -605,6 +635,7 @@ pub fn decide(
             grants: grant.iter().cloned().map(Write::Insert).collect(),
             audit,
             tokens: Vec::new(),
+            token_revocations: Vec::new(),
         },
         request: Some(updated),
         grant,

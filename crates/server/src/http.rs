@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use latch_store::{
-    audit, AuditEvent, Changeset, Decision, GrantQuery, GrantRecord, GrantStatus, RequestQuery,
-    RequestRecord, RequestStatus, Role, StoreError, TokenRecord,
+    audit, Decision, GrantQuery, GrantRecord, GrantStatus, RequestQuery, RequestRecord,
+    RequestStatus, Role, StoreError, TokenRecord,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -157,7 +157,7 @@ async fn authenticate(core: &Core, headers: &HeaderMap) -> Result<Caller, ApiErr
         .strip_prefix("Bearer ")
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
     let token = core
-        .store
+        .view()
         .token_by_hash(&hash_token(secret.trim()))
         .await?
         .ok_or_else(|| unauthorized("unknown token"))?;
@@ -182,17 +182,16 @@ async fn require(core: &Core, caller: &Caller, at_least: Role, what: &str) -> Re
             caller.role
         ),
     };
-    core.store
-        .commit(Changeset::audit_only(vec![crate::domain::refusal_event(
+    Err(core
+        .refuse(
             "api",
-            &refusal,
+            refusal,
             Some(&caller.subject),
             None,
             json!({"action": what, "token": caller.token_id}),
-            core.now(),
-        )]))
-        .await?;
-    Err(refusal.into())
+        )
+        .await
+        .into())
 }
 
 /// Audit a refusal of `caller`'s input and turn it into the API's answer.
@@ -203,18 +202,9 @@ async fn refused(
     caller: &Caller,
     details: Value,
 ) -> ApiError {
-    let event = crate::domain::refusal_event(
-        what,
-        &refusal,
-        Some(&caller.subject),
-        None,
-        details,
-        core.now(),
-    );
-    match core.store.commit(Changeset::audit_only(vec![event])).await {
-        Ok(()) => refusal.into(),
-        Err(e) => e.into(),
-    }
+    core.refuse(what, refusal, Some(&caller.subject), None, details)
+        .await
+        .into()
 }
 
 /// The authentication (and role check) in front of every route that needs a token. It runs
@@ -610,8 +600,8 @@ pub fn router(core: Arc<Core>) -> Router {
 
 async fn healthz(State(core): State<Arc<Core>>) -> Response {
     // Healthy when the store answers.
-    match core.store.audit(i64::MAX - 1, 1).await {
-        Ok(_) => Json(json!({"status": "ok", "backend": core.store.backend()})).into_response(),
+    match core.view().audit(i64::MAX - 1, 1).await {
+        Ok(_) => Json(json!({"status": "ok", "backend": core.view().backend()})).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "error": e.to_string()})),
@@ -694,7 +684,7 @@ async fn list_requests(
         ),
     };
     let rs = core
-        .store
+        .view()
         .requests(&RequestQuery {
             status,
             requester: (caller.role == Role::Requester).then(|| caller.subject.clone()),
@@ -712,7 +702,7 @@ async fn show_request(
     ApiId(id): ApiId,
 ) -> Result<Json<Value>, ApiError> {
     let r = core
-        .store
+        .view()
         .request(&id)
         .await?
         .filter(|r| caller.role != Role::Requester || r.requester == caller.subject)
@@ -723,7 +713,7 @@ async fn show_request(
                 format!("no request `{id}`"),
             )
         })?;
-    let approvals = core.store.approvals(&id).await?;
+    let approvals = core.view().approvals(&id).await?;
     Ok(Json(json!({
         "request": request_json(&r),
         "approvals": approvals.iter().map(|a| json!({
@@ -794,7 +784,7 @@ async fn list_grants(
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))?],
     };
     let gs = core
-        .store
+        .view()
         .grants(&GrantQuery {
             statuses,
             requester: (caller.role == Role::Requester).then(|| caller.subject.clone()),
@@ -813,7 +803,7 @@ async fn show_grant(
     ApiId(id): ApiId,
 ) -> Result<Json<Value>, ApiError> {
     let g = core
-        .store
+        .view()
         .grant(&id)
         .await?
         .filter(|g| caller.role != Role::Requester || g.requester == caller.subject)
@@ -868,19 +858,19 @@ async fn audit_list(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let entries = core
-        .store
+        .view()
         .audit(q.after.unwrap_or(0), q.limit.unwrap_or(100))
         .await?;
     Ok(Json(json!({"entries": entries})))
 }
 
 async fn audit_verify(State(core): State<Arc<Core>>) -> Result<Json<Value>, ApiError> {
-    let v = core.store.audit_verify().await?;
+    let v = core.view().audit_verify().await?;
     Ok(Json(json!({"intact": v.is_intact(), "verification": v})))
 }
 
 async fn audit_export(State(core): State<Arc<Core>>) -> Result<Response, ApiError> {
-    let entries = core.store.audit(0, 0).await?;
+    let entries = core.view().audit(0, 0).await?;
     let mut text = String::new();
     for e in &entries {
         text.push_str(&audit::to_json_line(e));
@@ -919,39 +909,9 @@ async fn events(
     let records = crate::offers::records_of(&value).map_err(bad)?;
     let denials = crate::offers::denials(&records).map_err(bad)?;
     let (planned, skipped) = crate::offers::plan(&core.config, &cfg.bundle_actions, &denials);
-    let now = core.now();
-    let until = now.saturating_add(cfg.every_secs.saturating_mul(1000));
-    let (mut sent, mut repeated) = (Vec::new(), Vec::new());
-    for o in planned {
-        let key = format!("offer:{}:{}", o.person, o.bundle);
-        if core.store.remember_nonce(&key, now, until).await? {
-            sent.push(o);
-        } else {
-            repeated.push(o);
-        }
-    }
-    for (list, outcome) in [(&sent, "sent"), (&repeated, "deduplicated")] {
-        for _ in list.iter() {
-            core.metrics
-                .inc("offers_total", &format!("outcome=\"{outcome}\""));
-        }
-    }
-    if !sent.is_empty() {
-        let audit = sent
-            .iter()
-            .map(|o| {
-                AuditEvent::new(now, "offer.sent")
-                    .actor(&caller.subject)
-                    .subject(&o.person)
-                    .details(crate::domain::clip_json(
-                        json!({"bundle": o.bundle, "action": o.action, "principal": o.principal}),
-                        crate::domain::AUDIT_CLIP_CHARS,
-                    ))
-            })
-            .collect();
-        core.store.commit(Changeset::audit_only(audit)).await?;
-        core.spawn_offers(&sent, cfg.duration_secs);
-    }
+    let (sent, repeated) = core
+        .send_offers(&caller.subject, planned, cfg.every_secs, cfg.duration_secs)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -977,24 +937,8 @@ async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<Response, ApiError> {
-    if let Err(refusal) =
-        crate::domain::check_text("subject", &body.subject, crate::domain::MAX_NAME_CHARS)
-    {
-        let details = json!({"subject": body.subject, "role": body.role.as_str()});
-        return Err(refused(&core, "token", refusal, &caller, details).await);
-    }
-    let now = core.now();
-    let (record, secret) = mint_token(&body.subject, body.role, now)?;
-    // The token and its audit entry, in one transaction: never one without the other.
-    let audit = AuditEvent::new(now, "token.created")
-        .actor(&caller.subject)
-        .subject(&record.id)
-        .details(json!({"for": record.subject, "role": record.role.as_str()}));
-    core.store
-        .commit(Changeset {
-            tokens: vec![record.clone()],
-            ..Changeset::audit_only(vec![audit])
-        })
+    let (record, secret) = core
+        .create_token(&caller.subject, &body.subject, body.role)
         .await?;
     Ok((
         StatusCode::CREATED,

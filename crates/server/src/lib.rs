@@ -17,7 +17,6 @@
 //! bound (`127.0.0.1:0`).
 
 use std::future::Future;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use latch_store::Store;
@@ -85,16 +84,13 @@ pub fn core(settings: &Settings) -> Arc<Core> {
         .slack
         .as_ref()
         .map(|s| slack::SlackClient::new(&s.api_base, s.bot_token.clone()));
-    Arc::new(Core {
-        config: settings.config.clone(),
-        store: Arc::clone(&settings.store),
-        cloud: Arc::clone(&settings.cloud),
-        clock: Arc::clone(&settings.clock),
-        metrics: metrics::Metrics::default(),
-        wake: tokio::sync::Notify::new(),
+    Arc::new(Core::new(
+        settings.config.clone(),
+        Arc::clone(&settings.store),
+        Arc::clone(&settings.cloud),
+        Arc::clone(&settings.clock),
         slack,
-        reconcile_requested: AtomicBool::new(false),
-    })
+    ))
 }
 
 /// Serve the API (and Slack endpoints) on `listener`, metrics on their own listener, and run
@@ -158,7 +154,7 @@ pub async fn launch_with_tcp_listener(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    tracing::info!(addr = %api_addr, server = %core.config.server_id, backend = core.store.backend(), "latch server listening");
+    tracing::info!(addr = %api_addr, server = %core.config.server_id, backend = core.view().backend(), "latch server listening");
     let api = axum::serve(listener, http::router(Arc::clone(&core)))
         .with_graceful_shutdown(stopped(rx.clone()));
     let metrics_core = Arc::clone(&core);

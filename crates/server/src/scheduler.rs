@@ -38,7 +38,7 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
     loop {
         let now = core.now();
         let lead = match core
-            .store
+            .store()
             .try_lead(&id, now, core.config.lease_ttl_ms)
             .await
         {
@@ -51,7 +51,7 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
         if lead && !leading {
             tracing::info!(server = %id, "scheduler: leading");
             let _ = core
-                .store
+                .store()
                 .commit(Changeset::audit_only(vec![AuditEvent::new(
                     now,
                     "scheduler.leader",
@@ -96,7 +96,7 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
         }
     }
     if leading {
-        let _ = core.store.release_lead(&id).await;
+        let _ = core.store().release_lead(&id).await;
         core.metrics.set_leader(false);
     }
 }
@@ -113,7 +113,7 @@ pub enum StepError {
 }
 
 async fn commit(core: &Core, t: Transition) -> Result<bool, StoreError> {
-    match core.store.commit(t.changes).await {
+    match core.store().commit(t.changes).await {
         Ok(()) => Ok(true),
         // Someone else moved it first (a revoke racing an expiry): re-read next pass.
         Err(StoreError::Conflict(_)) => Ok(false),
@@ -161,7 +161,7 @@ pub async fn step(
 
     // Unanswered requests: escalate or expire.
     let pending = core
-        .store
+        .store()
         .requests(&RequestQuery {
             status: Some(RequestStatus::Pending),
             ..RequestQuery::default()
@@ -199,7 +199,7 @@ pub async fn step(
     // these are read, plus the active grants sharing each one's identity and bundle (overlap).
     let now = core.now();
     let mut todo = core
-        .store
+        .store()
         .grants(&GrantQuery {
             statuses: vec![
                 GrantStatus::Approved,
@@ -210,7 +210,7 @@ pub async fn step(
         })
         .await?;
     todo.extend(
-        core.store
+        core.store()
             .grants(&GrantQuery {
                 statuses: vec![GrantStatus::Active],
                 expires_at_most: Some(now),
@@ -266,7 +266,7 @@ pub async fn step(
     }
     // The next active grant to fall due.
     let first = core
-        .store
+        .store()
         .grants(&GrantQuery {
             statuses: vec![GrantStatus::Active],
             limit: 1,
@@ -328,7 +328,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
         return Ok(());
     }
     let others = core
-        .store
+        .store()
         .grants(&GrantQuery {
             statuses: vec![GrantStatus::Active],
             identity_id: Some(g.identity.id.clone()),
@@ -348,7 +348,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
                     if commit(core, t).await? {
                         if let Some(a) = active {
                             core.metrics.inc("grants_applied_total", "");
-                            if let Ok(Some(r)) = core.store.request(&a.request_id).await {
+                            if let Ok(Some(r)) = core.store().request(&a.request_id).await {
                                 core.metrics
                                     .observe_grant_latency_ms(core.now() - r.created_at);
                             }
@@ -426,7 +426,7 @@ async fn failed(
         .inc("cloud_failures_total", &format!("op=\"{op}\""));
     tracing::warn!(grant = %g.id, op, error = %e, "cloud call failed; will retry");
     if first {
-        core.store
+        core.store()
             .commit(Changeset::audit_only(vec![AuditEvent::new(
                 now,
                 &format!("grant.{op}_failed"),
@@ -445,7 +445,7 @@ async fn failed(
 /// Storage or cloud failure.
 pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
     let live = core
-        .store
+        .store()
         .grants(&GrantQuery {
             statuses: GrantStatus::LIVE.to_vec(),
             ..GrantQuery::default()
@@ -494,7 +494,7 @@ pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
         };
         core.metrics
             .inc("drift_repairs_total", &format!("kind=\"{}\"", event.kind));
-        core.store
+        core.store()
             .commit(Changeset::audit_only(vec![event]))
             .await?;
     }

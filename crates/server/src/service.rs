@@ -2,16 +2,18 @@
 //!
 //! Handlers (HTTP, Slack) call [`Core`]; only the scheduler talks to the cloud. Every
 //! transition is committed with its audit entries before anything else happens; refusals are
-//! audited too.
+//! audited too. Handlers see the store only through [`Core::view`], its read half: whatever
+//! they change (a request, a decision, a token, an audited refusal or rejection, a replay
+//! nonce) is a method here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use latch_store::{
-    AuditEvent, Changeset, Decision, GrantRecord, Millis, RequestRecord, RequestStatus, Store,
-    StoreError, Write,
+    AuditEvent, Changeset, Decision, GrantRecord, Millis, RequestRecord, RequestStatus, Role,
+    Store, StoreError, StoreRead, TokenRecord, Write,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::clock::{format_duration, rfc3339, Clock};
@@ -40,8 +42,8 @@ pub enum ServiceError {
 pub struct Core {
     /// Configuration.
     pub config: Config,
-    /// Storage.
-    pub store: Arc<dyn Store>,
+    /// Storage: written only by the methods of [`Core`] and the scheduler.
+    store: Arc<dyn Store>,
     /// The cloud (used by the scheduler only).
     pub cloud: Arc<dyn CloudAdapter>,
     /// Time.
@@ -77,10 +79,184 @@ pub fn new_id(prefix: &str) -> Result<String, ServiceError> {
 const RETRIES: usize = 5;
 
 impl Core {
+    /// A core over its configuration, store, cloud and clock.
+    #[must_use]
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        cloud: Arc<dyn CloudAdapter>,
+        clock: Arc<dyn Clock>,
+        slack: Option<SlackClient>,
+    ) -> Core {
+        Core {
+            config,
+            store,
+            cloud,
+            clock,
+            metrics: Metrics::default(),
+            wake: Notify::new(),
+            slack,
+            reconcile_requested: AtomicBool::new(false),
+        }
+    }
+
     /// Now, from the injected clock.
     #[must_use]
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// What handlers may read: the store's read half.
+    #[must_use]
+    pub fn view(&self) -> &dyn StoreRead {
+        self.store.as_ref()
+    }
+
+    /// The whole store, for the workflow's own writers: the scheduler, the reconciler and the
+    /// audit checkpoints. Request handlers use [`Core::view`] and the methods of [`Core`].
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Audit a refusal of a caller's input (`<what>.refused`) and hand it back as the error
+    /// to answer with (or the storage error, when it could not be audited).
+    pub async fn refuse(
+        &self,
+        what: &str,
+        refusal: Refusal,
+        actor: Option<&str>,
+        subject: Option<&str>,
+        details: Value,
+    ) -> ServiceError {
+        let event = domain::refusal_event(what, &refusal, actor, subject, details, self.now());
+        match self.record_refusal(event).await {
+            Ok(()) => ServiceError::Refused(refusal),
+            Err(e) => e,
+        }
+    }
+
+    /// An inbound chat call failed verification: audit `<platform>.rejected` with what
+    /// identifies the call (never its unverified content).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn reject_inbound(
+        &self,
+        platform: &str,
+        code: &str,
+        message: &str,
+        details: Value,
+    ) -> Result<(), ServiceError> {
+        self.metrics.inc(
+            &format!("{platform}_rejected_total"),
+            &format!("reason=\"{code}\""),
+        );
+        let mut details = domain::clip_json(details, domain::AUDIT_CLIP_CHARS);
+        if let Some(obj) = details.as_object_mut() {
+            obj.insert("code".into(), json!(code));
+            obj.insert(
+                "message".into(),
+                json!(domain::clip(message, domain::AUDIT_CLIP_CHARS)),
+            );
+        }
+        let event = AuditEvent::new(self.now(), &format!("{platform}.rejected")).details(details);
+        self.record_refusal(event).await
+    }
+
+    /// A chat user who is not one of Latch's people spoke: audit `<platform>.unknown_user`.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn unknown_chat_user(
+        &self,
+        platform: &str,
+        details: Value,
+    ) -> Result<(), ServiceError> {
+        let event = AuditEvent::new(self.now(), &format!("{platform}.unknown_user"))
+            .details(domain::clip_json(details, domain::AUDIT_CLIP_CHARS));
+        self.record_refusal(event).await
+    }
+
+    /// True the first time `key` is seen (remembered until `until`); false for a replay.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn first_sight(&self, key: &str, until: Millis) -> Result<bool, ServiceError> {
+        Ok(self.store.remember_nonce(key, self.now(), until).await?)
+    }
+
+    /// Send the denial-triggered offers `planned` on behalf of `actor`: at most one per person
+    /// and bundle per `every_secs`, each sent one audited (`offer.sent`) before it is DMed.
+    /// Returns the offers sent and those left out as repeats.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn send_offers(
+        self: &Arc<Self>,
+        actor: &str,
+        planned: Vec<crate::offers::Offer>,
+        every_secs: i64,
+        duration_secs: i64,
+    ) -> Result<(Vec<crate::offers::Offer>, Vec<crate::offers::Offer>), ServiceError> {
+        let now = self.now();
+        let until = now.saturating_add(every_secs.saturating_mul(1000));
+        let (mut sent, mut repeated) = (Vec::new(), Vec::new());
+        for o in planned {
+            let key = format!("offer:{}:{}", o.person, o.bundle);
+            if self.store.remember_nonce(&key, now, until).await? {
+                sent.push(o);
+            } else {
+                repeated.push(o);
+            }
+        }
+        for (list, outcome) in [(&sent, "sent"), (&repeated, "deduplicated")] {
+            for _ in list.iter() {
+                self.metrics
+                    .inc("offers_total", &format!("outcome=\"{outcome}\""));
+            }
+        }
+        if !sent.is_empty() {
+            let audit = sent
+                .iter()
+                .map(|o| {
+                    AuditEvent::new(now, "offer.sent")
+                        .actor(actor)
+                        .subject(&o.person)
+                        .details(domain::clip_json(
+                            json!({"bundle": o.bundle, "action": o.action, "principal": o.principal}),
+                            domain::AUDIT_CLIP_CHARS,
+                        ))
+                })
+                .collect();
+            self.store.commit(Changeset::audit_only(audit)).await?;
+            self.spawn_offers(&sent, duration_secs);
+        }
+        Ok((sent, repeated))
+    }
+
+    /// Create an API token for `subject`: the token and its `token.created` entry in one
+    /// changeset. Returns the record and the secret, which is shown once and never stored.
+    ///
+    /// # Errors
+    /// Refused (audited) for a bad subject, or storage failure.
+    pub async fn create_token(
+        &self,
+        actor: &str,
+        subject: &str,
+        role: Role,
+    ) -> Result<(TokenRecord, String), ServiceError> {
+        let now = self.now();
+        if let Err(refusal) = domain::check_text("subject", subject, domain::MAX_NAME_CHARS) {
+            let details = json!({"subject": subject, "role": role.as_str()});
+            return Err(self
+                .refuse("token", refusal, Some(actor), None, details)
+                .await);
+        }
+        let (record, secret) = crate::http::mint_token(subject, role, now)?;
+        self.store
+            .commit(domain::token_created(actor, &record))
+            .await?;
+        Ok((record, secret))
     }
 
     async fn record_refusal(&self, event: AuditEvent) -> Result<(), ServiceError> {

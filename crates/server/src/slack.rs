@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hmac::{Hmac, Mac};
 use latch_store::{
-    ApprovalRecord, AuditEvent, Changeset, Decision, GrantQuery, GrantRecord, GrantStatus, Millis,
-    RequestRecord, RequestStatus,
+    ApprovalRecord, Decision, GrantQuery, GrantRecord, GrantStatus, Millis, RequestRecord,
+    RequestStatus,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ use sha2::Sha256;
 
 use crate::clock::{format_duration, parse_duration, rfc3339};
 use crate::config::Secret;
-use crate::domain::{clip, clip_json, NewRequest, AUDIT_CLIP_CHARS, MAX_NAME_CHARS};
+use crate::domain::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
 
 /// How far a request's timestamp may be from now.
@@ -449,8 +449,7 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
     if let Ok(key) = &result {
         // Remember it a little longer than the window in which it could be accepted.
         match core
-            .store
-            .remember_nonce(key.as_str(), now, now + (2 * MAX_SKEW_SECS + 60) * 1000)
+            .first_sight(key.as_str(), now + (2 * MAX_SKEW_SECS + 60) * 1000)
             .await
         {
             Ok(true) => {}
@@ -464,18 +463,15 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
     match result {
         Ok(_) => Ok(()),
         Err(rejection) => {
-            core.metrics.inc(
-                "slack_rejected_total",
-                &format!("reason=\"{}\"", rejection.code()),
-            );
             // Nothing from the unverified body is trusted; record only what identifies it.
-            let event = AuditEvent::new(now, "slack.rejected").details(json!({
-                "code": rejection.code(),
-                "message": rejection.to_string(),
+            let details = json!({
                 "timestamp": ts.map(|t| clip(t, MAX_NAME_CHARS)),
                 "body_sha256": latch_store::audit::hex(&<Sha256 as sha2::Digest>::digest(body)),
-            }));
-            if let Err(e) = core.store.commit(Changeset::audit_only(vec![event])).await {
+            });
+            let audited = core
+                .reject_inbound("slack", rejection.code(), &rejection.to_string(), details)
+                .await;
+            if let Err(e) = audited {
                 tracing::error!(error = %e, "slack: could not audit a rejection");
             }
             Err((StatusCode::UNAUTHORIZED, rejection.to_string()).into_response())
@@ -523,15 +519,10 @@ pub async fn commands(State(core): State<Arc<Core>>, headers: HeaderMap, body: B
 async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
     let Some(person) = core.config.person_by_slack(&form.user_id) else {
         let _ = core
-            .store
-            .commit(Changeset::audit_only(vec![AuditEvent::new(
-                core.now(),
-                "slack.unknown_user",
-            )
-            .details(clip_json(
+            .unknown_chat_user(
+                "slack",
                 json!({"slack_user": form.user_id, "text": form.text}),
-                AUDIT_CLIP_CHARS,
-            ))]))
+            )
             .await;
         return format!(
             "Your Slack user `{}` is not mapped to an AWS identity in Latch's [identities]; ask an administrator.",
@@ -562,7 +553,7 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
         }
         Command::Grants => {
             match core
-                .store
+                .view()
                 .grants(&GrantQuery {
                     statuses: GrantStatus::LIVE.to_vec(),
                     requester: Some(actor),
@@ -706,18 +697,18 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
     let request_id = action.value.clone().unwrap_or_default();
     // The actor comes from the signed payload's user, never from the button's value.
     let Some(person) = core.config.person_by_slack(&i.user.id) else {
+        let refusal = Refusal {
+            code: RefusalCode::UnknownPerson,
+            message: "Slack user not mapped in [identities]".into(),
+        };
         let _ = core
-            .store
-            .commit(Changeset::audit_only(vec![AuditEvent::new(
-                core.now(),
-                "approval.refused",
+            .refuse(
+                "approval",
+                refusal,
+                None,
+                Some(&clip(&request_id, MAX_NAME_CHARS)),
+                json!({"slack_user": i.user.id}),
             )
-            .subject(clip(&request_id, MAX_NAME_CHARS))
-            .details(clip_json(
-                json!({"code": "unknown_person", "slack_user": i.user.id,
-                                "message": "Slack user not mapped in [identities]"}),
-                AUDIT_CLIP_CHARS,
-            ))]))
             .await;
         return Some(format!(
             "Your Slack user `{}` is not mapped in Latch's [identities].",
@@ -735,15 +726,10 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
 async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String {
     let Some(person) = core.config.person_by_slack(&i.user.id) else {
         let _ = core
-            .store
-            .commit(Changeset::audit_only(vec![AuditEvent::new(
-                core.now(),
-                "slack.unknown_user",
-            )
-            .details(clip_json(
+            .unknown_chat_user(
+                "slack",
                 json!({"slack_user": i.user.id, "action": action.action_id}),
-                AUDIT_CLIP_CHARS,
-            ))]))
+            )
             .await;
         return format!(
             "Your Slack user `{}` is not mapped in Latch's [identities].",

@@ -2,7 +2,7 @@
 //!
 //! One trait, [`Store`], holds everything the server persists: requests, approvals, grants,
 //! the hash-chained audit log, API tokens (hashed), Slack replay nonces and the scheduler
-//! lease. Two implementations, each with its own migrations (`migrations/sqlite`,
+//! lease. Its read half, [`StoreRead`], is all that request handlers are given. Two implementations, each with its own migrations (`migrations/sqlite`,
 //! `migrations/postgres`, never edited once released):
 //!
 //! - [`SqliteStore`]: an embedded file, the zero-set-up default;
@@ -71,19 +71,12 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
-/// Everything the control plane persists. Implementations are safe to share between tasks
-/// and, for PostgreSQL, between servers.
+/// What the control plane reads. A request handler holds only this half of the store: every
+/// change it causes goes through the grant workflow, which holds the whole [`Store`].
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait StoreRead: Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
-
-    /// Write a whole transition atomically: rows and audit entries land together or not at
-    /// all.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when an update's version is stale or an insert's key exists.
-    async fn commit(&self, changes: Changeset) -> Result<(), StoreError>;
 
     /// One request.
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
@@ -119,6 +112,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(self.audit_check().await?.1)
     }
 
+    /// The token whose secret hashes to `secret_hash`, if any (revoked ones included).
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token, by id.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+}
+
+/// Everything the control plane persists: what [`StoreRead`] reads, and the writes.
+/// Implementations are safe to share between tasks and, for PostgreSQL, between servers.
+#[async_trait]
+pub trait Store: StoreRead {
+    /// Write a whole transition atomically: rows and audit entries land together or not at
+    /// all.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when an update's version is stale, an insert's key exists or
+    /// a token to revoke is not live.
+    async fn commit(&self, changes: Changeset) -> Result<(), StoreError>;
+
     /// Store a new API token (only its hash), with no audit entry: a [`Changeset`] with the
     /// token and its `token.created` entry is how the server and the CLI create one.
     async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
@@ -128,12 +139,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         })
         .await
     }
-    /// The token whose secret hashes to `secret_hash`, if any (revoked ones included).
-    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
-    /// Every token, by id.
-    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
-    /// Stop accepting a token. False when no such live token.
-    async fn revoke_token(&self, id: &str, at: Millis) -> Result<bool, StoreError>;
+    /// Stop accepting a token, with no audit entry (a [`Changeset`] with the revocation and
+    /// its `token.revoked` entry is how the server and the CLI revoke one). False when no
+    /// such live token.
+    async fn revoke_token(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
+        let revoked = self
+            .commit(Changeset {
+                token_revocations: vec![TokenRevocation {
+                    id: id.to_owned(),
+                    at,
+                }],
+                ..Changeset::default()
+            })
+            .await;
+        match revoked {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Remember `key` until `expires_at`; true the first time, false when already seen and
     /// unexpired (a replay). Forgets expired keys as it goes.

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
 use tokio::sync::Mutex;
 
-use crate::{redact_location, Changeset, Store, StoreError};
+use crate::{redact_location, Changeset, Store, StoreError, StoreRead};
 
 mod q {
     crate::sql::shared_sql!(
@@ -129,19 +129,9 @@ fn lock_key(scope: &str) -> i64 {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl StoreRead for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
-    }
-
-    async fn commit(&self, changes: Changeset) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        q::apply_changeset(&mut tx, &changes).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -179,9 +169,18 @@ impl Store for PostgresStore {
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         q::tokens(&mut *self.pool.acquire().await?).await
     }
+}
 
-    async fn revoke_token(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
-        q::revoke_token(&mut *self.pool.acquire().await?, id, at).await
+#[async_trait]
+impl Store for PostgresStore {
+    async fn commit(&self, changes: Changeset) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        q::apply_changeset(&mut tx, &changes).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn remember_nonce(

@@ -327,6 +327,11 @@ macro_rules! shared_sql {
             for t in &changes.tokens {
                 create_token(conn, t).await?;
             }
+            for r in &changes.token_revocations {
+                if !revoke_token(conn, &r.id, r.at).await? {
+                    return Err(StoreError::Conflict(format!("no live token `{}`", r.id)));
+                }
+            }
             for w in &changes.grants {
                 write_grant(conn, w, &head).await?;
             }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::{Changeset, Store, StoreError};
+use crate::{Changeset, Store, StoreError, StoreRead};
 
 mod q {
     crate::sql::shared_sql!(sqlx::SqliteConnection, sqlx::sqlite::SqliteRow, "");
@@ -151,21 +151,9 @@ pub fn readable_by_others(path: &Path) -> Vec<(PathBuf, u32)> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl StoreRead for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
-    }
-
-    async fn commit(&self, changes: Changeset) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        // IMMEDIATE takes the write lock up front, so a second process waits (busy timeout)
-        // instead of failing when it upgrades a read lock.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        q::apply_changeset(&mut tx, &changes).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -203,9 +191,20 @@ impl Store for SqliteStore {
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         q::tokens(&mut *self.pool.acquire().await?).await
     }
+}
 
-    async fn revoke_token(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
-        q::revoke_token(&mut *self.pool.acquire().await?, id, at).await
+#[async_trait]
+impl Store for SqliteStore {
+    async fn commit(&self, changes: Changeset) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // IMMEDIATE takes the write lock up front, so a second process waits (busy timeout)
+        // instead of failing when it upgrades a read lock.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        q::apply_changeset(&mut tx, &changes).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn remember_nonce(

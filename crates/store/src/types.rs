@@ -402,6 +402,18 @@ pub struct Changeset {
     pub audit: Vec<AuditEvent>,
     /// API tokens to create (their hashes only); an id that exists already is a conflict.
     pub tokens: Vec<TokenRecord>,
+    /// API tokens to stop accepting; one that is not live (unknown or already revoked) is a
+    /// conflict.
+    pub token_revocations: Vec<TokenRevocation>,
+}
+
+/// A token to stop accepting, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRevocation {
+    /// Token id (`t-…`).
+    pub id: String,
+    /// When it stops being accepted.
+    pub at: Millis,
 }
 
 impl Changeset {
@@ -422,6 +434,7 @@ impl Changeset {
             && self.grants.is_empty()
             && self.audit.is_empty()
             && self.tokens.is_empty()
+            && self.token_revocations.is_empty()
     }
 }
 

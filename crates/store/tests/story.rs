@@ -125,6 +125,7 @@ async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
                 AuditEvent::new(t0 + 5_000, "grant.created").subject("g-1"),
             ],
             tokens: Vec::new(),
+            token_revocations: Vec::new(),
         })
         .await
         .unwrap();
@@ -356,6 +357,19 @@ async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     assert_eq!(store.tokens().await.unwrap().len(), 1);
     assert!(store.revoke_token("t-1", t0 + 1).await.unwrap());
     assert!(!store.revoke_token("t-1", t0 + 2).await.unwrap());
+    // Revoking a token that is not live fails the whole changeset: its entry is not appended.
+    let entries = store.audit(0, 1_000_000).await.unwrap().len();
+    let dead = store
+        .commit(Changeset {
+            token_revocations: vec![TokenRevocation {
+                id: "t-1".into(),
+                at: t0 + 3,
+            }],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "token.revoked").subject("t-1")])
+        })
+        .await;
+    assert!(matches!(dead, Err(StoreError::Conflict(_))), "{dead:?}");
+    assert_eq!(store.audit(0, 1_000_000).await.unwrap().len(), entries);
     assert_eq!(
         store
             .token_by_hash(&"ab".repeat(32))

@@ -1,0 +1,28 @@
+//! Request handlers change nothing themselves: they read through `Core::view` (the store's
+//! read half) and every change they cause is a method of `Core`, which audits it. The type
+//! system keeps the store private to the service module; this keeps the crate-internal
+//! escape hatch (`Core::store`, for the scheduler) out of the handlers.
+
+const HANDLERS: [(&str, &str); 3] = [
+    ("http.rs", include_str!("../src/http.rs")),
+    ("slack.rs", include_str!("../src/slack.rs")),
+    ("offers.rs", include_str!("../src/offers.rs")),
+];
+
+#[test]
+fn handlers_hold_only_the_read_half_of_the_store() {
+    for (file, text) in HANDLERS {
+        for forbidden in [".store()", "Changeset", ".commit("] {
+            let hits: Vec<usize> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(forbidden))
+                .map(|(n, _)| n + 1)
+                .collect();
+            assert!(
+                hits.is_empty(),
+                "{file} uses `{forbidden}` on lines {hits:?}: a handler's changes go through Core"
+            );
+        }
+    }
+}
