@@ -12,9 +12,9 @@
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ObjectLockMode};
-use latch_server::checkpoint::CheckpointPublisher;
-use latch_server::config::LockMode;
-use latch_store::checkpoint::SignedCheckpoint;
+use latch_grant::checkpoint::CheckpointPublisher;
+use latch_grant::checkpoint::LockMode;
+use latch_grant::checkpoint::SignedCheckpoint;
 
 use crate::error::call_err;
 use crate::Aws;

@@ -12,8 +12,8 @@
 //!   not apply to them (the exemption's removal ends the permission of every session at once).
 
 use async_trait::async_trait;
-use latch_server::cloud::{CloudAdapter, CloudError, LatchTag};
-use latch_store::{Identity, IdentityKind, Millis};
+use latch_grant::cloud::{CloudAdapter, CloudError, LatchTag};
+use latch_grant::{Identity, IdentityKind, Millis};
 
 use crate::apply::AccountAccess;
 use crate::grants::GrantOps;

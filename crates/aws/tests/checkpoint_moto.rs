@@ -15,9 +15,9 @@
 
 use latch_aws::checkpoint::S3CheckpointPublisher;
 use latch_aws::testing;
-use latch_server::checkpoint::CheckpointPublisher;
-use latch_server::config::LockMode;
-use latch_store::checkpoint::{parse_checkpoints, Checkpoint, SigningKey};
+use latch_grant::checkpoint::CheckpointPublisher;
+use latch_grant::checkpoint::LockMode;
+use latch_grant::checkpoint::{parse_checkpoints, Checkpoint, SigningKey};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

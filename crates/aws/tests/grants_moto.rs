@@ -194,8 +194,8 @@ const LATCH_SCP: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LatchPer
 
 #[test]
 fn identity_center_grants_edit_the_applied_latch_scp() {
-    use latch_server::CloudAdapter;
-    use latch_store::{Identity, IdentityKind};
+    use latch_grant::CloudAdapter;
+    use latch_grant::{Identity, IdentityKind};
     on_fresh_org(|aws, fx| async move {
         let org = aws.organizations();
         let carol = Identity {
@@ -395,14 +395,14 @@ async fn hang_if(yes: bool) {
 }
 
 #[async_trait::async_trait]
-impl latch_server::CloudAdapter for Crashing {
+impl latch_grant::CloudAdapter for Crashing {
     async fn apply_grant(
         &self,
-        identity: &latch_store::Identity,
+        identity: &latch_grant::Identity,
         bundle: &str,
         grant_id: &str,
         expires_at: i64,
-    ) -> Result<(), latch_server::cloud::CloudError> {
+    ) -> Result<(), latch_grant::cloud::CloudError> {
         hang_if(self.apply == Crash::BeforeCall).await;
         let r = self
             .inner
@@ -414,11 +414,11 @@ impl latch_server::CloudAdapter for Crashing {
 
     async fn revoke_grant(
         &self,
-        identity: &latch_store::Identity,
+        identity: &latch_grant::Identity,
         bundle: &str,
         grant_id: &str,
         cutoff: Option<i64>,
-    ) -> Result<(), latch_server::cloud::CloudError> {
+    ) -> Result<(), latch_grant::cloud::CloudError> {
         hang_if(self.revoke == Crash::BeforeCall).await;
         let r = self
             .inner
@@ -430,8 +430,8 @@ impl latch_server::CloudAdapter for Crashing {
 
     async fn list_latch_tags(
         &self,
-        identities: &[latch_store::Identity],
-    ) -> Result<Vec<latch_server::cloud::LatchTag>, latch_server::cloud::CloudError> {
+        identities: &[latch_grant::Identity],
+    ) -> Result<Vec<latch_grant::cloud::LatchTag>, latch_grant::cloud::CloudError> {
         self.inner.list_latch_tags(identities).await
     }
 }
@@ -447,9 +447,9 @@ async fn dies_in_the_cloud(core: &std::sync::Arc<latch_server::Core>) {
 /// One full pass of a restarted server; the grant's status after it.
 async fn restarted(
     core: &std::sync::Arc<latch_server::Core>,
-    store: &std::sync::Arc<dyn latch_store::Store>,
+    store: &std::sync::Arc<dyn latch_grant::Store>,
     grant_id: &str,
-) -> latch_store::GrantStatus {
+) -> latch_grant::GrantStatus {
     let mut backoff = std::collections::BTreeMap::new();
     latch_server::scheduler::step(core, &mut backoff)
         .await
@@ -462,9 +462,10 @@ async fn restarted(
 /// once the grant has expired.
 #[test]
 fn scheduler_crashes_around_aws_calls_converge() {
+    use latch_grant::GrantStatus;
     use latch_server::domain::NewRequest;
     use latch_server::{scheduler, Config, ManualClock, Settings};
-    use latch_store::{GrantStatus, SqliteStore};
+    use latch_store::SqliteStore;
     use std::sync::Arc;
 
     on_fresh_org(|aws, fx| async move {
@@ -474,7 +475,7 @@ fn scheduler_crashes_around_aws_calls_converge() {
         );
         let config = Config::parse(&text, "t.toml", &|_| None).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn latch_store::Store> = Arc::new(
+        let store: Arc<dyn latch_grant::Store> = Arc::new(
             SqliteStore::open(&dir.path().join("latch.db"))
                 .await
                 .unwrap(),

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use latch_grant::{audit, Role};
+use latch_grant::{CloudAdapter, FakeCloud};
 use latch_server::config::Config;
-use latch_server::{launch_with_tcp_listener, CloudAdapter, FakeCloud, Settings, SystemClock};
-use latch_store::{audit, Role};
+use latch_server::{launch_with_tcp_listener, Settings, SystemClock};
 use serde_json::{json, Value};
 
 /// Output format.
@@ -242,11 +243,11 @@ pub struct VerifyArgs {
     /// The public key checkpoints are signed with (64 hex digits, from `latch audit keygen`);
     /// repeat it for checkpoints signed with an earlier key.
     #[arg(long, value_name = "KEY", value_parser = parse_public_key, requires = "checkpoint")]
-    public_key: Vec<latch_store::checkpoint::PublicKey>,
+    public_key: Vec<latch_grant::checkpoint::PublicKey>,
 }
 
-fn parse_public_key(s: &str) -> Result<latch_store::checkpoint::PublicKey, String> {
-    latch_store::checkpoint::PublicKey::parse(s)
+fn parse_public_key(s: &str) -> Result<latch_grant::checkpoint::PublicKey, String> {
+    latch_grant::checkpoint::PublicKey::parse(s)
 }
 
 fn parse_hash(s: &str) -> Result<String, String> {
@@ -393,7 +394,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = latch_store::open(&database).await.with_context(|| {
         format!(
             "opening the store `{}`",
-            latch_store::redact_location(&database)
+            latch_grant::redact_location(&database)
         )
     })?;
     for (file, mode) in latch_store::exposed_files(&database) {
@@ -553,12 +554,12 @@ async fn cloud(
 /// credential chain without them), whichever cloud grants land on.
 async fn s3_checkpoint_publishers(
     config: &Config,
-) -> anyhow::Result<Vec<Arc<dyn latch_server::checkpoint::CheckpointPublisher>>> {
+) -> anyhow::Result<Vec<Arc<dyn latch_grant::checkpoint::CheckpointPublisher>>> {
     use latch_server::config::CheckpointTarget;
     let Some(audit) = &config.audit else {
         return Ok(Vec::new());
     };
-    let mut out: Vec<Arc<dyn latch_server::checkpoint::CheckpointPublisher>> = Vec::new();
+    let mut out: Vec<Arc<dyn latch_grant::checkpoint::CheckpointPublisher>> = Vec::new();
     let mut aws: Option<latch_aws::Aws> = None;
     for target in &audit.publish {
         let CheckpointTarget::S3 {
@@ -844,7 +845,7 @@ async fn load_audit(
     file: Option<&PathBuf>,
     server: Option<&str>,
     token: Option<&str>,
-) -> anyhow::Result<Vec<latch_store::AuditRecord>> {
+) -> anyhow::Result<Vec<latch_grant::AuditRecord>> {
     if let Some(path) = file {
         let text = latch_input::read(path, latch_input::Expected::JsonLines)?;
         return audit::parse_json_lines(&text)
@@ -853,7 +854,7 @@ async fn load_audit(
     if let Some(db) = database {
         let store = latch_store::open(db)
             .await
-            .with_context(|| format!("opening `{}`", latch_store::redact_location(db)))?;
+            .with_context(|| format!("opening `{}`", latch_grant::redact_location(db)))?;
         return Ok(store.audit(0, 0).await?);
     }
     if let Some(server) = server {
@@ -877,12 +878,12 @@ async fn load_audit(
 /// its rows).
 async fn load_and_verify(
     src: &AuditSource,
-) -> anyhow::Result<(Vec<latch_store::AuditRecord>, audit::Verification)> {
+) -> anyhow::Result<(Vec<latch_grant::AuditRecord>, audit::Verification)> {
     if src.file.is_none() {
         if let Some(db) = &src.database {
             let store = latch_store::open(db)
                 .await
-                .with_context(|| format!("opening `{}`", latch_store::redact_location(db)))?;
+                .with_context(|| format!("opening `{}`", latch_grant::redact_location(db)))?;
             return Ok(store.audit_check().await?);
         }
     }
@@ -931,7 +932,7 @@ async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.checkpoint {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading `{}`", path.display()))?;
-        let checkpoints = latch_store::checkpoint::parse_checkpoints(&text)
+        let checkpoints = latch_grant::checkpoint::parse_checkpoints(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if checkpoints.is_empty() {
             bail!("{}: no checkpoint in the file", path.display());
@@ -1002,7 +1003,7 @@ async fn audit_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn audit_keygen(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let key = latch_store::checkpoint::SigningKey::generate().map_err(anyhow::Error::msg)?;
+    let key = latch_grant::checkpoint::SigningKey::generate().map_err(anyhow::Error::msg)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -1071,7 +1072,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             // Checked before the database is opened or created: a refused token leaves nothing.
             let (record, secret) = latch_server::http::mint_token(&subject, role, now)?;
             let store = latch_store::open(&database).await.with_context(|| {
-                format!("opening `{}`", latch_store::redact_location(&database))
+                format!("opening `{}`", latch_grant::redact_location(&database))
             })?;
             // The secret reaches its file before the token exists: no usable token whose
             // secret was lost, and a token that cannot be stored leaves no file behind.
@@ -1104,7 +1105,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Revoke { database, id } => {
             let store = latch_store::open(&database).await.with_context(|| {
-                format!("opening `{}`", latch_store::redact_location(&database))
+                format!("opening `{}`", latch_grant::redact_location(&database))
             })?;
             let now = chrono_now();
             // The revocation and its audit entry, in one transaction: a token that is not live
@@ -1114,7 +1115,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 .await;
             match revoked {
                 Ok(()) => {}
-                Err(latch_store::StoreError::Conflict(_)) => {
+                Err(latch_grant::StoreError::Conflict(_)) => {
                     bail!("no live token `{id}` (see `latch token list`)")
                 }
                 Err(e) => return Err(e.into()),
@@ -1123,7 +1124,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::List { database } => {
             let store = latch_store::open(&database).await.with_context(|| {
-                format!("opening `{}`", latch_store::redact_location(&database))
+                format!("opening `{}`", latch_grant::redact_location(&database))
             })?;
             let rows: Vec<[String; 4]> = store
                 .tokens()

@@ -92,14 +92,14 @@ fn plan_dir(dir: &Path) -> PathBuf {
 }
 
 fn audit_export() -> Vec<u8> {
-    use latch_store::audit::{seal, to_json_line};
+    use latch_grant::audit::{seal, to_json_line};
     let first = seal(
         None,
-        &latch_store::AuditEvent::new(1_000, "test.one").actor("alice"),
+        &latch_grant::AuditEvent::new(1_000, "test.one").actor("alice"),
     );
     let second = seal(
         Some((first.seq, first.hash.as_str())),
-        &latch_store::AuditEvent::new(2_000, "test.two").actor("bob"),
+        &latch_grant::AuditEvent::new(2_000, "test.two").actor("bob"),
     );
     format!("{}\n{}\n", to_json_line(&first), to_json_line(&second)).into_bytes()
 }

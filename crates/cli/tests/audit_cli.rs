@@ -244,13 +244,13 @@ fn a_log_whose_newest_entries_were_removed_fails_against_its_head_and_count() {
 
 /// A database holding one request (and its audit entry) plus `ticks` audit-only entries.
 fn database_with_a_request(db: &Path, ticks: usize) {
-    use latch_store::*;
+    use latch_grant::*;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = SqliteStore::open(db).await.unwrap();
+        let store = latch_store::SqliteStore::open(db).await.unwrap();
         let t0: Millis = 1_700_000_000_000;
         store
             .commit(Changeset {
@@ -364,7 +364,7 @@ fn keygen_writes_an_owner_only_key_and_prints_its_public_key() {
     let key_file = dir.path().join("audit.key");
     assert_eq!(mode(&key_file), 0o600);
     let text = std::fs::read_to_string(&key_file).unwrap();
-    let key = latch_store::checkpoint::SigningKey::from_file_text(&text).unwrap();
+    let key = latch_grant::checkpoint::SigningKey::from_file_text(&text).unwrap();
     assert_eq!(key.public_key().to_string(), public);
     let secret = text.lines().last().unwrap();
     assert!(!stdout(&out).contains(secret) && !stderr(&out).contains(secret));
@@ -479,7 +479,7 @@ path = "checkpoints.jsonl"
     assert_eq!(v["verification"]["count"].as_u64().unwrap(), count);
 
     // Another key: refused.
-    let other = latch_store::checkpoint::SigningKey::generate()
+    let other = latch_grant::checkpoint::SigningKey::generate()
         .unwrap()
         .public_key()
         .to_string();

@@ -16,9 +16,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use latch_grant::FakeCloud;
+use latch_grant::{Role, Store};
 use latch_server::config::Config;
-use latch_server::{launch_with_tcp_listener, FakeCloud, Settings, SystemClock};
-use latch_store::{Role, Store};
+use latch_server::{launch_with_tcp_listener, Settings, SystemClock};
 use serde_json::json;
 
 const PEOPLE: usize = 400;
@@ -133,8 +134,8 @@ async fn run(label: &str, store: Arc<dyn Store>) {
     // Until every grant is active.
     loop {
         let pending = store
-            .grants(&latch_store::GrantQuery {
-                statuses: vec![latch_store::GrantStatus::Approved],
+            .grants(&latch_grant::GrantQuery {
+                statuses: vec![latch_grant::GrantStatus::Approved],
                 limit: 1,
                 ..Default::default()
             })

@@ -8,29 +8,19 @@
 //! (`latch_audit_checkpoints_total{result="log_broken"}`) instead. Every server of a shared
 //! database writes its own checkpoints; they all describe the one log.
 
-use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use latch_store::audit::{self, GENESIS_HASH};
-use latch_store::checkpoint::{Checkpoint, SignedCheckpoint, SigningKey};
-use latch_store::Store;
+use latch_grant::audit::{self, GENESIS_HASH};
+use latch_grant::checkpoint::{Checkpoint, CheckpointPublisher, SignedCheckpoint, SigningKey};
+use latch_grant::Store;
 
 use crate::clock::{rfc3339, Clock};
 use crate::config::{AuditConfig, CheckpointTarget};
 use crate::service::Core;
 use crate::slack::SlackClient;
-
-/// A place checkpoints are published to.
-#[async_trait]
-pub trait CheckpointPublisher: Send + Sync + fmt::Debug {
-    /// Where, for logs (never a secret).
-    fn describe(&self) -> String;
-    /// Publish one checkpoint.
-    async fn publish(&self, checkpoint: &SignedCheckpoint) -> Result<(), String>;
-}
 
 /// Appends each checkpoint as one JSON line to a file, created mode 0600 whatever the umask.
 #[derive(Debug, Clone)]

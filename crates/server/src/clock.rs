@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use latch_store::Millis;
+use latch_grant::Millis;
 use tokio::sync::watch;
 
 /// A source of "now" that can also sleep until a moment.

@@ -57,7 +57,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
-use latch_store::{Identity, IdentityKind};
+use latch_grant::checkpoint::LockMode;
+use latch_grant::{Identity, IdentityKind};
 use serde::Deserialize;
 
 use crate::clock::parse_duration;
@@ -102,7 +103,7 @@ pub struct DatabaseLocation(pub String);
 
 impl fmt::Debug for DatabaseLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", latch_store::redact_location(&self.0))
+        write!(f, "{:?}", latch_grant::redact_location(&self.0))
     }
 }
 
@@ -379,20 +380,11 @@ pub struct AuditConfig {
     /// The key itself, read from `signing_key_file` by whoever starts the server
     /// ([`AuditConfig::load_signing_key`]); `None` after [`Config::parse`]. `Debug` shows only
     /// its public key.
-    pub signing_key: Option<latch_store::checkpoint::SigningKey>,
+    pub signing_key: Option<latch_grant::checkpoint::SigningKey>,
     /// Seconds between checkpoints (one is also written at start and at shutdown).
     pub checkpoint_interval_secs: i64,
     /// Where each checkpoint goes (at least one place).
     pub publish: Vec<CheckpointTarget>,
-}
-
-/// How long S3 keeps a checkpoint object locked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockMode {
-    /// Nobody, root included, can delete or shorten it before it runs out.
-    Compliance,
-    /// Users with `s3:BypassGovernanceRetention` can.
-    Governance,
 }
 
 /// One place checkpoints are published to.
@@ -449,7 +441,7 @@ impl AuditConfig {
             }
         }
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let key = latch_store::checkpoint::SigningKey::from_file_text(&text).map_err(err)?;
+        let key = latch_grant::checkpoint::SigningKey::from_file_text(&text).map_err(err)?;
         self.signing_key = Some(key);
         Ok(())
     }
@@ -1519,7 +1511,7 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.key");
-        let key = latch_store::checkpoint::SigningKey::generate().unwrap();
+        let key = latch_grant::checkpoint::SigningKey::generate().unwrap();
         let text = key.to_file_text();
         std::fs::write(&path, &text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use latch_store::{
+use latch_grant::{
     ApprovalRecord, AuditEvent, Changeset, Decision, GrantRecord, GrantStatus, Identity, Millis,
     RequestRecord, RequestStatus, TokenRecord, TokenRevocation, Write,
 };
@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::format_duration;
-use crate::cloud::LatchTag;
 use crate::config::{Bundle, Config};
+use latch_grant::cloud::LatchTag;
 
 /// Why an action was refused (stable codes for machines, sentences for people).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -949,7 +949,7 @@ mod tests {
         clippy::cloned_ref_to_slice_refs
     )]
     use super::*;
-    use latch_store::IdentityKind;
+    use latch_grant::IdentityKind;
 
     const CFG: &str = r#"
 [server]

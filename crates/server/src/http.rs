@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
-use latch_store::{
+use latch_grant::{
     audit, Decision, GrantQuery, GrantRecord, GrantStatus, RequestQuery, RequestRecord,
     RequestStatus, Role, StoreError, TokenRecord,
 };

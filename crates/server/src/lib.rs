@@ -2,7 +2,7 @@
 //!
 //! A person or pipeline asks for a bundle for a bounded time; an approval policy decides
 //! (auto-approve, named approvers in tiers with escalation, a second approver, break-glass);
-//! the scheduler applies the grant through a [`cloud::CloudAdapter`] and removes it exactly
+//! the scheduler applies the grant through a [`CloudAdapter`] and removes it exactly
 //! when due — also after a crash or restart — and a reconciler removes `latch:*` grant tags no
 //! live grant explains. Everything lands in the store's hash-chained audit log.
 //!
@@ -19,12 +19,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use latch_store::Store;
+use latch_grant::checkpoint::CheckpointPublisher;
+use latch_grant::{CloudAdapter, Store};
 use tokio::net::TcpListener;
 
 pub mod checkpoint;
 pub mod clock;
-pub mod cloud;
 pub mod config;
 pub mod domain;
 pub mod http;
@@ -36,7 +36,7 @@ pub mod service;
 pub mod slack;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use cloud::{CloudAdapter, FakeCloud};
+
 pub use config::Config;
 pub use service::Core;
 
@@ -55,7 +55,7 @@ pub struct Settings {
     pub metrics_listener: Option<TcpListener>,
     /// Checkpoint publishers for the `[[audit.publish]]` places the server cannot reach itself
     /// (S3: `latch-aws` provides them); file and Slack ones are built from the configuration.
-    pub checkpoint_publishers: Vec<Arc<dyn checkpoint::CheckpointPublisher>>,
+    pub checkpoint_publishers: Vec<Arc<dyn CheckpointPublisher>>,
 }
 
 /// Why the server stopped with an error.

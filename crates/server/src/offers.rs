@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use latch_store::IdentityKind;
+use latch_grant::IdentityKind;
 use latch_trail::PrincipalKind;
 use serde::Serialize;
 use serde_json::{json, Value};

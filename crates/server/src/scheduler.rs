@@ -18,15 +18,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use latch_store::{
+use latch_grant::{
     AuditEvent, Changeset, GrantQuery, GrantRecord, GrantStatus, Identity, Millis, RequestQuery,
     RequestStatus, StoreError,
 };
 use serde_json::json;
 
-use crate::cloud::CloudError;
 use crate::domain::{self, CloudStep, Repair, Transition};
 use crate::service::Core;
+use latch_grant::cloud::CloudError;
 
 /// Run until `shutdown` resolves.
 pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use latch_store::{
+use latch_grant::{
     AuditEvent, Changeset, Decision, GrantRecord, Millis, RequestRecord, RequestStatus, Role,
     Store, StoreError, StoreRead, TokenRecord, Write,
 };
@@ -17,11 +17,11 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::clock::{format_duration, rfc3339, Clock};
-use crate::cloud::CloudAdapter;
 use crate::config::Config;
 use crate::domain::{self, NewRequest, Refusal, RefusalCode};
 use crate::metrics::Metrics;
 use crate::slack::{self, SlackClient};
+use latch_grant::cloud::CloudAdapter;
 
 /// Why a core call failed.
 #[derive(Debug, thiserror::Error)]

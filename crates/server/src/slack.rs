@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hmac::{Hmac, Mac};
-use latch_store::{
+use latch_grant::{
     ApprovalRecord, Decision, GrantQuery, GrantRecord, GrantStatus, Millis, RequestRecord,
     RequestStatus,
 };
@@ -85,7 +85,7 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     mac.update(body);
     format!(
         "v0={}",
-        latch_store::audit::hex(&mac.finalize().into_bytes())
+        latch_grant::audit::hex(&mac.finalize().into_bytes())
     )
 }
 
@@ -137,7 +137,7 @@ pub fn verify_signature(
     // `given` now equals the MAC; its canonical spelling is the key.
     Ok(ReplayKey(format!(
         "slack-sig:{}",
-        latch_store::audit::hex(&given)
+        latch_grant::audit::hex(&given)
     )))
 }
 
@@ -466,7 +466,7 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
             // Nothing from the unverified body is trusted; record only what identifies it.
             let details = json!({
                 "timestamp": ts.map(|t| clip(t, MAX_NAME_CHARS)),
-                "body_sha256": latch_store::audit::hex(&<Sha256 as sha2::Digest>::digest(body)),
+                "body_sha256": latch_grant::audit::hex(&<Sha256 as sha2::Digest>::digest(body)),
             });
             let audited = core
                 .reject_inbound("slack", rejection.code(), &rejection.to_string(), details)
@@ -771,8 +771,8 @@ mod tests {
             id: "g-1".into(),
             request_id: "r-1".into(),
             requester: "alice".into(),
-            identity: latch_store::Identity {
-                kind: latch_store::IdentityKind::Role,
+            identity: latch_grant::Identity {
+                kind: latch_grant::IdentityKind::Role,
                 id: "arn:aws:iam::111122223333:role/alice".into(),
             },
             bundle: "iam-admin".into(),

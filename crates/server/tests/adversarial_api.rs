@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use latch_store::{GrantQuery, GrantStatus, RequestStatus, Role, Store};
+use latch_grant::{GrantQuery, GrantStatus, RequestStatus, Role, Store};
 use serde_json::{json, Value};
 
 macro_rules! on_both {
@@ -356,7 +356,7 @@ async fn api_text_limits(backend: Backend) {
             .await
             .unwrap()
             .iter()
-            .map(|e| latch_store::audit::to_json_line(e).len())
+            .map(|e| latch_grant::audit::to_json_line(e).len())
             .sum::<usize>()
     };
 
@@ -452,7 +452,7 @@ async fn api_text_limits(backend: Backend) {
 
     // Every refusal is audited with its code; refused text is written visibly.
     let entries = store.audit(0, 0).await.unwrap();
-    let refused: Vec<&latch_store::AuditRecord> = entries
+    let refused: Vec<&latch_grant::AuditRecord> = entries
         .iter()
         .filter(|e| e.kind == "request.refused")
         .collect();

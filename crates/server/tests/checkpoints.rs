@@ -15,11 +15,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use latch_server::checkpoint::CheckpointPublisher;
+use latch_grant::checkpoint::CheckpointPublisher;
+use latch_grant::checkpoint::{parse_checkpoints, SignedCheckpoint, SigningKey};
+use latch_grant::FakeCloud;
+use latch_grant::{audit, Role, Store};
 use latch_server::config::Config;
-use latch_server::{launch_with_tcp_listener, FakeCloud, ManualClock, Settings};
-use latch_store::checkpoint::{parse_checkpoints, SignedCheckpoint, SigningKey};
-use latch_store::{audit, Role, Store};
+use latch_server::{launch_with_tcp_listener, ManualClock, Settings};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,8 +137,8 @@ async fn a_broken_log_is_never_signed() {
     let store: Arc<dyn Store> = Arc::new(raw.clone());
     for i in 0..3 {
         store
-            .commit(latch_store::Changeset::audit_only(vec![
-                latch_store::AuditEvent::new(T0 + i, "test.tick"),
+            .commit(latch_grant::Changeset::audit_only(vec![
+                latch_grant::AuditEvent::new(T0 + i, "test.tick"),
             ]))
             .await
             .unwrap();

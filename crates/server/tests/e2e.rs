@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use latch_server::{FakeCloud, ManualClock};
-use latch_store::{GrantQuery, GrantStatus, RequestStatus, Role, Store};
+use latch_grant::FakeCloud;
+use latch_grant::{GrantQuery, GrantStatus, RequestStatus, Role, Store};
+use latch_server::ManualClock;
 use serde_json::{json, Value};
 
 macro_rules! on_both {
@@ -41,7 +42,7 @@ on_both!(crash_between_due_and_revoked_converges);
 on_both!(api_roles_revoke_and_reconcile);
 on_both!(break_glass_escalation_second_approver_expiry);
 
-async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_store::GrantRecord> {
+async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
 }
 
@@ -585,8 +586,8 @@ async fn api_roles_revoke_and_reconcile(backend: Backend) {
 
     // A tag planted behind Latch's back is removed by the reconciler, and audited.
     cloud.plant_tag(
-        latch_store::Identity {
-            kind: latch_store::IdentityKind::Role,
+        latch_grant::Identity {
+            kind: latch_grant::IdentityKind::Role,
             id: "arn:aws:iam::111122223333:role/bob".into(),
         },
         "prod-db",
@@ -626,8 +627,8 @@ async fn api_roles_revoke_and_reconcile(backend: Backend) {
         .api("GET", "/api/v1/audit/export", &admin, None)
         .await;
     assert_eq!(status, 200);
-    let lines = latch_store::audit::parse_json_lines(body.as_str().unwrap()).unwrap();
-    assert!(latch_store::audit::verify(&lines).is_intact());
+    let lines = latch_grant::audit::parse_json_lines(body.as_str().unwrap()).unwrap();
+    assert!(latch_grant::audit::verify(&lines).is_intact());
 
     // Tokens are created by admins; the secret is returned once and stored hashed.
     let (status, body) = server
@@ -721,7 +722,7 @@ async fn two_servers_one_postgres_no_double_actions() {
     let removals = cloud
         .calls()
         .iter()
-        .filter(|c| matches!(c, latch_server::cloud::FakeCall::Revoke { .. }))
+        .filter(|c| matches!(c, latch_grant::cloud::FakeCall::Revoke { .. }))
         .count();
     assert_eq!(removals, 1, "{:#?}", cloud.calls());
     assert!(cloud.tag(ALICE, "read-logs").is_none());

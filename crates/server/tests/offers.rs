@@ -13,8 +13,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
+use latch_grant::{RequestQuery, RequestStatus, Role};
 use latch_server::offers::OFFER_ACTION;
-use latch_store::{RequestQuery, RequestStatus, Role};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

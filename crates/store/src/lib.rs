@@ -1,20 +1,19 @@
-//! Storage for the Latch control plane.
+//! The SQL backends of the Latch control plane's [`Store`].
 //!
-//! One trait, [`Store`], holds everything the server persists: requests, approvals, grants,
-//! the hash-chained audit log, API tokens (hashed), Slack replay nonces and the scheduler
-//! lease. Its read half, [`StoreRead`], is all that request handlers are given. Two implementations, each with its own migrations (`migrations/sqlite`,
-//! `migrations/postgres`, never edited once released):
+//! The store's contract — the records, the audit chain, the [`Store`] trait and its read half
+//! — is `latch-grant`'s; this crate implements it twice, each backend with its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`, never edited once released):
 //!
 //! - [`SqliteStore`]: an embedded file, the zero-set-up default;
 //! - [`PostgresStore`]: shared by several servers; leadership of the scheduler is a
 //!   PostgreSQL advisory lock held on a dedicated connection.
 //!
-//! Every state transition is one [`Changeset`] committed atomically together with its audit
+//! Every state transition is one [`Changeset`](latch_grant::Changeset) committed atomically together with its audit
 //! entries; updates carry the version they read, so two servers racing on the same request
 //! or grant cannot both win ([`StoreError::Conflict`]).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), latch_store::StoreError> {
+//! # async fn demo() -> Result<(), latch_grant::StoreError> {
 //! let store = latch_store::open("latch.db").await?;              // or postgres://…
 //! let check = store.audit_verify().await?;
 //! assert!(check.is_intact());
@@ -23,161 +22,15 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use latch_grant::{Store, StoreError};
 
-pub mod audit;
-pub mod checkpoint;
+mod db;
 mod postgres;
 mod sql;
 mod sqlite;
-pub mod types;
 
-pub use audit::Verification;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use types::*;
-
-/// Why a storage call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Someone else changed the row first (stale version, duplicate approval or id).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// A stored value could not be read back.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-    /// The database refused or could not be reached.
-    #[error("database error: {0}")]
-    Database(String),
-    /// The database location is unusable.
-    #[error("bad database location `{url}`: {reason}")]
-    Location {
-        /// The location given (password removed).
-        url: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e.to_string())
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Database(format!("migration failed: {e}"))
-    }
-}
-
-/// What the control plane reads. A request handler holds only this half of the store: every
-/// change it causes goes through the grant workflow, which holds the whole [`Store`].
-#[async_trait]
-pub trait StoreRead: Send + Sync + std::fmt::Debug {
-    /// `sqlite` or `postgres`.
-    fn backend(&self) -> &'static str;
-
-    /// One request.
-    async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
-    /// Requests, newest first.
-    async fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
-    /// The answers given to one request, oldest first.
-    async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError>;
-    /// One grant.
-    async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError>;
-    /// Grants, soonest expiry first.
-    async fn grants(&self, query: &GrantQuery) -> Result<Vec<GrantRecord>, StoreError>;
-
-    /// Audit entries with `seq > after_seq`, in order, at most `limit` (0 = all).
-    async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
-
-    /// Which audit entry each request and grant row names (see [`AuditReference`]).
-    async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError>;
-
-    /// The whole log and its verification: the hash chain, and every request and grant row
-    /// naming an entry the log still holds.
-    async fn audit_check(&self) -> Result<(Vec<AuditRecord>, Verification), StoreError> {
-        // Rows first: each was committed together with the entries it names, so a log read
-        // afterwards holds them even while other servers keep writing.
-        let refs = self.audit_references().await?;
-        let all = self.audit(0, 0).await?;
-        let mut v = audit::verify(&all);
-        v.check_references(&all, &refs);
-        Ok((all, v))
-    }
-
-    /// Verify the whole audit log as stored (see [`Store::audit_check`]).
-    async fn audit_verify(&self) -> Result<Verification, StoreError> {
-        Ok(self.audit_check().await?.1)
-    }
-
-    /// The token whose secret hashes to `secret_hash`, if any (revoked ones included).
-    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
-    /// Every token, by id.
-    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
-}
-
-/// Everything the control plane persists: what [`StoreRead`] reads, and the writes.
-/// Implementations are safe to share between tasks and, for PostgreSQL, between servers.
-#[async_trait]
-pub trait Store: StoreRead {
-    /// Write a whole transition atomically: rows and audit entries land together or not at
-    /// all.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when an update's version is stale, an insert's key exists or
-    /// a token to revoke is not live.
-    async fn commit(&self, changes: Changeset) -> Result<(), StoreError>;
-
-    /// Store a new API token (only its hash), with no audit entry: a [`Changeset`] with the
-    /// token and its `token.created` entry is how the server and the CLI create one.
-    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.commit(Changeset {
-            tokens: vec![token.clone()],
-            ..Changeset::default()
-        })
-        .await
-    }
-    /// Stop accepting a token, with no audit entry (a [`Changeset`] with the revocation and
-    /// its `token.revoked` entry is how the server and the CLI revoke one). False when no
-    /// such live token.
-    async fn revoke_token(&self, id: &str, at: Millis) -> Result<bool, StoreError> {
-        let revoked = self
-            .commit(Changeset {
-                token_revocations: vec![TokenRevocation {
-                    id: id.to_owned(),
-                    at,
-                }],
-                ..Changeset::default()
-            })
-            .await;
-        match revoked {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Remember `key` until `expires_at`; true the first time, false when already seen and
-    /// unexpired (a replay). Forgets expired keys as it goes.
-    async fn remember_nonce(
-        &self,
-        key: &str,
-        now: Millis,
-        expires_at: Millis,
-    ) -> Result<bool, StoreError>;
-
-    /// Try to be (or stay) the one server running the scheduler. `holder` names this server;
-    /// `ttl_ms` is how long the claim lasts without renewal where the backend uses leases.
-    /// Call it again periodically to renew. A server restarted with the same `holder` leads
-    /// again at once (SQLite: a new handle takes a lease its own id holds; PostgreSQL: the
-    /// advisory lock ended with the old process's connection); of two live servers given the
-    /// same id, one leads (SQLite: the newer; PostgreSQL: the one holding the lock).
-    async fn try_lead(&self, holder: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError>;
-    /// Give up leadership now.
-    async fn release_lead(&self, holder: &str) -> Result<(), StoreError>;
-}
 
 /// Open the store a location names: `postgres://…`/`postgresql://…` for PostgreSQL,
 /// `sqlite://PATH` or a plain file path for SQLite (created if missing). Runs migrations.
@@ -205,33 +58,4 @@ pub fn exposed_files(location: &str) -> Vec<(std::path::PathBuf, u32)> {
     }
     let path = location.strip_prefix("sqlite://").unwrap_or(location);
     sqlite::readable_by_others(std::path::Path::new(path))
-}
-
-/// A location with any password replaced by `***`, for messages and logs.
-#[must_use]
-pub fn redact_location(location: &str) -> String {
-    if let Some((scheme, rest)) = location.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
-            if let Some((user, _password)) = userinfo.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
-    }
-    location.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact_location("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            super::redact_location("postgres://u@h/db"),
-            "postgres://u@h/db"
-        );
-        assert_eq!(super::redact_location("latch.db"), "latch.db");
-    }
 }

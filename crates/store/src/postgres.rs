@@ -12,7 +12,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
 use tokio::sync::Mutex;
 
-use crate::{redact_location, Changeset, Store, StoreError, StoreRead};
+use crate::db::Db as _;
+use latch_grant::redact_location;
+use latch_grant::{Changeset, Store, StoreError, StoreRead};
 
 mod q {
     crate::sql::shared_sql!(
@@ -22,7 +24,7 @@ mod q {
     );
 }
 
-use crate::types::*;
+use latch_grant::records::*;
 
 /// The PostgreSQL store.
 #[derive(Debug)]
@@ -68,8 +70,9 @@ impl PostgresStore {
                 .map_err(|e| location_error(e.to_string()))?;
             sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                 .execute(&mut conn)
-                .await?;
-            conn.close().await?;
+                .await
+                .db()?;
+            conn.close().await.db()?;
             options = options.options([("search_path", schema)]);
         }
         // Fail fast on an unreachable server (the pool itself would retry for its timeout).
@@ -77,14 +80,17 @@ impl PostgresStore {
             .connect()
             .await
             .map_err(|e| location_error(e.to_string()))?;
-        probe.close().await?;
+        probe.close().await.db()?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options.clone())
             .await
             .map_err(|e| location_error(e.to_string()))?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .db()?;
         // One advisory lock key per database and schema, so separate deployments (or test
         // runs) on one server do not fight over leadership.
         let scope = format!(
@@ -107,7 +113,8 @@ impl PostgresStore {
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
         Ok(sqlx::raw_sql(sql)
             .execute(&self.pool)
-            .await?
+            .await
+            .db()?
             .rows_affected())
     }
 
@@ -135,39 +142,39 @@ impl StoreRead for PostgresStore {
     }
 
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        q::request(&mut *self.pool.acquire().await?, id).await
+        q::request(&mut *self.pool.acquire().await.db()?, id).await
     }
 
     async fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
-        q::requests(&mut *self.pool.acquire().await?, query).await
+        q::requests(&mut *self.pool.acquire().await.db()?, query).await
     }
 
     async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
-        q::approvals(&mut *self.pool.acquire().await?, request_id).await
+        q::approvals(&mut *self.pool.acquire().await.db()?, request_id).await
     }
 
     async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        q::grant(&mut *self.pool.acquire().await?, id).await
+        q::grant(&mut *self.pool.acquire().await.db()?, id).await
     }
 
     async fn grants(&self, query: &GrantQuery) -> Result<Vec<GrantRecord>, StoreError> {
-        q::grants(&mut *self.pool.acquire().await?, query).await
+        q::grants(&mut *self.pool.acquire().await.db()?, query).await
     }
 
     async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        q::audit_after(&mut *self.pool.acquire().await?, after_seq, limit).await
+        q::audit_after(&mut *self.pool.acquire().await.db()?, after_seq, limit).await
     }
 
     async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError> {
-        q::audit_references(&mut *self.pool.acquire().await?).await
+        q::audit_references(&mut *self.pool.acquire().await.db()?).await
     }
 
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        q::token_by_hash(&mut *self.pool.acquire().await?, secret_hash).await
+        q::token_by_hash(&mut *self.pool.acquire().await.db()?, secret_hash).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        q::tokens(&mut *self.pool.acquire().await?).await
+        q::tokens(&mut *self.pool.acquire().await.db()?).await
     }
 }
 
@@ -177,9 +184,9 @@ impl Store for PostgresStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.db()?;
         q::apply_changeset(&mut tx, &changes).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -189,7 +196,7 @@ impl Store for PostgresStore {
         now: Millis,
         expires_at: Millis,
     ) -> Result<bool, StoreError> {
-        q::remember_nonce(&mut *self.pool.acquire().await?, key, now, expires_at).await
+        q::remember_nonce(&mut *self.pool.acquire().await.db()?, key, now, expires_at).await
     }
 
     async fn try_lead(
@@ -206,7 +213,7 @@ impl Store for PostgresStore {
             }
         }
         if guard.is_none() {
-            let conn = self.options.connect().await?;
+            let conn = self.options.connect().await.db()?;
             *guard = Some(Leader { conn, held: false });
         }
         let Some(leader) = guard.as_mut() else {
@@ -218,7 +225,8 @@ impl Store for PostgresStore {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(self.lock_key)
             .fetch_one(&mut leader.conn)
-            .await?;
+            .await
+            .db()?;
         leader.held = got;
         Ok(got)
     }
@@ -230,9 +238,10 @@ impl Store for PostgresStore {
                 let _: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
                     .bind(self.lock_key)
                     .fetch_one(&mut leader.conn)
-                    .await?;
+                    .await
+                    .db()?;
             }
-            leader.conn.close().await?;
+            leader.conn.close().await.db()?;
         }
         Ok(())
     }

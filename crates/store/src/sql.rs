@@ -9,9 +9,10 @@ macro_rules! shared_sql {
     ($conn:ty, $row:ty, $lock_audit:expr) => {
         use sqlx::Row as _;
 
-        use crate::audit;
-        use crate::types::*;
-        use crate::StoreError;
+        use crate::db::Db as _;
+        use latch_grant::audit;
+        use latch_grant::records::*;
+        use latch_grant::StoreError;
 
         fn corrupt(e: sqlx::Error) -> StoreError {
             StoreError::Corrupt(e.to_string())
@@ -163,7 +164,7 @@ macro_rules! shared_sql {
                 .bind(head.0)
                 .bind(&head.1)
                 .execute(&mut *conn)
-                .await?;
+                .await.db()?;
             if done.rows_affected() == 1 {
                 Ok(())
             } else {
@@ -219,7 +220,7 @@ macro_rules! shared_sql {
                 .bind(head.0)
                 .bind(&head.1)
                 .execute(&mut *conn)
-                .await?;
+                .await.db()?;
             if done.rows_affected() == 1 {
                 Ok(())
             } else {
@@ -234,7 +235,7 @@ macro_rules! shared_sql {
         async fn audit_head(conn: &mut $conn) -> Result<(i64, String), StoreError> {
             let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
-                .await?;
+                .await.db()?;
             match head {
                 Some(row) => Ok((
                     row.try_get("seq").map_err(corrupt)?,
@@ -252,7 +253,7 @@ macro_rules! shared_sql {
         ) -> Result<Vec<AuditRecord>, StoreError> {
             let lock: &str = $lock_audit;
             if !lock.is_empty() {
-                sqlx::query(lock).execute(&mut *conn).await?;
+                sqlx::query(lock).execute(&mut *conn).await.db()?;
             }
             let (seq, hash) = audit_head(conn).await?;
             let mut prev: Option<(i64, String)> = (seq > 0).then_some((seq, hash));
@@ -280,7 +281,7 @@ macro_rules! shared_sql {
                 .bind(&rec.prev_hash)
                 .bind(&rec.hash)
                 .execute(&mut *conn)
-                .await?;
+                .await.db()?;
             }
             Ok(())
         }
@@ -316,7 +317,7 @@ macro_rules! shared_sql {
                 .bind(a.at)
                 .bind(&a.comment)
                 .execute(&mut *conn)
-                .await?;
+                .await.db()?;
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict(format!(
                         "`{}` has already answered request `{}`",
@@ -348,7 +349,7 @@ macro_rules! shared_sql {
                  ORDER BY COALESCE(audit_seq, -1) DESC, tbl DESC, id",
             )
             .fetch_all(&mut *conn)
-            .await?;
+            .await.db()?;
             rows.iter()
                 .map(|row| {
                     Ok(AuditReference {
@@ -366,7 +367,7 @@ macro_rules! shared_sql {
             id: &str,
         ) -> Result<Option<RequestRecord>, StoreError> {
             let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1");
-            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?;
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await.db()?;
             row.as_ref().map(request_from_row).transpose()
         }
 
@@ -384,7 +385,7 @@ macro_rules! shared_sql {
                 .bind(&q.requester)
                 .bind(limit)
                 .fetch_all(&mut *conn)
-                .await?;
+                .await.db()?;
             rows.iter().map(request_from_row).collect()
         }
 
@@ -398,7 +399,7 @@ macro_rules! shared_sql {
             )
             .bind(request_id)
             .fetch_all(&mut *conn)
-            .await?;
+            .await.db()?;
             rows.iter().map(approval_from_row).collect()
         }
 
@@ -407,7 +408,7 @@ macro_rules! shared_sql {
             id: &str,
         ) -> Result<Option<GrantRecord>, StoreError> {
             let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
-            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?;
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await.db()?;
             row.as_ref().map(grant_from_row).transpose()
         }
 
@@ -440,7 +441,7 @@ macro_rules! shared_sql {
                 .bind(limit)
                 .bind(q.expires_at_most)
                 .fetch_all(&mut *conn)
-                .await?;
+                .await.db()?;
             rows.iter().map(grant_from_row).collect()
         }
 
@@ -457,7 +458,7 @@ macro_rules! shared_sql {
             .bind(after_seq)
             .bind(limit)
             .fetch_all(&mut *conn)
-            .await?;
+            .await.db()?;
             rows.iter().map(audit_from_row).collect()
         }
 
@@ -476,7 +477,7 @@ macro_rules! shared_sql {
             .bind(t.created_at)
             .bind(t.revoked_at)
             .execute(&mut *conn)
-            .await?;
+            .await.db()?;
             if done.rows_affected() == 1 {
                 Ok(())
             } else {
@@ -494,7 +495,7 @@ macro_rules! shared_sql {
             )
             .bind(hash)
             .fetch_optional(&mut *conn)
-            .await?;
+            .await.db()?;
             row.as_ref().map(token_from_row).transpose()
         }
 
@@ -504,7 +505,7 @@ macro_rules! shared_sql {
                  ORDER BY id",
             )
             .fetch_all(&mut *conn)
-            .await?;
+            .await.db()?;
             rows.iter().map(token_from_row).collect()
         }
 
@@ -519,7 +520,7 @@ macro_rules! shared_sql {
             .bind(id)
             .bind(at)
             .execute(&mut *conn)
-            .await?;
+            .await.db()?;
             Ok(done.rows_affected() == 1)
         }
 
@@ -532,14 +533,14 @@ macro_rules! shared_sql {
             sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
                 .bind(now)
                 .execute(&mut *conn)
-                .await?;
+                .await.db()?;
             let done = sqlx::query(
                 "INSERT INTO nonces (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
             )
             .bind(key)
             .bind(expires_at)
             .execute(&mut *conn)
-            .await?;
+            .await.db()?;
             Ok(done.rows_affected() == 1)
         }
     };

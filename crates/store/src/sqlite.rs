@@ -11,13 +11,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::{Changeset, Store, StoreError, StoreRead};
+use crate::db::Db as _;
+use latch_grant::{Changeset, Store, StoreError, StoreRead};
 
 mod q {
     crate::sql::shared_sql!(sqlx::SqliteConnection, sqlx::sqlite::SqliteRow, "");
 }
 
-use crate::types::*;
+use latch_grant::records::*;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -69,7 +70,10 @@ impl SqliteStore {
                 url: location.clone(),
                 reason: e.to_string(),
             })?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .db()?;
         Ok(SqliteStore {
             pool,
             path: path.to_path_buf(),
@@ -91,7 +95,8 @@ impl SqliteStore {
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
         Ok(sqlx::raw_sql(sql)
             .execute(&self.pool)
-            .await?
+            .await
+            .db()?
             .rows_affected())
     }
 }
@@ -157,39 +162,39 @@ impl StoreRead for SqliteStore {
     }
 
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        q::request(&mut *self.pool.acquire().await?, id).await
+        q::request(&mut *self.pool.acquire().await.db()?, id).await
     }
 
     async fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
-        q::requests(&mut *self.pool.acquire().await?, query).await
+        q::requests(&mut *self.pool.acquire().await.db()?, query).await
     }
 
     async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
-        q::approvals(&mut *self.pool.acquire().await?, request_id).await
+        q::approvals(&mut *self.pool.acquire().await.db()?, request_id).await
     }
 
     async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        q::grant(&mut *self.pool.acquire().await?, id).await
+        q::grant(&mut *self.pool.acquire().await.db()?, id).await
     }
 
     async fn grants(&self, query: &GrantQuery) -> Result<Vec<GrantRecord>, StoreError> {
-        q::grants(&mut *self.pool.acquire().await?, query).await
+        q::grants(&mut *self.pool.acquire().await.db()?, query).await
     }
 
     async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        q::audit_after(&mut *self.pool.acquire().await?, after_seq, limit).await
+        q::audit_after(&mut *self.pool.acquire().await.db()?, after_seq, limit).await
     }
 
     async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError> {
-        q::audit_references(&mut *self.pool.acquire().await?).await
+        q::audit_references(&mut *self.pool.acquire().await.db()?).await
     }
 
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        q::token_by_hash(&mut *self.pool.acquire().await?, secret_hash).await
+        q::token_by_hash(&mut *self.pool.acquire().await.db()?, secret_hash).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        q::tokens(&mut *self.pool.acquire().await?).await
+        q::tokens(&mut *self.pool.acquire().await.db()?).await
     }
 }
 
@@ -201,9 +206,9 @@ impl Store for SqliteStore {
         }
         // IMMEDIATE takes the write lock up front, so a second process waits (busy timeout)
         // instead of failing when it upgrades a read lock.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.db()?;
         q::apply_changeset(&mut tx, &changes).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(())
     }
 
@@ -213,7 +218,7 @@ impl Store for SqliteStore {
         now: Millis,
         expires_at: Millis,
     ) -> Result<bool, StoreError> {
-        q::remember_nonce(&mut *self.pool.acquire().await?, key, now, expires_at).await
+        q::remember_nonce(&mut *self.pool.acquire().await.db()?, key, now, expires_at).await
     }
 
     async fn try_lead(&self, holder: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError> {
@@ -239,7 +244,8 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(fresh)
         .execute(&self.pool)
-        .await?;
+        .await
+        .db()?;
         let got = done.rows_affected() == 1;
         if got {
             self.has_led.store(true, Ordering::SeqCst);
@@ -254,7 +260,8 @@ impl Store for SqliteStore {
         .bind(holder)
         .bind(&self.instance)
         .execute(&self.pool)
-        .await?;
+        .await
+        .db()?;
         Ok(())
     }
 }

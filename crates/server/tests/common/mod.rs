@@ -14,9 +14,11 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
+use latch_grant::FakeCloud;
+use latch_grant::{Role, Store};
 use latch_server::config::Config;
-use latch_server::{launch_with_tcp_listener, FakeCloud, ManualClock, Settings};
-use latch_store::{PostgresStore, Role, SqliteStore, Store};
+use latch_server::{launch_with_tcp_listener, ManualClock, Settings};
+use latch_store::{PostgresStore, SqliteStore};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 

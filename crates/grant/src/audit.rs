@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::types::{AuditEvent, AuditRecord, AuditReference, Millis};
+use crate::records::{AuditEvent, AuditRecord, AuditReference, Millis};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

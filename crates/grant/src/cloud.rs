@@ -10,8 +10,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use crate::records::{Identity, Millis};
 use async_trait::async_trait;
-use latch_store::{Identity, Millis};
 use serde::Serialize;
 
 /// A cloud call failed.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{canonical_json, hex, is_hash, parse_exact};
-use crate::types::Millis;
+use crate::records::Millis;
 
 /// The `format` of every checkpoint this version writes and reads.
 pub const FORMAT: &str = "latch.audit-checkpoint/v1";
@@ -285,6 +285,24 @@ fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
         *o = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
     Some(out)
+}
+
+/// A place checkpoints are published to.
+#[async_trait::async_trait]
+pub trait CheckpointPublisher: Send + Sync + fmt::Debug {
+    /// Where, for logs (never a secret).
+    fn describe(&self) -> String;
+    /// Publish one checkpoint.
+    async fn publish(&self, checkpoint: &SignedCheckpoint) -> Result<(), String>;
+}
+
+/// How long S3 keeps a checkpoint object locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Nobody, root included, can delete or shorten it before it runs out.
+    Compliance,
+    /// Users with `s3:BypassGovernanceRetention` can.
+    Governance,
 }
 
 #[cfg(test)]

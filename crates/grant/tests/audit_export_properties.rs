@@ -3,9 +3,9 @@
 //! never panic, and every error names its line.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use latch_grant::audit::{parse_json_lines, seal, to_json_line};
+use latch_grant::AuditEvent;
 use latch_input::{decode, Expected};
-use latch_store::audit::{parse_json_lines, seal, to_json_line};
-use latch_store::AuditEvent;
 use proptest::prelude::*;
 
 fn export() -> String {

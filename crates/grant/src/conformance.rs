@@ -1,0 +1,405 @@
+//! The conformance story of a [`Store`] backend: requests, approvals, grants and tokens
+//! through their transitions, stale and duplicate writes refused as conflicts, the audit
+//! chain and its references, replay nonces and the scheduler lease, on two handles of one
+//! database. `latch-store` runs it against SQLite and PostgreSQL; a new backend runs it too
+//! (feature `conformance`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::missing_panics_doc,
+    clippy::too_many_lines
+)]
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::*;
+
+/// A pending request by `requester` for `iam-admin`, created at `at`.
+pub fn request(id: &str, requester: &str, at: Millis) -> RequestRecord {
+    RequestRecord {
+        id: id.into(),
+        requester: requester.into(),
+        identity: Identity {
+            kind: IdentityKind::Role,
+            id: format!("arn:aws:iam::111122223333:role/{requester}"),
+        },
+        bundle: "iam-admin".into(),
+        duration_secs: 3600,
+        reason: "incident 4411".into(),
+        status: RequestStatus::Pending,
+        source: "api".into(),
+        break_glass: false,
+        tier: 0,
+        tier_deadline: Some(at + 900_000),
+        required_approvals: 1,
+        created_at: at,
+        decided_at: None,
+        slack_channel: None,
+        slack_ts: None,
+        version: 0,
+    }
+}
+
+/// The approved grant of `req`, created at `at`.
+pub fn grant(id: &str, req: &RequestRecord, at: Millis) -> GrantRecord {
+    GrantRecord {
+        id: id.into(),
+        request_id: req.id.clone(),
+        requester: req.requester.clone(),
+        identity: req.identity.clone(),
+        bundle: req.bundle.clone(),
+        status: GrantStatus::Approved,
+        break_glass: false,
+        created_at: at,
+        activated_at: None,
+        expires_at: at + req.duration_secs * 1000,
+        ended_at: None,
+        revoked_by: None,
+        revoke_reason: None,
+        session_cutoff: None,
+        version: 0,
+    }
+}
+
+/// The story every backend must tell the same way. `store` and `second` are two handles on
+/// one empty database (two servers sharing it). Panics where the backend differs from the
+/// contract.
+pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
+    let t0: Millis = 1_700_000_000_000;
+
+    // A request is created with its audit entry, atomically.
+    let r1 = request("r-1", "alice", t0);
+    store
+        .commit(Changeset {
+            requests: vec![Write::Insert(r1.clone())],
+            audit: vec![AuditEvent::new(t0, "request.created")
+                .actor("alice")
+                .subject("r-1")
+                .details(json!({"bundle": "iam-admin", "duration_secs": 3600}))],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.request("r-1").await.unwrap().unwrap(), r1);
+    assert!(store.request("r-none").await.unwrap().is_none());
+
+    // Inserting the same id again is a conflict and writes nothing (not even the audit).
+    let err = store
+        .commit(Changeset {
+            requests: vec![Write::Insert(r1.clone())],
+            audit: vec![AuditEvent::new(t0, "request.created")],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(store.audit(0, 0).await.unwrap().len(), 1);
+
+    // Approve: request update at the version read + approval + grant + audit, in one go.
+    let mut approved = r1.clone();
+    approved.status = RequestStatus::Approved;
+    approved.decided_at = Some(t0 + 5_000);
+    let g1 = grant("g-1", &r1, t0 + 5_000);
+    store
+        .commit(Changeset {
+            requests: vec![Write::Update(approved.clone())],
+            approvals: vec![ApprovalRecord {
+                request_id: "r-1".into(),
+                approver: "bob".into(),
+                decision: Decision::Approve,
+                at: t0 + 5_000,
+                comment: Some("ok".into()),
+            }],
+            grants: vec![Write::Insert(g1.clone())],
+            audit: vec![
+                AuditEvent::new(t0 + 5_000, "request.approved")
+                    .actor("bob")
+                    .subject("r-1"),
+                AuditEvent::new(t0 + 5_000, "grant.created").subject("g-1"),
+            ],
+            tokens: Vec::new(),
+            token_revocations: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let stored = store.request("r-1").await.unwrap().unwrap();
+    assert_eq!(stored.status, RequestStatus::Approved);
+    assert_eq!(stored.version, 1, "the store bumps the version");
+
+    // A second server racing with the stale version loses, and nothing of its changeset lands.
+    let mut racing = r1.clone();
+    racing.status = RequestStatus::Denied;
+    let err = second
+        .commit(Changeset {
+            requests: vec![Write::Update(racing)],
+            approvals: vec![ApprovalRecord {
+                request_id: "r-1".into(),
+                approver: "carol".into(),
+                decision: Decision::Deny,
+                at: t0 + 6_000,
+                comment: None,
+            }],
+            audit: vec![AuditEvent::new(t0 + 6_000, "request.denied")],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)));
+    assert_eq!(store.approvals("r-1").await.unwrap().len(), 1);
+    assert_eq!(store.audit(0, 0).await.unwrap().len(), 3);
+
+    // The same approver cannot answer twice.
+    let err = store
+        .commit(Changeset {
+            approvals: vec![ApprovalRecord {
+                request_id: "r-1".into(),
+                approver: "bob".into(),
+                decision: Decision::Approve,
+                at: t0 + 7_000,
+                comment: None,
+            }],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already answered"), "{err}");
+
+    // Grant lifecycle with optimistic versions.
+    let mut g = store.grant("g-1").await.unwrap().unwrap();
+    assert_eq!(g, g1);
+    g.status = GrantStatus::Active;
+    g.activated_at = Some(t0 + 5_100);
+    store
+        .commit(Changeset {
+            grants: vec![Write::Update(g.clone())],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    // Replaying the same transition (as a second server would) fails: no double apply.
+    assert!(second
+        .commit(Changeset {
+            grants: vec![Write::Update(g.clone())],
+            ..Changeset::default()
+        })
+        .await
+        .is_err());
+
+    let r2 = request("r-2", "dave", t0 + 10_000);
+    let mut g2 = grant("g-2", &r2, t0 + 10_000);
+    g2.expires_at = t0 + 20_000;
+    store
+        .commit(Changeset {
+            requests: vec![Write::Insert(r2)],
+            grants: vec![Write::Insert(g2)],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+
+    let live = store
+        .grants(&GrantQuery {
+            statuses: GrantStatus::LIVE.to_vec(),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        live.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        vec!["g-2", "g-1"],
+        "soonest expiry first"
+    );
+    let active = store
+        .grants(&GrantQuery {
+            statuses: vec![GrantStatus::Active],
+            identity_id: Some("arn:aws:iam::111122223333:role/alice".into()),
+            bundle: Some("iam-admin".into()),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    let due = store
+        .grants(&GrantQuery {
+            statuses: GrantStatus::LIVE.to_vec(),
+            expires_at_most: Some(t0 + 20_000),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        vec!["g-2"]
+    );
+    assert_eq!(active[0].version, 1);
+
+    let pending = store
+        .requests(&RequestQuery {
+            status: Some(RequestStatus::Pending),
+            ..RequestQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        vec!["r-2"]
+    );
+    let by_alice = store
+        .requests(&RequestQuery {
+            requester: Some("alice".into()),
+            limit: 10,
+            ..RequestQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_alice.len(), 1);
+
+    // Audit: both servers append to one chain; it verifies; paging works.
+    for i in 0..5 {
+        let s = if i % 2 == 0 { &store } else { &second };
+        s.commit(Changeset::audit_only(vec![AuditEvent::new(
+            t0 + 30_000 + i,
+            "test.tick",
+        )
+        .details(
+            json!({"i": i, "nested": {"b": 1, "a": [true, null, "x"]}}),
+        )]))
+        .await
+        .unwrap();
+    }
+    let all = store.audit(0, 0).await.unwrap();
+    assert_eq!(all.len(), 8);
+    assert_eq!(
+        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    let page = store.audit(3, 2).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
+    let v = store.audit_verify().await.unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.count, 8);
+    assert_eq!(v.head_hash, all[7].hash);
+
+    // Export round trip.
+    let text: String = all.iter().map(|r| audit::to_json_line(r) + "\n").collect();
+    assert!(audit::verify(&audit::parse_json_lines(&text).unwrap()).is_intact());
+
+    // Concurrent appends from both stores still form one chain.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.commit(Changeset::audit_only(vec![AuditEvent::new(
+                t0 + 40_000 + i,
+                "test.race",
+            )]))
+            .await
+            .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let v = store.audit_verify().await.unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.count, 28);
+
+    // Tokens: stored by hash, Debug hides it, revocation.
+    let token = TokenRecord {
+        id: "t-1".into(),
+        subject: "alice".into(),
+        role: Role::Approver,
+        secret_hash: "ab".repeat(32),
+        created_at: t0,
+        revoked_at: None,
+    };
+    store.create_token(&token).await.unwrap();
+    assert!(!format!("{token:?}").contains(&"ab".repeat(32)));
+    // A token and its audit entry land together or not at all: a second token with the same
+    // id fails the whole changeset, and its entry is not appended.
+    let entries = store.audit(0, 1_000_000).await.unwrap().len();
+    let again = store
+        .commit(Changeset {
+            tokens: vec![TokenRecord {
+                secret_hash: "cd".repeat(32),
+                ..token.clone()
+            }],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "token.created").subject("t-1")])
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.audit(0, 1_000_000).await.unwrap().len(), entries);
+    assert!(store
+        .token_by_hash(&"cd".repeat(32))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        second
+            .token_by_hash(&"ab".repeat(32))
+            .await
+            .unwrap()
+            .unwrap(),
+        token
+    );
+    assert!(store.token_by_hash("nope").await.unwrap().is_none());
+    assert_eq!(store.tokens().await.unwrap().len(), 1);
+    assert!(store.revoke_token("t-1", t0 + 1).await.unwrap());
+    assert!(!store.revoke_token("t-1", t0 + 2).await.unwrap());
+    // Revoking a token that is not live fails the whole changeset: its entry is not appended.
+    let entries = store.audit(0, 1_000_000).await.unwrap().len();
+    let dead = store
+        .commit(Changeset {
+            token_revocations: vec![TokenRevocation {
+                id: "t-1".into(),
+                at: t0 + 3,
+            }],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "token.revoked").subject("t-1")])
+        })
+        .await;
+    assert!(matches!(dead, Err(StoreError::Conflict(_))), "{dead:?}");
+    assert_eq!(store.audit(0, 1_000_000).await.unwrap().len(), entries);
+    assert_eq!(
+        store
+            .token_by_hash(&"ab".repeat(32))
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(t0 + 1)
+    );
+
+    // Nonces: first sight true, replay false (from either server), forgotten after expiry.
+    assert!(store
+        .remember_nonce("sig-1", t0, t0 + 300_000)
+        .await
+        .unwrap());
+    assert!(!second
+        .remember_nonce("sig-1", t0 + 1, t0 + 300_001)
+        .await
+        .unwrap());
+    assert!(second
+        .remember_nonce("sig-1", t0 + 300_001, t0 + 600_000)
+        .await
+        .unwrap());
+
+    // Leadership: exactly one holder; released on request.
+    assert!(store.try_lead("a", t0, 10_000).await.unwrap());
+    assert!(
+        store.try_lead("a", t0 + 1, 10_000).await.unwrap(),
+        "renewal"
+    );
+    assert!(!second.try_lead("b", t0 + 2, 10_000).await.unwrap());
+    store.release_lead("a").await.unwrap();
+    assert!(second.try_lead("b", t0 + 3, 10_000).await.unwrap());
+    assert!(!store.try_lead("a", t0 + 4, 10_000).await.unwrap());
+    second.release_lead("b").await.unwrap();
+}
