@@ -26,15 +26,13 @@ use serde_json::Value;
 
 use crate::connect::CallerIdentity;
 use crate::error::{call_err, AwsError, Result};
-use crate::org::{
-    describe, latch_policies, policies_for_target, LatchPolicies, PolicyKind, MANAGED_TAG_KEY,
-    MANAGED_TAG_VALUE,
-};
+use crate::org::{describe, latch_policies, policies_for_target, LatchPolicies, PolicyKind};
 use crate::pacing::Family;
 use crate::plan::{principal_of, Plan};
 use crate::progress::{self, Progress};
 use crate::state::{policy_key, AppliedPolicy, AppliedState, AppliedTag};
 use crate::{time, Aws};
+use latch_contract::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, UNKNOWN_ROOT};
 
 /// One call (or a few) that moves the organization towards the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -691,6 +689,10 @@ pub struct Diff {
     /// The live Latch policies the diff was computed against.
     #[serde(skip)]
     pub live: LatchPolicies,
+    /// The root the plan was bound to, when it was made for the unknown root (see
+    /// [`bind_to_organization`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_root: Option<String>,
 }
 
 /// Reads the organization and returns what must change to match `plan`, in the safe order.
@@ -701,21 +703,96 @@ pub async fn plan_changes(
     access: &AccountAccess,
 ) -> Result<Diff> {
     let (_, management, root_id, _, enabled) = describe(aws).await?;
-    if root_id != plan.organization.root_id || management != plan.organization.management_account_id
-    {
-        return Err(AwsError::Conflict(format!(
-            "the plan was made for root {} (management account {}), but these credentials \
-             reach root {root_id} (management account {management})",
-            plan.organization.root_id, plan.organization.management_account_id
-        )));
-    }
+    let members: BTreeSet<String> = if plan.organization.root_id == UNKNOWN_ROOT {
+        crate::org::read_accounts(aws)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let plan = bind_to_organization(plan, &root_id, &management, &members)?;
+    let bound_root = matches!(plan, std::borrow::Cow::Owned(_)).then(|| root_id.clone());
+    let plan = plan.as_ref();
     let live = latch_policies(aws).await?;
     let mut changes = policy_changes(plan, &root_id, &enabled, &live)?;
     let mut sessions = Sessions::new(aws, access);
     changes.extend(tag_changes(plan, state, &mut sessions).await?);
     changes.sort_by_key(Change::rank);
     check_target_limits(aws, &changes, &plan.limits()).await?;
-    Ok(Diff { changes, live })
+    Ok(Diff {
+        changes,
+        live,
+        bound_root,
+    })
+}
+/// The plan as it applies to the organization the credentials reach, whose root is `root_id`
+/// and management account `management`: itself when it names that root; bound to it when the
+/// plan names the unknown root ([`UNKNOWN_ROOT`], made from a snapshot without
+/// `organization.json`): the root id and the targets that name it become `root_id`, once every
+/// account the plan names (as a target or in a tag's principal) is a member (`members`).
+///
+/// # Errors
+/// [`AwsError::Conflict`] when the plan names another root or management account, or, bound to
+/// the unknown root, accounts that are not members.
+pub fn bind_to_organization<'p>(
+    plan: &'p Plan,
+    root_id: &str,
+    management: &str,
+    members: &BTreeSet<String>,
+) -> Result<std::borrow::Cow<'p, Plan>> {
+    let org = &plan.organization;
+    if org.root_id != UNKNOWN_ROOT {
+        if org.root_id != root_id || org.management_account_id != management {
+            return Err(AwsError::Conflict(format!(
+                "the plan was made for root {} (management account {}), but these credentials \
+                 reach root {root_id} (management account {management})",
+                org.root_id, org.management_account_id
+            )));
+        }
+        return Ok(std::borrow::Cow::Borrowed(plan));
+    }
+    if !org.management_account_id.is_empty() && org.management_account_id != management {
+        return Err(AwsError::Conflict(format!(
+            "the plan was made for management account {}, but these credentials reach \
+             management account {management}",
+            org.management_account_id
+        )));
+    }
+    let named: BTreeSet<&str> = plan
+        .policies
+        .iter()
+        .flat_map(|p| p.targets.iter().map(String::as_str))
+        .filter(|t| crate::plan::is_account_id(t))
+        .chain(
+            plan.tags
+                .iter()
+                .filter_map(|t| principal_of(&t.principal_arn).map(|(account, _, _)| account)),
+        )
+        .collect();
+    let strangers: Vec<&str> = named
+        .into_iter()
+        .filter(|a| !members.contains(*a))
+        .collect();
+    if !strangers.is_empty() {
+        return Err(AwsError::Conflict(format!(
+            "the plan was made without organization.json (its root is {UNKNOWN_ROOT}), and \
+             {} of the accounts it names are not members of the organization these credentials \
+             reach (root {root_id}): {}; make the plan from a snapshot of this organization",
+            strangers.len(),
+            strangers.join(", ")
+        )));
+    }
+    let mut bound = plan.clone();
+    bound.organization.root_id = root_id.to_owned();
+    bound.organization.management_account_id = management.to_owned();
+    for p in &mut bound.policies {
+        if p.targets.remove(UNKNOWN_ROOT) {
+            p.targets.insert(root_id.to_owned());
+        }
+    }
+    Ok(std::borrow::Cow::Owned(bound))
 }
 
 /// How many AWS Organizations policy writes `changes` make, and the least time (ms) AWS's
@@ -1175,6 +1252,66 @@ mod tests {
 
     fn enabled() -> BTreeSet<PolicyKind> {
         [PolicyKind::Scp].into_iter().collect()
+    }
+
+    /// A plan made from a snapshot without organization.json (root `r-unknown`, management
+    /// account unknown), attached at the root and at one account, tagging a role in another.
+    fn unbound_plan() -> Plan {
+        let text = serde_json::json!({
+            "format": "latch.plan/v1",
+            "organization": {"root_id": "r-unknown", "management_account_id": ""},
+            "policies": [{"name": "latch-a", "type": "SERVICE_CONTROL_POLICY", "description": "d",
+                          "content": DENY, "targets": ["r-unknown", "210987654321"]}],
+            "tags": [{"principal_arn": "arn:aws:iam::333333333333:role/ci",
+                      "key": "latch:control-plane", "value": "true", "reason": "r"}],
+        })
+        .to_string();
+        Plan::parse(&text, Path::new("plan.json")).unwrap()
+    }
+
+    fn members(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_plan_for_the_unknown_root_is_bound_to_the_reached_root() {
+        let plan = unbound_plan();
+        let all = members(&["123456789012", "210987654321", "333333333333"]);
+        let bound = bind_to_organization(&plan, "r-ab12", "123456789012", &all).unwrap();
+        assert_eq!(bound.organization.root_id, "r-ab12");
+        assert_eq!(bound.organization.management_account_id, "123456789012");
+        let targets: Vec<&str> = bound.policies[0]
+            .targets
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(targets, ["210987654321", "r-ab12"]);
+        // The diff against the organization then attaches at its real root.
+        let c = policy_changes(&bound, "r-ab12", &enabled(), &LatchPolicies::default()).unwrap();
+        assert!(c.iter().any(|c| c.describe().contains("r-ab12")), "{c:?}");
+        assert!(
+            !c.iter().any(|c| c.describe().contains(UNKNOWN_ROOT)),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn a_plan_for_the_unknown_root_naming_strangers_is_refused() {
+        let plan = unbound_plan();
+        let some = members(&["123456789012", "210987654321"]);
+        let e = bind_to_organization(&plan, "r-ab12", "123456789012", &some).unwrap_err();
+        assert!(e.to_string().contains("333333333333"), "{e}");
+        assert!(e.to_string().contains("without organization.json"), "{e}");
+    }
+
+    #[test]
+    fn a_plan_for_another_root_is_refused_and_its_own_passes_unchanged() {
+        let p = plan(&["r-ab12"]);
+        let all = members(&["123456789012"]);
+        let e = bind_to_organization(&p, "r-zz99", "123456789012", &all).unwrap_err();
+        assert!(e.to_string().contains("made for root r-ab12"), "{e}");
+        let same = bind_to_organization(&p, "r-ab12", "123456789012", &all).unwrap();
+        assert!(matches!(same, std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! - Roles and users: the bundle's `latch:grant:<bundle>` tag, its value naming the grant and
 //!   its expiry; revocation removes it and, with a cut-off, puts the
-//!   [`SESSION_CUTOFF_POLICY`](crate::grants::SESSION_CUTOFF_POLICY) inline policy.
+//!   [`SESSION_CUTOFF_POLICY`](latch_contract::SESSION_CUTOFF_POLICY) inline policy.
 //! - Identity Center users (`aws:userid`): the userid joins the exemption list of the
 //!   bundle's statements in the applied Latch SCPs ([`crate::userid`]); a session cut-off does
 //!   not apply to them (the exemption's removal ends the permission of every session at once).

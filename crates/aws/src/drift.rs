@@ -11,9 +11,10 @@ use serde_json::Value;
 use crate::apply::{plan_changes, principal_key, AccountAccess, Change};
 use crate::error::{AwsError, Result};
 use crate::org::{latch_policies, read_accounts};
-use crate::plan::{Plan, TAG_PREFIX};
+use crate::plan::Plan;
 use crate::state::AppliedState;
 use crate::{gaad, Aws};
+use latch_contract::TAG_PREFIX;
 
 /// (principal ARN, key, value) triples.
 type TagList = Vec<(String, String, String)>;

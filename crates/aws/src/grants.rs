@@ -28,13 +28,8 @@ use crate::error::{call_err, AwsError, Result};
 use crate::plan::principal_of;
 use crate::time::{parse_time, rfc3339};
 use crate::Aws;
+use latch_contract::{GRANT_TAG_PREFIX, SESSION_CUTOFF_POLICY, STANDING_GRANT_VALUE};
 
-/// Prefix of grant tag keys (`latch:grant:<bundle>`).
-pub const GRANT_TAG_PREFIX: &str = "latch:grant:";
-/// The value the firewall plan gives a standing exemption's grant tag; never touched here.
-pub const STANDING_VALUE: &str = "standing";
-/// The inline policy that cuts off older sessions.
-pub const SESSION_CUTOFF_POLICY: &str = "latch-session-cutoff";
 /// How long an assumed-role session into a member account is reused (they last an hour).
 pub const SESSION_REUSE: Duration = Duration::from_secs(30 * 60);
 
@@ -109,24 +104,24 @@ pub fn grant_tag_key(bundle: &str) -> Result<String> {
             reason: "bundle names use lower-case letters, digits and `-` (at most 64)".to_owned(),
         });
     }
-    Ok(format!("{GRANT_TAG_PREFIX}{bundle}"))
+    Ok(latch_contract::grant_tag_key(bundle))
 }
 
 /// The tag value of a grant: `<grant id> expires=<RFC 3339>` (only characters IAM allows in
 /// tag values).
 pub fn tag_value(grant_id: &str, expires_at_ms: i64) -> String {
-    format!("{grant_id} expires={}", rfc3339(expires_at_ms))
+    latch_contract::grant_tag_value(grant_id, &rfc3339(expires_at_ms))
 }
 
 /// The grant id and expiry (ms) in a tag value; the expiry is `None` when unreadable (a tag
 /// someone else wrote): the whole value is then the grant id.
 pub fn parse_tag_value(value: &str) -> (String, Option<i64>) {
-    match value.split_once(" expires=") {
-        Some((id, at)) if !id.is_empty() => match parse_time(at) {
+    match latch_contract::split_grant_tag_value(value) {
+        Some((id, at)) => match parse_time(at) {
             Some(ms) => (id.to_owned(), Some(ms)),
             None => (value.to_owned(), None),
         },
-        _ => (value.to_owned(), None),
+        None => (value.to_owned(), None),
     }
 }
 
@@ -284,7 +279,7 @@ impl GrantOps {
             });
         };
         match tags.get(&key).map(String::as_str) {
-            Some(v) if v == value || v == STANDING_VALUE => return Ok(()),
+            Some(v) if v == value || v == STANDING_GRANT_VALUE => return Ok(()),
             _ => {}
         }
         let tag = aws_sdk_iam::types::Tag::builder()
@@ -325,7 +320,7 @@ impl GrantOps {
             return Ok(());
         };
         match tags.get(&key).map(String::as_str) {
-            None | Some(STANDING_VALUE) => return Ok(()),
+            None | Some(STANDING_GRANT_VALUE) => return Ok(()),
             Some(_) => {}
         }
         let result = match target.kind {
@@ -369,7 +364,7 @@ impl GrantOps {
                 let Some(bundle) = key.strip_prefix(GRANT_TAG_PREFIX) else {
                     continue;
                 };
-                if value == STANDING_VALUE {
+                if value == STANDING_GRANT_VALUE {
                     continue;
                 }
                 let (grant_id, expires_at) = parse_tag_value(&value);

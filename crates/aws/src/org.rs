@@ -11,14 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{call_err, AwsError, Result};
 use crate::progress::{self, Progress};
 use crate::Aws;
-
-/// Prefix of the name of every policy Latch creates.
-pub const POLICY_NAME_PREFIX: &str = "latch-";
-/// Tag Latch puts on every policy it creates; a `latch-*` policy without it is not Latch's
-/// and is never touched.
-pub const MANAGED_TAG_KEY: &str = "latch:managed";
-/// Value of [`MANAGED_TAG_KEY`].
-pub const MANAGED_TAG_VALUE: &str = "true";
+use latch_contract::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, POLICY_NAME_PREFIX};
 
 /// Service or resource control policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -572,7 +565,7 @@ pub async fn latch_policies(aws: &Aws) -> Result<LatchPolicies> {
                     content,
                     userid_grants: tags
                         .iter()
-                        .filter(|t| t.key().starts_with(crate::userid::RECORD_TAG_PREFIX))
+                        .filter(|t| t.key().starts_with(latch_contract::IC_GRANT_TAG_PREFIX))
                         .filter_map(|t| {
                             let mut words = t.value().split(' ');
                             Some((words.next()?.to_owned(), words.next()?.to_owned()))

@@ -27,14 +27,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{AwsError, Result};
-use crate::org::{PolicyKind, POLICY_NAME_PREFIX};
+use crate::org::PolicyKind;
+use latch_contract::{POLICY_NAME_PREFIX, TAG_PREFIX};
 
 /// The `format` value read here.
 pub const PLAN_FORMAT: &str = "latch.plan/v1";
 /// The plan's file name inside the plan directory.
 pub const PLAN_FILE: &str = "plan.json";
-/// Prefix of the tag keys Latch owns on users and roles.
-pub const TAG_PREFIX: &str = "latch:";
 
 /// The organization the plan was made for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +227,9 @@ impl Plan {
                 format!("`{}` is not a root id (`r-...`)", org.root_id),
             ));
         }
-        if !is_account_id(&org.management_account_id) {
+        let unknown =
+            org.root_id == latch_contract::UNKNOWN_ROOT && org.management_account_id.is_empty();
+        if !unknown && !is_account_id(&org.management_account_id) {
             return Err(invalid(
                 file,
                 "organization.management_account_id",

@@ -29,9 +29,8 @@ use crate::grants::{grant_tag_key, parse_tag_value, tag_value, FoundGrantTag, Gr
 use crate::org::{latch_policies, PolicyKind};
 use crate::pacing::Family;
 use crate::Aws;
+use latch_contract::IC_GRANT_TAG_PREFIX;
 
-/// Prefix of the policy tags that record the server's exemptions.
-pub const RECORD_TAG_PREFIX: &str = "latch:icgrant:";
 const USERID_KEY: &str = "aws:userid";
 
 /// Checks an Identity Center `aws:userid`: `AROA…:<user name>`, no wildcards.
@@ -70,7 +69,7 @@ pub fn record_key(bundle: &str, userid: &str) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{RECORD_TAG_PREFIX}{h:016x}")
+    format!("{IC_GRANT_TAG_PREFIX}{h:016x}")
 }
 
 /// Adds (`add`) or removes `userid` in the exemptions of the statements of `content` that deny
@@ -105,7 +104,7 @@ pub fn edit_exemption(
         let is_permission = st
             .get("Sid")
             .and_then(Value::as_str)
-            .is_some_and(|s| s.starts_with("LatchPermission"));
+            .is_some_and(|s| s.starts_with(latch_contract::PERMISSION_SID_PREFIX));
         let denies_bundle = st
             .pointer("/Condition/Null")
             .and_then(|n| n.get(&null_key))
@@ -231,7 +230,7 @@ async fn records(aws: &Aws, policy_id: &str) -> Result<BTreeMap<String, String>>
     Ok(out
         .tags()
         .iter()
-        .filter(|t| t.key().starts_with(RECORD_TAG_PREFIX))
+        .filter(|t| t.key().starts_with(IC_GRANT_TAG_PREFIX))
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect())
 }

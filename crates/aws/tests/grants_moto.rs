@@ -9,9 +9,10 @@
 )]
 
 use latch_aws::apply::AccountAccess;
-use latch_aws::grants::{cutoff_of, tag_value, GrantOps, SESSION_CUTOFF_POLICY};
+use latch_aws::grants::{cutoff_of, tag_value, GrantOps};
 use latch_aws::testing::{self, build_org, iam_in};
 use latch_aws::AwsError;
+use latch_contract::SESSION_CUTOFF_POLICY;
 
 const T: i64 = 1_800_000_000_000;
 

@@ -14,11 +14,12 @@ use std::path::Path;
 
 use latch_aws::apply::{execute, plan_changes, AccountAccess, Record};
 use latch_aws::drift::{detect, emergency_stop_changes, DriftItem, KnownGrant};
-use latch_aws::org::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+
 use latch_aws::testing::{self, build_org, iam_in, targets_of, Fixture};
 use latch_aws::{
     collect, AppliedState, Aws, CloudTrailSource, CollectConfig, Plan, Silent, WorkloadRegions,
 };
+use latch_contract::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
 use serde_json::{json, Value};
 
 const DENY_SENSITIVE: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyIamAdmin","Effect":"Deny","Action":["iam:CreateAccessKey","iam:AttachRolePolicy"],"Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:iam-admin":"true"}}}]}"#;
@@ -569,7 +570,7 @@ fn apply_is_idempotent_drift_is_found_and_repaired_stop_and_resync() {
 }
 
 #[test]
-fn apply_refuses_foreign_latch_names_other_organizations_and_limits() {
+fn apply_refuses_foreign_latch_names_other_organizations_and_limits_and_binds_the_unknown_root() {
     let (_g, aws, fx, rt) = setup();
     let tmp = tempfile::tempdir().unwrap();
     let access = AccountAccess::default();
@@ -591,6 +592,38 @@ fn apply_refuses_foreign_latch_names_other_organizations_and_limits() {
         .block_on(plan_changes(&aws, &other, &state, &access))
         .unwrap_err();
     assert!(err.to_string().contains("r-zzzz"), "{err}");
+
+    // A plan made without organization.json (root `r-unknown`, management account unknown) is
+    // bound to the root these credentials reach: its root attachments go there.
+    let mut unbound = write_plan(&dir, &fx, false);
+    unbound.organization.root_id = latch_contract::UNKNOWN_ROOT.to_owned();
+    unbound.organization.management_account_id = String::new();
+    for p in &mut unbound.policies {
+        if p.targets.remove(&fx.root) {
+            p.targets.insert(latch_contract::UNKNOWN_ROOT.to_owned());
+        }
+    }
+    let diff = rt
+        .block_on(plan_changes(&aws, &unbound, &state, &access))
+        .unwrap();
+    assert_eq!(diff.bound_root.as_deref(), Some(fx.root.as_str()));
+    let described: Vec<String> = diff.changes.iter().map(|c| c.describe()).collect();
+    assert!(
+        described.iter().any(|d| d.contains(&fx.root)),
+        "{described:?}"
+    );
+    assert!(
+        !described
+            .iter()
+            .any(|d| d.contains(latch_contract::UNKNOWN_ROOT)),
+        "{described:?}"
+    );
+    // ... but not when it names an account the organization does not hold.
+    unbound.tags[0].principal_arn = "arn:aws:iam::999999999999:role/deployer".to_owned();
+    let err = rt
+        .block_on(plan_changes(&aws, &unbound, &state, &access))
+        .unwrap_err();
+    assert!(err.to_string().contains("999999999999"), "{err}");
 
     // Eleven SCPs on the root (FullAWSAccess + DenyLeaveOrganization, the plan's two and seven
     // more) exceed AWS's ten.

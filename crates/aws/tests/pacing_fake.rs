@@ -11,9 +11,9 @@ use latch_aws::drift::emergency_stop_changes;
 use latch_aws::grants::GrantOps;
 use latch_aws::pacing::{Pacer, RetryPolicy};
 use latch_aws::testing::FakeOrganizations;
-use latch_aws::userid::RECORD_TAG_PREFIX;
 use latch_aws::Silent;
 use latch_catalog::RequestRate;
+use latch_contract::IC_GRANT_TAG_PREFIX;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -217,7 +217,7 @@ async fn grants_and_revokes_at_once_are_written_together_and_end_exactly_right()
         let recorded: BTreeSet<String> = policies[id]
             .tags
             .iter()
-            .filter(|(k, _)| k.starts_with(RECORD_TAG_PREFIX))
+            .filter(|(k, _)| k.starts_with(IC_GRANT_TAG_PREFIX))
             .map(|(_, v)| v.split(' ').nth(1).unwrap().to_owned())
             .collect();
         let mut expected = want.clone();

@@ -590,6 +590,13 @@ pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
     let aws = rt.block_on(connect(&args.aws))?;
     let diff = rt.block_on(plan_changes(&aws, &plan, &state, &access))?;
     let quiet = args.format == Format::Json;
+    if let (Some(root), false) = (&diff.bound_root, quiet) {
+        eprintln!(
+            "The plan was made without organization.json: its root `{}` is this \
+             organization's root `{root}`.",
+            latch_contract::UNKNOWN_ROOT
+        );
+    }
     if args.dry_run || diff.changes.is_empty() {
         print_changes(&diff.changes, args.format, args.dry_run, title)?;
         return Ok(ExitCode::SUCCESS);

@@ -291,7 +291,7 @@ fn is_plan_output(rel: &Path) -> bool {
     match (parts.next(), parts.next(), parts.next()) {
         (Some(Some("plan.json" | "main.tf")), None, None) => true,
         (Some(Some("policies")), Some(Some(name)), None) => {
-            name.starts_with("latch-") && name.ends_with(".json")
+            name.starts_with(latch_contract::POLICY_NAME_PREFIX) && name.ends_with(".json")
         }
         _ => false,
     }

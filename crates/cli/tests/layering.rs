@@ -34,7 +34,8 @@ fn dependencies() -> BTreeMap<String, Vec<String>> {
 
 /// Crates that compute and reach no network, database or cloud (latch-trail reads the local
 /// files it is pointed at).
-const PURE: [&str; 7] = [
+const PURE: [&str; 8] = [
+    "latch-contract",
     "latch-policy",
     "latch-catalog",
     "latch-model",

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use latch_aws::grants::{cutoff_of, parse_tag_value, SESSION_CUTOFF_POLICY};
+use latch_aws::grants::{cutoff_of, parse_tag_value};
 use latch_aws::testing::{self, build_org, iam_in, Moto};
+use latch_contract::SESSION_CUTOFF_POLICY;
 use serde_json::{json, Value};
 
 fn latch(dir: &Path, args: &[&str]) -> Output {

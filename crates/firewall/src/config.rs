@@ -314,21 +314,9 @@ pub struct Bundle {
 impl Bundle {
     /// The principal tag that grants it: `latch:grant:<name>`.
     pub fn grant_tag(&self) -> String {
-        grant_tag(&self.name)
+        latch_contract::grant_tag_key(&self.name)
     }
 }
-
-/// `latch:grant:<bundle>`.
-pub fn grant_tag(bundle: &str) -> String {
-    format!("{GRANT_PREFIX}{bundle}")
-}
-
-/// Prefix of grant tag keys.
-pub const GRANT_PREFIX: &str = "latch:grant:";
-/// The quarantine tag key.
-pub const QUARANTINE_TAG: &str = "latch:quarantine";
-/// The service-unlock tag key.
-pub const UNLOCK_SERVICES_TAG: &str = "latch:unlock:services";
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,9 +14,10 @@ use latch_trail::{
     ActionUsage, Date, PrincipalKind as UsageKind, PrincipalUsage, Timestamp, UsageTable,
 };
 
-use crate::config::{Config, Mode, QUARANTINE_TAG, UNLOCK_SERVICES_TAG};
+use crate::config::{Config, Mode};
 use crate::intent::{latch_key_patterns, Actions, Cond, LayerKind, PolicyKind, Probe, Rule};
 use crate::org::OrgShape;
+use latch_contract::{QUARANTINE_TAG, UNLOCK_SERVICES_TAG};
 
 /// Actions exempt from the region restriction: services with a single global endpoint (whose
 /// calls AWS records in `us-east-1`) and a few global calls of regional services. Collected
@@ -1893,7 +1894,7 @@ fn keep_tag_key(actions: &[&str]) -> String {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    format!("latch:keep:{h:016x}")
+    format!("{}{h:016x}", latch_contract::KEEP_TAG_PREFIX)
 }
 
 /// The keepers of one bundle rule at `target`, by account, when naming them all in one

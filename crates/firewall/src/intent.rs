@@ -52,11 +52,11 @@ impl LayerKind {
     /// its layer).
     pub fn sid_prefix(self) -> &'static str {
         match self {
-            LayerKind::Tamper => "LatchTamper",
-            LayerKind::Role => "LatchQuarantine",
-            LayerKind::Permission => "LatchPermission",
-            LayerKind::Region => "LatchRegion",
-            LayerKind::Service => "LatchService",
+            LayerKind::Tamper => latch_contract::TAMPER_SID_PREFIX,
+            LayerKind::Role => latch_contract::ROLE_SID_PREFIX,
+            LayerKind::Permission => latch_contract::PERMISSION_SID_PREFIX,
+            LayerKind::Region => latch_contract::REGION_SID_PREFIX,
+            LayerKind::Service => latch_contract::SERVICE_SID_PREFIX,
         }
     }
 

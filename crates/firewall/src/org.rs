@@ -4,15 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use latch_contract::{POLICY_NAME_PREFIX, UNKNOWN_ROOT};
 use latch_model::{NodeKind, OrgNode, Snapshot};
-
-/// Root id used when the snapshot has no organization.json: the adapter maps it to the real
-/// root.
-pub const UNKNOWN_ROOT: &str = "r-unknown";
-
-/// Prefix of every policy Latch writes; existing policies with it are Latch's own from an
-/// earlier apply and are replaced, so they do not count against the limits.
-pub const LATCH_POLICY_PREFIX: &str = "latch-";
 
 /// One node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +41,7 @@ pub struct OrgShape {
 }
 
 fn not_latch(name: &str) -> bool {
-    !name.starts_with(LATCH_POLICY_PREFIX)
+    !name.starts_with(POLICY_NAME_PREFIX)
 }
 
 impl OrgShape {

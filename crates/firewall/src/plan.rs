@@ -300,7 +300,7 @@ impl Plan {
                     ));
                 }
             }
-            if !p.name.starts_with(crate::org::LATCH_POLICY_PREFIX) {
+            if !p.name.starts_with(latch_contract::POLICY_NAME_PREFIX) {
                 return Err(format!(
                     "plan.json: policies[{i}].name `{}` does not start with `latch-`",
                     p.name
@@ -699,7 +699,7 @@ fn layer_line(l: &LayerSummary, intent: &Intent, regions: &[String]) -> String {
             let z = intent
                 .tags
                 .iter()
-                .filter(|t| t.key == crate::config::QUARANTINE_TAG)
+                .filter(|t| t.key == latch_contract::QUARANTINE_TAG)
                 .count();
             format!(
                 "{z} zombie identities quarantined ({} permissions removed from {} identities); {broken}",

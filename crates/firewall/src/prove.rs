@@ -24,18 +24,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::plan::Plan;
+use crate::simulate::SimulateError;
 use latch_analysis::escalation::{EscalationReport, GraphContext, GraphOptions, Technique};
 use latch_catalog::Catalog;
+use latch_contract::POLICY_NAME_PREFIX;
 use latch_model::{ControlPolicy, Principal, Snapshot};
 use latch_policy::compile::CPolicy;
 use latch_policy::context::Context;
 use latch_policy::document::Effect;
 use latch_policy::{Decision, Layer, Policy, Request};
 use serde::{Deserialize, Serialize};
-
-use crate::org::LATCH_POLICY_PREFIX;
-use crate::plan::Plan;
-use crate::simulate::SimulateError;
 
 // ---------------------------------------------------------------------------------------------
 // Scenario files
@@ -892,7 +891,10 @@ impl<'a> Env<'a> {
         exempt.extend(
             plan.tags
                 .iter()
-                .filter(|t| t.key.starts_with("latch:grant:") || t.key.starts_with("latch:unlock:"))
+                .filter(|t| {
+                    t.key.starts_with(latch_contract::GRANT_TAG_PREFIX)
+                        || t.key.starts_with(latch_contract::UNLOCK_TAG_PREFIX)
+                })
                 .map(|t| t.principal_arn.clone()),
         );
         exempt.sort();
@@ -997,7 +999,10 @@ impl<'a> Env<'a> {
             .get(arn)
             .into_iter()
             .flatten()
-            .filter(|(k, _)| k.starts_with("latch:grant:") || k.starts_with("latch:unlock:"))
+            .filter(|(k, _)| {
+                k.starts_with(latch_contract::GRANT_TAG_PREFIX)
+                    || k.starts_with(latch_contract::UNLOCK_TAG_PREFIX)
+            })
             .map(|(k, v)| format!("tag {k}={v}"))
             .collect();
         out.extend(
@@ -1276,7 +1281,7 @@ fn outcome(ev: &latch_policy::Evaluation<'_>, names: &Names<'_>) -> Outcome {
                 (layer, _) => (layer.name().to_owned(), None),
             };
             let latch = matches!(m.layer, Layer::Scp | Layer::Rcp)
-                && policy.starts_with(LATCH_POLICY_PREFIX);
+                && policy.starts_with(POLICY_NAME_PREFIX);
             DenyingStatement {
                 layer: m.layer.name().to_owned(),
                 policy,

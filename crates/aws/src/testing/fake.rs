@@ -27,8 +27,6 @@ use latch_catalog::RequestRate;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::org::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
-
 /// One policy the fake holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakePolicy {
@@ -87,6 +85,7 @@ pub struct FakeOrganizations {
 }
 
 use super::POLICY_WRITES as WRITES;
+use latch_contract::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
 
 fn answer(status: u16, body: &Value) -> Result<HttpResponse, ConnectorError> {
     let code = StatusCode::try_from(status).map_err(|e| ConnectorError::other(e.into(), None))?;
