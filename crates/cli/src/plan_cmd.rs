@@ -74,9 +74,9 @@ pub struct PlanArgs {
     /// CloudTrail directory; default `<snapshot>/cloudtrail` when it exists.
     #[arg(long)]
     cloudtrail: Option<PathBuf>,
-    /// Last day of the usage window, `YYYY-MM-DD` (not after today); default the day of the
-    /// last CloudTrail event, counting only events within a day of their log file's date
-    /// folder and not after the current time.
+    /// Last day of the usage window, `YYYY-MM-DD` (or an RFC 3339 time: its day), at most a
+    /// day after the current time; default the day of the last CloudTrail event, counting only
+    /// events within a day of their log file's date folder and not after the current time.
     #[arg(long)]
     as_of: Option<String>,
     /// Write `plan.json` and `policies/<name>.json` (and `main.tf` with `--format terraform`)
@@ -170,10 +170,12 @@ fn load_usage(
     }
     let reading = report.reading();
     let usage = report.usage;
-    let as_of = match (as_of, usage.last_event) {
-        (Some(d), _) => d,
-        (None, Some(t)) => t.date().min(now.date()),
-        (None, None) => now.date(),
+    let as_of = match as_of {
+        Some(d) => d,
+        None => latch_trail::evidence::as_of(None, usage.last_event, now)
+            .map_err(anyhow::Error::msg)?
+            .at
+            .date(),
     };
     Ok((usage, as_of, reading))
 }
@@ -195,16 +197,10 @@ pub fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let now = clock();
     let as_of = match &args.as_of {
         Some(s) => {
-            let d = Date::parse(s)
-                .ok_or_else(|| anyhow::anyhow!("--as-of: `{s}` is not a date YYYY-MM-DD"))?;
-            // A day of slack for time zones ahead of UTC.
-            if d > now.date().add_days(1) {
-                bail!(
-                    "--as-of: `{s}` is after today ({}): a usage window in the future holds no calls and makes every identity look idle",
-                    now.date()
-                );
-            }
-            Some(d)
+            let given = crate::scan_cmd::parse_as_of(s)?;
+            let at = latch_trail::evidence::as_of(Some(given), None, now)
+                .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
+            Some(at.at.date())
         }
         None => None,
     };

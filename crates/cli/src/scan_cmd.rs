@@ -165,9 +165,9 @@ fn load_usage(
     Ok(Some(report))
 }
 
-fn parse_as_of(s: &str) -> anyhow::Result<i64> {
+/// `--as-of`, as `latch scan` and `latch plan` read it.
+pub(crate) fn parse_as_of(s: &str) -> anyhow::Result<Timestamp> {
     Timestamp::parse(s)
-        .map(|t| t.seconds() * 1000)
         .with_context(|| format!("--as-of `{s}`: expected YYYY-MM-DD or an RFC 3339 time"))
 }
 
@@ -235,26 +235,16 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         .map(|t| t.epoch_millis)
         .max();
     let newest_event = usage.and_then(|u| u.last_event).map(|t| t.seconds() * 1000);
-    let clock_millis = clock.seconds().saturating_mul(1000);
-    let (now_millis, now_source) = match &args.as_of {
-        Some(s) => {
-            let ms = parse_as_of(s)?;
-            if ms > clock_millis.saturating_add(latch_trail::evidence::TOLERANCE * 1000) {
-                bail!(
-                    "--as-of `{s}` is after the current time ({clock}): a usage window in the future holds no calls and makes every identity look idle"
-                );
-            }
-            (ms, "--as-of")
-        }
-        None => match newest_event.max(newest_role_use) {
-            Some(ms) if ms > clock_millis => (
-                clock_millis,
-                "the clock (the data's newest activity is later than the current time)",
-            ),
-            Some(ms) => (ms, "newest activity in the data"),
-            None => (clock_millis, "the clock (the data has no activity)"),
-        },
-    };
+    let newest_activity = newest_event
+        .max(newest_role_use)
+        .map(|ms| Timestamp(ms.div_euclid(1000)));
+    let given = args.as_of.as_deref().map(parse_as_of).transpose()?;
+    let as_of = latch_trail::evidence::as_of(given, newest_activity, clock)
+        .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
+    let (now_millis, now_source) = (
+        as_of.at.seconds().saturating_mul(1000),
+        as_of.source.describe(),
+    );
     let mut report = scan(
         &snapshot,
         usage,

@@ -82,6 +82,71 @@ pub fn usage_verdict(
 /// and still be believed: one day.
 pub const TOLERANCE: i64 = DAY;
 
+/// The instant a usage window ends at, and where it came from: the one rule of `latch scan` and
+/// `latch plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf {
+    /// The instant.
+    pub at: Timestamp,
+    /// Where it came from.
+    pub source: AsOfSource,
+}
+
+/// Where an [`AsOf`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOfSource {
+    /// Given (`--as-of`).
+    Given,
+    /// The newest activity in the data.
+    NewestActivity,
+    /// The clock: the data's newest activity is later than the current time.
+    ClockDataLater,
+    /// The clock: the data has no activity.
+    ClockNoData,
+}
+
+impl AsOfSource {
+    /// For people (and the scan report's `as_of_source`).
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            AsOfSource::Given => "--as-of",
+            AsOfSource::NewestActivity => "newest activity in the data",
+            AsOfSource::ClockDataLater => {
+                "the clock (the data's newest activity is later than the current time)"
+            }
+            AsOfSource::ClockNoData => "the clock (the data has no activity)",
+        }
+    }
+}
+
+/// When a usage window ends: `given` when there is one (refused when it lies more than
+/// [`TOLERANCE`] after `clock`: a window in the future holds no calls and makes every identity
+/// look idle); otherwise the newest activity in the data, never after `clock`; otherwise
+/// `clock`.
+///
+/// # Errors
+/// `given` is in the future; the message says why that is refused.
+pub fn as_of(
+    given: Option<Timestamp>,
+    newest_activity: Option<Timestamp>,
+    clock: Timestamp,
+) -> Result<AsOf, String> {
+    let (at, source) = match (given, newest_activity) {
+        (Some(t), _) if t.0 > clock.0.saturating_add(TOLERANCE) => {
+            return Err(format!(
+                "{t} is after the current time ({clock}): a usage window in the future holds \
+                 no calls and makes every identity look idle"
+            ))
+        }
+        (Some(t), _) => (t, AsOfSource::Given),
+        (None, Some(t)) if t.0 > clock.0 => (clock, AsOfSource::ClockDataLater),
+        (None, Some(t)) => (t, AsOfSource::NewestActivity),
+        (None, None) => (clock, AsOfSource::ClockNoData),
+    };
+    Ok(AsOf { at, source })
+}
+
 /// What reading a CloudTrail folder gave, in numbers (for reports; [`crate::fs::LoadReport`]
 /// has the file names).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +189,30 @@ pub fn account_has_events(usage: &UsageTable, account: &str, window: &Window) ->
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_of_is_given_else_the_newest_activity_else_the_clock() {
+        let clock = Timestamp(1_800_000_000);
+        let earlier = Timestamp(clock.0 - 5 * DAY);
+        let given = as_of(Some(earlier), Some(clock), clock).unwrap();
+        assert_eq!((given.at, given.source), (earlier, AsOfSource::Given));
+        // A day of slack for clocks and time zones ahead; more is refused.
+        assert!(as_of(Some(Timestamp(clock.0 + DAY)), None, clock).is_ok());
+        let future = as_of(Some(Timestamp(clock.0 + DAY + 1)), None, clock).unwrap_err();
+        assert!(future.contains("in the future"), "{future}");
+        let data = as_of(None, Some(earlier), clock).unwrap();
+        assert_eq!(
+            (data.at, data.source),
+            (earlier, AsOfSource::NewestActivity)
+        );
+        let later = as_of(None, Some(Timestamp(clock.0 + 60)), clock).unwrap();
+        assert_eq!(
+            (later.at, later.source),
+            (clock, AsOfSource::ClockDataLater)
+        );
+        let none = as_of(None, None, clock).unwrap();
+        assert_eq!((none.at, none.source), (clock, AsOfSource::ClockNoData));
+    }
 
     fn t(s: &str) -> Timestamp {
         Timestamp::parse(s).unwrap()
