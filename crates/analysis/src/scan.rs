@@ -326,7 +326,7 @@ pub fn scan<'s>(
             .map(|s| actions_of(s.document))
             .collect();
         let boundary = eff.boundary.map(|b| actions_of(&b.document));
-        let scps_apply = !p.is_service_linked() && !p.in_management_account();
+        let scps_apply = p.scps_apply();
         let scps: Vec<Vec<usize>> = match (&eff.scps, scps_apply) {
             (Some(levels), true) => levels
                 .iter()

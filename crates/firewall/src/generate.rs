@@ -1340,7 +1340,8 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
 }
 
 /// Every action `p` may call today (on some resource, under some context), through its
-/// identity policies, boundary and SCPs (which do not bind the management account).
+/// identity policies, boundary and SCPs (which bind neither the management account nor
+/// service-linked roles: [`Principal::scps_apply`]).
 pub fn allowed_actions(p: &Principal<'_>) -> ActionSet {
     let eff = p.effective_policies();
     let pp = PrincipalPolicies {
@@ -1353,7 +1354,7 @@ pub fn allowed_actions(p: &Principal<'_>) -> ActionSet {
         scps: eff
             .scps
             .as_ref()
-            .filter(|_| !p.in_management_account())
+            .filter(|_| p.scps_apply())
             .map(|levels| PrincipalPolicies::scp_documents(levels))
             .unwrap_or_default(),
         is_root: false,

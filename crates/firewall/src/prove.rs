@@ -790,6 +790,10 @@ struct Chain {
     plan_rcps: Vec<Named>,
     /// Whether the snapshot has an organization (without one, today has no SCPs at all).
     org: bool,
+    /// Whether the plan's policies reach the account: it is a member of the organization, or
+    /// the snapshot has none (the plan was made for accounts directly under a root). An
+    /// account outside the organization is governed by no SCP or RCP, today or after.
+    governed: bool,
 }
 
 struct Env<'a> {
@@ -947,29 +951,29 @@ impl<'a> Env<'a> {
     }
 
     fn chain(&self, account: &str) -> Chain {
-        let (nodes, today_scps, today_rcps, org) = match self
-            .snapshot
-            .organization
-            .as_ref()
-            .and_then(|o| o.path_to(account))
-        {
-            Some(path) => (
-                path.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
-                path.iter()
-                    .map(|n| today_named(&n.scps, Layer::Scp))
-                    .collect(),
-                path.iter()
-                    .map(|n| today_named(&n.rcps, Layer::Rcp))
-                    .collect(),
-                true,
-            ),
-            None => (
-                vec![self.root_id.clone(), account.to_owned()],
-                vec![full_access(Layer::Scp), full_access(Layer::Scp)],
-                vec![full_access(Layer::Rcp), full_access(Layer::Rcp)],
-                false,
-            ),
-        };
+        let organization = self.snapshot.organization.as_ref();
+        let (nodes, today_scps, today_rcps, org, governed) =
+            match organization.map(|o| o.path_to(account)) {
+                Some(Some(path)) => (
+                    path.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
+                    path.iter()
+                        .map(|n| today_named(&n.scps, Layer::Scp))
+                        .collect(),
+                    path.iter()
+                        .map(|n| today_named(&n.rcps, Layer::Rcp))
+                        .collect(),
+                    true,
+                    true,
+                ),
+                Some(None) => (Vec::new(), Vec::new(), Vec::new(), false, false),
+                None => (
+                    vec![self.root_id.clone(), account.to_owned()],
+                    vec![full_access(Layer::Scp), full_access(Layer::Scp)],
+                    vec![full_access(Layer::Rcp), full_access(Layer::Rcp)],
+                    false,
+                    true,
+                ),
+            };
         let plan = |rcp: bool| -> Vec<Named> {
             nodes
                 .iter()
@@ -988,6 +992,7 @@ impl<'a> Env<'a> {
             today_scps,
             today_rcps,
             org,
+            governed,
         }
     }
 
@@ -1036,7 +1041,7 @@ impl<'a> Env<'a> {
             Some(PrincipalKind::Role) => p.as_role().is_some(),
             None => true,
         };
-        kind_ok && !p.is_service_linked() && !p.in_management_account() && !self.is_exempt(p.arn())
+        kind_ok && p.scps_apply() && !self.is_exempt(p.arn())
     }
 
     fn pick_attacker(&self, sel: &AttackerSelector) -> Option<(usize, String)> {
@@ -1209,8 +1214,8 @@ impl<'a> Env<'a> {
         today.scps = scp_chain.org.then(|| levels(&today_scps));
         today.rcps = rcp_chain.org.then(|| levels(&today_rcps));
         let mut after = set;
-        after.scps = Some(levels(&plan_scps));
-        after.rcps = Some(levels(&plan_rcps));
+        after.scps = scp_chain.governed.then(|| levels(&plan_scps));
+        after.rcps = rcp_chain.governed.then(|| levels(&plan_rcps));
 
         let names = Names {
             scps: &plan_scps,

@@ -178,6 +178,35 @@ fn levels(
     }
 }
 
+/// The RCPs of one resource account: today's levels, the levels with the plan's RCPs added,
+/// and the names of the plan's RCPs at each level (to say which of them denied a call).
+struct RcpSide {
+    today: Vec<Vec<CPolicy>>,
+    after: Vec<Vec<CPolicy>>,
+    names: Vec<Vec<String>>,
+}
+
+fn rcp_side(compiled: &PlanPolicies, ids: &[String], rcps: &[Vec<CPolicy>]) -> RcpSide {
+    let mut after = rcps.to_vec();
+    let mut names = Vec::with_capacity(ids.len());
+    for (l, node) in ids.iter().enumerate() {
+        let rs = compiled
+            .by_node
+            .get(node)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        if let Some(level) = after.get_mut(l) {
+            level.extend(rs.iter().map(|(_, c)| c.clone()));
+        }
+        names.push(rs.into_iter().map(|(n, _)| n).collect());
+    }
+    RcpSide {
+        today: rcps.to_vec(),
+        after,
+        names,
+    }
+}
+
 struct Subject {
     principal: String,
     account: String,
@@ -278,31 +307,29 @@ pub fn simulate(
         let mut today = subj.identity.clone();
         today.management_account = mgmt.map(str::to_owned);
         let mut after = today.clone();
+        // SCPs are the caller's account's; RCPs the resource's account's: the caller's own for
+        // calls on its resources (and on `*`), another's for the calls on resources CloudTrail
+        // shows in another account (`rcp_sides`, built when first needed).
+        let own_rcps = rcp_side(&compiled, &ids, &rcps);
+        let mut rcp_sides: BTreeMap<String, (RcpSide, PolicySet, PolicySet)> = BTreeMap::new();
         {
             today.scps = snapshot.organization.as_ref().map(|_| scps.clone());
             today.rcps = snapshot.organization.as_ref().map(|_| rcps.clone());
             let mut a_scps = scps.clone();
-            let mut a_rcps = rcps.clone();
-            let mut names: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+            let mut scp_names: Vec<Vec<String>> = Vec::new();
             for (l, node) in ids.iter().enumerate() {
-                let (ps, rs) = compiled
+                let ps = compiled
                     .by_node
                     .get(node)
-                    .map(|(s, r)| (s.clone(), r.clone()))
+                    .map(|(s, _)| s.clone())
                     .unwrap_or_default();
                 if let Some(level) = a_scps.get_mut(l) {
                     level.extend(ps.iter().map(|(_, c)| c.clone()));
                 }
-                if let Some(level) = a_rcps.get_mut(l) {
-                    level.extend(rs.iter().map(|(_, c)| c.clone()));
-                }
-                names.push((
-                    ps.into_iter().map(|(n, _)| n).collect(),
-                    rs.into_iter().map(|(n, _)| n).collect(),
-                ));
+                scp_names.push(ps.into_iter().map(|(n, _)| n).collect());
             }
             after.scps = Some(a_scps);
-            after.rcps = Some(a_rcps);
+            after.rcps = Some(own_rcps.after.clone());
             let mut ctx_after = subj.base_ctx.clone();
             for (k, v) in tags.get(arn.as_str()).into_iter().flatten() {
                 ctx_after.insert(
@@ -373,6 +400,30 @@ pub fn simulate(
                         let (Ok(rb), Ok(ra)) = (req(&before_ctx), req(&after_ctx)) else {
                             continue;
                         };
+                        // Another account's resource: the same sets with that account's RCPs
+                        // (built once per caller and account).
+                        let elsewhere = target_account.filter(|a| *a != subj.account);
+                        let (side, today, after): (&RcpSide, &PolicySet, &PolicySet) =
+                            match elsewhere {
+                                None => (&own_rcps, &today, &after),
+                                Some(a) => {
+                                    let (side, t, af) =
+                                        rcp_sides.entry(a.to_owned()).or_insert_with(|| {
+                                            let (ids, _, rcps) =
+                                                levels(snapshot, &plan.organization.root_id, a);
+                                            let side = rcp_side(&compiled, &ids, &rcps);
+                                            let mut t = today.clone();
+                                            let mut af = after.clone();
+                                            t.rcps = snapshot
+                                                .organization
+                                                .as_ref()
+                                                .map(|_| side.today.clone());
+                                            af.rcps = Some(side.after.clone());
+                                            (side, t, af)
+                                        });
+                                    (&*side, &*t, &*af)
+                                }
+                            };
                         let before = today.evaluate(&rb);
                         if before.decision != Decision::Allow && !counted_today {
                             counted_today = true;
@@ -389,8 +440,8 @@ pub fn simulate(
                             }
                             let l = m.level?;
                             let (existing, plan_names) = match m.layer {
-                                Layer::Scp => (scps.get(l)?.len(), &names.get(l)?.0),
-                                Layer::Rcp => (rcps.get(l)?.len(), &names.get(l)?.1),
+                                Layer::Scp => (scps.get(l)?.len(), scp_names.get(l)?),
+                                Layer::Rcp => (side.today.get(l)?.len(), side.names.get(l)?),
                                 _ => return None,
                             };
                             let name = plan_names.get(m.policy.checked_sub(existing)?)?;

@@ -389,3 +389,61 @@ fn an_identity_center_person_keeps_an_action_on_the_resources_of_their_own_calls
         built.plan.summary.simulation.broken
     );
 }
+
+/// An RCP governs the resources of the account it is attached to, whoever calls: a call the
+/// trail shows on a resource in another account than the caller's is replayed against the
+/// resource account's RCPs (AWS Organizations User Guide, "Resource control policies (RCPs)":
+/// RCPs restrict the resources in the member accounts they are attached to). A plan RCP
+/// attached to that account alone, denying the action, breaks the call.
+#[test]
+fn a_cross_account_call_is_replayed_against_the_resource_accounts_rcps() {
+    let cfg = Config::default();
+    let built = build(&input(&cfg, true), None).unwrap();
+    let usage = common::usage();
+    let account = |arn: &str| arn.split(':').nth(4).unwrap_or_default().to_owned();
+    // A recorded call on a resource in another member account than its caller's, of a
+    // service RCPs govern.
+    let snapshot = common::snapshot();
+    let org = snapshot.organization.as_ref().unwrap();
+    let (caller, action, resource) = usage
+        .principals
+        .iter()
+        .flat_map(|(arn, pu)| {
+            pu.resources.iter().flat_map(move |(action, rs)| {
+                rs.keys()
+                    .map(move |r| (arn.clone(), action.clone(), r.clone()))
+            })
+        })
+        .find(|(arn, action, r)| {
+            action.starts_with("sts:")
+                && !account(r).is_empty()
+                && account(r) != account(arn)
+                && org.path_to(&account(r)).is_some()
+                && snapshot.management_account_id() != Some(account(r).as_str())
+        })
+        .expect("the example trail records a cross-account sts call");
+    let target = account(&resource);
+    let mut plan = built.plan.clone();
+    plan.policies.push(latch_firewall::plan::PlanPolicy {
+        name: "latch-test-deny".into(),
+        kind: "RESOURCE_CONTROL_POLICY".into(),
+        description: "test".into(),
+        file: "policies/latch-test-deny.json".into(),
+        content: format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"LatchPermissionTest","Effect":"Deny","Principal":"*","Action":"{action}","Resource":"*"}}]}}"#
+        ),
+        targets: vec![target.clone()],
+    });
+    let window = built.intent.window;
+    let sim = latch_firewall::simulate(snapshot, Some(usage), window, &plan, None).unwrap();
+    assert!(
+        sim.broken.iter().any(|b| b.principal_arn == caller
+            && b.resource.as_deref() == Some(resource.as_str())
+            && b.denied_by.starts_with("latch-test-deny/")),
+        "{caller} calling {action} on {resource} (account {target}) is not broken: {:#?}",
+        sim.broken
+            .iter()
+            .filter(|b| b.principal_arn == caller)
+            .collect::<Vec<_>>()
+    );
+}

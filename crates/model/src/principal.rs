@@ -257,6 +257,15 @@ impl<'a> Principal<'a> {
         self.snapshot.management_account_id() == Some(self.account_id())
     }
 
+    /// Whether SCPs restrict the principal: the one rule every action-level analysis applies.
+    /// They do not restrict users or roles in the management account, nor service-linked
+    /// roles (AWS Organizations User Guide, "Service control policies (SCPs)": SCPs don't
+    /// affect users or roles in the management account, and they do not affect
+    /// service-linked roles). The engine applies the same rule to each request.
+    pub fn scps_apply(&self) -> bool {
+        !self.in_management_account() && !self.is_service_linked()
+    }
+
     /// The role's trust policy (`None` for users).
     pub fn trust_policy(&self) -> Option<&'a PolicyDocument> {
         self.as_role().map(|r| &r.trust_policy)

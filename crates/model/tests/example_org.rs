@@ -152,6 +152,11 @@ fn kinds_of_roles_are_recognised() {
     );
     assert!(slr.is_service_linked());
     assert!(slr.in_management_account());
+    // SCPs restrict neither (each reason on its own is enough), and do restrict a member
+    // account's user.
+    assert!(!slr.scps_apply());
+    let carol = principal(&s, &format!("arn:aws:iam::{DEV}:user/dev-carol"));
+    assert!(carol.scps_apply());
     let sso = s.accounts[PROD_APP]
         .roles
         .values()

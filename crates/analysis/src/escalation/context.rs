@@ -296,7 +296,7 @@ impl Cache {
                 None => allowed.union_with(&alone().allowed),
             }
         }
-        let scps_apply = !p.in_management_account() && !p.is_service_linked();
+        let scps_apply = p.scps_apply();
         let scp_levels: &[OrgLevel<'_>] = match (&eff.scps, scps_apply) {
             (Some(levels), true) => levels,
             _ => &[],
@@ -526,6 +526,33 @@ impl<'a> GraphContext<'a> {
                 .or_default()
                 .push(index);
             ctx.nodes.push(prepared.node);
+        }
+        // Every member account's RCP chain, also of the accounts none of whose principals
+        // compiled (or that hold none): a step onto a resource there is checked against that
+        // account's RCPs, never against none.
+        if let Some(org) = &snapshot.organization {
+            let mut cache = Cache::default();
+            for account in org.accounts() {
+                if ctx.rcps.contains_key(account.id.as_str()) {
+                    continue;
+                }
+                let chain: Option<Vec<OrgLevel<'_>>> = org.path_to(&account.id).map(|path| {
+                    path.into_iter()
+                        .map(|node| OrgLevel {
+                            node,
+                            policies: &node.rcps,
+                        })
+                        .collect()
+                });
+                match cache.levels(chain.as_ref(), Layer::Rcp) {
+                    Ok(levels) => {
+                        ctx.rcps.insert(account.id.as_str(), levels);
+                    }
+                    Err(why) => ctx
+                        .not_analysed
+                        .push(format!("the RCPs of account {}: {why}", account.id)),
+                }
+            }
         }
         ctx.not_analysed.extend(uncompiled_versions(snapshot));
         let indices: Vec<usize> = (0..ctx.nodes.len()).collect();

@@ -305,29 +305,7 @@ pub fn build_graph_with(snapshot: &Snapshot, options: GraphOptions) -> Graph {
 
 /// Builds the graph on principals already prepared (shared with the blast radius).
 pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
-    let rules = rules();
-    let per_rule: Vec<Vec<Edge>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = rules
-            .iter()
-            .map(|rule| {
-                scope.spawn(move || {
-                    // Each rule's edges ordered and de-duplicated in its own thread, in
-                    // parallel and before they are all held at once.
-                    let mut edges = rule.edges(ctx);
-                    edges.retain(|e| e.to.as_str() != e.from);
-                    edges.sort_unstable_by(edge_order);
-                    edges.dedup_by(|a, b| {
-                        a.from == b.from && a.to == b.to && a.technique == b.technique
-                    });
-                    edges
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let per_rule = run_rules(ctx, &rules());
     // One allocation of the right size: a graph of a large organization has millions of edges.
     let mut edges: Vec<Edge> = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
     for rule_edges in per_rule {
@@ -349,6 +327,37 @@ pub fn build_graph_in(ctx: &GraphContext<'_>) -> Graph {
         edges,
         not_analysed: ctx.not_analysed.clone(),
     }
+}
+
+/// Every rule's edges, each rule in its own thread. A rule that panics fails the whole graph
+/// (the panic goes on in the caller): a graph silently missing a technique's edges would report
+/// an organization as safer than it is.
+fn run_rules(ctx: &GraphContext<'_>, rules: &[Box<dyn Rule>]) -> Vec<Vec<Edge>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rules
+            .iter()
+            .map(|rule| {
+                scope.spawn(move || {
+                    // Each rule's edges ordered and de-duplicated in its own thread, in
+                    // parallel and before they are all held at once.
+                    let mut edges = rule.edges(ctx);
+                    edges.retain(|e| e.to.as_str() != e.from);
+                    edges.sort_unstable_by(edge_order);
+                    edges.dedup_by(|a, b| {
+                        a.from == b.from && a.to == b.to && a.technique == b.technique
+                    });
+                    edges
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// The order of the graph's edges: by source, target, technique, then the fewest actions and
@@ -507,4 +516,32 @@ pub(crate) fn allow_everything() -> Option<latch_policy::compile::CPolicy> {
     )
     .ok()?;
     latch_policy::compile::CPolicy::compile(&policy, latch_policy::Layer::Identity).ok()
+}
+
+#[cfg(test)]
+mod rule_threads {
+    use super::*;
+
+    /// A rule with a bug.
+    struct Broken;
+
+    impl Rule for Broken {
+        fn id(&self) -> Technique {
+            Technique::AssumeRole
+        }
+        #[allow(clippy::panic)]
+        fn edges(&self, _: &GraphContext<'_>) -> Vec<Edge> {
+            panic!("rule bug")
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "rule bug")]
+    fn a_panicking_rule_fails_the_graph_instead_of_yielding_no_edges() {
+        let snapshot = Snapshot::default();
+        let ctx = GraphContext::new(&snapshot, GraphOptions::default());
+        let mut all = rules();
+        all.push(Box::new(Broken));
+        let _ = run_rules(&ctx, &all);
+    }
 }
