@@ -272,8 +272,6 @@ fn database_with_a_request(db: &Path, ticks: usize) {
                     required_approvals: 1,
                     created_at: t0,
                     decided_at: None,
-                    slack_channel: None,
-                    slack_ts: None,
                     version: 0,
                 })],
                 audit: vec![AuditEvent::new(t0, "request.created")

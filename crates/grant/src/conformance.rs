@@ -38,8 +38,6 @@ pub fn request(id: &str, requester: &str, at: Millis) -> RequestRecord {
         required_approvals: 1,
         created_at: at,
         decided_at: None,
-        slack_channel: None,
-        slack_ts: None,
         version: 0,
     }
 }
@@ -99,6 +97,36 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert_eq!(store.audit(0, 0).await.unwrap().len(), 1);
 
+    // Where its approval messages were posted: one per platform and conversation, a second
+    // post to the same conversation replacing the first; seen from the other handle too.
+    let message = |platform: &str, conversation: &str, id: &str| ChatMessage {
+        request_id: "r-1".into(),
+        platform: platform.into(),
+        conversation: conversation.into(),
+        message_id: id.into(),
+    };
+    for m in [
+        message("slack", "C1", "1700000000.000100"),
+        message("teams", "19:abc@thread.tacv2", "1700000000100"),
+        message("slack", "C1", "1700000000.000200"),
+    ] {
+        store
+            .commit(Changeset {
+                messages: vec![m],
+                ..Changeset::default()
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        second.messages("r-1").await.unwrap(),
+        [
+            message("slack", "C1", "1700000000.000200"),
+            message("teams", "19:abc@thread.tacv2", "1700000000100"),
+        ]
+    );
+    assert!(store.messages("r-none").await.unwrap().is_empty());
+
     // Approve: request update at the version read + approval + grant + audit, in one go.
     let mut approved = r1.clone();
     approved.status = RequestStatus::Approved;
@@ -123,6 +151,7 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
             ],
             tokens: Vec::new(),
             token_revocations: Vec::new(),
+            messages: Vec::new(),
         })
         .await
         .unwrap();

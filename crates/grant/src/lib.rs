@@ -59,6 +59,8 @@ pub trait StoreRead: Send + Sync + std::fmt::Debug {
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
     /// Requests, newest first.
     async fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError>;
+    /// Where one request's approval messages were posted, by platform and conversation.
+    async fn messages(&self, request_id: &str) -> Result<Vec<ChatMessage>, StoreError>;
     /// The answers given to one request, oldest first.
     async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError>;
     /// One grant.

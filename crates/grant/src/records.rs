@@ -204,12 +204,22 @@ pub struct RequestRecord {
     pub created_at: Millis,
     /// Decided (approved, denied or expired).
     pub decided_at: Option<Millis>,
-    /// Where the approval message lives in Slack (channel id).
-    pub slack_channel: Option<String>,
-    /// The approval message's `ts`.
-    pub slack_ts: Option<String>,
     /// Optimistic-concurrency version: updates must name the version they read.
     pub version: i64,
+}
+
+/// Where a request's approval message lives on a chat platform, so that it can be updated once
+/// the request is decided: one per platform and conversation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The request.
+    pub request_id: String,
+    /// `slack`, `teams`, ...
+    pub platform: String,
+    /// The channel or chat (Slack: the channel id).
+    pub conversation: String,
+    /// The message (Slack: its `ts`).
+    pub message_id: String,
 }
 
 /// One approver's answer to one request.
@@ -405,6 +415,9 @@ pub struct Changeset {
     /// API tokens to stop accepting; one that is not live (unknown or already revoked) is a
     /// conflict.
     pub token_revocations: Vec<TokenRevocation>,
+    /// Where approval messages were posted (one already recorded for the same request,
+    /// platform and conversation is replaced).
+    pub messages: Vec<ChatMessage>,
 }
 
 /// A token to stop accepting, and when.
@@ -435,6 +448,7 @@ impl Changeset {
             && self.audit.is_empty()
             && self.tokens.is_empty()
             && self.token_revocations.is_empty()
+            && self.messages.is_empty()
     }
 }
 

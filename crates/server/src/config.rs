@@ -272,6 +272,17 @@ pub struct Person {
     pub email: Option<String>,
 }
 
+impl Person {
+    /// Their id on a chat platform (`slack`), if they have one there.
+    #[must_use]
+    pub fn chat_id(&self, platform: &str) -> Option<&str> {
+        match platform {
+            "slack" => self.slack.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// One approver tier: who may answer and how long they have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tier {

@@ -447,8 +447,6 @@ pub fn open_request(
         required_approvals: b.policy.required_approvals,
         created_at: now,
         decided_at: None,
-        slack_channel: None,
-        slack_ts: None,
         version: 0,
     };
     let mut audit = vec![AuditEvent::new(now, "request.created")
@@ -500,6 +498,7 @@ pub fn open_request(
             audit,
             tokens: Vec::new(),
             token_revocations: Vec::new(),
+            messages: Vec::new(),
         },
         request: Some(request),
         grant,
@@ -636,6 +635,7 @@ pub fn decide(
             audit,
             tokens: Vec::new(),
             token_revocations: Vec::new(),
+            messages: Vec::new(),
         },
         request: Some(updated),
         grant,

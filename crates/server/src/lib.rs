@@ -10,6 +10,7 @@
 //! - [`service`]: the core that commits transitions and talks to Slack;
 //! - [`scheduler`]: the only caller of the cloud, one leader at a time;
 //! - [`http`], [`slack`], [`openapi`], [`metrics`]: the edges;
+//! - [`notify`]: the seam every chat platform implements ([`slack`] is one);
 //! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click Slack requests out);
 //! - [`checkpoint`]: signed checkpoints of the audit log, published outside the database.
 //!
@@ -29,6 +30,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod offers;
 pub mod openapi;
 pub mod scheduler;
@@ -84,12 +86,20 @@ pub fn core(settings: &Settings) -> Arc<Core> {
         .slack
         .as_ref()
         .map(|s| slack::SlackClient::new(&s.api_base, s.bot_token.clone()));
+    let mut notifiers: Vec<Arc<dyn notify::Notifier>> = Vec::new();
+    if let Some(n) = slack
+        .clone()
+        .and_then(|c| slack::SlackNotifier::new(&settings.config, c))
+    {
+        notifiers.push(Arc::new(n));
+    }
     Arc::new(Core::new(
         settings.config.clone(),
         Arc::clone(&settings.store),
         Arc::clone(&settings.cloud),
         Arc::clone(&settings.clock),
         slack,
+        notifiers,
     ))
 }
 

@@ -10,17 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use latch_grant::{
-    AuditEvent, Changeset, Decision, GrantRecord, Millis, RequestRecord, RequestStatus, Role,
-    Store, StoreError, StoreRead, TokenRecord, Write,
+    AuditEvent, Changeset, ChatMessage, Decision, GrantRecord, Millis, RequestRecord,
+    RequestStatus, Role, Store, StoreError, StoreRead, TokenRecord,
 };
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-use crate::clock::{format_duration, rfc3339, Clock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{self, NewRequest, Refusal, RefusalCode};
 use crate::metrics::Metrics;
-use crate::slack::{self, SlackClient};
+use crate::notify::{Notifier, Recipient};
+use crate::slack::SlackClient;
 use latch_grant::cloud::CloudAdapter;
 
 /// Why a core call failed.
@@ -52,8 +53,10 @@ pub struct Core {
     pub metrics: Metrics,
     /// Wakes the scheduler (a grant to apply or revoke).
     pub wake: Notify,
-    /// Slack Web API client, when Slack is configured.
+    /// Slack Web API client, when Slack is configured (the Slack endpoints answer through it).
     pub slack: Option<SlackClient>,
+    /// The chat platforms people are told things on.
+    notifiers: Vec<Arc<dyn Notifier>>,
     /// A reconciliation was asked for.
     pub reconcile_requested: AtomicBool,
 }
@@ -87,8 +90,10 @@ impl Core {
         cloud: Arc<dyn CloudAdapter>,
         clock: Arc<dyn Clock>,
         slack: Option<SlackClient>,
+        notifiers: Vec<Arc<dyn Notifier>>,
     ) -> Core {
         Core {
+            notifiers,
             config,
             store,
             cloud,
@@ -472,246 +477,157 @@ impl Core {
         ))))
     }
 
+    /// `name` as `notifier`'s platform knows them.
+    fn recipient(&self, notifier: &dyn Notifier, name: &str) -> Recipient {
+        Recipient {
+            name: name.to_owned(),
+            id: self
+                .config
+                .people
+                .get(name)
+                .and_then(|p| p.chat_id(notifier.platform()))
+                .map(str::to_owned),
+        }
+    }
+
+    /// Run `what` for each notifier in a task of its own, logging failures: notifications
+    /// never hold up or undo the transition they report.
+    fn spawn_each<F, Fut>(self: &Arc<Self>, what: &'static str, subject: String, f: F)
+    where
+        F: Fn(Arc<Core>, Arc<dyn Notifier>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        for n in &self.notifiers {
+            let fut = f(Arc::clone(self), Arc::clone(n));
+            let (platform, subject) = (n.platform(), subject.clone());
+            tokio::spawn(async move {
+                if let Err(e) = fut.await {
+                    tracing::warn!(%platform, %subject, error = %e, "{what}: notification failed");
+                }
+            });
+        }
+    }
+
     fn spawn_notify_created(
         self: &Arc<Self>,
         request: &RequestRecord,
         grant: Option<&GrantRecord>,
     ) {
-        if self.slack.is_none() {
-            return;
-        }
-        let core = Arc::clone(self);
         let request = request.clone();
-        let break_glass_grant = grant.filter(|g| g.break_glass).cloned();
-        tokio::spawn(async move {
-            if let Err(e) = core
-                .notify_created(&request, break_glass_grant.as_ref())
-                .await
-            {
-                tracing::warn!(request = %request.id, error = %e, "slack notification failed");
+        let break_glass = grant.filter(|g| g.break_glass).cloned();
+        self.spawn_each("request", request.id.clone(), move |core, n| {
+            let (request, break_glass) = (request.clone(), break_glass.clone());
+            async move {
+                if let Some(g) = &break_glass {
+                    return n.break_glass(&request, g).await;
+                }
+                if request.status != RequestStatus::Pending {
+                    return Ok(());
+                }
+                core.post_approval(n.as_ref(), &request).await
             }
         });
     }
 
-    async fn notify_created(
-        &self,
-        request: &RequestRecord,
-        break_glass: Option<&GrantRecord>,
-    ) -> Result<(), String> {
-        let Some(slack) = &self.slack else {
-            return Ok(());
-        };
-        if let Some(g) = break_glass {
-            if let Some(channel) = self
-                .config
-                .slack
-                .as_ref()
-                .and_then(|s| s.security_channel.clone())
-            {
-                let text = format!(
-                    ":rotating_light: BREAK-GLASS: *{}* granted themselves *{}* on `{}` until {} without approval. Reason: {}",
-                    request.requester, request.bundle, request.identity.id, rfc3339(g.expires_at), request.reason
-                );
-                slack
-                    .post_message(&channel, &text, None)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            return Ok(());
-        }
-        if request.status != RequestStatus::Pending {
-            return Ok(());
-        }
-        self.post_approval_message(request).await
-    }
-
-    /// Post the Approve/Deny message for a pending request to its approvers' channel and
-    /// remember where it is.
-    async fn post_approval_message(&self, request: &RequestRecord) -> Result<(), String> {
-        let Some(slack) = &self.slack else {
-            return Ok(());
-        };
-        let channel = self
-            .config
-            .bundles
-            .get(&request.bundle)
-            .and_then(|b| b.policy.channel.clone())
-            .or_else(|| {
-                self.config
-                    .slack
-                    .as_ref()
-                    .and_then(|s| s.approvals_channel.clone())
-            });
-        let Some(channel) = channel else {
-            return Ok(());
-        };
-        let approvers = domain::eligible_approvers(&self.config, request);
-        let mentions: Vec<String> = approvers
+    /// Ask a pending request's approvers on one platform, and remember where.
+    async fn post_approval(&self, n: &dyn Notifier, request: &RequestRecord) -> Result<(), String> {
+        let approvers: Vec<Recipient> = domain::eligible_approvers(&self.config, request)
             .iter()
-            .map(
-                |a| match self.config.people.get(a).and_then(|p| p.slack.clone()) {
-                    Some(id) => format!("<@{id}>"),
-                    None => a.clone(),
-                },
-            )
+            .map(|a| self.recipient(n, a))
             .collect();
-        let (text, blocks) = slack::approval_message(request, &mentions);
-        let (channel, ts) = slack
-            .post_message(&channel, &text, Some(blocks))
+        let Some(posted) = n.approval_requested(request, &approvers).await? else {
+            return Ok(());
+        };
+        self.store
+            .commit(Changeset {
+                messages: vec![ChatMessage {
+                    request_id: request.id.clone(),
+                    platform: n.platform().to_owned(),
+                    conversation: posted.conversation,
+                    message_id: posted.message_id,
+                }],
+                ..Changeset::default()
+            })
             .await
             .map_err(|e| e.to_string())?;
-        for _ in 0..RETRIES {
-            let Some(mut current) = self
-                .store
-                .request(&request.id)
-                .await
-                .map_err(|e| e.to_string())?
-            else {
-                return Ok(());
-            };
-            current.slack_channel = Some(channel.clone());
-            current.slack_ts = Some(ts.clone());
-            let decided = current.status != RequestStatus::Pending;
-            match self
-                .store
-                .commit(Changeset {
-                    requests: vec![Write::Update(current.clone())],
-                    ..Changeset::default()
-                })
-                .await
-            {
-                Ok(()) => {
-                    if decided {
-                        // Decided while the message was on its way: show the outcome.
-                        self.update_decided_message(&current, None).await?;
+        // Decided while the message was on its way: show the outcome.
+        match self.store.request(&request.id).await {
+            Ok(Some(current)) if current.status != RequestStatus::Pending => {
+                self.tell_decided(n, &current, None).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Tell every platform a request was decided (or escalated): update its approval messages,
+    /// tell the requester; an escalated one is posted for its new tier.
+    pub fn spawn_notify_decided(self: &Arc<Self>, request: &RequestRecord, actor: Option<&str>) {
+        let request = request.clone();
+        let actor = actor.map(str::to_owned);
+        self.spawn_each("decision", request.id.clone(), move |core, n| {
+            let (request, actor) = (request.clone(), actor.clone());
+            async move {
+                if request.status == RequestStatus::Pending {
+                    // Escalated (or still waiting for a second approver): ask the new tier.
+                    if actor.is_none() {
+                        return core.post_approval(n.as_ref(), &request).await;
                     }
                     return Ok(());
                 }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        Ok(())
-    }
-
-    /// Tell Slack a request was decided (or escalated): update the approval message, DM the
-    /// requester.
-    pub fn spawn_notify_decided(self: &Arc<Self>, request: &RequestRecord, actor: Option<&str>) {
-        if self.slack.is_none() {
-            return;
-        }
-        let core = Arc::clone(self);
-        let request = request.clone();
-        let actor = actor.map(str::to_owned);
-        tokio::spawn(async move {
-            let result = if request.status == RequestStatus::Pending {
-                // Escalated (or still waiting for a second approver): post for the new tier.
-                if actor.is_none() {
-                    core.post_approval_message(&request).await
-                } else {
-                    Ok(())
-                }
-            } else {
-                core.update_decided_message(&request, actor.as_deref())
+                core.tell_decided(n.as_ref(), &request, actor.as_deref())
                     .await
-            };
-            if let Err(e) = result {
-                tracing::warn!(request = %request.id, error = %e, "slack notification failed");
             }
         });
     }
 
-    async fn update_decided_message(
+    async fn tell_decided(
         &self,
+        n: &dyn Notifier,
         request: &RequestRecord,
         actor: Option<&str>,
     ) -> Result<(), String> {
-        let Some(slack) = &self.slack else {
-            return Ok(());
-        };
         let approvals = self
             .store
             .approvals(&request.id)
             .await
             .map_err(|e| e.to_string())?;
-        let (text, blocks) = slack::decided_message(request, &approvals, actor);
-        if let (Some(channel), Some(ts)) = (&request.slack_channel, &request.slack_ts) {
-            slack
-                .update_message(channel, ts, &text, Some(blocks))
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        if let Some(user) = self
-            .config
-            .people
-            .get(&request.requester)
-            .and_then(|p| p.slack.clone())
-        {
-            let dm = match request.status {
-                RequestStatus::Approved => format!(
-                    "Your request `{}` for *{}* ({}) was approved; the grant is being applied.",
-                    request.id,
-                    request.bundle,
-                    format_duration(request.duration_secs)
-                ),
-                RequestStatus::Denied => format!(
-                    "Your request `{}` for *{}* was denied{}.",
-                    request.id,
-                    request.bundle,
-                    actor.map(|a| format!(" by {a}")).unwrap_or_default()
-                ),
-                RequestStatus::Expired => format!(
-                    "Your request `{}` for *{}* expired: no approver answered in time.",
-                    request.id, request.bundle
-                ),
-                RequestStatus::Pending => return Ok(()),
-            };
-            slack
-                .post_message(&user, &dm, None)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        let posted: Vec<ChatMessage> = self
+            .store
+            .messages(&request.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|m| m.platform == n.platform())
+            .collect();
+        let requester = self.recipient(n, &request.requester);
+        n.decided(request, &approvals, actor, &posted, &requester)
+            .await
     }
 
-    /// DM the requester about their grant (applied, expired, revoked).
+    /// Tell the holder about their grant (applied, expired, revoked), on every platform.
     pub fn spawn_notify_grant(self: &Arc<Self>, grant: &GrantRecord) {
-        if self.slack.is_none() {
-            return;
-        }
-        let core = Arc::clone(self);
         let grant = grant.clone();
-        tokio::spawn(async move {
-            let Some(slack) = &core.slack else { return };
-            let Some(user) = core
-                .config
-                .people
-                .get(&grant.requester)
-                .and_then(|p| p.slack.clone())
-            else {
-                return;
-            };
-            let text = slack::grant_dm(&grant);
-            if let Err(e) = slack.post_message(&user, &text, None).await {
-                tracing::warn!(grant = %grant.id, error = %e, "slack notification failed");
+        self.spawn_each("grant", grant.id.clone(), move |core, n| {
+            let grant = grant.clone();
+            async move {
+                let holder = core.recipient(n.as_ref(), &grant.requester);
+                n.grant_changed(&grant, &holder).await
             }
         });
     }
 
-    /// DM each offer's person the one-click request (`[offers]`).
+    /// Offer each person the one-click request (`[offers]`), on every platform.
     pub fn spawn_offers(self: &Arc<Self>, offers: &[crate::offers::Offer], duration_secs: i64) {
-        if self.slack.is_none() {
-            return;
-        }
-        let core = Arc::clone(self);
         let offers = offers.to_vec();
-        tokio::spawn(async move {
-            let Some(slack) = &core.slack else { return };
-            for o in &offers {
-                let (text, blocks) = crate::offers::message(o, duration_secs);
-                if let Err(e) = slack.post_message(&o.slack, &text, Some(blocks)).await {
-                    tracing::warn!(person = %o.person, bundle = %o.bundle, error = %e, "slack offer failed");
+        self.spawn_each("offers", String::new(), move |core, n| {
+            let offers = offers.clone();
+            async move {
+                for o in &offers {
+                    let person = core.recipient(n.as_ref(), &o.person);
+                    n.offer(o, &person, duration_secs).await?;
                 }
+                Ok(())
             }
         });
     }

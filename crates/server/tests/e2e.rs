@@ -87,13 +87,15 @@ async fn slack_request_approve_expire(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    // The message's ts is stored on the request (for the update after the decision).
-    eventually(2000, "slack ts stored", || async {
+    // Where the message lives is stored with the request (for the update after the decision).
+    eventually(2000, "slack message stored", || async {
         store
-            .request(&request_id)
+            .messages(&request_id)
             .await
             .unwrap()
-            .and_then(|r| r.slack_ts)
+            .into_iter()
+            .find(|m| m.platform == "slack")
+            .map(|m| m.message_id)
     })
     .await;
 

@@ -3,10 +3,24 @@
 //! system keeps the store private to the service module; this keeps the crate-internal
 //! escape hatch (`Core::store`, for the scheduler) out of the handlers.
 
-const HANDLERS: [(&str, &str); 3] = [
+const HANDLERS: [(&str, &str); 8] = [
     ("http.rs", include_str!("../src/http.rs")),
-    ("slack.rs", include_str!("../src/slack.rs")),
     ("offers.rs", include_str!("../src/offers.rs")),
+    ("slack/mod.rs", include_str!("../src/slack/mod.rs")),
+    ("slack/verify.rs", include_str!("../src/slack/verify.rs")),
+    ("slack/client.rs", include_str!("../src/slack/client.rs")),
+    (
+        "slack/messages.rs",
+        include_str!("../src/slack/messages.rs"),
+    ),
+    (
+        "slack/commands.rs",
+        include_str!("../src/slack/commands.rs"),
+    ),
+    (
+        "slack/notifier.rs",
+        include_str!("../src/slack/notifier.rs"),
+    ),
 ];
 
 #[test]

@@ -149,6 +149,10 @@ impl StoreRead for PostgresStore {
         q::requests(&mut *self.pool.acquire().await.db()?, query).await
     }
 
+    async fn messages(&self, request_id: &str) -> Result<Vec<ChatMessage>, StoreError> {
+        q::messages(&mut *self.pool.acquire().await.db()?, request_id).await
+    }
+
     async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
         q::approvals(&mut *self.pool.acquire().await.db()?, request_id).await
     }

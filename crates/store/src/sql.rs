@@ -40,8 +40,6 @@ macro_rules! shared_sql {
                 required_approvals: row.try_get("required_approvals").map_err(corrupt)?,
                 created_at: row.try_get("created_at").map_err(corrupt)?,
                 decided_at: row.try_get("decided_at").map_err(corrupt)?,
-                slack_channel: row.try_get("slack_channel").map_err(corrupt)?,
-                slack_ts: row.try_get("slack_ts").map_err(corrupt)?,
                 version: row.try_get("version").map_err(corrupt)?,
             })
         }
@@ -111,7 +109,7 @@ macro_rules! shared_sql {
 
         const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
-            required_approvals, created_at, decided_at, slack_channel, slack_ts, version";
+            required_approvals, created_at, decided_at, version";
 
         const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
@@ -128,7 +126,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO requests ({REQUEST_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING"
+                         $16, $17, $18) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(r) => (
@@ -137,8 +135,8 @@ macro_rules! shared_sql {
                      bundle = $5, duration_secs = $6, reason = $7, status = $8, source = $9, \
                      break_glass = $10, tier = $11, tier_deadline = $12, \
                      required_approvals = $13, created_at = $14, decided_at = $15, \
-                     slack_channel = $16, slack_ts = $17, version = $18 + 1, \
-                     audit_seq = $19, audit_hash = $20 WHERE id = $1 AND version = $18"
+                     version = $16 + 1, audit_seq = $17, audit_hash = $18 \
+                     WHERE id = $1 AND version = $16"
                         .to_owned(),
                 ),
             };
@@ -158,8 +156,6 @@ macro_rules! shared_sql {
                 .bind(r.required_approvals)
                 .bind(r.created_at)
                 .bind(r.decided_at)
-                .bind(&r.slack_channel)
-                .bind(&r.slack_ts)
                 .bind(r.version)
                 .bind(head.0)
                 .bind(&head.1)
@@ -328,6 +324,20 @@ macro_rules! shared_sql {
             for t in &changes.tokens {
                 create_token(conn, t).await?;
             }
+            for m in &changes.messages {
+                sqlx::query(
+                    "INSERT INTO chat_messages (request_id, platform, conversation, message_id) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (request_id, platform, conversation) \
+                     DO UPDATE SET message_id = excluded.message_id",
+                )
+                .bind(&m.request_id)
+                .bind(&m.platform)
+                .bind(&m.conversation)
+                .bind(&m.message_id)
+                .execute(&mut *conn)
+                .await
+                .db()?;
+            }
             for r in &changes.token_revocations {
                 if !revoke_token(conn, &r.id, r.at).await? {
                     return Err(StoreError::Conflict(format!("no live token `{}`", r.id)));
@@ -460,6 +470,30 @@ macro_rules! shared_sql {
             .fetch_all(&mut *conn)
             .await.db()?;
             rows.iter().map(audit_from_row).collect()
+        }
+
+        pub(crate) async fn messages(
+            conn: &mut $conn,
+            request_id: &str,
+        ) -> Result<Vec<ChatMessage>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT request_id, platform, conversation, message_id FROM chat_messages \
+                 WHERE request_id = $1 ORDER BY platform, conversation",
+            )
+            .bind(request_id)
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ChatMessage {
+                        request_id: row.try_get("request_id").map_err(corrupt)?,
+                        platform: row.try_get("platform").map_err(corrupt)?,
+                        conversation: row.try_get("conversation").map_err(corrupt)?,
+                        message_id: row.try_get("message_id").map_err(corrupt)?,
+                    })
+                })
+                .collect()
         }
 
         pub(crate) async fn create_token(

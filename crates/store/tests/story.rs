@@ -487,3 +487,66 @@ async fn open_picks_the_backend_from_the_location() {
     let msg = err.to_string();
     assert!(!msg.contains("secret"), "{msg}");
 }
+
+/// A database written before chat messages had a table of their own: opening it moves each
+/// request's Slack message reference there, and the request rows keep everything else.
+#[tokio::test]
+async fn sqlite_slack_message_references_are_migrated() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    // The schema as the releases before it left it.
+    let mut old = sqlx::migrate!("./migrations/sqlite");
+    old.migrations = std::borrow::Cow::Owned(
+        old.migrations
+            .iter()
+            .filter(|m| m.version < 4)
+            .cloned()
+            .collect(),
+    );
+    old.run(&pool).await.unwrap();
+    for (id, channel, ts) in [
+        ("r-1", Some("C1"), Some("1700000000.000100")),
+        ("r-2", None, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO requests (id, requester, identity_kind, identity_id, bundle, \
+             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
+             required_approvals, created_at, decided_at, slack_channel, slack_ts, version) \
+             VALUES ($1, 'alice', 'role', 'arn:aws:iam::111122223333:role/alice', 'iam-admin', \
+             3600, 'incident 4411', 'pending', 'slack', 0, 0, NULL, 1, 1700000000000, NULL, \
+             $2, $3, 0)",
+        )
+        .bind(id)
+        .bind(channel)
+        .bind(ts)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.messages("r-1").await.unwrap(),
+        [ChatMessage {
+            request_id: "r-1".into(),
+            platform: "slack".into(),
+            conversation: "C1".into(),
+            message_id: "1700000000.000100".into(),
+        }]
+    );
+    assert!(store.messages("r-2").await.unwrap().is_empty());
+    let r1 = store.request("r-1").await.unwrap().unwrap();
+    assert_eq!(
+        (r1.requester.as_str(), r1.status),
+        ("alice", RequestStatus::Pending)
+    );
+}

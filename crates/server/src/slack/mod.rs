@@ -8,8 +8,11 @@
 //! audited. Handlers acknowledge at once and do the work in a task, answering through the
 //! signed payload's `response_url`. The actor is always the signed payload's user id, mapped
 //! to a person by `[identities]`.
+//!
+//! One folder, one platform: [`verify`] (signature, window, replay), [`client`] (Web API),
+//! [`messages`] (what is said), [`commands`] (the slash command's grammar), [`notifier`] (the
+//! core's events, said in Slack), and here the two endpoints.
 
-use std::fmt;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -17,424 +20,26 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hmac::{Hmac, Mac};
-use latch_grant::{
-    ApprovalRecord, Decision, GrantQuery, GrantRecord, GrantStatus, Millis, RequestRecord,
-    RequestStatus,
-};
+use latch_grant::{Decision, GrantQuery, GrantStatus, Millis};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::Sha256;
 
-use crate::clock::{format_duration, parse_duration, rfc3339};
-use crate::config::Secret;
+use crate::clock::{format_duration, rfc3339};
 use crate::domain::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
 
-/// How far a request's timestamp may be from now.
-pub const MAX_SKEW_SECS: i64 = 300;
+pub mod client;
+pub mod commands;
+pub mod messages;
+pub mod notifier;
+pub mod verify;
 
-/// Why a Slack request was refused before it was read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    /// Missing `X-Slack-Request-Timestamp` / `X-Slack-Signature`.
-    #[error("missing Slack signature headers")]
-    MissingHeaders,
-    /// The timestamp is not a number or is more than five minutes away.
-    #[error("stale or invalid timestamp: more than 5 minutes from now")]
-    StaleTimestamp,
-    /// The signature does not match.
-    #[error("invalid signature")]
-    BadSignature,
-    /// The same signed request was already received.
-    #[error("replayed request: this signed payload was already received")]
-    Replayed,
-}
-
-impl Rejection {
-    fn code(&self) -> &'static str {
-        match self {
-            Rejection::MissingHeaders => "missing_headers",
-            Rejection::StaleTimestamp => "stale_timestamp",
-            Rejection::BadSignature => "bad_signature",
-            Rejection::Replayed => "replayed",
-        }
-    }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
-/// The `v0=` signature Slack would send for `body` at `timestamp`.
-#[must_use]
-pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(), // HMAC accepts keys of any length
-    };
-    mac.update(b"v0:");
-    mac.update(timestamp.as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    format!(
-        "v0={}",
-        latch_grant::audit::hex(&mac.finalize().into_bytes())
-    )
-}
-
-/// A verified request's identity for replay detection: the lower-case hex of the MAC Latch
-/// computed itself. It never depends on how the sender spelled the header (hex digits in
-/// either case are accepted), so a re-cased copy of a captured request is the same request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayKey(String);
-
-impl ReplayKey {
-    /// The key under which the store remembers this request.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Check the timestamp window and the signature over the raw body (constant-time compare).
-/// On success, the key that identifies the signed request for replay detection.
-///
-/// # Errors
-/// The reason the request must be refused.
-pub fn verify_signature(
-    secret: &Secret,
-    timestamp: Option<&str>,
-    signature: Option<&str>,
-    body: &[u8],
-    now_secs: i64,
-) -> Result<ReplayKey, Rejection> {
-    let (Some(ts), Some(sig)) = (timestamp, signature) else {
-        return Err(Rejection::MissingHeaders);
-    };
-    let t: i64 = ts.parse().map_err(|_| Rejection::StaleTimestamp)?;
-    if (now_secs - t).abs() > MAX_SKEW_SECS {
-        return Err(Rejection::StaleTimestamp);
-    }
-    let given = sig
-        .strip_prefix("v0=")
-        .and_then(decode_hex)
-        .ok_or(Rejection::BadSignature)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-        .map_err(|_| Rejection::BadSignature)?;
-    mac.update(b"v0:");
-    mac.update(ts.as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    mac.verify_slice(&given)
-        .map_err(|_| Rejection::BadSignature)?;
-    // `given` now equals the MAC; its canonical spelling is the key.
-    Ok(ReplayKey(format!(
-        "slack-sig:{}",
-        latch_grant::audit::hex(&given)
-    )))
-}
-
-/// A Web API call failed.
-#[derive(Debug, thiserror::Error)]
-#[error("slack {method}: {reason}")]
-pub struct SlackError {
-    method: String,
-    reason: String,
-}
-
-/// The Slack Web API (`chat.postMessage`, `chat.update`) and `response_url` replies.
-#[derive(Clone)]
-pub struct SlackClient {
-    http: reqwest::Client,
-    base: String,
-    token: Secret,
-}
-
-impl fmt::Debug for SlackClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackClient")
-            .field("base", &self.base)
-            .field("token", &self.token)
-            .finish()
-    }
-}
-
-impl SlackClient {
-    /// A client for `base` (e.g. `https://slack.com/api`).
-    #[must_use]
-    pub fn new(base: &str, token: Secret) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        SlackClient {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-        }
-    }
-
-    async fn call(&self, method: &str, body: Value) -> Result<Value, SlackError> {
-        let err = |reason: String| SlackError {
-            method: method.to_owned(),
-            reason,
-        };
-        let resp = self
-            .http
-            .post(format!("{}/{method}", self.base))
-            .bearer_auth(self.token.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| err(e.without_url().to_string()))?;
-        let value: Value = resp
-            .json()
-            .await
-            .map_err(|e| err(e.without_url().to_string()))?;
-        if value.get("ok").and_then(Value::as_bool) == Some(true) {
-            Ok(value)
-        } else {
-            Err(err(value
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("not ok")
-                .to_owned()))
-        }
-    }
-
-    /// Post a message; returns its channel and `ts`.
-    ///
-    /// # Errors
-    /// Network failure or Slack said no.
-    pub async fn post_message(
-        &self,
-        channel: &str,
-        text: &str,
-        blocks: Option<Value>,
-    ) -> Result<(String, String), SlackError> {
-        let mut body = json!({"channel": channel, "text": text});
-        if let (Some(b), Some(obj)) = (blocks, body.as_object_mut()) {
-            obj.insert("blocks".into(), b);
-        }
-        let v = self.call("chat.postMessage", body).await?;
-        Ok((
-            v.get("channel")
-                .and_then(Value::as_str)
-                .unwrap_or(channel)
-                .to_owned(),
-            v.get("ts")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        ))
-    }
-
-    /// Replace a message.
-    ///
-    /// # Errors
-    /// Network failure or Slack said no.
-    pub async fn update_message(
-        &self,
-        channel: &str,
-        ts: &str,
-        text: &str,
-        blocks: Option<Value>,
-    ) -> Result<(), SlackError> {
-        let mut body = json!({"channel": channel, "ts": ts, "text": text});
-        if let (Some(b), Some(obj)) = (blocks, body.as_object_mut()) {
-            obj.insert("blocks".into(), b);
-        }
-        self.call("chat.update", body).await.map(|_| ())
-    }
-
-    /// Answer through a `response_url` (ephemeral to the user who acted).
-    ///
-    /// # Errors
-    /// Network failure.
-    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
-        self.http
-            .post(response_url)
-            .json(&json!({"response_type": "ephemeral", "replace_original": false, "text": text}))
-            .send()
-            .await
-            .map_err(|e| SlackError {
-                method: "response_url".into(),
-                reason: e.without_url().to_string(),
-            })?;
-        Ok(())
-    }
-}
-
-/// The approval message (text fallback, blocks with Approve/Deny buttons).
-#[must_use]
-pub fn approval_message(r: &RequestRecord, approver_mentions: &[String]) -> (String, Value) {
-    let text = format!(
-        "{} asks for {} for {}: {}",
-        r.requester,
-        r.bundle,
-        format_duration(r.duration_secs),
-        r.reason
-    );
-    let blocks = json!([
-        {"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*{}* asks for *{}* for *{}* on `{}`\n>{}",
-            r.requester, r.bundle, format_duration(r.duration_secs), r.identity.id, r.reason)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-            "Request `{}` · {} approval(s) needed · tier {} · approvers: {}",
-            r.id, r.required_approvals, r.tier + 1, approver_mentions.join(", "))}]},
-        {"type": "actions", "block_id": format!("latch:{}", r.id), "elements": [
-            {"type": "button", "action_id": "latch_approve", "style": "primary", "value": r.id,
-             "text": {"type": "plain_text", "text": "Approve"}},
-            {"type": "button", "action_id": "latch_deny", "style": "danger", "value": r.id,
-             "text": {"type": "plain_text", "text": "Deny"}}
-        ]}
-    ]);
-    (text, blocks)
-}
-
-/// The approval message after the decision (no buttons).
-#[must_use]
-pub fn decided_message(
-    r: &RequestRecord,
-    approvals: &[ApprovalRecord],
-    actor: Option<&str>,
-) -> (String, Value) {
-    let who: Vec<String> = approvals
-        .iter()
-        .map(|a| format!("{} ({})", a.approver, a.decision))
-        .collect();
-    let outcome = match r.status {
-        RequestStatus::Approved => ":white_check_mark: Approved",
-        RequestStatus::Denied => ":no_entry: Denied",
-        RequestStatus::Expired => ":hourglass: Expired (no answer)",
-        RequestStatus::Pending => ":hourglass_flowing_sand: Waiting",
-    };
-    let text = format!(
-        "{outcome}: {} asked for {} ({})",
-        r.requester,
-        r.bundle,
-        format_duration(r.duration_secs)
-    );
-    let blocks = json!([
-        {"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*{}* asked for *{}* for *{}* on `{}`\n>{}",
-            r.requester, r.bundle, format_duration(r.duration_secs), r.identity.id, r.reason)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-            "{outcome}{} · request `{}` · {}",
-            actor.map(|a| format!(" by {a}")).unwrap_or_default(),
-            r.id,
-            if who.is_empty() { "no answers".to_owned() } else { who.join(", ") })}]}
-    ]);
-    (text, blocks)
-}
-
-/// A DM about a grant's state.
-#[must_use]
-pub fn grant_dm(g: &GrantRecord) -> String {
-    match g.status {
-        GrantStatus::Active => format!(
-            "Granted: *{}* on `{}` until {} (grant `{}`). Revoke early with `/latch revoke {}`.",
-            g.bundle,
-            g.identity.id,
-            rfc3339(g.expires_at),
-            g.id,
-            g.id
-        ),
-        GrantStatus::Expired => format!(
-            "Your grant `{}` for *{}* expired and was removed.",
-            g.id, g.bundle
-        ),
-        GrantStatus::Revoked => format!(
-            "Your grant `{}` for *{}* was revoked by {}{}.",
-            g.id,
-            g.bundle,
-            g.revoked_by.as_deref().unwrap_or("someone"),
-            match g.session_cutoff {
-                Some(cut) => format!(
-                    "; the revocation {}",
-                    crate::domain::session_cutoff_reach("this identity", &rfc3339(cut))
-                ),
-                None => String::new(),
-            }
-        ),
-        other => format!("Your grant `{}` for *{}* is {other}.", g.id, g.bundle),
-    }
-}
-
-/// A parsed `/latch` command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// `/latch request <bundle> <duration> <reason…>`
-    Request {
-        /// Bundle.
-        bundle: String,
-        /// Seconds.
-        duration_secs: i64,
-        /// Reason.
-        reason: String,
-    },
-    /// `/latch grants`
-    Grants,
-    /// `/latch revoke <id> [reason…]`
-    Revoke {
-        /// Grant id.
-        id: String,
-        /// Reason.
-        reason: String,
-    },
-    /// Anything else: usage.
-    Help(Option<String>),
-}
-
-/// Usage text.
-pub const USAGE: &str = "Usage: `/latch request <bundle> <duration> <reason>` (e.g. `/latch request iam-admin 1h incident 4411`), `/latch grants`, `/latch revoke <grant-id> [reason]`";
-
-/// Parse the text after `/latch`.
-#[must_use]
-pub fn parse_command(text: &str) -> Command {
-    let mut words = text.split_whitespace();
-    match words.next() {
-        Some("request") => {
-            let (Some(bundle), Some(duration)) = (words.next(), words.next()) else {
-                return Command::Help(Some(
-                    "`request` needs a bundle, a duration and a reason".into(),
-                ));
-            };
-            let reason = words.collect::<Vec<_>>().join(" ");
-            match parse_duration(duration) {
-                Ok(duration_secs) => Command::Request {
-                    bundle: bundle.to_owned(),
-                    duration_secs,
-                    reason,
-                },
-                Err(e) => Command::Help(Some(format!("bad duration {e}"))),
-            }
-        }
-        Some("grants") => Command::Grants,
-        Some("revoke") => match words.next() {
-            Some(id) => Command::Revoke {
-                id: id.to_owned(),
-                reason: {
-                    let r = words.collect::<Vec<_>>().join(" ");
-                    if r.is_empty() {
-                        "revoked from Slack".to_owned()
-                    } else {
-                        r
-                    }
-                },
-            },
-            None => Command::Help(Some("`revoke` needs a grant id".into())),
-        },
-        _ => Command::Help(None),
-    }
-}
+pub use client::{SlackClient, SlackError};
+pub use commands::{parse_command, Command, USAGE};
+pub use messages::{approval_message, decided_message, grant_dm};
+pub use notifier::SlackNotifier;
+pub use verify::{sign, verify_signature, Rejection, ReplayKey, MAX_SKEW_SECS};
 
 /// Verify a Slack request (signature, window, replay); audit and refuse when it fails.
 async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
@@ -764,6 +369,8 @@ pub fn unix_secs(ms: Millis) -> i64 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::config::Secret;
+    use latch_grant::GrantRecord;
 
     #[test]
     fn a_revocation_with_a_session_cutoff_says_it_reaches_every_session() {
@@ -920,7 +527,7 @@ mod tests {
 
     #[test]
     fn the_shipped_manifest_points_at_our_endpoints() {
-        let manifest = include_str!("../../../deploy/slack-manifest.yaml");
+        let manifest = include_str!("../../../../deploy/slack-manifest.yaml");
         assert!(manifest.contains("/slack/commands"));
         assert!(manifest.contains("/slack/interactions"));
         assert!(manifest.contains("command: /latch"));

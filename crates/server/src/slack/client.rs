@@ -1,0 +1,138 @@
+//! The Slack Web API client (`chat.postMessage`, `chat.update`) and `response_url` replies.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+
+use crate::config::Secret;
+
+/// A Web API call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("slack {method}: {reason}")]
+pub struct SlackError {
+    method: String,
+    reason: String,
+}
+
+/// The Slack Web API (`chat.postMessage`, `chat.update`) and `response_url` replies.
+#[derive(Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+}
+
+impl fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackClient")
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+impl SlackClient {
+    /// A client for `base` (e.g. `https://slack.com/api`).
+    #[must_use]
+    pub fn new(base: &str, token: Secret) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        SlackClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    async fn call(&self, method: &str, body: Value) -> Result<Value, SlackError> {
+        let err = |reason: String| SlackError {
+            method: method.to_owned(),
+            reason,
+        };
+        let resp = self
+            .http
+            .post(format!("{}/{method}", self.base))
+            .bearer_auth(self.token.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| err(e.without_url().to_string()))?;
+        let value: Value = resp
+            .json()
+            .await
+            .map_err(|e| err(e.without_url().to_string()))?;
+        if value.get("ok").and_then(Value::as_bool) == Some(true) {
+            Ok(value)
+        } else {
+            Err(err(value
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("not ok")
+                .to_owned()))
+        }
+    }
+
+    /// Post a message; returns its channel and `ts`.
+    ///
+    /// # Errors
+    /// Network failure or Slack said no.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: Option<Value>,
+    ) -> Result<(String, String), SlackError> {
+        let mut body = json!({"channel": channel, "text": text});
+        if let (Some(b), Some(obj)) = (blocks, body.as_object_mut()) {
+            obj.insert("blocks".into(), b);
+        }
+        let v = self.call("chat.postMessage", body).await?;
+        Ok((
+            v.get("channel")
+                .and_then(Value::as_str)
+                .unwrap_or(channel)
+                .to_owned(),
+            v.get("ts")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        ))
+    }
+
+    /// Replace a message.
+    ///
+    /// # Errors
+    /// Network failure or Slack said no.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<Value>,
+    ) -> Result<(), SlackError> {
+        let mut body = json!({"channel": channel, "ts": ts, "text": text});
+        if let (Some(b), Some(obj)) = (blocks, body.as_object_mut()) {
+            obj.insert("blocks".into(), b);
+        }
+        self.call("chat.update", body).await.map(|_| ())
+    }
+
+    /// Answer through a `response_url` (ephemeral to the user who acted).
+    ///
+    /// # Errors
+    /// Network failure.
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
+        self.http
+            .post(response_url)
+            .json(&json!({"response_type": "ephemeral", "replace_original": false, "text": text}))
+            .send()
+            .await
+            .map_err(|e| SlackError {
+                method: "response_url".into(),
+                reason: e.without_url().to_string(),
+            })?;
+        Ok(())
+    }
+}

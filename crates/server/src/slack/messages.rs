@@ -1,0 +1,102 @@
+//! What Latch says in Slack: approval messages, their decided form, DMs about grants.
+
+use latch_grant::{ApprovalRecord, GrantRecord, GrantStatus, RequestRecord, RequestStatus};
+use serde_json::{json, Value};
+
+use crate::clock::{format_duration, rfc3339};
+
+/// The approval message (text fallback, blocks with Approve/Deny buttons).
+#[must_use]
+pub fn approval_message(r: &RequestRecord, approver_mentions: &[String]) -> (String, Value) {
+    let text = format!(
+        "{} asks for {} for {}: {}",
+        r.requester,
+        r.bundle,
+        format_duration(r.duration_secs),
+        r.reason
+    );
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "*{}* asks for *{}* for *{}* on `{}`\n>{}",
+            r.requester, r.bundle, format_duration(r.duration_secs), r.identity.id, r.reason)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+            "Request `{}` · {} approval(s) needed · tier {} · approvers: {}",
+            r.id, r.required_approvals, r.tier + 1, approver_mentions.join(", "))}]},
+        {"type": "actions", "block_id": format!("latch:{}", r.id), "elements": [
+            {"type": "button", "action_id": "latch_approve", "style": "primary", "value": r.id,
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "latch_deny", "style": "danger", "value": r.id,
+             "text": {"type": "plain_text", "text": "Deny"}}
+        ]}
+    ]);
+    (text, blocks)
+}
+
+/// The approval message after the decision (no buttons).
+#[must_use]
+pub fn decided_message(
+    r: &RequestRecord,
+    approvals: &[ApprovalRecord],
+    actor: Option<&str>,
+) -> (String, Value) {
+    let who: Vec<String> = approvals
+        .iter()
+        .map(|a| format!("{} ({})", a.approver, a.decision))
+        .collect();
+    let outcome = match r.status {
+        RequestStatus::Approved => ":white_check_mark: Approved",
+        RequestStatus::Denied => ":no_entry: Denied",
+        RequestStatus::Expired => ":hourglass: Expired (no answer)",
+        RequestStatus::Pending => ":hourglass_flowing_sand: Waiting",
+    };
+    let text = format!(
+        "{outcome}: {} asked for {} ({})",
+        r.requester,
+        r.bundle,
+        format_duration(r.duration_secs)
+    );
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "*{}* asked for *{}* for *{}* on `{}`\n>{}",
+            r.requester, r.bundle, format_duration(r.duration_secs), r.identity.id, r.reason)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
+            "{outcome}{} · request `{}` · {}",
+            actor.map(|a| format!(" by {a}")).unwrap_or_default(),
+            r.id,
+            if who.is_empty() { "no answers".to_owned() } else { who.join(", ") })}]}
+    ]);
+    (text, blocks)
+}
+
+/// A DM about a grant's state.
+#[must_use]
+pub fn grant_dm(g: &GrantRecord) -> String {
+    match g.status {
+        GrantStatus::Active => format!(
+            "Granted: *{}* on `{}` until {} (grant `{}`). Revoke early with `/latch revoke {}`.",
+            g.bundle,
+            g.identity.id,
+            rfc3339(g.expires_at),
+            g.id,
+            g.id
+        ),
+        GrantStatus::Expired => format!(
+            "Your grant `{}` for *{}* expired and was removed.",
+            g.id, g.bundle
+        ),
+        GrantStatus::Revoked => format!(
+            "Your grant `{}` for *{}* was revoked by {}{}.",
+            g.id,
+            g.bundle,
+            g.revoked_by.as_deref().unwrap_or("someone"),
+            match g.session_cutoff {
+                Some(cut) => format!(
+                    "; the revocation {}",
+                    crate::domain::session_cutoff_reach("this identity", &rfc3339(cut))
+                ),
+                None => String::new(),
+            }
+        ),
+        other => format!("Your grant `{}` for *{}* is {other}.", g.id, g.bundle),
+    }
+}

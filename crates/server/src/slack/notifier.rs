@@ -1,0 +1,177 @@
+//! The core's events, said in Slack: approval messages in the approvers' channel (updated once
+//! decided), DMs to requesters and holders, offers, and break-glass alerts in the security
+//! channel.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use latch_grant::{ApprovalRecord, ChatMessage, GrantRecord, RequestRecord, RequestStatus};
+
+use crate::clock::{format_duration, rfc3339};
+use crate::config::Config;
+use crate::notify::{Notifier, Posted, Recipient};
+use crate::offers::Offer;
+
+use super::{approval_message, decided_message, grant_dm, SlackClient};
+
+/// Slack as a [`Notifier`].
+#[derive(Debug, Clone)]
+pub struct SlackNotifier {
+    client: SlackClient,
+    approvals_channel: Option<String>,
+    security_channel: Option<String>,
+    /// Bundles whose approval policy names a channel of their own.
+    bundle_channels: BTreeMap<String, String>,
+}
+
+impl SlackNotifier {
+    /// Slack as `config` sets it up (`[slack]`, and the bundles' `channel`), through `client`;
+    /// `None` without `[slack]`.
+    #[must_use]
+    pub fn new(config: &Config, client: SlackClient) -> Option<SlackNotifier> {
+        let slack = config.slack.as_ref()?;
+        Some(SlackNotifier {
+            client,
+            approvals_channel: slack.approvals_channel.clone(),
+            security_channel: slack.security_channel.clone(),
+            bundle_channels: config
+                .bundles
+                .iter()
+                .filter_map(|(name, b)| Some((name.clone(), b.policy.channel.clone()?)))
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for SlackNotifier {
+    fn platform(&self) -> &'static str {
+        "slack"
+    }
+
+    async fn approval_requested(
+        &self,
+        request: &RequestRecord,
+        approvers: &[Recipient],
+    ) -> Result<Option<Posted>, String> {
+        let channel = self
+            .bundle_channels
+            .get(&request.bundle)
+            .or(self.approvals_channel.as_ref());
+        let Some(channel) = channel else {
+            return Ok(None);
+        };
+        let mentions: Vec<String> = approvers
+            .iter()
+            .map(|a| match &a.id {
+                Some(id) => format!("<@{id}>"),
+                None => a.name.clone(),
+            })
+            .collect();
+        let (text, blocks) = approval_message(request, &mentions);
+        let (conversation, message_id) = self
+            .client
+            .post_message(channel, &text, Some(blocks))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Posted {
+            conversation,
+            message_id,
+        }))
+    }
+
+    async fn decided(
+        &self,
+        request: &RequestRecord,
+        approvals: &[ApprovalRecord],
+        actor: Option<&str>,
+        posted: &[ChatMessage],
+        requester: &Recipient,
+    ) -> Result<(), String> {
+        let (text, blocks) = decided_message(request, approvals, actor);
+        for m in posted {
+            self.client
+                .update_message(&m.conversation, &m.message_id, &text, Some(blocks.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let Some(user) = &requester.id else {
+            return Ok(());
+        };
+        let dm = match request.status {
+            RequestStatus::Approved => format!(
+                "Your request `{}` for *{}* ({}) was approved; the grant is being applied.",
+                request.id,
+                request.bundle,
+                format_duration(request.duration_secs)
+            ),
+            RequestStatus::Denied => format!(
+                "Your request `{}` for *{}* was denied{}.",
+                request.id,
+                request.bundle,
+                actor.map(|a| format!(" by {a}")).unwrap_or_default()
+            ),
+            RequestStatus::Expired => format!(
+                "Your request `{}` for *{}* expired: no approver answered in time.",
+                request.id, request.bundle
+            ),
+            RequestStatus::Pending => return Ok(()),
+        };
+        self.client
+            .post_message(user, &dm, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn grant_changed(&self, grant: &GrantRecord, holder: &Recipient) -> Result<(), String> {
+        let Some(user) = &holder.id else {
+            return Ok(());
+        };
+        self.client
+            .post_message(user, &grant_dm(grant), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn offer(
+        &self,
+        offer: &Offer,
+        person: &Recipient,
+        duration_secs: i64,
+    ) -> Result<(), String> {
+        let Some(user) = &person.id else {
+            return Ok(());
+        };
+        let (text, blocks) = crate::offers::message(offer, duration_secs);
+        self.client
+            .post_message(user, &text, Some(blocks))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn break_glass(
+        &self,
+        request: &RequestRecord,
+        grant: &GrantRecord,
+    ) -> Result<(), String> {
+        let Some(channel) = &self.security_channel else {
+            return Ok(());
+        };
+        let text = format!(
+            ":rotating_light: BREAK-GLASS: *{}* granted themselves *{}* on `{}` until {} without approval. Reason: {}",
+            request.requester,
+            request.bundle,
+            request.identity.id,
+            rfc3339(grant.expires_at),
+            request.reason
+        );
+        self.client
+            .post_message(channel, &text, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
