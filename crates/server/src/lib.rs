@@ -36,6 +36,7 @@ pub mod openapi;
 pub mod scheduler;
 pub mod service;
 pub mod slack;
+pub mod teams;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 

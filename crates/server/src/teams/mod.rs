@@ -1,0 +1,6 @@
+//! Microsoft Teams, through the Bot Framework: Latch's bot receives activities at its
+//! messaging endpoint and answers through the Bot Connector service.
+//!
+//! [`auth`] authenticates every inbound activity before anything in it is trusted.
+
+pub mod auth;
