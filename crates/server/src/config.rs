@@ -277,7 +277,7 @@ impl Person {
     #[must_use]
     pub fn chat_id(&self, platform: &str) -> Option<&str> {
         match platform {
-            "slack" => self.slack.as_deref(),
+            crate::slack::PLATFORM => self.slack.as_deref(),
             _ => None,
         }
     }

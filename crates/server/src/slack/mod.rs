@@ -29,6 +29,9 @@ use crate::clock::{format_duration, rfc3339};
 use crate::domain::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
 
+/// Slack's name as a platform: in message references, people's ids and audit entries.
+pub const PLATFORM: &str = "slack";
+
 pub mod client;
 pub mod commands;
 pub mod messages;
@@ -74,7 +77,7 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
                 "body_sha256": latch_grant::audit::hex(&<Sha256 as sha2::Digest>::digest(body)),
             });
             let audited = core
-                .reject_inbound("slack", rejection.code(), &rejection.to_string(), details)
+                .reject_inbound(PLATFORM, rejection.code(), &rejection.to_string(), details)
                 .await;
             if let Err(e) = audited {
                 tracing::error!(error = %e, "slack: could not audit a rejection");
@@ -125,7 +128,7 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
     let Some(person) = core.config.person_by_slack(&form.user_id) else {
         let _ = core
             .unknown_chat_user(
-                "slack",
+                PLATFORM,
                 json!({"slack_user": form.user_id, "text": form.text}),
             )
             .await;
@@ -151,7 +154,7 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
                     duration_secs,
                     reason,
                     break_glass: false,
-                    source: "slack".into(),
+                    source: PLATFORM.into(),
                 },
             )
             .await
@@ -332,7 +335,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
     let Some(person) = core.config.person_by_slack(&i.user.id) else {
         let _ = core
             .unknown_chat_user(
-                "slack",
+                PLATFORM,
                 json!({"slack_user": i.user.id, "action": action.action_id}),
             )
             .await;
@@ -353,7 +356,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
             duration_secs: offer.duration_secs,
             reason: format!("offered by Latch after AWS denied {}", offer.action),
             break_glass: false,
-            source: "slack".into(),
+            source: PLATFORM.into(),
         },
     )
     .await

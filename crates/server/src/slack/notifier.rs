@@ -46,7 +46,7 @@ impl SlackNotifier {
 #[async_trait]
 impl Notifier for SlackNotifier {
     fn platform(&self) -> &'static str {
-        "slack"
+        super::PLATFORM
     }
 
     async fn approval_requested(
