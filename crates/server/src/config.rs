@@ -15,8 +15,16 @@
 //! approvals_channel = "C0APPROVALS"
 //! security_channel = "C0SECURITY"
 //!
+//! [teams]                                             # Microsoft Teams, through the Bot Framework
+//! app_id = "00000000-0000-0000-0000-000000000000"     # the bot's Microsoft App ID
+//! tenant = "11111111-1111-1111-1111-111111111111"     # the bot's (and the people's) Entra tenant
+//! app_secret_env = "LATCH_TEAMS_APP_SECRET"           # or app_secret = "…"
+//! approvals_channel = "19:…@thread.tacv2"             # else each approver in a personal chat
+//! security_channel = "19:…@thread.tacv2"
+//!
 //! [identities.alice]
 //! slack = "U01ALICE"
+//! teams = "6f1c…"                     # her Entra object id (aadObjectId)
 //! aws = "arn:aws:iam::111122223333:role/alice"
 //!
 //! [groups]
@@ -125,6 +133,7 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     slack: Option<RawSlack>,
+    teams: Option<RawTeams>,
     #[serde(default)]
     identities: BTreeMap<String, RawIdentity>,
     #[serde(default)]
@@ -218,10 +227,31 @@ impl fmt::Debug for RawSlack {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeams {
+    app_id: Option<String>,
+    tenant: Option<String>,
+    app_secret: Option<String>,
+    app_secret_env: Option<String>,
+    service_url: Option<String>,
+    approvals_channel: Option<String>,
+    security_channel: Option<String>,
+    openid_metadata_url: Option<String>,
+    token_url: Option<String>,
+}
+
+impl fmt::Debug for RawTeams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawTeams").finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIdentity {
     slack: Option<String>,
+    teams: Option<String>,
     aws: String,
     kind: Option<IdentityKind>,
     email: Option<String>,
@@ -266,6 +296,8 @@ pub struct Person {
     pub name: String,
     /// Slack user id.
     pub slack: Option<String>,
+    /// Microsoft Teams: their Entra ID object id (the `aadObjectId` Teams sends).
+    pub teams: Option<String>,
     /// The AWS identity their grants land on.
     pub aws: Identity,
     /// Email, for messages.
@@ -273,11 +305,12 @@ pub struct Person {
 }
 
 impl Person {
-    /// Their id on a chat platform (`slack`), if they have one there.
+    /// Their id on a chat platform (`slack`, `teams`), if they have one there.
     #[must_use]
     pub fn chat_id(&self, platform: &str) -> Option<&str> {
         match platform {
             crate::slack::PLATFORM => self.slack.as_deref(),
+            crate::teams::PLATFORM => self.teams.as_deref(),
             _ => None,
         }
     }
@@ -331,6 +364,30 @@ pub struct SlackConfig {
     pub approvals_channel: Option<String>,
     /// Channel told about break-glass grants.
     pub security_channel: Option<String>,
+}
+
+/// Microsoft Teams settings (`[teams]`).
+#[derive(Debug, Clone)]
+pub struct TeamsConfig {
+    /// The bot's Microsoft App ID: the audience of inbound tokens and the client id of
+    /// outbound ones.
+    pub app_id: String,
+    /// The Entra ID tenant the bot and Latch's people belong to; activities from any other
+    /// tenant are refused.
+    pub tenant: String,
+    /// The bot's client secret.
+    pub app_secret: Secret,
+    /// Where proactive messages go (the Bot Connector service of the tenant's region).
+    pub service_url: String,
+    /// Channel (conversation id) for approval cards; without one, each approver is asked in
+    /// a personal chat.
+    pub approvals_channel: Option<String>,
+    /// Channel told about break-glass grants.
+    pub security_channel: Option<String>,
+    /// The Bot Framework's OpenID metadata (overridden only by tests).
+    pub openid_metadata_url: String,
+    /// The tenant's token endpoint (overridden only by tests).
+    pub token_url: String,
 }
 
 /// `[aws]`: how the server reaches AWS to apply grants.
@@ -487,6 +544,8 @@ pub struct Config {
     pub bundles: BTreeMap<String, Bundle>,
     /// Slack, when configured.
     pub slack: Option<SlackConfig>,
+    /// Microsoft Teams, when configured.
+    pub teams: Option<TeamsConfig>,
     /// `[aws]`, when present.
     pub aws: Option<AwsConfig>,
     /// `[offers]`, when present.
@@ -555,7 +614,7 @@ impl Config {
 
         // People.
         let mut people = BTreeMap::new();
-        let mut slack_ids = BTreeMap::new();
+        let mut chat_ids: BTreeMap<(&str, String), String> = BTreeMap::new();
         for (name, p) in &raw.identities {
             let field = format!("identities.{name}");
             let kind = match p.kind {
@@ -576,11 +635,21 @@ impl Config {
                     ))
                 }
             };
-            if let Some(slack) = &p.slack {
-                if let Some(other) = slack_ids.insert(slack.clone(), name.clone()) {
+            for (platform, label, id) in [
+                ("slack", "Slack user", &p.slack),
+                ("teams", "Teams user", &p.teams),
+            ] {
+                let Some(id) = id else { continue };
+                if id.trim().is_empty() {
                     return Err(err(
-                        &format!("{field}.slack"),
-                        format!("Slack user `{slack}` is already mapped to `{other}`"),
+                        &format!("{field}.{platform}"),
+                        "empty (leave the key out instead)".into(),
+                    ));
+                }
+                if let Some(other) = chat_ids.insert((platform, id.clone()), name.clone()) {
+                    return Err(err(
+                        &format!("{field}.{platform}"),
+                        format!("{label} `{id}` is already mapped to `{other}`"),
                     ));
                 }
             }
@@ -589,6 +658,7 @@ impl Config {
                 Person {
                     name: name.clone(),
                     slack: p.slack.clone(),
+                    teams: p.teams.clone(),
                     aws: Identity {
                         kind,
                         id: p.aws.clone(),
@@ -746,40 +816,43 @@ impl Config {
             break_glass.insert(p.clone());
         }
 
+        let secret =
+            |field: &str, direct: &Option<String>, var: &Option<String>| match (direct, var) {
+                (Some(v), _) => Ok(Secret::new(v.clone())),
+                (None, Some(var)) => env(var)
+                    .map(Secret::new)
+                    .ok_or_else(|| err(field, format!("environment variable `{var}` is not set"))),
+                (None, None) => Err(err(
+                    field,
+                    "missing (set it, or name an environment variable with the `_env` form)".into(),
+                )),
+            };
         let slack = match &raw.slack {
             None => None,
-            Some(sl) => {
-                let secret =
-                    |field: &str, direct: &Option<String>, var: &Option<String>| {
-                        match (direct, var) {
-                        (Some(v), _) => Ok(Secret::new(v.clone())),
-                        (None, Some(var)) => env(var).map(Secret::new).ok_or_else(|| {
-                            err(field, format!("environment variable `{var}` is not set"))
-                        }),
-                        (None, None) => Err(err(
-                            field,
-                            "missing (set it, or name an environment variable with the `_env` form)"
-                                .into(),
-                        )),
-                    }
-                    };
-                Some(SlackConfig {
-                    signing_secret: secret(
-                        "slack.signing_secret",
-                        &sl.signing_secret,
-                        &sl.signing_secret_env,
-                    )?,
-                    bot_token: secret("slack.bot_token", &sl.bot_token, &sl.bot_token_env)?,
-                    api_base: sl
-                        .api_base
-                        .clone()
-                        .unwrap_or_else(|| "https://slack.com/api".to_owned())
-                        .trim_end_matches('/')
-                        .to_owned(),
-                    approvals_channel: sl.approvals_channel.clone(),
-                    security_channel: sl.security_channel.clone(),
-                })
-            }
+            Some(sl) => Some(SlackConfig {
+                signing_secret: secret(
+                    "slack.signing_secret",
+                    &sl.signing_secret,
+                    &sl.signing_secret_env,
+                )?,
+                bot_token: secret("slack.bot_token", &sl.bot_token, &sl.bot_token_env)?,
+                api_base: sl
+                    .api_base
+                    .clone()
+                    .unwrap_or_else(|| "https://slack.com/api".to_owned())
+                    .trim_end_matches('/')
+                    .to_owned(),
+                approvals_channel: sl.approvals_channel.clone(),
+                security_channel: sl.security_channel.clone(),
+            }),
+        };
+        let teams = match &raw.teams {
+            None => None,
+            Some(t) => Some(parse_teams(
+                t,
+                secret("teams.app_secret", &t.app_secret, &t.app_secret_env)?,
+                &err,
+            )?),
         };
 
         let aws = match &raw.aws {
@@ -812,10 +885,10 @@ impl Config {
                         format!("longer than server.max_duration ({max_duration_secs}s)"),
                     ));
                 }
-                if raw.slack.is_none() {
+                if raw.slack.is_none() && raw.teams.is_none() {
                     return Err(err(
                         "offers",
-                        "offers are Slack messages: configure [slack] too".into(),
+                        "offers are chat messages: configure [slack] or [teams] too".into(),
                     ));
                 }
                 Some(OffersConfig {
@@ -883,6 +956,7 @@ impl Config {
             people,
             bundles,
             slack,
+            teams,
             aws,
             offers,
             max_reason_chars,
@@ -894,9 +968,28 @@ impl Config {
     /// The person a Slack user id maps to.
     #[must_use]
     pub fn person_by_slack(&self, slack_user: &str) -> Option<&Person> {
+        self.person_by_chat(crate::slack::PLATFORM, slack_user)
+    }
+
+    /// The person whose id on chat `platform` is `id`.
+    #[must_use]
+    pub fn person_by_chat(&self, platform: &str, id: &str) -> Option<&Person> {
         self.people
             .values()
-            .find(|p| p.slack.as_deref() == Some(slack_user))
+            .find(|p| p.chat_id(platform) == Some(id))
+    }
+
+    /// The chat platforms configured, by platform name.
+    #[must_use]
+    pub fn chat_platforms(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.slack.is_some() {
+            out.push(crate::slack::PLATFORM);
+        }
+        if self.teams.is_some() {
+            out.push(crate::teams::PLATFORM);
+        }
+        out
     }
 }
 
@@ -1123,6 +1216,83 @@ fn parse_aws(
     })
 }
 
+/// The Bot Connector service's global address: proactive messages to any tenant's region.
+pub const TEAMS_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+
+fn parse_teams(
+    t: &RawTeams,
+    app_secret: Secret,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<TeamsConfig, ConfigError> {
+    // An app id is a GUID; a tenant is a GUID or a verified domain name.
+    let id = |field: &str, v: &Option<String>, dots: bool| -> Result<String, ConfigError> {
+        let v = v.as_deref().map(str::trim).unwrap_or_default();
+        if v.is_empty() {
+            return Err(err(field, "missing".into()));
+        }
+        let ok = v.len() <= 255
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || (dots && c == '.'));
+        if !ok {
+            return Err(err(
+                field,
+                format!(
+                    "`{v}` is not {}",
+                    if dots {
+                        "a tenant id (a GUID) or domain name"
+                    } else {
+                        "an app id (a GUID)"
+                    }
+                ),
+            ));
+        }
+        Ok(v.to_owned())
+    };
+    let app_id = id("teams.app_id", &t.app_id, false)?;
+    let tenant = id("teams.tenant", &t.tenant, true)?;
+    if app_secret.is_empty() {
+        return Err(err("teams.app_secret", "empty".into()));
+    }
+    let url = |field: &str, v: &Option<String>, default: String| -> Result<String, ConfigError> {
+        let v = v.clone().unwrap_or(default);
+        if !(v.starts_with("https://") || v.starts_with("http://")) {
+            return Err(err(
+                field,
+                format!("`{v}` must start with https:// (or http:// on loopback, for tests)"),
+            ));
+        }
+        Ok(v)
+    };
+    let channel = |field: &str, v: &Option<String>| -> Result<Option<String>, ConfigError> {
+        match v {
+            Some(c) if c.trim().is_empty() => Err(err(field, "empty (leave it out)".into())),
+            other => Ok(other.clone()),
+        }
+    };
+    Ok(TeamsConfig {
+        service_url: url(
+            "teams.service_url",
+            &t.service_url,
+            TEAMS_SERVICE_URL.to_owned(),
+        )?,
+        openid_metadata_url: url(
+            "teams.openid_metadata_url",
+            &t.openid_metadata_url,
+            crate::teams::auth::OPENID_METADATA_URL.to_owned(),
+        )?,
+        token_url: url(
+            "teams.token_url",
+            &t.token_url,
+            crate::teams::connector::token_url(&tenant),
+        )?,
+        approvals_channel: channel("teams.approvals_channel", &t.approvals_channel)?,
+        security_channel: channel("teams.security_channel", &t.security_channel)?,
+        app_id,
+        tenant,
+        app_secret,
+    })
+}
+
 /// `path` as written in the configuration `file`: a relative path is resolved against the
 /// file's folder.
 fn beside(file: &str, path: &str) -> std::path::PathBuf {
@@ -1287,6 +1457,74 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         let bad = bad.replace("tiers = [ { approvers = [\"bob\", \"carol\"], timeout = \"15m\" }, { approvers = [\"alice\", \"bob\"] } ]", "");
         let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
         assert!(e.reason.contains("nobody could ever grant it"), "{e}");
+    }
+
+    #[test]
+    fn a_teams_section_is_checked_and_its_secret_never_shown() {
+        let teams = "[teams]\napp_id = \"00000000-0000-0000-0000-00000000b07a\"\n\
+                     tenant = \"11111111-1111-1111-1111-111111111111\"\n\
+                     app_secret_env = \"TEAMS\"\napprovals_channel = \"19:abc@thread.tacv2\"\n";
+        let people = "[identities.alice]\naws = \"arn:aws:iam::111122223333:role/alice\"\n\
+                      teams = \"aad-alice\"\n\
+                      [identities.bob]\naws = \"arn:aws:iam::111122223333:role/bob\"\nteams = \"aad-bob\"\n";
+        let env = |n: &str| (n == "TEAMS").then(|| "teams-s3cret".to_owned());
+        let c = Config::parse(&format!("{teams}{people}"), "t.toml", &env).unwrap();
+        let t = c.teams.as_ref().unwrap();
+        assert_eq!(t.service_url, TEAMS_SERVICE_URL);
+        assert_eq!(
+            t.token_url,
+            "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            t.openid_metadata_url,
+            crate::teams::auth::OPENID_METADATA_URL
+        );
+        assert_eq!(t.app_secret.expose(), "teams-s3cret");
+        assert!(!format!("{c:?}").contains("teams-s3cret"));
+        assert_eq!(c.person_by_chat("teams", "aad-bob").unwrap().name, "bob");
+        assert_eq!(c.chat_platforms(), vec!["teams"]);
+
+        let fails = |text: String, field: &str, says: &str| {
+            let e = Config::parse(&text, "t.toml", &env).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.reason.contains(says), "{e}");
+        };
+        fails(
+            format!("{teams}{}", people.replace("aad-bob", "aad-alice")),
+            "identities.bob.teams",
+            "Teams user `aad-alice` is already mapped to `alice`",
+        );
+        fails(
+            format!("{}{people}", teams.replace("TEAMS", "NOPE")),
+            "teams.app_secret",
+            "`NOPE` is not set",
+        );
+        fails(
+            format!(
+                "{}{people}",
+                teams.replace("app_id = \"00000000-0000-0000-0000-00000000b07a\"\n", "")
+            ),
+            "teams.app_id",
+            "missing",
+        );
+        fails(
+            format!(
+                "{}{people}",
+                teams.replace("11111111-1111-1111-1111-111111111111", "a/b")
+            ),
+            "teams.tenant",
+            "not a tenant id",
+        );
+        fails(
+            format!("{teams}service_url = \"ftp://x\"\n{people}"),
+            "teams.service_url",
+            "must start with https://",
+        );
+        fails(
+            format!("{teams}{}", people.replace("\"aad-bob\"", "\" \"")),
+            "identities.bob.teams",
+            "empty",
+        );
     }
 
     #[test]

@@ -483,14 +483,15 @@ pub fn grant_json(g: &GrantRecord) -> Value {
 pub enum Access {
     /// Anyone (health, the OpenAPI document).
     Public,
-    /// Slack, proved by its signature (checked before the body is read).
-    Slack,
+    /// A chat platform, proved by its own means (Slack's signature, the Bot Framework's
+    /// token), checked by its handler before anything in the body is trusted.
+    Chat,
     /// A bearer token with at least this role; the text names the action in refusals.
     Token(Role, &'static str),
 }
 
 fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
-    use Access::{Public, Slack, Token};
+    use Access::{Chat, Public, Token};
     use Role::{Admin, Approver, Requester};
     vec![
         ("/healthz", Public, get(healthz)),
@@ -560,12 +561,13 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
             Token(Admin, "creating tokens"),
             post(create_token),
         ),
-        ("/slack/commands", Slack, post(crate::slack::commands)),
+        ("/slack/commands", Chat, post(crate::slack::commands)),
         (
             "/slack/interactions",
-            Slack,
+            Chat,
             post(crate::slack::interactions),
         ),
+        ("/teams/messages", Chat, post(crate::teams::messages)),
     ]
 }
 
@@ -587,7 +589,7 @@ pub fn router(core: Arc<Core>) -> Router {
                 (Arc::clone(&core), role, what),
                 guard,
             )),
-            Access::Public | Access::Slack => methods,
+            Access::Public | Access::Chat => methods,
         };
         router = router.route(path, methods);
     }
@@ -888,7 +890,7 @@ async fn reconcile(State(core): State<Arc<Core>>) -> Result<Response, ApiError> 
         .into_response())
 }
 
-/// `POST /api/v1/events`: the usage feed. Denials on actions a bundle holds become Slack offers
+/// `POST /api/v1/events`: the usage feed. Denials on actions a bundle holds become chat offers
 /// to the person mapped to the denied principal (at most one per person and bundle per
 /// `[offers] every`).
 async fn events(

@@ -9,9 +9,10 @@
 //! - [`domain`]: the pure workflow (state machine, approval rules, overlap, reconciliation);
 //! - [`service`]: the core that commits transitions and talks to Slack;
 //! - [`scheduler`]: the only caller of the cloud, one leader at a time;
-//! - [`http`], [`slack`], [`openapi`], [`metrics`]: the edges;
-//! - [`notify`]: the seam every chat platform implements ([`slack`] is one);
-//! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click Slack requests out);
+//! - [`http`], [`slack`], [`teams`], [`openapi`], [`metrics`]: the edges;
+//! - [`notify`]: the seam every chat platform implements ([`slack`] and [`teams`] do);
+//! - [`chat`]: what every chat platform shares (commands, their answers);
+//! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click chat requests out);
 //! - [`checkpoint`]: signed checkpoints of the audit log, published outside the database.
 //!
 //! Tests and embedders start a server with [`launch_with_tcp_listener`] on a listener they
@@ -24,6 +25,7 @@ use latch_grant::checkpoint::CheckpointPublisher;
 use latch_grant::{CloudAdapter, Store};
 use tokio::net::TcpListener;
 
+pub mod chat;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;
@@ -87,6 +89,11 @@ pub fn core(settings: &Settings) -> Arc<Core> {
         .slack
         .as_ref()
         .map(|s| slack::SlackClient::new(&s.api_base, s.bot_token.clone()));
+    let teams = settings
+        .config
+        .teams
+        .as_ref()
+        .map(|t| Arc::new(teams::TeamsBot::new(t)));
     let mut notifiers: Vec<Arc<dyn notify::Notifier>> = Vec::new();
     if let Some(n) = slack
         .clone()
@@ -94,13 +101,22 @@ pub fn core(settings: &Settings) -> Arc<Core> {
     {
         notifiers.push(Arc::new(n));
     }
+    if let Some(bot) = &teams {
+        notifiers.push(Arc::new(teams::TeamsNotifier::new(
+            Arc::clone(bot),
+            Arc::clone(&settings.clock),
+        )));
+    }
     Arc::new(Core::new(
         settings.config.clone(),
         Arc::clone(&settings.store),
         Arc::clone(&settings.cloud),
         Arc::clone(&settings.clock),
-        slack,
-        notifiers,
+        service::Chats {
+            slack,
+            teams,
+            notifiers,
+        },
     ))
 }
 

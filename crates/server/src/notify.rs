@@ -2,7 +2,7 @@
 //!
 //! The core decides what happened and to whom it matters (the approvers of a request, its
 //! requester, a grant's holder, the security channel); a [`Notifier`] says it on one platform.
-//! Slack is one (`slack::SlackNotifier`); a new platform implements this trait in a folder of
+//! Slack (`slack::SlackNotifier`) and Teams (`teams::TeamsNotifier`) are two; a new platform implements this trait in a folder of
 //! its own and is added to the list the server builds at start (`crate::core`). Notifications
 //! are best effort: a failure is logged, and never undoes or delays the transition it reports.
 
@@ -39,13 +39,13 @@ pub trait Notifier: Send + Sync + fmt::Debug {
     fn platform(&self) -> &'static str;
 
     /// Ask `approvers` to decide a pending request (with buttons where the platform has them).
-    /// Returns where the question was posted, or `None` when the platform has nowhere to post
-    /// it.
+    /// Returns where the question was posted (a channel, or each approver's chat); nothing
+    /// when the platform has nowhere to post it.
     async fn approval_requested(
         &self,
         request: &RequestRecord,
         approvers: &[Recipient],
-    ) -> Result<Option<Posted>, String>;
+    ) -> Result<Vec<Posted>, String>;
 
     /// A request was decided, escalated past its last tier or expired: update each of
     /// `posted` (this platform's messages about it) and tell `requester`.

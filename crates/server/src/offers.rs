@@ -1,6 +1,6 @@
 //! Denial-triggered offers: when the usage feed shows a principal denied on an action a bundle
-//! holds, the person mapped to that principal gets a Slack DM with one button that files the
-//! request for the bundle.
+//! holds, the person mapped to that principal gets a direct message (Slack, Teams) with one
+//! button that files the request for the bundle.
 //!
 //! The feed is `POST /api/v1/events` (admin token): CloudTrail records as an EventBridge API
 //! destination forwards them (`{"detail": {…record…}}`), bare records, arrays of either, or a
@@ -40,8 +40,6 @@ pub struct Denial {
 pub struct Offer {
     /// The person (`[identities]` name).
     pub person: String,
-    /// Their Slack user id.
-    pub slack: String,
     /// The bundle offered.
     pub bundle: String,
     /// The action that was denied.
@@ -195,10 +193,17 @@ pub fn plan(
             ));
             continue;
         };
-        let Some(slack) = person.slack.clone() else {
-            skipped.push(skip(format!("`{}` has no Slack user", person.name)));
+        if !config
+            .chat_platforms()
+            .into_iter()
+            .any(|p| person.chat_id(p).is_some())
+        {
+            skipped.push(skip(format!(
+                "`{}` has no user on a chat platform Latch is configured for",
+                person.name
+            )));
             continue;
-        };
+        }
         let Some(bundle) = covering(bundle_actions, &d.action, |b| {
             config.bundles.contains_key(b)
         }) else {
@@ -209,7 +214,6 @@ pub fn plan(
             .entry((person.name.clone(), bundle.to_owned()))
             .or_insert_with(|| Offer {
                 person: person.name.clone(),
-                slack,
                 bundle: bundle.to_owned(),
                 action: d.action.clone(),
                 principal: d.principal.clone(),
@@ -291,14 +295,23 @@ mod tests {
         r
     }
 
+    // alice is on Slack, carol on Teams only: either is somewhere to offer.
     const CFG: &str = r#"
+[slack]
+signing_secret = "s"
+bot_token = "xoxb-t"
+[teams]
+app_id = "00000000-0000-0000-0000-00000000b07a"
+tenant = "11111111-1111-1111-1111-111111111111"
+app_secret = "t"
+
 [identities.alice]
 slack = "UALICE"
 aws = "arn:aws:iam::111122223333:role/alice"
 [identities.dave]
 aws = "arn:aws:iam::111122223333:user/dave"
 [identities.carol]
-slack = "UCAROL"
+teams = "0c0c0c0c-0000-0000-0000-0000000ca201"
 aws = "AROAEXAMPLE:carol@example.com"
 kind = "identity_center"
 [bundles.iam-admin]
@@ -356,7 +369,7 @@ approvers = ["alice"]
             record("AssumedRole", "arn:aws:sts::111122223333:assumed-role/alice/s1", Some("arn:aws:iam::111122223333:role/alice"), "DeleteRole", None),
             // Failed for another reason: no offer.
             record("AssumedRole", "arn:aws:sts::111122223333:assumed-role/alice/s1", Some("arn:aws:iam::111122223333:role/alice"), "DeleteRole", Some("NoSuchEntity")),
-            // dave has no Slack user; bob is nobody.
+            // dave has no chat user; bob is nobody.
             record("IAMUser", "arn:aws:iam::111122223333:user/dave", None, "CreateAccessKey", Some("AccessDenied")),
             record("IAMUser", "arn:aws:iam::111122223333:user/bob", None, "CreateAccessKey", Some("AccessDenied")),
             // carol through Identity Center.
@@ -367,15 +380,9 @@ approvers = ["alice"]
         let (offers, skipped) = plan(&config, &bundles(), &d);
         let got: Vec<_> = offers
             .iter()
-            .map(|o| (o.person.as_str(), o.bundle.as_str(), o.slack.as_str()))
+            .map(|o| (o.person.as_str(), o.bundle.as_str()))
             .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("alice", "iam-admin", "UALICE"),
-                ("carol", "iam-all", "UCAROL")
-            ]
-        );
+        assert_eq!(got, vec![("alice", "iam-admin"), ("carol", "iam-all")]);
         let why: Vec<_> = skipped
             .iter()
             .map(|s| (s.principal.as_str(), s.why.as_str()))
@@ -389,7 +396,7 @@ approvers = ["alice"]
                 ),
                 (
                     "arn:aws:iam::111122223333:user/dave",
-                    "`dave` has no Slack user"
+                    "`dave` has no user on a chat platform Latch is configured for"
                 ),
             ]
         );

@@ -134,10 +134,11 @@ pub fn document() -> Value {
                 "responses": {"200": {"description": "ok", "content": {"application/x-ndjson": {}}},
                     "401": {"$ref": ERROR}, "403": {"$ref": ERROR}}}},
             "/api/v1/reconcile": {"post": op("Ask the scheduler to reconcile cloud tags now", "admin", None, "202")},
-            "/api/v1/events": {"post": without_415(op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click Slack offers", "admin", Some(json!({"type": ["object", "array"]})), "202"))},
+            "/api/v1/events": {"post": without_415(op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click offers in chat", "admin", Some(json!({"type": ["object", "array"]})), "202"))},
             "/api/v1/tokens": {"post": op("Create an API token (the secret is shown once)", "admin", Some(json!({"$ref": "#/components/schemas/NewToken"})), "201")},
             "/slack/commands": {"post": {"summary": "Slack slash commands (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},
-            "/slack/interactions": {"post": {"summary": "Slack button clicks (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}}
+            "/slack/interactions": {"post": {"summary": "Slack button clicks (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},
+            "/teams/messages": {"post": {"summary": "Microsoft Teams activities: messages to the bot and Action.Execute card buttons (a Bot Framework token for this bot)", "responses": {"200": {"description": "acknowledged; for a card button, the invoke response that replaces the card"}, "401": {"description": "token check failed (signature, issuer, audience, expiry, service URL) or the activity was replayed"}, "403": {"description": "the activity comes from another Entra tenant"}}}}
         }
     })
 }

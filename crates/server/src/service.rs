@@ -1,4 +1,4 @@
-//! The application core: the pure domain plus the store, the cloud, the clock and Slack.
+//! The application core: the pure domain plus the store, the cloud, the clock and the chats.
 //!
 //! Handlers (HTTP, Slack) call [`Core`]; only the scheduler talks to the cloud. Every
 //! transition is committed with its audit entries before anything else happens; refusals are
@@ -22,6 +22,7 @@ use crate::domain::{self, NewRequest, Refusal, RefusalCode};
 use crate::metrics::Metrics;
 use crate::notify::{Notifier, Recipient};
 use crate::slack::SlackClient;
+use crate::teams::TeamsBot;
 use latch_grant::cloud::CloudAdapter;
 
 /// Why a core call failed.
@@ -36,6 +37,18 @@ pub enum ServiceError {
     /// Something else (randomness, …).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The chat platforms a core speaks on: the clients their endpoints answer through, and the
+/// notifiers the core tells things through.
+#[derive(Debug, Default)]
+pub struct Chats {
+    /// Slack's Web API client.
+    pub slack: Option<SlackClient>,
+    /// The Teams bot.
+    pub teams: Option<Arc<TeamsBot>>,
+    /// One per platform.
+    pub notifiers: Vec<Arc<dyn Notifier>>,
 }
 
 /// Shared state of one server.
@@ -55,6 +68,9 @@ pub struct Core {
     pub wake: Notify,
     /// Slack Web API client, when Slack is configured (the Slack endpoints answer through it).
     pub slack: Option<SlackClient>,
+    /// Latch's Teams bot, when Teams is configured (the Teams endpoint checks and answers
+    /// through it).
+    pub teams: Option<Arc<TeamsBot>>,
     /// The chat platforms people are told things on.
     notifiers: Vec<Arc<dyn Notifier>>,
     /// A reconciliation was asked for.
@@ -82,18 +98,23 @@ pub fn new_id(prefix: &str) -> Result<String, ServiceError> {
 const RETRIES: usize = 5;
 
 impl Core {
-    /// A core over its configuration, store, cloud and clock.
+    /// A core over its configuration, store, cloud and clock, speaking on `chats`.
     #[must_use]
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
         cloud: Arc<dyn CloudAdapter>,
         clock: Arc<dyn Clock>,
-        slack: Option<SlackClient>,
-        notifiers: Vec<Arc<dyn Notifier>>,
+        chats: Chats,
     ) -> Core {
+        let Chats {
+            slack,
+            teams,
+            notifiers,
+        } = chats;
         Core {
             notifiers,
+            teams,
             config,
             store,
             cloud,
@@ -535,17 +556,21 @@ impl Core {
             .iter()
             .map(|a| self.recipient(n, a))
             .collect();
-        let Some(posted) = n.approval_requested(request, &approvers).await? else {
+        let posted = n.approval_requested(request, &approvers).await?;
+        if posted.is_empty() {
             return Ok(());
-        };
+        }
         self.store
             .commit(Changeset {
-                messages: vec![ChatMessage {
-                    request_id: request.id.clone(),
-                    platform: n.platform().to_owned(),
-                    conversation: posted.conversation,
-                    message_id: posted.message_id,
-                }],
+                messages: posted
+                    .into_iter()
+                    .map(|p| ChatMessage {
+                        request_id: request.id.clone(),
+                        platform: n.platform().to_owned(),
+                        conversation: p.conversation,
+                        message_id: p.message_id,
+                    })
+                    .collect(),
                 ..Changeset::default()
             })
             .await

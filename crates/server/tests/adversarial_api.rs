@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -17,23 +18,6 @@ use std::sync::Arc;
 use common::*;
 use latch_grant::{GrantQuery, GrantStatus, RequestStatus, Role, Store};
 use serde_json::{json, Value};
-
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::sqlite()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let b = super::Backend::postgres(stringify!($name));
-                super::$name(b.clone()).await;
-                b.cleanup().await;
-            }
-        }
-    };
-}
 
 on_both!(token_before_body);
 on_both!(error_classes);

@@ -7,6 +7,7 @@
     clippy::panic
 )]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -17,23 +18,6 @@ use latch_grant::FakeCloud;
 use latch_grant::{GrantQuery, GrantStatus, RequestStatus, Role, Store};
 use latch_server::ManualClock;
 use serde_json::{json, Value};
-
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::sqlite()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let b = super::Backend::postgres(stringify!($name));
-                super::$name(b.clone()).await;
-                b.cleanup().await;
-            }
-        }
-    };
-}
 
 on_both!(slack_request_approve_expire);
 on_both!(refusals_are_clear_and_audited);

@@ -1,9 +1,9 @@
-//! What Latch says in Slack: approval messages, their decided form, DMs about grants.
+//! What Latch says in Slack: approval messages and their decided form.
 
-use latch_grant::{ApprovalRecord, GrantRecord, GrantStatus, RequestRecord, RequestStatus};
+use latch_grant::{ApprovalRecord, RequestRecord, RequestStatus};
 use serde_json::{json, Value};
 
-use crate::clock::{format_duration, rfc3339};
+use crate::clock::format_duration;
 
 /// The approval message (text fallback, blocks with Approve/Deny buttons).
 #[must_use]
@@ -66,37 +66,4 @@ pub fn decided_message(
             if who.is_empty() { "no answers".to_owned() } else { who.join(", ") })}]}
     ]);
     (text, blocks)
-}
-
-/// A DM about a grant's state.
-#[must_use]
-pub fn grant_dm(g: &GrantRecord) -> String {
-    match g.status {
-        GrantStatus::Active => format!(
-            "Granted: *{}* on `{}` until {} (grant `{}`). Revoke early with `/latch revoke {}`.",
-            g.bundle,
-            g.identity.id,
-            rfc3339(g.expires_at),
-            g.id,
-            g.id
-        ),
-        GrantStatus::Expired => format!(
-            "Your grant `{}` for *{}* expired and was removed.",
-            g.id, g.bundle
-        ),
-        GrantStatus::Revoked => format!(
-            "Your grant `{}` for *{}* was revoked by {}{}.",
-            g.id,
-            g.bundle,
-            g.revoked_by.as_deref().unwrap_or("someone"),
-            match g.session_cutoff {
-                Some(cut) => format!(
-                    "; the revocation {}",
-                    crate::domain::session_cutoff_reach("this identity", &rfc3339(cut))
-                ),
-                None => String::new(),
-            }
-        ),
-        other => format!("Your grant `{}` for *{}* is {other}.", g.id, g.bundle),
-    }
 }

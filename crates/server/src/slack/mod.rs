@@ -10,8 +10,8 @@
 //! to a person by `[identities]`.
 //!
 //! One folder, one platform: [`verify`] (signature, window, replay), [`client`] (Web API),
-//! [`messages`] (what is said), [`commands`] (the slash command's grammar), [`notifier`] (the
-//! core's events, said in Slack), and here the two endpoints.
+//! [`messages`] (what is said), [`notifier`] (the core's events, said in Slack), and here the
+//! two endpoints. The command grammar and its answers are every platform's ([`crate::chat`]).
 
 use std::sync::Arc;
 
@@ -20,27 +20,33 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use latch_grant::{Decision, GrantQuery, GrantStatus, Millis};
+use latch_grant::{Decision, Millis};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::clock::{format_duration, rfc3339};
+use crate::chat::{self, Style};
 use crate::domain::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
 
 /// Slack's name as a platform: in message references, people's ids and audit entries.
 pub const PLATFORM: &str = "slack";
 
+/// How Latch speaks in Slack: `/latch` commands, mrkdwn.
+pub const STYLE: Style = Style {
+    platform: PLATFORM,
+    name: "Slack",
+    prefix: "/latch ",
+    bold: "*",
+};
+
 pub mod client;
-pub mod commands;
 pub mod messages;
 pub mod notifier;
 pub mod verify;
 
 pub use client::{SlackClient, SlackError};
-pub use commands::{parse_command, Command, USAGE};
-pub use messages::{approval_message, decided_message, grant_dm};
+pub use messages::{approval_message, decided_message};
 pub use notifier::SlackNotifier;
 pub use verify::{sign, verify_signature, Rejection, ReplayKey, MAX_SKEW_SECS};
 
@@ -132,101 +138,9 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
                 json!({"slack_user": form.user_id, "text": form.text}),
             )
             .await;
-        return format!(
-            "Your Slack user `{}` is not mapped to an AWS identity in Latch's [identities]; ask an administrator.",
-            form.user_id
-        );
+        return chat::unknown_user(&STYLE, &form.user_id);
     };
-    let actor = person.name.clone();
-    match parse_command(&form.text) {
-        Command::Help(None) => USAGE.to_owned(),
-        Command::Help(Some(problem)) => format!("{problem}. {USAGE}"),
-        Command::Request {
-            bundle,
-            duration_secs,
-            reason,
-        } => {
-            file_request(
-                core,
-                NewRequest {
-                    requester: actor,
-                    bundle,
-                    duration_secs,
-                    reason,
-                    break_glass: false,
-                    source: PLATFORM.into(),
-                },
-            )
-            .await
-        }
-        Command::Grants => {
-            match core
-                .view()
-                .grants(&GrantQuery {
-                    statuses: GrantStatus::LIVE.to_vec(),
-                    requester: Some(actor),
-                    ..GrantQuery::default()
-                })
-                .await
-            {
-                Ok(gs) if gs.is_empty() => "You hold no grants.".to_owned(),
-                Ok(gs) => gs
-                    .iter()
-                    .map(|g| {
-                        format!(
-                            "• `{}` *{}* {} until {}",
-                            g.id,
-                            g.bundle,
-                            g.status,
-                            rfc3339(g.expires_at)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                Err(e) => format!("Error: {e}"),
-            }
-        }
-        Command::Revoke { id, reason } => {
-            match core.revoke(&id, &actor, false, &reason, None).await {
-                Ok(g) => match g.session_cutoff {
-                    Some(cut) => format!(
-                        "Revoking grant `{}` (*{}*); this {}.",
-                        g.id,
-                        g.bundle,
-                        crate::domain::session_cutoff_reach(
-                            &format!("`{}`", g.identity.id),
-                            &rfc3339(cut)
-                        )
-                    ),
-                    None => format!("Revoking grant `{}` (*{}*).", g.id, g.bundle),
-                },
-                Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
-                Err(e) => format!("Error: {e}"),
-            }
-        }
-    }
-}
-
-/// Open a request from Slack and say what became of it.
-async fn file_request(core: &Arc<Core>, new: NewRequest) -> String {
-    match core.request(new).await {
-        Ok((r, Some(g))) => format!(
-            "Granted at once (auto-approved): *{}* until {} — request `{}`, grant `{}`.",
-            r.bundle,
-            rfc3339(g.expires_at),
-            r.id,
-            g.id
-        ),
-        Ok((r, None)) => format!(
-            "Request `{}` for *{}* ({}) sent to approvers: {}.",
-            r.id,
-            r.bundle,
-            format_duration(r.duration_secs),
-            crate::domain::eligible_approvers(&core.config, &r).join(", ")
-        ),
-        Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
-        Err(e) => format!("Error: {e}"),
-    }
+    chat::run(core, person, &form.text, &STYLE).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,7 +262,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
     let Ok(offer) = serde_json::from_str::<crate::offers::ButtonValue>(value) else {
         return "This offer's button is malformed; use `/latch request` instead.".to_owned();
     };
-    file_request(
+    chat::file_request(
         core,
         NewRequest {
             requester: person.name.clone(),
@@ -358,6 +272,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
             break_glass: false,
             source: PLATFORM.into(),
         },
+        &STYLE,
     )
     .await
 }
@@ -373,7 +288,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::config::Secret;
-    use latch_grant::GrantRecord;
+    use latch_grant::{GrantRecord, GrantStatus};
 
     #[test]
     fn a_revocation_with_a_session_cutoff_says_it_reaches_every_session() {
@@ -397,7 +312,7 @@ mod tests {
             session_cutoff: Some(60_000),
             version: 3,
         };
-        let dm = grant_dm(&g);
+        let dm = chat::grant_message(&g, &STYLE);
         assert!(
             dm.contains(
                 "also ends every session of this identity issued before 1970-01-01T00:01:00"
@@ -405,7 +320,8 @@ mod tests {
             "{dm}"
         );
         g.session_cutoff = None;
-        assert!(!grant_dm(&g).contains("session"), "{}", grant_dm(&g));
+        let dm = chat::grant_message(&g, &STYLE);
+        assert!(!dm.contains("session"), "{dm}");
     }
 
     #[test]
@@ -502,30 +418,6 @@ mod tests {
             verify_signature(&wrong, Some("1531420618"), Some(&sig), body, 1_531_420_618),
             Err(Rejection::BadSignature)
         );
-    }
-
-    #[test]
-    fn commands_parse() {
-        assert_eq!(
-            parse_command("request iam-admin 1h incident 4411"),
-            Command::Request {
-                bundle: "iam-admin".into(),
-                duration_secs: 3600,
-                reason: "incident 4411".into()
-            }
-        );
-        assert_eq!(parse_command("grants"), Command::Grants);
-        assert_eq!(
-            parse_command("revoke g-1"),
-            Command::Revoke {
-                id: "g-1".into(),
-                reason: "revoked from Slack".into()
-            }
-        );
-        assert!(
-            matches!(parse_command("request iam-admin soon x"), Command::Help(Some(m)) if m.contains("bad duration"))
-        );
-        assert!(matches!(parse_command(""), Command::Help(None)));
     }
 
     #[test]

@@ -5,14 +5,13 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use latch_grant::{ApprovalRecord, ChatMessage, GrantRecord, RequestRecord, RequestStatus};
+use latch_grant::{ApprovalRecord, ChatMessage, GrantRecord, RequestRecord};
 
-use crate::clock::{format_duration, rfc3339};
 use crate::config::Config;
 use crate::notify::{Notifier, Posted, Recipient};
 use crate::offers::Offer;
 
-use super::{approval_message, decided_message, grant_dm, SlackClient};
+use super::{approval_message, decided_message, SlackClient};
 
 /// Slack as a [`Notifier`].
 #[derive(Debug, Clone)]
@@ -53,13 +52,13 @@ impl Notifier for SlackNotifier {
         &self,
         request: &RequestRecord,
         approvers: &[Recipient],
-    ) -> Result<Option<Posted>, String> {
+    ) -> Result<Vec<Posted>, String> {
         let channel = self
             .bundle_channels
             .get(&request.bundle)
             .or(self.approvals_channel.as_ref());
         let Some(channel) = channel else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let mentions: Vec<String> = approvers
             .iter()
@@ -74,10 +73,10 @@ impl Notifier for SlackNotifier {
             .post_message(channel, &text, Some(blocks))
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Some(Posted {
+        Ok(vec![Posted {
             conversation,
             message_id,
-        }))
+        }])
     }
 
     async fn decided(
@@ -98,24 +97,8 @@ impl Notifier for SlackNotifier {
         let Some(user) = &requester.id else {
             return Ok(());
         };
-        let dm = match request.status {
-            RequestStatus::Approved => format!(
-                "Your request `{}` for *{}* ({}) was approved; the grant is being applied.",
-                request.id,
-                request.bundle,
-                format_duration(request.duration_secs)
-            ),
-            RequestStatus::Denied => format!(
-                "Your request `{}` for *{}* was denied{}.",
-                request.id,
-                request.bundle,
-                actor.map(|a| format!(" by {a}")).unwrap_or_default()
-            ),
-            RequestStatus::Expired => format!(
-                "Your request `{}` for *{}* expired: no approver answered in time.",
-                request.id, request.bundle
-            ),
-            RequestStatus::Pending => return Ok(()),
+        let Some(dm) = crate::chat::decided_message(request, actor, &super::STYLE) else {
+            return Ok(());
         };
         self.client
             .post_message(user, &dm, None)
@@ -129,7 +112,11 @@ impl Notifier for SlackNotifier {
             return Ok(());
         };
         self.client
-            .post_message(user, &grant_dm(grant), None)
+            .post_message(
+                user,
+                &crate::chat::grant_message(grant, &super::STYLE),
+                None,
+            )
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -161,12 +148,8 @@ impl Notifier for SlackNotifier {
             return Ok(());
         };
         let text = format!(
-            ":rotating_light: BREAK-GLASS: *{}* granted themselves *{}* on `{}` until {} without approval. Reason: {}",
-            request.requester,
-            request.bundle,
-            request.identity.id,
-            rfc3339(grant.expires_at),
-            request.reason
+            ":rotating_light: {}",
+            crate::chat::break_glass_alert(request, grant, &super::STYLE)
         );
         self.client
             .post_message(channel, &text, None)

@@ -184,6 +184,49 @@ impl Connector {
         Ok(r.id)
     }
 
+    /// The personal chat between the bot and the person whose Entra object id is `member`
+    /// in `tenant` (created the first time; the connector answers with the same conversation
+    /// afterwards). Returns its conversation id.
+    ///
+    /// # Errors
+    /// The token or the connector refused (the bot is not installed for that person), or
+    /// could not be reached.
+    pub async fn personal_chat(
+        &self,
+        service_url: &str,
+        tenant: &str,
+        member: &str,
+        now: i64,
+    ) -> Result<String, ConnectorError> {
+        let body = serde_json::json!({
+            "bot": {"id": format!("28:{}", self.app_id)},
+            "isGroup": false,
+            "members": [{"id": member}],
+            "tenantId": tenant,
+            "channelData": {"tenant": {"id": tenant}},
+        });
+        let response = self
+            .call(
+                "create conversation",
+                reqwest::Method::POST,
+                service_url,
+                &["v3", "conversations"],
+                &body,
+                now,
+            )
+            .await?;
+        let r: ResourceResponse = response
+            .json()
+            .await
+            .map_err(|x| err("create conversation")(x.to_string()))?;
+        if r.id.is_empty() {
+            return Err(err("create conversation")(
+                "the connector answered without a conversation id".to_owned(),
+            ));
+        }
+        Ok(r.id)
+    }
+
     /// Replace an activity (a card, once its request is decided).
     ///
     /// # Errors

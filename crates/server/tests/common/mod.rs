@@ -9,6 +9,8 @@
 )]
 
 use std::sync::{Arc, Mutex};
+
+pub mod teams;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -21,6 +23,26 @@ use latch_server::{launch_with_tcp_listener, ManualClock, Settings};
 use latch_store::{PostgresStore, SqliteStore};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+
+/// Run the story `$name(backend)` as two tests: on SQLite, and on a fresh PostgreSQL schema
+/// (dropped afterwards). The test file needs `Backend` in scope (`use common::*`).
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let b = super::Backend::postgres(stringify!($name));
+                super::$name(b.clone()).await;
+                b.cleanup().await;
+            }
+        }
+    };
+}
 
 pub const T0: i64 = 1_800_000_000_000;
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";

@@ -1,0 +1,345 @@
+//! What every chat platform shares: the commands people type (`request`, `grants`, `revoke`),
+//! running them through the [`Core`], and the words Latch answers with. A platform supplies a
+//! [`Style`] (its name, how a command is typed, how text is set in bold); the handlers in its
+//! folder only verify, map the sender to a person and deliver.
+
+use std::sync::Arc;
+
+use latch_grant::{GrantQuery, GrantRecord, GrantStatus, RequestRecord, RequestStatus};
+
+use crate::clock::{format_duration, parse_duration, rfc3339};
+use crate::config::Person;
+use crate::domain::NewRequest;
+use crate::service::{Core, ServiceError};
+
+/// How one platform says things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// The platform, as message references and people's ids name it (`slack`).
+    pub platform: &'static str,
+    /// Its name, for people (`Slack`).
+    pub name: &'static str,
+    /// What comes before a command when it is typed (`/latch `, or nothing in a bot chat).
+    pub prefix: &'static str,
+    /// The bold marker of the platform's markup (`*` in Slack, `**` in Markdown).
+    pub bold: &'static str,
+}
+
+impl Style {
+    /// `text` in bold.
+    #[must_use]
+    pub fn b(&self, text: &str) -> String {
+        format!("{0}{text}{0}", self.bold)
+    }
+
+    /// `command` as a person types it, as code.
+    #[must_use]
+    pub fn cmd(&self, command: &str) -> String {
+        format!("`{}{command}`", self.prefix)
+    }
+
+    /// The usage text.
+    #[must_use]
+    pub fn usage(&self) -> String {
+        format!(
+            "Usage: {} (e.g. {}), {}, {}",
+            self.cmd("request <bundle> <duration> <reason>"),
+            self.cmd("request iam-admin 1h incident 4411"),
+            self.cmd("grants"),
+            self.cmd("revoke <grant-id> [reason]")
+        )
+    }
+}
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `request <bundle> <duration> <reason…>`
+    Request {
+        /// Bundle.
+        bundle: String,
+        /// Seconds.
+        duration_secs: i64,
+        /// Reason.
+        reason: String,
+    },
+    /// `grants`
+    Grants,
+    /// `revoke <id> [reason…]`
+    Revoke {
+        /// Grant id.
+        id: String,
+        /// Reason.
+        reason: String,
+    },
+    /// Anything else: usage, with what was wrong.
+    Help(Option<String>),
+}
+
+/// Parse a command typed on the platform `style` describes.
+#[must_use]
+pub fn parse_command(text: &str, style: &Style) -> Command {
+    let mut words = text.split_whitespace();
+    match words.next() {
+        Some("request") => {
+            let (Some(bundle), Some(duration)) = (words.next(), words.next()) else {
+                return Command::Help(Some(
+                    "`request` needs a bundle, a duration and a reason".into(),
+                ));
+            };
+            let reason = words.collect::<Vec<_>>().join(" ");
+            match parse_duration(duration) {
+                Ok(duration_secs) => Command::Request {
+                    bundle: bundle.to_owned(),
+                    duration_secs,
+                    reason,
+                },
+                Err(e) => Command::Help(Some(format!("bad duration {e}"))),
+            }
+        }
+        Some("grants") => Command::Grants,
+        Some("revoke") => match words.next() {
+            Some(id) => Command::Revoke {
+                id: id.to_owned(),
+                reason: {
+                    let r = words.collect::<Vec<_>>().join(" ");
+                    if r.is_empty() {
+                        format!("revoked from {}", style.name)
+                    } else {
+                        r
+                    }
+                },
+            },
+            None => Command::Help(Some("`revoke` needs a grant id".into())),
+        },
+        _ => Command::Help(None),
+    }
+}
+
+/// What to say to a chat user who is not one of Latch's people.
+#[must_use]
+pub fn unknown_user(style: &Style, id: &str) -> String {
+    format!(
+        "Your {} user `{id}` is not mapped to an AWS identity in Latch's [identities]; ask an administrator.",
+        style.name
+    )
+}
+
+/// Run `text`, typed by `person`, and say what became of it.
+pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -> String {
+    let actor = person.name.clone();
+    match parse_command(text, style) {
+        Command::Help(None) => style.usage(),
+        Command::Help(Some(problem)) => format!("{problem}. {}", style.usage()),
+        Command::Request {
+            bundle,
+            duration_secs,
+            reason,
+        } => {
+            let new = NewRequest {
+                requester: actor,
+                bundle,
+                duration_secs,
+                reason,
+                break_glass: false,
+                source: style.platform.into(),
+            };
+            file_request(core, new, style).await
+        }
+        Command::Grants => {
+            let query = GrantQuery {
+                statuses: GrantStatus::LIVE.to_vec(),
+                requester: Some(actor),
+                ..GrantQuery::default()
+            };
+            match core.view().grants(&query).await {
+                Ok(gs) if gs.is_empty() => "You hold no grants.".to_owned(),
+                Ok(gs) => gs
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "• `{}` {} {} until {}",
+                            g.id,
+                            style.b(&g.bundle),
+                            g.status,
+                            rfc3339(g.expires_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Err(e) => format!("Error: {e}"),
+            }
+        }
+        Command::Revoke { id, reason } => {
+            match core.revoke(&id, &actor, false, &reason, None).await {
+                Ok(g) => match g.session_cutoff {
+                    Some(cut) => format!(
+                        "Revoking grant `{}` ({}); this {}.",
+                        g.id,
+                        style.b(&g.bundle),
+                        crate::domain::session_cutoff_reach(
+                            &format!("`{}`", g.identity.id),
+                            &rfc3339(cut)
+                        )
+                    ),
+                    None => format!("Revoking grant `{}` ({}).", g.id, style.b(&g.bundle)),
+                },
+                Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
+                Err(e) => format!("Error: {e}"),
+            }
+        }
+    }
+}
+
+/// Open a request from chat and say what became of it.
+pub async fn file_request(core: &Arc<Core>, new: NewRequest, style: &Style) -> String {
+    match core.request(new).await {
+        Ok((r, Some(g))) => format!(
+            "Granted at once (auto-approved): {} until {} — request `{}`, grant `{}`.",
+            style.b(&r.bundle),
+            rfc3339(g.expires_at),
+            r.id,
+            g.id
+        ),
+        Ok((r, None)) => format!(
+            "Request `{}` for {} ({}) sent to approvers: {}.",
+            r.id,
+            style.b(&r.bundle),
+            format_duration(r.duration_secs),
+            crate::domain::eligible_approvers(&core.config, &r).join(", ")
+        ),
+        Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
+        Err(e) => format!("Error: {e}"),
+    }
+}
+
+/// What the holder is told about their grant's state.
+#[must_use]
+pub fn grant_message(g: &GrantRecord, style: &Style) -> String {
+    match g.status {
+        GrantStatus::Active => format!(
+            "Granted: {} on `{}` until {} (grant `{}`). Revoke early with {}.",
+            style.b(&g.bundle),
+            g.identity.id,
+            rfc3339(g.expires_at),
+            g.id,
+            style.cmd(&format!("revoke {}", g.id))
+        ),
+        GrantStatus::Expired => format!(
+            "Your grant `{}` for {} expired and was removed.",
+            g.id,
+            style.b(&g.bundle)
+        ),
+        GrantStatus::Revoked => format!(
+            "Your grant `{}` for {} was revoked by {}{}.",
+            g.id,
+            style.b(&g.bundle),
+            g.revoked_by.as_deref().unwrap_or("someone"),
+            match g.session_cutoff {
+                Some(cut) => format!(
+                    "; the revocation {}",
+                    crate::domain::session_cutoff_reach("this identity", &rfc3339(cut))
+                ),
+                None => String::new(),
+            }
+        ),
+        other => format!(
+            "Your grant `{}` for {} is {other}.",
+            g.id,
+            style.b(&g.bundle)
+        ),
+    }
+}
+
+/// What the requester is told once their request is decided; nothing while it is pending.
+#[must_use]
+pub fn decided_message(r: &RequestRecord, actor: Option<&str>, style: &Style) -> Option<String> {
+    Some(match r.status {
+        RequestStatus::Approved => format!(
+            "Your request `{}` for {} ({}) was approved; the grant is being applied.",
+            r.id,
+            style.b(&r.bundle),
+            format_duration(r.duration_secs)
+        ),
+        RequestStatus::Denied => format!(
+            "Your request `{}` for {} was denied{}.",
+            r.id,
+            style.b(&r.bundle),
+            actor.map(|a| format!(" by {a}")).unwrap_or_default()
+        ),
+        RequestStatus::Expired => format!(
+            "Your request `{}` for {} expired: no approver answered in time.",
+            r.id,
+            style.b(&r.bundle)
+        ),
+        RequestStatus::Pending => return None,
+    })
+}
+
+/// The security channel's alert when someone breaks glass.
+#[must_use]
+pub fn break_glass_alert(r: &RequestRecord, g: &GrantRecord, style: &Style) -> String {
+    format!(
+        "BREAK-GLASS: {} granted themselves {} on `{}` until {} without approval. Reason: {}",
+        style.b(&r.requester),
+        style.b(&r.bundle),
+        r.identity.id,
+        rfc3339(g.expires_at),
+        r.reason
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLACK: Style = crate::slack::STYLE;
+    const TEAMS: Style = crate::teams::STYLE;
+
+    #[test]
+    fn commands_parse_the_same_on_every_platform() {
+        for style in [SLACK, TEAMS] {
+            assert_eq!(
+                parse_command("request iam-admin 1h incident 4411", &style),
+                Command::Request {
+                    bundle: "iam-admin".into(),
+                    duration_secs: 3600,
+                    reason: "incident 4411".into()
+                }
+            );
+            assert_eq!(parse_command("grants", &style), Command::Grants);
+            assert!(
+                matches!(parse_command("request iam-admin soon x", &style), Command::Help(Some(m)) if m.contains("bad duration"))
+            );
+            assert!(matches!(parse_command("", &style), Command::Help(None)));
+            assert!(
+                matches!(parse_command("revoke", &style), Command::Help(Some(m)) if m.contains("grant id"))
+            );
+        }
+        assert_eq!(
+            parse_command("revoke g-1", &SLACK),
+            Command::Revoke {
+                id: "g-1".into(),
+                reason: "revoked from Slack".into()
+            }
+        );
+        assert_eq!(
+            parse_command("revoke g-1  all done ", &TEAMS),
+            Command::Revoke {
+                id: "g-1".into(),
+                reason: "all done".into()
+            }
+        );
+    }
+
+    #[test]
+    fn each_platform_says_it_in_its_own_markup() {
+        assert_eq!(
+            SLACK.usage(),
+            "Usage: `/latch request <bundle> <duration> <reason>` (e.g. `/latch request iam-admin 1h incident 4411`), `/latch grants`, `/latch revoke <grant-id> [reason]`"
+        );
+        assert!(TEAMS.usage().starts_with("Usage: `request <bundle>"));
+        assert_eq!(SLACK.b("iam-admin"), "*iam-admin*");
+        assert_eq!(TEAMS.b("iam-admin"), "**iam-admin**");
+    }
+}
