@@ -1224,32 +1224,30 @@ fn parse_teams(
     app_secret: Secret,
     err: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<TeamsConfig, ConfigError> {
-    // An app id is a GUID; a tenant is a GUID or a verified domain name.
-    let id = |field: &str, v: &Option<String>, dots: bool| -> Result<String, ConfigError> {
+    // Both are GUIDs: Teams names the tenant of every activity by its GUID, and an activity
+    // is accepted only from this one (a domain name here would refuse them all).
+    let guid = |field: &str, v: &Option<String>, what: &str| -> Result<String, ConfigError> {
         let v = v.as_deref().map(str::trim).unwrap_or_default();
         if v.is_empty() {
             return Err(err(field, "missing".into()));
         }
-        let ok = v.len() <= 255
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || (dots && c == '.'));
+        let groups: Vec<&str> = v.split('-').collect();
+        let ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
         if !ok {
             return Err(err(
                 field,
                 format!(
-                    "`{v}` is not {}",
-                    if dots {
-                        "a tenant id (a GUID) or domain name"
-                    } else {
-                        "an app id (a GUID)"
-                    }
+                    "`{v}` is not {what} (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)"
                 ),
             ));
         }
-        Ok(v.to_owned())
+        Ok(v.to_ascii_lowercase())
     };
-    let app_id = id("teams.app_id", &t.app_id, false)?;
-    let tenant = id("teams.tenant", &t.tenant, true)?;
+    let app_id = guid("teams.app_id", &t.app_id, "an app id")?;
+    let tenant = guid("teams.tenant", &t.tenant, "a tenant id")?;
     if app_secret.is_empty() {
         return Err(err("teams.app_secret", "empty".into()));
     }
@@ -1510,7 +1508,10 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         fails(
             format!(
                 "{}{people}",
-                teams.replace("11111111-1111-1111-1111-111111111111", "a/b")
+                teams.replace(
+                    "11111111-1111-1111-1111-111111111111",
+                    "contoso.onmicrosoft.com"
+                )
             ),
             "teams.tenant",
             "not a tenant id",

@@ -254,7 +254,10 @@ pub async fn messages(State(core): State<Arc<Core>>, headers: HeaderMap, body: B
             return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
         }
     }
-    if activity.tenant() != Some(bot.config.tenant.as_str()) {
+    let same_tenant = activity
+        .tenant()
+        .is_some_and(|t| t.eq_ignore_ascii_case(&bot.config.tenant));
+    if !same_tenant {
         let mut details = identify();
         if let Some(d) = details.as_object_mut() {
             d.insert(
@@ -449,7 +452,29 @@ async fn run_action(core: &Arc<Core>, activity: &Activity) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn the_shipped_manifest_lists_exactly_the_commands_the_bot_understands() {
+        let m: Value =
+            serde_json::from_str(include_str!("../../../../deploy/teams-manifest.json")).unwrap();
+        assert_eq!(m["id"], m["bots"][0]["botId"]);
+        assert_eq!(m["bots"][0]["scopes"], json!(["personal", "team"]));
+        let commands: Vec<&str> = m["bots"][0]["commandLists"][0]["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(commands, ["request", "grants", "revoke"]);
+        for c in &commands {
+            assert!(
+                !matches!(chat::parse_command(c, &STYLE), chat::Command::Help(None)),
+                "the bot does not know `{c}`"
+            );
+        }
+    }
 
     #[test]
     fn what_a_person_typed_is_read_without_the_mention_and_the_markup() {
