@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use latch_aws::apply::{execute, least_time, AccountAccess, Record};
 use latch_aws::drift::emergency_stop_changes;
-use latch_aws::org::PolicyKind;
+use latch_aws::org::PolicyType;
 use latch_aws::pacing::{Pacer, RetryPolicy};
 use latch_aws::testing::FakeOrganizations;
 use latch_aws::{Change, Silent};
@@ -94,13 +94,13 @@ async fn scenario(n: usize, paced: bool, latency: Duration) -> Vec<Run> {
     };
     // apply: create the policy, attach it to every target.
     let mut changes = vec![Change::CreatePolicy {
-        kind: PolicyKind::Scp,
+        kind: PolicyType::Scp,
         name: "latch-bench".to_owned(),
         description: "bench".to_owned(),
         content: DENY.to_owned(),
     }];
     changes.extend(targets(n).into_iter().map(|t| Change::Attach {
-        kind: PolicyKind::Scp,
+        kind: PolicyType::Scp,
         name: "latch-bench".to_owned(),
         policy_id: None,
         target: t,

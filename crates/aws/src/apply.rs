@@ -26,7 +26,9 @@ use serde_json::Value;
 
 use crate::connect::CallerIdentity;
 use crate::error::{call_err, AwsError, Result};
-use crate::org::{describe, latch_policies, policies_for_target, LatchPolicies, PolicyKind};
+use crate::org::{
+    describe, latch_policies, policies_for_target, LatchPolicies, PolicyType, PolicyTypeExt,
+};
 use crate::pacing::Family;
 use crate::plan::{principal_of, Plan};
 use crate::progress::{self, Progress};
@@ -41,14 +43,14 @@ pub enum Change {
     /// Enable SCPs or RCPs on the root.
     EnablePolicyType {
         /// Which.
-        kind: PolicyKind,
+        kind: PolicyType,
         /// `r-...`.
         root_id: String,
     },
     /// Create a policy (tagged `latch:managed=true`).
     CreatePolicy {
         /// Type.
-        kind: PolicyKind,
+        kind: PolicyType,
         /// `latch-...`.
         name: String,
         /// Description.
@@ -59,7 +61,7 @@ pub enum Change {
     /// Replace the document and/or description of a Latch policy.
     UpdatePolicy {
         /// Type.
-        kind: PolicyKind,
+        kind: PolicyType,
         /// Name.
         name: String,
         /// `p-...`.
@@ -85,7 +87,7 @@ pub enum Change {
     /// Attach a policy to a root, OU or account.
     Attach {
         /// Type.
-        kind: PolicyKind,
+        kind: PolicyType,
         /// Name.
         name: String,
         /// `p-...`, unknown until a policy created in the same run exists.
@@ -96,7 +98,7 @@ pub enum Change {
     /// Detach a Latch policy from a target.
     Detach {
         /// Type.
-        kind: PolicyKind,
+        kind: PolicyType,
         /// Name.
         name: String,
         /// `p-...`.
@@ -107,7 +109,7 @@ pub enum Change {
     /// Delete a Latch policy the plan no longer has (detached first).
     DeletePolicy {
         /// Type.
-        kind: PolicyKind,
+        kind: PolicyType,
         /// Name.
         name: String,
         /// `p-...`.
@@ -478,11 +480,11 @@ fn with_userid_grants(content: &str, grants: &[(String, String)], max_chars: usi
 pub(crate) fn policy_changes(
     plan: &Plan,
     root_id: &str,
-    enabled: &BTreeSet<PolicyKind>,
+    enabled: &BTreeSet<PolicyType>,
     live: &LatchPolicies,
 ) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
-    let used: BTreeSet<PolicyKind> = plan.policies.iter().map(|p| p.kind).collect();
+    let used: BTreeSet<PolicyType> = plan.policies.iter().map(|p| p.kind).collect();
     for kind in used {
         if !enabled.contains(&kind) {
             changes.push(Change::EnablePolicyType {
@@ -524,11 +526,8 @@ pub(crate) fn policy_changes(
             Some(l) => {
                 // Identity Center grants the server wrote into the policy are part of the
                 // wanted state while they last (the server's reconciler removes them on expiry).
-                let wanted = with_userid_grants(
-                    &p.content,
-                    &l.userid_grants,
-                    plan.limits().chars(p.kind.policy_type()),
-                );
+                let wanted =
+                    with_userid_grants(&p.content, &l.userid_grants, plan.limits().chars(p.kind));
                 let content = (!same_document(&l.content, &wanted)).then(|| wanted.clone());
                 let description = (l.description != p.description).then(|| p.description.clone());
                 if content.is_some() || description.is_some() {
@@ -540,7 +539,7 @@ pub(crate) fn policy_changes(
                         description,
                     });
                 }
-                for t in p.targets.difference(&l.targets) {
+                for t in p.targets.iter().filter(|t| !l.targets.contains(*t)) {
                     changes.push(Change::Attach {
                         kind: p.kind,
                         name: p.name.clone(),
@@ -548,7 +547,7 @@ pub(crate) fn policy_changes(
                         target: t.clone(),
                     });
                 }
-                for t in l.targets.difference(&p.targets) {
+                for t in l.targets.iter().filter(|t| !p.targets.contains(*t)) {
                     changes.push(Change::Detach {
                         kind: p.kind,
                         name: p.name.clone(),
@@ -651,7 +650,7 @@ async fn tag_changes(
 /// (`limits`: AWS's quotas unless the plan was packed for lower ones) while the changes run
 /// (attaches happen before detaches).
 async fn check_target_limits(aws: &Aws, changes: &[Change], limits: &Limits) -> Result<()> {
-    let mut attaches: BTreeMap<(PolicyKind, String), usize> = BTreeMap::new();
+    let mut attaches: BTreeMap<(PolicyType, String), usize> = BTreeMap::new();
     for c in changes {
         if let Change::Attach { kind, target, .. } = c {
             *attaches.entry((*kind, target.clone())).or_default() += 1;
@@ -663,14 +662,14 @@ async fn check_target_limits(aws: &Aws, changes: &[Change], limits: &Limits) -> 
             .await?
             .map(|l| l.len())
             .unwrap_or(0);
-        let allowed = limits.per_target(kind.policy_type());
+        let allowed = limits.per_target(kind);
         if current + added > allowed {
             return Err(AwsError::Conflict(format!(
                 "{target} holds {current} {kind}s and the plan attaches {added} more before \
                  detaching any (so that access is never widened); {allowed} may be attached \
                  ({source}). Merge policies in the plan or detach others first",
                 kind = kind.short(),
-                source = if allowed == Limits::AWS.per_target(kind.policy_type()) {
+                source = if allowed == Limits::AWS.per_target(kind) {
                     "AWS's quota"
                 } else {
                     "the plan's limits"
@@ -788,8 +787,9 @@ pub fn bind_to_organization<'p>(
     bound.organization.root_id = root_id.to_owned();
     bound.organization.management_account_id = management.to_owned();
     for p in &mut bound.policies {
-        if p.targets.remove(UNKNOWN_ROOT) {
-            p.targets.insert(root_id.to_owned());
+        if let Some(t) = p.targets.iter_mut().find(|t| *t == UNKNOWN_ROOT) {
+            root_id.clone_into(t);
+            p.targets.sort();
         }
     }
     Ok(std::borrow::Cow::Owned(bound))
@@ -814,7 +814,7 @@ pub struct ApplyOutcome {
     pub created: BTreeMap<String, String>,
 }
 
-async fn wait_enabled(aws: &Aws, kind: PolicyKind) -> Result<()> {
+async fn wait_enabled(aws: &Aws, kind: PolicyType) -> Result<()> {
     for _ in 0..60 {
         let (_, _, _, _, enabled) = describe(aws).await?;
         if enabled.contains(&kind) {
@@ -839,7 +839,7 @@ fn tolerate(result: Result<()>, ok_codes: &[&str]) -> Result<()> {
 /// although its answer was lost).
 async fn created_earlier(
     aws: &Aws,
-    kind: PolicyKind,
+    kind: PolicyType,
     name: &str,
     content: &str,
 ) -> Result<Option<String>> {
@@ -854,7 +854,7 @@ async fn created_earlier(
 async fn run_one(
     aws: &Aws,
     change: &Change,
-    ids: &mut BTreeMap<(PolicyKind, String), String>,
+    ids: &mut BTreeMap<(PolicyType, String), String>,
     sessions: &mut Sessions<'_>,
 ) -> Result<Option<String>> {
     match change {
@@ -1169,7 +1169,7 @@ pub async fn execute(
     }
     state.complete = false;
     state.last_error = None;
-    let mut ids: BTreeMap<(PolicyKind, String), String> = BTreeMap::new();
+    let mut ids: BTreeMap<(PolicyType, String), String> = BTreeMap::new();
     let mut sessions = Sessions::new(aws, access);
     let mut outcome = ApplyOutcome {
         done: Vec::new(),
@@ -1230,17 +1230,17 @@ mod tests {
                           "content": DENY, "targets": targets}],
         })
         .to_string();
-        Plan::parse(&text, Path::new("plan.json")).unwrap()
+        crate::plan::parse(&text, Path::new("plan.json")).unwrap()
     }
 
     fn live(targets: &[&str], content: &str) -> LatchPolicies {
         let mut l = LatchPolicies::default();
         l.managed.insert(
-            (PolicyKind::Scp, "latch-a".to_owned()),
+            (PolicyType::Scp, "latch-a".to_owned()),
             LivePolicy {
                 id: "p-1".to_owned(),
                 name: "latch-a".to_owned(),
-                kind: PolicyKind::Scp,
+                kind: PolicyType::Scp,
                 description: "d".to_owned(),
                 content: content.to_owned(),
                 targets: targets.iter().map(|t| (*t).to_owned()).collect(),
@@ -1250,8 +1250,8 @@ mod tests {
         l
     }
 
-    fn enabled() -> BTreeSet<PolicyKind> {
-        [PolicyKind::Scp].into_iter().collect()
+    fn enabled() -> BTreeSet<PolicyType> {
+        [PolicyType::Scp].into_iter().collect()
     }
 
     /// A plan made from a snapshot without organization.json (root `r-unknown`, management
@@ -1266,7 +1266,7 @@ mod tests {
                       "key": "latch:control-plane", "value": "true", "reason": "r"}],
         })
         .to_string();
-        Plan::parse(&text, Path::new("plan.json")).unwrap()
+        crate::plan::parse(&text, Path::new("plan.json")).unwrap()
     }
 
     fn members(ids: &[&str]) -> BTreeSet<String> {
@@ -1384,7 +1384,7 @@ mod tests {
                               "description": "d", "content": content, "targets": ["r-ab12"]}],
             })
             .to_string();
-            Plan::parse(&text, Path::new("plan.json")).unwrap()
+            crate::plan::parse(&text, Path::new("plan.json")).unwrap()
         };
         let grants = vec![(
             "admin".to_owned(),
@@ -1433,7 +1433,7 @@ mod tests {
                               "description": "d", "content": plain, "targets": ["r-ab12"]}],
             })
             .to_string();
-            Plan::parse(&text, Path::new("plan.json")).unwrap()
+            crate::plan::parse(&text, Path::new("plan.json")).unwrap()
         };
         let with_grant = granted(&plain).chars().count();
         let c = policy_changes(&limited(with_grant), "r-ab12", &enabled(), &l).unwrap();
@@ -1463,7 +1463,7 @@ mod tests {
         let mut foreign = LatchPolicies::default();
         foreign
             .foreign
-            .insert((PolicyKind::Scp, "latch-a".to_owned()), "p-9".to_owned());
+            .insert((PolicyType::Scp, "latch-a".to_owned()), "p-9".to_owned());
         let err = policy_changes(&plan(&["r-ab12"]), "r-ab12", &enabled(), &foreign).unwrap_err();
         assert!(err.to_string().contains("not created by Latch"));
     }

@@ -32,6 +32,10 @@ pub enum AwsError {
     /// empty (the error names the file).
     #[error(transparent)]
     Input(#[from] latch_input::InputError),
+    /// The plan directory could not be written: what failed, and that the previous plan was
+    /// left as it was.
+    #[error("{0}")]
+    PlanDir(String),
     /// A plan or state file is invalid: the file, the JSON path and the reason.
     #[error("{}: {field}: {reason}", file.display())]
     Invalid {

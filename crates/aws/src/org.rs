@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_organizations::types::{PolicySummary, PolicyType, PolicyTypeStatus};
+use aws_sdk_organizations::types::{PolicySummary, PolicyType as SdkPolicyType, PolicyTypeStatus};
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+pub use latch_catalog::PolicyType;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{call_err, AwsError, Result};
@@ -13,57 +14,26 @@ use crate::progress::{self, Progress};
 use crate::Aws;
 use latch_contract::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, POLICY_NAME_PREFIX};
 
-/// Service or resource control policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum PolicyKind {
-    /// `SERVICE_CONTROL_POLICY`.
-    #[serde(rename = "SERVICE_CONTROL_POLICY")]
-    Scp,
-    /// `RESOURCE_CONTROL_POLICY`.
-    #[serde(rename = "RESOURCE_CONTROL_POLICY")]
-    Rcp,
+/// What the AWS adapter adds to a [`PolicyType`]: its SDK value and AWS's own policy of it.
+pub trait PolicyTypeExt {
+    /// The SDK's value.
+    fn sdk(self) -> SdkPolicyType;
+    /// AWS's own allow-everything policy of this type, attached by default.
+    fn full_access_id(self) -> &'static str;
 }
 
-impl PolicyKind {
-    /// Both kinds, SCPs first.
-    pub const ALL: [PolicyKind; 2] = [PolicyKind::Scp, PolicyKind::Rcp];
-
-    /// The Organizations API name.
-    pub fn api_name(self) -> &'static str {
+impl PolicyTypeExt for PolicyType {
+    fn sdk(self) -> SdkPolicyType {
         match self {
-            PolicyKind::Scp => "SERVICE_CONTROL_POLICY",
-            PolicyKind::Rcp => "RESOURCE_CONTROL_POLICY",
+            PolicyType::Scp => SdkPolicyType::ServiceControlPolicy,
+            PolicyType::Rcp => SdkPolicyType::ResourceControlPolicy,
         }
     }
 
-    /// The type whose quotas apply ([`latch_catalog::Limits`]).
-    pub fn policy_type(self) -> latch_catalog::PolicyType {
+    fn full_access_id(self) -> &'static str {
         match self {
-            PolicyKind::Scp => latch_catalog::PolicyType::Scp,
-            PolicyKind::Rcp => latch_catalog::PolicyType::Rcp,
-        }
-    }
-
-    /// Short name for tables (`SCP`, `RCP`).
-    pub fn short(self) -> &'static str {
-        match self {
-            PolicyKind::Scp => "SCP",
-            PolicyKind::Rcp => "RCP",
-        }
-    }
-
-    pub(crate) fn sdk(self) -> PolicyType {
-        match self {
-            PolicyKind::Scp => PolicyType::ServiceControlPolicy,
-            PolicyKind::Rcp => PolicyType::ResourceControlPolicy,
-        }
-    }
-
-    /// AWS's own allow-everything policy of this kind, attached by default.
-    pub fn full_access_id(self) -> &'static str {
-        match self {
-            PolicyKind::Scp => latch_model::orgfile::FULL_AWS_ACCESS_ID,
-            PolicyKind::Rcp => latch_model::orgfile::RCP_FULL_AWS_ACCESS_ID,
+            PolicyType::Scp => latch_model::orgfile::FULL_AWS_ACCESS_ID,
+            PolicyType::Rcp => latch_model::orgfile::RCP_FULL_AWS_ACCESS_ID,
         }
     }
 }
@@ -91,7 +61,7 @@ pub struct LiveOrganization {
     /// `r-...`.
     pub root_id: String,
     /// Policy types enabled on the root.
-    pub enabled_types: BTreeSet<PolicyKind>,
+    pub enabled_types: BTreeSet<PolicyType>,
     /// Every account, sorted by id.
     pub accounts: Vec<OrgAccount>,
     /// organization.json (`latch.organization/v1`).
@@ -102,7 +72,7 @@ pub struct LiveOrganization {
 
 /// `organizations:DescribeOrganization` and `ListRoots`: the organization id, management
 /// account, root id and the policy types enabled on the root.
-pub async fn describe(aws: &Aws) -> Result<(String, String, String, String, BTreeSet<PolicyKind>)> {
+pub async fn describe(aws: &Aws) -> Result<(String, String, String, String, BTreeSet<PolicyType>)> {
     let org = aws.organizations();
     let described = org
         .describe_organization()
@@ -139,8 +109,8 @@ pub async fn describe(aws: &Aws) -> Result<(String, String, String, String, BTre
         .iter()
         .filter(|t| t.status() == Some(&PolicyTypeStatus::Enabled))
         .filter_map(|t| match t.r#type() {
-            Some(PolicyType::ServiceControlPolicy) => Some(PolicyKind::Scp),
-            Some(PolicyType::ResourceControlPolicy) => Some(PolicyKind::Rcp),
+            Some(SdkPolicyType::ServiceControlPolicy) => Some(PolicyType::Scp),
+            Some(SdkPolicyType::ResourceControlPolicy) => Some(PolicyType::Rcp),
             _ => None,
         })
         .collect();
@@ -158,7 +128,7 @@ pub async fn describe(aws: &Aws) -> Result<(String, String, String, String, BTre
 pub async fn policies_for_target(
     org: &aws_sdk_organizations::Client,
     target: &str,
-    kind: PolicyKind,
+    kind: PolicyType,
 ) -> Result<Option<Vec<PolicySummary>>> {
     let listed: std::result::Result<Vec<_>, _> = org
         .list_policies_for_target()
@@ -311,9 +281,9 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
     // Policies attached at every node, listed concurrently.
     let ids: Vec<String> = nodes.keys().cloned().collect();
     let org_ref = &org;
-    let attached: Vec<(String, PolicyKind, Option<Vec<PolicySummary>>)> = futures::stream::iter(
+    let attached: Vec<(String, PolicyType, Option<Vec<PolicySummary>>)> = futures::stream::iter(
         ids.iter()
-            .flat_map(|n| PolicyKind::ALL.map(|k| (n.clone(), k))),
+            .flat_map(|n| PolicyType::ALL.map(|k| (n.clone(), k))),
     )
     .map(|(node, kind)| async move {
         let list = policies_for_target(org_ref, &node, kind).await?;
@@ -351,7 +321,7 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
         .try_collect()
         .await?;
 
-    let mut per_node: BTreeMap<(String, PolicyKind), Vec<Value>> = BTreeMap::new();
+    let mut per_node: BTreeMap<(String, PolicyType), Vec<Value>> = BTreeMap::new();
     let mut notes = Vec::new();
     for (node, kind, list) in attached {
         let mut entries = Vec::new();
@@ -372,7 +342,7 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
                 .and_then(Value::as_str)
                 .cmp(&b.get("id").and_then(Value::as_str))
         });
-        if kind == PolicyKind::Scp && entries.is_empty() {
+        if kind == PolicyType::Scp && entries.is_empty() {
             // With the SCP type disabled nothing is restricted: the same as FullAWSAccess alone.
             notes.push(format!(
                 "{node}: no SCP attached ({}); recorded as FullAWSAccess",
@@ -407,7 +377,7 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
 
 fn node_json(
     nodes: &BTreeMap<String, Node>,
-    policies: &BTreeMap<(String, PolicyKind), Vec<Value>>,
+    policies: &BTreeMap<(String, PolicyType), Vec<Value>>,
     id: &str,
     depth: usize,
 ) -> Value {
@@ -421,7 +391,7 @@ fn node_json(
     if let Some(email) = &node.email {
         m.insert("email".into(), json!(email));
     }
-    for (key, kind) in [("scps", PolicyKind::Scp), ("rcps", PolicyKind::Rcp)] {
+    for (key, kind) in [("scps", PolicyType::Scp), ("rcps", PolicyType::Rcp)] {
         let list = policies
             .get(&(node.id.clone(), kind))
             .cloned()
@@ -452,7 +422,7 @@ pub struct LivePolicy {
     /// `latch-...`.
     pub name: String,
     /// SCP or RCP.
-    pub kind: PolicyKind,
+    pub kind: PolicyType,
     /// Description.
     pub description: String,
     /// The document as stored.
@@ -468,10 +438,10 @@ pub struct LivePolicy {
 #[derive(Debug, Clone, Default)]
 pub struct LatchPolicies {
     /// Latch's own, by kind and name.
-    pub managed: BTreeMap<(PolicyKind, String), LivePolicy>,
+    pub managed: BTreeMap<(PolicyType, String), LivePolicy>,
     /// Named `latch-*` but without Latch's tag: someone else's, never touched. Id by kind and
     /// name.
-    pub foreign: BTreeMap<(PolicyKind, String), String>,
+    pub foreign: BTreeMap<(PolicyType, String), String>,
 }
 
 /// Lists every `latch-*` SCP and RCP, tells Latch's own (tagged) from others, and reads the
@@ -479,7 +449,7 @@ pub struct LatchPolicies {
 pub async fn latch_policies(aws: &Aws) -> Result<LatchPolicies> {
     let org = aws.organizations();
     let mut out = LatchPolicies::default();
-    for kind in PolicyKind::ALL {
+    for kind in PolicyType::ALL {
         let listed: std::result::Result<Vec<_>, _> = org
             .list_policies()
             .filter(kind.sdk())

@@ -1,9 +1,7 @@
-//! The firewall plan that `latch apply` enforces: `DIR/plan.json`, format `latch.plan/v1`,
-//! written by the firewall planner. This module reads it and checks everything AWS would
-//! check (and some things an emulator would not): names, types, JSON, the size of each
-//! document and the number of the plan's policies on each target — against the quotas the plan
-//! records it was packed for (`limits`), themselves never above AWS's ([`Limits::AWS`]), or
-//! AWS's when the plan records none —, targets, tag keys.
+//! The plan directory that `latch apply` enforces: `DIR/plan.json`, format `latch.plan/v1`.
+//! The format and its checks have one owner, the firewall planner that writes it
+//! ([`latch_firewall::plan`]: the types, [`Plan::from_json`]); this module reads the file and
+//! writes the directory (`plan.json`, `policies/<name>.json`, `main.tf`) as a whole.
 //!
 //! ```json
 //! { "format": "latch.plan/v1",
@@ -16,401 +14,46 @@
 //!   "tags": [ { "principal_arn": "arn:aws:iam::210987654321:role/latch-control-plane",
 //!               "key": "latch:control-plane", "value": "true", "reason": "…" } ] }
 //! ```
-//!
-//! Fields this adapter does not use are allowed (the planner may add its own).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use latch_catalog::Limits;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use crate::error::{AwsError, Result};
-use crate::org::PolicyKind;
-use latch_contract::{POLICY_NAME_PREFIX, TAG_PREFIX};
 
-/// The `format` value read here.
-pub const PLAN_FORMAT: &str = "latch.plan/v1";
+pub use latch_firewall::plan::{
+    is_account_id, is_target_id, principal_of, MayBreak, Plan, PlanFileError, PlanOrganization,
+    PlanPolicy, PlanSummary, PlanTag, FORMAT as PLAN_FORMAT,
+};
+
 /// The plan's file name inside the plan directory.
 pub const PLAN_FILE: &str = "plan.json";
+/// The Terraform rendering of the plan, inside the plan directory (`latch plan --format
+/// terraform`).
+pub const TERRAFORM_FILE: &str = "main.tf";
 
-/// The organization the plan was made for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanOrganization {
-    /// `r-...`.
-    pub root_id: String,
-    /// 12-digit id.
-    pub management_account_id: String,
+/// Reads and checks `dir/plan.json`.
+///
+/// # Errors
+/// The directory or file is unreadable ([`latch_input`]'s reasons), or the plan is wrong
+/// ([`AwsError::Invalid`], naming the field).
+pub fn load(dir: &Path) -> Result<Plan> {
+    latch_input::folder(dir)?;
+    let file = dir.join(PLAN_FILE);
+    let text = latch_input::read(&file, latch_input::Expected::Json)?;
+    parse(&text, &file)
 }
 
-/// One SCP or RCP of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanPolicy {
-    /// `latch-...`, unique per type.
-    pub name: String,
-    /// SCP or RCP.
-    #[serde(rename = "type")]
-    pub kind: PolicyKind,
-    /// Shown in the console.
-    #[serde(default)]
-    pub description: String,
-    /// The pretty-printed copy in the plan directory (informational).
-    #[serde(default)]
-    pub file: Option<String>,
-    /// The minified document sent to AWS.
-    pub content: String,
-    /// Root, OU ids and account ids it is attached to.
-    pub targets: BTreeSet<String>,
-}
-
-/// One principal tag the plan puts in place.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PlanTag {
-    /// An IAM user or role ARN.
-    pub principal_arn: String,
-    /// `latch:...`.
-    pub key: String,
-    /// The value.
-    pub value: String,
-    /// Why (shown in the diff).
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// A validated plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    /// `latch.plan/v1`.
-    pub format: String,
-    /// Where it applies.
-    pub organization: PlanOrganization,
-    /// The quotas the planner packed for; AWS's when absent (plans written before they were
-    /// recorded).
-    #[serde(default)]
-    pub limits: Option<Limits>,
-    /// The policies, in file order.
-    #[serde(default)]
-    pub policies: Vec<PlanPolicy>,
-    /// The principal tags.
-    #[serde(default)]
-    pub tags: Vec<PlanTag>,
-    /// What the planner says about the plan; only `may_break` is read here.
-    #[serde(default)]
-    pub summary: PlanSummary,
-}
-
-/// The part of `summary` this adapter reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanSummary {
-    /// Identities that hold, today, an action the plan protects whose use the trails cannot
-    /// show: they may break. `latch apply` refuses such a plan unless told to accept it.
-    #[serde(default)]
-    pub may_break: Vec<MayBreak>,
-}
-
-/// `summary.may_break[]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MayBreak {
-    /// The user or role.
-    pub principal: String,
-    /// Why the use of its actions is unknown.
-    #[serde(default)]
-    pub reason: String,
-    /// The protected actions it holds.
-    #[serde(default)]
-    pub actions: Vec<String>,
-}
-
-impl Plan {
-    /// The identities the plan may break (`summary.may_break`), each named once, sorted.
-    pub fn may_break_principals(&self) -> Vec<&str> {
-        let set: BTreeSet<&str> = self
-            .summary
-            .may_break
-            .iter()
-            .map(|m| m.principal.as_str())
-            .collect();
-        set.into_iter().collect()
-    }
-}
-
-fn invalid(file: &Path, field: impl Into<String>, reason: impl Into<String>) -> AwsError {
-    AwsError::Invalid {
+/// Parses and checks plan text; `file` names it in errors.
+///
+/// # Errors
+/// The plan is wrong ([`AwsError::Invalid`], naming the field).
+pub fn parse(text: &str, file: &Path) -> Result<Plan> {
+    Plan::from_json(text).map_err(|e| AwsError::Invalid {
         file: file.to_owned(),
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
-/// Whether `id` is a root, OU or account id.
-pub fn is_target_id(id: &str) -> bool {
-    let tail_ok = |s: &str, min: usize| {
-        s.len() >= min
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    if let Some(rest) = id.strip_prefix("r-") {
-        tail_ok(rest, 4)
-    } else if let Some(rest) = id.strip_prefix("ou-") {
-        tail_ok(rest, 8)
-    } else {
-        is_account_id(id)
-    }
-}
-
-/// Whether `id` is a 12-digit account id.
-pub fn is_account_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The account and kind (`user`/`role`) of an IAM user or role ARN.
-pub fn principal_of(arn: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (arn_lit, _partition, service, _region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if arn_lit != "arn" || service != "iam" || !is_account_id(account) {
-        return None;
-    }
-    let (kind, path_and_name) = resource.split_once('/')?;
-    let name = path_and_name.rsplit('/').next()?;
-    match kind {
-        "user" | "role" if !name.is_empty() => Some((account, kind, name)),
-        _ => None,
-    }
-}
-
-impl Plan {
-    /// Reads and validates `dir/plan.json`.
-    pub fn load(dir: &Path) -> Result<Plan> {
-        latch_input::folder(dir)?;
-        let file = dir.join(PLAN_FILE);
-        let text = latch_input::read(&file, latch_input::Expected::Json)?;
-        Plan::parse(&text, &file)
-    }
-
-    /// Parses and validates plan text; `file` names it in errors.
-    pub fn parse(text: &str, file: &Path) -> Result<Plan> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            invalid(
-                file,
-                format!("line {} column {}", e.line(), e.column()),
-                format!("invalid JSON: {e}"),
-            )
-        })?;
-        let format = value.get("format").and_then(Value::as_str).unwrap_or("");
-        if format != PLAN_FORMAT {
-            return Err(invalid(
-                file,
-                "format",
-                format!("`{format}` is not a plan format this Latch reads (`{PLAN_FORMAT}`)"),
-            ));
-        }
-        let plan: Plan = serde_json::from_value(value)
-            .map_err(|e| invalid(file, "$", format!("not a {PLAN_FORMAT} plan: {e}")))?;
-        plan.validate(file)?;
-        Ok(plan)
-    }
-
-    fn validate(&self, file: &Path) -> Result<()> {
-        let org = &self.organization;
-        if !org.root_id.starts_with("r-") || !is_target_id(&org.root_id) {
-            return Err(invalid(
-                file,
-                "organization.root_id",
-                format!("`{}` is not a root id (`r-...`)", org.root_id),
-            ));
-        }
-        let unknown =
-            org.root_id == latch_contract::UNKNOWN_ROOT && org.management_account_id.is_empty();
-        if !unknown && !is_account_id(&org.management_account_id) {
-            return Err(invalid(
-                file,
-                "organization.management_account_id",
-                format!(
-                    "`{}` is not a 12-digit account id",
-                    org.management_account_id
-                ),
-            ));
-        }
-        if let Some(recorded) = &self.limits {
-            recorded.check().map_err(|e| {
-                invalid(
-                    file,
-                    format!("limits.{}", e.key()),
-                    format!("{e} (AWS would refuse what was packed for it)"),
-                )
-            })?;
-        }
-        let limits = self.limits();
-        let mut names = BTreeSet::new();
-        let mut per_target: BTreeMap<(PolicyKind, &str), usize> = BTreeMap::new();
-        for (i, p) in self.policies.iter().enumerate() {
-            let at = |field: &str| format!("policies[{i}].{field}");
-            if !p.name.starts_with(POLICY_NAME_PREFIX) || p.name.len() > 128 {
-                return Err(invalid(
-                    file,
-                    at("name"),
-                    format!(
-                        "`{}`: Latch manages only policies named `{POLICY_NAME_PREFIX}...` (at \
-                         most 128 characters)",
-                        p.name
-                    ),
-                ));
-            }
-            if !names.insert((p.kind, p.name.clone())) {
-                return Err(invalid(
-                    file,
-                    at("name"),
-                    format!("`{}` appears twice for {}", p.name, p.kind.api_name()),
-                ));
-            }
-            if p.description.chars().count() > 512 {
-                return Err(invalid(
-                    file,
-                    at("description"),
-                    "longer than the 512 characters AWS allows",
-                ));
-            }
-            check_content(p, &limits, file, &at("content"))?;
-            if p.targets.is_empty() {
-                return Err(invalid(
-                    file,
-                    at("targets"),
-                    "empty: a policy attached nowhere does nothing (leave it out of the plan)",
-                ));
-            }
-            if let Some(bad) = p.targets.iter().find(|t| !is_target_id(t)) {
-                return Err(invalid(
-                    file,
-                    at("targets"),
-                    format!("`{bad}` is not a root (`r-`), OU (`ou-`) or 12-digit account id"),
-                ));
-            }
-            let allowed = limits.per_target(p.kind.policy_type());
-            for t in &p.targets {
-                let n = per_target.entry((p.kind, t.as_str())).or_default();
-                *n += 1;
-                if *n > allowed {
-                    return Err(invalid(
-                        file,
-                        at("targets"),
-                        format!(
-                            "`{t}` would hold {n} {}s of the plan alone; {allowed} may be attached to one target",
-                            p.kind.short()
-                        ),
-                    ));
-                }
-            }
-        }
-        let mut seen = BTreeSet::new();
-        for (i, t) in self.tags.iter().enumerate() {
-            let at = |field: &str| format!("tags[{i}].{field}");
-            if principal_of(&t.principal_arn).is_none() {
-                return Err(invalid(
-                    file,
-                    at("principal_arn"),
-                    format!("`{}` is not an IAM user or role ARN", t.principal_arn),
-                ));
-            }
-            if !t.key.starts_with(TAG_PREFIX) || t.key.chars().count() > 128 {
-                return Err(invalid(
-                    file,
-                    at("key"),
-                    format!(
-                        "`{}`: Latch sets only `{TAG_PREFIX}*` tag keys (at most 128 characters)",
-                        t.key
-                    ),
-                ));
-            }
-            if t.value.chars().count() > 256 {
-                return Err(invalid(
-                    file,
-                    at("value"),
-                    "longer than the 256 characters AWS allows",
-                ));
-            }
-            if !seen.insert((t.principal_arn.clone(), t.key.clone())) {
-                return Err(invalid(
-                    file,
-                    at("key"),
-                    format!("`{}` is set twice on `{}`", t.key, t.principal_arn),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The quotas the plan was packed for: the recorded ones, else AWS's.
-    pub fn limits(&self) -> Limits {
-        self.limits.unwrap_or(Limits::AWS)
-    }
-
-    /// The tags, sorted.
-    pub fn sorted_tags(&self) -> Vec<PlanTag> {
-        let mut t = self.tags.clone();
-        t.sort();
-        t
-    }
-}
-
-/// JSON, size and grammar of a policy document, checked before AWS sees it.
-fn check_content(p: &PlanPolicy, limits: &Limits, file: &Path, field: &str) -> Result<()> {
-    let chars = p.content.chars().count();
-    let max = limits.chars(p.kind.policy_type());
-    if chars > max {
-        let aws = Limits::AWS.chars(p.kind.policy_type());
-        let whose = if max == aws {
-            format!("AWS allows {aws}")
-        } else {
-            format!("the plan was packed for {max} (AWS allows {aws})")
-        };
-        return Err(invalid(
-            file,
-            field,
-            format!(
-                "`{}` is {chars} characters; {whose} for an {}",
-                p.name,
-                p.kind.short()
-            ),
-        ));
-    }
-    let value: Value = serde_json::from_str(&p.content)
-        .map_err(|e| invalid(file, field, format!("`{}` is not valid JSON: {e}", p.name)))?;
-    latch_policy::Policy::from_json_str(&p.content).map_err(|e| {
-        invalid(
-            file,
-            field,
-            format!("`{}` is not a valid policy: {e}", p.name),
-        )
-    })?;
-    if p.kind == PolicyKind::Rcp {
-        let statements = match value.get("Statement") {
-            Some(Value::Array(list)) => list.iter().collect(),
-            Some(single) => vec![single],
-            None => Vec::new(),
-        };
-        if statements
-            .iter()
-            .any(|s| s.get("Effect").and_then(Value::as_str) != Some("Deny"))
-        {
-            return Err(invalid(
-                file,
-                field,
-                format!(
-                    "`{}`: resource control policies may hold only Deny statements",
-                    p.name
-                ),
-            ));
-        }
-    }
-    Ok(())
+        field: e.field,
+        reason: e.reason,
+    })
 }
 
 /// `dir/plan.json`.
@@ -418,10 +61,245 @@ pub fn plan_file(dir: &Path) -> PathBuf {
     dir.join(PLAN_FILE)
 }
 
+/// Writes the plan directory `out` — `plan.json`, `policies/<name>.json` (each policy's exact
+/// content) and, when given, `main.tf` — as a whole: see [`replace_dir`]. Returns a warning
+/// when the previous directory, already replaced, could not be removed.
+///
+/// # Errors
+/// [`AwsError::PlanDir`]: what could not be written, and that the previous plan is as it was.
+pub fn write_dir(out: &Path, plan: &Plan, terraform: Option<&str>) -> Result<Option<String>> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = plan
+        .policies
+        .iter()
+        .map(|p| (PathBuf::from(&p.file), p.content.clone().into_bytes()))
+        .collect();
+    files.push((PathBuf::from(PLAN_FILE), plan.to_json().into_bytes()));
+    if let Some(tf) = terraform {
+        files.push((PathBuf::from(TERRAFORM_FILE), tf.as_bytes().to_vec()));
+    }
+    replace_dir(out, &files, &mut write_synced).map_err(AwsError::PlanDir)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// What `latch plan` writes into a plan directory: `plan.json`, `main.tf` and
+/// `policies/latch-*.json`. Anything else there (`applied.json`, notes) belongs to others.
+fn is_plan_output(rel: &Path) -> bool {
+    let mut parts = rel.components().map(|c| c.as_os_str().to_str());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Some(PLAN_FILE | TERRAFORM_FILE)), None, None) => true,
+        (Some(Some("policies")), Some(Some(name)), None) => {
+            name.starts_with(latch_contract::POLICY_NAME_PREFIX) && name.ends_with(".json")
+        }
+        _ => false,
+    }
+}
+
+/// Replaces the directory `out` as a whole with one holding `files` (paths relative to it,
+/// written by `write`) plus everything of the previous `out` that is not plan output
+/// ([`is_plan_output`]; `applied.json` above all), so that `latch prove` and `latch apply`
+/// see the previous plan or the new one, never a mixture.
+///
+/// The new directory is written next to `out` (same parent, so the same file system) under a
+/// temporary name; the previous one is renamed aside, the new one renamed into place, and the
+/// previous one removed. Any failure before the swap leaves `out` untouched and removes the
+/// temporary directory. Returns a warning when the previous directory, already replaced,
+/// could not be removed.
+fn replace_dir(
+    out: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    write: &mut dyn FnMut(&Path, &[u8]) -> std::io::Result<()>,
+) -> std::result::Result<Option<String>, String> {
+    // A symbolic link to a plan directory: replace the directory it points to.
+    let out = match fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(out).with_context(|| format!("cannot resolve `{}`", out.display()))?
+        }
+        _ => out.to_path_buf(),
+    };
+    let exists = match fs::metadata(&out) {
+        Ok(m) if m.is_dir() => true,
+        Ok(_) => return Err(format!("`{}` exists and is not a directory", out.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", out.display())),
+    };
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("`{}`: name a directory", out.display()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let tmp = parent.join(format!(".{name}.latch-new-{stamp}"));
+    fs::create_dir(&tmp).with_context(|| {
+        format!(
+            "cannot create `{}` to write the new plan in (the plan directory's parent must be writable)",
+            tmp.display()
+        )
+    })?;
+    let filled = fill(&tmp, files, write).and_then(|()| {
+        if exists {
+            carry_over(&out, &tmp, Path::new(""))
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = filled {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(format!(
+            "{e}; the plan in `{}` was not changed",
+            out.display()
+        ));
+    }
+    if !exists {
+        if let Err(e) = fs::rename(&tmp, &out) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e)
+                .with_context(|| format!("cannot move the new plan to `{}`", out.display()));
+        }
+        sync_dir(&parent);
+        return Ok(None);
+    }
+    let aside = parent.join(format!(".{name}.latch-old-{stamp}"));
+    if let Err(e) = fs::rename(&out, &aside) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot move the previous plan `{}` aside; it was not changed",
+                out.display()
+            )
+        });
+    }
+    if let Err(e) = fs::rename(&tmp, &out) {
+        let restored = fs::rename(&aside, &out).is_ok();
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| {
+            if restored {
+                format!(
+                    "cannot move the new plan to `{}`; the previous one was put back",
+                    out.display()
+                )
+            } else {
+                format!(
+                    "cannot move the new plan to `{}`; the previous one is in `{}`",
+                    out.display(),
+                    aside.display()
+                )
+            }
+        });
+    }
+    sync_dir(&parent);
+    Ok(fs::remove_dir_all(&aside).err().map(|e| {
+        format!(
+            "the new plan is in `{}`, but the previous one could not be removed from `{}`: {e}",
+            out.display(),
+            aside.display()
+        )
+    }))
+}
+
+/// `with_context` for the directory writer: "what was being done: the OS error".
+trait Context<T> {
+    fn with_context<F: FnOnce() -> String>(self, what: F) -> std::result::Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn with_context<F: FnOnce() -> String>(self, what: F) -> std::result::Result<T, String> {
+        self.map_err(|e| format!("{}: {e}", what()))
+    }
+}
+
+/// Writes `files` under `dir`.
+fn fill(
+    dir: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    write: &mut dyn FnMut(&Path, &[u8]) -> std::io::Result<()>,
+) -> std::result::Result<(), String> {
+    fs::create_dir(dir.join("policies"))
+        .with_context(|| format!("cannot create `{}`", dir.join("policies").display()))?;
+    for (rel, bytes) in files {
+        let path = dir.join(rel);
+        if let Some(p) = path.parent() {
+            fs::create_dir_all(p).with_context(|| format!("cannot create `{}`", p.display()))?;
+        }
+        write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies everything under `from/rel` that is not plan output into `to/rel`.
+fn carry_over(from: &Path, to: &Path, rel: &Path) -> std::result::Result<(), String> {
+    let dir = from.join(rel);
+    for entry in fs::read_dir(&dir).with_context(|| format!("cannot read `{}`", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot read `{}`", dir.display()))?;
+        let rel = rel.join(entry.file_name());
+        if is_plan_output(&rel) {
+            continue;
+        }
+        let (src, dst) = (from.join(&rel), to.join(&rel));
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("cannot read `{}`", src.display()))?;
+        if kind.is_dir() {
+            fs::create_dir_all(&dst)
+                .with_context(|| format!("cannot create `{}`", dst.display()))?;
+            carry_over(from, to, &rel)?;
+        } else if kind.is_symlink() {
+            copy_link(&src, &dst).with_context(|| format!("cannot copy `{}`", src.display()))?;
+        } else {
+            // A hard link where possible (same file system): the previous directory is
+            // removed after the swap, and nothing writes these files in place.
+            fs::hard_link(&src, &dst)
+                .or_else(|_| fs::copy(&src, &dst).map(|_| ()))
+                .with_context(|| {
+                    format!(
+                        "cannot copy `{}` into the new plan directory",
+                        src.display()
+                    )
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a symbolic link as a link (where the platform has them; its target's content
+/// otherwise).
+#[cfg(unix)]
+fn copy_link(src: &Path, dst: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(fs::read_link(src)?, dst)
+}
+
+#[cfg(not(unix))]
+fn copy_link(src: &Path, dst: &Path) -> std::io::Result<()> {
+    fs::copy(src, dst).map(|_| ())
+}
+
+/// Makes renames in `dir` durable where the platform allows (best effort).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+    use latch_catalog::PolicyType;
+    use serde_json::Value;
 
     const DENY: &str = r#"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"s3:DeleteBucket\",\"Resource\":\"*\"}]}"#;
 
@@ -434,20 +312,17 @@ mod tests {
         format!(
             r#"{{"format":"latch.plan/v1",{limits}"organization":{{"root_id":"r-ab12","management_account_id":"123456789012"}},
             "policies":[{{"name":"latch-a","type":"SERVICE_CONTROL_POLICY","description":"d","content":"{content}","targets":["r-ab12","ou-ab12-abcdefgh","210987654321"]{policy_extra}}}],
-            "tags":[{{"principal_arn":"arn:aws:iam::210987654321:role/x","key":"latch:control-plane","value":"true","reason":"r"}}],
-            "stats":{{"anything":1}}}}"#
+            "tags":[{{"principal_arn":"arn:aws:iam::210987654321:role/x","key":"latch:control-plane","value":"true","reason":"r"}}]}}"#
         )
     }
 
     fn err(text: &str) -> String {
-        Plan::parse(text, Path::new("plan.json"))
-            .unwrap_err()
-            .to_string()
+        parse(text, Path::new("plan.json")).unwrap_err().to_string()
     }
 
     #[test]
     fn reads_who_the_plan_may_break() {
-        let p = Plan::parse(&plan_text("", DENY), Path::new("plan.json")).unwrap();
+        let p = parse(&plan_text("", DENY), Path::new("plan.json")).unwrap();
         assert!(p.may_break_principals().is_empty());
         let mut v: Value = serde_json::from_str(&plan_text("", DENY)).unwrap();
         v["summary"] = serde_json::json!({"mode": "protect", "may_break": [
@@ -457,7 +332,7 @@ mod tests {
              "reason": "usage unknown: data events not logged", "actions": ["dynamodb:Scan"]},
             {"principal": "arn:aws:iam::111122223333:role/b", "account": "111122223333",
              "reason": "usage unknown: management events not logged", "actions": ["iam:PassRole"]}]});
-        let p = Plan::parse(&v.to_string(), Path::new("plan.json")).unwrap();
+        let p = parse(&v.to_string(), Path::new("plan.json")).unwrap();
         assert_eq!(
             p.may_break_principals(),
             [
@@ -467,15 +342,28 @@ mod tests {
         );
         // Fail closed: a list that is not one is an error, not "nothing may break".
         v["summary"]["may_break"] = serde_json::json!("none");
-        assert!(Plan::parse(&v.to_string(), Path::new("plan.json")).is_err());
+        assert!(parse(&v.to_string(), Path::new("plan.json")).is_err());
     }
 
     #[test]
-    fn reads_a_valid_plan_and_ignores_extra_fields() {
-        let plan = Plan::parse(&plan_text("", DENY), Path::new("plan.json")).unwrap();
+    fn reads_a_valid_plan_and_refuses_fields_the_format_does_not_have() {
+        let plan = parse(&plan_text("", DENY), Path::new("plan.json")).unwrap();
         assert_eq!(plan.policies.len(), 1);
-        assert_eq!(plan.policies[0].kind, PolicyKind::Scp);
+        assert_eq!(plan.policies[0].kind, PolicyType::Scp);
         assert_eq!(plan.tags[0].key, "latch:control-plane");
+        // A plan is read by the Latch that wrote it: a field it does not know is a mistake
+        // (a typo, another version), never silently ignored.
+        let mut v: Value = serde_json::from_str(&plan_text("", DENY)).unwrap();
+        v["stats"] = serde_json::json!({"anything": 1});
+        let e = err(&v.to_string());
+        assert!(e.contains("unknown field `stats`"), "{e}");
+        let twice =
+            plan_text("", DENY).replace("\"210987654321\"]", "\"210987654321\",\"r-ab12\"]");
+        assert!(
+            err(&twice).contains("`r-ab12` is named twice"),
+            "{}",
+            err(&twice)
+        );
     }
 
     #[test]
@@ -495,7 +383,7 @@ mod tests {
         let text = plan_text("", DENY).replace("role/x", "group/x");
         assert!(err(&text).contains("tags[0].principal_arn"));
         let text = plan_text("", DENY).replace("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY");
-        assert!(Plan::parse(&text, Path::new("plan.json")).is_ok());
+        assert!(parse(&text, Path::new("plan.json")).is_ok());
         let allow = DENY.replace("Deny", "Allow");
         let text =
             plan_text("", &allow).replace("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY");
@@ -521,7 +409,7 @@ mod tests {
         const LAGGING: &str = r#""limits":{"scp_chars":5120,"scp_per_target":5,"rcp_chars":5120,"rcp_per_target":5},"#;
         // An SCP between the old and the new quota: within AWS's, over what was recorded.
         let scp = doc_of(6000);
-        Plan::parse(&plan_text("", &scp), Path::new("plan.json")).unwrap();
+        parse(&plan_text("", &scp), Path::new("plan.json")).unwrap();
         let e = err(&plan_with_limits(LAGGING, "", &scp));
         assert!(e.contains("policies[0].content"), "{e}");
         assert!(
@@ -530,7 +418,7 @@ mod tests {
             ),
             "{e}"
         );
-        let plan = Plan::parse(
+        let plan = parse(
             &plan_with_limits(LAGGING, "", &doc_of(5120)),
             Path::new("plan.json"),
         )
@@ -568,7 +456,7 @@ mod tests {
             "{e}"
         );
         let five = text.replace(&format!(",{}", one("latch-r6")), "");
-        Plan::parse(&five, Path::new("plan.json")).unwrap();
+        parse(&five, Path::new("plan.json")).unwrap();
     }
 
     #[test]
@@ -579,5 +467,161 @@ mod tests {
         );
         assert_eq!(principal_of("arn:aws:iam::210987654321:policy/x"), None);
         assert_eq!(principal_of("arn:aws:s3:::bucket"), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod dir_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+                if p.is_dir() {
+                    out.insert(format!("{rel}/"), Vec::new());
+                    walk(root, &p, out);
+                } else {
+                    out.insert(rel, fs::read(&p).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn previous(out: &Path) {
+        fs::create_dir_all(out.join("policies")).unwrap();
+        fs::write(out.join("plan.json"), "old plan").unwrap();
+        fs::write(out.join("main.tf"), "old terraform").unwrap();
+        fs::write(out.join("policies/latch-a.json"), "old a").unwrap();
+        fs::write(out.join("policies/latch-b.json"), "old b").unwrap();
+        fs::write(out.join("applied.json"), "record").unwrap();
+    }
+
+    fn new_files() -> Vec<(PathBuf, Vec<u8>)> {
+        vec![
+            (PathBuf::from("policies/latch-b.json"), b"new b".to_vec()),
+            (PathBuf::from("policies/latch-c.json"), b"new c".to_vec()),
+            (PathBuf::from("plan.json"), b"new plan".to_vec()),
+        ]
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_plan_byte_identical() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("plan");
+        previous(&out);
+        let before = tree(&out);
+        for fail_at in 0..3 {
+            let mut n = 0;
+            let mut write = |p: &Path, b: &[u8]| {
+                n += 1;
+                if n > fail_at {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::StorageFull,
+                        "no space left on device",
+                    ));
+                }
+                write_synced(p, b)
+            };
+            let e = replace_dir(&out, &new_files(), &mut write).unwrap_err();
+            let msg = e.clone();
+            assert!(msg.contains("was not changed"), "{msg}");
+            assert!(msg.contains("no space left"), "{msg}");
+            assert_eq!(tree(&out), before);
+            assert_eq!(names(tmp.path()), vec!["plan"]);
+        }
+    }
+
+    #[test]
+    fn the_directory_is_replaced_whole_and_keeps_what_is_not_plan_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("plan");
+        previous(&out);
+        fs::create_dir_all(out.join("notes/deep")).unwrap();
+        fs::write(out.join("notes/deep/n.txt"), "mine").unwrap();
+        fs::write(out.join("policies/README"), "mine too").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("applied.json", out.join("link")).unwrap();
+        let warning = replace_dir(&out, &new_files(), &mut write_synced).unwrap();
+        assert_eq!(warning, None);
+        let got = tree(&out);
+        let mut want: BTreeMap<String, Vec<u8>> = [
+            ("applied.json", "record"),
+            ("notes/", ""),
+            ("notes/deep/", ""),
+            ("notes/deep/n.txt", "mine"),
+            ("plan.json", "new plan"),
+            ("policies/", ""),
+            ("policies/README", "mine too"),
+            ("policies/latch-b.json", "new b"),
+            ("policies/latch-c.json", "new c"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
+        .collect();
+        #[cfg(unix)]
+        {
+            want.insert("link".to_owned(), b"record".to_vec());
+            assert_eq!(
+                fs::read_link(out.join("link")).unwrap(),
+                Path::new("applied.json")
+            );
+        }
+        assert_eq!(got, want);
+        assert_eq!(names(tmp.path()), vec!["plan"]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_created_and_a_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/plan");
+        replace_dir(&out, &new_files(), &mut write_synced).unwrap();
+        assert_eq!(
+            tree(&out).keys().collect::<Vec<_>>(),
+            vec![
+                "plan.json",
+                "policies/",
+                "policies/latch-b.json",
+                "policies/latch-c.json"
+            ]
+        );
+        assert_eq!(names(&tmp.path().join("a/b")), vec!["plan"]);
+        let file = tmp.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let e = replace_dir(&file, &new_files(), &mut write_synced).unwrap_err();
+        assert!(e.contains("not a directory"), "{e}");
+        assert_eq!(fs::read(&file).unwrap(), b"x");
+    }
+
+    #[test]
+    fn plan_output_is_plan_json_main_tf_and_latch_policies() {
+        for (p, yes) in [
+            ("plan.json", true),
+            ("main.tf", true),
+            ("policies/latch-x.json", true),
+            ("policies/README", false),
+            ("policies/x.json", false),
+            ("applied.json", false),
+            ("notes/plan.json", false),
+            ("policies/sub/latch-x.json", false),
+        ] {
+            assert_eq!(is_plan_output(Path::new(p)), yes, "{p}");
+        }
     }
 }

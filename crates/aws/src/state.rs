@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AwsError, Result};
-use crate::org::PolicyKind;
+use crate::org::PolicyType;
 use crate::plan::PlanOrganization;
 
 /// The record's file name inside the plan directory.
@@ -26,7 +26,7 @@ pub struct AppliedPolicy {
     /// `p-...`.
     pub id: String,
     /// SCP or RCP.
-    pub kind: PolicyKind,
+    pub kind: PolicyType,
     /// `latch-...`.
     pub name: String,
     /// Targets it was attached to.
@@ -97,7 +97,7 @@ impl Default for AppliedState {
 }
 
 /// Key of a policy in [`AppliedState::policies`].
-pub fn policy_key(kind: PolicyKind, name: &str) -> String {
+pub fn policy_key(kind: PolicyType, name: &str) -> String {
     format!("{}/{name}", kind.short())
 }
 

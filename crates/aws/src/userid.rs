@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{call_err, AwsError, Result};
 use crate::grants::{grant_tag_key, parse_tag_value, tag_value, FoundGrantTag, GrantOps};
-use crate::org::{latch_policies, PolicyKind};
+use crate::org::{latch_policies, PolicyType};
 use crate::pacing::Family;
 use crate::Aws;
 use latch_contract::IC_GRANT_TAG_PREFIX;
@@ -256,7 +256,7 @@ async fn write_batch(aws: &Aws, max_chars: usize, edits: &[Edit]) -> Result<Vec<
     let policies = latch_policies(aws).await?;
     let mut works = Vec::new();
     for ((kind, name), p) in &policies.managed {
-        if *kind != PolicyKind::Scp {
+        if *kind != PolicyType::Scp {
             continue;
         }
         let recs = records(aws, &p.id).await?;
@@ -509,7 +509,7 @@ impl GrantOps {
         let policies = latch_policies(self.aws()).await?;
         let mut found = BTreeMap::new();
         for ((kind, _), p) in &policies.managed {
-            if *kind != PolicyKind::Scp {
+            if *kind != PolicyType::Scp {
                 continue;
             }
             for (key, value) in records(self.aws(), &p.id).await? {

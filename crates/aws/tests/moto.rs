@@ -74,7 +74,6 @@ fn write_plan(dir: &Path, fx: &Fixture, with_rcp: bool) -> Plan {
         "policies": policies,
         "tags": [{"principal_arn": format!("arn:aws:iam::{}:role/deployer", fx.app_prod),
                   "key": "latch:control-plane", "value": "true", "reason": "the control plane role"}],
-        "simulation": {"denied_calls": 0}
     });
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
@@ -82,7 +81,7 @@ fn write_plan(dir: &Path, fx: &Fixture, with_rcp: bool) -> Plan {
         serde_json::to_string_pretty(&plan).unwrap(),
     )
     .unwrap();
-    Plan::load(dir).unwrap()
+    latch_aws::plan::load(dir).unwrap()
 }
 
 async fn apply_all(aws: &Aws, dir: &Path, plan: &Plan) -> Vec<latch_aws::Change> {
@@ -599,8 +598,8 @@ fn apply_refuses_foreign_latch_names_other_organizations_and_limits_and_binds_th
     unbound.organization.root_id = latch_contract::UNKNOWN_ROOT.to_owned();
     unbound.organization.management_account_id = String::new();
     for p in &mut unbound.policies {
-        if p.targets.remove(&fx.root) {
-            p.targets.insert(latch_contract::UNKNOWN_ROOT.to_owned());
+        for t in p.targets.iter_mut().filter(|t| **t == fx.root) {
+            latch_contract::UNKNOWN_ROOT.clone_into(t);
         }
     }
     let diff = rt

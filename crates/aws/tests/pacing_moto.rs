@@ -46,11 +46,10 @@ fn write_plan(dir: &Path, policies: &[(&str, &str, Vec<String>)], fx: &Fixture) 
         "format": "latch.plan/v1",
         "organization": {"root_id": fx.root, "management_account_id": fx.management},
         "policies": list,
-        "simulation": {"denied_calls": 0}
     });
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
-    Plan::load(dir).unwrap()
+    latch_aws::plan::load(dir).unwrap()
 }
 
 /// Applies `plan`; returns the policy writes it made.

@@ -6,7 +6,6 @@ use std::fs;
 use std::path::Path;
 
 use latch_aws::drift::load_grants;
-use latch_aws::plan::Plan;
 use latch_aws::state::AppliedState;
 
 const PLAN: &str = r#"{"format":"latch.plan/v1","organization":{"root_id":"r-ab12","management_account_id":"123456789012"},"policies":[],"tags":[]}"#;
@@ -41,22 +40,32 @@ fn plan_json_problems_are_named() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("plan.json");
     fs::write(&f, bom(PLAN)).unwrap();
-    assert_eq!(Plan::load(d.path()).unwrap().organization.root_id, "r-ab12");
+    assert_eq!(
+        latch_aws::plan::load(d.path())
+            .unwrap()
+            .organization
+            .root_id,
+        "r-ab12"
+    );
     fs::write(&f, utf16(PLAN)).unwrap();
-    says(Plan::load(d.path()).unwrap_err(), &f, "UTF-16");
+    says(latch_aws::plan::load(d.path()).unwrap_err(), &f, "UTF-16");
     fs::write(&f, b"{\"format\": \"\xFF\"}").unwrap();
-    says(Plan::load(d.path()).unwrap_err(), &f, "not UTF-8");
+    says(
+        latch_aws::plan::load(d.path()).unwrap_err(),
+        &f,
+        "not UTF-8",
+    );
     fs::write(&f, "").unwrap();
     says(
-        Plan::load(d.path()).unwrap_err(),
+        latch_aws::plan::load(d.path()).unwrap_err(),
         &f,
         "empty: expected a JSON document",
     );
     fs::remove_file(&f).unwrap();
-    says(Plan::load(d.path()).unwrap_err(), &f, "missing");
+    says(latch_aws::plan::load(d.path()).unwrap_err(), &f, "missing");
     fs::create_dir(&f).unwrap();
     says(
-        Plan::load(d.path()).unwrap_err(),
+        latch_aws::plan::load(d.path()).unwrap_err(),
         &f,
         "a folder, not a file",
     );
@@ -64,7 +73,7 @@ fn plan_json_problems_are_named() {
     let file = d.path().join("plan-file.json");
     fs::write(&file, PLAN).unwrap();
     says(
-        Plan::load(&file).unwrap_err(),
+        latch_aws::plan::load(&file).unwrap_err(),
         &file,
         "a file, not a folder",
     );
@@ -108,7 +117,11 @@ fn a_link_loop_is_named_not_taken_for_a_missing_record() {
     );
     let p = d.path().join("plan.json");
     std::os::unix::fs::symlink("plan.json", &p).unwrap();
-    says(Plan::load(d.path()).unwrap_err(), &p, "symbolic link loop");
+    says(
+        latch_aws::plan::load(d.path()).unwrap_err(),
+        &p,
+        "symbolic link loop",
+    );
 }
 
 #[test]
@@ -135,7 +148,6 @@ mod properties {
 
     use latch_aws::drift::parse_grants;
     use latch_aws::error::AwsError;
-    use latch_aws::plan::Plan;
     use latch_aws::state::AppliedState;
     use latch_input::{decode, Expected};
     use proptest::prelude::*;
@@ -165,7 +177,7 @@ mod properties {
     fn all(bytes: Vec<u8>) -> Result<(), TestCaseError> {
         if let Ok(text) = decode(bytes, Expected::Json) {
             let f = Path::new("f.json");
-            located(Plan::parse(&text, f).map(drop))?;
+            located(latch_aws::plan::parse(&text, f).map(drop))?;
             located(AppliedState::parse(&text, f).map(drop))?;
             located(parse_grants(&text, f).map(drop))?;
         }
@@ -220,7 +232,7 @@ mod properties {
     #[test]
     fn the_seeds_are_valid() {
         let f = Path::new("f.json");
-        Plan::parse(FULL_PLAN, f).unwrap();
+        latch_aws::plan::parse(FULL_PLAN, f).unwrap();
         AppliedState::parse(&seeds()[1], f).unwrap();
         parse_grants(super::GRANTS, f).unwrap();
     }

@@ -23,21 +23,44 @@ use serde::{Deserialize, Serialize};
 /// quarantine tags count toward it with the organization's own.
 pub const IAM_TAGS_PER_IDENTITY: usize = 50;
 
-/// The two kinds of organization policy Latch writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The two kinds of organization policy Latch writes: the one type the planner, the plan
+/// format, the AWS adapter and its records name them by. In JSON (`plan.json`,
+/// `applied.json`) it is the Organizations API's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum PolicyType {
-    /// A service control policy.
+    /// A service control policy (governs the principals of member accounts).
+    #[serde(rename = "SERVICE_CONTROL_POLICY")]
     Scp,
-    /// A resource control policy.
+    /// A resource control policy (governs the resources of member accounts).
+    #[serde(rename = "RESOURCE_CONTROL_POLICY")]
     Rcp,
 }
 
 impl PolicyType {
+    /// Both, SCPs first.
+    pub const ALL: [PolicyType; 2] = [PolicyType::Scp, PolicyType::Rcp];
+
     /// `SCP` or `RCP`.
     pub fn short(self) -> &'static str {
         match self {
             PolicyType::Scp => "SCP",
             PolicyType::Rcp => "RCP",
+        }
+    }
+
+    /// `scp` or `rcp` (in generated policy names).
+    pub fn lower(self) -> &'static str {
+        match self {
+            PolicyType::Scp => "scp",
+            PolicyType::Rcp => "rcp",
+        }
+    }
+
+    /// The Organizations API's name: `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            PolicyType::Scp => "SERVICE_CONTROL_POLICY",
+            PolicyType::Rcp => "RESOURCE_CONTROL_POLICY",
         }
     }
 }

@@ -582,7 +582,7 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
 
 /// `latch apply` (and `latch resync`, which re-applies the same plan).
 pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
-    let plan = Plan::load(&args.plan)?;
+    let plan = latch_aws::plan::load(&args.plan)?;
     check_unknown_usage(&plan, args)?;
     let state = AppliedState::load(&args.plan)?;
     let access = args.access.access("latch-apply")?;
@@ -642,7 +642,7 @@ pub fn run_apply(args: &ApplyArgs, title: &str) -> anyhow::Result<ExitCode> {
 /// `latch drift`: exit 0 when the organization matches the plan, 1 when it drifted (0 after
 /// a successful `--repair`).
 pub fn run_drift(args: &DriftArgs) -> anyhow::Result<ExitCode> {
-    let plan = Plan::load(&args.plan)?;
+    let plan = latch_aws::plan::load(&args.plan)?;
     let state = AppliedState::load(&args.plan)?;
     let grants = match &args.grants {
         Some(f) => load_grants(f)?,

@@ -15,8 +15,9 @@ use latch_trail::{
 };
 
 use crate::config::{Config, Mode};
-use crate::intent::{latch_key_patterns, Actions, Cond, LayerKind, PolicyKind, Probe, Rule};
+use crate::intent::{latch_key_patterns, Actions, Cond, LayerKind, Probe, Rule};
 use crate::org::OrgShape;
+use latch_catalog::PolicyType;
 use latch_contract::{QUARANTINE_TAG, UNLOCK_SERVICES_TAG};
 
 /// Actions exempt from the region restriction: services with a single global endpoint (whose
@@ -1074,7 +1075,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
         if cfg.zombies.enabled {
             rules.push(Rule {
                 layer: LayerKind::Role,
-                kind: PolicyKind::Scp,
+                kind: PolicyType::Scp,
                 target: t.clone(),
                 actions: Actions::AllExcept(BTreeSet::new()),
                 resources: vec!["*".to_owned()],
@@ -1124,7 +1125,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 uids.dedup();
                 Rule {
                     layer: LayerKind::Permission,
-                    kind: PolicyKind::Scp,
+                    kind: PolicyType::Scp,
                     target: target.to_owned(),
                     actions: Actions::Only(actions.clone()),
                     resources: vec!["*".to_owned()],
@@ -1239,7 +1240,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
                 .map_or_else(|| "?".to_owned(), |a| a.full_name().to_owned());
             rules.push(Rule {
                 layer: LayerKind::Permission,
-                kind: PolicyKind::Scp,
+                kind: PolicyType::Scp,
                 target: t.clone(),
                 actions: Actions::Only(BTreeSet::from([*action])),
                 resources: resource_patterns(resources),
@@ -1265,7 +1266,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
             regions.dedup();
             rules.push(Rule {
                 layer: LayerKind::Region,
-                kind: PolicyKind::Scp,
+                kind: PolicyType::Scp,
                 target: t.clone(),
                 actions: Actions::AllExcept(global),
                 resources: vec!["*".to_owned()],
@@ -1365,7 +1366,7 @@ pub fn allowed_actions(p: &Principal<'_>) -> ActionSet {
 fn service_rule(target: &str, actions: Actions, gate: &Gate, label: String) -> Rule {
     Rule {
         layer: LayerKind::Service,
-        kind: PolicyKind::Scp,
+        kind: PolicyType::Scp,
         target: target.to_owned(),
         actions,
         resources: vec!["*".to_owned()],
@@ -1411,7 +1412,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
     let mut out = vec![
         Rule {
             layer: LayerKind::Tamper,
-            kind: PolicyKind::Scp,
+            kind: PolicyType::Scp,
             target: target.to_owned(),
             actions: Actions::Only(ids(&[
                 "iam:TagRole",
@@ -1429,7 +1430,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
         },
         Rule {
             layer: LayerKind::Tamper,
-            kind: PolicyKind::Rcp,
+            kind: PolicyType::Rcp,
             target: target.to_owned(),
             actions: Actions::Only(ids(&["sts:TagSession"])),
             resources: vec!["*".to_owned()],
@@ -1439,7 +1440,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
         },
         Rule {
             layer: LayerKind::Tamper,
-            kind: PolicyKind::Scp,
+            kind: PolicyType::Scp,
             target: target.to_owned(),
             actions: Actions::Only(role_writes),
             resources: vec![cp.to_owned()],
@@ -1452,7 +1453,7 @@ fn tamper_rules(target: &str, cp: &str) -> Vec<Rule> {
         },
         Rule {
             layer: LayerKind::Tamper,
-            kind: PolicyKind::Scp,
+            kind: PolicyType::Scp,
             target: target.to_owned(),
             actions: Actions::Only(ids(&["organizations:LeaveOrganization"])),
             resources: vec!["*".to_owned()],
@@ -1846,7 +1847,7 @@ fn scoped_rules(
         .into_iter()
         .map(|(arn_like, present_tag)| Rule {
             layer: LayerKind::Permission,
-            kind: PolicyKind::Scp,
+            kind: PolicyType::Scp,
             target: target.to_owned(),
             actions: Actions::Only(BTreeSet::from([action])),
             resources: resources.clone(),

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use latch_catalog::{ActionId, Catalog};
+use latch_catalog::{ActionId, Catalog, PolicyType};
 use latch_policy::glob;
 
 /// Which layer of the firewall a rule belongs to. The order is the placement priority: when
@@ -65,41 +65,6 @@ impl LayerKind {
         LayerKind::ALL
             .into_iter()
             .find(|l| sid.starts_with(l.sid_prefix()))
-    }
-}
-
-/// SCP or RCP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PolicyKind {
-    /// Service control policy (governs principals of member accounts).
-    Scp,
-    /// Resource control policy (governs resources of member accounts).
-    Rcp,
-}
-
-impl PolicyKind {
-    /// The AWS Organizations policy type.
-    pub fn aws_type(self) -> &'static str {
-        match self {
-            PolicyKind::Scp => "SERVICE_CONTROL_POLICY",
-            PolicyKind::Rcp => "RESOURCE_CONTROL_POLICY",
-        }
-    }
-
-    /// `scp` or `rcp`.
-    pub fn short(self) -> &'static str {
-        match self {
-            PolicyKind::Scp => "scp",
-            PolicyKind::Rcp => "rcp",
-        }
-    }
-
-    /// The type whose quotas apply ([`latch_catalog::Limits`]).
-    pub fn policy_type(self) -> latch_catalog::PolicyType {
-        match self {
-            PolicyKind::Scp => latch_catalog::PolicyType::Scp,
-            PolicyKind::Rcp => latch_catalog::PolicyType::Rcp,
-        }
     }
 }
 
@@ -166,7 +131,7 @@ pub struct Rule {
     /// The layer.
     pub layer: LayerKind,
     /// SCP or RCP.
-    pub kind: PolicyKind,
+    pub kind: PolicyType,
     /// The node it is attached to (root, OU or account id).
     pub target: String,
     /// The actions denied.

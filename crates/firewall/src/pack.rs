@@ -22,12 +22,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use latch_catalog::{ActionId, Catalog, Limits};
+use latch_catalog::{ActionId, Catalog, Limits, PolicyType};
 use latch_model::NodeKind;
 use serde::Serialize;
 
 use crate::generate::Intent;
-use crate::intent::{Actions, Cond, LayerKind, PolicyKind, Rule};
+use crate::intent::{Actions, Cond, LayerKind, Rule};
 
 const HEAD: &str = r#"{"Version":"2012-10-17","Statement":["#;
 const TAIL: &str = "]}";
@@ -38,7 +38,7 @@ pub struct PackedPolicy {
     /// `latch-scp-<node>-<n>` / `latch-rcp-<node>-<n>`.
     pub name: String,
     /// SCP or RCP.
-    pub kind: PolicyKind,
+    pub kind: PolicyType,
     /// The node whose rules it holds.
     pub origin: String,
     /// The layers of its statements.
@@ -122,7 +122,7 @@ enum Mode {
 /// Renders one statement.
 fn render(
     sid: &str,
-    kind: PolicyKind,
+    kind: PolicyType,
     mode: Mode,
     patterns: &[String],
     resources: &[String],
@@ -164,7 +164,7 @@ fn render(
     let st = JsonStatement {
         sid,
         effect: "Deny",
-        principal: (kind == PolicyKind::Rcp).then_some("*"),
+        principal: (kind == PolicyType::Rcp).then_some("*"),
         action: match mode {
             Mode::Action => Some(OneOrMany::of(patterns)),
             Mode::Star => Some(OneOrMany::of(&star)),
@@ -193,7 +193,7 @@ pub fn document(statements: &[String]) -> String {
 #[derive(Debug, Clone)]
 struct Item {
     layer: LayerKind,
-    kind: PolicyKind,
+    kind: PolicyType,
     target: String,
     sid: String,
     mode: Mode,
@@ -223,7 +223,7 @@ impl Item {
 fn items(rules: &[Rule]) -> Vec<Item> {
     let catalog = Catalog::get();
     type Key = (
-        PolicyKind,
+        PolicyType,
         String,
         LayerKind,
         bool,
@@ -259,7 +259,7 @@ fn items(rules: &[Rule]) -> Vec<Item> {
             }
         }
     }
-    let mut counters: BTreeMap<(PolicyKind, String, LayerKind), usize> = BTreeMap::new();
+    let mut counters: BTreeMap<(PolicyType, String, LayerKind), usize> = BTreeMap::new();
     let mut out = Vec::new();
     for (seq, ((kind, target, layer, not, (resources, not_resource), cond), (set, labels))) in
         merged.into_iter().enumerate()
@@ -448,7 +448,7 @@ fn fill(mut list: Vec<Item>, max: usize) -> Result<Vec<Bin>, PackError> {
 /// Packs the intent into policies with their attachment targets, within `limits`.
 pub fn pack(intent: &Intent, limits: &Limits) -> Result<Vec<PackedPolicy>, PackError> {
     let all = items(&intent.rules);
-    let mut by_node: BTreeMap<(PolicyKind, String), Vec<Item>> = BTreeMap::new();
+    let mut by_node: BTreeMap<(PolicyType, String), Vec<Item>> = BTreeMap::new();
     for i in all {
         by_node
             .entry((i.kind, i.target.clone()))
@@ -457,7 +457,7 @@ pub fn pack(intent: &Intent, limits: &Limits) -> Result<Vec<PackedPolicy>, PackE
     }
     let mut policies: Vec<PackedPolicy> = Vec::new();
     for ((kind, node), list) in by_node {
-        let bins = fill(list, limits.chars(kind.policy_type()))?;
+        let bins = fill(list, limits.chars(kind))?;
         for (n, b) in bins.into_iter().enumerate() {
             let statements: Vec<String> = b.statements.iter().map(|s| s.3.clone()).collect();
             let mut labels: Vec<String> = Vec::new();
@@ -467,7 +467,7 @@ pub fn pack(intent: &Intent, limits: &Limits) -> Result<Vec<PackedPolicy>, PackE
                 }
             }
             policies.push(PackedPolicy {
-                name: format!("latch-{}-{}-{}", kind.short(), node, n + 1),
+                name: format!("latch-{}-{}-{}", kind.lower(), node, n + 1),
                 kind,
                 origin: node.clone(),
                 layers: b.statements.iter().map(|s| s.0).collect(),
@@ -486,7 +486,7 @@ pub fn pack(intent: &Intent, limits: &Limits) -> Result<Vec<PackedPolicy>, PackE
 fn place(intent: &Intent, policies: &mut [PackedPolicy], limits: &Limits) -> Result<(), PackError> {
     let org = &intent.org;
     let mut problems: Vec<String> = Vec::new();
-    for kind in [PolicyKind::Scp, PolicyKind::Rcp] {
+    for kind in [PolicyType::Scp, PolicyType::Rcp] {
         let mut pending: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, p) in policies.iter().enumerate() {
             if p.kind == kind {
@@ -500,10 +500,10 @@ fn place(intent: &Intent, policies: &mut [PackedPolicy], limits: &Limits) -> Res
                 continue;
             }
             let existing = match kind {
-                PolicyKind::Scp => &node.existing_scps,
-                PolicyKind::Rcp => &node.existing_rcps,
+                PolicyType::Scp => &node.existing_scps,
+                PolicyType::Rcp => &node.existing_rcps,
             };
-            let allowed = limits.per_target(kind.policy_type());
+            let allowed = limits.per_target(kind);
             let free = allowed.saturating_sub(existing.len());
             let mut here = pending.remove(&id).unwrap_or_default();
             here.sort_by_key(|&i| {
@@ -563,7 +563,7 @@ fn place(intent: &Intent, policies: &mut [PackedPolicy], limits: &Limits) -> Res
 
 fn overflow(
     intent: &Intent,
-    kind: PolicyKind,
+    kind: PolicyType,
     allowed: usize,
     id: &str,
     existing: &[String],
@@ -571,16 +571,16 @@ fn overflow(
     policies: &[PackedPolicy],
 ) -> String {
     let kind_name = match kind {
-        PolicyKind::Scp => "SCPs",
-        PolicyKind::Rcp => "RCPs",
+        PolicyType::Scp => "SCPs",
+        PolicyType::Rcp => "RCPs",
     };
-    let aws = Limits::AWS.per_target(kind.policy_type());
+    let aws = Limits::AWS.per_target(kind);
     let who_allows = if allowed == aws {
         format!("AWS allows {aws}")
     } else {
         format!(
             "the configuration allows {allowed} (`limits.{}_per_target`; AWS allows {aws})",
-            kind.short()
+            kind.lower()
         )
     };
     let mut latch: Vec<String> = Vec::new();
@@ -627,7 +627,7 @@ mod tests {
         };
         let s = render(
             "LatchPermission1",
-            PolicyKind::Scp,
+            PolicyType::Scp,
             Mode::Action,
             &["iam:PassRole".into()],
             &["*".into()],
@@ -640,7 +640,7 @@ mod tests {
         );
         let r = render(
             "X",
-            PolicyKind::Rcp,
+            PolicyType::Rcp,
             Mode::Star,
             &[],
             &["*".into()],
@@ -654,7 +654,7 @@ mod tests {
         // A resource-scoped standing exemption: only these principals, every other role.
         let scoped = render(
             "LatchPermission2",
-            PolicyKind::Scp,
+            PolicyType::Scp,
             Mode::Action,
             &["iam:PassRole".into()],
             &["arn:aws:iam::1:role/web".into()],

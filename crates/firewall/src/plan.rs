@@ -34,10 +34,13 @@ pub struct Plan {
     /// The policies, sorted by name.
     pub policies: Vec<PlanPolicy>,
     /// Tags to put on identities, sorted by principal then key.
+    #[serde(default)]
     pub tags: Vec<PlanTag>,
     /// Every exemption, with why, sorted.
+    #[serde(default)]
     pub exemptions: Vec<PlanExemption>,
-    /// What the plan does and what it would break.
+    /// What the plan does and what it would break (empty in a plan written by hand).
+    #[serde(default)]
     pub summary: PlanSummary,
 }
 
@@ -59,26 +62,17 @@ pub struct PlanPolicy {
     pub name: String,
     /// `SERVICE_CONTROL_POLICY` or `RESOURCE_CONTROL_POLICY`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: PolicyType,
     /// For the AWS console.
+    #[serde(default)]
     pub description: String,
-    /// `policies/<name>.json`.
+    /// `policies/<name>.json` (informational: `content` is what is applied).
+    #[serde(default)]
     pub file: String,
     /// The exact minified document, within the character limit of its type.
     pub content: String,
     /// Root, OU or account ids to attach it to, sorted.
     pub targets: Vec<String>,
-}
-
-impl PlanPolicy {
-    /// SCP or RCP, for the quotas.
-    pub fn policy_type(&self) -> PolicyType {
-        if self.kind == crate::intent::PolicyKind::Rcp.aws_type() {
-            PolicyType::Rcp
-        } else {
-            PolicyType::Scp
-        }
-    }
 }
 
 /// One tag.
@@ -92,6 +86,7 @@ pub struct PlanTag {
     /// The value.
     pub value: String,
     /// Why.
+    #[serde(default)]
     pub reason: String,
 }
 
@@ -122,8 +117,8 @@ pub struct PlanExemption {
 }
 
 /// `summary`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlanSummary {
     /// `protect` or `enforce`.
     pub mode: String,
@@ -173,6 +168,7 @@ pub struct MayBreak {
     /// The user or role.
     pub principal: String,
     /// Its account.
+    #[serde(default)]
     pub account: String,
     /// Why their use is unknown: `usage unknown: data events not logged`, ...
     pub reason: String,
@@ -264,50 +260,237 @@ pub enum PlanError {
     Simulate(#[from] SimulateError),
 }
 
+/// A `plan.json` that cannot be used: where (a JSON path, or a line and column) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: {reason}")]
+pub struct PlanFileError {
+    /// The JSON path of the bad field (`policies[2].content`), or where the text breaks.
+    pub field: String,
+    /// Why it is wrong.
+    pub reason: String,
+}
+
+fn bad(field: impl Into<String>, reason: impl Into<String>) -> PlanFileError {
+    PlanFileError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Whether `id` is a root, OU or account id.
+pub fn is_target_id(id: &str) -> bool {
+    let tail_ok = |s: &str, min: usize| {
+        s.len() >= min
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if let Some(rest) = id.strip_prefix("r-") {
+        tail_ok(rest, 4)
+    } else if let Some(rest) = id.strip_prefix("ou-") {
+        tail_ok(rest, 8)
+    } else {
+        is_account_id(id)
+    }
+}
+
+/// Whether `id` is a 12-digit account id.
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account, kind (`user`/`role`) and name of an IAM user or role ARN.
+pub fn principal_of(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_lit, _partition, service, _region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if arn_lit != "arn" || service != "iam" || !is_account_id(account) {
+        return None;
+    }
+    let (kind, path_and_name) = resource.split_once('/')?;
+    let name = path_and_name.rsplit('/').next()?;
+    match kind {
+        "user" | "role" if !name.is_empty() => Some((account, kind, name)),
+        _ => None,
+    }
+}
+
 impl Plan {
-    /// Parses plan.json.
-    pub fn from_json(text: &str) -> Result<Plan, String> {
-        let plan: Plan = serde_json::from_str(text).map_err(|e| format!("plan.json: {e}"))?;
-        if plan.format != FORMAT {
-            return Err(format!(
-                "plan.json: `format` is `{}`, expected `{FORMAT}`",
-                plan.format
+    /// Reads `plan.json` and checks everything AWS would check (and some things an emulator
+    /// would not) before anything is applied or proved: names, types, JSON and grammar of
+    /// each document, its size and the number of the plan's policies on each target against
+    /// the quotas the plan records it was packed for (themselves never above AWS's; AWS's when
+    /// none are recorded), targets, tag keys and values. `latch prove` and `latch apply` read
+    /// plans only through this. A field this format does not have is refused: a plan is read
+    /// by the Latch that wrote it.
+    ///
+    /// # Errors
+    /// Where the plan is wrong, and why.
+    pub fn from_json(text: &str) -> Result<Plan, PlanFileError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            bad(
+                format!("line {} column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+            )
+        })?;
+        let format = value
+            .get("format")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        if format != FORMAT {
+            return Err(bad(
+                "format",
+                format!("`{format}` is not a plan format this Latch reads (`{FORMAT}`)"),
             ));
         }
-        let limits = plan.limits();
-        limits
-            .check()
-            .map_err(|e| format!("plan.json: `limits.{}`: {e}", e.key()))?;
+        let plan: Plan = serde_json::from_value(value)
+            .map_err(|e| bad("$", format!("not a {FORMAT} plan: {e}")))?;
+        plan.check()?;
+        Ok(plan)
+    }
+
+    fn check(&self) -> Result<(), PlanFileError> {
+        use latch_contract::{POLICY_NAME_PREFIX, TAG_PREFIX};
+        let org = &self.organization;
+        if !org.root_id.starts_with("r-") || !is_target_id(&org.root_id) {
+            return Err(bad(
+                "organization.root_id",
+                format!("`{}` is not a root id (`r-...`)", org.root_id),
+            ));
+        }
+        let unknown =
+            org.root_id == latch_contract::UNKNOWN_ROOT && org.management_account_id.is_empty();
+        if !unknown && !is_account_id(&org.management_account_id) {
+            return Err(bad(
+                "organization.management_account_id",
+                format!(
+                    "`{}` is not a 12-digit account id",
+                    org.management_account_id
+                ),
+            ));
+        }
+        if let Some(recorded) = &self.limits {
+            recorded.check().map_err(|e| {
+                bad(
+                    format!("limits.{}", e.key()),
+                    format!("{e} (AWS would refuse what was packed for it)"),
+                )
+            })?;
+        }
+        let limits = self.limits();
+        let mut names = std::collections::BTreeSet::new();
         let mut per_target: BTreeMap<(PolicyType, &str), usize> = BTreeMap::new();
-        for (i, p) in plan.policies.iter().enumerate() {
-            let kind = p.policy_type();
-            let max = limits.chars(kind);
-            if p.content.chars().count() > max {
-                return Err(format!(
-                    "plan.json: policies[{i}] `{}` is {} characters, over the {max} an {kind} may hold",
-                    p.name,
-                    p.content.chars().count()
+        for (i, p) in self.policies.iter().enumerate() {
+            let at = |field: &str| format!("policies[{i}].{field}");
+            if !p.name.starts_with(POLICY_NAME_PREFIX) || p.name.len() > 128 {
+                return Err(bad(
+                    at("name"),
+                    format!(
+                        "`{}`: Latch manages only policies named `{POLICY_NAME_PREFIX}...` (at \
+                         most 128 characters)",
+                        p.name
+                    ),
                 ));
             }
+            if !names.insert((p.kind, p.name.clone())) {
+                return Err(bad(
+                    at("name"),
+                    format!("`{}` appears twice for {}", p.name, p.kind.api_name()),
+                ));
+            }
+            if p.description.chars().count() > 512 {
+                return Err(bad(
+                    at("description"),
+                    "longer than the 512 characters AWS allows",
+                ));
+            }
+            check_content(p, &limits, &at("content"))?;
+            if p.targets.is_empty() {
+                return Err(bad(
+                    at("targets"),
+                    "empty: a policy attached nowhere does nothing (leave it out of the plan)",
+                ));
+            }
+            if let Some(bad_id) = p.targets.iter().find(|t| !is_target_id(t)) {
+                return Err(bad(
+                    at("targets"),
+                    format!("`{bad_id}` is not a root (`r-`), OU (`ou-`) or 12-digit account id"),
+                ));
+            }
+            let allowed = limits.per_target(p.kind);
+            let mut seen = std::collections::BTreeSet::new();
             for t in &p.targets {
-                let n = per_target.entry((kind, t.as_str())).or_default();
+                if !seen.insert(t.as_str()) {
+                    return Err(bad(at("targets"), format!("`{t}` is named twice")));
+                }
+                let n = per_target.entry((p.kind, t.as_str())).or_default();
                 *n += 1;
-                if *n > limits.per_target(kind) {
-                    return Err(format!(
-                        "plan.json: policies[{i}] `{}`: `{t}` would hold {n} {kind}s of the plan, over the {} allowed",
-                        p.name,
-                        limits.per_target(kind)
+                if *n > allowed {
+                    return Err(bad(
+                        at("targets"),
+                        format!(
+                            "`{t}` would hold {n} {}s of the plan alone; {allowed} may be attached to one target",
+                            p.kind.short()
+                        ),
                     ));
                 }
             }
-            if !p.name.starts_with(latch_contract::POLICY_NAME_PREFIX) {
-                return Err(format!(
-                    "plan.json: policies[{i}].name `{}` does not start with `latch-`",
-                    p.name
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, t) in self.tags.iter().enumerate() {
+            let at = |field: &str| format!("tags[{i}].{field}");
+            if principal_of(&t.principal_arn).is_none() {
+                return Err(bad(
+                    at("principal_arn"),
+                    format!("`{}` is not an IAM user or role ARN", t.principal_arn),
+                ));
+            }
+            if !t.key.starts_with(TAG_PREFIX) || t.key.chars().count() > 128 {
+                return Err(bad(
+                    at("key"),
+                    format!(
+                        "`{}`: Latch sets only `{TAG_PREFIX}*` tag keys (at most 128 characters)",
+                        t.key
+                    ),
+                ));
+            }
+            if t.value.chars().count() > 256 {
+                return Err(bad(
+                    at("value"),
+                    "longer than the 256 characters AWS allows",
+                ));
+            }
+            if !seen.insert((t.principal_arn.clone(), t.key.clone())) {
+                return Err(bad(
+                    at("key"),
+                    format!("`{}` is set twice on `{}`", t.key, t.principal_arn),
                 ));
             }
         }
-        Ok(plan)
+        Ok(())
+    }
+
+    /// The identities the plan may break (`summary.may_break`), each named once, sorted.
+    pub fn may_break_principals(&self) -> Vec<&str> {
+        let set: std::collections::BTreeSet<&str> = self
+            .summary
+            .may_break
+            .iter()
+            .map(|m| m.principal.as_str())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The tags, sorted.
+    pub fn sorted_tags(&self) -> Vec<PlanTag> {
+        let mut t = self.tags.clone();
+        t.sort();
+        t
     }
 
     /// The quotas the plan was packed for: the recorded ones, else AWS's.
@@ -321,6 +504,52 @@ impl Plan {
         s.push('\n');
         s
     }
+}
+
+/// JSON, size and grammar of a policy document, checked before AWS sees it.
+fn check_content(p: &PlanPolicy, limits: &Limits, field: &str) -> Result<(), PlanFileError> {
+    let chars = p.content.chars().count();
+    let max = limits.chars(p.kind);
+    if chars > max {
+        let aws = Limits::AWS.chars(p.kind);
+        let whose = if max == aws {
+            format!("AWS allows {aws}")
+        } else {
+            format!("the plan was packed for {max} (AWS allows {aws})")
+        };
+        return Err(bad(
+            field,
+            format!(
+                "`{}` is {chars} characters; {whose} for an {}",
+                p.name,
+                p.kind.short()
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(&p.content)
+        .map_err(|e| bad(field, format!("`{}` is not valid JSON: {e}", p.name)))?;
+    latch_policy::Policy::from_json_str(&p.content)
+        .map_err(|e| bad(field, format!("`{}` is not a valid policy: {e}", p.name)))?;
+    if p.kind == PolicyType::Rcp {
+        let statements = match value.get("Statement") {
+            Some(serde_json::Value::Array(list)) => list.iter().collect(),
+            Some(single) => vec![single],
+            None => Vec::new(),
+        };
+        if statements
+            .iter()
+            .any(|s| s.get("Effect").and_then(serde_json::Value::as_str) != Some("Deny"))
+        {
+            return Err(bad(
+                field,
+                format!(
+                    "`{}`: resource control policies may hold only Deny statements",
+                    p.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A plan with the intent it was built from.
@@ -388,7 +617,7 @@ fn assemble(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) -> Plan {
         .iter()
         .map(|p| PlanPolicy {
             name: p.name.clone(),
-            kind: p.kind.aws_type().to_owned(),
+            kind: p.kind,
             description: describe(p),
             file: format!("policies/{}.json", p.name),
             content: p.content.clone(),
@@ -471,22 +700,21 @@ fn budget(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) -> Vec<Targ
     while let Some(id) = queue.pop_front() {
         let Some(node) = org.node(&id) else { continue };
         queue.extend(node.children.iter().cloned());
-        let of = |kind: crate::intent::PolicyKind, existing: usize| {
+        let of = |kind: PolicyType, existing: usize| {
             let here: Vec<&PackedPolicy> = packed
                 .iter()
                 .filter(|p| p.kind == kind && p.targets.contains(&id))
                 .collect();
-            let t = kind.policy_type();
             (!here.is_empty()).then(|| TypeBudget {
                 existing,
                 latch: here.len(),
-                slots: limits.per_target(t),
+                slots: limits.per_target(kind),
                 chars: here.iter().map(|p| p.content.chars().count()).sum(),
-                max_chars: here.len() * limits.chars(t),
+                max_chars: here.len() * limits.chars(kind),
             })
         };
-        let scp = of(crate::intent::PolicyKind::Scp, node.existing_scps.len());
-        let rcp = of(crate::intent::PolicyKind::Rcp, node.existing_rcps.len());
+        let scp = of(PolicyType::Scp, node.existing_scps.len());
+        let rcp = of(PolicyType::Rcp, node.existing_rcps.len());
         if scp.is_some() || rcp.is_some() {
             out.push(TargetBudget {
                 target: id.clone(),

@@ -858,15 +858,9 @@ impl<'a> Env<'a> {
                 policy: p.name.clone(),
                 reason: e.to_string(),
             })?;
-            let layer = match p.kind.as_str() {
-                "SERVICE_CONTROL_POLICY" => Layer::Scp,
-                "RESOURCE_CONTROL_POLICY" => Layer::Rcp,
-                other => {
-                    return Err(SimulateError {
-                        policy: p.name.clone(),
-                        reason: format!("unknown policy type `{other}`"),
-                    })
-                }
+            let layer = match p.kind {
+                latch_catalog::PolicyType::Scp => Layer::Scp,
+                latch_catalog::PolicyType::Rcp => Layer::Rcp,
             };
             let c = compile_named(&doc, layer, &p.name)?;
             for t in &p.targets {

@@ -97,10 +97,9 @@ fn compile_plan(plan: &Plan) -> Result<PlanPolicies, SimulateError> {
             reason,
         };
         let doc = Policy::from_json_str(&p.content).map_err(|e| err(e.to_string()))?;
-        let (layer, rcp) = match p.kind.as_str() {
-            "SERVICE_CONTROL_POLICY" => (Layer::Scp, false),
-            "RESOURCE_CONTROL_POLICY" => (Layer::Rcp, true),
-            other => return Err(err(format!("unknown policy type `{other}`"))),
+        let (layer, rcp) = match p.kind {
+            latch_catalog::PolicyType::Scp => (Layer::Scp, false),
+            latch_catalog::PolicyType::Rcp => (Layer::Rcp, true),
         };
         let c = CPolicy::compile(&doc, layer).map_err(|e| err(e.to_string()))?;
         for t in &p.targets {

@@ -53,7 +53,7 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(s);
         let _ = writeln!(s, "resource \"aws_organizations_policy\" \"{id}\" {{");
         let _ = writeln!(s, "  name        = {}", quote(&p.name));
-        let _ = writeln!(s, "  type        = {}", quote(&p.kind));
+        let _ = writeln!(s, "  type        = {}", quote(p.kind.api_name()));
         let _ = writeln!(s, "  description = {}", quote(&p.description));
         let _ = writeln!(s, "  content     = {}", quote(&p.content));
         let _ = writeln!(s, "}}");

@@ -32,11 +32,7 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
     assert!(sim.cloudtrail && sim.calls_evaluated > 100_000);
     assert_eq!(sim.calls_broken, 0, "{:?}", sim.broken);
     for p in &a.plan.policies {
-        let max = if p.kind == "RESOURCE_CONTROL_POLICY" {
-            cfg.limits.rcp_chars
-        } else {
-            cfg.limits.scp_chars
-        };
+        let max = cfg.limits.chars(p.kind);
         assert!(p.content.chars().count() <= max, "{}", p.name);
     }
     // Every standing exemption names the calls behind it.
@@ -140,7 +136,7 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
         .plan
         .policies
         .iter()
-        .filter(|p| p.kind == "SERVICE_CONTROL_POLICY")
+        .filter(|p| p.kind == latch_catalog::PolicyType::Scp)
         .map(|p| p.content.chars().count())
         .max()
         .unwrap();
@@ -149,10 +145,12 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
         scp_chars: largest_scp - 1,
         ..latch_firewall::Limits::AWS
     });
-    let e = latch_firewall::Plan::from_json(&tight.to_json()).unwrap_err();
+    let e = latch_firewall::Plan::from_json(&tight.to_json())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains(&format!(
-            "is {largest_scp} characters, over the {} an SCP may hold",
+            "is {largest_scp} characters; the plan was packed for {} (AWS allows 10240) for an SCP",
             largest_scp - 1
         )),
         "{e}"
@@ -162,7 +160,9 @@ fn protect_breaks_nothing_enforce_lists_what_breaks_and_output_is_deterministic(
         scp_per_target: 20,
         ..latch_firewall::Limits::AWS
     });
-    let e = latch_firewall::Plan::from_json(&raised.to_json()).unwrap_err();
+    let e = latch_firewall::Plan::from_json(&raised.to_json())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("`limits.scp_per_target`: 20 is above AWS's quota of 10"),
         "{e}"
@@ -426,7 +426,7 @@ fn a_cross_account_call_is_replayed_against_the_resource_accounts_rcps() {
     let mut plan = built.plan.clone();
     plan.policies.push(latch_firewall::plan::PlanPolicy {
         name: "latch-test-deny".into(),
-        kind: "RESOURCE_CONTROL_POLICY".into(),
+        kind: latch_catalog::PolicyType::Rcp,
         description: "test".into(),
         file: "policies/latch-test-deny.json".into(),
         content: format!(

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use latch_catalog::Catalog;
-use latch_firewall::intent::{PolicyKind, Probe};
+use latch_catalog::PolicyType;
+use latch_firewall::intent::Probe;
 use latch_firewall::org::OrgShape;
 use latch_firewall::{generate, pack, Config, Intent, Limits, PackError, PackedPolicy, PlanInput};
 use latch_policy::compile::CPolicy;
@@ -210,8 +211,8 @@ fn engine_denies(
         let mut r = Vec::new();
         for p in packed.iter().filter(|p| p.targets.contains(node)) {
             match p.kind {
-                PolicyKind::Scp => s.push(compile(&p.content, Layer::Scp)),
-                PolicyKind::Rcp => r.push(compile(&p.content, Layer::Rcp)),
+                PolicyType::Scp => s.push(compile(&p.content, Layer::Scp)),
+                PolicyType::Rcp => r.push(compile(&p.content, Layer::Rcp)),
             }
         }
         scps.push(s);
@@ -259,7 +260,7 @@ fn intent_denies(intent: &Intent, account: &str, probe: &Probe, action: &str) ->
     let service = action.split(':').next().unwrap().to_ascii_lowercase();
     intent.rules.iter().any(|r| {
         path.contains(&r.target)
-            && (r.kind == PolicyKind::Scp
+            && (r.kind == PolicyType::Scp
                 || Catalog::get().rcp_services().governs(&service) == Some(true))
             && r.denies(probe)
     })
@@ -270,7 +271,7 @@ fn intent_denies(intent: &Intent, account: &str, probe: &Probe, action: &str) ->
 fn rcp_rules_only_name_governed_services(intent: &Intent) {
     let catalog = Catalog::get();
     let governed = catalog.rcp_services();
-    for r in intent.rules.iter().filter(|r| r.kind == PolicyKind::Rcp) {
+    for r in intent.rules.iter().filter(|r| r.kind == PolicyType::Rcp) {
         match &r.actions {
             latch_firewall::intent::Actions::Only(ids) => {
                 for id in ids {
@@ -291,10 +292,10 @@ fn rcp_rules_only_name_governed_services(intent: &Intent) {
 }
 
 fn check_limits(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) {
-    let mut per_node: BTreeMap<(PolicyKind, &str), usize> = BTreeMap::new();
+    let mut per_node: BTreeMap<(PolicyType, &str), usize> = BTreeMap::new();
     for p in packed {
         assert!(
-            p.content.chars().count() <= limits.chars(p.kind.policy_type()),
+            p.content.chars().count() <= limits.chars(p.kind),
             "{} is {} chars",
             p.name,
             p.content.len()
@@ -313,11 +314,11 @@ fn check_limits(intent: &Intent, packed: &[PackedPolicy], limits: &Limits) {
     for ((kind, node), n) in per_node {
         let shape = intent.org.node(node).unwrap();
         let existing = match kind {
-            PolicyKind::Scp => shape.existing_scps.len(),
-            PolicyKind::Rcp => shape.existing_rcps.len(),
+            PolicyType::Scp => shape.existing_scps.len(),
+            PolicyType::Rcp => shape.existing_rcps.len(),
         };
         assert!(
-            existing + n <= limits.per_target(kind.policy_type()),
+            existing + n <= limits.per_target(kind),
             "{node}: {existing} existing + {n} Latch {kind:?}"
         );
     }
@@ -534,7 +535,7 @@ fn scps_fill_aws_quotas_of_10240_characters_and_ten_per_node() {
         intent.org.node(root).unwrap().existing_scps.len()
             + packed
                 .iter()
-                .filter(|p| p.kind == PolicyKind::Scp && p.targets.contains(root))
+                .filter(|p| p.kind == PolicyType::Scp && p.targets.contains(root))
                 .count()
     };
     // Every Get, List and Describe action: tens of thousands of characters at the root.
@@ -545,7 +546,7 @@ fn scps_fill_aws_quotas_of_10240_characters_and_ten_per_node() {
     check_limits(&intent, &packed, &cfg.limits);
     let scps: Vec<&PackedPolicy> = packed
         .iter()
-        .filter(|p| p.kind == PolicyKind::Scp)
+        .filter(|p| p.kind == PolicyType::Scp)
         .collect();
     // Documents use the room of the new quota...
     let largest = scps
@@ -603,7 +604,7 @@ fn rcps_keep_5120_characters_and_five_per_node_counting_rcpfullawsaccess() {
     );
     let rcps: Vec<&PackedPolicy> = packed
         .iter()
-        .filter(|p| p.kind == PolicyKind::Rcp)
+        .filter(|p| p.kind == PolicyType::Rcp)
         .collect();
     assert!(!rcps.is_empty());
     for p in &rcps {
@@ -620,7 +621,7 @@ fn rcps_keep_5120_characters_and_five_per_node_counting_rcpfullawsaccess() {
     let packed = packed.unwrap();
     let rcps: Vec<&PackedPolicy> = packed
         .iter()
-        .filter(|p| p.kind == PolicyKind::Rcp)
+        .filter(|p| p.kind == PolicyType::Rcp)
         .collect();
     assert!(!rcps.is_empty());
     assert!(rcps

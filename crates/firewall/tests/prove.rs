@@ -60,7 +60,7 @@ fn get<'r>(r: &'r ProveReport, id: &str) -> &'r ScenarioResult {
 
 /// A copy of the plan without the statements whose Sid starts with `prefix`, in policies of
 /// the given type (`None`: every type).
-fn without(plan: &Plan, prefix: &str, kind: Option<&str>) -> Plan {
+fn without(plan: &Plan, prefix: &str, kind: Option<latch_catalog::PolicyType>) -> Plan {
     let mut p = plan.clone();
     for pol in &mut p.policies {
         if kind.is_some_and(|k| k != pol.kind) {
@@ -480,7 +480,7 @@ fn a_weakened_plan_is_not_blocked_and_says_why() {
     let no_rcp = without(
         enforce_plan(),
         "LatchTamper",
-        Some("RESOURCE_CONTROL_POLICY"),
+        Some(latch_catalog::PolicyType::Rcp),
     );
     let report = run(&no_rcp);
     let st = get(&report, "tamper-session-tag-grant");
