@@ -1260,7 +1260,7 @@ fn output_is_deterministic_json() {
 
 #[test]
 fn technique_ids_round_trip() {
-    for t in Technique::ALL {
+    for &t in Technique::ALL {
         assert_eq!(Technique::from_id(t.id()), Some(t));
     }
     let rules = latch_analysis::escalation::rules();

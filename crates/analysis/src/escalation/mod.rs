@@ -18,35 +18,9 @@
 
 pub mod context;
 
-pub(crate) mod assume_role;
-mod code_interpreter_session;
-mod codebuild_start_build;
-mod create_credentials;
-mod ec2_user_data;
-mod glue_dev_endpoint;
-mod instance_connect;
-mod modify_policy;
+// Shared by the rules (not rules themselves).
 mod pass_role;
-mod pass_role_apprunner;
-mod pass_role_autoscaling;
-mod pass_role_cloudformation;
-mod pass_role_code_interpreter;
-mod pass_role_codebuild;
-mod pass_role_datapipeline;
-mod pass_role_ec2;
-mod pass_role_ecs;
-mod pass_role_glue;
-mod pass_role_lambda;
-mod pass_role_new_instance_profile;
-mod pass_role_sagemaker;
-mod pass_role_stackset;
 mod runs_as;
-mod sagemaker_presigned_url;
-mod set_default_version;
-mod ssm_command;
-mod update_code;
-mod update_stack;
-mod update_trust;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -55,133 +29,103 @@ use serde::{Serialize, Serializer};
 
 pub use context::{GraphContext, GraphOptions, Need, ADMIN_PROBES};
 
-/// A known escalation technique: the id of the rule that finds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Technique {
+/// The registry of escalation rules: one line per rule, in output order — the technique
+/// (documented), its stable id, and the module and type of the rule that finds it. Adding a
+/// rule is its file plus one line here: the module, the [`Technique`] variant, its id, and
+/// its place in [`rules`] all come from that line.
+macro_rules! registry {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $id:literal => $vis:vis $module:ident :: $rule:ident,
+    )*) => {
+        $($vis mod $module;)*
+
+        /// A known escalation technique: the id of the rule that finds it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Technique {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Technique {
+            /// Every technique, in output order.
+            pub const ALL: &'static [Technique] = &[$(Technique::$variant,)*];
+
+            /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Technique::$variant => $id,)*
+                }
+            }
+        }
+
+        /// Every rule, in [`Technique::ALL`] order.
+        pub fn rules() -> Vec<Box<dyn Rule>> {
+            vec![$(Box::new($module::$rule),)*]
+        }
+    };
+}
+
+registry! {
     /// `sts:AssumeRole` allowed by both the trust policy and the caller's permissions.
-    AssumeRole,
+    AssumeRole = "assume-role" => pub(crate) assume_role::AssumeRole,
     /// Update a trust policy, then assume the role.
-    UpdateTrust,
+    UpdateTrust = "update-trust" => update_trust::UpdateTrust,
     /// Create an access key or a console password for a user.
-    CreateCredentials,
+    CreateCredentials = "create-credentials" => create_credentials::CreateCredentials,
     /// Change the policies that apply to oneself (or to a principal one can act as).
-    ModifyPolicy,
+    ModifyPolicy = "modify-policy" => modify_policy::ModifyPolicy,
     /// `iam:PassRole` to a new Lambda function, then invoke it.
-    PassRoleLambda,
+    PassRoleLambda = "pass-role-lambda" => pass_role_lambda::PassRoleLambda,
     /// `iam:PassRole` to a new EC2 instance through an instance profile.
-    PassRoleEc2,
+    PassRoleEc2 = "pass-role-ec2" => pass_role_ec2::PassRoleEc2,
     /// `iam:PassRole` to a Glue dev endpoint or job.
-    PassRoleGlue,
+    PassRoleGlue = "pass-role-glue" => pass_role_glue::PassRoleGlue,
     /// `iam:PassRole` to a CloudFormation stack.
-    PassRoleCloudFormation,
+    PassRoleCloudFormation = "pass-role-cloudformation" => pass_role_cloudformation::PassRoleCloudFormation,
     /// `iam:PassRole` to a CodeBuild project.
-    PassRoleCodeBuild,
+    PassRoleCodeBuild = "pass-role-codebuild" => pass_role_codebuild::PassRoleCodeBuild,
     /// `iam:PassRole` to a SageMaker notebook, training or processing job.
-    PassRoleSageMaker,
+    PassRoleSageMaker = "pass-role-sagemaker" => pass_role_sagemaker::PassRoleSageMaker,
     /// `iam:PassRole` to a Data Pipeline.
-    PassRoleDataPipeline,
+    PassRoleDataPipeline = "pass-role-datapipeline" => pass_role_datapipeline::PassRoleDataPipeline,
     /// `iam:PassRole` to an ECS task.
-    PassRoleEcs,
+    PassRoleEcs = "pass-role-ecs" => pass_role_ecs::PassRoleEcs,
     /// Update the code or configuration of a Lambda function that runs as a role.
-    UpdateCode,
+    UpdateCode = "update-code" => update_code::UpdateCode,
     /// Run commands through SSM on an instance whose profile holds a role.
-    SsmCommand,
+    SsmCommand = "ssm-command" => ssm_command::SsmCommand,
     /// Push an SSH key with EC2 Instance Connect to an instance whose profile holds a role.
-    InstanceConnect,
+    InstanceConnect = "instance-connect" => instance_connect::InstanceConnect,
     /// Update a Glue dev endpoint (its SSH key) that runs as a role.
-    GlueDevEndpoint,
+    GlueDevEndpoint = "glue-dev-endpoint" => glue_dev_endpoint::GlueDevEndpoint,
     /// Replace the user data of a stopped instance whose profile holds a role, then start it.
-    Ec2UserData,
+    Ec2UserData = "ec2-user-data" => ec2_user_data::Ec2UserData,
     /// Update a CloudFormation stack (or execute a change set) that keeps its service role.
-    UpdateStack,
+    UpdateStack = "update-stack" => update_stack::UpdateStack,
     /// Open a SageMaker notebook instance that runs as a role (presigned URL).
-    SageMakerPresignedUrl,
+    SageMakerPresignedUrl = "sagemaker-presigned-url" => sagemaker_presigned_url::SageMakerPresignedUrl,
     /// `iam:PassRole` to an App Runner service (its instance role).
-    PassRoleAppRunner,
+    PassRoleAppRunner = "pass-role-apprunner" => pass_role_apprunner::PassRoleAppRunner,
     /// `iam:PassRole` to an Auto Scaling group's instances (launch configuration or template).
-    PassRoleAutoScaling,
+    PassRoleAutoScaling = "pass-role-autoscaling" => pass_role_autoscaling::PassRoleAutoScaling,
     /// Put a role into a new instance profile, then pass it to EC2.
-    PassRoleNewInstanceProfile,
+    PassRoleNewInstanceProfile = "pass-role-new-instance-profile" => pass_role_new_instance_profile::PassRoleNewInstanceProfile,
     /// `iam:PassRole` to a Bedrock AgentCore code interpreter.
-    PassRoleCodeInterpreter,
+    PassRoleCodeInterpreter = "pass-role-code-interpreter" => pass_role_code_interpreter::PassRoleCodeInterpreter,
     /// `iam:PassRole` of a StackSets administration role, reaching the roles it may assume.
-    PassRoleStackSet,
+    PassRoleStackSet = "pass-role-stackset" => pass_role_stackset::PassRoleStackSet,
     /// Start a build of a CodeBuild project, with a buildspec override, as its service role.
-    CodeBuildStartBuild,
+    CodeBuildStartBuild = "codebuild-start-build" => codebuild_start_build::CodeBuildStartBuild,
     /// Run code in a Bedrock AgentCore code interpreter that runs as a role.
-    CodeInterpreterSession,
+    CodeInterpreterSession = "code-interpreter-session" => code_interpreter_session::CodeInterpreterSession,
     /// Make a stored, more powerful version of a managed policy its default.
-    SetDefaultPolicyVersion,
+    SetDefaultPolicyVersion = "set-default-policy-version" => set_default_version::SetDefaultVersion,
 }
 
 impl Technique {
-    /// Every technique, in a fixed order.
-    pub const ALL: [Technique; 27] = [
-        Technique::AssumeRole,
-        Technique::UpdateTrust,
-        Technique::CreateCredentials,
-        Technique::ModifyPolicy,
-        Technique::PassRoleLambda,
-        Technique::PassRoleEc2,
-        Technique::PassRoleGlue,
-        Technique::PassRoleCloudFormation,
-        Technique::PassRoleCodeBuild,
-        Technique::PassRoleSageMaker,
-        Technique::PassRoleDataPipeline,
-        Technique::PassRoleEcs,
-        Technique::UpdateCode,
-        Technique::SsmCommand,
-        Technique::InstanceConnect,
-        Technique::GlueDevEndpoint,
-        Technique::Ec2UserData,
-        Technique::UpdateStack,
-        Technique::SageMakerPresignedUrl,
-        Technique::PassRoleAppRunner,
-        Technique::PassRoleAutoScaling,
-        Technique::PassRoleNewInstanceProfile,
-        Technique::PassRoleCodeInterpreter,
-        Technique::PassRoleStackSet,
-        Technique::CodeBuildStartBuild,
-        Technique::CodeInterpreterSession,
-        Technique::SetDefaultPolicyVersion,
-    ];
-
-    /// The stable id used in output (`assume-role`, `pass-role-lambda`, ...).
-    pub fn id(self) -> &'static str {
-        match self {
-            Technique::AssumeRole => "assume-role",
-            Technique::UpdateTrust => "update-trust",
-            Technique::CreateCredentials => "create-credentials",
-            Technique::ModifyPolicy => "modify-policy",
-            Technique::PassRoleLambda => "pass-role-lambda",
-            Technique::PassRoleEc2 => "pass-role-ec2",
-            Technique::PassRoleGlue => "pass-role-glue",
-            Technique::PassRoleCloudFormation => "pass-role-cloudformation",
-            Technique::PassRoleCodeBuild => "pass-role-codebuild",
-            Technique::PassRoleSageMaker => "pass-role-sagemaker",
-            Technique::PassRoleDataPipeline => "pass-role-datapipeline",
-            Technique::PassRoleEcs => "pass-role-ecs",
-            Technique::UpdateCode => "update-code",
-            Technique::SsmCommand => "ssm-command",
-            Technique::InstanceConnect => "instance-connect",
-            Technique::GlueDevEndpoint => "glue-dev-endpoint",
-            Technique::Ec2UserData => "ec2-user-data",
-            Technique::UpdateStack => "update-stack",
-            Technique::SageMakerPresignedUrl => "sagemaker-presigned-url",
-            Technique::PassRoleAppRunner => "pass-role-apprunner",
-            Technique::PassRoleAutoScaling => "pass-role-autoscaling",
-            Technique::PassRoleNewInstanceProfile => "pass-role-new-instance-profile",
-            Technique::PassRoleCodeInterpreter => "pass-role-code-interpreter",
-            Technique::PassRoleStackSet => "pass-role-stackset",
-            Technique::CodeBuildStartBuild => "codebuild-start-build",
-            Technique::CodeInterpreterSession => "code-interpreter-session",
-            Technique::SetDefaultPolicyVersion => "set-default-policy-version",
-        }
-    }
-
     /// The technique with this id.
     pub fn from_id(id: &str) -> Option<Technique> {
-        Technique::ALL.into_iter().find(|t| t.id() == id)
+        Technique::ALL.iter().copied().find(|t| t.id() == id)
     }
 }
 
@@ -243,39 +187,6 @@ pub trait Rule: Sync {
     fn id(&self) -> Technique;
     /// Every edge of this technique in the snapshot.
     fn edges(&self, ctx: &GraphContext<'_>) -> Vec<Edge>;
-}
-
-/// Every rule, in [`Technique::ALL`] order.
-pub fn rules() -> Vec<Box<dyn Rule>> {
-    vec![
-        Box::new(assume_role::AssumeRole),
-        Box::new(update_trust::UpdateTrust),
-        Box::new(create_credentials::CreateCredentials),
-        Box::new(modify_policy::ModifyPolicy),
-        Box::new(pass_role_lambda::PassRoleLambda),
-        Box::new(pass_role_ec2::PassRoleEc2),
-        Box::new(pass_role_glue::PassRoleGlue),
-        Box::new(pass_role_cloudformation::PassRoleCloudFormation),
-        Box::new(pass_role_codebuild::PassRoleCodeBuild),
-        Box::new(pass_role_sagemaker::PassRoleSageMaker),
-        Box::new(pass_role_datapipeline::PassRoleDataPipeline),
-        Box::new(pass_role_ecs::PassRoleEcs),
-        Box::new(update_code::UpdateCode),
-        Box::new(ssm_command::SsmCommand),
-        Box::new(instance_connect::InstanceConnect),
-        Box::new(glue_dev_endpoint::GlueDevEndpoint),
-        Box::new(ec2_user_data::Ec2UserData),
-        Box::new(update_stack::UpdateStack),
-        Box::new(sagemaker_presigned_url::SageMakerPresignedUrl),
-        Box::new(pass_role_apprunner::PassRoleAppRunner),
-        Box::new(pass_role_autoscaling::PassRoleAutoScaling),
-        Box::new(pass_role_new_instance_profile::PassRoleNewInstanceProfile),
-        Box::new(pass_role_code_interpreter::PassRoleCodeInterpreter),
-        Box::new(pass_role_stackset::PassRoleStackSet),
-        Box::new(codebuild_start_build::CodeBuildStartBuild),
-        Box::new(code_interpreter_session::CodeInterpreterSession),
-        Box::new(set_default_version::SetDefaultVersion),
-    ]
 }
 
 /// The escalation graph of a snapshot.
