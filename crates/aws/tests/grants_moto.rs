@@ -463,8 +463,8 @@ async fn restarted(
 /// once the grant has expired.
 #[test]
 fn scheduler_crashes_around_aws_calls_converge() {
+    use latch_grant::workflow::NewRequest;
     use latch_grant::GrantStatus;
-    use latch_server::domain::NewRequest;
     use latch_server::{scheduler, Config, ManualClock, Settings};
     use latch_store::SqliteStore;
     use std::sync::Arc;

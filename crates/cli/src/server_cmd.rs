@@ -363,7 +363,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .init();
     let mut config = Config::load(&args.config)?;
     let (firewall, firewall_source) = firewall_of(&config)?;
-    check_bundles(&config.bundles, &firewall, &firewall_source)?;
+    check_bundles(&config.rules.bundles, &firewall, &firewall_source)?;
     if let Some(offers) = &mut config.offers {
         offers.bundle_actions = if config.firewall_config.is_none()
             || config.firewall_config.as_ref() == Some(&offers.firewall_config)
@@ -373,7 +373,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let theirs = crate::plan_cmd::load_config(&offers.firewall_config)
                 .context("[offers] firewall_config")?;
             check_bundles(
-                &config.bundles,
+                &config.rules.bundles,
                 &theirs,
                 &format!(
                     "`{}` ([offers] firewall_config)",
@@ -823,7 +823,7 @@ async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
         let cut = if g.get("session_cutoff").is_some_and(|c| !c.is_null()) {
             format!(
                 "; this {}",
-                latch_server::domain::session_cutoff_reach(
+                latch_grant::workflow::session_cutoff_reach(
                     s(g, "identity"),
                     s(g, "session_cutoff")
                 )
@@ -1081,7 +1081,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
             // The token and its audit entry, in one transaction: never one without the other.
             let created = store
-                .commit(latch_server::domain::token_created("cli", &record))
+                .commit(latch_grant::workflow::token_created("cli", &record))
                 .await;
             if let Err(e) = created {
                 if let Some(path) = &output {
@@ -1111,7 +1111,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             // The revocation and its audit entry, in one transaction: a token that is not live
             // is refused as a whole, and leaves no entry.
             let revoked = store
-                .commit(latch_server::domain::token_revoked("cli", &id, now))
+                .commit(latch_grant::workflow::token_revoked("cli", &id, now))
                 .await;
             match revoked {
                 Ok(()) => {}

@@ -1,6 +1,10 @@
-//! The grant workflow's contracts: what the control plane records and the interfaces at its
-//! edges, with no database, network or server in them.
+//! The grant workflow, pure: what the control plane records, the rules it decides by, the
+//! decisions themselves, and the interfaces at its edges, with no database, network, clock or
+//! server in them.
 //!
+//! - [`workflow`]: the state machine as pure functions (open, decide, escalate, apply, expire,
+//!   revoke, reconcile), each returning one [`Changeset`] with its audit entries;
+//! - [`rules`]: what it decides by (people, bundles and their approval policies, break-glass);
 //! - [`records`]: requests, approvals, grants, identities, API tokens and their statuses, and
 //!   [`Changeset`], one state transition with its audit entries;
 //! - [`audit`]: the hash chain (canonical JSON, sealing, verification, strict JSON Lines);
@@ -10,8 +14,7 @@
 //!   holds the SQL backends, and runs [`conformance`] against each);
 //! - [`cloud`]: the [`CloudAdapter`] seam to the cloud, with [`FakeCloud`] for tests.
 //!
-//! The workflow's rules themselves (`latch-server`'s `domain`) decide; this crate is what
-//! they decide about.
+//! The server commits what the workflow decides, and talks to people and the cloud.
 
 use async_trait::async_trait;
 
@@ -21,10 +24,13 @@ pub mod cloud;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod records;
+pub mod rules;
+pub mod workflow;
 
 pub use audit::Verification;
 pub use cloud::{CloudAdapter, CloudError, FakeCloud, LatchTag};
 pub use records::*;
+pub use rules::{ApprovalPolicy, Bundle, Person, Rules, Tier};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@ use latch_grant::{GrantQuery, GrantRecord, GrantStatus, RequestRecord, RequestSt
 
 use crate::clock::{format_duration, parse_duration, rfc3339};
 use crate::config::Person;
-use crate::domain::NewRequest;
 use crate::service::{Core, ServiceError};
+use latch_grant::workflow::NewRequest;
 
 /// How one platform says things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
                         "Revoking grant `{}` ({}); this {}.",
                         g.id,
                         style.b(&g.bundle),
-                        crate::domain::session_cutoff_reach(
+                        latch_grant::workflow::session_cutoff_reach(
                             &format!("`{}`", g.identity.id),
                             &rfc3339(cut)
                         )
@@ -206,7 +206,7 @@ pub async fn file_request(core: &Arc<Core>, new: NewRequest, style: &Style) -> S
             r.id,
             style.b(&r.bundle),
             format_duration(r.duration_secs),
-            crate::domain::eligible_approvers(&core.config, &r).join(", ")
+            latch_grant::workflow::eligible_approvers(&core.config.rules, &r).join(", ")
         ),
         Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
         Err(e) => format!("Error: {e}"),
@@ -238,7 +238,7 @@ pub fn grant_message(g: &GrantRecord, style: &Style) -> String {
             match g.session_cutoff {
                 Some(cut) => format!(
                     "; the revocation {}",
-                    crate::domain::session_cutoff_reach("this identity", &rfc3339(cut))
+                    latch_grant::workflow::session_cutoff_reach("this identity", &rfc3339(cut))
                 ),
                 None => String::new(),
             }

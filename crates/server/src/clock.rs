@@ -140,23 +140,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total)
 }
 
-/// Seconds as a short human duration (`1h30m`, `45s`).
-#[must_use]
-pub fn format_duration(secs: i64) -> String {
-    if secs <= 0 {
-        return "0s".to_owned();
-    }
-    let (d, rest) = (secs / 86_400, secs % 86_400);
-    let (h, rest) = (rest / 3600, rest % 3600);
-    let (m, s) = (rest / 60, rest % 60);
-    let mut out = String::new();
-    for (n, u) in [(d, "d"), (h, "h"), (m, "m"), (s, "s")] {
-        if n > 0 {
-            out.push_str(&format!("{n}{u}"));
-        }
-    }
-    out
-}
+pub use latch_grant::workflow::format_duration;
 
 #[cfg(test)]
 mod tests {

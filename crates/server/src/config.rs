@@ -289,67 +289,7 @@ struct RawTier {
     timeout: Option<String>,
 }
 
-/// A person who may request or approve, and where their grants land.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Person {
-    /// Name (the `[identities.NAME]` key).
-    pub name: String,
-    /// Slack user id.
-    pub slack: Option<String>,
-    /// Microsoft Teams: their Entra ID object id (the `aadObjectId` Teams sends).
-    pub teams: Option<String>,
-    /// The AWS identity their grants land on.
-    pub aws: Identity,
-    /// Email, for messages.
-    pub email: Option<String>,
-}
-
-impl Person {
-    /// Their id on a chat platform (`slack`, `teams`), if they have one there.
-    #[must_use]
-    pub fn chat_id(&self, platform: &str) -> Option<&str> {
-        match platform {
-            crate::slack::PLATFORM => self.slack.as_deref(),
-            crate::teams::PLATFORM => self.teams.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-/// One approver tier: who may answer and how long they have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tier {
-    /// People (group references already expanded), sorted.
-    pub approvers: Vec<String>,
-    /// Seconds before escalating to the next tier (or expiring the request).
-    pub timeout_secs: i64,
-}
-
-/// How requests for one bundle are decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalPolicy {
-    /// Granted without approvers.
-    pub auto_approve: bool,
-    /// Distinct approvals needed (1, or 2 for a second approver).
-    pub required_approvals: i32,
-    /// Tiers in escalation order.
-    pub tiers: Vec<Tier>,
-    /// Slack channel for approval messages.
-    pub channel: Option<String>,
-}
-
-/// A bundle as the server sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bundle {
-    /// Name.
-    pub name: String,
-    /// Longest grant, seconds.
-    pub max_duration_secs: i64,
-    /// Approval policy.
-    pub policy: ApprovalPolicy,
-    /// Description for messages.
-    pub description: Option<String>,
-}
+pub use latch_grant::rules::{ApprovalPolicy, Bundle, Person, Rules, Tier};
 
 /// Slack settings.
 #[derive(Debug, Clone)]
@@ -536,12 +476,11 @@ pub struct Config {
     pub lease_ttl_ms: i64,
     /// Cut off sessions issued before a revocation by default.
     pub revoke_sessions: bool,
-    /// People allowed to break glass.
-    pub break_glass: BTreeSet<String>,
-    /// People by name.
-    pub people: BTreeMap<String, Person>,
-    /// Bundles by name.
-    pub bundles: BTreeMap<String, Bundle>,
+    /// What the workflow decides by: people, bundles and their approval policies, who may
+    /// break glass, how long a reason may be.
+    pub rules: Rules,
+    /// The Slack channel of each bundle whose `[[approval]]` names one.
+    pub approval_channels: BTreeMap<String, String>,
     /// Slack, when configured.
     pub slack: Option<SlackConfig>,
     /// Microsoft Teams, when configured.
@@ -550,8 +489,6 @@ pub struct Config {
     pub aws: Option<AwsConfig>,
     /// `[offers]`, when present.
     pub offers: Option<OffersConfig>,
-    /// Longest reason, comment or revoke reason a person may write, in characters.
-    pub max_reason_chars: usize,
     /// `[server] firewall_config`: the firewall configuration whose bundles the applied SCPs
     /// honour (resolved against the server configuration's folder). `None`: the firewall's
     /// default bundles, what `latch plan` uses without `--config`.
@@ -657,13 +594,18 @@ impl Config {
                 name.clone(),
                 Person {
                     name: name.clone(),
-                    slack: p.slack.clone(),
-                    teams: p.teams.clone(),
                     aws: Identity {
                         kind,
                         id: p.aws.clone(),
                     },
                     email: p.email.clone(),
+                    chat: [
+                        (crate::slack::PLATFORM, &p.slack),
+                        (crate::teams::PLATFORM, &p.teams),
+                    ]
+                    .into_iter()
+                    .filter_map(|(platform, id)| Some((platform.to_owned(), id.clone()?)))
+                    .collect(),
                 },
             );
         }
@@ -721,6 +663,7 @@ impl Config {
             }
         }
         let mut bundles = BTreeMap::new();
+        let mut approval_channels = BTreeMap::new();
         for (name, b) in &raw.bundles {
             let field = format!("bundles.{name}");
             let max = dur(
@@ -748,11 +691,13 @@ impl Config {
                         )?,
                     });
                 }
+                if let Some(c) = &a.channel {
+                    approval_channels.insert(name.clone(), c.clone());
+                }
                 ApprovalPolicy {
                     auto_approve: a.auto_approve,
                     required_approvals: a.required_approvals.unwrap_or(1),
                     tiers,
-                    channel: a.channel.clone(),
                 }
             } else {
                 let approvers = expand(&format!("{field}.approvers"), &b.approvers)?;
@@ -767,7 +712,6 @@ impl Config {
                             timeout_secs: approval_timeout,
                         }]
                     },
-                    channel: None,
                 }
             };
             if !(1..=2).contains(&policy.required_approvals) {
@@ -932,8 +876,12 @@ impl Config {
             None => None,
         };
         if let Some(id) = &s.id {
-            crate::domain::check_name("server.id", id, crate::domain::MAX_NAME_CHARS)
-                .map_err(|e| err("server.id", e.message))?;
+            latch_grant::workflow::check_name(
+                "server.id",
+                id,
+                latch_grant::workflow::MAX_NAME_CHARS,
+            )
+            .map_err(|e| err("server.id", e.message))?;
         }
         let audit = match &raw.audit {
             None => None,
@@ -952,14 +900,17 @@ impl Config {
             reconcile_interval_ms: ms("server.reconcile_interval", &s.reconcile_interval, 300_000)?,
             lease_ttl_ms,
             revoke_sessions: s.revoke_sessions.unwrap_or(true),
-            break_glass,
-            people,
-            bundles,
+            rules: Rules {
+                people,
+                bundles,
+                break_glass,
+                max_reason_chars,
+            },
+            approval_channels,
             slack,
             teams,
             aws,
             offers,
-            max_reason_chars,
             firewall_config,
             audit,
         })
@@ -974,9 +925,7 @@ impl Config {
     /// The person whose id on chat `platform` is `id`.
     #[must_use]
     pub fn person_by_chat(&self, platform: &str, id: &str) -> Option<&Person> {
-        self.people
-            .values()
-            .find(|p| p.chat_id(platform) == Some(id))
+        self.rules.person_by_chat(platform, id)
     }
 
     /// The chat platforms configured, by platform name.
@@ -998,7 +947,7 @@ fn max_reason_chars(
     v: Option<i64>,
     err: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<usize, ConfigError> {
-    use crate::domain::{DEFAULT_MAX_REASON_CHARS, MAX_REASON_CHARS_CEILING};
+    use latch_grant::workflow::{DEFAULT_MAX_REASON_CHARS, MAX_REASON_CHARS_CEILING};
     let Some(n) = v else {
         return Ok(DEFAULT_MAX_REASON_CHARS);
     };
@@ -1374,7 +1323,7 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         let f = d.path().join("latch.toml");
         let text = "[identities.alice]\naws = \"arn:aws:iam::111122223333:role/alice\"\n";
         std::fs::write(&f, format!("\u{FEFF}{text}")).unwrap();
-        assert!(Config::load(&f).unwrap().people.contains_key("alice"));
+        assert!(Config::load(&f).unwrap().rules.people.contains_key("alice"));
         let name = f.display().to_string();
         let says = |problem: &str| {
             let e = Config::load(&f).unwrap_err().to_string();
@@ -1402,15 +1351,18 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
     #[test]
     fn parses_a_full_config() {
         let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
-        assert_eq!(c.people["bob"].aws.kind, IdentityKind::User);
-        assert_eq!(c.people["carol"].aws.kind, IdentityKind::IdentityCenter);
+        assert_eq!(c.rules.people["bob"].aws.kind, IdentityKind::User);
         assert_eq!(
-            c.bundles["iam-admin"].policy.tiers[0].approvers,
+            c.rules.people["carol"].aws.kind,
+            IdentityKind::IdentityCenter
+        );
+        assert_eq!(
+            c.rules.bundles["iam-admin"].policy.tiers[0].approvers,
             vec!["bob", "carol"]
         );
-        assert_eq!(c.bundles["iam-admin"].max_duration_secs, 3600);
-        assert!(c.bundles["read-logs"].policy.auto_approve);
-        let p = &c.bundles["prod-db"].policy;
+        assert_eq!(c.rules.bundles["iam-admin"].max_duration_secs, 3600);
+        assert!(c.rules.bundles["read-logs"].policy.auto_approve);
+        let p = &c.rules.bundles["prod-db"].policy;
         assert_eq!(p.required_approvals, 2);
         assert_eq!(p.tiers.len(), 2);
         assert_eq!(p.tiers[0].timeout_secs, 900);
@@ -1791,7 +1743,7 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
     #[test]
     fn max_reason_chars_has_a_default_and_bounds() {
         let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
-        assert_eq!(c.max_reason_chars, 1000);
+        assert_eq!(c.rules.max_reason_chars, 1000);
         let with = |v: &str| {
             GOOD.replace(
                 "break_glass = [\"alice\"]",
@@ -1799,7 +1751,7 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
             )
         };
         let c = Config::parse(&with("280"), "latch.toml", &env).unwrap();
-        assert_eq!(c.max_reason_chars, 280);
+        assert_eq!(c.rules.max_reason_chars, 280);
         for bad in ["0", "-1", "2001"] {
             let e = Config::parse(&with(bad), "latch.toml", &env).unwrap_err();
             assert_eq!(e.field, "server.max_reason_chars", "{bad}");

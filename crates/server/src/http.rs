@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{format_duration, parse_duration, rfc3339};
-use crate::domain::{NewRequest, Refusal, RefusalCode};
 use crate::service::{new_id, Core, ServiceError};
+use latch_grant::workflow::{NewRequest, Refusal, RefusalCode};
 
 /// An API error: status, stable code, message.
 #[derive(Debug)]
@@ -131,7 +131,7 @@ pub fn mint_token(
     role: Role,
     now: i64,
 ) -> Result<(TokenRecord, String), ServiceError> {
-    crate::domain::check_name("subject", subject, crate::domain::MAX_NAME_CHARS)
+    latch_grant::workflow::check_name("subject", subject, latch_grant::workflow::MAX_NAME_CHARS)
         .map_err(ServiceError::Refused)?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -404,7 +404,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiId {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|r| bad_request("bad_path", r.body_text()))?;
-        crate::domain::check_text("id", &id, crate::domain::MAX_NAME_CHARS)
+        latch_grant::workflow::check_text("id", &id, latch_grant::workflow::MAX_NAME_CHARS)
             .map_err(|r| bad_request("bad_path", r.message))?;
         Ok(ApiId(id))
     }
@@ -416,7 +416,7 @@ async fn not_found(uri: Uri) -> ApiError {
         "not_found",
         format!(
             "no such endpoint `{}` (the API is described at /api/v1/openapi.json)",
-            crate::domain::clip(uri.path(), crate::domain::MAX_NAME_CHARS)
+            latch_grant::workflow::clip(uri.path(), latch_grant::workflow::MAX_NAME_CHARS)
         ),
     )
 }
@@ -427,7 +427,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         "method_not_allowed",
         format!(
             "`{}` does not take {method} (the API is described at /api/v1/openapi.json)",
-            crate::domain::clip(uri.path(), crate::domain::MAX_NAME_CHARS)
+            latch_grant::workflow::clip(uri.path(), latch_grant::workflow::MAX_NAME_CHARS)
         ),
     )
 }
@@ -721,7 +721,7 @@ async fn show_request(
         "approvals": approvals.iter().map(|a| json!({
             "approver": a.approver, "decision": a.decision.as_str(), "at": rfc3339(a.at), "comment": a.comment,
         })).collect::<Vec<_>>(),
-        "approvers": crate::domain::eligible_approvers(&core.config, &r),
+        "approvers": latch_grant::workflow::eligible_approvers(&core.config.rules, &r),
     })))
 }
 

@@ -6,8 +6,8 @@
 //! when due — also after a crash or restart — and a reconciler removes `latch:*` grant tags no
 //! live grant explains. Everything lands in the store's hash-chained audit log.
 //!
-//! - [`domain`]: the pure workflow (state machine, approval rules, overlap, reconciliation);
-//! - [`service`]: the core that commits transitions and talks to Slack;
+//! - [`service`]: the core that commits what `latch_grant::workflow` decides, and talks to the
+//!   chats;
 //! - [`scheduler`]: the only caller of the cloud, one leader at a time;
 //! - [`http`], [`slack`], [`teams`], [`openapi`], [`metrics`]: the edges;
 //! - [`notify`]: the seam every chat platform implements ([`slack`] and [`teams`] do);
@@ -29,7 +29,6 @@ pub mod chat;
 pub mod checkpoint;
 pub mod clock;
 pub mod config;
-pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod notify;

@@ -158,6 +158,7 @@ pub fn covering<'a>(
 /// an Identity Center role, the person whose `aws:userid` ends with the session name.
 fn person_of<'a>(config: &'a Config, d: &Denial) -> Option<&'a crate::config::Person> {
     config
+        .rules
         .people
         .values()
         .find(|p| match (&d.session, p.aws.kind) {
@@ -205,7 +206,7 @@ pub fn plan(
             continue;
         }
         let Some(bundle) = covering(bundle_actions, &d.action, |b| {
-            config.bundles.contains_key(b)
+            config.rules.bundles.contains_key(b)
         }) else {
             skipped.push(skip("no bundle this server grants holds the action".into()));
             continue;
@@ -403,6 +404,7 @@ approvers = ["alice"]
         // A bundle the server does not grant is never offered.
         assert_eq!(
             covering(&bundles(), "s3:DeleteBucket", |b| config
+                .rules
                 .bundles
                 .contains_key(b)),
             None

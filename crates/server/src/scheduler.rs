@@ -24,9 +24,9 @@ use latch_grant::{
 };
 use serde_json::json;
 
-use crate::domain::{self, CloudStep, Repair, Transition};
 use crate::service::Core;
 use latch_grant::cloud::CloudError;
+use latch_grant::workflow::{self, CloudStep, Repair, Transition};
 
 /// Run until `shutdown` resolves.
 pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
@@ -169,7 +169,7 @@ pub async fn step(
         .await?;
     for r in &pending {
         let now = core.now();
-        if let Some(t) = domain::tick_request(&core.config, r, now) {
+        if let Some(t) = workflow::tick_request(&core.config.rules, r, now) {
             let updated = t.request.clone();
             if commit(core, t).await? {
                 if let Some(u) = updated {
@@ -338,12 +338,12 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
         .await?;
     match g.status {
         GrantStatus::Approved => {
-            let step = domain::plan_apply(&g, &others);
+            let step = workflow::plan_apply(&g, &others);
             match perform(core, &g, &step, false).await {
                 Err(e) => failed(core, &g, "apply", &e, shared).await?,
                 Ok(()) => {
                     shared.clear(&g.id);
-                    let t = domain::activate(&g, &step, core.now());
+                    let t = workflow::activate(&g, &step, core.now());
                     let active = t.grant.clone();
                     if commit(core, t).await? {
                         if let Some(a) = active {
@@ -359,7 +359,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
             }
         }
         GrantStatus::Active => {
-            if let Some(t) = domain::begin_expiry(&g, now) {
+            if let Some(t) = workflow::begin_expiry(&g, now) {
                 let expiring = t.grant.clone();
                 // Persist "expiring" before the cloud call.
                 if commit(core, t).await? {
@@ -390,12 +390,12 @@ async fn end(
     others: &[GrantRecord],
     shared: &Shared,
 ) -> Result<(), StepError> {
-    let step = domain::plan_end(g, others);
+    let step = workflow::plan_end(g, others);
     match perform(core, g, &step, true).await {
         Err(e) => failed(core, g, "revoke", &e, shared).await?,
         Ok(()) => {
             shared.clear(&g.id);
-            if let Some(t) = domain::finish_end(g, &step, core.now()) {
+            if let Some(t) = workflow::finish_end(g, &step, core.now()) {
                 let done = t.grant.clone();
                 if commit(core, t).await? {
                     if let Some(d) = done {
@@ -451,13 +451,18 @@ pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
             ..GrantQuery::default()
         })
         .await?;
-    let mut identities: Vec<Identity> =
-        core.config.people.values().map(|p| p.aws.clone()).collect();
+    let mut identities: Vec<Identity> = core
+        .config
+        .rules
+        .people
+        .values()
+        .map(|p| p.aws.clone())
+        .collect();
     identities.extend(live.iter().map(|g| g.identity.clone()));
     identities.sort();
     identities.dedup();
     let tags = core.cloud.list_latch_tags(&identities).await?;
-    let repairs = domain::reconcile(&tags, &live);
+    let repairs = workflow::reconcile(&tags, &live);
     for r in &repairs {
         let now = core.now();
         let (event, result) = match r {

@@ -18,12 +18,12 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{self, NewRequest, Refusal, RefusalCode};
 use crate::metrics::Metrics;
 use crate::notify::{Notifier, Recipient};
 use crate::slack::SlackClient;
 use crate::teams::TeamsBot;
 use latch_grant::cloud::CloudAdapter;
+use latch_grant::workflow::{self, NewRequest, Refusal, RefusalCode};
 
 /// Why a core call failed.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +154,7 @@ impl Core {
         subject: Option<&str>,
         details: Value,
     ) -> ServiceError {
-        let event = domain::refusal_event(what, &refusal, actor, subject, details, self.now());
+        let event = workflow::refusal_event(what, &refusal, actor, subject, details, self.now());
         match self.record_refusal(event).await {
             Ok(()) => ServiceError::Refused(refusal),
             Err(e) => e,
@@ -177,12 +177,12 @@ impl Core {
             &format!("{platform}_rejected_total"),
             &format!("reason=\"{code}\""),
         );
-        let mut details = domain::clip_json(details, domain::AUDIT_CLIP_CHARS);
+        let mut details = workflow::clip_json(details, workflow::AUDIT_CLIP_CHARS);
         if let Some(obj) = details.as_object_mut() {
             obj.insert("code".into(), json!(code));
             obj.insert(
                 "message".into(),
-                json!(domain::clip(message, domain::AUDIT_CLIP_CHARS)),
+                json!(workflow::clip(message, workflow::AUDIT_CLIP_CHARS)),
             );
         }
         let event = AuditEvent::new(self.now(), &format!("{platform}.rejected")).details(details);
@@ -199,7 +199,7 @@ impl Core {
         details: Value,
     ) -> Result<(), ServiceError> {
         let event = AuditEvent::new(self.now(), &format!("{platform}.unknown_user"))
-            .details(domain::clip_json(details, domain::AUDIT_CLIP_CHARS));
+            .details(workflow::clip_json(details, workflow::AUDIT_CLIP_CHARS));
         self.record_refusal(event).await
     }
 
@@ -248,9 +248,9 @@ impl Core {
                     AuditEvent::new(now, "offer.sent")
                         .actor(actor)
                         .subject(&o.person)
-                        .details(domain::clip_json(
+                        .details(workflow::clip_json(
                             json!({"bundle": o.bundle, "action": o.action, "principal": o.principal}),
-                            domain::AUDIT_CLIP_CHARS,
+                            workflow::AUDIT_CLIP_CHARS,
                         ))
                 })
                 .collect();
@@ -272,7 +272,7 @@ impl Core {
         role: Role,
     ) -> Result<(TokenRecord, String), ServiceError> {
         let now = self.now();
-        if let Err(refusal) = domain::check_text("subject", subject, domain::MAX_NAME_CHARS) {
+        if let Err(refusal) = workflow::check_text("subject", subject, workflow::MAX_NAME_CHARS) {
             let details = json!({"subject": subject, "role": role.as_str()});
             return Err(self
                 .refuse("token", refusal, Some(actor), None, details)
@@ -280,7 +280,7 @@ impl Core {
         }
         let (record, secret) = crate::http::mint_token(subject, role, now)?;
         self.store
-            .commit(domain::token_created(actor, &record))
+            .commit(workflow::token_created(actor, &record))
             .await?;
         Ok((record, secret))
     }
@@ -302,13 +302,13 @@ impl Core {
     ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
         let now = self.now();
         let (rid, gid) = (new_id("r")?, new_id("g")?);
-        match domain::open_request(&self.config, &new, &rid, &gid, now) {
+        match workflow::open_request(&self.config.rules, &new, &rid, &gid, now) {
             Err(refusal) => {
                 self.metrics.inc(
                     "requests_total",
                     &format!("outcome=\"refused\",code=\"{}\"", refusal.code.as_str()),
                 );
-                self.record_refusal(domain::refusal_event(
+                self.record_refusal(workflow::refusal_event(
                     "request",
                     &refusal,
                     Some(&new.requester),
@@ -365,7 +365,7 @@ impl Core {
                     code: RefusalCode::NotFound,
                     message: format!("no request `{request_id}`"),
                 };
-                self.record_refusal(domain::refusal_event(
+                self.record_refusal(workflow::refusal_event(
                     "approval",
                     &refusal,
                     Some(actor),
@@ -378,8 +378,8 @@ impl Core {
             };
             let approvals = self.store.approvals(request_id).await?;
             let gid = new_id("g")?;
-            match domain::decide(
-                &self.config,
+            match workflow::decide(
+                &self.config.rules,
                 &request,
                 &approvals,
                 actor,
@@ -393,7 +393,7 @@ impl Core {
                         "approvals_total",
                         &format!("outcome=\"refused\",code=\"{}\"", refusal.code.as_str()),
                     );
-                    self.record_refusal(domain::refusal_event(
+                    self.record_refusal(workflow::refusal_event(
                         "approval",
                         &refusal,
                         Some(actor),
@@ -446,12 +446,12 @@ impl Core {
             let allowed = grant.as_ref().is_some_and(|g| {
                 is_admin
                     || g.requester == actor
-                    || self.config.bundles.get(&g.bundle).is_some_and(|b| {
-                        b.policy
-                            .tiers
-                            .iter()
-                            .any(|t| t.approvers.iter().any(|a| a == actor))
-                    })
+                    || self
+                        .config
+                        .rules
+                        .bundles
+                        .get(&g.bundle)
+                        .is_some_and(|b| b.policy.names(actor))
             });
             let result = match (&grant, allowed) {
                 (None, _) => Err(Refusal {
@@ -465,11 +465,11 @@ impl Core {
                         g.bundle
                     ),
                 }),
-                (Some(g), true) => domain::begin_revoke(&self.config, g, actor, reason, cut, now),
+                (Some(g), true) => workflow::begin_revoke(&self.config.rules, g, actor, reason, cut, now),
             };
             match result {
                 Err(refusal) => {
-                    self.record_refusal(domain::refusal_event(
+                    self.record_refusal(workflow::refusal_event(
                         "revoke",
                         &refusal,
                         Some(actor),
@@ -504,6 +504,7 @@ impl Core {
             name: name.to_owned(),
             id: self
                 .config
+                .rules
                 .people
                 .get(name)
                 .and_then(|p| p.chat_id(notifier.platform()))
@@ -552,7 +553,7 @@ impl Core {
 
     /// Ask a pending request's approvers on one platform, and remember where.
     async fn post_approval(&self, n: &dyn Notifier, request: &RequestRecord) -> Result<(), String> {
-        let approvers: Vec<Recipient> = domain::eligible_approvers(&self.config, request)
+        let approvers: Vec<Recipient> = workflow::eligible_approvers(&self.config.rules, request)
             .iter()
             .map(|a| self.recipient(n, a))
             .collect();

@@ -26,8 +26,8 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::chat::{self, Style};
-use crate::domain::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
+use latch_grant::workflow::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 
 /// Slack's name as a platform: in message references, people's ids and audit entries.
 pub const PLATFORM: &str = "slack";

@@ -33,11 +33,7 @@ impl SlackNotifier {
             client,
             approvals_channel: slack.approvals_channel.clone(),
             security_channel: slack.security_channel.clone(),
-            bundle_channels: config
-                .bundles
-                .iter()
-                .filter_map(|(name, b)| Some((name.clone(), b.policy.channel.clone()?)))
-                .collect(),
+            bundle_channels: config.approval_channels.clone(),
         })
     }
 }

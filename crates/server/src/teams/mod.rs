@@ -36,8 +36,8 @@ use tokio::sync::Mutex;
 
 use crate::chat::{self, Style};
 use crate::config::TeamsConfig;
-use crate::domain::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 use crate::service::{Core, ServiceError};
+use latch_grant::workflow::{clip, NewRequest, Refusal, RefusalCode, MAX_NAME_CHARS};
 
 pub mod auth;
 pub mod cards;
