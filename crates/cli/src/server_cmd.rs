@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use latch_grant::{audit, Role};
 use latch_grant::{CloudAdapter, FakeCloud};
+use latch_server::api;
 use latch_server::config::Config;
 use latch_server::{launch_with_tcp_listener, Settings, SystemClock};
 use serde_json::{json, Value};
@@ -599,16 +600,35 @@ async fn s3_checkpoint_publishers(
     Ok(out)
 }
 
-/// Call the API; errors carry the server's message.
-async fn call(
+/// Call the API with `body` and read its typed answer (`latch_server::api`); errors carry
+/// the server's message.
+async fn call<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     client: &ClientArgs,
     method: reqwest::Method,
     path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    call_raw(&client.server, &client.token, method, path, body)
-        .await
-        .and_then(|text| serde_json::from_str(&text).context("the server's answer is not JSON"))
+    body: Option<&B>,
+) -> anyhow::Result<T> {
+    let body = body.map(serde_json::to_value).transpose()?;
+    let text = call_raw(&client.server, &client.token, method, path, body).await?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "`{}` answered {path} with something this latch does not read",
+            client.server
+        )
+    })
+}
+
+/// An answer as JSON (`--format json`), or the line people read.
+fn show<T: serde::Serialize>(
+    format: Format,
+    answer: &T,
+    line: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if format == Format::Json {
+        out(&serde_json::to_string_pretty(answer)?)
+    } else {
+        out(&line(answer))
+    }
 }
 
 async fn call_raw(
@@ -659,117 +679,90 @@ fn out(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-static NULL: Value = Value::Null;
-
-fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
-    v.get(key).unwrap_or(&NULL)
-}
-
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("-")
-}
-
 async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
-    let body = json!({
-        "bundle": args.bundle,
-        "duration": args.duration,
-        "reason": args.reason.join(" "),
-        "break_glass": args.break_glass,
-        "source": "cli",
-    });
-    let v = call(
+    let body = api::NewRequestBody {
+        bundle: args.bundle.clone(),
+        duration: args.duration.clone(),
+        reason: args.reason.join(" "),
+        break_glass: args.break_glass,
+        source: Some("cli".to_owned()),
+    };
+    let a: api::RequestAnswer = call(
         &args.client,
         reqwest::Method::POST,
         "/api/v1/requests",
-        Some(body),
+        Some(&body),
     )
     .await?;
-    if args.client.format == Format::Json {
-        out(&serde_json::to_string_pretty(&v)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let r = field(&v, "request");
-    match v.get("grant").filter(|g| !g.is_null()) {
-        Some(g) => out(&format!(
-            "request {} {}: grant {} for {} on {} until {}",
-            s(r, "id"),
-            s(r, "status"),
-            s(g, "id"),
-            s(g, "bundle"),
-            s(g, "identity"),
-            s(g, "expires_at")
-        ))?,
-        None => out(&format!(
-            "request {} pending: {} for {}, waiting for approval",
-            s(r, "id"),
-            s(r, "bundle"),
-            s(r, "duration")
-        ))?,
-    }
+    show(args.client.format, &a, |a| {
+        let r = &a.request;
+        match &a.grant {
+            Some(g) => format!(
+                "request {} {}: grant {} for {} on {} until {}",
+                r.id, r.status, g.id, g.bundle, g.identity, g.expires_at
+            ),
+            None => format!(
+                "request {} pending: {} for {}, waiting for approval",
+                r.id, r.bundle, r.duration
+            ),
+        }
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn decide(args: DecideArgs, verb: &str) -> anyhow::Result<ExitCode> {
-    let body = json!({"comment": args.comment});
-    let v = call(
+    let body = api::DecisionBody {
+        comment: args.comment.clone(),
+    };
+    let a: api::RequestAnswer = call(
         &args.client,
         reqwest::Method::POST,
         &format!("/api/v1/requests/{}/{verb}", args.id),
-        Some(body),
+        Some(&body),
     )
     .await?;
-    if args.client.format == Format::Json {
-        out(&serde_json::to_string_pretty(&v)?)?;
-    } else {
-        let r = field(&v, "request");
-        let grant = v
-            .get("grant")
-            .and_then(|g| g.get("id"))
-            .and_then(Value::as_str)
-            .map(|g| format!(", grant {g}"))
+    show(args.client.format, &a, |a| {
+        let grant = a
+            .grant
+            .as_ref()
+            .map(|g| format!(", grant {}", g.id))
             .unwrap_or_default();
-        out(&format!(
+        format!(
             "request {} is now {}{grant}",
-            s(r, "id"),
-            s(r, "status")
-        ))?;
-    }
+            a.request.id, a.request.status
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn grants(args: GrantsArgs) -> anyhow::Result<ExitCode> {
-    let v = call(
+    let list: api::GrantList = call(
         &args.client,
         reqwest::Method::GET,
         &format!("/api/v1/grants?status={}", args.status),
-        None,
+        None::<&()>,
     )
     .await?;
-    if args.client.format == Format::Json {
-        out(&serde_json::to_string_pretty(&v)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rows: Vec<[String; 6]> = field(&v, "grants")
-        .as_array()
-        .map(|gs| {
-            gs.iter()
-                .map(|g| {
-                    [
-                        s(g, "id").to_owned(),
-                        s(g, "bundle").to_owned(),
-                        s(g, "requester").to_owned(),
-                        s(g, "identity").to_owned(),
-                        s(g, "status").to_owned(),
-                        s(g, "expires_at").to_owned(),
-                    ]
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out(&table(
-        &["ID", "BUNDLE", "REQUESTER", "IDENTITY", "STATUS", "EXPIRES"],
-        &rows,
-    ))?;
+    show(args.client.format, &list, |list| {
+        let rows: Vec<[String; 6]> = list
+            .grants
+            .iter()
+            .map(|g| {
+                [
+                    g.id.clone(),
+                    g.bundle.clone(),
+                    g.requester.clone(),
+                    g.identity.clone(),
+                    g.status.clone(),
+                    g.expires_at.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &["ID", "BUNDLE", "REQUESTER", "IDENTITY", "STATUS", "EXPIRES"],
+            &rows,
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -809,34 +802,31 @@ async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let v = call(
+    let body = api::RevokeBody {
+        reason: Some(args.reason.clone()),
+        cut_sessions: cut,
+    };
+    let a: api::GrantAnswer = call(
         &args.client,
         reqwest::Method::POST,
         &format!("/api/v1/grants/{}/revoke", args.id),
-        Some(json!({"reason": args.reason, "cut_sessions": cut})),
+        Some(&body),
     )
     .await?;
-    if args.client.format == Format::Json {
-        out(&serde_json::to_string_pretty(&v)?)?;
-    } else {
-        let g = field(&v, "grant");
-        let cut = if g.get("session_cutoff").is_some_and(|c| !c.is_null()) {
-            format!(
-                "; this {}",
-                latch_grant::workflow::session_cutoff_reach(
-                    s(g, "identity"),
-                    s(g, "session_cutoff")
+    show(args.client.format, &a, |a| {
+        let g = &a.grant;
+        let cut = g
+            .session_cutoff
+            .as_deref()
+            .map(|c| {
+                format!(
+                    "; this {}",
+                    latch_grant::workflow::session_cutoff_reach(&g.identity, c)
                 )
-            )
-        } else {
-            String::new()
-        };
-        out(&format!(
-            "grant {} is being revoked ({}){cut}",
-            s(g, "id"),
-            s(g, "bundle")
-        ))?;
-    }
+            })
+            .unwrap_or_default();
+        format!("grant {} is being revoked ({}){cut}", g.id, g.bundle)
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,15 +16,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use latch_grant::{
-    audit, Decision, GrantQuery, GrantRecord, GrantStatus, RequestQuery, RequestRecord,
-    RequestStatus, Role, StoreError, TokenRecord,
+    audit, Decision, GrantQuery, GrantStatus, RequestQuery, RequestStatus, Role, StoreError,
+    TokenRecord,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::clock::{format_duration, parse_duration, rfc3339};
+use crate::api::{
+    ApprovalView, DecisionBody, GrantAnswer, GrantList, GrantView, NewRequestBody, NewToken,
+    NewTokenBody, RequestAnswer, RequestDetail, RequestList, RequestView, RevokeBody,
+};
+use crate::clock::parse_duration;
 use crate::service::{new_id, Core, ServiceError};
 use latch_grant::workflow::{NewRequest, Refusal, RefusalCode};
 
@@ -50,7 +54,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
+            Json(crate::api::ErrorBody {
+                error: crate::api::ErrorDetail {
+                    code: self.code,
+                    message: self.message,
+                },
+            }),
         )
             .into_response()
     }
@@ -432,52 +441,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// A request as the API shows it.
-#[must_use]
-pub fn request_json(r: &RequestRecord) -> Value {
-    json!({
-        "id": r.id,
-        "requester": r.requester,
-        "identity": r.identity.id,
-        "identity_kind": r.identity.kind.as_str(),
-        "bundle": r.bundle,
-        "duration": format_duration(r.duration_secs),
-        "duration_secs": r.duration_secs,
-        "reason": r.reason,
-        "status": r.status.as_str(),
-        "source": r.source,
-        "break_glass": r.break_glass,
-        "tier": r.tier,
-        "tier_deadline": r.tier_deadline.map(rfc3339),
-        "required_approvals": r.required_approvals,
-        "created_at": rfc3339(r.created_at),
-        "decided_at": r.decided_at.map(rfc3339),
-    })
-}
-
-/// A grant as the API shows it.
-#[must_use]
-pub fn grant_json(g: &GrantRecord) -> Value {
-    json!({
-        "id": g.id,
-        "request_id": g.request_id,
-        "requester": g.requester,
-        "identity": g.identity.id,
-        "identity_kind": g.identity.kind.as_str(),
-        "bundle": g.bundle,
-        "status": g.status.as_str(),
-        "break_glass": g.break_glass,
-        "created_at": rfc3339(g.created_at),
-        "activated_at": g.activated_at.map(rfc3339),
-        "expires_at": rfc3339(g.expires_at),
-        "expires_at_ms": g.expires_at,
-        "ended_at": g.ended_at.map(rfc3339),
-        "revoked_by": g.revoked_by,
-        "revoke_reason": g.revoke_reason,
-        "session_cutoff": g.session_cutoff.map(rfc3339),
-    })
-}
-
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -616,23 +579,10 @@ async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    bundle: String,
-    /// `1h`, `30m`, …
-    duration: String,
-    reason: String,
-    #[serde(default)]
-    break_glass: bool,
-    /// `api` (default) or `cli`.
-    source: Option<String>,
-}
-
 async fn create_request(
     State(core): State<Arc<Core>>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateRequest>,
+    ApiJson(body): ApiJson<NewRequestBody>,
 ) -> Result<Response, ApiError> {
     let duration_secs = match parse_duration(&body.duration) {
         Ok(d) => d,
@@ -661,7 +611,10 @@ async fn create_request(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"request": request_json(&request), "grant": grant.as_ref().map(grant_json)})),
+        Json(RequestAnswer {
+            request: RequestView::of(&request),
+            grant: grant.as_ref().map(GrantView::of),
+        }),
     )
         .into_response())
 }
@@ -677,7 +630,7 @@ async fn list_requests(
     State(core): State<Arc<Core>>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ListRequests>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestList>, ApiError> {
     let status = match q.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(
@@ -693,16 +646,16 @@ async fn list_requests(
             limit: q.limit.unwrap_or(100),
         })
         .await?;
-    Ok(Json(
-        json!({"requests": rs.iter().map(request_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(RequestList {
+        requests: rs.iter().map(RequestView::of).collect(),
+    }))
 }
 
 async fn show_request(
     State(core): State<Arc<Core>>,
     caller: Caller,
     ApiId(id): ApiId,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestDetail>, ApiError> {
     let r = core
         .view()
         .request(&id)
@@ -716,19 +669,11 @@ async fn show_request(
             )
         })?;
     let approvals = core.view().approvals(&id).await?;
-    Ok(Json(json!({
-        "request": request_json(&r),
-        "approvals": approvals.iter().map(|a| json!({
-            "approver": a.approver, "decision": a.decision.as_str(), "at": rfc3339(a.at), "comment": a.comment,
-        })).collect::<Vec<_>>(),
-        "approvers": latch_grant::workflow::eligible_approvers(&core.config.rules, &r),
-    })))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DecisionBody {
-    comment: Option<String>,
+    Ok(Json(RequestDetail {
+        request: RequestView::of(&r),
+        approvals: approvals.iter().map(ApprovalView::of).collect(),
+        approvers: latch_grant::workflow::eligible_approvers(&core.config.rules, &r),
+    }))
 }
 
 async fn decide(
@@ -737,14 +682,15 @@ async fn decide(
     id: String,
     body: Option<DecisionBody>,
     decision: Decision,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestAnswer>, ApiError> {
     let comment = body.and_then(|b| b.comment);
     let (r, g) = core
         .decide(&id, &caller.subject, decision, comment.as_deref())
         .await?;
-    Ok(Json(
-        json!({"request": request_json(&r), "grant": g.as_ref().map(grant_json)}),
-    ))
+    Ok(Json(RequestAnswer {
+        request: RequestView::of(&r),
+        grant: g.as_ref().map(GrantView::of),
+    }))
 }
 
 async fn approve(
@@ -752,7 +698,7 @@ async fn approve(
     caller: Caller,
     ApiId(id): ApiId,
     OptionalJson(body): OptionalJson<DecisionBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestAnswer>, ApiError> {
     decide(core, caller, id, body, Decision::Approve).await
 }
 
@@ -761,7 +707,7 @@ async fn deny(
     caller: Caller,
     ApiId(id): ApiId,
     OptionalJson(body): OptionalJson<DecisionBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestAnswer>, ApiError> {
     decide(core, caller, id, body, Decision::Deny).await
 }
 
@@ -777,7 +723,7 @@ async fn list_grants(
     State(core): State<Arc<Core>>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ListGrants>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GrantList>, ApiError> {
     let statuses = match q.status.as_deref() {
         None | Some("live") => GrantStatus::LIVE.to_vec(),
         Some("all") => Vec::new(),
@@ -794,16 +740,16 @@ async fn list_grants(
             ..GrantQuery::default()
         })
         .await?;
-    Ok(Json(
-        json!({"grants": gs.iter().map(grant_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(GrantList {
+        grants: gs.iter().map(GrantView::of).collect(),
+    }))
 }
 
 async fn show_grant(
     State(core): State<Arc<Core>>,
     caller: Caller,
     ApiId(id): ApiId,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GrantAnswer>, ApiError> {
     let g = core
         .view()
         .grant(&id)
@@ -816,14 +762,9 @@ async fn show_grant(
                 format!("no grant `{id}`"),
             )
         })?;
-    Ok(Json(json!({"grant": grant_json(&g)})))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeBody {
-    reason: Option<String>,
-    cut_sessions: Option<bool>,
+    Ok(Json(GrantAnswer {
+        grant: GrantView::of(&g),
+    }))
 }
 
 async fn revoke(
@@ -831,7 +772,7 @@ async fn revoke(
     caller: Caller,
     ApiId(id): ApiId,
     OptionalJson(body): OptionalJson<RevokeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GrantAnswer>, ApiError> {
     let body = body.unwrap_or_default();
     let reason = body
         .reason
@@ -845,7 +786,9 @@ async fn revoke(
             body.cut_sessions,
         )
         .await?;
-    Ok(Json(json!({"grant": grant_json(&g)})))
+    Ok(Json(GrantAnswer {
+        grant: GrantView::of(&g),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -927,24 +870,22 @@ async fn events(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateToken {
-    subject: String,
-    role: Role,
-}
-
 async fn create_token(
     State(core): State<Arc<Core>>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateToken>,
+    ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<Response, ApiError> {
     let (record, secret) = core
         .create_token(&caller.subject, &body.subject, body.role)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": record.id, "subject": record.subject, "role": record.role.as_str(), "token": secret})),
+        Json(NewToken {
+            id: record.id,
+            subject: record.subject,
+            role: record.role,
+            token: secret,
+        }),
     )
         .into_response())
 }

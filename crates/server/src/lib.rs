@@ -9,7 +9,8 @@
 //! - [`service`]: the core that commits what `latch_grant::workflow` decides, and talks to the
 //!   chats;
 //! - [`scheduler`]: the only caller of the cloud, one leader at a time;
-//! - [`http`], [`slack`], [`teams`], [`openapi`], [`metrics`]: the edges;
+//! - [`http`], [`slack`], [`teams`], [`openapi`], [`metrics`]: the edges; [`api`]: the wire types
+//!   of `/api/v1`, shared with the `latch` client;
 //! - [`notify`]: the seam every chat platform implements ([`slack`] and [`teams`] do);
 //! - [`chat`]: what every chat platform shares (commands, their answers);
 //! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click chat requests out);
@@ -25,6 +26,7 @@ use latch_grant::checkpoint::CheckpointPublisher;
 use latch_grant::{CloudAdapter, Store};
 use tokio::net::TcpListener;
 
+pub mod api;
 pub mod chat;
 pub mod checkpoint;
 pub mod clock;

@@ -36,6 +36,74 @@ fn op(summary: &str, role: &str, body: Option<Value>, ok: &str) -> Value {
     o
 }
 
+/// `o`, answering with the schema `name` (`#/components/schemas/…`, a type of `crate::api`).
+fn answers(mut o: Value, name: &str) -> Value {
+    if let Some(responses) = o.get_mut("responses").and_then(Value::as_object_mut) {
+        for (code, r) in responses.iter_mut() {
+            if code.starts_with('2') {
+                if let Some(content) = r.pointer_mut("/content/application~1json") {
+                    *content = json!({"schema": {"$ref": format!("#/components/schemas/{name}")}});
+                }
+            }
+        }
+    }
+    o
+}
+
+fn s(t: &str) -> Value {
+    json!({"type": t})
+}
+
+fn nullable(t: &str) -> Value {
+    json!({"type": [t, "null"]})
+}
+
+fn list_of(name: &str) -> Value {
+    json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}})
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// The schemas of the answers: exactly the fields of `crate::api`'s types (a test holds them
+/// to it).
+fn answer_schemas() -> Value {
+    let object = |properties: Value| json!({"type": "object", "properties": properties});
+    json!({
+        "Request": object(json!({
+            "id": s("string"), "requester": s("string"), "identity": s("string"),
+            "identity_kind": s("string"), "bundle": s("string"), "duration": s("string"),
+            "duration_secs": s("integer"), "reason": s("string"),
+            "status": {"type": "string", "enum": ["pending", "approved", "denied", "expired"]},
+            "source": s("string"), "break_glass": s("boolean"), "tier": s("integer"),
+            "tier_deadline": nullable("string"), "required_approvals": s("integer"),
+            "created_at": s("string"), "decided_at": nullable("string")})),
+        "Grant": object(json!({
+            "id": s("string"), "request_id": s("string"), "requester": s("string"),
+            "identity": s("string"), "identity_kind": s("string"), "bundle": s("string"),
+            "status": {"type": "string", "enum": ["approved", "active", "expiring", "revoking", "expired", "revoked"]},
+            "break_glass": s("boolean"), "created_at": s("string"),
+            "activated_at": nullable("string"), "expires_at": s("string"),
+            "expires_at_ms": s("integer"), "ended_at": nullable("string"),
+            "revoked_by": nullable("string"), "revoke_reason": nullable("string"),
+            "session_cutoff": nullable("string")})),
+        "Approval": object(json!({
+            "approver": s("string"), "decision": {"type": "string", "enum": ["approve", "deny"]},
+            "at": s("string"), "comment": nullable("string")})),
+        "RequestAnswer": object(json!({"request": schema_ref("Request"),
+            "grant": {"oneOf": [schema_ref("Grant"), {"type": "null"}]}})),
+        "RequestDetail": object(json!({"request": schema_ref("Request"),
+            "approvals": list_of("Approval"), "approvers": {"type": "array", "items": s("string")}})),
+        "RequestList": object(json!({"requests": list_of("Request")})),
+        "GrantList": object(json!({"grants": list_of("Grant")})),
+        "GrantAnswer": object(json!({"grant": schema_ref("Grant")})),
+        "TokenCreated": object(json!({"id": s("string"), "subject": s("string"),
+            "role": {"type": "string", "enum": ["requester", "approver", "admin"]},
+            "token": {"type": "string", "description": "the secret, shown once"}})),
+    })
+}
+
 /// The usage feed reads its body as JSON whatever its declared type.
 fn without_415(mut o: Value) -> Value {
     if let Some(responses) = o.get_mut("responses").and_then(Value::as_object_mut) {
@@ -82,6 +150,18 @@ fn id_param(what: &str) -> Value {
 /// The document.
 #[must_use]
 pub fn document() -> Value {
+    let mut doc = body();
+    if let (Some(schemas), Value::Object(answers)) = (
+        doc.pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut),
+        answer_schemas(),
+    ) {
+        schemas.extend(answers);
+    }
+    doc
+}
+
+fn body() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -113,19 +193,19 @@ pub fn document() -> Value {
             "/healthz": {"get": {"summary": "Liveness and store reachability", "responses": {"200": {"description": "ok"}, "503": {"description": "store unreachable"}}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "ok"}}}},
             "/api/v1/requests": {
-                "post": op("Ask for a bundle", "requester", Some(json!({"$ref": "#/components/schemas/NewRequest"})), "201"),
-                "get": listing("List requests (requesters see their own)", json!([
+                "post": answers(op("Ask for a bundle", "requester", Some(json!({"$ref": "#/components/schemas/NewRequest"})), "201"), "RequestAnswer"),
+                "get": answers(listing("List requests (requesters see their own)", json!([
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "approved", "denied", "expired", "all"]}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer"}}]))
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}}])), "RequestList")
             },
-            "/api/v1/requests/{id}": {"parameters": id_param("request"), "get": op("One request with its answers", "requester", None, "200")},
-            "/api/v1/requests/{id}/approve": {"parameters": id_param("request"), "post": op("Approve (named approvers only; never one's own)", "approver", Some(json!({"$ref": "#/components/schemas/Decision"})), "200")},
-            "/api/v1/requests/{id}/deny": {"parameters": id_param("request"), "post": op("Deny", "approver", Some(json!({"$ref": "#/components/schemas/Decision"})), "200")},
-            "/api/v1/grants": {"get": listing("List grants (requesters see their own)", json!([
+            "/api/v1/requests/{id}": {"parameters": id_param("request"), "get": answers(op("One request with its answers", "requester", None, "200"), "RequestDetail")},
+            "/api/v1/requests/{id}/approve": {"parameters": id_param("request"), "post": answers(op("Approve (named approvers only; never one's own)", "approver", Some(json!({"$ref": "#/components/schemas/Decision"})), "200"), "RequestAnswer")},
+            "/api/v1/requests/{id}/deny": {"parameters": id_param("request"), "post": answers(op("Deny", "approver", Some(json!({"$ref": "#/components/schemas/Decision"})), "200"), "RequestAnswer")},
+            "/api/v1/grants": {"get": answers(listing("List grants (requesters see their own)", json!([
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["live", "all", "approved", "active", "expiring", "revoking", "expired", "revoked"]}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer"}}]))},
-            "/api/v1/grants/{id}": {"parameters": id_param("grant"), "get": op("One grant", "requester", None, "200")},
-            "/api/v1/grants/{id}/revoke": {"parameters": id_param("grant"), "post": op("Revoke early (own grant, bundle approver, or admin)", "requester", Some(json!({"$ref": "#/components/schemas/Revoke"})), "200")},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}}])), "GrantList")},
+            "/api/v1/grants/{id}": {"parameters": id_param("grant"), "get": answers(op("One grant", "requester", None, "200"), "GrantAnswer")},
+            "/api/v1/grants/{id}/revoke": {"parameters": id_param("grant"), "post": answers(op("Revoke early (own grant, bundle approver, or admin)", "requester", Some(json!({"$ref": "#/components/schemas/Revoke"})), "200"), "GrantAnswer")},
             "/api/v1/audit": {"get": listing("Audit entries after a sequence number (admin)", json!([
                     {"name": "after", "in": "query", "schema": {"type": "integer"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}}]))},
@@ -135,7 +215,7 @@ pub fn document() -> Value {
                     "401": {"$ref": ERROR}, "403": {"$ref": ERROR}}}},
             "/api/v1/reconcile": {"post": op("Ask the scheduler to reconcile cloud tags now", "admin", None, "202")},
             "/api/v1/events": {"post": without_415(op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click offers in chat", "admin", Some(json!({"type": ["object", "array"]})), "202"))},
-            "/api/v1/tokens": {"post": op("Create an API token (the secret is shown once)", "admin", Some(json!({"$ref": "#/components/schemas/NewToken"})), "201")},
+            "/api/v1/tokens": {"post": answers(op("Create an API token (the secret is shown once)", "admin", Some(json!({"$ref": "#/components/schemas/NewToken"})), "201"), "TokenCreated")},
             "/slack/commands": {"post": {"summary": "Slack slash commands (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},
             "/slack/interactions": {"post": {"summary": "Slack button clicks (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},
             "/teams/messages": {"post": {"summary": "Microsoft Teams activities: messages to the bot and Action.Execute card buttons (a Bot Framework token for this bot)", "responses": {"200": {"description": "acknowledged; for a card button, the invoke response that replaces the card"}, "401": {"description": "token check failed (signature, issuer, audience, expiry, service URL) or the activity was replayed"}, "403": {"description": "the activity comes from another Entra tenant"}}}}
@@ -148,6 +228,138 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::http::{route_access, Access};
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// The schemas name exactly the fields the wire types serialize (every optional one set).
+    #[test]
+    fn the_schemas_are_the_wire_types() {
+        use crate::api::*;
+        use latch_grant::{
+            ApprovalRecord, Decision, GrantRecord, GrantStatus, Identity, IdentityKind,
+            RequestRecord, RequestStatus, Role,
+        };
+        let doc = document();
+        let props = |name: &str| keys(&doc["components"]["schemas"][name]["properties"]);
+        let fields = |v: Value| keys(&v);
+        let identity = Identity {
+            kind: IdentityKind::Role,
+            id: "arn:aws:iam::111122223333:role/a".into(),
+        };
+        let r = RequestView::of(&RequestRecord {
+            id: "r-1".into(),
+            requester: "a".into(),
+            identity: identity.clone(),
+            bundle: "b".into(),
+            duration_secs: 60,
+            reason: "x".into(),
+            status: RequestStatus::Approved,
+            source: "api".into(),
+            break_glass: false,
+            tier: 0,
+            tier_deadline: Some(1),
+            required_approvals: 1,
+            created_at: 0,
+            decided_at: Some(1),
+            version: 1,
+        });
+        let g = GrantView::of(&GrantRecord {
+            id: "g-1".into(),
+            request_id: "r-1".into(),
+            requester: "a".into(),
+            identity,
+            bundle: "b".into(),
+            status: GrantStatus::Revoked,
+            break_glass: false,
+            created_at: 0,
+            activated_at: Some(1),
+            expires_at: 2,
+            ended_at: Some(2),
+            revoked_by: Some("b".into()),
+            revoke_reason: Some("y".into()),
+            session_cutoff: Some(2),
+            version: 1,
+        });
+        let a = ApprovalView::of(&ApprovalRecord {
+            request_id: "r-1".into(),
+            approver: "b".into(),
+            decision: Decision::Approve,
+            at: 1,
+            comment: Some("ok".into()),
+        });
+        for (name, value) in [
+            ("Request", j(&r)),
+            ("Grant", j(&g)),
+            ("Approval", j(&a)),
+            (
+                "RequestAnswer",
+                j(&RequestAnswer {
+                    request: r.clone(),
+                    grant: Some(g.clone()),
+                }),
+            ),
+            (
+                "RequestDetail",
+                j(&RequestDetail {
+                    request: r.clone(),
+                    approvals: vec![a.clone()],
+                    approvers: vec![],
+                }),
+            ),
+            ("RequestList", j(&RequestList { requests: vec![] })),
+            ("GrantList", j(&GrantList { grants: vec![] })),
+            ("GrantAnswer", j(&GrantAnswer { grant: g.clone() })),
+            (
+                "TokenCreated",
+                j(&NewToken {
+                    id: "t".into(),
+                    subject: "s".into(),
+                    role: Role::Admin,
+                    token: "x".into(),
+                }),
+            ),
+            (
+                "NewRequest",
+                j(&NewRequestBody {
+                    bundle: "b".into(),
+                    duration: "1h".into(),
+                    reason: "x".into(),
+                    break_glass: true,
+                    source: Some("cli".into()),
+                }),
+            ),
+            (
+                "Decision",
+                j(&DecisionBody {
+                    comment: Some("c".into()),
+                }),
+            ),
+            (
+                "Revoke",
+                j(&RevokeBody {
+                    reason: Some("r".into()),
+                    cut_sessions: Some(true),
+                }),
+            ),
+            (
+                "NewToken",
+                j(&NewTokenBody {
+                    subject: "s".into(),
+                    role: Role::Admin,
+                }),
+            ),
+        ] {
+            assert_eq!(props(name), fields(value), "schema {name}");
+        }
+    }
+
+    fn j<T: serde::Serialize>(v: &T) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
 
     #[test]
     fn describes_exactly_the_routes_and_which_need_a_token() {
