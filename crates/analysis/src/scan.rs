@@ -13,7 +13,6 @@ use latch_trail::{Timestamp, UsageTable, Window};
 use serde::Serialize;
 
 use crate::effective::{combine, EffectivePermissions, PolicyActions};
-use crate::escalation::ADMIN_PROBES;
 use crate::usage::{
     idle_evidence, last_accessed_advice, three_states, IdleEvidence, Observability, UnknownUsage,
 };
@@ -310,8 +309,11 @@ pub fn scan<'s>(
     let crate::EscalationReport {
         paths: escalation_paths,
         not_analysed: escalation_not_analysed,
+        admins,
         ..
     } = crate::escalation::escalation_paths_in(&graph);
+    // Admin-equivalence is the graph's, decided once per principal.
+    let admins: HashSet<String> = admins.into_iter().collect();
     let blast = crate::blast::blast_radius_in(&graph);
     drop(graph);
     let mut principals = Vec::new();
@@ -409,7 +411,7 @@ pub fn scan<'s>(
 
         let mut held = eff.allowed.clone();
         held.intersect_with(&sensitive);
-        let admin_equivalent = is_admin_equivalent(p, &eff);
+        let admin_equivalent = admins.contains(p.arn());
 
         let usage = usage_of(p.account_id());
         let pu = usage.and_then(|u| u.principals.get(p.arn()));
@@ -994,38 +996,6 @@ fn by_ou(snapshot: &Snapshot, per_account: &[UnusedServices]) -> Vec<UnusedServi
             }
         })
         .collect()
-}
-
-/// Admin-equivalent: the engine allows every IAM write of the escalation graph's
-/// [`ADMIN_PROBES`] on every role, user and policy of the principal's own account, with the
-/// principal's real request context (tags, organization), through identity policies, boundary
-/// and SCPs — one definition for the scan and the escalation graph. As there, a Deny the
-/// engine cannot evaluate is not assumed to protect (detection).
-fn is_admin_equivalent(p: &Principal<'_>, eff: &EffectivePermissions) -> bool {
-    let catalog = Catalog::get();
-    let quick = ADMIN_PROBES.iter().all(|(a, _)| {
-        catalog
-            .resolve(a)
-            .is_some_and(|id| eff.allowed.contains(id))
-    });
-    if !quick {
-        return false;
-    }
-    let Ok(set) = p.effective_policies().to_policy_set() else {
-        return false;
-    };
-    let account = p.account_id();
-    let context = p.request_context();
-    ADMIN_PROBES.iter().all(|(action, template)| {
-        let resource = template.replace("{account}", account);
-        latch_policy::Request::new(p.arn(), action, &resource, None, context.clone()).is_ok_and(
-            |req| {
-                set.evaluate_with(&req, latch_policy::Unevaluable::DenyDoesNotMatch)
-                    .decision
-                    == latch_policy::Decision::Allow
-            },
-        )
-    })
 }
 
 /// Trust-policy findings of one role: principals outside the organization, and `*`.
