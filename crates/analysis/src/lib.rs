@@ -8,6 +8,7 @@ pub mod blast;
 pub mod effective;
 pub mod escalation;
 mod parallel;
+pub mod report;
 pub mod scan;
 pub mod usage;
 

@@ -316,8 +316,10 @@ fn run_on(args: &ScanArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             args.top,
             color(args),
         )?,
-        Format::Html => scan_render::html(&mut buf, &report, &as_of)?,
-        Format::Sarif => scan_render::sarif(&mut buf, &report)?,
+        Format::Html => {
+            buf.extend_from_slice(latch_analysis::report::html(&report, &as_of).as_bytes())
+        }
+        Format::Sarif => buf.extend_from_slice(latch_analysis::report::sarif(&report).as_bytes()),
     }
     match &args.out {
         Some(path) => std::fs::write(path, &buf)
