@@ -383,8 +383,9 @@ pub struct ExampleTrailArgs {
 
 /// Runs `latch example trail`.
 pub fn run_example(args: &ExampleTrailArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.activity)
-        .with_context(|| format!("cannot read `{}`", args.activity.display()))?;
+    // Through latch-input, like every file people hand to Latch: a BOM, UTF-16, a folder or
+    // an empty file is named as such.
+    let text = latch_input::read(&args.activity, latch_input::Expected::Json)?;
     let activity: Activity = serde_json::from_str(&text)
         .with_context(|| format!("`{}` is not an activity document", args.activity.display()))?;
     let end_date = match &args.end_date {
