@@ -4,7 +4,6 @@ use std::fs;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
@@ -71,9 +70,8 @@ fn run_generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
         days: args.days,
         seed: args.seed,
     };
-    let started = Instant::now();
     let total = params.accounts;
-    let every = (total / 20).max(1);
+    let bar = crate::progress::Bar::new("generating", false);
     let mut bytes_written: u64 = 0;
     let mut stderr = std::io::stderr();
     let result = generate::generate(&params, |file| -> anyhow::Result<()> {
@@ -86,15 +84,12 @@ fn run_generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         bytes_written += u64::try_from(file.bytes.len()).unwrap_or(0);
         if let Some(i) = file.account_index {
-            let done = i + 1;
-            if file.path.ends_with("resource-policies.json") && (done % every == 0 || done == total)
-            {
-                // Progress is best effort: a closed stderr must not fail the generation.
-                let _ = writeln!(
-                    stderr,
-                    "generated {done}/{total} accounts ({:.1} MB, {:.1}s)",
-                    mb(bytes_written),
-                    started.elapsed().as_secs_f64()
+            if file.path.ends_with("resource-policies.json") {
+                // On a terminal only: a log gets the summary line, not one line per step.
+                bar.draw(
+                    u64::try_from(i + 1).unwrap_or(u64::MAX),
+                    u64::try_from(total).unwrap_or(u64::MAX),
+                    &format!("accounts ({:.1} MB)", mb(bytes_written)),
                 );
             }
         }
@@ -107,12 +102,13 @@ fn run_generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = writeln!(
         stderr,
-        "wrote a snapshot of {} accounts x {} roles to `{}` ({:.1} MB); CloudTrail for {} days \
-         is generated from its activity.json",
+        "wrote a snapshot of {} accounts x {} roles to `{}` ({:.1} MB) in {:.1} s; CloudTrail \
+         for {} days is generated from its activity.json",
         params.accounts,
         params.roles_per_account,
         args.out.display(),
         mb(bytes_written),
+        bar.elapsed().as_secs_f64(),
         params.days
     );
     Ok(ExitCode::SUCCESS)

@@ -1,28 +1,44 @@
-//! A progress bar on standard error for people (drawn only on a terminal, at most ten times a
-//! second), and numbers grouped by thousands.
+//! A progress bar on standard error for people (`indicatif`: drawn only on a terminal, at
+//! most ten times a second; hidden when told to be quiet or when standard error is a file or a
+//! pipe), and numbers grouped by thousands.
 
-use std::io::{self, IsTerminal, Write};
-use std::sync::Mutex;
+use std::io::{self, IsTerminal};
 use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A one-line progress bar, redrawn in place.
 #[derive(Debug)]
 pub struct Bar {
     on: bool,
-    label: &'static str,
     started: Instant,
-    last: Mutex<Option<Instant>>,
+    bar: ProgressBar,
 }
 
 impl Bar {
     /// A bar headed `label` (may be empty); off when `quiet` or standard error is not a
     /// terminal.
     pub fn new(label: &'static str, quiet: bool) -> Self {
+        let on = !quiet && io::stderr().is_terminal();
+        let target = if on {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        let template = if label.is_empty() {
+            "[{bar:30}] {pos}/{len} {msg}"
+        } else {
+            "{prefix} [{bar:30}] {pos}/{len} {msg}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("#>-"));
+        }
+        bar.set_prefix(label);
         Self {
-            on: !quiet && io::stderr().is_terminal(),
-            label,
+            on,
             started: Instant::now(),
-            last: Mutex::new(None),
+            bar,
         }
     }
 
@@ -41,27 +57,11 @@ impl Bar {
         if !self.on {
             return;
         }
-        let Ok(mut last) = self.last.lock() else {
-            return;
-        };
-        if done < total && last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
-            return;
-        }
-        *last = Some(Instant::now());
-        let width = 30u64;
-        let filled = (done * width).checked_div(total).unwrap_or(width);
-        let bar: String = (0..width)
-            .map(|i| if i < filled { '#' } else { '-' })
-            .collect();
-        let sep = if self.label.is_empty() { "" } else { " " };
-        let mut err = io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r{}{sep}[{bar}] {done}/{total} {what}\x1b[K",
-            self.label
-        );
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+        self.bar.set_message(what.to_owned());
         if done >= total {
-            let _ = writeln!(err);
+            self.bar.finish();
         }
     }
 
