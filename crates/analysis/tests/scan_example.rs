@@ -127,3 +127,27 @@ fn unused_access_keys_from_the_credential_reports() {
         keys[1].detail
     );
 }
+
+/// Every finding on the example organization, one line each, and who is admin-equivalent: a
+/// snapshot (`tests/snapshots/`). When the scan changes on purpose, rewrite it with
+/// `INSTA_UPDATE=always cargo test -p latch-analysis --test scan_example` and review its diff.
+#[test]
+fn the_findings_of_the_example_organization() {
+    let snap = example();
+    let r = scan(&snap, None, opts());
+    let mut text = String::new();
+    for f in &r.findings {
+        text.push_str(&format!(
+            "{:?} {} {}: {}\n",
+            f.severity,
+            f.kind.id(),
+            f.principal.as_deref().unwrap_or(&f.account),
+            f.detail
+        ));
+    }
+    text.push_str("\nadmin-equivalent:\n");
+    for p in r.principals.iter().filter(|p| p.admin_equivalent) {
+        text.push_str(&format!("{}\n", p.arn));
+    }
+    insta::assert_snapshot!(text);
+}
