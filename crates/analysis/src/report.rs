@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::scan::{FindingKind, ScanReport, Severity};
+use crate::scan::{FindingKind, PrincipalReport, ScanReport, Severity};
 
 /// `critical`, `high`, `medium` or `low`.
 #[must_use]
@@ -55,6 +55,26 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The principals holding sensitive actions, most unused ones first (all held ones when usage
+/// is unknown), ties by ARN: the standing-privilege ranking every rendering shows.
+#[must_use]
+pub fn ranked_by_unused(r: &ScanReport) -> Vec<&PrincipalReport> {
+    let mut ranked: Vec<&PrincipalReport> = r
+        .principals
+        .iter()
+        .filter(|p| !p.sensitive_actions.is_empty())
+        .collect();
+    ranked.sort_by(|a, b| {
+        let n = |p: &PrincipalReport| {
+            p.unused
+                .as_ref()
+                .map_or(p.sensitive_actions.len(), Vec::len)
+        };
+        n(b).cmp(&n(a)).then_with(|| a.arn.cmp(&b.arn))
+    });
+    ranked
+}
+
 /// One self-contained HTML page (no external assets) with bar charts as inline SVG, the scan
 /// `as_of` that date.
 #[must_use]
@@ -64,18 +84,7 @@ pub fn html(r: &ScanReport, as_of: &str) -> String {
     for f in &r.findings {
         *by_sev.entry(f.severity).or_default() += 1;
     }
-    let mut ranked: Vec<_> = r
-        .principals
-        .iter()
-        .filter(|p| !p.sensitive_actions.is_empty())
-        .collect();
-    ranked.sort_by_key(|p| {
-        std::cmp::Reverse(
-            p.unused
-                .as_ref()
-                .map_or(p.sensitive_actions.len(), Vec::len),
-        )
-    });
+    let ranked = ranked_by_unused(r);
     let bars = |items: &[(String, usize, &str)]| -> String {
         let max = items.iter().map(|i| i.1).max().unwrap_or(1).max(1);
         let mut svg = format!(

@@ -101,21 +101,7 @@ pub fn table(
             r.findings.len() - top
         )?;
     }
-    let mut ranked: Vec<_> = r
-        .principals
-        .iter()
-        .filter(|p| !p.sensitive_actions.is_empty())
-        .collect();
-    ranked.sort_by_key(|p| {
-        (
-            std::cmp::Reverse(
-                p.unused
-                    .as_ref()
-                    .map_or(p.sensitive_actions.len(), Vec::len),
-            ),
-            p.arn.clone(),
-        )
-    });
+    let ranked = latch_analysis::report::ranked_by_unused(r);
     writeln!(
         out,
         "\nStanding privilege — principals holding the most unused sensitive actions"
