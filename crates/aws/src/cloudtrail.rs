@@ -13,7 +13,6 @@ use serde_json::Value;
 
 use crate::error::{call_err, AwsError, Result};
 use crate::progress::{self, Progress};
-use crate::time::civil_from_days;
 use crate::Aws;
 
 /// Where the logs are and which period to copy.
@@ -153,7 +152,7 @@ pub async fn copy_logs(
         }
         for region in regions {
             for day in first_day..=last_day {
-                let (y, m, d) = civil_from_days(day);
+                let (y, m, d) = latch_time::Date(day).ymd();
                 day_prefixes.push(format!("{region}{y:04}/{m:02}/{d:02}/"));
             }
         }

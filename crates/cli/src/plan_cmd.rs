@@ -117,10 +117,7 @@ fn eprintln_line(s: &str) {
 
 /// The current time: the only clock `latch plan` reads; the planner gets times as arguments.
 pub(crate) fn clock() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+    Timestamp::from_millis(latch_aws::time::now_millis())
 }
 
 /// Usage read from `dir`, the as-of date (`as_of`, or the day of the last believable event,

@@ -34,8 +34,9 @@ fn dependencies() -> BTreeMap<String, Vec<String>> {
 
 /// Crates that compute and reach no network, database or cloud (latch-trail reads the local
 /// files it is pointed at).
-const PURE: [&str; 8] = [
+const PURE: [&str; 9] = [
     "latch-contract",
+    "latch-time",
     "latch-policy",
     "latch-catalog",
     "latch-model",

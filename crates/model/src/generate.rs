@@ -211,34 +211,10 @@ fn doc(value: Value) -> Result<PolicyDocument, FormatError> {
 
 fn date(days_ago: u64) -> Option<Timestamp> {
     let secs = SNAPSHOT_EPOCH_SECS - i64::try_from(days_ago).unwrap_or(0) * 86_400;
-    let millis = secs * 1000;
-    // ISO text computed from the epoch (civil-from-days).
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let text = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    );
     Some(Timestamp {
-        epoch_millis: millis,
-        text,
+        epoch_millis: secs * 1000,
+        text: latch_time::Timestamp(secs).to_string(),
     })
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn control(id: &str, name: &str, value: Value) -> Result<ControlPolicy, FormatError> {

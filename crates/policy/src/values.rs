@@ -29,14 +29,12 @@ pub fn parse_date(text: &str) -> Option<i64> {
     let year: i64 = num(dp.next()?, 4)?;
     let month: i64 = num(dp.next()?, 2)?;
     let day: i64 = num(dp.next()?, 2)?;
-    if dp.next().is_some()
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-    {
+    if dp.next().is_some() {
         return None;
     }
-    let mut millis = days_from_civil(year, month, day).checked_mul(86_400_000)?;
+    let date =
+        latch_time::Date::from_ymd(year, u32::try_from(month).ok()?, u32::try_from(day).ok()?)?;
+    let mut millis = date.0.checked_mul(86_400_000)?;
     if let Some(time) = time {
         // Split off the zone: `Z`, `+hh:mm`, `-hh:mm`, `+hhmm`; none means UTC.
         let (clock, offset_ms) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
@@ -96,30 +94,6 @@ fn num(text: &str, width: usize) -> Option<i64> {
     (text.len() == width && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse().ok())
         .flatten()
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Parses a numeric condition value: a decimal number with an optional sign, fraction and

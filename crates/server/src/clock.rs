@@ -78,14 +78,7 @@ impl Clock for ManualClock {
 }
 
 /// RFC 3339 (UTC, seconds precision unless there are milliseconds) for people and the API.
-#[must_use]
-pub fn rfc3339(ms: Millis) -> String {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) if ms % 1000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        None => ms.to_string(),
-    }
-}
+pub use latch_time::rfc3339_exact as rfc3339;
 
 /// Parse a duration such as `90s`, `15m`, `1h`, `1h30m`, `2d` into seconds.
 ///

@@ -346,10 +346,6 @@ pub struct ScanReport {
     pub window_days: i64,
 }
 
-fn rfc3339(ms: i64) -> String {
-    latch_trail::Timestamp(ms.div_euclid(1000)).to_string()
-}
-
 /// Runs the analysis.
 ///
 /// Usage is used only when [`latch_trail::evidence::usage_verdict`] allows it, and for an

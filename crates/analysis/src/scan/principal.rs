@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use latch_model::{CredentialRow, PolicyDocument, Principal, Snapshot};
-use latch_trail::UsageTable;
+use latch_trail::{Timestamp, UsageTable};
 
-use super::{rfc3339, Context, PrincipalReport};
+use super::{Context, PrincipalReport};
 use crate::effective::{combine, EffectivePermissions, PolicyActions};
 use crate::usage::{last_accessed_advice, three_states, UnknownUsage};
 use crate::ActionSet;
@@ -250,7 +250,9 @@ impl Facts<'_> {
             unconditional_actions: self.eff.unconditional.len(),
             allowed_actions: self.eff.allowed.len(),
             admin_equivalent: self.admin_equivalent,
-            last_activity: self.last_ms.map(rfc3339),
+            last_activity: self
+                .last_ms
+                .map(|ms| Timestamp::from_millis(ms).to_string()),
             blast_radius: blast
                 .get(p.arn())
                 .cloned()
