@@ -4,7 +4,8 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use crate::diagnostic::{self, code};
+use anyhow::bail;
 use clap::Args;
 use latch_input::{Expected, InputError, Problem};
 use latch_policy::case::{evaluation_json, Case};
@@ -180,8 +181,19 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     if let Some(path) = &args.case {
         let text = read_case(path)?;
-        let v: Value = latch_policy::document::parse_json(&text)
-            .with_context(|| format!("`{}` is not a valid case", path.display()))?;
+        let v: Value = latch_policy::document::parse_json(&text).map_err(|e| {
+            let file = path.display().to_string();
+            let problem = match e.at {
+                Some(at) => diagnostic::Problem::at(code::SYNTAX, &file, &text, at, e.to_string()),
+                None => {
+                    diagnostic::Problem::in_json(code::POLICY, &file, &text, &e.path, e.to_string())
+                }
+            };
+            anyhow::anyhow!(
+                "`{file}` is not a valid case: {e}\n{}",
+                problem.render().trim_end()
+            )
+        })?;
         return match evaluate_value(&v, args.repeat) {
             Ok(result) => {
                 serde_json::to_writer_pretty(&mut out, &result)?;

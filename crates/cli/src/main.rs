@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod aws_cmd;
 mod catalog_cmd;
+mod diagnostic;
 mod eval_cmd;
 mod example_cmd;
 mod files;

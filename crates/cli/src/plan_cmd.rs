@@ -180,7 +180,9 @@ fn load_usage(
 /// Reads and checks a firewall configuration file (an empty file is the default configuration).
 pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
     let text = latch_input::read(path, latch_input::Expected::TomlOrEmpty)?;
-    Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    Config::parse(&text).map_err(|e| {
+        crate::diagnostic::config_error(path, &e.key, format_args!("{}: {e}", path.display()))
+    })
 }
 
 /// Runs `latch plan`.

@@ -362,7 +362,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let mut config = Config::load(&args.config)?;
+    let mut config = Config::load(&args.config)
+        .map_err(|e| crate::diagnostic::config_error(&args.config, &e.field, &e))?;
     let (firewall, firewall_source) = firewall_of(&config)?;
     check_bundles(&config.rules.bundles, &firewall, &firewall_source)?;
     if let Some(offers) = &mut config.offers {

@@ -9,6 +9,8 @@ use latch_policy::compile::CPolicy;
 use latch_policy::{Layer, Policy};
 use serde_json::json;
 
+use crate::diagnostic::{code, Problem};
+
 /// Where a policy will be used: decides which elements it may hold.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LayerArg {
@@ -50,7 +52,9 @@ pub enum Format {
 
 /// Validate IAM policy documents: syntax (errors name the JSON path), the elements allowed for
 /// the policy's use (`--layer`), conditions that cannot be evaluated, and actions the catalog
-/// does not know (typos, retired actions).
+/// does not know (typos, retired actions). Each problem is shown in place, under its code
+/// (`latch::syntax`, `latch::policy::element`, `latch::policy::layer`, `latch::policy::lint`);
+/// `--format json` gives the line and column of each.
 ///
 /// Exits 1 when a policy has an error, or — with `--strict` — any warning.
 ///
@@ -76,25 +80,40 @@ pub struct ValidateArgs {
 
 struct Report {
     file: String,
-    errors: Vec<String>,
-    warnings: Vec<String>,
+    errors: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 fn check(path: &Path, layer: Layer) -> anyhow::Result<Report> {
     let text = latch_input::read(path, latch_input::Expected::Json)?;
+    let file = path.display().to_string();
     let mut report = Report {
-        file: path.display().to_string(),
+        file: file.clone(),
         errors: Vec::new(),
         warnings: Vec::new(),
     };
+    let lint = |message: String| Problem::in_json_message(code::LINT, &file, &text, message);
     match Policy::from_json_str(&text) {
-        Err(e) => report.errors.push(e.to_string()),
+        Err(e) => report.errors.push(match e.at {
+            Some(at) => Problem::at(code::SYNTAX, &file, &text, at, e.to_string()),
+            None => Problem::in_json(code::POLICY, &file, &text, &e.path, e.to_string()),
+        }),
         Ok(policy) => {
             match CPolicy::compile(&policy, layer) {
-                Err(e) => report.errors.push(e.to_string()),
-                Ok(compiled) => report.warnings.extend(compiled.lints.iter().cloned()),
+                Err(e) => report.errors.push(Problem::in_json(
+                    code::LAYER,
+                    &file,
+                    &text,
+                    &e.path,
+                    e.to_string(),
+                )),
+                Ok(compiled) => report
+                    .warnings
+                    .extend(compiled.lints.iter().cloned().map(lint)),
             }
-            report.warnings.extend(latch_catalog::lint_policy(&policy));
+            report
+                .warnings
+                .extend(latch_catalog::lint_policy(&policy).into_iter().map(lint));
         }
     }
     Ok(report)
@@ -116,7 +135,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         Format::Json => {
             let files: Vec<_> = reports
                 .iter()
-                .map(|r| json!({"file": r.file, "errors": r.errors, "warnings": r.warnings}))
+                .map(|r| {
+                    let messages =
+                        |ps: &[Problem]| ps.iter().map(|p| p.message.clone()).collect::<Vec<_>>();
+                    let located = |ps: &[Problem]| ps.iter().map(Problem::json).collect::<Vec<_>>();
+                    json!({
+                        "file": r.file,
+                        "errors": messages(&r.errors),
+                        "warnings": messages(&r.warnings),
+                        "error_details": located(&r.errors),
+                        "warning_details": located(&r.warnings),
+                    })
+                })
                 .collect();
             serde_json::to_writer_pretty(
                 &mut out,
@@ -130,10 +160,12 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     writeln!(out, "ok       {}", r.file)?;
                 }
                 for e in &r.errors {
-                    writeln!(out, "error    {}: {e}", r.file)?;
+                    writeln!(out, "error    {}: {}", r.file, e.message)?;
+                    write!(out, "{}", e.render())?;
                 }
                 for w in &r.warnings {
-                    writeln!(out, "warning  {}: {w}", r.file)?;
+                    writeln!(out, "warning  {}: {}", r.file, w.message)?;
+                    write!(out, "{}", w.render())?;
                 }
             }
         }

@@ -17,6 +17,8 @@ pub struct ParseError {
     pub path: String,
     /// What is wrong with it.
     pub reason: String,
+    /// Line and column (1-based) in the text, for a document that is not JSON.
+    pub at: Option<(usize, usize)>,
 }
 
 impl ParseError {
@@ -24,6 +26,7 @@ impl ParseError {
         ParseError {
             path: path.to_owned(),
             reason: reason.into(),
+            at: None,
         }
     }
 }
@@ -148,7 +151,10 @@ pub fn parse_json(text: &str) -> Result<Value, ParseError> {
                 &path,
                 format!("duplicate key `{key}`: a JSON object may name each key once (a policy with a repeated key is refused)"),
             ),
-            None => ParseError::new("$", format!("invalid JSON: {e}")),
+            None => ParseError {
+                at: Some((e.line(), e.column())),
+                ..ParseError::new("$", format!("invalid JSON: {e}"))
+            },
         }),
     }
 }
