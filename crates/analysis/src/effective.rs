@@ -37,6 +37,21 @@ pub struct PrincipalPolicies {
 }
 
 impl PrincipalPolicies {
+    /// The documents of a principal's policies: identity, boundary and the SCPs that bind it
+    /// ([`latch_model::EffectivePolicies::binding_scps`]).
+    pub fn of(eff: &latch_model::EffectivePolicies<'_>) -> PrincipalPolicies {
+        PrincipalPolicies {
+            identity: eff
+                .identity
+                .iter()
+                .map(|s| s.document.policy.clone())
+                .collect(),
+            boundary: eff.boundary.map(|b| b.document.policy.clone()),
+            scps: Self::scp_documents(eff.binding_scps()),
+            is_root: false,
+        }
+    }
+
     /// The documents of an SCP chain, level by level, root first.
     pub fn scp_documents(levels: &[latch_model::OrgLevel<'_>]) -> Vec<Vec<Policy>> {
         levels

@@ -105,6 +105,9 @@ pub struct EffectivePolicies<'a> {
     pub rcps: Option<Vec<OrgLevel<'a>>>,
     /// The organization's management account, whose principals SCPs do not restrict.
     pub management_account: Option<&'a str>,
+    /// Whether SCPs restrict the principal at all ([`Principal::scps_apply`]: not in the
+    /// management account, not a service-linked role).
+    pub scps_bind: bool,
     /// Managed-policy ARNs the principal references (attached, via a group, or as boundary)
     /// that the snapshot cannot resolve: its permissions are only partly known.
     pub unresolved: Vec<&'a str>,
@@ -120,7 +123,17 @@ pub struct PolicyCompileError {
     pub error: CompileError,
 }
 
-impl EffectivePolicies<'_> {
+impl<'a> EffectivePolicies<'a> {
+    /// The SCP levels that restrict the principal, root first: none outside an organization,
+    /// in the management account or for a service-linked role. The one place that decides
+    /// which SCPs bind a principal, for every analysis that reads them.
+    pub fn binding_scps(&self) -> &[OrgLevel<'a>] {
+        match &self.scps {
+            Some(levels) if self.scps_bind => levels,
+            _ => &[],
+        }
+    }
+
     /// Compiles everything into an engine `PolicySet` (no session or resource policy), with
     /// the services RCPs govern taken from the catalog.
     pub fn to_policy_set(&self) -> Result<PolicySet, PolicyCompileError> {
@@ -414,6 +427,7 @@ impl<'a> Principal<'a> {
             scps: self.scp_chain(),
             rcps: self.rcp_chain(),
             management_account: self.snapshot.management_account_id(),
+            scps_bind: self.scps_apply(),
             unresolved: self.unresolved_policies(),
         }
     }

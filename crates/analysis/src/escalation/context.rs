@@ -280,7 +280,7 @@ impl Cache {
     /// through (an `Allow *` identity under them, minus their Denies). Each document is
     /// expanded over the catalog once. A superset is what a pre-check needs: an action outside
     /// it is never allowed; one inside it is still decided by the engine.
-    fn allowed(&mut self, p: &Principal<'_>, eff: &EffectivePolicies<'_>) -> Arc<ActionSet> {
+    fn allowed(&mut self, eff: &EffectivePolicies<'_>) -> Arc<ActionSet> {
         let mut allowed = ActionSet::empty();
         for s in &eff.identity {
             // `effective_permissions` of this document alone, without copying it.
@@ -296,11 +296,7 @@ impl Cache {
                 None => allowed.union_with(&alone().allowed),
             }
         }
-        let scps_apply = p.scps_apply();
-        let scp_levels: &[OrgLevel<'_>] = match (&eff.scps, scps_apply) {
-            (Some(levels), true) => levels,
-            _ => &[],
-        };
+        let scp_levels = eff.binding_scps();
         let mut key = vec![eff
             .boundary
             .map_or_else(|| "no boundary".to_owned(), managed_key)];
@@ -379,7 +375,7 @@ fn prepare<'a>(
     Ok(Prepared {
         node: Node {
             principal: p,
-            allowed: cache.allowed(&p, &eff),
+            allowed: cache.allowed(&eff),
             trust,
             set: Mutex::new(set),
             context,

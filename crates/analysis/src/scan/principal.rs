@@ -49,13 +49,11 @@ impl<'s> Stacks<'s> {
             let eff = p.effective_policies();
             let identity = eff.identity.iter().map(|s| key_of(s.document)).collect();
             let boundary = eff.boundary.map(|b| key_of(&b.document));
-            let scps = match (&eff.scps, p.scps_apply()) {
-                (Some(levels), true) => levels
-                    .iter()
-                    .map(|l| l.policies.iter().map(|c| key_of(&c.document)).collect())
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let scps = eff
+                .binding_scps()
+                .iter()
+                .map(|l| l.policies.iter().map(|c| key_of(&c.document)).collect())
+                .collect();
             principals.push(Stack {
                 principal: p,
                 identity,

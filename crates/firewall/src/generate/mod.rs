@@ -347,23 +347,7 @@ pub fn generate(input: &PlanInput<'_>) -> Result<Intent, GenerateError> {
 /// identity policies, boundary and SCPs (which bind neither the management account nor
 /// service-linked roles: [`Principal::scps_apply`]).
 pub fn allowed_actions(p: &Principal<'_>) -> ActionSet {
-    let eff = p.effective_policies();
-    let pp = PrincipalPolicies {
-        identity: eff
-            .identity
-            .iter()
-            .map(|s| s.document.policy.clone())
-            .collect(),
-        boundary: eff.boundary.map(|b| b.document.policy.clone()),
-        scps: eff
-            .scps
-            .as_ref()
-            .filter(|_| p.scps_apply())
-            .map(|levels| PrincipalPolicies::scp_documents(levels))
-            .unwrap_or_default(),
-        is_root: false,
-    };
-    latch_analysis::effective_permissions(&pp).allowed
+    latch_analysis::effective_permissions(&PrincipalPolicies::of(&p.effective_policies())).allowed
 }
 
 /// The principals of a snapshot that SCPs govern and that are in scope.
