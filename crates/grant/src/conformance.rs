@@ -59,6 +59,7 @@ pub fn grant(id: &str, req: &RequestRecord, at: Millis) -> GrantRecord {
         revoked_by: None,
         revoke_reason: None,
         session_cutoff: None,
+        reminded_at: None,
         version: 0,
     }
 }
@@ -265,6 +266,42 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
         vec!["g-2"]
     );
     assert_eq!(active[0].version, 1);
+
+    // The reminder that a grant ends soon is recorded once: the grant leaves the unreminded
+    // ones, and a second server recording it too fails.
+    let unreminded = |store: Arc<dyn Store>| async move {
+        store
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                unreminded: true,
+                ..GrantQuery::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(unreminded(Arc::clone(&store)).await, vec!["g-1"]);
+    let mut reminded = active[0].clone();
+    reminded.reminded_at = Some(t0 + 6_000);
+    store
+        .commit(Changeset {
+            grants: vec![Write::Update(reminded.clone())],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    assert!(second
+        .commit(Changeset {
+            grants: vec![Write::Update(reminded)],
+            ..Changeset::default()
+        })
+        .await
+        .is_err());
+    assert!(unreminded(Arc::clone(&store)).await.is_empty());
+    let g1_now = store.grant("g-1").await.unwrap().unwrap();
+    assert_eq!((g1_now.reminded_at, g1_now.version), (Some(t0 + 6_000), 2));
 
     let pending = store
         .requests(&RequestQuery {

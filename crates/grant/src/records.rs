@@ -268,6 +268,8 @@ pub struct GrantRecord {
     pub revoke_reason: Option<String>,
     /// Sessions issued before this time are cut off (`aws:TokenIssueTime`).
     pub session_cutoff: Option<Millis>,
+    /// When the holder was told the grant ends soon (once per grant).
+    pub reminded_at: Option<Millis>,
     /// Optimistic-concurrency version.
     pub version: i64,
 }
@@ -476,6 +478,8 @@ pub struct GrantQuery {
     pub requester: Option<String>,
     /// Only grants expiring at or before this time.
     pub expires_at_most: Option<Millis>,
+    /// Only grants whose holder was not yet told they end soon.
+    pub unreminded: bool,
     /// At most this many (0 = no limit).
     pub limit: i64,
 }

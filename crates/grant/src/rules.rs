@@ -83,6 +83,8 @@ pub struct Rules {
     pub break_glass: BTreeSet<String>,
     /// Longest reason, comment or revoke reason a person may write, in characters.
     pub max_reason_chars: usize,
+    /// How long before a grant ends its holder is told (0: never).
+    pub remind_before_secs: i64,
 }
 
 impl Rules {

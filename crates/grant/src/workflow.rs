@@ -376,6 +376,7 @@ fn new_grant(request: &RequestRecord, grant_id: &str, now: Millis) -> GrantRecor
         revoked_by: None,
         revoke_reason: None,
         session_cutoff: None,
+        reminded_at: None,
         version: 0,
     }
 }
@@ -784,6 +785,48 @@ pub fn activate(grant: &GrantRecord, step: &CloudStep, now: Millis) -> Transitio
         request: None,
         grant: Some(g),
     }
+}
+
+/// When the holder of an active grant is to be told it ends soon: `remind_before_secs` before
+/// it ends. `None` when it was told already, reminders are off, the grant is not active, or it
+/// was granted for no longer than the lead (its holder was just told when it ends).
+#[must_use]
+pub fn reminder_due(cfg: &Rules, grant: &GrantRecord) -> Option<Millis> {
+    let lead = cfg.remind_before_secs.saturating_mul(1000);
+    let long_enough = grant
+        .activated_at
+        .is_some_and(|at| grant.expires_at.saturating_sub(at) > lead);
+    (grant.status == GrantStatus::Active && grant.reminded_at.is_none() && lead > 0 && long_enough)
+        .then(|| grant.expires_at.saturating_sub(lead))
+}
+
+/// Records that the holder of an active grant is told it ends soon, once its reminder is due
+/// ([`reminder_due`]) and before it ends. The grant's version makes it once, whichever server
+/// commits first. `None` when nothing is due.
+#[must_use]
+pub fn remind(cfg: &Rules, grant: &GrantRecord, now: Millis) -> Option<Transition> {
+    let due = reminder_due(cfg, grant)?;
+    if now < due || now >= grant.expires_at {
+        return None;
+    }
+    let mut g = grant.clone();
+    g.reminded_at = Some(now);
+    let mut ev = grant_event("grant.reminded", &g, now);
+    if let Some(obj) = ev.details.as_object_mut() {
+        obj.insert(
+            "ends_in_secs".into(),
+            json!((grant.expires_at - now).div_euclid(1000)),
+        );
+    }
+    Some(Transition {
+        changes: Changeset {
+            grants: vec![Write::Update(g.clone())],
+            audit: vec![ev],
+            ..Changeset::default()
+        },
+        request: None,
+        grant: Some(g),
+    })
 }
 
 /// `active` → `expiring` when due (persisted before the cloud call). `None` if not due.

@@ -251,6 +251,20 @@ pub fn grant_message(g: &GrantRecord, style: &Style) -> String {
     }
 }
 
+/// What the holder of an active grant is told when it ends soon (`now` is when it is said).
+#[must_use]
+pub fn ending_soon_message(g: &GrantRecord, now: i64, style: &Style) -> String {
+    format!(
+        "Your grant `{}` for {} on `{}` ends in {} (at {}). Done already? End it now with {}.",
+        g.id,
+        style.b(&g.bundle),
+        g.identity.id,
+        format_duration((g.expires_at - now).div_euclid(1000).max(1)),
+        rfc3339(g.expires_at),
+        style.cmd(&format!("revoke {}", g.id))
+    )
+}
+
 /// What the requester is told once their request is decided; nothing while it is pending.
 #[must_use]
 pub fn decided_message(r: &RequestRecord, actor: Option<&str>, style: &Style) -> Option<String> {

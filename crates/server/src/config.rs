@@ -8,6 +8,7 @@
 //! max_duration = "12h"               # cap for every bundle
 //! break_glass = ["alice"]            # people who may break glass
 //! max_reason_chars = 1000            # longest reason, comment or revoke reason
+//! remind_before = "10m"              # tell a holder this long before a grant ends ("off": never)
 //!
 //! [slack]
 //! signing_secret_env = "LATCH_SLACK_SIGNING_SECRET"   # or signing_secret = "…"
@@ -203,6 +204,7 @@ struct RawServer {
     reconcile_interval: Option<String>,
     lease_ttl: Option<String>,
     revoke_sessions: Option<bool>,
+    remind_before: Option<String>,
     #[serde(default)]
     break_glass: Vec<String>,
     max_reason_chars: Option<i64>,
@@ -905,6 +907,10 @@ impl Config {
                 bundles,
                 break_glass,
                 max_reason_chars,
+                remind_before_secs: match s.remind_before.as_deref() {
+                    Some("off") => 0,
+                    _ => dur("server.remind_before", &s.remind_before, 600)?,
+                },
             },
             approval_channels,
             slack,

@@ -61,6 +61,15 @@ pub trait Notifier: Send + Sync + fmt::Debug {
     /// A grant became active, or ended (expired or revoked): tell its holder.
     async fn grant_changed(&self, grant: &GrantRecord, holder: &Recipient) -> Result<(), String>;
 
+    /// An active grant ends soon (`[server] remind_before`; once per grant, `now` being the
+    /// moment it is said): tell its holder.
+    async fn ending_soon(
+        &self,
+        grant: &GrantRecord,
+        holder: &Recipient,
+        now: i64,
+    ) -> Result<(), String>;
+
     /// Offer `person` a one-click request after a denial (`[offers]`).
     async fn offer(
         &self,

@@ -282,6 +282,7 @@ mod tests {
             revoked_by: Some("b".into()),
             revoke_reason: Some("y".into()),
             session_cutoff: Some(2),
+            reminded_at: None,
             version: 1,
         });
         let a = ApprovalView::of(&ApprovalRecord {

@@ -264,6 +264,49 @@ pub async fn step(
     if let Some(e) = outcomes.into_iter().find_map(Result::err) {
         return Err(e);
     }
+    // Holders of grants that end soon, told once (the grant's version decides which server
+    // tells them when several run).
+    if core.config.rules.remind_before_secs > 0 {
+        let now = core.now();
+        let horizon = now.saturating_add(core.config.rules.remind_before_secs.saturating_mul(1000));
+        let due = core
+            .store()
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                unreminded: true,
+                expires_at_most: Some(horizon),
+                ..GrantQuery::default()
+            })
+            .await?;
+        for g in &due {
+            if let Some(t) = workflow::remind(&core.config.rules, g, now) {
+                let reminded = t.grant.clone();
+                if commit(core, t).await? {
+                    if let Some(g) = reminded {
+                        core.spawn_notify_ending_soon(&g, now);
+                    }
+                }
+            }
+        }
+        // The next reminder to fall due.
+        let next_unreminded = core
+            .store()
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Active],
+                unreminded: true,
+                limit: 1,
+                ..GrantQuery::default()
+            })
+            .await?;
+        if let Some(at) = next_unreminded
+            .first()
+            .and_then(|g| workflow::reminder_due(&core.config.rules, g))
+            .filter(|at| *at > now)
+        {
+            soonest(at, &mut next);
+        }
+    }
+
     // The next active grant to fall due.
     let first = core
         .store()

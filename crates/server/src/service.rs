@@ -643,6 +643,18 @@ impl Core {
         });
     }
 
+    /// Tell the holder their grant ends soon, on every platform.
+    pub fn spawn_notify_ending_soon(self: &Arc<Self>, grant: &GrantRecord, now: Millis) {
+        let grant = grant.clone();
+        self.spawn_each("ending-soon", grant.id.clone(), move |core, n| {
+            let grant = grant.clone();
+            async move {
+                let holder = core.recipient(n.as_ref(), &grant.requester);
+                n.ending_soon(&grant, &holder, now).await
+            }
+        });
+    }
+
     /// Offer each person the one-click request (`[offers]`), on every platform.
     pub fn spawn_offers(self: &Arc<Self>, offers: &[crate::offers::Offer], duration_secs: i64) {
         let offers = offers.to_vec();

@@ -25,6 +25,7 @@ on_both!(crash_between_approved_and_applied_converges);
 on_both!(crash_between_due_and_revoked_converges);
 on_both!(api_roles_revoke_and_reconcile);
 on_both!(break_glass_escalation_second_approver_expiry);
+on_both!(holder_is_reminded_once_before_the_end);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -898,6 +899,87 @@ async fn break_glass_escalation_second_approver_expiry(backend: Backend) {
         .await
         .iter()
         .any(|k| k == "request.escalated"));
+    assert!(store.audit_verify().await.unwrap().is_intact());
+    server.shutdown().await;
+}
+
+/// Ten minutes (`remind_before`'s default) before an hour's grant ends, its holder is told in
+/// Slack, once: a server started afterwards on the same store does not tell them again.
+async fn holder_is_reminded_once_before_the_end(backend: Backend) {
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let body = slash_body(
+        "UALICE",
+        "request read-logs 1h tracing an outage",
+        &format!("{slack_base}/respond/1"),
+    );
+    let (status, _) = server
+        .slack_post("/slack/commands", &body, T0 / 1000, SIGNING_SECRET)
+        .await;
+    assert_eq!(status, 200);
+    let grant = eventually(2000, "grant active", || async {
+        live_grants(&store)
+            .await
+            .into_iter()
+            .find(|g| g.status == GrantStatus::Active)
+    })
+    .await;
+    assert_eq!(grant.expires_at, T0 + 3_600_000);
+    let reminders = || {
+        slack
+            .calls()
+            .into_iter()
+            .filter(|(m, v)| {
+                m == "chat.postMessage"
+                    && v["channel"] == "UALICE"
+                    && v["text"].as_str().is_some_and(|t| t.contains("ends in"))
+            })
+            .count()
+    };
+
+    // Not before it is due.
+    clock.set(grant.expires_at - 600_001);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(reminders(), 0);
+    // Due: alice is told, and it is recorded on the grant and in the audit log.
+    clock.set(grant.expires_at - 600_000);
+    let told = slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "UALICE" && v["text"].as_str().is_some_and(|t| t.contains("ends in"))
+        })
+        .await;
+    let text = told["text"].as_str().unwrap();
+    assert!(
+        text.contains("ends in 10m") && text.contains(&grant.id),
+        "{text}"
+    );
+    assert!(text.contains(&format!("revoke {}", grant.id)), "{text}");
+    let reminded = eventually(1000, "reminder recorded", || async {
+        store
+            .grant(&grant.id)
+            .await
+            .unwrap()
+            .and_then(|g| g.reminded_at)
+    })
+    .await;
+    assert_eq!(reminded, grant.expires_at - 600_000);
+    assert!(audit_kinds(&store)
+        .await
+        .iter()
+        .any(|k| k == "grant.reminded"));
+
+    // Another server, later: no second reminder; the grant still ends on time.
+    server.shutdown().await;
+    let server = start_server(&slack_base, "b", &store, &cloud, &clock).await;
+    clock.set(grant.expires_at - 300_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(reminders(), 1);
+    clock.set(grant.expires_at);
+    eventually(2000, "tag removed at expiry", || async {
+        cloud.tag(ALICE, "read-logs").is_none().then_some(())
+    })
+    .await;
+    assert_eq!(reminders(), 1);
     assert!(store.audit_verify().await.unwrap().is_intact());
     server.shutdown().await;
 }

@@ -326,6 +326,7 @@ fn grant(id: &str, status: GrantStatus, expires_at: Millis) -> GrantRecord {
         revoked_by: None,
         revoke_reason: None,
         session_cutoff: None,
+        reminded_at: None,
         version: 0,
     }
 }
@@ -371,6 +372,53 @@ fn overlapping_grants_extend_and_never_revoke_early() {
     );
     // The last one removes it.
     assert_eq!(plan_end(&g3, &[g3.clone()]), CloudStep::Remove);
+}
+
+/// The holder of a grant is told once, `remind_before` ahead of its end; not when reminders
+/// are off, when the grant is no longer than the lead, before it is due, or once it ended.
+#[test]
+fn a_reminder_is_due_once_ahead_of_the_end() {
+    let mut c = cfg();
+    assert_eq!(c.remind_before_secs, 600, "the default lead is 10 minutes");
+    let hour = 3_600_000;
+    let g = GrantRecord {
+        activated_at: Some(0),
+        ..grant("g1", GrantStatus::Active, hour)
+    };
+    assert_eq!(
+        latch_grant::workflow::reminder_due(&c, &g),
+        Some(hour - 600_000)
+    );
+    assert!(latch_grant::workflow::remind(&c, &g, hour - 600_001).is_none());
+    let t = latch_grant::workflow::remind(&c, &g, hour - 600_000).unwrap();
+    let told = t.grant.unwrap();
+    assert_eq!(told.reminded_at, Some(hour - 600_000));
+    assert_eq!(t.changes.audit[0].kind, "grant.reminded");
+    assert_eq!(t.changes.audit[0].details["ends_in_secs"], 600);
+    // Once.
+    assert!(latch_grant::workflow::remind(&c, &told, hour - 1).is_none());
+    // Not at or after the end, nor for a grant that is not active.
+    assert!(latch_grant::workflow::remind(&c, &g, hour).is_none());
+    let expiring = GrantRecord {
+        status: GrantStatus::Expiring,
+        ..g.clone()
+    };
+    assert_eq!(latch_grant::workflow::reminder_due(&c, &expiring), None);
+    // A grant of ten minutes was just told when it ends.
+    let short = GrantRecord {
+        activated_at: Some(hour - 600_000),
+        ..g.clone()
+    };
+    assert_eq!(latch_grant::workflow::reminder_due(&c, &short), None);
+    // Off.
+    c.remind_before_secs = 0;
+    assert_eq!(latch_grant::workflow::reminder_due(&c, &g), None);
+    let off = Config::parse(
+        &CFG.replace("[server]", "[server]\nremind_before = \"off\""),
+        "t.toml",
+        &|_| None,
+    );
+    assert_eq!(off.map(|c| c.rules.remind_before_secs).ok(), Some(0));
 }
 
 #[test]

@@ -66,6 +66,7 @@ macro_rules! shared_sql {
                 revoked_by: row.try_get("revoked_by").map_err(corrupt)?,
                 revoke_reason: row.try_get("revoke_reason").map_err(corrupt)?,
                 session_cutoff: row.try_get("session_cutoff").map_err(corrupt)?,
+                reminded_at: row.try_get("reminded_at").map_err(corrupt)?,
                 version: row.try_get("version").map_err(corrupt)?,
             })
         }
@@ -113,7 +114,7 @@ macro_rules! shared_sql {
 
         const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
-            revoked_by, revoke_reason, session_cutoff, version";
+            revoked_by, revoke_reason, session_cutoff, reminded_at, version";
 
         async fn write_request(
             conn: &mut $conn,
@@ -182,7 +183,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO grants ({GRANT_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $17, $18) ON CONFLICT (id) DO NOTHING"
+                         $16, $17, $18, $19) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(g) => (
@@ -191,8 +192,8 @@ macro_rules! shared_sql {
                      identity_id = $5, bundle = $6, status = $7, break_glass = $8, \
                      created_at = $9, activated_at = $10, expires_at = $11, ended_at = $12, \
                      revoked_by = $13, revoke_reason = $14, session_cutoff = $15, \
-                     version = $16 + 1, audit_seq = $17, audit_hash = $18 \
-                     WHERE id = $1 AND version = $16"
+                     reminded_at = $16, version = $17 + 1, audit_seq = $18, audit_hash = $19 \
+                     WHERE id = $1 AND version = $17"
                         .to_owned(),
                 ),
             };
@@ -212,6 +213,7 @@ macro_rules! shared_sql {
                 .bind(&g.revoked_by)
                 .bind(&g.revoke_reason)
                 .bind(g.session_cutoff)
+                .bind(g.reminded_at)
                 .bind(g.version)
                 .bind(head.0)
                 .bind(&head.1)
@@ -438,10 +440,11 @@ macro_rules! shared_sql {
                     statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
                 )
             };
+            let reminded_clause = if q.unreminded { " AND reminded_at IS NULL" } else { "" };
             let sql = format!(
                 "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR identity_id = $1) \
                  AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3) \
-                 AND ($5 IS NULL OR expires_at <= $5){status_clause} \
+                 AND ($5 IS NULL OR expires_at <= $5){status_clause}{reminded_clause} \
                  ORDER BY expires_at, id LIMIT $4"
             );
             let rows = sqlx::query(&sql)

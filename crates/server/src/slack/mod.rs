@@ -310,6 +310,7 @@ mod tests {
             revoked_by: Some("bob".into()),
             revoke_reason: Some("done".into()),
             session_cutoff: Some(60_000),
+            reminded_at: None,
             version: 3,
         };
         let dm = chat::grant_message(&g, &STYLE);

@@ -36,6 +36,18 @@ impl SlackNotifier {
             bundle_channels: config.approval_channels.clone(),
         })
     }
+
+    /// A direct message to `person`, when they have a Slack id.
+    async fn tell(&self, person: &Recipient, text: &str) -> Result<(), String> {
+        let Some(user) = &person.id else {
+            return Ok(());
+        };
+        self.client
+            .post_message(user, text, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -90,32 +102,28 @@ impl Notifier for SlackNotifier {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let Some(user) = &requester.id else {
-            return Ok(());
-        };
-        let Some(dm) = crate::chat::decided_message(request, actor, &super::STYLE) else {
-            return Ok(());
-        };
-        self.client
-            .post_message(user, &dm, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
+        match crate::chat::decided_message(request, actor, &super::STYLE) {
+            Some(dm) => self.tell(requester, &dm).await,
+            None => Ok(()),
+        }
     }
 
     async fn grant_changed(&self, grant: &GrantRecord, holder: &Recipient) -> Result<(), String> {
-        let Some(user) = &holder.id else {
-            return Ok(());
-        };
-        self.client
-            .post_message(
-                user,
-                &crate::chat::grant_message(grant, &super::STYLE),
-                None,
-            )
+        self.tell(holder, &crate::chat::grant_message(grant, &super::STYLE))
             .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
+    }
+
+    async fn ending_soon(
+        &self,
+        grant: &GrantRecord,
+        holder: &Recipient,
+        now: i64,
+    ) -> Result<(), String> {
+        self.tell(
+            holder,
+            &crate::chat::ending_soon_message(grant, now, &super::STYLE),
+        )
+        .await
     }
 
     async fn offer(

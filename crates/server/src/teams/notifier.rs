@@ -31,6 +31,17 @@ impl TeamsNotifier {
     fn now(&self) -> i64 {
         self.clock.now().div_euclid(1000)
     }
+
+    /// A message to `person` in their personal chat with the bot, when they have a Teams id.
+    async fn tell(&self, person: &Recipient, text: &str) -> Result<(), String> {
+        let Some(member) = &person.id else {
+            return Ok(());
+        };
+        self.bot
+            .tell(member, &cards::text_activity(text), self.now())
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -104,27 +115,24 @@ impl Notifier for TeamsNotifier {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let Some(member) = &requester.id else {
-            return Ok(());
-        };
-        let Some(said) = chat::decided_message(request, actor, &STYLE) else {
-            return Ok(());
-        };
-        self.bot
-            .tell(member, &cards::text_activity(&said), self.now())
-            .await?;
-        Ok(())
+        match chat::decided_message(request, actor, &STYLE) {
+            Some(said) => self.tell(requester, &said).await,
+            None => Ok(()),
+        }
     }
 
     async fn grant_changed(&self, grant: &GrantRecord, holder: &Recipient) -> Result<(), String> {
-        let Some(member) = &holder.id else {
-            return Ok(());
-        };
-        let said = chat::grant_message(grant, &STYLE);
-        self.bot
-            .tell(member, &cards::text_activity(&said), self.now())
-            .await?;
-        Ok(())
+        self.tell(holder, &chat::grant_message(grant, &STYLE)).await
+    }
+
+    async fn ending_soon(
+        &self,
+        grant: &GrantRecord,
+        holder: &Recipient,
+        now: i64,
+    ) -> Result<(), String> {
+        self.tell(holder, &chat::ending_soon_message(grant, now, &STYLE))
+            .await
     }
 
     async fn offer(
