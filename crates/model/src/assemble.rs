@@ -161,5 +161,6 @@ pub fn assemble(
         accounts: by_id,
         not_analysed,
         trails: None,
+        identity_center: None,
     })
 }

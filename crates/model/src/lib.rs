@@ -19,6 +19,7 @@ pub mod document;
 pub mod error;
 pub mod gaad;
 pub mod generate;
+pub mod identity_center;
 mod json;
 pub mod last_accessed;
 pub mod load;
@@ -38,6 +39,7 @@ pub use account::{
 pub use credentials::{AccessKey, CredentialReport, CredentialRow};
 pub use document::PolicyDocument;
 pub use error::FormatError;
+pub use identity_center::IdentityCenter;
 pub use org::{ControlPolicy, NodeKind, OrgNode, Organization};
 pub use principal::{
     EffectivePolicies, OrgLevel, PolicySource, Principal, PrincipalKind, SourcedPolicy,

@@ -12,6 +12,7 @@
 //! DIR/accounts/<id>/workloads.json           optional
 //! DIR/accounts/<id>/last-accessed.json       optional
 //! DIR/trails.json                            optional: the trails and their event selectors
+//! DIR/identity-center.json                   optional: Identity Center people, groups, permission sets, assignments
 //! DIR/cloudtrail/AWSLogs/...                 optional, read by latch-trail
 //! ```
 //!
@@ -48,6 +49,9 @@ pub const WORKLOADS_FILE: &str = "workloads.json";
 pub const LAST_ACCESSED_FILE: &str = "last-accessed.json";
 /// The trails and what they record (`latch.trails/v1`).
 pub const TRAILS_FILE: &str = "trails.json";
+/// IAM Identity Center: people, groups, permission sets, assignments
+/// (`latch.identity-center/v1`).
+pub const IDENTITY_CENTER_FILE: &str = "identity-center.json";
 /// CloudTrail folder.
 pub const CLOUDTRAIL_DIR: &str = "cloudtrail";
 
@@ -172,6 +176,17 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, LoadError> {
             reason: e.reason,
         })?;
     snapshot.trails = trails;
+    let ic_file = dir.join(IDENTITY_CENTER_FILE);
+    if let Some(text) = read_optional(&ic_file, Expected::Json)? {
+        let ic = crate::identity_center::parse_identity_center_str(&text)
+            .map_err(format_err(&ic_file))?;
+        snapshot.not_analysed.extend(
+            ic.not_analysed
+                .iter()
+                .map(|n| format!("identity-center: {n}")),
+        );
+        snapshot.identity_center = Some(ic);
+    }
     Ok(snapshot)
 }
 

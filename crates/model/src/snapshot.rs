@@ -21,6 +21,9 @@ pub struct Snapshot {
     /// The CloudTrail trails and what they record (`trails.json`), when the snapshot has them;
     /// see [`Snapshot::visibility`].
     pub trails: Option<crate::trails::Trails>,
+    /// The organization's IAM Identity Center (`identity-center.json`), when the snapshot has
+    /// it: its people, groups, permission sets and assignments.
+    pub identity_center: Option<crate::identity_center::IdentityCenter>,
 }
 
 /// Numbers of things in a snapshot.

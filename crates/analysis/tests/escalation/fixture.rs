@@ -344,6 +344,7 @@ impl Fx {
             accounts: self.accounts.clone(),
             not_analysed: Vec::new(),
             trails: None,
+            identity_center: None,
         }
     }
 
