@@ -164,7 +164,41 @@ pub fn html(r: &ScanReport, as_of: &str) -> String {
             s = severity_name(f.severity)
         );
     }
-    out.push_str("</table></body></html>\n");
+    out.push_str("</table>");
+    if !r.people.is_empty() {
+        out.push_str("<h2>People (Identity Center)</h2><table><tr><th>Person</th><th>Groups</th><th>Reaches</th><th>Sensitive</th><th>Used</th><th>Unused</th><th>Last activity</th></tr>");
+        for p in &r.people {
+            let count = |v: &Option<Vec<String>>| {
+                v.as_ref().map_or("-".to_owned(), |v| v.len().to_string())
+            };
+            let reaches: Vec<String> = p
+                .access
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} as {}{}",
+                        a.account,
+                        a.permission_set,
+                        if a.admin_equivalent { " (admin)" } else { "" }
+                    )
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "<tr><td>{}{}</td><td>{}</td><td><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&p.user_name),
+                if p.active == Some(false) { " <small>(deactivated)</small>" } else { "" },
+                esc(&p.groups.join(", ")),
+                esc(&reaches.join("; ")),
+                p.sensitive_actions.len(),
+                count(&p.used),
+                count(&p.unused),
+                esc(p.last_activity.as_deref().unwrap_or("never")),
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</body></html>\n");
     out
 }
 

@@ -134,6 +134,9 @@ pub fn table(
             p.last_activity.as_deref().unwrap_or("never")
         )?;
     }
+    if !r.people.is_empty() {
+        people(out, r, top)?;
+    }
     let mut reasons: Vec<&str> = r
         .principals
         .iter()
@@ -146,6 +149,57 @@ pub fn table(
             out,
             "UNKNOWN: held, not seen used, and never called unused — {}",
             reasons.join("; ")
+        )?;
+    }
+    Ok(())
+}
+
+/// The people of Identity Center, those holding the most unused sensitive actions first.
+fn people(out: &mut Vec<u8>, r: &ScanReport, top: usize) -> std::io::Result<()> {
+    let mut ranked: Vec<&latch_analysis::scan::PersonReport> = r.people.iter().collect();
+    ranked.sort_by_key(|p| {
+        (
+            std::cmp::Reverse(p.unused.as_ref().map_or(0, Vec::len)),
+            std::cmp::Reverse(p.admin_equivalent),
+            p.user_name.clone(),
+        )
+    });
+    writeln!(
+        out,
+        "\nPeople (Identity Center) — {} people, those holding the most unused sensitive actions first",
+        r.people.len()
+    )?;
+    writeln!(
+        out,
+        "{:<32} {:>6} {:>9} {:>6} {:>7} {:>6}  {:<24} LAST ACTIVITY",
+        "PERSON", "ACCESS", "SENSITIVE", "USED", "UNUSED", "ADMIN", "GROUPS"
+    )?;
+    for p in ranked.iter().take(top) {
+        let count =
+            |v: &Option<Vec<String>>| v.as_ref().map_or("-".into(), |v| v.len().to_string());
+        writeln!(
+            out,
+            "{:<32} {:>6} {:>9} {:>6} {:>7} {:>6}  {:<24} {}{}",
+            clip(&p.user_name, 32),
+            p.access.len(),
+            p.sensitive_actions.len(),
+            count(&p.used),
+            count(&p.unused),
+            if p.admin_equivalent { "yes" } else { "" },
+            clip(&p.groups.join(","), 24),
+            p.last_activity.as_deref().unwrap_or("never"),
+            if p.active == Some(false) {
+                " (deactivated)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    if r.people.len() > top {
+        writeln!(
+            out,
+            "… {} more (use --top or --format json)",
+            r.people.len() - top
         )?;
     }
     Ok(())

@@ -91,6 +91,90 @@ fn json_has_principals_and_findings() {
     }
 }
 
+/// The people of the example's Identity Center (examples/org/identity-center.json): who reaches
+/// which account as which permission set and through which group, on which role; what they
+/// used of it (their own sessions of the role); and the findings about people.
+#[test]
+fn people_are_analysed_behind_their_roles() {
+    let (code, out, err) = scan(&["--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let people = v["people"].as_array().unwrap();
+    assert_eq!(people.len(), 10);
+    let person = |name: &str| {
+        people
+            .iter()
+            .find(|p| p["user_name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let priya = person("priya@acme.example");
+    assert_eq!(
+        priya["groups"],
+        serde_json::json!(["prod-ops", "developers"])
+    );
+    assert_eq!(priya["admin_equivalent"], true);
+    let admin_prod = priya["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == "300000000004" && a["permission_set"] == "AdministratorAccess")
+        .unwrap();
+    assert_eq!(admin_prod["through"], serde_json::json!(["group:prod-ops"]));
+    assert_eq!(admin_prod["status"], "provisioned");
+    assert!(admin_prod["role"].as_str().unwrap().ends_with(
+        "role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_3f9a2b7c1d8e4f60"
+    ));
+    // What she used is hers, read from her sessions of the role, and part of what it allows.
+    let used = admin_prod["used"].as_array().unwrap();
+    let allowed = admin_prod["sensitive_actions"].as_array().unwrap();
+    assert!(used.iter().all(|a| allowed.contains(a)), "{used:?}");
+    // Some people used some of what their roles allow in the window, and it shows per access.
+    assert!(people
+        .iter()
+        .any(|p| p["access"].as_array().unwrap().iter().any(|a| {
+            a["last_activity"].as_str().is_some() && !a["used"].as_array().unwrap().is_empty()
+        })));
+    // Tom is in two groups and assigned directly too.
+    let tom = person("tom@acme.example");
+    let tom_access = tom["access"].as_array().unwrap();
+    assert!(tom_access
+        .iter()
+        .any(|a| a["account"] == "200000000002" && a["through"] == serde_json::json!(["direct"])));
+
+    let findings = v["findings"].as_array().unwrap();
+    let of = |kind: &str, who: &str| {
+        findings
+            .iter()
+            .filter(|f| f["kind"] == kind && f["principal"] == who)
+            .count()
+    };
+    // Erik left: deactivated, still assigned through his group, and never used it.
+    assert_eq!(of("inactive-person-assigned", "erik@acme.example"), 1);
+    assert_eq!(of("unused-assignment", "erik@acme.example"), 4);
+    assert_eq!(person("erik@acme.example")["active"], false);
+    // The security on-call holds sensitive actions through two roles and used few.
+    assert_eq!(
+        of("person-standing-privilege", "sec-oncall@acme.example"),
+        1
+    );
+    assert!(findings
+        .iter()
+        .any(|f| f["kind"] == "unassigned-permission-set"
+            && f["detail"].as_str().unwrap().contains("BillingAdmin")));
+
+    // The table has a People section.
+    let (code, out, err) = scan(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("People (Identity Center) — 10 people"),
+        "{out}"
+    );
+    assert!(
+        out.contains("erik@acme.example") && out.contains("(deactivated)"),
+        "{out}"
+    );
+}
+
 #[test]
 fn html_is_self_contained_and_sarif_is_valid() {
     let (code, html, _) = scan(&["--format", "html"]);

@@ -15,7 +15,7 @@
 //! Adding a finding: one module with a type implementing `Check`, and one line in
 //! `checks!`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use latch_catalog::Catalog;
 use latch_model::{Principal, Snapshot};
@@ -26,7 +26,10 @@ use serde::Serialize;
 use crate::usage::{Observability, UnknownUsage};
 use crate::{ActionSet, EscalationPath};
 
+mod people;
 mod principal;
+
+pub use people::{PersonAccess, PersonReport};
 
 use principal::Facts;
 
@@ -137,6 +140,27 @@ checks! {
     NotPrincipalAllow = "not-principal-allow",
         "A policy allows everyone except the principals it lists (NotPrincipal with Allow)"
         => not_principal_allow::NotPrincipalAllow,
+    /// A person of Identity Center holds sensitive actions, through the roles they reach,
+    /// that they did not use in the window.
+    PersonStandingPrivilege = "person-standing-privilege",
+        "A person holds sensitive permissions they did not use in the window"
+        => person_standing_privilege::PersonStandingPrivilege,
+    /// A person can reach an account through a permission set and did not in the window.
+    UnusedAssignment = "unused-assignment",
+        "An Identity Center assignment its person did not use in the window"
+        => unused_assignment::UnusedAssignment,
+    /// A person deactivated in the identity store is still assigned.
+    InactivePersonAssigned = "inactive-person-assigned",
+        "A deactivated person is still assigned"
+        => inactive_person_assigned::InactivePersonAssigned,
+    /// A permission set names a customer managed policy an account it is assigned on lacks.
+    MissingCustomerPolicy = "missing-customer-policy",
+        "A permission set names a customer managed policy an assigned account lacks"
+        => missing_customer_policy::MissingCustomerPolicy,
+    /// A permission set that reaches nobody.
+    UnassignedPermissionSet = "unassigned-permission-set",
+        "A permission set assigned to nobody"
+        => unassigned_permission_set::UnassignedPermissionSet,
 }
 
 /// One kind of finding: what it reads and what it concludes. A check sees one principal at a
@@ -218,6 +242,7 @@ impl<'a> Context<'a> {
 struct Organization<'a> {
     escalation_paths: &'a [EscalationPath],
     unused_services: &'a [UnusedServices],
+    people: &'a [PersonReport],
 }
 
 /// One finding.
@@ -342,6 +367,9 @@ pub struct ScanReport {
     pub accounts_without_events: Vec<String>,
     /// Privilege-escalation paths from non-admin principals to admin-equivalent ones.
     pub escalation_paths: Vec<crate::EscalationPath>,
+    /// The people of Identity Center, sorted by user name (empty without
+    /// `identity-center.json`).
+    pub people: Vec<PersonReport>,
     /// The window in days.
     pub window_days: i64,
 }
@@ -446,9 +474,18 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
 
     let unused_services = unused_services::per_account(&cx, &allowed_by_account);
     let unused_services_by_ou = unused_services::by_ou(snapshot, &unused_services);
+    let people = match &snapshot.identity_center {
+        Some(ic) => {
+            let rows: HashMap<&str, &PrincipalReport> =
+                principals.iter().map(|r| (r.arn.as_str(), r)).collect();
+            people::report(&cx, ic, &rows)
+        }
+        None => Vec::new(),
+    };
     let org = Organization {
         escalation_paths: &escalation_paths,
         unused_services: &unused_services,
+        people: &people,
     };
     for check in CHECKS {
         check.organization(&cx, &org, &mut found);
@@ -506,6 +543,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
     );
     ScanReport {
         escalation_paths,
+        people,
         principals,
         findings,
         unused_services,

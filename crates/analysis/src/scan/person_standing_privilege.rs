@@ -1,0 +1,56 @@
+//! Standing privilege per person: sensitive actions someone of Identity Center may perform
+//! through the roles they reach and used through none of them in the window, where the trails
+//! would have shown a use. The person, not the role, is who holds the privilege.
+
+use std::collections::BTreeSet;
+
+use latch_catalog::Category;
+
+use super::{plural, Check, Context, Finding, FindingKind, Found, Organization, Severity};
+
+pub(super) struct PersonStandingPrivilege;
+
+impl Check for PersonStandingPrivilege {
+    fn organization(&self, cx: &Context<'_>, org: &Organization<'_>, out: &mut Found) {
+        for p in org.people {
+            let Some(unused) = p.unused.as_ref().filter(|u| !u.is_empty()) else {
+                continue;
+            };
+            let admin = p
+                .access
+                .iter()
+                .any(|a| a.admin_equivalent && a.unused.as_ref().is_some_and(|u| !u.is_empty()));
+            let worst: BTreeSet<Category> = unused
+                .iter()
+                .flat_map(|n| cx.catalog.sensitivity(n).iter().map(|c| c.category))
+                .collect();
+            let severity = if admin {
+                Severity::Critical
+            } else if worst.contains(&Category::PrivilegeEscalation)
+                || worst.contains(&Category::CredentialAccess)
+            {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            let roles = p.access.iter().filter(|a| a.unused.is_some()).count();
+            out.push(Finding {
+                id: format!("person-standing-privilege:{}", p.user_name),
+                kind: FindingKind::PersonStandingPrivilege,
+                severity,
+                principal: Some(p.user_name.clone()),
+                account: String::new(),
+                detail: format!(
+                    "holds {} sensitive action{} through {roles} role{} that they did not use in {} days{}",
+                    unused.len(),
+                    plural(unused.len()),
+                    plural(roles),
+                    cx.opts.window_days,
+                    if admin { " (admin-equivalent)" } else { "" }
+                ),
+                items: unused.clone(),
+                usage_unknown: Vec::new(),
+            });
+        }
+    }
+}
