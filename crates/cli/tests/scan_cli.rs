@@ -141,6 +141,21 @@ fn people_are_analysed_behind_their_roles() {
         .iter()
         .any(|a| a["account"] == "200000000002" && a["through"] == serde_json::json!(["direct"])));
 
+    // Escalation and blast radius start from people too: bob's sandbox admin role reaches
+    // production by role chaining; carol's power-user role runs commands as a fleet admin.
+    assert_eq!(
+        person("bob@acme.example")["blast_radius"],
+        serde_json::json!(["300000000004", "500000000007"])
+    );
+    assert!(person("carol@acme.example")["escalation_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p
+            .as_str()
+            .unwrap()
+            .contains("role/ec2-fleet-admin (ssm-command)")));
+
     let findings = v["findings"].as_array().unwrap();
     let of = |kind: &str, who: &str| {
         findings

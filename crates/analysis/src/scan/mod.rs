@@ -478,7 +478,7 @@ pub fn scan(snapshot: &Snapshot, usage: Option<&UsageTable>, opts: ScanOptions) 
         Some(ic) => {
             let rows: HashMap<&str, &PrincipalReport> =
                 principals.iter().map(|r| (r.arn.as_str(), r)).collect();
-            people::report(&cx, ic, &rows)
+            people::report(&cx, ic, &rows, &escalation_paths)
         }
         None => Vec::new(),
     };

@@ -45,6 +45,10 @@ pub struct PersonReport {
     pub unused: Option<Vec<String>>,
     /// Their last activity through any of their roles, RFC 3339.
     pub last_activity: Option<String>,
+    /// The accounts they can act in, through their roles and the roles those may assume.
+    pub blast_radius: Vec<String>,
+    /// Privilege-escalation paths that start at one of their roles: `role → target (steps)`.
+    pub escalation_paths: Vec<String>,
 }
 
 /// One account and permission set a person reaches.
@@ -92,6 +96,7 @@ pub(super) fn report(
     cx: &Context<'_>,
     ic: &IdentityCenter,
     rows: &HashMap<&str, &PrincipalReport>,
+    escalation_paths: &[crate::EscalationPath],
 ) -> Vec<PersonReport> {
     // (user id) → (account, set arn) → how.
     let mut reach: BTreeMap<&str, BTreeMap<(&str, &str), BTreeSet<String>>> = BTreeMap::new();
@@ -209,6 +214,25 @@ pub(super) fn report(
                 used,
                 unused,
                 last_activity: access.iter().filter_map(|a| a.last_activity.clone()).max(),
+                blast_radius: access
+                    .iter()
+                    .filter_map(|a| rows.get(a.role.as_deref()?))
+                    .flat_map(|r| r.blast_radius.iter().cloned())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                escalation_paths: escalation_paths
+                    .iter()
+                    .filter(|e| {
+                        access
+                            .iter()
+                            .any(|a| a.role.as_deref() == Some(e.from.as_str()))
+                    })
+                    .map(|e| {
+                        let steps: Vec<&str> = e.steps.iter().map(|s| s.technique.id()).collect();
+                        format!("{} → {} ({})", e.from, e.to, steps.join(" → "))
+                    })
+                    .collect(),
                 access,
             }
         })
