@@ -24,6 +24,7 @@ pub enum ExampleCommand {
 /// Examples:
 ///   latch example generate --accounts 100 --roles-per-account 200 --days 90 --out /tmp/big
 ///   latch example generate --accounts 5 --roles-per-account 20 --seed 7 --out /tmp/small
+///   latch example generate --accounts 100 --people 5000 --groups 300 --permission-sets 40 --out /tmp/ic
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct GenerateArgs {
@@ -39,6 +40,17 @@ pub struct GenerateArgs {
     /// Seed of the pseudo-random choices: the same seed writes the same bytes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// People of IAM Identity Center: with any, `identity-center.json` is written (users, one
+    /// in a hundred deactivated; groups; permission sets assigned in every account).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    people: u32,
+    /// Groups of those people.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    groups: u32,
+    /// Permission sets: the three of every account and team sets, each provisioned in a fifth
+    /// of the accounts (with people only).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(3..=1_000))]
+    permission_sets: u32,
     /// Output directory; must not exist or be empty.
     #[arg(long)]
     out: PathBuf,
@@ -69,6 +81,9 @@ fn run_generate(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
         roles_per_account: usize::try_from(args.roles_per_account)?,
         days: args.days,
         seed: args.seed,
+        people: usize::try_from(args.people)?,
+        groups: usize::try_from(args.groups)?,
+        permission_sets: usize::try_from(args.permission_sets)?,
     };
     let total = params.accounts;
     let bar = crate::progress::Bar::new("generating", false);

@@ -37,6 +37,107 @@ pub struct Params {
     pub days: u32,
     /// Seed of the pseudo-random choices.
     pub seed: u64,
+    /// People of Identity Center (0: no `identity-center.json`).
+    pub people: usize,
+    /// Their groups (at least 1 when there are people).
+    pub groups: usize,
+    /// Permission sets: the three every account has (administrator, power user, read-only)
+    /// and team sets beyond them, each provisioned in a fifth of the accounts.
+    pub permission_sets: usize,
+}
+
+/// The three permission sets every generated account has: name, policy, role-name hash.
+const FIXED_SETS: [(&str, &str, &str); 3] = [
+    ("AdministratorAccess", ADMIN, "3f9a2b7c1d8e4f60"),
+    ("PowerUserAccess", POWER, "5e6f7a8b9c0d1e2f"),
+    ("ReadOnlyAccess", READONLY, "c2d4e6f8a0b1c3d5"),
+];
+
+/// The team permission sets (beyond the fixed three) provisioned in account `index`.
+fn team_sets_in(params: &Params, index: usize) -> impl Iterator<Item = usize> + '_ {
+    let teams = if params.people == 0 {
+        0
+    } else {
+        params.permission_sets.saturating_sub(FIXED_SETS.len())
+    };
+    (0..teams).filter(move |j| (index + j) % 5 == 0)
+}
+
+/// The Identity Center of a generated organization (`identity-center.json`): `people` users
+/// (the first ones named as the generated CloudTrail's sessions), each in one or two of
+/// `groups` groups, one in a hundred deactivated; every account assigns its permission sets to
+/// groups, and a few people directly.
+fn identity_center_value(params: &Params) -> Value {
+    let instance = format!("ssoins-{:016x}", params.seed);
+    let set_arn = |name: &str| format!("arn:aws:sso:::permissionSet/{instance}/ps-{name}");
+    let mut sets: Vec<Value> = FIXED_SETS
+        .iter()
+        .map(|(name, policy, _)| {
+            json!({"arn": set_arn(name), "name": name, "session_duration": "PT4H",
+                   "aws_managed_policies": [policy]})
+        })
+        .collect();
+    let teams = params.permission_sets.saturating_sub(FIXED_SETS.len());
+    sets.extend((0..teams).map(|j| {
+        let name = format!("Team{j}");
+        json!({"arn": set_arn(&name), "name": name, "session_duration": "PT8H",
+               "aws_managed_policies": [READONLY]})
+    }));
+    let user_name = |k: usize| match PEOPLE.get(k) {
+        Some(p) => format!("{p}@example.com"),
+        None => format!("user{k}@example.com"),
+    };
+    let users: Vec<Value> = (0..params.people)
+        .map(|k| {
+            json!({"id": format!("u-{k:08}"), "user_name": user_name(k),
+                   "emails": [user_name(k)], "active": k % 100 != 99})
+        })
+        .collect();
+    let groups_n = params.groups.max(1);
+    let groups: Vec<Value> = (0..groups_n)
+        .map(|g| {
+            let members: Vec<String> = (0..params.people)
+                .filter(|k| k % groups_n == g || (k * 7 + 3) % groups_n == g)
+                .map(|k| format!("u-{k:08}"))
+                .collect();
+            json!({"id": format!("g-{g:06}"), "display_name": format!("team-{g}"), "members": members})
+        })
+        .collect();
+    let mut assignments = Vec::new();
+    for i in 0..params.accounts {
+        let account = account_id(params, i);
+        let mut assign = |set: String, kind: &str, id: String| {
+            assignments.push(json!({"account": account, "permission_set": set,
+                                    "principal_type": kind, "principal_id": id}));
+        };
+        for (n, (name, _, _)) in FIXED_SETS.iter().enumerate() {
+            assign(
+                set_arn(name),
+                "GROUP",
+                format!("g-{:06}", (i + n) % groups_n),
+            );
+        }
+        for j in team_sets_in(params, i) {
+            assign(
+                set_arn(&format!("Team{j}")),
+                "GROUP",
+                format!("g-{:06}", (i + j + 3) % groups_n),
+            );
+        }
+        if params.people > 0 {
+            assign(
+                set_arn("AdministratorAccess"),
+                "USER",
+                format!("u-{:08}", i % params.people),
+            );
+        }
+    }
+    json!({"format": crate::identity_center::FORMAT,
+           "instance": {"arn": format!("arn:aws:sso:::instance/{instance}"),
+                        "identity_store_id": format!("d-{:010x}", params.seed % 0xff_ffff_ffff),
+                        "region": "us-east-1"},
+           "permission_sets": sets, "assignments": assignments, "users": users,
+           "groups": groups, "not_analysed": []})
 }
 
 /// One generated file: its path relative to the snapshot directory and its bytes.
@@ -480,11 +581,20 @@ impl Builder<'_> {
             Some(RoleLastUsed::default()),
             false,
         )?;
-        for (set, policy, hex) in [
-            ("AdministratorAccess", ADMIN, "3f9a2b7c1d8e4f60"),
-            ("PowerUserAccess", POWER, "5e6f7a8b9c0d1e2f"),
-            ("ReadOnlyAccess", READONLY, "c2d4e6f8a0b1c3d5"),
-        ] {
+        let teams: Vec<(String, &str, String)> = team_sets_in(self.params, index)
+            .map(|j| {
+                (
+                    format!("Team{j}"),
+                    READONLY,
+                    format!("{:016x}", 0x7ea0_0000_u64 + u64::try_from(j).unwrap_or(0)),
+                )
+            })
+            .collect();
+        for (set, policy, hex) in FIXED_SETS
+            .iter()
+            .map(|(s, p, h)| ((*s).to_owned(), *p, (*h).to_owned()))
+            .chain(teams)
+        {
             let (idle, last) = self.last_active();
             let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"Federated": format!("arn:aws:iam::{id}:saml-provider/AWSSSO_7a1c0e2b9d4f6a35_DO_NOT_DELETE")},
@@ -882,6 +992,14 @@ pub fn generate<E>(
         account_index: None,
     })
     .map_err(GenerateError::Sink)?;
+    if params.people > 0 {
+        sink(File {
+            path: crate::load::IDENTITY_CENTER_FILE.to_owned(),
+            bytes: to_bytes(&identity_center_value(params)),
+            account_index: None,
+        })
+        .map_err(GenerateError::Sink)?;
+    }
     sink(File {
         path: "activity.json".to_owned(),
         bytes: to_bytes(&crate::activity::to_value(&activity)),

@@ -32,6 +32,9 @@ const PARAMS: Params = Params {
     roles_per_account: 40,
     days: 90,
     seed: 42,
+    people: 0,
+    groups: 0,
+    permission_sets: 3,
 };
 
 #[test]
@@ -138,4 +141,49 @@ fn rejects_impossible_parameters() {
         |_| -> Result<(), Infallible> { Ok(()) },
     );
     assert!(matches!(r, Err(GenerateError::Params(m)) if m.contains("at least 4")));
+}
+
+/// With people, the organization gets an Identity Center whose roles are in the GAADs: every
+/// assignment of a provisioned permission set lands on a role, and the file reads back.
+#[test]
+fn people_come_with_an_identity_center_that_matches_the_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = Params {
+        people: 50,
+        groups: 6,
+        permission_sets: 8,
+        ..PARAMS
+    };
+    generate(&params, |f| -> std::io::Result<()> {
+        let path = dir.path().join(&f.path);
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        std::fs::write(path, f.bytes)
+    })
+    .unwrap();
+    let snapshot = latch_model::load::snapshot(dir.path()).unwrap();
+    let ic = snapshot.identity_center.as_ref().unwrap();
+    assert_eq!(ic.users.len(), 50);
+    assert_eq!(ic.groups.len(), 6);
+    assert_eq!(ic.permission_sets.len(), 8);
+    assert_eq!(
+        ic.users
+            .values()
+            .filter(|u| u.active == Some(false))
+            .count(),
+        0
+    );
+    assert!(ic
+        .users
+        .values()
+        .any(|u| u.user_name == "alice@example.com"));
+    for a in &ic.assignments {
+        assert!(
+            matches!(
+                ic.role_for(&snapshot, a),
+                latch_model::identity_center::RoleOf::Found(_)
+            ),
+            "{a:?}"
+        );
+    }
+    assert!(ic.assignments.len() >= 9 * 4);
 }
