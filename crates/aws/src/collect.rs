@@ -1,4 +1,5 @@
-//! `latch collect`: the organization, every account's IAM, its trails and CloudTrail logs, written as a
+//! `latch collect`: the organization, every account's IAM, its trails, IAM Identity Center
+//! (`identity-center.json`, [`crate::identity_center`]) and CloudTrail logs, written as a
 //! snapshot directory that `latch-model` loads (docs/snapshot-format.md).
 //!
 //! One account that cannot be reached does not sink the run: it is reported, its
@@ -99,6 +100,11 @@ pub struct CollectReport {
     pub cloudtrail_error: Option<String>,
     /// Why `trails.json` (the trails and their event selectors) was not written, when not.
     pub trails_error: Option<String>,
+    /// What `identity-center.json` (IAM Identity Center's permission sets, assignments and
+    /// people) holds, when it was written.
+    pub identity_center: Option<String>,
+    /// Why `identity-center.json` was not written, when not.
+    pub identity_center_error: Option<String>,
     /// Remarks about the organization (disabled policy types, ...).
     pub notes: Vec<String>,
     /// What the written snapshot does not cover, as the loader reports it.
@@ -360,6 +366,33 @@ pub async fn collect(
         ))
     };
 
+    // identity-center.json: from the sso-admin and identitystore APIs of the base credentials
+    // (the management account or a delegated administrator), assignments on every account.
+    let account_ids: Vec<String> = live.accounts.iter().map(|a| a.id.clone()).collect();
+    let (identity_center, identity_center_error) =
+        match crate::identity_center::read(aws, &account_ids, progress).await {
+            Err(e) => (
+                None,
+                Some(format!("{e}; no identity-center.json was written")),
+            ),
+            Ok(read) => {
+                let value = crate::identity_center::document(&read);
+                match latch_model::identity_center::parse_identity_center(&value) {
+                    Ok(ic) => {
+                        write_json(&out.join(latch_model::load::IDENTITY_CENTER_FILE), &value)?;
+                        (Some(crate::identity_center::summary(&ic)), None)
+                    }
+                    Err(e) => (
+                        None,
+                        Some(format!(
+                            "what was read of Identity Center does not pass Latch's reader ({e}), \
+                             so no identity-center.json was written"
+                        )),
+                    ),
+                }
+            }
+        };
+
     let (cloudtrail, cloudtrail_error) = match &config.cloudtrail {
         None => (None, None),
         Some(source) => match copy_logs(aws, source, out, progress).await {
@@ -381,6 +414,8 @@ pub async fn collect(
         cloudtrail,
         cloudtrail_error,
         trails_error,
+        identity_center,
+        identity_center_error,
         notes: live.notes,
         not_analysed: snapshot.not_analysed,
         started_at: time::rfc3339(started),

@@ -3,7 +3,8 @@
 //!
 //! - [`collect()`]: read the organization (tree, SCPs/RCPs), every member account's IAM
 //!   (`GetAccountAuthorizationDetails`, through an assumed role) and CloudTrail log files from
-//!   S3, and write a snapshot directory that `latch_model::load::snapshot` reads.
+//!   S3, and write a snapshot directory that `latch_model::load::snapshot` reads; with
+//!   [`identity_center`], IAM Identity Center's permission sets, assignments and people.
 //! - [`apply`]: make the organization match a firewall plan (`plan.json`,
 //!   `latch.plan/v1`): [`apply::plan_changes`] computes the diff in a safe order,
 //!   [`apply::execute`] carries it out and records it in `applied.json`.
@@ -34,6 +35,7 @@ pub mod drift;
 pub mod error;
 pub mod gaad;
 pub mod grants;
+pub mod identity_center;
 pub mod last_accessed;
 pub mod org;
 pub mod pacing;

@@ -510,6 +510,12 @@ pub fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             if let Some(e) = &report.trails_error {
                 writeln!(out, "trails: not recorded: {e}")?;
             }
+            if let Some(ic) = &report.identity_center {
+                writeln!(out, "identity center: {ic}")?;
+            }
+            if let Some(e) = &report.identity_center_error {
+                writeln!(out, "identity center: not recorded: {e}")?;
+            }
             for n in &report.notes {
                 writeln!(out, "note: {n}")?;
             }
