@@ -190,7 +190,7 @@ pub fn html(r: &ScanReport, as_of: &str) -> String {
                 if p.active == Some(false) { " <small>(deactivated)</small>" } else { "" },
                 esc(&p.groups.join(", ")),
                 esc(&reaches.join("; ")),
-                p.sensitive_actions.len(),
+                p.sensitive,
                 count(&p.used),
                 count(&p.unused),
                 esc(p.last_activity.as_deref().unwrap_or("never")),

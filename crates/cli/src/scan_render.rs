@@ -182,7 +182,7 @@ fn people(out: &mut Vec<u8>, r: &ScanReport, top: usize) -> std::io::Result<()> 
             "{:<32} {:>6} {:>9} {:>6} {:>7} {:>6}  {:<24} {}{}",
             clip(&p.user_name, 32),
             p.access.len(),
-            p.sensitive_actions.len(),
+            p.sensitive,
             count(&p.used),
             count(&p.unused),
             if p.admin_equivalent { "yes" } else { "" },

@@ -124,9 +124,17 @@ fn people_are_analysed_behind_their_roles() {
     assert!(admin_prod["role"].as_str().unwrap().ends_with(
         "role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_3f9a2b7c1d8e4f60"
     ));
-    // What she used is hers, read from her sessions of the role, and part of what it allows.
+    // What she used is hers, read from her sessions of the role, and part of what it allows
+    // (the role's row lists it once; each access says how many).
+    let role_row = v["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["arn"] == admin_prod["role"])
+        .unwrap();
+    let allowed = role_row["sensitive_actions"].as_array().unwrap();
+    assert_eq!(admin_prod["sensitive"], allowed.len());
     let used = admin_prod["used"].as_array().unwrap();
-    let allowed = admin_prod["sensitive_actions"].as_array().unwrap();
     assert!(used.iter().all(|a| allowed.contains(a)), "{used:?}");
     // Some people used some of what their roles allow in the window, and it shows per access.
     assert!(people

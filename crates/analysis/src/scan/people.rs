@@ -35,8 +35,8 @@ pub struct PersonReport {
     pub access: Vec<PersonAccess>,
     /// Admin-equivalent through at least one of them.
     pub admin_equivalent: bool,
-    /// Sensitive actions they may perform somewhere (the union over `access`).
-    pub sensitive_actions: Vec<String>,
+    /// How many sensitive actions they may perform somewhere (the union over `access`).
+    pub sensitive: usize,
     /// Of those, the ones they used in the window somewhere (`None` when usage was analysed
     /// for none of their accounts).
     pub used: Option<Vec<String>>,
@@ -67,13 +67,14 @@ pub struct PersonAccess {
     pub status: &'static str,
     /// The role is admin-equivalent.
     pub admin_equivalent: bool,
-    /// Sensitive actions the role may perform.
-    pub sensitive_actions: Vec<String>,
+    /// How many sensitive actions the role may perform (the role's row in `principals` lists
+    /// them).
+    pub sensitive: usize,
     /// Of those, the ones this person used through the role in the window (`None` when usage
     /// was not analysed for the account).
     pub used: Option<Vec<String>>,
-    /// Of those, the ones this person did not use where the trails would have shown it.
-    pub unused: Option<Vec<String>>,
+    /// Of those, how many this person did not use where the trails would have shown it.
+    pub unused: Option<usize>,
     /// Their last activity through the role, RFC 3339.
     pub last_activity: Option<String>,
 }
@@ -120,6 +121,8 @@ pub(super) fn report(
         .values()
         .map(|user| {
             let mut access = Vec::new();
+            let mut unused_by_access: Vec<Option<BTreeSet<String>>> = Vec::new();
+            let mut held: BTreeSet<&str> = BTreeSet::new();
             for ((account, set_arn), how) in reach.get(user.id.as_str()).into_iter().flatten() {
                 let Some(set) = ic.permission_sets.get(*set_arn) else {
                     continue;
@@ -148,22 +151,28 @@ pub(super) fn report(
                     }
                 }
                 let used_names: BTreeSet<&str> = used_ids.names().into_iter().collect();
-                let sensitive = row.map(|r| r.sensitive_actions.clone()).unwrap_or_default();
                 // What the trails would show of the role: its used and unused actions (the
                 // unknown ones are neither).
-                let observable: Option<Vec<&String>> = row.and_then(|r| {
-                    Some(r.used.as_ref()?.iter().chain(r.unused.as_ref()?).collect())
-                });
-                let (used, unused) = match observable.filter(|_| cx.usage_of(account).is_some()) {
+                let observable: Option<Vec<&String>> = row
+                    .filter(|_| cx.usage_of(account).is_some())
+                    .and_then(|r| {
+                        Some(r.used.as_ref()?.iter().chain(r.unused.as_ref()?).collect())
+                    });
+                let (used, unused): (Option<Vec<String>>, Option<Vec<&String>>) = match observable {
                     Some(obs) => {
-                        let (u, n): (Vec<String>, Vec<String>) = obs
+                        let (u, n): (Vec<&String>, Vec<&String>) = obs
                             .into_iter()
-                            .cloned()
                             .partition(|a| used_names.contains(a.as_str()));
-                        (Some(sorted(u)), Some(sorted(n)))
+                        (Some(sorted(u.into_iter().cloned().collect())), Some(n))
                     }
                     None => (None, None),
                 };
+                unused_by_access
+                    .push(unused.map(|n| n.into_iter().cloned().collect::<BTreeSet<String>>()));
+                held.extend(
+                    row.iter()
+                        .flat_map(|r| r.sensitive_actions.iter().map(String::as_str)),
+                );
                 access.push(PersonAccess {
                     account: (*account).to_owned(),
                     permission_set: set.name.clone(),
@@ -171,28 +180,33 @@ pub(super) fn report(
                     role: role.map(|r| r.arn.clone()),
                     status,
                     admin_equivalent: row.is_some_and(|r| r.admin_equivalent),
-                    sensitive_actions: sensitive,
+                    sensitive: row.map_or(0, |r| r.sensitive_actions.len()),
                     used,
-                    unused,
+                    unused: unused_by_access
+                        .last()
+                        .and_then(|u| u.as_ref().map(BTreeSet::len)),
                     last_activity: session.and_then(|s| s.last_activity).map(|t| t.to_string()),
                 });
             }
-            let union = |pick: fn(&PersonAccess) -> Option<&Vec<String>>| -> Option<Vec<String>> {
-                let mut any = false;
-                let mut all = BTreeSet::new();
-                for a in &access {
-                    if let Some(v) = pick(a) {
-                        any = true;
-                        all.extend(v.iter().cloned());
-                    }
-                }
-                any.then(|| all.into_iter().collect())
-            };
-            let used = union(|a| a.used.as_ref());
+            let analysed = access.iter().any(|a| a.used.is_some());
+            let used: Option<Vec<String>> = analysed.then(|| {
+                access
+                    .iter()
+                    .flat_map(|a| a.used.iter().flatten().cloned())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            });
             // Unused somewhere and used nowhere.
-            let unused = union(|a| a.unused.as_ref()).map(|u| {
-                u.into_iter()
-                    .filter(|x| !used.iter().flatten().any(|y| y == x))
+            let unused: Option<Vec<String>> = analysed.then(|| {
+                unused_by_access
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|x| !used.iter().flatten().any(|y| y == *x))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
                     .collect()
             });
             PersonReport {
@@ -205,12 +219,7 @@ pub(super) fn report(
                     .map(|g| g.display_name.clone())
                     .collect(),
                 admin_equivalent: access.iter().any(|a| a.admin_equivalent),
-                sensitive_actions: access
-                    .iter()
-                    .flat_map(|a| a.sensitive_actions.iter().cloned())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
+                sensitive: held.len(),
                 used,
                 unused,
                 last_activity: access.iter().filter_map(|a| a.last_activity.clone()).max(),

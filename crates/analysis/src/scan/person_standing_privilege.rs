@@ -19,7 +19,7 @@ impl Check for PersonStandingPrivilege {
             let admin = p
                 .access
                 .iter()
-                .any(|a| a.admin_equivalent && a.unused.as_ref().is_some_and(|u| !u.is_empty()));
+                .any(|a| a.admin_equivalent && a.unused.is_some_and(|u| u > 0));
             let worst: BTreeSet<Category> = unused
                 .iter()
                 .flat_map(|n| cx.catalog.sensitivity(n).iter().map(|c| c.category))
@@ -33,7 +33,7 @@ impl Check for PersonStandingPrivilege {
             } else {
                 Severity::Medium
             };
-            let roles = p.access.iter().filter(|a| a.unused.is_some()).count();
+            let roles = p.access.iter().filter(|a| a.unused.is_some_and(|u| u > 0)).count();
             out.push(Finding {
                 id: format!("person-standing-privilege:{}", p.user_name),
                 kind: FindingKind::PersonStandingPrivilege,

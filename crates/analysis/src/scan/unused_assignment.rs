@@ -13,7 +13,7 @@ impl Check for UnusedAssignment {
             for a in p.access.iter().filter(|a| a.idle(&start)) {
                 let severity = if a.admin_equivalent {
                     Severity::High
-                } else if !a.sensitive_actions.is_empty() {
+                } else if a.sensitive > 0 {
                     Severity::Medium
                 } else {
                     Severity::Low
