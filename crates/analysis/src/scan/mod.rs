@@ -582,6 +582,33 @@ fn unknown_clause(unknown: &[UnknownUsage]) -> String {
     )
 }
 
+/// How bad unused sensitive actions are: critical on an admin-equivalent holder, high when
+/// any of them escalates privilege or reaches credentials, medium otherwise. The one rule for
+/// standing privilege, of roles and users and of people.
+fn standing_severity<'n>(
+    cx: &Context<'_>,
+    unused: impl IntoIterator<Item = &'n str>,
+    admin_equivalent: bool,
+) -> Severity {
+    use latch_catalog::Category;
+    if admin_equivalent {
+        return Severity::Critical;
+    }
+    let grave = unused.into_iter().any(|n| {
+        cx.catalog.sensitivity(n).iter().any(|c| {
+            matches!(
+                c.category,
+                Category::PrivilegeEscalation | Category::CredentialAccess
+            )
+        })
+    });
+    if grave {
+        Severity::High
+    } else {
+        Severity::Medium
+    }
+}
+
 /// `s` after a count: `"s"` unless it is one.
 fn plural(n: usize) -> &'static str {
     if n == 1 {

@@ -1,12 +1,10 @@
 //! Standing privilege per person: sensitive actions someone of Identity Center may perform
-//! through the roles they reach and used through none of them in the window, where the trails
+//! through the roles they reach and did not use through any of them in the window, where the trails
 //! would have shown a use. The person, not the role, is who holds the privilege.
 
-use std::collections::BTreeSet;
-
-use latch_catalog::Category;
-
-use super::{plural, Check, Context, Finding, FindingKind, Found, Organization, Severity};
+use super::{
+    plural, standing_severity, Check, Context, Finding, FindingKind, Found, Organization,
+};
 
 pub(super) struct PersonStandingPrivilege;
 
@@ -20,19 +18,7 @@ impl Check for PersonStandingPrivilege {
                 .access
                 .iter()
                 .any(|a| a.admin_equivalent && a.unused.is_some_and(|u| u > 0));
-            let worst: BTreeSet<Category> = unused
-                .iter()
-                .flat_map(|n| cx.catalog.sensitivity(n).iter().map(|c| c.category))
-                .collect();
-            let severity = if admin {
-                Severity::Critical
-            } else if worst.contains(&Category::PrivilegeEscalation)
-                || worst.contains(&Category::CredentialAccess)
-            {
-                Severity::High
-            } else {
-                Severity::Medium
-            };
+            let severity = standing_severity(cx, unused.iter().map(String::as_str), admin);
             let roles = p.access.iter().filter(|a| a.unused.is_some_and(|u| u > 0)).count();
             out.push(Finding {
                 id: format!("person-standing-privilege:{}", p.user_name),

@@ -1,12 +1,8 @@
 //! Standing privilege: sensitive actions a principal holds but did not use in the window,
 //! where the trails would have shown a use. Actions of unknown use are named, never counted.
 
-use std::collections::BTreeSet;
-
-use latch_catalog::Category;
-
 use super::principal::Facts;
-use super::{plural, unknown_clause, Check, Context, Finding, FindingKind, Found, Severity};
+use super::{plural, standing_severity, unknown_clause, Check, Context, Finding, FindingKind, Found};
 
 pub(super) struct StandingPrivilege;
 
@@ -19,19 +15,7 @@ impl Check for StandingPrivilege {
         };
         let p = &f.principal;
         let names = states.unused.names();
-        let worst = names
-            .iter()
-            .flat_map(|n| cx.catalog.sensitivity(n).iter().map(|c| c.category))
-            .collect::<BTreeSet<_>>();
-        let severity = if f.admin_equivalent {
-            Severity::Critical
-        } else if worst.contains(&Category::PrivilegeEscalation)
-            || worst.contains(&Category::CredentialAccess)
-        {
-            Severity::High
-        } else {
-            Severity::Medium
-        };
+        let severity = standing_severity(cx, names.iter().copied(), f.admin_equivalent);
         let detail = format!(
             "holds {} sensitive action{} it did not use in {} days{}{}",
             names.len(),
