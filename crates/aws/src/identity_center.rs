@@ -249,19 +249,25 @@ pub async fn read(aws: &Aws, accounts: &[String], progress: &dyn Progress) -> Re
         .collect();
     let mut pending = vec![accounts.len(); readable.len()];
     let mut found = vec![0usize; readable.len()];
-    let mut failed: Vec<Vec<(&str, AwsError)>> = readable.iter().map(|_| Vec::new()).collect();
-    let pairs = readable.iter().enumerate().flat_map(|(i, (arn, _))| {
-        accounts
-            .iter()
-            .map(move |account| (i, *arn, account.as_str()))
-    });
+    let mut failed: Vec<Vec<(String, AwsError)>> = readable.iter().map(|_| Vec::new()).collect();
+    // Owned pairs: a future that borrows through a closure's argument is not provably `Send`
+    // (rust-lang/rust#110338), and the server reads Identity Center from a spawned task.
+    let pairs: Vec<(usize, String, String)> = readable
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (arn, _))| {
+            accounts
+                .iter()
+                .map(move |account| (i, (*arn).to_owned(), account.clone()))
+        })
+        .collect();
     let mut listings = futures::stream::iter(pairs)
         .map(|(i, arn, account)| async move {
             let got = sso_ref
                 .list_account_assignments()
                 .instance_arn(instance_arn)
-                .account_id(account)
-                .permission_set_arn(arn)
+                .account_id(account.as_str())
+                .permission_set_arn(arn.as_str())
                 .max_results(PAGE_SIZE)
                 .into_paginator()
                 .items()
@@ -303,9 +309,9 @@ pub async fn read(aws: &Aws, accounts: &[String], progress: &dyn Progress) -> Re
         c.not_analysed.extend(notes.iter().cloned());
     }
     for ((_, label), failed) in readable.iter().zip(failed.iter_mut()) {
-        failed.sort_by(|a, b| a.0.cmp(b.0));
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some((_, first)) = failed.first() {
-            let ids: Vec<&str> = failed.iter().map(|(a, _)| *a).collect();
+            let ids: Vec<&str> = failed.iter().map(|(a, _)| a.as_str()).collect();
             c.not_analysed.push(format!(
                 "{label}: {} on {} {}; who is assigned it there is unknown",
                 failure(first),
@@ -369,13 +375,23 @@ pub async fn read(aws: &Aws, accounts: &[String], progress: &dyn Progress) -> Re
         }
     }
     let store_ref = &store;
+    let groups: Vec<(String, String)> = c
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.group_id().to_owned(),
+                g.display_name().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
     let members: Vec<std::result::Result<Vec<GroupMembership>, String>> =
-        futures::stream::iter(c.groups.iter())
-            .map(|g| async move {
+        futures::stream::iter(groups)
+            .map(|(group_id, display_name)| async move {
                 store_ref
                     .list_group_memberships()
                     .identity_store_id(identity_store_id)
-                    .group_id(g.group_id())
+                    .group_id(group_id.as_str())
                     .max_results(PAGE_SIZE)
                     .into_paginator()
                     .items()
@@ -386,8 +402,8 @@ pub async fn read(aws: &Aws, accounts: &[String], progress: &dyn Progress) -> Re
                         let e = call_failed("identitystore:ListGroupMemberships", e);
                         format!(
                             "group `{}` ({}): {}; its members are unknown",
-                            g.display_name().unwrap_or_default(),
-                            g.group_id(),
+                            display_name,
+                            group_id,
                             failure(&e)
                         )
                     })
@@ -520,7 +536,7 @@ fn set_done(
     progress: &dyn Progress,
     sets: &[(&str, String)],
     found: &[usize],
-    failed: &[Vec<(&str, AwsError)>],
+    failed: &[Vec<(String, AwsError)>],
     i: usize,
     accounts: usize,
 ) {

@@ -13,6 +13,8 @@
 //! - [`grants`]: the IAM operations behind a permissions-on-demand grant (grant tags, session
 //!   cut-off); [`userid`]: grants to Identity Center users (`aws:userid` exemptions in the
 //!   applied Latch SCPs); [`AwsCloud`] offers both to the control plane as its `CloudAdapter`.
+//! - [`directory`]: IAM Identity Center's people, groups and the `AWSReservedSSO_*` roles
+//!   they reach, as the control plane's `DirectorySource` ([`IdentityCenterDirectory`]).
 //! - [`checkpoint`]: the server's signed audit checkpoints as S3 objects under object lock.
 //!
 //! Conventions: the default credential chain, `--profile`, `--region`, `--endpoint-url`
@@ -31,6 +33,7 @@ pub mod cloudtrail;
 pub mod collect;
 pub mod connect;
 pub mod credential_report;
+pub mod directory;
 pub mod drift;
 pub mod error;
 pub mod gaad;
@@ -53,6 +56,7 @@ pub use cloud::AwsCloud;
 pub use cloudtrail::CloudTrailSource;
 pub use collect::{collect, CollectConfig, CollectReport, WorkloadRegions};
 pub use connect::{Aws, AwsOptions, DEFAULT_ROLE_NAME};
+pub use directory::IdentityCenterDirectory;
 pub use error::AwsError;
 pub use plan::Plan;
 pub use progress::{Progress, ProgressEvent, Silent};

@@ -496,6 +496,7 @@ fn scheduler_crashes_around_aws_calls_converge() {
                 clock: Arc::new(clock.clone()),
                 metrics_listener: None,
                 checkpoint_publishers: Vec::new(),
+                directory: None,
             })
         };
         let tag = || async {
@@ -517,6 +518,8 @@ fn scheduler_crashes_around_aws_calls_converge() {
                     reason: "crash test".into(),
                     break_glass: false,
                     source: "api".into(),
+                    account: None,
+                    permission_set: None,
                 })
                 .await
                 .unwrap();

@@ -41,6 +41,7 @@ pub enum ServerCommand {
     ///   latch request iam-admin 1h "incident 4411"
     ///   latch request read-logs 30m "debug job 17" --format json
     ///   latch request iam-admin 15m "prod down" --break-glass     # granted at once, loudly recorded
+    ///   latch request iam-admin 1h "INC-7" --account 111122223333  # an Identity Center user: that account's role
     Request(RequestArgs),
     /// Approve a pending request (you must be one of its named approvers, never its requester).
     ///
@@ -65,6 +66,14 @@ pub enum ServerCommand {
         #[command(subcommand)]
         /// What to do.
         cmd: AuditCommand,
+    },
+    /// The people directory ([identity_center]): sync it now instead of at the next refresh.
+    ///
+    /// Example: latch directory sync      # after offboarding someone (admin token)
+    Directory {
+        #[command(subcommand)]
+        /// What to do.
+        cmd: DirectoryCommand,
     },
     /// API tokens, created directly in the database (bootstrap the first admin this way).
     Token {
@@ -130,8 +139,22 @@ pub struct RequestArgs {
     /// Grant at once without approval (only for people on the break-glass list; loudly recorded).
     #[arg(long)]
     break_glass: bool,
+    /// The account the grant is for (IAM Identity Center users: the grant lands on your role in
+    /// that account only; needed when you reach several).
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    account: Option<String>,
+    /// The permission set whose role receives it, when you reach the account through several.
+    #[arg(long, value_name = "NAME")]
+    permission_set: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
+}
+
+/// `latch directory …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum DirectoryCommand {
+    /// Read IAM Identity Center now and apply what changed (people who left lose their grants).
+    Sync(ClientArgs),
 }
 
 /// Arguments of `latch approve` / `latch deny`.
@@ -349,6 +372,9 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
                 cmd: AuditCommand::Keygen { out },
             } => audit_keygen(&out),
             ServerCommand::Token { cmd } => token(cmd).await,
+            ServerCommand::Directory {
+                cmd: DirectoryCommand::Sync(client),
+            } => directory_sync(client).await,
         }
     })
 }
@@ -408,6 +434,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!(server = %config.server_id, "server id (scheduler lease holder)");
     let cloud = cloud(args.cloud, &config, firewall.limits).await?;
+    let directory = directory(&config).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding [server] listen `{}`", config.listen))?;
@@ -418,6 +445,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         clock: Arc::new(SystemClock),
         metrics_listener: None,
         checkpoint_publishers,
+        directory,
     };
     launch_with_tcp_listener(settings, listener, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -527,6 +555,21 @@ async fn cloud(
         );
         return Ok(Arc::new(FakeCloud::new()));
     }
+    let (aws, access) = connect(config, "latch-serve", "grants land on AWS").await?;
+    Ok(Arc::new(
+        latch_aws::AwsCloud::new(aws, access).with_limits(limits),
+    ))
+}
+
+/// AWS through the [aws] settings (or the default credential chain without them), and the
+/// member accounts through its member role, sessions named `session_name`. The credentials
+/// are checked at once, so a server fails at start with AWS's own words rather than at the
+/// first grant; `what` says what they are for in the log.
+async fn connect(
+    config: &Config,
+    session_name: &str,
+    what: &str,
+) -> anyhow::Result<(latch_aws::Aws, latch_aws::AccountAccess)> {
     let aws_cfg = config.aws.clone().unwrap_or_default();
     let options = latch_aws::AwsOptions {
         profile: aws_cfg.profile.clone(),
@@ -536,20 +579,38 @@ async fn cloud(
         ..latch_aws::AwsOptions::default()
     };
     let aws = latch_aws::Aws::connect(&options).await?;
-    // Fail at start, with AWS's own words, rather than at the first grant.
     let caller = aws
         .caller_identity()
         .await
-        .context("checking the AWS credentials of [aws]")?;
-    tracing::info!(caller = %caller.arn, account = %caller.account, member_role = %aws_cfg.member_role, "grants land on AWS");
+        .with_context(|| format!("checking the AWS credentials of [aws] ({what})"))?;
+    tracing::info!(caller = %caller.arn, account = %caller.account, member_role = %aws_cfg.member_role, "{what}");
     let access = latch_aws::AccountAccess {
         role_name: aws_cfg.member_role.clone(),
         role_overrides: aws_cfg.member_role_overrides.clone(),
-        session_name: "latch-serve".to_owned(),
+        session_name: session_name.to_owned(),
     };
-    Ok(Arc::new(
-        latch_aws::AwsCloud::new(aws, access).with_limits(limits),
-    ))
+    Ok((aws, access))
+}
+
+/// IAM Identity Center as the people directory, when `[identity_center]` asks for it: read
+/// through the [aws] settings (or the default credential chain), from the management account
+/// or a delegated administrator, member accounts' roles through the member role.
+async fn directory(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn latch_grant::directory::DirectorySource>>> {
+    let Some(ic) = &config.identity_center else {
+        return Ok(None);
+    };
+    let (aws, access) = connect(
+        config,
+        "latch-directory",
+        "people come from IAM Identity Center",
+    )
+    .await?;
+    Ok(Some(Arc::new(
+        latch_aws::IdentityCenterDirectory::new(aws, access)
+            .with_instance(ic.instance_arn.clone(), ic.identity_store_id.clone()),
+    )))
 }
 
 /// The S3 places of `[[audit.publish]]`, reached through the [aws] settings (or the default
@@ -687,6 +748,8 @@ async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
         reason: args.reason.join(" "),
         break_glass: args.break_glass,
         source: Some("cli".to_owned()),
+        account: args.account.clone(),
+        permission_set: args.permission_set.clone(),
     };
     let a: api::RequestAnswer = call(
         &args.client,
@@ -707,6 +770,25 @@ async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
                 r.id, r.bundle, r.duration
             ),
         }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn directory_sync(client: ClientArgs) -> anyhow::Result<ExitCode> {
+    let answer: Value = call(
+        &client,
+        reqwest::Method::POST,
+        "/api/v1/directory/sync",
+        None::<&Value>,
+    )
+    .await?;
+    show(client.format, &answer, |a| {
+        let c = &a["synced"];
+        format!(
+            "directory synced: {} people ({} added, {} removed, {} deactivated, {} reactivated, {} changed); {} pending request(s) cancelled, {} grant(s) revoked",
+            c["people"], c["added"], c["removed"], c["deactivated"], c["reactivated"],
+            c["changed"], c["requests_cancelled"], c["grants_revoked"]
+        )
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -261,6 +261,8 @@ fn database_with_a_request(db: &Path, ticks: usize) {
                         kind: IdentityKind::Role,
                         id: "arn:aws:iam::111122223333:role/alice".into(),
                     },
+                    account: None,
+                    permission_set: None,
                     bundle: "iam-admin".into(),
                     duration_secs: 3600,
                     reason: "incident 4411".into(),

@@ -27,6 +27,8 @@ pub fn request(id: &str, requester: &str, at: Millis) -> RequestRecord {
             kind: IdentityKind::Role,
             id: format!("arn:aws:iam::111122223333:role/{requester}"),
         },
+        account: None,
+        permission_set: None,
         bundle: "iam-admin".into(),
         duration_secs: 3600,
         reason: "incident 4411".into(),
@@ -49,6 +51,8 @@ pub fn grant(id: &str, req: &RequestRecord, at: Millis) -> GrantRecord {
         request_id: req.id.clone(),
         requester: req.requester.clone(),
         identity: req.identity.clone(),
+        account: req.account.clone(),
+        permission_set: req.permission_set.clone(),
         bundle: req.bundle.clone(),
         status: GrantStatus::Approved,
         break_glass: false,
@@ -153,6 +157,7 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
             tokens: Vec::new(),
             token_revocations: Vec::new(),
             messages: Vec::new(),
+            directory: Vec::new(),
         })
         .await
         .unwrap();
@@ -441,6 +446,85 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
             .unwrap()
             .revoked_at,
         Some(t0 + 1)
+    );
+
+    // The directory: people put and replaced by user id, removed, read back in user-id order
+    // from either server; rows and their audit entries land together. A request and grant
+    // for a person of the directory keep the account and permission set their grant is for.
+    let person = |id: &str, name: &str, active: bool| directory::DirectoryPerson {
+        user_id: id.into(),
+        user_name: name.into(),
+        display_name: Some(name.to_uppercase()),
+        email: Some(format!("{name}@example.com")),
+        active,
+        groups: ["Platform".to_owned()].into_iter().collect(),
+        roles: vec![directory::AccountRole {
+            account: "111122223333".into(),
+            permission_set: "AdministratorAccess".into(),
+            role_id: Some("AROAEXAMPLE".into()),
+        }],
+    };
+    store
+        .commit(Changeset {
+            directory: vec![
+                directory::DirectoryWrite::Put(person("u-2", "bob", true)),
+                directory::DirectoryWrite::Put(person("u-1", "dana", true)),
+            ],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "directory.synced")])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second.directory().await.unwrap(),
+        vec![person("u-1", "dana", true), person("u-2", "bob", true)]
+    );
+    store
+        .commit(Changeset {
+            directory: vec![
+                directory::DirectoryWrite::Put(person("u-1", "dana", false)),
+                directory::DirectoryWrite::Remove("u-2".into()),
+            ],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "directory.synced")])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second.directory().await.unwrap(),
+        vec![person("u-1", "dana", false)]
+    );
+    let mut ic = request("r-ic", "dana", t0);
+    ic.identity = Identity {
+        kind: IdentityKind::IdentityCenter,
+        id: "AROAEXAMPLE:dana".into(),
+    };
+    ic.account = Some("111122223333".into());
+    ic.permission_set = Some("AdministratorAccess".into());
+    ic.status = RequestStatus::Approved;
+    let icg = grant("g-ic", &ic, t0);
+    store
+        .commit(Changeset {
+            requests: vec![Write::Insert(ic.clone())],
+            grants: vec![Write::Insert(icg.clone())],
+            ..Changeset::audit_only(vec![AuditEvent::new(t0, "request.created").subject("r-ic")])
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.request("r-ic").await.unwrap().unwrap(), ic);
+    assert_eq!(second.grant("g-ic").await.unwrap().unwrap(), icg);
+    let mut cancelled = ic.clone();
+    cancelled.status = RequestStatus::Cancelled;
+    store
+        .commit(Changeset {
+            requests: vec![Write::Update(cancelled)],
+            ..Changeset::audit_only(vec![
+                AuditEvent::new(t0, "request.cancelled").subject("r-ic")
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second.request("r-ic").await.unwrap().unwrap().status,
+        RequestStatus::Cancelled
     );
 
     // Nonces: first sight true, replay false (from either server), forgotten after expiry.

@@ -12,7 +12,9 @@
 //!   seam for the places they are published to;
 //! - [`Store`] and its read half [`StoreRead`]: what a storage backend provides (`latch-store`
 //!   holds the SQL backends, and runs [`conformance`] against each);
-//! - [`cloud`]: the [`CloudAdapter`] seam to the cloud, with [`FakeCloud`] for tests.
+//! - [`cloud`]: the [`CloudAdapter`] seam to the cloud, with [`FakeCloud`] for tests;
+//! - [`directory`]: the people directory (IAM Identity Center) — its records, what a sync
+//!   changes, and the [`directory::DirectorySource`] seam, with a fake for tests.
 //!
 //! The server commits what the workflow decides, and talks to people and the cloud.
 
@@ -23,6 +25,7 @@ pub mod checkpoint;
 pub mod cloud;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod directory;
 pub mod records;
 pub mod rules;
 pub mod workflow;
@@ -101,6 +104,8 @@ pub trait StoreRead: Send + Sync + std::fmt::Debug {
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Every token, by id.
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Every person of the stored directory, by user id.
+    async fn directory(&self) -> Result<Vec<directory::DirectoryPerson>, StoreError>;
 }
 
 /// Everything the control plane persists: what [`StoreRead`] reads, and the writes.

@@ -92,6 +92,8 @@ string_enum! {
         Denied => "denied",
         /// Nobody answered before the last approver tier timed out.
         Expired => "expired",
+        /// Withdrawn before a decision: the requester left the directory or was deactivated.
+        Cancelled => "cancelled",
     }
 }
 
@@ -182,6 +184,13 @@ pub struct RequestRecord {
     pub requester: String,
     /// Who receives the permission.
     pub identity: Identity,
+    /// The account the grant is for, when the person reaches several (an Identity Center
+    /// user: the grant lands on that account's role only).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The Identity Center permission set whose role in `account` receives the grant.
+    #[serde(default)]
+    pub permission_set: Option<String>,
     /// Bundle name.
     pub bundle: String,
     /// Asked duration in seconds.
@@ -248,6 +257,12 @@ pub struct GrantRecord {
     pub requester: String,
     /// Who holds it.
     pub identity: Identity,
+    /// The account it is for (Identity Center users), from the request.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The permission set whose role it lands on (Identity Center users), from the request.
+    #[serde(default)]
+    pub permission_set: Option<String>,
     /// Bundle name.
     pub bundle: String,
     /// Current status.
@@ -420,6 +435,8 @@ pub struct Changeset {
     /// Where approval messages were posted (one already recorded for the same request,
     /// platform and conversation is replaced).
     pub messages: Vec<ChatMessage>,
+    /// Directory rows to write (a sync of the people directory).
+    pub directory: Vec<crate::directory::DirectoryWrite>,
 }
 
 /// A token to stop accepting, and when.
@@ -451,6 +468,7 @@ impl Changeset {
             && self.tokens.is_empty()
             && self.token_revocations.is_empty()
             && self.messages.is_empty()
+            && self.directory.is_empty()
     }
 }
 

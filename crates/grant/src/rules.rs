@@ -6,19 +6,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::directory::{AccountRole, DirectoryPerson};
 use crate::records::Identity;
 
 /// A person who may request or approve, and where their grants land.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    /// Name (the `[identities.NAME]` key).
+    /// Name (the `[identities.NAME]` key, or the directory's user name).
     pub name: String,
-    /// The AWS identity their grants land on.
-    pub aws: Identity,
-    /// Email, for messages.
+    /// The one AWS identity their grants land on, when the configuration names it; a person
+    /// from the directory has none, and each request names the account instead (`roles`).
+    pub aws: Option<Identity>,
+    /// Email, for messages and to find them on chat platforms.
     pub email: Option<String>,
-    /// Their id on each chat platform they use, by platform name (`slack`, `teams`).
+    /// Their id on each chat platform they use, by platform name (`slack`, `teams`), as the
+    /// configuration sets it (others are looked up by email).
     pub chat: BTreeMap<String, String>,
+    /// The Identity Center roles they reach, from the directory.
+    pub roles: Vec<AccountRole>,
+    /// Their directory groups, by display name.
+    pub groups: BTreeSet<String>,
 }
 
 impl Person {
@@ -32,8 +39,11 @@ impl Person {
 /// One approver tier: who may answer and how long they have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tier {
-    /// People (group references already expanded), sorted.
+    /// People (group references already expanded; directory groups' members added by
+    /// [`Rules::with_directory`]), sorted.
     pub approvers: Vec<String>,
+    /// Directory (Identity Center) groups whose active members approve too, by display name.
+    pub directory_groups: Vec<String>,
     /// Seconds before escalating to the next tier (or expiring the request).
     pub timeout_secs: i64,
 }
@@ -88,6 +98,59 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// These rules with the directory's people: each active person becomes a person of the
+    /// rules under their user name (one of the configuration's people of the same name keeps
+    /// its settings and gains the directory's roles, groups and, unless set, email), and every
+    /// tier's directory groups add their active members to its approvers.
+    #[must_use]
+    pub fn with_directory(&self, directory: &[DirectoryPerson]) -> Rules {
+        let mut out = self.clone();
+        let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for d in directory.iter().filter(|d| d.active) {
+            for g in &d.groups {
+                members.entry(g.as_str()).or_default().push(&d.user_name);
+            }
+            let p = out
+                .people
+                .entry(d.user_name.clone())
+                .or_insert_with(|| Person {
+                    name: d.user_name.clone(),
+                    aws: None,
+                    email: None,
+                    chat: BTreeMap::new(),
+                    roles: Vec::new(),
+                    groups: BTreeSet::new(),
+                });
+            if p.email.is_none() {
+                p.email.clone_from(&d.email);
+            }
+            p.roles.clone_from(&d.roles);
+            p.groups.clone_from(&d.groups);
+        }
+        for b in out.bundles.values_mut() {
+            for t in &mut b.policy.tiers {
+                let mut all: BTreeSet<String> = t.approvers.iter().cloned().collect();
+                for g in &t.directory_groups {
+                    for m in members.get(g.as_str()).into_iter().flatten() {
+                        all.insert((*m).to_owned());
+                    }
+                }
+                t.approvers = all.into_iter().collect();
+            }
+        }
+        out
+    }
+
+    /// The person whose email is `email` (compared without case).
+    #[must_use]
+    pub fn person_by_email(&self, email: &str) -> Option<&Person> {
+        self.people.values().find(|p| {
+            p.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+    }
+
     /// The person whose id on chat `platform` is `id`.
     #[must_use]
     pub fn person_by_chat(&self, platform: &str, id: &str) -> Option<&Person> {

@@ -20,11 +20,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cloud::LatchTag;
+use crate::directory::{self, AccountRole};
 use crate::records::{
     ApprovalRecord, AuditEvent, Changeset, Decision, GrantRecord, GrantStatus, Identity, Millis,
     RequestRecord, RequestStatus, TokenRecord, TokenRevocation, Write,
 };
-use crate::rules::{Bundle, Rules};
+use crate::rules::{Bundle, Person, Rules};
 
 /// A duration for people: `1h30m`, `45s`, `2d` (`0s` for none).
 #[must_use]
@@ -80,6 +81,9 @@ pub enum RefusalCode {
     ForbiddenCharacter,
     /// An empty or blank name, or one with a space at either end.
     InvalidName,
+    /// The account or permission set named is not one the person reaches (or its role is not
+    /// in the account), or a person who reaches several did not name one.
+    InvalidTarget,
 }
 
 impl RefusalCode {
@@ -103,6 +107,7 @@ impl RefusalCode {
             RefusalCode::TooLong => "too_long",
             RefusalCode::ForbiddenCharacter => "forbidden_character",
             RefusalCode::InvalidName => "invalid_name",
+            RefusalCode::InvalidTarget => "invalid_target",
         }
     }
 }
@@ -337,6 +342,134 @@ pub struct NewRequest {
     pub break_glass: bool,
     /// `api`, `cli`, `slack`.
     pub source: String,
+    /// The account the grant is for (a person from the directory who reaches several).
+    pub account: Option<String>,
+    /// The permission set whose role receives it, when the person reaches the account
+    /// through several.
+    pub permission_set: Option<String>,
+}
+
+/// Where a request's grant lands: the identity, and for a person from the directory the
+/// account and permission set of the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The identity the grant is given to.
+    pub identity: Identity,
+    /// The account (directory people).
+    pub account: Option<String>,
+    /// The permission set (directory people).
+    pub permission_set: Option<String>,
+}
+
+fn roles_list(roles: &[&AccountRole]) -> String {
+    roles
+        .iter()
+        .map(|r| format!("{} as {}", r.account, r.permission_set))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where `person`'s grant lands for a request naming `account` and `permission_set`: their
+/// configured identity, or the `aws:userid` of their session of one Identity Center role —
+/// the only role they reach on `account` (or the one of `permission_set`), which must be in
+/// the account. A person who reaches one role in all may leave the account out.
+///
+/// # Errors
+/// `invalid_target`, naming what they do reach.
+pub fn target(
+    person: &Person,
+    account: Option<&str>,
+    permission_set: Option<&str>,
+) -> Result<Target, Refusal> {
+    let bad = |m: String| Err(refuse(RefusalCode::InvalidTarget, m));
+    if let Some(a) = account {
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            return bad(format!("`{a}` is not an AWS account id (12 digits)"));
+        }
+    }
+    if person.roles.is_empty() {
+        let Some(aws) = &person.aws else {
+            return bad(format!(
+                "`{}` reaches no account through IAM Identity Center",
+                person.name
+            ));
+        };
+        if account.is_some() || permission_set.is_some() {
+            return bad(format!(
+                "`{}`'s grants land on {} (set in [identities]); an account or permission set applies to Identity Center users only",
+                person.name, aws.id
+            ));
+        }
+        return Ok(Target {
+            identity: aws.clone(),
+            account: None,
+            permission_set: None,
+        });
+    }
+    if account.is_none() && permission_set.is_none() {
+        if let Some(aws) = &person.aws {
+            return Ok(Target {
+                identity: aws.clone(),
+                account: None,
+                permission_set: None,
+            });
+        }
+    }
+    let all: Vec<&AccountRole> = person.roles.iter().collect();
+    let on: Vec<&AccountRole> = all
+        .iter()
+        .copied()
+        .filter(|r| account.is_none_or(|a| r.account == a))
+        .filter(|r| permission_set.is_none_or(|p| r.permission_set.eq_ignore_ascii_case(p)))
+        .collect();
+    let role = match (on.as_slice(), account) {
+        ([one], _) => *one,
+        ([], Some(a)) => {
+            return bad(format!(
+                "`{}` is not assigned {} on account {a} in IAM Identity Center (they reach: {})",
+                person.name,
+                permission_set
+                    .map_or_else(|| "any permission set".to_owned(), |p| format!("`{p}`")),
+                roles_list(&all)
+            ))
+        }
+        ([], None) => {
+            return bad(format!(
+                "`{}` reaches no account as `{}` (they reach: {})",
+                person.name,
+                permission_set.unwrap_or_default(),
+                roles_list(&all)
+            ))
+        }
+        (many, Some(a)) => {
+            return bad(format!(
+                "`{}` reaches account {a} through several permission sets ({}): name one",
+                person.name,
+                many.iter()
+                    .map(|r| r.permission_set.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        (many, None) => {
+            return bad(format!(
+                "`{}` reaches several accounts ({}): name the account",
+                person.name,
+                roles_list(many)
+            ))
+        }
+    };
+    let Some(identity) = directory::identity_of(role, &person.name) else {
+        return bad(format!(
+            "account {} holds no role for permission set `{}` yet (not provisioned, or the account could not be read at the last directory sync): no grant can land on it",
+            role.account, role.permission_set
+        ));
+    };
+    Ok(Target {
+        identity,
+        account: Some(role.account.clone()),
+        permission_set: Some(role.permission_set.clone()),
+    })
 }
 
 /// The outcome of a transition: what to commit, and the records after it.
@@ -366,6 +499,8 @@ fn new_grant(request: &RequestRecord, grant_id: &str, now: Millis) -> GrantRecor
         request_id: request.id.clone(),
         requester: request.requester.clone(),
         identity: request.identity.clone(),
+        account: request.account.clone(),
+        permission_set: request.permission_set.clone(),
         bundle: request.bundle.clone(),
         status: GrantStatus::Approved,
         break_glass: request.break_glass,
@@ -386,6 +521,7 @@ fn grant_event(kind: &str, g: &GrantRecord, now: Millis) -> AuditEvent {
         "request_id": g.request_id,
         "identity": g.identity.id,
         "identity_kind": g.identity.kind.as_str(),
+        "account": g.account,
         "bundle": g.bundle,
         "expires_at": g.expires_at,
         "break_glass": g.break_glass,
@@ -408,7 +544,7 @@ pub fn open_request(
         refuse(
             RefusalCode::UnknownPerson,
             format!(
-                "`{}` has no AWS identity mapped in [identities]: ask an administrator to add one",
+                "`{}` is neither in [identities] nor an active Identity Center user: ask an administrator to add them",
                 new.requester
             ),
         )
@@ -439,6 +575,11 @@ pub fn open_request(
         ));
     }
     check_text("reason", &new.reason, cfg.max_reason_chars)?;
+    let to = target(
+        person,
+        new.account.as_deref(),
+        new.permission_set.as_deref(),
+    )?;
     if new.break_glass && !cfg.break_glass.contains(&new.requester) {
         return Err(refuse(
             RefusalCode::BreakGlassNotAllowed,
@@ -453,7 +594,9 @@ pub fn open_request(
     let mut request = RequestRecord {
         id: request_id.to_owned(),
         requester: new.requester.clone(),
-        identity: person.aws.clone(),
+        identity: to.identity.clone(),
+        account: to.account.clone(),
+        permission_set: to.permission_set.clone(),
         bundle: b.name.clone(),
         duration_secs: new.duration_secs,
         reason: new.reason.clone(),
@@ -472,7 +615,9 @@ pub fn open_request(
         .subject(request_id)
         .details(json!({
             "bundle": b.name,
-            "identity": person.aws.id,
+            "identity": to.identity.id,
+            "account": to.account,
+            "permission_set": to.permission_set,
             "duration_secs": new.duration_secs,
             "reason": new.reason,
             "source": new.source,
@@ -492,7 +637,7 @@ pub fn open_request(
                     .details(json!({
                         "severity": "critical",
                         "bundle": b.name,
-                        "identity": person.aws.id,
+                        "identity": to.identity.id,
                         "reason": new.reason,
                         "grant_id": grant_id,
                         "note": "granted without approval under break-glass",
@@ -517,6 +662,7 @@ pub fn open_request(
             tokens: Vec::new(),
             token_revocations: Vec::new(),
             messages: Vec::new(),
+            directory: Vec::new(),
         },
         request: Some(request),
         grant,
@@ -654,6 +800,7 @@ pub fn decide(
             tokens: Vec::new(),
             token_revocations: Vec::new(),
             messages: Vec::new(),
+            directory: Vec::new(),
         },
         request: Some(updated),
         grant,
@@ -868,17 +1015,34 @@ pub fn begin_revoke(
             format!("grant `{}` is already {}", grant.id, grant.status),
         ));
     }
+    Ok(revoking(
+        grant,
+        actor,
+        reason,
+        cut_sessions.then_some(now),
+        now,
+    ))
+}
+
+/// A live grant → `revoking`, with its audit entry; the caller has checked that it may.
+pub(crate) fn revoking(
+    grant: &GrantRecord,
+    actor: &str,
+    reason: &str,
+    session_cutoff: Option<Millis>,
+    now: Millis,
+) -> Transition {
     let mut g = grant.clone();
     g.status = GrantStatus::Revoking;
     g.revoked_by = Some(actor.to_owned());
     g.revoke_reason = Some(reason.to_owned());
-    g.session_cutoff = cut_sessions.then_some(now);
+    g.session_cutoff = session_cutoff;
     let mut ev = grant_event("grant.revoke_requested", &g, now).actor(actor);
     if let Some(obj) = ev.details.as_object_mut() {
         obj.insert("reason".into(), json!(reason));
         obj.insert("session_cutoff".into(), json!(g.session_cutoff));
     }
-    Ok(Transition {
+    Transition {
         changes: Changeset {
             grants: vec![Write::Update(g.clone())],
             audit: vec![ev],
@@ -886,7 +1050,7 @@ pub fn begin_revoke(
         },
         request: None,
         grant: Some(g),
-    })
+    }
 }
 
 /// `expiring` → `expired` / `revoking` → `revoked`, after the cloud call succeeded.

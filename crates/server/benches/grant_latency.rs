@@ -70,6 +70,7 @@ async fn run(label: &str, store: Arc<dyn Store>) {
         clock: Arc::new(SystemClock),
         metrics_listener: None,
         checkpoint_publishers: Vec::new(),
+        directory: None,
     };
     let server = tokio::spawn(launch_with_tcp_listener(settings, listener, async move {
         let _ = rx.await;

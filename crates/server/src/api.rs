@@ -23,6 +23,13 @@ pub struct NewRequestBody {
     /// `api` (default) or `cli`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The account the grant is for (an Identity Center user who reaches several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The permission set whose role in `account` receives it, when they reach the account
+    /// through several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_set: Option<String>,
 }
 
 /// `POST /api/v1/requests/{id}/approve` and `/deny`.
@@ -67,6 +74,10 @@ pub struct RequestView {
     pub identity: String,
     /// `role`, `user` or `identity_center`.
     pub identity_kind: String,
+    /// The account the grant is for (Identity Center users).
+    pub account: Option<String>,
+    /// The permission set whose role receives it (Identity Center users).
+    pub permission_set: Option<String>,
     /// The bundle.
     pub bundle: String,
     /// `1h30m`.
@@ -75,7 +86,7 @@ pub struct RequestView {
     pub duration_secs: i64,
     /// Why.
     pub reason: String,
-    /// `pending`, `approved`, `denied` or `expired`.
+    /// `pending`, `approved`, `denied`, `expired` or `cancelled`.
     pub status: String,
     /// `api`, `cli`, `slack`, `teams`.
     pub source: String,
@@ -102,6 +113,8 @@ impl RequestView {
             requester: r.requester.clone(),
             identity: r.identity.id.clone(),
             identity_kind: r.identity.kind.as_str().to_owned(),
+            account: r.account.clone(),
+            permission_set: r.permission_set.clone(),
             bundle: r.bundle.clone(),
             duration: format_duration(r.duration_secs),
             duration_secs: r.duration_secs,
@@ -131,6 +144,10 @@ pub struct GrantView {
     pub identity: String,
     /// `role`, `user` or `identity_center`.
     pub identity_kind: String,
+    /// The account it is for (Identity Center users).
+    pub account: Option<String>,
+    /// The permission set whose role it lands on (Identity Center users).
+    pub permission_set: Option<String>,
     /// The bundle.
     pub bundle: String,
     /// `approved`, `active`, `expiring`, `revoking`, `expired` or `revoked`.
@@ -165,6 +182,8 @@ impl GrantView {
             requester: g.requester.clone(),
             identity: g.identity.id.clone(),
             identity_kind: g.identity.kind.as_str().to_owned(),
+            account: g.account.clone(),
+            permission_set: g.permission_set.clone(),
             bundle: g.bundle.clone(),
             status: g.status.as_str().to_owned(),
             break_glass: g.break_glass,

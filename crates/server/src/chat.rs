@@ -43,8 +43,8 @@ impl Style {
     pub fn usage(&self) -> String {
         format!(
             "Usage: {} (e.g. {}), {}, {}",
-            self.cmd("request <bundle> <duration> <reason>"),
-            self.cmd("request iam-admin 1h incident 4411"),
+            self.cmd("request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>"),
+            self.cmd("request iam-admin 1h account=111122223333 incident 4411"),
             self.cmd("grants"),
             self.cmd("revoke <grant-id> [reason]")
         )
@@ -60,6 +60,10 @@ pub enum Command {
         bundle: String,
         /// Seconds.
         duration_secs: i64,
+        /// `account=<id>`: the account the grant is for.
+        account: Option<String>,
+        /// `as=<permission set>`: whose role on that account receives it.
+        permission_set: Option<String>,
         /// Reason.
         reason: String,
     },
@@ -87,11 +91,25 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
                     "`request` needs a bundle, a duration and a reason".into(),
                 ));
             };
+            let mut words = words.peekable();
+            let (mut account, mut permission_set) = (None, None);
+            while let Some(w) = words.peek() {
+                if let Some(a) = w.strip_prefix("account=") {
+                    account = Some(a.to_owned());
+                } else if let Some(p) = w.strip_prefix("as=") {
+                    permission_set = Some(p.to_owned());
+                } else {
+                    break;
+                }
+                words.next();
+            }
             let reason = words.collect::<Vec<_>>().join(" ");
             match parse_duration(duration) {
                 Ok(duration_secs) => Command::Request {
                     bundle: bundle.to_owned(),
                     duration_secs,
+                    account,
+                    permission_set,
                     reason,
                 },
                 Err(e) => Command::Help(Some(format!("bad duration {e}"))),
@@ -116,11 +134,26 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
     }
 }
 
+/// Where a grant lands, for people: `account 111122223333 as AdministratorAccess`, or the
+/// identity.
+#[must_use]
+pub fn target(
+    identity: &latch_grant::Identity,
+    account: Option<&str>,
+    permission_set: Option<&str>,
+) -> String {
+    match (account, permission_set) {
+        (Some(a), Some(p)) => format!("account {a} as {p}"),
+        (Some(a), None) => format!("account {a}"),
+        _ => format!("`{}`", identity.id),
+    }
+}
+
 /// What to say to a chat user who is not one of Latch's people.
 #[must_use]
 pub fn unknown_user(style: &Style, id: &str) -> String {
     format!(
-        "Your {} user `{id}` is not mapped to an AWS identity in Latch's [identities]; ask an administrator.",
+        "Your {} user `{id}` is not one of Latch's people (not in [identities], and no active Identity Center user has your email); ask an administrator.",
         style.name
     )
 }
@@ -134,6 +167,8 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
         Command::Request {
             bundle,
             duration_secs,
+            account,
+            permission_set,
             reason,
         } => {
             let new = NewRequest {
@@ -143,6 +178,8 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
                 reason,
                 break_glass: false,
                 source: style.platform.into(),
+                account,
+                permission_set,
             };
             file_request(core, new, style).await
         }
@@ -206,7 +243,7 @@ pub async fn file_request(core: &Arc<Core>, new: NewRequest, style: &Style) -> S
             r.id,
             style.b(&r.bundle),
             format_duration(r.duration_secs),
-            latch_grant::workflow::eligible_approvers(&core.config.rules, &r).join(", ")
+            latch_grant::workflow::eligible_approvers(&core.rules(), &r).join(", ")
         ),
         Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
         Err(e) => format!("Error: {e}"),
@@ -286,6 +323,11 @@ pub fn decided_message(r: &RequestRecord, actor: Option<&str>, style: &Style) ->
             r.id,
             style.b(&r.bundle)
         ),
+        RequestStatus::Cancelled => format!(
+            "Your request `{}` for {} was cancelled: you are no longer an active Identity Center user.",
+            r.id,
+            style.b(&r.bundle)
+        ),
         RequestStatus::Pending => return None,
     })
 }
@@ -318,6 +360,8 @@ mod tests {
                 Command::Request {
                     bundle: "iam-admin".into(),
                     duration_secs: 3600,
+                    account: None,
+                    permission_set: None,
                     reason: "incident 4411".into()
                 }
             );
@@ -338,6 +382,19 @@ mod tests {
             }
         );
         assert_eq!(
+            parse_command(
+                "request iam-admin 1h account=111122223333 as=ReadOnly INC 7",
+                &TEAMS
+            ),
+            Command::Request {
+                bundle: "iam-admin".into(),
+                duration_secs: 3600,
+                account: Some("111122223333".into()),
+                permission_set: Some("ReadOnly".into()),
+                reason: "INC 7".into()
+            }
+        );
+        assert_eq!(
             parse_command("revoke g-1  all done ", &TEAMS),
             Command::Revoke {
                 id: "g-1".into(),
@@ -350,7 +407,7 @@ mod tests {
     fn each_platform_says_it_in_its_own_markup() {
         assert_eq!(
             SLACK.usage(),
-            "Usage: `/latch request <bundle> <duration> <reason>` (e.g. `/latch request iam-admin 1h incident 4411`), `/latch grants`, `/latch revoke <grant-id> [reason]`"
+            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch revoke <grant-id> [reason]`"
         );
         assert!(TEAMS.usage().starts_with("Usage: `request <bundle>"));
         assert_eq!(SLACK.b("iam-admin"), "*iam-admin*");

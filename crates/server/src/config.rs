@@ -146,6 +146,15 @@ struct RawConfig {
     aws: Option<RawAws>,
     offers: Option<RawOffers>,
     audit: Option<RawAudit>,
+    identity_center: Option<RawIdentityCenter>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityCenter {
+    instance_arn: Option<String>,
+    identity_store_id: Option<String>,
+    refresh: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,7 +263,7 @@ impl fmt::Debug for RawTeams {
 struct RawIdentity {
     slack: Option<String>,
     teams: Option<String>,
-    aws: String,
+    aws: Option<String>,
     kind: Option<IdentityKind>,
     email: Option<String>,
 }
@@ -365,6 +374,24 @@ impl Default for AwsConfig {
         }
     }
 }
+
+/// `[identity_center]`: the people, their groups and their roles come from IAM Identity
+/// Center, read every `refresh` by the leading server (wired in by the binary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityCenterConfig {
+    /// The instance (`arn:aws:sso:::instance/ssoins-…`); `None`: the organization's one.
+    pub instance_arn: Option<String>,
+    /// Its identity store (`d-…`); `None`: the instance's.
+    pub identity_store_id: Option<String>,
+    /// Seconds between syncs.
+    pub refresh_secs: i64,
+}
+
+/// Default `[identity_center] refresh`.
+pub const DEFAULT_DIRECTORY_REFRESH_SECS: i64 = 900;
+
+/// The prefix of an approver reference to an Identity Center group (by display name).
+pub const DIRECTORY_GROUP_PREFIX: &str = "ic-group:";
 
 /// `[offers]`: denial-triggered offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,6 +524,8 @@ pub struct Config {
     pub firewall_config: Option<std::path::PathBuf>,
     /// `[audit]`, when present: signed checkpoints.
     pub audit: Option<AuditConfig>,
+    /// `[identity_center]`, when present: people and groups from IAM Identity Center.
+    pub identity_center: Option<IdentityCenterConfig>,
 }
 
 impl Config {
@@ -556,23 +585,34 @@ impl Config {
         let mut chat_ids: BTreeMap<(&str, String), String> = BTreeMap::new();
         for (name, p) in &raw.identities {
             let field = format!("identities.{name}");
-            let kind = match p.kind {
-                Some(k) => k,
-                None if p.aws.starts_with("arn:aws") && p.aws.contains(":role/") => {
-                    IdentityKind::Role
-                }
-                None if p.aws.starts_with("arn:aws") && p.aws.contains(":user/") => {
-                    IdentityKind::User
-                }
+            let aws = match &p.aws {
+                None if raw.identity_center.is_some() => None,
                 None => {
                     return Err(err(
                         &format!("{field}.aws"),
-                        format!(
-                            "`{}` is neither a role nor a user ARN: set `kind = \"identity_center\"` for an aws:userid",
-                            p.aws
-                        ),
+                        "missing: name the role or user ARN (or the aws:userid) their grants land on; only with [identity_center] may a person's grants land on the Identity Center role of the account each request names".into(),
                     ))
                 }
+                Some(aws) => Some(Identity {
+                    kind: match p.kind {
+                        Some(k) => k,
+                        None if aws.starts_with("arn:aws") && aws.contains(":role/") => {
+                            IdentityKind::Role
+                        }
+                        None if aws.starts_with("arn:aws") && aws.contains(":user/") => {
+                            IdentityKind::User
+                        }
+                        None => {
+                            return Err(err(
+                                &format!("{field}.aws"),
+                                format!(
+                                    "`{aws}` is neither a role nor a user ARN: set `kind = \"identity_center\"` for an aws:userid"
+                                ),
+                            ))
+                        }
+                    },
+                    id: aws.clone(),
+                }),
             };
             for (platform, label, id) in [
                 ("slack", "Slack user", &p.slack),
@@ -596,10 +636,9 @@ impl Config {
                 name.clone(),
                 Person {
                     name: name.clone(),
-                    aws: Identity {
-                        kind,
-                        id: p.aws.clone(),
-                    },
+                    aws,
+                    roles: Vec::new(),
+                    groups: BTreeSet::new(),
                     email: p.email.clone(),
                     chat: [
                         (crate::slack::PLATFORM, &p.slack),
@@ -612,11 +651,26 @@ impl Config {
             );
         }
 
-        // Approver references: a person or `group:NAME`.
-        let expand = |field: &str, names: &[String]| -> Result<Vec<String>, ConfigError> {
+        // Approver references: a person, `group:NAME` or `ic-group:NAME` (an Identity Center
+        // group, whose members are known only once the directory is read).
+        let expand = |field: &str,
+                      names: &[String]|
+         -> Result<(Vec<String>, Vec<String>), ConfigError> {
             let mut out = BTreeSet::new();
+            let mut directory_groups = BTreeSet::new();
             for n in names {
-                if let Some(group) = n.strip_prefix("group:") {
+                if let Some(group) = n.strip_prefix(DIRECTORY_GROUP_PREFIX) {
+                    if raw.identity_center.is_none() {
+                        return Err(err(
+                            field,
+                            format!("`{n}` names an Identity Center group: configure [identity_center] too"),
+                        ));
+                    }
+                    if group.trim().is_empty() {
+                        return Err(err(field, format!("`{n}` names no group")));
+                    }
+                    directory_groups.insert(group.to_owned());
+                } else if let Some(group) = n.strip_prefix("group:") {
                     let members = raw.groups.get(group).ok_or_else(|| {
                         err(
                             field,
@@ -638,12 +692,15 @@ impl Config {
                     return Err(err(
                         field,
                         format!(
-                            "unknown approver `{n}` (a name from [identities] or `group:NAME`)"
+                            "unknown approver `{n}` (a name from [identities], `group:NAME` or `{DIRECTORY_GROUP_PREFIX}NAME`)"
                         ),
                     ));
                 }
             }
-            Ok(out.into_iter().collect())
+            Ok((
+                out.into_iter().collect(),
+                directory_groups.into_iter().collect(),
+            ))
         };
 
         // Bundles and their policies.
@@ -684,8 +741,11 @@ impl Config {
                 let mut tiers = Vec::new();
                 for (t, tier) in a.tiers.iter().enumerate() {
                     let tf = format!("{afield}.tiers[{t}]");
+                    let (approvers, directory_groups) =
+                        expand(&format!("{tf}.approvers"), &tier.approvers)?;
                     tiers.push(Tier {
-                        approvers: expand(&format!("{tf}.approvers"), &tier.approvers)?,
+                        approvers,
+                        directory_groups,
                         timeout_secs: dur(
                             &format!("{tf}.timeout"),
                             &tier.timeout,
@@ -702,15 +762,17 @@ impl Config {
                     tiers,
                 }
             } else {
-                let approvers = expand(&format!("{field}.approvers"), &b.approvers)?;
+                let (approvers, directory_groups) =
+                    expand(&format!("{field}.approvers"), &b.approvers)?;
                 ApprovalPolicy {
                     auto_approve: b.auto_approve,
                     required_approvals: 1,
-                    tiers: if approvers.is_empty() {
+                    tiers: if approvers.is_empty() && directory_groups.is_empty() {
                         Vec::new()
                     } else {
                         vec![Tier {
                             approvers,
+                            directory_groups,
                             timeout_secs: approval_timeout,
                         }]
                     },
@@ -729,7 +791,11 @@ impl Config {
                 ));
             }
             for (t, tier) in policy.tiers.iter().enumerate() {
-                if tier.approvers.len() < usize::try_from(policy.required_approvals).unwrap_or(1) {
+                // A directory group's size is known only once the directory is read.
+                if tier.directory_groups.is_empty()
+                    && tier.approvers.len()
+                        < usize::try_from(policy.required_approvals).unwrap_or(1)
+                {
                     return Err(err(
                         &field,
                         format!(
@@ -889,6 +955,44 @@ impl Config {
             None => None,
             Some(a) => Some(parse_audit(a, file, slack.as_ref(), &err)?),
         };
+        let identity_center = match &raw.identity_center {
+            None => None,
+            Some(ic) => {
+                if let Some(arn) = &ic.instance_arn {
+                    if !arn.starts_with("arn:aws") || !arn.contains(":instance/ssoins-") {
+                        return Err(err(
+                            "identity_center.instance_arn",
+                            format!("`{arn}` is not an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)"),
+                        ));
+                    }
+                }
+                if let Some(id) = &ic.identity_store_id {
+                    if !id.starts_with("d-") {
+                        return Err(err(
+                            "identity_center.identity_store_id",
+                            format!("`{id}` is not an identity store id (d-…)"),
+                        ));
+                    }
+                }
+                let refresh_secs = dur(
+                    "identity_center.refresh",
+                    &ic.refresh,
+                    DEFAULT_DIRECTORY_REFRESH_SECS,
+                )?;
+                if refresh_secs < 60 {
+                    return Err(err(
+                        "identity_center.refresh",
+                        "shorter than a minute: every sync lists every user, group and assignment"
+                            .into(),
+                    ));
+                }
+                Some(IdentityCenterConfig {
+                    instance_arn: ic.instance_arn.clone(),
+                    identity_store_id: ic.identity_store_id.clone(),
+                    refresh_secs,
+                })
+            }
+        };
         Ok(Config {
             listen: s
                 .listen
@@ -919,6 +1023,7 @@ impl Config {
             offers,
             firewall_config,
             audit,
+            identity_center,
         })
     }
 
@@ -1357,9 +1462,12 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
     #[test]
     fn parses_a_full_config() {
         let c = Config::parse(GOOD, "latch.toml", &env).unwrap();
-        assert_eq!(c.rules.people["bob"].aws.kind, IdentityKind::User);
         assert_eq!(
-            c.rules.people["carol"].aws.kind,
+            c.rules.people["bob"].aws.as_ref().unwrap().kind,
+            IdentityKind::User
+        );
+        assert_eq!(
+            c.rules.people["carol"].aws.as_ref().unwrap().kind,
             IdentityKind::IdentityCenter
         );
         assert_eq!(

@@ -83,7 +83,8 @@ impl From<Refusal> for ApiError {
             | RefusalCode::MissingReason
             | RefusalCode::TooLong
             | RefusalCode::ForbiddenCharacter
-            | RefusalCode::InvalidName => StatusCode::UNPROCESSABLE_ENTITY,
+            | RefusalCode::InvalidName
+            | RefusalCode::InvalidTarget => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, r.code.as_str(), r.message)
     }
@@ -515,6 +516,11 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
             post(reconcile),
         ),
         (
+            "/api/v1/directory/sync",
+            Token(Admin, "syncing the directory"),
+            post(directory_sync),
+        ),
+        (
             "/api/v1/events",
             Token(Admin, "posting usage events"),
             post(events).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
@@ -607,6 +613,8 @@ async fn create_request(
             reason: body.reason,
             break_glass: body.break_glass,
             source: source.to_owned(),
+            account: body.account,
+            permission_set: body.permission_set,
         })
         .await?;
     Ok((
@@ -833,6 +841,28 @@ async fn reconcile(State(core): State<Arc<Core>>) -> Result<Response, ApiError> 
         .into_response())
 }
 
+/// `POST /api/v1/directory/sync`: read the directory (`[identity_center]`) now and commit what
+/// changed, as the leader does every `refresh`: for offboarding that cannot wait.
+async fn directory_sync(
+    State(core): State<Arc<Core>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    match core.sync_directory(Some(&caller.subject)).await {
+        Ok(counts) => Ok((StatusCode::OK, Json(json!({"synced": counts}))).into_response()),
+        Err(crate::people::SyncError::NotConfigured) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "directory_disabled",
+            "no directory is configured (add an [identity_center] section)",
+        )),
+        Err(crate::people::SyncError::Read(e)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "directory_unreachable",
+            format!("{e}; nothing was changed"),
+        )),
+        Err(crate::people::SyncError::Store(e)) => Err(e.into()),
+    }
+}
+
 /// `POST /api/v1/events`: the usage feed. Denials on actions a bundle holds become chat offers
 /// to the person mapped to the denied principal (at most one per person and bundle per
 /// `[offers] every`).
@@ -853,7 +883,8 @@ async fn events(
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let records = crate::offers::records_of(&value).map_err(bad)?;
     let denials = crate::offers::denials(&records).map_err(bad)?;
-    let (planned, skipped) = crate::offers::plan(&core.config, &cfg.bundle_actions, &denials);
+    let (planned, skipped) =
+        crate::offers::plan(&core.config, &core.rules(), &cfg.bundle_actions, &denials);
     let (sent, repeated) = core
         .send_offers(&caller.subject, planned, cfg.every_secs, cfg.duration_secs)
         .await?;

@@ -23,6 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use latch_grant::checkpoint::CheckpointPublisher;
+use latch_grant::directory::DirectorySource;
 use latch_grant::{CloudAdapter, Store};
 use tokio::net::TcpListener;
 
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod notify;
 pub mod offers;
 pub mod openapi;
+pub mod people;
 pub mod scheduler;
 pub mod service;
 pub mod slack;
@@ -62,6 +64,9 @@ pub struct Settings {
     /// Checkpoint publishers for the `[[audit.publish]]` places the server cannot reach itself
     /// (S3: `latch-aws` provides them); file and Slack ones are built from the configuration.
     pub checkpoint_publishers: Vec<Arc<dyn CheckpointPublisher>>,
+    /// Where `[identity_center]` people come from (`latch-aws` reads IAM Identity Center);
+    /// `None` without that section.
+    pub directory: Option<Arc<dyn DirectorySource>>,
 }
 
 /// Why the server stopped with an error.
@@ -118,6 +123,7 @@ pub fn core(settings: &Settings) -> Arc<Core> {
             teams,
             notifiers,
         },
+        settings.directory.clone(),
     ))
 }
 
@@ -152,6 +158,12 @@ pub async fn launch_with_tcp_listener(
         checkpoint_publishers: Vec::new(),
         ..settings
     });
+    if core.has_directory() {
+        // People as last synced, before the first request is served.
+        if let Err(e) = core.load_directory().await {
+            tracing::warn!(error = %e, "directory: the stored directory could not be loaded");
+        }
+    }
     if let Some(audit) = &core.config.audit {
         if audit.signing_key.is_none() {
             return Err(ServerError::Audit(format!(

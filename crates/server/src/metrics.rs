@@ -1,6 +1,6 @@
 //! Prometheus metrics, served on their own listener (`[server] metrics_listen`).
 //!
-//! A handful of counters, one gauge and one histogram, written in the text exposition format.
+//! A handful of counters, two gauges and one histogram, written in the text exposition format.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +17,7 @@ const BUCKETS: &[f64] = &[
 pub struct Metrics {
     counters: Mutex<BTreeMap<(String, String), u64>>,
     leader: AtomicI64,
+    directory_people: AtomicI64,
     latency_buckets: [AtomicU64; 12],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -37,6 +38,12 @@ impl Metrics {
     /// Whether this server runs the scheduler.
     pub fn set_leader(&self, leader: bool) {
         self.leader.store(i64::from(leader), Ordering::Relaxed);
+    }
+
+    /// How many active people the loaded directory holds.
+    pub fn set_directory_people(&self, n: usize) {
+        self.directory_people
+            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
     }
 
     /// Record one request→grant latency.
@@ -79,6 +86,12 @@ impl Metrics {
             out,
             "latch_scheduler_leader {}",
             self.leader.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# TYPE latch_directory_people gauge");
+        let _ = writeln!(
+            out,
+            "latch_directory_people {}",
+            self.directory_people.load(Ordering::Relaxed)
         );
         let _ = writeln!(out, "# TYPE latch_request_to_grant_seconds histogram");
         for (bound, bucket) in BUCKETS.iter().zip(self.latency_buckets.iter()) {

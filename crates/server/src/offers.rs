@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::clock::format_duration;
 use crate::config::Config;
+use latch_grant::Rules;
 
 /// The Slack `action_id` of the offer's button.
 pub const OFFER_ACTION: &str = "latch_offer_request";
@@ -46,6 +47,8 @@ pub struct Offer {
     pub action: String,
     /// Who was denied.
     pub principal: String,
+    /// The account of the Identity Center role denied: the one-click request names it.
+    pub account: Option<String>,
 }
 
 /// A denial that leads to no offer, and why.
@@ -154,22 +157,32 @@ pub fn covering<'a>(
         .map(|(name, _)| name.as_str())
 }
 
-/// Who a denial is about: the person whose AWS identity is the denied role or user, or, for
-/// an Identity Center role, the person whose `aws:userid` ends with the session name.
-fn person_of<'a>(config: &'a Config, d: &Denial) -> Option<&'a crate::config::Person> {
-    config
-        .rules
-        .people
-        .values()
-        .find(|p| match (&d.session, p.aws.kind) {
-            (None, IdentityKind::Role | IdentityKind::User) => p.aws.id == d.principal,
-            (Some(session), IdentityKind::IdentityCenter) => p
-                .aws
-                .id
-                .rsplit_once(':')
-                .is_some_and(|(_, who)| who == session),
-            _ => false,
-        })
+/// Who a denial is about: the person whose AWS identity is the denied role or user; for an
+/// Identity Center role, the person whose `aws:userid` ends with the session name, or the
+/// directory's person of that user name who reaches the role's account.
+fn person_of<'a>(rules: &'a Rules, d: &Denial) -> Option<&'a crate::config::Person> {
+    let account = account_of(&d.principal);
+    rules.people.values().find(|p| {
+        let configured = p
+            .aws
+            .as_ref()
+            .is_some_and(|aws| match (&d.session, aws.kind) {
+                (None, IdentityKind::Role | IdentityKind::User) => aws.id == d.principal,
+                (Some(session), IdentityKind::IdentityCenter) => aws
+                    .id
+                    .rsplit_once(':')
+                    .is_some_and(|(_, who)| who == session),
+                _ => false,
+            });
+        configured
+            || d.session.as_deref() == Some(p.name.as_str())
+                && p.roles.iter().any(|r| Some(r.account.as_str()) == account)
+    })
+}
+
+/// The account of an IAM ARN.
+fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 /// The offers the denials call for (one per person and bundle), and the denials that call for
@@ -177,6 +190,7 @@ fn person_of<'a>(config: &'a Config, d: &Denial) -> Option<&'a crate::config::Pe
 #[must_use]
 pub fn plan(
     config: &Config,
+    rules: &Rules,
     bundle_actions: &BTreeMap<String, BTreeSet<String>>,
     denials: &[Denial],
 ) -> (Vec<Offer>, Vec<Skipped>) {
@@ -188,16 +202,19 @@ pub fn plan(
             action: d.action.clone(),
             why,
         };
-        let Some(person) = person_of(config, d) else {
+        let Some(person) = person_of(rules, d) else {
             skipped.push(skip(
-                "no person in [identities] maps to this principal".into(),
+                "no person in [identities] or the directory maps to this principal".into(),
             ));
             continue;
         };
-        if !config
-            .chat_platforms()
-            .into_iter()
-            .any(|p| person.chat_id(p).is_some())
+        // On Slack, a person without a configured id is found by email when the offer is sent.
+        let by_email = person.email.is_some() && config.slack.is_some();
+        if !by_email
+            && !config
+                .chat_platforms()
+                .into_iter()
+                .any(|p| person.chat_id(p).is_some())
         {
             skipped.push(skip(format!(
                 "`{}` has no user on a chat platform Latch is configured for",
@@ -205,9 +222,8 @@ pub fn plan(
             )));
             continue;
         }
-        let Some(bundle) = covering(bundle_actions, &d.action, |b| {
-            config.rules.bundles.contains_key(b)
-        }) else {
+        let Some(bundle) = covering(bundle_actions, &d.action, |b| rules.bundles.contains_key(b))
+        else {
             skipped.push(skip("no bundle this server grants holds the action".into()));
             continue;
         };
@@ -218,6 +234,9 @@ pub fn plan(
                 bundle: bundle.to_owned(),
                 action: d.action.clone(),
                 principal: d.principal.clone(),
+                account: (!person.roles.is_empty() && d.session.is_some())
+                    .then(|| account_of(&d.principal).map(str::to_owned))
+                    .flatten(),
             });
     }
     (offers.into_values().collect(), skipped)
@@ -227,8 +246,12 @@ pub fn plan(
 /// never taken from it (it is the signed payload's user).
 #[must_use]
 pub fn button_value(offer: &Offer, duration_secs: i64) -> String {
-    json!({"bundle": offer.bundle, "duration_secs": duration_secs, "action": offer.action})
-        .to_string()
+    let mut v =
+        json!({"bundle": offer.bundle, "duration_secs": duration_secs, "action": offer.action});
+    if let (Some(a), Some(obj)) = (&offer.account, v.as_object_mut()) {
+        obj.insert("account".into(), json!(a));
+    }
+    v.to_string()
 }
 
 /// The DM: text fallback and blocks with the one-click request button.
@@ -263,6 +286,9 @@ pub struct ButtonValue {
     pub duration_secs: i64,
     /// The action that was denied (for the reason).
     pub action: String,
+    /// The account the request names (a denied Identity Center role's).
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 #[cfg(test)]
@@ -378,7 +404,7 @@ approvers = ["alice"]
         ];
         let d = denials(&records).unwrap();
         assert_eq!(d.len(), 5, "{d:#?}");
-        let (offers, skipped) = plan(&config, &bundles(), &d);
+        let (offers, skipped) = plan(&config, &config.rules, &bundles(), &d);
         let got: Vec<_> = offers
             .iter()
             .map(|o| (o.person.as_str(), o.bundle.as_str()))
@@ -393,7 +419,7 @@ approvers = ["alice"]
             vec![
                 (
                     "arn:aws:iam::111122223333:user/bob",
-                    "no person in [identities] maps to this principal"
+                    "no person in [identities] or the directory maps to this principal"
                 ),
                 (
                     "arn:aws:iam::111122223333:user/dave",

@@ -34,6 +34,7 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
     let id = core.config.server_id.clone();
     let mut leading = false;
     let mut next_reconcile: Millis = 0;
+    let mut next_directory: Millis = 0;
     let mut backoff: BTreeMap<String, (Millis, u32)> = BTreeMap::new();
     loop {
         let now = core.now();
@@ -63,6 +64,28 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
         }
         leading = lead;
         core.metrics.set_leader(leading);
+        if let Some(ic) = &core.config.identity_center {
+            if core.now() >= next_directory {
+                // The leader reads the directory; every server reloads what it stored.
+                let done = if leading {
+                    core.sync_directory(None)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                } else {
+                    core.load_directory()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "directory: sync failed; people stay as last synced");
+                }
+                next_directory = core
+                    .now()
+                    .saturating_add(ic.refresh_secs.saturating_mul(1000));
+            }
+        }
 
         let mut next_due: Option<Millis> = None;
         if leading {
@@ -169,7 +192,7 @@ pub async fn step(
         .await?;
     for r in &pending {
         let now = core.now();
-        if let Some(t) = workflow::tick_request(&core.config.rules, r, now) {
+        if let Some(t) = workflow::tick_request(&core.rules(), r, now) {
             let updated = t.request.clone();
             if commit(core, t).await? {
                 if let Some(u) = updated {
@@ -266,9 +289,9 @@ pub async fn step(
     }
     // Holders of grants that end soon, told once (the grant's version decides which server
     // tells them when several run).
-    if core.config.rules.remind_before_secs > 0 {
+    if core.rules().remind_before_secs > 0 {
         let now = core.now();
-        let horizon = now.saturating_add(core.config.rules.remind_before_secs.saturating_mul(1000));
+        let horizon = now.saturating_add(core.rules().remind_before_secs.saturating_mul(1000));
         let due = core
             .store()
             .grants(&GrantQuery {
@@ -279,7 +302,7 @@ pub async fn step(
             })
             .await?;
         for g in &due {
-            if let Some(t) = workflow::remind(&core.config.rules, g, now) {
+            if let Some(t) = workflow::remind(&core.rules(), g, now) {
                 let reminded = t.grant.clone();
                 if commit(core, t).await? {
                     if let Some(g) = reminded {
@@ -300,7 +323,7 @@ pub async fn step(
             .await?;
         if let Some(at) = next_unreminded
             .first()
-            .and_then(|g| workflow::reminder_due(&core.config.rules, g))
+            .and_then(|g| workflow::reminder_due(&core.rules(), g))
             .filter(|at| *at > now)
         {
             soonest(at, &mut next);
@@ -494,12 +517,19 @@ pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
             ..GrantQuery::default()
         })
         .await?;
-    let mut identities: Vec<Identity> = core
-        .config
-        .rules
+    // Every identity a grant could land on: the configured ones, and each directory person's
+    // session of each role they reach.
+    let rules = core.rules();
+    let mut identities: Vec<Identity> = rules
         .people
         .values()
-        .map(|p| p.aws.clone())
+        .flat_map(|p| {
+            p.aws.iter().cloned().chain(
+                p.roles
+                    .iter()
+                    .filter_map(|r| latch_grant::directory::identity_of(r, &p.name)),
+            )
+        })
         .collect();
     identities.extend(live.iter().map(|g| g.identity.clone()));
     identities.sort();

@@ -23,6 +23,7 @@ use crate::notify::{Notifier, Recipient};
 use crate::slack::SlackClient;
 use crate::teams::TeamsBot;
 use latch_grant::cloud::CloudAdapter;
+use latch_grant::directory::DirectorySource;
 use latch_grant::workflow::{self, NewRequest, Refusal, RefusalCode};
 
 /// Why a core call failed.
@@ -75,6 +76,15 @@ pub struct Core {
     notifiers: Vec<Arc<dyn Notifier>>,
     /// A reconciliation was asked for.
     pub reconcile_requested: AtomicBool,
+    /// The rules as they stand: the configuration's with the directory as last loaded
+    /// ([`Core::rules`]).
+    pub(crate) rules: std::sync::RwLock<Arc<latch_grant::Rules>>,
+    /// Where people come from besides `[identities]` (`[identity_center]`).
+    pub(crate) directory: Option<Arc<dyn DirectorySource>>,
+    /// Chat ids found by email.
+    pub(crate) chat_cache: std::sync::Mutex<crate::people::ChatCache>,
+    /// One directory sync at a time.
+    pub(crate) sync_lock: tokio::sync::Mutex<()>,
 }
 
 /// A fresh id: `prefix` and 12 lower-case base-32 characters.
@@ -106,6 +116,7 @@ impl Core {
         cloud: Arc<dyn CloudAdapter>,
         clock: Arc<dyn Clock>,
         chats: Chats,
+        directory: Option<Arc<dyn DirectorySource>>,
     ) -> Core {
         let Chats {
             slack,
@@ -113,6 +124,10 @@ impl Core {
             notifiers,
         } = chats;
         Core {
+            rules: std::sync::RwLock::new(Arc::new(config.rules.clone())),
+            directory,
+            chat_cache: std::sync::Mutex::default(),
+            sync_lock: tokio::sync::Mutex::new(()),
             notifiers,
             teams,
             config,
@@ -302,7 +317,7 @@ impl Core {
     ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
         let now = self.now();
         let (rid, gid) = (new_id("r")?, new_id("g")?);
-        match workflow::open_request(&self.config.rules, &new, &rid, &gid, now) {
+        match workflow::open_request(&self.rules(), &new, &rid, &gid, now) {
             Err(refusal) => {
                 self.metrics.inc(
                     "requests_total",
@@ -379,7 +394,7 @@ impl Core {
             let approvals = self.store.approvals(request_id).await?;
             let gid = new_id("g")?;
             match workflow::decide(
-                &self.config.rules,
+                &self.rules(),
                 &request,
                 &approvals,
                 actor,
@@ -447,8 +462,7 @@ impl Core {
                 is_admin
                     || g.requester == actor
                     || self
-                        .config
-                        .rules
+                        .rules()
                         .bundles
                         .get(&g.bundle)
                         .is_some_and(|b| b.policy.names(actor))
@@ -465,7 +479,7 @@ impl Core {
                         g.bundle
                     ),
                 }),
-                (Some(g), true) => workflow::begin_revoke(&self.config.rules, g, actor, reason, cut, now),
+                (Some(g), true) => workflow::begin_revoke(&self.rules(), g, actor, reason, cut, now),
             };
             match result {
                 Err(refusal) => {
@@ -499,16 +513,10 @@ impl Core {
     }
 
     /// `name` as `notifier`'s platform knows them.
-    fn recipient(&self, notifier: &dyn Notifier, name: &str) -> Recipient {
+    async fn recipient(&self, notifier: &dyn Notifier, name: &str) -> Recipient {
         Recipient {
             name: name.to_owned(),
-            id: self
-                .config
-                .rules
-                .people
-                .get(name)
-                .and_then(|p| p.chat_id(notifier.platform()))
-                .map(str::to_owned),
+            id: self.chat_id(notifier.platform(), name).await,
         }
     }
 
@@ -553,10 +561,10 @@ impl Core {
 
     /// Ask a pending request's approvers on one platform, and remember where.
     async fn post_approval(&self, n: &dyn Notifier, request: &RequestRecord) -> Result<(), String> {
-        let approvers: Vec<Recipient> = workflow::eligible_approvers(&self.config.rules, request)
-            .iter()
-            .map(|a| self.recipient(n, a))
-            .collect();
+        let mut approvers: Vec<Recipient> = Vec::new();
+        for a in workflow::eligible_approvers(&self.rules(), request) {
+            approvers.push(self.recipient(n, &a).await);
+        }
         let posted = n.approval_requested(request, &approvers).await?;
         if posted.is_empty() {
             return Ok(());
@@ -626,7 +634,7 @@ impl Core {
             .into_iter()
             .filter(|m| m.platform == n.platform())
             .collect();
-        let requester = self.recipient(n, &request.requester);
+        let requester = self.recipient(n, &request.requester).await;
         n.decided(request, &approvals, actor, &posted, &requester)
             .await
     }
@@ -637,7 +645,7 @@ impl Core {
         self.spawn_each("grant", grant.id.clone(), move |core, n| {
             let grant = grant.clone();
             async move {
-                let holder = core.recipient(n.as_ref(), &grant.requester);
+                let holder = core.recipient(n.as_ref(), &grant.requester).await;
                 n.grant_changed(&grant, &holder).await
             }
         });
@@ -649,7 +657,7 @@ impl Core {
         self.spawn_each("ending-soon", grant.id.clone(), move |core, n| {
             let grant = grant.clone();
             async move {
-                let holder = core.recipient(n.as_ref(), &grant.requester);
+                let holder = core.recipient(n.as_ref(), &grant.requester).await;
                 n.ending_soon(&grant, &holder, now).await
             }
         });
@@ -662,7 +670,7 @@ impl Core {
             let offers = offers.clone();
             async move {
                 for o in &offers {
-                    let person = core.recipient(n.as_ref(), &o.person);
+                    let person = core.recipient(n.as_ref(), &o.person).await;
                     n.offer(o, &person, duration_secs).await?;
                 }
                 Ok(())

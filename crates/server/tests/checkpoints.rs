@@ -214,6 +214,7 @@ async fn audit_misconfiguration_stops_the_start() {
                     clock: Arc::new(ManualClock::new(T0)),
                     metrics_listener: None,
                     checkpoint_publishers: publishers,
+                    directory: None,
                 },
                 listener,
                 async {},

@@ -135,7 +135,7 @@ async fn offers_story(backend: Backend) {
         "{body}"
     );
     assert!(
-        why.contains(&"no person in [identities] maps to this principal"),
+        why.contains(&"no person in [identities] or the directory maps to this principal"),
         "{body}"
     );
 
@@ -208,7 +208,10 @@ async fn offers_story(backend: Backend) {
         .await;
     let reply = slack.wait_for("respond/10", |_| true).await;
     assert!(
-        reply["text"].as_str().unwrap().contains("not mapped"),
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("not one of Latch's people"),
         "{reply}"
     );
     assert_eq!(

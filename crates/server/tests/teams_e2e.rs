@@ -194,7 +194,10 @@ async fn request_in_teams_approve_in_teams_grant_lands(backend: Backend) {
         json!({"request": request_id}),
     );
     let (_, answer) = fake::send(&http, &server.url, Some(&token), &stranger).await;
-    assert!(answer["value"].as_str().unwrap().contains("not mapped"));
+    assert!(answer["value"]
+        .as_str()
+        .unwrap()
+        .contains("not one of Latch's people"));
     assert_eq!(
         store.request(&request_id).await.unwrap().unwrap().status,
         RequestStatus::Pending

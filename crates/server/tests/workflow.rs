@@ -50,6 +50,8 @@ fn ask(who: &str, bundle: &str, secs: i64) -> NewRequest {
         reason: "INC-1".into(),
         break_glass: false,
         source: "api".into(),
+        account: None,
+        permission_set: None,
     }
 }
 
@@ -316,6 +318,8 @@ fn grant(id: &str, status: GrantStatus, expires_at: Millis) -> GrantRecord {
             kind: IdentityKind::Role,
             id: "arn:aws:iam::111122223333:role/alice".into(),
         },
+        account: None,
+        permission_set: None,
         bundle: "iam-admin".into(),
         status,
         break_glass: false,

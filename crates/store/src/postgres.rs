@@ -180,6 +180,10 @@ impl StoreRead for PostgresStore {
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         q::tokens(&mut *self.pool.acquire().await.db()?).await
     }
+
+    async fn directory(&self) -> Result<Vec<latch_grant::directory::DirectoryPerson>, StoreError> {
+        q::directory(&mut *self.pool.acquire().await.db()?).await
+    }
 }
 
 #[async_trait]

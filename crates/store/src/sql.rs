@@ -29,6 +29,8 @@ macro_rules! shared_sql {
                         .parse()?,
                     id: row.try_get("identity_id").map_err(corrupt)?,
                 },
+                account: row.try_get("account").map_err(corrupt)?,
+                permission_set: row.try_get("permission_set").map_err(corrupt)?,
                 bundle: row.try_get("bundle").map_err(corrupt)?,
                 duration_secs: row.try_get("duration_secs").map_err(corrupt)?,
                 reason: row.try_get("reason").map_err(corrupt)?,
@@ -56,6 +58,8 @@ macro_rules! shared_sql {
                         .parse()?,
                     id: row.try_get("identity_id").map_err(corrupt)?,
                 },
+                account: row.try_get("account").map_err(corrupt)?,
+                permission_set: row.try_get("permission_set").map_err(corrupt)?,
                 bundle: row.try_get("bundle").map_err(corrupt)?,
                 status: row.try_get::<String, _>("status").map_err(corrupt)?.parse()?,
                 break_glass: row.try_get("break_glass").map_err(corrupt)?,
@@ -110,11 +114,12 @@ macro_rules! shared_sql {
 
         const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
-            required_approvals, created_at, decided_at, version";
+            required_approvals, created_at, decided_at, version, account, permission_set";
 
         const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
-            revoked_by, revoke_reason, session_cutoff, reminded_at, version";
+            revoked_by, revoke_reason, session_cutoff, reminded_at, version, account, \
+            permission_set";
 
         async fn write_request(
             conn: &mut $conn,
@@ -127,7 +132,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO requests ({REQUEST_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $17, $18) ON CONFLICT (id) DO NOTHING"
+                         $16, $19, $20, $17, $18) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(r) => (
@@ -136,8 +141,8 @@ macro_rules! shared_sql {
                      bundle = $5, duration_secs = $6, reason = $7, status = $8, source = $9, \
                      break_glass = $10, tier = $11, tier_deadline = $12, \
                      required_approvals = $13, created_at = $14, decided_at = $15, \
-                     version = $16 + 1, audit_seq = $17, audit_hash = $18 \
-                     WHERE id = $1 AND version = $16"
+                     version = $16 + 1, audit_seq = $17, audit_hash = $18, account = $19, \
+                     permission_set = $20 WHERE id = $1 AND version = $16"
                         .to_owned(),
                 ),
             };
@@ -160,6 +165,8 @@ macro_rules! shared_sql {
                 .bind(r.version)
                 .bind(head.0)
                 .bind(&head.1)
+                .bind(&r.account)
+                .bind(&r.permission_set)
                 .execute(&mut *conn)
                 .await.db()?;
             if done.rows_affected() == 1 {
@@ -183,7 +190,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO grants ({GRANT_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $17, $18, $19) ON CONFLICT (id) DO NOTHING"
+                         $16, $17, $20, $21, $18, $19) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(g) => (
@@ -192,8 +199,8 @@ macro_rules! shared_sql {
                      identity_id = $5, bundle = $6, status = $7, break_glass = $8, \
                      created_at = $9, activated_at = $10, expires_at = $11, ended_at = $12, \
                      revoked_by = $13, revoke_reason = $14, session_cutoff = $15, \
-                     reminded_at = $16, version = $17 + 1, audit_seq = $18, audit_hash = $19 \
-                     WHERE id = $1 AND version = $17"
+                     reminded_at = $16, version = $17 + 1, audit_seq = $18, audit_hash = $19, \
+                     account = $20, permission_set = $21 WHERE id = $1 AND version = $17"
                         .to_owned(),
                 ),
             };
@@ -217,6 +224,8 @@ macro_rules! shared_sql {
                 .bind(g.version)
                 .bind(head.0)
                 .bind(&head.1)
+                .bind(&g.account)
+                .bind(&g.permission_set)
                 .execute(&mut *conn)
                 .await.db()?;
             if done.rows_affected() == 1 {
@@ -347,6 +356,9 @@ macro_rules! shared_sql {
             }
             for w in &changes.grants {
                 write_grant(conn, w, &head).await?;
+            }
+            for d in &changes.directory {
+                write_directory(conn, d).await?;
             }
             insert_audit(conn, &records).await
         }
@@ -494,6 +506,53 @@ macro_rules! shared_sql {
                         platform: row.try_get("platform").map_err(corrupt)?,
                         conversation: row.try_get("conversation").map_err(corrupt)?,
                         message_id: row.try_get("message_id").map_err(corrupt)?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn write_directory(
+            conn: &mut $conn,
+            write: &latch_grant::directory::DirectoryWrite,
+        ) -> Result<(), StoreError> {
+            use latch_grant::directory::DirectoryWrite;
+            match write {
+                DirectoryWrite::Put(p) => {
+                    let body = serde_json::to_string(p)
+                        .map_err(|e| StoreError::Corrupt(format!("directory person: {e}")))?;
+                    sqlx::query(
+                        "INSERT INTO directory_people (user_id, body) VALUES ($1, $2) \
+                         ON CONFLICT (user_id) DO UPDATE SET body = excluded.body",
+                    )
+                    .bind(&p.user_id)
+                    .bind(body)
+                    .execute(&mut *conn)
+                    .await
+                    .db()?;
+                }
+                DirectoryWrite::Remove(id) => {
+                    sqlx::query("DELETE FROM directory_people WHERE user_id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await
+                        .db()?;
+                }
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn directory(
+            conn: &mut $conn,
+        ) -> Result<Vec<latch_grant::directory::DirectoryPerson>, StoreError> {
+            let rows = sqlx::query("SELECT user_id, body FROM directory_people ORDER BY user_id")
+                .fetch_all(&mut *conn)
+                .await
+                .db()?;
+            rows.iter()
+                .map(|row| {
+                    let body: String = row.try_get("body").map_err(corrupt)?;
+                    serde_json::from_str(&body).map_err(|e| {
+                        StoreError::Corrupt(format!("directory person is not readable: {e}"))
                     })
                 })
                 .collect()

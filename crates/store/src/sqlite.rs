@@ -200,6 +200,10 @@ impl StoreRead for SqliteStore {
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         q::tokens(&mut *self.pool.acquire().await.db()?).await
     }
+
+    async fn directory(&self) -> Result<Vec<latch_grant::directory::DirectoryPerson>, StoreError> {
+        q::directory(&mut *self.pool.acquire().await.db()?).await
+    }
 }
 
 #[async_trait]

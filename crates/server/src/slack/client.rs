@@ -1,4 +1,5 @@
-//! The Slack Web API client (`chat.postMessage`, `chat.update`) and `response_url` replies.
+//! The Slack Web API client (`chat.postMessage`, `chat.update`, and to find people by email
+//! `users.lookupByEmail` and `users.info`) and `response_url` replies.
 
 use std::fmt;
 
@@ -119,6 +120,54 @@ impl SlackClient {
         self.call("chat.update", body).await.map(|_| ())
     }
 
+    /// A form-encoded call (the read methods take their arguments as a form).
+    async fn call_form(&self, method: &str, form: &[(&str, &str)]) -> Result<Value, SlackError> {
+        let err = |reason: String| SlackError {
+            method: method.to_owned(),
+            reason,
+        };
+        let resp = self
+            .http
+            .post(format!("{}/{method}", self.base))
+            .bearer_auth(self.token.expose())
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| err(e.without_url().to_string()))?;
+        resp.json()
+            .await
+            .map_err(|e| err(e.without_url().to_string()))
+    }
+
+    /// The Slack user whose email is `email` (`users.lookupByEmail`, scope `users:read.email`):
+    /// `None` when the workspace has no such user, or they are deactivated.
+    ///
+    /// # Errors
+    /// Network failure or Slack said no for another reason.
+    pub async fn lookup_by_email(&self, email: &str) -> Result<Option<String>, SlackError> {
+        let v = self
+            .call_form("users.lookupByEmail", &[("email", email)])
+            .await?;
+        user_field(&v, "users.lookupByEmail", "users_not_found", |u| {
+            u.get("id").and_then(Value::as_str)
+        })
+    }
+
+    /// The email of Slack user `id` (`users.info`, scopes `users:read` and
+    /// `users:read.email`): `None` when there is no such user, they are deactivated, or their
+    /// profile shows no email.
+    ///
+    /// # Errors
+    /// Network failure or Slack said no for another reason.
+    pub async fn user_email(&self, id: &str) -> Result<Option<String>, SlackError> {
+        let v = self.call_form("users.info", &[("user", id)]).await?;
+        user_field(&v, "users.info", "user_not_found", |u| {
+            u.get("profile")
+                .and_then(|p| p.get("email"))
+                .and_then(Value::as_str)
+        })
+    }
+
     /// Answer through a `response_url` (ephemeral to the user who acted).
     ///
     /// # Errors
@@ -135,4 +184,31 @@ impl SlackClient {
             })?;
         Ok(())
     }
+}
+
+/// One field of the `user` of a `users.*` answer; `not_found` (and a deactivated user) is
+/// `None`, any other error an error.
+fn user_field(
+    v: &Value,
+    method: &str,
+    not_found: &str,
+    field: impl Fn(&Value) -> Option<&str>,
+) -> Result<Option<String>, SlackError> {
+    if v.get("ok").and_then(Value::as_bool) != Some(true) {
+        let error = v.get("error").and_then(Value::as_str).unwrap_or("not ok");
+        if error == not_found {
+            return Ok(None);
+        }
+        return Err(SlackError {
+            method: method.to_owned(),
+            reason: error.to_owned(),
+        });
+    }
+    let Some(user) = v.get("user") else {
+        return Ok(None);
+    };
+    if user.get("deleted").and_then(Value::as_bool) == Some(true) {
+        return Ok(None);
+    }
+    Ok(field(user).map(str::to_owned))
 }

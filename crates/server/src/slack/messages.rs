@@ -17,8 +17,8 @@ pub fn approval_message(r: &RequestRecord, approver_mentions: &[String]) -> (Str
     );
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*{}* asks for *{}* for *{}* on `{}`\n>{}",
-            r.requester, r.bundle, format_duration(r.duration_secs), r.identity.id, r.reason)}},
+            "*{}* asks for *{}* for *{}* on {}\n>{}",
+            r.requester, r.bundle, format_duration(r.duration_secs), crate::chat::target(&r.identity, r.account.as_deref(), r.permission_set.as_deref()), r.reason)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "Request `{}` · {} approval(s) needed · tier {} · approvers: {}",
             r.id, r.required_approvals, r.tier + 1, approver_mentions.join(", "))}]},
@@ -47,6 +47,9 @@ pub fn decided_message(
         RequestStatus::Approved => ":white_check_mark: Approved",
         RequestStatus::Denied => ":no_entry: Denied",
         RequestStatus::Expired => ":hourglass: Expired (no answer)",
+        RequestStatus::Cancelled => {
+            ":heavy_multiplication_x: Cancelled (the requester left the directory)"
+        }
         RequestStatus::Pending => ":hourglass_flowing_sand: Waiting",
     };
     let text = format!(
@@ -57,8 +60,8 @@ pub fn decided_message(
     );
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*{}* asked for *{}* for *{}* on `{}`\n>{}",
-            r.requester, r.bundle, format_duration(r.duration_secs), r.identity.id, r.reason)}},
+            "*{}* asked for *{}* for *{}* on {}\n>{}",
+            r.requester, r.bundle, format_duration(r.duration_secs), crate::chat::target(&r.identity, r.account.as_deref(), r.permission_set.as_deref()), r.reason)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "{outcome}{} · request `{}` · {}",
             actor.map(|a| format!(" by {a}")).unwrap_or_default(),

@@ -131,7 +131,7 @@ pub async fn commands(State(core): State<Arc<Core>>, headers: HeaderMap, body: B
 }
 
 async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
-    let Some(person) = core.config.person_by_slack(&form.user_id) else {
+    let Some(person) = core.person_by_chat(PLATFORM, &form.user_id).await else {
         let _ = core
             .unknown_chat_user(
                 PLATFORM,
@@ -140,7 +140,7 @@ async fn run_command(core: &Arc<Core>, form: &SlashForm) -> String {
             .await;
         return chat::unknown_user(&STYLE, &form.user_id);
     };
-    chat::run(core, person, &form.text, &STYLE).await
+    chat::run(core, &person, &form.text, &STYLE).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,10 +218,10 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
     };
     let request_id = action.value.clone().unwrap_or_default();
     // The actor comes from the signed payload's user, never from the button's value.
-    let Some(person) = core.config.person_by_slack(&i.user.id) else {
+    let Some(person) = core.person_by_chat(PLATFORM, &i.user.id).await else {
         let refusal = Refusal {
             code: RefusalCode::UnknownPerson,
-            message: "Slack user not mapped in [identities]".into(),
+            message: "Slack user not mapped to a person ([identities] or the directory)".into(),
         };
         let _ = core
             .refuse(
@@ -233,7 +233,7 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
             )
             .await;
         return Some(format!(
-            "Your Slack user `{}` is not mapped in Latch's [identities].",
+            "Your Slack user `{}` is not one of Latch's people (not in [identities], and no active Identity Center user has your email).",
             i.user.id
         ));
     };
@@ -246,7 +246,7 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
 
 /// An offer's button was pressed: file the request it names, for the signed payload's user.
 async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String {
-    let Some(person) = core.config.person_by_slack(&i.user.id) else {
+    let Some(person) = core.person_by_chat(PLATFORM, &i.user.id).await else {
         let _ = core
             .unknown_chat_user(
                 PLATFORM,
@@ -254,7 +254,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
             )
             .await;
         return format!(
-            "Your Slack user `{}` is not mapped in Latch's [identities].",
+            "Your Slack user `{}` is not one of Latch's people (not in [identities], and no active Identity Center user has your email).",
             i.user.id
         );
     };
@@ -271,6 +271,8 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
             reason: format!("offered by Latch after AWS denied {}", offer.action),
             break_glass: false,
             source: PLATFORM.into(),
+            account: offer.account,
+            permission_set: None,
         },
         &STYLE,
     )
@@ -300,6 +302,8 @@ mod tests {
                 kind: latch_grant::IdentityKind::Role,
                 id: "arn:aws:iam::111122223333:role/alice".into(),
             },
+            account: None,
+            permission_set: None,
             bundle: "iam-admin".into(),
             status: GrantStatus::Revoked,
             break_glass: false,

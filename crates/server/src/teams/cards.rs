@@ -45,6 +45,14 @@ fn facts(pairs: &[(&str, String)]) -> Value {
 fn request_facts(r: &RequestRecord) -> Value {
     facts(&[
         ("Identity", r.identity.id.clone()),
+        (
+            "Account",
+            match (&r.account, &r.permission_set) {
+                (Some(a), Some(p)) => format!("{a} as {p}"),
+                (Some(a), None) => a.clone(),
+                _ => "the identity's own".to_owned(),
+            },
+        ),
         ("Reason", r.reason.clone()),
         ("Request", r.id.clone()),
     ])
@@ -87,6 +95,7 @@ pub fn decided(r: &RequestRecord, approvals: &[ApprovalRecord], actor: Option<&s
         RequestStatus::Approved => "✅ Approved",
         RequestStatus::Denied => "⛔ Denied",
         RequestStatus::Expired => "⌛ Expired (no answer)",
+        RequestStatus::Cancelled => "✖ Cancelled (the requester left the directory)",
         RequestStatus::Pending => "⏳ Waiting for more approvals",
     };
     let answers: Vec<String> = approvals
@@ -189,6 +198,8 @@ mod tests {
                 kind: IdentityKind::Role,
                 id: "arn:aws:iam::111122223333:role/alice".into(),
             },
+            account: None,
+            permission_set: None,
             bundle: "iam-admin".into(),
             duration_secs: 3600,
             reason: "incident 4411".into(),

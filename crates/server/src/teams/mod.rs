@@ -361,13 +361,13 @@ pub fn command_text(text: &str) -> String {
 async fn run_message(core: &Arc<Core>, activity: &Activity) -> String {
     let text = command_text(&activity.text);
     let sender = activity.from.aad_object_id.as_deref().unwrap_or_default();
-    let Some(person) = core.config.person_by_chat(PLATFORM, sender) else {
+    let Some(person) = core.person_by_chat(PLATFORM, sender).await else {
         let _ = core
             .unknown_chat_user(PLATFORM, json!({"teams_user": sender, "text": text}))
             .await;
         return chat::unknown_user(&STYLE, sender);
     };
-    chat::run(core, person, &text, &STYLE).await
+    chat::run(core, &person, &text, &STYLE).await
 }
 
 /// Run an `Action.Execute` and say what replaces the card (or what to show beside it).
@@ -384,7 +384,7 @@ async fn run_action(core: &Arc<Core>, activity: &Activity) -> Value {
         .unwrap_or_default();
     let data = action.get("data").cloned().unwrap_or(Value::Null);
     let sender = activity.from.aad_object_id.as_deref().unwrap_or_default();
-    let person = core.config.person_by_chat(PLATFORM, sender);
+    let person = core.person_by_chat(PLATFORM, sender).await;
     let decision = match verb {
         cards::APPROVE => Decision::Approve,
         cards::DENY => Decision::Deny,
@@ -405,6 +405,8 @@ async fn run_action(core: &Arc<Core>, activity: &Activity) -> Value {
                 reason: format!("offered by Latch after AWS denied {}", offer.action),
                 break_glass: false,
                 source: PLATFORM.into(),
+                account: offer.account,
+                permission_set: None,
             };
             let said = chat::file_request(core, new, &STYLE).await;
             return cards::replace_with(cards::note(&said));

@@ -156,10 +156,12 @@ impl Backend {
     }
 }
 
-/// A fake Slack Web API: records every call and answers `ok`.
+/// A fake Slack Web API: records every call and answers `ok`; `users.lookupByEmail` and
+/// `users.info` answer from the workspace's users (id, email), set with [`FakeSlack::add_user`].
 #[derive(Debug, Clone, Default)]
 pub struct FakeSlack {
     pub calls: Arc<Mutex<Vec<(String, Value)>>>,
+    pub users: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl FakeSlack {
@@ -175,6 +177,14 @@ impl FakeSlack {
             axum::serve(listener, app).await.unwrap();
         });
         (fake, format!("http://{addr}"))
+    }
+
+    /// A workspace user with this id and email.
+    pub fn add_user(&self, id: &str, email: &str) {
+        self.users
+            .lock()
+            .unwrap()
+            .push((id.to_owned(), email.to_owned()));
     }
 
     pub fn calls(&self) -> Vec<(String, Value)> {
@@ -205,8 +215,24 @@ async fn slack_api(
     State(fake): State<FakeSlack>,
     Path(method): Path<String>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Json<Value> {
+    // Write methods take JSON, read methods a form (as Slack's Web API accepts).
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let body: Value = if form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap();
+        Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    } else {
+        serde_json::from_slice(&raw).unwrap()
+    };
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -219,6 +245,30 @@ async fn slack_api(
         calls.push((method.clone(), body.clone()));
         calls.len()
     };
+    let users = fake.users.lock().unwrap().clone();
+    let user = |id: &str, email: &str| json!({"ok": true, "user": {"id": id, "deleted": false, "profile": {"email": email}}});
+    match method.as_str() {
+        "users.lookupByEmail" => {
+            let email = body["email"].as_str().unwrap_or_default();
+            return Json(
+                users
+                    .iter()
+                    .find(|(_, e)| e.eq_ignore_ascii_case(email))
+                    .map_or_else(
+                        || json!({"ok": false, "error": "users_not_found"}),
+                        |(id, e)| user(id, e),
+                    ),
+            );
+        }
+        "users.info" => {
+            let id = body["user"].as_str().unwrap_or_default();
+            return Json(users.iter().find(|(i, _)| i == id).map_or_else(
+                || json!({"ok": false, "error": "user_not_found"}),
+                |(i, e)| user(i, e),
+            ));
+        }
+        _ => {}
+    }
     let channel = body.get("channel").cloned().unwrap_or(Value::Null);
     Json(json!({"ok": true, "channel": channel, "ts": format!("1800000000.{n:06}")}))
 }
@@ -251,6 +301,17 @@ impl TestServer {
         cloud: Arc<FakeCloud>,
         clock: ManualClock,
     ) -> TestServer {
+        TestServer::start_with_directory(config, store, cloud, clock, None).await
+    }
+
+    /// [`TestServer::start`], with people from `directory` too.
+    pub async fn start_with_directory(
+        config: Config,
+        store: Arc<dyn Store>,
+        cloud: Arc<FakeCloud>,
+        clock: ManualClock,
+        directory: Option<Arc<dyn latch_grant::directory::DirectorySource>>,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -263,6 +324,7 @@ impl TestServer {
             clock: Arc::new(clock),
             metrics_listener: Some(metrics),
             checkpoint_publishers: Vec::new(),
+            directory,
         };
         let handle = tokio::spawn(async move {
             launch_with_tcp_listener(settings, listener, async move {
