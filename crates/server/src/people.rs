@@ -10,8 +10,8 @@
 //!
 //! Chat ids: a person's id on a platform is what `[identities]` says; otherwise, on Slack,
 //! it is looked up by their email (`users.lookupByEmail`), and a Slack user who writes to Latch
-//! is found by theirs (`users.info`). Answers are cached for a day, failures and misses for
-//! ten minutes.
+//! is found by theirs (`users.info`), matched against the people as they stand. What Slack
+//! says is cached for a day, failures and misses for ten minutes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, PoisonError};
@@ -28,11 +28,12 @@ pub const CHAT_ID_TTL_MS: Millis = 24 * 3600 * 1000;
 /// How long a miss (no such user, or the lookup failed) is remembered.
 pub const CHAT_MISS_TTL_MS: Millis = 10 * 60 * 1000;
 
-/// Cached chat lookups: (platform, person name) → id, and (platform, id) → person name.
+/// What chat platforms said, cached: (platform, email in lower case) → user id, and
+/// (platform, user id) → email; each with the time it is trusted until.
 #[derive(Debug, Default)]
 pub(crate) struct ChatCache {
-    by_person: HashMap<(String, String), (Option<String>, Millis)>,
-    by_id: HashMap<(String, String), (Option<String>, Millis)>,
+    id_of: HashMap<(String, String), (Option<String>, Millis)>,
+    email_of: HashMap<(String, String), (Option<String>, Millis)>,
 }
 
 /// Why a sync did not happen.
@@ -173,8 +174,8 @@ impl Core {
         )))
     }
 
-    /// The person `id` is on chat `platform`: from `[identities]`, else (Slack) by the email
-    /// of their Slack profile.
+    /// The person `id` is on chat `platform`: from `[identities]`, else (Slack) the person
+    /// whose email is their Slack profile's.
     pub async fn person_by_chat(&self, platform: &str, id: &str) -> Option<Person> {
         let rules = self.rules();
         if let Some(p) = rules.person_by_chat(platform, id) {
@@ -186,27 +187,27 @@ impl Core {
             .filter(|_| platform == crate::slack::PLATFORM)?;
         let now = self.now();
         let key = (platform.to_owned(), id.to_owned());
-        let cached = self.cached(|c| &c.by_id, &key, now);
-        let name = match cached {
-            Some(name) => name,
+        let email = match self.cached(|c| &c.email_of, &key, now) {
+            Some(email) => email,
             None => {
-                let found = match slack.user_email(id).await {
-                    Ok(Some(email)) => rules.person_by_email(&email).map(|p| p.name.clone()),
-                    Ok(None) => None,
+                let email = match slack.user_email(id).await {
+                    Ok(email) => email,
                     Err(e) => {
                         tracing::warn!(error = %e, "slack: could not look up a user's email");
                         None
                     }
                 };
-                self.remember(platform, found.as_deref(), Some(id), now);
-                found
+                self.remember(platform, email.as_deref(), Some(id), now);
+                email
             }
         }?;
-        rules.people.get(&name).cloned()
+        // Matched against the people as they stand now: someone synced after the lookup is
+        // found at once.
+        rules.person_by_email(&email).cloned()
     }
 
-    /// `name`'s id on chat `platform`: from `[identities]`, else (Slack) looked up by their
-    /// email.
+    /// `name`'s id on chat `platform`: from `[identities]`, else (Slack) the Slack user with
+    /// their email.
     pub async fn chat_id(&self, platform: &str, name: &str) -> Option<String> {
         let rules = self.rules();
         let person = rules.people.get(name)?;
@@ -217,20 +218,20 @@ impl Core {
             .slack
             .as_ref()
             .filter(|_| platform == crate::slack::PLATFORM)?;
-        let email = person.email.as_deref()?;
+        let email = person.email.as_deref()?.to_ascii_lowercase();
         let now = self.now();
-        let key = (platform.to_owned(), name.to_owned());
-        if let Some(id) = self.cached(|c| &c.by_person, &key, now) {
+        let key = (platform.to_owned(), email.clone());
+        if let Some(id) = self.cached(|c| &c.id_of, &key, now) {
             return id;
         }
-        let found = match slack.lookup_by_email(email).await {
+        let found = match slack.lookup_by_email(&email).await {
             Ok(id) => id,
             Err(e) => {
                 tracing::warn!(error = %e, "slack: could not look up a person by email");
                 None
             }
         };
-        self.remember(platform, Some(name), found.as_deref(), now);
+        self.remember(platform, Some(&email), found.as_deref(), now);
         found
     }
 
@@ -251,29 +252,30 @@ impl Core {
             .map(|(answer, _)| answer.clone())
     }
 
-    /// Cache what a lookup found: `person` and `id` on `platform`, both ways, for a day when
-    /// both are known; a miss (one side unknown) for ten minutes.
-    fn remember(&self, platform: &str, person: Option<&str>, id: Option<&str>, now: Millis) {
-        let ttl = if person.is_some() && id.is_some() {
+    /// Cache what the platform said: `email` and `id` belong together, both ways, for a day
+    /// when both are known; a miss (one side unknown) for ten minutes.
+    fn remember(&self, platform: &str, email: Option<&str>, id: Option<&str>, now: Millis) {
+        let ttl = if email.is_some() && id.is_some() {
             CHAT_ID_TTL_MS
         } else {
             CHAT_MISS_TTL_MS
         };
         let until = now.saturating_add(ttl);
-        let (person, id) = (person.map(str::to_owned), id.map(str::to_owned));
+        let email = email.map(str::to_ascii_lowercase);
+        let id = id.map(str::to_owned);
         let mut cache = self
             .chat_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(p) = &person {
+        if let Some(e) = &email {
             cache
-                .by_person
-                .insert((platform.to_owned(), p.clone()), (id.clone(), until));
+                .id_of
+                .insert((platform.to_owned(), e.clone()), (id.clone(), until));
         }
         if let Some(i) = id {
             cache
-                .by_id
-                .insert((platform.to_owned(), i), (person, until));
+                .email_of
+                .insert((platform.to_owned(), i), (email, until));
         }
     }
 }
