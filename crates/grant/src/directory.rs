@@ -587,6 +587,13 @@ mod tests {
             r.person_by_email("ALICE@example.com").unwrap().name,
             "alice@example.com"
         );
+        // An email two people share identifies neither.
+        let mut twin = bob();
+        twin.user_id = "u-twin".into();
+        twin.user_name = "alice2".into();
+        twin.email = Some("alice@example.com".into());
+        let r = rules().with_directory(&[alice(), twin]);
+        assert!(r.person_by_email("alice@example.com").is_none());
     }
 
     #[test]

@@ -141,14 +141,17 @@ impl Rules {
         out
     }
 
-    /// The person whose email is `email` (compared without case).
+    /// The one person whose email is `email` (compared without case); `None` when nobody or
+    /// several people have it (an email shared by two people identifies neither).
     #[must_use]
     pub fn person_by_email(&self, email: &str) -> Option<&Person> {
-        self.people.values().find(|p| {
+        let mut found = self.people.values().filter(|p| {
             p.email
                 .as_deref()
                 .is_some_and(|e| e.eq_ignore_ascii_case(email))
-        })
+        });
+        let one = found.next()?;
+        found.next().is_none().then_some(one)
     }
 
     /// The person whose id on chat `platform` is `id`.

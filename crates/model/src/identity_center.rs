@@ -348,6 +348,13 @@ pub fn parse_identity_center(value: &Value) -> Result<IdentityCenter, FormatErro
         }
     }
 
+    // Group ids, to say so when a group is listed as a member: Identity Center groups do not
+    // nest, and a file where they did could hold a cycle.
+    let group_ids: BTreeSet<&str> = top
+        .opt_array("groups")?
+        .iter()
+        .filter_map(|g| g.get("id").and_then(Value::as_str))
+        .collect();
     let mut groups = BTreeMap::new();
     for (i, v) in top.opt_array("groups")?.iter().enumerate() {
         let path = index("groups", i);
@@ -360,10 +367,12 @@ pub fn parse_identity_center(value: &Value) -> Result<IdentityCenter, FormatErro
             .enumerate()
         {
             if !users.contains_key(&m) {
-                return Err(FormatError::new(
-                    &index(&members_path, j),
-                    format!("`{m}` is no user of the file"),
-                ));
+                let why = if group_ids.contains(m.as_str()) {
+                    format!("`{m}` is a group: Identity Center groups have users as members, never groups (a group in a group could also make a cycle)")
+                } else {
+                    format!("`{m}` is no user of the file")
+                };
+                return Err(FormatError::new(&index(&members_path, j), why));
             }
             members.insert(m);
         }
@@ -645,6 +654,11 @@ mod tests {
             "\"members\": [\"u-alice\", \"u-carol\"]"
         )
         .starts_with("groups[0].members[1]: `u-carol` is no user"));
+        assert!(err(
+            "\"members\": [\"u-alice\", \"u-bob\"]",
+            "\"members\": [\"u-alice\", \"g-ops\"]"
+        )
+        .starts_with("groups[0].members[1]: `g-ops` is a group: Identity Center groups have users as members, never groups"));
         assert!(err("\"name\": \"ReadOnly\"", "\"name\": \"Admin_Ops\"")
             .starts_with("permission_sets[1].name: permission set `Admin_Ops` appears twice"));
         assert!(err("\"active\": true", "\"enabled\": true")
