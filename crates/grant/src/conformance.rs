@@ -102,8 +102,9 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert_eq!(store.audit(0, 0).await.unwrap().len(), 1);
 
-    // Where its approval messages were posted: one per platform and conversation, a second
-    // post to the same conversation replacing the first; seen from the other handle too.
+    // Where its approval messages were posted: every one of them, on every platform and
+    // conversation (an escalation posts again, often in the same channel, and each message
+    // must show the outcome); recording one twice keeps one; seen from the other handle too.
     let message = |platform: &str, conversation: &str, id: &str| ChatMessage {
         request_id: "r-1".into(),
         platform: platform.into(),
@@ -113,6 +114,7 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     for m in [
         message("slack", "C1", "1700000000.000100"),
         message("teams", "19:abc@thread.tacv2", "1700000000100"),
+        message("slack", "C1", "1700000000.000200"),
         message("slack", "C1", "1700000000.000200"),
     ] {
         store
@@ -126,6 +128,7 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     assert_eq!(
         second.messages("r-1").await.unwrap(),
         [
+            message("slack", "C1", "1700000000.000100"),
             message("slack", "C1", "1700000000.000200"),
             message("teams", "19:abc@thread.tacv2", "1700000000100"),
         ]

@@ -218,7 +218,7 @@ pub struct RequestRecord {
 }
 
 /// Where a request's approval message lives on a chat platform, so that it can be updated once
-/// the request is decided: one per platform and conversation.
+/// the request is decided: every one posted (an escalation posts again).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// The request.
@@ -432,8 +432,7 @@ pub struct Changeset {
     /// API tokens to stop accepting; one that is not live (unknown or already revoked) is a
     /// conflict.
     pub token_revocations: Vec<TokenRevocation>,
-    /// Where approval messages were posted (one already recorded for the same request,
-    /// platform and conversation is replaced).
+    /// Where approval messages were posted (each kept; one already recorded is not repeated).
     pub messages: Vec<ChatMessage>,
     /// Directory rows to write (a sync of the people directory).
     pub directory: Vec<crate::directory::DirectoryWrite>,

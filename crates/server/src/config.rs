@@ -806,6 +806,33 @@ impl Config {
                     ));
                 }
             }
+            // An approver's own request needs that many approvals from the others: with too
+            // few of them (over every tier it escalates through), it could only expire.
+            let required = usize::try_from(policy.required_approvals).unwrap_or(1);
+            if required > 1 && policy.tiers.iter().all(|t| t.directory_groups.is_empty()) {
+                let everyone: BTreeSet<&str> = policy
+                    .tiers
+                    .iter()
+                    .flat_map(|t| t.approvers.iter().map(String::as_str))
+                    .collect();
+                if let Some(p) = everyone.iter().find(|_| everyone.len() <= required) {
+                    let rule = overrides
+                        .get(name)
+                        .map_or_else(|| field.clone(), |(i, _)| format!("approval[{i}]"));
+                    let others: Vec<&str> = everyone.iter().copied().filter(|o| o != p).collect();
+                    return Err(err(
+                        &rule,
+                        format!(
+                            "`{p}`'s own requests for `{name}` could never be approved: {required} approvals are required and, besides `{p}`, only {} may approve in any tier; add approvers or require one approval",
+                            if others.is_empty() {
+                                "nobody".to_owned()
+                            } else {
+                                others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
             bundles.insert(
                 name.clone(),
                 Bundle {
@@ -1521,6 +1548,21 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         let bad = bad.replace("tiers = [ { approvers = [\"bob\", \"carol\"], timeout = \"15m\" }, { approvers = [\"alice\", \"bob\"] } ]", "");
         let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
         assert!(e.reason.contains("nobody could ever grant it"), "{e}");
+
+        // Two approvals, and over every tier only bob and carol: each one's own requests could
+        // only expire. The rule and the person are named.
+        let bad = GOOD.replace(
+            "{ approvers = [\"alice\", \"bob\"] }",
+            "{ approvers = [\"carol\", \"bob\"] }",
+        );
+        let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "approval[0]");
+        assert!(
+            e.reason.starts_with(
+                "`bob`'s own requests for `prod-db` could never be approved: 2 approvals are required and, besides `bob`, only `carol` may approve"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

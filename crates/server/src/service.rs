@@ -663,7 +663,9 @@ impl Core {
         });
     }
 
-    /// Offer each person the one-click request (`[offers]`), on every platform.
+    /// Offer each person the one-click request (`[offers]`), on every platform, for
+    /// `duration_secs` or the bundle's longest grant if that is shorter (a button asking for
+    /// more would only be refused when pressed).
     pub fn spawn_offers(self: &Arc<Self>, offers: &[crate::offers::Offer], duration_secs: i64) {
         let offers = offers.to_vec();
         self.spawn_each("offers", String::new(), move |core, n| {
@@ -671,7 +673,12 @@ impl Core {
             async move {
                 for o in &offers {
                     let person = core.recipient(n.as_ref(), &o.person).await;
-                    n.offer(o, &person, duration_secs).await?;
+                    let longest = core
+                        .rules()
+                        .bundles
+                        .get(&o.bundle)
+                        .map_or(duration_secs, |b| b.max_duration_secs);
+                    n.offer(o, &person, duration_secs.min(longest)).await?;
                 }
                 Ok(())
             }

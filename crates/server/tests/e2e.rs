@@ -870,6 +870,17 @@ async fn break_glass_escalation_second_approver_expiry(backend: Backend) {
         cloud.tag("arn:aws:iam::111122223333:role/bob", "prod-db")
     })
     .await;
+    // Both approval messages (tier 0's and tier 1's, in the same channel) show the outcome:
+    // none keeps live buttons.
+    let posted = store.messages(&rid).await.unwrap();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    for m in &posted {
+        slack
+            .wait_for("chat.update", |v| {
+                v["ts"] == m.message_id.as_str() && v["text"].as_str().unwrap().contains("Approved")
+            })
+            .await;
+    }
 
     // alice asks for iam-admin; nobody answers within the hour: expired, alice is told.
     let (_, body) = server

@@ -53,7 +53,7 @@ fn eventbridge(detail: Value) -> Value {
 async fn offers_story(backend: Backend) {
     let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
     let text = format!(
-        "{}\n[offers]\nfirewall_config = \"firewall.toml\"\nduration = \"30m\"\nevery = \"10m\"\n",
+        "{}\n[offers]\nfirewall_config = \"firewall.toml\"\nduration = \"2h\"\nevery = \"10m\"\n",
         config_text(&slack_base)
     );
     let mut config = latch_server::Config::parse(&text, "test.toml", &|_| None).unwrap();
@@ -146,6 +146,10 @@ async fn offers_story(backend: Backend) {
         })
         .await;
     assert!(
+        dm["text"].as_str().unwrap().contains("request it for 1h?"),
+        "{dm}"
+    );
+    assert!(
         dm["text"].as_str().unwrap().contains("iam:CreateAccessKey"),
         "{dm}"
     );
@@ -190,7 +194,9 @@ async fn offers_story(backend: Backend) {
         ("alice", "iam-admin")
     );
     assert_eq!(r.status, RequestStatus::Pending);
-    assert_eq!(r.duration_secs, 1800);
+    // `[offers] duration` is 2h but iam-admin grants at most 1h: the button asks for 1h, and
+    // the request it files is accepted.
+    assert_eq!(r.duration_secs, 3600);
     assert!(r.reason.contains("iam:CreateAccessKey"), "{}", r.reason);
     slack
         .wait_for("chat.postMessage", |v| v["channel"] == "CAPPROVALS")

@@ -338,8 +338,7 @@ macro_rules! shared_sql {
             for m in &changes.messages {
                 sqlx::query(
                     "INSERT INTO chat_messages (request_id, platform, conversation, message_id) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (request_id, platform, conversation) \
-                     DO UPDATE SET message_id = excluded.message_id",
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .bind(&m.request_id)
                 .bind(&m.platform)
@@ -493,7 +492,7 @@ macro_rules! shared_sql {
         ) -> Result<Vec<ChatMessage>, StoreError> {
             let rows = sqlx::query(
                 "SELECT request_id, platform, conversation, message_id FROM chat_messages \
-                 WHERE request_id = $1 ORDER BY platform, conversation",
+                 WHERE request_id = $1 ORDER BY platform, conversation, message_id",
             )
             .bind(request_id)
             .fetch_all(&mut *conn)
