@@ -61,6 +61,11 @@ pub enum ServerCommand {
     ///
     /// Example: latch revoke g-xyz789 --reason "done" --cut-sessions
     Revoke(RevokeArgs),
+    /// Give your own grant back before it ends ("I'm done"): removed at once, like a
+    /// revocation, and recorded as relinquished.
+    ///
+    /// Example: latch relinquish g-xyz789 --reason "fixed, INC-4411 closed"
+    Relinquish(RevokeArgs),
     /// The hash-chained audit log: verify it, export it as JSON Lines.
     Audit {
         #[command(subcommand)]
@@ -184,9 +189,9 @@ pub struct GrantsArgs {
 pub struct RevokeArgs {
     /// Grant id (`g-…`).
     id: String,
-    /// Why.
-    #[arg(long, default_value = "revoked from the command line")]
-    reason: String,
+    /// Why (default: "revoked from the command line"; for `relinquish`, "done").
+    #[arg(long)]
+    reason: Option<String>,
     /// Also end every session of the identity issued before now (aws:TokenIssueTime), whatever
     /// it was used for, not only this grant; default from the server's revoke_sessions.
     #[arg(long)]
@@ -361,7 +366,8 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             ServerCommand::Approve(args) => decide(args, "approve").await,
             ServerCommand::Deny(args) => decide(args, "deny").await,
             ServerCommand::Grants(args) => grants(args).await,
-            ServerCommand::Revoke(args) => revoke(args).await,
+            ServerCommand::Revoke(args) => revoke(args, false).await,
+            ServerCommand::Relinquish(args) => revoke(args, true).await,
             ServerCommand::Audit {
                 cmd: AuditCommand::Verify(args),
             } => audit_verify(args).await,
@@ -877,7 +883,8 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     text
 }
 
-async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
+/// `latch revoke`, or the holder's `latch relinquish`.
+async fn revoke(args: RevokeArgs, relinquish: bool) -> anyhow::Result<ExitCode> {
     let cut = if args.cut_sessions {
         Some(true)
     } else if args.keep_sessions {
@@ -885,14 +892,23 @@ async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let (verb, default_reason, doing) = if relinquish {
+        ("relinquish", "done", "given back")
+    } else {
+        ("revoke", "revoked from the command line", "revoked")
+    };
     let body = api::RevokeBody {
-        reason: Some(args.reason.clone()),
+        reason: Some(
+            args.reason
+                .clone()
+                .unwrap_or_else(|| default_reason.to_owned()),
+        ),
         cut_sessions: cut,
     };
     let a: api::GrantAnswer = call(
         &args.client,
         reqwest::Method::POST,
-        &format!("/api/v1/grants/{}/revoke", args.id),
+        &format!("/api/v1/grants/{}/{verb}", args.id),
         Some(&body),
     )
     .await?;
@@ -908,7 +924,7 @@ async fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
                 )
             })
             .unwrap_or_default();
-        format!("grant {} is being revoked ({}){cut}", g.id, g.bundle)
+        format!("grant {} is being {doing} ({}){cut}", g.id, g.bundle)
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1053,6 +1053,37 @@ pub(crate) fn revoking(
     }
 }
 
+/// The holder gives a live grant back before it ends ("I'm done"): a revocation by its
+/// requester, recorded as `grant.relinquished` with their reason; the removal and the session
+/// cut-off run as for any revocation.
+///
+/// # Errors
+/// Someone else's grant (`forbidden`), the reason breaks [`check_text`], or the grant already
+/// ended or is being removed.
+pub fn relinquish(
+    cfg: &Rules,
+    grant: &GrantRecord,
+    actor: &str,
+    reason: &str,
+    cut_sessions: bool,
+    now: Millis,
+) -> Result<Transition, Refusal> {
+    if grant.requester != actor {
+        return Err(refuse(
+            RefusalCode::Forbidden,
+            format!(
+                "`{actor}` may not relinquish grant `{}`: only its holder (`{}`) may give it back; approvers and admins revoke",
+                grant.id, grant.requester
+            ),
+        ));
+    }
+    let mut t = begin_revoke(cfg, grant, actor, reason, cut_sessions, now)?;
+    for ev in &mut t.changes.audit {
+        "grant.relinquished".clone_into(&mut ev.kind);
+    }
+    Ok(t)
+}
+
 /// `expiring` → `expired` / `revoking` → `revoked`, after the cloud call succeeded.
 #[must_use]
 pub fn finish_end(grant: &GrantRecord, step: &CloudStep, now: Millis) -> Option<Transition> {

@@ -42,10 +42,11 @@ impl Style {
     #[must_use]
     pub fn usage(&self) -> String {
         format!(
-            "Usage: {} (e.g. {}), {}, {}",
+            "Usage: {} (e.g. {}), {}, {}, {}",
             self.cmd("request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>"),
             self.cmd("request iam-admin 1h account=111122223333 incident 4411"),
             self.cmd("grants"),
+            self.cmd("done <grant-id> [reason]"),
             self.cmd("revoke <grant-id> [reason]")
         )
     }
@@ -71,6 +72,13 @@ pub enum Command {
     Grants,
     /// `revoke <id> [reason…]`
     Revoke {
+        /// Grant id.
+        id: String,
+        /// Reason.
+        reason: String,
+    },
+    /// `done <id> [reason…]`: give one's own grant back.
+    Done {
         /// Grant id.
         id: String,
         /// Reason.
@@ -129,6 +137,20 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
                 },
             },
             None => Command::Help(Some("`revoke` needs a grant id".into())),
+        },
+        Some("done") => match words.next() {
+            Some(id) => Command::Done {
+                id: id.to_owned(),
+                reason: {
+                    let r = words.collect::<Vec<_>>().join(" ");
+                    if r.is_empty() {
+                        "done".to_owned()
+                    } else {
+                        r
+                    }
+                },
+            },
+            None => Command::Help(Some("`done` needs a grant id".into())),
         },
         _ => Command::Help(None),
     }
@@ -207,6 +229,22 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
                 Err(e) => format!("Error: {e}"),
             }
         }
+        Command::Done { id, reason } => match core.relinquish(&id, &actor, &reason, None).await {
+            Ok(g) => format!(
+                "Giving back grant `{}` ({}): it is being removed{}.",
+                g.id,
+                style.b(&g.bundle),
+                g.session_cutoff.map_or_else(String::new, |cut| format!(
+                    "; this {}",
+                    latch_grant::workflow::session_cutoff_reach(
+                        &format!("`{}`", g.identity.id),
+                        &rfc3339(cut)
+                    )
+                ))
+            ),
+            Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
+            Err(e) => format!("Error: {e}"),
+        },
         Command::Revoke { id, reason } => {
             match core.revoke(&id, &actor, false, &reason, None).await {
                 Ok(g) => match g.session_cutoff {
@@ -255,12 +293,16 @@ pub async fn file_request(core: &Arc<Core>, new: NewRequest, style: &Style) -> S
 pub fn grant_message(g: &GrantRecord, style: &Style) -> String {
     match g.status {
         GrantStatus::Active => format!(
-            "Granted: {} on `{}` until {} (grant `{}`). Revoke early with {}.",
+            "Granted: {} on {} until {} (grant `{}`). Done early? Give it back with {}.",
             style.b(&g.bundle),
-            g.identity.id,
+            target(
+                &g.identity,
+                g.account.as_deref(),
+                g.permission_set.as_deref()
+            ),
             rfc3339(g.expires_at),
             g.id,
-            style.cmd(&format!("revoke {}", g.id))
+            style.cmd(&format!("done {}", g.id))
         ),
         GrantStatus::Expired => format!(
             "Your grant `{}` for {} expired and was removed.",
@@ -298,7 +340,7 @@ pub fn ending_soon_message(g: &GrantRecord, now: i64, style: &Style) -> String {
         g.identity.id,
         format_duration((g.expires_at - now).div_euclid(1000).max(1)),
         rfc3339(g.expires_at),
-        style.cmd(&format!("revoke {}", g.id))
+        style.cmd(&format!("done {}", g.id))
     )
 }
 
@@ -407,7 +449,7 @@ mod tests {
     fn each_platform_says_it_in_its_own_markup() {
         assert_eq!(
             SLACK.usage(),
-            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch revoke <grant-id> [reason]`"
+            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
         );
         assert!(TEAMS.usage().starts_with("Usage: `request <bundle>"));
         assert_eq!(SLACK.b("iam-admin"), "*iam-admin*");

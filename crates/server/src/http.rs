@@ -496,6 +496,11 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
             post(revoke),
         ),
         (
+            "/api/v1/grants/{id}/relinquish",
+            Token(Requester, "giving a grant back"),
+            post(relinquish),
+        ),
+        (
             "/api/v1/audit",
             Token(Admin, "reading the audit log"),
             get(audit_list),
@@ -793,6 +798,23 @@ async fn revoke(
             &reason,
             body.cut_sessions,
         )
+        .await?;
+    Ok(Json(GrantAnswer {
+        grant: GrantView::of(&g),
+    }))
+}
+
+/// `POST /api/v1/grants/{id}/relinquish`: the holder gives their grant back.
+async fn relinquish(
+    State(core): State<Arc<Core>>,
+    caller: Caller,
+    ApiId(id): ApiId,
+    OptionalJson(body): OptionalJson<RevokeBody>,
+) -> Result<Json<GrantAnswer>, ApiError> {
+    let body = body.unwrap_or_default();
+    let reason = body.reason.unwrap_or_else(|| "done".to_owned());
+    let g = core
+        .relinquish(&id, &caller.subject, &reason, body.cut_sessions)
         .await?;
     Ok(Json(GrantAnswer {
         grant: GrantView::of(&g),

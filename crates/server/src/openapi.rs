@@ -211,6 +211,7 @@ fn body() -> Value {
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}}])), "GrantList")},
             "/api/v1/grants/{id}": {"parameters": id_param("grant"), "get": answers(op("One grant", "requester", None, "200"), "GrantAnswer")},
             "/api/v1/grants/{id}/revoke": {"parameters": id_param("grant"), "post": answers(op("Revoke early (own grant, bundle approver, or admin)", "requester", Some(json!({"$ref": "#/components/schemas/Revoke"})), "200"), "GrantAnswer")},
+            "/api/v1/grants/{id}/relinquish": {"parameters": id_param("grant"), "post": answers(op("Give your own grant back before it ends (its holder only); recorded as relinquished, removed like a revocation", "requester", Some(json!({"$ref": "#/components/schemas/Revoke"})), "200"), "GrantAnswer")},
             "/api/v1/audit": {"get": listing("Audit entries after a sequence number (admin)", json!([
                     {"name": "after", "in": "query", "schema": {"type": "integer"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}}]))},

@@ -454,12 +454,49 @@ impl Core {
         reason: &str,
         cut_sessions: Option<bool>,
     ) -> Result<GrantRecord, ServiceError> {
+        self.end_early(grant_id, actor, Some(is_admin), reason, cut_sessions)
+            .await
+    }
+
+    /// The holder gives their grant back ("I'm done"): revoked as by an admin, recorded as
+    /// relinquished.
+    ///
+    /// # Errors
+    /// Refused (audited: someone else's grant, not live), not found, or storage failure.
+    pub async fn relinquish(
+        self: &Arc<Self>,
+        grant_id: &str,
+        actor: &str,
+        reason: &str,
+        cut_sessions: Option<bool>,
+    ) -> Result<GrantRecord, ServiceError> {
+        self.end_early(grant_id, actor, None, reason, cut_sessions)
+            .await
+    }
+
+    /// End a grant early: a revocation (`revoker`: whether the actor is an admin) or the
+    /// holder's relinquishment (`None`).
+    async fn end_early(
+        self: &Arc<Self>,
+        grant_id: &str,
+        actor: &str,
+        revoker: Option<bool>,
+        reason: &str,
+        cut_sessions: Option<bool>,
+    ) -> Result<GrantRecord, ServiceError> {
+        let what = if revoker.is_some() {
+            "revoke"
+        } else {
+            "relinquish"
+        };
         let cut = cut_sessions.unwrap_or(self.config.revoke_sessions);
         for _ in 0..RETRIES {
             let now = self.now();
             let grant = self.store.grant(grant_id).await?;
+            let is_admin = revoker.unwrap_or(false);
             let allowed = grant.as_ref().is_some_and(|g| {
-                is_admin
+                revoker.is_none()
+                    || is_admin
                     || g.requester == actor
                     || self
                         .rules()
@@ -479,12 +516,15 @@ impl Core {
                         g.bundle
                     ),
                 }),
+                (Some(g), true) if revoker.is_none() => {
+                    workflow::relinquish(&self.rules(), g, actor, reason, cut, now)
+                }
                 (Some(g), true) => workflow::begin_revoke(&self.rules(), g, actor, reason, cut, now),
             };
             match result {
                 Err(refusal) => {
                     self.record_refusal(workflow::refusal_event(
-                        "revoke",
+                        what,
                         &refusal,
                         Some(actor),
                         Some(grant_id),

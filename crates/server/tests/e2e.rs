@@ -26,6 +26,7 @@ on_both!(crash_between_due_and_revoked_converges);
 on_both!(api_roles_revoke_and_reconcile);
 on_both!(break_glass_escalation_second_approver_expiry);
 on_both!(holder_is_reminded_once_before_the_end);
+on_both!(holder_relinquishes_their_grant);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -964,7 +965,7 @@ async fn holder_is_reminded_once_before_the_end(backend: Backend) {
         text.contains("ends in 10m") && text.contains(&grant.id),
         "{text}"
     );
-    assert!(text.contains(&format!("revoke {}", grant.id)), "{text}");
+    assert!(text.contains(&format!("done {}", grant.id)), "{text}");
     let reminded = eventually(1000, "reminder recorded", || async {
         store
             .grant(&grant.id)
@@ -992,5 +993,120 @@ async fn holder_is_reminded_once_before_the_end(backend: Backend) {
     .await;
     assert_eq!(reminders(), 1);
     assert!(store.audit_verify().await.unwrap().is_intact());
+    server.shutdown().await;
+}
+
+/// The holder gives a grant back ("I'm done"): through the API, then in Slack; nobody else
+/// may, and the refusal is audited; the tag goes as for a revocation.
+async fn holder_relinquishes_their_grant(backend: Backend) {
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let bob = token(&store, "bob", Role::Approver).await;
+    let ask = || async {
+        let (status, body) = server
+            .api(
+                "POST",
+                "/api/v1/requests",
+                &alice,
+                Some(json!({"bundle": "read-logs", "duration": "1h", "reason": "debug"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+        eventually(1000, "tag on alice's role", || async {
+            cloud.tag(ALICE, "read-logs").filter(|g| *g == gid)
+        })
+        .await;
+        gid
+    };
+
+    let gid = ask().await;
+    // bob approves read-logs' requests but holds no grant of his own here: refused, audited.
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/grants/{gid}/relinquish"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    assert!(audit_kinds(&store)
+        .await
+        .iter()
+        .any(|k| k == "relinquish.refused"));
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/grants/{gid}/relinquish"),
+            &alice,
+            Some(json!({"reason": "fixed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(1000, "tag removed", || async {
+        cloud.tag(ALICE, "read-logs").is_none().then_some(())
+    })
+    .await;
+    let g = eventually(1000, "revoked", || async {
+        store
+            .grant(&gid)
+            .await
+            .unwrap()
+            .filter(|g| g.status == GrantStatus::Revoked)
+    })
+    .await;
+    assert_eq!(
+        (g.revoked_by.as_deref(), g.revoke_reason.as_deref()),
+        (Some("alice"), Some("fixed"))
+    );
+    let entries = store.audit(0, 0).await.unwrap();
+    let given = entries
+        .iter()
+        .find(|e| e.kind == "grant.relinquished")
+        .unwrap();
+    assert_eq!(given.actor.as_deref(), Some("alice"));
+    assert_eq!(given.details["reason"], "fixed");
+    // Twice: no longer live.
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/grants/{gid}/relinquish"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_live"))
+    );
+
+    // In Slack: `/latch done <id>`.
+    let gid = ask().await;
+    let body = slash_body(
+        "UALICE",
+        &format!("done {gid} all good"),
+        &format!("{slack_base}/respond/1"),
+    );
+    server
+        .slack_post("/slack/commands", &body, T0 / 1000, SIGNING_SECRET)
+        .await;
+    let reply = slack.wait_for("respond/1", |_| true).await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Giving back grant `{gid}`")),
+        "{reply}"
+    );
+    eventually(1000, "tag removed after done", || async {
+        cloud.tag(ALICE, "read-logs").is_none().then_some(())
+    })
+    .await;
     server.shutdown().await;
 }
