@@ -61,6 +61,12 @@ pub enum ServerCommand {
     ///
     /// Example: latch revoke g-xyz789 --reason "done" --cut-sessions
     Revoke(RevokeArgs),
+    /// Ask for more time on your own live grant: granted at once within the bundle's
+    /// self_extend (or for an auto-approved bundle), else sent to the bundle's approvers; never
+    /// beyond the bundle's max_total.
+    ///
+    /// Example: latch extend g-xyz789 30m "the migration runs long"
+    Extend(ExtendArgs),
     /// Give your own grant back before it ends ("I'm done"): removed at once, like a
     /// revocation, and recorded as relinquished.
     ///
@@ -151,6 +157,20 @@ pub struct RequestArgs {
     /// The permission set whose role receives it, when you reach the account through several.
     #[arg(long, value_name = "NAME")]
     permission_set: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Arguments of `latch extend`.
+#[derive(Debug, clap::Args)]
+pub struct ExtendArgs {
+    /// Grant id (`g-…`).
+    id: String,
+    /// How much longer: 30m, 1h, …
+    duration: String,
+    /// Why; several words are joined.
+    #[arg(required = true, num_args = 1..)]
+    reason: Vec<String>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -368,6 +388,7 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             ServerCommand::Grants(args) => grants(args).await,
             ServerCommand::Revoke(args) => revoke(args, false).await,
             ServerCommand::Relinquish(args) => revoke(args, true).await,
+            ServerCommand::Extend(args) => extend(args).await,
             ServerCommand::Audit {
                 cmd: AuditCommand::Verify(args),
             } => audit_verify(args).await,
@@ -881,6 +902,28 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
         text.push_str("(none)\n");
     }
     text
+}
+
+async fn extend(args: ExtendArgs) -> anyhow::Result<ExitCode> {
+    let body = api::ExtendBody {
+        duration: args.duration.clone(),
+        reason: args.reason.join(" "),
+    };
+    let a: api::RequestAnswer = call(
+        &args.client,
+        reqwest::Method::POST,
+        &format!("/api/v1/grants/{}/extend", args.id),
+        Some(&body),
+    )
+    .await?;
+    show(args.client.format, &a, |a| match &a.grant {
+        Some(g) => format!("grant {} extended: it now ends at {}", g.id, g.expires_at),
+        None => format!(
+            "extension request {} ({} more of grant {}) waiting for approval",
+            a.request.id, a.request.duration, args.id
+        ),
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `latch revoke`, or the holder's `latch relinquish`.

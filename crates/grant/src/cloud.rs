@@ -137,6 +137,17 @@ impl FakeCloud {
         })
     }
 
+    /// The end `identity`'s tag for `bundle` names.
+    #[must_use]
+    pub fn tag_expiry(&self, identity: &str, bundle: &str) -> Option<Millis> {
+        self.with(|s| {
+            s.tags
+                .iter()
+                .find(|((i, b), _)| i.id == identity && b == bundle)
+                .map(|(_, (_, e))| *e)
+        })
+    }
+
     /// Put a tag there directly (as someone bypassing Latch would).
     pub fn plant_tag(&self, identity: Identity, bundle: &str, grant_id: &str, expires_at: Millis) {
         self.with(|s| {

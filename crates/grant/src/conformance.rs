@@ -29,6 +29,7 @@ pub fn request(id: &str, requester: &str, at: Millis) -> RequestRecord {
         },
         account: None,
         permission_set: None,
+        extends: None,
         bundle: "iam-admin".into(),
         duration_secs: 3600,
         reason: "incident 4411".into(),
@@ -502,6 +503,7 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     };
     ic.account = Some("111122223333".into());
     ic.permission_set = Some("AdministratorAccess".into());
+    ic.extends = Some("g-1".into());
     ic.status = RequestStatus::Approved;
     let icg = grant("g-ic", &ic, t0);
     store

@@ -480,6 +480,8 @@ mod tests {
             Bundle {
                 name: "iam-admin".into(),
                 max_duration_secs: 3600,
+                max_total_secs: 3600,
+                self_extend_secs: 0,
                 policy: ApprovalPolicy {
                     auto_approve: false,
                     required_approvals: 1,

@@ -191,9 +191,13 @@ pub struct RequestRecord {
     /// The Identity Center permission set whose role in `account` receives the grant.
     #[serde(default)]
     pub permission_set: Option<String>,
+    /// The grant this request extends (by `duration_secs`), when it asks for more time rather
+    /// than a grant of its own.
+    #[serde(default)]
+    pub extends: Option<String>,
     /// Bundle name.
     pub bundle: String,
-    /// Asked duration in seconds.
+    /// Asked duration in seconds (for an extension: how much longer).
     pub duration_secs: i64,
     /// The justification.
     pub reason: String,

@@ -76,6 +76,12 @@ pub struct Bundle {
     pub name: String,
     /// Longest grant, seconds.
     pub max_duration_secs: i64,
+    /// Longest a grant may last in all, extensions included, seconds (at least
+    /// `max_duration_secs`).
+    pub max_total_secs: i64,
+    /// How much longer than asked the holder may make a grant last without approval, seconds
+    /// (0: every extension is decided like a request).
+    pub self_extend_secs: i64,
     /// Approval policy.
     pub policy: ApprovalPolicy,
     /// Description for messages.

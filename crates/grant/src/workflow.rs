@@ -597,6 +597,7 @@ pub fn open_request(
         identity: to.identity.clone(),
         account: to.account.clone(),
         permission_set: to.permission_set.clone(),
+        extends: None,
         bundle: b.name.clone(),
         duration_secs: new.duration_secs,
         reason: new.reason.clone(),
@@ -804,6 +805,220 @@ pub fn decide(
         },
         request: Some(updated),
         grant,
+    })
+}
+
+/// [`decide`], for a request that may extend a grant: once approved, `extending` (the grant
+/// the request names, read by the caller) lasts `duration_secs` longer instead of a new grant
+/// being made, in the same transition.
+///
+/// # Errors
+/// As [`decide`]; and the grant is no longer live or would last longer than its bundle allows.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_with(
+    cfg: &Rules,
+    request: &RequestRecord,
+    approvals: &[ApprovalRecord],
+    actor: &str,
+    decision: Decision,
+    comment: Option<&str>,
+    grant_id: &str,
+    extending: Option<&GrantRecord>,
+    now: Millis,
+) -> Result<Transition, Refusal> {
+    let Some(target) = extending else {
+        return decide(
+            cfg, request, approvals, actor, decision, comment, grant_id, now,
+        );
+    };
+    let mut t = decide(
+        cfg, request, approvals, actor, decision, comment, &target.id, now,
+    )?;
+    if t.grant.take().is_some() {
+        let ext = extend_grant(cfg, target, request, actor, now)?;
+        t.changes.grants = ext.changes.grants;
+        t.changes.audit.retain(|e| e.kind != "grant.created");
+        t.changes.audit.extend(ext.changes.audit);
+        t.grant = ext.grant;
+    }
+    Ok(t)
+}
+
+/// The grant `request` extends, `request.duration_secs` longer: no gap, no second grant; the
+/// holder will be reminded again before the new end.
+fn extend_grant(
+    cfg: &Rules,
+    grant: &GrantRecord,
+    request: &RequestRecord,
+    by: &str,
+    now: Millis,
+) -> Result<Transition, Refusal> {
+    if !matches!(grant.status, GrantStatus::Approved | GrantStatus::Active) {
+        return Err(refuse(
+            RefusalCode::NotLive,
+            format!(
+                "grant `{}` is already {}: nothing to extend",
+                grant.id, grant.status
+            ),
+        ));
+    }
+    let b = bundle(cfg, &grant.bundle)?;
+    let expires_at = grant
+        .expires_at
+        .saturating_add(request.duration_secs.saturating_mul(1000));
+    let total = expires_at.saturating_sub(grant.created_at).div_euclid(1000);
+    if total > b.max_total_secs {
+        return Err(refuse(
+            RefusalCode::DurationTooLong,
+            format!(
+                "{} more would make grant `{}` last {} in all; bundle `{}` allows at most {}",
+                format_duration(request.duration_secs),
+                grant.id,
+                format_duration(total),
+                b.name,
+                format_duration(b.max_total_secs)
+            ),
+        ));
+    }
+    let mut g = grant.clone();
+    g.expires_at = expires_at;
+    g.reminded_at = None;
+    let mut ev = grant_event("grant.extended", &g, now).actor(by);
+    if let Some(obj) = ev.details.as_object_mut() {
+        obj.insert("request_id".into(), json!(request.id));
+        obj.insert("by_secs".into(), json!(request.duration_secs));
+        obj.insert("previous_expires_at".into(), json!(grant.expires_at));
+    }
+    Ok(Transition {
+        changes: Changeset {
+            grants: vec![Write::Update(g.clone())],
+            audit: vec![ev],
+            ..Changeset::default()
+        },
+        request: None,
+        grant: Some(g),
+    })
+}
+
+/// The holder asks for `by_secs` more of a live grant. Within the bundle's `self_extend` (over
+/// the `asked_secs` first asked for), or for an auto-approved bundle, the grant lasts longer
+/// at once; otherwise a pending request naming the grant goes to the bundle's approvers, as a
+/// request would. Either way the new end is within the bundle's `max_total`.
+///
+/// # Errors
+/// Someone else's grant, not live, a duration that is not positive or too long in all, a
+/// missing or malformed reason.
+#[allow(clippy::too_many_arguments)]
+pub fn request_extension(
+    cfg: &Rules,
+    grant: &GrantRecord,
+    asked_secs: i64,
+    actor: &str,
+    by_secs: i64,
+    reason: &str,
+    source: &str,
+    request_id: &str,
+    now: Millis,
+) -> Result<Transition, Refusal> {
+    if grant.requester != actor {
+        return Err(refuse(
+            RefusalCode::Forbidden,
+            format!(
+                "`{actor}` may not extend grant `{}`: only its holder (`{}`) may ask for more time",
+                grant.id, grant.requester
+            ),
+        ));
+    }
+    if by_secs <= 0 {
+        return Err(refuse(
+            RefusalCode::InvalidDuration,
+            "the extension must be positive",
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(refuse(
+            RefusalCode::MissingReason,
+            "a reason is required (e.g. the incident or ticket number)",
+        ));
+    }
+    check_text("reason", reason, cfg.max_reason_chars)?;
+    let b = bundle(cfg, &grant.bundle)?;
+    let first_tier = b.policy.tiers.first();
+    let mut request = RequestRecord {
+        id: request_id.to_owned(),
+        requester: actor.to_owned(),
+        identity: grant.identity.clone(),
+        account: grant.account.clone(),
+        permission_set: grant.permission_set.clone(),
+        extends: Some(grant.id.clone()),
+        bundle: grant.bundle.clone(),
+        duration_secs: by_secs,
+        reason: reason.to_owned(),
+        status: RequestStatus::Pending,
+        source: source.to_owned(),
+        break_glass: false,
+        tier: 0,
+        tier_deadline: first_tier.map(|t| now.saturating_add(t.timeout_secs.saturating_mul(1000))),
+        required_approvals: b.policy.required_approvals,
+        created_at: now,
+        decided_at: None,
+        version: 0,
+    };
+    // Checked now as well as at the decision: a request that could never be granted is refused.
+    let extended = extend_grant(cfg, grant, &request, actor, now)?;
+    let lasts = grant
+        .expires_at
+        .saturating_sub(grant.created_at)
+        .div_euclid(1000)
+        .saturating_add(by_secs);
+    let self_ok = b.self_extend_secs > 0 && lasts <= asked_secs.saturating_add(b.self_extend_secs);
+    let mut audit = vec![AuditEvent::new(now, "request.created")
+        .actor(actor)
+        .subject(request_id)
+        .details(json!({
+            "bundle": b.name,
+            "identity": grant.identity.id,
+            "account": grant.account,
+            "permission_set": grant.permission_set,
+            "extends": grant.id,
+            "duration_secs": by_secs,
+            "reason": reason,
+            "source": source,
+            "break_glass": false,
+        }))];
+    if !(self_ok || b.policy.auto_approve) {
+        return Ok(Transition {
+            changes: Changeset {
+                requests: vec![Write::Insert(request.clone())],
+                audit,
+                ..Changeset::default()
+            },
+            request: Some(request),
+            grant: None,
+        });
+    }
+    request.status = RequestStatus::Approved;
+    request.decided_at = Some(now);
+    request.tier_deadline = None;
+    audit.push(
+        AuditEvent::new(now, "request.approved")
+            .subject(request_id)
+            .details(json!({
+                "by": if self_ok { "self-extension" } else { "policy" },
+                "auto_approve": !self_ok,
+                "grant_id": grant.id,
+            })),
+    );
+    audit.extend(extended.changes.audit);
+    Ok(Transition {
+        changes: Changeset {
+            requests: vec![Write::Insert(request.clone())],
+            grants: extended.changes.grants,
+            audit,
+            ..Changeset::default()
+        },
+        request: Some(request),
+        grant: extended.grant,
     })
 }
 
@@ -1181,7 +1396,12 @@ pub fn reconcile(tags: &[LatchTag], live: &[GrantRecord]) -> Vec<Repair> {
         match (tag, holder) {
             (Some(t), None) if grants.is_empty() => out.push(Repair::RemoveTag(t.clone())),
             (Some(_), None) => {} // in flight: the scheduler will settle it
-            (Some(t), Some(h)) if t.grant_id == h.id => {}
+            // The tag names the grant that ends last, with its end (an extension moves it); a
+            // tag says the end to the second.
+            (Some(t), Some(h))
+                if t.grant_id == h.id
+                    && t.expires_at.map(|e| e.div_euclid(1000))
+                        == Some(h.expires_at.div_euclid(1000)) => {}
             (found, Some(h)) => out.push(Repair::SetTag {
                 identity,
                 bundle,

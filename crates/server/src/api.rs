@@ -32,6 +32,16 @@ pub struct NewRequestBody {
     pub permission_set: Option<String>,
 }
 
+/// `POST /api/v1/grants/{id}/extend`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    /// How much longer: `30m`, `1h`, …
+    pub duration: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// `POST /api/v1/requests/{id}/approve` and `/deny`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +88,8 @@ pub struct RequestView {
     pub account: Option<String>,
     /// The permission set whose role receives it (Identity Center users).
     pub permission_set: Option<String>,
+    /// The grant this request asks more time for (`duration` longer).
+    pub extends: Option<String>,
     /// The bundle.
     pub bundle: String,
     /// `1h30m`.
@@ -115,6 +127,7 @@ impl RequestView {
             identity_kind: r.identity.kind.as_str().to_owned(),
             account: r.account.clone(),
             permission_set: r.permission_set.clone(),
+            extends: r.extends.clone(),
             bundle: r.bundle.clone(),
             duration: format_duration(r.duration_secs),
             duration_secs: r.duration_secs,

@@ -42,10 +42,11 @@ impl Style {
     #[must_use]
     pub fn usage(&self) -> String {
         format!(
-            "Usage: {} (e.g. {}), {}, {}, {}",
+            "Usage: {} (e.g. {}), {}, {}, {}, {}",
             self.cmd("request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>"),
             self.cmd("request iam-admin 1h account=111122223333 incident 4411"),
             self.cmd("grants"),
+            self.cmd("extend <grant-id> <duration> [reason]"),
             self.cmd("done <grant-id> [reason]"),
             self.cmd("revoke <grant-id> [reason]")
         )
@@ -74,6 +75,15 @@ pub enum Command {
     Revoke {
         /// Grant id.
         id: String,
+        /// Reason.
+        reason: String,
+    },
+    /// `extend <id> <duration> [reason…]`: more time on one's own grant.
+    Extend {
+        /// Grant id.
+        id: String,
+        /// Seconds more.
+        by_secs: i64,
         /// Reason.
         reason: String,
     },
@@ -138,6 +148,26 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
             },
             None => Command::Help(Some("`revoke` needs a grant id".into())),
         },
+        Some("extend") => {
+            let (Some(id), Some(duration)) = (words.next(), words.next()) else {
+                return Command::Help(Some(
+                    "`extend` needs a grant id and a duration (e.g. `extend g-… 30m`)".into(),
+                ));
+            };
+            let reason = words.collect::<Vec<_>>().join(" ");
+            match parse_duration(duration) {
+                Ok(by_secs) => Command::Extend {
+                    id: id.to_owned(),
+                    by_secs,
+                    reason: if reason.is_empty() {
+                        format!("extended from {}", style.name)
+                    } else {
+                        reason
+                    },
+                },
+                Err(e) => Command::Help(Some(format!("bad duration {e}"))),
+            }
+        }
         Some("done") => match words.next() {
             Some(id) => Command::Done {
                 id: id.to_owned(),
@@ -229,6 +259,11 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
                 Err(e) => format!("Error: {e}"),
             }
         }
+        Command::Extend {
+            id,
+            by_secs,
+            reason,
+        } => extend(core, &actor, &id, Some(by_secs), &reason, style).await,
         Command::Done { id, reason } => match core.relinquish(&id, &actor, &reason, None).await {
             Ok(g) => format!(
                 "Giving back grant `{}` ({}): it is being removed{}.",
@@ -264,6 +299,60 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
             }
         }
     }
+}
+
+/// Ask for more time on `grant_id` from chat and say what became of it. Without `by_secs`
+/// (an Extend button), as long as first asked for, within what the bundle still allows.
+pub async fn extend(
+    core: &Arc<Core>,
+    actor: &str,
+    grant_id: &str,
+    by_secs: Option<i64>,
+    reason: &str,
+    style: &Style,
+) -> String {
+    let by_secs = match by_secs {
+        Some(s) => s,
+        None => default_extension(core, grant_id).await,
+    };
+    match core
+        .extend(grant_id, actor, by_secs, reason, style.platform)
+        .await
+    {
+        Ok((_, Some(g))) => format!(
+            "Extended: grant `{}` ({}) now ends at {}.",
+            g.id,
+            style.b(&g.bundle),
+            rfc3339(g.expires_at)
+        ),
+        Ok((r, None)) => format!(
+            "Extension request `{}` ({} more of grant `{grant_id}`) sent to approvers: {}.",
+            r.id,
+            format_duration(r.duration_secs),
+            latch_grant::workflow::eligible_approvers(&core.rules(), &r).join(", ")
+        ),
+        Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
+        Err(e) => format!("Error: {e}"),
+    }
+}
+
+/// What an Extend button asks for: the duration first asked for, capped at what the bundle
+/// still allows (at least a second, so that a grant at its limit is refused with the reason).
+async fn default_extension(core: &Arc<Core>, grant_id: &str) -> i64 {
+    let Ok(Some(g)) = core.view().grant(grant_id).await else {
+        return 1;
+    };
+    let asked = match core.view().request(&g.request_id).await {
+        Ok(Some(r)) => r.duration_secs,
+        _ => 3600,
+    };
+    let lasts = g.expires_at.saturating_sub(g.created_at).div_euclid(1000);
+    let room = core
+        .rules()
+        .bundles
+        .get(&g.bundle)
+        .map_or(0, |b| b.max_total_secs.saturating_sub(lasts));
+    asked.min(room).max(1)
 }
 
 /// Open a request from chat and say what became of it.
@@ -334,12 +423,13 @@ pub fn grant_message(g: &GrantRecord, style: &Style) -> String {
 #[must_use]
 pub fn ending_soon_message(g: &GrantRecord, now: i64, style: &Style) -> String {
     format!(
-        "Your grant `{}` for {} on `{}` ends in {} (at {}). Done already? End it now with {}.",
+        "Your grant `{}` for {} on `{}` ends in {} (at {}). Need longer? {}. Done already? End it now with {}.",
         g.id,
         style.b(&g.bundle),
         g.identity.id,
         format_duration((g.expires_at - now).div_euclid(1000).max(1)),
         rfc3339(g.expires_at),
+        style.cmd(&format!("extend {} 30m", g.id)),
         style.cmd(&format!("done {}", g.id))
     )
 }
@@ -449,7 +539,7 @@ mod tests {
     fn each_platform_says_it_in_its_own_markup() {
         assert_eq!(
             SLACK.usage(),
-            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
+            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch extend <grant-id> <duration> [reason]`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
         );
         assert!(TEAMS.usage().starts_with("Usage: `request <bundle>"));
         assert_eq!(SLACK.b("iam-admin"), "*iam-admin*");

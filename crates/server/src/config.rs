@@ -33,6 +33,8 @@
 //!
 //! [bundles.iam-admin]                 # bundles are defined by the firewall config;
 //! max_duration = "1h"                 # this table only adds what approval needs
+//! max_total = "3h"                    # with extensions (default: max_duration)
+//! self_extend = "30m"                 # more time its holder may take unapproved
 //! approvers = ["group:security"]
 //!
 //! [[approval]]                        # a richer policy for some bundles (optional)
@@ -271,6 +273,8 @@ struct RawIdentity {
 #[derive(Debug, Default, Deserialize)]
 struct RawBundle {
     max_duration: Option<String>,
+    max_total: Option<String>,
+    self_extend: Option<String>,
     #[serde(default)]
     approvers: Vec<String>,
     #[serde(default)]
@@ -833,11 +837,36 @@ impl Config {
                     ));
                 }
             }
+            let max_total = dur(&format!("{field}.max_total"), &b.max_total, max)?;
+            if max_total < max || max_total > max_duration_secs {
+                return Err(err(
+                    &format!("{field}.max_total"),
+                    format!(
+                        "{} must be between the bundle's max_duration ({}) and server.max_duration ({}): it is how long a grant may last with its extensions",
+                        workflow_duration(max_total),
+                        workflow_duration(max),
+                        workflow_duration(max_duration_secs)
+                    ),
+                ));
+            }
+            let self_extend = dur(&format!("{field}.self_extend"), &b.self_extend, 0)?;
+            if self_extend < 0 || self_extend > max_total {
+                return Err(err(
+                    &format!("{field}.self_extend"),
+                    format!(
+                        "{} is more than the bundle's max_total ({})",
+                        workflow_duration(self_extend),
+                        workflow_duration(max_total)
+                    ),
+                ));
+            }
             bundles.insert(
                 name.clone(),
                 Bundle {
                     name: name.clone(),
                     max_duration_secs: max,
+                    max_total_secs: max_total,
+                    self_extend_secs: self_extend,
                     policy,
                     description: b.description.clone(),
                 },
@@ -1078,6 +1107,11 @@ impl Config {
         }
         out
     }
+}
+
+/// A duration for people (`1h30m`).
+fn workflow_duration(secs: i64) -> String {
+    latch_grant::workflow::format_duration(secs)
 }
 
 /// Check `server.max_reason_chars`.
@@ -1548,6 +1582,29 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         let bad = bad.replace("tiers = [ { approvers = [\"bob\", \"carol\"], timeout = \"15m\" }, { approvers = [\"alice\", \"bob\"] } ]", "");
         let e = Config::parse(&bad, "latch.toml", &env).unwrap_err();
         assert!(e.reason.contains("nobody could ever grant it"), "{e}");
+
+        // Extensions: max_total between max_duration and server.max_duration, self_extend
+        // within it.
+        let with = |extra: &str| {
+            GOOD.replace(
+                "[bundles.iam-admin]\nmax_duration = \"1h\"",
+                &format!("[bundles.iam-admin]\nmax_duration = \"1h\"\n{extra}"),
+            )
+        };
+        let e = Config::parse(&with("max_total = \"30m\""), "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "bundles.iam-admin.max_total");
+        let e = Config::parse(&with("max_total = \"13h\""), "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "bundles.iam-admin.max_total");
+        let e = Config::parse(&with("self_extend = \"2h\""), "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "bundles.iam-admin.self_extend");
+        let c = Config::parse(
+            &with("max_total = \"3h\"\nself_extend = \"30m\""),
+            "latch.toml",
+            &env,
+        )
+        .unwrap();
+        let b = &c.rules.bundles["iam-admin"];
+        assert_eq!((b.max_total_secs, b.self_extend_secs), (3 * 3600, 1800));
 
         // Two approvals, and over every tier only bob and carol: each one's own requests could
         // only expire. The rule and the person are named.

@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::api::{
-    ApprovalView, DecisionBody, GrantAnswer, GrantList, GrantView, NewRequestBody, NewToken,
-    NewTokenBody, RequestAnswer, RequestDetail, RequestList, RequestView, RevokeBody,
+    ApprovalView, DecisionBody, ExtendBody, GrantAnswer, GrantList, GrantView, NewRequestBody,
+    NewToken, NewTokenBody, RequestAnswer, RequestDetail, RequestList, RequestView, RevokeBody,
 };
 use crate::clock::parse_duration;
 use crate::service::{new_id, Core, ServiceError};
@@ -496,6 +496,11 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
             post(revoke),
         ),
         (
+            "/api/v1/grants/{id}/extend",
+            Token(Requester, "extending a grant"),
+            post(extend),
+        ),
+        (
             "/api/v1/grants/{id}/relinquish",
             Token(Requester, "giving a grant back"),
             post(relinquish),
@@ -802,6 +807,37 @@ async fn revoke(
     Ok(Json(GrantAnswer {
         grant: GrantView::of(&g),
     }))
+}
+
+/// `POST /api/v1/grants/{id}/extend`: the holder asks for more time.
+async fn extend(
+    State(core): State<Arc<Core>>,
+    caller: Caller,
+    ApiId(id): ApiId,
+    ApiJson(body): ApiJson<ExtendBody>,
+) -> Result<Response, ApiError> {
+    let by_secs = match parse_duration(&body.duration) {
+        Ok(d) => d,
+        Err(e) => {
+            let refusal = Refusal {
+                code: RefusalCode::InvalidDuration,
+                message: format!("duration {e}"),
+            };
+            let details = json!({"grant": id, "duration": body.duration});
+            return Err(refused(&core, "extension", refusal, &caller, details).await);
+        }
+    };
+    let (request, grant) = core
+        .extend(&id, &caller.subject, by_secs, &body.reason, "api")
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RequestAnswer {
+            request: RequestView::of(&request),
+            grant: grant.as_ref().map(GrantView::of),
+        }),
+    )
+        .into_response())
 }
 
 /// `POST /api/v1/grants/{id}/relinquish`: the holder gives their grant back.

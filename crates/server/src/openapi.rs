@@ -74,7 +74,8 @@ fn answer_schemas() -> Value {
         "Request": object(json!({
             "id": s("string"), "requester": s("string"), "identity": s("string"),
             "identity_kind": s("string"), "account": nullable("string"),
-            "permission_set": nullable("string"), "bundle": s("string"), "duration": s("string"),
+            "permission_set": nullable("string"), "extends": nullable("string"),
+            "bundle": s("string"), "duration": s("string"),
             "duration_secs": s("integer"), "reason": s("string"),
             "status": {"type": "string", "enum": ["pending", "approved", "denied", "expired", "cancelled"]},
             "source": s("string"), "break_glass": s("boolean"), "tier": s("integer"),
@@ -186,6 +187,8 @@ fn body() -> Value {
                     "source": {"type": "string", "enum": ["api", "cli"]},
                     "account": {"type": "string", "pattern": "^[0-9]{12}$", "description": "The account the grant is for: an Identity Center user names it when they reach several."},
                     "permission_set": {"type": "string", "maxLength": 200, "description": "The permission set whose role in `account` receives the grant, when they reach the account through several."}}},
+                "Extend": {"type": "object", "additionalProperties": false, "required": ["duration", "reason"], "properties": {
+                    "duration": {"type": "string", "examples": ["30m", "1h"]}, "reason": {"$ref": "#/components/schemas/Text"}}},
                 "Text": {"type": "string", "description": "One line of visible text: at most `server.max_reason_chars` characters (1,000 by default); no control characters, line breaks or bidirectional formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)."},
                 "Decision": {"type": "object", "additionalProperties": false, "properties": {"comment": {"$ref": "#/components/schemas/Text"}}},
                 "Revoke": {"type": "object", "additionalProperties": false, "properties": {"reason": {"$ref": "#/components/schemas/Text"},
@@ -211,6 +214,7 @@ fn body() -> Value {
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}}])), "GrantList")},
             "/api/v1/grants/{id}": {"parameters": id_param("grant"), "get": answers(op("One grant", "requester", None, "200"), "GrantAnswer")},
             "/api/v1/grants/{id}/revoke": {"parameters": id_param("grant"), "post": answers(op("Revoke early (own grant, bundle approver, or admin)", "requester", Some(json!({"$ref": "#/components/schemas/Revoke"})), "200"), "GrantAnswer")},
+            "/api/v1/grants/{id}/extend": {"parameters": id_param("grant"), "post": answers(op("Ask for more time on your own live grant: extended at once within the bundle's self_extend (or for an auto-approved bundle), else a request naming the grant goes to the bundle's approvers; never beyond the bundle's max_total", "requester", Some(json!({"$ref": "#/components/schemas/Extend"})), "201"), "RequestAnswer")},
             "/api/v1/grants/{id}/relinquish": {"parameters": id_param("grant"), "post": answers(op("Give your own grant back before it ends (its holder only); recorded as relinquished, removed like a revocation", "requester", Some(json!({"$ref": "#/components/schemas/Revoke"})), "200"), "GrantAnswer")},
             "/api/v1/audit": {"get": listing("Audit entries after a sequence number (admin)", json!([
                     {"name": "after", "in": "query", "schema": {"type": "integer"}},
@@ -263,6 +267,7 @@ mod tests {
             identity: identity.clone(),
             account: Some("111122223333".into()),
             permission_set: Some("AdministratorAccess".into()),
+            extends: Some("g-0".into()),
             bundle: "b".into(),
             duration_secs: 60,
             reason: "x".into(),

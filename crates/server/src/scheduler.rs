@@ -554,7 +554,11 @@ pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
                     "bundle": bundle,
                     "grant_id": grant_id,
                     "found": found,
-                    "why": if found.is_some() { "the tag named another grant" } else { "the tag was missing" },
+                    "why": match found {
+                        Some(f) if f == grant_id => "the tag's end was not the grant's (an extension moved it)",
+                        Some(_) => "the tag named another grant",
+                        None => "the tag was missing",
+                    },
                 })),
                 core.cloud.apply_grant(identity, bundle, grant_id, *expires_at).await,
             ),

@@ -393,7 +393,16 @@ impl Core {
             };
             let approvals = self.store.approvals(request_id).await?;
             let gid = new_id("g")?;
-            match workflow::decide(
+            // An extension's approval lengthens the grant it names, in the same transition.
+            let extending = match &request.extends {
+                Some(g) => Some(self.store.grant(g).await?.ok_or_else(|| {
+                    ServiceError::Internal(format!(
+                        "request `{request_id}` extends a grant `{g}` the store does not hold"
+                    ))
+                })?),
+                None => None,
+            };
+            match workflow::decide_with(
                 &self.rules(),
                 &request,
                 &approvals,
@@ -401,6 +410,7 @@ impl Core {
                 decision,
                 comment,
                 &gid,
+                extending.as_ref(),
                 now,
             ) {
                 Err(refusal) => {
@@ -431,6 +441,10 @@ impl Core {
                         if t.grant.is_some() {
                             self.wake.notify_one();
                         }
+                        if extending.is_some() && t.grant.is_some() {
+                            // The tag (or exemption record) names the grant's end: move it.
+                            self.request_reconcile();
+                        }
                         self.spawn_notify_decided(&updated, Some(actor));
                         return Ok((updated, t.grant));
                     }
@@ -439,6 +453,81 @@ impl Core {
         }
         Err(ServiceError::Store(StoreError::Conflict(format!(
             "request `{request_id}` kept changing; try again"
+        ))))
+    }
+
+    /// The holder asks for `by_secs` more of their grant: extended at once within the bundle's
+    /// `self_extend` (or for an auto-approved bundle), else a request naming the grant goes
+    /// to the bundle's approvers.
+    ///
+    /// # Errors
+    /// Refused (audited), or storage failure.
+    pub async fn extend(
+        self: &Arc<Self>,
+        grant_id: &str,
+        actor: &str,
+        by_secs: i64,
+        reason: &str,
+        source: &str,
+    ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let rid = new_id("r")?;
+            let result = match self.store.grant(grant_id).await? {
+                None => Err(Refusal {
+                    code: RefusalCode::NotFound,
+                    message: format!("no grant `{grant_id}`"),
+                }),
+                Some(g) => {
+                    let asked = self.store.request(&g.request_id).await?.map_or_else(
+                        || g.expires_at.saturating_sub(g.created_at).div_euclid(1000),
+                        |r| r.duration_secs,
+                    );
+                    workflow::request_extension(
+                        &self.rules(),
+                        &g,
+                        asked,
+                        actor,
+                        by_secs,
+                        reason,
+                        source,
+                        &rid,
+                        now,
+                    )
+                }
+            };
+            match result {
+                Err(refusal) => {
+                    self.record_refusal(workflow::refusal_event(
+                        "extension",
+                        &refusal,
+                        Some(actor),
+                        Some(grant_id),
+                        json!({"duration_secs": by_secs, "reason": reason, "source": source}),
+                        now,
+                    ))
+                    .await?;
+                    return Err(ServiceError::Refused(refusal));
+                }
+                Ok(t) => match self.store.commit(t.changes).await {
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                    Ok(()) => {
+                        let request = t
+                            .request
+                            .ok_or_else(|| ServiceError::Internal("no request".into()))?;
+                        if t.grant.is_some() {
+                            self.request_reconcile();
+                        } else {
+                            self.spawn_notify_created(&request, None);
+                        }
+                        return Ok((request, t.grant));
+                    }
+                },
+            }
+        }
+        Err(ServiceError::Store(StoreError::Conflict(format!(
+            "grant `{grant_id}` kept changing; try again"
         ))))
     }
 

@@ -27,6 +27,7 @@ on_both!(api_roles_revoke_and_reconcile);
 on_both!(break_glass_escalation_second_approver_expiry);
 on_both!(holder_is_reminded_once_before_the_end);
 on_both!(holder_relinquishes_their_grant);
+on_both!(holder_extends_their_grant);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -1108,5 +1109,143 @@ async fn holder_relinquishes_their_grant(backend: Backend) {
         cloud.tag(ALICE, "read-logs").is_none().then_some(())
     })
     .await;
+    server.shutdown().await;
+}
+
+/// The holder extends a live grant: within `self_extend` at once, beyond it with an approval,
+/// never past `max_total`; the same grant lasts longer (no gap, no second grant), the tag's end
+/// moves, and it expires at the new end.
+async fn holder_extends_their_grant(backend: Backend) {
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let mut config = test_config(&slack_base, "a");
+    let b = config.rules.bundles.get_mut("iam-admin").unwrap();
+    b.max_total_secs = 2 * 3600;
+    b.self_extend_secs = 15 * 60;
+    let server = TestServer::start(config, store.clone(), cloud.clone(), clock.clone()).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let bob = token(&store, "bob", Role::Approver).await;
+    let (_, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "iam-admin", "duration": "30m", "reason": "INC-1"})),
+        )
+        .await;
+    let rid = body["request"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+    eventually(1000, "applied", || async {
+        cloud.tag(ALICE, "iam-admin").filter(|g| *g == gid)
+    })
+    .await;
+    let extend = |who: &str, by: &str| {
+        let (who, by, gid) = (who.to_owned(), by.to_owned(), gid.clone());
+        let server = &server;
+        async move {
+            server
+                .api(
+                    "POST",
+                    &format!("/api/v1/grants/{gid}/extend"),
+                    &who,
+                    Some(json!({"duration": by, "reason": "runs long"})),
+                )
+                .await
+        }
+    };
+
+    // 10 more minutes: within self_extend (30m asked + 15m), at once.
+    let (status, body) = extend(&alice, "10m").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "approved");
+    assert_eq!(body["request"]["extends"], gid.as_str());
+    assert_eq!(body["grant"]["id"], gid.as_str());
+    assert_eq!(body["grant"]["expires_at_ms"], T0 + 40 * 60_000);
+    eventually(2000, "the tag's end moved", || async {
+        (cloud.tag_expiry(ALICE, "iam-admin") == Some(T0 + 40 * 60_000)).then_some(())
+    })
+    .await;
+
+    // 20 more: beyond self_extend, so bob is asked; his approval lengthens the same grant.
+    let (status, body) = extend(&alice, "20m").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "pending");
+    assert!(body["grant"].is_null());
+    let ext = body["request"]["id"].as_str().unwrap().to_owned();
+    let msg = slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "CAPPROVALS" && v["blocks"].to_string().contains(&ext)
+        })
+        .await;
+    assert!(
+        msg["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("20m more of grant `{gid}`")),
+        "{msg}"
+    );
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{ext}/approve"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grant"]["id"], gid.as_str());
+    assert_eq!(body["grant"]["expires_at_ms"], T0 + 60 * 60_000);
+    assert_eq!(
+        store.grants(&GrantQuery::default()).await.unwrap().len(),
+        1,
+        "no second grant"
+    );
+
+    // Past max_total (2h), and someone else's grant: refused, audited.
+    let (status, body) = extend(&alice, "90m").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("duration_too_long")),
+        "{body}"
+    );
+    let (status, body) = extend(&bob, "5m").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(
+        audit_kinds(&store)
+            .await
+            .iter()
+            .filter(|k| *k == "extension.refused")
+            .count(),
+        2
+    );
+
+    // No gap at the first end; gone at the new one.
+    clock.advance(45 * 60_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cloud.tag(ALICE, "iam-admin").as_deref(), Some(gid.as_str()));
+    assert_eq!(cloud.tag_expiry(ALICE, "iam-admin"), Some(T0 + 60 * 60_000));
+    clock.advance(15 * 60_000);
+    eventually(2000, "expired at the new end", || async {
+        store
+            .grant(&gid)
+            .await
+            .unwrap()
+            .filter(|g| g.status == GrantStatus::Expired)
+    })
+    .await;
+    assert!(cloud.tag(ALICE, "iam-admin").is_none());
+    let kinds = audit_kinds(&store).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "grant.extended").count(), 2);
     server.shutdown().await;
 }

@@ -468,7 +468,7 @@ fn reconciler_finds_orphans_and_missing_tags() {
         identity: alice.clone(),
         bundle: b.into(),
         grant_id: g.into(),
-        expires_at: None,
+        expires_at: Some(1000),
     };
     let g1 = grant("g1", GrantStatus::Active, 1000);
     // Orphan tag on another bundle; g1's tag is fine.
@@ -477,6 +477,22 @@ fn reconciler_finds_orphans_and_missing_tags() {
         &[g1.clone()],
     );
     assert_eq!(r, vec![Repair::RemoveTag(tag("forged", "prod-db"))]);
+    // A tag says the end to the second: the same second is the same end.
+    let g1_ms = grant("g1", GrantStatus::Active, 1250);
+    assert!(reconcile(&[tag("g1", "iam-admin")], &[g1_ms]).is_empty());
+    // The tag names g1 with another end (g1 was extended since), or an end that cannot be
+    // read: set again with g1's end.
+    for expires_at in [Some(-1000), None] {
+        let stale = LatchTag {
+            expires_at,
+            ..tag("g1", "iam-admin")
+        };
+        let r = reconcile(&[stale], &[g1.clone()]);
+        assert!(
+            matches!(&r[..], [Repair::SetTag { found: Some(f), expires_at: 1000, .. }] if f == "g1"),
+            "{r:?}"
+        );
+    }
     // Missing tag.
     let r = reconcile(&[], &[g1.clone()]);
     assert!(matches!(&r[..], [Repair::SetTag { grant_id, found: None, .. }] if grant_id == "g1"));

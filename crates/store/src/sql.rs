@@ -31,6 +31,7 @@ macro_rules! shared_sql {
                 },
                 account: row.try_get("account").map_err(corrupt)?,
                 permission_set: row.try_get("permission_set").map_err(corrupt)?,
+                extends: row.try_get("extends").map_err(corrupt)?,
                 bundle: row.try_get("bundle").map_err(corrupt)?,
                 duration_secs: row.try_get("duration_secs").map_err(corrupt)?,
                 reason: row.try_get("reason").map_err(corrupt)?,
@@ -114,7 +115,7 @@ macro_rules! shared_sql {
 
         const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
-            required_approvals, created_at, decided_at, version, account, permission_set";
+            required_approvals, created_at, decided_at, version, account, permission_set, extends";
 
         const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
@@ -132,7 +133,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO requests ({REQUEST_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $19, $20, $17, $18) ON CONFLICT (id) DO NOTHING"
+                         $16, $19, $20, $21, $17, $18) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(r) => (
@@ -142,7 +143,7 @@ macro_rules! shared_sql {
                      break_glass = $10, tier = $11, tier_deadline = $12, \
                      required_approvals = $13, created_at = $14, decided_at = $15, \
                      version = $16 + 1, audit_seq = $17, audit_hash = $18, account = $19, \
-                     permission_set = $20 WHERE id = $1 AND version = $16"
+                     permission_set = $20, extends = $21 WHERE id = $1 AND version = $16"
                         .to_owned(),
                 ),
             };
@@ -167,6 +168,7 @@ macro_rules! shared_sql {
                 .bind(&head.1)
                 .bind(&r.account)
                 .bind(&r.permission_set)
+                .bind(&r.extends)
                 .execute(&mut *conn)
                 .await.db()?;
             if done.rows_affected() == 1 {

@@ -1,24 +1,53 @@
 //! What Latch says in Slack: approval messages and their decided form.
 
-use latch_grant::{ApprovalRecord, RequestRecord, RequestStatus};
+use latch_grant::{ApprovalRecord, GrantRecord, RequestRecord, RequestStatus};
 use serde_json::{json, Value};
 
 use crate::clock::format_duration;
 
+/// The `action_id` of the Extend button of the reminder before a grant ends.
+pub const EXTEND_ACTION: &str = "latch_extend";
+
+/// The reminder before a grant ends: its text, and an Extend button naming the grant.
+#[must_use]
+pub fn ending_soon_blocks(g: &GrantRecord, text: &str) -> Value {
+    json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": format!("latch-extend:{}", g.id), "elements": [
+            {"type": "button", "action_id": EXTEND_ACTION, "value": g.id,
+             "text": {"type": "plain_text", "text": "Extend"}}
+        ]}
+    ])
+}
+
+/// What an approval message says is asked: a bundle, or more time on a grant.
+fn asked(r: &RequestRecord) -> String {
+    match &r.extends {
+        Some(g) => format!(
+            "{} more of grant `{g}` ({})",
+            format_duration(r.duration_secs),
+            r.bundle
+        ),
+        None => format!("{} for {}", r.bundle, format_duration(r.duration_secs)),
+    }
+}
+
 /// The approval message (text fallback, blocks with Approve/Deny buttons).
 #[must_use]
 pub fn approval_message(r: &RequestRecord, approver_mentions: &[String]) -> (String, Value) {
-    let text = format!(
-        "{} asks for {} for {}: {}",
-        r.requester,
-        r.bundle,
-        format_duration(r.duration_secs),
-        r.reason
-    );
+    let text = format!("{} asks for {}: {}", r.requester, asked(r), r.reason);
+    let what = match &r.extends {
+        Some(g) => format!(
+            "*{}* more of grant `{g}` (*{}*)",
+            format_duration(r.duration_secs),
+            r.bundle
+        ),
+        None => format!("*{}* for *{}*", r.bundle, format_duration(r.duration_secs)),
+    };
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*{}* asks for *{}* for *{}* on {}\n>{}",
-            r.requester, r.bundle, format_duration(r.duration_secs), crate::chat::target(&r.identity, r.account.as_deref(), r.permission_set.as_deref()), r.reason)}},
+            "*{}* asks for {what} on {}\n>{}",
+            r.requester, crate::chat::target(&r.identity, r.account.as_deref(), r.permission_set.as_deref()), r.reason)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "Request `{}` · {} approval(s) needed · tier {} · approvers: {}",
             r.id, r.required_approvals, r.tier + 1, approver_mentions.join(", "))}]},

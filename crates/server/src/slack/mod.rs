@@ -214,6 +214,7 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
         "latch_approve" => Decision::Approve,
         "latch_deny" => Decision::Deny,
         crate::offers::OFFER_ACTION => return Some(run_offer(core, i, action).await),
+        messages::EXTEND_ACTION => return Some(run_extend(core, i, action).await),
         _ => return None,
     };
     let request_id = action.value.clone().unwrap_or_default();
@@ -242,6 +243,30 @@ async fn run_interaction(core: &Arc<Core>, i: &Interaction) -> Option<String> {
         Err(ServiceError::Refused(refusal)) => Some(format!("Refused: {}", refusal.message)),
         Err(e) => Some(format!("Error: {e}")),
     }
+}
+
+/// A reminder's Extend button was pressed: ask for more time on the grant it names, for the
+/// signed payload's user (who must hold it).
+async fn run_extend(core: &Arc<Core>, i: &Interaction, action: &Action) -> String {
+    let Some(person) = core.person_by_chat(PLATFORM, &i.user.id).await else {
+        let _ = core
+            .unknown_chat_user(
+                PLATFORM,
+                json!({"slack_user": i.user.id, "action": action.action_id}),
+            )
+            .await;
+        return chat::unknown_user(&STYLE, &i.user.id);
+    };
+    let grant = clip(action.value.as_deref().unwrap_or_default(), MAX_NAME_CHARS);
+    chat::extend(
+        core,
+        &person.name,
+        &grant,
+        None,
+        "extended from the reminder",
+        &STYLE,
+    )
+    .await
 }
 
 /// An offer's button was pressed: file the request it names, for the signed payload's user.

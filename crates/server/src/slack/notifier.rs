@@ -119,11 +119,16 @@ impl Notifier for SlackNotifier {
         holder: &Recipient,
         now: i64,
     ) -> Result<(), String> {
-        self.tell(
-            holder,
-            &crate::chat::ending_soon_message(grant, now, &super::STYLE),
-        )
-        .await
+        let Some(user) = &holder.id else {
+            return Ok(());
+        };
+        let text = crate::chat::ending_soon_message(grant, now, &super::STYLE);
+        let blocks = super::messages::ending_soon_blocks(grant, &text);
+        self.client
+            .post_message(user, &text, Some(blocks))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     async fn offer(

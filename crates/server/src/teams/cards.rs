@@ -200,6 +200,7 @@ mod tests {
             },
             account: None,
             permission_set: None,
+            extends: None,
             bundle: "iam-admin".into(),
             duration_secs: 3600,
             reason: "incident 4411".into(),
