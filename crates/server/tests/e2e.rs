@@ -28,6 +28,7 @@ on_both!(break_glass_escalation_second_approver_expiry);
 on_both!(holder_is_reminded_once_before_the_end);
 on_both!(holder_relinquishes_their_grant);
 on_both!(holder_extends_their_grant);
+on_both!(a_double_approval_makes_one_grant);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -1247,5 +1248,98 @@ async fn holder_extends_their_grant(backend: Backend) {
     assert!(cloud.tag(ALICE, "iam-admin").is_none());
     let kinds = audit_kinds(&store).await;
     assert_eq!(kinds.iter().filter(|k| *k == "grant.extended").count(), 2);
+    server.shutdown().await;
+}
+
+/// One approval arriving from two channels at once (Slack buttons and the API, by two
+/// approvers, several times each) yields exactly one grant and one expiry.
+async fn a_double_approval_makes_one_grant(backend: Backend) {
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let bob = token(&store, "bob", Role::Approver).await;
+    let carol = token(&store, "carol", Role::Approver).await;
+    let (_, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "iam-admin", "duration": "10m", "reason": "INC-2"})),
+        )
+        .await;
+    let rid = body["request"]["id"].as_str().unwrap().to_owned();
+    let mut calls = Vec::new();
+    for n in 0..4 {
+        let (server, rid, slack_base) = (&server, rid.clone(), slack_base.clone());
+        let (bob, carol) = (bob.clone(), carol.clone());
+        calls.push(Box::pin(async move {
+            match n % 4 {
+                0 => {
+                    server
+                        .api(
+                            "POST",
+                            &format!("/api/v1/requests/{rid}/approve"),
+                            &bob,
+                            None,
+                        )
+                        .await;
+                }
+                1 => {
+                    server
+                        .api(
+                            "POST",
+                            &format!("/api/v1/requests/{rid}/approve"),
+                            &carol,
+                            None,
+                        )
+                        .await;
+                }
+                _ => {
+                    let who = if n % 2 == 0 { "UBOB" } else { "UCAROL" };
+                    let click = click_body(
+                        who,
+                        "latch_approve",
+                        &rid,
+                        &format!("{slack_base}/respond/{n}"),
+                    );
+                    server
+                        .slack_post("/slack/interactions", &click, T0 / 1000, SIGNING_SECRET)
+                        .await;
+                }
+            }
+        })
+            as std::pin::Pin<
+                Box<dyn std::future::Future<Output = ()> + Send + '_>,
+            >);
+    }
+    futures::future::join_all(calls).await;
+    let grant = eventually(2000, "applied", || async {
+        live_grants(&store)
+            .await
+            .into_iter()
+            .find(|g| g.status == GrantStatus::Active)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let grants = live_grants(&store).await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(cloud.applies_of(&grant.id), 1);
+    let r = store.request(&rid).await.unwrap().unwrap();
+    assert_eq!(r.status, RequestStatus::Approved);
+    let kinds = audit_kinds(&store).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "request.approved").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "grant.created").count(), 1);
+    // One expiry.
+    clock.advance(10 * 60_000);
+    eventually(2000, "expired once", || async {
+        store
+            .grant(&grant.id)
+            .await
+            .unwrap()
+            .filter(|g| g.status == GrantStatus::Expired)
+    })
+    .await;
+    let kinds = audit_kinds(&store).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "grant.expired").count(), 1);
     server.shutdown().await;
 }
