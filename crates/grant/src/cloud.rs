@@ -101,6 +101,7 @@ pub struct FakeCloud {
     fail: AtomicBool,
     hang_apply: AtomicBool,
     hang_revoke: AtomicBool,
+    lose_applies: AtomicBool,
     notify: tokio::sync::Notify,
 }
 
@@ -119,6 +120,12 @@ impl FakeCloud {
     /// Make `apply_grant` never return.
     pub fn set_hang_apply(&self, hang: bool) {
         self.hang_apply.store(hang, Ordering::SeqCst);
+    }
+
+    /// Make `apply_grant` answer success without keeping the tag (as an eventually consistent
+    /// or misbehaving API might): only reading back tells.
+    pub fn set_lose_applies(&self, lose: bool) {
+        self.lose_applies.store(lose, Ordering::SeqCst);
     }
 
     /// Make `revoke_grant` never return.
@@ -226,11 +233,14 @@ impl CloudAdapter for FakeCloud {
         expires_at: Millis,
     ) -> Result<(), CloudError> {
         self.gate(&self.hang_apply).await?;
+        let lose = self.lose_applies.load(Ordering::SeqCst);
         self.with(|s| {
-            s.tags.insert(
-                (identity.clone(), bundle.to_owned()),
-                (grant_id.to_owned(), expires_at),
-            );
+            if !lose {
+                s.tags.insert(
+                    (identity.clone(), bundle.to_owned()),
+                    (grant_id.to_owned(), expires_at),
+                );
+            }
             s.calls.push(FakeCall::Apply {
                 identity: identity.id.clone(),
                 bundle: bundle.to_owned(),

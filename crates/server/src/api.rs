@@ -2,7 +2,7 @@
 //! them, the `latch` client reads them back, and a test holds the OpenAPI document's schemas
 //! to exactly their fields — one definition for all three.
 
-use latch_grant::{ApprovalRecord, GrantRecord, RequestRecord, Role};
+use latch_grant::{ApprovalRecord, GrantRecord, GrantStatus, RequestRecord, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{format_duration, rfc3339};
@@ -165,6 +165,9 @@ pub struct GrantView {
     pub bundle: String,
     /// `approved`, `active`, `expiring`, `revoking`, `expired` or `revoked`.
     pub status: String,
+    /// Where AWS stands: `pending` (approved, not applied yet), `applied` (written and read
+    /// back), `removing` or `removed`.
+    pub cloud_state: String,
     /// Granted under break-glass.
     pub break_glass: bool,
     /// RFC 3339.
@@ -199,6 +202,13 @@ impl GrantView {
             permission_set: g.permission_set.clone(),
             bundle: g.bundle.clone(),
             status: g.status.as_str().to_owned(),
+            cloud_state: match g.status {
+                GrantStatus::Approved => "pending",
+                GrantStatus::Active => "applied",
+                GrantStatus::Expiring | GrantStatus::Revoking => "removing",
+                GrantStatus::Expired | GrantStatus::Revoked => "removed",
+            }
+            .to_owned(),
             break_glass: g.break_glass,
             created_at: rfc3339(g.created_at),
             activated_at: g.activated_at.map(rfc3339),

@@ -434,6 +434,19 @@ pub fn ending_soon_message(g: &GrantRecord, now: i64, style: &Style) -> String {
     )
 }
 
+/// What the holder (and the security channel) is told when an approved grant is still not
+/// applied after `[server] stuck_after`.
+#[must_use]
+pub fn stuck_message(g: &GrantRecord, error: Option<&str>, style: &Style) -> String {
+    format!(
+        "Grant `{}` ({} for `{}`) was approved but is not applied in AWS yet: Latch keeps retrying, and it is not active until it is.{}",
+        g.id,
+        style.b(&g.bundle),
+        g.requester,
+        error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
+    )
+}
+
 /// What the requester is told once their request is decided; nothing while it is pending.
 #[must_use]
 pub fn decided_message(r: &RequestRecord, actor: Option<&str>, style: &Style) -> Option<String> {

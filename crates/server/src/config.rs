@@ -9,6 +9,7 @@
 //! break_glass = ["alice"]            # people who may break glass
 //! max_reason_chars = 1000            # longest reason, comment or revoke reason
 //! remind_before = "10m"              # tell a holder this long before a grant ends ("off": never)
+//! stuck_after = "2m"                 # alert when an approved grant is still not applied
 //!
 //! [slack]
 //! signing_secret_env = "LATCH_SLACK_SIGNING_SECRET"   # or signing_secret = "…"
@@ -62,6 +63,12 @@
 //! [[audit.publish]]                   # file, slack (the security channel) or s3 (object lock)
 //! to = "file"
 //! path = "checkpoints.jsonl"
+//!
+//! [[siem]]                            # stream every audit entry to a SIEM, at least once
+//! name = "soc"                        # the cursor's name in the store; a metrics label
+//! to = "webhook"                      # or "splunk" (HTTP Event Collector, token_env)
+//! url = "https://siem.example.com/latch"
+//! secret_env = "LATCH_SIEM_SECRET"    # HMAC-SHA256 key of X-Latch-Signature
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,6 +155,8 @@ struct RawConfig {
     aws: Option<RawAws>,
     offers: Option<RawOffers>,
     audit: Option<RawAudit>,
+    #[serde(default)]
+    siem: Vec<RawSiem>,
     identity_center: Option<RawIdentityCenter>,
 }
 
@@ -180,6 +189,20 @@ struct RawPublish {
     prefix: Option<String>,
     retain: Option<String>,
     mode: Option<String>,
+}
+
+// One `[[siem]]` sink; which secret applies depends on `to` (checked by hand, so an error
+// can name the field that does not belong).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSiem {
+    name: Option<String>,
+    to: Option<String>,
+    url: Option<String>,
+    secret_env: Option<String>,
+    token_env: Option<String>,
+    max_attempts: Option<i64>,
+    batch: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +239,7 @@ struct RawServer {
     lease_ttl: Option<String>,
     revoke_sessions: Option<bool>,
     remind_before: Option<String>,
+    stuck_after: Option<String>,
     #[serde(default)]
     break_glass: Vec<String>,
     max_reason_chars: Option<i64>,
@@ -509,6 +533,8 @@ pub struct Config {
     pub lease_ttl_ms: i64,
     /// Cut off sessions issued before a revocation by default.
     pub revoke_sessions: bool,
+    /// A grant approved this long ago and still not applied is alerted on, ms (0: never).
+    pub stuck_after_ms: i64,
     /// What the workflow decides by: people, bundles and their approval policies, who may
     /// break glass, how long a reason may be.
     pub rules: Rules,
@@ -528,6 +554,8 @@ pub struct Config {
     pub firewall_config: Option<std::path::PathBuf>,
     /// `[audit]`, when present: signed checkpoints.
     pub audit: Option<AuditConfig>,
+    /// `[[siem]]`: the SIEM sinks every audit entry is streamed to (none: no streaming).
+    pub siem: Vec<SiemSink>,
     /// `[identity_center]`, when present: people and groups from IAM Identity Center.
     pub identity_center: Option<IdentityCenterConfig>,
 }
@@ -1011,6 +1039,7 @@ impl Config {
             None => None,
             Some(a) => Some(parse_audit(a, file, slack.as_ref(), &err)?),
         };
+        let siem = parse_siem(&raw.siem, env, &err)?;
         let identity_center = match &raw.identity_center {
             None => None,
             Some(ic) => {
@@ -1062,6 +1091,10 @@ impl Config {
             reconcile_interval_ms: ms("server.reconcile_interval", &s.reconcile_interval, 300_000)?,
             lease_ttl_ms,
             revoke_sessions: s.revoke_sessions.unwrap_or(true),
+            stuck_after_ms: match s.stuck_after.as_deref() {
+                Some("off") => 0,
+                _ => dur("server.stuck_after", &s.stuck_after, 120)?.saturating_mul(1000),
+            },
             rules: Rules {
                 people,
                 bundles,
@@ -1080,6 +1113,7 @@ impl Config {
             firewall_config,
             audit,
             identity_center,
+            siem,
         })
     }
 
@@ -1271,6 +1305,181 @@ fn parse_audit(
         checkpoint_interval_secs: interval,
         publish,
     })
+}
+
+/// `[[siem]]`: one SIEM sink every audit entry is streamed to, at least once and in order
+/// (`crate::siem`).
+#[derive(Debug, Clone)]
+pub struct SiemSink {
+    /// Its name: the key of its cursor in the store, the `sink` label of its metrics.
+    pub name: String,
+    /// What it is, with its secret.
+    pub target: SiemTarget,
+    /// Where events are posted (Splunk: the HTTP Event Collector's base URL; events go to
+    /// `/services/collector/event` under it).
+    pub url: String,
+    /// How many times the sink may refuse one entry (a 4xx that says nothing about the sink's
+    /// availability) before the entry becomes a dead letter and delivery moves on.
+    pub max_attempts: i32,
+    /// Entries per request, at most [`MAX_SIEM_BATCH`].
+    pub batch: i64,
+    /// The wait after a first failure, ms; doubled after each further one, up to
+    /// `retry_max_ms`.
+    pub retry_min_ms: u64,
+    /// The longest wait between attempts, ms.
+    pub retry_max_ms: u64,
+    /// How long one request may take, ms.
+    pub timeout_ms: u64,
+}
+
+/// What a `[[siem]]` sink is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiemTarget {
+    /// A JSON array of events POSTed, signed with HMAC-SHA256 (`X-Latch-Signature`).
+    Webhook {
+        /// The HMAC key (`secret_env`).
+        secret: Secret,
+    },
+    /// Splunk's HTTP Event Collector.
+    Splunk {
+        /// The HEC token (`token_env`).
+        token: Secret,
+    },
+}
+
+/// Default `[[siem]] max_attempts`.
+pub const DEFAULT_SIEM_MAX_ATTEMPTS: i32 = 10;
+/// Default and largest `[[siem]] batch`.
+pub const MAX_SIEM_BATCH: i64 = 100;
+
+/// Check `[[siem]]`.
+fn parse_siem(
+    raw: &[RawSiem],
+    env: &dyn Fn(&str) -> Option<String>,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<SiemSink>, ConfigError> {
+    let mut sinks: Vec<SiemSink> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let field = |name: &str| format!("siem[{i}].{name}");
+        let required = |name: &str, v: &Option<String>| -> Result<String, ConfigError> {
+            match v {
+                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+                _ => Err(err(&field(name), "missing".into())),
+            }
+        };
+        let name = required("name", &r.name)?;
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.len() > 64
+        {
+            return Err(err(
+                &field("name"),
+                format!("`{name}` must be letters, digits, `-`, `_` and `.`, at most 64"),
+            ));
+        }
+        if sinks.iter().any(|s| s.name == name) {
+            return Err(err(
+                &field("name"),
+                format!("`{name}` names another sink too: each sink has its own cursor"),
+            ));
+        }
+        let to = required("to", &r.to)?;
+        let (secret_field, wrong_field, wrong) = match to.as_str() {
+            "webhook" => ("secret_env", "token_env", &r.token_env),
+            "splunk" => ("token_env", "secret_env", &r.secret_env),
+            other => {
+                return Err(err(
+                    &field("to"),
+                    format!("`{other}` is not a kind of sink (webhook or splunk)"),
+                ))
+            }
+        };
+        if wrong.is_some() {
+            return Err(err(
+                &field(wrong_field),
+                format!("does not apply to `to = \"{to}\"` (use {secret_field})"),
+            ));
+        }
+        let var = required(
+            secret_field,
+            if to == "webhook" {
+                &r.secret_env
+            } else {
+                &r.token_env
+            },
+        )?;
+        let secret = match env(&var) {
+            Some(v) if !v.trim().is_empty() => Secret::new(v.trim()),
+            Some(_) => {
+                return Err(err(
+                    &field(secret_field),
+                    format!("environment variable `{var}` is empty"),
+                ))
+            }
+            None => {
+                return Err(err(
+                    &field(secret_field),
+                    format!("environment variable `{var}` is not set"),
+                ))
+            }
+        };
+        let url = required("url", &r.url)?;
+        check_siem_url(&url).map_err(|e| err(&field("url"), e))?;
+        let max_attempts = match r.max_attempts {
+            None => DEFAULT_SIEM_MAX_ATTEMPTS,
+            Some(n) => i32::try_from(n)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| err(&field("max_attempts"), "must be between 1 and 1000".into()))?,
+        };
+        let batch = r.batch.unwrap_or(MAX_SIEM_BATCH);
+        if !(1..=MAX_SIEM_BATCH).contains(&batch) {
+            return Err(err(
+                &field("batch"),
+                format!("must be between 1 and {MAX_SIEM_BATCH}"),
+            ));
+        }
+        sinks.push(SiemSink {
+            name,
+            target: if to == "webhook" {
+                SiemTarget::Webhook { secret }
+            } else {
+                SiemTarget::Splunk { token: secret }
+            },
+            url: url.trim_end_matches('/').to_owned(),
+            max_attempts,
+            batch,
+            retry_min_ms: 1_000,
+            retry_max_ms: 300_000,
+            timeout_ms: 10_000,
+        });
+    }
+    Ok(sinks)
+}
+
+/// A sink's URL: https, or plain http to this machine only (tests, a local forwarder); no
+/// credentials in it (they would be logged with it: secrets go in `secret_env`/`token_env`).
+fn check_siem_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" => {
+            if !matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) {
+                return Err(format!(
+                    "`{url}`: plain http is allowed only to 127.0.0.1 or localhost; use https"
+                ));
+            }
+        }
+        other => return Err(format!("`{url}`: `{other}` is not http or https")),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "credentials do not belong in the URL (it is logged): use secret_env or token_env"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Check `[aws]`.

@@ -70,6 +70,15 @@ pub trait Notifier: Send + Sync + fmt::Debug {
         now: i64,
     ) -> Result<(), String>;
 
+    /// A grant approved a while ago is still not applied (`[server] stuck_after`; `error` is
+    /// the cloud's last answer): tell its holder, and the security channel.
+    async fn grant_stuck(
+        &self,
+        grant: &GrantRecord,
+        holder: &Recipient,
+        error: Option<&str>,
+    ) -> Result<(), String>;
+
     /// Offer `person` a one-click request after a denial (`[offers]`).
     async fn offer(
         &self,

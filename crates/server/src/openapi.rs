@@ -87,6 +87,7 @@ fn answer_schemas() -> Value {
             "account": nullable("string"), "permission_set": nullable("string"),
             "bundle": s("string"),
             "status": {"type": "string", "enum": ["approved", "active", "expiring", "revoking", "expired", "revoked"]},
+            "cloud_state": {"type": "string", "enum": ["pending", "applied", "removing", "removed"]},
             "break_glass": s("boolean"), "created_at": s("string"),
             "activated_at": nullable("string"), "expires_at": s("string"),
             "expires_at_ms": s("integer"), "ended_at": nullable("string"),

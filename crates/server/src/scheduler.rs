@@ -158,7 +158,24 @@ async fn perform(
         } => {
             core.cloud
                 .apply_grant(&g.identity, &g.bundle, grant_id, *expires_at)
-                .await
+                .await?;
+            // Applied means read back: a call that answered yes without the tag (or the
+            // exemption's record) being there is a failure, retried like any other.
+            let tags = core
+                .cloud
+                .list_latch_tags(std::slice::from_ref(&g.identity))
+                .await?;
+            if tags
+                .iter()
+                .any(|t| t.bundle == g.bundle && t.grant_id == *grant_id)
+            {
+                Ok(())
+            } else {
+                Err(CloudError(format!(
+                    "the grant was written but reading {} back found no latch:grant:{} naming {grant_id}",
+                    g.identity.id, g.bundle
+                )))
+            }
         }
         CloudStep::Remove if ending => {
             core.cloud
@@ -181,6 +198,29 @@ pub async fn step(
     let soonest = |t: Millis, next: &mut Option<Millis>| {
         *next = Some(next.map_or(t, |n| n.min(t)));
     };
+
+    // Grants approved but still not applied after `[server] stuck_after`: said once, loudly.
+    if core.config.stuck_after_ms > 0 {
+        let horizon = core.now().saturating_sub(core.config.stuck_after_ms);
+        let stuck = core
+            .store()
+            .grants(&GrantQuery {
+                statuses: vec![GrantStatus::Approved],
+                ..GrantQuery::default()
+            })
+            .await?;
+        for g in stuck.iter().filter(|g| g.created_at <= horizon) {
+            if let Err(e) = core.alert_stuck(g).await {
+                tracing::warn!(grant = %g.id, error = %e, "could not alert on a stuck grant");
+            }
+        }
+        for g in stuck.iter().filter(|g| g.created_at > horizon) {
+            soonest(
+                g.created_at.saturating_add(core.config.stuck_after_ms),
+                &mut next,
+            );
+        }
+    }
 
     // Unanswered requests: escalate or expire.
     let pending = core
@@ -409,6 +449,10 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
                 Err(e) => failed(core, &g, "apply", &e, shared).await?,
                 Ok(()) => {
                     shared.clear(&g.id);
+                    core.cloud_errors
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&g.id);
                     let t = workflow::activate(&g, &step, core.now());
                     let active = t.grant.clone();
                     if commit(core, t).await? {
@@ -487,6 +531,12 @@ async fn failed(
 ) -> Result<(), StoreError> {
     let now = core.now();
     let (delay, first) = shared.failure(&g.id, now);
+    if op == "apply" {
+        core.cloud_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(g.id.clone(), e.to_string());
+    }
     shared.soonest(now.saturating_add(delay));
     core.metrics
         .inc("cloud_failures_total", &format!("op=\"{op}\""));

@@ -85,6 +85,8 @@ pub struct Core {
     pub(crate) chat_cache: std::sync::Mutex<crate::people::ChatCache>,
     /// One directory sync at a time.
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
+    /// The cloud's last error per grant still being applied (the scheduler's, on the leader).
+    pub(crate) cloud_errors: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A fresh id: `prefix` and 12 lower-case base-32 characters.
@@ -128,6 +130,7 @@ impl Core {
             directory,
             chat_cache: std::sync::Mutex::default(),
             sync_lock: tokio::sync::Mutex::new(()),
+            cloud_errors: std::sync::Mutex::default(),
             notifiers,
             teams,
             config,
@@ -224,6 +227,52 @@ impl Core {
     /// Storage failure.
     pub async fn first_sight(&self, key: &str, until: Millis) -> Result<bool, ServiceError> {
         Ok(self.store.remember_nonce(key, self.now(), until).await?)
+    }
+
+    /// A grant approved `[server] stuck_after` ago is still not applied: audited
+    /// (`grant.stuck`, with the cloud's last error), counted, and said to its holder and the
+    /// security channel, once per grant across servers. It stays `approved` — never shown
+    /// active before it is — and the scheduler keeps retrying.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn alert_stuck(self: &Arc<Self>, g: &GrantRecord) -> Result<(), ServiceError> {
+        let key = format!("stuck:{}", g.id);
+        if !self.first_sight(&key, g.expires_at.max(self.now())).await? {
+            return Ok(());
+        }
+        let error = self
+            .cloud_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&g.id)
+            .cloned();
+        let now = self.now();
+        self.store
+            .commit(Changeset::audit_only(vec![AuditEvent::new(
+                now,
+                "grant.stuck",
+            )
+            .subject(&g.id)
+            .details(json!({
+                "requester": g.requester,
+                "bundle": g.bundle,
+                "identity": g.identity.id,
+                "approved_ms_ago": now.saturating_sub(g.created_at),
+                "error": error,
+                "note": "approved but not applied yet: retried with back-off, never shown active before it is",
+            }))]))
+            .await?;
+        self.metrics.inc("grants_stuck_total", "");
+        let grant = g.clone();
+        self.spawn_each("stuck", g.id.clone(), move |core, n| {
+            let (grant, error) = (grant.clone(), error.clone());
+            async move {
+                let holder = core.recipient(n.as_ref(), &grant.requester).await;
+                n.grant_stuck(&grant, &holder, error.as_deref()).await
+            }
+        });
+        Ok(())
     }
 
     /// Send the denial-triggered offers `planned` on behalf of `actor`: at most one per person

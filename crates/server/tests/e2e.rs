@@ -29,6 +29,7 @@ on_both!(holder_is_reminded_once_before_the_end);
 on_both!(holder_relinquishes_their_grant);
 on_both!(holder_extends_their_grant);
 on_both!(a_double_approval_makes_one_grant);
+on_both!(a_grant_never_shows_active_before_it_is_applied);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -1341,5 +1342,86 @@ async fn a_double_approval_makes_one_grant(backend: Backend) {
     .await;
     let kinds = audit_kinds(&store).await;
     assert_eq!(kinds.iter().filter(|k| *k == "grant.expired").count(), 1);
+    server.shutdown().await;
+}
+
+/// A grant is active only once AWS holds it, read back: while the cloud fails — or answers yes
+/// without keeping the tag — it stays approved (`cloud_state: pending`), is retried, and after
+/// `stuck_after` its holder and the security channel are told once, with the last error.
+async fn a_grant_never_shows_active_before_it_is_applied(backend: Backend) {
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    cloud.set_lose_applies(true);
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "read-logs", "duration": "1h", "reason": "debug"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["grant"]["cloud_state"], "pending");
+    eventually(2000, "the lost apply audited", || async {
+        store
+            .audit(0, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.kind == "grant.apply_failed")
+    })
+    .await;
+    let g = store.grant(&gid).await.unwrap().unwrap();
+    assert_eq!(g.status, GrantStatus::Approved);
+
+    // Two minutes on, still not applied: said once to alice and the security channel.
+    clock.advance(2 * 60_000 + 1);
+    let dm = slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "UALICE"
+                && v["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not applied in AWS yet")
+        })
+        .await;
+    assert!(
+        dm["text"].as_str().unwrap().contains("reading"),
+        "the last error is said: {dm}"
+    );
+    slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "CSECURITY" && v["text"].as_str().unwrap().contains(&gid)
+        })
+        .await;
+    clock.advance(60_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let kinds = audit_kinds(&store).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "grant.stuck").count(), 1);
+    let metrics = reqwest::get(&server.metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("latch_grants_stuck_total 1"), "{metrics}");
+
+    // AWS behaves again: applied, read back, active.
+    cloud.set_lose_applies(false);
+    clock.advance(60_000);
+    eventually(3000, "applied at last", || async {
+        store
+            .grant(&gid)
+            .await
+            .unwrap()
+            .filter(|g| g.status == GrantStatus::Active)
+    })
+    .await;
+    let (_, body) = server
+        .api("GET", &format!("/api/v1/grants/{gid}"), &alice, None)
+        .await;
+    assert_eq!(body["grant"]["cloud_state"], "applied", "{body}");
     server.shutdown().await;
 }

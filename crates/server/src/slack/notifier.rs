@@ -148,6 +148,23 @@ impl Notifier for SlackNotifier {
         Ok(())
     }
 
+    async fn grant_stuck(
+        &self,
+        grant: &GrantRecord,
+        holder: &Recipient,
+        error: Option<&str>,
+    ) -> Result<(), String> {
+        let said = crate::chat::stuck_message(grant, error, &super::STYLE);
+        self.tell(holder, &said).await?;
+        if let Some(channel) = &self.security_channel {
+            self.client
+                .post_message(channel, &format!(":warning: {said}"), None)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     async fn break_glass(
         &self,
         request: &RequestRecord,

@@ -152,6 +152,26 @@ impl Notifier for TeamsNotifier {
         Ok(())
     }
 
+    async fn grant_stuck(
+        &self,
+        grant: &GrantRecord,
+        holder: &Recipient,
+        error: Option<&str>,
+    ) -> Result<(), String> {
+        let said = chat::stuck_message(grant, error, &STYLE);
+        self.tell(holder, &said).await?;
+        if let Some(channel) = &self.bot.config.security_channel {
+            self.bot
+                .post(
+                    channel,
+                    &cards::text_activity(&format!("⚠️ {said}")),
+                    self.now(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn break_glass(
         &self,
         request: &RequestRecord,
