@@ -358,6 +358,15 @@ async fn forged_and_misdirected_activities_change_nothing(backend: Backend) {
         ),
         ("no token", None, "missing_token"),
     ];
+    // The scheduler's first entry (it leads) lands before any refusal is looked for.
+    eventually(2000, "the scheduler leads", || async {
+        audit_kinds(&store)
+            .await
+            .iter()
+            .any(|k| k == "scheduler.leader")
+            .then_some(())
+    })
+    .await;
     for (i, (what, token, code)) in cases.iter().enumerate() {
         let (status, body) = fake::send(
             &http,
