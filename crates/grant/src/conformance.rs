@@ -546,6 +546,100 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
         .await
         .unwrap());
 
+    // SIEM sinks: a cursor per sink, moved only forward from where it stands (compare-and-set:
+    // two servers delivering at once never move it backwards), refusals counted until it moves,
+    // and an entry given up on kept as a dead letter as the cursor moves past it, together.
+    let head = store.audit(0, 0).await.unwrap().last().unwrap().seq;
+    let fresh = second.sink_cursor("siem").await.unwrap();
+    assert_eq!(fresh.lag(), head);
+    assert_eq!(
+        (
+            fresh.delivered_seq,
+            fresh.attempts,
+            fresh.last_error,
+            fresh.head_seq
+        ),
+        (0, 0, None, head)
+    );
+    assert!(store.advance_sink("siem", 0, 3, t0).await.unwrap());
+    assert!(
+        !second.advance_sink("siem", 0, 2, t0).await.unwrap(),
+        "stale"
+    );
+    assert!(
+        !second.advance_sink("siem", 3, 3, t0).await.unwrap(),
+        "not forward"
+    );
+    assert_eq!(
+        store
+            .sink_failure("siem", 3, "HTTP 503", false, t0 + 1)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .sink_failure("siem", 3, "HTTP 400", true, t0 + 2)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        second
+            .sink_failure("siem", 3, "HTTP 400", true, t0 + 3)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        second
+            .sink_failure("siem", 2, "late", true, t0 + 4)
+            .await
+            .unwrap(),
+        0,
+        "a failure at a cursor that moved on is not counted"
+    );
+    let failing = store.sink_cursor("siem").await.unwrap();
+    assert_eq!(
+        (
+            failing.delivered_seq,
+            failing.attempts,
+            failing.last_error,
+            failing.updated_at
+        ),
+        (3, 2, Some("HTTP 400".to_owned()), Some(t0 + 3))
+    );
+    assert!(store
+        .dead_letter("siem", 4, "HTTP 400", t0 + 5)
+        .await
+        .unwrap());
+    assert!(!second
+        .dead_letter("siem", 4, "HTTP 400", t0 + 6)
+        .await
+        .unwrap());
+    assert!(!second
+        .dead_letter("siem", 9, "HTTP 400", t0 + 6)
+        .await
+        .unwrap());
+    let moved = second.sink_cursor("siem").await.unwrap();
+    assert_eq!(
+        (moved.delivered_seq, moved.attempts, moved.last_error),
+        (4, 0, None)
+    );
+    assert_eq!(
+        second.dead_letters("siem").await.unwrap(),
+        vec![sinks::DeadLetter {
+            name: "siem".into(),
+            seq: 4,
+            error: "HTTP 400".into(),
+            at: t0 + 5,
+        }]
+    );
+    assert!(second.advance_sink("siem", 4, head, t0 + 7).await.unwrap());
+    assert_eq!(store.sink_cursor("siem").await.unwrap().lag(), 0);
+    assert_eq!(store.sink_cursor("other").await.unwrap().delivered_seq, 0);
+    assert!(store.dead_letters("other").await.unwrap().is_empty());
+
     // Leadership: exactly one holder; released on request.
     assert!(store.try_lead("a", t0, 10_000).await.unwrap());
     assert!(

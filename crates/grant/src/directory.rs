@@ -482,6 +482,7 @@ mod tests {
                 max_duration_secs: 3600,
                 max_total_secs: 3600,
                 self_extend_secs: 0,
+                on_call: None,
                 policy: ApprovalPolicy {
                     auto_approve: false,
                     required_approvals: 1,

@@ -10,6 +10,7 @@
 //! - [`audit`]: the hash chain (canonical JSON, sealing, verification, strict JSON Lines);
 //! - [`checkpoint`]: signed checkpoints of the audit log, and the [`checkpoint::CheckpointPublisher`]
 //!   seam for the places they are published to;
+//! - [`sinks`]: where streaming the audit log to each SIEM sink stands (cursor, dead letters);
 //! - [`Store`] and its read half [`StoreRead`]: what a storage backend provides (`latch-store`
 //!   holds the SQL backends, and runs [`conformance`] against each);
 //! - [`cloud`]: the [`CloudAdapter`] seam to the cloud, with [`FakeCloud`] for tests;
@@ -28,6 +29,7 @@ pub mod conformance;
 pub mod directory;
 pub mod records;
 pub mod rules;
+pub mod sinks;
 pub mod workflow;
 
 pub use audit::Verification;
@@ -106,6 +108,12 @@ pub trait StoreRead: Send + Sync + std::fmt::Debug {
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Every person of the stored directory, by user id.
     async fn directory(&self) -> Result<Vec<directory::DirectoryPerson>, StoreError>;
+
+    /// Where streaming the audit log to the SIEM sink `name` stands, with the log's head (a
+    /// sink never seen has delivered nothing).
+    async fn sink_cursor(&self, name: &str) -> Result<sinks::SinkCursor, StoreError>;
+    /// The entries delivery to the sink `name` gave up on, by `seq`.
+    async fn dead_letters(&self, name: &str) -> Result<Vec<sinks::DeadLetter>, StoreError>;
 }
 
 /// Everything the control plane persists: what [`StoreRead`] reads, and the writes.
@@ -167,6 +175,40 @@ pub trait Store: StoreRead {
     async fn try_lead(&self, holder: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError>;
     /// Give up leadership now.
     async fn release_lead(&self, holder: &str) -> Result<(), StoreError>;
+
+    /// The sink `name` acknowledged every entry up to `to_seq`: move its cursor there from
+    /// `from_seq`, clearing its failures. A compare-and-set: false (nothing written) unless the
+    /// cursor stands at `from_seq` and `to_seq` is beyond it, so two servers delivering at once
+    /// never move it backwards.
+    async fn advance_sink(
+        &self,
+        name: &str,
+        from_seq: i64,
+        to_seq: i64,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Delivering the entries after `at_seq` to the sink `name` failed with `error`; `refused`
+    /// (the sink refused them, and retrying will not change that) counts an attempt. Returns
+    /// the attempts counted at this cursor, 0 when the cursor is no longer at `at_seq`
+    /// (nothing written).
+    async fn sink_failure(
+        &self,
+        name: &str,
+        at_seq: i64,
+        error: &str,
+        refused: bool,
+        now: Millis,
+    ) -> Result<i32, StoreError>;
+    /// Give up delivering entry `seq` to the sink `name`: record it as a dead letter and move
+    /// the cursor past it (from `seq - 1`), together. False (nothing written) when the cursor
+    /// is not at `seq - 1`.
+    async fn dead_letter(
+        &self,
+        name: &str,
+        seq: i64,
+        error: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A store's location (a file path or a database URL) with any password replaced by `***`,

@@ -82,6 +82,9 @@ pub struct Bundle {
     /// How much longer than asked the holder may make a grant last without approval, seconds
     /// (0: every extension is decided like a request).
     pub self_extend_secs: i64,
+    /// The on-call schedule whose on-call person is granted at once (`pagerduty:<id>`,
+    /// `opsgenie:<name>`).
+    pub on_call: Option<String>,
     /// Approval policy.
     pub policy: ApprovalPolicy,
     /// Description for messages.

@@ -528,6 +528,20 @@ fn grant_event(kind: &str, g: &GrantRecord, now: Millis) -> AuditEvent {
     }))
 }
 
+/// The on-call provider's word that the requester is on call now in a schedule (read by the
+/// server; the workflow only checks it names the bundle's schedule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnCallProof {
+    /// `pagerduty:<id>` or `opsgenie:<name>`.
+    pub schedule: String,
+    /// The provider's id of the on-call entry's person.
+    pub who: String,
+    /// When the entry started (RFC 3339), when the provider says.
+    pub start: Option<String>,
+    /// When it ends.
+    pub end: Option<String>,
+}
+
 /// Check and open a request. Auto-approved and break-glass requests come back with their
 /// grant (status `approved`, to be applied by the scheduler).
 ///
@@ -536,6 +550,23 @@ fn grant_event(kind: &str, g: &GrantRecord, now: Millis) -> AuditEvent {
 pub fn open_request(
     cfg: &Rules,
     new: &NewRequest,
+    request_id: &str,
+    grant_id: &str,
+    now: Millis,
+) -> Result<Transition, Refusal> {
+    open_request_with(cfg, new, None, request_id, grant_id, now)
+}
+
+/// [`open_request`], with the on-call provider's proof that the requester is on call now: for
+/// a bundle whose `on_call` schedule it names, the request is approved at once and the grant
+/// records the schedule and the entry.
+///
+/// # Errors
+/// As [`open_request`].
+pub fn open_request_with(
+    cfg: &Rules,
+    new: &NewRequest,
+    on_call: Option<&OnCallProof>,
     request_id: &str,
     grant_id: &str,
     now: Millis,
@@ -589,7 +620,8 @@ pub fn open_request(
             ),
         ));
     }
-    let immediate = new.break_glass || b.policy.auto_approve;
+    let on_call = on_call.filter(|p| b.on_call.as_deref() == Some(p.schedule.as_str()));
+    let immediate = new.break_glass || b.policy.auto_approve || on_call.is_some();
     let first_tier = b.policy.tiers.first();
     let mut request = RequestRecord {
         id: request_id.to_owned(),
@@ -643,6 +675,12 @@ pub fn open_request(
                         "grant_id": grant_id,
                         "note": "granted without approval under break-glass",
                     })),
+            );
+        } else if let (Some(p), false) = (on_call, b.policy.auto_approve) {
+            audit.push(
+                AuditEvent::new(now, "request.approved")
+                    .subject(request_id)
+                    .details(json!({"by": "on-call", "on_call": p, "grant_id": grant_id})),
             );
         } else {
             audit.push(

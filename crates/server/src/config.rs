@@ -158,6 +158,23 @@ struct RawConfig {
     #[serde(default)]
     siem: Vec<RawSiem>,
     identity_center: Option<RawIdentityCenter>,
+    on_call: Option<RawOnCall>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOnCall {
+    pagerduty_token_env: Option<String>,
+    pagerduty_api: Option<String>,
+    opsgenie_key_env: Option<String>,
+    opsgenie_api: Option<String>,
+    cache: Option<String>,
+}
+
+impl fmt::Debug for RawOnCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawOnCall").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +316,7 @@ struct RawBundle {
     max_duration: Option<String>,
     max_total: Option<String>,
     self_extend: Option<String>,
+    on_call: Option<String>,
     #[serde(default)]
     approvers: Vec<String>,
     #[serde(default)]
@@ -413,6 +431,39 @@ pub struct IdentityCenterConfig {
     pub identity_store_id: Option<String>,
     /// Seconds between syncs.
     pub refresh_secs: i64,
+}
+
+/// An on-call schedule a bundle trusts (`on_call = "pagerduty:PABC123"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Schedule {
+    /// A PagerDuty schedule, by id.
+    PagerDuty(String),
+    /// An Opsgenie schedule, by name.
+    Opsgenie(String),
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schedule::PagerDuty(id) => write!(f, "pagerduty:{id}"),
+            Schedule::Opsgenie(name) => write!(f, "opsgenie:{name}"),
+        }
+    }
+}
+
+/// `[on_call]`: how to ask PagerDuty and Opsgenie who is on call.
+#[derive(Debug, Clone)]
+pub struct OnCallConfig {
+    /// PagerDuty REST API token (from `pagerduty_token_env`).
+    pub pagerduty_token: Option<Secret>,
+    /// PagerDuty REST API base (`https://api.pagerduty.com`).
+    pub pagerduty_api: String,
+    /// Opsgenie API key (from `opsgenie_key_env`).
+    pub opsgenie_key: Option<Secret>,
+    /// Opsgenie API base (`https://api.opsgenie.com`; `https://api.eu.opsgenie.com` in the EU).
+    pub opsgenie_api: String,
+    /// How long an answer is trusted, ms.
+    pub cache_ms: i64,
 }
 
 /// Default `[identity_center] refresh`.
@@ -558,6 +609,10 @@ pub struct Config {
     pub siem: Vec<SiemSink>,
     /// `[identity_center]`, when present: people and groups from IAM Identity Center.
     pub identity_center: Option<IdentityCenterConfig>,
+    /// `[on_call]`, when present.
+    pub on_call: Option<OnCallConfig>,
+    /// The on-call schedule of each bundle that names one.
+    pub on_call_schedules: BTreeMap<String, Schedule>,
 }
 
 impl Config {
@@ -755,6 +810,7 @@ impl Config {
         }
         let mut bundles = BTreeMap::new();
         let mut approval_channels = BTreeMap::new();
+        let mut on_call_schedules = BTreeMap::new();
         for (name, b) in &raw.bundles {
             let field = format!("bundles.{name}");
             let max = dur(
@@ -877,6 +933,46 @@ impl Config {
                     ),
                 ));
             }
+            let on_call = match &b.on_call {
+                None => None,
+                Some(v) => {
+                    let schedule = match v.split_once(':') {
+                        Some(("pagerduty", id)) if !id.trim().is_empty() => {
+                            Schedule::PagerDuty(id.to_owned())
+                        }
+                        Some(("opsgenie", name)) if !name.trim().is_empty() => {
+                            Schedule::Opsgenie(name.to_owned())
+                        }
+                        _ => {
+                            return Err(err(
+                                &format!("{field}.on_call"),
+                                format!("`{v}` is not `pagerduty:<schedule id>` or `opsgenie:<schedule name>`"),
+                            ))
+                        }
+                    };
+                    let o = raw.on_call.as_ref();
+                    let (provider, key, var) = match &schedule {
+                        Schedule::PagerDuty(_) => (
+                            "PagerDuty",
+                            o.and_then(|o| o.pagerduty_token_env.as_ref()),
+                            "pagerduty_token_env",
+                        ),
+                        Schedule::Opsgenie(_) => (
+                            "Opsgenie",
+                            o.and_then(|o| o.opsgenie_key_env.as_ref()),
+                            "opsgenie_key_env",
+                        ),
+                    };
+                    if key.is_none() {
+                        return Err(err(
+                            &format!("{field}.on_call"),
+                            format!("{provider} is not configured: name its credential in [on_call] {var}"),
+                        ));
+                    }
+                    on_call_schedules.insert(name.clone(), schedule.clone());
+                    Some(schedule.to_string())
+                }
+            };
             let self_extend = dur(&format!("{field}.self_extend"), &b.self_extend, 0)?;
             if self_extend < 0 || self_extend > max_total {
                 return Err(err(
@@ -895,6 +991,7 @@ impl Config {
                     max_duration_secs: max,
                     max_total_secs: max_total,
                     self_extend_secs: self_extend,
+                    on_call,
                     policy,
                     description: b.description.clone(),
                 },
@@ -1040,6 +1137,48 @@ impl Config {
             Some(a) => Some(parse_audit(a, file, slack.as_ref(), &err)?),
         };
         let siem = parse_siem(&raw.siem, env, &err)?;
+        let on_call = match &raw.on_call {
+            None => None,
+            Some(o) => {
+                let cred =
+                    |field: &str, var: &Option<String>| -> Result<Option<Secret>, ConfigError> {
+                        match var {
+                            None => Ok(None),
+                            Some(v) => env(v).map(|s| Some(Secret::new(s))).ok_or_else(|| {
+                                err(field, format!("environment variable `{v}` is not set"))
+                            }),
+                        }
+                    };
+                let base = |field: &str,
+                            v: &Option<String>,
+                            default: &str|
+                 -> Result<String, ConfigError> {
+                    let url = v.clone().unwrap_or_else(|| default.to_owned());
+                    if !(url.starts_with("https://")
+                        || url.starts_with("http://127.0.0.1")
+                        || url.starts_with("http://localhost"))
+                    {
+                        return Err(err(field, format!("`{url}` is not an https:// URL (plain http is allowed to 127.0.0.1 and localhost only)")));
+                    }
+                    Ok(url.trim_end_matches('/').to_owned())
+                };
+                Some(OnCallConfig {
+                    pagerduty_token: cred("on_call.pagerduty_token_env", &o.pagerduty_token_env)?,
+                    pagerduty_api: base(
+                        "on_call.pagerduty_api",
+                        &o.pagerduty_api,
+                        "https://api.pagerduty.com",
+                    )?,
+                    opsgenie_key: cred("on_call.opsgenie_key_env", &o.opsgenie_key_env)?,
+                    opsgenie_api: base(
+                        "on_call.opsgenie_api",
+                        &o.opsgenie_api,
+                        "https://api.opsgenie.com",
+                    )?,
+                    cache_ms: dur("on_call.cache", &o.cache, 60)?.saturating_mul(1000),
+                })
+            }
+        };
         let identity_center = match &raw.identity_center {
             None => None,
             Some(ic) => {
@@ -1114,6 +1253,8 @@ impl Config {
             audit,
             identity_center,
             siem,
+            on_call,
+            on_call_schedules,
         })
     }
 
@@ -1814,6 +1955,24 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         .unwrap();
         let b = &c.rules.bundles["iam-admin"];
         assert_eq!((b.max_total_secs, b.self_extend_secs), (3 * 3600, 1800));
+
+        // On-call approval needs the provider's credential, and a schedule it can name.
+        let e =
+            Config::parse(&with("on_call = \"pagerduty:PSEC\""), "latch.toml", &env).unwrap_err();
+        assert_eq!(e.field, "bundles.iam-admin.on_call");
+        assert!(e.reason.contains("[on_call] pagerduty_token_env"), "{e}");
+        let e = Config::parse(&with("on_call = \"victorops:x\""), "latch.toml", &env).unwrap_err();
+        assert!(e.reason.contains("is not `pagerduty:"), "{e}");
+        let on_call = format!(
+            "{}\n[on_call]\nopsgenie_key_env = \"SIGNING\"\n",
+            with("on_call = \"opsgenie:Security Primary\"")
+        );
+        let c = Config::parse(&on_call, "latch.toml", &env).unwrap();
+        assert_eq!(
+            c.on_call_schedules["iam-admin"],
+            Schedule::Opsgenie("Security Primary".into())
+        );
+        assert_eq!(c.on_call.unwrap().opsgenie_api, "https://api.opsgenie.com");
 
         // Two approvals, and over every tier only bob and carol: each one's own requests could
         // only expire. The rule and the person are named.

@@ -14,7 +14,8 @@
 //! - [`notify`]: the seam every chat platform implements ([`slack`] and [`teams`] do);
 //! - [`chat`]: what every chat platform shares (commands, their answers);
 //! - [`offers`]: denial-triggered offers (CloudTrail denials in, one-click chat requests out);
-//! - [`checkpoint`]: signed checkpoints of the audit log, published outside the database.
+//! - [`checkpoint`]: signed checkpoints of the audit log, published outside the database;
+//! - [`siem`]: every audit entry streamed to SIEM sinks, at least once, in order.
 //!
 //! Tests and embedders start a server with [`launch_with_tcp_listener`] on a listener they
 //! bound (`127.0.0.1:0`).
@@ -36,10 +37,12 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod offers;
+pub mod oncall;
 pub mod openapi;
 pub mod people;
 pub mod scheduler;
 pub mod service;
+pub mod siem;
 pub mod slack;
 pub mod teams;
 
@@ -225,13 +228,14 @@ pub async fn launch_with_tcp_listener(
         }
     };
     let checkpoints = checkpoint::run(Arc::clone(&core), publishers, stopped(rx.clone()));
+    let siem = siem::run(Arc::clone(&core), stopped(rx.clone()));
     let scheduler = scheduler::run(Arc::clone(&core), stopped(rx));
     let signal = async move {
         shutdown.await;
         let _ = tx.send(());
     };
-    let (api_result, metrics_result, (), (), ()) =
-        tokio::join!(api, metrics, scheduler, checkpoints, signal);
+    let (api_result, metrics_result, (), (), (), ()) =
+        tokio::join!(api, metrics, scheduler, checkpoints, siem, signal);
     api_result.map_err(|e| ServerError::Listen {
         what: "API listener",
         addr: api_addr,

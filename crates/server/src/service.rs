@@ -85,6 +85,8 @@ pub struct Core {
     pub(crate) chat_cache: std::sync::Mutex<crate::people::ChatCache>,
     /// One directory sync at a time.
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
+    /// PagerDuty and Opsgenie, when `[on_call]` is configured.
+    pub(crate) on_call: Option<crate::oncall::OnCall>,
     /// The cloud's last error per grant still being applied (the scheduler's, on the leader).
     pub(crate) cloud_errors: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
@@ -131,6 +133,7 @@ impl Core {
             chat_cache: std::sync::Mutex::default(),
             sync_lock: tokio::sync::Mutex::new(()),
             cloud_errors: std::sync::Mutex::default(),
+            on_call: config.on_call.clone().map(crate::oncall::OnCall::new),
             notifiers,
             teams,
             config,
@@ -364,9 +367,10 @@ impl Core {
         self: &Arc<Self>,
         new: NewRequest,
     ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+        let proof = self.on_call_proof(&new).await?;
         let now = self.now();
         let (rid, gid) = (new_id("r")?, new_id("g")?);
-        match workflow::open_request(&self.rules(), &new, &rid, &gid, now) {
+        match workflow::open_request_with(&self.rules(), &new, proof.as_ref(), &rid, &gid, now) {
             Err(refusal) => {
                 self.metrics.inc(
                     "requests_total",
@@ -407,6 +411,53 @@ impl Core {
                 }
                 self.spawn_notify_created(&request, t.grant.as_ref());
                 Ok((request, t.grant))
+            }
+        }
+    }
+
+    /// For a bundle with an on-call schedule: the provider's word that the requester is on
+    /// call now. An answer the provider could not give is audited (`on_call.unavailable`) and
+    /// is no proof: the request then goes to its approvers (fail closed).
+    async fn on_call_proof(
+        &self,
+        new: &NewRequest,
+    ) -> Result<Option<workflow::OnCallProof>, ServiceError> {
+        let (Some(schedule), Some(client)) = (
+            self.config.on_call_schedules.get(&new.bundle),
+            self.on_call.as_ref(),
+        ) else {
+            return Ok(None);
+        };
+        if new.break_glass {
+            return Ok(None);
+        }
+        let rules = self.rules();
+        let Some(email) = rules
+            .people
+            .get(&new.requester)
+            .and_then(|p| p.email.clone())
+        else {
+            return Ok(None);
+        };
+        match client.proof(schedule, &email, self.clock.as_ref()).await {
+            Ok(found) => Ok(found),
+            Err(e) => {
+                self.metrics
+                    .inc("on_call_checks_total", "outcome=\"unavailable\"");
+                self.store
+                    .commit(Changeset::audit_only(vec![AuditEvent::new(
+                        self.now(),
+                        "on_call.unavailable",
+                    )
+                    .actor(&new.requester)
+                    .details(json!({
+                        "bundle": new.bundle,
+                        "schedule": schedule.to_string(),
+                        "error": e,
+                        "note": "no on-call approval without the provider's answer: the request goes to its approvers",
+                    }))]))
+                    .await?;
+                Ok(None)
             }
         }
     }

@@ -184,6 +184,17 @@ impl StoreRead for PostgresStore {
     async fn directory(&self) -> Result<Vec<latch_grant::directory::DirectoryPerson>, StoreError> {
         q::directory(&mut *self.pool.acquire().await.db()?).await
     }
+
+    async fn sink_cursor(&self, name: &str) -> Result<latch_grant::sinks::SinkCursor, StoreError> {
+        q::sink_cursor(&mut *self.pool.acquire().await.db()?, name).await
+    }
+
+    async fn dead_letters(
+        &self,
+        name: &str,
+    ) -> Result<Vec<latch_grant::sinks::DeadLetter>, StoreError> {
+        q::dead_letters(&mut *self.pool.acquire().await.db()?, name).await
+    }
 }
 
 #[async_trait]
@@ -252,5 +263,54 @@ impl Store for PostgresStore {
             leader.conn.close().await.db()?;
         }
         Ok(())
+    }
+
+    async fn advance_sink(
+        &self,
+        name: &str,
+        from_seq: i64,
+        to_seq: i64,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        q::advance_sink(
+            &mut *self.pool.acquire().await.db()?,
+            name,
+            from_seq,
+            to_seq,
+            now,
+        )
+        .await
+    }
+
+    async fn sink_failure(
+        &self,
+        name: &str,
+        at_seq: i64,
+        error: &str,
+        refused: bool,
+        now: Millis,
+    ) -> Result<i32, StoreError> {
+        q::sink_failure(
+            &mut *self.pool.acquire().await.db()?,
+            name,
+            at_seq,
+            error,
+            refused,
+            now,
+        )
+        .await
+    }
+
+    async fn dead_letter(
+        &self,
+        name: &str,
+        seq: i64,
+        error: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.db()?;
+        let moved = q::dead_letter(&mut tx, name, seq, error, now).await?;
+        tx.commit().await.db()?;
+        Ok(moved)
     }
 }

@@ -640,6 +640,166 @@ macro_rules! shared_sql {
             .await.db()?;
             Ok(done.rows_affected() == 1)
         }
+
+        pub(crate) async fn sink_cursor(
+            conn: &mut $conn,
+            name: &str,
+        ) -> Result<latch_grant::sinks::SinkCursor, StoreError> {
+            // The cursor first, then the head: the head only grows, so the lag is never
+            // negative.
+            let row = sqlx::query(
+                "SELECT delivered_seq, attempts, last_error, updated_at FROM audit_sinks \
+                 WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+            let head = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS head FROM audit_log")
+                .fetch_one(&mut *conn)
+                .await
+                .db()?;
+            let mut cursor = latch_grant::sinks::SinkCursor {
+                name: name.to_owned(),
+                delivered_seq: 0,
+                attempts: 0,
+                last_error: None,
+                updated_at: None,
+                head_seq: head.try_get("head").map_err(corrupt)?,
+            };
+            if let Some(row) = row {
+                cursor.delivered_seq = row.try_get("delivered_seq").map_err(corrupt)?;
+                cursor.attempts = row.try_get("attempts").map_err(corrupt)?;
+                cursor.last_error = row.try_get("last_error").map_err(corrupt)?;
+                cursor.updated_at = row.try_get("updated_at").map_err(corrupt)?;
+            }
+            Ok(cursor)
+        }
+
+        pub(crate) async fn advance_sink(
+            conn: &mut $conn,
+            name: &str,
+            from_seq: i64,
+            to_seq: i64,
+            now: Millis,
+        ) -> Result<bool, StoreError> {
+            if to_seq <= from_seq {
+                return Ok(false);
+            }
+            let done = sqlx::query(
+                "UPDATE audit_sinks SET delivered_seq = $3, attempts = 0, last_error = NULL, \
+                 updated_at = $4 WHERE name = $1 AND delivered_seq = $2",
+            )
+            .bind(name)
+            .bind(from_seq)
+            .bind(to_seq)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            if done.rows_affected() == 1 {
+                return Ok(true);
+            }
+            if from_seq != 0 {
+                return Ok(false);
+            }
+            // No cursor yet: the first delivery creates it (of two servers, one).
+            let done = sqlx::query(
+                "INSERT INTO audit_sinks (name, delivered_seq, attempts, last_error, updated_at) \
+                 VALUES ($1, $2, 0, NULL, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(to_seq)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(crate) async fn sink_failure(
+            conn: &mut $conn,
+            name: &str,
+            at_seq: i64,
+            error: &str,
+            refused: bool,
+            now: Millis,
+        ) -> Result<i32, StoreError> {
+            sqlx::query(
+                "INSERT INTO audit_sinks (name, delivered_seq, attempts, last_error, updated_at) \
+                 VALUES ($1, 0, 0, NULL, NULL) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            let row = sqlx::query(
+                "UPDATE audit_sinks SET attempts = attempts + $3, last_error = $4, \
+                 updated_at = $5 WHERE name = $1 AND delivered_seq = $2 RETURNING attempts",
+            )
+            .bind(name)
+            .bind(at_seq)
+            .bind(i32::from(refused))
+            .bind(error)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+            match row {
+                Some(row) => row.try_get("attempts").map_err(corrupt),
+                None => Ok(0),
+            }
+        }
+
+        /// Record the dead letter and move the cursor past it; the caller runs it in one
+        /// transaction.
+        pub(crate) async fn dead_letter(
+            conn: &mut $conn,
+            name: &str,
+            seq: i64,
+            error: &str,
+            now: Millis,
+        ) -> Result<bool, StoreError> {
+            if !advance_sink(conn, name, seq.saturating_sub(1), seq, now).await? {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO audit_sink_dead_letters (name, seq, error, at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name, seq) DO NOTHING",
+            )
+            .bind(name)
+            .bind(seq)
+            .bind(error)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            Ok(true)
+        }
+
+        pub(crate) async fn dead_letters(
+            conn: &mut $conn,
+            name: &str,
+        ) -> Result<Vec<latch_grant::sinks::DeadLetter>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT name, seq, error, at FROM audit_sink_dead_letters WHERE name = $1 \
+                 ORDER BY seq",
+            )
+            .bind(name)
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+            rows.iter()
+                .map(|row| {
+                    Ok(latch_grant::sinks::DeadLetter {
+                        name: row.try_get("name").map_err(corrupt)?,
+                        seq: row.try_get("seq").map_err(corrupt)?,
+                        error: row.try_get("error").map_err(corrupt)?,
+                        at: row.try_get("at").map_err(corrupt)?,
+                    })
+                })
+                .collect()
+        }
     };
 }
 
