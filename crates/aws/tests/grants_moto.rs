@@ -520,6 +520,7 @@ fn scheduler_crashes_around_aws_calls_converge() {
                     source: "api".into(),
                     account: None,
                     permission_set: None,
+                    starts_at: None,
                 })
                 .await
                 .unwrap();

@@ -42,6 +42,7 @@ pub enum ServerCommand {
     ///   latch request read-logs 30m "debug job 17" --format json
     ///   latch request iam-admin 15m "prod down" --break-glass     # granted at once, loudly recorded
     ///   latch request iam-admin 1h "INC-7" --account 111122223333  # an Identity Center user: that account's role
+    ///   latch request iam-admin 2h "CHG-88" --start 2026-12-08T09:00:00Z  # a change window, approved ahead
     Request(RequestArgs),
     /// Approve a pending request (you must be one of its named approvers, never its requester).
     ///
@@ -157,6 +158,10 @@ pub struct RequestArgs {
     /// The permission set whose role receives it, when you reach the account through several.
     #[arg(long, value_name = "NAME")]
     permission_set: Option<String>,
+    /// Start later (RFC 3339), for a change window approved ahead: applied at the start and
+    /// ending DURATION after it (at most 30 days ahead).
+    #[arg(long, value_name = "TIME")]
+    start: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -777,6 +782,7 @@ async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
         source: Some("cli".to_owned()),
         account: args.account.clone(),
         permission_set: args.permission_set.clone(),
+        start: args.start.clone(),
     };
     let a: api::RequestAnswer = call(
         &args.client,

@@ -263,6 +263,7 @@ fn database_with_a_request(db: &Path, ticks: usize) {
                     },
                     account: None,
                     permission_set: None,
+                    starts_at: None,
                     extends: None,
                     bundle: "iam-admin".into(),
                     duration_secs: 3600,

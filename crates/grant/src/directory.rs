@@ -528,6 +528,7 @@ mod tests {
             source: "api".into(),
             account: account.map(str::to_owned),
             permission_set: set.map(str::to_owned),
+            starts_at: None,
         }
     }
 
@@ -539,6 +540,7 @@ mod tests {
             identity: r.identity.clone(),
             account: r.account.clone(),
             permission_set: r.permission_set.clone(),
+            starts_at: None,
             bundle: r.bundle.clone(),
             status,
             break_glass: false,

@@ -195,6 +195,9 @@ pub struct RequestRecord {
     /// than a grant of its own.
     #[serde(default)]
     pub extends: Option<String>,
+    /// When the access starts, for a request made ahead (a change window); `None`: at once.
+    #[serde(default)]
+    pub starts_at: Option<Millis>,
     /// Bundle name.
     pub bundle: String,
     /// Asked duration in seconds (for an extension: how much longer).
@@ -267,6 +270,9 @@ pub struct GrantRecord {
     /// The permission set whose role it lands on (Identity Center users), from the request.
     #[serde(default)]
     pub permission_set: Option<String>,
+    /// When it is to be applied (scheduled access); `None`: at once.
+    #[serde(default)]
+    pub starts_at: Option<Millis>,
     /// Bundle name.
     pub bundle: String,
     /// Current status.

@@ -84,6 +84,9 @@ pub enum RefusalCode {
     /// The account or permission set named is not one the person reaches (or its role is not
     /// in the account), or a person who reaches several did not name one.
     InvalidTarget,
+    /// A scheduled start in the past, too far ahead, or for break-glass; or a window that
+    /// ended before it was approved.
+    InvalidStart,
 }
 
 impl RefusalCode {
@@ -108,6 +111,7 @@ impl RefusalCode {
             RefusalCode::ForbiddenCharacter => "forbidden_character",
             RefusalCode::InvalidName => "invalid_name",
             RefusalCode::InvalidTarget => "invalid_target",
+            RefusalCode::InvalidStart => "invalid_start",
         }
     }
 }
@@ -347,7 +351,12 @@ pub struct NewRequest {
     /// The permission set whose role receives it, when the person reaches the account
     /// through several.
     pub permission_set: Option<String>,
+    /// When the access is to start (a change window, approved ahead); `None`: at once.
+    pub starts_at: Option<Millis>,
 }
+
+/// How far ahead access may be scheduled.
+pub const MAX_SCHEDULE_AHEAD_MS: Millis = 30 * 24 * 3600 * 1000;
 
 /// Where a request's grant lands: the identity, and for a person from the directory the
 /// account and permission set of the role.
@@ -501,12 +510,17 @@ fn new_grant(request: &RequestRecord, grant_id: &str, now: Millis) -> GrantRecor
         identity: request.identity.clone(),
         account: request.account.clone(),
         permission_set: request.permission_set.clone(),
+        starts_at: request.starts_at.filter(|s| *s > now),
         bundle: request.bundle.clone(),
         status: GrantStatus::Approved,
         break_glass: request.break_glass,
         created_at: now,
         activated_at: None,
-        expires_at: now.saturating_add(request.duration_secs.saturating_mul(1000)),
+        // A scheduled window ends when it was asked to, whenever it was approved.
+        expires_at: request
+            .starts_at
+            .unwrap_or(now)
+            .saturating_add(request.duration_secs.saturating_mul(1000)),
         ended_at: None,
         revoked_by: None,
         revoke_reason: None,
@@ -606,6 +620,29 @@ pub fn open_request_with(
         ));
     }
     check_text("reason", &new.reason, cfg.max_reason_chars)?;
+    if let Some(start) = new.starts_at {
+        if start <= now {
+            return Err(refuse(
+                RefusalCode::InvalidStart,
+                "the start is in the past: leave it out to start at once",
+            ));
+        }
+        if start > now.saturating_add(MAX_SCHEDULE_AHEAD_MS) {
+            return Err(refuse(
+                RefusalCode::InvalidStart,
+                format!(
+                    "the start is more than {} ahead",
+                    format_duration(MAX_SCHEDULE_AHEAD_MS / 1000)
+                ),
+            ));
+        }
+        if new.break_glass {
+            return Err(refuse(
+                RefusalCode::InvalidStart,
+                "break-glass is for now: it cannot be scheduled",
+            ));
+        }
+    }
     let to = target(
         person,
         new.account.as_deref(),
@@ -630,6 +667,7 @@ pub fn open_request_with(
         account: to.account.clone(),
         permission_set: to.permission_set.clone(),
         extends: None,
+        starts_at: new.starts_at,
         bundle: b.name.clone(),
         duration_secs: new.duration_secs,
         reason: new.reason.clone(),
@@ -652,6 +690,7 @@ pub fn open_request_with(
             "account": to.account,
             "permission_set": to.permission_set,
             "duration_secs": new.duration_secs,
+            "starts_at": new.starts_at,
             "reason": new.reason,
             "source": new.source,
             "break_glass": new.break_glass,
@@ -779,6 +818,20 @@ pub fn decide(
             format!("`{actor}` has already answered request `{}`", request.id),
         ));
     }
+    if decision == Decision::Approve {
+        if let Some(start) = request.starts_at {
+            let end = start.saturating_add(request.duration_secs.saturating_mul(1000));
+            if end <= now {
+                return Err(refuse(
+                    RefusalCode::InvalidStart,
+                    format!(
+                        "request `{}` asked for a window that has already ended; ask again",
+                        request.id
+                    ),
+                ));
+            }
+        }
+    }
     let approval = ApprovalRecord {
         request_id: request.id.clone(),
         approver: actor.to_owned(),
@@ -904,7 +957,9 @@ fn extend_grant(
     let expires_at = grant
         .expires_at
         .saturating_add(request.duration_secs.saturating_mul(1000));
-    let total = expires_at.saturating_sub(grant.created_at).div_euclid(1000);
+    let total = expires_at
+        .saturating_sub(grant.starts_at.unwrap_or(grant.created_at))
+        .div_euclid(1000);
     if total > b.max_total_secs {
         return Err(refuse(
             RefusalCode::DurationTooLong,
@@ -989,6 +1044,7 @@ pub fn request_extension(
         account: grant.account.clone(),
         permission_set: grant.permission_set.clone(),
         extends: Some(grant.id.clone()),
+        starts_at: None,
         bundle: grant.bundle.clone(),
         duration_secs: by_secs,
         reason: reason.to_owned(),
@@ -1006,7 +1062,7 @@ pub fn request_extension(
     let extended = extend_grant(cfg, grant, &request, actor, now)?;
     let lasts = grant
         .expires_at
-        .saturating_sub(grant.created_at)
+        .saturating_sub(grant.starts_at.unwrap_or(grant.created_at))
         .div_euclid(1000)
         .saturating_add(by_secs);
     let self_ok = b.self_extend_secs > 0 && lasts <= asked_secs.saturating_add(b.self_extend_secs);

@@ -30,6 +30,9 @@ pub struct NewRequestBody {
     /// through several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_set: Option<String>,
+    /// When the access starts (RFC 3339), for a change window approved ahead; default: now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
 }
 
 /// `POST /api/v1/grants/{id}/extend`.
@@ -90,6 +93,8 @@ pub struct RequestView {
     pub permission_set: Option<String>,
     /// The grant this request asks more time for (`duration` longer).
     pub extends: Option<String>,
+    /// When the access starts, for a window asked ahead (RFC 3339).
+    pub starts_at: Option<String>,
     /// The bundle.
     pub bundle: String,
     /// `1h30m`.
@@ -128,6 +133,7 @@ impl RequestView {
             account: r.account.clone(),
             permission_set: r.permission_set.clone(),
             extends: r.extends.clone(),
+            starts_at: r.starts_at.map(rfc3339),
             bundle: r.bundle.clone(),
             duration: format_duration(r.duration_secs),
             duration_secs: r.duration_secs,
@@ -161,6 +167,8 @@ pub struct GrantView {
     pub account: Option<String>,
     /// The permission set whose role it lands on (Identity Center users).
     pub permission_set: Option<String>,
+    /// When it is applied, for a window asked ahead (RFC 3339).
+    pub starts_at: Option<String>,
     /// The bundle.
     pub bundle: String,
     /// `approved`, `active`, `expiring`, `revoking`, `expired` or `revoked`.
@@ -200,6 +208,7 @@ impl GrantView {
             identity_kind: g.identity.kind.as_str().to_owned(),
             account: g.account.clone(),
             permission_set: g.permission_set.clone(),
+            starts_at: g.starts_at.map(rfc3339),
             bundle: g.bundle.clone(),
             status: g.status.as_str().to_owned(),
             cloud_state: match g.status {

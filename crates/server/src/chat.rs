@@ -43,7 +43,7 @@ impl Style {
     pub fn usage(&self) -> String {
         format!(
             "Usage: {} (e.g. {}), {}, {}, {}, {}",
-            self.cmd("request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>"),
+            self.cmd("request <bundle> <duration> [account=<id>] [as=<permission set>] [start=<time>] <reason>"),
             self.cmd("request iam-admin 1h account=111122223333 incident 4411"),
             self.cmd("grants"),
             self.cmd("extend <grant-id> <duration> [reason]"),
@@ -66,6 +66,8 @@ pub enum Command {
         account: Option<String>,
         /// `as=<permission set>`: whose role on that account receives it.
         permission_set: Option<String>,
+        /// `start=<RFC 3339>`: when the access starts (a change window).
+        starts_at: Option<latch_grant::Millis>,
         /// Reason.
         reason: String,
     },
@@ -110,12 +112,19 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
                 ));
             };
             let mut words = words.peekable();
-            let (mut account, mut permission_set) = (None, None);
+            let (mut account, mut permission_set, mut starts_at) = (None, None, None);
             while let Some(w) = words.peek() {
                 if let Some(a) = w.strip_prefix("account=") {
                     account = Some(a.to_owned());
                 } else if let Some(p) = w.strip_prefix("as=") {
                     permission_set = Some(p.to_owned());
+                } else if let Some(t) = w.strip_prefix("start=") {
+                    let Some(at) = latch_time::Timestamp::parse(t) else {
+                        return Command::Help(Some(format!(
+                            "bad start `{t}`: an RFC 3339 time, e.g. start=2026-12-08T09:00:00Z"
+                        )));
+                    };
+                    starts_at = Some(at.seconds().saturating_mul(1000));
                 } else {
                     break;
                 }
@@ -128,6 +137,7 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
                     duration_secs,
                     account,
                     permission_set,
+                    starts_at,
                     reason,
                 },
                 Err(e) => Command::Help(Some(format!("bad duration {e}"))),
@@ -221,6 +231,7 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
             duration_secs,
             account,
             permission_set,
+            starts_at,
             reason,
         } => {
             let new = NewRequest {
@@ -232,6 +243,7 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
                 source: style.platform.into(),
                 account,
                 permission_set,
+                starts_at,
             };
             file_request(core, new, style).await
         }
@@ -358,13 +370,24 @@ async fn default_extension(core: &Arc<Core>, grant_id: &str) -> i64 {
 /// Open a request from chat and say what became of it.
 pub async fn file_request(core: &Arc<Core>, new: NewRequest, style: &Style) -> String {
     match core.request(new).await {
-        Ok((r, Some(g))) => format!(
-            "Granted at once (auto-approved): {} until {} — request `{}`, grant `{}`.",
-            style.b(&r.bundle),
-            rfc3339(g.expires_at),
-            r.id,
-            g.id
-        ),
+        Ok((r, Some(g))) => match g.starts_at {
+            Some(start) => format!(
+                "Approved ahead (auto-approved): {} from {} until {} — request `{}`, grant `{}`; cancel before the start with {}.",
+                style.b(&r.bundle),
+                rfc3339(start),
+                rfc3339(g.expires_at),
+                r.id,
+                g.id,
+                style.cmd(&format!("done {}", g.id))
+            ),
+            None => format!(
+                "Granted at once (auto-approved): {} until {} — request `{}`, grant `{}`.",
+                style.b(&r.bundle),
+                rfc3339(g.expires_at),
+                r.id,
+                g.id
+            ),
+        },
         Ok((r, None)) => format!(
             "Request `{}` for {} ({}) sent to approvers: {}.",
             r.id,
@@ -507,6 +530,7 @@ mod tests {
                     duration_secs: 3600,
                     account: None,
                     permission_set: None,
+                    starts_at: None,
                     reason: "incident 4411".into()
                 }
             );
@@ -536,6 +560,7 @@ mod tests {
                 duration_secs: 3600,
                 account: Some("111122223333".into()),
                 permission_set: Some("ReadOnly".into()),
+                starts_at: None,
                 reason: "INC 7".into()
             }
         );
@@ -552,7 +577,7 @@ mod tests {
     fn each_platform_says_it_in_its_own_markup() {
         assert_eq!(
             SLACK.usage(),
-            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch extend <grant-id> <duration> [reason]`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
+            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] [start=<time>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch extend <grant-id> <duration> [reason]`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
         );
         assert!(TEAMS.usage().starts_with("Usage: `request <bundle>"));
         assert_eq!(SLACK.b("iam-admin"), "*iam-admin*");

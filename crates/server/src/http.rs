@@ -84,7 +84,8 @@ impl From<Refusal> for ApiError {
             | RefusalCode::TooLong
             | RefusalCode::ForbiddenCharacter
             | RefusalCode::InvalidName
-            | RefusalCode::InvalidTarget => StatusCode::UNPROCESSABLE_ENTITY,
+            | RefusalCode::InvalidTarget
+            | RefusalCode::InvalidStart => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, r.code.as_str(), r.message)
     }
@@ -615,6 +616,25 @@ async fn create_request(
         Some("cli") => "cli",
         _ => "api",
     };
+    let starts_at = match body
+        .start
+        .as_deref()
+        .map(|t| (t, latch_time::Timestamp::parse(t)))
+    {
+        None => None,
+        Some((_, Some(t))) => Some(t.seconds().saturating_mul(1000)),
+        Some((text, None)) => {
+            let refusal = Refusal {
+                code: RefusalCode::InvalidStart,
+                message: format!(
+                    "`start` `{}` is not an RFC 3339 time (e.g. 2026-12-08T09:00:00Z)",
+                    latch_grant::workflow::clip(text, 64)
+                ),
+            };
+            let details = json!({"bundle": body.bundle, "start": body.start});
+            return Err(refused(&core, "request", refusal, &caller, details).await);
+        }
+    };
     let (request, grant) = core
         .request(NewRequest {
             requester: caller.subject,
@@ -625,6 +645,7 @@ async fn create_request(
             source: source.to_owned(),
             account: body.account,
             permission_set: body.permission_set,
+            starts_at,
         })
         .await?;
     Ok((

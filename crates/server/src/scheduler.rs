@@ -209,16 +209,15 @@ pub async fn step(
                 ..GrantQuery::default()
             })
             .await?;
-        for g in stuck.iter().filter(|g| g.created_at <= horizon) {
+        // A scheduled grant is due at its start, not at its approval.
+        let due = |g: &GrantRecord| g.starts_at.unwrap_or(g.created_at);
+        for g in stuck.iter().filter(|g| due(g) <= horizon) {
             if let Err(e) = core.alert_stuck(g).await {
                 tracing::warn!(grant = %g.id, error = %e, "could not alert on a stuck grant");
             }
         }
-        for g in stuck.iter().filter(|g| g.created_at > horizon) {
-            soonest(
-                g.created_at.saturating_add(core.config.stuck_after_ms),
-                &mut next,
-            );
+        for g in stuck.iter().filter(|g| due(g) > horizon) {
+            soonest(due(g).saturating_add(core.config.stuck_after_ms), &mut next);
         }
     }
 
@@ -443,6 +442,10 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
         })
         .await?;
     match g.status {
+        GrantStatus::Approved if g.starts_at.is_some_and(|s| now < s) => {
+            // Scheduled: applied at its start (the store keeps it across restarts).
+            shared.soonest(g.starts_at.unwrap_or(now));
+        }
         GrantStatus::Approved => {
             let step = workflow::plan_apply(&g, &others);
             match perform(core, &g, &step, false).await {

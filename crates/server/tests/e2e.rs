@@ -30,6 +30,7 @@ on_both!(holder_relinquishes_their_grant);
 on_both!(holder_extends_their_grant);
 on_both!(a_double_approval_makes_one_grant);
 on_both!(a_grant_never_shows_active_before_it_is_applied);
+on_both!(scheduled_access_starts_on_time);
 
 async fn live_grants(store: &Arc<dyn Store>) -> Vec<latch_grant::GrantRecord> {
     store.grants(&GrantQuery::default()).await.unwrap()
@@ -1423,5 +1424,111 @@ async fn a_grant_never_shows_active_before_it_is_applied(backend: Backend) {
         .api("GET", &format!("/api/v1/grants/{gid}"), &alice, None)
         .await;
     assert_eq!(body["grant"]["cloud_state"], "applied", "{body}");
+    server.shutdown().await;
+}
+
+/// Access asked ahead for a change window: approved ahead, applied by the scheduler at the
+/// start (after a restart too), ended at start + duration; cancelled before the start, nothing
+/// is ever applied; a start in the past is refused.
+async fn scheduled_access_starts_on_time(backend: Backend) {
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let bob = token(&store, "bob", Role::Approver).await;
+    let at = |ms: i64| latch_time::rfc3339(ms);
+    let ask = |bundle: &str, start: i64| {
+        let (server, alice, bundle) = (&server, alice.clone(), bundle.to_owned());
+        async move {
+            server
+                .api(
+                    "POST",
+                    "/api/v1/requests",
+                    &alice,
+                    Some(json!({"bundle": bundle, "duration": "30m", "reason": "CHG-88", "start": at(start)})),
+                )
+                .await
+        }
+    };
+
+    let (status, body) = ask("read-logs", T0 - 1000).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_start")),
+        "{body}"
+    );
+
+    // Auto-approved ahead: nothing in AWS until the start.
+    let (status, body) = ask("read-logs", T0 + 3_600_000).await;
+    assert_eq!(status, 201, "{body}");
+    let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["grant"]["cloud_state"], "pending");
+    assert_eq!(body["grant"]["starts_at"], at(T0 + 3_600_000).as_str());
+    assert_eq!(body["grant"]["expires_at_ms"], T0 + 5_400_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(cloud.tag(ALICE, "read-logs").is_none());
+
+    // A restart on the same store keeps it scheduled.
+    server.shutdown().await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    clock.advance(3_600_000 - 1000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        cloud.tag(ALICE, "read-logs").is_none(),
+        "not before the start"
+    );
+    clock.advance(1000);
+    eventually(2000, "applied at the start", || async {
+        cloud.tag(ALICE, "read-logs").filter(|g| *g == gid)
+    })
+    .await;
+    clock.advance(30 * 60_000);
+    eventually(2000, "ended at start + duration", || async {
+        store
+            .grant(&gid)
+            .await
+            .unwrap()
+            .filter(|g| g.status == GrantStatus::Expired)
+    })
+    .await;
+
+    // Approved ahead by bob, cancelled by alice before it starts: nothing ever applied.
+    let now = T0 + 5_400_000;
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "iam-admin", "duration": "30m", "reason": "CHG-89", "start": at(now + 3_600_000)})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let rid = body["request"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let later = body["grant"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/grants/{later}/relinquish"),
+            &alice,
+            Some(json!({"reason": "change cancelled"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    clock.advance(2 * 3_600_000);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cloud.applies_of(&later), 0);
+    assert!(cloud.tag(ALICE, "iam-admin").is_none());
+    assert_eq!(
+        store.grant(&later).await.unwrap().unwrap().status,
+        GrantStatus::Revoked
+    );
     server.shutdown().await;
 }

@@ -52,6 +52,7 @@ fn ask(who: &str, bundle: &str, secs: i64) -> NewRequest {
         source: "api".into(),
         account: None,
         permission_set: None,
+        starts_at: None,
     }
 }
 
@@ -320,6 +321,7 @@ fn grant(id: &str, status: GrantStatus, expires_at: Millis) -> GrantRecord {
         },
         account: None,
         permission_set: None,
+        starts_at: None,
         bundle: "iam-admin".into(),
         status,
         break_glass: false,

@@ -32,6 +32,7 @@ macro_rules! shared_sql {
                 account: row.try_get("account").map_err(corrupt)?,
                 permission_set: row.try_get("permission_set").map_err(corrupt)?,
                 extends: row.try_get("extends").map_err(corrupt)?,
+                starts_at: row.try_get("starts_at").map_err(corrupt)?,
                 bundle: row.try_get("bundle").map_err(corrupt)?,
                 duration_secs: row.try_get("duration_secs").map_err(corrupt)?,
                 reason: row.try_get("reason").map_err(corrupt)?,
@@ -61,6 +62,7 @@ macro_rules! shared_sql {
                 },
                 account: row.try_get("account").map_err(corrupt)?,
                 permission_set: row.try_get("permission_set").map_err(corrupt)?,
+                starts_at: row.try_get("starts_at").map_err(corrupt)?,
                 bundle: row.try_get("bundle").map_err(corrupt)?,
                 status: row.try_get::<String, _>("status").map_err(corrupt)?.parse()?,
                 break_glass: row.try_get("break_glass").map_err(corrupt)?,
@@ -115,12 +117,13 @@ macro_rules! shared_sql {
 
         const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
-            required_approvals, created_at, decided_at, version, account, permission_set, extends";
+            required_approvals, created_at, decided_at, version, account, permission_set, extends, \
+            starts_at";
 
         const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
             revoked_by, revoke_reason, session_cutoff, reminded_at, version, account, \
-            permission_set";
+            permission_set, starts_at";
 
         async fn write_request(
             conn: &mut $conn,
@@ -133,7 +136,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO requests ({REQUEST_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $19, $20, $21, $17, $18) ON CONFLICT (id) DO NOTHING"
+                         $16, $19, $20, $21, $22, $17, $18) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(r) => (
@@ -143,7 +146,8 @@ macro_rules! shared_sql {
                      break_glass = $10, tier = $11, tier_deadline = $12, \
                      required_approvals = $13, created_at = $14, decided_at = $15, \
                      version = $16 + 1, audit_seq = $17, audit_hash = $18, account = $19, \
-                     permission_set = $20, extends = $21 WHERE id = $1 AND version = $16"
+                     permission_set = $20, extends = $21, starts_at = $22 \
+                     WHERE id = $1 AND version = $16"
                         .to_owned(),
                 ),
             };
@@ -169,6 +173,7 @@ macro_rules! shared_sql {
                 .bind(&r.account)
                 .bind(&r.permission_set)
                 .bind(&r.extends)
+                .bind(r.starts_at)
                 .execute(&mut *conn)
                 .await.db()?;
             if done.rows_affected() == 1 {
@@ -192,7 +197,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO grants ({GRANT_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $17, $20, $21, $18, $19) ON CONFLICT (id) DO NOTHING"
+                         $16, $17, $20, $21, $22, $18, $19) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(g) => (
@@ -202,7 +207,8 @@ macro_rules! shared_sql {
                      created_at = $9, activated_at = $10, expires_at = $11, ended_at = $12, \
                      revoked_by = $13, revoke_reason = $14, session_cutoff = $15, \
                      reminded_at = $16, version = $17 + 1, audit_seq = $18, audit_hash = $19, \
-                     account = $20, permission_set = $21 WHERE id = $1 AND version = $17"
+                     account = $20, permission_set = $21, starts_at = $22 \
+                     WHERE id = $1 AND version = $17"
                         .to_owned(),
                 ),
             };
@@ -228,6 +234,7 @@ macro_rules! shared_sql {
                 .bind(&head.1)
                 .bind(&g.account)
                 .bind(&g.permission_set)
+                .bind(g.starts_at)
                 .execute(&mut *conn)
                 .await.db()?;
             if done.rows_affected() == 1 {

@@ -36,13 +36,19 @@ fn asked(r: &RequestRecord) -> String {
 #[must_use]
 pub fn approval_message(r: &RequestRecord, approver_mentions: &[String]) -> (String, Value) {
     let text = format!("{} asks for {}: {}", r.requester, asked(r), r.reason);
-    let what = match &r.extends {
-        Some(g) => format!(
+    let what = match (&r.extends, r.starts_at) {
+        (Some(g), _) => format!(
             "*{}* more of grant `{g}` (*{}*)",
             format_duration(r.duration_secs),
             r.bundle
         ),
-        None => format!("*{}* for *{}*", r.bundle, format_duration(r.duration_secs)),
+        (None, Some(start)) => format!(
+            "*{}* for *{}* from *{}*",
+            r.bundle,
+            format_duration(r.duration_secs),
+            crate::clock::rfc3339(start)
+        ),
+        (None, None) => format!("*{}* for *{}*", r.bundle, format_duration(r.duration_secs)),
     };
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(

@@ -298,6 +298,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
             source: PLATFORM.into(),
             account: offer.account,
             permission_set: None,
+            starts_at: None,
         },
         &STYLE,
     )
@@ -329,6 +330,7 @@ mod tests {
             },
             account: None,
             permission_set: None,
+            starts_at: None,
             bundle: "iam-admin".into(),
             status: GrantStatus::Revoked,
             break_glass: false,

@@ -200,6 +200,7 @@ mod tests {
             },
             account: None,
             permission_set: None,
+            starts_at: None,
             extends: None,
             bundle: "iam-admin".into(),
             duration_secs: 3600,

@@ -407,6 +407,7 @@ async fn run_action(core: &Arc<Core>, activity: &Activity) -> Value {
                 source: PLATFORM.into(),
                 account: offer.account,
                 permission_set: None,
+                starts_at: None,
             };
             let said = chat::file_request(core, new, &STYLE).await;
             return cards::replace_with(cards::note(&said));
