@@ -35,6 +35,7 @@ const STRANGER_AAD: &str = "57a46e40-0000-0000-0000-000000000009";
 
 on_both!(request_in_teams_approve_in_teams_grant_lands);
 on_both!(forged_and_misdirected_activities_change_nothing);
+on_both!(the_reminder_extends_in_teams);
 
 /// The test configuration with Teams beside Slack, and Teams ids for alice, bob and carol.
 fn config(slack_base: &str, teams: &FakeTeams, channel: Option<&str>) -> Config {
@@ -438,5 +439,48 @@ async fn forged_and_misdirected_activities_change_nothing(backend: Backend) {
         .sent()
         .iter()
         .any(|s| s.conversation == format!("a:chat-{BOB_AAD}")));
+    server.shutdown().await;
+}
+
+/// The reminder before a grant ends comes with an Extend button: its holder presses it and
+/// the same grant lasts longer (read-logs is auto-approved, so at once).
+async fn the_reminder_extends_in_teams(backend: Backend) {
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let teams = FakeTeams::start().await;
+    let mut c = config(&slack_base, &teams, None);
+    let b = c.rules.bundles.get_mut("read-logs").unwrap();
+    b.max_total_secs = 4 * 3600;
+    let server = TestServer::start(c, store.clone(), cloud.clone(), clock.clone()).await;
+    let service = teams.service_url();
+    let token = fake::sign(fake::KEY, fake::KID, &fake::claims(&service, now_secs()));
+    let http = reqwest::Client::new();
+    let ask = fake::message(&service, "m-1", ALICE_AAD, "request read-logs 1h debugging");
+    let (status, body) = fake::send(&http, &server.url, Some(&token), &ask).await;
+    assert_eq!(status, 200, "{body}");
+    let grant = eventually(2000, "granted", || async {
+        store
+            .grants(&GrantQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|g| g.status == latch_grant::GrantStatus::Active)
+    })
+    .await;
+    // Ten minutes before the end: the reminder card, with Extend.
+    clock.advance(50 * 60_000);
+    let card = teams
+        .wait_for("the reminder card", |s| {
+            s.conversation == format!("a:chat-{ALICE_AAD}")
+                && s.body["attachments"][0]["content"]["actions"][0]["verb"] == "latch.extend"
+        })
+        .await;
+    let data = card.body["attachments"][0]["content"]["actions"][0]["data"].clone();
+    assert_eq!(data["grant"], grant.id.as_str());
+    let press = fake::action(&service, "a-1", ALICE_AAD, "latch.extend", data);
+    let (status, answer) = fake::send(&http, &server.url, Some(&token), &press).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["value"].to_string().contains("Extended"), "{answer}");
+    let g = store.grant(&grant.id).await.unwrap().unwrap();
+    assert_eq!(g.expires_at, grant.expires_at + 3_600_000);
     server.shutdown().await;
 }

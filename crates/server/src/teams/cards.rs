@@ -4,7 +4,7 @@
 //! A button carries only what it is about (a request id, or the bundle an offer names); who
 //! pressed it is always the activity's sender, never the card's data.
 
-use latch_grant::{ApprovalRecord, RequestRecord, RequestStatus};
+use latch_grant::{ApprovalRecord, GrantRecord, RequestRecord, RequestStatus};
 use serde_json::{json, Value};
 
 use crate::clock::format_duration;
@@ -137,6 +137,23 @@ pub fn offer(o: &Offer, duration_secs: i64) -> Value {
             "verb": OFFER,
             "style": "positive",
             "data": {"bundle": o.bundle, "duration_secs": duration_secs, "action": o.action},
+        })],
+    )
+}
+
+/// The `verb` of the reminder's Extend button.
+pub const EXTEND: &str = "latch.extend";
+
+/// The reminder before a grant ends: what it says, and an Extend button naming the grant.
+#[must_use]
+pub fn ending_soon(g: &GrantRecord, said: &str) -> Value {
+    card(
+        vec![text(said)],
+        vec![json!({
+            "type": "Action.Execute",
+            "title": "Extend",
+            "verb": EXTEND,
+            "data": {"grant": g.id},
         })],
     )
 }

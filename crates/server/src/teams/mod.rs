@@ -412,6 +412,31 @@ async fn run_action(core: &Arc<Core>, activity: &Activity) -> Value {
             let said = chat::file_request(core, new, &STYLE).await;
             return cards::replace_with(cards::note(&said));
         }
+        cards::EXTEND => {
+            let Some(person) = person else {
+                let _ = core
+                    .unknown_chat_user(PLATFORM, json!({"teams_user": sender, "verb": verb}))
+                    .await;
+                return cards::answer(&chat::unknown_user(&STYLE, sender));
+            };
+            let grant = clip(
+                data.get("grant")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                MAX_NAME_CHARS,
+            );
+            // The holder is the activity's sender, never the card's data.
+            let said = chat::extend(
+                core,
+                &person.name,
+                &grant,
+                None,
+                "extended from the reminder",
+                &STYLE,
+            )
+            .await;
+            return cards::replace_with(cards::note(&said));
+        }
         _ => return cards::answer("Latch does not know this button."),
     };
     let request_id = clip(

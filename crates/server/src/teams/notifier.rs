@@ -131,8 +131,13 @@ impl Notifier for TeamsNotifier {
         holder: &Recipient,
         now: i64,
     ) -> Result<(), String> {
-        self.tell(holder, &chat::ending_soon_message(grant, now, &STYLE))
-            .await
+        let Some(member) = &holder.id else {
+            return Ok(());
+        };
+        let said = chat::ending_soon_message(grant, now, &STYLE);
+        let activity = cards::card_activity(&said, cards::ending_soon(grant, &said));
+        self.bot.tell(member, &activity, self.now()).await?;
+        Ok(())
     }
 
     async fn offer(
