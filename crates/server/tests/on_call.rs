@@ -1,4 +1,4 @@
-//! On-call approval against a fake PagerDuty REST API on 127.0.0.1, on SQLite and PostgreSQL:
+//! On-call approval against fake PagerDuty and Opsgenie REST APIs on 127.0.0.1, on SQLite and PostgreSQL:
 //! the person on call now is granted at once and the grant's approval records the schedule
 //! and the entry; someone else waits for approvers; answers are cached; an API that fails is
 //! no proof (fail closed, audited).
@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 on_both!(the_person_on_call_is_granted_at_once);
+on_both!(the_person_on_call_in_opsgenie_is_granted);
 
 #[derive(Clone, Default)]
 struct FakePagerDuty {
@@ -165,5 +166,83 @@ async fn the_person_on_call_is_granted_at_once(backend: Backend) {
         "{}",
         unavailable.details
     );
+    server.shutdown().await;
+}
+
+async fn opsgenie_on_calls(
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> (StatusCode, Json<Value>) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != "GenieKey og-secret" {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "no"})));
+    }
+    assert!(
+        q.contains(&("scheduleIdentifierType".into(), "name".into())),
+        "{q:?}"
+    );
+    assert!(q.contains(&("flat".into(), "true".into())), "{q:?}");
+    let who = if name == "SRE Primary" {
+        json!(["alice@example.com"])
+    } else {
+        json!([])
+    };
+    (
+        StatusCode::OK,
+        Json(json!({"data": {"_parent": {"name": name}, "onCallRecipients": who}, "took": 0.1})),
+    )
+}
+
+/// The same through Opsgenie: a schedule by name (with a space, percent-encoded), its on-call
+/// recipients' emails.
+async fn the_person_on_call_in_opsgenie_is_granted(backend: Backend) {
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let app = Router::new().route("/v2/schedules/{name}/on-calls", get(opsgenie_on_calls));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let og_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let text = config_text(&slack_base)
+        .replace(
+            "[identities.alice]\nslack = \"UALICE\"",
+            "[identities.alice]\nslack = \"UALICE\"\nemail = \"alice@example.com\"",
+        )
+        .replace(
+            "[bundles.iam-admin]\nmax_duration = \"1h\"",
+            "[bundles.iam-admin]\nmax_duration = \"1h\"\non_call = \"opsgenie:SRE Primary\"",
+        )
+        + &format!("\n[on_call]\nopsgenie_key_env = \"OG_KEY\"\nopsgenie_api = \"{og_url}\"\n");
+    let mut config = Config::parse(&text, "latch.toml", &|v| {
+        (v == "OG_KEY").then(|| "og-secret".to_owned())
+    })
+    .unwrap();
+    config.poll_interval_ms = 50;
+    let server = TestServer::start(config, store.clone(), cloud.clone(), clock.clone()).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "iam-admin", "duration": "30m", "reason": "page 78"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "approved", "{body}");
+    let approved = store
+        .audit(0, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "request.approved")
+        .unwrap();
+    assert_eq!(
+        approved.details["on_call"]["schedule"],
+        "opsgenie:SRE Primary"
+    );
+    assert_eq!(approved.details["on_call"]["who"], "alice@example.com");
     server.shutdown().await;
 }
