@@ -58,18 +58,39 @@ fn request_facts(r: &RequestRecord) -> Value {
     ])
 }
 
+/// What a request asks for, in the card's words: a bundle for a while, from a start, or more
+/// time on a grant.
+fn asks(r: &RequestRecord) -> String {
+    match (&r.extends, r.starts_at) {
+        (Some(g), _) => format!(
+            "**{}** asks for **{}** more of grant `{g}` (**{}**)",
+            r.requester,
+            format_duration(r.duration_secs),
+            r.bundle
+        ),
+        (None, Some(start)) => format!(
+            "**{}** asks for **{}** for **{}** from **{}**",
+            r.requester,
+            r.bundle,
+            format_duration(r.duration_secs),
+            crate::clock::rfc3339(start)
+        ),
+        (None, None) => format!(
+            "**{}** asks for **{}** for **{}**",
+            r.requester,
+            r.bundle,
+            format_duration(r.duration_secs)
+        ),
+    }
+}
+
 /// The approval card: who asks for what, for how long and why, with Approve and Deny.
 #[must_use]
 pub fn approval(r: &RequestRecord, approvers: &[String]) -> Value {
     let data = json!({"request": r.id});
     card(
         vec![
-            text(&format!(
-                "**{}** asks for **{}** for **{}**",
-                r.requester,
-                r.bundle,
-                format_duration(r.duration_secs)
-            )),
+            text(&asks(r)),
             request_facts(r),
             text(&format!(
                 "{} approval(s) needed · tier {} · approvers: {}",
@@ -249,5 +270,19 @@ mod tests {
         let d = decided(&r, &[], Some("bob"));
         assert_eq!(d["actions"], json!([]));
         assert!(d.to_string().contains("Approved by bob"), "{d}");
+    }
+
+    #[test]
+    fn the_card_says_a_start_or_an_extension() {
+        let mut r = request();
+        r.starts_at = Some(1_800_000_000_000);
+        assert!(approval(&r, &[])
+            .to_string()
+            .contains("for **1h** from **2027-01-15T08:00:00Z**"));
+        r.starts_at = None;
+        r.extends = Some("g-7".into());
+        assert!(approval(&r, &[])
+            .to_string()
+            .contains("asks for **1h** more of grant `g-7`"));
     }
 }
