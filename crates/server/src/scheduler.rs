@@ -447,6 +447,14 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
             shared.soonest(g.starts_at.unwrap_or(now));
         }
         GrantStatus::Approved => {
+            // Read again just before writing to AWS: a grant revoked or relinquished since
+            // this pass listed it (a change window cancelled before its start) is not applied.
+            let Some(g) = core.store().grant(&g.id).await? else {
+                return Ok(());
+            };
+            if g.status != GrantStatus::Approved || g.starts_at.is_some_and(|s| now < s) {
+                return Ok(());
+            }
             let step = workflow::plan_apply(&g, &others);
             match perform(core, &g, &step, false).await {
                 Err(e) => failed(core, &g, "apply", &e, shared).await?,
