@@ -452,7 +452,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
             let Some(g) = core.store().grant(&g.id).await? else {
                 return Ok(());
             };
-            if g.status != GrantStatus::Approved || g.starts_at.is_some_and(|s| now < s) {
+            if g.status != GrantStatus::Approved {
                 return Ok(());
             }
             let step = workflow::plan_apply(&g, &others);
@@ -461,6 +461,10 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
                 Ok(()) => {
                     shared.clear(&g.id);
                     core.cloud_errors
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&g.id);
+                    core.stuck_alerted
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .remove(&g.id);

@@ -89,6 +89,9 @@ pub struct Core {
     pub(crate) on_call: Option<crate::oncall::OnCall>,
     /// The cloud's last error per grant still being applied (the scheduler's, on the leader).
     pub(crate) cloud_errors: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Stuck grants this server has already alerted on (the store's nonce makes it once
+    /// across servers; this spares the write on every later pass).
+    pub(crate) stuck_alerted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A fresh id: `prefix` and 12 lower-case base-32 characters.
@@ -133,6 +136,7 @@ impl Core {
             chat_cache: std::sync::Mutex::default(),
             sync_lock: tokio::sync::Mutex::new(()),
             cloud_errors: std::sync::Mutex::default(),
+            stuck_alerted: std::sync::Mutex::default(),
             on_call: config.on_call.clone().map(crate::oncall::OnCall::new),
             notifiers,
             teams,
@@ -240,8 +244,18 @@ impl Core {
     /// # Errors
     /// Storage failure.
     pub async fn alert_stuck(self: &Arc<Self>, g: &GrantRecord) -> Result<(), ServiceError> {
+        let alerted = || {
+            self.stuck_alerted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if alerted().contains(&g.id) {
+            return Ok(());
+        }
         let key = format!("stuck:{}", g.id);
-        if !self.first_sight(&key, g.expires_at.max(self.now())).await? {
+        let first = self.first_sight(&key, g.expires_at.max(self.now())).await?;
+        alerted().insert(g.id.clone());
+        if !first {
             return Ok(());
         }
         let error = self
