@@ -19,10 +19,13 @@
 
 #[path = "../../server/tests/common/mod.rs"]
 mod common;
+mod serve_process;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use serve_process::serve;
 
 use aws_sdk_identitystore::types::{Email, MemberId, Name};
 use aws_sdk_ssoadmin::types::{PrincipalType, TargetType};
@@ -35,16 +38,6 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","P
 /// The applied Latch SCP: `privilege-escalation`'s actions denied unless the bundle is granted (a
 /// principal tag, or an exemption by `aws:userid` for Identity Center people).
 const LATCH_SCP: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LatchPermission1","Effect":"Deny","Action":["iam:PassRole","iam:CreateAccessKey"],"Resource":"*","Condition":{"Null":{"aws:PrincipalTag/latch:grant:privilege-escalation":"true"},"StringNotLike":{"aws:userid":"AROAPLAN0001:maria@example.com"}}}]}"#;
-
-/// A `latch serve` process; killed when dropped.
-struct Serve(Child, std::path::PathBuf);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn latch(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_latch"))
@@ -63,35 +56,6 @@ fn ok(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn serve(dir: &Path, port: u16, env: &[(&str, String)]) -> Serve {
-    let log = dir.join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_latch"))
-        .current_dir(dir)
-        .envs(env.iter().cloned())
-        .env("RUST_LOG", "info")
-        .args(["serve", "--config", "latch.toml"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut s = Serve(child, log);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = s.0.try_wait() {
-            panic!(
-                "latch serve exited ({status}): {}",
-                std::fs::read_to_string(&s.1).unwrap_or_default()
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    s
 }
 
 async fn slack_post(http: &reqwest::Client, url: &str, path: &str, body: &str) {

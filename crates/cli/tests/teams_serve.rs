@@ -12,10 +12,11 @@
 
 #[path = "../../server/tests/common/teams.rs"]
 mod fake_teams;
+mod serve_process;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serve_process::serve;
 
 use fake_teams::FakeTeams;
 use latch_aws::grants::parse_tag_value;
@@ -23,45 +24,6 @@ use latch_aws::testing::{self, build_org, iam_in};
 
 const ALICE_AAD: &str = "a11ce000-0000-0000-0000-000000000001";
 const BOB_AAD: &str = "b0b00000-0000-0000-0000-000000000002";
-
-/// A `latch serve` process; killed when dropped.
-struct Serve(Child, std::path::PathBuf);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path, port: u16, env: Vec<(&str, String)>) -> Serve {
-    let log = dir.join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_latch"))
-        .current_dir(dir)
-        .envs(env)
-        .env("RUST_LOG", "info")
-        .args(["serve", "--config", "latch.toml"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut s = Serve(child, log);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = s.0.try_wait() {
-            panic!(
-                "latch serve exited ({status}): {}",
-                std::fs::read_to_string(&s.1).unwrap_or_default()
-            );
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    s
-}
 
 fn now_secs() -> i64 {
     i64::try_from(
@@ -128,7 +90,7 @@ approvers = ["bob"]
         section = teams.config_section(None),
     );
     std::fs::write(dir.path().join("latch.toml"), config).unwrap();
-    let _server = serve(dir.path(), port, moto.env());
+    let _server = serve(dir.path(), port, &moto.env());
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let service = teams.service_url();
