@@ -170,6 +170,7 @@ struct Node {
     name: String,
     email: Option<String>,
     children: Vec<String>,
+    tags: BTreeMap<String, String>,
 }
 
 /// Reads the whole tree, every account and the SCPs/RCPs attached at every node, and writes it
@@ -188,6 +189,7 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
             id: root_id.clone(),
             name: root_name,
             email: None,
+            tags: BTreeMap::new(),
             children: Vec::new(),
         },
     );
@@ -235,6 +237,7 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
                     id: ou_id.clone(),
                     name: ou.name().unwrap_or(&ou_id).to_owned(),
                     email: None,
+                    tags: BTreeMap::new(),
                     children: Vec::new(),
                 },
             );
@@ -262,6 +265,7 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
                     name,
                     email: Some(email),
                     children: Vec::new(),
+                    tags: BTreeMap::new(),
                 },
             );
             children.push(acc_id);
@@ -277,6 +281,23 @@ pub async fn read_organization(aws: &Aws, progress: &dyn Progress) -> Result<Liv
         );
     }
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
+
+    // Every account's tags (approval rules and bundles may be scoped by them): a read that
+    // fails fails the collection, as a rule scoped by a tag must not silently match nothing.
+    let tagged: Vec<(String, BTreeMap<String, String>)> =
+        futures::stream::iter(accounts.iter().map(|a| a.id.clone()))
+            .map(|id| async move {
+                let pages: Vec<_> = org_tags(aws, &id).await?;
+                Ok::<_, AwsError>((id, pages.into_iter().collect()))
+            })
+            .buffer_unordered(aws.concurrency())
+            .try_collect()
+            .await?;
+    for (id, tags) in tagged {
+        if let Some(node) = nodes.get_mut(&id) {
+            node.tags = tags;
+        }
+    }
 
     // Policies attached at every node, listed concurrently.
     let ids: Vec<String> = nodes.keys().cloned().collect();
@@ -390,6 +411,9 @@ fn node_json(
     m.insert("name".into(), json!(node.name));
     if let Some(email) = &node.email {
         m.insert("email".into(), json!(email));
+    }
+    if !node.tags.is_empty() {
+        m.insert("tags".into(), json!(node.tags));
     }
     for (key, kind) in [("scps", PolicyType::Scp), ("rcps", PolicyType::Rcp)] {
         let list = policies
@@ -585,4 +609,22 @@ pub async fn read_accounts(aws: &Aws) -> Result<Vec<OrgAccount>> {
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// The tags of an account (`organizations:ListTagsForResource`), every page.
+async fn org_tags(aws: &Aws, id: &str) -> Result<Vec<(String, String)>> {
+    let pages: Vec<_> = aws
+        .organizations()
+        .list_tags_for_resource()
+        .resource_id(id)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| call_err(format!("organizations:ListTagsForResource {id}"), e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.tags().to_vec())
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect())
 }

@@ -518,13 +518,13 @@ fn scheduler_crashes_around_aws_calls_converge() {
                     reason: "crash test".into(),
                     break_glass: false,
                     source: "api".into(),
-                    account: None,
+                    accounts: Vec::new(),
                     permission_set: None,
                     starts_at: None,
                 })
                 .await
                 .unwrap();
-            let gid = grant.unwrap().id;
+            let gid = grant[0].id.clone();
             dies_in_the_cloud(&core).await;
             let g = store.grant(&gid).await.unwrap().unwrap();
             assert_eq!(g.status, GrantStatus::Approved, "{crash:?}");

@@ -159,6 +159,23 @@ fn collect_writes_a_snapshot_that_matches_what_was_created() {
         }
     });
 
+    // An account tag (what approval rules may be scoped by).
+    rt.block_on(async {
+        aws.organizations()
+            .tag_resource()
+            .resource_id(&fx.app_prod)
+            .tags(
+                aws_sdk_organizations::types::Tag::builder()
+                    .key("env")
+                    .value("prod")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("snap");
     let mut config = CollectConfig::new(&out);
@@ -192,6 +209,9 @@ fn collect_writes_a_snapshot_that_matches_what_was_created() {
     assert_eq!(org.id.as_deref(), Some(fx.org_id.as_str()));
     assert_eq!(org.management_account_id, fx.management);
     assert_eq!(org.root.id, fx.root);
+    let tags = &org.account(&fx.app_prod).unwrap().tags;
+    assert_eq!(tags.get("env").map(String::as_str), Some("prod"));
+    assert!(org.account(&fx.sandbox).unwrap().tags.is_empty());
     let path: Vec<&str> = org
         .path_to(&fx.app_prod)
         .unwrap()

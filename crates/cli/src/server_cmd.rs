@@ -42,6 +42,7 @@ pub enum ServerCommand {
     ///   latch request read-logs 30m "debug job 17" --format json
     ///   latch request iam-admin 15m "prod down" --break-glass     # granted at once, loudly recorded
     ///   latch request iam-admin 1h "INC-7" --account 111122223333  # an Identity Center user: that account's role
+    ///   latch request iam-admin 1h "INC-7" --account 111122223333,444455556666  # approved once, one grant per account
     ///   latch request iam-admin 2h "CHG-88" --start 2026-12-08T09:00:00Z  # a change window, approved ahead
     Request(RequestArgs),
     /// Approve a pending request (you must be one of its named approvers, never its requester).
@@ -152,10 +153,13 @@ pub struct RequestArgs {
     #[arg(long)]
     break_glass: bool,
     /// The account the grant is for (IAM Identity Center users: the grant lands on your role in
-    /// that account only; needed when you reach several).
-    #[arg(long, value_name = "ACCOUNT_ID")]
-    account: Option<String>,
-    /// The permission set whose role receives it, when you reach the account through several.
+    /// that account only; needed when you reach several). Several (comma-separated or repeated,
+    /// at most 20): one request, approved once, one grant per account, each applied or failing
+    /// on its own; refused whole if any account is not yours.
+    #[arg(long, value_name = "ACCOUNT_ID", value_delimiter = ',')]
+    account: Vec<String>,
+    /// The permission set whose role receives it (in every account named), when you reach an
+    /// account through several.
     #[arg(long, value_name = "NAME")]
     permission_set: Option<String>,
     /// Start later (RFC 3339), for a change window approved ahead: applied at the start and
@@ -780,7 +784,8 @@ async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
         reason: args.reason.join(" "),
         break_glass: args.break_glass,
         source: Some("cli".to_owned()),
-        account: args.account.clone(),
+        account: None,
+        accounts: args.account.clone(),
         permission_set: args.permission_set.clone(),
         start: args.start.clone(),
     };
@@ -793,15 +798,33 @@ async fn request(args: RequestArgs) -> anyhow::Result<ExitCode> {
     .await?;
     show(args.client.format, &a, |a| {
         let r = &a.request;
-        match &a.grant {
-            Some(g) => format!(
-                "request {} {}: grant {} for {} on {} until {}",
-                r.id, r.status, g.id, g.bundle, g.identity, g.expires_at
+        match a.grants.as_slice() {
+            [] => format!(
+                "request {} pending: {} for {}{}, waiting for approval",
+                r.id,
+                r.bundle,
+                r.duration,
+                if r.targets.len() > 1 {
+                    format!(" on {} accounts", r.targets.len())
+                } else {
+                    String::new()
+                }
             ),
-            None => format!(
-                "request {} pending: {} for {}, waiting for approval",
-                r.id, r.bundle, r.duration
-            ),
+            gs => gs
+                .iter()
+                .map(|g| {
+                    format!(
+                        "request {} {}: grant {} for {} on {} until {}",
+                        r.id,
+                        r.status,
+                        g.id,
+                        g.bundle,
+                        g.account.as_deref().unwrap_or(&g.identity),
+                        g.expires_at
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     })?;
     Ok(ExitCode::SUCCESS)
@@ -838,11 +861,17 @@ async fn decide(args: DecideArgs, verb: &str) -> anyhow::Result<ExitCode> {
     )
     .await?;
     show(args.client.format, &a, |a| {
-        let grant = a
-            .grant
-            .as_ref()
-            .map(|g| format!(", grant {}", g.id))
-            .unwrap_or_default();
+        let grant = match a.grants.as_slice() {
+            [] => String::new(),
+            [g] => format!(", grant {}", g.id),
+            gs => format!(
+                ", grants {}",
+                gs.iter()
+                    .map(|g| g.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         format!(
             "request {} is now {}{grant}",
             a.request.id, a.request.status

@@ -263,6 +263,7 @@ fn database_with_a_request(db: &Path, ticks: usize) {
                     },
                     account: None,
                     permission_set: None,
+                    more_targets: Vec::new(),
                     starts_at: None,
                     extends: None,
                     bundle: "iam-admin".into(),

@@ -91,6 +91,8 @@ struct FakeState {
     tags: BTreeMap<(Identity, String), (String, Millis)>,
     calls: Vec<FakeCall>,
     cutoffs: BTreeMap<String, Millis>,
+    /// Identities whose applies fail (AWS refusing one account, say).
+    refusing: BTreeMap<String, String>,
 }
 
 /// An in-memory cloud for tests: tags per identity, a log of completed calls, and switches
@@ -115,6 +117,19 @@ impl FakeCloud {
     /// Make every call fail (true) or work (false).
     pub fn set_failing(&self, fail: bool) {
         self.fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// Make every `apply_grant` on `identity` fail with `error` (`None`: work again), as an
+    /// account whose role AWS will not change would.
+    pub fn set_refusing(&self, identity: &str, error: Option<&str>) {
+        self.with(|s| match error {
+            Some(e) => {
+                s.refusing.insert(identity.to_owned(), e.to_owned());
+            }
+            None => {
+                s.refusing.remove(identity);
+            }
+        });
     }
 
     /// Make `apply_grant` never return.
@@ -233,6 +248,9 @@ impl CloudAdapter for FakeCloud {
         expires_at: Millis,
     ) -> Result<(), CloudError> {
         self.gate(&self.hang_apply).await?;
+        if let Some(e) = self.with(|s| s.refusing.get(&identity.id).cloned()) {
+            return Err(CloudError(e));
+        }
         let lose = self.lose_applies.load(Ordering::SeqCst);
         self.with(|s| {
             if !lose {

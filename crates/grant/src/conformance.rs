@@ -29,6 +29,7 @@ pub fn request(id: &str, requester: &str, at: Millis) -> RequestRecord {
         },
         account: None,
         permission_set: None,
+        more_targets: Vec::new(),
         starts_at: None,
         extends: None,
         bundle: "iam-admin".into(),
@@ -507,17 +508,37 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     ic.permission_set = Some("AdministratorAccess".into());
     ic.extends = Some("g-1".into());
     ic.status = RequestStatus::Approved;
+    // A request for several accounts keeps every target; its grants are found by its id.
+    ic.more_targets = vec![Target {
+        identity: Identity {
+            kind: IdentityKind::IdentityCenter,
+            id: "AROASECOND:dana".into(),
+        },
+        account: Some("444455556666".into()),
+        permission_set: Some("AdministratorAccess".into()),
+    }];
     let icg = grant("g-ic", &ic, t0);
+    let mut icg2 = grant("g-ic-2", &ic, t0);
+    icg2.identity = ic.more_targets[0].identity.clone();
+    icg2.account = ic.more_targets[0].account.clone();
     store
         .commit(Changeset {
             requests: vec![Write::Insert(ic.clone())],
-            grants: vec![Write::Insert(icg.clone())],
+            grants: vec![Write::Insert(icg.clone()), Write::Insert(icg2.clone())],
             ..Changeset::audit_only(vec![AuditEvent::new(t0, "request.created").subject("r-ic")])
         })
         .await
         .unwrap();
     assert_eq!(second.request("r-ic").await.unwrap().unwrap(), ic);
     assert_eq!(second.grant("g-ic").await.unwrap().unwrap(), icg);
+    let of_request = second
+        .grants(&GrantQuery {
+            request_id: Some("r-ic".into()),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(of_request, vec![icg.clone(), icg2.clone()]);
     let mut cancelled = ic.clone();
     cancelled.status = RequestStatus::Cancelled;
     store

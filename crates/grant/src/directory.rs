@@ -430,6 +430,7 @@ pub fn identity_of(role: &AccountRole, user_name: &str) -> Option<Identity> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
+    use crate::records::Decision;
     use crate::rules::{ApprovalPolicy, Bundle, Person, Rules, Tier};
     use crate::workflow::{self, NewRequest, RefusalCode};
 
@@ -492,6 +493,8 @@ mod tests {
                         timeout_secs: 600,
                     }],
                 },
+                scoped: Vec::new(),
+                scope: None,
                 description: None,
             },
         );
@@ -526,7 +529,7 @@ mod tests {
             reason: "INC-7".into(),
             break_glass: false,
             source: "api".into(),
-            account: account.map(str::to_owned),
+            accounts: account.map(str::to_owned).into_iter().collect(),
             permission_set: set.map(str::to_owned),
             starts_at: None,
         }
@@ -658,6 +661,75 @@ mod tests {
         let e = workflow::open_request(&r, &ask("bob@example.com", None, None), "r", "g", T0)
             .unwrap_err();
         assert!(e.message.contains("reaches no account"), "{e}");
+    }
+
+    #[test]
+    fn one_request_for_several_accounts_is_approved_once_into_one_grant_per_account() {
+        let r = rules().with_directory(&[alice(), bob()]);
+        let mut new = ask("alice@example.com", None, Some("AdministratorAccess"));
+        new.accounts = vec![
+            "111111111111".into(),
+            "222222222222".into(),
+            " 111111111111".into(),
+        ];
+        let t = workflow::open_request(&r, &new, "r-1", "g-1", T0).unwrap();
+        let req = t.request.unwrap();
+        // Pending: no grant before the one approval.
+        assert!(t.grants.is_empty());
+        let targets = req.targets();
+        assert_eq!(
+            targets
+                .iter()
+                .map(|t| (t.account_id().unwrap(), t.identity.id.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("111111111111", "AROAPROD:alice@example.com"),
+                ("222222222222", "AROASTAGE:alice@example.com"),
+            ]
+        );
+        let created = &t.changes.audit[0];
+        assert_eq!(
+            created.details["more_targets"][0]["account"],
+            "222222222222"
+        );
+        // One approval: one grant per account, all with the request's id.
+        let d =
+            workflow::decide(&r, &req, &[], "carol", Decision::Approve, None, "g-9", T0).unwrap();
+        let ids: Vec<(&str, &str, Option<&str>)> = d
+            .grants
+            .iter()
+            .map(|g| (g.id.as_str(), g.request_id.as_str(), g.account.as_deref()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("g-9", "r-1", Some("111111111111")),
+                ("g-9-2", "r-1", Some("222222222222")),
+            ]
+        );
+        assert_eq!(d.changes.grants.len(), 2);
+        let kinds: Vec<&str> = d.changes.audit.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "approval.approve",
+                "request.approved",
+                "grant.created",
+                "grant.created"
+            ]
+        );
+        assert_eq!(d.changes.audit[1].details["grant_ids"][1], "g-9-2");
+        // One account outside her reach refuses the whole request, naming it.
+        new.accounts.push("444444444444".into());
+        let e = workflow::open_request(&r, &new, "r-2", "g-2", T0).unwrap_err();
+        assert_eq!(e.code, RefusalCode::InvalidTarget);
+        assert!(e.message.contains("444444444444"), "{e}");
+        // So does asking for more accounts than one request may name.
+        new.accounts = (0..=workflow::MAX_TARGETS)
+            .map(|i| format!("{:012}", 100_000_000_000_u64 + i as u64))
+            .collect();
+        let e = workflow::open_request(&r, &new, "r-3", "g-3", T0).unwrap_err();
+        assert!(e.message.contains("at most 20"), "{e}");
     }
 
     #[test]

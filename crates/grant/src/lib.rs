@@ -35,7 +35,7 @@ pub mod workflow;
 pub use audit::Verification;
 pub use cloud::{CloudAdapter, CloudError, FakeCloud, LatchTag};
 pub use records::*;
-pub use rules::{ApprovalPolicy, Bundle, Person, Rules, Tier};
+pub use rules::{ApprovalPolicy, Bundle, Person, Rules, Scope, ScopedPolicy, Tier};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]

@@ -175,6 +175,34 @@ pub struct Identity {
     pub id: String,
 }
 
+/// Where one grant lands: the identity, and for a person from the directory the account and
+/// permission set of the role.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Target {
+    /// The identity the grant is given to.
+    pub identity: Identity,
+    /// The account (directory people).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The permission set (directory people).
+    #[serde(default)]
+    pub permission_set: Option<String>,
+}
+
+impl Target {
+    /// The account the grant takes effect in: the one named, else the account of a role or
+    /// user ARN (`None` for an `aws:userid` without its account).
+    #[must_use]
+    pub fn account_id(&self) -> Option<&str> {
+        if let Some(a) = &self.account {
+            return Some(a);
+        }
+        let rest = self.identity.id.strip_prefix("arn:")?;
+        let account = rest.split(':').nth(3)?;
+        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    }
+}
+
 /// A request for a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
@@ -191,6 +219,10 @@ pub struct RequestRecord {
     /// The Identity Center permission set whose role in `account` receives the grant.
     #[serde(default)]
     pub permission_set: Option<String>,
+    /// The other targets of a request for several accounts at once, after the first
+    /// (`identity`, `account`, `permission_set`): one grant each, all approved together.
+    #[serde(default)]
+    pub more_targets: Vec<Target>,
     /// The grant this request extends (by `duration_secs`), when it asks for more time rather
     /// than a grant of its own.
     #[serde(default)]
@@ -222,6 +254,21 @@ pub struct RequestRecord {
     pub decided_at: Option<Millis>,
     /// Optimistic-concurrency version: updates must name the version they read.
     pub version: i64,
+}
+
+impl RequestRecord {
+    /// Every target, the first (`identity`, `account`, `permission_set`) first.
+    #[must_use]
+    pub fn targets(&self) -> Vec<Target> {
+        let mut all = Vec::with_capacity(1 + self.more_targets.len());
+        all.push(Target {
+            identity: self.identity.clone(),
+            account: self.account.clone(),
+            permission_set: self.permission_set.clone(),
+        });
+        all.extend(self.more_targets.iter().cloned());
+        all
+    }
 }
 
 /// Where a request's approval message lives on a chat platform, so that it can be updated once
@@ -503,6 +550,8 @@ pub struct GrantQuery {
     pub bundle: Option<String>,
     /// Only this requester.
     pub requester: Option<String>,
+    /// Only the grants of this request.
+    pub request_id: Option<String>,
     /// Only grants expiring at or before this time.
     pub expires_at_most: Option<Millis>,
     /// Only grants whose holder was not yet told they end soon.

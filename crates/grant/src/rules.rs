@@ -69,6 +69,37 @@ impl ApprovalPolicy {
     }
 }
 
+/// Where a bundle or an approval rule applies: the accounts it covers, resolved from the
+/// accounts, OUs and account tags the configuration names against the organization when the
+/// configuration was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// What the configuration said, for messages (`ous = ["Prod"], tags = {env = "prod"}`).
+    pub said: String,
+    /// The account ids it covers.
+    pub accounts: BTreeSet<String>,
+}
+
+impl Scope {
+    /// True when `account` is in the scope.
+    #[must_use]
+    pub fn covers(&self, account: &str) -> bool {
+        self.accounts.contains(account)
+    }
+}
+
+/// An approval policy for a bundle's requests in some accounts only (an `[[approval]]` with a
+/// `scope`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedPolicy {
+    /// The rule, for messages (`approval[1]`).
+    pub rule: String,
+    /// Where it applies.
+    pub scope: Scope,
+    /// How requests there are decided.
+    pub policy: ApprovalPolicy,
+}
+
 /// A bundle as the workflow sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
@@ -85,10 +116,72 @@ pub struct Bundle {
     /// The on-call schedule whose on-call person is granted at once (`pagerduty:<id>`,
     /// `opsgenie:<name>`).
     pub on_call: Option<String>,
-    /// Approval policy.
+    /// Approval policy (for requests no scoped rule covers).
     pub policy: ApprovalPolicy,
+    /// Approval policies for some accounts only, in the configuration's order: the first
+    /// whose scope covers a request's accounts decides it.
+    pub scoped: Vec<ScopedPolicy>,
+    /// The accounts it may be asked for in (`None`: wherever the requester's grants land).
+    pub scope: Option<Scope>,
     /// Description for messages.
     pub description: Option<String>,
+}
+
+impl Bundle {
+    /// The policy that decides a request whose grants land in `accounts` (`None`: an identity
+    /// whose account is not known): the first scoped rule that covers them all, else the
+    /// bundle's own.
+    ///
+    /// # Errors
+    /// Why no one policy can decide it: targets covered by different rules (they must be asked
+    /// for separately), or a target whose account is unknown while scoped rules exist (it
+    /// cannot be told which applies; refused rather than decided by the wrong one).
+    pub fn policy_for(&self, accounts: &[Option<&str>]) -> Result<&ApprovalPolicy, String> {
+        if self.scoped.is_empty() {
+            return Ok(&self.policy);
+        }
+        let mut chosen: Option<(Option<usize>, &str)> = None;
+        for account in accounts {
+            let Some(a) = account else {
+                return Err(format!(
+                    "bundle `{}` has approval rules scoped by account, and the grant's account is not known (name an account, or give the person a role or user ARN)",
+                    self.name
+                ));
+            };
+            let rule = self.scoped.iter().position(|p| p.scope.covers(a));
+            match chosen {
+                None => chosen = Some((rule, a)),
+                Some((r, first)) if r != rule => {
+                    let name = |r: Option<usize>| {
+                        r.and_then(|i| self.scoped.get(i)).map_or_else(
+                            || "the bundle's own approvers".to_owned(),
+                            |p| p.rule.clone(),
+                        )
+                    };
+                    return Err(format!(
+                        "accounts {first} and {a} are decided by different approval rules ({} and {}): ask for them in separate requests",
+                        name(r),
+                        name(rule)
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(chosen
+            .and_then(|(r, _)| r)
+            .and_then(|i| self.scoped.get(i))
+            .map_or(&self.policy, |p| &p.policy))
+    }
+
+    /// Every policy of the bundle, its own first.
+    pub fn policies(&self) -> impl Iterator<Item = &ApprovalPolicy> {
+        std::iter::once(&self.policy).chain(self.scoped.iter().map(|p| &p.policy))
+    }
+
+    /// Every policy of the bundle, mutably.
+    pub fn policies_mut(&mut self) -> impl Iterator<Item = &mut ApprovalPolicy> {
+        std::iter::once(&mut self.policy).chain(self.scoped.iter_mut().map(|p| &mut p.policy))
+    }
 }
 
 /// The rules the workflow decides by.
@@ -137,7 +230,7 @@ impl Rules {
             p.groups.clone_from(&d.groups);
         }
         for b in out.bundles.values_mut() {
-            for t in &mut b.policy.tiers {
+            for t in b.policies_mut().flat_map(|p| p.tiers.iter_mut()) {
                 let mut all: BTreeSet<String> = t.approvers.iter().cloned().collect();
                 for g in &t.directory_groups {
                     for m in members.get(g.as_str()).into_iter().flatten() {

@@ -23,9 +23,9 @@ use crate::cloud::LatchTag;
 use crate::directory::{self, AccountRole};
 use crate::records::{
     ApprovalRecord, AuditEvent, Changeset, Decision, GrantRecord, GrantStatus, Identity, Millis,
-    RequestRecord, RequestStatus, TokenRecord, TokenRevocation, Write,
+    RequestRecord, RequestStatus, Target, TokenRecord, TokenRevocation, Write,
 };
-use crate::rules::{Bundle, Person, Rules};
+use crate::rules::{ApprovalPolicy, Bundle, Person, Rules};
 
 /// A duration for people: `1h30m`, `45s`, `2d` (`0s` for none).
 #[must_use]
@@ -84,6 +84,9 @@ pub enum RefusalCode {
     /// The account or permission set named is not one the person reaches (or its role is not
     /// in the account), or a person who reaches several did not name one.
     InvalidTarget,
+    /// A target outside the bundle's scope (the accounts, OUs or account tags it may be asked
+    /// for in).
+    OutOfScope,
     /// A scheduled start in the past, too far ahead, or for break-glass; or a window that
     /// ended before it was approved.
     InvalidStart,
@@ -111,6 +114,7 @@ impl RefusalCode {
             RefusalCode::ForbiddenCharacter => "forbidden_character",
             RefusalCode::InvalidName => "invalid_name",
             RefusalCode::InvalidTarget => "invalid_target",
+            RefusalCode::OutOfScope => "out_of_scope",
             RefusalCode::InvalidStart => "invalid_start",
         }
     }
@@ -346,10 +350,11 @@ pub struct NewRequest {
     pub break_glass: bool,
     /// `api`, `cli`, `slack`.
     pub source: String,
-    /// The account the grant is for (a person from the directory who reaches several).
-    pub account: Option<String>,
-    /// The permission set whose role receives it, when the person reaches the account
-    /// through several.
+    /// The accounts the grants are for (a person from the directory who reaches several):
+    /// one grant per account, all approved together; none named: the person's one target.
+    pub accounts: Vec<String>,
+    /// The permission set whose role receives it in each account, when the person reaches
+    /// an account through several.
     pub permission_set: Option<String>,
     /// When the access is to start (a change window, approved ahead); `None`: at once.
     pub starts_at: Option<Millis>,
@@ -358,17 +363,9 @@ pub struct NewRequest {
 /// How far ahead access may be scheduled.
 pub const MAX_SCHEDULE_AHEAD_MS: Millis = 30 * 24 * 3600 * 1000;
 
-/// Where a request's grant lands: the identity, and for a person from the directory the
-/// account and permission set of the role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The identity the grant is given to.
-    pub identity: Identity,
-    /// The account (directory people).
-    pub account: Option<String>,
-    /// The permission set (directory people).
-    pub permission_set: Option<String>,
-}
+/// The most accounts one request may name: each becomes a grant, a message line and an
+/// exemption in the applied plan.
+pub const MAX_TARGETS: usize = 20;
 
 fn roles_list(roles: &[&AccountRole]) -> String {
     roles
@@ -481,6 +478,42 @@ pub fn target(
     })
 }
 
+/// Where `person`'s grants land for a request naming `accounts` (none: their one target, as
+/// [`target`] finds it) and `permission_set` (the same in every account): one target per
+/// account, in the order named, an account named twice counted once.
+///
+/// # Errors
+/// `invalid_target` for more than [`MAX_TARGETS`] accounts, or the first account that is not
+/// one of theirs; the whole request is refused, nothing is granted.
+pub fn targets(
+    person: &Person,
+    accounts: &[String],
+    permission_set: Option<&str>,
+) -> Result<Vec<Target>, Refusal> {
+    let mut named: Vec<&str> = Vec::with_capacity(accounts.len());
+    for a in accounts.iter().map(|a| a.trim()) {
+        if !named.contains(&a) {
+            named.push(a);
+        }
+    }
+    if named.len() > MAX_TARGETS {
+        return Err(refuse(
+            RefusalCode::InvalidTarget,
+            format!(
+                "{} accounts named: one request may name at most {MAX_TARGETS}",
+                named.len()
+            ),
+        ));
+    }
+    if named.is_empty() {
+        return Ok(vec![target(person, None, permission_set)?]);
+    }
+    named
+        .into_iter()
+        .map(|a| target(person, Some(a), permission_set))
+        .collect()
+}
+
 /// The outcome of a transition: what to commit, and the records after it.
 #[derive(Debug, Clone, Default)]
 pub struct Transition {
@@ -488,8 +521,9 @@ pub struct Transition {
     pub changes: Changeset,
     /// The request after the transition, if it changed or was created.
     pub request: Option<RequestRecord>,
-    /// The grant after the transition, if it changed or was created.
-    pub grant: Option<GrantRecord>,
+    /// The grants after the transition, if they changed or were created: one, or one per
+    /// target when a request of several targets is approved.
+    pub grants: Vec<GrantRecord>,
 }
 
 fn bundle<'a>(cfg: &'a Rules, name: &str) -> Result<&'a Bundle, Refusal> {
@@ -502,14 +536,35 @@ fn bundle<'a>(cfg: &'a Rules, name: &str) -> Result<&'a Bundle, Refusal> {
     })
 }
 
-fn new_grant(request: &RequestRecord, grant_id: &str, now: Millis) -> GrantRecord {
+/// The id of the grant for a request's `index`-th target (from 0): `grant_id` for the first,
+/// `grant_id-2`, `grant_id-3`, … for the others.
+#[must_use]
+pub fn target_grant_id(grant_id: &str, index: usize) -> String {
+    if index == 0 {
+        grant_id.to_owned()
+    } else {
+        format!("{grant_id}-{}", index.saturating_add(1))
+    }
+}
+
+/// One grant per target of `request`, with ids from [`target_grant_id`].
+fn new_grants(request: &RequestRecord, grant_id: &str, now: Millis) -> Vec<GrantRecord> {
+    request
+        .targets()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| new_grant(request, t, &target_grant_id(grant_id, i), now))
+        .collect()
+}
+
+fn new_grant(request: &RequestRecord, to: Target, grant_id: &str, now: Millis) -> GrantRecord {
     GrantRecord {
         id: grant_id.to_owned(),
         request_id: request.id.clone(),
         requester: request.requester.clone(),
-        identity: request.identity.clone(),
-        account: request.account.clone(),
-        permission_set: request.permission_set.clone(),
+        identity: to.identity,
+        account: to.account,
+        permission_set: to.permission_set,
         starts_at: request.starts_at.filter(|s| *s > now),
         bundle: request.bundle.clone(),
         status: GrantStatus::Approved,
@@ -643,11 +698,7 @@ pub fn open_request_with(
             ));
         }
     }
-    let to = target(
-        person,
-        new.account.as_deref(),
-        new.permission_set.as_deref(),
-    )?;
+    let targets = targets(person, &new.accounts, new.permission_set.as_deref())?;
     if new.break_glass && !cfg.break_glass.contains(&new.requester) {
         return Err(refuse(
             RefusalCode::BreakGlassNotAllowed,
@@ -658,14 +709,19 @@ pub fn open_request_with(
         ));
     }
     let on_call = on_call.filter(|p| b.on_call.as_deref() == Some(p.schedule.as_str()));
-    let immediate = new.break_glass || b.policy.auto_approve || on_call.is_some();
-    let first_tier = b.policy.tiers.first();
+    let policy = scope_and_policy(b, &targets)?;
+    let immediate = new.break_glass || policy.auto_approve || on_call.is_some();
+    let first_tier = policy.tiers.first();
+    let (to, more) = targets
+        .split_first()
+        .ok_or_else(|| refuse(RefusalCode::InvalidTarget, "the request names no target"))?;
     let mut request = RequestRecord {
         id: request_id.to_owned(),
         requester: new.requester.clone(),
         identity: to.identity.clone(),
         account: to.account.clone(),
         permission_set: to.permission_set.clone(),
+        more_targets: more.to_vec(),
         extends: None,
         starts_at: new.starts_at,
         bundle: b.name.clone(),
@@ -676,7 +732,7 @@ pub fn open_request_with(
         break_glass: new.break_glass,
         tier: 0,
         tier_deadline: first_tier.map(|t| now.saturating_add(t.timeout_secs.saturating_mul(1000))),
-        required_approvals: b.policy.required_approvals,
+        required_approvals: policy.required_approvals,
         created_at: now,
         decided_at: None,
         version: 0,
@@ -689,18 +745,20 @@ pub fn open_request_with(
             "identity": to.identity.id,
             "account": to.account,
             "permission_set": to.permission_set,
+            "more_targets": (!more.is_empty()).then_some(more),
             "duration_secs": new.duration_secs,
             "starts_at": new.starts_at,
             "reason": new.reason,
             "source": new.source,
             "break_glass": new.break_glass,
         }))];
-    let mut grant = None;
+    let mut grants = Vec::new();
     if immediate {
         request.status = RequestStatus::Approved;
         request.decided_at = Some(now);
         request.tier_deadline = None;
-        let g = new_grant(&request, grant_id, now);
+        let made = new_grants(&request, grant_id, now);
+        let grant_ids: Vec<&str> = made.iter().map(|g| g.id.as_str()).collect();
         if new.break_glass {
             audit.push(
                 AuditEvent::new(now, "request.break_glass")
@@ -712,30 +770,31 @@ pub fn open_request_with(
                         "identity": to.identity.id,
                         "reason": new.reason,
                         "grant_id": grant_id,
+                        "grant_ids": grant_ids,
                         "note": "granted without approval under break-glass",
                     })),
             );
-        } else if let (Some(p), false) = (on_call, b.policy.auto_approve) {
+        } else if let (Some(p), false) = (on_call, policy.auto_approve) {
             audit.push(
                 AuditEvent::new(now, "request.approved")
                     .subject(request_id)
-                    .details(json!({"by": "on-call", "on_call": p, "grant_id": grant_id})),
+                    .details(json!({"by": "on-call", "on_call": p, "grant_id": grant_id, "grant_ids": grant_ids})),
             );
         } else {
             audit.push(
                 AuditEvent::new(now, "request.approved")
                     .subject(request_id)
-                    .details(json!({"by": "policy", "auto_approve": true, "grant_id": grant_id})),
+                    .details(json!({"by": "policy", "auto_approve": true, "grant_id": grant_id, "grant_ids": grant_ids})),
             );
         }
-        audit.push(grant_event("grant.created", &g, now));
-        grant = Some(g);
+        audit.extend(made.iter().map(|g| grant_event("grant.created", g, now)));
+        grants = made;
     }
     Ok(Transition {
         changes: Changeset {
             requests: vec![Write::Insert(request.clone())],
             approvals: Vec::new(),
-            grants: grant.iter().cloned().map(Write::Insert).collect(),
+            grants: grants.iter().cloned().map(Write::Insert).collect(),
             audit,
             tokens: Vec::new(),
             token_revocations: Vec::new(),
@@ -743,8 +802,55 @@ pub fn open_request_with(
             directory: Vec::new(),
         },
         request: Some(request),
-        grant,
+        grants,
     })
+}
+
+/// The policy that decides `request`: its bundle's, or the scoped rule that covers its
+/// targets' accounts.
+///
+/// # Errors
+/// No one policy covers its targets (see [`Bundle::policy_for`]).
+pub fn policy_of<'a>(
+    b: &'a Bundle,
+    request: &RequestRecord,
+) -> Result<&'a ApprovalPolicy, Refusal> {
+    let targets = request.targets();
+    let accounts: Vec<Option<&str>> = targets.iter().map(Target::account_id).collect();
+    b.policy_for(&accounts)
+        .map_err(|m| refuse(RefusalCode::InvalidTarget, m))
+}
+
+/// `targets` are all within bundle `b`'s scope, and one policy decides them: which.
+fn scope_and_policy<'a>(b: &'a Bundle, targets: &[Target]) -> Result<&'a ApprovalPolicy, Refusal> {
+    let accounts: Vec<Option<&str>> = targets.iter().map(Target::account_id).collect();
+    if let Some(scope) = &b.scope {
+        for (t, a) in targets.iter().zip(&accounts) {
+            match a {
+                Some(a) if scope.covers(a) => {}
+                Some(a) => {
+                    return Err(refuse(
+                        RefusalCode::OutOfScope,
+                        format!(
+                            "bundle `{}` may not be asked for in account {a} (its scope: {})",
+                            b.name, scope.said
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(refuse(
+                        RefusalCode::OutOfScope,
+                        format!(
+                            "bundle `{}` may be asked for in some accounts only ({}), and the account of `{}` is not known",
+                            b.name, scope.said, t.identity.id
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    b.policy_for(&accounts)
+        .map_err(|m| refuse(RefusalCode::InvalidTarget, m))
 }
 
 /// Who may answer `request` now: the approvers of its current tier and of earlier tiers,
@@ -754,9 +860,11 @@ pub fn eligible_approvers(cfg: &Rules, request: &RequestRecord) -> Vec<String> {
     let Some(b) = cfg.bundles.get(&request.bundle) else {
         return Vec::new();
     };
+    let Ok(policy) = policy_of(b, request) else {
+        return Vec::new();
+    };
     let upto = usize::try_from(request.tier).unwrap_or(0).saturating_add(1);
-    let mut out: Vec<String> = b
-        .policy
+    let mut out: Vec<String> = policy
         .tiers
         .iter()
         .take(upto)
@@ -846,7 +954,7 @@ pub fn decide(
             .subject(&request.id)
             .details(json!({"comment": comment, "tier": request.tier})),
     ];
-    let mut grant = None;
+    let mut grants = Vec::new();
     match decision {
         Decision::Deny => {
             updated.status = RequestStatus::Denied;
@@ -871,15 +979,16 @@ pub fn decide(
                 updated.status = RequestStatus::Approved;
                 updated.decided_at = Some(now);
                 updated.tier_deadline = None;
-                let g = new_grant(&updated, grant_id, now);
+                let made = new_grants(&updated, grant_id, now);
+                let grant_ids: Vec<&str> = made.iter().map(|g| g.id.as_str()).collect();
                 audit.push(
                     AuditEvent::new(now, "request.approved")
                         .actor(actor)
                         .subject(&request.id)
-                        .details(json!({"approvers": approvers, "grant_id": grant_id})),
+                        .details(json!({"approvers": approvers, "grant_id": grant_id, "grant_ids": grant_ids})),
                 );
-                audit.push(grant_event("grant.created", &g, now));
-                grant = Some(g);
+                audit.extend(made.iter().map(|g| grant_event("grant.created", g, now)));
+                grants = made;
             }
         }
     }
@@ -887,7 +996,7 @@ pub fn decide(
         changes: Changeset {
             requests: vec![Write::Update(updated.clone())],
             approvals: vec![approval],
-            grants: grant.iter().cloned().map(Write::Insert).collect(),
+            grants: grants.iter().cloned().map(Write::Insert).collect(),
             audit,
             tokens: Vec::new(),
             token_revocations: Vec::new(),
@@ -895,7 +1004,7 @@ pub fn decide(
             directory: Vec::new(),
         },
         request: Some(updated),
-        grant,
+        grants,
     })
 }
 
@@ -925,12 +1034,12 @@ pub fn decide_with(
     let mut t = decide(
         cfg, request, approvals, actor, decision, comment, &target.id, now,
     )?;
-    if t.grant.take().is_some() {
+    if !std::mem::take(&mut t.grants).is_empty() {
         let ext = extend_grant(cfg, target, request, actor, now)?;
         t.changes.grants = ext.changes.grants;
         t.changes.audit.retain(|e| e.kind != "grant.created");
         t.changes.audit.extend(ext.changes.audit);
-        t.grant = ext.grant;
+        t.grants = ext.grants;
     }
     Ok(t)
 }
@@ -989,7 +1098,7 @@ fn extend_grant(
             ..Changeset::default()
         },
         request: None,
-        grant: Some(g),
+        grants: vec![g],
     })
 }
 
@@ -1036,13 +1145,22 @@ pub fn request_extension(
     }
     check_text("reason", reason, cfg.max_reason_chars)?;
     let b = bundle(cfg, &grant.bundle)?;
-    let first_tier = b.policy.tiers.first();
+    let policy = scope_and_policy(
+        b,
+        &[Target {
+            identity: grant.identity.clone(),
+            account: grant.account.clone(),
+            permission_set: grant.permission_set.clone(),
+        }],
+    )?;
+    let first_tier = policy.tiers.first();
     let mut request = RequestRecord {
         id: request_id.to_owned(),
         requester: actor.to_owned(),
         identity: grant.identity.clone(),
         account: grant.account.clone(),
         permission_set: grant.permission_set.clone(),
+        more_targets: Vec::new(),
         extends: Some(grant.id.clone()),
         starts_at: None,
         bundle: grant.bundle.clone(),
@@ -1053,7 +1171,7 @@ pub fn request_extension(
         break_glass: false,
         tier: 0,
         tier_deadline: first_tier.map(|t| now.saturating_add(t.timeout_secs.saturating_mul(1000))),
-        required_approvals: b.policy.required_approvals,
+        required_approvals: policy.required_approvals,
         created_at: now,
         decided_at: None,
         version: 0,
@@ -1080,7 +1198,7 @@ pub fn request_extension(
             "source": source,
             "break_glass": false,
         }))];
-    if !(self_ok || b.policy.auto_approve) {
+    if !(self_ok || policy.auto_approve) {
         return Ok(Transition {
             changes: Changeset {
                 requests: vec![Write::Insert(request.clone())],
@@ -1088,7 +1206,7 @@ pub fn request_extension(
                 ..Changeset::default()
             },
             request: Some(request),
-            grant: None,
+            grants: Vec::new(),
         });
     }
     request.status = RequestStatus::Approved;
@@ -1112,7 +1230,7 @@ pub fn request_extension(
             ..Changeset::default()
         },
         request: Some(request),
-        grant: extended.grant,
+        grants: extended.grants,
     })
 }
 
@@ -1130,7 +1248,8 @@ pub fn tick_request(cfg: &Rules, request: &RequestRecord, now: Millis) -> Option
     let tiers = cfg
         .bundles
         .get(&request.bundle)
-        .map(|b| b.policy.tiers.clone())
+        .and_then(|b| policy_of(b, request).ok())
+        .map(|p| p.tiers.clone())
         .unwrap_or_default();
     let next = usize::try_from(request.tier).unwrap_or(0).saturating_add(1);
     let mut updated = request.clone();
@@ -1155,7 +1274,7 @@ pub fn tick_request(cfg: &Rules, request: &RequestRecord, now: Millis) -> Option
             ..Changeset::default()
         },
         request: Some(updated),
-        grant: None,
+        grants: Vec::new(),
     })
 }
 
@@ -1239,7 +1358,7 @@ pub fn activate(grant: &GrantRecord, step: &CloudStep, now: Millis) -> Transitio
             ..Changeset::default()
         },
         request: None,
-        grant: Some(g),
+        grants: vec![g],
     }
 }
 
@@ -1281,7 +1400,7 @@ pub fn remind(cfg: &Rules, grant: &GrantRecord, now: Millis) -> Option<Transitio
             ..Changeset::default()
         },
         request: None,
-        grant: Some(g),
+        grants: vec![g],
     })
 }
 
@@ -1300,7 +1419,7 @@ pub fn begin_expiry(grant: &GrantRecord, now: Millis) -> Option<Transition> {
             ..Changeset::default()
         },
         request: None,
-        grant: Some(g),
+        grants: vec![g],
     })
 }
 
@@ -1358,7 +1477,7 @@ pub(crate) fn revoking(
             ..Changeset::default()
         },
         request: None,
-        grant: Some(g),
+        grants: vec![g],
     }
 }
 
@@ -1436,7 +1555,7 @@ pub fn finish_end(grant: &GrantRecord, step: &CloudStep, now: Millis) -> Option<
             ..Changeset::default()
         },
         request: None,
-        grant: Some(g),
+        grants: vec![g],
     })
 }
 

@@ -353,6 +353,7 @@ pub fn organization(params: &Params) -> Result<Organization, FormatError> {
             scps: vec![full_access()?],
             rcps: rcp_defaults(),
             children: Vec::new(),
+            tags: std::collections::BTreeMap::new(),
         })
     };
     let mut ous = Vec::new();
@@ -380,6 +381,7 @@ pub fn organization(params: &Params) -> Result<Organization, FormatError> {
             scps,
             rcps: rcp_defaults(),
             children,
+            tags: std::collections::BTreeMap::new(),
         });
     }
     let mut root_children = vec![account_node(0)?];
@@ -402,6 +404,7 @@ pub fn organization(params: &Params) -> Result<Organization, FormatError> {
             ],
             rcps: rcp_defaults(),
             children: root_children,
+            tags: std::collections::BTreeMap::new(),
         },
     ))
 }

@@ -55,6 +55,9 @@ pub struct OrgNode {
     pub rcps: Vec<ControlPolicy>,
     /// Child OUs and accounts (empty for accounts), in file order.
     pub children: Vec<OrgNode>,
+    /// The account's tags in AWS Organizations (`ListTagsForResource`), by key; empty for
+    /// OUs and the root, and when not collected.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// An AWS Organization.
@@ -229,6 +232,7 @@ mod tests {
             scps: Vec::new(),
             rcps: Vec::new(),
             children,
+            tags: std::collections::BTreeMap::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::document::PolicyDocument;
 use crate::error::{parse_json, FormatError};
-use crate::json::{index, Obj};
+use crate::json::{as_str, field, index, type_name, Obj};
 use crate::org::{ControlPolicy, NodeKind, OrgNode, Organization};
 
 /// The `format` value this version of Latch reads and writes.
@@ -130,7 +130,7 @@ fn parse_node(
         }
     };
     match kind {
-        NodeKind::Account => o.only(&["type", "id", "name", "email", "scps", "rcps"])?,
+        NodeKind::Account => o.only(&["type", "id", "name", "email", "scps", "rcps", "tags"])?,
         _ => o.only(&["type", "id", "name", "scps", "rcps", "children"])?,
     }
     let id = o.req_str("id")?.to_owned();
@@ -173,6 +173,24 @@ fn parse_node(
     }
     check_attached(&o, "scps", scps.len(), PolicyType::Scp)?;
     check_attached(&o, "rcps", rcps.len(), PolicyType::Rcp)?;
+    let mut tags = std::collections::BTreeMap::new();
+    if let Some(v) = o.get("tags") {
+        let Some(map) = v.as_object() else {
+            return Err(FormatError::new(
+                &o.path_of("tags"),
+                format!(
+                    "expected an object of tag keys to values, found {}",
+                    type_name(v)
+                ),
+            ));
+        };
+        for (k, v) in map {
+            tags.insert(
+                k.clone(),
+                as_str(v, &field(&o.path_of("tags"), k))?.to_owned(),
+            );
+        }
+    }
     let mut children = Vec::new();
     if kind != NodeKind::Account {
         for (i, child) in o.opt_array("children")?.iter().enumerate() {
@@ -192,6 +210,7 @@ fn parse_node(
         scps,
         rcps,
         children,
+        tags,
     })
 }
 
@@ -300,6 +319,9 @@ fn node_value(n: &OrgNode) -> Value {
     };
     m.insert("scps".into(), policies(&n.scps));
     m.insert("rcps".into(), policies(&n.rcps));
+    if !n.tags.is_empty() {
+        m.insert("tags".into(), json!(n.tags));
+    }
     if n.kind != NodeKind::Account {
         m.insert(
             "children".into(),

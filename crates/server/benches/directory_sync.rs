@@ -303,6 +303,8 @@ fn base_rules(world: &World) -> Rules {
                     required_approvals: 1,
                     tiers: vec![tier(0), tier(1)],
                 },
+                scoped: Vec::new(),
+                scope: None,
                 description: None,
             };
             (name, bundle)

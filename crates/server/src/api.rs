@@ -26,7 +26,11 @@ pub struct NewRequestBody {
     /// The account the grant is for (an Identity Center user who reaches several).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// The permission set whose role in `account` receives it, when they reach the account
+    /// Several accounts at once (with or instead of `account`): one request, approved once,
+    /// one grant per account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// The permission set whose role in each account receives it, when they reach an account
     /// through several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_set: Option<String>,
@@ -91,6 +95,9 @@ pub struct RequestView {
     pub account: Option<String>,
     /// The permission set whose role receives it (Identity Center users).
     pub permission_set: Option<String>,
+    /// Every target, one grant each once approved (the first is `identity`, `account`,
+    /// `permission_set`).
+    pub targets: Vec<TargetView>,
     /// The grant this request asks more time for (`duration` longer).
     pub extends: Option<String>,
     /// When the access starts, for a window asked ahead (RFC 3339).
@@ -121,6 +128,32 @@ pub struct RequestView {
     pub decided_at: Option<String>,
 }
 
+/// Where one grant of a request lands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetView {
+    /// The AWS identity.
+    pub identity: String,
+    /// `role`, `user` or `identity_center`.
+    pub identity_kind: String,
+    /// The account (Identity Center users).
+    pub account: Option<String>,
+    /// The permission set (Identity Center users).
+    pub permission_set: Option<String>,
+}
+
+impl TargetView {
+    /// The view of a target.
+    #[must_use]
+    pub fn of(t: &latch_grant::Target) -> TargetView {
+        TargetView {
+            identity: t.identity.id.clone(),
+            identity_kind: t.identity.kind.as_str().to_owned(),
+            account: t.account.clone(),
+            permission_set: t.permission_set.clone(),
+        }
+    }
+}
+
 impl RequestView {
     /// The view of a record.
     #[must_use]
@@ -132,6 +165,7 @@ impl RequestView {
             identity_kind: r.identity.kind.as_str().to_owned(),
             account: r.account.clone(),
             permission_set: r.permission_set.clone(),
+            targets: r.targets().iter().map(TargetView::of).collect(),
             extends: r.extends.clone(),
             starts_at: r.starts_at.map(rfc3339),
             bundle: r.bundle.clone(),
@@ -176,6 +210,10 @@ pub struct GrantView {
     /// Where AWS stands: `pending` (approved, not applied yet), `applied` (written and read
     /// back), `removing` or `removed`.
     pub cloud_state: String,
+    /// While `pending`: the last error AWS gave when it was applied, as this server saw it
+    /// (it keeps retrying).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_error: Option<String>,
     /// Granted under break-glass.
     pub break_glass: bool,
     /// RFC 3339.
@@ -218,6 +256,7 @@ impl GrantView {
                 GrantStatus::Expired | GrantStatus::Revoked => "removed",
             }
             .to_owned(),
+            cloud_error: None,
             break_glass: g.break_glass,
             created_at: rfc3339(g.created_at),
             activated_at: g.activated_at.map(rfc3339),
@@ -262,8 +301,24 @@ impl ApprovalView {
 pub struct RequestAnswer {
     /// The request.
     pub request: RequestView,
-    /// Its grant (auto-approved, break-glass, or approved now).
+    /// Its grant (auto-approved, break-glass, or approved now); the first, for a request of
+    /// several targets.
     pub grant: Option<GrantView>,
+    /// Every grant made now: one per target.
+    #[serde(default)]
+    pub grants: Vec<GrantView>,
+}
+
+impl RequestAnswer {
+    /// The answer for a request and the grants made with it.
+    #[must_use]
+    pub fn of(r: &RequestRecord, grants: &[GrantRecord]) -> RequestAnswer {
+        RequestAnswer {
+            request: RequestView::of(r),
+            grant: grants.first().map(GrantView::of),
+            grants: grants.iter().map(GrantView::of).collect(),
+        }
+    }
 }
 
 /// `GET /api/v1/requests/{id}`.
@@ -275,6 +330,9 @@ pub struct RequestDetail {
     pub approvals: Vec<ApprovalView>,
     /// Who may answer now.
     pub approvers: Vec<String>,
+    /// Its grants, one per target once approved, each with where it stands in AWS.
+    #[serde(default)]
+    pub grants: Vec<GrantView>,
 }
 
 /// `GET /api/v1/requests`.

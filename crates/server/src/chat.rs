@@ -43,7 +43,7 @@ impl Style {
     pub fn usage(&self) -> String {
         format!(
             "Usage: {} (e.g. {}), {}, {}, {}, {}",
-            self.cmd("request <bundle> <duration> [account=<id>] [as=<permission set>] [start=<time>] <reason>"),
+            self.cmd("request <bundle> <duration> [account=<id>[,<id>…]] [as=<permission set>] [start=<time>] <reason>"),
             self.cmd("request iam-admin 1h account=111122223333 incident 4411"),
             self.cmd("grants"),
             self.cmd("extend <grant-id> <duration> [reason]"),
@@ -62,8 +62,8 @@ pub enum Command {
         bundle: String,
         /// Seconds.
         duration_secs: i64,
-        /// `account=<id>`: the account the grant is for.
-        account: Option<String>,
+        /// `account=<id>[,<id>…]`: the accounts the grants are for (one grant each).
+        accounts: Vec<String>,
         /// `as=<permission set>`: whose role on that account receives it.
         permission_set: Option<String>,
         /// `start=<RFC 3339>`: when the access starts (a change window).
@@ -112,10 +112,10 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
                 ));
             };
             let mut words = words.peekable();
-            let (mut account, mut permission_set, mut starts_at) = (None, None, None);
+            let (mut accounts, mut permission_set, mut starts_at) = (Vec::new(), None, None);
             while let Some(w) = words.peek() {
                 if let Some(a) = w.strip_prefix("account=") {
-                    account = Some(a.to_owned());
+                    accounts.extend(a.split(',').filter(|a| !a.is_empty()).map(str::to_owned));
                 } else if let Some(p) = w.strip_prefix("as=") {
                     permission_set = Some(p.to_owned());
                 } else if let Some(t) = w.strip_prefix("start=") {
@@ -135,7 +135,7 @@ pub fn parse_command(text: &str, style: &Style) -> Command {
                 Ok(duration_secs) => Command::Request {
                     bundle: bundle.to_owned(),
                     duration_secs,
-                    account,
+                    accounts,
                     permission_set,
                     starts_at,
                     reason,
@@ -211,6 +211,32 @@ pub fn target(
     }
 }
 
+/// ` on account A, account B` for a request of several targets; empty for one (its messages
+/// name the one target already).
+#[must_use]
+pub fn on_targets(r: &latch_grant::RequestRecord) -> String {
+    if r.more_targets.is_empty() {
+        return String::new();
+    }
+    format!(" on {}", targets(r))
+}
+
+/// Where a request's grants land, for people: each target as [`target`] says it.
+#[must_use]
+pub fn targets(r: &latch_grant::RequestRecord) -> String {
+    r.targets()
+        .iter()
+        .map(|t| {
+            target(
+                &t.identity,
+                t.account.as_deref(),
+                t.permission_set.as_deref(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What to say to a chat user who is not one of Latch's people.
 #[must_use]
 pub fn unknown_user(style: &Style, id: &str) -> String {
@@ -229,7 +255,7 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
         Command::Request {
             bundle,
             duration_secs,
-            account,
+            accounts,
             permission_set,
             starts_at,
             reason,
@@ -241,7 +267,7 @@ pub async fn run(core: &Arc<Core>, person: &Person, text: &str, style: &Style) -
                 reason,
                 break_glass: false,
                 source: style.platform.into(),
-                account,
+                accounts,
                 permission_set,
                 starts_at,
             };
@@ -331,13 +357,15 @@ pub async fn extend(
         .extend(grant_id, actor, by_secs, reason, style.platform)
         .await
     {
-        Ok((_, Some(g))) => format!(
-            "Extended: grant `{}` ({}) now ends at {}.",
-            g.id,
-            style.b(&g.bundle),
-            rfc3339(g.expires_at)
-        ),
-        Ok((r, None)) => format!(
+        Ok((_, gs)) if !gs.is_empty() => gs.first().map_or_else(String::new, |g| {
+            format!(
+                "Extended: grant `{}` ({}) now ends at {}.",
+                g.id,
+                style.b(&g.bundle),
+                rfc3339(g.expires_at)
+            )
+        }),
+        Ok((r, _)) => format!(
             "Extension request `{}` ({} more of grant `{grant_id}`) sent to approvers: {}.",
             r.id,
             format_duration(r.duration_secs),
@@ -370,31 +398,53 @@ async fn default_extension(core: &Arc<Core>, grant_id: &str) -> i64 {
 /// Open a request from chat and say what became of it.
 pub async fn file_request(core: &Arc<Core>, new: NewRequest, style: &Style) -> String {
     match core.request(new).await {
-        Ok((r, Some(g))) => match g.starts_at {
-            Some(start) => format!(
-                "Approved ahead (auto-approved): {} from {} until {} — request `{}`, grant `{}`; cancel before the start with {}.",
-                style.b(&r.bundle),
-                rfc3339(start),
-                rfc3339(g.expires_at),
+        Ok((r, gs)) => match gs.as_slice() {
+            [] => format!(
+                "Request `{}` for {}{} ({}) sent to approvers: {}.",
                 r.id,
-                g.id,
-                style.cmd(&format!("done {}", g.id))
+                style.b(&r.bundle),
+                on_targets(&r),
+                format_duration(r.duration_secs),
+                latch_grant::workflow::eligible_approvers(&core.rules(), &r).join(", ")
             ),
-            None => format!(
-                "Granted at once (auto-approved): {} until {} — request `{}`, grant `{}`.",
+            [g] => match g.starts_at {
+                Some(start) => format!(
+                    "Approved ahead (auto-approved): {} from {} until {} — request `{}`, grant `{}`; cancel before the start with {}.",
+                    style.b(&r.bundle),
+                    rfc3339(start),
+                    rfc3339(g.expires_at),
+                    r.id,
+                    g.id,
+                    style.cmd(&format!("done {}", g.id))
+                ),
+                None => format!(
+                    "Granted at once (auto-approved): {} until {} — request `{}`, grant `{}`.",
+                    style.b(&r.bundle),
+                    rfc3339(g.expires_at),
+                    r.id,
+                    g.id
+                ),
+            },
+            many => format!(
+                "{} (auto-approved): {} until {} — request `{}`, one grant per account: {}.",
+                if r.starts_at.is_some_and(|s| many.iter().any(|g| g.starts_at == Some(s))) {
+                    "Approved ahead"
+                } else {
+                    "Granted at once"
+                },
                 style.b(&r.bundle),
-                rfc3339(g.expires_at),
+                many.first().map_or_else(String::new, |g| rfc3339(g.expires_at)),
                 r.id,
-                g.id
+                many.iter()
+                    .map(|g| format!(
+                        "`{}` on {}",
+                        g.id,
+                        target(&g.identity, g.account.as_deref(), g.permission_set.as_deref())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         },
-        Ok((r, None)) => format!(
-            "Request `{}` for {} ({}) sent to approvers: {}.",
-            r.id,
-            style.b(&r.bundle),
-            format_duration(r.duration_secs),
-            latch_grant::workflow::eligible_approvers(&core.rules(), &r).join(", ")
-        ),
         Err(ServiceError::Refused(refusal)) => format!("Refused: {}", refusal.message),
         Err(e) => format!("Error: {e}"),
     }
@@ -462,10 +512,11 @@ pub fn ending_soon_message(g: &GrantRecord, now: i64, style: &Style) -> String {
 #[must_use]
 pub fn stuck_message(g: &GrantRecord, error: Option<&str>, style: &Style) -> String {
     format!(
-        "Grant `{}` ({} for `{}`) was approved but is not applied in AWS yet: Latch keeps retrying, and it is not active until it is.{}",
+        "Grant `{}` ({} for `{}` on {}) was approved but is not applied in AWS yet: Latch keeps retrying, and it is not active until it is.{}",
         g.id,
         style.b(&g.bundle),
         g.requester,
+        target(&g.identity, g.account.as_deref(), g.permission_set.as_deref()),
         error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
     )
 }
@@ -475,10 +526,18 @@ pub fn stuck_message(g: &GrantRecord, error: Option<&str>, style: &Style) -> Str
 pub fn decided_message(r: &RequestRecord, actor: Option<&str>, style: &Style) -> Option<String> {
     Some(match r.status {
         RequestStatus::Approved => format!(
-            "Your request `{}` for {} ({}) was approved; the grant is being applied.",
+            "Your request `{}` for {} ({}) was approved; {}.",
             r.id,
             style.b(&r.bundle),
-            format_duration(r.duration_secs)
+            format_duration(r.duration_secs),
+            if r.more_targets.is_empty() {
+                "the grant is being applied".to_owned()
+            } else {
+                format!(
+                    "one grant per account is being applied ({}), and you will hear of each",
+                    targets(r)
+                )
+            }
         ),
         RequestStatus::Denied => format!(
             "Your request `{}` for {} was denied{}.",
@@ -504,10 +563,10 @@ pub fn decided_message(r: &RequestRecord, actor: Option<&str>, style: &Style) ->
 #[must_use]
 pub fn break_glass_alert(r: &RequestRecord, g: &GrantRecord, style: &Style) -> String {
     format!(
-        "BREAK-GLASS: {} granted themselves {} on `{}` until {} without approval. Reason: {}",
+        "BREAK-GLASS: {} granted themselves {} on {} until {} without approval. Reason: {}",
         style.b(&r.requester),
         style.b(&r.bundle),
-        r.identity.id,
+        targets(r),
         rfc3339(g.expires_at),
         r.reason
     )
@@ -528,7 +587,7 @@ mod tests {
                 Command::Request {
                     bundle: "iam-admin".into(),
                     duration_secs: 3600,
-                    account: None,
+                    accounts: Vec::new(),
                     permission_set: None,
                     starts_at: None,
                     reason: "incident 4411".into()
@@ -558,10 +617,29 @@ mod tests {
             Command::Request {
                 bundle: "iam-admin".into(),
                 duration_secs: 3600,
-                account: Some("111122223333".into()),
+                accounts: vec!["111122223333".into()],
                 permission_set: Some("ReadOnly".into()),
                 starts_at: None,
                 reason: "INC 7".into()
+            }
+        );
+        // Several accounts, comma-separated or repeated: one grant each.
+        assert_eq!(
+            parse_command(
+                "request iam-admin 1h account=111122223333,444455556666 account=777788889999 INC 8",
+                &SLACK
+            ),
+            Command::Request {
+                bundle: "iam-admin".into(),
+                duration_secs: 3600,
+                accounts: vec![
+                    "111122223333".into(),
+                    "444455556666".into(),
+                    "777788889999".into()
+                ],
+                permission_set: None,
+                starts_at: None,
+                reason: "INC 8".into()
             }
         );
         assert_eq!(
@@ -577,7 +655,7 @@ mod tests {
     fn each_platform_says_it_in_its_own_markup() {
         assert_eq!(
             SLACK.usage(),
-            "Usage: `/latch request <bundle> <duration> [account=<id>] [as=<permission set>] [start=<time>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch extend <grant-id> <duration> [reason]`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
+            "Usage: `/latch request <bundle> <duration> [account=<id>[,<id>…]] [as=<permission set>] [start=<time>] <reason>` (e.g. `/latch request iam-admin 1h account=111122223333 incident 4411`), `/latch grants`, `/latch extend <grant-id> <duration> [reason]`, `/latch done <grant-id> [reason]`, `/latch revoke <grant-id> [reason]`"
         );
         assert!(TEAMS.usage().starts_with("Usage: `request <bundle>"));
         assert_eq!(SLACK.b("iam-admin"), "*iam-admin*");

@@ -10,6 +10,7 @@
 //! max_reason_chars = 1000            # longest reason, comment or revoke reason
 //! remind_before = "10m"              # tell a holder this long before a grant ends ("off": never)
 //! stuck_after = "2m"                 # alert when an approved grant is still not applied
+//! organization = "snapshot/organization.json"   # what `latch collect` wrote: scopes need it
 //!
 //! [slack]
 //! signing_secret_env = "LATCH_SLACK_SIGNING_SECRET"   # or signing_secret = "…"
@@ -37,12 +38,18 @@
 //! max_total = "3h"                    # with extensions (default: max_duration)
 //! self_extend = "30m"                 # more time its holder may take unapproved
 //! approvers = ["group:security"]
+//! scope = { ous = ["Prod", "Sandbox"] }   # asked for in these accounts only (optional)
 //!
 //! [[approval]]                        # a richer policy for some bundles (optional)
 //! bundles = ["iam-admin"]
 //! required_approvals = 2
 //! tiers = [ { approvers = ["bob", "carol"], timeout = "15m" },
 //!           { approvers = ["dave"], timeout = "30m" } ]
+//!
+//! [[approval]]                        # in some accounts only: OU ids or names, account ids,
+//! bundles = ["iam-admin"]             # account tags (each key narrows the others); the first
+//! scope = { ous = ["Sandbox"] }       # scoped rule that covers a request decides it
+//! auto_approve = true
 //!
 //! [aws]                               # where grants land (`latch serve --cloud aws`)
 //! region = "us-east-1"                # optional: AWS_REGION, the profile, then us-east-1
@@ -261,6 +268,7 @@ struct RawServer {
     break_glass: Vec<String>,
     max_reason_chars: Option<i64>,
     firewall_config: Option<String>,
+    organization: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +330,7 @@ struct RawBundle {
     #[serde(default)]
     auto_approve: bool,
     description: Option<String>,
+    scope: Option<RawScope>,
     // The firewall's config also lives here (actions, …); the server ignores it.
     #[serde(flatten)]
     _rest: BTreeMap<String, toml::Value>,
@@ -337,6 +346,21 @@ struct RawApproval {
     #[serde(default)]
     tiers: Vec<RawTier>,
     channel: Option<String>,
+    scope: Option<RawScope>,
+}
+
+/// `scope = { accounts = [..], ous = [..], tags = { KEY = "VALUE" } }`: the accounts named,
+/// or under the OUs (by id or name, at any depth), or carrying every tag; each key given
+/// narrows the others.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    ous: Vec<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,7 +370,7 @@ struct RawTier {
     timeout: Option<String>,
 }
 
-pub use latch_grant::rules::{ApprovalPolicy, Bundle, Person, Rules, Tier};
+pub use latch_grant::rules::{ApprovalPolicy, Bundle, Person, Rules, Scope, ScopedPolicy, Tier};
 
 /// Slack settings.
 #[derive(Debug, Clone)]
@@ -790,8 +814,45 @@ impl Config {
             ))
         };
 
-        // Bundles and their policies.
+        // The organization, for scopes: which accounts an OU or a tag covers.
+        let organization = match &s.organization {
+            None => None,
+            Some(f) if f.trim().is_empty() => {
+                return Err(err(
+                    "server.organization",
+                    "empty (name the organization.json that `latch collect` wrote)".into(),
+                ))
+            }
+            Some(f) => {
+                let path = beside(file, f);
+                let text = latch_input::read(&path, latch_input::Expected::Json).map_err(|e| {
+                    err(
+                        "server.organization",
+                        format!("{}: {}", path.display(), e.problem),
+                    )
+                })?;
+                Some(
+                    latch_model::orgfile::parse_organization_str(&text).map_err(|e| {
+                        err("server.organization", format!("{}: {e}", path.display()))
+                    })?,
+                )
+            }
+        };
+        let resolve = |field: &str, raw: &RawScope| -> Result<Scope, ConfigError> {
+            let org = organization.as_ref().ok_or_else(|| {
+                err(
+                    field,
+                    "a scope needs the organization: set [server] organization to the organization.json `latch collect` wrote".into(),
+                )
+            })?;
+            resolve_scope(org, raw).map_err(|reason| err(field, reason))
+        };
+
+        // Bundles and their policies: one [[approval]] without a scope replaces a bundle's
+        // own approvers; those with a scope decide the requests in their accounts, the first
+        // that covers them in file order.
         let mut overrides: BTreeMap<String, (usize, &RawApproval)> = BTreeMap::new();
+        let mut scoped_rules: BTreeMap<String, Vec<(usize, &RawApproval)>> = BTreeMap::new();
         for (i, a) in raw.approval.iter().enumerate() {
             for b in &a.bundles {
                 if !raw.bundles.contains_key(b) {
@@ -800,14 +861,40 @@ impl Config {
                         format!("unknown bundle `{b}` (define it under [bundles.{b}])"),
                     ));
                 }
-                if overrides.insert(b.clone(), (i, a)).is_some() {
+                if a.scope.is_some() {
+                    if a.channel.is_some() {
+                        return Err(err(
+                            &format!("approval[{i}].channel"),
+                            "a bundle's approval channel is set on its [[approval]] without a scope, for every request".into(),
+                        ));
+                    }
+                    scoped_rules.entry(b.clone()).or_default().push((i, a));
+                } else if overrides.insert(b.clone(), (i, a)).is_some() {
                     return Err(err(
                         &format!("approval[{i}].bundles"),
-                        format!("bundle `{b}` already has an [[approval]] policy"),
+                        format!("bundle `{b}` already has an [[approval]] policy without a scope (give this one a `scope`, or merge them)"),
                     ));
                 }
             }
         }
+        let policy_of = |afield: &str, a: &RawApproval| -> Result<ApprovalPolicy, ConfigError> {
+            let mut tiers = Vec::new();
+            for (t, tier) in a.tiers.iter().enumerate() {
+                let tf = format!("{afield}.tiers[{t}]");
+                let (approvers, directory_groups) =
+                    expand(&format!("{tf}.approvers"), &tier.approvers)?;
+                tiers.push(Tier {
+                    approvers,
+                    directory_groups,
+                    timeout_secs: dur(&format!("{tf}.timeout"), &tier.timeout, approval_timeout)?,
+                });
+            }
+            Ok(ApprovalPolicy {
+                auto_approve: a.auto_approve,
+                required_approvals: a.required_approvals.unwrap_or(1),
+                tiers,
+            })
+        };
         let mut bundles = BTreeMap::new();
         let mut approval_channels = BTreeMap::new();
         let mut on_call_schedules = BTreeMap::new();
@@ -824,102 +911,75 @@ impl Config {
                     format!("longer than server.max_duration ({max_duration_secs}s)"),
                 ));
             }
-            let policy = if let Some((i, a)) = overrides.get(name) {
-                let afield = format!("approval[{i}]");
-                let mut tiers = Vec::new();
-                for (t, tier) in a.tiers.iter().enumerate() {
-                    let tf = format!("{afield}.tiers[{t}]");
-                    let (approvers, directory_groups) =
-                        expand(&format!("{tf}.approvers"), &tier.approvers)?;
-                    tiers.push(Tier {
-                        approvers,
-                        directory_groups,
-                        timeout_secs: dur(
-                            &format!("{tf}.timeout"),
-                            &tier.timeout,
-                            approval_timeout,
-                        )?,
-                    });
-                }
+            let (rule, policy) = if let Some((i, a)) = overrides.get(name) {
                 if let Some(c) = &a.channel {
                     approval_channels.insert(name.clone(), c.clone());
                 }
-                ApprovalPolicy {
-                    auto_approve: a.auto_approve,
-                    required_approvals: a.required_approvals.unwrap_or(1),
-                    tiers,
-                }
+                let afield = format!("approval[{i}]");
+                (afield.clone(), policy_of(&afield, a)?)
             } else {
                 let (approvers, directory_groups) =
                     expand(&format!("{field}.approvers"), &b.approvers)?;
-                ApprovalPolicy {
-                    auto_approve: b.auto_approve,
-                    required_approvals: 1,
-                    tiers: if approvers.is_empty() && directory_groups.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![Tier {
-                            approvers,
-                            directory_groups,
-                            timeout_secs: approval_timeout,
-                        }]
+                (
+                    field.clone(),
+                    ApprovalPolicy {
+                        auto_approve: b.auto_approve,
+                        required_approvals: 1,
+                        tiers: if approvers.is_empty() && directory_groups.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![Tier {
+                                approvers,
+                                directory_groups,
+                                timeout_secs: approval_timeout,
+                            }]
+                        },
                     },
-                }
+                )
             };
-            if !(1..=2).contains(&policy.required_approvals) {
-                return Err(err(
-                    &field,
-                    "required_approvals must be 1 or 2 (a second approver)".into(),
-                ));
-            }
-            if !policy.auto_approve && policy.tiers.is_empty() {
-                return Err(err(
-                    &field,
-                    "no approvers and not auto-approved: nobody could ever grant it".into(),
-                ));
-            }
-            for (t, tier) in policy.tiers.iter().enumerate() {
-                // A directory group's size is known only once the directory is read.
-                if tier.directory_groups.is_empty()
-                    && tier.approvers.len()
-                        < usize::try_from(policy.required_approvals).unwrap_or(1)
+            let scope = match &b.scope {
+                Some(r) => Some(resolve(&format!("{field}.scope"), r)?),
+                None => None,
+            };
+            let mut scoped = Vec::new();
+            for (i, a) in scoped_rules.get(name).into_iter().flatten() {
+                let afield = format!("approval[{i}]");
+                let Some(raw_scope) = &a.scope else { continue };
+                let mut rule_scope = resolve(&format!("{afield}.scope"), raw_scope)?;
+                if let Some(bundle_scope) = &scope {
+                    rule_scope.accounts.retain(|acc| bundle_scope.covers(acc));
+                    if rule_scope.accounts.is_empty() {
+                        return Err(err(
+                            &format!("{afield}.scope"),
+                            format!(
+                                "covers no account bundle `{name}` may be asked for in ({} against the bundle's {}): it would never decide anything",
+                                rule_scope.said, bundle_scope.said
+                            ),
+                        ));
+                    }
+                }
+                if let Some(earlier) = scoped
+                    .iter()
+                    .find(|p: &&ScopedPolicy| rule_scope.accounts.is_subset(&p.scope.accounts))
                 {
                     return Err(err(
-                        &field,
+                        &format!("{afield}.scope"),
                         format!(
-                            "tier {t} has {} approver(s) but {} approvals are required",
-                            tier.approvers.len(),
-                            policy.required_approvals
+                            "every account it covers for bundle `{name}` is covered by {} before it: it would never decide anything",
+                            earlier.rule
                         ),
                     ));
                 }
+                scoped.push(ScopedPolicy {
+                    rule: afield.clone(),
+                    scope: rule_scope,
+                    policy: policy_of(&afield, a)?,
+                });
             }
-            // An approver's own request needs that many approvals from the others: with too
-            // few of them (over every tier it escalates through), it could only expire.
-            let required = usize::try_from(policy.required_approvals).unwrap_or(1);
-            if required > 1 && policy.tiers.iter().all(|t| t.directory_groups.is_empty()) {
-                let everyone: BTreeSet<&str> = policy
-                    .tiers
-                    .iter()
-                    .flat_map(|t| t.approvers.iter().map(String::as_str))
-                    .collect();
-                if let Some(p) = everyone.iter().find(|_| everyone.len() <= required) {
-                    let rule = overrides
-                        .get(name)
-                        .map_or_else(|| field.clone(), |(i, _)| format!("approval[{i}]"));
-                    let others: Vec<&str> = everyone.iter().copied().filter(|o| o != p).collect();
-                    return Err(err(
-                        &rule,
-                        format!(
-                            "`{p}`'s own requests for `{name}` could never be approved: {required} approvals are required and, besides `{p}`, only {} may approve in any tier; add approvers or require one approval",
-                            if others.is_empty() {
-                                "nobody".to_owned()
-                            } else {
-                                others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
-                            }
-                        ),
-                    ));
-                }
+            for (rule, policy) in std::iter::once((rule.as_str(), &policy))
+                .chain(scoped.iter().map(|p| (p.rule.as_str(), &p.policy)))
+            {
+                check_policy(name, policy).map_err(|reason| err(rule, reason))?;
             }
             let max_total = dur(&format!("{field}.max_total"), &b.max_total, max)?;
             if max_total < max || max_total > max_duration_secs {
@@ -993,6 +1053,8 @@ impl Config {
                     self_extend_secs: self_extend,
                     on_call,
                     policy,
+                    scoped,
+                    scope,
                     description: b.description.clone(),
                 },
             );
@@ -1282,6 +1344,132 @@ impl Config {
         }
         out
     }
+}
+
+/// A policy that could not work: too many or too few approvals, nobody to approve, or a
+/// tier too small — and the approver whose own requests could only expire.
+fn check_policy(bundle: &str, policy: &ApprovalPolicy) -> Result<(), String> {
+    if !(1..=2).contains(&policy.required_approvals) {
+        return Err("required_approvals must be 1 or 2 (a second approver)".into());
+    }
+    if !policy.auto_approve && policy.tiers.is_empty() {
+        return Err("no approvers and not auto-approved: nobody could ever grant it".into());
+    }
+    let required = usize::try_from(policy.required_approvals).unwrap_or(1);
+    for (t, tier) in policy.tiers.iter().enumerate() {
+        // A directory group's size is known only once the directory is read.
+        if tier.directory_groups.is_empty() && tier.approvers.len() < required {
+            return Err(format!(
+                "tier {t} has {} approver(s) but {} approvals are required",
+                tier.approvers.len(),
+                policy.required_approvals
+            ));
+        }
+    }
+    // An approver's own request needs that many approvals from the others: with too few of
+    // them (over every tier it escalates through), it could only expire.
+    if required > 1 && policy.tiers.iter().all(|t| t.directory_groups.is_empty()) {
+        let everyone: BTreeSet<&str> = policy
+            .tiers
+            .iter()
+            .flat_map(|t| t.approvers.iter().map(String::as_str))
+            .collect();
+        if let Some(p) = everyone.iter().find(|_| everyone.len() <= required) {
+            let others: Vec<&str> = everyone.iter().copied().filter(|o| o != p).collect();
+            return Err(format!(
+                "`{p}`'s own requests for `{bundle}` could never be approved: {required} approvals are required and, besides `{p}`, only {} may approve in any tier; add approvers or require one approval",
+                if others.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    others
+                        .iter()
+                        .map(|o| format!("`{o}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The accounts of `org` a scope covers: those named, under an OU named (by id or name, at
+/// any depth), carrying every tag named; each key given narrows the others.
+///
+/// # Errors
+/// An empty scope, an account or OU the organization does not have, or a scope that covers
+/// no account (with what it said).
+fn resolve_scope(org: &latch_model::Organization, raw: &RawScope) -> Result<Scope, String> {
+    let mut said = Vec::new();
+    let quoted = |list: &[String]| {
+        list.iter()
+            .map(|x| format!("\"{x}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !raw.accounts.is_empty() {
+        said.push(format!("accounts = [{}]", quoted(&raw.accounts)));
+    }
+    if !raw.ous.is_empty() {
+        said.push(format!("ous = [{}]", quoted(&raw.ous)));
+    }
+    if !raw.tags.is_empty() {
+        said.push(format!(
+            "tags = {{ {} }}",
+            raw.tags
+                .iter()
+                .map(|(k, v)| format!("{k} = \"{v}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if said.is_empty() {
+        return Err(
+            "an empty scope: name `accounts`, `ous` (ids or names) or account `tags`".into(),
+        );
+    }
+    let said = said.join(", ");
+    for a in &raw.accounts {
+        if !org.contains_account(a) {
+            return Err(format!("account `{a}` is not in the organization"));
+        }
+    }
+    let ous = org.organizational_units();
+    for o in &raw.ous {
+        if !ous.iter().any(|n| n.id == *o || n.name == *o) {
+            let names: Vec<&str> = ous.iter().map(|n| n.name.as_str()).collect();
+            return Err(format!(
+                "the organization has no OU `{o}` (its OUs: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    let accounts: BTreeSet<String> = org
+        .accounts()
+        .into_iter()
+        .filter(|acc| raw.accounts.is_empty() || raw.accounts.contains(&acc.id))
+        .filter(|acc| {
+            raw.ous.is_empty()
+                || org.path_to(&acc.id).is_some_and(|path| {
+                    path.iter().any(|n| {
+                        n.kind == latch_model::NodeKind::OrganizationalUnit
+                            && raw.ous.iter().any(|o| *o == n.id || *o == n.name)
+                    })
+                })
+        })
+        .filter(|acc| {
+            raw.tags
+                .iter()
+                .all(|(k, v)| acc.tags.get(k).is_some_and(|have| have == v))
+        })
+        .map(|acc| acc.id.clone())
+        .collect();
+    if accounts.is_empty() {
+        return Err(format!(
+            "matches no account of the organization ({said}): a rule that covers nothing is a mistake"
+        ));
+    }
+    Ok(Scope { said, accounts })
 }
 
 /// A duration for people (`1h30m`).
@@ -1868,6 +2056,147 @@ tiers = [ { approvers = ["bob", "carol"], timeout = "15m" }, { approvers = ["ali
         says("missing");
         std::fs::create_dir(&f).unwrap();
         says("a folder, not a file");
+    }
+
+    /// An organization for scope tests: Prod (two accounts, one tagged `tier = "1"`) and
+    /// Sandbox (one), plus the management account at the root.
+    pub(crate) const SCOPE_ORG: &str = r#"{"format": "latch.organization/v1",
+      "management_account_id": "100000000001",
+      "root": {"id": "r-ab12", "name": "Root", "scps": [{"id": "p-FullAWSAccess"}], "children": [
+        {"type": "account", "id": "100000000001", "name": "management", "scps": [{"id": "p-FullAWSAccess"}]},
+        {"type": "ou", "id": "ou-ab12-prod0001", "name": "Prod", "scps": [{"id": "p-FullAWSAccess"}], "children": [
+          {"type": "account", "id": "111111111111", "name": "prod-app", "scps": [{"id": "p-FullAWSAccess"}], "tags": {"env": "prod", "tier": "1"}},
+          {"type": "account", "id": "222222222222", "name": "prod-data", "scps": [{"id": "p-FullAWSAccess"}], "tags": {"env": "prod"}}]},
+        {"type": "ou", "id": "ou-ab12-sand0001", "name": "Sandbox", "scps": [{"id": "p-FullAWSAccess"}], "children": [
+          {"type": "account", "id": "333333333333", "name": "sandbox-1", "scps": [{"id": "p-FullAWSAccess"}], "tags": {"env": "sandbox"}}]}]}}"#;
+
+    #[test]
+    fn bundles_and_approval_rules_are_scoped_by_account_ou_and_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("organization.json"), SCOPE_ORG).unwrap();
+        let file = dir.path().join("latch.toml").display().to_string();
+        let base = r#"
+[server]
+organization = "organization.json"
+[identities.alice]
+aws = "arn:aws:iam::111111111111:role/alice"
+[identities.bob]
+aws = "arn:aws:iam::111111111111:role/bob"
+[identities.carol]
+aws = "arn:aws:iam::111111111111:role/carol"
+[groups]
+security = ["bob", "carol"]
+[bundles.iam-admin]
+max_duration = "1h"
+approvers = ["bob"]
+scope = { ous = ["Prod", "ou-ab12-sand0001"] }
+"#;
+        let rules = r#"
+[[approval]]
+bundles = ["iam-admin"]
+scope = { ous = ["Prod"] }
+required_approvals = 2
+tiers = [{ approvers = ["group:security", "alice"] }]
+[[approval]]
+bundles = ["iam-admin"]
+scope = { tags = { env = "sandbox" } }
+auto_approve = true
+"#;
+        let c = Config::parse(&format!("{base}{rules}"), &file, &env).unwrap();
+        let b = &c.rules.bundles["iam-admin"];
+        assert_eq!(
+            b.scope
+                .as_ref()
+                .unwrap()
+                .accounts
+                .iter()
+                .collect::<Vec<_>>(),
+            vec!["111111111111", "222222222222", "333333333333"]
+        );
+        // Prod: two approvers; the sandbox: at once; both need one rule.
+        assert_eq!(
+            b.policy_for(&[Some("222222222222")])
+                .unwrap()
+                .required_approvals,
+            2
+        );
+        assert!(b.policy_for(&[Some("333333333333")]).unwrap().auto_approve);
+        let mixed = b
+            .policy_for(&[Some("111111111111"), Some("333333333333")])
+            .unwrap_err();
+        assert!(mixed.contains("approval[0] and approval[1]"), "{mixed}");
+        assert!(b.policy_for(&[None]).is_err());
+
+        let fails = |text: String| Config::parse(&text, &file, &env).unwrap_err();
+        // A rule that matches nothing is refused at load, with the reason.
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(r#"env = "sandbox""#, r#"env = "staging""#)
+        ));
+        assert_eq!(e.field, "approval[1].scope", "{e}");
+        assert!(e.reason.contains("matches no account"), "{e}");
+        assert!(e.reason.contains(r#"tags = { env = "staging" }"#), "{e}");
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(r#"ous = ["Prod"]"#, r#"ous = ["Staging"]"#)
+        ));
+        assert!(e.reason.contains("no OU `Staging`"), "{e}");
+        assert!(e.reason.contains("Prod, Sandbox"), "{e}");
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(r#"ous = ["Prod"]"#, r#"accounts = ["999999999999"]"#)
+        ));
+        assert!(
+            e.reason
+                .contains("`999999999999` is not in the organization"),
+            "{e}"
+        );
+        // Both keys narrow: Prod accounts tagged env = sandbox are none.
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(
+                r#"ous = ["Prod"]"#,
+                r#"ous = ["Prod"], tags = { env = "sandbox" }"#
+            )
+        ));
+        assert!(e.reason.contains("matches no account"), "{e}");
+        // A rule outside the bundle's own scope, and one an earlier rule shadows.
+        let e = fails(format!(
+            "{}{}",
+            base.replace(r#"ous = ["Prod", "ou-ab12-sand0001"]"#, r#"ous = ["Prod"]"#),
+            rules
+        ));
+        assert_eq!(e.field, "approval[1].scope", "{e}");
+        assert!(
+            e.reason
+                .contains("covers no account bundle `iam-admin` may be asked for in"),
+            "{e}"
+        );
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(r#"tags = { env = "sandbox" }"#, r#"tags = { tier = "1" }"#)
+        ));
+        assert!(e.reason.contains("covered by approval[0] before it"), "{e}");
+        // The unsatisfiable-rule check covers scoped rules too.
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(r#"["group:security", "alice"]"#, r#"["bob", "alice"]"#)
+        ));
+        assert_eq!(e.field, "approval[0]", "{e}");
+        assert!(e.reason.contains("could never be approved"), "{e}");
+        // A scope needs the organization; an empty scope says nothing.
+        let e = fails(format!(
+            "{}{rules}",
+            base.replace("organization = \"organization.json\"\n", "")
+        ));
+        assert!(e.reason.contains("set [server] organization"), "{e}");
+        let e = fails(format!(
+            "{base}{}",
+            rules.replace(r#"scope = { ous = ["Prod"] }"#, "scope = {}")
+        ));
+        assert!(e.reason.contains("an empty scope"), "{e}");
+        let e = fails(base.replace("organization.json\"", "missing.json\""));
+        assert_eq!(e.field, "server.organization", "{e}");
     }
 
     #[test]

@@ -85,6 +85,7 @@ impl From<Refusal> for ApiError {
             | RefusalCode::ForbiddenCharacter
             | RefusalCode::InvalidName
             | RefusalCode::InvalidTarget
+            | RefusalCode::OutOfScope
             | RefusalCode::InvalidStart => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, r.code.as_str(), r.message)
@@ -643,17 +644,14 @@ async fn create_request(
             reason: body.reason,
             break_glass: body.break_glass,
             source: source.to_owned(),
-            account: body.account,
+            accounts: body.account.into_iter().chain(body.accounts).collect(),
             permission_set: body.permission_set,
             starts_at,
         })
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(RequestAnswer {
-            request: RequestView::of(&request),
-            grant: grant.as_ref().map(GrantView::of),
-        }),
+        Json(RequestAnswer::of(&request, &grant)),
     )
         .into_response())
 }
@@ -708,10 +706,19 @@ async fn show_request(
             )
         })?;
     let approvals = core.view().approvals(&id).await?;
+    let grants = core
+        .view()
+        .grants(&GrantQuery {
+            request_id: Some(r.id.clone()),
+            ..GrantQuery::default()
+        })
+        .await?;
+    let views = core.grant_views(&grants);
     Ok(Json(RequestDetail {
         request: RequestView::of(&r),
         approvals: approvals.iter().map(ApprovalView::of).collect(),
-        approvers: latch_grant::workflow::eligible_approvers(&core.config.rules, &r),
+        approvers: latch_grant::workflow::eligible_approvers(&core.rules(), &r),
+        grants: views,
     }))
 }
 
@@ -726,10 +733,7 @@ async fn decide(
     let (r, g) = core
         .decide(&id, &caller.subject, decision, comment.as_deref())
         .await?;
-    Ok(Json(RequestAnswer {
-        request: RequestView::of(&r),
-        grant: g.as_ref().map(GrantView::of),
-    }))
+    Ok(Json(RequestAnswer::of(&r, &g)))
 }
 
 async fn approve(
@@ -780,7 +784,7 @@ async fn list_grants(
         })
         .await?;
     Ok(Json(GrantList {
-        grants: gs.iter().map(GrantView::of).collect(),
+        grants: core.grant_views(&gs),
     }))
 }
 
@@ -853,10 +857,7 @@ async fn extend(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(RequestAnswer {
-            request: RequestView::of(&request),
-            grant: grant.as_ref().map(GrantView::of),
-        }),
+        Json(RequestAnswer::of(&request, &grant)),
     )
         .into_response())
 }

@@ -74,8 +74,8 @@ fn answer_schemas() -> Value {
         "Request": object(json!({
             "id": s("string"), "requester": s("string"), "identity": s("string"),
             "identity_kind": s("string"), "account": nullable("string"),
-            "permission_set": nullable("string"), "extends": nullable("string"),
-            "starts_at": nullable("string"),
+            "permission_set": nullable("string"), "targets": list_of("Target"),
+            "extends": nullable("string"), "starts_at": nullable("string"),
             "bundle": s("string"), "duration": s("string"),
             "duration_secs": s("integer"), "reason": s("string"),
             "status": {"type": "string", "enum": ["pending", "approved", "denied", "expired", "cancelled"]},
@@ -89,18 +89,24 @@ fn answer_schemas() -> Value {
             "starts_at": nullable("string"), "bundle": s("string"),
             "status": {"type": "string", "enum": ["approved", "active", "expiring", "revoking", "expired", "revoked"]},
             "cloud_state": {"type": "string", "enum": ["pending", "applied", "removing", "removed"]},
+            "cloud_error": s("string"),
             "break_glass": s("boolean"), "created_at": s("string"),
             "activated_at": nullable("string"), "expires_at": s("string"),
             "expires_at_ms": s("integer"), "ended_at": nullable("string"),
             "revoked_by": nullable("string"), "revoke_reason": nullable("string"),
             "session_cutoff": nullable("string")})),
+        "Target": object(json!({
+            "identity": s("string"), "identity_kind": s("string"),
+            "account": nullable("string"), "permission_set": nullable("string")})),
         "Approval": object(json!({
             "approver": s("string"), "decision": {"type": "string", "enum": ["approve", "deny"]},
             "at": s("string"), "comment": nullable("string")})),
         "RequestAnswer": object(json!({"request": schema_ref("Request"),
-            "grant": {"oneOf": [schema_ref("Grant"), {"type": "null"}]}})),
+            "grant": {"oneOf": [schema_ref("Grant"), {"type": "null"}]},
+            "grants": list_of("Grant")})),
         "RequestDetail": object(json!({"request": schema_ref("Request"),
-            "approvals": list_of("Approval"), "approvers": {"type": "array", "items": s("string")}})),
+            "approvals": list_of("Approval"), "approvers": {"type": "array", "items": s("string")},
+            "grants": list_of("Grant")})),
         "RequestList": object(json!({"requests": list_of("Request")})),
         "GrantList": object(json!({"grants": list_of("Grant")})),
         "GrantAnswer": object(json!({"grant": schema_ref("Grant")})),
@@ -188,6 +194,7 @@ fn body() -> Value {
                     "reason": {"$ref": "#/components/schemas/Text"}, "break_glass": {"type": "boolean"},
                     "source": {"type": "string", "enum": ["api", "cli"]},
                     "account": {"type": "string", "pattern": "^[0-9]{12}$", "description": "The account the grant is for: an Identity Center user names it when they reach several."},
+                    "accounts": {"type": "array", "maxItems": latch_grant::workflow::MAX_TARGETS, "items": {"type": "string", "pattern": "^[0-9]{12}$"}, "description": "Several accounts in one request (with or instead of `account`): approved once, one grant per account, each applied (or failing) on its own; refused whole if any is not the requester's."},
                     "start": {"type": "string", "examples": ["2026-12-08T09:00:00Z"], "description": "When the access starts (RFC 3339), for a change window approved ahead: applied by the scheduler at the start, ending `duration` after it; at most 30 days ahead. Default: at once."},
                     "permission_set": {"type": "string", "maxLength": 200, "description": "The permission set whose role in `account` receives the grant, when they reach the account through several."}}},
                 "Extend": {"type": "object", "additionalProperties": false, "required": ["duration", "reason"], "properties": {
@@ -272,6 +279,7 @@ mod tests {
             permission_set: Some("AdministratorAccess".into()),
             starts_at: Some(1_800_000_000_000),
             extends: Some("g-0".into()),
+            more_targets: Vec::new(),
             bundle: "b".into(),
             duration_secs: 60,
             reason: "x".into(),
@@ -306,6 +314,8 @@ mod tests {
             reminded_at: None,
             version: 1,
         });
+        let mut g = g;
+        g.cloud_error = Some("AccessDenied".into());
         let a = ApprovalView::of(&ApprovalRecord {
             request_id: "r-1".into(),
             approver: "b".into(),
@@ -322,6 +332,7 @@ mod tests {
                 j(&RequestAnswer {
                     request: r.clone(),
                     grant: Some(g.clone()),
+                    grants: vec![g.clone()],
                 }),
             ),
             (
@@ -330,6 +341,7 @@ mod tests {
                     request: r.clone(),
                     approvals: vec![a.clone()],
                     approvers: vec![],
+                    grants: vec![],
                 }),
             ),
             ("RequestList", j(&RequestList { requests: vec![] })),
@@ -353,6 +365,7 @@ mod tests {
                     break_glass: true,
                     source: Some("cli".into()),
                     account: Some("111122223333".into()),
+                    accounts: vec!["444455556666".into()],
                     permission_set: Some("AdministratorAccess".into()),
                     start: Some("2026-12-08T09:00:00Z".into()),
                 }),

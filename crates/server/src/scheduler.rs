@@ -342,7 +342,7 @@ pub async fn step(
             .await?;
         for g in &due {
             if let Some(t) = workflow::remind(&core.rules(), g, now) {
-                let reminded = t.grant.clone();
+                let reminded = t.grants.first().cloned();
                 if commit(core, t).await? {
                     if let Some(g) = reminded {
                         core.spawn_notify_ending_soon(&g, now);
@@ -469,7 +469,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
                         .unwrap_or_else(PoisonError::into_inner)
                         .remove(&g.id);
                     let t = workflow::activate(&g, &step, core.now());
-                    let active = t.grant.clone();
+                    let active = t.grants.first().cloned();
                     if commit(core, t).await? {
                         if let Some(a) = active {
                             core.metrics.inc("grants_applied_total", "");
@@ -485,7 +485,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
         }
         GrantStatus::Active => {
             if let Some(t) = workflow::begin_expiry(&g, now) {
-                let expiring = t.grant.clone();
+                let expiring = t.grants.first().cloned();
                 // Persist "expiring" before the cloud call.
                 if commit(core, t).await? {
                     if let Some(e) = expiring {
@@ -521,7 +521,7 @@ async fn end(
         Ok(()) => {
             shared.clear(&g.id);
             if let Some(t) = workflow::finish_end(g, &step, core.now()) {
-                let done = t.grant.clone();
+                let done = t.grants.first().cloned();
                 if commit(core, t).await? {
                     if let Some(d) = done {
                         core.metrics.inc(

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use latch_grant::{
-    AuditEvent, Changeset, ChatMessage, Decision, GrantRecord, Millis, RequestRecord,
+    AuditEvent, Changeset, ChatMessage, Decision, GrantRecord, GrantStatus, Millis, RequestRecord,
     RequestStatus, Role, Store, StoreError, StoreRead, TokenRecord,
 };
 use serde_json::{json, Value};
@@ -292,6 +292,26 @@ impl Core {
         Ok(())
     }
 
+    /// The views of `grants`, each pending one with the last error AWS gave this server when
+    /// applying it.
+    #[must_use]
+    pub fn grant_views(&self, grants: &[GrantRecord]) -> Vec<crate::api::GrantView> {
+        let errors = self
+            .cloud_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        grants
+            .iter()
+            .map(|g| {
+                let mut v = crate::api::GrantView::of(g);
+                if g.status == GrantStatus::Approved {
+                    v.cloud_error = errors.get(&g.id).cloned();
+                }
+                v
+            })
+            .collect()
+    }
+
     /// Send the denial-triggered offers `planned` on behalf of `actor`: at most one per person
     /// and bundle per `every_secs`, each sent one audited (`offer.sent`) before it is DMed.
     /// Returns the offers sent and those left out as repeats.
@@ -380,7 +400,7 @@ impl Core {
     pub async fn request(
         self: &Arc<Self>,
         new: NewRequest,
-    ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+    ) -> Result<(RequestRecord, Vec<GrantRecord>), ServiceError> {
         let proof = self.on_call_proof(&new).await?;
         let now = self.now();
         let (rid, gid) = (new_id("r")?, new_id("g")?);
@@ -414,17 +434,17 @@ impl Core {
                     .ok_or_else(|| ServiceError::Internal("no request".into()))?;
                 self.metrics.inc(
                     "requests_total",
-                    if t.grant.is_some() {
-                        "outcome=\"granted\""
-                    } else {
+                    if t.grants.is_empty() {
                         "outcome=\"pending\""
+                    } else {
+                        "outcome=\"granted\""
                     },
                 );
-                if t.grant.is_some() {
+                if !t.grants.is_empty() {
                     self.wake.notify_one();
                 }
-                self.spawn_notify_created(&request, t.grant.as_ref());
-                Ok((request, t.grant))
+                self.spawn_notify_created(&request, t.grants.first());
+                Ok((request, t.grants))
             }
         }
     }
@@ -486,7 +506,7 @@ impl Core {
         actor: &str,
         decision: Decision,
         comment: Option<&str>,
-    ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+    ) -> Result<(RequestRecord, Vec<GrantRecord>), ServiceError> {
         for _ in 0..RETRIES {
             let now = self.now();
             let Some(request) = self.store.request(request_id).await? else {
@@ -552,15 +572,15 @@ impl Core {
                             &format!("outcome=\"{}\"", decision.as_str()),
                         );
                         let updated = t.request.unwrap_or(request);
-                        if t.grant.is_some() {
+                        if !t.grants.is_empty() {
                             self.wake.notify_one();
                         }
-                        if extending.is_some() && t.grant.is_some() {
+                        if extending.is_some() && !t.grants.is_empty() {
                             // The tag (or exemption record) names the grant's end: move it.
                             self.request_reconcile();
                         }
                         self.spawn_notify_decided(&updated, Some(actor));
-                        return Ok((updated, t.grant));
+                        return Ok((updated, t.grants));
                     }
                 },
             }
@@ -583,7 +603,7 @@ impl Core {
         by_secs: i64,
         reason: &str,
         source: &str,
-    ) -> Result<(RequestRecord, Option<GrantRecord>), ServiceError> {
+    ) -> Result<(RequestRecord, Vec<GrantRecord>), ServiceError> {
         for _ in 0..RETRIES {
             let now = self.now();
             let rid = new_id("r")?;
@@ -630,12 +650,12 @@ impl Core {
                         let request = t
                             .request
                             .ok_or_else(|| ServiceError::Internal("no request".into()))?;
-                        if t.grant.is_some() {
-                            self.request_reconcile();
-                        } else {
+                        if t.grants.is_empty() {
                             self.spawn_notify_created(&request, None);
+                        } else {
+                            self.request_reconcile();
                         }
-                        return Ok((request, t.grant));
+                        return Ok((request, t.grants));
                     }
                 },
             }
@@ -701,11 +721,16 @@ impl Core {
                 revoker.is_none()
                     || is_admin
                     || g.requester == actor
-                    || self
-                        .rules()
-                        .bundles
-                        .get(&g.bundle)
-                        .is_some_and(|b| b.policy.names(actor))
+                    || self.rules().bundles.get(&g.bundle).is_some_and(|b| {
+                        // The approvers of the rule that decides this grant's account.
+                        let account = latch_grant::Target {
+                            identity: g.identity.clone(),
+                            account: g.account.clone(),
+                            permission_set: None,
+                        };
+                        b.policy_for(&[account.account_id()])
+                            .is_ok_and(|p| p.names(actor))
+                    })
             });
             let result = match (&grant, allowed) {
                 (None, _) => Err(Refusal {
@@ -743,7 +768,9 @@ impl Core {
                     Ok(()) => {
                         self.wake.notify_one();
                         let g = t
-                            .grant
+                            .grants
+                            .into_iter()
+                            .next()
                             .ok_or_else(|| ServiceError::Internal("no grant".into()))?;
                         return Ok(g);
                     }

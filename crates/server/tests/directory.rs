@@ -19,9 +19,12 @@ use common::*;
 use latch_grant::directory::{AccountRole, Directory, DirectoryPerson, FakeDirectory};
 use latch_grant::{GrantQuery, GrantStatus, RequestStatus, Role};
 use latch_server::config::Config;
+use latch_server::ManualClock;
 use serde_json::Value;
 
 on_both!(identity_center_people_request_approve_and_leave);
+on_both!(one_request_for_several_accounts);
+on_both!(approval_rules_scoped_by_ou_and_tag);
 
 fn person(id: &str, name: &str, groups: &[&str], roles: Vec<AccountRole>) -> DirectoryPerson {
     DirectoryPerson {
@@ -264,5 +267,380 @@ async fn identity_center_people_request_approve_and_leave(backend: Backend) {
         .await
         .iter()
         .any(|k| k == "directory.sync_failed"));
+    server.shutdown().await;
+}
+
+/// A server with `config` whose directory holds `people`, once the leader's first sync has
+/// stored them all.
+async fn serve_people(
+    config: Config,
+    people: Vec<DirectoryPerson>,
+    store: &Arc<dyn latch_grant::Store>,
+    cloud: &Arc<latch_grant::FakeCloud>,
+    clock: &ManualClock,
+) -> TestServer {
+    let n = people.len();
+    let directory = Arc::new(FakeDirectory::new());
+    directory.set(Directory {
+        people,
+        notes: Vec::new(),
+    });
+    let server = TestServer::start_with_directory(
+        config,
+        store.clone(),
+        cloud.clone(),
+        clock.clone(),
+        Some(directory),
+    )
+    .await;
+    eventually(3000, "first sync", || async {
+        (store.directory().await.unwrap().len() == n).then_some(())
+    })
+    .await;
+    server
+}
+
+/// One request for two accounts, approved once, becomes one grant per account with the
+/// request's id; each is applied or fails on its own, and the one AWS refuses is reported to
+/// the requester with AWS's error (in the API and, past `stuck_after`, in Slack). A request
+/// naming an account that is not hers is refused whole.
+async fn one_request_for_several_accounts(backend: Backend) {
+    let (slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    slack.add_user("UALICE", "alice@example.com");
+    slack.add_user("UBOB", "bob@example.com");
+    let people = vec![
+        person(
+            "u-1",
+            "alice@example.com",
+            &["Engineers"],
+            vec![
+                role("111111111111", "AdministratorAccess", "AROAPROD"),
+                role("222222222222", "AdministratorAccess", "AROASTAGE"),
+                role("333333333333", "AdministratorAccess", "AROADEV"),
+            ],
+        ),
+        person("u-2", "bob@example.com", &["Security"], Vec::new()),
+    ];
+    let server = serve_people(config(&slack_base), people, &store, &cloud, &clock).await;
+    let alice = token(&store, "alice@example.com", Role::Requester).await;
+    let bob = token(&store, "bob@example.com", Role::Approver).await;
+
+    // An account she is not assigned on refuses the whole request: nothing is created.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(
+                serde_json::json!({"bundle": "iam-admin", "duration": "30m", "reason": "CHG-1",
+                "accounts": ["111111111111", "999999999999"]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_target", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("999999999999"),
+        "{body}"
+    );
+    assert!(store
+        .requests(&latch_grant::RequestQuery::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Two accounts: one pending request naming both.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(
+                serde_json::json!({"bundle": "iam-admin", "duration": "30m", "reason": "CHG-2",
+                "account": "111111111111", "accounts": ["222222222222"]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "pending");
+    let targets: Vec<&str> = body["request"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, vec!["111111111111", "222222222222"]);
+    let rid = body["request"]["id"].as_str().unwrap().to_owned();
+    // The approvers' message names both accounts.
+    let msg = slack
+        .wait_for("chat.postMessage", |v| v["channel"] == "CAPPROVALS")
+        .await;
+    let blocks = msg["blocks"].to_string();
+    assert!(
+        blocks.contains("account 111111111111 as AdministratorAccess, account 222222222222 as AdministratorAccess"),
+        "{blocks}"
+    );
+
+    // AWS refuses the second account's role; one approval makes both grants.
+    cloud.set_refusing(
+        "AROASTAGE:alice@example.com",
+        Some("AccessDenied: not authorized to perform iam:TagRole"),
+    );
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let grants: Vec<(String, String)> = body["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["request_id"], rid.as_str());
+            (
+                g["id"].as_str().unwrap().to_owned(),
+                g["account"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(grants.len(), 2);
+    assert_eq!(grants[0].1, "111111111111");
+    assert_eq!(grants[1].1, "222222222222");
+    assert_eq!(body["grant"]["id"], grants[0].0.as_str());
+
+    // The first is applied; the second stays pending, with AWS's error in the request's view.
+    eventually(3000, "first account applied", || async {
+        let g = store.grant(&grants[0].0).await.unwrap().unwrap();
+        (g.status == GrantStatus::Active).then_some(())
+    })
+    .await;
+    assert!(cloud
+        .tag("AROAPROD:alice@example.com", "iam-admin")
+        .is_some());
+    let detail = eventually(3000, "the refusal seen", || async {
+        let (_, d) = server
+            .api("GET", &format!("/api/v1/requests/{rid}"), &alice, None)
+            .await;
+        d["grants"][1]["cloud_error"].is_string().then_some(d)
+    })
+    .await;
+    assert_eq!(detail["grants"][0]["cloud_state"], "applied", "{detail}");
+    assert_eq!(detail["grants"][1]["cloud_state"], "pending", "{detail}");
+    assert!(detail["grants"][1]["cloud_error"]
+        .as_str()
+        .unwrap()
+        .contains("iam:TagRole"));
+    assert_eq!(
+        store.grant(&grants[1].0).await.unwrap().unwrap().status,
+        GrantStatus::Approved
+    );
+    // Past `stuck_after`, she is told which account failed and why.
+    clock.advance(2 * 60_000 + 1);
+    let dm = slack
+        .wait_for("chat.postMessage", |v| {
+            v["channel"] == "UALICE"
+                && v["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not applied in AWS yet")
+        })
+        .await;
+    let said = dm["text"].as_str().unwrap();
+    assert!(said.contains("account 222222222222"), "{said}");
+    assert!(said.contains("iam:TagRole"), "{said}");
+    // AWS relents: the second is applied too, under the same request.
+    cloud.set_refusing("AROASTAGE:alice@example.com", None);
+    clock.advance(60_000);
+    eventually(5000, "second account applied", || async {
+        let g = store.grant(&grants[1].0).await.unwrap().unwrap();
+        (g.status == GrantStatus::Active).then_some(())
+    })
+    .await;
+    let created = store
+        .audit(0, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "grant.created" && e.details["request_id"] == rid.as_str())
+        .count();
+    assert_eq!(created, 2);
+    server.shutdown().await;
+}
+
+/// `iam-admin` may be asked for in the Prod and Sandbox OUs only; in Prod it needs two
+/// approvers from the Security group, in accounts tagged `env = sandbox` it is granted at once.
+/// A request spanning both rules, or naming an account outside the bundle's scope, is refused
+/// with the reason (and audited).
+async fn approval_rules_scoped_by_ou_and_tag(backend: Backend) {
+    let (_slack, _, store, cloud, clock) = setup(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let account = |id: &str, tags: &str| {
+        format!(
+            r#"{{"type": "account", "id": "{id}", "scps": [{{"id": "p-FullAWSAccess"}}], "tags": {{{tags}}}}}"#
+        )
+    };
+    let org = format!(
+        r#"{{"format": "latch.organization/v1", "management_account_id": "444444444444",
+          "root": {{"id": "r-q1w2", "scps": [{{"id": "p-FullAWSAccess"}}], "children": [{},
+            {{"type": "ou", "id": "ou-q1w2-aaaaaaaa", "name": "Prod", "scps": [{{"id": "p-FullAWSAccess"}}], "children": [{}, {}]}},
+            {{"type": "ou", "id": "ou-q1w2-bbbbbbbb", "name": "Sandbox", "scps": [{{"id": "p-FullAWSAccess"}}], "children": [{}]}}]}}}}"#,
+        account("444444444444", ""),
+        account("111111111111", r#""env": "prod""#),
+        account("222222222222", r#""env": "prod""#),
+        account("333333333333", r#""env": "sandbox""#),
+    );
+    std::fs::write(dir.path().join("organization.json"), org).unwrap();
+    let text = r#"
+[server]
+id = "server-a"
+organization = "organization.json"
+
+[identity_center]
+refresh = "1h"
+
+[identities.admin]
+aws = "arn:aws:iam::444444444444:role/admin"
+
+[bundles.iam-admin]
+max_duration = "1h"
+approvers = ["ic-group:Security"]
+scope = { ous = ["Prod", "Sandbox"] }
+
+[[approval]]
+bundles = ["iam-admin"]
+scope = { ous = ["Prod"] }
+required_approvals = 2
+tiers = [{ approvers = ["ic-group:Security"] }]
+
+[[approval]]
+bundles = ["iam-admin"]
+scope = { tags = { env = "sandbox" } }
+auto_approve = true
+"#;
+    let file = dir.path().join("latch.toml").display().to_string();
+    let mut config = Config::parse(text, &file, &|_| None).unwrap();
+    config.poll_interval_ms = 50;
+    let set = "AdministratorAccess";
+    let people = vec![
+        person(
+            "u-1",
+            "alice@example.com",
+            &["Engineers"],
+            vec![
+                role("111111111111", set, "AROAPRODA"),
+                role("222222222222", set, "AROAPRODB"),
+                role("333333333333", set, "AROASANDBOX"),
+                role("444444444444", set, "AROAMGMT"),
+            ],
+        ),
+        person("u-2", "bob@example.com", &["Security"], Vec::new()),
+        person("u-3", "carol@example.com", &["Security"], Vec::new()),
+    ];
+    let server = serve_people(config, people, &store, &cloud, &clock).await;
+    let alice = token(&store, "alice@example.com", Role::Requester).await;
+    let bob = token(&store, "bob@example.com", Role::Approver).await;
+    let carol = token(&store, "carol@example.com", Role::Approver).await;
+    let ask = |accounts: &[&str]| {
+        Some(
+            serde_json::json!({"bundle": "iam-admin", "duration": "30m", "reason": "CHG-3",
+            "accounts": accounts}),
+        )
+    };
+
+    // The sandbox: granted at once.
+    let (status, body) = server
+        .api("POST", "/api/v1/requests", &alice, ask(&["333333333333"]))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "approved", "{body}");
+    assert_eq!(body["grant"]["account"], "333333333333");
+
+    // Prod: two approvals from the Security group, for both accounts at once.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            ask(&["111111111111", "222222222222"]),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["request"]["status"], "pending", "{body}");
+    assert_eq!(body["request"]["required_approvals"], 2, "{body}");
+    let rid = body["request"]["id"].as_str().unwrap().to_owned();
+    let (_, detail) = server
+        .api("GET", &format!("/api/v1/requests/{rid}"), &alice, None)
+        .await;
+    assert_eq!(
+        detail["approvers"],
+        serde_json::json!(["bob@example.com", "carol@example.com"])
+    );
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "pending", "{body}");
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/requests/{rid}/approve"),
+            &carol,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["grants"].as_array().unwrap().len(), 2, "{body}");
+
+    // Prod and the sandbox in one request: two rules, so two requests.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            ask(&["111111111111", "333333333333"]),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_target", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("different approval rules"),
+        "{body}"
+    );
+    // The management account is outside the bundle's scope.
+    let (status, body) = server
+        .api("POST", "/api/v1/requests", &alice, ask(&["444444444444"]))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "out_of_scope", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"ous = ["Prod", "Sandbox"]"#),
+        "{body}"
+    );
+    let refused = store
+        .audit(0, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "request.refused")
+        .count();
+    assert_eq!(refused, 2);
     server.shutdown().await;
 }

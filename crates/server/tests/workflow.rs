@@ -50,7 +50,7 @@ fn ask(who: &str, bundle: &str, secs: i64) -> NewRequest {
         reason: "INC-1".into(),
         break_glass: false,
         source: "api".into(),
-        account: None,
+        accounts: Vec::new(),
         permission_set: None,
         starts_at: None,
     }
@@ -207,7 +207,7 @@ fn a_refusal_entry_is_bounded_however_long_the_input() {
 fn auto_approve_and_break_glass_grant_at_once() {
     let c = cfg();
     let t = open_request(&c, &ask("alice", "logs", 600), "r-1", "g-1", 1000).unwrap();
-    let g = t.grant.unwrap();
+    let g = t.grants.into_iter().next().unwrap();
     assert_eq!(g.status, GrantStatus::Approved);
     assert_eq!(g.expires_at, 1000 + 600_000);
     assert_eq!(t.request.unwrap().status, RequestStatus::Approved);
@@ -215,7 +215,7 @@ fn auto_approve_and_break_glass_grant_at_once() {
     let mut n = ask("alice", "iam-admin", 600);
     n.break_glass = true;
     let t = open_request(&c, &n, "r-2", "g-2", 0).unwrap();
-    assert!(t.grant.unwrap().break_glass);
+    assert!(t.grants.into_iter().next().unwrap().break_glass);
     let loud = t
         .changes
         .audit
@@ -230,7 +230,7 @@ fn approval_rules() {
     let c = cfg();
     let t = open_request(&c, &ask("alice", "iam-admin", 600), "r-1", "g-1", 0).unwrap();
     let req = t.request.unwrap();
-    assert!(t.grant.is_none());
+    assert!(t.grants.is_empty());
     assert_eq!(req.status, RequestStatus::Pending);
     let e = decide(&c, &req, &[], "alice", Decision::Approve, None, "g-1", 5).unwrap_err();
     assert_eq!(e.code, RefusalCode::SelfApproval);
@@ -248,7 +248,7 @@ fn approval_rules() {
     )
     .unwrap();
     assert_eq!(t.request.as_ref().unwrap().status, RequestStatus::Approved);
-    let g = t.grant.unwrap();
+    let g = t.grants.into_iter().next().unwrap();
     assert_eq!(g.expires_at, 5 + 600_000);
     let e = decide(
         &c,
@@ -274,13 +274,13 @@ fn second_approver_and_deny() {
     assert_eq!(req.required_approvals, 2);
     let t = decide(&c, &req, &[], "bob", Decision::Approve, None, "g-1", 1).unwrap();
     assert_eq!(t.request.as_ref().unwrap().status, RequestStatus::Pending);
-    assert!(t.grant.is_none());
+    assert!(t.grants.is_empty());
     let first = t.changes.approvals.clone();
     let e = decide(&c, &req, &first, "bob", Decision::Approve, None, "g-1", 2).unwrap_err();
     assert_eq!(e.code, RefusalCode::AlreadyAnswered);
     let t2 = decide(&c, &req, &first, "carol", Decision::Approve, None, "g-1", 2).unwrap();
     assert_eq!(t2.request.unwrap().status, RequestStatus::Approved);
-    assert!(t2.grant.is_some());
+    assert!(t2.grants.len() == 1);
     let t3 = decide(&c, &req, &first, "carol", Decision::Deny, None, "g-1", 2).unwrap();
     assert_eq!(t3.request.unwrap().status, RequestStatus::Denied);
 }
@@ -397,7 +397,7 @@ fn a_reminder_is_due_once_ahead_of_the_end() {
     );
     assert!(latch_grant::workflow::remind(&c, &g, hour - 600_001).is_none());
     let t = latch_grant::workflow::remind(&c, &g, hour - 600_000).unwrap();
-    let told = t.grant.unwrap();
+    let told = t.grants.into_iter().next().unwrap();
     assert_eq!(told.reminded_at, Some(hour - 600_000));
     assert_eq!(t.changes.audit[0].kind, "grant.reminded");
     assert_eq!(t.changes.audit[0].details["ends_in_secs"], 600);
@@ -438,25 +438,33 @@ fn grant_lifecycle() {
         },
         10,
     );
-    let g = a.grant.unwrap();
+    let g = a.grants.into_iter().next().unwrap();
     assert_eq!(g.status, GrantStatus::Active);
     assert!(begin_expiry(&g, 999).is_none());
-    let e = begin_expiry(&g, 1000).unwrap().grant.unwrap();
+    let e = begin_expiry(&g, 1000)
+        .unwrap()
+        .grants
+        .into_iter()
+        .next()
+        .unwrap();
     assert_eq!(e.status, GrantStatus::Expiring);
     let done = finish_end(&e, &CloudStep::Remove, 1001).unwrap();
-    assert_eq!(done.grant.unwrap().status, GrantStatus::Expired);
+    assert_eq!(
+        done.grants.into_iter().next().unwrap().status,
+        GrantStatus::Expired
+    );
     assert_eq!(done.changes.audit[0].details["late_ms"], 1);
 
     let r = begin_revoke(&cfg(), &g, "bob", "done early", true, 500)
         .unwrap()
-        .grant
-        .unwrap();
+        .grants
+        .remove(0);
     assert_eq!(r.session_cutoff, Some(500));
     let fin = finish_end(&r, &CloudStep::Remove, 501).unwrap();
-    assert_eq!(fin.grant.as_ref().unwrap().status, GrantStatus::Revoked);
+    assert_eq!(fin.grants.first().unwrap().status, GrantStatus::Revoked);
     assert_eq!(fin.changes.audit[0].details["sessions_cut_off"], true);
     assert_eq!(
-        begin_revoke(&cfg(), fin.grant.as_ref().unwrap(), "bob", "", false, 600)
+        begin_revoke(&cfg(), fin.grants.first().unwrap(), "bob", "", false, 600)
             .unwrap_err()
             .code,
         RefusalCode::NotLive

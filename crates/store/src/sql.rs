@@ -33,6 +33,10 @@ macro_rules! shared_sql {
                 permission_set: row.try_get("permission_set").map_err(corrupt)?,
                 extends: row.try_get("extends").map_err(corrupt)?,
                 starts_at: row.try_get("starts_at").map_err(corrupt)?,
+                more_targets: serde_json::from_str(
+                    &row.try_get::<String, _>("more_targets").map_err(corrupt)?,
+                )
+                .map_err(|e| StoreError::Corrupt(format!("request targets: {e}")))?,
                 bundle: row.try_get("bundle").map_err(corrupt)?,
                 duration_secs: row.try_get("duration_secs").map_err(corrupt)?,
                 reason: row.try_get("reason").map_err(corrupt)?,
@@ -118,7 +122,7 @@ macro_rules! shared_sql {
         const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
             required_approvals, created_at, decided_at, version, account, permission_set, extends, \
-            starts_at";
+            starts_at, more_targets";
 
         const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
@@ -136,7 +140,7 @@ macro_rules! shared_sql {
                     format!(
                         "INSERT INTO requests ({REQUEST_COLUMNS}, audit_seq, audit_hash) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                         $16, $19, $20, $21, $22, $17, $18) ON CONFLICT (id) DO NOTHING"
+                         $16, $19, $20, $21, $22, $23, $17, $18) ON CONFLICT (id) DO NOTHING"
                     ),
                 ),
                 Write::Update(r) => (
@@ -146,8 +150,8 @@ macro_rules! shared_sql {
                      break_glass = $10, tier = $11, tier_deadline = $12, \
                      required_approvals = $13, created_at = $14, decided_at = $15, \
                      version = $16 + 1, audit_seq = $17, audit_hash = $18, account = $19, \
-                     permission_set = $20, extends = $21, starts_at = $22 \
-                     WHERE id = $1 AND version = $16"
+                     permission_set = $20, extends = $21, starts_at = $22, \
+                     more_targets = $23 WHERE id = $1 AND version = $16"
                         .to_owned(),
                 ),
             };
@@ -174,6 +178,9 @@ macro_rules! shared_sql {
                 .bind(&r.permission_set)
                 .bind(&r.extends)
                 .bind(r.starts_at)
+                .bind(serde_json::to_string(&r.more_targets).map_err(|e| {
+                    StoreError::Corrupt(format!("request targets: {e}"))
+                })?)
                 .execute(&mut *conn)
                 .await.db()?;
             if done.rows_affected() == 1 {
@@ -464,8 +471,8 @@ macro_rules! shared_sql {
             let sql = format!(
                 "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR identity_id = $1) \
                  AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3) \
-                 AND ($5 IS NULL OR expires_at <= $5){status_clause}{reminded_clause} \
-                 ORDER BY expires_at, id LIMIT $4"
+                 AND ($5 IS NULL OR expires_at <= $5) AND ($6 IS NULL OR request_id = $6)\
+                 {status_clause}{reminded_clause} ORDER BY expires_at, id LIMIT $4"
             );
             let rows = sqlx::query(&sql)
                 .bind(&q.identity_id)
@@ -473,6 +480,7 @@ macro_rules! shared_sql {
                 .bind(&q.requester)
                 .bind(limit)
                 .bind(q.expires_at_most)
+                .bind(&q.request_id)
                 .fetch_all(&mut *conn)
                 .await.db()?;
             rows.iter().map(grant_from_row).collect()

@@ -318,6 +318,7 @@ impl Fx {
                 scps,
                 rcps: Vec::new(),
                 children,
+                tags: std::collections::BTreeMap::new(),
             };
             let mut ids: Vec<&str> = self.accounts.keys().map(String::as_str).collect();
             ids.push(MANAGEMENT);

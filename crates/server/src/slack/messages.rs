@@ -53,7 +53,7 @@ pub fn approval_message(r: &RequestRecord, approver_mentions: &[String]) -> (Str
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*{}* asks for {what} on {}\n>{}",
-            r.requester, crate::chat::target(&r.identity, r.account.as_deref(), r.permission_set.as_deref()), r.reason)}},
+            r.requester, crate::chat::targets(r), r.reason)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "Request `{}` · {} approval(s) needed · tier {} · approvers: {}",
             r.id, r.required_approvals, r.tier + 1, approver_mentions.join(", "))}]},
@@ -96,7 +96,7 @@ pub fn decided_message(
     let blocks = json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*{}* asked for *{}* for *{}* on {}\n>{}",
-            r.requester, r.bundle, format_duration(r.duration_secs), crate::chat::target(&r.identity, r.account.as_deref(), r.permission_set.as_deref()), r.reason)}},
+            r.requester, r.bundle, format_duration(r.duration_secs), crate::chat::targets(r), r.reason)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "{outcome}{} · request `{}` · {}",
             actor.map(|a| format!(" by {a}")).unwrap_or_default(),

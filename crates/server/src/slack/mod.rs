@@ -296,7 +296,7 @@ async fn run_offer(core: &Arc<Core>, i: &Interaction, action: &Action) -> String
             reason: format!("offered by Latch after AWS denied {}", offer.action),
             break_glass: false,
             source: PLATFORM.into(),
-            account: offer.account,
+            accounts: offer.account.into_iter().collect(),
             permission_set: None,
             starts_at: None,
         },

@@ -43,19 +43,24 @@ fn facts(pairs: &[(&str, String)]) -> Value {
 }
 
 fn request_facts(r: &RequestRecord) -> Value {
-    facts(&[
-        ("Identity", r.identity.id.clone()),
-        (
+    let mut pairs = Vec::new();
+    if r.more_targets.is_empty() {
+        pairs.push(("Identity", r.identity.id.clone()));
+        pairs.push((
             "Account",
             match (&r.account, &r.permission_set) {
                 (Some(a), Some(p)) => format!("{a} as {p}"),
                 (Some(a), None) => a.clone(),
                 _ => "the identity's own".to_owned(),
             },
-        ),
-        ("Reason", r.reason.clone()),
-        ("Request", r.id.clone()),
-    ])
+        ));
+    } else {
+        // One grant per account, all decided by this one answer.
+        pairs.push(("Accounts", crate::chat::targets(r)));
+    }
+    pairs.push(("Reason", r.reason.clone()));
+    pairs.push(("Request", r.id.clone()));
+    facts(&pairs)
 }
 
 /// What a request asks for, in the card's words: a bundle for a while, from a start, or more
@@ -238,6 +243,7 @@ mod tests {
             },
             account: None,
             permission_set: None,
+            more_targets: Vec::new(),
             starts_at: None,
             extends: None,
             bundle: "iam-admin".into(),

@@ -405,7 +405,7 @@ async fn run_action(core: &Arc<Core>, activity: &Activity) -> Value {
                 reason: format!("offered by Latch after AWS denied {}", offer.action),
                 break_glass: false,
                 source: PLATFORM.into(),
-                account: offer.account,
+                accounts: offer.account.into_iter().collect(),
                 permission_set: None,
                 starts_at: None,
             };
