@@ -4,8 +4,9 @@
 //! then `latch serve` with `[identity_center]` syncs them. alice (found in Slack by her email)
 //! asks for a bundle on one account, bob approves as a member of the `Security` group, and her
 //! `aws:userid` on that account's role — only that one — joins the applied Latch SCP's
-//! exemptions; expiry removes it; a second grant is revoked when she is removed from the
-//! identity store and the directory is synced.
+//! exemptions; expiry removes it; a second request, for both accounts at once from the command
+//! line, is approved once into an exemption on each account's role, both revoked when she is
+//! removed from the identity store and the directory is synced.
 //!
 //! moto 5.2.5 provisions no `AWSReservedSSO_*` role (the test creates them where AWS would)
 //! and its users have no status, so "deactivated" is played by deleting the user: the sync
@@ -425,16 +426,50 @@ approvers = ["ic-group:Security"]
     })
     .await;
 
-    // A second grant, live when alice leaves the identity store: the next sync revokes it.
-    n += 1;
-    let body = ask(
-        &format!(
-            "request privilege-escalation 30m account={} as=AdministratorAccess INC-2",
-            fx.app_prod
-        ),
-        n,
+    // A second request, for both accounts at once from the command line, live when alice
+    // leaves the identity store: approved once, one exemption per account's role; the next
+    // sync revokes both.
+    let alice_token = ok(&latch(
+        dir.path(),
+        &env,
+        &[
+            "token",
+            "create",
+            "--database",
+            "latch.db",
+            "--subject",
+            "alice",
+            "--role",
+            "requester",
+        ],
+    ))
+    .lines()
+    .next()
+    .unwrap()
+    .to_owned();
+    let asked = ok(&latch(
+        dir.path(),
+        &[("LATCH_SERVER", url.clone()), ("LATCH_TOKEN", alice_token)],
+        &[
+            "request",
+            "privilege-escalation",
+            "30m",
+            "INC-2",
+            "--account",
+            &format!("{},{}", fx.app_prod, fx.app_dev),
+            "--permission-set",
+            "AdministratorAccess",
+            "--format",
+            "json",
+        ],
+    ));
+    let asked: Value = serde_json::from_str(&asked).unwrap();
+    assert_eq!(asked["request"]["status"], "pending", "{asked}");
+    assert_eq!(
+        asked["request"]["targets"].as_array().unwrap().len(),
+        2,
+        "{asked}"
     );
-    slack_post(&http, &url, "/slack/commands", &body).await;
     let msg = slack
         .wait_for("chat.postMessage", |v| {
             v["channel"] == "CAPPROVALS" && !v["blocks"].to_string().contains(&request_id)
@@ -451,8 +486,9 @@ approvers = ["ic-group:Security"]
         &format!("{slack_base}/respond/91"),
     );
     slack_post(&http, &url, "/slack/interactions", &click).await;
-    until("the second grant applied", || async {
-        exemptions().await.contains(&on_prod).then_some(())
+    until("both grants applied", || async {
+        let e = exemptions().await;
+        (e.contains(&on_prod) && e.contains(&on_dev)).then_some(())
     })
     .await;
     ids.delete_user()
@@ -471,9 +507,10 @@ approvers = ["ic-group:Security"]
     ));
     let synced: Value = serde_json::from_str(&synced).unwrap();
     assert_eq!(synced["synced"]["removed"], 1, "{synced}");
-    assert_eq!(synced["synced"]["grants_revoked"], 1, "{synced}");
-    until("alice's exemption removed after she left", || async {
-        (!exemptions().await.contains(&on_prod)).then_some(())
+    assert_eq!(synced["synced"]["grants_revoked"], 2, "{synced}");
+    until("alice's exemptions removed after she left", || async {
+        let e = exemptions().await;
+        (!e.contains(&on_prod) && !e.contains(&on_dev)).then_some(())
     })
     .await;
 }
