@@ -166,6 +166,39 @@ struct RawConfig {
     siem: Vec<RawSiem>,
     identity_center: Option<RawIdentityCenter>,
     on_call: Option<RawOnCall>,
+    web: Option<RawWeb>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    session_ttl: Option<String>,
+    session_key_env: Option<String>,
+    public_url: Option<String>,
+}
+
+/// `[web]`: the console at `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// How long a session lasts without use (it is renewed while used, up to this long after
+    /// the last page).
+    pub session_ttl_ms: i64,
+    /// The key sessions are signed with (`session_key_env`, at least 32 characters): the same
+    /// on every server behind one address. `None`: a random key per process (sessions end at
+    /// a restart and hold on this server only).
+    pub session_key: Option<Secret>,
+    /// The address people open (`https://…`): cookies are then `Secure` and HSTS is sent.
+    pub public_url: Option<String>,
+}
+
+impl WebConfig {
+    /// True when the console is served over HTTPS (by a proxy in front of it).
+    #[must_use]
+    pub fn secure(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -637,6 +670,8 @@ pub struct Config {
     pub on_call: Option<OnCallConfig>,
     /// The on-call schedule of each bundle that names one.
     pub on_call_schedules: BTreeMap<String, Schedule>,
+    /// `[web]`, with its defaults when absent.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -1082,6 +1117,53 @@ impl Config {
                     "missing (set it, or name an environment variable with the `_env` form)".into(),
                 )),
             };
+        let web = match &raw.web {
+            None => WebConfig {
+                session_ttl_ms: 8 * 3600 * 1000,
+                session_key: None,
+                public_url: None,
+            },
+            Some(w) => {
+                let ttl = dur("web.session_ttl", &w.session_ttl, 8 * 3600)?;
+                if !(60..=7 * 24 * 3600).contains(&ttl) {
+                    return Err(err(
+                        "web.session_ttl",
+                        "between 1m and 7d: how long a session lasts without use".into(),
+                    ));
+                }
+                let session_key = match &w.session_key_env {
+                    None => None,
+                    Some(var) => {
+                        let key = env(var).ok_or_else(|| {
+                            err(
+                                "web.session_key_env",
+                                format!("environment variable `{var}` is not set"),
+                            )
+                        })?;
+                        if key.chars().count() < 32 {
+                            return Err(err(
+                                "web.session_key_env",
+                                format!("`{var}` holds fewer than 32 characters: use a long random value (e.g. `openssl rand -hex 32`)"),
+                            ));
+                        }
+                        Some(Secret::new(key))
+                    }
+                };
+                if let Some(u) = &w.public_url {
+                    if !(u.starts_with("https://") || u.starts_with("http://")) {
+                        return Err(err(
+                            "web.public_url",
+                            format!("`{u}` is not an http:// or https:// address"),
+                        ));
+                    }
+                }
+                WebConfig {
+                    session_ttl_ms: ttl.saturating_mul(1000),
+                    session_key,
+                    public_url: w.public_url.clone(),
+                }
+            }
+        };
         let slack = match &raw.slack {
             None => None,
             Some(sl) => Some(SlackConfig {
@@ -1317,6 +1399,7 @@ impl Config {
             siem,
             on_call,
             on_call_schedules,
+            web,
         })
     }
 

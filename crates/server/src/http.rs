@@ -422,7 +422,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiId {
     }
 }
 
-async fn not_found(uri: Uri) -> ApiError {
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    // A person's browser gets a page; everything else the API's JSON error.
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/api/") {
+        return crate::web::not_found_page();
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -431,6 +439,7 @@ async fn not_found(uri: Uri) -> ApiError {
             latch_grant::workflow::clip(uri.path(), latch_grant::workflow::MAX_NAME_CHARS)
         ),
     )
+    .into_response()
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
@@ -563,7 +572,17 @@ pub fn route_access() -> Vec<(&'static str, Access)> {
 /// [`guard`]; an unknown path, a method a path does not take, and every malformed input get
 /// the API's JSON error.
 pub fn router(core: Arc<Core>) -> Router {
-    let mut router = Router::new();
+    let web = match crate::web::Web::new(&core.config.web) {
+        Ok(w) => Some(Arc::new(w)),
+        Err(e) => {
+            tracing::error!(error = %e, "console: no session key; the console is off");
+            None
+        }
+    };
+    let mut router = match web {
+        Some(w) => crate::web::routes(w),
+        None => Router::new(),
+    };
     for (path, access, methods) in routes() {
         let methods = match access {
             Access::Token(role, what) => methods.route_layer(middleware::from_fn_with_state(

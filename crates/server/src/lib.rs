@@ -45,6 +45,7 @@ pub mod service;
 pub mod siem;
 pub mod slack;
 pub mod teams;
+pub mod web;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 

@@ -1,0 +1,1344 @@
+//! The console at `/`: server-rendered pages over the same [`Core`] as the API — *Request*,
+//! *My access*, *Approvals*, *Grants* and *Audit* — for requesters, approvers and admins.
+//!
+//! - **Signing in**: with an API token (`latch token create`), once; the page then holds a
+//!   session cookie ([`session`]): `HttpOnly`, `SameSite=Strict`, `Secure` behind `https://`,
+//!   renewed while used and ended by `[web] session_ttl` of idleness, by signing out, or by the
+//!   token's revocation (checked on every page).
+//! - **Every change** is a form `POST` that carries the session's CSRF secret; a missing or
+//!   wrong one is refused (403) and audited, whatever the cookie says.
+//! - **Headers**: a Content Security Policy with no inline script or style and
+//!   `frame-ancestors 'none'`, `X-Content-Type-Options: nosniff`, `Referrer-Policy:
+//!   same-origin`, `Cache-Control: no-store`, and HSTS when served over HTTPS.
+//! - **Assets** (one stylesheet, one small script that refreshes the approvals queue every two
+//!   seconds) are compiled into the binary.
+
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use latch_grant::workflow::{self, NewRequest};
+use latch_grant::{
+    AuditEvent, Changeset, Decision, GrantQuery, GrantRecord, GrantStatus, RequestQuery,
+    RequestRecord, RequestStatus, Role,
+};
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::clock::{format_duration, parse_duration, rfc3339};
+use crate::service::{Core, ServiceError};
+use session::{Session, SessionKey, COOKIE};
+
+const CSS: &str = include_str!("assets/latch.css");
+const JS: &str = include_str!("assets/latch.js");
+
+/// How many audit entries one page of the audit log shows.
+const AUDIT_PAGE: usize = 50;
+
+/// What the console's handlers share beside the core.
+#[derive(Debug)]
+pub struct Web {
+    key: SessionKey,
+    ttl_ms: i64,
+    secure: bool,
+}
+
+impl Web {
+    /// The console's settings from `[web]`.
+    ///
+    /// # Errors
+    /// No randomness for a per-process session key.
+    pub fn new(config: &crate::config::WebConfig) -> Result<Web, ServiceError> {
+        let key = match &config.session_key {
+            Some(k) => SessionKey::new(k.expose().as_bytes().to_vec()),
+            None => SessionKey::random().map_err(|e| ServiceError::Internal(e.to_string()))?,
+        };
+        Ok(Web {
+            key,
+            ttl_ms: config.session_ttl_ms,
+            secure: config.secure(),
+        })
+    }
+
+    fn cookie(&self, session: &Session) -> String {
+        let value = self.key.seal(session);
+        let max_age = session
+            .expires_at
+            .saturating_sub(session.issued_at)
+            .div_euclid(1000);
+        format!(
+            "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+
+    fn clear_cookie(&self) -> String {
+        format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+}
+
+/// The console's routes (merged into the server's router, which adds its state).
+pub fn routes(web: Arc<Web>) -> Router<Arc<Core>> {
+    let secure = web.secure;
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/request", get(request_page).post(request_submit))
+        .route("/access", get(access_page))
+        .route("/access/{id}/relinquish", post(relinquish))
+        .route("/access/{id}/extend", post(extend))
+        .route("/approvals", get(approvals_page))
+        .route("/approvals/{id}", post(decide))
+        .route("/grants", get(grants_page))
+        .route("/grants/{id}/revoke", post(revoke))
+        .route("/audit", get(audit_page))
+        .route("/audit/export", get(audit_export))
+        .route(
+            "/assets/latch.css",
+            get(|| async { asset(CSS, "text/css") }),
+        )
+        .route(
+            "/assets/latch.js",
+            get(|| async { asset(JS, "text/javascript") }),
+        )
+        .layer(middleware::from_fn(move |r, n| headers(secure, r, n)))
+        .layer(Extension(web))
+}
+
+fn asset(body: &'static str, kind: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The security headers of every console response.
+async fn headers(secure: bool, request: Request, next: Next) -> Response {
+    let is_asset = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !is_asset {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if secure {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// A page for people: the layout around `body`, with the navigation for `who`.
+fn page(title: &str, who: Option<&Session>, current: &str, body: Markup) -> Markup {
+    let nav: &[(&str, &str, Role)] = &[
+        ("/request", "Request", Role::Requester),
+        ("/access", "My access", Role::Requester),
+        ("/approvals", "Approvals", Role::Approver),
+        ("/grants", "Grants", Role::Admin),
+        ("/audit", "Audit", Role::Admin),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Latch" }
+                link rel="stylesheet" href="/assets/latch.css";
+                script src="/assets/latch.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    a.brand href="/" { "Latch" }
+                    @if let Some(s) = who {
+                        nav aria-label="Main" {
+                            ul {
+                                @for (href, label, role) in nav {
+                                    @if s.role >= *role {
+                                        li {
+                                            a href=(href) aria-current=[(*href == current).then_some("page")] { (label) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        form.signout method="post" action="/logout" {
+                            (csrf_field(s))
+                            span { (s.subject) " (" (s.role) ")" }
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+fn csrf_field(s: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(s.csrf); }
+}
+
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// A page that says what went wrong, in plain words.
+fn problem(status: StatusCode, who: Option<&Session>, title: &str, said: &str) -> Response {
+    html_response(
+        status,
+        page(
+            title,
+            who,
+            "",
+            html! {
+                p.problem role="alert" { (said) }
+                p { a href="/" { "Back to the console" } }
+            },
+        ),
+    )
+}
+
+/// The page's session, renewed when half its time has passed; or the way to sign in.
+async fn signed_in(core: &Core, web: &Web, headers: &HeaderMap) -> Result<Session, Response> {
+    let to_login = || Redirect::to("/login").into_response();
+    let now = core.now();
+    let Some(value) = cookie(headers, COOKIE) else {
+        return Err(to_login());
+    };
+    let Some(session) = web.key.open(&value, now) else {
+        return Err(to_login());
+    };
+    // The token it was opened with must still be valid, for the same person and role.
+    let tokens = core.view().tokens().await.map_err(|e| {
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "Unavailable",
+            &format!("The store could not be read: {e}"),
+        )
+    })?;
+    let valid = tokens.iter().any(|t| {
+        t.id == session.token_id
+            && t.revoked_at.is_none()
+            && t.subject == session.subject
+            && t.role == session.role
+    });
+    if !valid {
+        return Err(to_login());
+    }
+    Ok(session)
+}
+
+/// The renewed cookie when `session` is past half its time.
+fn renewal(web: &Web, session: &Session, now: i64) -> Option<String> {
+    (now.saturating_sub(session.issued_at) > web.ttl_ms / 2).then(|| {
+        let mut renewed = session.clone();
+        renewed.issued_at = now;
+        renewed.expires_at = now.saturating_add(web.ttl_ms);
+        web.cookie(&renewed)
+    })
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A page for someone signed in with at least `role`: the page, with a renewed cookie when
+/// due; a 403 page otherwise.
+async fn guarded<F, Fut>(
+    core: &Arc<Core>,
+    web: &Web,
+    headers: &HeaderMap,
+    role: Role,
+    what: &str,
+    render: F,
+) -> Response
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let session = match signed_in(core, web, headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if session.role < role {
+        let _ = core
+            .refuse(
+                "web",
+                workflow::Refusal {
+                    code: workflow::RefusalCode::Forbidden,
+                    message: format!("{what} needs the `{role}` role"),
+                },
+                Some(&session.subject),
+                None,
+                json!({"page": what, "token": session.token_id}),
+            )
+            .await;
+        return problem(
+            StatusCode::FORBIDDEN,
+            Some(&session),
+            "Not allowed",
+            &format!(
+                "{what} needs the `{role}` role; you are signed in as `{}` with `{}`.",
+                session.subject, session.role
+            ),
+        );
+    }
+    let renewed = renewal(web, &session, core.now());
+    let mut response = render(session).await;
+    if let Some(c) = renewed.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// A form's CSRF secret must be the session's; otherwise the change is refused and audited.
+async fn check_csrf(core: &Core, session: &Session, given: &str) -> Result<(), Response> {
+    if session::same_secret(&session.csrf, given) {
+        return Ok(());
+    }
+    let _ = core
+        .refuse(
+            "web",
+            workflow::Refusal {
+                code: workflow::RefusalCode::Forbidden,
+                message: "the form's CSRF token is missing or wrong".into(),
+            },
+            Some(&session.subject),
+            None,
+            json!({"token": session.token_id}),
+        )
+        .await;
+    Err(problem(
+        StatusCode::FORBIDDEN,
+        Some(session),
+        "Not allowed",
+        "This form was not sent from this session's page (its security token does not match). Reload the page and try again.",
+    ))
+}
+
+/// A form's change by someone signed in with at least `role`: its CSRF secret must be the
+/// session's; then `act`, whose words are shown on `to`.
+#[allow(clippy::too_many_arguments)]
+async fn change<F, Fut>(
+    core: &Arc<Core>,
+    web: &Web,
+    headers: &HeaderMap,
+    role: Role,
+    what: &str,
+    csrf: &str,
+    to: &str,
+    act: F,
+) -> Response
+where
+    F: FnOnce(Arc<Core>, Session) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let c = core.clone();
+    guarded(core, web, headers, role, what, |s| async move {
+        if let Err(r) = check_csrf(&c, &s, csrf).await {
+            return r;
+        }
+        back_to(to, &act(c.clone(), s).await)
+    })
+    .await
+}
+
+/// The page said when the store cannot be read.
+fn unavailable(s: &Session) -> Response {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Some(s),
+        "Unavailable",
+        "The store could not be read; try again in a moment.",
+    )
+}
+
+fn outcome(err: ServiceError) -> String {
+    match err {
+        ServiceError::Refused(r) => format!("Refused: {}", r.message),
+        other => format!("Error: {other}"),
+    }
+}
+
+async fn home(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+) -> Response {
+    match signed_in(&core, &web, &headers).await {
+        Ok(_) => Redirect::to("/request").into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn login_page() -> Response {
+    html_response(StatusCode::OK, login_form(None))
+}
+
+fn login_form(problem: Option<&str>) -> Markup {
+    page(
+        "Sign in",
+        None,
+        "",
+        html! {
+            @if let Some(p) = problem { p.problem role="alert" { (p) } }
+            form.card method="post" action="/login" {
+                label for="token" { "API token" }
+                input id="token" name="token" type="password" autocomplete="off" required;
+                p.hint { "A token from " code { "latch token create" } " (or your administrator)." }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let now = core.now();
+    let found = core
+        .view()
+        .token_by_hash(&crate::http::hash_token(form.token.trim()))
+        .await;
+    let token = match found {
+        Ok(Some(t)) if t.revoked_at.is_none() => t,
+        Ok(_) => {
+            let _ = core
+                .refuse(
+                    "web",
+                    workflow::Refusal {
+                        code: workflow::RefusalCode::Forbidden,
+                        message: "sign-in with an unknown or revoked token".into(),
+                    },
+                    None,
+                    None,
+                    json!({}),
+                )
+                .await;
+            return html_response(
+                StatusCode::UNAUTHORIZED,
+                login_form(Some("That token is unknown or was revoked.")),
+            );
+        }
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "Unavailable",
+                &format!("The store could not be read: {e}"),
+            )
+        }
+    };
+    let csrf = match session::random_hex(16) {
+        Ok(c) => c,
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "Unavailable",
+                &e.to_string(),
+            )
+        }
+    };
+    let s = Session {
+        token_id: token.id.clone(),
+        subject: token.subject.clone(),
+        role: token.role,
+        issued_at: now,
+        expires_at: now.saturating_add(web.ttl_ms),
+        csrf,
+    };
+    let _ = core
+        .store()
+        .commit(Changeset::audit_only(vec![AuditEvent::new(
+            now,
+            "web.signed_in",
+        )
+        .actor(&s.subject)
+        .details(json!({"token": s.token_id, "role": s.role.as_str()}))]))
+        .await;
+    let mut response = Redirect::to("/request").into_response();
+    if let Ok(c) = HeaderValue::from_str(&web.cookie(&s)) {
+        response.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Ok(s) = signed_in(&core, &web, &headers).await {
+        if let Err(r) = check_csrf(&core, &s, &form.csrf).await {
+            return r;
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(c) = HeaderValue::from_str(&web.clear_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// Who approves `bundle`, for the request page.
+fn approvers_of(b: &latch_grant::Bundle) -> String {
+    let mut out = Vec::new();
+    for (scope, p) in std::iter::once((None, &b.policy))
+        .chain(b.scoped.iter().map(|s| (Some(&s.scope.said), &s.policy)))
+    {
+        let who = if p.auto_approve {
+            "granted at once".to_owned()
+        } else {
+            let names: Vec<String> = p
+                .tiers
+                .first()
+                .map(|t| {
+                    t.approvers
+                        .iter()
+                        .cloned()
+                        .chain(t.directory_groups.iter().map(|g| format!("group {g}")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{} of {}",
+                if p.required_approvals > 1 {
+                    "two approvals"
+                } else {
+                    "one approval"
+                },
+                names.join(", ")
+            )
+        };
+        out.push(match scope {
+            None => who,
+            Some(s) => format!("in {s}: {who}"),
+        });
+    }
+    out.join("; ")
+}
+
+async fn request_page(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+) -> Response {
+    let c = core.clone();
+    guarded(
+        &core,
+        &web,
+        &headers,
+        Role::Requester,
+        "Request",
+        |s| async move { html_response(StatusCode::OK, request_view(&c, &s, None)) },
+    )
+    .await
+}
+
+fn request_view(core: &Core, s: &Session, result: Option<(bool, String)>) -> Markup {
+    let rules = core.rules();
+    let bundles: Vec<&latch_grant::Bundle> = rules.bundles.values().collect();
+    page(
+        "Request",
+        Some(s),
+        "/request",
+        html! {
+            @if let Some((ok, said)) = &result {
+                p class=(if *ok { "result" } else { "problem" }) role="status" { (said) }
+            }
+            form.card method="post" action="/request" {
+                (csrf_field(s))
+                label for="bundle" { "Bundle" }
+                select id="bundle" name="bundle" required {
+                    @for b in &bundles { option value=(b.name) { (b.name) } }
+                }
+                label for="accounts" { "Account(s)" }
+                input id="accounts" name="accounts" inputmode="numeric" placeholder="111122223333, 444455556666";
+                p.hint { "Identity Center users: the accounts the grant is for, comma-separated (one grant each)." }
+                label for="duration" { "Duration" }
+                input id="duration" name="duration" required value="1h";
+                label for="reason" { "Reason" }
+                input id="reason" name="reason" required placeholder="incident or ticket";
+                button type="submit" { "Ask" }
+            }
+            h2 { "Bundles" }
+            table {
+                thead { tr { th scope="col" { "Bundle" } th scope="col" { "At most" } th scope="col" { "Who approves" } th scope="col" { "What it is" } } }
+                tbody {
+                    @for b in &bundles {
+                        tr {
+                            td { (b.name) }
+                            td { (format_duration(b.max_duration_secs)) }
+                            td { (approvers_of(b)) }
+                            td { (b.description.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct RequestForm {
+    #[serde(default)]
+    csrf: String,
+    bundle: String,
+    #[serde(default)]
+    accounts: String,
+    duration: String,
+    reason: String,
+}
+
+async fn request_submit(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<RequestForm>,
+) -> Response {
+    let c = core.clone();
+    guarded(
+        &core,
+        &web,
+        &headers,
+        Role::Requester,
+        "Request",
+        |s| async move {
+            if let Err(r) = check_csrf(&c, &s, &form.csrf).await {
+                return r;
+            }
+            let said = match parse_duration(&form.duration) {
+                Err(e) => (false, format!("Refused: duration {e}")),
+                Ok(duration_secs) => {
+                    let new = NewRequest {
+                        requester: s.subject.clone(),
+                        bundle: form.bundle.clone(),
+                        duration_secs,
+                        reason: form.reason.clone(),
+                        break_glass: false,
+                        source: "web".into(),
+                        accounts: form
+                            .accounts
+                            .split([',', ' '])
+                            .map(str::trim)
+                            .filter(|a| !a.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        permission_set: None,
+                        starts_at: None,
+                    };
+                    match c.request(new).await {
+                        Ok((r, gs)) if gs.is_empty() => (
+                            true,
+                            format!(
+                                "Request {} for {} ({}) is pending: sent to {}.",
+                                r.id,
+                                r.bundle,
+                                format_duration(r.duration_secs),
+                                workflow::eligible_approvers(&c.rules(), &r).join(", ")
+                            ),
+                        ),
+                        Ok((r, gs)) => (
+                            true,
+                            format!(
+                                "Auto-approved: request {}, {} until {}.",
+                                r.id,
+                                gs.iter()
+                                    .map(|g| format!("grant {}", g.id))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                gs.first()
+                                    .map(|g| rfc3339(g.expires_at))
+                                    .unwrap_or_default()
+                            ),
+                        ),
+                        Err(e) => (false, outcome(e)),
+                    }
+                }
+            };
+            let status = if said.0 {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            html_response(status, request_view(&c, &s, Some(said)))
+        },
+    )
+    .await
+}
+
+fn left(now: i64, until: i64) -> String {
+    format_duration(until.saturating_sub(now).div_euclid(1000).max(0))
+}
+
+fn targets_of(r: &RequestRecord) -> String {
+    r.targets()
+        .iter()
+        .map(|t| t.account.clone().unwrap_or_else(|| t.identity.id.clone()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn grant_row_target(g: &GrantRecord) -> String {
+    g.account.clone().unwrap_or_else(|| g.identity.id.clone())
+}
+
+async fn access_page(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<ResultQuery>,
+) -> Response {
+    let c = core.clone();
+    guarded(&core, &web, &headers, Role::Requester, "My access", |s| async move {
+        let now = c.now();
+        let requests = c
+            .view()
+            .requests(&RequestQuery {
+                status: None,
+                requester: Some(s.subject.clone()),
+                limit: 50,
+            })
+            .await;
+        let grants = c
+            .view()
+            .grants(&GrantQuery {
+                requester: Some(s.subject.clone()),
+                ..GrantQuery::default()
+            })
+            .await;
+        let (Ok(requests), Ok(grants)) = (requests, grants) else {
+            return unavailable(&s);
+        };
+        let live: Vec<&GrantRecord> = grants.iter().filter(|g| GrantStatus::LIVE.contains(&g.status)).collect();
+        let mut ended: Vec<&GrantRecord> = grants.iter().filter(|g| g.status.is_final()).collect();
+        ended.sort_by_key(|g| std::cmp::Reverse(g.ended_at.unwrap_or(g.expires_at)));
+        let pending: Vec<&RequestRecord> = requests.iter().filter(|r| r.status == RequestStatus::Pending).collect();
+        let markup = page(
+            "My access",
+            Some(&s),
+            "/access",
+            html! {
+                @if let Some(m) = &q.said { p.result role="status" { (m) } }
+                h2 { "Active grants" }
+                @if live.is_empty() { p { "You hold no grants." } } @else {
+                    table {
+                        thead { tr { th scope="col" { "Grant" } th scope="col" { "Bundle" } th scope="col" { "On" } th scope="col" { "State" } th scope="col" { "Time left" } th scope="col" { "Actions" } } }
+                        tbody {
+                            @for g in &live {
+                                tr {
+                                    td { code { (g.id) } }
+                                    td { (g.bundle) }
+                                    td { (grant_row_target(g)) }
+                                    td { (g.status) }
+                                    td { (left(now, g.expires_at)) }
+                                    td.actions {
+                                        form method="post" action={ "/access/" (g.id) "/extend" } {
+                                            (csrf_field(&s))
+                                            label for={ "by-" (g.id) } { "More time" }
+                                            input id={ "by-" (g.id) } name="duration" value="30m" size="5";
+                                            input type="hidden" name="reason" value="more time, from the console";
+                                            button type="submit" { "Extend" }
+                                        }
+                                        form method="post" action={ "/access/" (g.id) "/relinquish" } {
+                                            (csrf_field(&s))
+                                            button type="submit" { "I'm done" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Pending requests" }
+                @if pending.is_empty() { p { "Nothing waits for approval." } } @else {
+                    ul { @for r in &pending { li { code { (r.id) } " " (r.bundle) " for " (format_duration(r.duration_secs)) " on " (targets_of(r)) ", asked " (rfc3339(r.created_at)) } } }
+                }
+                h2 { "History" }
+                @if ended.is_empty() { p { "No grant has ended yet." } } @else {
+                    table {
+                        thead { tr { th scope="col" { "Grant" } th scope="col" { "Bundle" } th scope="col" { "On" } th scope="col" { "Ended" } th scope="col" { "How" } } }
+                        tbody {
+                            @for g in ended.iter().take(50) {
+                                tr {
+                                    td { code { (g.id) } }
+                                    td { (g.bundle) }
+                                    td { (grant_row_target(g)) }
+                                    td { (rfc3339(g.ended_at.unwrap_or(g.expires_at))) }
+                                    td { (g.status) @if let Some(by) = &g.revoked_by { " by " (by) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        html_response(StatusCode::OK, markup)
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct ResultQuery {
+    said: Option<String>,
+}
+
+fn back_to(path: &str, said: &str) -> Response {
+    let q = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
+    Redirect::to(&format!("{path}?{q}")).into_response()
+}
+
+#[derive(Deserialize)]
+struct ExtendForm {
+    #[serde(default)]
+    csrf: String,
+    duration: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn extend(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ExtendForm>,
+) -> Response {
+    let what = "Extending a grant";
+    change(
+        &core,
+        &web,
+        &headers,
+        Role::Requester,
+        what,
+        &form.csrf,
+        "/access",
+        |c, s| async move {
+            match parse_duration(&form.duration) {
+                Err(e) => format!("Refused: duration {e}"),
+                Ok(by) => match c.extend(&id, &s.subject, by, &form.reason, "web").await {
+                    Ok((_, gs)) if !gs.is_empty() => format!(
+                        "Grant {id} now ends at {}.",
+                        gs.first()
+                            .map(|g| rfc3339(g.expires_at))
+                            .unwrap_or_default()
+                    ),
+                    Ok((r, _)) => format!("Extension request {} sent to the approvers.", r.id),
+                    Err(e) => outcome(e),
+                },
+            }
+        },
+    )
+    .await
+}
+
+async fn relinquish(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let what = "Giving a grant back";
+    change(
+        &core,
+        &web,
+        &headers,
+        Role::Requester,
+        what,
+        &form.csrf,
+        "/access",
+        |c, s| async move {
+            match c
+                .relinquish(&id, &s.subject, "done, from the console", None)
+                .await
+            {
+                Ok(g) => format!("Grant {} is being removed.", g.id),
+                Err(e) => outcome(e),
+            }
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct QueueQuery {
+    said: Option<String>,
+    /// Only the queue (the script's refresh).
+    #[serde(default)]
+    fragment: bool,
+}
+
+async fn approvals_page(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<QueueQuery>,
+) -> Response {
+    let c = core.clone();
+    guarded(&core, &web, &headers, Role::Approver, "Approvals", |s| async move {
+        let Ok(mut pending) = c
+            .view()
+            .requests(&RequestQuery {
+                status: Some(RequestStatus::Pending),
+                requester: None,
+                limit: 0,
+            })
+            .await
+        else {
+            return unavailable(&s);
+        };
+        let rules = c.rules();
+        pending.retain(|r| workflow::eligible_approvers(&rules, r).contains(&s.subject));
+        pending.sort_by_key(|r| r.created_at);
+        let mut history = std::collections::BTreeMap::new();
+        for r in &pending {
+            if !history.contains_key(&r.requester) {
+                let past = c
+                    .view()
+                    .requests(&RequestQuery {
+                        status: None,
+                        requester: Some(r.requester.clone()),
+                        limit: 6,
+                    })
+                    .await
+                    .unwrap_or_default();
+                history.insert(r.requester.clone(), past);
+            }
+        }
+        let queue = html! {
+            div id="queue" data-refresh="/approvals?fragment=true" aria-live="polite" {
+                @if pending.is_empty() { p { "Nothing waits for you." } }
+                @for r in &pending {
+                    article.card {
+                        h2 { (r.requester) " asks for " (r.bundle) }
+                        dl {
+                            dt { "For" } dd { (format_duration(r.duration_secs)) }
+                            dt { "On" } dd { (targets_of(r)) }
+                            dt { "Why" } dd { (r.reason) }
+                            dt { "Asked" } dd { (rfc3339(r.created_at)) }
+                            dt { "Request" } dd { code { (r.id) } }
+                            dt { "Their recent requests" }
+                            dd {
+                                @let past: Vec<&RequestRecord> = history.get(&r.requester).map(|v| v.iter().filter(|p| p.id != r.id).take(5).collect()).unwrap_or_default();
+                                @if past.is_empty() { "none" } @else {
+                                    ul { @for p in &past { li { (p.bundle) " · " (p.status) " · " (rfc3339(p.created_at)) } } }
+                                }
+                            }
+                        }
+                        form method="post" action={ "/approvals/" (r.id) } {
+                            (csrf_field(&s))
+                            label for={ "c-" (r.id) } { "Comment" }
+                            input id={ "c-" (r.id) } name="comment";
+                            button type="submit" name="decision" value="approve" { "Approve" }
+                            button.deny type="submit" name="decision" value="deny" { "Deny" }
+                        }
+                    }
+                }
+            }
+        };
+        if q.fragment {
+            return html_response(StatusCode::OK, queue);
+        }
+        let markup = page(
+            "Approvals",
+            Some(&s),
+            "/approvals",
+            html! {
+                @if let Some(m) = &q.said { p.result role="status" { (m) } }
+                (queue)
+            },
+        );
+        html_response(StatusCode::OK, markup)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn decide(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<DecideForm>,
+) -> Response {
+    change(
+        &core,
+        &web,
+        &headers,
+        Role::Approver,
+        "Approving",
+        &form.csrf,
+        "/approvals",
+        |c, s| async move {
+            let decision = match form.decision.as_str() {
+                "approve" => Decision::Approve,
+                "deny" => Decision::Deny,
+                _ => return "Refused: approve or deny.".to_owned(),
+            };
+            let comment = Some(form.comment.trim()).filter(|c| !c.is_empty());
+            match c.decide(&id, &s.subject, decision, comment).await {
+                Ok((r, gs)) if gs.is_empty() => format!("Request {} is now {}.", r.id, r.status),
+                Ok((r, gs)) => format!(
+                    "Request {} is now {} ({}).",
+                    r.id,
+                    r.status,
+                    gs.iter()
+                        .map(|g| format!("grant {}", g.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Err(e) => outcome(e),
+            }
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct GrantFilter {
+    person: Option<String>,
+    bundle: Option<String>,
+    account: Option<String>,
+    said: Option<String>,
+}
+
+async fn grants_page(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(f): Query<GrantFilter>,
+) -> Response {
+    let c = core.clone();
+    guarded(&core, &web, &headers, Role::Admin, "Grants", |s| async move {
+        let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let (person, bundle, account) = (blank(&f.person), blank(&f.bundle), blank(&f.account));
+        let Ok(grants) = c
+            .view()
+            .grants(&GrantQuery {
+                statuses: GrantStatus::LIVE.to_vec(),
+                requester: person.clone(),
+                bundle: bundle.clone(),
+                ..GrantQuery::default()
+            })
+            .await
+        else {
+            return unavailable(&s);
+        };
+        let shown: Vec<&GrantRecord> = grants
+            .iter()
+            .filter(|g| {
+                account.as_deref().is_none_or(|a| {
+                    g.account.as_deref() == Some(a) || g.identity.id.contains(&format!(":{a}:"))
+                })
+            })
+            .collect();
+        let now = c.now();
+        let markup = page(
+            "Grants",
+            Some(&s),
+            "/grants",
+            html! {
+                @if let Some(m) = &f.said { p.result role="status" { (m) } }
+                form.filters method="get" action="/grants" {
+                    label for="person" { "Person" }
+                    input id="person" name="person" value=(person.as_deref().unwrap_or(""));
+                    label for="fbundle" { "Bundle" }
+                    input id="fbundle" name="bundle" value=(bundle.as_deref().unwrap_or(""));
+                    label for="account" { "Account" }
+                    input id="account" name="account" value=(account.as_deref().unwrap_or(""));
+                    button type="submit" { "Filter" }
+                }
+                p { (shown.len()) " live grant(s)." }
+                table {
+                    thead { tr { th scope="col" { "Grant" } th scope="col" { "Person" } th scope="col" { "Bundle" } th scope="col" { "On" } th scope="col" { "State" } th scope="col" { "Time left" } th scope="col" { "Revoke" } } }
+                    tbody {
+                        @for g in &shown {
+                            tr {
+                                td { code { (g.id) } }
+                                td { (g.requester) }
+                                td { (g.bundle) }
+                                td { (grant_row_target(g)) }
+                                td { (g.status) }
+                                td { (left(now, g.expires_at)) }
+                                td.actions {
+                                    form method="post" action={ "/grants/" (g.id) "/revoke" } {
+                                        (csrf_field(&s))
+                                        label for={ "r-" (g.id) } { "Reason" }
+                                        input id={ "r-" (g.id) } name="reason" required;
+                                        label.inline { input type="checkbox" name="cut_sessions" value="true"; " Cut sessions" }
+                                        button.deny type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        html_response(StatusCode::OK, markup)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    reason: String,
+    #[serde(default)]
+    cut_sessions: Option<String>,
+}
+
+async fn revoke(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    change(
+        &core,
+        &web,
+        &headers,
+        Role::Admin,
+        "Revoking",
+        &form.csrf,
+        "/grants",
+        |c, s| async move {
+            let cut = form.cut_sessions.as_deref() == Some("true");
+            match c
+                .revoke(&id, &s.subject, true, &form.reason, Some(cut))
+                .await
+            {
+                Ok(g) => format!("Grant {} is being revoked.", g.id),
+                Err(e) => outcome(e),
+            }
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct AuditFilter {
+    actor: Option<String>,
+    kind: Option<String>,
+    text: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<usize>,
+}
+
+async fn audit_page(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(f): Query<AuditFilter>,
+) -> Response {
+    let c = core.clone();
+    guarded(&core, &web, &headers, Role::Admin, "Audit", |s| async move {
+        let (Ok(entries), Ok(verification)) = (c.view().audit(0, 0).await, c.view().audit_verify().await) else {
+            return unavailable(&s);
+        };
+        let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let (actor, kind, text) = (blank(&f.actor), blank(&f.kind), blank(&f.text));
+        let time = |v: &Option<String>| blank(v).and_then(|t| latch_time::Timestamp::parse(&t)).map(|t| t.seconds().saturating_mul(1000));
+        let (from, to) = (time(&f.from), time(&f.to));
+        let matching: Vec<&latch_grant::AuditRecord> = entries
+            .iter()
+            .rev()
+            .filter(|e| actor.as_deref().is_none_or(|a| e.actor.as_deref() == Some(a)))
+            .filter(|e| kind.as_deref().is_none_or(|k| e.kind.starts_with(k)))
+            .filter(|e| from.is_none_or(|t| e.at >= t) && to.is_none_or(|t| e.at <= t))
+            .filter(|e| {
+                text.as_deref().is_none_or(|t| {
+                    let t = t.to_lowercase();
+                    e.subject.as_deref().is_some_and(|s| s.to_lowercase().contains(&t))
+                        || e.details.to_string().to_lowercase().contains(&t)
+                })
+            })
+            .collect();
+        let page_no = f.page.unwrap_or(0);
+        let shown: Vec<&&latch_grant::AuditRecord> = matching.iter().skip(page_no.saturating_mul(AUDIT_PAGE)).take(AUDIT_PAGE).collect();
+        let more = matching.len() > (page_no + 1).saturating_mul(AUDIT_PAGE);
+        let link = |p: usize| {
+            let q = serde_urlencoded::to_string([
+                ("actor", actor.clone().unwrap_or_default()),
+                ("kind", kind.clone().unwrap_or_default()),
+                ("text", text.clone().unwrap_or_default()),
+                ("from", blank(&f.from).unwrap_or_default()),
+                ("to", blank(&f.to).unwrap_or_default()),
+                ("page", p.to_string()),
+            ])
+            .unwrap_or_default();
+            format!("/audit?{q}")
+        };
+        let markup = page(
+            "Audit",
+            Some(&s),
+            "/audit",
+            html! {
+                @if verification.is_intact() {
+                    p.verified role="status" { "Chain verified: all " (verification.count) " entries, head " code { (verification.head_hash.get(..16).unwrap_or("")) "…" } }
+                } @else {
+                    p.problem role="alert" {
+                        "The chain is broken"
+                        @if let Some(b) = verification.breaks.first() { " at entry " (b.seq) ": " (b.problem) }
+                        @for p in &verification.problems { " " (p) }
+                    }
+                }
+                form.filters method="get" action="/audit" {
+                    label for="actor" { "Actor" } input id="actor" name="actor" value=(actor.as_deref().unwrap_or(""));
+                    label for="kind" { "Kind" } input id="kind" name="kind" placeholder="grant." value=(kind.as_deref().unwrap_or(""));
+                    label for="text" { "Text" } input id="text" name="text" value=(text.as_deref().unwrap_or(""));
+                    label for="from" { "From" } input id="from" name="from" placeholder="2026-12-01T00:00:00Z" value=(blank(&f.from).unwrap_or_default());
+                    label for="to" { "To" } input id="to" name="to" value=(blank(&f.to).unwrap_or_default());
+                    button type="submit" { "Filter" }
+                }
+                p { (matching.len()) " matching entries, newest first. " a href="/audit/export" download="latch-audit.jsonl" { "Export all as JSON Lines" } }
+                table.audit {
+                    thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Kind" } th scope="col" { "Actor" } th scope="col" { "Subject" } th scope="col" { "Details" } } }
+                    tbody {
+                        @for e in &shown {
+                            tr {
+                                td { (e.seq) }
+                                td { (rfc3339(e.at)) }
+                                td { code { (e.kind) } }
+                                td { (e.actor.as_deref().unwrap_or("")) }
+                                td { (e.subject.as_deref().unwrap_or("")) }
+                                td.details { (workflow::clip(&e.details.to_string(), 300)) }
+                            }
+                        }
+                    }
+                }
+                nav.pages aria-label="Pages" {
+                    @if page_no > 0 { a href=(link(page_no - 1)) { "Newer" } }
+                    @if more { a href=(link(page_no + 1)) { "Older" } }
+                }
+            },
+        );
+        html_response(StatusCode::OK, markup)
+    })
+    .await
+}
+
+async fn audit_export(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+) -> Response {
+    let c = core.clone();
+    guarded(
+        &core,
+        &web,
+        &headers,
+        Role::Admin,
+        "Exporting the audit log",
+        |s| async move {
+            let Ok(entries) = c.view().audit(0, 0).await else {
+                return unavailable(&s);
+            };
+            let mut text = String::new();
+            for e in &entries {
+                text.push_str(&latch_grant::audit::to_json_line(e));
+                text.push('\n');
+            }
+            (
+                [
+                    (header::CONTENT_TYPE, "application/x-ndjson"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"latch-audit.jsonl\"",
+                    ),
+                ],
+                text,
+            )
+                .into_response()
+        },
+    )
+    .await
+}
+
+/// The console's page for a path it does not have.
+#[must_use]
+pub fn not_found_page() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        None,
+        "Not found",
+        "There is no such page. The console starts at /.",
+    )
+}

@@ -1,0 +1,323 @@
+//! The console at `/`, over HTTP as a browser speaks it (forms, cookies, redirects), on SQLite
+//! and on a real PostgreSQL: signing in with a token; alice asks, bob sees the request in his
+//! queue and approves it, alice sees her grant, an admin revokes it and the audit page shows
+//! the chain verified; self-approval, a requester on the admin pages, a forged CSRF token and a
+//! revoked token are all refused; every page carries the security headers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use latch_grant::{GrantQuery, GrantStatus, Role};
+use reqwest::redirect::Policy;
+
+on_both!(the_console_from_request_to_revocation);
+
+/// A browser of one person: its own cookie.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        Browser {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    fn keep(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let pair = v.split(';').next().unwrap().to_owned();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/html");
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.unwrap();
+        self.keep(&r);
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, r.text().await.unwrap(), headers)
+    }
+
+    /// Post a form; the answer's status and where it redirects (or its body).
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.unwrap();
+        self.keep(&r);
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, location.unwrap_or(r.text().await.unwrap()))
+    }
+
+    async fn sign_in(&mut self, token: &str) {
+        let (status, to) = self.post("/login", &[("token", token)]).await;
+        assert_eq!((status, to.as_str()), (303, "/request"));
+        assert!(self.cookie.is_some());
+    }
+
+    /// The CSRF secret of the forms of `path`.
+    async fn csrf(&mut self, path: &str) -> String {
+        let (_, body, _) = self.get(path).await;
+        let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+        body[at..at + 32].to_owned()
+    }
+}
+
+async fn the_console_from_request_to_revocation(backend: Backend) {
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let alice_token = token(&store, "alice", Role::Requester).await;
+    let bob_token = token(&store, "bob", Role::Approver).await;
+    let admin_token = token(&store, "carol", Role::Admin).await;
+
+    // Signed out: every page leads to sign-in; a wrong token is said plainly.
+    let mut alice = Browser::new(&server.url);
+    let (status, _, headers) = alice.get("/approvals").await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/login");
+    let (status, body) = alice.post("/login", &[("token", "latch_nope")]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("unknown or was revoked"), "{body}");
+    alice.sign_in(&alice_token).await;
+    let cookie = alice.cookie.clone().unwrap();
+
+    // The headers of every page, and the cookie's attributes.
+    let (status, body, headers) = alice.get("/request").await;
+    assert_eq!(status, 200);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        body.contains("iam-admin") && body.contains("bob, carol"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("href=\"/grants\""),
+        "a requester sees no admin page"
+    );
+
+    // alice asks; the answer is on the page at once.
+    let csrf = alice.csrf("/request").await;
+    let (status, body) = alice
+        .post(
+            "/request",
+            &[
+                ("csrf", &csrf),
+                ("bundle", "iam-admin"),
+                ("duration", "30m"),
+                ("reason", "INC-77 <script>alert(1)</script>"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("is pending: sent to bob, carol"), "{body}");
+    let request_id = store
+        .requests(&latch_grant::RequestQuery::default())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    // A refusal is said on the page (and nothing is created).
+    let (status, body) = alice
+        .post(
+            "/request",
+            &[
+                ("csrf", &csrf),
+                ("bundle", "iam-admin"),
+                ("duration", "9h"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        body.contains("Refused:") && body.contains("at most 1h"),
+        "{body}"
+    );
+    // A forged CSRF token is refused, and audited.
+    let (status, _) = alice
+        .post(
+            "/request",
+            &[
+                ("csrf", "0000"),
+                ("bundle", "iam-admin"),
+                ("duration", "30m"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // She cannot approve her own request, nor open the admin pages.
+    let (status, _, _) = alice.get("/grants").await;
+    assert_eq!(status, 403);
+    let (status, _, _) = alice.get("/audit").await;
+    assert_eq!(status, 403);
+
+    // bob sees it in his queue, with her reason escaped, and approves it.
+    let mut bob = Browser::new(&server.url);
+    bob.sign_in(&bob_token).await;
+    let (_, queue, _) = bob.get("/approvals?fragment=true").await;
+    assert!(queue.contains(&request_id), "{queue}");
+    assert!(queue.contains("&lt;script&gt;"), "escaped: {queue}");
+    assert!(!queue.contains("<script>alert"));
+    let csrf_bob = bob.csrf("/approvals").await;
+    let (status, to) = bob
+        .post(
+            &format!("/approvals/{request_id}"),
+            &[
+                ("csrf", &csrf_bob),
+                ("decision", "approve"),
+                ("comment", "ok"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/approvals?said="), "{to}");
+    // bob's own request is not in his queue, and approving it anyway is refused.
+    let csrf_req = bob.csrf("/request").await;
+    bob.post(
+        "/request",
+        &[
+            ("csrf", &csrf_req),
+            ("bundle", "prod-db"),
+            ("duration", "1h"),
+            ("reason", "mine"),
+        ],
+    )
+    .await;
+    let own = store
+        .requests(&latch_grant::RequestQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.requester == "bob")
+        .unwrap();
+    let (_, queue, _) = bob.get("/approvals?fragment=true").await;
+    assert!(!queue.contains(&own.id), "{queue}");
+    let (status, to) = bob
+        .post(
+            &format!("/approvals/{}", own.id),
+            &[("csrf", &csrf_bob), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(to.contains("cannot+answer"), "{to}");
+    let grant = eventually(3000, "grant active", || async {
+        store
+            .grants(&GrantQuery::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|g| g.status == GrantStatus::Active)
+    })
+    .await;
+
+    // alice sees it on My access; the admin revokes it; the audit page shows the story.
+    let (_, body, _) = alice.get("/access").await;
+    assert!(
+        body.contains(&grant.id) && body.contains("active"),
+        "{body}"
+    );
+    let mut admin = Browser::new(&server.url);
+    admin.sign_in(&admin_token).await;
+    let (_, body, _) = admin.get("/grants?person=alice").await;
+    assert!(body.contains(&grant.id), "{body}");
+    let csrf_admin = admin.csrf("/grants").await;
+    let (status, _) = admin
+        .post(
+            &format!("/grants/{}/revoke", grant.id),
+            &[
+                ("csrf", &csrf_admin),
+                ("reason", "done"),
+                ("cut_sessions", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    eventually(3000, "grant revoked", || async {
+        let g = store.grant(&grant.id).await.unwrap().unwrap();
+        (g.status == GrantStatus::Revoked).then_some(())
+    })
+    .await;
+    let (status, body, _) = admin.get("/audit").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Chain verified"), "{body}");
+    for kind in [
+        "request.created",
+        "request.approved",
+        "grant.revoke_requested",
+        "grant.revoked",
+    ] {
+        assert!(body.contains(kind), "{kind}: {body}");
+    }
+    let (_, body, _) = admin.get("/audit?kind=web.refused").await;
+    assert!(body.contains("CSRF"), "the forged form is audited: {body}");
+    let (status, export, headers) = admin.get("/audit/export").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    assert!(export.lines().count() > 5);
+
+    // A page that does not exist is a page; the API keeps its JSON.
+    let (status, body, _) = admin.get("/nowhere").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("There is no such page"), "{body}");
+
+    // Revoking alice's token ends her session at once; signing out ends bob's.
+    store
+        .commit(latch_grant::workflow::token_revoked(
+            "carol",
+            &store
+                .tokens()
+                .await
+                .unwrap()
+                .iter()
+                .find(|t| t.subject == "alice")
+                .unwrap()
+                .id,
+            T0,
+        ))
+        .await
+        .unwrap();
+    let (status, _, _) = alice.get("/access").await;
+    assert_eq!(status, 303);
+    let (status, to) = bob.post("/logout", &[("csrf", &csrf_bob)]).await;
+    assert_eq!((status, to.as_str()), (303, "/login"));
+    assert!(bob.cookie.is_none());
+    // An old cookie replayed still names a revoked token: nothing.
+    alice.cookie = Some(cookie);
+    let (status, _, _) = alice.get("/request").await;
+    assert_eq!(status, 303);
+    server.shutdown().await;
+}
