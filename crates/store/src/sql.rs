@@ -509,16 +509,28 @@ macro_rules! shared_sql {
             q: &RequestQuery,
         ) -> Result<Vec<RequestRecord>, StoreError> {
             let limit = if q.limit > 0 { q.limit } else { i64::MAX };
-            let sql = format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests WHERE ($1 IS NULL OR status = $1) \
-                 AND ($2 IS NULL OR requester = $2) ORDER BY created_at DESC, id LIMIT $3"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(q.status.map(|s| s.as_str().to_owned()))
-                .bind(&q.requester)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await.db()?;
+            // Only the filters given, so that the indexes on them are used.
+            let mut sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE TRUE");
+            let mut n = 0;
+            let mut param = |column: &str, sql: &mut String| {
+                n += 1;
+                sql.push_str(&format!(" AND {column} = ${n}"));
+            };
+            if q.status.is_some() {
+                param("status", &mut sql);
+            }
+            if q.requester.is_some() {
+                param("requester", &mut sql);
+            }
+            sql.push_str(&format!(" ORDER BY created_at DESC, id LIMIT ${}", n + 1));
+            let mut query = sqlx::query(&sql);
+            if let Some(status) = q.status {
+                query = query.bind(status.as_str());
+            }
+            if let Some(requester) = &q.requester {
+                query = query.bind(requester);
+            }
+            let rows = query.bind(limit).fetch_all(&mut *conn).await.db()?;
             rows.iter().map(request_from_row).collect()
         }
 
@@ -545,37 +557,77 @@ macro_rules! shared_sql {
             row.as_ref().map(grant_from_row).transpose()
         }
 
+        /// Grants, soonest expiry first. With several statuses, each status is read
+        /// straight from an index in expiry order (at most `limit` of each) and the reads are
+        /// merged: a first page of thousands of live grants is read without sorting them all.
         pub(crate) async fn grants(
             conn: &mut $conn,
             q: &GrantQuery,
         ) -> Result<Vec<GrantRecord>, StoreError> {
             let limit = if q.limit > 0 { q.limit } else { i64::MAX };
-            let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_owned()).collect();
-            // Statuses are a closed set of identifiers: inline them rather than bind a list,
-            // which the two backends spell differently.
-            let status_clause = if statuses.is_empty() {
-                String::new()
-            } else {
+            // Only the filters given, so that the indexes on them are used.
+            let mut filters = String::new();
+            let mut n = 0;
+            let mut param = |condition: &str, filters: &mut String| {
+                n += 1;
+                filters.push_str(&format!(" AND {condition}${n}"));
+            };
+            if q.identity_id.is_some() {
+                param("identity_id = ", &mut filters);
+            }
+            if q.bundle.is_some() {
+                param("bundle = ", &mut filters);
+            }
+            if q.requester.is_some() {
+                param("requester = ", &mut filters);
+            }
+            if q.expires_at_most.is_some() {
+                param("expires_at <= ", &mut filters);
+            }
+            if q.unreminded {
+                filters.push_str(" AND reminded_at IS NULL");
+            }
+            let limit_param = n + 1;
+            let mut statuses = q.statuses.clone();
+            statuses.sort();
+            statuses.dedup();
+            // Statuses are a closed set of identifiers: inlined.
+            let select = |status: Option<GrantStatus>| {
+                let status = status
+                    .map(|s| format!(" AND status = '{}'", s.as_str()))
+                    .unwrap_or_default();
                 format!(
-                    " AND status IN ({})",
-                    statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+                    "SELECT {GRANT_COLUMNS} FROM grants WHERE TRUE{status}{filters} \
+                     ORDER BY expires_at, id LIMIT ${limit_param}"
                 )
             };
-            let reminded_clause = if q.unreminded { " AND reminded_at IS NULL" } else { "" };
-            let sql = format!(
-                "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR identity_id = $1) \
-                 AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3) \
-                 AND ($5 IS NULL OR expires_at <= $5){status_clause}{reminded_clause} \
-                 ORDER BY expires_at, id LIMIT $4"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(&q.identity_id)
-                .bind(&q.bundle)
-                .bind(&q.requester)
-                .bind(limit)
-                .bind(q.expires_at_most)
-                .fetch_all(&mut *conn)
-                .await.db()?;
+            let sql = if statuses.len() <= 1 {
+                select(statuses.first().copied())
+            } else {
+                let parts: Vec<String> = statuses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| format!("SELECT * FROM ({}) s{i}", select(Some(*s))))
+                    .collect();
+                format!(
+                    "{} ORDER BY expires_at, id LIMIT ${limit_param}",
+                    parts.join(" UNION ALL ")
+                )
+            };
+            let mut query = sqlx::query(&sql);
+            if let Some(identity_id) = &q.identity_id {
+                query = query.bind(identity_id);
+            }
+            if let Some(bundle) = &q.bundle {
+                query = query.bind(bundle);
+            }
+            if let Some(requester) = &q.requester {
+                query = query.bind(requester);
+            }
+            if let Some(at_most) = q.expires_at_most {
+                query = query.bind(at_most);
+            }
+            let rows = query.bind(limit).fetch_all(&mut *conn).await.db()?;
             rows.iter().map(grant_from_row).collect()
         }
 
