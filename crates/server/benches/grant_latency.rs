@@ -1,11 +1,24 @@
 //! Request→grant latency (p50/p99) and requests per second through the real HTTP API, the
 //! store and the scheduler, with the in-memory cloud (so the figures are the server's own
-//! overhead, not AWS's).
+//! overhead, not AWS's), then reads of a store holding 10,000 grants.
+//!
+//! Three phases per backend:
+//! 1. request→grant latency: one request at a time, from `POST /api/v1/requests` to the grant
+//!    being on the identity in the cloud;
+//! 2. creation under load: `LATCH_BENCH_CONCURRENCY` clients post `LATCH_BENCH_TOTAL`
+//!    auto-approved requests: requests/s, each call's latency (p50/p99/max), then the time
+//!    until every grant is active. Afterwards every acknowledged request (`201`) must be in the
+//!    store and the audit chain must verify: the bench panics otherwise;
+//! 3. reads: the store topped up to `LATCH_BENCH_GRANTS` grants, `LATCH_BENCH_READ_CLIENTS`
+//!    clients make `LATCH_BENCH_READS` calls of `GET /api/v1/grants?limit=50`, as requesters
+//!    (each sees their own grants) and as an approver (sees everyone's, first page).
 //!
 //! `cargo bench -p latch-server --bench grant_latency` runs on SQLite; set
 //! `LATCH_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/test` to run on PostgreSQL too.
 //! Sizes: `LATCH_BENCH_SEQUENTIAL` (default 300), `LATCH_BENCH_TOTAL` (2000),
-//! `LATCH_BENCH_CONCURRENCY` (16).
+//! `LATCH_BENCH_CONCURRENCY` (16), `LATCH_BENCH_GRANTS` (10000), `LATCH_BENCH_READS` (20000),
+//! `LATCH_BENCH_READ_CLIENTS` (16). The clients run in the server's process and share its
+//! cores.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,7 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latch_grant::FakeCloud;
-use latch_grant::{Role, Store};
+use latch_grant::{
+    AuditEvent, Changeset, GrantRecord, GrantStatus, Identity, IdentityKind, RequestRecord,
+    RequestStatus, Role, Store, Write,
+};
 use latch_server::config::Config;
 use latch_server::{launch_with_tcp_listener, Settings, SystemClock};
 use serde_json::json;
@@ -105,7 +121,7 @@ async fn run(label: &str, store: Arc<dyn Store>) {
     }
     lat.sort();
 
-    // Throughput: `concurrency` clients, `total` requests (auto-approved).
+    // Throughput: `concurrency` clients, `total` requests (auto-approved), each call timed.
     let start = Instant::now();
     let per = total / concurrency;
     let mut tasks = Vec::new();
@@ -114,24 +130,53 @@ async fn run(label: &str, store: Arc<dyn Store>) {
         let url = url.clone();
         let tokens = tokens.clone();
         tasks.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::with_capacity(per);
+            let mut times = Vec::with_capacity(per);
+            let mut failures = Vec::new();
             for k in 0..per {
                 let token = &tokens[(c * per + k) % PEOPLE];
+                let sent = Instant::now();
                 let resp = http
                     .post(format!("{url}/api/v1/requests"))
                     .bearer_auth(token)
                     .json(&json!({"bundle": "read-logs", "duration": "2h", "reason": "load"}))
                     .send()
-                    .await
-                    .unwrap();
-                assert_eq!(resp.status().as_u16(), 201);
+                    .await;
+                let resp = match resp {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failures.push(format!("transport: {e}"));
+                        continue;
+                    }
+                };
+                let status = resp.status().as_u16();
+                let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                times.push(sent.elapsed());
+                if status == 201 {
+                    let id = body["request"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    acknowledged.push(id);
+                } else {
+                    failures.push(format!("{status}: {body}"));
+                }
             }
+            (acknowledged, times, failures)
         }));
     }
+    let mut acknowledged = Vec::new();
+    let mut times = Vec::new();
+    let mut failures = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        let (a, l, f) = t.await.unwrap();
+        acknowledged.extend(a);
+        times.extend(l);
+        failures.extend(f);
     }
     let api_elapsed = start.elapsed();
-    let done = per * concurrency;
+    times.sort();
+    let done = acknowledged.len();
     // Until every grant is active.
     loop {
         let pending = store
@@ -161,8 +206,195 @@ async fn run(label: &str, store: Arc<dyn Store>) {
         all_elapsed.as_secs_f64(),
         done as f64 / all_elapsed.as_secs_f64(),
     );
+    println!(
+        "{label}: POST /api/v1/requests under load ({concurrency} clients): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&times, 0.50).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().unwrap().as_secs_f64() * 1e3,
+    );
+
+    // Nothing lost: every acknowledged request is stored, and the audit chain verifies.
+    let mut missing = Vec::new();
+    for id in &acknowledged {
+        if store.request(id).await.unwrap().is_none() {
+            missing.push(id.clone());
+        }
+    }
+    let verification = store.audit_verify().await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "{label}: {} of {} requests were not acknowledged, e.g. {:?}",
+        failures.len(),
+        per * concurrency,
+        &failures[..failures.len().min(3)]
+    );
+    assert!(
+        missing.is_empty() && done == per * concurrency,
+        "{label}: LOST {} acknowledged requests, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(3)]
+    );
+    assert!(
+        verification.is_intact(),
+        "{label}: THE AUDIT CHAIN DOES NOT VERIFY after the load: {verification:?}"
+    );
+    println!(
+        "{label}: all {done} acknowledged requests are stored; the audit chain verifies ({} entries)",
+        verification.count
+    );
+
+    reads(label, &store, &url, &http, &tokens).await;
+
     let _ = tx.send(());
     let _ = server.await;
+}
+
+/// Top the store up to `LATCH_BENCH_GRANTS` grants (active, owned round-robin by the bench's
+/// people), written straight to the store in batches.
+async fn seed_grants(store: &Arc<dyn Store>, target: usize) {
+    let have = store
+        .grants(&latch_grant::GrantQuery::default())
+        .await
+        .unwrap()
+        .len();
+    let now = latch_server::Clock::now(&SystemClock);
+    let mut i = have;
+    while i < target {
+        let mut changes = Changeset::default();
+        for _ in 0..200.min(target - i) {
+            let person = i % PEOPLE;
+            let identity = Identity {
+                kind: IdentityKind::Role,
+                id: arn(person),
+            };
+            let request = RequestRecord {
+                id: format!("r-seed{i}"),
+                requester: format!("p{person}"),
+                identity: identity.clone(),
+                account: None,
+                permission_set: None,
+                more_targets: Vec::new(),
+                extends: None,
+                starts_at: None,
+                bundle: "read-logs".into(),
+                duration_secs: 4 * 3600,
+                reason: "seed".into(),
+                status: RequestStatus::Approved,
+                source: "api".into(),
+                break_glass: false,
+                tier: 0,
+                tier_deadline: None,
+                required_approvals: 0,
+                created_at: now,
+                decided_at: Some(now),
+                version: 0,
+            };
+            let grant = GrantRecord {
+                id: format!("g-seed{i}"),
+                request_id: request.id.clone(),
+                requester: request.requester.clone(),
+                identity,
+                account: None,
+                permission_set: None,
+                starts_at: None,
+                bundle: "read-logs".into(),
+                status: GrantStatus::Active,
+                break_glass: false,
+                created_at: now,
+                activated_at: Some(now),
+                expires_at: now + 4 * 3_600_000 + i64::try_from(i).unwrap(),
+                ended_at: None,
+                revoked_by: None,
+                revoke_reason: None,
+                session_cutoff: None,
+                reminded_at: None,
+                version: 0,
+            };
+            changes.requests.push(Write::Insert(request));
+            changes.grants.push(Write::Insert(grant));
+            i += 1;
+        }
+        changes
+            .audit
+            .push(AuditEvent::new(now, "bench.seeded").details(json!({"grants": i})));
+        store.commit(changes).await.unwrap();
+    }
+}
+
+/// `LATCH_BENCH_READS` calls of `GET /api/v1/grants?limit=50` from `LATCH_BENCH_READ_CLIENTS`
+/// clients, taking the tokens in turn: calls/s and latency.
+async fn read_load(
+    label: &str,
+    what: &str,
+    http: &reqwest::Client,
+    url: &str,
+    tokens: Arc<Vec<String>>,
+) {
+    let reads = env_usize("LATCH_BENCH_READS", 20_000);
+    let clients = env_usize("LATCH_BENCH_READ_CLIENTS", 16);
+    let per = reads / clients;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let http = http.clone();
+        let url = format!("{url}/api/v1/grants?limit=50");
+        let tokens = Arc::clone(&tokens);
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(per);
+            for k in 0..per {
+                let token = &tokens[(c * per + k) % tokens.len()];
+                let sent = Instant::now();
+                let resp = http.get(&url).bearer_auth(token).send().await.unwrap();
+                assert_eq!(resp.status().as_u16(), 200);
+                let body = resp.bytes().await.unwrap();
+                assert!(body.len() > 20);
+                times.push(sent.elapsed());
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    times.sort();
+    println!(
+        "{label}: {} × GET /api/v1/grants?limit=50 {what} from {clients} clients: {:.0} reads/s, p50 {:.2} ms, p99 {:.2} ms",
+        times.len(),
+        times.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&times, 0.50).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
+async fn reads(
+    label: &str,
+    store: &Arc<dyn Store>,
+    url: &str,
+    http: &reqwest::Client,
+    tokens: &[String],
+) {
+    let target = env_usize("LATCH_BENCH_GRANTS", 10_000);
+    seed_grants(store, target).await;
+    let total = store
+        .grants(&latch_grant::GrantQuery::default())
+        .await
+        .unwrap()
+        .len();
+    let what = format!("as requesters ({total} grants stored)");
+    read_load(label, &what, http, url, Arc::new(tokens.to_vec())).await;
+    let (record, approver) =
+        latch_server::http::mint_token("bench-approver", Role::Approver, 0).unwrap();
+    store.create_token(&record).await.unwrap();
+    read_load(
+        label,
+        "as an approver (everyone's, first page)",
+        http,
+        url,
+        Arc::new(vec![approver]),
+    )
+    .await;
 }
 
 fn main() {
@@ -172,6 +404,8 @@ fn main() {
     if !is_bench {
         std::env::set_var("LATCH_BENCH_SEQUENTIAL", "5");
         std::env::set_var("LATCH_BENCH_TOTAL", "32");
+        std::env::set_var("LATCH_BENCH_GRANTS", "500");
+        std::env::set_var("LATCH_BENCH_READS", "64");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

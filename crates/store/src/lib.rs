@@ -25,6 +25,7 @@ use std::sync::Arc;
 use latch_grant::{Store, StoreError};
 
 mod db;
+mod group;
 mod postgres;
 mod sql;
 mod sqlite;

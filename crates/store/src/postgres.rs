@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: several servers share one database.
 //!
 //! Audit appends take an exclusive table lock inside their transaction, so the hash chain
-//! stays linear across servers. Scheduler leadership is a session-level advisory lock held on
+//! stays linear across servers; commits made at the same time on one server share a
+//! transaction, and so one lock and one flush ([`crate::group`]). Scheduler leadership is a session-level advisory lock held on
 //! a dedicated connection: it is released the moment that server dies (its connection closes),
 //! so a survivor takes over on its next attempt.
 
@@ -13,11 +14,13 @@ use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
 use tokio::sync::Mutex;
 
 use crate::db::Db as _;
+use crate::group::{BatchWriter, GroupCommit};
 use latch_grant::redact_location;
 use latch_grant::{Changeset, Store, StoreError, StoreRead};
 
 mod q {
     crate::sql::shared_sql!(
+        sqlx::Postgres,
         sqlx::PgConnection,
         sqlx::postgres::PgRow,
         "LOCK TABLE audit_log IN EXCLUSIVE MODE"
@@ -30,6 +33,8 @@ use latch_grant::records::*;
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Commits, written in batches on `pool`.
+    commits: GroupCommit<Writer>,
     options: PgConnectOptions,
     lock_key: i64,
     leader: Mutex<Option<Leader>>,
@@ -99,6 +104,7 @@ impl PostgresStore {
             schema.unwrap_or("public")
         );
         Ok(PostgresStore {
+            commits: GroupCommit::new(Writer { pool: pool.clone() }),
             pool,
             options,
             lock_key: lock_key(&scope),
@@ -133,6 +139,22 @@ fn lock_key(scope: &str) -> i64 {
         *b = *d;
     }
     i64::from_be_bytes(bytes)
+}
+
+/// Writes the batches of [`GroupCommit`].
+#[derive(Debug)]
+struct Writer {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl BatchWriter for Writer {
+    async fn write_batch(
+        &self,
+        batch: &[Changeset],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        q::commit_batch(&self.pool, "BEGIN", batch).await
+    }
 }
 
 #[async_trait]
@@ -203,10 +225,7 @@ impl Store for PostgresStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.db()?;
-        q::apply_changeset(&mut tx, &changes).await?;
-        tx.commit().await.db()?;
-        Ok(())
+        self.commits.commit(changes).await
     }
 
     async fn remember_nonce(

@@ -2,11 +2,11 @@
 //! column types through sqlx, so one macro expands the same statements for each backend's
 //! connection and row types; what differs (locking, leadership) stays in each backend file.
 
-/// Expands the shared statements for one backend: `$conn` is its connection type, `$row` its
-/// row type, `$lock_audit` a statement that serialises audit appends inside a transaction
-/// (empty string for none).
+/// Expands the shared statements for one backend: `$db` is its sqlx database, `$conn` its
+/// connection type, `$row` its row type, `$lock_audit` a statement that serialises audit
+/// appends inside a transaction (empty string for none).
 macro_rules! shared_sql {
-    ($conn:ty, $row:ty, $lock_audit:expr) => {
+    ($db:ty, $conn:ty, $row:ty, $lock_audit:expr) => {
         use sqlx::Row as _;
 
         use crate::db::Db as _;
@@ -268,63 +268,163 @@ macro_rules! shared_sql {
             }
         }
 
-        /// Seal `events` after the current head (taking the append lock first) and return the
-        /// records to insert.
-        async fn seal_audit(
-            conn: &mut $conn,
-            events: &[AuditEvent],
-        ) -> Result<Vec<AuditRecord>, StoreError> {
+        /// Take the append lock (held until the transaction ends) and read the log's head.
+        async fn lock_head(conn: &mut $conn) -> Result<(i64, String), StoreError> {
             let lock: &str = $lock_audit;
             if !lock.is_empty() {
                 sqlx::query(lock).execute(&mut *conn).await.db()?;
             }
-            let (seq, hash) = audit_head(conn).await?;
-            let mut prev: Option<(i64, String)> = (seq > 0).then_some((seq, hash));
-            let mut out = Vec::with_capacity(events.len());
-            for event in events {
-                let rec = audit::seal(prev.as_ref().map(|(s, h)| (*s, h.as_str())), event);
-                prev = Some((rec.seq, rec.hash.clone()));
-                out.push(rec);
-            }
-            Ok(out)
+            audit_head(conn).await
         }
 
+        /// Seal `events` after `head` (`0` for an empty log).
+        fn seal_after(head: &(i64, String), events: &[AuditEvent]) -> Vec<AuditRecord> {
+            let mut out: Vec<AuditRecord> = Vec::with_capacity(events.len());
+            for event in events {
+                let prev = match out.last() {
+                    Some(last) => Some((last.seq, last.hash.as_str())),
+                    None if head.0 > 0 => Some((head.0, head.1.as_str())),
+                    None => None,
+                };
+                let rec = audit::seal(prev, event);
+                out.push(rec);
+            }
+            out
+        }
+
+        /// Audit rows per `INSERT` (8 parameters each, well within both backends' limits).
+        const AUDIT_ROWS_PER_INSERT: usize = 64;
+
         async fn insert_audit(conn: &mut $conn, records: &[AuditRecord]) -> Result<(), StoreError> {
-            for rec in records {
-                sqlx::query(
+            for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+                let mut sql = String::from(
                     "INSERT INTO audit_log (seq, at, kind, actor, subject, details, prev_hash, \
-                     hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(rec.seq)
-                .bind(rec.at)
-                .bind(&rec.kind)
-                .bind(&rec.actor)
-                .bind(&rec.subject)
-                .bind(audit::canonical_json(&rec.details))
-                .bind(&rec.prev_hash)
-                .bind(&rec.hash)
-                .execute(&mut *conn)
-                .await.db()?;
+                     hash) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let n = i * 8;
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8
+                    ));
+                }
+                let mut query = sqlx::query(&sql);
+                for rec in chunk {
+                    query = query
+                        .bind(rec.seq)
+                        .bind(rec.at)
+                        .bind(&rec.kind)
+                        .bind(&rec.actor)
+                        .bind(&rec.subject)
+                        .bind(audit::canonical_json(&rec.details))
+                        .bind(&rec.prev_hash)
+                        .bind(&rec.hash);
+                }
+                query.execute(&mut *conn).await.db()?;
             }
             Ok(())
         }
 
-        pub(crate) async fn apply_changeset(
+        /// Write a batch of changesets in the transaction `conn` is in, each on its own, in
+        /// order, with the audit append lock taken once for all of them. With `savepoints`,
+        /// each changeset runs inside a savepoint and one that fails is undone alone, the
+        /// others going on; without, the first failure stops the batch (its outcome is the
+        /// last one returned) and the caller must roll the transaction back. An `Err` means
+        /// the transaction itself is unusable: roll it back, nothing of it is written.
+        pub(crate) async fn write_batch(
+            conn: &mut $conn,
+            batch: &[Changeset],
+            savepoints: bool,
+        ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+            let needs_head = batch.iter().any(|c| {
+                !c.audit.is_empty() || !c.requests.is_empty() || !c.grants.is_empty()
+            });
+            // Taken before any savepoint: a lock taken inside one would be released when
+            // that savepoint is rolled back, while the head read under it is still used.
+            let mut head = if needs_head {
+                lock_head(conn).await?
+            } else {
+                (0, audit::GENESIS_HASH.to_owned())
+            };
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for changes in batch {
+                if !savepoints {
+                    match apply_changeset(conn, changes, &head).await {
+                        Ok(next) => {
+                            head = next;
+                            outcomes.push(Ok(()));
+                        }
+                        Err(e) => {
+                            outcomes.push(Err(e));
+                            return Ok(outcomes);
+                        }
+                    }
+                    continue;
+                }
+                sqlx::query("SAVEPOINT changeset").execute(&mut *conn).await.db()?;
+                match apply_changeset(conn, changes, &head).await {
+                    Ok(next) => {
+                        head = next;
+                        outcomes.push(Ok(()));
+                    }
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT changeset")
+                            .execute(&mut *conn)
+                            .await
+                            .db()?;
+                        outcomes.push(Err(e));
+                    }
+                }
+                sqlx::query("RELEASE SAVEPOINT changeset").execute(&mut *conn).await.db()?;
+            }
+            Ok(outcomes)
+        }
+
+        /// Commit a batch of changesets (see [`crate::group`]): first in one transaction
+        /// without savepoints (conflicts are rare); when one fails, the transaction is rolled
+        /// back and the batch written again with a savepoint per changeset, so that the one
+        /// that failed fails alone. `begin` opens a transaction.
+        pub(crate) async fn commit_batch(
+            pool: &sqlx::Pool<$db>,
+            begin: &'static str,
+            batch: &[Changeset],
+        ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+            let mut tx = pool.begin_with(begin).await.db()?;
+            let outcomes = write_batch(&mut tx, batch, false).await?;
+            if outcomes.len() == batch.len() && outcomes.iter().all(Result::is_ok) {
+                tx.commit().await.db()?;
+                return Ok(outcomes);
+            }
+            tx.rollback().await.db()?;
+            if batch.len() == 1 {
+                return Ok(outcomes);
+            }
+            let mut tx = pool.begin_with(begin).await.db()?;
+            let outcomes = write_batch(&mut tx, batch, true).await?;
+            if outcomes.iter().any(Result::is_ok) {
+                tx.commit().await.db()?;
+            } else {
+                tx.rollback().await.db()?;
+            }
+            Ok(outcomes)
+        }
+
+        /// Write one changeset after the log's `head` (read under the append lock); returns
+        /// the head it leaves.
+        async fn apply_changeset(
             conn: &mut $conn,
             changes: &Changeset,
-        ) -> Result<(), StoreError> {
+            head: &(i64, String),
+        ) -> Result<(i64, String), StoreError> {
             // The entries are sealed first so every row written can name the head they end at
             // (rows without entries of their own name the head as it stands).
-            let records = if changes.audit.is_empty() {
-                Vec::new()
-            } else {
-                seal_audit(conn, &changes.audit).await?
-            };
-            let has_rows = !changes.requests.is_empty() || !changes.grants.is_empty();
+            let records = seal_after(head, &changes.audit);
             let head = match records.last() {
                 Some(last) => (last.seq, last.hash.clone()),
-                None if has_rows => audit_head(conn).await?,
-                None => (0, audit::GENESIS_HASH.to_owned()),
+                None => head.clone(),
             };
             for w in &changes.requests {
                 write_request(conn, w, &head).await?;
@@ -375,7 +475,8 @@ macro_rules! shared_sql {
             for d in &changes.directory {
                 write_directory(conn, d).await?;
             }
-            insert_audit(conn, &records).await
+            insert_audit(conn, &records).await?;
+            Ok(head)
         }
 
         pub(crate) async fn audit_references(
@@ -415,16 +516,28 @@ macro_rules! shared_sql {
             q: &RequestQuery,
         ) -> Result<Vec<RequestRecord>, StoreError> {
             let limit = if q.limit > 0 { q.limit } else { i64::MAX };
-            let sql = format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests WHERE ($1 IS NULL OR status = $1) \
-                 AND ($2 IS NULL OR requester = $2) ORDER BY created_at DESC, id LIMIT $3"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(q.status.map(|s| s.as_str().to_owned()))
-                .bind(&q.requester)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await.db()?;
+            // Only the filters given, so that the indexes on them are used.
+            let mut sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE TRUE");
+            let mut n = 0;
+            let mut param = |column: &str, sql: &mut String| {
+                n += 1;
+                sql.push_str(&format!(" AND {column} = ${n}"));
+            };
+            if q.status.is_some() {
+                param("status", &mut sql);
+            }
+            if q.requester.is_some() {
+                param("requester", &mut sql);
+            }
+            sql.push_str(&format!(" ORDER BY created_at DESC, id LIMIT ${}", n + 1));
+            let mut query = sqlx::query(&sql);
+            if let Some(status) = q.status {
+                query = query.bind(status.as_str());
+            }
+            if let Some(requester) = &q.requester {
+                query = query.bind(requester);
+            }
+            let rows = query.bind(limit).fetch_all(&mut *conn).await.db()?;
             rows.iter().map(request_from_row).collect()
         }
 
@@ -451,38 +564,83 @@ macro_rules! shared_sql {
             row.as_ref().map(grant_from_row).transpose()
         }
 
+        /// Grants, soonest expiry first. With several statuses, each status is read
+        /// straight from an index in expiry order (at most `limit` of each) and the reads are
+        /// merged: a first page of thousands of live grants is read without sorting them all.
         pub(crate) async fn grants(
             conn: &mut $conn,
             q: &GrantQuery,
         ) -> Result<Vec<GrantRecord>, StoreError> {
             let limit = if q.limit > 0 { q.limit } else { i64::MAX };
-            let statuses: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_owned()).collect();
-            // Statuses are a closed set of identifiers: inline them rather than bind a list,
-            // which the two backends spell differently.
-            let status_clause = if statuses.is_empty() {
-                String::new()
-            } else {
+            // Only the filters given, so that the indexes on them are used.
+            let mut filters = String::new();
+            let mut n = 0;
+            let mut param = |condition: &str, filters: &mut String| {
+                n += 1;
+                filters.push_str(&format!(" AND {condition}${n}"));
+            };
+            if q.identity_id.is_some() {
+                param("identity_id = ", &mut filters);
+            }
+            if q.bundle.is_some() {
+                param("bundle = ", &mut filters);
+            }
+            if q.requester.is_some() {
+                param("requester = ", &mut filters);
+            }
+            if q.expires_at_most.is_some() {
+                param("expires_at <= ", &mut filters);
+            }
+            if q.request_id.is_some() {
+                param("request_id = ", &mut filters);
+            }
+            if q.unreminded {
+                filters.push_str(" AND reminded_at IS NULL");
+            }
+            let limit_param = n + 1;
+            let mut statuses = q.statuses.clone();
+            statuses.sort();
+            statuses.dedup();
+            // Statuses are a closed set of identifiers: inlined.
+            let select = |status: Option<GrantStatus>| {
+                let status = status
+                    .map(|s| format!(" AND status = '{}'", s.as_str()))
+                    .unwrap_or_default();
                 format!(
-                    " AND status IN ({})",
-                    statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+                    "SELECT {GRANT_COLUMNS} FROM grants WHERE TRUE{status}{filters} \
+                     ORDER BY expires_at, id LIMIT ${limit_param}"
                 )
             };
-            let reminded_clause = if q.unreminded { " AND reminded_at IS NULL" } else { "" };
-            let sql = format!(
-                "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR identity_id = $1) \
-                 AND ($2 IS NULL OR bundle = $2) AND ($3 IS NULL OR requester = $3) \
-                 AND ($5 IS NULL OR expires_at <= $5) AND ($6 IS NULL OR request_id = $6)\
-                 {status_clause}{reminded_clause} ORDER BY expires_at, id LIMIT $4"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(&q.identity_id)
-                .bind(&q.bundle)
-                .bind(&q.requester)
-                .bind(limit)
-                .bind(q.expires_at_most)
-                .bind(&q.request_id)
-                .fetch_all(&mut *conn)
-                .await.db()?;
+            let sql = if statuses.len() <= 1 {
+                select(statuses.first().copied())
+            } else {
+                let parts: Vec<String> = statuses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| format!("SELECT * FROM ({}) s{i}", select(Some(*s))))
+                    .collect();
+                format!(
+                    "{} ORDER BY expires_at, id LIMIT ${limit_param}",
+                    parts.join(" UNION ALL ")
+                )
+            };
+            let mut query = sqlx::query(&sql);
+            if let Some(identity_id) = &q.identity_id {
+                query = query.bind(identity_id);
+            }
+            if let Some(bundle) = &q.bundle {
+                query = query.bind(bundle);
+            }
+            if let Some(requester) = &q.requester {
+                query = query.bind(requester);
+            }
+            if let Some(at_most) = q.expires_at_most {
+                query = query.bind(at_most);
+            }
+            if let Some(request_id) = &q.request_id {
+                query = query.bind(request_id);
+            }
+            let rows = query.bind(limit).fetch_all(&mut *conn).await.db()?;
             rows.iter().map(grant_from_row).collect()
         }
 

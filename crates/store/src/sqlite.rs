@@ -1,29 +1,49 @@
 //! The SQLite backend: one embedded file, the default.
 //!
-//! One connection serialises all access (SQLite allows one writer at a time anyway), which
-//! also makes audit appends race-free inside this process; the file's lock and a busy
-//! timeout cover other processes (a CLI reading the audit log while the server runs).
+//! One connection writes (SQLite allows one writer at a time anyway), which also makes audit
+//! appends race-free inside this process; commits made at the same time share its
+//! transactions ([`crate::group`]), each flushed to disk before any of its commits is
+//! acknowledged (`synchronous = FULL`). Reads go through a few connections of their own: in
+//! WAL mode readers never wait for the writer, and see every commit acknowledged before they
+//! start. The file's lock and a busy timeout cover other processes (a CLI reading the audit
+//! log or revoking a token while the server runs).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::db::Db as _;
+use crate::group::{BatchWriter, GroupCommit};
 use latch_grant::{Changeset, Store, StoreError, StoreRead};
 
 mod q {
-    crate::sql::shared_sql!(sqlx::SqliteConnection, sqlx::sqlite::SqliteRow, "");
+    crate::sql::shared_sql!(
+        sqlx::Sqlite,
+        sqlx::SqliteConnection,
+        sqlx::sqlite::SqliteRow,
+        ""
+    );
 }
 
 use latch_grant::records::*;
 
+/// Connections that read (besides the one that writes).
+const READ_CONNECTIONS: u32 = 4;
+
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// The one connection that writes.
     pool: SqlitePool,
+    /// The connections that read.
+    reads: SqlitePool,
+    /// Commits, written in batches on `pool`.
+    commits: std::sync::Arc<GroupCommit<Writer>>,
     path: PathBuf,
     /// This handle's name in the lease row (unique per process and handle).
     instance: String,
@@ -60,11 +80,14 @@ impl SqliteStore {
             })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // Every commit reaches the disk before it is acknowledged (WAL's default,
+            // NORMAL, may lose the last commits on a power loss).
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Location {
                 url: location.clone(),
@@ -74,8 +97,18 @@ impl SqliteStore {
             .run(&pool)
             .await
             .db()?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Location {
+                url: location.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(SqliteStore {
+            commits: std::sync::Arc::new(GroupCommit::new(Writer { pool: pool.clone() })),
             pool,
+            reads,
             path: path.to_path_buf(),
             instance: new_instance(),
             has_led: std::sync::Arc::default(),
@@ -155,6 +188,24 @@ pub fn readable_by_others(path: &Path) -> Vec<(PathBuf, u32)> {
     found
 }
 
+/// Writes the batches of [`GroupCommit`].
+#[derive(Debug)]
+struct Writer {
+    pool: SqlitePool,
+}
+
+#[async_trait]
+impl BatchWriter for Writer {
+    async fn write_batch(
+        &self,
+        batch: &[Changeset],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so a second process waits (busy timeout)
+        // instead of failing when it upgrades a read lock.
+        q::commit_batch(&self.pool, "BEGIN IMMEDIATE", batch).await
+    }
+}
+
 #[async_trait]
 impl StoreRead for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -162,58 +213,58 @@ impl StoreRead for SqliteStore {
     }
 
     async fn request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        q::request(&mut *self.pool.acquire().await.db()?, id).await
+        q::request(&mut *self.reads.acquire().await.db()?, id).await
     }
 
     async fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, StoreError> {
-        q::requests(&mut *self.pool.acquire().await.db()?, query).await
+        q::requests(&mut *self.reads.acquire().await.db()?, query).await
     }
 
     async fn messages(&self, request_id: &str) -> Result<Vec<ChatMessage>, StoreError> {
-        q::messages(&mut *self.pool.acquire().await.db()?, request_id).await
+        q::messages(&mut *self.reads.acquire().await.db()?, request_id).await
     }
 
     async fn approvals(&self, request_id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
-        q::approvals(&mut *self.pool.acquire().await.db()?, request_id).await
+        q::approvals(&mut *self.reads.acquire().await.db()?, request_id).await
     }
 
     async fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        q::grant(&mut *self.pool.acquire().await.db()?, id).await
+        q::grant(&mut *self.reads.acquire().await.db()?, id).await
     }
 
     async fn grants(&self, query: &GrantQuery) -> Result<Vec<GrantRecord>, StoreError> {
-        q::grants(&mut *self.pool.acquire().await.db()?, query).await
+        q::grants(&mut *self.reads.acquire().await.db()?, query).await
     }
 
     async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        q::audit_after(&mut *self.pool.acquire().await.db()?, after_seq, limit).await
+        q::audit_after(&mut *self.reads.acquire().await.db()?, after_seq, limit).await
     }
 
     async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError> {
-        q::audit_references(&mut *self.pool.acquire().await.db()?).await
+        q::audit_references(&mut *self.reads.acquire().await.db()?).await
     }
 
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        q::token_by_hash(&mut *self.pool.acquire().await.db()?, secret_hash).await
+        q::token_by_hash(&mut *self.reads.acquire().await.db()?, secret_hash).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        q::tokens(&mut *self.pool.acquire().await.db()?).await
+        q::tokens(&mut *self.reads.acquire().await.db()?).await
     }
 
     async fn directory(&self) -> Result<Vec<latch_grant::directory::DirectoryPerson>, StoreError> {
-        q::directory(&mut *self.pool.acquire().await.db()?).await
+        q::directory(&mut *self.reads.acquire().await.db()?).await
     }
 
     async fn sink_cursor(&self, name: &str) -> Result<latch_grant::sinks::SinkCursor, StoreError> {
-        q::sink_cursor(&mut *self.pool.acquire().await.db()?, name).await
+        q::sink_cursor(&mut *self.reads.acquire().await.db()?, name).await
     }
 
     async fn dead_letters(
         &self,
         name: &str,
     ) -> Result<Vec<latch_grant::sinks::DeadLetter>, StoreError> {
-        q::dead_letters(&mut *self.pool.acquire().await.db()?, name).await
+        q::dead_letters(&mut *self.reads.acquire().await.db()?, name).await
     }
 }
 
@@ -223,12 +274,7 @@ impl Store for SqliteStore {
         if changes.is_empty() {
             return Ok(());
         }
-        // IMMEDIATE takes the write lock up front, so a second process waits (busy timeout)
-        // instead of failing when it upgrades a read lock.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.db()?;
-        q::apply_changeset(&mut tx, &changes).await?;
-        tx.commit().await.db()?;
-        Ok(())
+        self.commits.commit(changes).await
     }
 
     async fn remember_nonce(

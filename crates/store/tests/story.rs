@@ -550,3 +550,126 @@ async fn sqlite_slack_message_references_are_migrated() {
         ("alice", RequestStatus::Pending)
     );
 }
+
+/// Many commits at once, as a loaded server makes them (they share transactions): each lands
+/// or fails on its own. Duplicates and stale updates in the same batches as good changesets
+/// fail alone, with nothing of theirs written; every good one is stored with its entries in
+/// order, consecutive; the chain and the rows' references verify. `second` is another handle
+/// (another server) committing at the same time.
+async fn concurrent_commits_story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
+    let t0: Millis = 1_700_000_000_000;
+    let r0 = request("r-base", "alice", t0);
+    store
+        .commit(Changeset {
+            requests: vec![Write::Insert(r0.clone())],
+            audit: vec![AuditEvent::new(t0, "request.created").subject("r-base")],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..120_i64 {
+        let handle = if i % 3 == 0 { &second } else { &store };
+        let handle = Arc::clone(handle);
+        let r0 = r0.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("r-{i}");
+            let (changes, should_land) = match i % 10 {
+                // A duplicate of a stored request.
+                3 => (
+                    Changeset {
+                        requests: vec![Write::Insert(r0.clone())],
+                        audit: vec![AuditEvent::new(t0 + i, "dup.a").subject(&id)],
+                        ..Changeset::default()
+                    },
+                    false,
+                ),
+                // An update from a version that never was.
+                7 => {
+                    let mut stale = r0.clone();
+                    stale.version = 41;
+                    stale.reason = "stale".into();
+                    (
+                        Changeset {
+                            requests: vec![Write::Update(stale)],
+                            audit: vec![AuditEvent::new(t0 + i, "stale.a").subject(&id)],
+                            ..Changeset::default()
+                        },
+                        false,
+                    )
+                }
+                _ => {
+                    let r = request(&id, "bob", t0 + i);
+                    let g = grant(&format!("g-{i}"), &r, t0 + i);
+                    (
+                        Changeset {
+                            requests: vec![Write::Insert(r)],
+                            grants: vec![Write::Insert(g)],
+                            audit: vec![
+                                AuditEvent::new(t0 + i, "request.created").subject(&id),
+                                AuditEvent::new(t0 + i, "grant.created").subject(&id),
+                            ],
+                            ..Changeset::default()
+                        },
+                        true,
+                    )
+                }
+            };
+            let outcome = handle.commit(changes).await;
+            (i, should_land, outcome)
+        }));
+    }
+    let mut landed = 0;
+    for t in tasks {
+        let (i, should_land, outcome) = t.await.unwrap();
+        if should_land {
+            outcome.unwrap_or_else(|e| panic!("commit {i} failed: {e}"));
+            landed += 1;
+        } else {
+            assert!(
+                matches!(outcome, Err(StoreError::Conflict(_))),
+                "commit {i}: {outcome:?}"
+            );
+        }
+    }
+    // Nothing of the refused ones, everything of the others, each one's entries together.
+    let stored = store.request("r-base").await.unwrap().unwrap();
+    assert_eq!(stored, r0);
+    let log = second.audit(0, 0).await.unwrap();
+    assert_eq!(log.len(), 1 + 2 * landed);
+    assert!(log.iter().all(|e| e.kind != "dup.a" && e.kind != "stale.a"));
+    for pair in log[1..].chunks(2) {
+        assert_eq!(pair[0].kind, "request.created");
+        assert_eq!(pair[1].kind, "grant.created");
+        assert_eq!(pair[0].subject, pair[1].subject);
+        let id = pair[0].subject.clone().unwrap();
+        assert!(store.request(&id).await.unwrap().is_some(), "{id}");
+    }
+    let refs = store.audit_references().await.unwrap();
+    assert_eq!(refs.len(), 1 + 2 * landed);
+    let check = store.audit_verify().await.unwrap();
+    assert!(check.is_intact(), "{check:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latch.db");
+    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    concurrent_commits_story(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_commits() {
+    let schema = unique_schema("concurrent");
+    let url = postgres_url();
+    let a = Arc::new(PostgresStore::connect(&url, Some(&schema)).await.unwrap());
+    let b = Arc::new(PostgresStore::connect(&url, Some(&schema)).await.unwrap());
+    concurrent_commits_story(a.clone(), b.clone()).await;
+    a.execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+    a.close().await;
+    b.close().await;
+}
