@@ -254,7 +254,7 @@ async fn error_classes(backend: Backend) {
     for path in [
         "/api/v1/nope",
         "/api/v2/requests",
-        "/",
+        "/no-such-page",
         "/api/v1/requests/r-1/extra",
     ] {
         let got = raw(&server, "GET", path, None, None, Vec::new()).await;
