@@ -131,6 +131,7 @@ const requestId = said.match(/r-[a-z0-9]+/)[0];
 const t0 = Date.now();
 await bob.page.locator("#queue").getByText(requestId).waitFor({ timeout: 5000 });
 check(Date.now() - t0 < 4000, `the request reached bob's open queue in ${Date.now() - t0} ms`);
+await bob.page.screenshot({ path: join(out, "approvals-queue-desktop.png"), fullPage: true });
 await bob.page.getByLabel("Comment").fill("ok for INC-4411");
 await bob.page.getByRole("button", { name: "Approve" }).click();
 await bob.page.waitForLoadState();
