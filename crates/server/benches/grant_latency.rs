@@ -11,13 +11,15 @@
 //!    store and the audit chain must verify: the bench panics otherwise;
 //! 3. reads: the store topped up to `LATCH_BENCH_GRANTS` grants, `LATCH_BENCH_READ_CLIENTS`
 //!    clients make `LATCH_BENCH_READS` calls of `GET /api/v1/grants?limit=50`, as requesters
-//!    (each sees their own grants) and as an approver (sees everyone's, first page).
+//!    (each sees their own grants) and as an approver (sees everyone's, first page);
+//! 4. the console: the store topped up to `LATCH_BENCH_AUDIT` audit entries, an admin loads
+//!    each page `LATCH_BENCH_PAGES` times: server time (p50/p99) and weight per page.
 //!
 //! `cargo bench -p latch-server --bench grant_latency` runs on SQLite; set
 //! `LATCH_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432/test` to run on PostgreSQL too.
 //! Sizes: `LATCH_BENCH_SEQUENTIAL` (default 300), `LATCH_BENCH_TOTAL` (2000),
 //! `LATCH_BENCH_CONCURRENCY` (16), `LATCH_BENCH_GRANTS` (10000), `LATCH_BENCH_READS` (20000),
-//! `LATCH_BENCH_READ_CLIENTS` (16). The clients run in the server's process and share its
+//! `LATCH_BENCH_READ_CLIENTS` (16), `LATCH_BENCH_AUDIT` (100000), `LATCH_BENCH_PAGES` (30). The clients run in the server's process and share its
 //! cores.
 #![allow(
     clippy::unwrap_used,
@@ -244,6 +246,7 @@ async fn run(label: &str, store: Arc<dyn Store>) {
     );
 
     reads(label, &store, &url, &http, &tokens).await;
+    console(label, &store, &url).await;
 
     let _ = tx.send(());
     let _ = server.await;
@@ -397,6 +400,82 @@ async fn reads(
     .await;
 }
 
+/// The console's pages as an admin sees them, with the store topped up to
+/// `LATCH_BENCH_AUDIT` audit entries (and the grants `reads` left): server time per page
+/// (p50, p99 over `LATCH_BENCH_PAGES` loads, one at a time) and each page's weight.
+async fn console(label: &str, store: &Arc<dyn Store>, url: &str) {
+    let target = env_usize("LATCH_BENCH_AUDIT", 100_000);
+    let loads = env_usize("LATCH_BENCH_PAGES", 30);
+    let mut have = store.audit_verify().await.unwrap().count;
+    let now = latch_server::Clock::now(&SystemClock);
+    while have < target {
+        let batch: Vec<AuditEvent> = (have..target.min(have + 2_000))
+            .map(|i| {
+                AuditEvent::new(now, "bench.event")
+                    .actor(format!("p{}", i % PEOPLE))
+                    .subject(format!("g-seed{i}"))
+                    .details(json!({"n": i}))
+            })
+            .collect();
+        have += batch.len();
+        store.commit(Changeset::audit_only(batch)).await.unwrap();
+    }
+    let (record, secret) = latch_server::http::mint_token("bench-admin", Role::Admin, 0).unwrap();
+    store.create_token(&record).await.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http
+        .post(format!("{url}/login"))
+        .form(&[("token", secret.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    println!(
+        "{label}: console pages with {have} audit entries (times: p50 / p99 over {loads} loads)"
+    );
+    for path in [
+        "/request",
+        "/access",
+        "/approvals",
+        "/grants",
+        "/grants?person=p7",
+        "/audit",
+        "/audit?page=100",
+        "/audit?kind=request.",
+    ] {
+        let mut times = Vec::with_capacity(loads);
+        let mut bytes = 0;
+        for _ in 0..loads {
+            let start = Instant::now();
+            let r = http
+                .get(format!("{url}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{path}");
+            bytes = r.bytes().await.unwrap().len();
+            times.push(start.elapsed());
+        }
+        times.sort();
+        println!(
+            "{label}:   {path:<22} {:>7.2} ms / {:>7.2} ms   {:>6.1} KB",
+            percentile(&times, 0.50).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+            bytes as f64 / 1024.0
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing special: keep the
     // test run tiny.
@@ -406,6 +485,8 @@ fn main() {
         std::env::set_var("LATCH_BENCH_TOTAL", "32");
         std::env::set_var("LATCH_BENCH_GRANTS", "500");
         std::env::set_var("LATCH_BENCH_READS", "64");
+        std::env::set_var("LATCH_BENCH_AUDIT", "3000");
+        std::env::set_var("LATCH_BENCH_PAGES", "2");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

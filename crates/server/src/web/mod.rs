@@ -48,7 +48,26 @@ pub struct Web {
     key: SessionKey,
     ttl_ms: i64,
     secure: bool,
+    /// How far the audit chain is verified: entries after it are checked as pages ask, and
+    /// the whole chain again once a minute.
+    chain: tokio::sync::Mutex<Option<Checked>>,
 }
+
+/// The audit chain as last verified.
+#[derive(Debug, Clone)]
+struct Checked {
+    /// The last entry checked (`seq`, `hash`; `0` and empty for an empty log).
+    seq: i64,
+    hash: String,
+    /// The first break found, if any.
+    broken: Option<String>,
+    /// When the whole chain was last verified.
+    full_at: i64,
+}
+
+/// How often the console verifies the whole audit chain again (between, it checks the
+/// entries added since).
+const FULL_VERIFY_EVERY_MS: i64 = 60_000;
 
 impl Web {
     /// The console's settings from `[web]`.
@@ -64,7 +83,48 @@ impl Web {
             key,
             ttl_ms: config.session_ttl_ms,
             secure: config.secure(),
+            chain: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The audit chain verified up to its head: the entries added since the last check, or
+    /// the whole chain when that was more than a minute ago.
+    async fn chain(&self, core: &Core) -> Result<Checked, latch_grant::StoreError> {
+        let mut cached = self.chain.lock().await;
+        let now = core.now();
+        let fresh = cached
+            .as_ref()
+            .filter(|c| now.saturating_sub(c.full_at) < FULL_VERIFY_EVERY_MS);
+        let checked = match fresh {
+            Some(c) => {
+                let added = core.view().audit(c.seq, 0).await?;
+                let v = latch_grant::audit::verify_after(
+                    (c.seq > 0).then_some((c.seq, c.hash.as_str())),
+                    &added,
+                );
+                let mut next = c.clone();
+                if let Some(last) = added.last() {
+                    next.seq = last.seq;
+                    next.hash.clone_from(&last.hash);
+                }
+                if next.broken.is_none() {
+                    next.broken = first_break(&v);
+                }
+                next
+            }
+            None => {
+                let all = core.view().audit(0, 0).await?;
+                let v = latch_grant::audit::verify(&all);
+                Checked {
+                    seq: all.last().map_or(0, |e| e.seq),
+                    hash: all.last().map(|e| e.hash.clone()).unwrap_or_default(),
+                    broken: first_break(&v),
+                    full_at: now,
+                }
+            }
+        };
+        *cached = Some(checked.clone());
+        Ok(checked)
     }
 
     fn cookie(&self, session: &Session) -> String {
@@ -85,6 +145,13 @@ impl Web {
             if self.secure { "; Secure" } else { "" }
         )
     }
+}
+
+fn first_break(v: &latch_grant::Verification) -> Option<String> {
+    v.breaks
+        .first()
+        .map(|b| format!("at entry {}: {}", b.seq, b.problem))
+        .or_else(|| v.problems.first().cloned())
 }
 
 /// The console's routes (merged into the server's router, which adds its state).
@@ -1074,7 +1141,11 @@ struct GrantFilter {
     bundle: Option<String>,
     account: Option<String>,
     said: Option<String>,
+    page: Option<usize>,
 }
+
+/// How many grants one page of *Grants* shows.
+const GRANTS_PAGE: usize = 100;
 
 async fn grants_page(
     State(core): State<Arc<Core>>,
@@ -1086,19 +1157,22 @@ async fn grants_page(
     guarded(&core, &web, &headers, Role::Admin, "Grants", |s| async move {
         let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let (person, bundle, account) = (blank(&f.person), blank(&f.bundle), blank(&f.account));
+        let page_no = f.page.unwrap_or(0).min(10_000);
         let Ok(grants) = c
             .view()
             .grants(&GrantQuery {
                 statuses: GrantStatus::LIVE.to_vec(),
                 requester: person.clone(),
                 bundle: bundle.clone(),
+                // Soonest expiry first; filtered by account here, so then read them all.
+                limit: if account.is_some() { 0 } else { i64::try_from((page_no + 1) * GRANTS_PAGE + 1).unwrap_or(0) },
                 ..GrantQuery::default()
             })
             .await
         else {
             return unavailable(&s);
         };
-        let shown: Vec<&GrantRecord> = grants
+        let matching: Vec<&GrantRecord> = grants
             .iter()
             .filter(|g| {
                 account.as_deref().is_none_or(|a| {
@@ -1106,6 +1180,18 @@ async fn grants_page(
                 })
             })
             .collect();
+        let more = matching.len() > (page_no + 1) * GRANTS_PAGE;
+        let shown: Vec<&GrantRecord> = matching.iter().skip(page_no * GRANTS_PAGE).take(GRANTS_PAGE).copied().collect();
+        let link = |p: usize| {
+            let q = serde_urlencoded::to_string([
+                ("person", person.clone().unwrap_or_default()),
+                ("bundle", bundle.clone().unwrap_or_default()),
+                ("account", account.clone().unwrap_or_default()),
+                ("page", p.to_string()),
+            ])
+            .unwrap_or_default();
+            format!("/grants?{q}")
+        };
         let now = c.now();
         let markup = page(
             "Grants",
@@ -1122,7 +1208,7 @@ async fn grants_page(
                     input id="account" name="account" value=(account.as_deref().unwrap_or(""));
                     button type="submit" { "Filter" }
                 }
-                p { (shown.len()) " live grant(s)." }
+                p { "Live grants, soonest end first: " (page_no * GRANTS_PAGE + 1) "–" (page_no * GRANTS_PAGE + shown.len()) @if more { " of more" } "." }
                 table {
                     thead { tr { th scope="col" { "Grant" } th scope="col" { "Person" } th scope="col" { "Bundle" } th scope="col" { "On" } th scope="col" { "State" } th scope="col" { "Time left" } th scope="col" { "Revoke" } } }
                     tbody {
@@ -1146,6 +1232,10 @@ async fn grants_page(
                             }
                         }
                     }
+                }
+                nav.pages aria-label="Pages" {
+                    @if page_no > 0 { a href=(link(page_no - 1)) { "Sooner" } }
+                    @if more { a href=(link(page_no + 1)) { "Later" } }
                 }
             },
         );
@@ -1209,14 +1299,31 @@ async fn audit_page(
     Query(f): Query<AuditFilter>,
 ) -> Response {
     let c = core.clone();
+    let w = web.clone();
     guarded(&core, &web, &headers, Role::Admin, "Audit", |s| async move {
-        let (Ok(entries), Ok(verification)) = (c.view().audit(0, 0).await, c.view().audit_verify().await) else {
+        let Ok(chain) = w.chain(&c).await else {
             return unavailable(&s);
         };
         let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let (actor, kind, text) = (blank(&f.actor), blank(&f.kind), blank(&f.text));
         let time = |v: &Option<String>| blank(v).and_then(|t| latch_time::Timestamp::parse(&t)).map(|t| t.seconds().saturating_mul(1000));
         let (from, to) = (time(&f.from), time(&f.to));
+        let page_no = f.page.unwrap_or(0);
+        let filtered = actor.is_some() || kind.is_some() || text.is_some() || from.is_some() || to.is_some();
+        // Unfiltered, a page is read by position from the head; filtered, the log is searched.
+        let entries = if filtered {
+            c.view().audit(0, 0).await
+        } else {
+            let page = i64::try_from(AUDIT_PAGE).unwrap_or(50);
+            let skip = i64::try_from(page_no).unwrap_or(0).saturating_add(1).saturating_mul(page);
+            let after = chain.seq.saturating_sub(skip);
+            // The oldest page may be short; past it there is nothing (a limit of 0 is "all").
+            let limit = if after < 0 { page.saturating_add(after) } else { page };
+            if limit > 0 { c.view().audit(after.max(0), limit).await } else { Ok(Vec::new()) }
+        };
+        let Ok(entries) = entries else {
+            return unavailable(&s);
+        };
         let matching: Vec<&latch_grant::AuditRecord> = entries
             .iter()
             .rev()
@@ -1231,9 +1338,12 @@ async fn audit_page(
                 })
             })
             .collect();
-        let page_no = f.page.unwrap_or(0);
-        let shown: Vec<&&latch_grant::AuditRecord> = matching.iter().skip(page_no.saturating_mul(AUDIT_PAGE)).take(AUDIT_PAGE).collect();
-        let more = matching.len() > (page_no + 1).saturating_mul(AUDIT_PAGE);
+        let (shown, total): (Vec<&&latch_grant::AuditRecord>, usize) = if filtered {
+            (matching.iter().skip(page_no.saturating_mul(AUDIT_PAGE)).take(AUDIT_PAGE).collect(), matching.len())
+        } else {
+            (matching.iter().collect(), usize::try_from(chain.seq).unwrap_or(0))
+        };
+        let more = total > (page_no + 1).saturating_mul(AUDIT_PAGE);
         let link = |p: usize| {
             let q = serde_urlencoded::to_string([
                 ("actor", actor.clone().unwrap_or_default()),
@@ -1251,14 +1361,10 @@ async fn audit_page(
             Some(&s),
             "/audit",
             html! {
-                @if verification.is_intact() {
-                    p.verified role="status" { "Chain verified: all " (verification.count) " entries, head " code { (verification.head_hash.get(..16).unwrap_or("")) "…" } }
+                @if let Some(broken) = &chain.broken {
+                    p.problem role="alert" { "The audit chain is broken " (broken) ". Run " code { "latch audit verify" } " for the full report." }
                 } @else {
-                    p.problem role="alert" {
-                        "The chain is broken"
-                        @if let Some(b) = verification.breaks.first() { " at entry " (b.seq) ": " (b.problem) }
-                        @for p in &verification.problems { " " (p) }
-                    }
+                    p.verified role="status" { "Chain verified up to entry " (chain.seq) ", head " code { (chain.hash.get(..16).unwrap_or("")) "…" } " (the whole chain at " (rfc3339(chain.full_at)) ", each entry since as it came)." }
                 }
                 form.filters method="get" action="/audit" {
                     label for="actor" { "Actor" } input id="actor" name="actor" value=(actor.as_deref().unwrap_or(""));
@@ -1268,7 +1374,7 @@ async fn audit_page(
                     label for="to" { "To" } input id="to" name="to" value=(blank(&f.to).unwrap_or_default());
                     button type="submit" { "Filter" }
                 }
-                p { (matching.len()) " matching entries, newest first. " a href="/audit/export" download="latch-audit.jsonl" { "Export all as JSON Lines" } }
+                p { (total) " matching entries, newest first. " a href="/audit/export" download="latch-audit.jsonl" { "Export all as JSON Lines" } }
                 table.audit {
                     thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Kind" } th scope="col" { "Actor" } th scope="col" { "Subject" } th scope="col" { "Details" } } }
                     tbody {
