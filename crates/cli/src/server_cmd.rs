@@ -341,6 +341,7 @@ pub enum TokenCommand {
     /// Examples:
     ///   latch token create --database latch.db --subject alice --role admin
     ///   latch token create --database latch.db --subject ci --role requester --output ci.token
+    ///   latch token create --database latch.db --subject soc --role auditor   # reads, never changes
     Create {
         /// Database (SQLite path or postgres://…).
         #[arg(long)]
@@ -348,7 +349,8 @@ pub enum TokenCommand {
         /// Whose token (a name from [identities]); not empty, no spaces at either end.
         #[arg(long)]
         subject: String,
-        /// requester, approver or admin.
+        /// requester, approver, admin, or auditor (reads everything an admin reads, changes
+        /// nothing).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Write the secret to this new file (mode 0600; an existing file is not overwritten)

@@ -151,6 +151,29 @@ string_enum! {
         Approver => "approver",
         /// Everything, including the audit log and revoking anyone's grant.
         Admin => "admin",
+        /// Read everything an admin reads (every request and grant, the audit log), change
+        /// nothing: not even ask.
+        Auditor => "auditor",
+    }
+}
+
+impl Role {
+    /// True when this role may do what needs `needed` (`Requester` < `Approver` < `Admin`;
+    /// an auditor only reads, whatever the level: `read_only` says the call changes nothing).
+    /// Never compare roles with `<`: an auditor is not above an admin.
+    #[must_use]
+    pub fn allows(self, needed: Role, read_only: bool) -> bool {
+        let level = |r: Role| match r {
+            Role::Requester => 0,
+            Role::Approver => 1,
+            Role::Admin => 2,
+            // Never needed by a call: nothing requires being an auditor.
+            Role::Auditor => 3,
+        };
+        match self {
+            Role::Auditor => read_only,
+            mine => level(mine) >= level(needed),
+        }
     }
 }
 
@@ -566,11 +589,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_auditor_reads_everything_and_changes_nothing() {
+        for needed in [Role::Requester, Role::Approver, Role::Admin] {
+            assert!(Role::Auditor.allows(needed, true));
+            assert!(!Role::Auditor.allows(needed, false));
+            assert!(Role::Admin.allows(needed, false));
+        }
+        assert!(Role::Approver.allows(Role::Requester, false));
+        assert!(!Role::Approver.allows(Role::Admin, true));
+        assert!(!Role::Requester.allows(Role::Approver, true));
+        assert!(!Role::Requester.allows(Role::Auditor, true));
+    }
+
+    #[test]
     fn an_unknown_name_is_a_mistake_not_a_corrupt_row() {
         let e = "superuser".parse::<Role>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown role `superuser` (expected one of: requester, approver, admin)"
+            "unknown role `superuser` (expected one of: requester, approver, admin, auditor)"
         );
         let e = "done".parse::<GrantStatus>().unwrap_err();
         assert!(e.to_string().starts_with("unknown grant status `done`"));

@@ -183,16 +183,26 @@ async fn authenticate(core: &Core, headers: &HeaderMap) -> Result<Caller, ApiErr
     })
 }
 
-async fn require(core: &Core, caller: &Caller, at_least: Role, what: &str) -> Result<(), ApiError> {
-    if caller.role >= at_least {
+async fn require(
+    core: &Core,
+    caller: &Caller,
+    at_least: Role,
+    what: &str,
+    read_only: bool,
+) -> Result<(), ApiError> {
+    if caller.role.allows(at_least, read_only) {
         return Ok(());
     }
     let refusal = Refusal {
         code: RefusalCode::Forbidden,
-        message: format!(
-            "{what} needs the `{at_least}` role (this token has `{}`)",
-            caller.role
-        ),
+        message: if caller.role == Role::Auditor {
+            format!("{what} changes something: an `auditor` token only reads")
+        } else {
+            format!(
+                "{what} needs the `{at_least}` role (this token has `{}`)",
+                caller.role
+            )
+        },
     };
     Err(core
         .refuse(
@@ -232,7 +242,8 @@ async fn guard(
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = require(&core, &caller, at_least, what).await {
+    let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    if let Err(e) = require(&core, &caller, at_least, what, read_only).await {
         return e.into_response();
     }
     request.extensions_mut().insert(caller);

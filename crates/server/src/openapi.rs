@@ -111,7 +111,7 @@ fn answer_schemas() -> Value {
         "GrantList": object(json!({"grants": list_of("Grant")})),
         "GrantAnswer": object(json!({"grant": schema_ref("Grant")})),
         "TokenCreated": object(json!({"id": s("string"), "subject": s("string"),
-            "role": {"type": "string", "enum": ["requester", "approver", "admin"]},
+            "role": {"type": "string", "enum": ["requester", "approver", "admin", "auditor"]},
             "token": {"type": "string", "description": "the secret, shown once"}})),
     })
 }
@@ -204,7 +204,7 @@ fn body() -> Value {
                 "Revoke": {"type": "object", "additionalProperties": false, "properties": {"reason": {"$ref": "#/components/schemas/Text"},
                     "cut_sessions": {"type": "boolean", "description": "deny sessions issued before now (aws:TokenIssueTime)"}}},
                 "NewToken": {"type": "object", "additionalProperties": false, "required": ["subject", "role"], "properties": {
-                    "subject": {"type": "string", "maxLength": 200}, "role": {"type": "string", "enum": ["requester", "approver", "admin"]}}}
+                    "subject": {"type": "string", "maxLength": 200}, "role": {"type": "string", "enum": ["requester", "approver", "admin", "auditor"]}}}
             }
         },
         "paths": {

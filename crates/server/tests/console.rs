@@ -294,6 +294,72 @@ async fn the_console_from_request_to_revocation(backend: Backend) {
     assert_eq!(status, 404);
     assert!(body.contains("There is no such page"), "{body}");
 
+    // An auditor reads every grant and the audit log, and changes nothing, in the console
+    // and through the API.
+    let dana_token = token(&store, "dana", Role::Auditor).await;
+    let mut dana = Browser::new(&server.url);
+    let (status, to) = dana.post("/login", &[("token", &dana_token)]).await;
+    assert_eq!((status, to.as_str()), (303, "/audit"));
+    let (status, body, _) = dana.get("/audit").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Chain verified") && !body.contains("href=\"/request\""),
+        "{body}"
+    );
+    let (status, body, _) = dana.get("/grants").await;
+    assert_eq!(status, 200);
+    assert!(
+        !body.contains("/revoke"),
+        "no revoke form for an auditor: {body}"
+    );
+    for path in ["/request", "/approvals", "/access"] {
+        assert_eq!(dana.get(path).await.0, 403, "{path}");
+    }
+    let csrf_dana = dana.csrf("/grants?page=0").await;
+    let (status, _) = dana
+        .post(
+            "/request",
+            &[
+                ("csrf", &csrf_dana),
+                ("bundle", "read-logs"),
+                ("duration", "1h"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = server
+        .api("GET", "/api/v1/audit?limit=5", &dana_token, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .api("GET", "/api/v1/grants?status=all", &dana_token, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["grants"].to_string().contains(&grant.id), "{body}");
+    for (method, path) in [
+        ("POST", "/api/v1/requests"),
+        ("POST", "/api/v1/tokens"),
+        ("POST", "/api/v1/reconcile"),
+    ] {
+        let (status, body) = server
+            .api(
+                method,
+                path,
+                &dana_token,
+                Some(serde_json::json!({"bundle": "read-logs", "duration": "1h", "reason": "x", "subject": "x", "role": "admin"})),
+            )
+            .await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("only reads"),
+            "{body}"
+        );
+    }
+
     // Revoking alice's token ends her session at once; signing out ends bob's.
     store
         .commit(latch_grant::workflow::token_revoked(

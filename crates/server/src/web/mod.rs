@@ -254,7 +254,7 @@ fn page(title: &str, who: Option<&Session>, current: &str, body: Markup) -> Mark
                         nav aria-label="Main" {
                             ul {
                                 @for (href, label, role) in nav {
-                                    @if s.role >= *role {
+                                    @if sees(s.role, *role) {
                                         li {
                                             a href=(href) aria-current=[(*href == current).then_some("page")] { (label) }
                                         }
@@ -359,6 +359,49 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// True when `role` may see a page of `page_role`: its level or above; an auditor sees the
+/// admins' pages (every grant, the audit log), read-only, and none of the pages for asking
+/// or deciding.
+fn sees(role: Role, page_role: Role) -> bool {
+    if role == Role::Auditor {
+        page_role == Role::Admin
+    } else {
+        role.allows(page_role, true)
+    }
+}
+
+/// The refusal of a change to someone whose role does not allow it (an auditor, always).
+async fn may_change(core: &Core, s: &Session, role: Role, what: &str) -> Result<(), Response> {
+    if s.role.allows(role, false) {
+        return Ok(());
+    }
+    Err(forbidden(
+        core,
+        s,
+        format!("{what} needs the `{role}` role (`{}` only reads)", s.role),
+        &format!("{what} changes something, and `{}` may not.", s.role),
+    )
+    .await)
+}
+
+/// A refusal of what `s` tried, audited (`web.refused`, with `audited`), and the 403 page that
+/// says it in plain words.
+async fn forbidden(core: &Core, s: &Session, audited: String, said: &str) -> Response {
+    let _ = core
+        .refuse(
+            "web",
+            workflow::Refusal {
+                code: workflow::RefusalCode::Forbidden,
+                message: audited,
+            },
+            Some(&s.subject),
+            None,
+            json!({"token": s.token_id}),
+        )
+        .await;
+    problem(StatusCode::FORBIDDEN, Some(s), "Not allowed", said)
+}
+
 /// A page for someone signed in with at least `role`: the page, with a renewed cookie when
 /// due; a 403 page otherwise.
 async fn guarded<F, Fut>(
@@ -377,28 +420,18 @@ where
         Ok(s) => s,
         Err(r) => return r,
     };
-    if session.role < role {
-        let _ = core
-            .refuse(
-                "web",
-                workflow::Refusal {
-                    code: workflow::RefusalCode::Forbidden,
-                    message: format!("{what} needs the `{role}` role"),
-                },
-                Some(&session.subject),
-                None,
-                json!({"page": what, "token": session.token_id}),
-            )
-            .await;
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(&session),
-            "Not allowed",
-            &format!(
-                "{what} needs the `{role}` role; you are signed in as `{}` with `{}`.",
-                session.subject, session.role
-            ),
+    if !sees(session.role, role) {
+        let said = format!(
+            "{what} needs the `{role}` role; you are signed in as `{}` with `{}`.",
+            session.subject, session.role
         );
+        return forbidden(
+            core,
+            &session,
+            format!("{what} needs the `{role}` role"),
+            &said,
+        )
+        .await;
     }
     let renewed = renewal(web, &session, core.now());
     let mut response = render(session).await;
@@ -413,24 +446,13 @@ async fn check_csrf(core: &Core, session: &Session, given: &str) -> Result<(), R
     if session::same_secret(&session.csrf, given) {
         return Ok(());
     }
-    let _ = core
-        .refuse(
-            "web",
-            workflow::Refusal {
-                code: workflow::RefusalCode::Forbidden,
-                message: "the form's CSRF token is missing or wrong".into(),
-            },
-            Some(&session.subject),
-            None,
-            json!({"token": session.token_id}),
-        )
-        .await;
-    Err(problem(
-        StatusCode::FORBIDDEN,
-        Some(session),
-        "Not allowed",
+    Err(forbidden(
+        core,
+        session,
+        "the form's CSRF token is missing or wrong".into(),
         "This form was not sent from this session's page (its security token does not match). Reload the page and try again.",
-    ))
+    )
+    .await)
 }
 
 /// A form's change by someone signed in with at least `role`: its CSRF secret must be the
@@ -453,6 +475,9 @@ where
     let c = core.clone();
     guarded(core, web, headers, role, what, |s| async move {
         if let Err(r) = check_csrf(&c, &s, csrf).await {
+            return r;
+        }
+        if let Err(r) = may_change(&c, &s, role, what).await {
             return r;
         }
         back_to(to, &act(c.clone(), s).await)
@@ -483,8 +508,17 @@ async fn home(
     headers: HeaderMap,
 ) -> Response {
     match signed_in(&core, &web, &headers).await {
-        Ok(_) => Redirect::to("/request").into_response(),
+        Ok(s) => Redirect::to(start_page(s.role)).into_response(),
         Err(r) => r,
+    }
+}
+
+/// Where a person lands: asking, or for an auditor the audit log.
+fn start_page(role: Role) -> &'static str {
+    if role == Role::Auditor {
+        "/audit"
+    } else {
+        "/request"
     }
 }
 
@@ -581,7 +615,7 @@ async fn login(
         .actor(&s.subject)
         .details(json!({"token": s.token_id, "role": s.role.as_str()}))]))
         .await;
-    let mut response = Redirect::to("/request").into_response();
+    let mut response = Redirect::to(start_page(s.role)).into_response();
     if let Ok(c) = HeaderValue::from_str(&web.cookie(&s)) {
         response.headers_mut().insert(header::SET_COOKIE, c);
     }
@@ -737,6 +771,9 @@ async fn request_submit(
         "Request",
         |s| async move {
             if let Err(r) = check_csrf(&c, &s, &form.csrf).await {
+                return r;
+            }
+            if let Err(r) = may_change(&c, &s, Role::Requester, "Asking").await {
                 return r;
             }
             let said = match parse_duration(&form.duration) {
@@ -1210,7 +1247,7 @@ async fn grants_page(
                 }
                 p { "Live grants, soonest end first: " (page_no * GRANTS_PAGE + 1) "–" (page_no * GRANTS_PAGE + shown.len()) @if more { " of more" } "." }
                 table {
-                    thead { tr { th scope="col" { "Grant" } th scope="col" { "Person" } th scope="col" { "Bundle" } th scope="col" { "On" } th scope="col" { "State" } th scope="col" { "Time left" } th scope="col" { "Revoke" } } }
+                    thead { tr { th scope="col" { "Grant" } th scope="col" { "Person" } th scope="col" { "Bundle" } th scope="col" { "On" } th scope="col" { "State" } th scope="col" { "Time left" } @if s.role == Role::Admin { th scope="col" { "Revoke" } } } }
                     tbody {
                         @for g in &shown {
                             tr {
@@ -1220,13 +1257,15 @@ async fn grants_page(
                                 td { (grant_row_target(g)) }
                                 td { (g.status) }
                                 td { (left(now, g.expires_at)) }
-                                td.actions {
-                                    form method="post" action={ "/grants/" (g.id) "/revoke" } {
-                                        (csrf_field(&s))
-                                        label for={ "r-" (g.id) } { "Reason" }
-                                        input id={ "r-" (g.id) } name="reason" required;
-                                        label.inline { input type="checkbox" name="cut_sessions" value="true"; " Cut sessions" }
-                                        button.deny type="submit" { "Revoke" }
+                                @if s.role == Role::Admin {
+                                    td.actions {
+                                        form method="post" action={ "/grants/" (g.id) "/revoke" } {
+                                            (csrf_field(&s))
+                                            label for={ "r-" (g.id) } { "Reason" }
+                                            input id={ "r-" (g.id) } name="reason" required;
+                                            label.inline { input type="checkbox" name="cut_sessions" value="true"; " Cut sessions" }
+                                            button.deny type="submit" { "Revoke" }
+                                        }
                                     }
                                 }
                             }
