@@ -175,6 +175,46 @@ struct RawWeb {
     session_ttl: Option<String>,
     session_key_env: Option<String>,
     public_url: Option<String>,
+    oidc: Option<RawOidc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOidc {
+    issuer: String,
+    client_id: String,
+    client_secret_env: String,
+    user_claim: Option<String>,
+    groups_claim: Option<String>,
+    #[serde(default)]
+    admin_groups: Vec<String>,
+    #[serde(default)]
+    approver_groups: Vec<String>,
+    #[serde(default)]
+    auditor_groups: Vec<String>,
+}
+
+/// `[web.oidc]`: signing in to the console through the organization's identity provider
+/// (OpenID Connect, authorization code with PKCE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The issuer URL; its discovery document is `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The client (application) id registered with the provider.
+    pub client_id: String,
+    /// The client secret (`client_secret_env`).
+    pub client_secret: Secret,
+    /// The claim naming the person: an email (matched to a person's email) or a user name
+    /// (matched to a person's name). Default `email`.
+    pub user_claim: String,
+    /// The claim listing the person's groups. Default `groups`.
+    pub groups_claim: String,
+    /// Groups whose members are admins.
+    pub admin_groups: Vec<String>,
+    /// Groups whose members are approvers (anyone an approval rule names is one anyway).
+    pub approver_groups: Vec<String>,
+    /// Groups whose members are auditors (read-only).
+    pub auditor_groups: Vec<String>,
 }
 
 /// `[web]`: the console at `/`.
@@ -189,6 +229,8 @@ pub struct WebConfig {
     pub session_key: Option<Secret>,
     /// The address people open (`https://…`): cookies are then `Secure` and HSTS is sent.
     pub public_url: Option<String>,
+    /// Signing in through an OpenID Connect provider, when set.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl WebConfig {
@@ -1122,6 +1164,7 @@ impl Config {
                 session_ttl_ms: 8 * 3600 * 1000,
                 session_key: None,
                 public_url: None,
+                oidc: None,
             },
             Some(w) => {
                 let ttl = dur("web.session_ttl", &w.session_ttl, 8 * 3600)?;
@@ -1157,10 +1200,47 @@ impl Config {
                         ));
                     }
                 }
+                let oidc = match &w.oidc {
+                    None => None,
+                    Some(o) => {
+                        if w.public_url.is_none() {
+                            return Err(err(
+                                "web.public_url",
+                                "missing: OpenID Connect sends people back to {public_url}/login/callback (register that address with the provider)".into(),
+                            ));
+                        }
+                        if !(o.issuer.starts_with("https://") || o.issuer.starts_with("http://")) {
+                            return Err(err(
+                                "web.oidc.issuer",
+                                format!("`{}` is not an http(s) URL", o.issuer),
+                            ));
+                        }
+                        let client_secret = env(&o.client_secret_env).ok_or_else(|| {
+                            err(
+                                "web.oidc.client_secret_env",
+                                format!(
+                                    "environment variable `{}` is not set",
+                                    o.client_secret_env
+                                ),
+                            )
+                        })?;
+                        Some(OidcConfig {
+                            issuer: o.issuer.trim_end_matches('/').to_owned(),
+                            client_id: o.client_id.clone(),
+                            client_secret: Secret::new(client_secret),
+                            user_claim: o.user_claim.clone().unwrap_or_else(|| "email".into()),
+                            groups_claim: o.groups_claim.clone().unwrap_or_else(|| "groups".into()),
+                            admin_groups: o.admin_groups.clone(),
+                            approver_groups: o.approver_groups.clone(),
+                            auditor_groups: o.auditor_groups.clone(),
+                        })
+                    }
+                };
                 WebConfig {
                     session_ttl_ms: ttl.saturating_mul(1000),
                     session_key,
                     public_url: w.public_url.clone(),
+                    oidc,
                 }
             }
         };

@@ -12,18 +12,24 @@
 
 #[macro_use]
 mod common;
+#[path = "common/oidc.rs"]
+mod oidc;
 
 use common::*;
 use latch_grant::{GrantQuery, GrantStatus, Role};
 use reqwest::redirect::Policy;
 
 on_both!(the_console_from_request_to_revocation);
+on_both!(signing_in_through_the_identity_provider);
 
 /// A browser of one person: its own cookie.
 struct Browser {
     base: String,
     http: reqwest::Client,
+    /// The session cookie (`name=value`), as the jar holds it.
     cookie: Option<String>,
+    /// Every cookie by name.
+    jar: std::collections::BTreeMap<String, String>,
 }
 
 impl Browser {
@@ -35,14 +41,33 @@ impl Browser {
                 .build()
                 .unwrap(),
             cookie: None,
+            jar: std::collections::BTreeMap::new(),
         }
+    }
+
+    fn cookies(&self) -> Option<String> {
+        let mut all: Vec<String> = self
+            .jar
+            .iter()
+            .filter(|(k, _)| k.as_str() != "latch_session")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        all.extend(self.cookie.clone());
+        (!all.is_empty()).then(|| all.join("; "))
     }
 
     fn keep(&mut self, r: &reqwest::Response) {
         for v in r.headers().get_all("set-cookie") {
             let v = v.to_str().unwrap();
             let pair = v.split(';').next().unwrap().to_owned();
-            self.cookie = (!pair.ends_with('=')).then_some(pair);
+            let (name, value) = pair.split_once('=').unwrap();
+            if name == "latch_session" {
+                self.cookie = (!value.is_empty()).then_some(pair.clone());
+            } else if value.is_empty() {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
         }
     }
 
@@ -51,7 +76,7 @@ impl Browser {
             .http
             .get(format!("{}{path}", self.base))
             .header("accept", "text/html");
-        if let Some(c) = &self.cookie {
+        if let Some(c) = self.cookies() {
             req = req.header("cookie", c);
         }
         let r = req.send().await.unwrap();
@@ -63,7 +88,7 @@ impl Browser {
     /// Post a form; the answer's status and where it redirects (or its body).
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
         let mut req = self.http.post(format!("{}{path}", self.base)).form(form);
-        if let Some(c) = &self.cookie {
+        if let Some(c) = self.cookies() {
             req = req.header("cookie", c);
         }
         let r = req.send().await.unwrap();
@@ -385,5 +410,124 @@ async fn the_console_from_request_to_revocation(backend: Backend) {
     alice.cookie = Some(cookie);
     let (status, _, _) = alice.get("/request").await;
     assert_eq!(status, 303);
+    server.shutdown().await;
+}
+
+/// OpenID Connect against a fake provider: the code flow with PKCE, the person by their user
+/// name, the role by their groups; a forged, replayed or misdirected answer is refused.
+async fn signing_in_through_the_identity_provider(backend: Backend) {
+    use oidc::{FakeOidc, Script, CLIENT_ID, CLIENT_SECRET};
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let idp = FakeOidc::start().await;
+    let text = format!(
+        "{}\n[web]\npublic_url = \"http://console.test\"\n[web.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_env = \"OIDC_SECRET\"\nuser_claim = \"preferred_username\"\nadmin_groups = [\"latch-admins\"]\n",
+        config_text(&slack_base),
+        idp.issuer
+    );
+    let mut config = latch_server::config::Config::parse(&text, "test.toml", &|v| {
+        (v == "OIDC_SECRET").then(|| CLIENT_SECRET.to_owned())
+    })
+    .unwrap();
+    config.poll_interval_ms = 50;
+    let server = TestServer::start(config, store.clone(), cloud.clone(), clock.clone()).await;
+    let exp = T0 / 1000 + 300;
+    let script = |user: &str, groups: &[&str]| Script {
+        claims: serde_json::json!({"sub": format!("u-{user}"), "preferred_username": user,
+            "groups": groups, "exp": exp}),
+        key: common::teams::KEY,
+        nonce: None,
+    };
+
+    // One round: to the provider and back; the callback's answer.
+    async fn round(b: &mut Browser, tamper: impl Fn(String) -> String) -> (u16, String) {
+        let (status, _, headers) = b.get("/login/oidc").await;
+        assert_eq!(status, 303);
+        let to_idp = headers["location"].to_str().unwrap().to_owned();
+        let back = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+            .get(&to_idp)
+            .send()
+            .await
+            .unwrap();
+        let back = back.headers()["location"].to_str().unwrap().to_owned();
+        let query = back
+            .strip_prefix("http://console.test/login/callback")
+            .unwrap();
+        let (status, body, _) = b
+            .get(&format!("/login/callback{}", tamper(query.to_owned())))
+            .await;
+        (status, body)
+    }
+
+    // The sign-in page offers the provider; alice signs in as a requester.
+    let mut alice = Browser::new(&server.url);
+    let (_, page, _) = alice.get("/login").await;
+    assert!(page.contains("Sign in with your organization"), "{page}");
+    idp.next(script("alice", &["engineers"]));
+    let (status, body) = round(&mut alice, |q| q).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("url=/request"), "{body}");
+    let (status, body, _) = alice.get("/request").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("alice (requester)"), "{body}");
+    assert_eq!(alice.get("/audit").await.0, 403);
+
+    // carol, in latch-admins, is an admin; bob, whom an approval rule names, an approver.
+    let mut carol = Browser::new(&server.url);
+    idp.next(script("carol", &["latch-admins"]));
+    assert_eq!(round(&mut carol, |q| q).await.0, 200);
+    assert_eq!(carol.get("/audit").await.0, 200);
+    let mut bob = Browser::new(&server.url);
+    idp.next(script("bob", &[]));
+    assert_eq!(round(&mut bob, |q| q).await.0, 200);
+    assert_eq!(bob.get("/approvals").await.0, 200);
+
+    // Refused: a state that is not this browser's, a token signed with another key, a token
+    // for another sign-in (nonce), someone who is not one of the people, a lapsed sign-in.
+    let mut mallory = Browser::new(&server.url);
+    idp.next(script("alice", &["latch-admins"]));
+    let (status, body) = round(&mut mallory, |q| q.replace("state=", "state=0")).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("state"), "{body}");
+    idp.next(Script {
+        key: common::teams::OTHER_KEY,
+        ..script("alice", &["latch-admins"])
+    });
+    let (status, body) = round(&mut mallory, |q| q).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("does not verify"), "{body}");
+    idp.next(Script {
+        nonce: Some("another-sign-in".into()),
+        ..script("alice", &["latch-admins"])
+    });
+    let (status, body) = round(&mut mallory, |q| q).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("nonce"), "{body}");
+    idp.next(script("eve", &["latch-admins"]));
+    let (status, body) = round(&mut mallory, |q| q).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("not one of Latch"), "{body}");
+    assert!(mallory
+        .cookie
+        .as_deref()
+        .is_none_or(|c| !c.starts_with("latch_session=")));
+    // The code of a completed sign-in cannot be used again, and without the browser's cookie
+    // nothing starts.
+    let mut stranger = Browser::new(&server.url);
+    let (status, _, _) = stranger.get("/login/callback?code=code-1&state=x").await;
+    assert_eq!(status, 401);
+    let refusals = store
+        .audit(0, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "web.refused" && e.details.to_string().contains("identity provider"))
+        .count();
+    assert!(
+        refusals >= 5,
+        "every failed sign-in is audited ({refusals})"
+    );
     server.shutdown().await;
 }

@@ -96,6 +96,14 @@ pub struct SigningKey {
     endorsements: Vec<String>,
 }
 
+impl SigningKey {
+    /// The key, to verify a signature with.
+    #[must_use]
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")

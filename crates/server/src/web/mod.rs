@@ -13,6 +13,7 @@
 //! - **Assets** (one stylesheet, one small script that refreshes the approvals queue every two
 //!   seconds) are compiled into the binary.
 
+pub mod oidc;
 pub mod session;
 
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct Web {
     /// How far the audit chain is verified: entries after it are checked as pages ask, and
     /// the whole chain again once a minute.
     chain: tokio::sync::Mutex<Option<Checked>>,
+    /// The identity provider people sign in through, when `[web.oidc]` names one.
+    oidc: Option<oidc::Provider>,
 }
 
 /// The audit chain as last verified.
@@ -84,6 +87,10 @@ impl Web {
             ttl_ms: config.session_ttl_ms,
             secure: config.secure(),
             chain: tokio::sync::Mutex::new(None),
+            oidc: match (&config.oidc, &config.public_url) {
+                (Some(o), Some(url)) => Some(oidc::Provider::new(o.clone(), url)),
+                _ => None,
+            },
         })
     }
 
@@ -160,6 +167,8 @@ pub fn routes(web: Arc<Web>) -> Router<Arc<Core>> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
+        .route("/login/oidc", get(oidc_start))
+        .route("/login/callback", get(oidc_callback))
         .route("/logout", post(logout))
         .route("/request", get(request_page).post(request_submit))
         .route("/access", get(access_page))
@@ -317,6 +326,15 @@ async fn signed_in(core: &Core, web: &Web, headers: &HeaderMap) -> Result<Sessio
     let Some(session) = web.key.open(&value, now) else {
         return Err(to_login());
     };
+    // Signed in through the identity provider: they must still be one of the people (someone
+    // who left the directory is out at once).
+    if let Some(name) = session.token_id.strip_prefix(OIDC_SESSION) {
+        return if name == session.subject && core.rules().people.contains_key(name) {
+            Ok(session)
+        } else {
+            Err(to_login())
+        };
+    }
     // The token it was opened with must still be valid, for the same person and role.
     let tokens = core.view().tokens().await.map_err(|e| {
         problem(
@@ -522,17 +540,195 @@ fn start_page(role: Role) -> &'static str {
     }
 }
 
-async fn login_page() -> Response {
-    html_response(StatusCode::OK, login_form(None))
+async fn login_page(Extension(web): Extension<Arc<Web>>) -> Response {
+    html_response(StatusCode::OK, login_form(&web, None))
 }
 
-fn login_form(problem: Option<&str>) -> Markup {
+/// The `token_id` of a session opened through the identity provider (then the person's name).
+const OIDC_SESSION: &str = "oidc:";
+
+/// Off to the identity provider, with a fresh state, nonce and PKCE verifier remembered in a
+/// signed cookie for ten minutes.
+async fn oidc_start(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+) -> Response {
+    let Some(provider) = &web.oidc else {
+        return not_found_page();
+    };
+    let fresh = || session::random_hex(32);
+    let (Ok(state), Ok(nonce), Ok(verifier)) = (fresh(), fresh(), fresh()) else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "Unavailable",
+            "No randomness.",
+        );
+    };
+    let pending = oidc::Pending {
+        state,
+        nonce,
+        verifier,
+        expires_at: core.now().saturating_add(oidc::PENDING_MS),
+    };
+    match provider.authorize_url(&pending).await {
+        Ok(url) => {
+            let mut r = Redirect::to(&url).into_response();
+            // Lax: the provider sends the browser back here from its own site.
+            let c = format!(
+                "{}={}; Path=/login/callback; HttpOnly; SameSite=Lax; Max-Age={}{}",
+                oidc::COOKIE,
+                web.key.seal_as("oidc", &pending),
+                oidc::PENDING_MS / 1000,
+                if web.secure { "; Secure" } else { "" }
+            );
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => problem(
+            StatusCode::BAD_GATEWAY,
+            None,
+            "Sign-in unavailable",
+            &format!("The identity provider could not be reached: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Back from the identity provider: the state must be this browser's, the ID token verify,
+/// and its claim name one of the people; then a session.
+async fn oidc_callback(
+    State(core): State<Arc<Core>>,
+    Extension(web): Extension<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<Callback>,
+) -> Response {
+    let Some(provider) = &web.oidc else {
+        return not_found_page();
+    };
+    let now = core.now();
+    let fail = |why: String| {
+        let core = core.clone();
+        let web = web.clone();
+        async move {
+            let _ = core
+                .refuse(
+                    "web",
+                    workflow::Refusal {
+                        code: workflow::RefusalCode::Forbidden,
+                        message: format!("sign-in through the identity provider: {why}"),
+                    },
+                    None,
+                    None,
+                    json!({}),
+                )
+                .await;
+            html_response(
+                StatusCode::UNAUTHORIZED,
+                login_form(&web, Some(&format!("Signing in failed: {why}"))),
+            )
+        }
+    };
+    let pending: Option<oidc::Pending> = cookie(&headers, oidc::COOKIE)
+        .and_then(|v| web.key.open_as("oidc", &v))
+        .filter(|p: &oidc::Pending| p.expires_at > now);
+    let Some(pending) = pending else {
+        return fail("the sign-in expired or was not started here; try again".into()).await;
+    };
+    if let Some(e) = q.error {
+        return fail(format!("the provider said `{}`", workflow::clip(&e, 100))).await;
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return fail("the provider sent no code".into()).await;
+    };
+    if !session::same_secret(&state, &pending.state) {
+        return fail("the answer is not for this browser's sign-in (state)".into()).await;
+    }
+    let claims = match provider.claims(&code, &pending, now).await {
+        Ok(c) => c,
+        Err(e) => return fail(e).await,
+    };
+    let (name, role) = match provider.person(&claims, &core.rules()) {
+        Ok(p) => p,
+        Err(e) => return fail(e).await,
+    };
+    let Ok(csrf) = session::random_hex(16) else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "Unavailable",
+            "No randomness.",
+        );
+    };
+    let s = Session {
+        token_id: format!("{OIDC_SESSION}{name}"),
+        subject: name,
+        role,
+        issued_at: now,
+        expires_at: now.saturating_add(web.ttl_ms),
+        csrf,
+    };
+    let _ = core
+        .store()
+        .commit(Changeset::audit_only(vec![AuditEvent::new(
+            now,
+            "web.signed_in",
+        )
+        .actor(&s.subject)
+        .details(
+            json!({"via": "oidc", "issuer": provider.issuer(), "role": s.role.as_str()}),
+        )]))
+        .await;
+    // A page of ours that moves on: the session cookie is SameSite=Strict, which a redirect
+    // still inside the provider's cross-site navigation would not carry.
+    let target = start_page(s.role);
+    let mut r = html_response(
+        StatusCode::OK,
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta http-equiv="refresh" content={ "0;url=" (target) };
+                    title { "Signed in · Latch" }
+                }
+                body { p { "Signed in. " a href=(target) { "Continue" } } }
+            }
+        },
+    );
+    for c in [
+        web.cookie(&s),
+        format!(
+            "{}=; Path=/login/callback; HttpOnly; SameSite=Lax; Max-Age=0",
+            oidc::COOKIE
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn login_form(web: &Web, problem: Option<&str>) -> Markup {
     page(
         "Sign in",
         None,
         "",
         html! {
             @if let Some(p) = problem { p.problem role="alert" { (p) } }
+            @if let Some(o) = &web.oidc {
+                p { a.button href="/login/oidc" { "Sign in with your organization (" (o.issuer()) ")" } }
+                h2 { "Or with an API token" }
+            }
             form.card method="post" action="/login" {
                 label for="token" { "API token" }
                 input id="token" name="token" type="password" autocomplete="off" required;
@@ -575,7 +771,7 @@ async fn login(
                 .await;
             return html_response(
                 StatusCode::UNAUTHORIZED,
-                login_form(Some("That token is unknown or was revoked.")),
+                login_form(&web, Some("That token is unknown or was revoked.")),
             );
         }
         Err(e) => {

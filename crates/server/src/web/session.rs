@@ -71,25 +71,41 @@ impl SessionKey {
         Hmac::<Sha256>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_mac())
     }
 
-    /// The cookie value of `session`: `<payload>.<mac>`, both hex.
+    /// The cookie value of `value` for `purpose` (`session`, `oidc`): `<payload>.<mac>`, both
+    /// hex, the MAC over the purpose and the payload, so that one cookie is never taken for
+    /// another.
     #[must_use]
-    pub fn seal(&self, session: &Session) -> String {
-        let payload = hex(serde_json::to_string(session)
-            .unwrap_or_default()
-            .as_bytes());
+    pub fn seal_as<T: Serialize>(&self, purpose: &str, value: &T) -> String {
+        let payload = hex(serde_json::to_string(value).unwrap_or_default().as_bytes());
         let mut mac = self.mac();
+        mac.update(purpose.as_bytes());
+        mac.update(b".");
         mac.update(payload.as_bytes());
         format!("{payload}.{}", hex(&mac.finalize().into_bytes()))
+    }
+
+    /// What a cookie value sealed for `purpose` holds, if its signature holds.
+    #[must_use]
+    pub fn open_as<T: serde::de::DeserializeOwned>(&self, purpose: &str, value: &str) -> Option<T> {
+        let (payload, tag) = value.split_once('.')?;
+        let mut mac = self.mac();
+        mac.update(purpose.as_bytes());
+        mac.update(b".");
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&unhex(tag)?).ok()?;
+        serde_json::from_slice(&unhex(payload)?).ok()
+    }
+
+    /// The cookie value of `session`.
+    #[must_use]
+    pub fn seal(&self, session: &Session) -> String {
+        self.seal_as("session", session)
     }
 
     /// The session in a cookie value, if its signature holds and it has not ended at `now`.
     #[must_use]
     pub fn open(&self, value: &str, now: Millis) -> Option<Session> {
-        let (payload, tag) = value.split_once('.')?;
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        mac.verify_slice(&unhex(tag)?).ok()?;
-        let session: Session = serde_json::from_slice(&unhex(payload)?).ok()?;
+        let session: Session = self.open_as("session", value)?;
         (session.expires_at > now).then_some(session)
     }
 }

@@ -30,7 +30,7 @@ pub const APP_SECRET: &str = "teams-app-secret-never-logged";
 pub const KEY: &[u8] = include_bytes!("../fixtures/teams-test-key.pem");
 /// A key the Bot Framework does not publish: what a forger signs with.
 pub const OTHER_KEY: &[u8] = include_bytes!("../fixtures/teams-other-key.pem");
-const PUBLIC_KEYS: &str = include_str!("../fixtures/teams-test-keys.json");
+pub const PUBLIC_KEYS: &str = include_str!("../fixtures/teams-test-keys.json");
 pub const KID: &str = "bf-test-1";
 pub const ISSUER: &str = "https://api.botframework.com";
 
