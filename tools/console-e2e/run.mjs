@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { startFakeOidc } from "./fake-oidc.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.LATCH_BIN;
@@ -42,6 +43,13 @@ const freePort = () =>
 const dir = mkdtempSync(join(tmpdir(), "latch-console-"));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
+const clientSecret = "e2e-oidc-client-secret";
+const idp = await startFakeOidc({
+  fixtures: join(here, "..", "..", "crates", "server", "tests", "fixtures"),
+  clientId: "latch-console",
+  clientSecret,
+  groups: { carol: ["latch-admins"] },
+});
 writeFileSync(
   join(dir, "latch.toml"),
   `[server]
@@ -56,6 +64,15 @@ aws = "arn:aws:iam::111122223333:role/alice"
 aws = "arn:aws:iam::111122223333:role/bob"
 [identities.carol]
 aws = "arn:aws:iam::111122223333:role/carol"
+
+[web]
+public_url = "${base}"
+[web.oidc]
+issuer = "${idp.issuer}"
+client_id = "latch-console"
+client_secret_env = "LATCH_E2E_OIDC_SECRET"
+user_claim = "preferred_username"
+admin_groups = ["latch-admins"]
 
 [bundles.privilege-escalation]
 max_duration = "1h"
@@ -73,14 +90,17 @@ const tokenFor = (subject, role) =>
 const tokens = {
   alice: tokenFor("alice", "requester"),
   bob: tokenFor("bob", "approver"),
-  carol: tokenFor("carol", "admin"),
 };
 
 const server = spawn(bin, ["serve", "--config", "latch.toml", "--cloud", "memory"], {
   cwd: dir,
   stdio: ["ignore", "inherit", "inherit"],
+  env: { ...process.env, LATCH_E2E_OIDC_SECRET: clientSecret },
 });
-const stop = () => server.kill("SIGTERM");
+const stop = () => {
+  server.kill("SIGTERM");
+  idp.close();
+};
 process.on("exit", stop);
 for (let i = 0; ; i++) {
   try {
@@ -106,7 +126,21 @@ async function signIn(who) {
 
 const alice = await signIn("alice");
 const bob = await signIn("bob");
-const carol = await signIn("carol");
+
+// carol signs in through the identity provider (OpenID Connect with PKCE); her group makes her
+// an admin. Chromium carries the SameSite=Strict session cookie after the provider's redirect.
+async function signInWithProvider(who) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.getByRole("link", { name: /Sign in with your organization/ }).click();
+  await page.getByLabel("User name").fill(who);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL(`${base}/request`);
+  return { context, page };
+}
+const carol = await signInWithProvider("carol");
+check((await carol.page.locator("header").innerText()).includes("carol (admin)"), "carol signed in through the provider, as an admin");
 
 // bob's queue is open and empty before alice asks.
 await bob.page.goto(`${base}/approvals`);
