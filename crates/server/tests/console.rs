@@ -258,7 +258,40 @@ async fn the_console_from_request_to_revocation(backend: Backend) {
         )
         .await;
     assert_eq!(status, 303);
-    assert!(to.contains("cannot+answer"), "{to}");
+    let (_, page, _) = bob.get(&to).await;
+    assert!(page.contains("cannot answer"), "{page}");
+    // A message a link brings is shown only when this server sealed it.
+    let (_, page, _) = bob
+        .get("/approvals?said=Your+session+expired%2C+call+555")
+        .await;
+    assert!(!page.contains("call 555"), "{page}");
+    // A form sent from another site is refused, whatever its cookie and CSRF field.
+    let forged = reqwest::Client::new()
+        .post(format!("{}/request", server.url))
+        .header("cookie", bob.cookies().unwrap())
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("csrf", csrf_bob.as_str()),
+            ("bundle", "read-logs"),
+            ("duration", "1h"),
+            ("reason", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    let signin = reqwest::Client::new()
+        .post(format!("{}/login", server.url))
+        .header("origin", "https://evil.example")
+        .form(&[("token", alice_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signin.status().as_u16(),
+        403,
+        "no sign-in from another site"
+    );
     let grant = eventually(3000, "grant active", || async {
         store
             .grants(&GrantQuery::default())

@@ -188,6 +188,7 @@ pub fn routes(web: Arc<Web>) -> Router<Arc<Core>> {
             "/assets/latch.js",
             get(|| async { asset(JS, "text/javascript") }),
         )
+        .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(move |r, n| headers(secure, r, n)))
         .layer(Extension(web))
 }
@@ -201,6 +202,36 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// A form sent from another site is refused, whatever its cookie and CSRF field: a browser
+/// names the page a `POST` comes from (`Origin`), and it must be this server (as the `Host`
+/// it was asked by). Also what stops signing someone in from another site.
+async fn same_origin(request: Request, next: Next) -> Response {
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if let (true, Some(origin)) = (changes, request.headers().get(header::ORIGIN)) {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let from = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, h)| h);
+        if from.is_none() || from != host {
+            return problem(
+                StatusCode::FORBIDDEN,
+                None,
+                "Not allowed",
+                "This form was sent from another site, and is refused.",
+            );
+        }
+    }
+    next.run(request).await
 }
 
 /// The security headers of every console response.
@@ -498,7 +529,7 @@ where
         if let Err(r) = may_change(&c, &s, role, what).await {
             return r;
         }
-        back_to(to, &act(c.clone(), s).await)
+        back_to(web, to, &act(c.clone(), s).await)
     })
     .await
 }
@@ -921,6 +952,15 @@ fn request_view(core: &Core, s: &Session, result: Option<(bool, String)>) -> Mar
                 input id="duration" name="duration" required value="1h";
                 label for="reason" { "Reason" }
                 input id="reason" name="reason" required placeholder="incident or ticket";
+                details {
+                    summary { "More: permission set, a later start" }
+                    label for="permission_set" { "Permission set" }
+                    input id="permission_set" name="permission_set" placeholder="AdministratorAccess";
+                    p.hint { "When you reach an account through several." }
+                    label for="start" { "Start" }
+                    input id="start" name="start" placeholder="2026-12-08T09:00:00Z";
+                    p.hint { "For a change window: approved ahead, applied at the start (RFC 3339, UTC)." }
+                }
                 button type="submit" { "Ask" }
             }
             h2 { "Bundles" }
@@ -950,6 +990,10 @@ struct RequestForm {
     accounts: String,
     duration: String,
     reason: String,
+    #[serde(default)]
+    permission_set: String,
+    #[serde(default)]
+    start: String,
 }
 
 async fn request_submit(
@@ -972,9 +1016,18 @@ async fn request_submit(
             if let Err(r) = may_change(&c, &s, Role::Requester, "Asking").await {
                 return r;
             }
-            let said = match parse_duration(&form.duration) {
-                Err(e) => (false, format!("Refused: duration {e}")),
-                Ok(duration_secs) => {
+            let start = form.start.trim();
+            let starts_at = if start.is_empty() {
+                Ok(None)
+            } else {
+                latch_time::Timestamp::parse(start)
+                    .map(|t| Some(t.seconds().saturating_mul(1000)))
+                    .ok_or_else(|| format!("Refused: the start `{}` is not an RFC 3339 time (e.g. 2026-12-08T09:00:00Z)", workflow::clip(start, 64)))
+            };
+            let said = match (parse_duration(&form.duration), starts_at) {
+                (Err(e), _) => (false, format!("Refused: duration {e}")),
+                (_, Err(e)) => (false, e),
+                (Ok(duration_secs), Ok(starts_at)) => {
                     let new = NewRequest {
                         requester: s.subject.clone(),
                         bundle: form.bundle.clone(),
@@ -989,8 +1042,10 @@ async fn request_submit(
                             .filter(|a| !a.is_empty())
                             .map(str::to_owned)
                             .collect(),
-                        permission_set: None,
-                        starts_at: None,
+                        permission_set: Some(form.permission_set.trim())
+                            .filter(|p| !p.is_empty())
+                            .map(str::to_owned),
+                        starts_at,
                     };
                     match c.request(new).await {
                         Ok((r, gs)) if gs.is_empty() => (
@@ -1055,6 +1110,7 @@ async fn access_page(
     Query(q): Query<ResultQuery>,
 ) -> Response {
     let c = core.clone();
+    let said_now = said(&web, q.said.as_deref());
     guarded(&core, &web, &headers, Role::Requester, "My access", |s| async move {
         let now = c.now();
         let requests = c
@@ -1084,7 +1140,7 @@ async fn access_page(
             Some(&s),
             "/access",
             html! {
-                @if let Some(m) = &q.said { p.result role="status" { (m) } }
+                @if let Some(m) = &said_now { p.result role="status" { (m) } }
                 h2 { "Active grants" }
                 @if live.is_empty() { p { "You hold no grants." } } @else {
                     table {
@@ -1148,9 +1204,17 @@ struct ResultQuery {
     said: Option<String>,
 }
 
-fn back_to(path: &str, said: &str) -> Response {
-    let q = serde_urlencoded::to_string([("said", said)]).unwrap_or_default();
+/// Back to `path`, which then says `said`: sealed with the session key, so that a link
+/// cannot make a page say what it wants.
+fn back_to(web: &Web, path: &str, said: &str) -> Response {
+    let sealed = web.key.seal_as("said", &said);
+    let q = serde_urlencoded::to_string([("said", sealed.as_str())]).unwrap_or_default();
     Redirect::to(&format!("{path}?{q}")).into_response()
+}
+
+/// What a page sealed by [`back_to`] says; nothing for a `said` not sealed here.
+fn said(web: &Web, sealed: Option<&str>) -> Option<String> {
+    sealed.and_then(|v| web.key.open_as::<String>("said", v))
 }
 
 #[derive(Deserialize)]
@@ -1241,6 +1305,7 @@ async fn approvals_page(
     Query(q): Query<QueueQuery>,
 ) -> Response {
     let c = core.clone();
+    let said_now = said(&web, q.said.as_deref());
     guarded(&core, &web, &headers, Role::Approver, "Approvals", |s| async move {
         let Ok(mut pending) = c
             .view()
@@ -1310,7 +1375,7 @@ async fn approvals_page(
             Some(&s),
             "/approvals",
             html! {
-                @if let Some(m) = &q.said { p.result role="status" { (m) } }
+                @if let Some(m) = &said_now { p.result role="status" { (m) } }
                 (queue)
             },
         );
@@ -1387,6 +1452,7 @@ async fn grants_page(
     Query(f): Query<GrantFilter>,
 ) -> Response {
     let c = core.clone();
+    let said_now = said(&web, f.said.as_deref());
     guarded(&core, &web, &headers, Role::Admin, "Grants", |s| async move {
         let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let (person, bundle, account) = (blank(&f.person), blank(&f.bundle), blank(&f.account));
@@ -1431,7 +1497,7 @@ async fn grants_page(
             Some(&s),
             "/grants",
             html! {
-                @if let Some(m) = &f.said { p.result role="status" { (m) } }
+                @if let Some(m) = &said_now { p.result role="status" { (m) } }
                 form.filters method="get" action="/grants" {
                     label for="person" { "Person" }
                     input id="person" name="person" value=(person.as_deref().unwrap_or(""));
