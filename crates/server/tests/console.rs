@@ -564,3 +564,41 @@ async fn signing_in_through_the_identity_provider(backend: Backend) {
     );
     server.shutdown().await;
 }
+
+/// An entry edited in the database after the console verified it: the whole chain is verified
+/// again within a minute (in the background) and the audit page then says where it breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_audit_entry_shows_as_a_broken_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = latch_store::SqliteStore::open(&dir.path().join("latch.db"))
+        .await
+        .unwrap();
+    let store: std::sync::Arc<dyn latch_grant::Store> = std::sync::Arc::new(raw.clone());
+    let (_slack, slack_base) = FakeSlack::start().await;
+    let clock = latch_server::ManualClock::new(T0);
+    let cloud = std::sync::Arc::new(latch_grant::FakeCloud::new());
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let admin = token(&store, "carol", Role::Admin).await;
+    let mut carol = Browser::new(&server.url);
+    carol.sign_in(&admin).await;
+    let (_, body, _) = carol.get("/audit").await;
+    assert!(body.contains("Chain verified"), "{body}");
+    raw.execute_raw(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE seq = 1",
+    )
+    .await
+    .unwrap();
+    // Within the minute, only new entries are checked; past it, the whole chain again.
+    clock.advance(61_000);
+    let body = eventually(3000, "the break shown", || async {
+        let mut carol = Browser {
+            cookie: carol.cookie.clone(),
+            ..Browser::new(&server.url)
+        };
+        let (_, body, _) = carol.get("/audit").await;
+        body.contains("The audit chain is broken").then_some(body)
+    })
+    .await;
+    assert!(body.contains("at entry 1"), "{body}");
+    server.shutdown().await;
+}

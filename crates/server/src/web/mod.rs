@@ -52,6 +52,8 @@ pub struct Web {
     /// How far the audit chain is verified: entries after it are checked as pages ask, and
     /// the whole chain again once a minute.
     chain: tokio::sync::Mutex<Option<Checked>>,
+    /// A whole-chain verification is running in the background.
+    verifying: std::sync::atomic::AtomicBool,
     /// The identity provider people sign in through, when `[web.oidc]` names one.
     oidc: Option<oidc::Provider>,
 }
@@ -87,6 +89,7 @@ impl Web {
             ttl_ms: config.session_ttl_ms,
             secure: config.secure(),
             chain: tokio::sync::Mutex::new(None),
+            verifying: std::sync::atomic::AtomicBool::new(false),
             oidc: match (&config.oidc, &config.public_url) {
                 (Some(o), Some(url)) => Some(oidc::Provider::new(o.clone(), url)),
                 _ => None,
@@ -94,15 +97,13 @@ impl Web {
         })
     }
 
-    /// The audit chain verified up to its head: the entries added since the last check, or
-    /// the whole chain when that was more than a minute ago.
-    async fn chain(&self, core: &Core) -> Result<Checked, latch_grant::StoreError> {
+    /// The audit chain verified up to its head: the entries added since the last check (the
+    /// whole chain the first time). Once a minute the whole chain is verified again in the
+    /// background, so that no page waits for it; a break, once found, is shown until restart.
+    async fn chain(self: &Arc<Self>, core: &Arc<Core>) -> Result<Checked, latch_grant::StoreError> {
         let mut cached = self.chain.lock().await;
         let now = core.now();
-        let fresh = cached
-            .as_ref()
-            .filter(|c| now.saturating_sub(c.full_at) < FULL_VERIFY_EVERY_MS);
-        let checked = match fresh {
+        let checked = match cached.as_ref() {
             Some(c) => {
                 let added = core.view().audit(c.seq, 0).await?;
                 let v = latch_grant::audit::verify_after(
@@ -117,18 +118,30 @@ impl Web {
                 if next.broken.is_none() {
                     next.broken = first_break(&v);
                 }
+                let due = now.saturating_sub(c.full_at) >= FULL_VERIFY_EVERY_MS;
+                if due
+                    && !self
+                        .verifying
+                        .swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    let (web, core) = (Arc::clone(self), Arc::clone(core));
+                    tokio::spawn(async move {
+                        if let Ok(full) = verify_all(&core).await {
+                            let mut cached = web.chain.lock().await;
+                            if let Some(c) = cached.as_mut() {
+                                c.full_at = full.full_at;
+                                if c.broken.is_none() {
+                                    c.broken = full.broken;
+                                }
+                            }
+                        }
+                        web.verifying
+                            .store(false, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
                 next
             }
-            None => {
-                let all = core.view().audit(0, 0).await?;
-                let v = latch_grant::audit::verify(&all);
-                Checked {
-                    seq: all.last().map_or(0, |e| e.seq),
-                    hash: all.last().map(|e| e.hash.clone()).unwrap_or_default(),
-                    broken: first_break(&v),
-                    full_at: now,
-                }
-            }
+            None => verify_all(core).await?,
         };
         *cached = Some(checked.clone());
         Ok(checked)
@@ -159,6 +172,19 @@ fn first_break(v: &latch_grant::Verification) -> Option<String> {
         .first()
         .map(|b| format!("at entry {}: {}", b.seq, b.problem))
         .or_else(|| v.problems.first().cloned())
+}
+
+/// The whole audit chain, verified now.
+async fn verify_all(core: &Core) -> Result<Checked, latch_grant::StoreError> {
+    let now = core.now();
+    let all = core.view().audit(0, 0).await?;
+    let v = latch_grant::audit::verify(&all);
+    Ok(Checked {
+        seq: all.last().map_or(0, |e| e.seq),
+        hash: all.last().map(|e| e.hash.clone()).unwrap_or_default(),
+        broken: first_break(&v),
+        full_at: now,
+    })
 }
 
 /// The console's routes (merged into the server's router, which adds its state).
