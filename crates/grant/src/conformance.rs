@@ -663,6 +663,93 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
     assert_eq!(store.sink_cursor("other").await.unwrap().delivered_seq, 0);
     assert!(store.dead_letters("other").await.unwrap().is_empty());
 
+    // Searching the audit log: the store's query finds exactly what the filters say, newest
+    // first, with the total, whichever filters are given; LIKE's own characters are literal.
+    store
+        .commit(Changeset::audit_only(vec![
+            AuditEvent::new(t0 + 10, "search.one")
+                .actor("zed")
+                .subject("r-100%_x")
+                .details(json!({"note": "Needle in a HAYSTACK"})),
+            AuditEvent::new(t0 + 11, "search.two").actor("zed"),
+        ]))
+        .await
+        .unwrap();
+    let all = store.audit(0, 0).await.unwrap();
+    let searches = [
+        AuditSearch::default(),
+        AuditSearch {
+            actor: Some("zed".into()),
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            kind_prefix: Some("search.".into()),
+            limit: 1,
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            kind_prefix: Some("request.".into()),
+            offset: 1,
+            limit: 2,
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            text: Some("needle in a haystack".into()),
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            text: Some("100%_".into()),
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            text: Some("1000".into()),
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            from: Some(t0 + 10),
+            to: Some(t0 + 10),
+            ..AuditSearch::default()
+        },
+        AuditSearch {
+            text: Some("%".into()),
+            actor: Some("nobody".into()),
+            ..AuditSearch::default()
+        },
+    ];
+    for search in &searches {
+        let matching: Vec<AuditRecord> = all
+            .iter()
+            .rev()
+            .filter(|e| search.matches(e))
+            .cloned()
+            .collect();
+        let limit = if search.limit > 0 {
+            search.limit
+        } else {
+            i64::MAX
+        };
+        let expected: Vec<AuditRecord> = matching
+            .iter()
+            .skip(usize::try_from(search.offset).unwrap())
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        let (found, total) = second.audit_search(search).await.unwrap();
+        assert_eq!(found, expected, "{search:?}");
+        assert_eq!(total, i64::try_from(matching.len()).unwrap(), "{search:?}");
+    }
+    assert_eq!(
+        second
+            .audit_search(&AuditSearch {
+                text: Some("100%_".into()),
+                ..AuditSearch::default()
+            })
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+
     // Leadership: exactly one holder; released on request.
     assert!(store.try_lead("a", t0, 10_000).await.unwrap());
     assert!(

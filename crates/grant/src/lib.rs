@@ -82,6 +82,32 @@ pub trait StoreRead: Send + Sync + std::fmt::Debug {
     /// Audit entries with `seq > after_seq`, in order, at most `limit` (0 = all).
     async fn audit(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// The audit entries `search` finds, newest first, and how many match in all. The
+    /// default reads the whole log; the stores search it with a query.
+    async fn audit_search(
+        &self,
+        search: &AuditSearch,
+    ) -> Result<(Vec<AuditRecord>, i64), StoreError> {
+        let all = self.audit(0, 0).await?;
+        let matching: Vec<AuditRecord> = all
+            .into_iter()
+            .rev()
+            .filter(|e| search.matches(e))
+            .collect();
+        let total = i64::try_from(matching.len()).unwrap_or(i64::MAX);
+        let limit = if search.limit > 0 {
+            search.limit
+        } else {
+            i64::MAX
+        };
+        let page = matching
+            .into_iter()
+            .skip(usize::try_from(search.offset).unwrap_or(0))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect();
+        Ok((page, total))
+    }
+
     /// Which audit entry each request and grant row names (see [`AuditReference`]).
     async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError>;
 

@@ -562,6 +562,49 @@ pub struct RequestQuery {
     pub limit: i64,
 }
 
+/// Which audit entries to find, newest first: each filter given narrows the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    /// Exactly this actor.
+    pub actor: Option<String>,
+    /// Kinds starting with this (`grant.` finds every grant entry).
+    pub kind_prefix: Option<String>,
+    /// At or after this time.
+    pub from: Option<Millis>,
+    /// At or before this time.
+    pub to: Option<Millis>,
+    /// In the subject or the details, without regard to ASCII case.
+    pub text: Option<String>,
+    /// Skip this many of the newest matches.
+    pub offset: i64,
+    /// At most this many (0 = all).
+    pub limit: i64,
+}
+
+impl AuditSearch {
+    /// True when `e` is one of the entries searched for.
+    #[must_use]
+    pub fn matches(&self, e: &AuditRecord) -> bool {
+        let contains = |hay: &str, needle: &str| {
+            hay.to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase())
+        };
+        self.actor
+            .as_deref()
+            .is_none_or(|a| e.actor.as_deref() == Some(a))
+            && self
+                .kind_prefix
+                .as_deref()
+                .is_none_or(|k| e.kind.starts_with(k))
+            && self.from.is_none_or(|t| e.at >= t)
+            && self.to.is_none_or(|t| e.at <= t)
+            && self.text.as_deref().is_none_or(|t| {
+                e.subject.as_deref().is_some_and(|s| contains(s, t))
+                    || contains(&e.details.to_string(), t)
+            })
+    }
+}
+
 /// Which grants to list (oldest expiry first).
 #[derive(Debug, Clone, Default)]
 pub struct GrantQuery {

@@ -191,6 +191,13 @@ impl StoreRead for PostgresStore {
         q::audit_after(&mut *self.pool.acquire().await.db()?, after_seq, limit).await
     }
 
+    async fn audit_search(
+        &self,
+        search: &AuditSearch,
+    ) -> Result<(Vec<AuditRecord>, i64), StoreError> {
+        q::audit_search(&mut *self.pool.acquire().await.db()?, search).await
+    }
+
     async fn audit_references(&self) -> Result<Vec<AuditReference>, StoreError> {
         q::audit_references(&mut *self.pool.acquire().await.db()?).await
     }

@@ -661,6 +661,99 @@ macro_rules! shared_sql {
             rows.iter().map(audit_from_row).collect()
         }
 
+        /// `text` as a `LIKE` pattern that finds it anywhere (`\\` escapes `%`, `_` and
+        /// itself), lower-cased as the search compares.
+        fn like_anywhere(text: &str) -> String {
+            let mut out = String::with_capacity(text.len() + 2);
+            out.push('%');
+            for c in text.to_ascii_lowercase().chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('%');
+            out
+        }
+
+        /// The audit entries `search` finds, newest first, and how many match: the same
+        /// filters as [`AuditSearch::matches`], in the query.
+        pub(crate) async fn audit_search(
+            conn: &mut $conn,
+            search: &AuditSearch,
+        ) -> Result<(Vec<AuditRecord>, i64), StoreError> {
+            let mut filters = String::new();
+            let mut n = 0;
+            // Each `?` becomes the next `$N`, bound in the same order below.
+            let mut param = |condition: &str, filters: &mut String| {
+                filters.push_str(" AND ");
+                let mut pieces = condition.split('?');
+                filters.push_str(pieces.next().unwrap_or_default());
+                for piece in pieces {
+                    n += 1;
+                    filters.push_str(&format!("${n}"));
+                    filters.push_str(piece);
+                }
+            };
+            if search.actor.is_some() {
+                param("actor = ?", &mut filters);
+            }
+            // A kind prefix is compared with `substr`: no pattern, nothing to escape.
+            let kind = search
+                .kind_prefix
+                .as_deref()
+                .map(|k| (k, i32::try_from(k.chars().count()).unwrap_or(i32::MAX)));
+            if kind.is_some() {
+                param("substr(kind, 1, ?) = ?", &mut filters);
+            }
+            if search.from.is_some() {
+                param("at >= ?", &mut filters);
+            }
+            if search.to.is_some() {
+                param("at <= ?", &mut filters);
+            }
+            if search.text.is_some() {
+                param(
+                    "(LOWER(COALESCE(subject, '')) LIKE ? ESCAPE '\\' OR LOWER(details) LIKE ? ESCAPE '\\')",
+                    &mut filters,
+                );
+            }
+            macro_rules! bound {
+                ($q:expr) => {{
+                    let mut q = $q;
+                    if let Some(a) = &search.actor {
+                        q = q.bind(a);
+                    }
+                    if let Some((k, len)) = kind {
+                        q = q.bind(len).bind(k);
+                    }
+                    if let Some(t) = search.from {
+                        q = q.bind(t);
+                    }
+                    if let Some(t) = search.to {
+                        q = q.bind(t);
+                    }
+                    if let Some(t) = &search.text {
+                        q = q.bind(like_anywhere(t)).bind(like_anywhere(t));
+                    }
+                    q
+                }};
+            }
+            let count = format!("SELECT COUNT(*) FROM audit_log WHERE TRUE{filters}");
+            let total: i64 = bound!(sqlx::query_scalar(&count))
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+            let limit = if search.limit > 0 { search.limit } else { i64::MAX };
+            let sql = format!(
+                "SELECT seq, at, kind, actor, subject, details, prev_hash, hash FROM audit_log \
+                 WHERE TRUE{filters} ORDER BY seq DESC LIMIT {limit} OFFSET {}",
+                search.offset.max(0)
+            );
+            let rows = bound!(sqlx::query(&sql)).fetch_all(&mut *conn).await.db()?;
+            Ok((rows.iter().map(audit_from_row).collect::<Result<_, _>>()?, total))
+        }
+
         pub(crate) async fn messages(
             conn: &mut $conn,
             request_id: &str,

@@ -1637,38 +1637,32 @@ async fn audit_page(
         let (from, to) = (time(&f.from), time(&f.to));
         let page_no = f.page.unwrap_or(0);
         let filtered = actor.is_some() || kind.is_some() || text.is_some() || from.is_some() || to.is_some();
-        // Unfiltered, a page is read by position from the head; filtered, the log is searched.
-        let entries = if filtered {
-            c.view().audit(0, 0).await
+        let per_page = i64::try_from(AUDIT_PAGE).unwrap_or(50);
+        // Unfiltered, a page is read by position from the head; filtered, the store searches.
+        let found = if filtered {
+            let search = latch_grant::AuditSearch {
+                actor: actor.clone(),
+                kind_prefix: kind.clone(),
+                from,
+                to,
+                text: text.clone(),
+                offset: i64::try_from(page_no).unwrap_or(0).saturating_mul(per_page),
+                limit: per_page,
+            };
+            c.view().audit_search(&search).await.map(|(es, total)| (es, usize::try_from(total).unwrap_or(0)))
         } else {
-            let page = i64::try_from(AUDIT_PAGE).unwrap_or(50);
-            let skip = i64::try_from(page_no).unwrap_or(0).saturating_add(1).saturating_mul(page);
+            let skip = i64::try_from(page_no).unwrap_or(0).saturating_add(1).saturating_mul(per_page);
             let after = chain.seq.saturating_sub(skip);
             // The oldest page may be short; past it there is nothing (a limit of 0 is "all").
-            let limit = if after < 0 { page.saturating_add(after) } else { page };
-            if limit > 0 { c.view().audit(after.max(0), limit).await } else { Ok(Vec::new()) }
-        };
-        let Ok(entries) = entries else {
-            return unavailable(&s);
-        };
-        let matching: Vec<&latch_grant::AuditRecord> = entries
-            .iter()
-            .rev()
-            .filter(|e| actor.as_deref().is_none_or(|a| e.actor.as_deref() == Some(a)))
-            .filter(|e| kind.as_deref().is_none_or(|k| e.kind.starts_with(k)))
-            .filter(|e| from.is_none_or(|t| e.at >= t) && to.is_none_or(|t| e.at <= t))
-            .filter(|e| {
-                text.as_deref().is_none_or(|t| {
-                    let t = t.to_lowercase();
-                    e.subject.as_deref().is_some_and(|s| s.to_lowercase().contains(&t))
-                        || e.details.to_string().to_lowercase().contains(&t)
-                })
+            let limit = if after < 0 { per_page.saturating_add(after) } else { per_page };
+            let entries = if limit > 0 { c.view().audit(after.max(0), limit).await } else { Ok(Vec::new()) };
+            entries.map(|mut es| {
+                es.reverse();
+                (es, usize::try_from(chain.seq).unwrap_or(0))
             })
-            .collect();
-        let (shown, total): (Vec<&&latch_grant::AuditRecord>, usize) = if filtered {
-            (matching.iter().skip(page_no.saturating_mul(AUDIT_PAGE)).take(AUDIT_PAGE).collect(), matching.len())
-        } else {
-            (matching.iter().collect(), usize::try_from(chain.seq).unwrap_or(0))
+        };
+        let Ok((shown, total)) = found else {
+            return unavailable(&s);
         };
         let more = total > (page_no + 1).saturating_mul(AUDIT_PAGE);
         let link = |p: usize| {
