@@ -516,6 +516,20 @@ async fn signing_in_through_the_identity_provider(backend: Backend) {
     idp.next(script("bob", &[]));
     assert_eq!(round(&mut bob, |q| q).await.0, 200);
     assert_eq!(bob.get("/approvals").await.0, 200);
+    // Behind a proxy that rewrites `Host`, a form from `[web] public_url` is this server's.
+    let csrf = bob.csrf("/approvals").await;
+    let proxied = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/logout", server.url))
+        .header("cookie", bob.cookies().unwrap())
+        .header("origin", "http://console.test")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status().as_u16(), 303);
 
     // Refused: a state that is not this browser's, a token signed with another key, a token
     // for another sign-in (nonce), someone who is not one of the people, a lapsed sign-in.

@@ -52,6 +52,8 @@ pub struct Web {
     /// How far the audit chain is verified: entries after it are checked as pages ask, and
     /// the whole chain again once a minute.
     chain: tokio::sync::Mutex<Option<Checked>>,
+    /// The address people open (`[web] public_url`), when set.
+    public_url: Option<String>,
     /// A whole-chain verification is running in the background.
     verifying: std::sync::atomic::AtomicBool,
     /// The identity provider people sign in through, when `[web.oidc]` names one.
@@ -90,6 +92,7 @@ impl Web {
             secure: config.secure(),
             chain: tokio::sync::Mutex::new(None),
             verifying: std::sync::atomic::AtomicBool::new(false),
+            public_url: config.public_url.clone(),
             oidc: match (&config.oidc, &config.public_url) {
                 (Some(o), Some(url)) => Some(oidc::Provider::new(o.clone(), url)),
                 _ => None,
@@ -190,6 +193,7 @@ async fn verify_all(core: &Core) -> Result<Checked, latch_grant::StoreError> {
 /// The console's routes (merged into the server's router, which adds its state).
 pub fn routes(web: Arc<Web>) -> Router<Arc<Core>> {
     let secure = web.secure;
+    let public = web.public_url.clone();
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
@@ -214,7 +218,9 @@ pub fn routes(web: Arc<Web>) -> Router<Arc<Core>> {
             "/assets/latch.js",
             get(|| async { asset(JS, "text/javascript") }),
         )
-        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(move |r, n| {
+            same_origin(public.clone(), r, n)
+        }))
         .layer(middleware::from_fn(move |r, n| headers(secure, r, n)))
         .layer(Extension(web))
 }
@@ -231,9 +237,10 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
 }
 
 /// A form sent from another site is refused, whatever its cookie and CSRF field: a browser
-/// names the page a `POST` comes from (`Origin`), and it must be this server (as the `Host`
-/// it was asked by). Also what stops signing someone in from another site.
-async fn same_origin(request: Request, next: Next) -> Response {
+/// names the page a `POST` comes from (`Origin`), and it must be this server — as the `Host`
+/// it was asked by, or `[web] public_url` (a proxy in front may rewrite `Host`). Also what
+/// stops signing someone in from another site.
+async fn same_origin(public: Option<String>, request: Request, next: Next) -> Response {
     let changes = !matches!(
         *request.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
@@ -248,7 +255,11 @@ async fn same_origin(request: Request, next: Next) -> Response {
             .ok()
             .and_then(|o| o.split_once("://"))
             .map(|(_, h)| h);
-        if from.is_none() || from != host {
+        let public_host = public
+            .as_deref()
+            .and_then(|u| u.split_once("://"))
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
+        if from.is_none() || (from != host && from != public_host) {
             return problem(
                 StatusCode::FORBIDDEN,
                 None,
