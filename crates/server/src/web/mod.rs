@@ -18,7 +18,8 @@ pub mod session;
 
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -188,6 +189,32 @@ async fn verify_all(core: &Core) -> Result<Checked, latch_grant::StoreError> {
         broken: first_break(&v),
         full_at: now,
     })
+}
+
+/// What most console handlers start from: the core, the console's settings and the request's
+/// headers (the cookie, `Origin`).
+struct Ctx {
+    core: Arc<Core>,
+    web: Arc<Web>,
+    headers: HeaderMap,
+}
+
+impl FromRequestParts<Arc<Core>> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, core: &Arc<Core>) -> Result<Ctx, Response> {
+        // [`routes`] puts the console's settings on every one of its requests.
+        let web = parts
+            .extensions
+            .get::<Arc<Web>>()
+            .cloned()
+            .ok_or_else(not_found_page)?;
+        Ok(Ctx {
+            core: Arc::clone(core),
+            web,
+            headers: parts.headers.clone(),
+        })
+    }
 }
 
 /// The console's routes (merged into the server's router, which adds its state).
@@ -588,11 +615,7 @@ fn outcome(err: ServiceError) -> String {
     }
 }
 
-async fn home(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-) -> Response {
+async fn home(Ctx { core, web, headers }: Ctx) -> Response {
     match signed_in(&core, &web, &headers).await {
         Ok(s) => Redirect::to(start_page(s.role)).into_response(),
         Err(r) => r,
@@ -673,12 +696,7 @@ struct Callback {
 
 /// Back from the identity provider: the state must be this browser's, the ID token verify,
 /// and its claim name one of the people; then a session.
-async fn oidc_callback(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-    Query(q): Query<Callback>,
-) -> Response {
+async fn oidc_callback(Ctx { core, web, headers }: Ctx, Query(q): Query<Callback>) -> Response {
     let Some(provider) = &web.oidc else {
         return not_found_page();
     };
@@ -892,12 +910,7 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
+async fn logout(Ctx { core, web, headers }: Ctx, Form(form): Form<CsrfForm>) -> Response {
     if let Ok(s) = signed_in(&core, &web, &headers).await {
         if let Err(r) = check_csrf(&core, &s, &form.csrf).await {
             return r;
@@ -948,11 +961,7 @@ fn approvers_of(b: &latch_grant::Bundle) -> String {
     out.join("; ")
 }
 
-async fn request_page(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-) -> Response {
+async fn request_page(Ctx { core, web, headers }: Ctx) -> Response {
     let c = core.clone();
     guarded(
         &core,
@@ -1034,9 +1043,7 @@ struct RequestForm {
 }
 
 async fn request_submit(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
+    Ctx { core, web, headers }: Ctx,
     Form(form): Form<RequestForm>,
 ) -> Response {
     let c = core.clone();
@@ -1140,12 +1147,7 @@ fn grant_row_target(g: &GrantRecord) -> String {
     g.account.clone().unwrap_or_else(|| g.identity.id.clone())
 }
 
-async fn access_page(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-    Query(q): Query<ResultQuery>,
-) -> Response {
+async fn access_page(Ctx { core, web, headers }: Ctx, Query(q): Query<ResultQuery>) -> Response {
     let c = core.clone();
     let said_now = said(&web, q.said.as_deref());
     guarded(&core, &web, &headers, Role::Requester, "My access", |s| async move {
@@ -1264,9 +1266,7 @@ struct ExtendForm {
 }
 
 async fn extend(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
+    Ctx { core, web, headers }: Ctx,
     Path(id): Path<String>,
     Form(form): Form<ExtendForm>,
 ) -> Response {
@@ -1299,9 +1299,7 @@ async fn extend(
 }
 
 async fn relinquish(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
+    Ctx { core, web, headers }: Ctx,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
@@ -1335,12 +1333,7 @@ struct QueueQuery {
     fragment: bool,
 }
 
-async fn approvals_page(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-    Query(q): Query<QueueQuery>,
-) -> Response {
+async fn approvals_page(Ctx { core, web, headers }: Ctx, Query(q): Query<QueueQuery>) -> Response {
     let c = core.clone();
     let said_now = said(&web, q.said.as_deref());
     guarded(&core, &web, &headers, Role::Approver, "Approvals", |s| async move {
@@ -1431,9 +1424,7 @@ struct DecideForm {
 }
 
 async fn decide(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
+    Ctx { core, web, headers }: Ctx,
     Path(id): Path<String>,
     Form(form): Form<DecideForm>,
 ) -> Response {
@@ -1482,12 +1473,7 @@ struct GrantFilter {
 /// How many grants one page of *Grants* shows.
 const GRANTS_PAGE: usize = 100;
 
-async fn grants_page(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-    Query(f): Query<GrantFilter>,
-) -> Response {
+async fn grants_page(Ctx { core, web, headers }: Ctx, Query(f): Query<GrantFilter>) -> Response {
     let c = core.clone();
     let said_now = said(&web, f.said.as_deref());
     guarded(&core, &web, &headers, Role::Admin, "Grants", |s| async move {
@@ -1592,9 +1578,7 @@ struct RevokeForm {
 }
 
 async fn revoke(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
+    Ctx { core, web, headers }: Ctx,
     Path(id): Path<String>,
     Form(form): Form<RevokeForm>,
 ) -> Response {
@@ -1630,12 +1614,7 @@ struct AuditFilter {
     page: Option<usize>,
 }
 
-async fn audit_page(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-    Query(f): Query<AuditFilter>,
-) -> Response {
+async fn audit_page(Ctx { core, web, headers }: Ctx, Query(f): Query<AuditFilter>) -> Response {
     let c = core.clone();
     let w = web.clone();
     guarded(&core, &web, &headers, Role::Admin, "Audit", |s| async move {
@@ -1733,11 +1712,7 @@ async fn audit_page(
     .await
 }
 
-async fn audit_export(
-    State(core): State<Arc<Core>>,
-    Extension(web): Extension<Arc<Web>>,
-    headers: HeaderMap,
-) -> Response {
+async fn audit_export(Ctx { core, web, headers }: Ctx) -> Response {
     let c = core.clone();
     guarded(
         &core,
