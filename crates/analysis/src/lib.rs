@@ -7,6 +7,7 @@ pub mod actionset;
 pub mod blast;
 pub mod effective;
 pub mod escalation;
+pub mod guide;
 mod parallel;
 pub mod report;
 pub mod scan;

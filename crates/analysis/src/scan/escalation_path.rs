@@ -1,5 +1,16 @@
 //! Escalation paths: a non-admin principal that can make itself admin-equivalent, step by
 //! step, as the escalation graph (`crate::escalation`) found.
+//!
+//! ## Why it is bad
+//! A path turns a limited identity into an administrator of its account, often in one or two
+//! calls. Anyone who takes over the starting identity (a leaked key, a compromised workload)
+//! owns the account, and least privilege on paper means nothing.
+//!
+//! ## How to fix
+//! Break the first step: remove the permission it needs from the starting identity, or deny it
+//! in an SCP to everyone but the identities that administer IAM. Each step below names its
+//! technique and how to close it. Once the firewall is applied, the sensitive actions of every
+//! step are denied by default and granted on demand only.
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,16 @@
 //! External trust: a role whose trust policy lets an AWS principal outside the organization
 //! assume it (an account id or an ARN of an account the snapshot does not hold).
+//!
+//! ## Why it is bad
+//! Whoever controls the trusted account can act in yours with the role's permissions, and you
+//! do not see or control who that is. A vendor's breach, or an account that changed hands,
+//! becomes yours.
+//!
+//! ## How to fix
+//! Keep the trust only for a vendor you know: require `sts:ExternalId` for third parties,
+//! narrow the trusted principal to one role rather than the account root, and remove trust to
+//! accounts no one can name. Deny `sts:AssumeRole` from outside the organization with an RCP
+//! (`aws:PrincipalOrgID`) where no vendor needs it.
 
 use std::collections::BTreeSet;
 

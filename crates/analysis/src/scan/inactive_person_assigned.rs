@@ -1,5 +1,14 @@
 //! People deactivated in the identity store who are still assigned: they cannot sign in today,
 //! but the assignments come back with the account. Remove them.
+//!
+//! ## Why it is bad
+//! An assignment of a deactivated person is access waiting to come back: reactivating the user,
+//! or re-creating one with the same name through SCIM, restores everything at once, with no
+//! review.
+//!
+//! ## How to fix
+//! Remove the person's account assignments and group memberships in IAM Identity Center, or
+//! delete the user when they have left.
 
 use super::{Check, Context, Finding, FindingKind, Found, Organization, Severity};
 

@@ -2,6 +2,15 @@
 //! account it is assigned on does not have: AWS refuses to provision the permission set there
 //! ("the policy must exist in each account"), so the people assigned get nothing or stale
 //! permissions.
+//!
+//! ## Why it is bad
+//! AWS refuses to provision the permission set in that account, so the people assigned there
+//! get nothing or keep a stale copy of the permission set, and nobody is told.
+//!
+//! ## How to fix
+//! Create the customer managed policy, with the same name and path, in every account the
+//! permission set is assigned to (a StackSet does this), then reprovision the permission set;
+//! or remove the policy reference from the permission set.
 
 use std::collections::BTreeSet;
 

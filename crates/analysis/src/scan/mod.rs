@@ -95,6 +95,25 @@ macro_rules! checks {
                     $(FindingKind::$variant => $description,)*
                 }
             }
+
+            /// What the kind finds, why it is bad and how to fix it, from its check's
+            /// documentation ([`crate::guide`]).
+            pub fn guide(self) -> &'static crate::guide::Guide {
+                static GUIDES: std::sync::OnceLock<Vec<crate::guide::Guide>> =
+                    std::sync::OnceLock::new();
+                let all = GUIDES.get_or_init(|| {
+                    [$(include_str!(concat!(stringify!($module), ".rs")),)*]
+                        .iter()
+                        .map(|source| crate::guide::parse(source))
+                        .collect()
+                });
+                &all[self as usize]
+            }
+
+            /// The kind with this id.
+            pub fn from_id(id: &str) -> Option<FindingKind> {
+                FindingKind::ALL.iter().copied().find(|k| k.id() == id)
+            }
         }
 
         /// Every check, in [`FindingKind::ALL`] order.

@@ -3,6 +3,16 @@
 //! the engine evaluates such a statement as matching nothing (fail closed for enforcement),
 //! but a policy written before may still be honoured by AWS and expose the resource to every
 //! principal it does not list: for detection it is possible exposure, reported.
+//!
+//! ## Why it is bad
+//! A statement that allows everyone except a list grants access to every principal of every AWS
+//! account that is not on the list, anonymous callers included, and stays open when the list
+//! goes stale.
+//!
+//! ## How to fix
+//! Rewrite the statement as an `Allow` that names the principals who need access (`Principal`),
+//! or as a `Deny` with `NotPrincipal` if the intent was to keep others out; use
+//! `aws:PrincipalOrgID` or `aws:PrincipalArn` conditions for broad grants.
 
 use latch_policy::document::Effect;
 

@@ -1,6 +1,15 @@
 //! Standing privilege per person: sensitive actions someone of Identity Center may perform
 //! through the roles they reach and did not use through any of them in the window, where the trails
 //! would have shown a use. The person, not the role, is who holds the privilege.
+//!
+//! ## Why it is bad
+//! The person can do damage with permissions they do not need: a phished session, a stolen
+//! laptop or a mistake reaches everything the assignments allow, every day.
+//!
+//! ## How to fix
+//! Remove the assignments or permission sets that carry the unused actions, or give the person
+//! a smaller permission set. Let the firewall deny the actions by default, so the person asks
+//! for them on demand when needed.
 
 use super::{
     plural, standing_severity, Check, Context, Finding, FindingKind, Found, Organization,

@@ -1,5 +1,15 @@
 //! Standing privilege: sensitive actions a principal holds but did not use in the window,
 //! where the trails would have shown a use. Actions of unknown use are named, never counted.
+//!
+//! ## Why it is bad
+//! Every sensitive permission held and never used is risk with no benefit: a leaked credential
+//! or a compromised workload can use it at once, and no one will notice the difference from
+//! normal use.
+//!
+//! ## How to fix
+//! Remove the unused actions from the identity's policies, or let the firewall deny them by
+//! default (`latch plan`): the identity asks for them on demand, for a bounded time, when it
+//! needs them. Actions of unknown use are listed apart: log their data events before deciding.
 
 use super::principal::Facts;
 use super::{plural, standing_severity, unknown_clause, Check, Context, Finding, FindingKind, Found};

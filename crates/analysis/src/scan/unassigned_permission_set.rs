@@ -1,5 +1,12 @@
 //! Permission sets assigned to nobody: no assignment reaches a person (none at all, or only
 //! empty groups). Dead configuration that someone may assign without review.
+//!
+//! ## Why it is bad
+//! A permission set no one uses is configuration nobody reviews: the next assignment hands out
+//! whatever it holds, and a permissive one may have been forgotten there on purpose.
+//!
+//! ## How to fix
+//! Delete the permission set, or review what it holds before anyone assigns it.
 
 use super::{Check, Context, Finding, FindingKind, Found, Organization, Severity};
 

@@ -1,5 +1,14 @@
 //! Unresolved policies: managed policies attached to a principal that the snapshot does not
 //! hold, so its permissions are only partly known.
+//!
+//! ## Why it is bad
+//! Latch cannot see the policy, so it cannot tell what the identity may do: every conclusion
+//! about it (its sensitive actions, its escalation paths) may be wrong in either direction.
+//!
+//! ## How to fix
+//! Collect the snapshot again with permission to read the policy (`iam:GetPolicy`,
+//! `iam:GetPolicyVersion` in the account that owns it), or detach a policy that no longer
+//! exists.
 
 use super::principal::Facts;
 use super::{Check, Context, Finding, FindingKind, Found, Severity};

@@ -1,5 +1,14 @@
 //! Unused access keys: an active key of a user not used for the zombie threshold (or never,
 //! since it was made that long ago), and any active key of an account's root user.
+//!
+//! ## Why it is bad
+//! A long-term key that is not used is a credential that can only leak: it never expires, it is
+//! often copied into scripts and laptops, and its theft is invisible until it is used. A root
+//! user's key can do anything, and nothing can restrict it.
+//!
+//! ## How to fix
+//! Deactivate the key, wait to see that nothing breaks, then delete it. Move workloads to roles
+//! with temporary credentials. Never keep an access key on a root user.
 
 use super::principal::Facts;
 use super::{Check, Context, Finding, FindingKind, Found, Organization, Severity};

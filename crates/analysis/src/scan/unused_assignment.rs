@@ -1,6 +1,13 @@
 //! Unused assignments: a person who can reach an account through a permission set and did
 //! nothing through it in the window ("alice can reach prod as AdministratorAccess and has not
 //! in 90 days"). Only where usage counts for the account and the role is provisioned.
+//!
+//! ## Why it is bad
+//! An assignment no one uses is a standing door into the account: the person, or whoever takes
+//! over their session, can still walk through it with the permission set's full rights.
+//!
+//! ## How to fix
+//! Remove the assignment, and grant the access on demand when the person needs it again.
 
 use super::{Check, Context, Finding, FindingKind, Found, Organization, Severity};
 

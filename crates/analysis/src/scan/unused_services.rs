@@ -1,6 +1,16 @@
 //! Unused services: per account, the services someone may use but no one used in the window
 //! (service-quarantine candidates), and per OU those unused in every account beneath it. A
 //! service whose calls the trails cannot all show is of unknown use, never unused.
+//!
+//! ## Why it is bad
+//! Every service allowed in an account is attack surface: an attacker with a foothold can use
+//! services the team never touches (to mine, to exfiltrate, to persist) without looking out of
+//! place.
+//!
+//! ## How to fix
+//! Deny the unused services in the account or OU with an SCP (Latch's service quarantine layer
+//! does this, `latch plan`), and grant them on demand when someone needs one. Services of
+//! unknown use are listed apart: log their data events before deciding.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,5 +1,14 @@
 //! Wildcard trust: a role whose trust policy lets any AWS principal (`*`) assume it —
 //! critical, or high when conditions restrict it.
+//!
+//! ## Why it is bad
+//! Any principal of any AWS account can assume the role, unless a condition stops it: the
+//! role's permissions are public.
+//!
+//! ## How to fix
+//! Replace `"AWS": "*"` in the trust policy with the principals that need the role. If it must
+//! stay broad, add conditions that restrict it (`aws:PrincipalOrgID`, `sts:ExternalId`,
+//! `aws:SourceAccount`).
 
 use latch_policy::document::{Effect, PrincipalType};
 

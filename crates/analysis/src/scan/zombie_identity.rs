@@ -3,6 +3,15 @@
 //! last-used record, or CloudTrail when its trails record every action the principal may
 //! call. Never on CloudTrail's silence about actions whose use is unknown: those identities
 //! are named in `not_analysed` instead.
+//!
+//! ## Why it is bad
+//! An identity nobody uses still holds its permissions and its credentials. It is the ideal
+//! foothold: no owner watches it, and a login through it looks like nothing.
+//!
+//! ## How to fix
+//! Find the owner; if there is none, remove the identity's credentials and policies, then
+//! delete it. The firewall's quarantine layer (`latch:quarantine` tag, `latch plan`) denies
+//! everything to zombies without deleting anything, as a reversible first step.
 
 use super::principal::Facts;
 use super::{Check, Context, Finding, FindingKind, Found, Severity, DAY_MS};
