@@ -50,9 +50,12 @@ pub(crate) fn parse(source: &str) -> Guide {
             .find(|(h, _)| h == name)
             .map(|(_, lines)| lines.as_slice())
     };
-    let finds = section("what it finds")
-        .map(paragraphs)
-        .unwrap_or_else(|| paragraphs(&sections[0].1));
+    let finds = section("what it finds").map(paragraphs).unwrap_or_else(|| {
+        sections
+            .first()
+            .map(|(_, l)| paragraphs(l))
+            .unwrap_or_default()
+    });
     Guide {
         finds,
         why: section("why it is bad").map(paragraphs).unwrap_or_default(),

@@ -99,15 +99,15 @@ macro_rules! checks {
             /// What the kind finds, why it is bad and how to fix it, from its check's
             /// documentation ([`crate::guide`]).
             pub fn guide(self) -> &'static crate::guide::Guide {
-                static GUIDES: std::sync::OnceLock<Vec<crate::guide::Guide>> =
-                    std::sync::OnceLock::new();
-                let all = GUIDES.get_or_init(|| {
-                    [$(include_str!(concat!(stringify!($module), ".rs")),)*]
-                        .iter()
-                        .map(|source| crate::guide::parse(source))
-                        .collect()
-                });
-                &all[self as usize]
+                match self {
+                    $(FindingKind::$variant => {
+                        static GUIDE: std::sync::OnceLock<crate::guide::Guide> =
+                            std::sync::OnceLock::new();
+                        GUIDE.get_or_init(|| {
+                            crate::guide::parse(include_str!(concat!(stringify!($module), ".rs")))
+                        })
+                    })*
+                }
             }
 
             /// The kind with this id.
