@@ -165,6 +165,7 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
             token_revocations: Vec::new(),
             messages: Vec::new(),
             directory: Vec::new(),
+            posture: Vec::new(),
         })
         .await
         .unwrap();
@@ -748,6 +749,117 @@ pub async fn story(store: Arc<dyn Store>, second: Arc<dyn Store>) {
             .unwrap()
             .1,
         1
+    );
+
+    // Posture documents: every push is kept; the latest of a kind comes with its body, the
+    // figures of all of them (the trends) without.
+    let day: Millis = 86_400_000;
+    let t1 = t0 + 1000 * day;
+    let posture = |kind: &str, at: Millis, n: u32| PostureRecord {
+        kind: kind.into(),
+        pushed_at: at,
+        pushed_by: "admin".into(),
+        digest: format!("d{n}"),
+        figures: format!("{{\"n\":{n}}}"),
+        body: format!("{{\"body\":{n}}}"),
+    };
+    assert!(store.posture_latest("scan").await.unwrap().is_none());
+    store
+        .commit(Changeset {
+            posture: vec![posture("scan", t1, 1)],
+            audit: vec![AuditEvent::new(t1, "posture.pushed").actor("admin")],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    store
+        .commit(Changeset {
+            posture: vec![posture("scan", t1 + day, 2), posture("plan", t1 + day, 3)],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second.posture_latest("scan").await.unwrap().unwrap(),
+        posture("scan", t1 + day, 2)
+    );
+    assert!(second.posture_latest("prove").await.unwrap().is_none());
+    let figures = second.posture_figures("scan", t1).await.unwrap();
+    assert_eq!(
+        figures
+            .iter()
+            .map(|p| (p.pushed_at, p.figures.as_str(), p.body.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(t1, "{\"n\":1}", ""), (t1 + day, "{\"n\":2}", "")]
+    );
+    assert_eq!(
+        second.posture_figures("scan", t1 + 1).await.unwrap().len(),
+        1
+    );
+
+    // Activity per UTC day: requests made, grants started and ended (up to now), and the
+    // grants active when the first day began; grants never activated count nowhere.
+    let d0 = (t1 / day + 10) * day;
+    let hour: Millis = 3_600_000;
+    let ra0 = request("r-act-0", "alice", d0 - day + 5);
+    let ra1 = request("r-act-1", "alice", d0 + hour);
+    let ra2 = request("r-act-2", "bob", d0 + 2 * hour);
+    let ra3 = request("r-act-3", "bob", d0 + day + 5);
+    let mut ga0 = grant("g-act-0", &ra0, d0 - day + 10);
+    ga0.status = GrantStatus::Active;
+    ga0.activated_at = Some(d0 - day + 10);
+    ga0.expires_at = d0 + 2 * day + 10;
+    let mut ga1 = grant("g-act-1", &ra1, d0 + hour + 1);
+    ga1.status = GrantStatus::Revoked;
+    ga1.activated_at = Some(d0 + hour + 1);
+    ga1.ended_at = Some(d0 + hour + 100);
+    let ga3 = grant("g-act-3", &ra3, d0 + day + 6);
+    store
+        .commit(Changeset {
+            requests: [&ra0, &ra1, &ra2, &ra3]
+                .into_iter()
+                .map(|r| Write::Insert(r.clone()))
+                .collect(),
+            grants: [ga0, ga1, ga3].into_iter().map(Write::Insert).collect(),
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    let activity = second.activity(d0 + 5, d0 + 3 * day).await.unwrap();
+    let first = d0 / day;
+    assert_eq!(
+        activity,
+        Activity {
+            active_before: 1,
+            days: vec![
+                DayActivity {
+                    day: first,
+                    requests: 2,
+                    grants_started: 1,
+                    grants_ended: 1,
+                },
+                DayActivity {
+                    day: first + 1,
+                    requests: 1,
+                    ..DayActivity::default()
+                },
+                DayActivity {
+                    day: first + 2,
+                    grants_ended: 1,
+                    ..DayActivity::default()
+                },
+            ],
+        }
+    );
+    // Up to now only: the grant expiring on the third day has not ended yet on the second.
+    assert_eq!(
+        second
+            .activity(d0, d0 + day + hour)
+            .await
+            .unwrap()
+            .days
+            .len(),
+        2
     );
 
     // Leadership: exactly one holder; released on request.

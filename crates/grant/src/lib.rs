@@ -140,6 +140,19 @@ pub trait StoreRead: Send + Sync + std::fmt::Debug {
     async fn sink_cursor(&self, name: &str) -> Result<sinks::SinkCursor, StoreError>;
     /// The entries delivery to the sink `name` gave up on, by `seq`.
     async fn dead_letters(&self, name: &str) -> Result<Vec<sinks::DeadLetter>, StoreError>;
+
+    /// The latest posture document of `kind` (`scan`, `plan`, `prove`), if any.
+    async fn posture_latest(&self, kind: &str) -> Result<Option<PostureRecord>, StoreError>;
+    /// Every posture document of `kind` pushed at or after `since`, oldest first, without its
+    /// body (`body` is empty): the figures the trends are drawn from.
+    async fn posture_figures(
+        &self,
+        kind: &str,
+        since: Millis,
+    ) -> Result<Vec<PostureRecord>, StoreError>;
+    /// Requests made and grants started and ended per UTC day from the day `since` falls
+    /// in to `now`, and the grants active when that day began.
+    async fn activity(&self, since: Millis, now: Millis) -> Result<Activity, StoreError>;
 }
 
 /// Everything the control plane persists: what [`StoreRead`] reads, and the writes.

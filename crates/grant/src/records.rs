@@ -516,6 +516,49 @@ pub struct Changeset {
     pub messages: Vec<ChatMessage>,
     /// Directory rows to write (a sync of the people directory).
     pub directory: Vec<crate::directory::DirectoryWrite>,
+    /// Posture documents to keep (each a new row: the history is the trend).
+    pub posture: Vec<PostureRecord>,
+}
+
+/// The summary of one scan, plan or prove run, pushed to the server or read from its posture
+/// directory. The server keeps every one: the latest of each kind is shown, and the figures
+/// of all of them draw the trends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostureRecord {
+    /// `scan`, `plan` or `prove`.
+    pub kind: String,
+    /// When it reached the server.
+    pub pushed_at: Millis,
+    /// Who pushed it (a token subject), or `directory:<file>`.
+    pub pushed_by: String,
+    /// SHA-256 of the document as pushed, hex: the same document again is known.
+    pub digest: String,
+    /// A few numbers for the trends (JSON object), small enough to read by the hundred.
+    pub figures: String,
+    /// The summary shown (JSON).
+    pub body: String,
+}
+
+/// Per UTC day, what happened in the control plane: the trends of the posture page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Grants active when the first day began.
+    pub active_before: i64,
+    /// The days with anything in them, in order.
+    pub days: Vec<DayActivity>,
+}
+
+/// One UTC day of [`Activity`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayActivity {
+    /// Days since 1970-01-01.
+    pub day: i64,
+    /// Requests made.
+    pub requests: i64,
+    /// Grants that became active.
+    pub grants_started: i64,
+    /// Grants that ended (revoked, relinquished or expired), up to now.
+    pub grants_ended: i64,
 }
 
 /// A token to stop accepting, and when.
@@ -548,6 +591,7 @@ impl Changeset {
             && self.token_revocations.is_empty()
             && self.messages.is_empty()
             && self.directory.is_empty()
+            && self.posture.is_empty()
     }
 }
 

@@ -475,6 +475,9 @@ macro_rules! shared_sql {
             for d in &changes.directory {
                 write_directory(conn, d).await?;
             }
+            for p in &changes.posture {
+                write_posture(conn, p).await?;
+            }
             insert_audit(conn, &records).await?;
             Ok(head)
         }
@@ -1065,6 +1068,154 @@ macro_rules! shared_sql {
                     })
                 })
                 .collect()
+        }
+
+        async fn write_posture(conn: &mut $conn, p: &PostureRecord) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO posture (kind, pushed_at, pushed_by, digest, figures, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&p.kind)
+            .bind(p.pushed_at)
+            .bind(&p.pushed_by)
+            .bind(&p.digest)
+            .bind(&p.figures)
+            .bind(&p.body)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+            Ok(())
+        }
+
+        fn posture_from_row(row: &$row, with_body: bool) -> Result<PostureRecord, StoreError> {
+            Ok(PostureRecord {
+                kind: row.try_get("kind").map_err(corrupt)?,
+                pushed_at: row.try_get("pushed_at").map_err(corrupt)?,
+                pushed_by: row.try_get("pushed_by").map_err(corrupt)?,
+                digest: row.try_get("digest").map_err(corrupt)?,
+                figures: row.try_get("figures").map_err(corrupt)?,
+                body: if with_body {
+                    row.try_get("body").map_err(corrupt)?
+                } else {
+                    String::new()
+                },
+            })
+        }
+
+        pub(crate) async fn posture_latest(
+            conn: &mut $conn,
+            kind: &str,
+        ) -> Result<Option<PostureRecord>, StoreError> {
+            let row = sqlx::query(
+                "SELECT kind, pushed_at, pushed_by, digest, figures, body FROM posture \
+                 WHERE kind = $1 ORDER BY pushed_at DESC, id DESC LIMIT 1",
+            )
+            .bind(kind)
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+            row.as_ref().map(|r| posture_from_row(r, true)).transpose()
+        }
+
+        pub(crate) async fn posture_figures(
+            conn: &mut $conn,
+            kind: &str,
+            since: Millis,
+        ) -> Result<Vec<PostureRecord>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT kind, pushed_at, pushed_by, digest, figures FROM posture \
+                 WHERE kind = $1 AND pushed_at >= $2 ORDER BY pushed_at, id",
+            )
+            .bind(kind)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+            rows.iter().map(|r| posture_from_row(r, false)).collect()
+        }
+
+        /// `(day, count)` rows of one per-day count.
+        async fn per_day(
+            conn: &mut $conn,
+            sql: &str,
+            from: Millis,
+            now: Millis,
+        ) -> Result<Vec<(i64, i64)>, StoreError> {
+            let rows = sqlx::query(sql)
+                .bind(from)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await
+                .db()?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<i64, _>("day").map_err(corrupt)?,
+                        row.try_get::<i64, _>("n").map_err(corrupt)?,
+                    ))
+                })
+                .collect()
+        }
+
+        pub(crate) async fn activity(
+            conn: &mut $conn,
+            since: Millis,
+            now: Millis,
+        ) -> Result<Activity, StoreError> {
+            const DAY: i64 = 86_400_000;
+            let from = since.div_euclid(DAY) * DAY;
+            let requests = per_day(
+                conn,
+                "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM requests \
+                 WHERE created_at >= $1 AND created_at <= $2 GROUP BY created_at / 86400000",
+                from,
+                now,
+            )
+            .await?;
+            let started = per_day(
+                conn,
+                "SELECT activated_at / 86400000 AS day, COUNT(*) AS n FROM grants \
+                 WHERE activated_at >= $1 AND activated_at <= $2 GROUP BY activated_at / 86400000",
+                from,
+                now,
+            )
+            .await?;
+            let ended = per_day(
+                conn,
+                "SELECT COALESCE(ended_at, expires_at) / 86400000 AS day, COUNT(*) AS n \
+                 FROM grants WHERE activated_at IS NOT NULL \
+                 AND COALESCE(ended_at, expires_at) >= $1 AND COALESCE(ended_at, expires_at) <= $2 \
+                 GROUP BY COALESCE(ended_at, expires_at) / 86400000",
+                from,
+                now,
+            )
+            .await?;
+            let active_before: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM grants WHERE activated_at < $1 \
+                 AND COALESCE(ended_at, expires_at) >= $1",
+            )
+            .bind(from)
+            .fetch_one(&mut *conn)
+            .await
+            .db()?;
+            let mut days: std::collections::BTreeMap<i64, DayActivity> =
+                std::collections::BTreeMap::new();
+            let mut add = |rows: Vec<(i64, i64)>, set: fn(&mut DayActivity, i64)| {
+                for (day, n) in rows {
+                    let d = days.entry(day).or_insert_with(|| DayActivity {
+                        day,
+                        ..DayActivity::default()
+                    });
+                    set(d, n);
+                }
+            };
+            add(requests, |d, n| d.requests = n);
+            add(started, |d, n| d.grants_started = n);
+            add(ended, |d, n| d.grants_ended = n);
+            Ok(Activity {
+                active_before,
+                days: days.into_values().collect(),
+            })
         }
     };
 }

@@ -273,6 +273,22 @@ impl StoreRead for SqliteStore {
     ) -> Result<Vec<latch_grant::sinks::DeadLetter>, StoreError> {
         q::dead_letters(&mut *self.reads.acquire().await.db()?, name).await
     }
+
+    async fn posture_latest(&self, kind: &str) -> Result<Option<PostureRecord>, StoreError> {
+        q::posture_latest(&mut *self.reads.acquire().await.db()?, kind).await
+    }
+
+    async fn posture_figures(
+        &self,
+        kind: &str,
+        since: Millis,
+    ) -> Result<Vec<PostureRecord>, StoreError> {
+        q::posture_figures(&mut *self.reads.acquire().await.db()?, kind, since).await
+    }
+
+    async fn activity(&self, since: Millis, now: Millis) -> Result<Activity, StoreError> {
+        q::activity(&mut *self.reads.acquire().await.db()?, since, now).await
+    }
 }
 
 #[async_trait]
