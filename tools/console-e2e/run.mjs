@@ -222,6 +222,32 @@ for (let i = 0; i < 20 && !story.includes("grant.revoked"); i++) {
   if (!story.includes("grant.revoked")) await carol.page.waitForTimeout(250);
 }
 await carol.page.goto(`${base}/audit`);
+// The posture page: the example organization's scan, plan and prove results, sent with
+// `latch report push` as an operator would.
+const results = join(dir, "results");
+const root = join(here, "..", "..");
+const run = (args) => execFileSync(bin, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString();
+run(["scan", "--format", "json", "--out", join(dir, "scan.json")]);
+run(["plan", "--snapshot", join(root, "examples", "org"), "--out", results]);
+writeFileSync(join(dir, "prove.json"), run(["prove", "--snapshot", join(root, "examples", "org"), "--plan", results, "--format", "json"]));
+const pushed = run([
+  "report", "push", "--server", base, "--token", tokenFor("ops", "admin"),
+  join(dir, "scan.json"), results, join(dir, "prove.json"),
+]);
+check(pushed.split("\n").filter((l) => l.includes("kept")).length === 3, `latch report push keeps the scan, the plan and the prove report:\n${pushed}`);
+await carol.page.goto(`${base}/posture`);
+const posture = await carol.page.locator("main").innerText();
+check(/\d+\s+critical/.test(posture), "the posture page counts findings by severity");
+check(posture.includes("The identities with the most standing privilege"), "the posture page names the identities with standing privilege");
+check(await carol.page.locator("ol.chain").count() > 0, "the posture page draws escalation paths as chains");
+check(posture.includes("To break it, close the first step:"), "each path says how to fix it");
+check(posture.includes("How to fix"), "the guides say how to fix each kind of finding");
+check(/\d+ of \d+ blocked/.test(posture), "the posture page says which scenarios are blocked");
+check(await carol.page.locator("figure.chart svg").count() === 3, "the posture page draws three trend charts");
+const refused = await alice.page.goto(`${base}/posture`);
+check(refused.status() === 403, "a requester opening /posture gets 403");
+
+await carol.page.goto(`${base}/audit`);
 const audit = await carol.page.locator("main").innerText();
 for (const kind of ["request.created", "request.approved", "grant.revoke_requested", "grant.revoked"]) {
   check(audit.includes(kind), `the audit page shows ${kind}`);
@@ -236,6 +262,7 @@ const pages = [
   ["approvals", "bob", "/approvals"],
   ["grants", "carol", "/grants"],
   ["audit", "carol", "/audit"],
+  ["posture", "carol", "/posture"],
   ["forbidden", "alice", "/grants"],
   ["not-found", "carol", "/no-such-page"],
 ];

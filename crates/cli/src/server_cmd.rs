@@ -88,6 +88,12 @@ pub enum ServerCommand {
         /// What to do.
         cmd: DirectoryCommand,
     },
+    /// The organization's posture for the console: send scan, plan and prove results.
+    Report {
+        #[command(subcommand)]
+        /// What to do.
+        cmd: ReportCommand,
+    },
     /// API tokens, created directly in the database (bootstrap the first admin this way).
     Token {
         #[command(subcommand)]
@@ -189,6 +195,35 @@ pub struct ExtendArgs {
 pub enum DirectoryCommand {
     /// Read IAM Identity Center now and apply what changed (people who left lose their grants).
     Sync(ClientArgs),
+}
+
+/// `latch report …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Send scan, plan and prove results to the server's posture page (an admin token).
+    ///
+    /// Each path is a scan report (`latch scan --format json`), a plan directory
+    /// (`latch plan --out DIR`) or its plan.json, or a prove report (`latch prove --format
+    /// json`); which one is read from the file. The server keeps a summary of each (the
+    /// latest is shown, every one counts in the trends); sending the same file again changes
+    /// nothing.
+    ///
+    /// Examples:
+    ///   latch scan --snapshot snap/ --format json --out scan.json
+    ///   latch plan --snapshot snap/ --out plan/
+    ///   latch prove --snapshot snap/ --plan plan/ --format json > prove.json
+    ///   latch report push --server https://latch.example.com scan.json plan/ prove.json
+    Push(PushArgs),
+}
+
+/// Arguments of `latch report push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// Scan reports, plan directories (or plan.json files) and prove reports.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 /// Arguments of `latch approve` / `latch deny`.
@@ -410,6 +445,9 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
                 cmd: AuditCommand::Keygen { out },
             } => audit_keygen(&out),
             ServerCommand::Token { cmd } => token(cmd).await,
+            ServerCommand::Report {
+                cmd: ReportCommand::Push(args),
+            } => report_push(args).await,
             ServerCommand::Directory {
                 cmd: DirectoryCommand::Sync(client),
             } => directory_sync(client).await,
@@ -749,6 +787,11 @@ async fn call_raw(
         .send()
         .await
         .with_context(|| format!("cannot reach `{server}`"))?;
+    answer(resp).await
+}
+
+/// The text of a successful answer; an error with the server's message otherwise.
+async fn answer(resp: reqwest::Response) -> anyhow::Result<String> {
     let status = resp.status();
     let text = resp.text().await.context("reading the server's answer")?;
     if !status.is_success() {
@@ -767,6 +810,97 @@ async fn call_raw(
         bail!("{msg} ({code}, HTTP {})", status.as_u16());
     }
     Ok(text)
+}
+
+/// `latch report push`: every path read and told apart before anything is sent, then each
+/// sent in turn.
+async fn report_push(args: PushArgs) -> anyhow::Result<ExitCode> {
+    use latch_server::posture;
+    let mut documents = Vec::new();
+    for path in &args.paths {
+        let file = if path.is_dir() {
+            path.join("plan.json")
+        } else {
+            path.clone()
+        };
+        let bytes = std::fs::read(&file).with_context(|| {
+            if path.is_dir() {
+                format!(
+                    "`{}` is a folder without plan.json: give a plan directory (`latch plan --out DIR`), a scan report or a prove report",
+                    path.display()
+                )
+            } else {
+                format!("cannot read `{}`", file.display())
+            }
+        })?;
+        let kind =
+            posture::detect(&bytes).map_err(|e| anyhow::anyhow!("`{}`: {e}", file.display()))?;
+        documents.push((file, kind, bytes));
+    }
+    let url = format!(
+        "{}/api/v1/posture",
+        args.client.server.trim_end_matches('/')
+    );
+    let http = reqwest::Client::new();
+    let mut answers = Vec::new();
+    let bar = crate::progress::Bar::new("", args.client.format == Format::Json);
+    let (mut done, total) = (0, u64::try_from(documents.len()).unwrap_or(0));
+    for (file, kind, bytes) in documents {
+        bar.draw(
+            done,
+            total,
+            &format!("sending {} ({} KB)", file.display(), bytes.len() / 1024),
+        );
+        done += 1;
+        let resp = http
+            .post(&url)
+            .bearer_auth(&args.client.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach `{}`", args.client.server))?;
+        let text = answer(resp)
+            .await
+            .with_context(|| format!("sending `{}`", file.display()))?;
+        let mut pushed: Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "`{}` answered /api/v1/posture with something this latch does not read",
+                args.client.server
+            )
+        })?;
+        if let Some(o) = pushed.as_object_mut() {
+            o.insert("file".into(), json!(file.display().to_string()));
+        }
+        if args.client.format == Format::Table {
+            let said = if pushed.get("unchanged").and_then(Value::as_bool) == Some(true) {
+                "unchanged (the server's latest already)"
+            } else {
+                "kept"
+            };
+            let figures = pushed
+                .get("figures")
+                .and_then(Value::as_object)
+                .map(|f| {
+                    f.iter()
+                        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            out(&format!(
+                "{:<5}  {}  {said}: {figures}",
+                kind.as_str(),
+                file.display()
+            ))?;
+        }
+        answers.push(pushed);
+    }
+    bar.draw(total, total, "sent");
+    if args.client.format == Format::Json {
+        out(&serde_json::to_string_pretty(&answers)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn out(text: &str) -> anyhow::Result<()> {

@@ -175,6 +175,8 @@ struct RawWeb {
     session_ttl: Option<String>,
     session_key_env: Option<String>,
     public_url: Option<String>,
+    posture_dir: Option<String>,
+    posture_every: Option<String>,
     oidc: Option<RawOidc>,
 }
 
@@ -231,6 +233,11 @@ pub struct WebConfig {
     pub public_url: Option<String>,
     /// Signing in through an OpenID Connect provider, when set.
     pub oidc: Option<OidcConfig>,
+    /// A folder the leader reads `scan.json`, `plan.json` (or `plan/plan.json`) and
+    /// `prove.json` from for the posture page, besides what `latch report push` sends.
+    pub posture_dir: Option<std::path::PathBuf>,
+    /// How often it looks at that folder.
+    pub posture_every_ms: i64,
 }
 
 impl WebConfig {
@@ -1165,6 +1172,8 @@ impl Config {
                 session_key: None,
                 public_url: None,
                 oidc: None,
+                posture_dir: None,
+                posture_every_ms: 60_000,
             },
             Some(w) => {
                 let ttl = dur("web.session_ttl", &w.session_ttl, 8 * 3600)?;
@@ -1236,11 +1245,39 @@ impl Config {
                         })
                     }
                 };
+                let posture_dir = match &w.posture_dir {
+                    None => None,
+                    Some(d) if d.trim().is_empty() => {
+                        return Err(err(
+                            "web.posture_dir",
+                            "empty (name the folder `latch scan`, `latch plan` and `latch prove` write to)".into(),
+                        ))
+                    }
+                    Some(d) => {
+                        let dir = beside(file, d);
+                        if !dir.is_dir() {
+                            return Err(err(
+                                "web.posture_dir",
+                                format!("`{}` is not a folder", dir.display()),
+                            ));
+                        }
+                        Some(dir)
+                    }
+                };
+                let every = dur("web.posture_every", &w.posture_every, 60)?;
+                if !(1..=24 * 3600).contains(&every) {
+                    return Err(err(
+                        "web.posture_every",
+                        "between 1s and 24h: how often the posture folder is read".into(),
+                    ));
+                }
                 WebConfig {
                     session_ttl_ms: ttl.saturating_mul(1000),
                     session_key,
                     public_url: w.public_url.clone(),
                     oidc,
+                    posture_dir,
+                    posture_every_ms: every.saturating_mul(1000),
                 }
             }
         };

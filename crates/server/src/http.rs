@@ -273,6 +273,10 @@ pub const API_BODY_LIMIT: usize = 64 * 1024;
 /// worth), in bytes.
 pub const EVENTS_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
+/// Largest body of `POST /api/v1/posture` (the scan report of a large organization), in
+/// bytes.
+pub const POSTURE_BODY_LIMIT: usize = 512 * 1024 * 1024;
+
 fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
@@ -285,7 +289,7 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!(
-                    "the body is too large: at most {API_BODY_LIMIT} bytes ({EVENTS_BODY_LIMIT} for /api/v1/events)"
+                    "the body is too large: at most {API_BODY_LIMIT} bytes ({EVENTS_BODY_LIMIT} for /api/v1/events, {POSTURE_BODY_LIMIT} for /api/v1/posture)"
                 ),
             )
         } else {
@@ -556,6 +560,12 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
             "/api/v1/events",
             Token(Admin, "posting usage events"),
             post(events).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
+        ),
+        (
+            "/api/v1/posture",
+            Token(Admin, "pushing or reading the posture"),
+            get(posture_show)
+                .merge(post(posture_push).layer(DefaultBodyLimit::max(POSTURE_BODY_LIMIT))),
         ),
         (
             "/api/v1/tokens",
@@ -940,6 +950,48 @@ async fn audit_export(State(core): State<Arc<Core>>) -> Result<Response, ApiErro
         text.push('\n');
     }
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text).into_response())
+}
+
+/// `POST /api/v1/posture`: a scan report, a plan (`plan.json`) or a prove report, told apart
+/// by their content, summarized and kept for the console's posture page.
+async fn posture_push(
+    State(core): State<Arc<Core>>,
+    caller: Caller,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let summarized = tokio::task::spawn_blocking(move || {
+        crate::posture::detect(&body).and_then(|kind| crate::posture::summarize(kind, &body))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| bad_request("bad_posture", e.to_string()))?;
+    let pushed = core.push_posture(summarized, &caller.subject).await?;
+    let status = if pushed.unchanged {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(json!(pushed))).into_response())
+}
+
+/// `GET /api/v1/posture`: the latest scan, plan and prove summaries kept.
+async fn posture_show(State(core): State<Arc<Core>>) -> Result<Json<Value>, ApiError> {
+    let mut out = serde_json::Map::new();
+    for kind in crate::posture::Kind::ALL {
+        let latest = core.view().posture_latest(kind.as_str()).await?;
+        let value = match latest {
+            None => Value::Null,
+            Some(p) => json!({
+                "pushed_at": latch_time::rfc3339(p.pushed_at),
+                "pushed_by": p.pushed_by,
+                "sha256": p.digest,
+                "figures": serde_json::from_str::<Value>(&p.figures).unwrap_or(Value::Null),
+                "summary": serde_json::from_str::<Value>(&p.body).unwrap_or(Value::Null),
+            }),
+        };
+        out.insert(kind.as_str().to_owned(), value);
+    }
+    Ok(Json(Value::Object(out)))
 }
 
 async fn reconcile(State(core): State<Arc<Core>>) -> Result<Response, ApiError> {

@@ -40,6 +40,7 @@ pub mod offers;
 pub mod oncall;
 pub mod openapi;
 pub mod people;
+pub mod posture;
 pub mod scheduler;
 pub mod service;
 pub mod siem;

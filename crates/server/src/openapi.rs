@@ -236,6 +236,9 @@ fn body() -> Value {
             "/api/v1/reconcile": {"post": op("Ask the scheduler to reconcile cloud tags now", "admin", None, "202")},
             "/api/v1/directory/sync": {"post": op("Read the directory ([identity_center]) now and commit what changed: people who appeared or left, group and assignment changes; the pending requests of people who left are cancelled and their grants revoked", "admin", None, "200")},
             "/api/v1/events": {"post": without_415(op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click offers in chat", "admin", Some(json!({"type": ["object", "array"]})), "202"))},
+            "/api/v1/posture": {
+                "get": op("The latest scan, plan and prove summaries kept for the posture page (each null until pushed): when, by whom, the document's SHA-256, its figures and its summary (auditors may read it)", "admin", None, "200"),
+                "post": without_415(op("Push a scan report (`latch scan --format json`), a plan (`plan.json`) or a prove report (`latch prove --format json`), told apart by content: summarized and kept (201), or already the latest of its kind (200)", "admin", Some(json!({"type": "object"})), "201"))},
             "/api/v1/tokens": {"post": answers(op("Create an API token (the secret is shown once)", "admin", Some(json!({"$ref": "#/components/schemas/NewToken"})), "201"), "TokenCreated")},
             "/slack/commands": {"post": {"summary": "Slack slash commands (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},
             "/slack/interactions": {"post": {"summary": "Slack button clicks (signed by Slack)", "responses": {"200": {"description": "acknowledged"}, "401": {"description": "signature, timestamp or replay check failed"}}}},

@@ -35,6 +35,7 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
     let mut leading = false;
     let mut next_reconcile: Millis = 0;
     let mut next_directory: Millis = 0;
+    let mut next_posture: Millis = 0;
     let mut backoff: BTreeMap<String, (Millis, u32)> = BTreeMap::new();
     loop {
         let now = core.now();
@@ -95,6 +96,10 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
                     tracing::warn!(error = %e, "scheduler: reconcile failed");
                 }
                 next_reconcile = core.now().saturating_add(core.config.reconcile_interval_ms);
+            }
+            if core.config.web.posture_dir.is_some() && core.now() >= next_posture {
+                core.read_posture_dir().await;
+                next_posture = core.now().saturating_add(core.config.web.posture_every_ms);
             }
             match step(&core, &mut backoff).await {
                 Ok(due) => next_due = due,

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use latch_grant::{
-    AuditEvent, Changeset, ChatMessage, Decision, GrantRecord, GrantStatus, Millis, RequestRecord,
-    RequestStatus, Role, Store, StoreError, StoreRead, TokenRecord,
+    AuditEvent, Changeset, ChatMessage, Decision, GrantRecord, GrantStatus, Millis, PostureRecord,
+    RequestRecord, RequestStatus, Role, Store, StoreError, StoreRead, TokenRecord,
 };
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -92,6 +93,11 @@ pub struct Core {
     /// Stuck grants this server has already alerted on (the store's nonce makes it once
     /// across servers; this spares the write on every later pass).
     pub(crate) stuck_alerted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The posture folder's files as last read (size and modification time), so an unchanged
+    /// file is not read again.
+    pub(crate) posture_seen: std::sync::Mutex<
+        std::collections::HashMap<std::path::PathBuf, (u64, std::time::SystemTime)>,
+    >,
 }
 
 /// A fresh id: `prefix` and 12 lower-case base-32 characters.
@@ -137,6 +143,7 @@ impl Core {
             sync_lock: tokio::sync::Mutex::new(()),
             cloud_errors: std::sync::Mutex::default(),
             stuck_alerted: std::sync::Mutex::default(),
+            posture_seen: std::sync::Mutex::default(),
             on_call: config.on_call.clone().map(crate::oncall::OnCall::new),
             notifiers,
             teams,
@@ -959,5 +966,152 @@ impl Core {
     pub fn request_reconcile(&self) {
         self.reconcile_requested.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+    }
+}
+
+/// What keeping a posture document did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pushed {
+    /// `scan`, `plan` or `prove`.
+    pub kind: crate::posture::Kind,
+    /// SHA-256 of the document.
+    pub digest: String,
+    /// Its figures.
+    pub figures: Value,
+    /// When it was kept (or, unchanged, when the same document was).
+    pub pushed_at: Millis,
+    /// The latest document of its kind was this one already: nothing was kept.
+    pub unchanged: bool,
+}
+
+impl Core {
+    /// Keep a summarized posture document, audited (`posture.pushed`), unless the latest
+    /// of its kind is the same document.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn push_posture(
+        &self,
+        s: crate::posture::Summarized,
+        by: &str,
+    ) -> Result<Pushed, StoreError> {
+        let kind = s.kind.as_str();
+        if let Some(latest) = self.store.posture_latest(kind).await? {
+            if latest.digest == s.digest {
+                return Ok(Pushed {
+                    kind: s.kind,
+                    digest: s.digest,
+                    figures: serde_json::from_str(&latest.figures).unwrap_or(Value::Null),
+                    pushed_at: latest.pushed_at,
+                    unchanged: true,
+                });
+            }
+        }
+        let now = self.now();
+        let record = PostureRecord {
+            kind: kind.to_owned(),
+            pushed_at: now,
+            pushed_by: by.to_owned(),
+            digest: s.digest.clone(),
+            figures: s.figures.to_string(),
+            body: s.body.to_string(),
+        };
+        let event = AuditEvent::new(now, "posture.pushed")
+            .actor(by)
+            .subject(kind)
+            .details(json!({"kind": kind, "sha256": s.digest, "figures": s.figures}));
+        self.store
+            .commit(Changeset {
+                posture: vec![record],
+                audit: vec![event],
+                ..Changeset::default()
+            })
+            .await?;
+        self.metrics
+            .inc("posture_pushes_total", &format!("kind=\"{kind}\""));
+        Ok(Pushed {
+            kind: s.kind,
+            digest: s.digest,
+            figures: s.figures,
+            pushed_at: now,
+            unchanged: false,
+        })
+    }
+
+    /// Read the posture folder (`[web] posture_dir`): `scan.json`, `plan.json` or
+    /// `plan/plan.json`, and `prove.json`. A file changed since it was last read is
+    /// summarized and kept (as pushed by `directory:<file>`); one that cannot be read is
+    /// logged and tried again once it changes. Returns what was kept.
+    pub async fn read_posture_dir(&self) -> Vec<Pushed> {
+        use crate::posture::Kind;
+        let Some(dir) = self.config.web.posture_dir.clone() else {
+            return Vec::new();
+        };
+        let candidates = [
+            (Kind::Scan, vec![dir.join("scan.json")]),
+            (
+                Kind::Plan,
+                vec![dir.join("plan.json"), dir.join("plan").join("plan.json")],
+            ),
+            (Kind::Prove, vec![dir.join("prove.json")]),
+        ];
+        let mut kept = Vec::new();
+        for (kind, paths) in candidates {
+            let Some((path, meta)) = paths.into_iter().find_map(|p| {
+                std::fs::metadata(&p)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| (p, m))
+            }) else {
+                continue;
+            };
+            let stamp = (meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH));
+            let seen = self
+                .posture_seen
+                .lock()
+                .map(|m| m.get(&path) == Some(&stamp))
+                .unwrap_or(false);
+            if seen {
+                continue;
+            }
+            let read_path = path.clone();
+            let summarized = tokio::task::spawn_blocking(move || {
+                let bytes = std::fs::read(&read_path).map_err(|e| e.to_string())?;
+                crate::posture::summarize(kind, &bytes).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            // A document that cannot be read is tried again once it changes; a store that
+            // failed, at the next look.
+            let mut retry = false;
+            let outcome = match summarized {
+                Ok(s) => self
+                    .push_posture(s, &format!("directory:{}", path.display()))
+                    .await
+                    .map_err(|e| {
+                        retry = true;
+                        e.to_string()
+                    }),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(p) => {
+                    if !p.unchanged {
+                        tracing::info!(file = %path.display(), kind = kind.as_str(), "posture: read");
+                        kept.push(p);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "posture: cannot read; trying again when it changes");
+                }
+            }
+            if !retry {
+                if let Ok(mut m) = self.posture_seen.lock() {
+                    m.insert(path, stamp);
+                }
+            }
+        }
+        kept
     }
 }

@@ -14,6 +14,7 @@
 //!   seconds) are compiled into the binary.
 
 pub mod oidc;
+mod posture;
 pub mod session;
 
 use std::sync::Arc;
@@ -237,6 +238,7 @@ pub fn routes(web: Arc<Web>) -> Router<Arc<Core>> {
         .route("/grants/{id}/revoke", post(revoke))
         .route("/audit", get(audit_page))
         .route("/audit/export", get(audit_export))
+        .route("/posture", get(posture::posture_page))
         .route(
             "/assets/latch.css",
             get(|| async { asset(CSS, "text/css") }),
@@ -339,6 +341,7 @@ fn page(title: &str, who: Option<&Session>, current: &str, body: Markup) -> Mark
         ("/approvals", "Approvals", Role::Approver),
         ("/grants", "Grants", Role::Admin),
         ("/audit", "Audit", Role::Admin),
+        ("/posture", "Posture", Role::Admin),
     ];
     html! {
         (DOCTYPE)

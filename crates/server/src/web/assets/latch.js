@@ -1,5 +1,6 @@
 // Latch console: the one script. It refreshes the approvals queue every two seconds so that a
-// new request appears without a reload (the page works without it).
+// new request appears without a reload, and opens the guide a link points to (the pages work
+// without it).
 "use strict";
 (function () {
   var queue = document.getElementById("queue");
@@ -22,4 +23,13 @@
       .catch(function () {});
   }
   setInterval(refresh, 2000);
+})();
+(function () {
+  function openTarget() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    var el = id && document.getElementById(id);
+    if (el && el.tagName === "DETAILS") el.open = true;
+  }
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
 })();
