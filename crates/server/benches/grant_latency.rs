@@ -38,7 +38,7 @@ use latch_grant::{
 };
 use latch_server::config::Config;
 use latch_server::{launch_with_tcp_listener, Settings, SystemClock};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const PEOPLE: usize = 400;
 
@@ -439,6 +439,7 @@ async fn console(label: &str, store: &Arc<dyn Store>, url: &str) {
         .next()
         .unwrap()
         .to_owned();
+    posture(label, &http, url, &secret).await;
     println!(
         "{label}: console pages with {have} audit entries (times: p50 / p99 over {loads} loads)"
     );
@@ -451,6 +452,7 @@ async fn console(label: &str, store: &Arc<dyn Store>, url: &str) {
         "/audit",
         "/audit?page=100",
         "/audit?kind=request.",
+        "/posture",
     ] {
         let mut times = Vec::with_capacity(loads);
         let mut bytes = 0;
@@ -476,6 +478,101 @@ async fn console(label: &str, store: &Arc<dyn Store>, url: &str) {
     }
 }
 
+/// A synthetic scan report of `LATCH_BENCH_PRINCIPALS` users and roles (each holding 200
+/// sensitive actions, half of them unused, one finding each, a path for one in ten), pushed
+/// `LATCH_BENCH_SCANS` times (for the trend), with a plan and a prove report: how long the
+/// server takes to summarize and keep the scan, and then the posture page is timed with the
+/// others.
+async fn posture(label: &str, http: &reqwest::Client, url: &str, admin: &str) {
+    let principals = env_usize("LATCH_BENCH_PRINCIPALS", 5_000);
+    let scans = env_usize("LATCH_BENCH_SCANS", 30);
+    const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+    let actions: Vec<String> = (0..200).map(|i| format!("iam:Action{i}")).collect();
+    let scan = |n: usize| {
+        let ps: Vec<Value> = (0..principals)
+            .map(|i| {
+                json!({"arn": format!("arn:aws:iam::{:012}:role/r{i}", 100 + i % 100),
+                       "account": format!("{:012}", 100 + i % 100), "kind": "role",
+                       "sensitive_actions": actions, "used": &actions[..100],
+                       "unused": &actions[100 + (i + n) % 50..], "unknown": [],
+                       "admin_equivalent": false, "last_activity": null})
+            })
+            .collect();
+        let findings: Vec<Value> = (0..principals)
+            .map(|i| {
+                json!({"id": format!("standing-privilege:r{i}"), "kind": "standing-privilege",
+                       "severity": SEVERITIES[i % 4],
+                       "principal": format!("arn:aws:iam::{:012}:role/r{i}", 100 + i % 100),
+                       "account": format!("{:012}", 100 + i % 100),
+                       "detail": "holds sensitive permissions it did not use", "items": &actions[100..]})
+            })
+            .collect();
+        let paths: Vec<Value> = (0..principals / 10)
+            .map(|i| {
+                json!({"from": format!("arn:aws:iam::100000000000:role/r{i}"), "to": "admin",
+                       "steps": [{"technique": "update-trust", "actions": ["iam:UpdateAssumeRolePolicy"],
+                                  "from": format!("arn:aws:iam::100000000000:role/r{i}"),
+                                  "to": "arn:aws:iam::100000000000:role/admin", "detail": "d"},
+                                 {"technique": "modify-policy", "actions": ["iam:PutRolePolicy"],
+                                  "from": "arn:aws:iam::100000000000:role/admin", "to": "admin", "detail": "d"}]})
+            })
+            .collect();
+        serde_json::to_vec(&json!({"as_of": "2026-11-20T00:00:00Z", "window_days": 90,
+            "usage_analysed": true, "not_analysed": [], "principals": ps,
+            "findings": findings, "escalation_paths": paths}))
+        .unwrap()
+    };
+    let push = |body: Vec<u8>| async move {
+        let start = Instant::now();
+        let r = http
+            .post(format!("{url}/api/v1/posture"))
+            .bearer_auth(admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        start.elapsed()
+    };
+    let mut took = Vec::new();
+    let mut size = 0;
+    for n in 0..scans {
+        let body = scan(n);
+        size = body.len();
+        took.push(push(body).await);
+    }
+    took.sort();
+    println!(
+        "{label}: posture: a scan report of {principals} principals ({:.1} MB) summarized and kept in {:.0} ms (p50 of {scans} pushes)",
+        size as f64 / 1e6,
+        percentile(&took, 0.50).as_secs_f64() * 1e3
+    );
+    let plan = json!({"format": "latch.plan/v1",
+        "organization": {"root_id": "r-x1y2", "management_account_id": "100000000001"},
+        "policies": [], "summary": {"mode": "enforce", "accounts": 100,
+            "layers": [{"layer": "permission", "rules": 5, "permissions_removed": 1_000_000,
+                        "identities": principals, "used_calls_broken": 0, "line": "l"}],
+            "budget": (0..100).map(|i| json!({"target": format!("{:012}", 100 + i), "name": format!("acct-{i}"),
+                "kind": "account", "scp": {"existing": 2, "latch": 3, "slots": 10, "chars": 20_000, "max_chars": 30_720}}))
+                .collect::<Vec<_>>()}});
+    push(serde_json::to_vec(&plan).unwrap()).await;
+    let scenarios: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"id": format!("s{i}"), "name": "scenario", "kind": "privilege-escalation",
+                   "technique": "update-trust", "status": "blocked", "attacker": null,
+                   "attacker_chosen": "named", "target": null,
+                   "detection": {"method": "escalation-path", "status": "detected", "detail": "d"},
+                   "feasible_today": true, "blocked_by": ["latch-scp-r-x1y2-1/LatchPermission1"],
+                   "problem": null, "steps": []})
+        })
+        .collect();
+    let prove = json!({"format": "latch.prove/v1", "region": "us-east-1",
+        "summary": {"scenarios": 40, "blocked": 40, "not_blocked": 0, "skipped": 0, "detected": 40, "feasible_today": 40},
+        "scenarios": scenarios});
+    push(serde_json::to_vec(&prove).unwrap()).await;
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing special: keep the
     // test run tiny.
@@ -487,6 +584,8 @@ fn main() {
         std::env::set_var("LATCH_BENCH_READS", "64");
         std::env::set_var("LATCH_BENCH_AUDIT", "3000");
         std::env::set_var("LATCH_BENCH_PAGES", "2");
+        std::env::set_var("LATCH_BENCH_PRINCIPALS", "50");
+        std::env::set_var("LATCH_BENCH_SCANS", "2");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
