@@ -53,6 +53,16 @@ impl AwsCloud {
 
 #[async_trait]
 impl CloudAdapter for AwsCloud {
+    async fn probe(&self) -> Result<String, CloudError> {
+        let me = self
+            .ops
+            .aws()
+            .caller_identity()
+            .await
+            .map_err(|e| cloud_err(&e))?;
+        Ok(format!("AWS as {} (account {})", me.arn, me.account))
+    }
+
     async fn apply_grant(
         &self,
         identity: &Identity,

@@ -397,6 +397,10 @@ async fn hang_if(yes: bool) {
 
 #[async_trait::async_trait]
 impl latch_grant::CloudAdapter for Crashing {
+    async fn probe(&self) -> Result<String, latch_grant::cloud::CloudError> {
+        self.inner.probe().await
+    }
+
     async fn apply_grant(
         &self,
         identity: &latch_grant::Identity,

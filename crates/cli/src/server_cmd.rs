@@ -120,6 +120,19 @@ pub struct ServeArgs {
     /// given.
     #[arg(long, value_enum)]
     cloud: Option<CloudKind>,
+    /// Log lines on standard error: `text` for people, `json` for a log pipeline (one object
+    /// per line, with the request id of every line logged while serving a request).
+    #[arg(long, value_enum, env = "LATCH_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How `latch serve` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where `latch serve` applies grants.
@@ -456,14 +469,21 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let mut config = Config::load(&args.config)
         .map_err(|e| crate::diagnostic::config_error(&args.config, &e.field, &e))?;
     let (firewall, firewall_source) = firewall_of(&config)?;
@@ -523,11 +543,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         checkpoint_publishers,
         directory,
     };
-    launch_with_tcp_listener(settings, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    launch_with_tcp_listener(settings, listener, stop_signal()).await?;
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (a service manager or orchestrator stopping Latch) or Ctrl-C. Then the server
+/// stops accepting, finishes the requests in flight and the scheduler releases its lease at
+/// once, so another server takes over without waiting for the lease to run out.
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping: finishing requests in flight, releasing the scheduler lease");
 }
 
 /// The firewall configuration whose bundles the applied SCPs honour: `[server]

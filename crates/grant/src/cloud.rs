@@ -57,6 +57,10 @@ pub trait CloudAdapter: Send + Sync + fmt::Debug {
 
     /// Every `latch:grant:*` tag on these identities.
     async fn list_latch_tags(&self, identities: &[Identity]) -> Result<Vec<LatchTag>, CloudError>;
+
+    /// Whether the cloud answers, with who Latch is there (for `/readyz`): one cheap call
+    /// with the credentials the grants use.
+    async fn probe(&self) -> Result<String, CloudError>;
 }
 
 /// One call the fake saw.
@@ -292,6 +296,13 @@ impl CloudAdapter for FakeCloud {
         });
         self.notify.notify_waiters();
         Ok(())
+    }
+
+    async fn probe(&self) -> Result<String, CloudError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(CloudError("the fake cloud is set to fail".into()));
+        }
+        Ok("an in-memory cloud".into())
     }
 
     async fn list_latch_tags(&self, identities: &[Identity]) -> Result<Vec<LatchTag>, CloudError> {

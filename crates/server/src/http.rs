@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -485,6 +485,7 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
     use Role::{Admin, Approver, Requester};
     vec![
         ("/healthz", Public, get(healthz)),
+        ("/readyz", Public, get(readyz)),
         ("/api/v1/openapi.json", Public, get(openapi)),
         (
             "/api/v1/requests",
@@ -618,7 +619,55 @@ pub fn router(core: Arc<Core>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(middleware::from_fn(request_id))
         .with_state(core)
+}
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Every request gets an id: the caller's `X-Request-Id` when it is a plain token (at most
+/// 64 letters, digits, `-`, `_`, `.`), else a fresh one. Everything logged while serving it
+/// carries the id, and the answer names it in the same header.
+async fn request_id(request: Request, next: Next) -> Response {
+    use tracing::Instrument as _;
+    let given = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| crate::service::new_id("req").unwrap_or_default());
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_millis();
+    // Every change is logged; reads only at debug level (they are most of the traffic).
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, ms, "request failed");
+        } else if reads {
+            tracing::debug!(status, ms, "request served");
+        } else {
+            tracing::info!(status, ms, "request served");
+        }
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    response
 }
 
 async fn healthz(State(core): State<Arc<Core>>) -> Response {
@@ -631,6 +680,54 @@ async fn healthz(State(core): State<Arc<Core>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Ready to serve: the store answers, the scheduler's lease check succeeded recently (so a
+/// leader is known: this server or another), and the cloud answers. 503 with what failed
+/// otherwise; each check says what it saw.
+async fn readyz(State(core): State<Arc<Core>>) -> Response {
+    let store = match core.view().audit(i64::MAX - 1, 1).await {
+        Ok(_) => json!({"ok": true, "backend": core.view().backend()}),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
+    };
+    let lease = core.lease_check();
+    let fresh = lease.at > 0
+        && core.now().saturating_sub(lease.at)
+            <= core
+                .config
+                .lease_ttl_ms
+                .max(core.config.poll_interval_ms.saturating_mul(3));
+    let leader = match (&lease.error, fresh) {
+        (Some(e), _) => json!({"ok": false, "error": e}),
+        (None, false) if lease.at == 0 => {
+            json!({"ok": false, "error": "the scheduler has not checked the lease yet"})
+        }
+        (None, false) => json!({"ok": false, "error": format!(
+            "the scheduler last checked the lease at {}", latch_time::rfc3339(lease.at))}),
+        (None, true) => {
+            json!({"ok": true, "leader": if lease.leading { "this server" } else { "another server" }})
+        }
+    };
+    let cloud = match core.probe_cloud().await {
+        Ok(who) => json!({"ok": true, "as": who}),
+        Err(e) => json!({"ok": false, "error": e}),
+    };
+    let ready = [&store, &leader, &cloud]
+        .iter()
+        .all(|c| c["ok"] == Value::Bool(true));
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if ready { "ready" } else { "not ready" },
+            "checks": {"store": store, "leader": leader, "cloud": cloud},
+        })),
+    )
+        .into_response()
 }
 
 async fn openapi() -> Json<Value> {

@@ -209,6 +209,7 @@ fn body() -> Value {
         },
         "paths": {
             "/healthz": {"get": {"summary": "Liveness and store reachability", "responses": {"200": {"description": "ok"}, "503": {"description": "store unreachable"}}}},
+            "/readyz": {"get": {"summary": "Readiness: the store answers, a scheduler leader is known (this server or another), the cloud answers; each check in `checks`", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready: the failing checks say why"}}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "ok"}}}},
             "/api/v1/requests": {
                 "post": answers(op("Ask for a bundle", "requester", Some(json!({"$ref": "#/components/schemas/NewRequest"})), "201"), "RequestAnswer"),

@@ -44,9 +44,13 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
             .try_lead(&id, now, core.config.lease_ttl_ms)
             .await
         {
-            Ok(l) => l,
+            Ok(l) => {
+                core.lease_checked(l, None);
+                l
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "scheduler: lease check failed");
+                core.lease_checked(false, Some(e.to_string()));
                 false
             }
         };

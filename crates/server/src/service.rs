@@ -95,6 +95,11 @@ pub struct Core {
     pub(crate) stuck_alerted: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The posture folder's files as last read (size and modification time), so an unchanged
     /// file is not read again.
+    /// The scheduler's last lease check: when it ended, whether this server leads, and the
+    /// error if the store refused (for `/readyz`).
+    pub(crate) lease: std::sync::Mutex<LeaseCheck>,
+    /// The cloud's last probe and when (for `/readyz`, at most one probe per few seconds).
+    pub(crate) cloud_probe: tokio::sync::Mutex<Option<(Millis, Result<String, String>)>>,
     pub(crate) posture_seen: std::sync::Mutex<
         std::collections::HashMap<std::path::PathBuf, (u64, std::time::SystemTime)>,
     >,
@@ -144,6 +149,8 @@ impl Core {
             cloud_errors: std::sync::Mutex::default(),
             stuck_alerted: std::sync::Mutex::default(),
             posture_seen: std::sync::Mutex::default(),
+            lease: std::sync::Mutex::default(),
+            cloud_probe: tokio::sync::Mutex::new(None),
             on_call: config.on_call.clone().map(crate::oncall::OnCall::new),
             notifiers,
             teams,
@@ -966,6 +973,58 @@ impl Core {
     pub fn request_reconcile(&self) {
         self.reconcile_requested.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+    }
+}
+
+/// The scheduler's last lease check.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseCheck {
+    /// When it ended (0: never).
+    pub at: Millis,
+    /// This server leads.
+    pub leading: bool,
+    /// Why the check failed, if it did.
+    pub error: Option<String>,
+}
+
+/// How long `/readyz` reuses a cloud probe.
+const PROBE_REUSE_MS: Millis = 5_000;
+
+impl Core {
+    /// Record a lease check (the scheduler's).
+    pub(crate) fn lease_checked(&self, leading: bool, error: Option<String>) {
+        if let Ok(mut l) = self.lease.lock() {
+            *l = LeaseCheck {
+                at: self.now(),
+                leading,
+                error,
+            };
+        }
+    }
+
+    /// The scheduler's last lease check.
+    #[must_use]
+    pub fn lease_check(&self) -> LeaseCheck {
+        self.lease.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Whether the cloud answers: a probe, reused for a few seconds.
+    pub async fn probe_cloud(&self) -> Result<String, String> {
+        let mut last = self.cloud_probe.lock().await;
+        let now = self.now();
+        if let Some((at, r)) = last.as_ref() {
+            if now.saturating_sub(*at) < PROBE_REUSE_MS && *at <= now {
+                return r.clone();
+            }
+        }
+        let r = match tokio::time::timeout(std::time::Duration::from_secs(5), self.cloud.probe())
+            .await
+        {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer within 5 s".to_owned()),
+        };
+        *last = Some((now, r.clone()));
+        r
     }
 }
 
