@@ -832,12 +832,26 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-/// SARIF 2.1.0: one rule per finding kind, one result per finding.
+/// SARIF 2.1.0: one rule per finding kind, with what it finds and how to fix it from its guide;
+/// one result per finding.
 #[must_use]
 pub fn sarif(r: &ScanReport) -> String {
     let rules: Vec<_> = FindingKind::ALL
         .iter()
-        .map(|k| json!({"id": k.id(), "name": k.id(), "shortDescription": {"text": k.description()}}))
+        .map(|k| {
+            let g = k.guide();
+            let mut markdown = format!("**How to fix.** {}", g.fix);
+            if !g.why.is_empty() {
+                let _ = write!(markdown, "\n\n**Why it is bad.** {}", g.why);
+            }
+            json!({
+                "id": k.id(),
+                "name": k.id(),
+                "shortDescription": {"text": k.description()},
+                "fullDescription": {"text": g.finds},
+                "help": {"text": g.fix, "markdown": markdown},
+            })
+        })
         .collect();
     let results: Vec<_> = r
         .findings
@@ -1072,5 +1086,26 @@ mod tests {
             "it <strong>and</strong> a <em>role&#39;s</em> ARN, not iam:* or s3:Get* (<em>every</em> one) **x"
         );
         assert_eq!(paragraphs("one\n\ntwo"), "<p>one</p><p>two</p>");
+    }
+
+    #[test]
+    fn sarif_rules_carry_what_each_kind_finds_and_how_to_fix_it() {
+        let v: serde_json::Value = serde_json::from_str(&sarif(&report())).unwrap_or_default();
+        let at = |v: &serde_json::Value, path: &str| v.pointer(path).cloned().unwrap_or_default();
+        assert_eq!(at(&v, "/version"), "2.1.0");
+        let rules = at(&v, "/runs/0/tool/driver/rules")
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(rules.len(), FindingKind::ALL.len());
+        for (rule, kind) in rules.iter().zip(FindingKind::ALL) {
+            let g = kind.guide();
+            assert_eq!(at(rule, "/id"), kind.id());
+            assert_eq!(at(rule, "/fullDescription/text"), g.finds.as_str());
+            assert_eq!(at(rule, "/help/text"), g.fix.as_str());
+            let markdown = at(rule, "/help/markdown");
+            let markdown = markdown.as_str().unwrap_or_default();
+            assert!(markdown.contains(&g.fix) && markdown.contains(&g.why));
+        }
     }
 }

@@ -251,6 +251,13 @@ fn html_is_self_contained_and_sarif_is_valid() {
     let results = v["runs"][0]["results"].as_array().unwrap();
     assert!(!results.is_empty());
     let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in rules {
+        assert!(
+            !r["fullDescription"]["text"].as_str().unwrap().is_empty(),
+            "{r}"
+        );
+        assert!(!r["help"]["text"].as_str().unwrap().is_empty(), "{r}");
+    }
     let rules: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(results
         .iter()
