@@ -91,8 +91,11 @@ fn severity_rank(s: Severity) -> u8 {
 /// The account filter's value for findings about the whole organization (no account).
 const ORGANIZATION_WIDE: &str = "organization-wide";
 
-/// Items shown per finding in the HTML report: the JSON report has them all.
-const ITEMS_SHOWN: usize = 40;
+/// Items shown per finding in the HTML report; up to [`ITEMS_LISTED`] more behind a disclosure
+/// (searched too); the JSON report has them all.
+const ITEMS_SHOWN: usize = 10;
+/// Items listed per finding in the HTML report at the most.
+const ITEMS_LISTED: usize = 50;
 
 /// One self-contained, offline HTML page (no external asset, one inline script), the scan `as_of`
 /// that date: a summary with bar charts; the findings with search, filters by severity, kind and
@@ -358,19 +361,8 @@ fn finding_row(out: &mut String, f: &Finding, path: Option<&EscalationPath>) {
     if let Some(p) = path {
         // The chain names the actions of each step: no list of them after it.
         chain(out, p);
-    } else if !f.items.is_empty() {
-        let shown: Vec<&str> = f
-            .items
-            .iter()
-            .take(ITEMS_SHOWN)
-            .map(String::as_str)
-            .collect();
-        let _ = write!(out, "<small class=\"items\">{}", esc(&shown.join(", ")));
-        let more = f.items.len().saturating_sub(ITEMS_SHOWN);
-        if more > 0 {
-            let _ = write!(out, " and {more} more (all in the JSON report)");
-        }
-        out.push_str("</small>");
+    } else {
+        items(out, &f.items);
     }
     let mut guides = vec![format!("kind-{kind}")];
     for s in path.map(|p| p.steps.as_slice()).unwrap_or_default() {
@@ -395,6 +387,37 @@ fn finding_row(out: &mut String, f: &Finding, path: Option<&EscalationPath>) {
         guides.join(" "),
         links.join(", ")
     );
+}
+
+/// A finding's items: the first few, then the next ones behind a disclosure, then how many the
+/// page leaves to the JSON report.
+fn items(out: &mut String, items: &[String]) {
+    let list = |from: usize, to: usize| {
+        esc(&items
+            .iter()
+            .skip(from)
+            .take(to.saturating_sub(from))
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", "))
+    };
+    if items.is_empty() {
+        return;
+    }
+    let _ = write!(out, "<div class=\"items\">{}", list(0, ITEMS_SHOWN));
+    let hidden = items.len().min(ITEMS_LISTED).saturating_sub(ITEMS_SHOWN);
+    if hidden > 0 {
+        let _ = write!(
+            out,
+            "<details><summary>and {hidden} more</summary>{}</details>",
+            list(ITEMS_SHOWN, ITEMS_LISTED)
+        );
+    }
+    let left = items.len().saturating_sub(ITEMS_LISTED);
+    if left > 0 {
+        let _ = write!(out, "<p>and {left} more in the JSON report</p>");
+    }
+    out.push_str("</div>");
 }
 
 /// An escalation path as boxes and arrows: the principal, then per step an arrow labelled with
@@ -429,7 +452,8 @@ fn chain(out: &mut String, p: &EscalationPath) {
     out.push_str("</ol></details>");
 }
 
-/// One principal of a chain; the last is admin-equivalent.
+/// One principal of a chain, by account and name (the steps' explanations give the ARNs); the
+/// last is admin-equivalent.
 fn node(out: &mut String, who: &str, last: bool) {
     let label = if who == "admin" {
         "admin".to_owned()
@@ -438,9 +462,8 @@ fn node(out: &mut String, who: &str, last: bool) {
     };
     let _ = write!(
         out,
-        "<li class=\"node{}\" title=\"{}\">{}{}</li>",
+        "<li class=\"node{}\">{}{}</li>",
         if last { " admin" } else { "" },
-        esc(who),
         esc(&label),
         if last && who != "admin" {
             "<span class=\"sr-only\"> (admin-equivalent)</span>"
@@ -713,7 +736,8 @@ tbody tr:hover{background:#fafbfd}
 #findings-table td:nth-child(5){min-width:20em}
 .who{font-weight:600;display:block;overflow-wrap:anywhere}
 .arn{display:block;color:var(--muted);overflow-wrap:anywhere;font-size:12px}
-.items{display:block;color:var(--muted);margin-top:.3em;overflow-wrap:anywhere}
+.items{color:var(--muted);margin-top:.3em;font-size:12px;overflow-wrap:anywhere}
+.items p,.items details{margin:.2em 0}
 .muted{color:var(--muted)}
 summary{cursor:pointer;color:var(--link)}
 .fix{min-width:8em}
@@ -735,7 +759,19 @@ summary{cursor:pointer;color:var(--link)}
 .g-fix{border-left:4px solid #2e7d32;padding:.1em .8em;background:#f1f8f1}
 .guide details{margin:.4em 0}
 .guide a,.fill a{overflow-wrap:anywhere}
-@media (max-width:640px){body{padding:.6rem;font-size:14px}h1{font-size:1.35rem}.field{min-width:100%}.bars li{grid-template-columns:minmax(4em,9em) 1fr 2.5em}}
+@media (max-width:640px){
+body{padding:.6rem;font-size:14px}h1{font-size:1.35rem}.field{min-width:100%}.bars li{grid-template-columns:1fr 2.5em;row-gap:0}.bl{grid-column:1/-1}
+#findings-table,#findings-table thead,#findings-table tbody,#findings-table tr,#findings-table td{display:block;min-width:0;max-width:none}
+#findings-table thead tr{display:flex;flex-wrap:wrap;gap:.2em 1em;padding:.5em .6em;background:var(--soft);border-bottom:1px solid var(--line)}
+#findings-table thead tr::before{content:"Sort by"/"";font-weight:600;width:100%}
+#findings-table thead th{display:block;border:0;padding:0}
+#findings-table thead th:last-child{display:none}
+#findings-table tbody tr{padding:.6em;border-bottom:1px solid var(--line)}
+#findings-table td{border:0;padding:.15em 0;min-width:0!important;max-width:none!important}
+#findings-table td:nth-child(1),#findings-table td:nth-child(2),#findings-table td:nth-child(4){display:inline-block;margin-right:.8em}
+#findings-table td:nth-child(4)::before{content:"account "}
+.fix[open]{min-width:0}
+}
 @media print{.filters,#count,summary{display:none}.scroll{overflow:visible;border:0}}
 "#;
 
@@ -1010,14 +1046,31 @@ mod tests {
         let from = at(">222222222222:role/data-platform-automation<");
         let step = at("<a href=\"#technique-update-trust\">update-trust</a>");
         let actions = at("iam:UpdateAssumeRolePolicy, sts:AssumeRole");
-        let to =
-            at("<li class=\"node admin\" title=\"arn:aws:iam::222222222222:role/data-admin\">");
+        let to = at("<li class=\"node admin\">222222222222:role/data-admin<");
         assert!(from < step && step < actions && actions < to && to < chain.len());
         // The step's explanation, its code span as code and its markup escaped.
         assert!(
             h.contains("may rewrite the trust of <code>data-admin</code> &lt;b&gt;now&lt;/b&gt;")
         );
         assert_eq!(h.matches("<ol class=\"chain\"").count(), 1);
+    }
+
+    #[test]
+    fn long_item_lists_are_cut_into_shown_hidden_and_left_to_json() {
+        let many: Vec<String> = (0..250).map(|i| format!("svc:Action{i:03}")).collect();
+        let mut out = String::new();
+        items(&mut out, &many);
+        let summary = out.find("<summary>and 40 more</summary>").unwrap_or(0);
+        assert!(summary > out.find("svc:Action009").unwrap_or(usize::MAX));
+        assert!(summary < out.find("svc:Action010").unwrap_or(0));
+        assert!(out.contains("svc:Action049</details><p>and 200 more in the JSON report</p>"));
+        assert!(!out.contains("svc:Action050"));
+        let mut out = String::new();
+        items(&mut out, many.get(..3).unwrap_or_default());
+        assert_eq!(
+            out,
+            "<div class=\"items\">svc:Action000, svc:Action001, svc:Action002</div>"
+        );
     }
 
     #[test]
