@@ -20,4 +20,5 @@ if [ -z "${LATCH_BIN:-}" ]; then
 fi
 export LATCH_BIN
 export OUT="${OUT:-$root/target/console-e2e}"
-exec node run.mjs
+node run.mjs
+(cd "$root" && "$LATCH_BIN" scan --format html --out "$OUT/report.html") && REPORT_HTML="$OUT/report.html" exec node report.mjs
