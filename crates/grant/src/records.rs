@@ -714,7 +714,7 @@ mod tests {
         let e = "superuser".parse::<Role>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown role `superuser` (expected one of: requester, approver, admin, auditor)"
+            "unknown role `superuser` (expected one of: requester, approver, admin, auditor, ingest)"
         );
         let e = "done".parse::<GrantStatus>().unwrap_err();
         assert!(e.to_string().starts_with("unknown grant status `done`"));
