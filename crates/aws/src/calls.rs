@@ -239,10 +239,7 @@ const PAGING: [&str; 2] = ["into_paginator", "items"];
 fn chain_before(bytes: &[u8], dot: usize) -> Vec<(String, bool)> {
     let mut chain = Vec::new();
     let mut pos = dot;
-    loop {
-        let Some(close) = skip_space_back(bytes, pos) else {
-            break;
-        };
+    while let Some(close) = skip_space_back(bytes, pos) {
         if bytes.get(close) != Some(&b')') {
             break;
         }

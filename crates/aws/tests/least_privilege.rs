@@ -544,12 +544,12 @@ fn never(account: &str) -> Vec<(String, String, Value)> {
         // Another account's IAM, with its own credentials.
         (
             "iam:TagRole",
-            format!("arn:aws:iam::333333333333:role/app"),
+            "arn:aws:iam::333333333333:role/app".to_owned(),
             json!({"aws:TagKeys": ["latch:grant:ops"]}),
         ),
         (
             "iam:PutRolePolicy",
-            format!("arn:aws:iam::333333333333:role/app"),
+            "arn:aws:iam::333333333333:role/app".to_owned(),
             none.clone(),
         ),
         // The organization.
@@ -888,7 +888,7 @@ fn only_latch_assumes_the_control_plane_and_only_the_control_plane_the_member_ro
     assert_eq!(
         decide(
             "arn:aws:iam::111111111111:role/someone-else",
-            &[admin.clone()],
+            std::slice::from_ref(&admin),
             "sts:AssumeRole",
             &mgmt_arn,
             &none,
@@ -918,7 +918,7 @@ fn only_latch_assumes_the_control_plane_and_only_the_control_plane_the_member_ro
         assert_ne!(
             decide(
                 &other,
-                &[admin.clone()],
+                std::slice::from_ref(&admin),
                 "sts:AssumeRole",
                 &member_arn,
                 &none,
@@ -1016,7 +1016,7 @@ fn the_firewall_spares_these_roles_and_nobody_else() {
     ] {
         let d = decide(
             &session(MEMBER, "admin"),
-            &[admin.clone()],
+            std::slice::from_ref(&admin),
             action,
             resource,
             context,
@@ -1031,7 +1031,7 @@ fn the_firewall_spares_these_roles_and_nobody_else() {
     for impostor in ["latch-control-plane-2", "xlatch-control-plane"] {
         let d = decide(
             &session(MEMBER, impostor),
-            &[admin.clone()],
+            std::slice::from_ref(&admin),
             "iam:TagRole",
             &role,
             &grant_tag,
