@@ -27,6 +27,7 @@
 //! only `latch:*` tags on users and roles.
 
 pub mod apply;
+pub mod calls;
 pub mod checkpoint;
 pub mod cloud;
 pub mod cloudtrail;

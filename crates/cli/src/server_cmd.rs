@@ -397,8 +397,8 @@ pub enum TokenCommand {
         /// Whose token (a name from [identities]); not empty, no spaces at either end.
         #[arg(long)]
         subject: String,
-        /// requester, approver, admin, or auditor (reads everything an admin reads, changes
-        /// nothing).
+        /// requester, approver, admin, auditor (reads everything an admin reads, changes
+        /// nothing), or ingest (posts usage events to /api/v1/events, nothing else).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Write the secret to this new file (mode 0600; an existing file is not overwritten)

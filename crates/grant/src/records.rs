@@ -154,24 +154,30 @@ string_enum! {
         /// Read everything an admin reads (every request and grant, the audit log), change
         /// nothing: not even ask.
         Auditor => "auditor",
+        /// Post usage events (`POST /api/v1/events`) and nothing else: the token a log
+        /// pipeline holds (an EventBridge API destination). No page of the console, no read.
+        Ingest => "ingest",
     }
 }
 
 impl Role {
     /// True when this role may do what needs `needed` (`Requester` < `Approver` < `Admin`;
-    /// an auditor only reads, whatever the level: `read_only` says the call changes nothing).
+    /// an auditor only reads, whatever the level: `read_only` says the call changes nothing;
+    /// an ingest token does what needs `Ingest` and nothing else, which an admin may do too).
     /// Never compare roles with `<`: an auditor is not above an admin.
     #[must_use]
     pub fn allows(self, needed: Role, read_only: bool) -> bool {
         let level = |r: Role| match r {
             Role::Requester => 0,
             Role::Approver => 1,
-            Role::Admin => 2,
+            // Posting events needs an ingest token or an admin's.
+            Role::Admin | Role::Ingest => 2,
             // Never needed by a call: nothing requires being an auditor.
             Role::Auditor => 3,
         };
         match self {
-            Role::Auditor => read_only,
+            Role::Auditor => read_only && needed != Role::Ingest,
+            Role::Ingest => needed == Role::Ingest,
             mine => level(mine) >= level(needed),
         }
     }
@@ -689,11 +695,26 @@ mod tests {
     }
 
     #[test]
+    fn an_ingest_token_posts_events_and_does_nothing_else() {
+        for needed in [Role::Requester, Role::Approver, Role::Admin, Role::Auditor] {
+            assert!(!Role::Ingest.allows(needed, true));
+            assert!(!Role::Ingest.allows(needed, false));
+        }
+        assert!(Role::Ingest.allows(Role::Ingest, false));
+        assert!(Role::Admin.allows(Role::Ingest, false));
+        for other in [Role::Requester, Role::Approver, Role::Auditor] {
+            assert!(!other.allows(Role::Ingest, false));
+            assert!(!other.allows(Role::Ingest, true));
+        }
+        assert_eq!("ingest".parse::<Role>(), Ok(Role::Ingest));
+    }
+
+    #[test]
     fn an_unknown_name_is_a_mistake_not_a_corrupt_row() {
         let e = "superuser".parse::<Role>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown role `superuser` (expected one of: requester, approver, admin, auditor)"
+            "unknown role `superuser` (expected one of: requester, approver, admin, auditor, ingest)"
         );
         let e = "done".parse::<GrantStatus>().unwrap_err();
         assert!(e.to_string().starts_with("unknown grant status `done`"));

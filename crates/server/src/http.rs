@@ -197,6 +197,13 @@ async fn require(
         code: RefusalCode::Forbidden,
         message: if caller.role == Role::Auditor {
             format!("{what} changes something: an `auditor` token only reads")
+        } else if caller.role == Role::Ingest {
+            format!("{what} is not for an `ingest` token: it only posts usage events")
+        } else if at_least == Role::Ingest {
+            format!(
+                "{what} needs an `ingest` or `admin` token (this token has `{}`)",
+                caller.role
+            )
         } else {
             format!(
                 "{what} needs the `{at_least}` role (this token has `{}`)",
@@ -482,7 +489,7 @@ pub enum Access {
 
 fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
     use Access::{Chat, Public, Token};
-    use Role::{Admin, Approver, Requester};
+    use Role::{Admin, Approver, Ingest, Requester};
     vec![
         ("/healthz", Public, get(healthz)),
         ("/readyz", Public, get(readyz)),
@@ -559,7 +566,7 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<Arc<Core>>)> {
         ),
         (
             "/api/v1/events",
-            Token(Admin, "posting usage events"),
+            Token(Ingest, "posting usage events"),
             post(events).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
         ),
         (

@@ -111,7 +111,7 @@ fn answer_schemas() -> Value {
         "GrantList": object(json!({"grants": list_of("Grant")})),
         "GrantAnswer": object(json!({"grant": schema_ref("Grant")})),
         "TokenCreated": object(json!({"id": s("string"), "subject": s("string"),
-            "role": {"type": "string", "enum": ["requester", "approver", "admin", "auditor"]},
+            "role": {"type": "string", "enum": ["requester", "approver", "admin", "auditor", "ingest"]},
             "token": {"type": "string", "description": "the secret, shown once"}})),
     })
 }
@@ -204,7 +204,7 @@ fn body() -> Value {
                 "Revoke": {"type": "object", "additionalProperties": false, "properties": {"reason": {"$ref": "#/components/schemas/Text"},
                     "cut_sessions": {"type": "boolean", "description": "deny sessions issued before now (aws:TokenIssueTime)"}}},
                 "NewToken": {"type": "object", "additionalProperties": false, "required": ["subject", "role"], "properties": {
-                    "subject": {"type": "string", "maxLength": 200}, "role": {"type": "string", "enum": ["requester", "approver", "admin", "auditor"]}}}
+                    "subject": {"type": "string", "maxLength": 200}, "role": {"type": "string", "enum": ["requester", "approver", "admin", "auditor", "ingest"]}}}
             }
         },
         "paths": {
@@ -236,7 +236,7 @@ fn body() -> Value {
                     "401": {"$ref": ERROR}, "403": {"$ref": ERROR}}}},
             "/api/v1/reconcile": {"post": op("Ask the scheduler to reconcile cloud tags now", "admin", None, "202")},
             "/api/v1/directory/sync": {"post": op("Read the directory ([identity_center]) now and commit what changed: people who appeared or left, group and assignment changes; the pending requests of people who left are cancelled and their grants revoked", "admin", None, "200")},
-            "/api/v1/events": {"post": without_415(op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click offers in chat", "admin", Some(json!({"type": ["object", "array"]})), "202"))},
+            "/api/v1/events": {"post": without_415(op("The usage feed: CloudTrail records (EventBridge events, bare records, arrays, or {\"Records\": [...]}); denials on actions a bundle holds become one-click offers in chat (an `ingest` token may call this and nothing else; an `admin` token may too)", "ingest", Some(json!({"type": ["object", "array"]})), "202"))},
             "/api/v1/posture": {
                 "get": op("The latest scan, plan and prove summaries kept for the posture page (each null until pushed): when, by whom, the document's SHA-256, its figures and its summary (auditors may read it)", "admin", None, "200"),
                 "post": without_415(op("Push a scan report (`latch scan --format json`), a plan (`plan.json`) or a prove report (`latch prove --format json`), told apart by content: summarized and kept (201), or already the latest of its kind (200)", "admin", Some(json!({"type": "object"})), "201"))},
