@@ -114,7 +114,7 @@ async fn ingest_posts_events_and_nothing_else(backend: Backend) {
         .is_empty());
     assert_eq!(store.tokens().await.unwrap().len(), 3);
 
-    // The console: signing in with it opens no page.
+    // The console: signing in with it is refused, and no page opens without a session.
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -125,12 +125,14 @@ async fn ingest_posts_events_and_nothing_else(backend: Backend) {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "an ingest token opens no session");
     let cookie = r
         .headers()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
         .find(|c| c.starts_with("latch_session="));
+    assert!(cookie.is_none(), "{cookie:?}");
     for page in [
         "/request",
         "/access",

@@ -872,6 +872,28 @@ async fn login(
             )
         }
     };
+    // An ingest token only posts usage events: it opens no session.
+    if token.role == Role::Ingest {
+        let _ = core
+            .refuse(
+                "web",
+                workflow::Refusal {
+                    code: workflow::RefusalCode::Forbidden,
+                    message: "sign-in with an ingest token".into(),
+                },
+                Some(&token.subject),
+                None,
+                json!({"token": token.id}),
+            )
+            .await;
+        return html_response(
+            StatusCode::FORBIDDEN,
+            login_form(
+                &web,
+                Some("That token only posts usage events; it cannot sign in."),
+            ),
+        );
+    }
     let csrf = match session::random_hex(16) {
         Ok(c) => c,
         Err(e) => {
