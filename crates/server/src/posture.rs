@@ -106,7 +106,7 @@ pub fn detect(bytes: &[u8]) -> Result<Kind, PostureError> {
 /// # Errors
 /// The document is not a readable `kind` document.
 pub fn summarize(kind: Kind, bytes: &[u8]) -> Result<Summarized, PostureError> {
-    let digest = hex(&Sha256::digest(bytes));
+    let digest = latch_grant::audit::hex(&Sha256::digest(bytes));
     let (figures, body) = match kind {
         Kind::Scan => {
             let scan: ScanView = serde_json::from_slice(bytes)
@@ -139,14 +139,6 @@ pub fn summarize(kind: Kind, bytes: &[u8]) -> Result<Summarized, PostureError> {
 
 fn to_value<T: Serialize>(v: &T) -> Result<serde_json::Value, PostureError> {
     serde_json::to_value(v).map_err(|e| PostureError::Unreadable(e.to_string()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 // ---- scan ----

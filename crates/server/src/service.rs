@@ -1100,11 +1100,11 @@ impl Core {
     /// Read the posture folder (`[web] posture_dir`): `scan.json`, `plan.json` or
     /// `plan/plan.json`, and `prove.json`. A file changed since it was last read is
     /// summarized and kept (as pushed by `directory:<file>`); one that cannot be read is
-    /// logged and tried again once it changes. Returns what was kept.
-    pub async fn read_posture_dir(&self) -> Vec<Pushed> {
+    /// logged and tried again once it changes.
+    pub async fn read_posture_dir(&self) {
         use crate::posture::Kind;
         let Some(dir) = self.config.web.posture_dir.clone() else {
-            return Vec::new();
+            return;
         };
         let candidates = [
             (Kind::Scan, vec![dir.join("scan.json")]),
@@ -1114,7 +1114,6 @@ impl Core {
             ),
             (Kind::Prove, vec![dir.join("prove.json")]),
         ];
-        let mut kept = Vec::new();
         for (kind, paths) in candidates {
             let Some((path, meta)) = paths.into_iter().find_map(|p| {
                 std::fs::metadata(&p)
@@ -1142,35 +1141,26 @@ impl Core {
             .map_err(|e| e.to_string())
             .and_then(|r| r);
             // A document that cannot be read is tried again once it changes; a store that
-            // failed, at the next look.
-            let mut retry = false;
-            let outcome = match summarized {
-                Ok(s) => self
-                    .push_posture(s, &format!("directory:{}", path.display()))
-                    .await
-                    .map_err(|e| {
-                        retry = true;
-                        e.to_string()
-                    }),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(p) => {
-                    if !p.unchanged {
-                        tracing::info!(file = %path.display(), kind = kind.as_str(), "posture: read");
-                        kept.push(p);
-                    }
-                }
+            // failed, at the next look (the file is not marked as read).
+            let file = format!("directory:{}", path.display());
+            match summarized {
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e, "posture: cannot read; trying again when it changes");
                 }
+                Ok(s) => match self.push_posture(s, &file).await {
+                    Err(e) => {
+                        tracing::warn!(file = %path.display(), error = %e, "posture: cannot keep; trying again at the next look");
+                        continue;
+                    }
+                    Ok(p) if !p.unchanged => {
+                        tracing::info!(file = %path.display(), kind = kind.as_str(), "posture: read");
+                    }
+                    Ok(_) => {}
+                },
             }
-            if !retry {
-                if let Ok(mut m) = self.posture_seen.lock() {
-                    m.insert(path, stamp);
-                }
+            if let Ok(mut m) = self.posture_seen.lock() {
+                m.insert(path, stamp);
             }
         }
-        kept
     }
 }
