@@ -100,6 +100,12 @@ locals {
       Resource = "arn:${local.partition}:iam::*:role/${local.role_name}"
     },
     {
+      Sid      = "ProbeDenialPipeline"
+      Effect   = "Allow"
+      Action   = "events:PutEvents"
+      Resource = "arn:${local.partition}:events:*:${local.account_id}:event-bus/latch-denials"
+    },
+    {
       Sid    = "ReadIdentityCenter"
       Effect = "Allow"
       Action = [

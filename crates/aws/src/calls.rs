@@ -95,6 +95,9 @@ macro_rules! paste_client {
     (ssoadmin, $op:ident) => {
         let _ = aws_sdk_ssoadmin::Client::$op;
     };
+    (eventbridge, $op:ident) => {
+        let _ = aws_sdk_eventbridge::Client::$op;
+    };
     (identitystore, $op:ident) => {
         let _ = aws_sdk_identitystore::Client::$op;
     };
@@ -130,6 +133,8 @@ calls! {
     s3::list_objects_v2 => ["s3:ListBucket"], Organization;
     s3::get_object => ["s3:GetObject"], Organization;
     s3::put_object => ["s3:PutObject", "s3:PutObjectRetention"], Organization;
+    // A synthetic denial on the organization's Latch event bus (`latch doctor`).
+    eventbridge::put_events => ["events:PutEvents"], Organization;
     // IAM Identity Center: permission sets, assignments, people (`collect`, the directory).
     ssoadmin::list_instances => ["sso:ListInstances"], Organization;
     ssoadmin::list_permission_sets => ["sso:ListPermissionSets"], Organization;
@@ -177,6 +182,163 @@ calls! {
     sagemaker::describe_notebook_instance => ["sagemaker:DescribeNotebookInstance"], EveryAccount;
     ecs::list_task_definitions => ["ecs:ListTaskDefinitions"], EveryAccount;
     ecs::describe_task_definition => ["ecs:DescribeTaskDefinition"], EveryAccount;
+}
+
+/// Where Latch's calls land, to build the requests AWS authorizes them as
+/// ([`sample_requests`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    /// The account the call is made in.
+    pub account: &'a str,
+    /// The organization's management account (its policies' ARNs name it).
+    pub management_account: &'a str,
+    /// The organization's id (`o-…`).
+    pub organization: &'a str,
+    /// A member account (an account-level attachment names it).
+    pub member_account: &'a str,
+    /// The member role's name (assumed in every account).
+    pub member_role: &'a str,
+    /// The bucket of the organization's trail, when Latch reads it from S3.
+    pub trail_bucket: Option<&'a str>,
+    /// The bucket of the audit checkpoints, when the server publishes them to S3.
+    pub checkpoint_bucket: Option<&'a str>,
+}
+
+/// The requests AWS authorizes when Latch calls `action` in `place`: (resource ARN, the
+/// request's context keys), one per kind of resource it touches — an SCP and an RCP, the
+/// root, an OU and an account for attachments, the tags it writes (`latch:*` keys only), the
+/// objects it reads and writes. Empty for an S3 action whose bucket `place` does not name.
+/// The installation's policies are held to these (`tests/least_privilege.rs`), and `latch
+/// doctor` evaluates the credentials' own policies on them.
+#[must_use]
+pub fn sample_requests(action: &str, place: &Place<'_>) -> Vec<(String, serde_json::Value)> {
+    use serde_json::json;
+    let account = place.account;
+    let org_arn = |kind: &str, tail: &str| {
+        format!(
+            "arn:aws:organizations::{}:{kind}/{}/{tail}",
+            place.management_account, place.organization
+        )
+    };
+    let scp_policy = org_arn("policy", "service_control_policy/p-abcd1234");
+    let rcp_policy = org_arn("policy", "resource_control_policy/p-efgh5678");
+    let role = format!("arn:aws:iam::{account}:role/app");
+    let user = format!("arn:aws:iam::{account}:user/alice");
+    let latch_tags =
+        |key: &str| json!({"aws:TagKeys": [key], format!("aws:RequestTag/{key}"): "x"});
+    let policy_type = |t: &str| json!({"organizations:PolicyType": t});
+    let scp = "SERVICE_CONTROL_POLICY";
+    let rcp = "RESOURCE_CONTROL_POLICY";
+    match action {
+        "organizations:EnablePolicyType" => vec![
+            (org_arn("root", "r-ab12"), policy_type(scp)),
+            (org_arn("root", "r-ab12"), policy_type(rcp)),
+        ],
+        "organizations:CreatePolicy" => vec![
+            (
+                org_arn("policy", "service_control_policy/p-new00001"),
+                json!({"aws:RequestTag/latch:managed": "true", "aws:TagKeys": ["latch:managed"], "organizations:PolicyType": scp}),
+            ),
+            (
+                org_arn("policy", "resource_control_policy/p-new00002"),
+                json!({"aws:RequestTag/latch:managed": "true", "aws:TagKeys": ["latch:managed"], "organizations:PolicyType": rcp}),
+            ),
+        ],
+        "organizations:UpdatePolicy" | "organizations:DeletePolicy" => {
+            vec![
+                (scp_policy, policy_type(scp)),
+                (rcp_policy, policy_type(rcp)),
+            ]
+        }
+        "organizations:AttachPolicy" | "organizations:DetachPolicy" => vec![
+            (scp_policy, policy_type(scp)),
+            (rcp_policy, policy_type(rcp)),
+            (org_arn("root", "r-ab12"), policy_type(scp)),
+            (org_arn("ou", "ou-ab12-cdefgh34"), policy_type(scp)),
+            (org_arn("account", place.member_account), policy_type(rcp)),
+        ],
+        // Tags at creation, and the Identity Center grants' records.
+        "organizations:TagResource" => vec![
+            (
+                scp_policy.clone(),
+                json!({"aws:TagKeys": ["latch:managed"], "aws:RequestTag/latch:managed": "true", "organizations:PolicyType": scp}),
+            ),
+            (
+                scp_policy,
+                json!({"aws:TagKeys": ["latch:icgrant:ops"], "aws:RequestTag/latch:icgrant:ops": "x", "organizations:PolicyType": scp}),
+            ),
+        ],
+        "organizations:UntagResource" => {
+            vec![(
+                scp_policy,
+                json!({"aws:TagKeys": ["latch:icgrant:ops"], "organizations:PolicyType": scp}),
+            )]
+        }
+        "organizations:DescribePolicy"
+        | "organizations:ListTargetsForPolicy"
+        | "organizations:ListTagsForResource" => vec![(scp_policy, policy_type(scp))],
+        "sts:AssumeRole" => vec![(
+            format!(
+                "arn:aws:iam::{}:role/{}",
+                place.member_account, place.member_role
+            ),
+            json!({}),
+        )],
+        "s3:ListBucket" => place
+            .trail_bucket
+            .map(|b| {
+                (
+                    format!("arn:aws:s3:::{b}"),
+                    json!({"s3:prefix": "AWSLogs/"}),
+                )
+            })
+            .into_iter()
+            .collect(),
+        "s3:GetObject" => place
+            .trail_bucket
+            .map(|b| {
+                (
+                    format!(
+                        "arn:aws:s3:::{b}/AWSLogs/{}/{}/CloudTrail/us-east-1/2026/11/01/f.json.gz",
+                        place.organization, place.member_account
+                    ),
+                    json!({}),
+                )
+            })
+            .into_iter()
+            .collect(),
+        "events:PutEvents" => vec![(
+            format!(
+                "arn:aws:events:us-east-1:{account}:event-bus/{}",
+                latch_contract::DENIAL_BUS_NAME
+            ),
+            json!({}),
+        )],
+        "s3:PutObject" | "s3:PutObjectRetention" => place
+            .checkpoint_bucket
+            .map(|b| {
+                (
+                    format!("arn:aws:s3:::{b}/checkpoints/0000000042.json"),
+                    json!({}),
+                )
+            })
+            .into_iter()
+            .collect(),
+        "iam:TagRole" => vec![
+            (role.clone(), latch_tags("latch:grant:ops")),
+            (role, latch_tags("latch:quarantine")),
+        ],
+        "iam:UntagRole" => vec![(
+            role,
+            json!({"aws:TagKeys": ["latch:grant:ops", "latch:unlock:services"]}),
+        )],
+        "iam:TagUser" => vec![(user, latch_tags("latch:grant:ops"))],
+        "iam:UntagUser" => vec![(user, json!({"aws:TagKeys": ["latch:grant:ops"]}))],
+        "iam:PutRolePolicy" | "iam:GetRolePolicy" | "iam:ListRoleTags" => vec![(role, json!({}))],
+        "iam:PutUserPolicy" | "iam:GetUserPolicy" | "iam:ListUserTags" => vec![(user, json!({}))],
+        "iam:GenerateServiceLastAccessedDetails" => vec![(role, json!({})), (user, json!({}))],
+        _ => vec![("*".to_owned(), json!({}))],
+    }
 }
 
 /// Every IAM action of [`CALLS`] made from `reach`, sorted, each once.

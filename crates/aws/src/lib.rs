@@ -43,6 +43,7 @@ pub mod identity_center;
 pub mod last_accessed;
 pub mod org;
 pub mod pacing;
+pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod state;

@@ -421,67 +421,18 @@ fn policy_type(t: &str) -> Value {
 /// The requests Latch makes with `action` in `account`: the resources it touches and the
 /// context AWS sees.
 fn requests(action: &str, account: &str) -> Vec<(String, Value)> {
-    let role = format!("arn:aws:iam::{account}:role/app");
-    let user = format!("arn:aws:iam::{account}:user/alice");
-    let latch_tags =
-        |key: &str| json!({"aws:TagKeys": [key], format!("aws:RequestTag/{key}"): "x"});
-    let scp = "SERVICE_CONTROL_POLICY";
-    let rcp = "RESOURCE_CONTROL_POLICY";
-    let rcp_policy = org_arn("policy", "resource_control_policy/p-efgh5678");
-    match action {
-        "organizations:EnablePolicyType" => vec![
-            (org_arn("root", "r-ab12"), policy_type(scp)),
-            (org_arn("root", "r-ab12"), policy_type(rcp)),
-        ],
-        "organizations:CreatePolicy" => vec![
-            (
-                org_arn("policy", "service_control_policy/p-new00001"),
-                json!({"aws:RequestTag/latch:managed": "true", "aws:TagKeys": ["latch:managed"], "organizations:PolicyType": scp}),
-            ),
-            (
-                org_arn("policy", "resource_control_policy/p-new00002"),
-                json!({"aws:RequestTag/latch:managed": "true", "aws:TagKeys": ["latch:managed"], "organizations:PolicyType": rcp}),
-            ),
-        ],
-        "organizations:UpdatePolicy" | "organizations:DeletePolicy" => {
-            vec![(scp_policy(), policy_type(scp)), (rcp_policy, policy_type(rcp))]
-        }
-        "organizations:AttachPolicy" | "organizations:DetachPolicy" => vec![
-            (scp_policy(), policy_type(scp)),
-            (rcp_policy, policy_type(rcp)),
-            (org_arn("root", "r-ab12"), policy_type(scp)),
-            (org_arn("ou", "ou-ab12-cdefgh34"), policy_type(scp)),
-            (org_arn("account", MEMBER), policy_type(rcp)),
-        ],
-        // Tags at creation, and the Identity Center grants' records.
-        "organizations:TagResource" => vec![
-            (scp_policy(), json!({"aws:TagKeys": ["latch:managed"], "aws:RequestTag/latch:managed": "true", "organizations:PolicyType": scp})),
-            (scp_policy(), json!({"aws:TagKeys": ["latch:icgrant:ops"], "aws:RequestTag/latch:icgrant:ops": "x", "organizations:PolicyType": scp})),
-        ],
-        "organizations:UntagResource" => {
-            vec![(scp_policy(), json!({"aws:TagKeys": ["latch:icgrant:ops"], "organizations:PolicyType": scp}))]
-        }
-        "organizations:DescribePolicy" | "organizations:ListTargetsForPolicy" | "organizations:ListTagsForResource" => {
-            vec![(scp_policy(), policy_type(scp))]
-        }
-        "sts:AssumeRole" => vec![(format!("arn:aws:iam::{MEMBER}:role/{ROLE}"), json!({}))],
-        "s3:ListBucket" => vec![(format!("arn:aws:s3:::{TRAIL_BUCKET}"), json!({"s3:prefix": "AWSLogs/"}))],
-        "s3:GetObject" => vec![(
-            format!("arn:aws:s3:::{TRAIL_BUCKET}/AWSLogs/{ORG}/{MEMBER}/CloudTrail/us-east-1/2026/11/01/f.json.gz"),
-            json!({}),
-        )],
-        "s3:PutObject" | "s3:PutObjectRetention" => {
-            vec![(format!("arn:aws:s3:::{CHECKPOINT_BUCKET}/checkpoints/0000000042.json"), json!({}))]
-        }
-        "iam:TagRole" => vec![(role.clone(), latch_tags("latch:grant:ops")), (role, latch_tags("latch:quarantine"))],
-        "iam:UntagRole" => vec![(role, json!({"aws:TagKeys": ["latch:grant:ops", "latch:unlock:services"]}))],
-        "iam:TagUser" => vec![(user, latch_tags("latch:grant:ops"))],
-        "iam:UntagUser" => vec![(user, json!({"aws:TagKeys": ["latch:grant:ops"]}))],
-        "iam:PutRolePolicy" | "iam:GetRolePolicy" | "iam:ListRoleTags" => vec![(role, json!({}))],
-        "iam:PutUserPolicy" | "iam:GetUserPolicy" | "iam:ListUserTags" => vec![(user, json!({}))],
-        "iam:GenerateServiceLastAccessedDetails" => vec![(role, json!({})), (user, json!({}))],
-        _ => vec![("*".to_owned(), json!({}))],
-    }
+    calls::sample_requests(
+        action,
+        &calls::Place {
+            account,
+            management_account: MGMT,
+            organization: ORG,
+            member_account: MEMBER,
+            member_role: ROLE,
+            trail_bucket: Some(TRAIL_BUCKET),
+            checkpoint_bucket: Some(CHECKPOINT_BUCKET),
+        },
+    )
 }
 
 /// What Latch must never do, as (action, resource, context): with the role's own account

@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod aws_cmd;
 mod catalog_cmd;
 mod diagnostic;
+mod doctor_cmd;
 mod eval_cmd;
 mod example_cmd;
 mod files;
@@ -68,6 +69,7 @@ enum Command {
     /// Re-apply the plan after an emergency stop (the same as `latch apply`).
     Resync(aws_cmd::ApplyArgs),
     Prove(prove_cmd::ProveArgs),
+    Doctor(doctor_cmd::DoctorArgs),
     /// Permissions on demand: serve, request, approve, deny, grants, revoke, audit, token.
     #[command(flatten)]
     Server(server_cmd::ServerCommand),
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::EmergencyStop(args) => aws_cmd::run_stop(&args),
         Command::Resync(args) => aws_cmd::run_apply(&args, "resync"),
         Command::Prove(args) => prove_cmd::run(&args),
+        Command::Doctor(args) => doctor_cmd::run(&args),
         Command::Server(cmd) => server_cmd::run(cmd),
     };
     match result {

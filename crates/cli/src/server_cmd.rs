@@ -573,7 +573,9 @@ async fn stop_signal() {
 /// The firewall configuration whose bundles the applied SCPs honour: `[server]
 /// firewall_config`, else `[offers] firewall_config`, else the default bundles (what `latch
 /// plan` uses without `--config`); and how to name it in messages.
-fn firewall_of(config: &Config) -> anyhow::Result<(latch_firewall::config::Config, String)> {
+pub(crate) fn firewall_of(
+    config: &Config,
+) -> anyhow::Result<(latch_firewall::config::Config, String)> {
     let named = config
         .firewall_config
         .as_ref()
@@ -599,7 +601,7 @@ fn firewall_of(config: &Config) -> anyhow::Result<(latch_firewall::config::Confi
 /// Every bundle the server grants must be a bundle of the firewall: a grant is the tag
 /// `latch:grant:<bundle>`, and only the SCPs of a bundle the firewall defines exempt it. A
 /// grant of any other bundle would change nothing in AWS while telling everyone it had.
-fn check_bundles(
+pub(crate) fn check_bundles(
     served: &std::collections::BTreeMap<String, latch_server::config::Bundle>,
     firewall: &latch_firewall::config::Config,
     source: &str,
@@ -677,6 +679,17 @@ async fn cloud(
     ))
 }
 
+/// How to reach AWS as `[aws]` says (profile, region, endpoint, attempts).
+pub(crate) fn aws_options(aws_cfg: &latch_server::config::AwsConfig) -> latch_aws::AwsOptions {
+    latch_aws::AwsOptions {
+        profile: aws_cfg.profile.clone(),
+        region: aws_cfg.region.clone(),
+        endpoint_url: aws_cfg.endpoint_url.clone(),
+        max_attempts: aws_cfg.max_attempts,
+        ..latch_aws::AwsOptions::default()
+    }
+}
+
 /// AWS through the [aws] settings (or the default credential chain without them), and the
 /// member accounts through its member role, sessions named `session_name`. The credentials
 /// are checked at once, so a server fails at start with AWS's own words rather than at the
@@ -687,13 +700,7 @@ async fn connect(
     what: &str,
 ) -> anyhow::Result<(latch_aws::Aws, latch_aws::AccountAccess)> {
     let aws_cfg = config.aws.clone().unwrap_or_default();
-    let options = latch_aws::AwsOptions {
-        profile: aws_cfg.profile.clone(),
-        region: aws_cfg.region.clone(),
-        endpoint_url: aws_cfg.endpoint_url.clone(),
-        max_attempts: aws_cfg.max_attempts,
-        ..latch_aws::AwsOptions::default()
-    };
+    let options = aws_options(&aws_cfg);
     let aws = latch_aws::Aws::connect(&options).await?;
     let caller = aws
         .caller_identity()
@@ -752,13 +759,7 @@ async fn s3_checkpoint_publishers(
         };
         if aws.is_none() {
             let aws_cfg = config.aws.clone().unwrap_or_default();
-            let options = latch_aws::AwsOptions {
-                profile: aws_cfg.profile.clone(),
-                region: aws_cfg.region.clone(),
-                endpoint_url: aws_cfg.endpoint_url.clone(),
-                max_attempts: aws_cfg.max_attempts,
-                ..latch_aws::AwsOptions::default()
-            };
+            let options = aws_options(&aws_cfg);
             aws = Some(
                 latch_aws::Aws::connect(&options)
                     .await

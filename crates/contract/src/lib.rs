@@ -39,6 +39,19 @@ pub const KEEP_TAG_PREFIX: &str = "latch:keep:";
 /// The name of the inline policy that cuts off sessions issued before a revocation.
 pub const SESSION_CUTOFF_POLICY: &str = "latch-session-cutoff";
 
+/// The organization's event bus the denial pipeline forwards denials to
+/// (`deploy/cloudformation/denial-central.yaml`, `deploy/terraform/denials.tf`); the
+/// control-plane role may put `latch doctor`'s probe on it and on no other bus.
+pub const DENIAL_BUS_NAME: &str = "latch-denials";
+
+/// The `source` of `latch doctor`'s probe on the denial bus (AWS reserves `aws.*`).
+pub const PIPELINE_PROBE_SOURCE: &str = "latch.doctor";
+/// The `eventSource` of the CloudTrail-shaped record the probe carries: `latch serve` records
+/// such a record's arrival (`pipeline.probe`) and offers nothing for it.
+pub const PIPELINE_PROBE_EVENT_SOURCE: &str = "doctor.latch.dev";
+/// The `eventName` of that record.
+pub const PIPELINE_PROBE_EVENT_NAME: &str = "PipelineProbe";
+
 /// Prefix of the statement ids of the permission layer's denials: the control plane's
 /// Identity Center grants edit only statements whose Sid starts with it.
 pub const PERMISSION_SID_PREFIX: &str = "LatchPermission";

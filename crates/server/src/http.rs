@@ -1152,7 +1152,11 @@ async fn events(
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_events", m);
     let value: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
-    let records = crate::offers::records_of(&value).map_err(bad)?;
+    let mut records = crate::offers::records_of(&value).map_err(bad)?;
+    let probes = crate::offers::take_probes(&mut records);
+    if !probes.is_empty() {
+        core.record_probes(&caller.subject, &probes).await?;
+    }
     let denials = crate::offers::denials(&records).map_err(bad)?;
     let (planned, skipped) =
         crate::offers::plan(&core.config, &core.rules(), &cfg.bundle_actions, &denials);
@@ -1162,7 +1166,8 @@ async fn events(
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
-            "records": records.len(),
+            "records": records.len() + probes.len(),
+            "probes": probes,
             "denials": denials,
             "offers": sent,
             "deduplicated": repeated,

@@ -103,6 +103,36 @@ pub fn records_of(body: &Value) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
+/// Takes `latch doctor`'s pipeline probes out of `records`: the ids of the records whose
+/// `eventSource` and `eventName` are the probe's (`requestParameters.probe`, at most 64 plain
+/// characters; a probe without a usable id is dropped, never classified as a denial).
+pub fn take_probes(records: &mut Vec<Value>) -> Vec<String> {
+    let mut probes = Vec::new();
+    records.retain(|r| {
+        let is_probe = r.get("eventSource").and_then(Value::as_str)
+            == Some(latch_contract::PIPELINE_PROBE_EVENT_SOURCE)
+            && r.get("eventName").and_then(Value::as_str)
+                == Some(latch_contract::PIPELINE_PROBE_EVENT_NAME);
+        if is_probe {
+            let id = r
+                .pointer("/requestParameters/probe")
+                .and_then(Value::as_str)
+                .filter(|id| {
+                    !id.is_empty()
+                        && id.len() <= 64
+                        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if let Some(id) = id {
+                if !probes.iter().any(|p| p == id) {
+                    probes.push(id.to_owned());
+                }
+            }
+        }
+        !is_probe
+    });
+    probes
+}
+
 /// The denials among `records`, classified by `latch-trail`.
 ///
 /// # Errors

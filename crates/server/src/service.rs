@@ -1044,6 +1044,25 @@ pub struct Pushed {
 }
 
 impl Core {
+    /// Record the arrival of `latch doctor`'s pipeline probes (`pipeline.probe`, one entry per
+    /// probe), posted by `by` through the denial pipeline.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub async fn record_probes(&self, by: &str, probes: &[String]) -> Result<(), StoreError> {
+        let now = self.now();
+        let audit = probes
+            .iter()
+            .map(|p| {
+                AuditEvent::new(now, "pipeline.probe")
+                    .actor(by)
+                    .subject(p)
+                    .details(json!({"probe": p}))
+            })
+            .collect();
+        self.store.commit(Changeset::audit_only(audit)).await
+    }
+
     /// Keep a summarized posture document, audited (`posture.pushed`), unless the latest
     /// of its kind is the same document.
     ///

@@ -27,10 +27,12 @@ use latch_grant::{Store, StoreError};
 mod db;
 mod group;
 mod postgres;
+mod schema;
 mod sql;
 mod sqlite;
 
 pub use postgres::PostgresStore;
+pub use schema::{schema_status, SchemaStatus};
 pub use sqlite::SqliteStore;
 
 /// Open the store a location names: `postgres://…`/`postgresql://…` for PostgreSQL,

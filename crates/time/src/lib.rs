@@ -57,6 +57,43 @@ impl Timestamp {
         Some(Timestamp(day.start().0 + second - i64::from(offset)))
     }
 
+    /// Parses an HTTP date (RFC 9110's IMF-fixdate, `Mon, 07 Dec 2026 18:05:57 GMT`), as in
+    /// a `Date` header. Returns `None` for anything else.
+    #[must_use]
+    pub fn parse_http_date(s: &str) -> Option<Self> {
+        let parts: Vec<&str> = s.split_ascii_whitespace().collect();
+        let [weekday, day, month, year, time, "GMT"] = parts.as_slice() else {
+            return None;
+        };
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        const DAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
+        let month = MONTHS.iter().position(|m| m == month)?;
+        fn two(t: &str) -> Option<&str> {
+            (t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit())).then_some(t)
+        }
+        let date = Date::from_ymd(
+            year.parse().ok().filter(|_| year.len() == 4)?,
+            u32::try_from(month + 1).ok()?,
+            two(day)?.parse().ok()?,
+        )?;
+        if DAYS.get(usize::try_from(date.weekday()).ok()?) != Some(weekday) {
+            return None;
+        }
+        let hms: Vec<i64> = time
+            .split(':')
+            .map(|t| two(t).and_then(|t| t.parse().ok()))
+            .collect::<Option<_>>()?;
+        let [h, m, sec] = hms.as_slice() else {
+            return None;
+        };
+        if *h > 23 || *m > 59 || *sec > 60 {
+            return None;
+        }
+        Some(Timestamp(date.start().0 + h * 3600 + m * 60 + sec))
+    }
+
     /// The instant `millis` milliseconds after the epoch, rounded down to the second.
     #[must_use]
     pub fn from_millis(millis: i64) -> Self {
@@ -233,6 +270,30 @@ impl<'de> Deserialize<'de> for Date {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates() {
+        // RFC 9110 section 5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`.
+        assert_eq!(
+            Timestamp::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Timestamp::parse("1994-11-06T08:49:37Z")
+        );
+        assert_eq!(
+            Timestamp::parse_http_date("Mon, 07 Dec 2026 18:05:57 GMT"),
+            Timestamp::parse("2026-12-07T18:05:57Z")
+        );
+        for bad in [
+            "Mon, 06 Nov 1994 08:49:37 GMT", // the wrong weekday
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "",
+        ] {
+            assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn dates_round_trip_across_eras() {

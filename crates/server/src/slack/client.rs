@@ -75,6 +75,17 @@ impl SlackClient {
         }
     }
 
+    /// Whether the bot token is valid (`auth.test`): the workspace and the bot user it
+    /// belongs to.
+    ///
+    /// # Errors
+    /// Slack refused the token or could not be reached.
+    pub async fn auth_test(&self) -> Result<(String, String), SlackError> {
+        let v = self.call("auth.test", json!({})).await?;
+        let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+        Ok((field("team"), field("user")))
+    }
+
     /// Post a message; returns its channel and `ts`.
     ///
     /// # Errors

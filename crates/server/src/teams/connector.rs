@@ -115,6 +115,15 @@ impl Connector {
         Ok(token)
     }
 
+    /// Whether the app id and secret obtain a token from the Bot Framework's token endpoint
+    /// (`now` in seconds since the epoch).
+    ///
+    /// # Errors
+    /// The endpoint refused them or could not be reached.
+    pub async fn check_credentials(&self, now: i64) -> Result<(), ConnectorError> {
+        self.token(now).await.map(|_| ())
+    }
+
     fn url(service_url: &str, segments: &[&str]) -> Result<reqwest::Url, String> {
         let mut url = reqwest::Url::parse(service_url).map_err(|e| format!("service URL: {e}"))?;
         if !matches!(url.scheme(), "https" | "http") {

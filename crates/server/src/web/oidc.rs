@@ -129,6 +129,16 @@ impl Provider {
         Ok((d, keys))
     }
 
+    /// Whether the provider answers: its discovery document names this issuer and its
+    /// keys parse. Returns how many signing keys it publishes.
+    ///
+    /// # Errors
+    /// The provider cannot be reached or discovered.
+    pub async fn check(&self) -> Result<usize, Failure> {
+        let (_, keys) = self.discovered(true).await?;
+        Ok(keys.len())
+    }
+
     /// Where to send the browser for `pending`.
     ///
     /// # Errors
