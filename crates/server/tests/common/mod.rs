@@ -147,10 +147,23 @@ impl Backend {
             // belongs to no test (and would outlive this one, tied to this version's migrations).
             use sqlx::Connection as _;
             let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
-            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            // The test's server may still be winding down (its scheduler's last statements):
+            // dropping its tables can then deadlock with them, and PostgreSQL cancels one side.
+            // Try again after a moment.
+            let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+            let mut attempt = 0;
+            loop {
+                match sqlx::raw_sql(&drop).execute(&mut conn).await {
+                    Ok(_) => break,
+                    Err(sqlx::Error::Database(e))
+                        if e.code().as_deref() == Some("40P01") && attempt < 5 =>
+                    {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("dropping schema {schema}: {e}"),
+                }
+            }
             conn.close().await.unwrap();
         }
     }
