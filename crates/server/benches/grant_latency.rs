@@ -20,12 +20,14 @@
 //! Sizes: `LATCH_BENCH_SEQUENTIAL` (default 300), `LATCH_BENCH_TOTAL` (2000),
 //! `LATCH_BENCH_CONCURRENCY` (16), `LATCH_BENCH_GRANTS` (10000), `LATCH_BENCH_READS` (20000),
 //! `LATCH_BENCH_READ_CLIENTS` (16), `LATCH_BENCH_AUDIT` (100000), `LATCH_BENCH_PAGES` (30). The clients run in the server's process and share its
-//! cores.
+//! cores; with `LATCH_BENCH_WRK=/usr/bin/wrk` the reads are also made by wrk, in its own
+//! process (`LATCH_BENCH_WRK_SECONDS`, 10).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::panic
 )]
 
 use std::sync::Arc;
@@ -39,6 +41,10 @@ use latch_grant::{
 use latch_server::config::Config;
 use latch_server::{launch_with_tcp_listener, Settings, SystemClock};
 use serde_json::{json, Value};
+
+/// The allocator of the `latch` binary, whose server this bench measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PEOPLE: usize = 400;
 
@@ -368,6 +374,77 @@ async fn read_load(
         times.len() as f64 / elapsed.as_secs_f64(),
         percentile(&times, 0.50).as_secs_f64() * 1e3,
         percentile(&times, 0.99).as_secs_f64() * 1e3,
+    );
+    if let Ok(wrk) = std::env::var("LATCH_BENCH_WRK") {
+        wrk_load(label, what, &wrk, url, &tokens, clients).await;
+    }
+}
+
+/// The same reads from `wrk` (`LATCH_BENCH_WRK` names its binary), a load generator in its own
+/// process written in C, so that the HTTP clients do not take the server's cores: one wrk
+/// thread, `clients` connections, `LATCH_BENCH_WRK_SECONDS` (10) seconds, the tokens in turn.
+/// Every answer must be a 200.
+async fn wrk_load(
+    label: &str,
+    what: &str,
+    wrk: &str,
+    url: &str,
+    tokens: &[String],
+    clients: usize,
+) {
+    let seconds = env_usize("LATCH_BENCH_WRK_SECONDS", 10);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("reads.lua");
+    let list: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"")).collect();
+    std::fs::write(
+        &script,
+        format!(
+            r#"local tokens = {{ {} }}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/api/v1/grants?limit=50",
+    {{ ["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1] }})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99),
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.bytes))
+end
+"#,
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(wrk);
+    command
+        .args([
+            "-t1",
+            &format!("-c{clients}"),
+            &format!("-d{seconds}s"),
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("LATCH_BENCH_WRK names a wrk binary");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WRK "))
+        .unwrap_or_else(|| panic!("wrk printed no summary: {text}"));
+    let n: Vec<f64> = line.split(' ').map(|v| v.parse().unwrap()).collect();
+    let (requests, micros, p50, p99, errors, bytes) = (n[0], n[1], n[2], n[3], n[4], n[5]);
+    assert_eq!(errors, 0.0, "{label}: wrk saw failed reads: {text}");
+    println!(
+        "{label}: GET /api/v1/grants?limit=50 {what}, wrk with {clients} connections for {seconds} s: {:.0} reads/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} KB per answer",
+        requests / (micros / 1e6),
+        p50 / 1e3,
+        p99 / 1e3,
+        bytes / requests / 1e3,
     );
 }
 

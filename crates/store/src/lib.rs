@@ -26,6 +26,7 @@ use latch_grant::{Store, StoreError};
 
 mod db;
 mod group;
+mod inline;
 mod postgres;
 mod schema;
 mod sql;

@@ -29,6 +29,9 @@ mod q {
 
 use latch_grant::records::*;
 
+/// How long a connection may sit in the pool before it is pinged ahead of its next use.
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The PostgreSQL store.
 #[derive(Debug)]
 pub struct PostgresStore {
@@ -89,6 +92,19 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // sqlx pings a connection when it is given back (a broken one is closed then);
+            // a ping before every use too would add a round trip to every statement. Only a
+            // connection that sat idle — long enough for the server to have gone away — is
+            // pinged before it is handed out.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(|e| location_error(e.to_string()))?;
@@ -203,7 +219,12 @@ impl StoreRead for PostgresStore {
     }
 
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        q::token_by_hash(&mut *self.pool.acquire().await.db()?, secret_hash).await
+        let row = sqlx::query(q::TOKEN_BY_HASH)
+            .bind(secret_hash)
+            .fetch_optional(&mut *self.pool.acquire().await.db()?)
+            .await
+            .db()?;
+        row.as_ref().map(q::token_from_row).transpose()
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {

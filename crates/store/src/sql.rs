@@ -119,12 +119,17 @@ macro_rules! shared_sql {
             })
         }
 
+        /// The token whose secret hashes to `$1`, in [`token_from_row`]'s columns.
+        pub(crate) const TOKEN_BY_HASH: &str =
+            "SELECT id, subject, role, secret_hash, created_at, revoked_at FROM api_tokens \
+             WHERE secret_hash = $1";
+
         const REQUEST_COLUMNS: &str = "id, requester, identity_kind, identity_id, bundle, \
             duration_secs, reason, status, source, break_glass, tier, tier_deadline, \
             required_approvals, created_at, decided_at, version, account, permission_set, extends, \
             starts_at, more_targets";
 
-        const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
+        pub(crate) const GRANT_COLUMNS: &str = "id, request_id, requester, identity_kind, identity_id, \
             bundle, status, break_glass, created_at, activated_at, expires_at, ended_at, \
             revoked_by, revoke_reason, session_cutoff, reminded_at, version, account, \
             permission_set, starts_at";
@@ -574,7 +579,16 @@ macro_rules! shared_sql {
             conn: &mut $conn,
             q: &GrantQuery,
         ) -> Result<Vec<GrantRecord>, StoreError> {
-            let limit = if q.limit > 0 { q.limit } else { i64::MAX };
+            let sql = grants_sql(q);
+            let rows = bind_grants(sqlx::query(&sql), q)
+                .fetch_all(&mut *conn)
+                .await
+                .db()?;
+            rows.iter().map(grant_from_row).collect()
+        }
+
+        /// The statement of [`grants`]: its parameters are bound by [`bind_grants`].
+        pub(crate) fn grants_sql(q: &GrantQuery) -> String {
             // Only the filters given, so that the indexes on them are used.
             let mut filters = String::new();
             let mut n = 0;
@@ -614,7 +628,7 @@ macro_rules! shared_sql {
                      ORDER BY expires_at, id LIMIT ${limit_param}"
                 )
             };
-            let sql = if statuses.len() <= 1 {
+            if statuses.len() <= 1 {
                 select(statuses.first().copied())
             } else {
                 let parts: Vec<String> = statuses
@@ -626,8 +640,15 @@ macro_rules! shared_sql {
                     "{} ORDER BY expires_at, id LIMIT ${limit_param}",
                     parts.join(" UNION ALL ")
                 )
-            };
-            let mut query = sqlx::query(&sql);
+            }
+        }
+
+        /// [`grants_sql`]'s parameters, in its order.
+        pub(crate) fn bind_grants<'q>(
+            mut query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            q: &'q GrantQuery,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            let limit = if q.limit > 0 { q.limit } else { i64::MAX };
             if let Some(identity_id) = &q.identity_id {
                 query = query.bind(identity_id);
             }
@@ -643,8 +664,7 @@ macro_rules! shared_sql {
             if let Some(request_id) = &q.request_id {
                 query = query.bind(request_id);
             }
-            let rows = query.bind(limit).fetch_all(&mut *conn).await.db()?;
-            rows.iter().map(grant_from_row).collect()
+            query.bind(limit)
         }
 
         pub(crate) async fn audit_after(
@@ -849,20 +869,6 @@ macro_rules! shared_sql {
             } else {
                 Err(StoreError::Conflict(format!("token `{}` already exists", t.id)))
             }
-        }
-
-        pub(crate) async fn token_by_hash(
-            conn: &mut $conn,
-            hash: &str,
-        ) -> Result<Option<TokenRecord>, StoreError> {
-            let row = sqlx::query(
-                "SELECT id, subject, role, secret_hash, created_at, revoked_at FROM api_tokens \
-                 WHERE secret_hash = $1",
-            )
-            .bind(hash)
-            .fetch_optional(&mut *conn)
-            .await.db()?;
-            row.as_ref().map(token_from_row).transpose()
         }
 
         pub(crate) async fn tokens(conn: &mut $conn) -> Result<Vec<TokenRecord>, StoreError> {

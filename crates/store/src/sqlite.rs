@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 
 use crate::db::Db as _;
 use crate::group::{BatchWriter, GroupCommit};
+use crate::inline;
 use latch_grant::{Changeset, Store, StoreError, StoreRead};
 
 mod q {
@@ -42,6 +43,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The connections that read.
     reads: SqlitePool,
+    /// Connections for the small reads run on the caller's thread.
+    inline: std::sync::Arc<crate::inline::InlineReads>,
     /// Commits, written in batches on `pool`.
     commits: std::sync::Arc<GroupCommit<Writer>>,
     path: PathBuf,
@@ -99,6 +102,9 @@ impl SqliteStore {
             .db()?;
         let reads = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            // A connection to a local file does not go stale between uses: no ping (a round
+            // trip to the connection's thread) before each read.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Location {
@@ -109,6 +115,7 @@ impl SqliteStore {
             commits: std::sync::Arc::new(GroupCommit::new(Writer { pool: pool.clone() })),
             pool,
             reads,
+            inline: std::sync::Arc::new(crate::inline::InlineReads::new(path)),
             path: path.to_path_buf(),
             instance: new_instance(),
             has_led: std::sync::Arc::default(),
@@ -233,6 +240,9 @@ impl StoreRead for SqliteStore {
     }
 
     async fn grants(&self, query: &GrantQuery) -> Result<Vec<GrantRecord>, StoreError> {
+        if (1..=inline::MAX_PAGE).contains(&query.limit) {
+            return self.inline.grants(&q::grants_sql(query), query);
+        }
         q::grants(&mut *self.reads.acquire().await.db()?, query).await
     }
 
@@ -252,7 +262,7 @@ impl StoreRead for SqliteStore {
     }
 
     async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        q::token_by_hash(&mut *self.reads.acquire().await.db()?, secret_hash).await
+        self.inline.token_by_hash(q::TOKEN_BY_HASH, secret_hash)
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {

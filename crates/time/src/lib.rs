@@ -116,15 +116,55 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let second = self.0.rem_euclid(DAY);
-        write!(
-            f,
-            "{}T{:02}:{:02}:{:02}Z",
-            self.date(),
-            second / 3600,
-            (second / 60) % 60,
-            second % 60
-        )
+        let (hour, minute, second) = (second / 3600, (second / 60) % 60, second % 60);
+        // Years 0000–9999, every instant Latch writes in practice: straight into 20 bytes
+        // (servers format several per listed grant).
+        if let Some(date) = self.date().four_digit_text() {
+            let mut text = [0u8; 20];
+            let (head, tail) = text.split_at_mut(10);
+            head.copy_from_slice(&date);
+            tail.copy_from_slice(&[
+                b'T',
+                digit(hour / 10),
+                digit(hour),
+                b':',
+                digit(minute / 10),
+                digit(minute),
+                b':',
+                digit(second / 10),
+                digit(second),
+                b'Z',
+            ]);
+            return f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?);
+        }
+        write!(f, "{}T{hour:02}:{minute:02}:{second:02}Z", self.date())
     }
+}
+
+/// The ASCII digit of `n` (0–9).
+fn digit(n: i64) -> u8 {
+    b'0' + u8::try_from(n.rem_euclid(10)).unwrap_or(0)
+}
+
+/// `(year, month, day)` of `days` since 1970-01-01 in the proleptic Gregorian calendar
+/// (the days-to-civil algorithm of Howard Hinnant's "chrono-compatible low-level date
+/// algorithms": 400-year eras of 146,097 days, years starting in March). Exact for every `i64`
+/// that does not overflow; callers keep to jiff's range.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
+    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
 }
 
 impl Serialize for Timestamp {
@@ -146,7 +186,11 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// (`2026-11-24T12:41:49Z`).
 #[must_use]
 pub fn rfc3339(millis: i64) -> String {
-    Timestamp::from_millis(millis).to_string()
+    use fmt::Write as _;
+    let mut text = String::with_capacity(20);
+    // Writing into a String cannot fail.
+    let _ = write!(text, "{}", Timestamp::from_millis(millis));
+    text
 }
 
 /// RFC 3339 text of `millis` milliseconds since the epoch, to the second, or to the
@@ -235,6 +279,27 @@ impl Date {
         u32::try_from(self.civil().weekday().to_monday_zero_offset()).unwrap_or(0)
     }
 
+    /// `YYYY-MM-DD` as bytes, for years 0000–9999; `None` outside them.
+    fn four_digit_text(self) -> Option<[u8; 10]> {
+        let (y, m, d) = civil_from_days(self.0);
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let (m, d) = (i64::from(m), i64::from(d));
+        Some([
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(d / 10),
+            digit(d),
+        ])
+    }
+
     /// jiff's civil date, clamped to the years it represents (-9999 to 9999).
     fn civil(self) -> civil::Date {
         let shift = SignedDuration::from_secs(self.0.saturating_mul(DAY));
@@ -248,7 +313,11 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.civil())
+        match self.four_digit_text() {
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            // Outside years 0000–9999: jiff's form (a sign and six digits), clamped to its range.
+            None => write!(f, "{}", self.civil()),
+        }
     }
 }
 
@@ -306,6 +375,34 @@ mod tests {
         assert_eq!(Date(0).ymd(), (1970, 1, 1));
         assert_eq!(Date(19_782).ymd(), (2024, 2, 29));
         assert_eq!(Date(-1).ymd(), (1969, 12, 31));
+    }
+
+    #[test]
+    fn the_fast_calendar_agrees_with_jiff() {
+        let first = Date::from_ymd(-9999, 1, 1).unwrap().0;
+        let last = Date::from_ymd(9999, 12, 31).unwrap().0;
+        for z in (first..=last).step_by(13).chain([first, last, -1, 0, 1]) {
+            let d = Date(z).civil();
+            let want = (
+                i64::from(d.year()),
+                u32::try_from(d.month()).unwrap(),
+                u32::try_from(d.day()).unwrap(),
+            );
+            assert_eq!(civil_from_days(z), want, "day {z}");
+            if (0..=9999).contains(&want.0) {
+                assert_eq!(Date(z).to_string(), d.to_string(), "day {z}");
+            }
+        }
+        assert_eq!(Date(-719_528).to_string(), "0000-01-01");
+        assert_eq!(Date(-719_529).to_string(), "-000001-12-31");
+        assert_eq!(
+            Timestamp(-62_167_219_200).to_string(),
+            "0000-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp(253_402_300_799).to_string(),
+            "9999-12-31T23:59:59Z"
+        );
     }
 
     #[test]
