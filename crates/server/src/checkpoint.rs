@@ -248,7 +248,7 @@ async fn checkpoint_once(
     if *broken {
         // Once the log failed to verify, nothing is signed again until a restart.
         core.metrics
-            .inc("audit_checkpoints_total", "result=\"log_broken\"");
+            .inc(&crate::metrics::AUDIT_CHECKPOINTS, "result=\"log_broken\"");
         tracing::error!("audit log does not verify: no checkpoint signed (see the first error)");
         return;
     }
@@ -258,25 +258,31 @@ async fn checkpoint_once(
             if e.starts_with("the audit log does not verify") {
                 *broken = true;
                 core.metrics
-                    .inc("audit_checkpoints_total", "result=\"log_broken\"");
+                    .set_gauge(&crate::metrics::AUDIT_LOG_INTACT, "", 0);
+                core.metrics
+                    .inc(&crate::metrics::AUDIT_CHECKPOINTS, "result=\"log_broken\"");
             } else {
                 core.metrics
-                    .inc("audit_checkpoints_total", "result=\"store_error\"");
+                    .inc(&crate::metrics::AUDIT_CHECKPOINTS, "result=\"store_error\"");
             }
             tracing::error!(error = %e, "audit checkpoint not taken");
             return;
         }
     };
+    core.metrics
+        .set_gauge(&crate::metrics::AUDIT_LOG_INTACT, "", 1);
     for p in publishers {
         match p.publish(&cp).await {
             Ok(()) => {
                 core.metrics
-                    .inc("audit_checkpoints_total", "result=\"published\"");
+                    .inc(&crate::metrics::AUDIT_CHECKPOINTS, "result=\"published\"");
                 tracing::info!(to = %p.describe(), count = cp.count, head = %cp.head_hash, "audit checkpoint published");
             }
             Err(e) => {
-                core.metrics
-                    .inc("audit_checkpoints_total", "result=\"publish_failed\"");
+                core.metrics.inc(
+                    &crate::metrics::AUDIT_CHECKPOINTS,
+                    "result=\"publish_failed\"",
+                );
                 tracing::error!(to = %p.describe(), error = %e, "audit checkpoint not published");
             }
         }

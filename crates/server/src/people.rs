@@ -96,7 +96,7 @@ impl Core {
             Ok(r) => r,
             Err(e) => {
                 self.metrics
-                    .inc("directory_syncs_total", "outcome=\"failed\"");
+                    .inc(&crate::metrics::DIRECTORY_SYNCS, "outcome=\"failed\"");
                 let mut ev = AuditEvent::new(self.now(), "directory.sync_failed")
                     .details(json!({"error": e.to_string(), "note": "nothing was changed"}));
                 if let Some(a) = actor {
@@ -150,7 +150,8 @@ impl Core {
                     Ok(()) => {}
                 }
             }
-            self.metrics.inc("directory_syncs_total", "outcome=\"ok\"");
+            self.metrics
+                .inc(&crate::metrics::DIRECTORY_SYNCS, "outcome=\"ok\"");
             self.load_directory().await?;
             if counts.grants_revoked > 0 {
                 self.wake.notify_one();

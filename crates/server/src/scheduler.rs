@@ -69,6 +69,11 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
         }
         leading = lead;
         core.metrics.set_leader(leading);
+        if !leading {
+            // Only the leader looks at the grants: a server that stopped leading says 0.
+            core.metrics
+                .set_gauge(&crate::metrics::GRANTS_OVERDUE, "", 0);
+        }
         if let Some(ic) = &core.config.identity_center {
             if core.now() >= next_directory {
                 // The leader reads the directory; every server reloads what it stored.
@@ -130,6 +135,8 @@ pub async fn run(core: Arc<Core>, shutdown: impl Future<Output = ()> + Send) {
     if leading {
         let _ = core.store().release_lead(&id).await;
         core.metrics.set_leader(false);
+        core.metrics
+            .set_gauge(&crate::metrics::GRANTS_OVERDUE, "", 0);
     }
 }
 
@@ -245,7 +252,7 @@ pub async fn step(
             if commit(core, t).await? {
                 if let Some(u) = updated {
                     core.metrics.inc(
-                        "requests_total",
+                        &crate::metrics::REQUESTS,
                         &format!(
                             "outcome=\"{}\"",
                             if u.status == RequestStatus::Expired {
@@ -294,6 +301,18 @@ pub async fn step(
             .cmp(&b.expires_at)
             .then_with(|| a.id.cmp(&b.id))
     });
+    let overdue = todo
+        .iter()
+        .filter(|g| {
+            matches!(g.status, GrantStatus::Active | GrantStatus::Expiring)
+                && g.expires_at <= now.saturating_sub(OVERDUE_AFTER_MS)
+        })
+        .count();
+    core.metrics.set_gauge(
+        &crate::metrics::GRANTS_OVERDUE,
+        "",
+        i64::try_from(overdue).unwrap_or(i64::MAX),
+    );
     // Grants of one identity and bundle one after another (their overlap is decided on what
     // the one before left); different ones at once, so that the cloud can write edits that
     // land on the same policy together (Identity Center grants share the Latch SCPs).
@@ -434,6 +453,11 @@ impl Shared {
 /// Grants a pass works on at once (each identity and bundle is one).
 const CLOUD_CONCURRENCY: usize = 16;
 
+/// How long past its expiry a grant still applied in the cloud counts as overdue
+/// (`latch_grants_overdue`): the scheduler ends a grant within a second or two of its expiry
+/// unless the cloud keeps failing.
+const OVERDUE_AFTER_MS: i64 = 60_000;
+
 /// One grant of a pass: apply it, or begin or finish its end.
 async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<(), StepError> {
     let now = core.now();
@@ -481,7 +505,7 @@ async fn one_grant(core: &Arc<Core>, g: GrantRecord, shared: &Shared) -> Result<
                     let active = t.grants.first().cloned();
                     if commit(core, t).await? {
                         if let Some(a) = active {
-                            core.metrics.inc("grants_applied_total", "");
+                            core.metrics.inc(&crate::metrics::GRANTS_APPLIED, "");
                             if let Ok(Some(r)) = core.store().request(&a.request_id).await {
                                 core.metrics
                                     .observe_grant_latency_ms(core.now() - r.created_at);
@@ -534,7 +558,7 @@ async fn end(
                 if commit(core, t).await? {
                     if let Some(d) = done {
                         core.metrics.inc(
-                            "grants_ended_total",
+                            &crate::metrics::GRANTS_ENDED,
                             &format!("status=\"{}\"", d.status.as_str()),
                         );
                         core.spawn_notify_grant(&d);
@@ -563,7 +587,7 @@ async fn failed(
     }
     shared.soonest(now.saturating_add(delay));
     core.metrics
-        .inc("cloud_failures_total", &format!("op=\"{op}\""));
+        .inc(&crate::metrics::CLOUD_FAILURES, &format!("op=\"{op}\""));
     tracing::warn!(grant = %g.id, op, error = %e, "cloud call failed; will retry");
     if first {
         core.store()
@@ -648,8 +672,10 @@ pub async fn reconcile(core: &Arc<Core>) -> Result<Vec<Repair>, StepError> {
                 ev
             }
         };
-        core.metrics
-            .inc("drift_repairs_total", &format!("kind=\"{}\"", event.kind));
+        core.metrics.inc(
+            &crate::metrics::DRIFT_REPAIRS,
+            &format!("kind=\"{}\"", event.kind),
+        );
         core.store()
             .commit(Changeset::audit_only(vec![event]))
             .await?;

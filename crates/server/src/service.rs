@@ -201,21 +201,20 @@ impl Core {
     }
 
     /// An inbound chat call failed verification: audit `<platform>.rejected` with what
-    /// identifies the call (never its unverified content).
+    /// identifies the call (never its unverified content), and count it in `counted` (the
+    /// platform's `…_rejected_total`).
     ///
     /// # Errors
     /// Storage failure.
     pub async fn reject_inbound(
         &self,
         platform: &str,
+        counted: &'static crate::metrics::Metric,
         code: &str,
         message: &str,
         details: Value,
     ) -> Result<(), ServiceError> {
-        self.metrics.inc(
-            &format!("{platform}_rejected_total"),
-            &format!("reason=\"{code}\""),
-        );
+        self.metrics.inc(counted, &format!("reason=\"{code}\""));
         let mut details = workflow::clip_json(details, workflow::AUDIT_CLIP_CHARS);
         if let Some(obj) = details.as_object_mut() {
             obj.insert("code".into(), json!(code));
@@ -294,7 +293,7 @@ impl Core {
                 "note": "approved but not applied yet: retried with back-off, never shown active before it is",
             }))]))
             .await?;
-        self.metrics.inc("grants_stuck_total", "");
+        self.metrics.inc(&crate::metrics::GRANTS_STUCK, "");
         let grant = g.clone();
         self.spawn_each("stuck", g.id.clone(), move |core, n| {
             let (grant, error) = (grant.clone(), error.clone());
@@ -353,7 +352,7 @@ impl Core {
         for (list, outcome) in [(&sent, "sent"), (&repeated, "deduplicated")] {
             for _ in list.iter() {
                 self.metrics
-                    .inc("offers_total", &format!("outcome=\"{outcome}\""));
+                    .inc(&crate::metrics::OFFERS, &format!("outcome=\"{outcome}\""));
             }
         }
         if !sent.is_empty() {
@@ -421,7 +420,7 @@ impl Core {
         match workflow::open_request_with(&self.rules(), &new, proof.as_ref(), &rid, &gid, now) {
             Err(refusal) => {
                 self.metrics.inc(
-                    "requests_total",
+                    &crate::metrics::REQUESTS,
                     &format!("outcome=\"refused\",code=\"{}\"", refusal.code.as_str()),
                 );
                 self.record_refusal(workflow::refusal_event(
@@ -447,7 +446,7 @@ impl Core {
                     .request
                     .ok_or_else(|| ServiceError::Internal("no request".into()))?;
                 self.metrics.inc(
-                    "requests_total",
+                    &crate::metrics::REQUESTS,
                     if t.grants.is_empty() {
                         "outcome=\"pending\""
                     } else {
@@ -491,7 +490,7 @@ impl Core {
             Ok(found) => Ok(found),
             Err(e) => {
                 self.metrics
-                    .inc("on_call_checks_total", "outcome=\"unavailable\"");
+                    .inc(&crate::metrics::ON_CALL_CHECKS, "outcome=\"unavailable\"");
                 self.store
                     .commit(Changeset::audit_only(vec![AuditEvent::new(
                         self.now(),
@@ -563,7 +562,7 @@ impl Core {
             ) {
                 Err(refusal) => {
                     self.metrics.inc(
-                        "approvals_total",
+                        &crate::metrics::APPROVALS,
                         &format!("outcome=\"refused\",code=\"{}\"", refusal.code.as_str()),
                     );
                     self.record_refusal(workflow::refusal_event(
@@ -582,7 +581,7 @@ impl Core {
                     Err(e) => return Err(e.into()),
                     Ok(()) => {
                         self.metrics.inc(
-                            "approvals_total",
+                            &crate::metrics::APPROVALS,
                             &format!("outcome=\"{}\"", decision.as_str()),
                         );
                         let updated = t.request.unwrap_or(request);
@@ -814,8 +813,13 @@ impl Core {
         for n in &self.notifiers {
             let fut = f(Arc::clone(self), Arc::clone(n));
             let (platform, subject) = (n.platform(), subject.clone());
+            let core = Arc::clone(self);
             tokio::spawn(async move {
                 if let Err(e) = fut.await {
+                    core.metrics.inc(
+                        &crate::metrics::CHAT_FAILURES,
+                        &format!("platform=\"{platform}\",what=\"{what}\""),
+                    );
                     tracing::warn!(%platform, %subject, error = %e, "{what}: notification failed");
                 }
             });
@@ -1106,7 +1110,7 @@ impl Core {
             })
             .await?;
         self.metrics
-            .inc("posture_pushes_total", &format!("kind=\"{kind}\""));
+            .inc(&crate::metrics::POSTURE_PUSHES, &format!("kind=\"{kind}\""));
         Ok(Pushed {
             kind: s.kind,
             digest: s.digest,

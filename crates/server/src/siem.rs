@@ -417,7 +417,7 @@ impl Delivery {
         let name = self.sink.name.as_str();
         let cursor = store.sink_cursor(name).await.map_err(|e| e.to_string())?;
         core.metrics
-            .set_gauge("siem_lag", &self.label, cursor.lag());
+            .set_gauge(&crate::metrics::SIEM_LAG, &self.label, cursor.lag());
         if !core.metrics.is_leader() || cursor.lag() == 0 {
             return Ok(Pass::Idle);
         }
@@ -449,9 +449,10 @@ impl Delivery {
                     .await
                     .map_err(|e| e.to_string())?
                 {
-                    core.metrics.add("siem_delivered_total", &self.label, n);
+                    core.metrics
+                        .add(&crate::metrics::SIEM_DELIVERED, &self.label, n);
                     core.metrics.set_gauge(
-                        "siem_lag",
+                        &crate::metrics::SIEM_LAG,
                         &self.label,
                         cursor.head_seq.saturating_sub(last).max(0),
                     );
@@ -460,7 +461,7 @@ impl Delivery {
             }
             Outcome::Refused(error) if entries.len() > 1 => {
                 // Something in the batch is refused: find it, one entry at a time.
-                core.metrics.inc("siem_failed_total", &self.label);
+                core.metrics.inc(&crate::metrics::SIEM_FAILED, &self.label);
                 tracing::warn!(sink = %name, after = from, error = %error, "siem: batch refused; sending its entries one at a time");
                 self.single_until = last;
                 store
@@ -470,7 +471,7 @@ impl Delivery {
                 Ok(Pass::Failed)
             }
             Outcome::Refused(error) => {
-                core.metrics.inc("siem_failed_total", &self.label);
+                core.metrics.inc(&crate::metrics::SIEM_FAILED, &self.label);
                 let attempts = store
                     .sink_failure(name, from, &error, true, core.now())
                     .await
@@ -482,7 +483,8 @@ impl Delivery {
                         .await
                         .map_err(|e| e.to_string())?
                     {
-                        core.metrics.inc("siem_dead_letters_total", &self.label);
+                        core.metrics
+                            .inc(&crate::metrics::SIEM_DEAD_LETTERS, &self.label);
                     }
                     return Ok(Pass::Progress);
                 }
@@ -490,7 +492,7 @@ impl Delivery {
                 Ok(Pass::Failed)
             }
             Outcome::Failed(error) => {
-                core.metrics.inc("siem_failed_total", &self.label);
+                core.metrics.inc(&crate::metrics::SIEM_FAILED, &self.label);
                 tracing::warn!(sink = %name, after = from, error = %error, "siem: delivery failed; retrying");
                 store
                     .sink_failure(name, from, &error, false, core.now())

@@ -83,7 +83,13 @@ async fn verify(core: &Core, headers: &HeaderMap, body: &[u8]) -> Result<(), Res
                 "body_sha256": latch_grant::audit::hex(&<Sha256 as sha2::Digest>::digest(body)),
             });
             let audited = core
-                .reject_inbound(PLATFORM, rejection.code(), &rejection.to_string(), details)
+                .reject_inbound(
+                    PLATFORM,
+                    &crate::metrics::SLACK_REJECTED,
+                    rejection.code(),
+                    &rejection.to_string(),
+                    details,
+                )
                 .await;
             if let Err(e) = audited {
                 tracing::error!(error = %e, "slack: could not audit a rejection");

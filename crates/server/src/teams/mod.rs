@@ -315,7 +315,16 @@ async fn reject(
     message: &str,
     details: Value,
 ) -> Response {
-    if let Err(e) = core.reject_inbound(PLATFORM, code, message, details).await {
+    if let Err(e) = core
+        .reject_inbound(
+            PLATFORM,
+            &crate::metrics::TEAMS_REJECTED,
+            code,
+            message,
+            details,
+        )
+        .await
+    {
         tracing::error!(error = %e, "teams: could not audit a rejection");
     }
     (status, message.to_owned()).into_response()
