@@ -16,6 +16,7 @@ mod diagnostic;
 mod doctor_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod example_org;
 mod files;
 mod json_out;
 mod plan_cmd;
@@ -31,7 +32,7 @@ mod validate_cmd;
 ///
 /// Denies sensitive permissions org-wide by default and grants them on demand.
 #[derive(Debug, Parser)]
-#[command(name = "latch", version)]
+#[command(name = "latch", version = env!("LATCH_VERSION"))]
 struct Cli {
     #[command(subcommand)]
     command: Command,
