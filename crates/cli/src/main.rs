@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// mimalloc rather than the system allocator: a scan of a large organization allocates and
 /// frees millions of small strings and sets across threads, where glibc's malloc spent a fifth
@@ -16,7 +16,9 @@ mod diagnostic;
 mod doctor_cmd;
 mod eval_cmd;
 mod example_cmd;
+mod example_org;
 mod files;
+mod install_cmd;
 mod json_out;
 mod plan_cmd;
 mod progress;
@@ -31,7 +33,7 @@ mod validate_cmd;
 ///
 /// Denies sensitive permissions org-wide by default and grants them on demand.
 #[derive(Debug, Parser)]
-#[command(name = "latch", version)]
+#[command(name = "latch", version = env!("LATCH_VERSION"))]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,6 +72,8 @@ enum Command {
     Resync(aws_cmd::ApplyArgs),
     Prove(prove_cmd::ProveArgs),
     Doctor(doctor_cmd::DoctorArgs),
+    Completions(install_cmd::CompletionsArgs),
+    Man(install_cmd::ManArgs),
     /// Permissions on demand: serve, request, approve, deny, grants, revoke, audit, token.
     #[command(flatten)]
     Server(server_cmd::ServerCommand),
@@ -99,6 +103,8 @@ fn main() -> ExitCode {
         Command::Resync(args) => aws_cmd::run_apply(&args, "resync"),
         Command::Prove(args) => prove_cmd::run(&args),
         Command::Doctor(args) => doctor_cmd::run(&args),
+        Command::Completions(args) => install_cmd::run_completions(&args, Cli::command()),
+        Command::Man(args) => install_cmd::run_man(&args, Cli::command()),
         Command::Server(cmd) => server_cmd::run(cmd),
     };
     match result {

@@ -43,9 +43,10 @@ pub enum Format {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ScanArgs {
-    /// The snapshot directory.
-    #[arg(long, default_value = "examples/org")]
-    snapshot: PathBuf,
+    /// The snapshot directory. Default: examples/org in the current folder, or else the
+    /// example organization built into latch.
+    #[arg(long, value_name = "DIR")]
+    snapshot: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -174,6 +175,7 @@ pub(crate) fn parse_as_of(s: &str) -> anyhow::Result<Timestamp> {
 /// Runs `latch scan`.
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let collected;
+    let fallback;
     let snapshot_dir = if args.aws {
         let out = match &args.collect_out {
             Some(dir) => dir.clone(),
@@ -196,8 +198,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         }
         collected = out;
         &collected
+    } else if let Some(dir) = &args.snapshot {
+        dir
     } else {
-        &args.snapshot
+        fallback = crate::example_org::default_snapshot()?;
+        &fallback
     };
     run_on(args, snapshot_dir)
 }
