@@ -11,6 +11,7 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod aws_cmd;
+mod backup_cmd;
 mod catalog_cmd;
 mod diagnostic;
 mod doctor_cmd;

@@ -94,6 +94,20 @@ pub enum ServerCommand {
         /// What to do.
         cmd: ReportCommand,
     },
+    /// Copy a SQLite database while servers run on it: one consistent snapshot, written to a
+    /// new file readable by its owner only, its audit log verified.
+    ///
+    /// Examples:
+    ///   latch backup --database latch.db --out backups/latch-2026-12-08.db
+    ///   latch backup --database /var/lib/latch/latch.db --out /backups/latch.db --format json
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Put a backup in place as the database, once its audit log verifies. Stop the servers
+    /// using the database first; a database already there is renamed, never deleted.
+    ///
+    /// Examples:
+    ///   latch restore --from backups/latch-2026-12-08.db --database latch.db
+    ///   latch restore --from backups/latch-2026-12-08.db --database latch.db --force   # replace it
+    Restore(crate::backup_cmd::RestoreArgs),
     /// API tokens, created directly in the database (bootstrap the first admin this way).
     Token {
         #[command(subcommand)]
@@ -458,6 +472,8 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
                 cmd: AuditCommand::Keygen { out },
             } => audit_keygen(&out),
             ServerCommand::Token { cmd } => token(cmd).await,
+            ServerCommand::Backup(args) => crate::backup_cmd::backup(args).await,
+            ServerCommand::Restore(args) => crate::backup_cmd::restore(args).await,
             ServerCommand::Report {
                 cmd: ReportCommand::Push(args),
             } => report_push(args).await,
@@ -944,7 +960,7 @@ async fn report_push(args: PushArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn out(text: &str) -> anyhow::Result<()> {
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {

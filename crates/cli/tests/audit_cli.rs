@@ -541,3 +541,204 @@ path = "checkpoints.jsonl"
         stdout(&out)
     );
 }
+
+/// `latch backup` copies a database in use into a new owner-only file and verifies the copy;
+/// `latch restore` puts it back only when its audit log verifies, never over a database a
+/// server is running on, and keeps the database it replaces.
+#[cfg(unix)]
+#[test]
+fn backup_and_restore_keep_the_audit_chain_and_refuse_what_would_lose_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exported_log(d, 3);
+    let (_, original) = verify_json(d, &["--database", "latch.db"]);
+    let entries = original["verification"]["count"].as_u64().unwrap();
+    let head = original["verification"]["head_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(entries, 3);
+
+    // Backed up under `umask 000`: the copy is still 0600.
+    let backup = latch_open_umask(d, "backup --database latch.db --out backup.db")
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    let text = stdout(&backup);
+    assert!(text.contains("backed up latch.db to backup.db"), "{text}");
+    assert!(
+        text.contains(&format!("3 entries, head hash {head}")),
+        "{text}"
+    );
+    assert_eq!(mode(&d.join("backup.db")), 0o600);
+    // A backup never overwrites a file.
+    let again = latch(
+        d,
+        &["backup", "--database", "latch.db", "--out", "backup.db"],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    // Nor reads a database that is not there (nor creates one).
+    let missing = latch(d, &["backup", "--database", "nope.db", "--out", "x.db"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no such database file"));
+    assert!(!d.join("nope.db").exists() && !d.join("x.db").exists());
+    // PostgreSQL has its own tools.
+    let pg = latch(
+        d,
+        &[
+            "backup",
+            "--database",
+            "postgres://x@127.0.0.1/y",
+            "--out",
+            "p.db",
+        ],
+    );
+    assert!(stderr(&pg).contains("pg_dump"), "{}", stderr(&pg));
+
+    // Restored as a new database: the same log, verified.
+    let restored = latch(
+        d,
+        &[
+            "restore",
+            "--from",
+            "backup.db",
+            "--database",
+            "new.db",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    let v: serde_json::Value = serde_json::from_slice(&restored.stdout).unwrap();
+    assert_eq!(v["audit"]["intact"], true);
+    assert_eq!(v["audit"]["entries"], 3);
+    assert_eq!(v["set_aside"], serde_json::Value::Null);
+    let (code, after) = verify_json(
+        d,
+        &[
+            "--database",
+            "new.db",
+            "--head",
+            &head,
+            "--expect-count",
+            "3",
+        ],
+    );
+    assert_eq!(code, Some(0), "{after}");
+    assert!(!d.join("new.db.restoring").exists());
+
+    // Over an existing database: refused without --force; with it, the old one is kept.
+    let mut more = latch(
+        d,
+        &[
+            "token",
+            "create",
+            "--database",
+            "new.db",
+            "--subject",
+            "late",
+            "--role",
+            "requester",
+        ],
+    );
+    assert!(more.status.success(), "{}", stderr(&more));
+    let refused = latch(
+        d,
+        &["restore", "--from", "backup.db", "--database", "new.db"],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
+    more = latch(
+        d,
+        &[
+            "restore",
+            "--from",
+            "backup.db",
+            "--database",
+            "new.db",
+            "--force",
+        ],
+    );
+    assert!(more.status.success(), "{}", stderr(&more));
+    let text = stdout(&more);
+    assert!(
+        text.contains("the database that was there is kept as new.db.before-restore-"),
+        "{text}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| {
+            n.starts_with("new.db.before-restore-") && !n.ends_with("-wal") && !n.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let (_, kept) = verify_json(d, &["--database", &aside[0]]);
+    assert_eq!(
+        kept["verification"]["count"], 4,
+        "the replaced database keeps its 4th entry"
+    );
+    let (_, now) = verify_json(d, &["--database", "new.db"]);
+    assert_eq!(now["verification"]["count"], 3);
+
+    // A backup whose log was edited is refused, and the database is left as it was.
+    std::fs::copy(d.join("backup.db"), d.join("edited.db")).unwrap();
+    tamper_sqlite(
+        &d.join("edited.db"),
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
+    );
+    let before = std::fs::read(d.join("new.db")).unwrap();
+    let broken = latch(
+        d,
+        &[
+            "restore",
+            "--from",
+            "edited.db",
+            "--database",
+            "new.db",
+            "--force",
+        ],
+    );
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        stderr(&broken).contains("does not verify"),
+        "{}",
+        stderr(&broken)
+    );
+    assert!(
+        stderr(&broken).contains("nothing was changed"),
+        "{}",
+        stderr(&broken)
+    );
+    assert_eq!(std::fs::read(d.join("new.db")).unwrap(), before);
+    assert!(!d.join("new.db.restoring").exists());
+
+    // Never under a running server: one holding the scheduler lease is named.
+    tamper_sqlite(
+        &d.join("new.db"),
+        "INSERT INTO leases (name, holder, instance, expires_at) \
+         VALUES ('scheduler', 'latch-1', 'x', 9999999999999)",
+    );
+    let served = latch(
+        d,
+        &[
+            "restore",
+            "--from",
+            "backup.db",
+            "--database",
+            "new.db",
+            "--force",
+        ],
+    );
+    assert_eq!(served.status.code(), Some(2));
+    assert!(
+        stderr(&served).contains("server `latch-1` holds the scheduler lease"),
+        "{}",
+        stderr(&served)
+    );
+}

@@ -149,6 +149,16 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// Every break and problem, one line each (`entry seq 7: …`).
+    #[must_use]
+    pub fn faults(&self) -> Vec<String> {
+        self.breaks
+            .iter()
+            .map(|b| format!("entry seq {}: {}", b.seq, b.problem))
+            .chain(self.problems.iter().cloned())
+            .collect()
+    }
+
     /// True when no entry was edited, removed or reordered, and every anchor checked holds.
     #[must_use]
     pub fn is_intact(&self) -> bool {

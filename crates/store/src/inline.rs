@@ -36,6 +36,7 @@ pub(crate) const MAX_PAGE: i64 = 1000;
 pub(crate) struct InlineReads {
     path: PathBuf,
     free: Mutex<Vec<Connection>>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for InlineReads {
@@ -55,6 +56,7 @@ impl InlineReads {
         InlineReads {
             path: path.to_path_buf(),
             free: Mutex::new(Vec::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -75,11 +77,26 @@ impl InlineReads {
         Ok(conn)
     }
 
+    /// Closes the free connections (one in use closes when it is given back, see
+    /// [`Self::with`]: it is not kept once the list is closed).
+    pub(crate) fn close(&self) {
+        let mut free = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        free.clear();
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Runs `read` on a free connection (opening one when none is free).
     fn with<T>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Database("the store was closed".into()));
+        }
         let taken = self
             .free
             .lock()

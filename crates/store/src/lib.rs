@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use latch_grant::{Store, StoreError};
 
+pub mod backup;
 mod db;
 mod group;
 mod inline;

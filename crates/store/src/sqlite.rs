@@ -122,6 +122,14 @@ impl SqliteStore {
         })
     }
 
+    /// Close every connection of this handle, waiting until they are (the files can then be
+    /// moved). Later use of the handle fails.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.reads.close().await;
+        self.inline.close();
+    }
+
     /// The database file.
     #[must_use]
     pub fn path(&self) -> &Path {
@@ -145,7 +153,7 @@ impl SqliteStore {
 /// whatever the umask): it holds token hashes, who asked for what and why. SQLite gives its
 /// `-wal` and `-shm` files the database file's permissions. An existing file is left as it
 /// is (`latch serve` warns when others can read it: see [`readable_by_others`]).
-fn create_private(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
