@@ -187,6 +187,8 @@ check((await fix.locator(".g-why summary").innerText()).includes("Why it is bad"
 // The escalation finding's fix names its kind and the techniques of its path.
 const pathFix = page.locator('#findings-table tbody tr[data-kind="escalation-path"] details.fix').first();
 await pathFix.locator("summary").click();
+// The fix is filled in from the guides when it opens: wait for it rather than read at once.
+await pathFix.locator(".g-title").nth(1).waitFor({ state: "attached", timeout: 5000 }).catch(() => {});
 const titles = await pathFix.locator(".g-title").allInnerTexts();
 check(titles[0] === "escalation-path" && titles.length >= 2, `an escalation path's fix covers ${titles.join(", ")}`);
 

@@ -108,12 +108,30 @@ pub enum ServerCommand {
     ///   latch restore --from backups/latch-2026-12-08.db --database latch.db
     ///   latch restore --from backups/latch-2026-12-08.db --database latch.db --force   # replace it
     Restore(crate::backup_cmd::RestoreArgs),
+    /// Probe a server's health endpoint: exit 0 when it answers 200, 1 otherwise. For a
+    /// container's HEALTHCHECK (the image has no shell or curl) or a script.
+    ///
+    /// Examples:
+    ///   latch health                                  # http://127.0.0.1:8080/healthz
+    ///   latch health http://127.0.0.1:8080/readyz     # ready: store, leader and cloud answer
+    Health(HealthArgs),
     /// API tokens, created directly in the database (bootstrap the first admin this way).
     Token {
         #[command(subcommand)]
         /// What to do.
         cmd: TokenCommand,
     },
+}
+
+/// Arguments of `latch health`.
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// The URL to probe.
+    #[arg(default_value = "http://127.0.0.1:8080/healthz")]
+    url: String,
+    /// How long to wait for the answer, in seconds.
+    #[arg(long, default_value_t = 3)]
+    timeout: u64,
 }
 
 /// Arguments of `latch serve`.
@@ -472,6 +490,7 @@ pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
                 cmd: AuditCommand::Keygen { out },
             } => audit_keygen(&out),
             ServerCommand::Token { cmd } => token(cmd).await,
+            ServerCommand::Health(args) => health(args).await,
             ServerCommand::Backup(args) => crate::backup_cmd::backup(args).await,
             ServerCommand::Restore(args) => crate::backup_cmd::restore(args).await,
             ServerCommand::Report {
@@ -958,6 +977,33 @@ async fn report_push(args: PushArgs) -> anyhow::Result<ExitCode> {
         out(&serde_json::to_string_pretty(&answers)?)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `latch health`: one line, and the exit code.
+async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(args.timeout.max(1)))
+        .build()?;
+    match http.get(&args.url).send().await {
+        Ok(resp) if resp.status() == reqwest::StatusCode::OK => {
+            out(&format!("healthy: {} answered 200", args.url))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(resp) => {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            out(&format!(
+                "unhealthy: {} answered {status}: {}",
+                args.url,
+                body.chars().take(300).collect::<String>()
+            ))?;
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            out(&format!("unhealthy: {} did not answer: {e}", args.url))?;
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 pub(crate) fn out(text: &str) -> anyhow::Result<()> {
