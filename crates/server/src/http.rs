@@ -678,14 +678,19 @@ async fn request_id(request: Request, next: Next) -> Response {
 }
 
 async fn healthz(State(core): State<Arc<Core>>) -> Response {
-    // Healthy when the store answers.
+    // Healthy when the store answers. Public, like `/readyz`: the store's own words (a host, a
+    // schema, a file path) go to the log, not to the caller.
     match core.view().audit(i64::MAX - 1, 1).await {
         Ok(_) => Json(json!({"status": "ok", "backend": core.view().backend()})).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not healthy: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable",
+                            "error": "the store does not answer (the server's log says why)"})),
+            )
+                .into_response()
+        }
     }
 }
 

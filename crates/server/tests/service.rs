@@ -95,6 +95,54 @@ async fn readiness_says_what_it_checked_and_every_answer_has_a_request_id() {
     backend.cleanup().await;
 }
 
+/// A store that stops answering makes `/healthz` and `/readyz` fail without telling the
+/// (unauthenticated) caller the store's own words, which name its schema, tables or host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_stops_answering_is_unhealthy_without_saying_where_it_is() {
+    let backend = Backend::postgres("health");
+    let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
+    let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
+    let r = server
+        .http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let schema = match &backend {
+        Backend::Postgres(schema) => schema.clone(),
+        Backend::Sqlite(_) => panic!("a PostgreSQL backend"),
+    };
+    // The store goes away under the server: its schema is dropped.
+    backend.cleanup().await;
+    let (status, body) = eventually(5000, "unhealthy", || async {
+        let r = server
+            .http
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        (status == 503).then_some((status, body))
+    })
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        json!({"status": "unavailable",
+               "error": "the store does not answer (the server's log says why)"})
+    );
+    let (status, ready) = readyz(&server).await;
+    assert_eq!(status, 503);
+    for answer in [body.to_string(), ready.to_string()] {
+        for secret in [schema.as_str(), "audit_log", "relation", "127.0.0.1"] {
+            assert!(!answer.contains(secret), "{secret} in {answer}");
+        }
+    }
+    server.shutdown().await;
+}
+
 /// A scan report big enough that summarizing it takes a while: the request is still being
 /// served when the stop comes.
 fn big_scan() -> Vec<u8> {
