@@ -18,14 +18,19 @@ use common::*;
 use latch_grant::{AuditSearch, FakeCloud, Role};
 use serde_json::{json, Value};
 
-async fn readyz(server: &TestServer) -> (u16, Value) {
+/// `GET path` without a token: the status and the JSON answer.
+async fn probe(server: &TestServer, path: &str) -> (u16, Value) {
     let r = server
         .http
-        .get(format!("{}/readyz", server.url))
+        .get(format!("{}{path}", server.url))
         .send()
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn readyz(server: &TestServer) -> (u16, Value) {
+    probe(server, "/readyz").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,13 +107,7 @@ async fn a_store_that_stops_answering_is_unhealthy_without_saying_where_it_is() 
     let backend = Backend::postgres("health");
     let (_slack, slack_base, store, cloud, clock) = setup(&backend).await;
     let server = start_server(&slack_base, "a", &store, &cloud, &clock).await;
-    let r = server
-        .http
-        .get(format!("{}/healthz", server.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(probe(&server, "/healthz").await.0, 200);
     let schema = match &backend {
         Backend::Postgres(schema) => schema.clone(),
         Backend::Sqlite(_) => panic!("a PostgreSQL backend"),
@@ -116,14 +115,7 @@ async fn a_store_that_stops_answering_is_unhealthy_without_saying_where_it_is() 
     // The store goes away under the server: its schema is dropped.
     backend.cleanup().await;
     let (status, body) = eventually(5000, "unhealthy", || async {
-        let r = server
-            .http
-            .get(format!("{}/healthz", server.url))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap();
+        let (status, body) = probe(&server, "/healthz").await;
         (status == 503).then_some((status, body))
     })
     .await;
