@@ -26,9 +26,6 @@ use rusqlite::{Connection, OpenFlags, Row};
 /// when given back beyond this).
 const KEPT: usize = 8;
 
-/// How much of the file each connection maps into memory.
-const MMAP_BYTES: i64 = 256 * 1024 * 1024;
-
 /// The largest page of grants read here; larger ones go through sqlx.
 pub(crate) const MAX_PAGE: i64 = 1000;
 
@@ -70,10 +67,6 @@ impl InlineReads {
             .map_err(database)?;
         conn.pragma_update(None, "query_only", true)
             .map_err(database)?;
-        // Pages read straight from the file's mapping rather than copied into each
-        // connection's cache.
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
-            .map_err(database)?;
         Ok(conn)
     }
 
@@ -107,8 +100,9 @@ impl InlineReads {
             None => self.open()?,
         };
         let result = read(&conn);
-        // A connection that failed is dropped rather than given back.
-        if result.is_ok() {
+        // A connection that failed is dropped rather than given back, and so is every one once
+        // the list is closed.
+        if result.is_ok() && !self.closed.load(std::sync::atomic::Ordering::Relaxed) {
             let mut free = self
                 .free
                 .lock()

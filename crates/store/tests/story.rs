@@ -673,3 +673,118 @@ async fn postgres_concurrent_commits() {
     a.close().await;
     b.close().await;
 }
+
+/// SQLite reads a page of grants (a limit of 1 to 1,000) on the caller's thread, and every other
+/// list through sqlx: for every filter the API and the scheduler use, a page is exactly the
+/// first grants of the whole list, in the same order, and the same as PostgreSQL's.
+#[tokio::test]
+async fn pages_of_grants_are_the_head_of_the_whole_list_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("p.db")).await.unwrap());
+    let schema = unique_schema("pages");
+    let pg = Arc::new(
+        PostgresStore::connect(&postgres_url(), Some(&schema))
+            .await
+            .unwrap(),
+    );
+    let postgres: Arc<dyn Store> = pg.clone();
+    let t0: Millis = 1_700_000_000_000;
+    let statuses = [
+        GrantStatus::Approved,
+        GrantStatus::Active,
+        GrantStatus::Expiring,
+        GrantStatus::Revoking,
+        GrantStatus::Expired,
+        GrantStatus::Revoked,
+    ];
+    for store in [&sqlite, &postgres] {
+        let mut changes = Changeset::default();
+        for i in 0..150_i64 {
+            let mut r = request(&format!("r-{i:03}"), &format!("p{}", i % 6), t0);
+            r.bundle = format!("b{}", i % 3);
+            r.status = RequestStatus::Approved;
+            // Expiries collide in threes: the id decides between them.
+            let mut g = grant(&format!("g-{:03}", (i * 37) % 150), &r, t0);
+            g.expires_at = t0 + (i / 3) * 60_000;
+            g.status = statuses[usize::try_from(i % 6).unwrap()];
+            changes.requests.push(Write::Insert(r));
+            changes.grants.push(Write::Insert(g));
+        }
+        store.commit(changes).await.unwrap();
+    }
+    let live = GrantStatus::LIVE.to_vec();
+    let mut checked = 0;
+    for statuses in [
+        vec![],
+        vec![GrantStatus::Active],
+        live.clone(),
+        vec![GrantStatus::Expired, GrantStatus::Revoked],
+    ] {
+        for requester in [None, Some("p1".to_owned())] {
+            for bundle in [None, Some("b2".to_owned())] {
+                for expires_at_most in [None, Some(t0 + 20 * 60_000)] {
+                    let whole = GrantQuery {
+                        statuses: statuses.clone(),
+                        requester: requester.clone(),
+                        bundle: bundle.clone(),
+                        expires_at_most,
+                        ..GrantQuery::default()
+                    };
+                    let all = sqlite.grants(&whole).await.unwrap();
+                    assert_eq!(all, postgres.grants(&whole).await.unwrap(), "{whole:?}");
+                    for limit in [1, 7, 50, 1000] {
+                        let page = GrantQuery {
+                            limit,
+                            ..whole.clone()
+                        };
+                        let head: Vec<_> = all
+                            .iter()
+                            .take(usize::try_from(limit).unwrap())
+                            .cloned()
+                            .collect();
+                        assert_eq!(sqlite.grants(&page).await.unwrap(), head, "sqlite {page:?}");
+                        assert_eq!(
+                            postgres.grants(&page).await.unwrap(),
+                            head,
+                            "postgres {page:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 4 * 2 * 2 * 2 * 4);
+    // The identity and request filters, and a query that matches nothing.
+    for q in [
+        GrantQuery {
+            identity_id: Some("arn:aws:iam::111122223333:role/p2".into()),
+            bundle: Some("b2".into()),
+            statuses: live.clone(),
+            limit: 5,
+            ..GrantQuery::default()
+        },
+        GrantQuery {
+            request_id: Some("r-010".into()),
+            limit: 5,
+            ..GrantQuery::default()
+        },
+        GrantQuery {
+            requester: Some("nobody".into()),
+            limit: 5,
+            ..GrantQuery::default()
+        },
+    ] {
+        let page = sqlite.grants(&q).await.unwrap();
+        assert_eq!(page, postgres.grants(&q).await.unwrap(), "{q:?}");
+        assert_eq!(
+            page.is_empty(),
+            q.requester.as_deref() == Some("nobody"),
+            "{q:?}"
+        );
+    }
+    pg.execute_raw(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
+}
