@@ -422,6 +422,7 @@ pub enum TokenCommand {
     ///   latch token create --database latch.db --subject alice --role admin
     ///   latch token create --database latch.db --subject ci --role requester --output ci.token
     ///   latch token create --database latch.db --subject soc --role auditor   # reads, never changes
+    ///   latch token create --database latch.db --subject eventbridge --role ingest --output ingest.token   # posts AccessDenied events only
     Create {
         /// Database (SQLite path or postgres://…).
         #[arg(long)]
