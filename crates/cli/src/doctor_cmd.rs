@@ -36,6 +36,7 @@ use crate::aws_cmd::Format;
 ///   latch doctor --config latch.toml --trail-bucket org-trail   # also what `latch collect` reads
 ///   latch doctor --config latch.toml --probe-bus latch-denials  # a synthetic denial, end to end
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct DoctorArgs {
     /// The server's configuration file.
     #[arg(long, default_value = "latch.toml")]

@@ -28,6 +28,7 @@ pub enum Format {
 /// The server's commands (flattened into `latch`'s subcommands).
 #[derive(Debug, clap::Subcommand)]
 pub enum ServerCommand {
+    #[command(verbatim_doc_comment)]
     /// Run the control-plane server: JSON API, Slack endpoints, scheduler, metrics.
     ///
     /// Examples:
@@ -35,6 +36,7 @@ pub enum ServerCommand {
     ///   latch serve --config latch.toml --database postgres://latch@db/latch   # several servers, one leads
     ///   latch serve --config deploy/latch.example.toml --cloud memory         # try it: nothing reaches AWS
     Serve(ServeArgs),
+    #[command(verbatim_doc_comment)]
     /// Ask for a permission bundle for a bounded time.
     ///
     /// Examples:
@@ -45,30 +47,36 @@ pub enum ServerCommand {
     ///   latch request iam-admin 1h "INC-7" --account 111122223333,444455556666  # approved once, one grant per account
     ///   latch request iam-admin 2h "CHG-88" --start 2026-12-08T09:00:00Z  # a change window, approved ahead
     Request(RequestArgs),
+    #[command(verbatim_doc_comment)]
     /// Approve a pending request (you must be one of its named approvers, never its requester).
     ///
     /// Example: latch approve r-abc123 --comment "ok for INC-4411"
     Approve(DecideArgs),
+    #[command(verbatim_doc_comment)]
     /// Deny a pending request.
     ///
     /// Example: latch deny r-abc123 --comment "use the read-only bundle"
     Deny(DecideArgs),
+    #[command(verbatim_doc_comment)]
     /// List grants (yours with a requester token; everyone's with an approver or admin token).
     ///
     /// Examples:
     ///   latch grants                 # live ones
     ///   latch grants --status all --format json
     Grants(GrantsArgs),
+    #[command(verbatim_doc_comment)]
     /// Revoke a grant before it expires (optionally cutting off sessions issued before now).
     ///
     /// Example: latch revoke g-xyz789 --reason "done" --cut-sessions
     Revoke(RevokeArgs),
+    #[command(verbatim_doc_comment)]
     /// Ask for more time on your own live grant: granted at once within the bundle's
     /// self_extend (or for an auto-approved bundle), else sent to the bundle's approvers; never
     /// beyond the bundle's max_total.
     ///
     /// Example: latch extend g-xyz789 30m "the migration runs long"
     Extend(ExtendArgs),
+    #[command(verbatim_doc_comment)]
     /// Give your own grant back before it ends ("I'm done"): removed at once, like a
     /// revocation, and recorded as relinquished.
     ///
@@ -80,6 +88,7 @@ pub enum ServerCommand {
         /// What to do.
         cmd: AuditCommand,
     },
+    #[command(verbatim_doc_comment)]
     /// The people directory ([identity_center]): sync it now instead of at the next refresh.
     ///
     /// Example: latch directory sync      # after offboarding someone (admin token)
@@ -94,6 +103,7 @@ pub enum ServerCommand {
         /// What to do.
         cmd: ReportCommand,
     },
+    #[command(verbatim_doc_comment)]
     /// Copy a SQLite database while servers run on it: one consistent snapshot, written to a
     /// new file readable by its owner only, its audit log verified.
     ///
@@ -101,6 +111,7 @@ pub enum ServerCommand {
     ///   latch backup --database latch.db --out backups/latch-2026-12-08.db
     ///   latch backup --database /var/lib/latch/latch.db --out /backups/latch.db --format json
     Backup(crate::backup_cmd::BackupArgs),
+    #[command(verbatim_doc_comment)]
     /// Put a backup in place as the database, once its audit log verifies. Stop the servers
     /// using the database first; a database already there is renamed, never deleted.
     ///
@@ -108,6 +119,7 @@ pub enum ServerCommand {
     ///   latch restore --from backups/latch-2026-12-08.db --database latch.db
     ///   latch restore --from backups/latch-2026-12-08.db --database latch.db --force   # replace it
     Restore(crate::backup_cmd::RestoreArgs),
+    #[command(verbatim_doc_comment)]
     /// Probe a server's health endpoint: exit 0 when it answers 200, 1 otherwise. For a
     /// container's HEALTHCHECK (the image has no shell or curl) or a script.
     ///
@@ -245,6 +257,7 @@ pub enum DirectoryCommand {
 /// `latch report …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCommand {
+    #[command(verbatim_doc_comment)]
     /// Send scan, plan and prove results to the server's posture page (an admin token).
     ///
     /// Each path is a scan report (`latch scan --format json`), a plan directory
@@ -315,6 +328,7 @@ pub struct RevokeArgs {
 /// `latch audit …`
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
+    #[command(verbatim_doc_comment)]
     /// Check the hash chain: any edited, removed or reordered entry is reported (exit 1).
     ///
     /// The chain alone cannot show that its newest entries were removed: anchor it with the
@@ -325,10 +339,12 @@ pub enum AuditCommand {
     ///   latch audit verify --file audit.jsonl --expect-count 1042 --head 3f9a…
     ///   latch audit verify --server https://latch.example.com --token $LATCH_TOKEN
     Verify(VerifyArgs),
+    #[command(verbatim_doc_comment)]
     /// Write the whole log as JSON Lines (one canonical JSON record per line).
     ///
     /// Example: latch audit export --database postgres://… --output audit.jsonl
     Export(ExportArgs),
+    #[command(verbatim_doc_comment)]
     /// Create the Ed25519 key the server signs audit checkpoints with ([audit]
     /// signing_key_file). The file is created mode 0600 and never overwritten; the public key
     /// is printed, for `latch audit verify --public-key`.
@@ -416,6 +432,7 @@ pub struct ExportArgs {
 /// `latch token …`
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCommand {
+    #[command(verbatim_doc_comment)]
     /// Create a token; the secret is shown once (only its SHA-256 is stored).
     ///
     /// Examples:
@@ -439,6 +456,7 @@ pub enum TokenCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    #[command(verbatim_doc_comment)]
     /// Stop accepting a token at once.
     ///
     /// Example: latch token revoke --database latch.db t-abc123

@@ -201,3 +201,56 @@ fn man_out_writes_a_page_per_command() {
     assert!(pages.join("latch-completions.1").is_file());
     assert!(!pages.join("latch-help.1").exists());
 }
+
+/// The subcommands a `--help` lists under `Commands:` (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A description that wraps goes on indented further.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every command's `--help`, walked from `latch --help` down: its examples are shown one per
+/// line, as written (not run together into one paragraph), so that each can be copied.
+#[test]
+fn every_help_shows_its_examples_one_per_line() {
+    let mut todo: Vec<Vec<String>> = vec![Vec::new()];
+    let mut seen = 0;
+    let mut with_examples = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (code, help, err) = latch(&args);
+        assert_eq!(code, 0, "latch {}: {err}", args.join(" "));
+        seen += 1;
+        for line in help.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("Example") {
+                assert!(
+                    trimmed.matches("latch ").count() <= 1,
+                    "latch {}: examples run together: {line}",
+                    args.join(" ")
+                );
+            }
+        }
+        if help.contains("Example") {
+            with_examples += 1;
+        }
+        for sub in subcommands(&help) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+    }
+    assert!(seen > 30, "only {seen} commands walked");
+    assert!(
+        with_examples > 20,
+        "only {with_examples} commands have examples"
+    );
+}
