@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use latch_grant::{AuditSearch, FakeCloud, Role};
+use latch_grant::{AuditSearch, FakeCloud, GrantStatus, Role};
 use serde_json::{json, Value};
 
 /// `GET path` without a token: the status and the JSON answer.
@@ -239,4 +239,89 @@ async fn a_stopped_server_finishes_its_requests_and_hands_over_the_scheduler_at_
     assert_eq!(entries.len(), 2, "{entries:?}");
     follower.shutdown().await;
     backend.cleanup().await;
+}
+
+/// The metrics the example alert rules watch move with what they describe: a chat platform
+/// that does not answer counts each message it failed to take, and a grant the cloud will not
+/// remove is overdue once it is a minute past its expiry, and no longer once it is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_grants_and_failed_chat_messages_show_in_the_metrics() {
+    let backend = Backend::sqlite();
+    let (_slack, _slack_base, store, cloud, clock) = setup(&backend).await;
+    // Slack that never answers: a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_slack = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = start_server(&dead_slack, "a", &store, &cloud, &clock).await;
+    let alice = token(&store, "alice", Role::Requester).await;
+    let metrics = || async {
+        reqwest::get(&server.metrics_url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let has = |text: &str, line: &str| text.lines().any(|l| l == line);
+
+    // A request for approvers: asking them on Slack fails, and is counted.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "iam-admin", "duration": "30m", "reason": "INC-1"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    eventually(5000, "the failed ask counted", || async {
+        let text = metrics().await;
+        has(
+            &text,
+            "latch_chat_failures_total{platform=\"slack\",what=\"request\"} 1",
+        )
+        .then_some(())
+    })
+    .await;
+
+    // An auto-approved grant, applied; then the cloud refuses to remove it.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/requests",
+            &alice,
+            Some(json!({"bundle": "read-logs", "duration": "5m", "reason": "debug"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let gid = body["grant"]["id"].as_str().unwrap().to_owned();
+    eventually(2000, "applied", || async { cloud.tag(ALICE, "read-logs") }).await;
+    cloud.set_failing(true);
+    clock.advance(5 * 60 * 1000);
+    // Due, but not yet a minute past it: not overdue.
+    eventually(3000, "the removal tried", || async {
+        store
+            .grant(&gid)
+            .await
+            .unwrap()
+            .filter(|g| g.status == GrantStatus::Expiring)
+    })
+    .await;
+    assert!(has(&metrics().await, "latch_grants_overdue 0"));
+    clock.advance(61_000);
+    eventually(3000, "overdue", || async {
+        has(&metrics().await, "latch_grants_overdue 1").then_some(())
+    })
+    .await;
+    assert!(cloud.tag(ALICE, "read-logs").is_some());
+
+    // The cloud answers again: the grant is removed, and nothing is overdue.
+    cloud.set_failing(false);
+    eventually(10_000, "removed, nothing overdue", || async {
+        clock.advance(30_000);
+        let removed = cloud.tag(ALICE, "read-logs").is_none();
+        (removed && has(&metrics().await, "latch_grants_overdue 0")).then_some(())
+    })
+    .await;
+    server.shutdown().await;
 }
