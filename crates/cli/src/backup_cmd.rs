@@ -58,12 +58,6 @@ fn sqlite_file(location: &str, command: &str) -> anyhow::Result<PathBuf> {
     ))
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn audit_json(v: &Verification) -> serde_json::Value {
     json!({"intact": v.is_intact(), "entries": v.count, "head_hash": v.head_hash,
            "breaks": v.breaks, "problems": v.problems})
@@ -89,8 +83,9 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let database = sqlite_file(&args.database, "backup")?;
     let bytes = latch_store::backup::backup(&database, &args.out)
         .with_context(|| format!("backing up `{}`", database.display()))?;
-    // The copy is verified as written, without changing it: only when this version reads its
-    // schema as it is (a database an older server still runs is verified when restored).
+    // The copy is verified by opening it as a server would, which migrates a database: so
+    // only when this version reads its schema as it is (a database an older server still
+    // runs is verified when restored, after its migrations).
     let location = args.out.display().to_string();
     let schema = latch_store::schema_status(&location)
         .await
@@ -136,7 +131,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
 /// `latch restore`.
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let database = sqlite_file(&args.database, "restore")?;
-    let now = now_millis();
+    let now = crate::server_cmd::chrono_now();
     if database.exists() {
         refuse_if_served(&database, now)?;
     }

@@ -1574,7 +1574,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn chrono_now() -> i64 {
+pub(crate) fn chrono_now() -> i64 {
     use latch_server::Clock as _;
     SystemClock.now()
 }

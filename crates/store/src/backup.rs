@@ -17,7 +17,7 @@ use latch_grant::audit::Verification;
 use latch_grant::{StoreError, StoreRead as _};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::sqlite::{create_private, SqliteStore};
+use crate::sqlite::{create_new_private, create_private, SqliteStore};
 
 /// Why a backup or a restore did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -99,18 +99,13 @@ pub fn backup(database: &Path, out: &Path) -> Result<u64, BackupError> {
     let conn = open_existing(database)?;
     // `VACUUM INTO` writes into an empty file: made first, owner-only, so the copy is never
     // readable by others even for a moment.
-    let made = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(out);
-    match made {
-        Ok(_) => {}
+    match create_new_private(out) {
+        Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(BackupError::OutExists(out.to_path_buf()))
         }
         Err(e) => return Err(io("cannot create the backup", out, e)),
     }
-    restrict(out).map_err(|e| io("cannot restrict to its owner the backup", out, e))?;
     let Some(target) = out.to_str() else {
         let _ = std::fs::remove_file(out);
         return Err(BackupError::Sqlite(format!(
@@ -262,18 +257,4 @@ fn sync_file(path: &Path) -> std::io::Result<()> {
         .write(true)
         .open(path)?
         .sync_all()
-}
-
-/// Owner-only permissions (0600) on Unix; nothing elsewhere.
-fn restrict(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(())
-    }
 }

@@ -156,23 +156,35 @@ impl SqliteStore {
 pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            // The umask may have taken bits off 0600, never added any; say 0600 exactly.
-            Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        match create_new_private(path) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(e),
+            created => created,
         }
     }
     #[cfg(not(unix))]
     {
         let _ = path;
         Ok(())
+    }
+}
+
+/// Creates `path`, which must not exist (a symlink there counts), empty and readable and
+/// writable by its owner only: 0600 exactly on Unix, whatever the umask.
+pub(crate) fn create_new_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        // The umask may have taken bits off 0600, never added any; say 0600 exactly.
+        options
+            .mode(0o600)
+            .open(path)?
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path).map(drop)
     }
 }
 
